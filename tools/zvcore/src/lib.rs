@@ -1,0 +1,22 @@
+//! zvcore: the one library every zv tool shares.
+//!
+//! It owns the ZV64 form: its constants ([`form`]), a bounds-checked reader for nexe
+//! files written for hostile input ([`nexe`]), the verifier engine that proves code is in
+//! the form and is the only constructor of [`verify::VerifiedCode`] ([`verify`]), a small
+//! nexe writer used by tests, corpora and benchmarks ([`writer`]), and generators of valid
+//! and hostile code shared by tests, fuzzers and benchmarks ([`testgen`]).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod attacks;
+pub mod form;
+pub mod nexe;
+pub mod testgen;
+pub mod verify;
+pub mod writer;
+
+pub use form::Rule;
+pub use verify::{
+    verify_nexe, verify_region, Options, RegionKind, Rejected, VerifiedCode, VerifiedNexe,
+    Violation,
+};

@@ -1,0 +1,990 @@
+//! The verifier engine: proves that a code region is in the ZV64 form (FORM.md section 3).
+//!
+//! This is the trusted computing base of zv. It decodes with iced-x86 (decoder and
+//! instruction-info only), checks every rule C1-C10 on every instruction, collects every
+//! violation (it never stops at the first), and is the only place that can construct a
+//! [`VerifiedCode`]. It never panics on any input: all slicing goes through `get`.
+//!
+//! The walk is linear. Because no instruction may cross a bundle boundary (C2), a linear
+//! decode that resynchronises at the next bundle boundary after any failure decodes
+//! exactly the instructions that "decoding from every bundle boundary" would.
+
+use std::sync::OnceLock;
+
+use iced_x86::{
+    Code, CpuidFeature, Decoder, DecoderOptions, FlowControl, InstructionInfoFactory,
+    InstructionInfoOptions, Mnemonic, OpAccess, OpKind, Register,
+};
+
+use crate::form::{self, Rule};
+use crate::nexe::{LayoutViolation, Nexe, NexeError};
+
+/// One broken rule at one address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The rule id, verbatim from FORM.md.
+    pub rule: Rule,
+    /// Guest address of the instruction (or segment, for layout rules).
+    pub addr: u64,
+    /// The instruction's bytes (empty for layout rules).
+    pub bytes: Vec<u8>,
+    /// Short instruction text (the mnemonic; renderers may disassemble `bytes` fully).
+    pub instruction: String,
+    /// One-line reason.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {:#x}", self.rule, self.addr)?;
+        if !self.bytes.is_empty() {
+            write!(f, " [{}]", hex(&self.bytes))?;
+        }
+        if !self.instruction.is_empty() {
+            write!(f, " {}", self.instruction)?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// Lowercase hex bytes separated by spaces.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// What kind of region is being verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionKind {
+    /// The nexe's code segment: C1's HLT sled is required.
+    CodeSegment,
+    /// A heap region offered to the Jail call (RUNTIME.md section 3); C7's "inside the
+    /// code being verified" means inside this region.
+    Jail,
+}
+
+/// Options of one verification.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Violations kept in the result; the rest are counted in
+    /// [`Rejected::violation_count`]. Bounds memory on hostile input.
+    pub max_violations: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_violations: 100_000,
+        }
+    }
+}
+
+/// Code that passed every rule. Only this module can construct it, so a function that
+/// takes `VerifiedCode` cannot be handed unverified bytes.
+#[derive(Debug)]
+pub struct VerifiedCode {
+    base: u64,
+    bytes: Box<[u8]>,
+}
+
+impl VerifiedCode {
+    /// Guest address of the first byte.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+    /// The verified bytes, exactly as checked.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    /// Whether the region is empty (never true for verified code).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// A rejected file or region: every violation found (up to the limit) and their count.
+#[derive(Clone, Debug, Default)]
+pub struct Rejected {
+    /// Bytes of code that were examined.
+    pub code_bytes: u64,
+    /// The violations, sorted by address.
+    pub violations: Vec<Violation>,
+    /// Total number of violations, including those beyond `Options::max_violations`.
+    pub violation_count: usize,
+}
+
+/// A nexe whose code verified, with the parsed file.
+#[derive(Debug)]
+pub struct VerifiedNexe<'a> {
+    /// The parsed file.
+    pub nexe: Nexe<'a>,
+    /// The verified code segment.
+    pub code: VerifiedCode,
+}
+
+/// Verifies a whole nexe file: structure (ELF), layout (C1, C10) and code (C1-C9).
+pub fn verify_nexe(data: &[u8], opts: Options) -> Result<VerifiedNexe<'_>, Rejected> {
+    let nexe = match Nexe::parse(data) {
+        Ok(n) => n,
+        Err(e) => return Err(reject_malformed(&e)),
+    };
+    let mut out = Sink::new(opts);
+    for LayoutViolation {
+        rule,
+        addr,
+        message,
+    } in &nexe.layout_violations
+    {
+        out.push(*rule, *addr, &[], "", message.clone());
+    }
+    let Some(seg) = nexe.code_segment() else {
+        return Err(out.finish(0));
+    };
+    let bytes = nexe.segment_bytes(&seg);
+    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out);
+    if out.count > 0 {
+        return Err(out.finish(bytes.len() as u64));
+    }
+    let code = VerifiedCode {
+        base: seg.vaddr,
+        bytes: bytes.into(),
+    };
+    Ok(VerifiedNexe { nexe, code })
+}
+
+/// The rejection of a file that is not a well-formed nexe.
+pub fn reject_malformed(e: &NexeError) -> Rejected {
+    Rejected {
+        code_bytes: 0,
+        violations: vec![Violation {
+            rule: Rule::Elf,
+            addr: e.offset.unwrap_or(0),
+            bytes: Vec::new(),
+            instruction: String::new(),
+            reason: e.to_string(),
+        }],
+        violation_count: 1,
+    }
+}
+
+/// Verifies a code region at guest address `base`.
+pub fn verify_region(
+    base: u64,
+    code: &[u8],
+    kind: RegionKind,
+    opts: Options,
+) -> Result<VerifiedCode, Rejected> {
+    let mut out = Sink::new(opts);
+    check_code(base, code, kind, &mut out);
+    if out.count > 0 {
+        return Err(out.finish(code.len() as u64));
+    }
+    Ok(VerifiedCode {
+        base,
+        bytes: code.into(),
+    })
+}
+
+struct Sink {
+    opts: Options,
+    count: usize,
+    v: Vec<Violation>,
+}
+
+impl Sink {
+    fn new(opts: Options) -> Self {
+        Sink {
+            opts,
+            count: 0,
+            v: Vec::new(),
+        }
+    }
+    fn push(&mut self, rule: Rule, addr: u64, bytes: &[u8], insn: &str, reason: String) {
+        self.count += 1;
+        if self.v.len() < self.opts.max_violations {
+            self.v.push(Violation {
+                rule,
+                addr,
+                bytes: bytes.to_vec(),
+                instruction: insn.to_string(),
+                reason,
+            });
+        }
+    }
+    fn finish(mut self, code_bytes: u64) -> Rejected {
+        self.v.sort_by_key(|v| (v.addr, v.rule));
+        Rejected {
+            code_bytes,
+            violations: self.v,
+            violation_count: self.count,
+        }
+    }
+}
+
+// ---- the per-Code classification table, built once from iced's metadata ----
+
+const DENY: u8 = 1;
+const C5_EXEMPT: u8 = 2;
+const IS_NOP: u8 = 4;
+const BT_REG: u8 = 8;
+const MOFFS: u8 = 16;
+
+/// CPUID features whose instructions Form 1 allows (FORM.md C3), subject to the deny
+/// list below.
+const ALLOWED_FEATURES: &[CpuidFeature] = &[
+    CpuidFeature::INTEL8086,
+    CpuidFeature::INTEL186,
+    CpuidFeature::INTEL286,
+    CpuidFeature::INTEL386,
+    CpuidFeature::INTEL486,
+    CpuidFeature::X64,
+    CpuidFeature::CMOV,
+    CpuidFeature::CX8,
+    CpuidFeature::CMPXCHG16B,
+    CpuidFeature::FPU,
+    CpuidFeature::FPU287,
+    CpuidFeature::FPU387,
+    CpuidFeature::MMX,
+    CpuidFeature::SSE,
+    CpuidFeature::SSE2,
+    CpuidFeature::SSE3,
+    CpuidFeature::SSSE3,
+    CpuidFeature::SSE4_1,
+    CpuidFeature::SSE4_2,
+    CpuidFeature::AVX,
+    CpuidFeature::AVX2,
+    CpuidFeature::FMA,
+    CpuidFeature::F16C,
+    CpuidFeature::BMI1,
+    CpuidFeature::BMI2,
+    CpuidFeature::LZCNT,
+    CpuidFeature::POPCNT,
+    CpuidFeature::ADX,
+    CpuidFeature::MOVBE,
+    CpuidFeature::AES,
+    CpuidFeature::PCLMULQDQ,
+    CpuidFeature::SHA,
+    CpuidFeature::MULTIBYTENOP,
+    CpuidFeature::PAUSE,
+    CpuidFeature::PREFETCHW,
+];
+
+/// Instructions of allowed feature sets that Form 1 still rejects: system and
+/// privileged instructions, I/O, interrupts, far control transfer, segment loads,
+/// flags save/restore, `enter`/`leave`, and the non-deterministic ones.
+const DENIED_MNEMONICS: &[Mnemonic] = &[
+    Mnemonic::Syscall,
+    Mnemonic::Sysret,
+    Mnemonic::Sysretq,
+    Mnemonic::Sysenter,
+    Mnemonic::Sysexit,
+    Mnemonic::Sysexitq,
+    Mnemonic::Int,
+    Mnemonic::Int1,
+    Mnemonic::Into,
+    Mnemonic::Iret,
+    Mnemonic::Iretd,
+    Mnemonic::Iretq,
+    Mnemonic::Retf,
+    Mnemonic::In,
+    Mnemonic::Out,
+    Mnemonic::Insb,
+    Mnemonic::Insw,
+    Mnemonic::Insd,
+    Mnemonic::Outsb,
+    Mnemonic::Outsw,
+    Mnemonic::Outsd,
+    Mnemonic::Cli,
+    Mnemonic::Sti,
+    Mnemonic::Clts,
+    Mnemonic::Lgdt,
+    Mnemonic::Lidt,
+    Mnemonic::Lldt,
+    Mnemonic::Ltr,
+    Mnemonic::Lmsw,
+    Mnemonic::Smsw,
+    Mnemonic::Sgdt,
+    Mnemonic::Sidt,
+    Mnemonic::Sldt,
+    Mnemonic::Str,
+    Mnemonic::Lar,
+    Mnemonic::Lsl,
+    Mnemonic::Verr,
+    Mnemonic::Verw,
+    Mnemonic::Arpl,
+    Mnemonic::Invd,
+    Mnemonic::Wbinvd,
+    Mnemonic::Invlpg,
+    Mnemonic::Rdmsr,
+    Mnemonic::Wrmsr,
+    Mnemonic::Rsm,
+    Mnemonic::Swapgs,
+    Mnemonic::Lds,
+    Mnemonic::Les,
+    Mnemonic::Lfs,
+    Mnemonic::Lgs,
+    Mnemonic::Lss,
+    Mnemonic::Pushf,
+    Mnemonic::Pushfd,
+    Mnemonic::Pushfq,
+    Mnemonic::Popf,
+    Mnemonic::Popfd,
+    Mnemonic::Popfq,
+    Mnemonic::Enter,
+    Mnemonic::Leave,
+    Mnemonic::Ud0,
+    Mnemonic::Ud1,
+    Mnemonic::Cpuid,
+    Mnemonic::Rdtsc,
+    Mnemonic::Rdtscp,
+    Mnemonic::Rdpmc,
+    Mnemonic::Bound,
+    Mnemonic::Salc,
+    Mnemonic::Loadall,
+    Mnemonic::Hlt, // re-allowed below: listed so the intent is explicit in review
+];
+
+fn classify(code: Code) -> u8 {
+    let m = code.mnemonic();
+    let mut f = 0;
+    let features_ok = !code.cpuid_features().is_empty()
+        && code
+            .cpuid_features()
+            .iter()
+            .all(|c| ALLOWED_FEATURES.contains(c));
+    let denied = (DENIED_MNEMONICS.contains(&m) && m != Mnemonic::Hlt)
+        || code.is_jmp_far()
+        || code.is_call_far()
+        || code.is_jmp_far_indirect()
+        || code.is_call_far_indirect()
+        || code == Code::INVALID;
+    if !features_ok || denied {
+        f |= DENY;
+    }
+    if matches!(m, Mnemonic::Nop) {
+        f |= IS_NOP | C5_EXEMPT;
+    }
+    if matches!(
+        m,
+        Mnemonic::Lea
+            | Mnemonic::Prefetchnta
+            | Mnemonic::Prefetcht0
+            | Mnemonic::Prefetcht1
+            | Mnemonic::Prefetcht2
+            | Mnemonic::Prefetchw
+            | Mnemonic::Prefetch
+    ) {
+        f |= C5_EXEMPT;
+    }
+    if matches!(
+        code,
+        Code::Bt_rm16_r16
+            | Code::Bt_rm32_r32
+            | Code::Bt_rm64_r64
+            | Code::Bts_rm16_r16
+            | Code::Bts_rm32_r32
+            | Code::Bts_rm64_r64
+            | Code::Btr_rm16_r16
+            | Code::Btr_rm32_r32
+            | Code::Btr_rm64_r64
+            | Code::Btc_rm16_r16
+            | Code::Btc_rm32_r32
+            | Code::Btc_rm64_r64
+    ) {
+        f |= BT_REG;
+    }
+    if matches!(
+        code,
+        Code::Mov_AL_moffs8
+            | Code::Mov_AX_moffs16
+            | Code::Mov_EAX_moffs32
+            | Code::Mov_RAX_moffs64
+            | Code::Mov_moffs8_AL
+            | Code::Mov_moffs16_AX
+            | Code::Mov_moffs32_EAX
+            | Code::Mov_moffs64_RAX
+    ) {
+        f |= MOFFS;
+    }
+    f
+}
+
+fn table() -> &'static [u8] {
+    static TABLE: OnceLock<Box<[u8]>> = OnceLock::new();
+    TABLE.get_or_init(|| Code::values().map(classify).collect())
+}
+
+fn code_flags(code: Code) -> u8 {
+    table().get(code as usize).copied().unwrap_or(DENY)
+}
+
+/// Whether Form 1's allow-list (C3, by exact `Code`) admits this instruction form,
+/// before operand checks. Exposed for the rewriter's and the generators' use.
+pub fn code_is_allowed(code: Code) -> bool {
+    code_flags(code) & DENY == 0
+}
+
+// ---- the walk ----
+
+struct Bits(Vec<u64>);
+impl Bits {
+    fn new(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
+/// The instruction before the current one in the same bundle, as far as pseudo-
+/// instructions care.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prev {
+    None,
+    /// The exact P1 mask `and $-32,%eR` on this 64-bit register.
+    P1Mask(Register),
+    /// The exact P2 mask `andq $0x7fffffe0,(%rsp)`.
+    P2Mask,
+    Other,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Prefixes {
+    seg: u8,
+    seg_non_cs: bool,
+    p66: bool,
+    p67: bool,
+    legacy: u8,
+    count: usize,
+}
+
+fn scan_prefixes(raw: &[u8]) -> Prefixes {
+    let mut p = Prefixes::default();
+    for &b in raw {
+        match b {
+            0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 => {
+                p.seg = b;
+                p.seg_non_cs |= b != 0x2E;
+                p.legacy += 1;
+            }
+            0x66 => {
+                p.p66 = true;
+                p.legacy += 1;
+            }
+            0x67 => {
+                p.p67 = true;
+                p.legacy += 1;
+            }
+            0xF0 | 0xF2 | 0xF3 => p.legacy += 1,
+            0x40..=0x4F => {}
+            _ => break,
+        }
+        p.count += 1;
+    }
+    p
+}
+
+fn is_rsp_family(r: Register) -> bool {
+    matches!(r, Register::RSP | Register::SP | Register::SPL)
+}
+
+fn mnemonic_text(m: Mnemonic) -> String {
+    format!("{m:?}").to_ascii_lowercase()
+}
+
+fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
+    let len = code.len();
+    if len as u64 % form::BUNDLE != 0 {
+        out.push(
+            Rule::C1,
+            base,
+            &[],
+            "",
+            format!("code size {len:#x} is not a multiple of 32"),
+        );
+    }
+    if kind == RegionKind::CodeSegment {
+        let sled = code.iter().rev().take_while(|&&b| b == form::HLT).count();
+        if (sled as u64) < form::HLT_SLED_MIN {
+            out.push(
+                Rule::C1,
+                base + len.saturating_sub(form::HLT_SLED_MIN as usize) as u64,
+                &[],
+                "",
+                format!("code does not end in a HLT sled of at least 32 bytes (found {sled})"),
+            );
+        }
+    }
+
+    let mut starts = Bits::new(len);
+    let mut second = Bits::new(len);
+    let mut branches: Vec<(usize, u64, u8)> = Vec::new();
+    let mut decoder = Decoder::with_ip(64, code, base, DecoderOptions::NONE);
+    let mut ins = iced_x86::Instruction::default();
+    let mut info = InstructionInfoFactory::new();
+    let mut prev = Prev::None;
+
+    while decoder.can_decode() {
+        let pos = decoder.position();
+        decoder.decode_out(&mut ins);
+        let addr = base + pos as u64;
+        let bundle_end = (pos | (form::BUNDLE as usize - 1)) + 1;
+        let ilen = ins.len();
+        let raw = code.get(pos..(pos + ilen.max(1)).min(len)).unwrap_or(&[]);
+        if ins.is_invalid() {
+            let shown = code
+                .get(pos..(pos + 15).min(bundle_end).min(len))
+                .unwrap_or(&[]);
+            out.push(
+                Rule::C2,
+                addr,
+                shown,
+                "(bad)",
+                "bytes do not decode to a valid x86-64 instruction".into(),
+            );
+            if !resync(&mut decoder, base, bundle_end) {
+                break;
+            }
+            prev = Prev::None;
+            continue;
+        }
+        let mtext = || mnemonic_text(ins.mnemonic());
+        if pos + ilen > bundle_end {
+            out.push(
+                Rule::C2,
+                addr,
+                raw,
+                &mtext(),
+                format!(
+                    "instruction crosses the bundle boundary at {:#x}",
+                    base + bundle_end as u64
+                ),
+            );
+            if !resync(&mut decoder, base, bundle_end) {
+                break;
+            }
+            prev = Prev::None;
+            continue;
+        }
+        starts.set(pos);
+        let flags = code_flags(ins.code());
+        let pfx = scan_prefixes(raw);
+        let fc = ins.flow_control();
+        let mut this = Prev::Other;
+
+        // C3: allow-list on the exact Code, then register classes.
+        if flags & DENY != 0 {
+            let feats: Vec<String> = ins
+                .cpuid_features()
+                .iter()
+                .map(|f| format!("{f:?}"))
+                .collect();
+            out.push(
+                Rule::C3,
+                addr,
+                raw,
+                &mtext(),
+                format!(
+                    "{} is not on the form-1 allow-list (CPUID features: {})",
+                    mtext(),
+                    feats.join(", ")
+                ),
+            );
+            prev = Prev::Other;
+            if pos + ilen == bundle_end {
+                prev = Prev::None;
+            }
+            continue;
+        }
+        for i in 0..ins.op_count() {
+            if ins.op_kind(i) == OpKind::Register {
+                let r = ins.op_register(i);
+                if r.is_segment_register()
+                    || r.is_cr()
+                    || r.is_dr()
+                    || r.is_tr()
+                    || r.is_bnd()
+                    || r.is_k()
+                    || r.is_tmm()
+                {
+                    out.push(
+                        Rule::C3,
+                        addr,
+                        raw,
+                        &mtext(),
+                        format!(
+                            "accesses the system register {}",
+                            format!("{r:?}").to_ascii_lowercase()
+                        ),
+                    );
+                }
+            }
+        }
+        if flags & BT_REG != 0 && ins.op0_kind() == OpKind::Memory {
+            out.push(
+                Rule::C3,
+                addr,
+                raw,
+                &mtext(),
+                "bit test with a register bit offset on memory reaches +-2^63 bits".into(),
+            );
+        }
+
+        // C4: prefixes.
+        let is_branch = matches!(
+            fc,
+            FlowControl::UnconditionalBranch
+                | FlowControl::ConditionalBranch
+                | FlowControl::Call
+                | FlowControl::IndirectBranch
+                | FlowControl::IndirectCall
+                | FlowControl::Return
+        );
+        if pfx.seg != 0 && (pfx.seg_non_cs || flags & IS_NOP == 0) {
+            out.push(
+                Rule::C4,
+                addr,
+                raw,
+                &mtext(),
+                format!(
+                    "segment-override prefix {:#04x} (only 0x2e on a nop is allowed)",
+                    pfx.seg
+                ),
+            );
+        } else if is_branch && pfx.legacy != 0 {
+            out.push(
+                Rule::C4,
+                addr,
+                raw,
+                &mtext(),
+                "prefix on a branch (no 0x66, 0x67, hints, bnd or notrack on branches)".into(),
+            );
+        }
+
+        // C5: memory operands.
+        for i in 0..ins.op_count() {
+            match ins.op_kind(i) {
+                OpKind::Memory => {
+                    if flags & C5_EXEMPT != 0 {
+                        continue;
+                    }
+                    let b = ins.memory_base();
+                    let x = ins.memory_index();
+                    if pfx.p67 {
+                        // M1: 32-bit address size; iced must agree that the registers are 32-bit.
+                        let base_ok = b == Register::None || b == Register::EIP || b.is_gpr32();
+                        // xlat's index is %al.
+                        let index_ok = x == Register::None
+                            || x == Register::AL
+                            || x.is_gpr32()
+                            || x.is_xmm()
+                            || x.is_ymm();
+                        if !(base_ok && index_ok) {
+                            out.push(
+                                Rule::C5,
+                                addr,
+                                raw,
+                                &mtext(),
+                                "inconsistent 32-bit memory operand".into(),
+                            );
+                        }
+                    } else if flags & MOFFS != 0 {
+                        out.push(
+                            Rule::C5,
+                            addr,
+                            raw,
+                            &mtext(),
+                            "64-bit moffs address; moffs operands are allowed only as M1 (0x67)"
+                                .into(),
+                        );
+                    } else if x == Register::None
+                        && matches!(b, Register::RSP | Register::RIP | Register::None)
+                    {
+                        // M2 (rsp/rip + disp32) or M3 (absolute disp32).
+                    } else {
+                        let why = if x.is_xmm() || x.is_ymm() || x.is_zmm() {
+                            "VSIB operand without 0x67; gathers are allowed only as M1".to_string()
+                        } else {
+                            format!(
+                                "memory operand with 64-bit {} is not M1 (needs 0x67), M2 (rsp/rip, no index) or M3 (absolute)",
+                                operand_regs(b, x)
+                            )
+                        };
+                        out.push(Rule::C5, addr, raw, &mtext(), why);
+                    }
+                }
+                OpKind::MemorySegRSI | OpKind::MemorySegRDI | OpKind::MemoryESRDI => {
+                    out.push(
+                        Rule::C5,
+                        addr,
+                        raw,
+                        &mtext(),
+                        "implicit memory operand through rsi/rdi without 0x67".into(),
+                    );
+                }
+                OpKind::MemorySegSI | OpKind::MemorySegDI | OpKind::MemoryESDI => {
+                    out.push(
+                        Rule::C5,
+                        addr,
+                        raw,
+                        &mtext(),
+                        "16-bit implicit memory operand".into(),
+                    );
+                }
+                _ => {}
+            }
+        }
+
+        // C6: writes to the stack pointer, from iced's full list of written registers.
+        let m = ins.mnemonic();
+        let stack_op = matches!(
+            m,
+            Mnemonic::Push | Mnemonic::Pop | Mnemonic::Call | Mnemonic::Ret
+        );
+        if stack_op {
+            if m == Mnemonic::Pop
+                && ins.op0_kind() == OpKind::Register
+                && is_rsp_family(ins.op0_register())
+            {
+                out.push(
+                    Rule::C6,
+                    addr,
+                    raw,
+                    &mtext(),
+                    "pop into the stack pointer".into(),
+                );
+            }
+        } else {
+            let inf = info.info_options(&ins, InstructionInfoOptions::NO_MEMORY_USAGE);
+            let writes_rsp = inf.used_registers().iter().any(|u| {
+                matches!(
+                    u.access(),
+                    OpAccess::Write
+                        | OpAccess::CondWrite
+                        | OpAccess::ReadWrite
+                        | OpAccess::ReadCondWrite
+                ) && matches!(
+                    u.register(),
+                    Register::RSP | Register::ESP | Register::SP | Register::SPL
+                )
+            });
+            if writes_rsp {
+                // iced reports a write of %esp as a write of %rsp (it zero-extends), so the
+                // explicit operands decide: a 64-, 16- or 8-bit stack-pointer operand is the
+                // forbidden kind, a 32-bit one the allowed kind, none at all an implicit write.
+                let regs: Vec<Register> = (0..ins.op_count())
+                    .filter(|&i| ins.op_kind(i) == OpKind::Register)
+                    .map(|i| ins.op_register(i))
+                    .collect();
+                let why = if let Some(r) = regs.iter().find(|r| is_rsp_family(**r)) {
+                    Some(format!(
+                        "writes %{} (only 32-bit writes to %esp zero-extend into range)",
+                        format!("{r:?}").to_ascii_lowercase()
+                    ))
+                } else if regs.contains(&Register::ESP) {
+                    None
+                } else {
+                    Some("writes the stack pointer implicitly".to_string())
+                };
+                if let Some(why) = why {
+                    out.push(Rule::C6, addr, raw, &mtext(), why);
+                }
+            }
+        }
+
+        // C7, C8, C9: control flow.
+        match fc {
+            FlowControl::UnconditionalBranch
+            | FlowControl::ConditionalBranch
+            | FlowControl::Call => {
+                if ins.op0_kind() == OpKind::NearBranch64 {
+                    branches.push((pos, ins.near_branch_target(), ilen as u8));
+                } else {
+                    out.push(
+                        Rule::C3,
+                        addr,
+                        raw,
+                        &mtext(),
+                        "branch that is not a near relative branch".into(),
+                    );
+                }
+                if fc == FlowControl::Call && (pos + ilen) % form::BUNDLE as usize != 0 {
+                    out.push(
+                        Rule::C8,
+                        addr,
+                        raw,
+                        &mtext(),
+                        call_misaligned(base, pos + ilen),
+                    );
+                }
+            }
+            FlowControl::IndirectBranch | FlowControl::IndirectCall => {
+                if ins.op0_kind() != OpKind::Register {
+                    out.push(
+                        Rule::C9,
+                        addr,
+                        raw,
+                        &mtext(),
+                        "indirect branch through memory; load the target into a register and use P1".into(),
+                    );
+                } else {
+                    let r = ins.op0_register();
+                    let exact =
+                        raw.len() == 2 || (raw.len() == 3 && (0x40..=0x4F).contains(&raw[0]));
+                    if r == Register::RSP {
+                        out.push(
+                            Rule::C9,
+                            addr,
+                            raw,
+                            &mtext(),
+                            "P1 on %rsp is not allowed".into(),
+                        );
+                    } else if !exact {
+                        out.push(
+                            Rule::C9,
+                            addr,
+                            raw,
+                            &mtext(),
+                            "P1's branch may carry at most a REX prefix".into(),
+                        );
+                    } else if prev != Prev::P1Mask(r) {
+                        let why = match prev {
+                            Prev::P1Mask(other) => format!(
+                                "P1 register mismatch: masked %{} but branches through %{}",
+                                format!("{other:?}").to_ascii_lowercase(),
+                                format!("{r:?}").to_ascii_lowercase()
+                            ),
+                            _ => format!(
+                                "unmasked indirect branch; P1 needs `and $-32,%e..` on %{} immediately before it in the same bundle",
+                                format!("{r:?}").to_ascii_lowercase()
+                            ),
+                        };
+                        out.push(Rule::C9, addr, raw, &mtext(), why);
+                    } else {
+                        second.set(pos);
+                    }
+                }
+                if fc == FlowControl::IndirectCall && (pos + ilen) % form::BUNDLE as usize != 0 {
+                    out.push(
+                        Rule::C8,
+                        addr,
+                        raw,
+                        &mtext(),
+                        call_misaligned(base, pos + ilen),
+                    );
+                }
+            }
+            FlowControl::Return => {
+                if ins.code() != Code::Retnq || raw != [0xC3] {
+                    out.push(
+                        Rule::C9,
+                        addr,
+                        raw,
+                        &mtext(),
+                        "only a bare `ret` (c3) as the end of P2 may return".into(),
+                    );
+                } else if prev != Prev::P2Mask {
+                    out.push(
+                        Rule::C9,
+                        addr,
+                        raw,
+                        &mtext(),
+                        "bare ret; P2 needs `andq $0x7fffffe0,(%rsp)` immediately before it in the same bundle".into(),
+                    );
+                } else {
+                    second.set(pos);
+                }
+            }
+            _ => {}
+        }
+
+        // Remember this instruction if it is the first half of a pseudo-instruction.
+        if raw == form::P2_MASK_BYTES {
+            this = Prev::P2Mask;
+        } else if ins.code() == Code::And_rm32_imm8 && ins.op0_kind() == OpKind::Register {
+            let exact = match raw {
+                [0x83, m, form::P1_MASK_IMM8] => (0xE0..=0xE7).contains(m),
+                [0x41, 0x83, m, form::P1_MASK_IMM8] => (0xE0..=0xE7).contains(m),
+                _ => false,
+            };
+            if exact {
+                this = Prev::P1Mask(ins.op0_register().full_register());
+            }
+        }
+        prev = if pos + ilen == bundle_end {
+            Prev::None
+        } else {
+            this
+        };
+    }
+
+    // C7: every direct branch lands on a valid target.
+    let end = base + len as u64;
+    for (pos, target, ilen) in branches {
+        let inside = target >= base && target < end;
+        let ok = if inside {
+            let off = (target - base) as usize;
+            starts.get(off) && !second.get(off)
+        } else {
+            target % form::BUNDLE == 0 && target < form::CODE_LIMIT
+        };
+        if !ok {
+            let raw = code.get(pos..pos + ilen as usize).unwrap_or(&[]);
+            let why = if inside && second.get((target - base) as usize) {
+                format!(
+                    "branch target {target:#x} is the second instruction of a pseudo-instruction"
+                )
+            } else if inside {
+                format!("branch target {target:#x} is not an instruction start")
+            } else {
+                format!("branch target {target:#x} is outside the code and not a bundle start below CODE_LIMIT")
+            };
+            let mut d = Decoder::with_ip(64, raw, base + pos as u64, DecoderOptions::NONE);
+            let m = mnemonic_text(d.decode().mnemonic());
+            out.push(Rule::C7, base + pos as u64, raw, &m, why);
+        }
+    }
+}
+
+fn call_misaligned(base: u64, end: usize) -> String {
+    format!(
+        "call ends at {:#x}, not at a bundle boundary",
+        base + end as u64
+    )
+}
+
+fn operand_regs(b: Register, x: Register) -> String {
+    let n = |r: Register| format!("%{}", format!("{r:?}").to_ascii_lowercase());
+    match (b, x) {
+        (Register::None, x) => format!("index {}", n(x)),
+        (b, Register::None) => format!("base {}", n(b)),
+        (b, x) => format!("base {} and index {}", n(b), n(x)),
+    }
+}
+
+fn resync(decoder: &mut Decoder<'_>, base: u64, to: usize) -> bool {
+    if decoder.set_position(to).is_err() {
+        return false;
+    }
+    decoder.set_ip(base + to as u64);
+    true
+}
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;

@@ -1,0 +1,388 @@
+//! Unit tests of the verifier engine: every rule, accepting and rejecting, from exact
+//! byte sequences, plus every attack of FORM.md section 5 from the shared catalogue.
+
+use super::*;
+use crate::attacks::{attacks, bytes_nexe, code_nexe};
+use crate::testgen::{p1_bytes, valid_code, valid_nexe, Asm};
+use std::collections::BTreeSet;
+
+fn rules_of(nexe: &[u8]) -> BTreeSet<Rule> {
+    match verify_nexe(nexe, Options::default()) {
+        Ok(_) => BTreeSet::new(),
+        Err(r) => r.violations.iter().map(|v| v.rule).collect(),
+    }
+}
+
+fn accepts(bytes: &[u8]) {
+    let n = bytes_nexe(bytes);
+    if let Err(r) = verify_nexe(&n, Options::default()) {
+        panic!(
+            "expected {} to verify, got:\n{}",
+            hex(bytes),
+            r.violations
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+fn rejects(bytes: &[u8], rule: Rule) {
+    let got = rules_of(&bytes_nexe(bytes));
+    assert_eq!(got, BTreeSet::from([rule]), "bytes {}", hex(bytes));
+}
+
+#[test]
+fn every_attack_reports_exactly_its_rules() {
+    let mut failures = Vec::new();
+    for a in attacks() {
+        let got = rules_of(&a.nexe);
+        let want: BTreeSet<Rule> = a.rules.iter().copied().collect();
+        if got != want {
+            let detail = match verify_nexe(&a.nexe, Options::default()) {
+                Err(r) => r
+                    .violations
+                    .iter()
+                    .map(|v| format!("    {v}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Ok(_) => "    (verified)".into(),
+            };
+            failures.push(format!(
+                "{}: want {:?}, got {:?}\n{}",
+                a.name, want, got, detail
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn attack_catalogue_covers_every_code_rule() {
+    let covered: BTreeSet<Rule> = attacks().iter().flat_map(|a| a.rules.clone()).collect();
+    for r in Rule::ALL {
+        assert!(covered.contains(&r), "no attack for {r}");
+    }
+}
+
+#[test]
+fn empty_program_verifies() {
+    let n = code_nexe(|_| {});
+    let v = verify_nexe(&n, Options::default()).expect("verifies");
+    assert_eq!(v.code.base(), form::CODE_START);
+    assert_eq!(v.code.len(), 32);
+}
+
+#[test]
+fn c1_sled_longer_than_minimum_and_entry_checks() {
+    let mut a = Asm::new();
+    a.emit(&[0x90]);
+    let n = crate::writer::NexeWriter::with_code(a.finish_with_sled(96)).build();
+    assert!(verify_nexe(&n, Options::default()).is_ok());
+    let mut w = crate::writer::NexeWriter::with_code(Asm::new().finish());
+    w.entry = form::CODE_START + 1;
+    assert_eq!(rules_of(&w.build()), BTreeSet::from([Rule::C1]));
+}
+
+#[test]
+fn c1_unknown_form_version_and_missing_note_are_malformed() {
+    let mut w = crate::writer::NexeWriter::with_code(Asm::new().finish());
+    w.form_version = Some(2);
+    assert_eq!(rules_of(&w.build()), BTreeSet::from([Rule::Elf]));
+    w.form_version = None;
+    assert_eq!(rules_of(&w.build()), BTreeSet::from([Rule::Elf]));
+}
+
+#[test]
+fn c2_bundle_start_after_bad_bytes_is_still_checked() {
+    // A bad byte in bundle 0 and a syscall in bundle 1: both reported.
+    let n = code_nexe(|a| {
+        a.raw(&[0x06]);
+        a.nop_to(32);
+        a.raw(&[0x0F, 0x05]);
+    });
+    assert_eq!(rules_of(&n), BTreeSet::from([Rule::C2, Rule::C3]));
+}
+
+#[test]
+fn c3_allows_the_form_1_instruction_sets() {
+    accepts(&[0x90]); // nop
+    accepts(&[0xF4]); // hlt
+    accepts(&[0x0F, 0x0B]); // ud2
+    accepts(&[0xCC]); // int3
+    accepts(&[0xF3, 0x90]); // pause
+    accepts(&[0x48, 0x0F, 0xC7, 0x0C, 0x24]); // cmpxchg16b (%rsp)
+    accepts(&[0xC5, 0xFD, 0xFE, 0xC1]); // vpaddd %ymm1,%ymm0,%ymm0 (AVX2)
+    accepts(&[0xC4, 0xE2, 0xF1, 0xA8, 0xC2]); // vfmadd213pd (FMA)
+    accepts(&[0xF3, 0x48, 0x0F, 0xB8, 0xC1]); // popcnt
+    accepts(&[0xF3, 0x48, 0x0F, 0xBD, 0xC1]); // lzcnt
+    accepts(&[0xC4, 0xE2, 0xF0, 0xF2, 0xC2]); // andn (BMI1)
+    accepts(&[0x66, 0x0F, 0x38, 0xDC, 0xC1]); // aesenc
+    accepts(&[0x66, 0x0F, 0x3A, 0x44, 0xC1, 0x00]); // pclmulqdq
+    accepts(&[0x0F, 0x38, 0xC8, 0xC1]); // sha1nexte
+    accepts(&[0x66, 0x48, 0x0F, 0x38, 0xF6, 0xC1]); // adcx
+    accepts(&[0x67, 0x48, 0x0F, 0x38, 0xF0, 0x00]); // movbe (%eax),%rax
+    accepts(&[0xD9, 0xE8]); // fld1
+    accepts(&[0x0F, 0x77]); // emms
+    accepts(&[0x0F, 0xAE, 0xE8]); // lfence
+    accepts(&[0x67, 0x0F, 0xBA, 0x28, 0x05]); // bts $5,(%eax): immediate offset is bounded
+    accepts(&[0x48, 0x0F, 0xAB, 0xC1]); // bts %rax,%rcx: register destination
+}
+
+#[test]
+fn c3_rejects_system_and_nondeterministic_instructions() {
+    for b in [
+        &[0x0F, 0x01, 0xF9][..],         // rdtscp
+        &[0x0F, 0x33],                   // rdpmc
+        &[0x48, 0x0F, 0xC7, 0xF8],       // rdseed
+        &[0xF3, 0x0F, 0xC7, 0xF8],       // rdpid
+        &[0x0F, 0x01, 0xD0],             // xgetbv
+        &[0x0F, 0x01, 0xEE],             // rdpkru
+        &[0x0F, 0x01, 0xEF],             // wrpkru
+        &[0x67, 0x0F, 0xAE, 0x20],       // xsave (%eax)
+        &[0x67, 0x0F, 0xAE, 0x00],       // fxsave (%eax)
+        &[0x0F, 0x01, 0xF8],             // swapgs
+        &[0xF3, 0x48, 0x0F, 0xAE, 0xC0], // rdfsbase
+        &[0xF3, 0x48, 0x0F, 0xAE, 0xC8], // rdgsbase
+        &[0x0F, 0x01, 0xC8],             // monitor
+        &[0xE4, 0x60],                   // in $0x60,%al
+        &[0xEE],                         // out %al,(%dx)
+        &[0xF1],                         // int1
+        &[0xCD, 0x03],                   // int $3 (the two-byte form)
+        &[0x48, 0xCF],                   // iretq
+        &[0xCB],                         // lret
+        &[0x9D],                         // popf
+        &[0xC8, 0x08, 0x00, 0x00],       // enter
+        &[0x0F, 0xFF, 0xC0],             // ud0
+        &[0x0F, 0xB9, 0xC0],             // ud1
+        &[0xFA],                         // cli
+        &[0x0F, 0x00, 0xC0],             // sldt
+        &[0x0F, 0x01, 0xE0],             // smsw
+        &[0x8C, 0xE0],                   // mov %fs,%eax
+        &[0x0F, 0xA0],                   // push %fs
+        &[0x0F, 0x21, 0xC0],             // mov %dr0,%rax
+        &[0xF3, 0x0F, 0x1E, 0xC8],       // rdsspd (CET)
+        &[0x66, 0x0F, 0xAE, 0x30],       // clwb (%rax)
+    ] {
+        rejects(b, Rule::C3);
+    }
+    rejects(&[0xFF, 0x2C, 0x24], Rule::C3); // ljmp *(%rsp)
+}
+
+#[test]
+fn c4_allows_cs_on_nop_only() {
+    accepts(&[0x66, 0x2E, 0x0F, 0x1F, 0x84, 0, 0, 0, 0, 0]);
+    rejects(&[0x64, 0x0F, 0x1F, 0x00], Rule::C4); // fs: on a nop
+    rejects(&[0x3E, 0x48, 0x8B, 0x04, 0x24], Rule::C4); // ds: on mov (%rsp)
+    rejects(&[0x26, 0x90], Rule::C4);
+}
+
+#[test]
+fn c4_rejects_hints_and_bnd_on_branches() {
+    rejects(&[0x2E, 0x74, 0x00], Rule::C4); // branch-not-taken hint
+    rejects(&[0x3E, 0x74, 0x00], Rule::C4); // branch-taken hint
+    rejects(&[0xF2, 0xE9, 0, 0, 0, 0], Rule::C4); // bnd jmp
+}
+
+#[test]
+fn c5_accepts_m1_m2_m3() {
+    accepts(&[0x67, 0x48, 0x8B, 0x00]); // mov (%eax),%rax         M1
+    accepts(&[0x67, 0x48, 0x8B, 0x04, 0x88]); // (%eax,%ecx,4)      M1
+    accepts(&[0x67, 0x48, 0x8B, 0x05, 0, 0, 0, 0]); // (%eip)       M1
+    accepts(&[0x48, 0x8B, 0x44, 0x24, 0x08]); // 8(%rsp)           M2
+    accepts(&[0x48, 0x8B, 0x84, 0x24, 0, 0, 0, 0x80]); // -2G(%rsp) M2
+    accepts(&[0x48, 0x8B, 0x05, 0x10, 0, 0, 0]); // 0x10(%rip)     M2
+    accepts(&[0x48, 0x8B, 0x04, 0x25, 0, 0x10, 0, 0]); // 0x1000    M3
+    accepts(&[0x67, 0xA1, 0, 0x10, 0, 0]); // moffs32 with 0x67
+    accepts(&[0x67, 0xF3, 0x48, 0xAB]); // rep stos with 0x67
+    accepts(&[0x67, 0xF3, 0xA4]); // rep movsb with 0x67
+    accepts(&[0x67, 0xA6]); // cmpsb with 0x67
+    accepts(&[0x67, 0xD7]); // xlat with 0x67
+    accepts(&[0x67, 0xC4, 0xE2, 0x71, 0x90, 0x04, 0x90]); // gather with 0x67
+    accepts(&[0x67, 0x66, 0x0F, 0xF7, 0xC1]); // maskmovdqu with 0x67
+    accepts(&[0x48, 0x8D, 0x04, 0x08]); // lea (%rax,%rcx),%rax: no access
+    accepts(&[0x0F, 0x18, 0x00]); // prefetchnta (%rax): no access
+    accepts(&[0x0F, 0x1F, 0x04, 0x00]); // nopl (%rax,%rax)
+}
+
+#[test]
+fn c5_rejects_unbounded_operands() {
+    rejects(&[0x48, 0x89, 0x04, 0x01], Rule::C5); // mov %rax,(%rcx,%rax,1)
+    rejects(&[0xA4], Rule::C5); // movsb
+    rejects(&[0x48, 0xA5], Rule::C5); // movsq
+    rejects(&[0xAE], Rule::C5); // scasb
+    rejects(&[0xAC], Rule::C5); // lodsb
+    rejects(&[0x66, 0x0F, 0xF7, 0xC1], Rule::C5); // maskmovdqu without 0x67
+    rejects(&[0x0F, 0xF7, 0xC1], Rule::C5); // maskmovq without 0x67
+    rejects(&[0xFF, 0x30], Rule::C5); // push (%rax)
+}
+
+#[test]
+fn c6_accepts_32_bit_writes_to_esp() {
+    accepts(&[0x83, 0xEC, 0x10]); // sub $16,%esp
+    accepts(&[0x8D, 0x65, 0xF0]); // lea -16(%rbp),%esp
+    accepts(&[0x89, 0xEC]); // mov %ebp,%esp
+    accepts(&[0x94]); // xchg %eax,%esp
+    accepts(&[0x8D, 0xA4, 0x24, 0x80, 0xFF, 0xFF, 0xFF]); // lea -128(%rsp),%esp
+    accepts(&[0x50, 0x58]); // push %rax; pop %rax
+    accepts(&[0x54]); // push %rsp
+    accepts(&[0x48, 0x8F, 0x04, 0x24]); // pop (%rsp)
+    accepts(&[0x6A, 0x01]); // push $1
+}
+
+#[test]
+fn c6_rejects_64_bit_and_implicit_writes() {
+    rejects(&[0x48, 0x83, 0xEC, 0x10], Rule::C6); // sub $16,%rsp
+    rejects(&[0x48, 0x83, 0xE4, 0xF0], Rule::C6); // and $-16,%rsp
+    rejects(&[0x48, 0x0F, 0xC1, 0xC4], Rule::C6); // xadd %rax,%rsp
+    rejects(&[0x48, 0x0F, 0xB1, 0xC4], Rule::C6); // cmpxchg %rax,%rsp
+    rejects(&[0x40, 0xB4, 0x01], Rule::C6); // mov $1,%spl
+    rejects(&[0x66, 0x5C], Rule::C6); // pop %sp
+    rejects(&[0x48, 0xFF, 0xC4], Rule::C6); // inc %rsp
+}
+
+#[test]
+fn c7_targets() {
+    // Backward jcc to an instruction start, forward jmp to a bundle start, call into the
+    // trampoline's trap entry: all valid.
+    let ok = code_nexe(|a| {
+        a.emit(&[0x90]);
+        a.emit(&[0x75, 0xFD]); // jne back to offset 0
+        let rel = (form::TRAP_ENTRY as i64 - (form::CODE_START as i64 + 32)) as i32;
+        let mut c = vec![0xE8];
+        c.extend_from_slice(&rel.to_le_bytes());
+        a.emit_at_bundle_end(&c);
+        a.emit(&[0xEB, 0x1E]); // jmp to offset 64
+        a.align();
+        a.emit(&[0x90]);
+    });
+    assert_eq!(rules_of(&ok), BTreeSet::new());
+    // A jump to an unaligned address in another (jailable) part of the code space.
+    let bad = code_nexe(|a| {
+        a.emit(&[0xE9, 0x00, 0x10, 0x00, 0x00]);
+    });
+    assert_eq!(rules_of(&bad), BTreeSet::from([Rule::C7]));
+}
+
+#[test]
+fn c8_call_alignment() {
+    let ok = code_nexe(|a| {
+        a.p1(3, true);
+        a.p1(9, true);
+    });
+    assert_eq!(rules_of(&ok), BTreeSet::new());
+    let mut bad = p1_bytes(3, true);
+    bad.push(0x90);
+    assert_eq!(rules_of(&bytes_nexe(&bad)), BTreeSet::from([Rule::C8]));
+}
+
+#[test]
+fn c9_pseudo_instructions() {
+    let ok = code_nexe(|a| {
+        for r in (0..16).filter(|&r| r != 4) {
+            a.p1(r, false);
+        }
+        a.p2();
+    });
+    assert_eq!(rules_of(&ok), BTreeSet::new());
+    // P1 on rsp is never allowed.
+    assert!(rules_of(&bytes_nexe(&[0x83, 0xE4, 0xE0, 0xFF, 0xE4])).contains(&Rule::C9));
+    // A mask with an extra prefix is not the exact encoding.
+    assert_eq!(
+        rules_of(&bytes_nexe(&[0x40, 0x83, 0xE0, 0xE0, 0xFF, 0xE0])),
+        BTreeSet::from([Rule::C9])
+    );
+    // Something between the mask and the branch breaks the pair.
+    assert_eq!(
+        rules_of(&bytes_nexe(&[0x83, 0xE0, 0xE0, 0x90, 0xFF, 0xE0])),
+        BTreeSet::from([Rule::C9])
+    );
+    // rep ret is not P2.
+    let mut v = form::P2_MASK_BYTES.to_vec();
+    v.extend_from_slice(&[0xF3, 0xC3]);
+    assert!(rules_of(&bytes_nexe(&v)).contains(&Rule::C9));
+}
+
+#[test]
+fn jail_region_uses_its_own_bounds() {
+    let base = 0x4000_0000;
+    let mut a = Asm::new();
+    a.emit(&[0xEB, 0x00]); // jmp to next instruction inside the region
+    a.align();
+    let code = a.code;
+    assert!(verify_region(base, &code, RegionKind::Jail, Options::default()).is_ok());
+    // The same code as a code segment lacks the sled.
+    let e = verify_region(base, &code, RegionKind::CodeSegment, Options::default()).unwrap_err();
+    assert_eq!(e.violations[0].rule, Rule::C1);
+    // A jump into the middle of an instruction of the region.
+    let code = [0xEB, 0x01, 0xB8, 0, 0, 0, 0]
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(0x90).take(25))
+        .collect::<Vec<_>>();
+    let e = verify_region(base, &code, RegionKind::Jail, Options::default()).unwrap_err();
+    assert_eq!(e.violations[0].rule, Rule::C7);
+}
+
+#[test]
+fn generated_code_verifies() {
+    for seed in 0..20 {
+        let code = valid_code(seed, 64 * 1024, form::CODE_START);
+        if let Err(r) = verify_region(
+            form::CODE_START,
+            &code,
+            RegionKind::CodeSegment,
+            Options::default(),
+        ) {
+            panic!("seed {seed}: {}", r.violations[0]);
+        }
+    }
+    assert!(verify_nexe(&valid_nexe(7, 100_000), Options::default()).is_ok());
+}
+
+#[test]
+fn violation_limit_bounds_memory_but_counts_all() {
+    let code: Vec<u8> = std::iter::repeat(0x06)
+        .take(32 * 100)
+        .chain(std::iter::repeat(0xF4).take(32))
+        .collect();
+    let e = verify_region(
+        form::CODE_START,
+        &code,
+        RegionKind::CodeSegment,
+        Options { max_violations: 10 },
+    )
+    .unwrap_err();
+    assert_eq!(e.violations.len(), 10);
+    assert_eq!(e.violation_count, 100);
+}
+
+#[test]
+fn every_violation_names_rule_address_and_reason() {
+    for a in attacks() {
+        if let Err(r) = verify_nexe(&a.nexe, Options::default()) {
+            for v in &r.violations {
+                assert!(!v.reason.is_empty(), "{}: empty reason", a.name);
+                if matches!(
+                    v.rule,
+                    Rule::C2
+                        | Rule::C3
+                        | Rule::C4
+                        | Rule::C5
+                        | Rule::C6
+                        | Rule::C7
+                        | Rule::C8
+                        | Rule::C9
+                ) {
+                    assert!(
+                        !v.bytes.is_empty() && !v.instruction.is_empty(),
+                        "{}: {v}",
+                        a.name
+                    );
+                    assert!(v.addr >= form::CODE_START, "{}: {v}", a.name);
+                }
+            }
+        }
+    }
+}
