@@ -24,7 +24,11 @@ pub struct Attack {
 pub fn code_nexe(f: impl FnOnce(&mut Asm)) -> Vec<u8> {
     let mut a = Asm::new();
     f(&mut a);
-    NexeWriter::with_code(a.finish()).build()
+    let code = a.finish();
+    let len = code.len() as u64;
+    NexeWriter::with_code(code)
+        .symbol("_start", form::CODE_START, len)
+        .build()
 }
 
 /// A nexe whose code is `bytes` at offset 0 (then padded and given the HLT sled).

@@ -346,6 +346,9 @@ impl<'a> Nexe<'a> {
                         ));
                     }
                     match p_type {
+                        // An empty PT_LOAD maps nothing (GNU ld emits one for an empty
+                        // data segment); it takes no part in the layout rules.
+                        PT_LOAD if memsz == 0 => {}
                         PT_LOAD => segments.push(seg),
                         PT_TLS => {
                             if tls.replace(seg).is_some() {

@@ -238,6 +238,8 @@ const C5_EXEMPT: u8 = 2;
 const IS_NOP: u8 = 4;
 const BT_REG: u8 = 8;
 const MOFFS: u8 = 16;
+/// iced's instruction info says this form writes the stack pointer implicitly.
+const IMPLICIT_RSP: u8 = 32;
 
 /// CPUID features whose instructions Form 1 allows (FORM.md C3), subject to the deny
 /// list below.
@@ -354,6 +356,46 @@ const DENIED_MNEMONICS: &[Mnemonic] = &[
     Mnemonic::Hlt, // re-allowed below: listed so the intent is explicit in review
 ];
 
+/// Mnemonics whose forms write the stack pointer without naming it as an operand.
+/// Everything else can only write it through an explicit register operand; the test
+/// `implicit_stack_writers_are_all_listed` cross-checks this list against iced's
+/// instruction info on millions of decoded instructions.
+const IMPLICIT_RSP_MNEMONICS: &[Mnemonic] = &[
+    Mnemonic::Push,
+    Mnemonic::Pop,
+    Mnemonic::Call,
+    Mnemonic::Ret,
+    Mnemonic::Retf,
+    Mnemonic::Enter,
+    Mnemonic::Leave,
+    Mnemonic::Pushf,
+    Mnemonic::Pushfd,
+    Mnemonic::Pushfq,
+    Mnemonic::Popf,
+    Mnemonic::Popfd,
+    Mnemonic::Popfq,
+    Mnemonic::Pusha,
+    Mnemonic::Pushad,
+    Mnemonic::Popa,
+    Mnemonic::Popad,
+    Mnemonic::Int,
+    Mnemonic::Int1,
+    Mnemonic::Int3,
+    Mnemonic::Into,
+    Mnemonic::Iret,
+    Mnemonic::Iretd,
+    Mnemonic::Iretq,
+    Mnemonic::Lss,
+    Mnemonic::Syscall,
+    Mnemonic::Sysret,
+    Mnemonic::Sysretq,
+    Mnemonic::Sysenter,
+    Mnemonic::Sysexit,
+    Mnemonic::Sysexitq,
+    Mnemonic::Uiret,
+    Mnemonic::Rsm,
+];
+
 fn classify(code: Code) -> u8 {
     let m = code.mnemonic();
     let mut f = 0;
@@ -370,6 +412,9 @@ fn classify(code: Code) -> u8 {
         || code == Code::INVALID;
     if !features_ok || denied {
         f |= DENY;
+    }
+    if IMPLICIT_RSP_MNEMONICS.contains(&m) {
+        f |= IMPLICIT_RSP;
     }
     if matches!(m, Mnemonic::Nop) {
         f |= IS_NOP | C5_EXEMPT;
@@ -499,6 +544,20 @@ fn scan_prefixes(raw: &[u8]) -> Prefixes {
     p
 }
 
+fn writes(a: OpAccess) -> bool {
+    matches!(
+        a,
+        OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+    )
+}
+
+fn is_stack_pointer(r: Register) -> bool {
+    matches!(
+        r,
+        Register::RSP | Register::ESP | Register::SP | Register::SPL
+    )
+}
+
 fn is_rsp_family(r: Register) -> bool {
     matches!(r, Register::RSP | Register::SP | Register::SPL)
 }
@@ -611,9 +670,11 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
             }
             continue;
         }
+        let mut names_sp = false;
         for i in 0..ins.op_count() {
             if ins.op_kind(i) == OpKind::Register {
                 let r = ins.op_register(i);
+                names_sp |= is_stack_pointer(r);
                 if r.is_segment_register()
                     || r.is_cr()
                     || r.is_dr()
@@ -769,20 +830,14 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                     "pop into the stack pointer".into(),
                 );
             }
-        } else {
+        } else if names_sp || flags & IMPLICIT_RSP != 0 {
+            // Only forms that name the stack pointer or write it implicitly (per iced's
+            // per-Code table above) can write it; ask iced for the exact accesses.
             let inf = info.info_options(&ins, InstructionInfoOptions::NO_MEMORY_USAGE);
-            let writes_rsp = inf.used_registers().iter().any(|u| {
-                matches!(
-                    u.access(),
-                    OpAccess::Write
-                        | OpAccess::CondWrite
-                        | OpAccess::ReadWrite
-                        | OpAccess::ReadCondWrite
-                ) && matches!(
-                    u.register(),
-                    Register::RSP | Register::ESP | Register::SP | Register::SPL
-                )
-            });
+            let writes_rsp = inf
+                .used_registers()
+                .iter()
+                .any(|u| writes(u.access()) && is_stack_pointer(u.register()));
             if writes_rsp {
                 // iced reports a write of %esp as a write of %rsp (it zero-extends), so the
                 // explicit operands decide: a 64-, 16- or 8-bit stack-pointer operand is the

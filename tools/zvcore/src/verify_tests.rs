@@ -386,3 +386,50 @@ fn every_violation_names_rule_address_and_reason() {
         }
     }
 }
+
+#[test]
+fn implicit_stack_writers_are_all_listed() {
+    // Decode random windows and ask iced's instruction info which registers each
+    // instruction writes. Any form that writes the stack pointer without naming it as an
+    // operand must be in IMPLICIT_RSP_MNEMONICS, or C6 would not look at it.
+    let mut rng = crate::testgen::Rng::new(0x5eed);
+    let mut info = InstructionInfoFactory::new();
+    let mut buf = [0u8; 16];
+    let mut seen = 0;
+    for i in 0..400_000u32 {
+        for b in buf.iter_mut() {
+            *b = rng.byte();
+        }
+        // Bias a quarter of the windows towards the 0f / VEX opcode maps.
+        match i % 4 {
+            1 => buf[0] = 0x0F,
+            2 => buf[0] = 0xC4,
+            3 => buf[0] = 0xC5,
+            _ => {}
+        }
+        let ins = Decoder::with_ip(64, &buf, 0x20000, DecoderOptions::NONE).decode();
+        if ins.is_invalid() {
+            continue;
+        }
+        let names_sp = (0..ins.op_count())
+            .any(|i| ins.op_kind(i) == OpKind::Register && is_stack_pointer(ins.op_register(i)));
+        let w = info
+            .info_options(&ins, InstructionInfoOptions::NO_MEMORY_USAGE)
+            .used_registers()
+            .iter()
+            .any(|u| writes(u.access()) && is_stack_pointer(u.register()));
+        if w && !names_sp {
+            seen += 1;
+            assert!(
+                IMPLICIT_RSP_MNEMONICS.contains(&ins.mnemonic()),
+                "{:?} ({}) writes the stack pointer implicitly but is not listed",
+                ins.code(),
+                hex(&buf[..ins.len()])
+            );
+        }
+    }
+    assert!(
+        seen > 100,
+        "the sample hit too few implicit stack writers ({seen})"
+    );
+}

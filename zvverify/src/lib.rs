@@ -1,0 +1,409 @@
+//! zvverify as a library: find nexes in trees, verify them in parallel with the one
+//! verifier engine in zvcore, and describe the results as a [`Report`] that renders as
+//! human text, JSON or SARIF and that shards can merge.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod debuginfo;
+pub mod render;
+pub mod walk;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use zvcore::nexe::{looks_like_elf, Nexe};
+use zvcore::{verify_nexe, Options, Rejected};
+
+/// Version of the JSON report schema.
+pub const REPORT_VERSION: u32 = 1;
+
+/// The verdict on one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every rule holds.
+    Pass,
+    /// At least one rule is broken (or the file is not a well-formed nexe).
+    Fail,
+    /// The file could not be read.
+    Error,
+}
+
+/// One violation, located.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViolationReport {
+    /// Rule id as in FORM.md (`C1`..`C10`, or `ELF`).
+    pub rule: String,
+    /// Guest address (or file offset for `ELF`), as `0x...`.
+    pub address: String,
+    /// `function+0xoff` from the symbol table, when present.
+    pub symbol: Option<String>,
+    /// `file:line` from DWARF line tables, when present.
+    pub source: Option<String>,
+    /// The instruction in AT&T syntax.
+    pub instruction: Option<String>,
+    /// The instruction bytes in hex.
+    pub bytes: Option<String>,
+    /// One-line reason.
+    pub message: String,
+}
+
+/// The result for one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileReport {
+    /// The path as found.
+    pub path: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Bytes of code verified.
+    pub code_bytes: u64,
+    /// Violations (empty on pass).
+    pub violations: Vec<ViolationReport>,
+    /// Violations found beyond those listed (the per-file limit).
+    #[serde(default)]
+    pub violations_omitted: usize,
+    /// The I/O error, for verdict `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Totals over a report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Files verified (pass + fail + error).
+    pub files: usize,
+    /// Files that passed.
+    pub passed: usize,
+    /// Files that failed.
+    pub failed: usize,
+    /// Files that could not be read.
+    pub errors: usize,
+    /// Files skipped because they are not ELF.
+    pub skipped: usize,
+    /// Total violations.
+    pub violations: usize,
+    /// Total bytes of code verified.
+    pub code_bytes: u64,
+}
+
+/// Speed of the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Wall-clock seconds of the verification (summed over merged shards).
+    pub seconds: f64,
+    /// Code bytes per second, in MB/s (10^6).
+    pub mb_per_s: f64,
+    /// Files per second.
+    pub files_per_s: f64,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+/// Which shard a report covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// Shard indices (1-based) included.
+    pub indices: Vec<usize>,
+    /// Number of shards.
+    pub count: usize,
+}
+
+/// A whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Schema version ([`REPORT_VERSION`]).
+    pub version: u32,
+    /// Tool name and version.
+    pub tool: String,
+    /// Per-file results, in path order.
+    pub files: Vec<FileReport>,
+    /// Totals.
+    pub totals: Totals,
+    /// Throughput.
+    pub throughput: Throughput,
+    /// Shard, when `--shard` was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// Paths that could not be walked.
+    #[serde(default)]
+    pub walk_errors: Vec<String>,
+}
+
+impl Report {
+    /// The exit status this report maps to: 2 on I/O errors, else 1 if any file failed,
+    /// else 0.
+    pub fn exit_status(&self) -> i32 {
+        if self.totals.errors > 0 || !self.walk_errors.is_empty() {
+            2
+        } else if self.totals.failed > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// Recomputes the totals from the file list (the skipped count is kept).
+    pub fn recount(&mut self) {
+        let skipped = self.totals.skipped;
+        let mut t = Totals {
+            skipped,
+            ..Totals::default()
+        };
+        for f in &self.files {
+            t.files += 1;
+            match f.verdict {
+                Verdict::Pass => t.passed += 1,
+                Verdict::Fail => t.failed += 1,
+                Verdict::Error => t.errors += 1,
+            }
+            t.violations += f.violations.len() + f.violations_omitted;
+            t.code_bytes += f.code_bytes;
+        }
+        self.totals = t;
+        let s = self.throughput.seconds;
+        if s > 0.0 {
+            self.throughput.mb_per_s = t.code_bytes as f64 / s / 1e6;
+            self.throughput.files_per_s = t.files as f64 / s;
+        }
+    }
+}
+
+/// Settings of one run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Worker threads (0 = all cores).
+    pub jobs: usize,
+    /// Shard (K, N).
+    pub shard: Option<(usize, usize)>,
+    /// Violations kept per file.
+    pub max_violations: usize,
+}
+
+/// What happened to one input path.
+pub enum Outcome {
+    /// Verified (pass or fail) or unreadable.
+    File(FileReport),
+    /// Not an ELF file: skipped and counted.
+    Skipped,
+}
+
+/// Verifies one file.
+pub fn verify_file(path: &Path, max_violations: usize) -> Outcome {
+    let shown = path.display().to_string();
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) => {
+            return Outcome::File(FileReport {
+                path: shown,
+                verdict: Verdict::Error,
+                code_bytes: 0,
+                violations: Vec::new(),
+                violations_omitted: 0,
+                error: Some(format!("cannot read: {e}")),
+            })
+        }
+    };
+    if !looks_like_elf(&data) {
+        return Outcome::Skipped;
+    }
+    Outcome::File(verify_bytes(shown, &data, max_violations))
+}
+
+/// Verifies the bytes of one nexe and locates its violations.
+pub fn verify_bytes(path: String, data: &[u8], max_violations: usize) -> FileReport {
+    match verify_nexe(data, Options { max_violations }) {
+        Ok(v) => FileReport {
+            path,
+            verdict: Verdict::Pass,
+            code_bytes: v.code.len() as u64,
+            violations: Vec::new(),
+            violations_omitted: 0,
+            error: None,
+        },
+        Err(rej) => FileReport {
+            path,
+            verdict: Verdict::Fail,
+            code_bytes: rej.code_bytes,
+            violations_omitted: rej.violation_count.saturating_sub(rej.violations.len()),
+            violations: locate(data, &rej),
+            error: None,
+        },
+    }
+}
+
+fn locate(data: &[u8], rej: &Rejected) -> Vec<ViolationReport> {
+    let dbg = Nexe::parse(data)
+        .ok()
+        .map(|n| debuginfo::DebugInfo::load(&n));
+    rej.violations
+        .iter()
+        .map(|v| {
+            let is_elf = v.rule == zvcore::Rule::Elf;
+            ViolationReport {
+                rule: v.rule.id().to_string(),
+                address: format!("{:#x}", v.addr),
+                symbol: if is_elf {
+                    None
+                } else {
+                    dbg.as_ref().and_then(|d| d.symbol(v.addr))
+                },
+                source: if is_elf {
+                    None
+                } else {
+                    dbg.as_ref().and_then(|d| d.source(v.addr))
+                },
+                instruction: if v.bytes.is_empty() {
+                    None
+                } else {
+                    Some(render::disassemble(&v.bytes, v.addr))
+                },
+                bytes: if v.bytes.is_empty() {
+                    None
+                } else {
+                    Some(zvcore::verify::hex(&v.bytes))
+                },
+                message: v.reason.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Finds, shards and verifies everything under `roots`. `progress` is called once per
+/// file from worker threads.
+pub fn run(
+    roots: &[PathBuf],
+    cfg: &RunConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, String> {
+    let (mut files, walk_errors) = walk::find_files(roots);
+    if let Some((k, n)) = cfg.shard {
+        files = walk::shard(files, k, n);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.jobs)
+        .build()
+        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    let threads = pool.current_num_threads();
+    let t = Instant::now();
+    let outcomes: Vec<Outcome> = pool.install(|| {
+        files
+            .par_iter()
+            .map(|p| {
+                let o = verify_file(p, cfg.max_violations);
+                progress(1);
+                o
+            })
+            .collect()
+    });
+    let seconds = t.elapsed().as_secs_f64();
+    let mut skipped = 0;
+    let mut reports = Vec::with_capacity(outcomes.len());
+    for o in outcomes {
+        match o {
+            Outcome::File(f) => reports.push(f),
+            Outcome::Skipped => skipped += 1,
+        }
+    }
+    let mut report = Report {
+        version: REPORT_VERSION,
+        tool: format!("zvverify {}", env!("CARGO_PKG_VERSION")),
+        files: reports,
+        totals: Totals {
+            skipped,
+            ..Totals::default()
+        },
+        throughput: Throughput {
+            seconds,
+            threads,
+            ..Throughput::default()
+        },
+        shard: cfg.shard.map(|(k, n)| ShardInfo {
+            indices: vec![k],
+            count: n,
+        }),
+        walk_errors: walk_errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path.display(), e.error))
+            .collect(),
+    };
+    report.recount();
+    Ok(report)
+}
+
+/// Counts the files a run would visit (for the progress bar).
+pub fn count_files(roots: &[PathBuf], shard: Option<(usize, usize)>) -> usize {
+    let (files, _) = walk::find_files(roots);
+    match shard {
+        Some((k, n)) => walk::shard(files, k, n).len(),
+        None => files.len(),
+    }
+}
+
+/// Merges shard reports into one. Files are re-sorted by path; a path present in two
+/// reports is an error (shards must be disjoint).
+pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
+    let mut files = Vec::new();
+    let mut seconds = 0.0;
+    let mut threads = 0;
+    let mut skipped = 0;
+    let mut walk_errors = Vec::new();
+    let mut indices = Vec::new();
+    let mut count = None;
+    for r in reports {
+        if r.version != REPORT_VERSION {
+            return Err(format!(
+                "report version {} is not {}",
+                r.version, REPORT_VERSION
+            ));
+        }
+        seconds += r.throughput.seconds;
+        threads = threads.max(r.throughput.threads);
+        skipped += r.totals.skipped;
+        walk_errors.extend(r.walk_errors);
+        if let Some(s) = r.shard {
+            if count.is_some_and(|c| c != s.count) {
+                return Err(format!(
+                    "reports come from different shard counts ({} and {})",
+                    count.unwrap_or(0),
+                    s.count
+                ));
+            }
+            count = Some(s.count);
+            for i in s.indices {
+                if indices.contains(&i) {
+                    return Err(format!("shard {i} appears twice"));
+                }
+                indices.push(i);
+            }
+        }
+        files.extend(r.files);
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some(w) = files.windows(2).find(|w| w[0].path == w[1].path) {
+        return Err(format!(
+            "file {} appears in more than one report",
+            w[0].path
+        ));
+    }
+    indices.sort_unstable();
+    let mut report = Report {
+        version: REPORT_VERSION,
+        tool: format!("zvverify {}", env!("CARGO_PKG_VERSION")),
+        files,
+        totals: Totals {
+            skipped,
+            ..Totals::default()
+        },
+        throughput: Throughput {
+            seconds,
+            threads,
+            ..Throughput::default()
+        },
+        shard: count.map(|count| ShardInfo { indices, count }),
+        walk_errors,
+    };
+    report.recount();
+    Ok(report)
+}

@@ -1,0 +1,171 @@
+//! Rendering a [`Report`]: human text (one line per failing file, then its violations),
+//! JSON (the report itself) and SARIF 2.1.0 for CI code scanning.
+
+use std::fmt::Write as _;
+
+use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter};
+use serde_json::{json, Value};
+use zvcore::Rule;
+
+use crate::{Report, Verdict};
+
+/// AT&T text of the first instruction in `bytes` at `addr` (`(bad)` when undecodable).
+pub fn disassemble(bytes: &[u8], addr: u64) -> String {
+    let ins = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE).decode();
+    if ins.is_invalid() {
+        return "(bad)".into();
+    }
+    let mut f = GasFormatter::new();
+    f.options_mut().set_space_after_operand_separator(false);
+    f.options_mut().set_branch_leading_zeros(false);
+    f.options_mut().set_displacement_leading_zeros(false);
+    let mut s = String::new();
+    f.format(&ins, &mut s);
+    s
+}
+
+/// Human-readable report: failing files with their violations, then a summary line.
+pub fn human(r: &Report) -> String {
+    let mut s = String::new();
+    for f in &r.files {
+        match f.verdict {
+            Verdict::Pass => {}
+            Verdict::Error => {
+                let _ = writeln!(
+                    s,
+                    "ERROR {}: {}",
+                    f.path,
+                    f.error.as_deref().unwrap_or("unknown error")
+                );
+            }
+            Verdict::Fail => {
+                let n = f.violations.len() + f.violations_omitted;
+                let _ = writeln!(
+                    s,
+                    "FAIL {} ({} violation{})",
+                    f.path,
+                    n,
+                    if n == 1 { "" } else { "s" }
+                );
+                for v in &f.violations {
+                    let mut loc = v.address.clone();
+                    if let Some(sym) = &v.symbol {
+                        let _ = write!(loc, " {sym}");
+                    }
+                    if let Some(src) = &v.source {
+                        let _ = write!(loc, " ({src})");
+                    }
+                    let insn = v
+                        .instruction
+                        .as_deref()
+                        .map(|i| format!(" `{i}`"))
+                        .unwrap_or_default();
+                    let _ = writeln!(s, "  {:<4}{loc}{insn}: {}", v.rule, v.message);
+                }
+                if f.violations_omitted > 0 {
+                    let _ = writeln!(s, "  ... and {} more", f.violations_omitted);
+                }
+            }
+        }
+    }
+    for e in &r.walk_errors {
+        let _ = writeln!(s, "ERROR {e}");
+    }
+    s
+}
+
+/// The one-line summary printed after the report.
+pub fn summary(r: &Report) -> String {
+    let t = &r.totals;
+    format!(
+        "zvverify: {} file{} verified: {} passed, {} failed, {} unreadable, {} not ELF (skipped); {:.1} MB of code in {:.3} s ({:.1} MB/s, {} thread{})",
+        t.files,
+        if t.files == 1 { "" } else { "s" },
+        t.passed,
+        t.failed,
+        t.errors + r.walk_errors.len(),
+        t.skipped,
+        t.code_bytes as f64 / 1e6,
+        r.throughput.seconds,
+        r.throughput.mb_per_s,
+        r.throughput.threads,
+        if r.throughput.threads == 1 { "" } else { "s" },
+    )
+}
+
+/// The JSON report.
+pub fn json(r: &Report) -> String {
+    serde_json::to_string_pretty(r)
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise report: {e}\"}}"))
+}
+
+/// SARIF 2.1.0: one result per violation. The location is the source line when DWARF
+/// gives one, else the nexe file; the guest address and symbol are in the message and
+/// in a logical location.
+pub fn sarif(r: &Report) -> String {
+    let rules: Vec<Value> = Rule::ALL
+        .iter()
+        .map(|rule| {
+            json!({
+                "id": rule.id(),
+                "name": rule.title().replace(' ', ""),
+                "shortDescription": { "text": format!("{} {}", rule.id(), rule.title()) },
+                "helpUri": "https://zv.invalid/docs/FORM.md#3-verification-rules",
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for f in &r.files {
+        if f.verdict == Verdict::Error {
+            results.push(json!({
+                "ruleId": "ELF",
+                "level": "error",
+                "message": { "text": format!("cannot read {}: {}", f.path, f.error.as_deref().unwrap_or("")) },
+                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": f.path } } }],
+            }));
+        }
+        for v in &f.violations {
+            let mut text = format!("{} at {}", v.message, v.address);
+            if let Some(i) = &v.instruction {
+                let _ = write!(text, " `{i}`");
+            }
+            if let Some(sym) = &v.symbol {
+                let _ = write!(text, " in {sym}");
+            }
+            let physical = match v.source.as_deref().and_then(|s| s.rsplit_once(':')) {
+                Some((file, line)) if line.parse::<u64>().map(|l| l > 0).unwrap_or(false) => {
+                    json!({
+                        "artifactLocation": { "uri": file },
+                        "region": { "startLine": line.parse::<u64>().unwrap_or(1) },
+                    })
+                }
+                _ => json!({ "artifactLocation": { "uri": f.path } }),
+            };
+            let mut loc = json!({ "physicalLocation": physical });
+            if let Some(sym) = &v.symbol {
+                loc["logicalLocations"] = json!([{ "name": sym, "kind": "function" }]);
+            }
+            results.push(json!({
+                "ruleId": v.rule,
+                "level": "error",
+                "message": { "text": text },
+                "locations": [loc],
+                "properties": { "nexe": f.path, "address": v.address, "bytes": v.bytes },
+            }));
+        }
+    }
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "zvverify",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://zv.invalid/",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
