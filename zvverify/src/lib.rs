@@ -290,8 +290,8 @@ pub fn run(
     let outcomes: Vec<Outcome> = pool.install(|| {
         files
             .par_iter()
-            .map(|p| {
-                let o = verify_file(p, cfg.max_violations);
+            .map(|f| {
+                let o = verify_file(&f.path, cfg.max_violations);
                 progress(1);
                 o
             })

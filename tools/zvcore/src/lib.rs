@@ -3,14 +3,16 @@
 //! It owns the ZV64 form: its constants ([`form`]), a bounds-checked reader for nexe
 //! files written for hostile input ([`nexe`]), the verifier engine that proves code is in
 //! the form and is the only constructor of [`verify::VerifiedCode`] ([`verify`]), a small
-//! nexe writer used by tests, corpora and benchmarks ([`writer`]), and generators of valid
-//! and hostile code shared by tests, fuzzers and benchmarks ([`testgen`]).
+//! nexe writer used by tests, corpora and benchmarks ([`writer`]), generators of valid
+//! and hostile code shared by tests, fuzzers and benchmarks ([`testgen`]), and an
+//! independent oracle that re-checks accepted code for tests and fuzzers ([`oracle`]).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod attacks;
 pub mod form;
 pub mod nexe;
+pub mod oracle;
 pub mod testgen;
 pub mod verify;
 pub mod writer;

@@ -1,0 +1,254 @@
+//! An independent test oracle for the verifier, shared by the fuzz targets (`fuzz/`) and
+//! the integration tests (`tests/integration/`).
+//!
+//! It re-checks code that the verifier accepted with a deliberately simple, separate
+//! procedure: a plain linear decode with iced-x86 from the region's first byte, which
+//! for accepted code must meet every instruction the verifier decoded (C2: no instruction
+//! crosses a bundle, so a linear walk and a walk from every bundle start coincide). On
+//! that walk it asserts a few facts no accepted region may break, checked by mnemonic and
+//! not by the verifier's per-`Code` table, so a bug in the table cannot hide itself:
+//!
+//! - every byte decodes to a valid instruction (C2);
+//! - no instruction crosses a bundle boundary (C2);
+//! - no instruction is one of [`NEVER_ALLOWED`] (C3): no `syscall`, `sysenter`, `int n`,
+//!   `cpuid`, `rdtsc` and a few more that are never in Form 1.
+//!
+//! [`exercise_nexe`] and [`exercise_region`] are the bodies of the two fuzz targets; the
+//! corpus replay test calls the same functions, so fuzzing and `cargo test` make exactly
+//! the same calls on every corpus file.
+//!
+//! The oracle is not used by the verifier itself and is not part of the security
+//! boundary; it exists to catch the boundary accepting what it must not.
+
+use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
+
+use crate::form;
+use crate::verify::{Rejected, VerifiedCode};
+
+/// Mnemonics that no Form-1 region may ever contain (FORM.md C3), whatever their
+/// operands or prefixes. The first five are the ones the fuzzing brief names; the rest
+/// are other system, time and randomness instructions FORM.md rejects by name.
+pub const NEVER_ALLOWED: &[Mnemonic] = &[
+    Mnemonic::Syscall,
+    Mnemonic::Sysenter,
+    Mnemonic::Int,
+    Mnemonic::Cpuid,
+    Mnemonic::Rdtsc,
+    Mnemonic::Rdtscp,
+    Mnemonic::Rdpmc,
+    Mnemonic::Rdrand,
+    Mnemonic::Rdseed,
+    Mnemonic::Rdpid,
+    Mnemonic::Int1,
+    Mnemonic::Into,
+    Mnemonic::Iret,
+    Mnemonic::Iretd,
+    Mnemonic::Iretq,
+    Mnemonic::Sysret,
+    Mnemonic::Sysretq,
+    Mnemonic::Sysexit,
+    Mnemonic::Sysexitq,
+    Mnemonic::Swapgs,
+    Mnemonic::Wrfsbase,
+    Mnemonic::Wrgsbase,
+    Mnemonic::Rdfsbase,
+    Mnemonic::Rdgsbase,
+    Mnemonic::Wrpkru,
+    Mnemonic::Rdpkru,
+    Mnemonic::Xgetbv,
+    Mnemonic::In,
+    Mnemonic::Out,
+];
+
+/// One fact the oracle found broken in a region the verifier accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OracleFailure {
+    /// Guest address of the offending instruction.
+    pub addr: u64,
+    /// Its bytes (at most 15).
+    pub bytes: Vec<u8>,
+    /// What is wrong, in one line.
+    pub what: String,
+}
+
+impl std::fmt::Display for OracleFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "oracle: at {:#x} [{}]: {}",
+            self.addr,
+            crate::verify::hex(&self.bytes),
+            self.what
+        )
+    }
+}
+
+/// Decodes `code` at guest address `base` linearly and returns the first fact broken
+/// that no verified region may break (see the module documentation), or `None` when the
+/// region passes. Meant for code the verifier accepted; never panics on any input.
+pub fn check_accepted_code(base: u64, code: &[u8]) -> Option<OracleFailure> {
+    let bundle = form::BUNDLE as usize;
+    let mut decoder = Decoder::with_ip(64, code, base, DecoderOptions::NONE);
+    let mut ins = Instruction::default();
+    while decoder.can_decode() {
+        let pos = decoder.position();
+        decoder.decode_out(&mut ins);
+        let len = ins.len().max(1);
+        let bytes = code
+            .get(pos..pos.saturating_add(len).min(code.len()))
+            .unwrap_or(&[])
+            .to_vec();
+        let addr = base.wrapping_add(pos as u64);
+        if ins.is_invalid() {
+            return Some(OracleFailure {
+                addr,
+                bytes,
+                what: "bytes do not decode to a valid instruction".into(),
+            });
+        }
+        if pos / bundle != (pos + len - 1) / bundle {
+            return Some(OracleFailure {
+                addr,
+                bytes,
+                what: "instruction crosses a bundle boundary".into(),
+            });
+        }
+        if NEVER_ALLOWED.contains(&ins.mnemonic()) {
+            return Some(OracleFailure {
+                addr,
+                bytes,
+                what: format!("never-allowed instruction {:?}", ins.mnemonic()),
+            });
+        }
+    }
+    None
+}
+
+/// Checks a verification result against the oracle: when `result` is `Ok`, the verified
+/// bytes must equal `code`, start at `base`, and pass [`check_accepted_code`]. A
+/// rejection always passes (the oracle only checks that nothing bad is accepted).
+pub fn check_result(
+    base: u64,
+    code: &[u8],
+    result: &Result<VerifiedCode, Rejected>,
+) -> Result<(), OracleFailure> {
+    let Ok(v) = result else {
+        return Ok(());
+    };
+    if v.base() != base || v.bytes() != code {
+        return Err(OracleFailure {
+            addr: v.base(),
+            bytes: Vec::new(),
+            what: "the verified code is not the code that was checked".into(),
+        });
+    }
+    match check_accepted_code(base, code) {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}
+
+/// Like [`check_result`], but panics with the failure and the region's hex when the
+/// oracle does not hold: for fuzz targets and tests.
+pub fn assert_result(base: u64, code: &[u8], result: &Result<VerifiedCode, Rejected>) {
+    if let Err(f) = check_result(base, code, result) {
+        panic!(
+            "verifier accepted a region the oracle rejects: {f}\nregion at {base:#x}: {}",
+            crate::verify::hex(code)
+        );
+    }
+}
+
+/// The body of the `nexe` fuzz target, shared with the corpus replay test so both make
+/// exactly the same calls: parses `data` as a nexe and, if it parses, reads its symbols,
+/// sections and `.debug_line`; then verifies it as a whole file. When the verifier
+/// accepts, asserts that the file has no layout violations, that its code lies at
+/// CODE_START, and that the code passes [`check_accepted_code`]. Panics only when one of
+/// those assertions fails (or when the code under test panics).
+pub fn exercise_nexe(data: &[u8]) {
+    if let Ok(n) = crate::nexe::Nexe::parse(data) {
+        let _ = n.symbols();
+        let _ = n.sections();
+        let _ = n.section_data(".debug_line");
+    }
+    if let Ok(v) = crate::verify::verify_nexe(data, crate::verify::Options::default()) {
+        assert!(
+            v.nexe.layout_violations.is_empty(),
+            "verifier accepted a nexe with layout violations: {:?}",
+            v.nexe.layout_violations
+        );
+        assert_eq!(
+            v.code.base(),
+            form::CODE_START,
+            "verifier accepted code that is not at CODE_START"
+        );
+        if let Some(f) = check_accepted_code(v.code.base(), v.code.bytes()) {
+            panic!("verifier accepted a nexe the oracle rejects: {f}");
+        }
+    }
+}
+
+/// The body of the `verify` fuzz target, shared with the corpus replay test: verifies
+/// `data` at CODE_START as a code segment and as a Jail region, and once more as a code
+/// segment after padding it with HLT to a bundle boundary and appending the 32-byte HLT
+/// sled (so that fuzzed code is accepted often enough for the oracle to matter). Every
+/// result goes through [`assert_result`].
+pub fn exercise_region(data: &[u8]) {
+    use crate::verify::{verify_region, Options, RegionKind};
+    let base = form::CODE_START;
+    for kind in [RegionKind::CodeSegment, RegionKind::Jail] {
+        let r = verify_region(base, data, kind, Options::default());
+        assert_result(base, data, &r);
+    }
+    let bundle = form::BUNDLE as usize;
+    let mut padded = data.to_vec();
+    padded.resize(
+        data.len().next_multiple_of(bundle) + form::HLT_SLED_MIN as usize,
+        form::HLT,
+    );
+    let r = verify_region(base, &padded, RegionKind::CodeSegment, Options::default());
+    assert_result(base, &padded, &r);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{testgen, verify_region, Options, RegionKind};
+
+    #[test]
+    fn valid_code_passes() {
+        let code = testgen::valid_code(7, 8192, form::CODE_START);
+        assert_eq!(check_accepted_code(form::CODE_START, &code), None);
+        let r = verify_region(
+            form::CODE_START,
+            &code,
+            RegionKind::CodeSegment,
+            Options::default(),
+        );
+        assert!(check_result(form::CODE_START, &code, &r).is_ok());
+    }
+
+    #[test]
+    fn finds_forbidden_invalid_and_straddling() {
+        let mut code = vec![0x90; 64];
+        code[32..34].copy_from_slice(&[0x0F, 0x05]);
+        let f = check_accepted_code(form::CODE_START, &code).expect("syscall");
+        assert_eq!(f.addr, form::CODE_START + 32);
+        assert!(f.what.contains("Syscall"), "{f}");
+
+        let mut code = vec![0x90; 64];
+        code[30..35].copy_from_slice(&[0xB8, 1, 2, 3, 4]);
+        let f = check_accepted_code(form::CODE_START, &code).expect("straddle");
+        assert_eq!(f.addr, form::CODE_START + 30);
+
+        let mut code = vec![0x90; 32];
+        code[0] = 0x06; // push es: invalid in 64-bit mode
+        assert!(check_accepted_code(0, &code).is_some());
+
+        for bytes in [[0x0F, 0xA2], [0xCD, 0x80], [0x0F, 0x31], [0x0F, 0x34]] {
+            let mut code = vec![0x90; 32];
+            code[..2].copy_from_slice(&bytes);
+            assert!(check_accepted_code(0, &code).is_some(), "{bytes:02x?}");
+        }
+    }
+}

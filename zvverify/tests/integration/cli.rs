@@ -1,0 +1,120 @@
+//! Exit statuses, formats, tree walking and the usage errors of the command line.
+
+use crate::{json_report, no_panic, repo, run, valid_tree, zvverify};
+
+#[test]
+fn valid_tree_passes_with_status_0_and_counts_skipped() {
+    let t = tempfile::tempdir().expect("tmp");
+    valid_tree(t.path(), 12);
+    let out = run(&["--format", "json", t.path().to_str().expect("utf8")]);
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json_report(&out);
+    assert_eq!(r["totals"]["files"], 12);
+    assert_eq!(r["totals"]["passed"], 12);
+    assert_eq!(r["totals"]["skipped"], 1);
+    assert!(r["totals"]["code_bytes"].as_u64().expect("code bytes") > 12 * 4096);
+    assert!(r["throughput"]["mb_per_s"].as_f64().is_some());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("12 files verified: 12 passed, 0 failed"));
+}
+
+#[test]
+fn one_failure_among_passes_gives_status_1() {
+    let t = tempfile::tempdir().expect("tmp");
+    valid_tree(t.path(), 3);
+    std::fs::copy(repo().join("test-corpus/attacks/syscall.nexe"), t.path().join("bad.nexe")).expect("copy");
+    let out = run(&[t.path().to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().filter(|l| l.starts_with("FAIL ")).count(), 1, "{text}");
+}
+
+#[test]
+fn unreadable_input_gives_status_2_and_the_rest_is_still_verified() {
+    let t = tempfile::tempdir().expect("tmp");
+    valid_tree(t.path(), 2);
+    let missing = t.path().join("missing.nexe");
+    let bad = repo().join("test-corpus/attacks/cpuid.nexe");
+    let out = run(&["--format", "json", missing.to_str().expect("utf8"), bad.to_str().expect("utf8"), t.path().to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let r = json_report(&out);
+    assert_eq!(r["totals"]["failed"], 1);
+    assert_eq!(r["totals"]["passed"], 2);
+    assert!(r["walk_errors"][0].as_str().expect("walk error").contains("missing.nexe"));
+    // A directory where a file is expected to be read is an I/O error for that file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().expect("tmp");
+        symlink("/nonexistent/target", d.path().join("dangling.nexe")).expect("symlink");
+        let out = run(&["--format", "json", d.path().join("dangling.nexe").to_str().expect("utf8")]);
+        assert_eq!(out.status.code(), Some(2));
+    }
+}
+
+#[test]
+fn usage_errors_give_status_2() {
+    for args in [
+        &[][..],
+        &["--shard", "3/2", "x"],
+        &["--shard", "0/2", "x"],
+        &["--shard", "a", "x"],
+        &["--format", "xml", "x"],
+        &["-j", "0", "x"],
+        &["--no-such-flag"],
+    ] {
+        let out = run(args);
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "args {args:?}");
+        assert!(!out.stderr.is_empty(), "args {args:?}: a message is printed");
+    }
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--shard"));
+}
+
+#[test]
+fn sarif_has_one_result_per_violation() {
+    let dir = repo().join("test-corpus/attacks");
+    let out = run(&["--format", "sarif", "--quiet", dir.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = json_report(&out);
+    assert_eq!(s["version"], "2.1.0");
+    let results = s["runs"][0]["results"].as_array().expect("results");
+    let json = json_report(&run(&["--format", "json", "--quiet", dir.to_str().expect("utf8")]));
+    assert_eq!(results.len() as u64, json["totals"]["violations"].as_u64().expect("count"));
+    let rules: Vec<&str> =
+        s["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules").iter().map(|r| r["id"].as_str().expect("id")).collect();
+    for r in results {
+        assert!(rules.contains(&r["ruleId"].as_str().expect("ruleId")));
+        assert_eq!(r["level"], "error");
+    }
+}
+
+#[test]
+fn thread_counts_give_identical_reports() {
+    let t = tempfile::tempdir().expect("tmp");
+    valid_tree(t.path(), 20);
+    std::fs::copy(repo().join("test-corpus/attacks/leave.nexe"), t.path().join("leave.nexe")).expect("copy");
+    let one = json_report(&run(&["-j", "1", "--format", "json", t.path().to_str().expect("utf8")]));
+    let two = json_report(&run(&["-j", "2", "--format", "json", t.path().to_str().expect("utf8")]));
+    assert_eq!(one["files"], two["files"]);
+    assert_eq!(one["throughput"]["threads"], 1);
+    assert_eq!(two["throughput"]["threads"], 2);
+}
+
+#[test]
+fn closed_stdout_is_not_an_error() {
+    let dir = repo().join("test-corpus/attacks");
+    let mut child = zvverify()
+        .arg(dir.to_str().expect("utf8"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    no_panic(&out);
+    // The verdict (1: attacks fail) is still the exit status; no broken-pipe error.
+    assert_eq!(out.status.code(), Some(1));
+}
