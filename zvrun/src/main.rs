@@ -1,10 +1,180 @@
-//! zvrun: the runtime (RUNTIME.md). Not implemented yet: until its issue lands it exits
-//! with status 125 ("could not run the session", RUNTIME.md section 6) and says so.
+//! The zvrun command: `zvrun [OPTIONS] app.nexe [ARGS...]` or
+//! `zvrun --manifest FILE [ARGS...]`. Exit status per RUNTIME.md section 6: the guest's
+//! exit code, 124 timeout, 128+signal on a guest fault, 125 when the session could not
+//! run, 126 when the program fails verification.
+
+use std::io::Write;
+
+use clap::Parser;
+use zvcore::manifest::{self, ChannelSpec, ChannelType, Limits, UNLIMITED};
+use zvrun::report;
+use zvrun::session::{self, Ending, SessionConfig};
+
+#[derive(Parser)]
+#[command(name = "zvrun", version, about = "Run a verified nexe in the zv sandbox (RUNTIME.md)")]
+struct Cli {
+    /// ZeroVM 1.x text manifest (RUNTIME.md section 5) describing the session.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<String>,
+    /// Memory limit for data + bss + heap + stack (bytes; K, M, G suffixes).
+    #[arg(long, value_name = "BYTES")]
+    memory: Option<String>,
+    /// Wall-clock timeout in seconds (status 124 when it expires).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// Extra channel: alias=path[,type[,gets,get_size,puts,put_size]] (repeatable).
+    #[arg(long = "channel", value_name = "SPEC")]
+    channels: Vec<String>,
+    /// Environment variable KEY=VALUE for the guest (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Seed for AT_RANDOM and the guest's random numbers.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fixed time the guest's clocks show (seconds since the epoch).
+    #[arg(long, default_value_t = 0)]
+    time: u64,
+    /// Compute SHA-1 etags for every channel.
+    #[arg(long)]
+    etag: bool,
+    /// Write a report: json or zerovm.
+    #[arg(long, value_name = "FORMAT", value_parser = ["json", "zerovm"])]
+    report: Option<String>,
+    /// Where to write the report (default: stderr).
+    #[arg(long, value_name = "FILE")]
+    report_file: Option<String>,
+    /// Do not install the seccomp filter (for debugging the runtime itself).
+    #[arg(long, hide = true)]
+    no_seccomp: bool,
+    /// The nexe (omit with --manifest), then the guest's arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "NEXE [ARGS]")]
+    rest: Vec<String>,
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("zvrun: {msg}");
+    std::process::exit(125);
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mul) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok().and_then(|n| n.checked_mul(mul)).ok_or_else(|| format!("`{s}` is not a byte count"))
+}
+
+fn parse_channel(s: &str) -> Result<ChannelSpec, String> {
+    let (alias, rest) = s.split_once('=').ok_or_else(|| format!("--channel `{s}`: expected alias=path[,...]"))?;
+    let f: Vec<&str> = rest.split(',').map(str::trim).collect();
+    let kind = match f.get(1) {
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .and_then(ChannelType::from_number)
+            .ok_or_else(|| format!("--channel `{s}`: type `{t}` is not 0-3"))?,
+        None => ChannelType::SeqReadSeqWrite,
+    };
+    let limits = match f.len() {
+        1 | 2 => Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: UNLIMITED, put_size: UNLIMITED },
+        6 => {
+            let n = |i: usize| {
+                f[i].parse::<i64>()
+                    .ok()
+                    .filter(|v| *v >= 0)
+                    .ok_or_else(|| format!("--channel `{s}`: limit `{}` is not a count", f[i]))
+            };
+            Limits { gets: n(2)?, get_size: n(3)?, puts: n(4)?, put_size: n(5)? }
+        }
+        _ => return Err(format!("--channel `{s}`: give path, type, and either no limits or all four")),
+    };
+    if alias.is_empty() || f[0].is_empty() {
+        return Err(format!("--channel `{s}`: alias and path must not be empty"));
+    }
+    Ok(ChannelSpec { uri: f[0].to_string(), alias: alias.to_string(), kind, etag: false, limits })
+}
 
 fn main() {
-    eprintln!(
-        "zvrun: not implemented yet (zv form version {}); see RUNTIME.md",
-        zvcore::form::FORM_VERSION
-    );
-    std::process::exit(125);
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let mut cfg = SessionConfig {
+        program: String::new(),
+        argv: Vec::new(),
+        env: cli.env.clone(),
+        memory: session::DEFAULT_MEMORY,
+        timeout: None,
+        channels: session::default_channels(),
+        seed: cli.seed,
+        time: cli.time,
+        seccomp: !cli.no_seccomp,
+    };
+    let mut args = cli.rest.clone();
+    if let Some(path) = &cli.manifest {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("cannot read manifest {path}: {e}")));
+        let m = manifest::parse_zerovm(&text).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+        cfg.program = m.program.clone();
+        cfg.memory = m.memory;
+        cfg.timeout = m.timeout;
+        cfg.channels = m.channels.clone();
+        if m.job.is_some() {
+            fail(&format!("{path}: Job (daemon mode) is not implemented yet"));
+        }
+        args.insert(0, m.program);
+    } else {
+        if args.is_empty() {
+            fail("no program given (usage: zvrun [OPTIONS] app.nexe [ARGS...] or zvrun --manifest FILE)");
+        }
+        cfg.program = args[0].clone();
+    }
+    cfg.argv = args;
+    if let Some(m) = &cli.memory {
+        cfg.memory = parse_bytes(m).unwrap_or_else(|e| fail(&format!("--memory: {e}")));
+    }
+    if let Some(t) = cli.timeout {
+        if t == 0 {
+            fail("--timeout must be at least 1 second");
+        }
+        cfg.timeout = Some(t);
+    }
+    for c in &cli.channels {
+        let spec = parse_channel(c).unwrap_or_else(|e| fail(&e));
+        cfg.channels.retain(|x| x.alias != spec.alias);
+        cfg.channels.push(spec);
+    }
+    if cli.etag {
+        for c in &mut cfg.channels {
+            c.etag = true;
+        }
+    }
+    // Open the report destination before the session (no opens after lock-down).
+    let mut report_file = cli
+        .report_file
+        .as_ref()
+        .map(|p| std::fs::File::create(p).unwrap_or_else(|e| fail(&format!("cannot create report file {p}: {e}"))));
+
+    let outcome = session::run(&cfg);
+    match &outcome.ending {
+        Ending::Exit(_) => {}
+        _ => eprintln!("zvrun: {}", report::describe(&outcome)),
+    }
+    if let Some(fmt) = &cli.report {
+        let text = if fmt == "json" { report::json(&outcome) + "\n" } else { report::zerovm(&outcome) };
+        let r = match &mut report_file {
+            Some(f) => f.write_all(text.as_bytes()),
+            None => std::io::stderr().write_all(text.as_bytes()),
+        };
+        if let Err(e) = r {
+            eprintln!("zvrun: cannot write the report: {e}");
+        }
+    }
+    std::process::exit(outcome.exit_status());
 }

@@ -9,8 +9,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod abi;
 pub mod attacks;
 pub mod form;
+pub mod manifest;
 pub mod nexe;
 pub mod oracle;
 pub mod testgen;
@@ -18,7 +20,4 @@ pub mod verify;
 pub mod writer;
 
 pub use form::Rule;
-pub use verify::{
-    verify_nexe, verify_region, Options, RegionKind, Rejected, VerifiedCode, VerifiedNexe,
-    Violation,
-};
+pub use verify::{verify_nexe, verify_region, Options, RegionKind, Rejected, VerifiedCode, VerifiedNexe, Violation};

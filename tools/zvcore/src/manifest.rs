@@ -1,0 +1,338 @@
+//! Session descriptions: the ZeroVM 1.x text manifest (RUNTIME.md section 5), parsed as
+//! hostile input. Unlike ZeroVM, every malformed or unknown line is an error naming the
+//! line. The parsed [`Manifest`] is the model zvrun runs; image manifests (JSON) map to
+//! the same model.
+
+/// The manifest version zv accepts (ZeroVM 1.x).
+pub const ZEROVM_VERSION: &str = "20130611";
+/// Largest manifest accepted, in bytes.
+pub const MAX_MANIFEST_BYTES: usize = 1 << 20;
+/// Most channels a session may have.
+pub const MAX_CHANNELS: usize = 1024;
+
+/// Channel access pattern (RUNTIME.md section 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelType {
+    /// 0: sequential read / sequential write.
+    SeqReadSeqWrite,
+    /// 1: random read / sequential (append) write.
+    RandReadSeqWrite,
+    /// 2: sequential read / random write.
+    SeqReadRandWrite,
+    /// 3: random read / random write.
+    RandReadRandWrite,
+}
+
+impl ChannelType {
+    /// From the manifest number.
+    pub fn from_number(n: i64) -> Option<ChannelType> {
+        Some(match n {
+            0 => ChannelType::SeqReadSeqWrite,
+            1 => ChannelType::RandReadSeqWrite,
+            2 => ChannelType::SeqReadRandWrite,
+            3 => ChannelType::RandReadRandWrite,
+            _ => return None,
+        })
+    }
+    /// The manifest number.
+    pub fn number(self) -> u32 {
+        match self {
+            ChannelType::SeqReadSeqWrite => 0,
+            ChannelType::RandReadSeqWrite => 1,
+            ChannelType::SeqReadRandWrite => 2,
+            ChannelType::RandReadRandWrite => 3,
+        }
+    }
+    /// Reads use the offset argument.
+    pub fn random_read(self) -> bool {
+        matches!(self, ChannelType::RandReadSeqWrite | ChannelType::RandReadRandWrite)
+    }
+    /// Writes use the offset argument.
+    pub fn random_write(self) -> bool {
+        matches!(self, ChannelType::SeqReadRandWrite | ChannelType::RandReadRandWrite)
+    }
+}
+
+/// I/O limits of a channel: gets, get_size, puts, put_size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Number of Read calls allowed.
+    pub gets: i64,
+    /// Bytes that may be read.
+    pub get_size: i64,
+    /// Number of Write calls allowed.
+    pub puts: i64,
+    /// Bytes that may be written.
+    pub put_size: i64,
+}
+
+impl Limits {
+    /// ZeroVM's rule: readable if gets and get_size are both > 0.
+    pub fn readable(&self) -> bool {
+        self.gets > 0 && self.get_size > 0
+    }
+    /// ZeroVM's rule: writable if puts and put_size are both > 0.
+    pub fn writable(&self) -> bool {
+        self.puts > 0 && self.put_size > 0
+    }
+    /// The four values in manifest order.
+    pub fn as_array(&self) -> [i64; 4] {
+        [self.gets, self.get_size, self.puts, self.put_size]
+    }
+}
+
+/// Effectively unlimited (what the default standard channels get).
+pub const UNLIMITED: i64 = i64::MAX;
+
+/// One channel of a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelSpec {
+    /// Host source: a path (`/dev/stdin`, `/dev/stdout`, `/dev/stderr` mean the
+    /// runtime's own standard streams).
+    pub uri: String,
+    /// The name the guest sees.
+    pub alias: String,
+    /// Access pattern.
+    pub kind: ChannelType,
+    /// Compute the SHA-1 etag of the bytes through the channel.
+    pub etag: bool,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// A session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    /// Path of the nexe.
+    pub program: String,
+    /// Memory limit in bytes (data + bss + heap + stack).
+    pub memory: u64,
+    /// Whether the memory etag was requested (accepted, reported as not computed).
+    pub memory_etag: bool,
+    /// Wall-clock timeout in seconds (None: no timeout).
+    pub timeout: Option<u64>,
+    /// Channels, in manifest order.
+    pub channels: Vec<ChannelSpec>,
+    /// Job socket for daemon mode.
+    pub job: Option<String>,
+}
+
+/// A manifest error, naming the line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestError {
+    /// 1-based line number (0 when the problem is the manifest as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "manifest: {}", self.message)
+        } else {
+            write!(f, "manifest line {}: {}", self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+fn err(line: usize, message: impl Into<String>) -> ManifestError {
+    ManifestError { line, message: message.into() }
+}
+
+fn int(line: usize, what: &str, s: &str) -> Result<i64, ManifestError> {
+    s.trim().parse::<i64>().map_err(|_| err(line, format!("{what} `{}` is not an integer", s.trim())))
+}
+
+fn nonneg(line: usize, what: &str, s: &str) -> Result<i64, ManifestError> {
+    let v = int(line, what, s)?;
+    if v < 0 {
+        return Err(err(line, format!("{what} {v} is negative")));
+    }
+    Ok(v)
+}
+
+fn flag(line: usize, what: &str, s: &str) -> Result<bool, ManifestError> {
+    match s.trim() {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        o => Err(err(line, format!("{what} `{o}` must be 0 or 1"))),
+    }
+}
+
+/// Parses a ZeroVM 1.x text manifest.
+pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
+    if text.len() > MAX_MANIFEST_BYTES {
+        return Err(err(0, format!("larger than {MAX_MANIFEST_BYTES} bytes")));
+    }
+    let mut version = None;
+    let mut program = None;
+    let mut memory = None;
+    let mut timeout = None;
+    let mut job = None;
+    let mut channels: Vec<ChannelSpec> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(err(n, format!("`{line}` is not `Key = value`")));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let once = |slot: bool| if slot { Err(err(n, format!("{key} given twice"))) } else { Ok(()) };
+        match key {
+            "Version" => {
+                once(version.is_some())?;
+                if value != ZEROVM_VERSION {
+                    return Err(err(n, format!("Version {value} is not {ZEROVM_VERSION}")));
+                }
+                version = Some(n);
+            }
+            "Program" => {
+                once(program.is_some())?;
+                if value.is_empty() {
+                    return Err(err(n, "Program is empty"));
+                }
+                program = Some(value.to_string());
+            }
+            "Memory" => {
+                once(memory.is_some())?;
+                let f: Vec<&str> = value.split(',').collect();
+                if f.len() != 2 {
+                    return Err(err(n, "Memory needs `bytes, etag`"));
+                }
+                let bytes = nonneg(n, "Memory", f[0])?;
+                memory = Some((bytes as u64, flag(n, "Memory etag", f[1])?));
+            }
+            "Timeout" => {
+                once(timeout.is_some())?;
+                let t = nonneg(n, "Timeout", value)?;
+                if t == 0 {
+                    return Err(err(n, "Timeout must be at least 1 second"));
+                }
+                timeout = Some(t as u64);
+            }
+            "Channel" => {
+                let f: Vec<&str> = value.split(',').map(str::trim).collect();
+                if f.len() != 8 {
+                    return Err(err(
+                        n,
+                        format!(
+                            "Channel needs 8 fields (uri, alias, type, etag, gets, get_size, puts, put_size), got {}",
+                            f.len()
+                        ),
+                    ));
+                }
+                if f[0].is_empty() || f[1].is_empty() {
+                    return Err(err(n, "Channel uri and alias must not be empty"));
+                }
+                let t = int(n, "Channel type", f[2])?;
+                let kind = ChannelType::from_number(t).ok_or_else(|| err(n, format!("Channel type {t} is not 0-3")))?;
+                let limits = Limits {
+                    gets: nonneg(n, "gets", f[4])?,
+                    get_size: nonneg(n, "get_size", f[5])?,
+                    puts: nonneg(n, "puts", f[6])?,
+                    put_size: nonneg(n, "put_size", f[7])?,
+                };
+                if channels.iter().any(|c| c.alias == f[1]) {
+                    return Err(err(n, format!("Channel alias {} given twice", f[1])));
+                }
+                if channels.len() >= MAX_CHANNELS {
+                    return Err(err(n, format!("more than {MAX_CHANNELS} channels")));
+                }
+                channels.push(ChannelSpec {
+                    uri: f[0].to_string(),
+                    alias: f[1].to_string(),
+                    kind,
+                    etag: flag(n, "Channel etag", f[3])?,
+                    limits,
+                });
+            }
+            "Job" => {
+                once(job.is_some())?;
+                job = Some(value.to_string());
+            }
+            other => return Err(err(n, format!("unknown key `{other}`"))),
+        }
+    }
+    if version.is_none() {
+        return Err(err(0, format!("missing `Version = {ZEROVM_VERSION}`")));
+    }
+    let program = program.ok_or_else(|| err(0, "missing `Program`"))?;
+    let (memory, memory_etag) = memory.ok_or_else(|| err(0, "missing `Memory`"))?;
+    for std in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
+        if !channels.iter().any(|c| c.alias == std) {
+            return Err(err(0, format!("missing the {std} channel")));
+        }
+    }
+    Ok(Manifest { program, memory, memory_etag, timeout, channels, job })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "Version = 20130611\nProgram = app.nexe\nMemory = 268435456, 0\nTimeout = 5\n\
+Channel = /dev/stdin, /dev/stdin, 0, 0, 100, 1000, 0, 0\n\
+Channel = /dev/stdout, /dev/stdout, 0, 1, 0, 0, 100, 1000\n\
+Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 1000\n\
+# a comment\n\
+Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
+
+    #[test]
+    fn parses_a_good_manifest() {
+        let m = parse_zerovm(GOOD).expect("parses");
+        assert_eq!(m.program, "app.nexe");
+        assert_eq!(m.memory, 256 << 20);
+        assert_eq!(m.timeout, Some(5));
+        assert_eq!(m.channels.len(), 4);
+        assert_eq!(m.channels[3].kind, ChannelType::RandReadSeqWrite);
+        assert!(m.channels[1].etag);
+        assert!(m.channels[3].limits.readable() && !m.channels[3].limits.writable());
+    }
+
+    #[test]
+    fn every_bad_line_is_named() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("Bogus = 1", 10, "unknown key"),
+            ("Channel = a, b, 0, 0, 1, 1, 1", 10, "8 fields"),
+            ("Channel = a, b, 7, 0, 1, 1, 1, 1", 10, "not 0-3"),
+            ("Channel = a, b, 0, 2, 1, 1, 1, 1", 10, "0 or 1"),
+            ("Channel = a, b, 0, 0, -1, 1, 1, 1", 10, "negative"),
+            ("Channel = a, b, 0, 0, x, 1, 1, 1", 10, "not an integer"),
+            ("Channel = a, /dev/stdin, 0, 0, 1, 1, 1, 1", 10, "given twice"),
+            ("Timeout = 3", 10, "given twice"),
+            ("just words", 10, "not `Key = value`"),
+        ];
+        for (extra, line, msg) in cases {
+            let text = format!("{GOOD}{extra}\n");
+            let e = parse_zerovm(&text).expect_err(extra);
+            assert_eq!(e.line, *line, "{extra}: {e}");
+            assert!(e.message.contains(msg), "{extra}: {e}");
+            assert!(e.to_string().starts_with(&format!("manifest line {line}:")));
+        }
+    }
+
+    #[test]
+    fn zero_timeout_is_refused() {
+        let e = parse_zerovm(&GOOD.replace("Timeout = 5", "Timeout = 0")).expect_err("0");
+        assert_eq!(e.line, 4);
+        assert!(e.message.contains("at least 1"));
+    }
+
+    #[test]
+    fn missing_required_keys() {
+        let no_version = GOOD.replace("Version = 20130611\n", "");
+        assert!(parse_zerovm(&no_version).expect_err("v").message.contains("Version"));
+        let bad_version = GOOD.replace("20130611", "20120101");
+        assert_eq!(parse_zerovm(&bad_version).expect_err("v").line, 1);
+        let no_stderr = GOOD.replace("Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 1000\n", "");
+        assert!(parse_zerovm(&no_stderr).expect_err("stderr").message.contains("/dev/stderr"));
+        let no_mem = GOOD.replace("Memory = 268435456, 0\n", "");
+        assert!(parse_zerovm(&no_mem).expect_err("mem").message.contains("Memory"));
+    }
+}

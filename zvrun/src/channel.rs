@@ -1,0 +1,246 @@
+//! Channels (RUNTIME.md sections 3 and 5): host files, character devices, FIFOs and the
+//! standard streams behind the guest's Read and Write calls, with ZeroVM's sequential and
+//! random semantics, the four quotas, and optional SHA-1 etags.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+
+use zvcore::manifest::{ChannelSpec, ChannelType, Limits};
+
+/// What backs a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A regular file.
+    File,
+    /// A character device.
+    CharDevice,
+    /// A FIFO or pipe (including redirected standard streams).
+    Pipe,
+    /// A socket or anything else that can only stream.
+    Stream,
+}
+
+/// An open channel.
+pub struct Channel {
+    /// The manifest's description.
+    pub spec: ChannelSpec,
+    file: File,
+    /// What the file is.
+    pub source: SourceKind,
+    /// The runtime's own stdin, stdout or stderr: always read and written in sequence
+    /// with read/write, so redirections (`>>`, pipes, terminals) behave as for any
+    /// program.
+    std_stream: bool,
+    /// Size for random-read channels (RUNTIME.md section 4), else 0.
+    pub size: u64,
+    /// Sequential read position (regular files only; streams keep their own).
+    read_pos: u64,
+    /// Sequential write position (regular files only).
+    write_pos: u64,
+    /// Used counts: gets, get bytes, puts, put bytes.
+    pub used: [i64; 4],
+    etag: Option<sha1_smol::Sha1>,
+}
+
+/// Why a channel could not be opened.
+#[derive(Debug)]
+pub struct ChannelError(pub String);
+
+impl std::fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn std_stream(uri: &str) -> Option<i32> {
+    match uri {
+        "/dev/stdin" => Some(0),
+        "/dev/stdout" => Some(1),
+        "/dev/stderr" => Some(2),
+        _ => None,
+    }
+}
+
+impl Channel {
+    /// Opens the host source of a channel. Regular files are opened read-only for
+    /// read-only channels, write-only and truncated for write-only ones, read-write
+    /// (created if missing, not truncated) for channels that are both.
+    pub fn open(spec: &ChannelSpec) -> Result<Channel, ChannelError> {
+        let (r, w) = (spec.limits.readable(), spec.limits.writable());
+        let what = |e: io::Error| ChannelError(format!("channel {} ({}): {e}", spec.alias, spec.uri));
+        let is_std = std_stream(&spec.uri).is_some();
+        let file = if let Some(fd) = std_stream(&spec.uri) {
+            // Duplicate the runtime's own stream so the channel owns its descriptor.
+            let f = match fd {
+                0 => io::stdin().as_fd_dup(),
+                1 => io::stdout().as_fd_dup(),
+                _ => io::stderr().as_fd_dup(),
+            };
+            f.map_err(what)?
+        } else {
+            let meta = std::fs::metadata(&spec.uri).ok();
+            let is_file = meta.as_ref().is_none_or(|m| m.is_file());
+            let mut o = OpenOptions::new();
+            o.read(r).write(w).custom_flags(libc::O_CLOEXEC);
+            if is_file && w {
+                o.create(true);
+                if !r {
+                    o.truncate(true);
+                }
+            }
+            if !r && !w {
+                o.read(true);
+            }
+            o.open(&spec.uri).map_err(what)?
+        };
+        let ft = file.metadata().map_err(what)?.file_type();
+        let source = if ft.is_file() {
+            SourceKind::File
+        } else if ft.is_char_device() {
+            SourceKind::CharDevice
+        } else if ft.is_fifo() {
+            SourceKind::Pipe
+        } else {
+            SourceKind::Stream
+        };
+        let random = (r && spec.kind.random_read()) || (w && spec.kind.random_write());
+        if random && source != SourceKind::File {
+            return Err(ChannelError(format!(
+                "channel {} ({}): type {} needs random access, but the source is a {:?}, which can only be read or written in sequence",
+                spec.alias,
+                spec.uri,
+                spec.kind.number(),
+                source
+            )));
+        }
+        let size = if source == SourceKind::File && spec.kind.random_read() && r {
+            file.metadata().map_err(what)?.len()
+        } else {
+            0
+        };
+        let mut file = file;
+        let mut write_pos = 0;
+        if source == SourceKind::File && w && !spec.kind.random_write() && r && !is_std {
+            // Sequential (append) writes on a read-write file start at its end.
+            write_pos = file.seek(SeekFrom::End(0)).map_err(what)?;
+        }
+        Ok(Channel {
+            spec: spec.clone(),
+            file,
+            source,
+            std_stream: is_std,
+            size,
+            read_pos: 0,
+            write_pos,
+            used: [0; 4],
+            etag: spec.etag.then(sha1_smol::Sha1::new),
+        })
+    }
+
+    /// Limits of the channel.
+    pub fn limits(&self) -> Limits {
+        self.spec.limits
+    }
+
+    /// The channel's type.
+    pub fn kind(&self) -> ChannelType {
+        self.spec.kind
+    }
+
+    /// Reads up to `buf.len()` bytes (already clipped to the quota by the caller) at
+    /// `offset` for random channels or at the channel's position otherwise.
+    pub fn read(&mut self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let n = if self.spec.kind.random_read() {
+            if offset >= self.size {
+                0
+            } else {
+                let want = buf.len().min((self.size - offset) as usize);
+                read_full_at(&self.file, &mut buf[..want], offset)?
+            }
+        } else if self.source == SourceKind::File && !self.std_stream {
+            let n = read_full_at(&self.file, buf, self.read_pos)?;
+            self.read_pos += n as u64;
+            n
+        } else {
+            read_retry(&mut self.file, buf)?
+        };
+        if let Some(h) = &mut self.etag {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    /// Writes all of `data` at `offset` for random channels or sequentially otherwise.
+    pub fn write(&mut self, data: &[u8], offset: u64) -> io::Result<usize> {
+        if self.spec.kind.random_write() {
+            self.file.write_all_at(data, offset)?;
+        } else if self.source == SourceKind::File && !self.std_stream {
+            self.file.write_all_at(data, self.write_pos)?;
+            self.write_pos += data.len() as u64;
+        } else {
+            write_retry(&mut self.file, data)?;
+        }
+        if let Some(h) = &mut self.etag {
+            h.update(data);
+        }
+        Ok(data.len())
+    }
+
+    /// Flushes buffered data to the host.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+
+    /// The etag (hex SHA-1 of the bytes through the channel), when enabled.
+    pub fn etag(&self) -> Option<String> {
+        self.etag.as_ref().map(|h| h.digest().to_string())
+    }
+}
+
+fn read_full_at(f: &File, buf: &mut [u8], mut at: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], at) {
+            Ok(0) => break,
+            Ok(n) => {
+                done += n;
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::timed_out() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+fn read_retry(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match f.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::timed_out() => continue,
+            r => return r,
+        }
+    }
+}
+
+fn write_retry(f: &mut File, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        match f.write(data) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::timed_out() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+trait DupFd {
+    fn as_fd_dup(&self) -> io::Result<File>;
+}
+
+impl<T: std::os::fd::AsFd> DupFd for T {
+    fn as_fd_dup(&self) -> io::Result<File> {
+        Ok(File::from(self.as_fd().try_clone_to_owned()?))
+    }
+}

@@ -1,0 +1,104 @@
+//! Session reports (RUNTIME.md section 6): a JSON object, or ZeroVM's six-line text
+//! report.
+
+use serde_json::json;
+
+use crate::session::{Ending, Outcome};
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => "signal",
+    }
+}
+
+/// One-line description of how the session ended (also used on stderr).
+pub fn describe(o: &Outcome) -> String {
+    match &o.ending {
+        Ending::Exit(c) => format!("exit {c}"),
+        Ending::Timeout => "timeout".into(),
+        Ending::Fault { signal, addr, pc } => {
+            format!("guest fault: {} ({signal}) at pc {pc:#x}, address {addr:#x}", signal_name(*signal))
+        }
+        Ending::Invalid(m) => format!("validation failed: {m}"),
+        Ending::Error(m) => format!("error: {m}"),
+    }
+}
+
+/// The JSON report.
+pub fn json(o: &Outcome) -> String {
+    let (state, exit_code, fault) = match &o.ending {
+        Ending::Exit(c) => ("exit", Some(*c), None),
+        Ending::Timeout => ("timeout", None, None),
+        Ending::Fault { signal, addr, pc } => (
+            "fault",
+            None,
+            Some(
+                json!({ "signal": signal, "name": signal_name(*signal), "pc": format!("{pc:#x}"), "address": format!("{addr:#x}") }),
+            ),
+        ),
+        Ending::Invalid(_) => ("invalid", None, None),
+        Ending::Error(_) => ("error", None, None),
+    };
+    let message = match &o.ending {
+        Ending::Invalid(m) | Ending::Error(m) => Some(m.clone()),
+        _ => None,
+    };
+    let channels: Vec<serde_json::Value> = o
+        .channels
+        .iter()
+        .map(|c| {
+            json!({
+                "alias": c.alias, "gets": c.used[0], "get_bytes": c.used[1],
+                "puts": c.used[2], "put_bytes": c.used[3], "etag": c.etag,
+            })
+        })
+        .collect();
+    let v = json!({
+        "version": 1,
+        "validation": if matches!(o.ending, Ending::Invalid(_)) { "failed" } else if o.code_bytes > 0 { "ok" } else { "not run" },
+        "state": state,
+        "exit_code": exit_code,
+        "fault": fault,
+        "message": message,
+        "status": o.exit_status(),
+        "seconds": o.seconds,
+        "code_bytes": o.code_bytes,
+        "heap_bytes": o.heap_size,
+        "channels": channels,
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+/// ZeroVM's six-line report: validator state, daemon, user return code, etags,
+/// accounting, exit state.
+pub fn zerovm(o: &Outcome) -> String {
+    let validator = if matches!(o.ending, Ending::Invalid(_)) { 1 } else { 0 };
+    let code = match o.ending {
+        Ending::Exit(c) => c,
+        _ => 0,
+    };
+    let etags: Vec<String> = o.channels.iter().filter_map(|c| c.etag.clone()).collect();
+    let (gets, gbytes, puts, pbytes) = o
+        .channels
+        .iter()
+        .fold((0i64, 0i64, 0i64, 0i64), |a, c| (a.0 + c.used[0], a.1 + c.used[1], a.2 + c.used[2], a.3 + c.used[3]));
+    let state = match &o.ending {
+        Ending::Exit(_) => "ok".to_string(),
+        other => describe(&Outcome { ending: other.clone(), ..o.clone() }),
+    };
+    format!(
+        "validator state = {validator}\ndaemon = 0\nuser return code = {code}\netag(s) = {}\naccounting = {:.3} {} {} {} {} {}\nexit state = {state}\n",
+        if etags.is_empty() { "disabled".to_string() } else { etags.join(" ") },
+        o.seconds,
+        o.heap_size,
+        gets,
+        gbytes,
+        puts,
+        pbytes
+    )
+}

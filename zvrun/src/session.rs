@@ -1,0 +1,387 @@
+//! A session: from a [`SessionConfig`] (built from the command line, a ZeroVM manifest or
+//! an image) to a running guest and an [`Outcome`]. Loading follows RUNTIME.md section 2:
+//! reserve, copy and verify, map with exact permissions, build the start-up block, enter.
+
+use std::time::Instant;
+
+use zvcore::form;
+use zvcore::manifest::{ChannelSpec, ChannelType, Limits, UNLIMITED};
+use zvcore::nexe::Nexe;
+
+use crate::channel::Channel;
+use crate::sys::{self, GuestMemory, RunEnd, PAGE, PROT_R, PROT_W, PROT_X};
+use crate::trap::Calls;
+
+/// Default memory limit: data + bss + heap + stack (RUNTIME.md section 6).
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+
+/// Auxiliary-vector types zv adds for zrt (ignored by musl): the manifest's fixed time
+/// (seconds since the epoch) and its seed.
+pub const AT_ZV_TIME: u64 = 0x5A56_0001;
+/// See [`AT_ZV_TIME`].
+pub const AT_ZV_SEED: u64 = 0x5A56_0002;
+
+/// Everything needed to run one session.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Host path of the nexe.
+    pub program: String,
+    /// argv as the guest sees it (argv[0] first).
+    pub argv: Vec<String>,
+    /// Environment, `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// Memory limit in bytes.
+    pub memory: u64,
+    /// Wall-clock timeout in seconds.
+    pub timeout: Option<u64>,
+    /// Channels (any order; stdin, stdout, stderr must be among them).
+    pub channels: Vec<ChannelSpec>,
+    /// Seed for AT_RANDOM and zrt's generator.
+    pub seed: u64,
+    /// Fixed time for zrt's clocks (seconds since the epoch).
+    pub time: u64,
+    /// Install the seccomp filter before entering the guest.
+    pub seccomp: bool,
+}
+
+/// The standard channels of a session without a manifest.
+pub fn default_channels() -> Vec<ChannelSpec> {
+    let r = Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: 0, put_size: 0 };
+    let w = Limits { gets: 0, get_size: 0, puts: UNLIMITED, put_size: UNLIMITED };
+    ["/dev/stdin", "/dev/stdout", "/dev/stderr"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| ChannelSpec {
+            uri: a.into(),
+            alias: a.into(),
+            kind: ChannelType::SeqReadSeqWrite,
+            etag: false,
+            limits: if i == 0 { r } else { w },
+        })
+        .collect()
+}
+
+/// How the session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The guest called Exit with this code.
+    Exit(i64),
+    /// The timeout expired.
+    Timeout,
+    /// A guest fault.
+    Fault {
+        /// Signal number.
+        signal: i32,
+        /// Faulting data address (si_addr).
+        addr: u64,
+        /// Guest instruction address.
+        pc: u64,
+    },
+    /// The program failed verification.
+    Invalid(String),
+    /// The session could not run (usage, unreadable program, bad channel, memory).
+    Error(String),
+}
+
+/// Per-channel accounting for the report.
+#[derive(Clone, Debug)]
+pub struct ChannelReport {
+    /// Alias.
+    pub alias: String,
+    /// Gets, get bytes, puts, put bytes used.
+    pub used: [i64; 4],
+    /// Etag, when enabled.
+    pub etag: Option<String>,
+}
+
+/// The result of a session.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// How it ended.
+    pub ending: Ending,
+    /// Wall-clock seconds from start to end.
+    pub seconds: f64,
+    /// Channels.
+    pub channels: Vec<ChannelReport>,
+    /// Bytes of code verified.
+    pub code_bytes: u64,
+    /// Heap size given to the guest.
+    pub heap_size: u64,
+}
+
+impl Outcome {
+    /// zvrun's exit status (RUNTIME.md section 6).
+    pub fn exit_status(&self) -> i32 {
+        match &self.ending {
+            Ending::Exit(c) => (*c & 0xFF) as i32,
+            Ending::Timeout => 124,
+            Ending::Fault { signal, .. } => 128 + signal,
+            Ending::Invalid(_) => 126,
+            Ending::Error(_) => 125,
+        }
+    }
+}
+
+/// Orders channels as the guest sees them: stdin, stdout, stderr, then by alias.
+pub fn order_channels(mut ch: Vec<ChannelSpec>) -> Result<Vec<ChannelSpec>, String> {
+    let mut out = Vec::new();
+    for a in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
+        let i = ch.iter().position(|c| c.alias == a).ok_or_else(|| format!("missing the {a} channel"))?;
+        out.push(ch.remove(i));
+    }
+    ch.sort_by(|a, b| a.alias.cmp(&b.alias));
+    for w in ch.windows(2) {
+        if w[0].alias == w[1].alias {
+            return Err(format!("channel alias {} given twice", w[0].alias));
+        }
+    }
+    out.extend(ch);
+    Ok(out)
+}
+
+struct Layout {
+    heap_start: u64,
+    heap_size: u64,
+    manifest_start: u64,
+}
+
+fn round_up(v: u64, to: u64) -> u64 {
+    v.div_ceil(to) * to
+}
+
+/// Runs a session to its end. Never returns early without an [`Outcome`].
+pub fn run(cfg: &SessionConfig) -> Outcome {
+    let t0 = Instant::now();
+    let mut out = Outcome {
+        ending: Ending::Error(String::new()),
+        seconds: 0.0,
+        channels: Vec::new(),
+        code_bytes: 0,
+        heap_size: 0,
+    };
+    let data = match std::fs::read(&cfg.program) {
+        Ok(d) => d,
+        Err(e) => {
+            out.ending = Ending::Error(format!("cannot read program {}: {e}", cfg.program));
+            return out;
+        }
+    };
+    let verified = match zvcore::verify_nexe(&data, zvcore::Options { max_violations: 20 }) {
+        Ok(v) => v,
+        Err(rej) => {
+            let first: Vec<String> = rej.violations.iter().take(5).map(|v| v.to_string()).collect();
+            out.ending = Ending::Invalid(format!(
+                "{} fails verification ({} violation{}): {}",
+                cfg.program,
+                rej.violation_count,
+                if rej.violation_count == 1 { "" } else { "s" },
+                first.join("; ")
+            ));
+            return out;
+        }
+    };
+    out.code_bytes = verified.code.len() as u64;
+    let channels = match order_channels(cfg.channels.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            out.ending = Ending::Error(e);
+            return out;
+        }
+    };
+    let mut open = Vec::new();
+    for spec in &channels {
+        match Channel::open(spec) {
+            Ok(c) => open.push(c),
+            Err(e) => {
+                out.ending = Ending::Error(e.0);
+                return out;
+            }
+        }
+    }
+    let mut mem = match GuestMemory::reserve() {
+        Ok(m) => m,
+        Err(e) => {
+            out.ending = Ending::Error(e);
+            return out;
+        }
+    };
+    let layout = match load(&mut mem, &verified.nexe, &verified.code, cfg, &open) {
+        Ok(l) => l,
+        Err(e) => {
+            out.ending = Ending::Error(e);
+            return out;
+        }
+    };
+    out.heap_size = layout.heap_size;
+    let rsp = match build_startup(&mut mem, &verified.nexe, cfg, layout.manifest_start) {
+        Ok(r) => r,
+        Err(e) => {
+            out.ending = Ending::Error(e);
+            return out;
+        }
+    };
+    if let Err(e) = sys::install_signal_handlers() {
+        out.ending = Ending::Error(format!("cannot install signal handlers: {e}"));
+        return out;
+    }
+    if cfg.seccomp {
+        if let Err(e) = sys::lock_down(crate::ALLOWED_SYSCALLS) {
+            out.ending = Ending::Error(format!("cannot install the seccomp filter: {e}"));
+            return out;
+        }
+    }
+    let mut calls = Calls::new(mem, open, layout.heap_start, layout.heap_start + layout.heap_size);
+    if let Some(t) = cfg.timeout {
+        sys::arm_timeout(t);
+    }
+    let end = sys::run_guest(verified.nexe.entry, rsp, &mut calls);
+    sys::disarm_timeout();
+    out.ending = match end {
+        RunEnd::Fault { signal, addr, pc } => Ending::Fault { signal, addr, pc },
+        RunEnd::Timeout => Ending::Timeout,
+        RunEnd::Left => match calls.ending.take() {
+            Some(e) => e,
+            None => Ending::Error("the guest left without calling Exit".into()),
+        },
+    };
+    for c in &mut calls.channels {
+        if let Err(e) = c.flush() {
+            if out.exit_status() < 124 {
+                out.ending = Ending::Error(format!("channel {}: flush failed: {e}", c.spec.alias));
+            }
+        }
+        out.channels.push(ChannelReport { alias: c.spec.alias.clone(), used: c.used, etag: c.etag() });
+    }
+    out.seconds = t0.elapsed().as_secs_f64();
+    out
+}
+
+fn load(
+    mem: &mut GuestMemory,
+    nexe: &Nexe<'_>,
+    code: &zvcore::VerifiedCode,
+    cfg: &SessionConfig,
+    channels: &[Channel],
+) -> Result<Layout, String> {
+    let e = |what: &str, err: std::io::Error| format!("cannot map {what}: {err}");
+    mem.load(
+        form::TRAMPOLINE_START,
+        form::TRAMPOLINE_END - form::TRAMPOLINE_START,
+        &sys::trampoline_page(),
+        PROT_R | PROT_X,
+    )
+    .map_err(|err| e("the trampoline", err))?;
+    mem.map_code(code).map_err(|err| e("the code", err))?;
+    let mut data_bytes = 0u64;
+    let mut last_end = code.base() + round_up(code.len() as u64, PAGE);
+    for s in &nexe.segments {
+        if s.flags.x() {
+            continue;
+        }
+        let start = s.vaddr;
+        let len = round_up(s.memsz, PAGE);
+        let prot = if s.flags.w() { PROT_R | PROT_W } else { PROT_R };
+        mem.load(start, len, nexe.segment_bytes(s), prot).map_err(|err| e("a data segment", err))?;
+        data_bytes += len;
+        last_end = last_end.max(start + len);
+    }
+    // The user manifest: read-only pages ending at the stack, with its address at
+    // MANIFEST_PTR.
+    let heap_start = round_up(last_end, form::JAIL_GRANULE);
+    let names: u64 = channels.iter().map(|c| c.spec.alias.len() as u64 + 1).sum();
+    let mbytes = zvcore::abi::USER_MANIFEST_SIZE + zvcore::abi::CHANNEL_SIZE * channels.len() as u64 + names + 4;
+    let manifest_start = (form::STACK_START - mbytes) & !(PAGE - 1);
+    let manifest_at = manifest_start;
+    let budget = cfg.memory.checked_sub(data_bytes + form::STACK_SIZE).ok_or_else(|| {
+        format!(
+            "memory limit {} bytes is too small: data and bss need {data_bytes} and the stack {} bytes",
+            cfg.memory,
+            form::STACK_SIZE
+        )
+    })?;
+    let room = manifest_start.saturating_sub(heap_start) & !(form::JAIL_GRANULE - 1);
+    let heap_size = (budget & !(form::JAIL_GRANULE - 1)).min(room).min(u64::from(u32::MAX) & !(form::JAIL_GRANULE - 1));
+    mem.protect(heap_start, heap_size, PROT_R | PROT_W).map_err(|err| e("the heap", err))?;
+    let list: Vec<(i64, i64, i64, i64, i64, u32, &str)> = channels
+        .iter()
+        .map(|c| {
+            let l = c.limits();
+            (l.gets, l.get_size, l.puts, l.put_size, c.size as i64, c.kind().number(), c.spec.alias.as_str())
+        })
+        .collect();
+    let mut image =
+        zvcore::abi::user_manifest_bytes(manifest_at, heap_start, heap_size as u32, form::STACK_SIZE as u32, &list);
+    let ptr_off = (form::MANIFEST_PTR - manifest_start) as usize;
+    if image.len() > ptr_off {
+        return Err("the user manifest is too large".into());
+    }
+    image.resize(ptr_off, 0);
+    image.extend_from_slice(&(manifest_at as u32).to_le_bytes());
+    mem.load(manifest_start, form::STACK_START - manifest_start, &image, PROT_R)
+        .map_err(|err| e("the user manifest", err))?;
+    mem.protect(form::STACK_START, form::STACK_SIZE, PROT_R | PROT_W).map_err(|err| e("the stack", err))?;
+    Ok(Layout { heap_start, heap_size, manifest_start })
+}
+
+/// Builds the Linux start-up block at the stack top; returns the initial %rsp.
+fn build_startup(mem: &mut GuestMemory, nexe: &Nexe<'_>, cfg: &SessionConfig, _manifest: u64) -> Result<u64, String> {
+    // Strings and blobs from the top down.
+    let mut top = form::GUEST_END;
+    let mut blobs: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut push = |bytes: Vec<u8>, align: u64, top: &mut u64| {
+        *top = (*top - bytes.len() as u64) & !(align - 1);
+        blobs.push((*top, bytes));
+        *top
+    };
+    let mut str_ptr = |s: &str, top: &mut u64| {
+        let mut b = s.as_bytes().to_vec();
+        b.push(0);
+        push(b, 1, top)
+    };
+    let argv: Vec<u64> = cfg.argv.iter().map(|a| str_ptr(a, &mut top)).collect();
+    let envp: Vec<u64> = cfg.env.iter().map(|a| str_ptr(a, &mut top)).collect();
+    let mut random = [0u8; 16];
+    let mut h = sha1_smol::Sha1::new();
+    h.update(b"zv AT_RANDOM");
+    h.update(&cfg.seed.to_le_bytes());
+    random.copy_from_slice(&h.digest().bytes()[..16]);
+    let random_at = push(random.to_vec(), 16, &mut top);
+    let phdrs = nexe.phdr_bytes().to_vec();
+    let phnum = nexe.phdrs.1;
+    let phdr_at = push(phdrs, 8, &mut top);
+    let auxv: Vec<(u64, u64)> = vec![
+        (3, phdr_at),          // AT_PHDR
+        (4, 56),               // AT_PHENT
+        (5, u64::from(phnum)), // AT_PHNUM
+        (6, PAGE),             // AT_PAGESZ
+        (9, nexe.entry),       // AT_ENTRY
+        (23, 0),               // AT_SECURE
+        (25, random_at),       // AT_RANDOM
+        (AT_ZV_TIME, cfg.time),
+        (AT_ZV_SEED, cfg.seed),
+        (0, 0), // AT_NULL
+    ];
+    let words = 1 + argv.len() + 1 + envp.len() + 1 + auxv.len() * 2;
+    let rsp = (top - words as u64 * 8) & !15;
+    if rsp < form::STACK_START + (1 << 20) {
+        return Err("arguments and environment do not fit in the first MiB of the stack".into());
+    }
+    let mut block = Vec::with_capacity(words * 8);
+    block.extend_from_slice(&(argv.len() as u64).to_le_bytes());
+    for p in argv.iter().chain([&0]) {
+        block.extend_from_slice(&p.to_le_bytes());
+    }
+    for p in envp.iter().chain([&0]) {
+        block.extend_from_slice(&p.to_le_bytes());
+    }
+    for (k, v) in auxv {
+        block.extend_from_slice(&k.to_le_bytes());
+        block.extend_from_slice(&v.to_le_bytes());
+    }
+    blobs.push((rsp, block));
+    for (at, bytes) in blobs {
+        let dst = mem.write(at, bytes.len() as u64).ok_or("start-up block outside the stack")?;
+        dst.copy_from_slice(&bytes);
+    }
+    Ok(rsp)
+}

@@ -1,0 +1,655 @@
+//! Everything unsafe in zvrun, in one place (STYLE.md): the address-space reservation,
+//! page permissions, the guest-memory view, the world switch into and out of the guest
+//! (entry, trap entry, exit path, in assembly), signal handling, the timeout timer and
+//! the seccomp filter. Every `unsafe` block has a SAFETY comment.
+//!
+//! Guest addresses are host addresses: the guest owns [0, 4 GiB) of this process and the
+//! runtime reserves [0x10000, 8 GiB) so that nothing of its own is ever mapped there.
+//! Host code touches guest memory only through [`GuestMemory`], which checks every range
+//! against the permissions it set itself, so the runtime never faults on a guest pointer.
+
+use std::io;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+
+use zvcore::form;
+use zvcore::VerifiedCode;
+
+/// Read permission.
+pub const PROT_R: u8 = 1;
+/// Write permission.
+pub const PROT_W: u8 = 2;
+/// Execute permission.
+pub const PROT_X: u8 = 4;
+
+/// Page size.
+pub const PAGE: u64 = form::PAGE;
+
+fn prot_bits(p: u8) -> libc::c_int {
+    let mut b = libc::PROT_NONE;
+    if p & PROT_R != 0 {
+        b |= libc::PROT_READ;
+    }
+    if p & PROT_W != 0 {
+        b |= libc::PROT_WRITE;
+    }
+    if p & PROT_X != 0 {
+        b |= libc::PROT_EXEC;
+    }
+    b
+}
+
+/// Why the reservation failed, in words a user can act on.
+pub fn explain_reservation_failure(err: &io::Error) -> String {
+    let mut why =
+        format!("cannot reserve guest address space [{:#x}, {:#x}): {err}", form::NULL_GUARD_END, form::GUARD_END);
+    match err.raw_os_error() {
+        Some(libc::EEXIST) => {
+            let below: Vec<String> = mappings_below(form::GUARD_END).into_iter().take(4).collect();
+            why.push_str("; something is already mapped there");
+            if !below.is_empty() {
+                why.push_str(&format!(": {}", below.join("; ")));
+            }
+        }
+        Some(libc::ENOMEM) => {
+            let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: getrlimit writes one rlimit to a valid, exclusively borrowed struct.
+            let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0;
+            if ok && lim.rlim_cur != libc::RLIM_INFINITY {
+                why.push_str(&format!(
+                    "; RLIMIT_AS is {} bytes, too small for the 8 GiB reservation (raise it with `ulimit -v unlimited`)",
+                    lim.rlim_cur
+                ));
+            } else {
+                let policy = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap_or_default();
+                why.push_str(&format!("; the kernel refused the mapping (vm.overcommit_memory = {})", policy.trim()));
+            }
+        }
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            let min = std::fs::read_to_string("/proc/sys/vm/mmap_min_addr").unwrap_or_default();
+            why.push_str(&format!("; vm.mmap_min_addr is {} (it must be at most 65536)", min.trim()));
+        }
+        _ => {}
+    }
+    why
+}
+
+/// Mappings of this process that start below `limit`, as /proc/self/maps lines.
+pub fn mappings_below(limit: u64) -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    maps.lines()
+        .filter(|l| {
+            l.split('-').next().and_then(|s| u64::from_str_radix(s, 16).ok()).is_some_and(|start| start < limit)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The guest's address space: the reservation and the permissions set in it.
+pub struct GuestMemory {
+    /// Non-overlapping page ranges with permissions, sorted by start.
+    regions: Vec<(u64, u64, u8)>,
+}
+
+impl GuestMemory {
+    /// Reserves [0x10000, 8 GiB) PROT_NONE with MAP_FIXED_NOREPLACE.
+    pub fn reserve() -> Result<GuestMemory, String> {
+        let below = mappings_below(form::GUARD_END);
+        if !below.is_empty() {
+            return Err(format!(
+                "the runtime must live above 8 GiB, but this process has mappings below it: {}",
+                below.join("; ")
+            ));
+        }
+        let len = (form::GUARD_END - form::NULL_GUARD_END) as usize;
+        // SAFETY: a fresh anonymous PROT_NONE mapping at a fixed address with
+        // MAP_FIXED_NOREPLACE never replaces an existing mapping; the result is checked.
+        let p = unsafe {
+            libc::mmap(
+                form::NULL_GUARD_END as *mut libc::c_void,
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(explain_reservation_failure(&io::Error::last_os_error()));
+        }
+        if p as u64 != form::NULL_GUARD_END {
+            // Old kernels without MAP_FIXED_NOREPLACE treat it as a hint.
+            // SAFETY: unmapping exactly the mapping just created.
+            unsafe { libc::munmap(p, len) };
+            return Err("the kernel placed the reservation elsewhere (MAP_FIXED_NOREPLACE unsupported?)".into());
+        }
+        Ok(GuestMemory { regions: Vec::new() })
+    }
+
+    /// Sets the permissions of [start, start+len) (page-aligned, inside guest memory).
+    /// Never W+X (C10).
+    pub fn protect(&mut self, start: u64, len: u64, prot: u8) -> io::Result<()> {
+        assert!(prot & (PROT_W | PROT_X) != (PROT_W | PROT_X), "C10: W+X requested");
+        let end = start.checked_add(len).filter(|&e| e <= form::GUEST_END);
+        let ok = start % PAGE == 0 && len % PAGE == 0 && start >= form::NULL_GUARD_END && end.is_some();
+        if !ok {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad guest range {start:#x}+{len:#x}")));
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the range is page-aligned and lies inside the reservation made by
+        // `reserve`, which nothing else in the process uses.
+        let r = unsafe { libc::mprotect(start as *mut libc::c_void, len as usize, prot_bits(prot)) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let end = start + len;
+        let mut out = Vec::with_capacity(self.regions.len() + 2);
+        for &(s, e, p) in &self.regions {
+            if e <= start || s >= end {
+                out.push((s, e, p));
+            } else {
+                if s < start {
+                    out.push((s, start, p));
+                }
+                if e > end {
+                    out.push((end, e, p));
+                }
+            }
+        }
+        if prot != 0 {
+            out.push((start, end, prot));
+        }
+        out.sort_unstable();
+        self.regions = out;
+        Ok(())
+    }
+
+    /// Whether every byte of [addr, addr+len) has all permissions in `need`.
+    pub fn check(&self, addr: u64, len: u64, need: u8) -> bool {
+        let Some(end) = addr.checked_add(len) else { return false };
+        if end > form::GUEST_END {
+            return false;
+        }
+        if len == 0 {
+            return true;
+        }
+        let mut at = addr;
+        for &(s, e, p) in &self.regions {
+            if e <= at {
+                continue;
+            }
+            if s > at || p & need != need {
+                return false;
+            }
+            at = e;
+            if at >= end {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The guest bytes [addr, addr+len), if all readable.
+    pub fn read(&self, addr: u64, len: u64) -> Option<&[u8]> {
+        if !self.check(addr, len, PROT_R) {
+            return None;
+        }
+        if len == 0 {
+            return Some(&[]);
+        }
+        // SAFETY: `check` proved the range is mapped readable in the reservation, and
+        // guest addresses are host addresses. The guest is not running while the host
+        // holds this borrow (one guest thread, stopped in a trap), so nothing writes it.
+        Some(unsafe { std::slice::from_raw_parts(addr as *const u8, len as usize) })
+    }
+
+    /// The guest bytes [addr, addr+len) for writing, if all writable.
+    pub fn write(&mut self, addr: u64, len: u64) -> Option<&mut [u8]> {
+        if !self.check(addr, len, PROT_W) {
+            return None;
+        }
+        if len == 0 {
+            return Some(&mut []);
+        }
+        // SAFETY: as in `read`, with write permission checked; `&mut self` makes the
+        // borrow exclusive among host views.
+        Some(unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, len as usize) })
+    }
+
+    /// Fills [start, start+len) (page-aligned) with `bytes` then `fill`, and leaves it
+    /// with permissions `prot`. The pages are writable (never executable) while filled.
+    pub fn load(&mut self, start: u64, len: u64, bytes: &[u8], prot: u8) -> io::Result<()> {
+        self.protect(start, len, PROT_R | PROT_W)?;
+        let dst = self
+            .write(start, len)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "load range not writable"))?;
+        let n = bytes.len().min(dst.len());
+        dst[..n].copy_from_slice(&bytes[..n]);
+        self.protect(start, len, prot)
+    }
+
+    /// Maps verified code: copies it in while the pages are R+W, then makes them R+X.
+    /// Only [`VerifiedCode`] can be made executable.
+    pub fn map_code(&mut self, code: &VerifiedCode) -> io::Result<()> {
+        let len = (code.len() as u64).next_multiple_of(PAGE);
+        self.protect(code.base(), len, PROT_R | PROT_W)?;
+        let dst = self
+            .write(code.base(), len)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "code range not writable"))?;
+        dst[..code.len()].copy_from_slice(code.bytes());
+        dst[code.len()..].fill(form::HLT);
+        self.protect(code.base(), len, PROT_R | PROT_X)
+    }
+
+    /// Makes verified code that already lies in guest memory (a jailed heap region)
+    /// executable and no longer writable.
+    pub fn make_executable(&mut self, code: &VerifiedCode) -> io::Result<()> {
+        let now = self.read(code.base(), code.len() as u64);
+        if now != Some(code.bytes()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "jailed bytes changed after verification"));
+        }
+        self.protect(code.base(), code.len() as u64, PROT_R | PROT_X)
+    }
+
+    /// Permissions of the page holding `addr` (0 when unmapped).
+    pub fn prot_at(&self, addr: u64) -> u8 {
+        self.regions.iter().find(|&&(s, e, _)| s <= addr && addr < e).map_or(0, |r| r.2)
+    }
+}
+
+/// The trampoline page image: slot 0 jumps to the host trap entry, every other byte is
+/// HLT.
+pub fn trampoline_page() -> Vec<u8> {
+    let mut page = vec![form::HLT; (form::TRAMPOLINE_END - form::TRAMPOLINE_START) as usize];
+    let target = zv_trap_entry as *const () as usize as u64;
+    // movabs $target, %r11 ; jmp *%r11
+    let mut slot = vec![0x49, 0xBB];
+    slot.extend_from_slice(&target.to_le_bytes());
+    slot.extend_from_slice(&[0x41, 0xFF, 0xE3]);
+    page[..slot.len()].copy_from_slice(&slot);
+    page
+}
+
+// ---- the world switch ----
+
+/// Slots of [`CTX`], shared with the assembly below (offsets are slot * 8).
+#[allow(dead_code)] // some slots are used only by the assembly
+mod slot {
+    pub const HOST_RSP: usize = 0;
+    pub const HOST_MXCSR: usize = 1;
+    pub const HOST_FCW: usize = 2;
+    pub const GUEST_RSP: usize = 3;
+    pub const GUEST_RBX: usize = 4;
+    pub const GUEST_MXCSR: usize = 10;
+    pub const GUEST_FCW: usize = 11;
+    pub const ENTRY: usize = 12;
+    pub const EXIT_FLAG: usize = 13;
+    pub const HAS_AVX: usize = 14;
+    pub const START_RSP: usize = 15;
+    pub const START_MXCSR: usize = 16;
+    pub const COUNT: usize = 17;
+}
+
+#[repr(C)]
+struct Ctx([AtomicU64; slot::COUNT]);
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicU64 = AtomicU64::new(0);
+static CTX: Ctx = Ctx([ZERO; slot::COUNT]);
+
+fn ctx(i: usize) -> &'static AtomicU64 {
+    &CTX.0[i]
+}
+
+std::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    ".globl zv_enter_guest",
+    "zv_enter_guest:",
+    "push %rbx", "push %rbp", "push %r12", "push %r13", "push %r14", "push %r15",
+    "sub $8, %rsp",
+    "lea {ctx}(%rip), %rax",
+    "mov %rsp, 0(%rax)",
+    "stmxcsr 8(%rax)",
+    "fnstcw 16(%rax)",
+    "mov 120(%rax), %rsp",
+    "fninit",
+    "ldmxcsr 128(%rax)",
+    "cld",
+    "cmpq $0, 112(%rax)",
+    "je 1f",
+    "vzeroall",
+    "jmp 2f",
+    "1:",
+    "pxor %xmm0, %xmm0", "pxor %xmm1, %xmm1", "pxor %xmm2, %xmm2", "pxor %xmm3, %xmm3",
+    "pxor %xmm4, %xmm4", "pxor %xmm5, %xmm5", "pxor %xmm6, %xmm6", "pxor %xmm7, %xmm7",
+    "pxor %xmm8, %xmm8", "pxor %xmm9, %xmm9", "pxor %xmm10, %xmm10", "pxor %xmm11, %xmm11",
+    "pxor %xmm12, %xmm12", "pxor %xmm13, %xmm13", "pxor %xmm14, %xmm14", "pxor %xmm15, %xmm15",
+    "2:",
+    "xor %ebx, %ebx", "xor %ecx, %ecx", "xor %edx, %edx", "xor %esi, %esi", "xor %edi, %edi",
+    "xor %ebp, %ebp", "xor %r8d, %r8d", "xor %r9d, %r9d", "xor %r10d, %r10d", "xor %r11d, %r11d",
+    "xor %r12d, %r12d", "xor %r13d, %r13d", "xor %r14d, %r14d", "xor %r15d, %r15d",
+    "xor %eax, %eax",
+    "jmp *({ctx}+96)(%rip)",
+    "",
+    ".p2align 4",
+    ".globl zv_trap_entry",
+    "zv_trap_entry:",
+    "mov %rsp, ({ctx}+24)(%rip)",
+    "mov %rbx, ({ctx}+32)(%rip)",
+    "mov %rbp, ({ctx}+40)(%rip)",
+    "mov %r12, ({ctx}+48)(%rip)",
+    "mov %r13, ({ctx}+56)(%rip)",
+    "mov %r14, ({ctx}+64)(%rip)",
+    "mov %r15, ({ctx}+72)(%rip)",
+    "stmxcsr ({ctx}+80)(%rip)",
+    "fnstcw ({ctx}+88)(%rip)",
+    "mov ({ctx}+0)(%rip), %rsp",
+    "cld",
+    "ldmxcsr ({ctx}+8)(%rip)",
+    "fldcw ({ctx}+16)(%rip)",
+    "call {dispatch}",
+    "cmpq $0, ({ctx}+104)(%rip)",
+    "jne zv_exit_path",
+    // Back to the guest: its MXCSR and x87 control word, an empty x87 stack whose
+    // registers hold zeros, its callee-saved registers, everything else zero.
+    "fninit",
+    "fldz", "fldz", "fldz", "fldz", "fldz", "fldz", "fldz", "fldz",
+    "fninit",
+    "fldcw ({ctx}+88)(%rip)",
+    "ldmxcsr ({ctx}+80)(%rip)",
+    "mov ({ctx}+32)(%rip), %rbx",
+    "mov ({ctx}+40)(%rip), %rbp",
+    "mov ({ctx}+48)(%rip), %r12",
+    "mov ({ctx}+56)(%rip), %r13",
+    "mov ({ctx}+64)(%rip), %r14",
+    "mov ({ctx}+72)(%rip), %r15",
+    "cmpq $0, ({ctx}+112)(%rip)",
+    "mov ({ctx}+24)(%rip), %rsp",
+    "je 3f",
+    "vzeroall",
+    "jmp 4f",
+    "3:",
+    "pxor %xmm0, %xmm0", "pxor %xmm1, %xmm1", "pxor %xmm2, %xmm2", "pxor %xmm3, %xmm3",
+    "pxor %xmm4, %xmm4", "pxor %xmm5, %xmm5", "pxor %xmm6, %xmm6", "pxor %xmm7, %xmm7",
+    "pxor %xmm8, %xmm8", "pxor %xmm9, %xmm9", "pxor %xmm10, %xmm10", "pxor %xmm11, %xmm11",
+    "pxor %xmm12, %xmm12", "pxor %xmm13, %xmm13", "pxor %xmm14, %xmm14", "pxor %xmm15, %xmm15",
+    "4:",
+    "xor %ecx, %ecx", "xor %edx, %edx", "xor %esi, %esi", "xor %edi, %edi",
+    "xor %r8d, %r8d", "xor %r9d, %r9d", "xor %r10d, %r10d", "xor %r11d, %r11d",
+    "andq $0x7fffffe0, (%rsp)",
+    "ret",
+    "",
+    ".p2align 4",
+    ".globl zv_exit_path",
+    "zv_exit_path:",
+    "mov ({ctx}+0)(%rip), %rsp",
+    "cld",
+    "fninit",
+    "fldcw ({ctx}+16)(%rip)",
+    "ldmxcsr ({ctx}+8)(%rip)",
+    "add $8, %rsp",
+    "pop %r15", "pop %r14", "pop %r13", "pop %r12", "pop %rbp", "pop %rbx",
+    "ret",
+    ctx = sym CTX,
+    dispatch = sym zv_dispatch,
+    options(att_syntax),
+);
+
+extern "C" {
+    fn zv_enter_guest();
+    fn zv_trap_entry();
+    fn zv_exit_path();
+}
+
+/// What a trap handler tells the world switch.
+pub enum TrapOutcome {
+    /// Return this value to the guest in %rax.
+    Return(i64),
+    /// End the session (Exit, or a host error, or a timeout seen in host code).
+    Leave,
+}
+
+/// The host side of the six calls.
+pub trait TrapHandler {
+    /// Handles one call; `args` is the guest's %rdi.
+    fn trap(&mut self, args: u64) -> TrapOutcome;
+}
+
+thread_local! {
+    static HANDLER: std::cell::Cell<Option<*mut (dyn TrapHandler + 'static)>> = const { std::cell::Cell::new(None) };
+}
+
+extern "C" fn zv_dispatch(args: u64) -> u64 {
+    let h = HANDLER.with(|h| h.get());
+    let Some(h) = h else {
+        ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
+        return 0;
+    };
+    // SAFETY: the pointer was set by `run_guest` from a `&mut dyn TrapHandler` that
+    // outlives the guest's run, and only this (single) thread dereferences it, while the
+    // guest is stopped in the trap.
+    let out = unsafe { (*h).trap(args) };
+    if TIMED_OUT.load(Ordering::SeqCst) {
+        ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
+    }
+    match out {
+        TrapOutcome::Return(v) => v as u64,
+        TrapOutcome::Leave => {
+            ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
+            0
+        }
+    }
+}
+
+/// How the guest's run ended, from the world switch's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The handler asked to leave (Exit or a host-side error).
+    Left,
+    /// The wall-clock timeout expired.
+    Timeout,
+    /// A guest fault.
+    Fault {
+        /// Signal number.
+        signal: i32,
+        /// Faulting data address (si_addr).
+        addr: u64,
+        /// Guest instruction address.
+        pc: u64,
+    },
+}
+
+static FAULT_SIG: AtomicI32 = AtomicI32::new(0);
+static FAULT_ADDR: AtomicU64 = AtomicU64::new(0);
+static FAULT_PC: AtomicU64 = AtomicU64::new(0);
+static TIMED_OUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the timeout has expired (host code checks this after blocking I/O).
+pub fn timed_out() -> bool {
+    TIMED_OUT.load(Ordering::SeqCst)
+}
+
+fn is_guest_pc(pc: u64) -> bool {
+    (form::TRAMPOLINE_START..form::CODE_LIMIT).contains(&pc)
+}
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid ucontext_t for SA_SIGINFO handlers.
+    let uc = unsafe { &mut *(uc as *mut libc::ucontext_t) };
+    let pc = uc.uc_mcontext.gregs[libc::REG_RIP as usize] as u64;
+    if sig == libc::SIGALRM {
+        TIMED_OUT.store(true, Ordering::SeqCst);
+        if is_guest_pc(pc) {
+            uc.uc_mcontext.gregs[libc::REG_RIP as usize] = zv_exit_path as *const () as usize as i64;
+        } else {
+            // In host code: the trap's return path checks the flag; fire again soon in
+            // case the flag was checked just before it was set.
+            ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
+            arm_timer_ms(10);
+        }
+        return;
+    }
+    // SAFETY: info is valid for SA_SIGINFO handlers.
+    let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as u64) };
+    if is_guest_pc(pc) && code > 0 {
+        FAULT_SIG.store(sig, Ordering::SeqCst);
+        FAULT_ADDR.store(addr, Ordering::SeqCst);
+        FAULT_PC.store(pc, Ordering::SeqCst);
+        uc.uc_mcontext.gregs[libc::REG_RIP as usize] = zv_exit_path as *const () as usize as i64;
+        return;
+    }
+    // A fault in host code is a runtime bug, never a guest fault: die of it.
+    // SAFETY: restoring the default action and returning re-executes the faulting
+    // instruction (or re-delivers the signal), which then terminates the process.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        if code <= 0 {
+            libc::raise(sig);
+        }
+    }
+}
+
+const ALT_STACK: usize = 256 * 1024;
+
+/// Installs the fault and timer handlers on an alternate stack (the guest's stack is
+/// guest memory and never used by the host).
+pub fn install_signal_handlers() -> io::Result<()> {
+    let stack = Box::leak(vec![0u8; ALT_STACK].into_boxed_slice());
+    let ss = libc::stack_t { ss_sp: stack.as_mut_ptr() as *mut libc::c_void, ss_flags: 0, ss_size: ALT_STACK };
+    // SAFETY: the stack is leaked, so it lives as long as the process.
+    if unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGALRM] {
+        // SAFETY: a zeroed sigaction is a valid starting point; the handler has the
+        // SA_SIGINFO signature.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        sa.sa_sigaction = on_signal as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+        // SAFETY: sa_mask is a valid sigset inside sa.
+        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+        // SAFETY: installing a handler for a valid signal number.
+        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn arm_timer_ms(ms: u64) {
+    let it = libc::itimerval {
+        it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        it_value: libc::timeval {
+            tv_sec: (ms / 1000) as libc::time_t,
+            tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
+        },
+    };
+    // SAFETY: setitimer reads a valid itimerval.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
+}
+
+/// Starts the wall-clock timeout.
+pub fn arm_timeout(seconds: u64) {
+    arm_timer_ms(seconds.saturating_mul(1000));
+}
+
+/// Stops the timeout.
+pub fn disarm_timeout() {
+    arm_timer_ms(0);
+}
+
+/// Runs the guest from `entry` with %rsp = `rsp` until it leaves, faults or times out.
+pub fn run_guest(entry: u64, rsp: u64, handler: &mut dyn TrapHandler) -> RunEnd {
+    ctx(slot::ENTRY).store(entry, Ordering::SeqCst);
+    ctx(slot::START_RSP).store(rsp, Ordering::SeqCst);
+    ctx(slot::START_MXCSR).store(0x1F80, Ordering::SeqCst);
+    ctx(slot::EXIT_FLAG).store(0, Ordering::SeqCst);
+    ctx(slot::HAS_AVX).store(u64::from(std::arch::is_x86_feature_detected!("avx")), Ordering::SeqCst);
+    FAULT_SIG.store(0, Ordering::SeqCst);
+    // SAFETY: erasing the lifetime of the handler pointer is sound because it is cleared
+    // below before `handler`'s borrow ends, and the guest cannot call into the runtime
+    // after zv_enter_guest returns.
+    let h: *mut (dyn TrapHandler + 'static) = unsafe { std::mem::transmute(handler as *mut dyn TrapHandler) };
+    HANDLER.with(|c| c.set(Some(h)));
+    // SAFETY: zv_enter_guest saves the host's callee-saved registers and stack pointer,
+    // runs verified guest code (which can only reach the host through the trampoline,
+    // i.e. zv_trap_entry, or through a signal redirected to zv_exit_path), and returns
+    // here through zv_exit_path with those registers restored.
+    unsafe { zv_enter_guest() };
+    HANDLER.with(|c| c.set(None));
+    let sig = FAULT_SIG.load(Ordering::SeqCst);
+    if sig != 0 {
+        RunEnd::Fault { signal: sig, addr: FAULT_ADDR.load(Ordering::SeqCst), pc: FAULT_PC.load(Ordering::SeqCst) }
+    } else if TIMED_OUT.load(Ordering::SeqCst) {
+        RunEnd::Timeout
+    } else {
+        RunEnd::Left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot;
+
+    #[test]
+    fn slot_numbers_match_the_offsets_in_the_assembly() {
+        let pairs = [
+            (slot::HOST_RSP, 0),
+            (slot::HOST_MXCSR, 8),
+            (slot::HOST_FCW, 16),
+            (slot::GUEST_RSP, 24),
+            (slot::GUEST_RBX, 32),
+            (slot::GUEST_MXCSR, 80),
+            (slot::GUEST_FCW, 88),
+            (slot::ENTRY, 96),
+            (slot::EXIT_FLAG, 104),
+            (slot::HAS_AVX, 112),
+            (slot::START_RSP, 120),
+            (slot::START_MXCSR, 128),
+        ];
+        for (s, off) in pairs {
+            assert_eq!(s * 8, off);
+        }
+    }
+}
+
+/// Forbids gaining privileges and installs the seccomp filter that limits the runtime
+/// to the system calls listed in `allowed` (mprotect additionally never with W+X).
+pub fn lock_down(allowed: &[i64]) -> Result<(), String> {
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    };
+    use std::collections::BTreeMap;
+    // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes plain integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!("prctl(PR_SET_NO_NEW_PRIVS): {}", io::Error::last_os_error()));
+    }
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for &nr in allowed {
+        rules.insert(nr, vec![]);
+    }
+    // mprotect only without PROT_WRITE|PROT_EXEC together.
+    let wx = (libc::PROT_WRITE | libc::PROT_EXEC) as u64;
+    let mut mp = Vec::new();
+    for v in [0, libc::PROT_WRITE as u64, libc::PROT_EXEC as u64] {
+        let c = SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(wx), v)
+            .map_err(|e| format!("seccomp condition: {e}"))?;
+        mp.push(SeccompRule::new(vec![c]).map_err(|e| format!("seccomp rule: {e}"))?);
+    }
+    rules.insert(libc::SYS_mprotect, mp);
+    // fcntl only to ask whether a descriptor is valid (std does so when closing files).
+    let getfd = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, libc::F_GETFD as u64)
+        .map_err(|e| format!("seccomp condition: {e}"))?;
+    rules.insert(libc::SYS_fcntl, vec![SeccompRule::new(vec![getfd]).map_err(|e| format!("seccomp rule: {e}"))?]);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        std::env::consts::ARCH.try_into().map_err(|e| format!("seccomp arch: {e:?}"))?,
+    )
+    .map_err(|e| format!("seccomp filter: {e}"))?;
+    let prog: BpfProgram = filter.try_into().map_err(|e| format!("seccomp compile: {e:?}"))?;
+    seccompiler::apply_filter(&prog).map_err(|e| format!("seccomp install: {e}"))
+}

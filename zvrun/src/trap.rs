@@ -1,0 +1,163 @@
+//! The six calls (RUNTIME.md section 3), dispatched from the trap: argument checks in
+//! the documented order, channel I/O with quotas, Jail/Unjail through the verifier, Exit
+//! and Fork. Plain safe code over [`GuestMemory`]; the runtime never faults on a guest
+//! pointer because every range is checked against the permissions it set.
+
+use zvcore::abi::{EDQUOT, EFAULT, EINVAL, EPERM};
+use zvcore::form::{self, call};
+
+use crate::channel::Channel;
+use crate::session::Ending;
+use crate::sys::{GuestMemory, TrapHandler, TrapOutcome, PROT_R, PROT_W, PROT_X};
+
+/// The host side of the six calls for one session.
+pub struct Calls {
+    /// Guest memory.
+    pub mem: GuestMemory,
+    /// Channels in guest order.
+    pub channels: Vec<Channel>,
+    heap: (u64, u64),
+    /// Set when the session ends from host code (Exit or a host I/O error).
+    pub ending: Option<Ending>,
+}
+
+impl Calls {
+    /// A handler over loaded memory, open channels and the heap [start, end).
+    pub fn new(mem: GuestMemory, channels: Vec<Channel>, heap_start: u64, heap_end: u64) -> Calls {
+        Calls { mem, channels, heap: (heap_start, heap_end), ending: None }
+    }
+
+    fn words(&self, at: u64, n: u64) -> Option<Vec<u64>> {
+        let b = self.mem.read(at, n * 8)?;
+        Some(b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+    }
+
+    fn io(&mut self, args: u64, write: bool) -> TrapOutcome {
+        let Some(w) = self.words(args, 6) else { return TrapOutcome::Return(-EFAULT) };
+        let (ch, buf, size, offset) = (w[2], w[3], w[4] as i64, w[5] as i64);
+        let Some(c) = usize::try_from(ch).ok().filter(|&c| c < self.channels.len()) else {
+            return TrapOutcome::Return(-EINVAL);
+        };
+        let limits = self.channels[c].limits();
+        if (write && !limits.writable()) || (!write && !limits.readable()) {
+            return TrapOutcome::Return(-EINVAL);
+        }
+        if size < 0 {
+            return TrapOutcome::Return(-EFAULT);
+        }
+        if offset < 0 {
+            return TrapOutcome::Return(-EINVAL);
+        }
+        let need = if write { PROT_R } else { PROT_W };
+        if !self.mem.check(buf, size as u64, need) {
+            return TrapOutcome::Return(-EINVAL);
+        }
+        let chan = &mut self.channels[c];
+        let (count_i, bytes_i, max_count, max_bytes) =
+            if write { (2, 3, limits.puts, limits.put_size) } else { (0, 1, limits.gets, limits.get_size) };
+        if chan.used[count_i] >= max_count || chan.used[bytes_i] >= max_bytes {
+            return TrapOutcome::Return(-EDQUOT);
+        }
+        chan.used[count_i] += 1;
+        let n = (size as u64).min((max_bytes - chan.used[bytes_i]) as u64);
+        let result = if write {
+            match self.mem.read(buf, n) {
+                Some(data) => chan.write(data, offset as u64),
+                None => return TrapOutcome::Return(-EINVAL),
+            }
+        } else {
+            match self.mem.write(buf, n) {
+                Some(dst) => chan.read(dst, offset as u64),
+                None => return TrapOutcome::Return(-EINVAL),
+            }
+        };
+        match result {
+            Ok(done) => {
+                chan.used[bytes_i] += done as i64;
+                TrapOutcome::Return(done as i64)
+            }
+            Err(e) => {
+                // A host I/O error ends the session; the guest never sees host errors.
+                if crate::sys::timed_out() {
+                    return TrapOutcome::Leave;
+                }
+                let alias = chan.spec.alias.clone();
+                self.ending = Some(Ending::Error(format!(
+                    "channel {alias}: host I/O error during {}: {e}",
+                    if write { "Write" } else { "Read" }
+                )));
+                TrapOutcome::Leave
+            }
+        }
+    }
+
+    fn region(&self, args: u64) -> Result<(u64, u64), i64> {
+        let w = self.words(args, 4).ok_or(-EFAULT)?;
+        let (addr, size) = (w[2], w[3]);
+        let g = form::JAIL_GRANULE;
+        let end = addr.checked_add(size).ok_or(-EINVAL)?;
+        if size == 0
+            || addr % g != 0
+            || size % g != 0
+            || addr < self.heap.0
+            || end > self.heap.1
+            || end > form::CODE_LIMIT
+        {
+            return Err(-EINVAL);
+        }
+        Ok((addr, size))
+    }
+
+    fn jail(&mut self, args: u64) -> i64 {
+        let (addr, size) = match self.region(args) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        let Some(bytes) = self.mem.read(addr, size) else { return -EINVAL };
+        match zvcore::verify_region(addr, bytes, zvcore::RegionKind::Jail, zvcore::Options { max_violations: 1 }) {
+            Ok(code) => match self.mem.make_executable(&code) {
+                Ok(()) => 0,
+                Err(_) => -EINVAL,
+            },
+            Err(_) => -EPERM,
+        }
+    }
+
+    fn unjail(&mut self, args: u64) -> i64 {
+        let (addr, size) = match self.region(args) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        match self.mem.protect(addr, size, PROT_R | PROT_W) {
+            Ok(()) => 0,
+            Err(_) => -EINVAL,
+        }
+    }
+}
+
+impl TrapHandler for Calls {
+    fn trap(&mut self, args: u64) -> TrapOutcome {
+        let Some(id) = self.words(args, 1).map(|w| w[0]) else { return TrapOutcome::Return(-EFAULT) };
+        if id > u64::from(u32::MAX) {
+            return TrapOutcome::Return(-EPERM);
+        }
+        match id as u32 {
+            call::READ => self.io(args, false),
+            call::WRITE => self.io(args, true),
+            call::JAIL => TrapOutcome::Return(self.jail(args)),
+            call::UNJAIL => TrapOutcome::Return(self.unjail(args)),
+            call::EXIT => {
+                let Some(w) = self.words(args, 3) else { return TrapOutcome::Return(-EFAULT) };
+                self.ending = Some(Ending::Exit(w[2] as i64));
+                TrapOutcome::Leave
+            }
+            call::FORK => TrapOutcome::Return(0),
+            _ => TrapOutcome::Return(-EPERM),
+        }
+    }
+}
+
+/// Whether a page is executable (for tests and diagnostics).
+pub fn is_executable(mem: &GuestMemory, addr: u64) -> bool {
+    mem.prot_at(addr) & PROT_X != 0
+}
