@@ -1,0 +1,21 @@
+//! zvcc, the gcc-compatible compiler driver of zv (TOOLCHAIN.md section 1): a thin
+//! binary over `zvld::driver`. Exit status: gcc's when a compile fails, 1 when the link
+//! fails, 2 on a usage error or a missing sysroot.
+
+use std::process::ExitCode;
+
+use zvld::driver::{self, DriverError};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match driver::run(&args) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("zvcc: error: {e}");
+            match e {
+                DriverError::Link(_) | DriverError::Tool(..) => ExitCode::from(1),
+                _ => ExitCode::from(2),
+            }
+        }
+    }
+}

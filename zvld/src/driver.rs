@@ -1,0 +1,276 @@
+//! The logic of `zvcc`, the gcc-compatible compiler driver (TOOLCHAIN.md section 1).
+//!
+//! `zvcc` runs the system gcc with zv's code-generation flags and the musl + zrt sysroot
+//! for every compile, and links with zvld (in-process) instead of ld. It takes gcc's
+//! arguments: with `-c`, `-S` or `-E` it only compiles; otherwise sources are compiled
+//! to temporary objects and everything is linked, in command-line order, between the
+//! sysroot's crt objects and `libzrt.a libc.a libgcc.a`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::link::{Config, InputArg};
+
+/// The code-generation flags every object in a nexe is compiled with. scripts/build-sysroot
+/// builds musl and zrt with the same list.
+pub const ZV_CFLAGS: &[&str] =
+    &["-fno-pic", "-fno-pie", "-ffixed-r11", "-mno-tls-direct-seg-refs", "-fcf-protection=none"];
+
+/// Errors of the driver.
+#[derive(Debug)]
+pub enum DriverError {
+    /// No sysroot found.
+    NoSysroot(PathBuf),
+    /// A subprocess failed (its status is passed on).
+    Tool(String, i32),
+    /// A usage error.
+    Usage(String),
+    /// The link failed.
+    Link(crate::LinkError),
+    /// I/O.
+    Io(String),
+}
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriverError::NoSysroot(p) => write!(
+                f,
+                "no zv sysroot at {} (musl + zrt); run scripts/build-sysroot, or set ZV_SYSROOT to a sysroot it built",
+                p.display()
+            ),
+            DriverError::Tool(what, code) => write!(f, "{what} failed (status {code})"),
+            DriverError::Usage(s) => write!(f, "{s}"),
+            DriverError::Link(e) => write!(f, "{e}"),
+            DriverError::Io(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl std::error::Error for DriverError {}
+
+/// Finds the sysroot: `$ZV_SYSROOT`, else `target/zv-sysroot` next to the build
+/// directory of this executable, else the one in the source tree it was built from.
+pub fn sysroot() -> Result<PathBuf, DriverError> {
+    if let Some(s) = std::env::var_os("ZV_SYSROOT") {
+        let p = PathBuf::from(s);
+        return if p.join("lib/libc.a").is_file() { Ok(p) } else { Err(DriverError::NoSysroot(p)) };
+    }
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        // target/<profile>/zvcc or target/<profile>/deps/...
+        for anc in exe.ancestors().skip(1).take(3) {
+            candidates.push(anc.join("zv-sysroot"));
+        }
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/zv-sysroot");
+    candidates.push(built_from.clone());
+    for c in candidates {
+        if c.join("lib/libc.a").is_file() {
+            return Ok(c);
+        }
+    }
+    Err(DriverError::NoSysroot(built_from))
+}
+
+fn gcc() -> String {
+    std::env::var("ZVCC_GCC").unwrap_or_else(|_| "gcc".to_string())
+}
+
+fn gcc_output(args: &[&str]) -> Option<String> {
+    let o = Command::new(gcc()).args(args).output().ok()?;
+    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// The arguments zvcc adds to every gcc compile.
+pub fn compile_flags(sysroot: &Path) -> Vec<String> {
+    let mut v: Vec<String> = vec!["-nostdinc".into(), "-isystem".into(), sysroot.join("include").display().to_string()];
+    if let Some(inc) = gcc_output(&["-print-file-name=include"]) {
+        v.push("-isystem".into());
+        v.push(inc);
+    }
+    v.extend(ZV_CFLAGS.iter().map(|s| s.to_string()));
+    v
+}
+
+fn is_source(a: &str) -> bool {
+    [".c", ".s", ".S", ".i", ".cc", ".cpp", ".cxx", ".C"].iter().any(|e| a.ends_with(e))
+}
+
+/// Runs zvcc with `args` (without the program name). Returns the exit status to use.
+pub fn run(args: &[String]) -> Result<i32, DriverError> {
+    let verbose = args.iter().any(|a| a == "-v");
+    // Queries that autoconf and build systems make: hand them to gcc unchanged.
+    if args.is_empty()
+        || args
+            .iter()
+            .any(|a| a == "--version" || a == "-dumpversion" || a == "-dumpmachine" || a.starts_with("-print-"))
+    {
+        let st =
+            Command::new(gcc()).args(args).status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+        return Ok(st.code().unwrap_or(1));
+    }
+    let compile_only = args.iter().any(|a| a == "-c" || a == "-S" || a == "-E" || a == "-M" || a == "-MM");
+    if args.iter().any(|a| a == "-shared") {
+        return Err(DriverError::Usage("zvcc: -shared is not supported; a nexe is a static executable".into()));
+    }
+    let root = sysroot()?;
+    let flags = compile_flags(&root);
+    if compile_only {
+        let mut cmd = Command::new(gcc());
+        cmd.args(args).args(&flags);
+        if verbose {
+            eprintln!("zvcc: {:?}", cmd);
+        }
+        let st = cmd.status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+        return Ok(st.code().unwrap_or(1));
+    }
+
+    // Link mode: split the arguments.
+    let mut compile_args: Vec<String> = Vec::new();
+    let mut cfg = Config { output: PathBuf::from("a.out"), ..Default::default() };
+    let mut user_inputs: Vec<InputArg> = Vec::new();
+    let mut sources: Vec<(usize, String)> = Vec::new();
+    let (mut nostart, mut nolibs) = (false, false);
+    let mut lang_x: Option<String> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        let next = |i: &mut usize| -> Result<String, DriverError> {
+            *i += 1;
+            args.get(*i).cloned().ok_or_else(|| DriverError::Usage(format!("zvcc: {a} needs an argument")))
+        };
+        match a.as_str() {
+            "-o" => cfg.output = PathBuf::from(next(&mut i)?),
+            "-L" => cfg.lib_paths.push(PathBuf::from(next(&mut i)?)),
+            "-l" => user_inputs.push(InputArg::Lib(next(&mut i)?)),
+            "-static" | "-pie" | "-no-pie" | "-rdynamic" | "-s" | "-v" => {
+                if a == "-s" {
+                    cfg.strip_debug = true;
+                }
+            }
+            "-nostdlib" => {
+                nostart = true;
+                nolibs = true;
+            }
+            "-nostartfiles" => nostart = true,
+            "-nodefaultlibs" => nolibs = true,
+            "-x" => {
+                let l = next(&mut i)?;
+                compile_args.push("-x".into());
+                compile_args.push(l.clone());
+                lang_x = if l == "none" { None } else { Some(l) };
+            }
+            "-I" | "-D" | "-U" | "-include" | "-isystem" | "-iquote" | "-MF" | "-MT" | "-MQ" => {
+                compile_args.push(a.clone());
+                compile_args.push(next(&mut i)?);
+            }
+            _ => {
+                if let Some(v) = a.strip_prefix("-Wl,") {
+                    let parts: Vec<&str> = v.split(',').collect();
+                    let mut k = 0;
+                    while k < parts.len() {
+                        match parts[k] {
+                            "-Map" | "--Map" if k + 1 < parts.len() => {
+                                cfg.map = Some(PathBuf::from(parts[k + 1]));
+                                k += 1;
+                            }
+                            "-e" | "--entry" if k + 1 < parts.len() => {
+                                cfg.entry = Some(parts[k + 1].to_string());
+                                k += 1;
+                            }
+                            "-u" if k + 1 < parts.len() => {
+                                cfg.undefined.push(parts[k + 1].to_string());
+                                k += 1;
+                            }
+                            p if p.starts_with("-Map=") || p.starts_with("--Map=") => {
+                                cfg.map = Some(PathBuf::from(p.split_once('=').map_or("", |x| x.1)));
+                            }
+                            _ => {} // other ld options mean nothing for a static nexe
+                        }
+                        k += 1;
+                    }
+                } else if let Some(v) = a.strip_prefix("-L") {
+                    cfg.lib_paths.push(PathBuf::from(v));
+                } else if let Some(v) = a.strip_prefix("-l") {
+                    user_inputs.push(InputArg::Lib(v.to_string()));
+                } else if let Some(v) = a.strip_prefix("-o") {
+                    cfg.output = PathBuf::from(v);
+                } else if a.starts_with('-') {
+                    compile_args.push(a.clone());
+                } else if lang_x.is_some() || is_source(a) {
+                    sources.push((user_inputs.len(), a.clone()));
+                    user_inputs.push(InputArg::Path(PathBuf::new()));
+                } else {
+                    user_inputs.push(InputArg::Path(PathBuf::from(a)));
+                }
+            }
+        }
+        i += 1;
+    }
+    if user_inputs.is_empty() {
+        return Err(DriverError::Usage("zvcc: no input files".into()));
+    }
+    // Compile the sources.
+    let tmp = TempDir::new()?;
+    for (k, (slot, src)) in sources.iter().enumerate() {
+        let stem = Path::new(src).file_stem().map_or("src".into(), |s| s.to_string_lossy().into_owned());
+        let obj = tmp.0.join(format!("{k}-{stem}.o"));
+        let mut cmd = Command::new(gcc());
+        cmd.args(&compile_args).arg("-c").arg(src).arg("-o").arg(&obj).args(&flags);
+        if verbose {
+            eprintln!("zvcc: {:?}", cmd);
+        }
+        let st = cmd.status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+        if !st.success() {
+            return Ok(st.code().unwrap_or(1));
+        }
+        user_inputs[*slot] = InputArg::Path(obj);
+    }
+    let lib = root.join("lib");
+    cfg.lib_paths.push(lib.clone());
+    if !nostart {
+        cfg.inputs.push(InputArg::Path(lib.join("crt1.o")));
+        cfg.inputs.push(InputArg::Path(lib.join("crti.o")));
+    }
+    cfg.inputs.extend(user_inputs);
+    if !nolibs {
+        cfg.inputs.push(InputArg::Path(lib.join("libzrt.a")));
+        cfg.inputs.push(InputArg::Path(lib.join("libc.a")));
+        if let Some(libgcc) = gcc_output(&["-print-libgcc-file-name"]) {
+            cfg.inputs.push(InputArg::Path(PathBuf::from(libgcc)));
+        }
+        cfg.undefined.push("__zv_syscall".into());
+        cfg.undefined.push("__zv_tp".into());
+    }
+    if !nostart {
+        cfg.inputs.push(InputArg::Path(lib.join("crtn.o")));
+    }
+    if verbose {
+        eprintln!("zvcc: zvld {:?}", cfg);
+    }
+    crate::link::link(&cfg).map_err(DriverError::Link)?;
+    Ok(0)
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<Self, DriverError> {
+        let base = std::env::temp_dir();
+        for n in 0..1000u32 {
+            let p = base.join(format!("zvcc-{}-{n}", std::process::id()));
+            if std::fs::create_dir(&p).is_ok() {
+                return Ok(TempDir(p));
+            }
+        }
+        Err(DriverError::Io("cannot create a temporary directory".into()))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,174 @@
+//! The errors of a link, typed and carrying the context a user needs to act: which input
+//! (object, archive member), which section, which function and offset, which symbol, and
+//! what to do about it. The binaries print them with `Display`; tests match on variants.
+
+use std::fmt;
+
+/// Where in the inputs something is: an object (or archive member), a section, and an
+/// offset in that section, with the enclosing function when one is known.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// The object, as `path` or `archive.a(member.o)`.
+    pub object: String,
+    /// The section name.
+    pub section: String,
+    /// Offset in the section.
+    pub offset: u64,
+    /// The function symbol containing the offset, with the offset from its start.
+    pub function: Option<(String, u64)>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({}+{:#x})", self.object, self.section, self.offset)?;
+        if let Some((name, off)) = &self.function {
+            write!(f, " in function {name}+{off:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can stop a link.
+#[derive(Debug)]
+pub enum LinkError {
+    /// An input file could not be read.
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// An input is not an ELF64 x86-64 relocatable object or an `ar` archive.
+    BadInput {
+        /// The input.
+        object: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `-l` library was not found on the search path.
+    LibraryNotFound {
+        /// The library name as given to `-l`.
+        name: String,
+        /// The directories searched.
+        searched: Vec<String>,
+    },
+    /// Symbols that no input defines.
+    Undefined {
+        /// Each undefined symbol with the first place that references it.
+        symbols: Vec<(String, Location)>,
+    },
+    /// Two strong definitions of one symbol.
+    Duplicate {
+        /// The symbol.
+        symbol: String,
+        /// The first definition's object.
+        first: String,
+        /// The second definition's object.
+        second: String,
+    },
+    /// A relocation type zvld does not handle.
+    UnsupportedRelocation {
+        /// The relocation's place.
+        at: Location,
+        /// The ELF relocation type name or number.
+        kind: String,
+        /// The symbol it refers to.
+        symbol: String,
+        /// What to do.
+        hint: String,
+    },
+    /// A relocated value does not fit its field.
+    Overflow {
+        /// The relocation's place.
+        at: Location,
+        /// The relocation type.
+        kind: String,
+        /// The symbol.
+        symbol: String,
+        /// The value that did not fit.
+        value: i64,
+    },
+    /// Code zvld cannot rewrite into the form: a forbidden instruction, data in code, PIC
+    /// that cannot be recognised, r11 needed where it is live.
+    Rewrite {
+        /// Where.
+        at: Location,
+        /// The instruction text, when there is one.
+        instruction: String,
+        /// Why it cannot be rewritten.
+        reason: String,
+        /// What to do.
+        hint: String,
+    },
+    /// The output failed the verifier; zvld refused to write it.
+    Verify {
+        /// One line per violation: rule, address, instruction, reason and input location.
+        violations: Vec<String>,
+        /// Total number of violations.
+        count: usize,
+    },
+    /// The image does not fit the address space of the form.
+    Layout {
+        /// What does not fit.
+        reason: String,
+    },
+    /// A command-line error.
+    Usage(String),
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Io { path, error } => write!(f, "cannot read {path}: {error}"),
+            LinkError::BadInput { object, reason } => write!(f, "{object}: {reason}"),
+            LinkError::LibraryNotFound { name, searched } => {
+                write!(f, "cannot find -l{name} (searched: {}); add its directory with -L", searched.join(", "))
+            }
+            LinkError::Undefined { symbols } => {
+                write!(f, "{} undefined symbol(s):", symbols.len())?;
+                for (s, at) in symbols {
+                    write!(f, "\n  undefined symbol `{s}`, referenced from {at}")?;
+                }
+                write!(f, "\n  (add the object or library that defines it, e.g. with -l)")
+            }
+            LinkError::Duplicate { symbol, first, second } => write!(
+                f,
+                "duplicate definition of `{symbol}`: in {first} and in {second} (make one of them static or weak)"
+            ),
+            LinkError::UnsupportedRelocation { at, kind, symbol, hint } => {
+                write!(f, "unsupported relocation {kind} against `{symbol}` at {at}: {hint}")
+            }
+            LinkError::Overflow { at, kind, symbol, value } => {
+                write!(f, "relocation {kind} against `{symbol}` at {at} overflows its field (value {value:#x})")
+            }
+            LinkError::Rewrite { at, instruction, reason, hint } => {
+                write!(f, "cannot rewrite {at}")?;
+                if !instruction.is_empty() {
+                    write!(f, " `{instruction}`")?;
+                }
+                write!(f, ": {reason}")?;
+                if !hint.is_empty() {
+                    write!(f, "; {hint}")?;
+                }
+                Ok(())
+            }
+            LinkError::Verify { violations, count } => {
+                write!(
+                    f,
+                    "the output fails verification ({count} violation(s)); zvld did not write it (this is a zvld bug or an input it mis-rewrote):"
+                )?;
+                for v in violations {
+                    write!(f, "\n  {v}")?;
+                }
+                Ok(())
+            }
+            LinkError::Layout { reason } => write!(f, "layout: {reason}"),
+            LinkError::Usage(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+/// The result type of every phase.
+pub type Result<T> = std::result::Result<T, LinkError>;

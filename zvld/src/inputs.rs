@@ -1,0 +1,358 @@
+//! Phase 1, inputs: reading ELF64 x86-64 relocatable objects and `ar` archives.
+//!
+//! Objects are trusted compiler output, but a malformed one is still an error with its
+//! name, never a panic. Every object becomes an [`Object`]: its sections (classified by
+//! what the layout does with them), its symbol table and its relocations, indexed exactly
+//! as in the ELF file so that relocations and symbols can refer to each other by index.
+//! Archives are indexed by their symbol table (GNU or BSD; members without a table are
+//! scanned) and members are parsed only when resolution pulls them in.
+
+use std::collections::HashMap;
+
+use object::elf;
+use object::read::archive::ArchiveFile;
+use object::read::elf::{FileHeader, Rela, SectionHeader, Sym};
+use object::LittleEndian as LE;
+
+use crate::error::{LinkError, Result};
+
+/// What the layout does with a section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Executable: rewritten and placed in the code segment.
+    Code,
+    /// Read-only data.
+    RoData,
+    /// Writable data with file bytes.
+    Data,
+    /// Writable zero-initialised data (SHT_NOBITS).
+    Bss,
+    /// TLS initialised data (`.tdata`).
+    TData,
+    /// TLS zero data (`.tbss`).
+    TBss,
+    /// `.preinit_array`.
+    PreinitArray,
+    /// `.init_array`.
+    InitArray,
+    /// `.fini_array`.
+    FiniArray,
+    /// A DWARF section (`.debug_*`), kept and relocated.
+    Debug,
+    /// Not part of the output (`.eh_frame`, notes, groups, `.comment`, symbol tables...).
+    Drop,
+}
+
+/// One section of an object.
+#[derive(Debug)]
+pub struct Section<'a> {
+    /// The section name.
+    pub name: &'a str,
+    /// What the layout does with it.
+    pub class: Class,
+    /// The file bytes (empty for NOBITS).
+    pub data: &'a [u8],
+    /// Size in memory.
+    pub size: u64,
+    /// Alignment (at least 1).
+    pub align: u64,
+    /// The relocations that apply to this section, sorted by offset.
+    pub relocs: Vec<Reloc>,
+    /// Discarded because its COMDAT group was already taken from an earlier object.
+    pub discarded: bool,
+}
+
+/// One relocation (RELA) of a section.
+#[derive(Clone, Copy, Debug)]
+pub struct Reloc {
+    /// Offset of the field in the section.
+    pub offset: u64,
+    /// The ELF relocation type (R_X86_64_*).
+    pub r_type: u32,
+    /// Index of the symbol in the object's symbol table; 0 means "no symbol" (value 0).
+    pub sym: u32,
+    /// The addend.
+    pub addend: i64,
+}
+
+/// Where a symbol is defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymDef {
+    /// Not defined here.
+    Undefined,
+    /// In section `sec` at `value`.
+    Section {
+        /// Section index in the object.
+        sec: u32,
+        /// Offset in that section.
+        value: u64,
+    },
+    /// An absolute value.
+    Absolute(u64),
+    /// A common symbol to be allocated in bss.
+    Common {
+        /// Size.
+        size: u64,
+        /// Alignment.
+        align: u64,
+    },
+}
+
+/// One symbol of an object.
+#[derive(Clone, Debug)]
+pub struct Symbol<'a> {
+    /// The name (empty for section symbols).
+    pub name: &'a str,
+    /// Where it is defined.
+    pub def: SymDef,
+    /// Binding is global or weak (visible to other objects).
+    pub global: bool,
+    /// Binding is weak.
+    pub weak: bool,
+    /// ELF symbol type (STT_*).
+    pub kind: u8,
+    /// st_size.
+    pub size: u64,
+}
+
+impl Symbol<'_> {
+    /// Whether this is a section symbol.
+    pub fn is_section(&self) -> bool {
+        self.kind == elf::STT_SECTION
+    }
+}
+
+/// A parsed relocatable object.
+#[derive(Debug)]
+pub struct Object<'a> {
+    /// `path` or `archive.a(member.o)`.
+    pub name: String,
+    /// Sections by ELF index (index 0 is the null section, class Drop).
+    pub sections: Vec<Section<'a>>,
+    /// Symbols by ELF index (index 0 is the null symbol).
+    pub symbols: Vec<Symbol<'a>>,
+    /// COMDAT groups: signature and member section indexes.
+    pub comdats: Vec<(&'a str, Vec<u32>)>,
+}
+
+fn bad(object: &str, reason: impl Into<String>) -> LinkError {
+    LinkError::BadInput { object: object.to_string(), reason: reason.into() }
+}
+
+fn classify(name: &str, sh_type: u32, flags: u64) -> Class {
+    let alloc = flags & u64::from(elf::SHF_ALLOC) != 0;
+    if !alloc {
+        return if name.starts_with(".debug_") && sh_type == elf::SHT_PROGBITS { Class::Debug } else { Class::Drop };
+    }
+    if sh_type == elf::SHT_NOTE || sh_type == elf::SHT_GROUP || name == ".eh_frame" || name.starts_with(".note") {
+        return Class::Drop;
+    }
+    let write = flags & u64::from(elf::SHF_WRITE) != 0;
+    let exec = flags & u64::from(elf::SHF_EXECINSTR) != 0;
+    let tls = flags & u64::from(elf::SHF_TLS) != 0;
+    let nobits = sh_type == elf::SHT_NOBITS;
+    match () {
+        _ if exec => Class::Code,
+        _ if tls && nobits => Class::TBss,
+        _ if tls => Class::TData,
+        _ if sh_type == elf::SHT_PREINIT_ARRAY || name.starts_with(".preinit_array") => Class::PreinitArray,
+        _ if sh_type == elf::SHT_INIT_ARRAY || name.starts_with(".init_array") => Class::InitArray,
+        _ if sh_type == elf::SHT_FINI_ARRAY || name.starts_with(".fini_array") => Class::FiniArray,
+        _ if nobits => Class::Bss,
+        _ if write => Class::Data,
+        _ => Class::RoData,
+    }
+}
+
+/// Parses one relocatable object.
+pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
+    let e = LE;
+    let hdr = elf::FileHeader64::<LE>::parse(data).map_err(|err| bad(&name, format!("not an ELF64 object: {err}")))?;
+    if hdr.e_machine(e) != elf::EM_X86_64 {
+        return Err(bad(&name, "not an x86-64 object"));
+    }
+    if hdr.e_type(e) != elf::ET_REL {
+        return Err(bad(&name, "not a relocatable object (ET_REL); zvld links .o files and archives"));
+    }
+    let sections = hdr.sections(e, data).map_err(|err| bad(&name, format!("bad section table: {err}")))?;
+    let symtab =
+        sections.symbols(e, data, elf::SHT_SYMTAB).map_err(|err| bad(&name, format!("bad symbol table: {err}")))?;
+
+    let mut out_secs = Vec::with_capacity(sections.len());
+    let mut comdats = Vec::new();
+    for (i, sh) in sections.iter().enumerate() {
+        let sname = sections.section_name(e, sh).unwrap_or(b"");
+        let sname = std::str::from_utf8(sname).map_err(|_| bad(&name, format!("section {i} has a non-UTF-8 name")))?;
+        let sh_type = sh.sh_type(e);
+        let flags = sh.sh_flags(e);
+        let class = if i == 0 { Class::Drop } else { classify(sname, sh_type, flags) };
+        let bytes = if sh_type == elf::SHT_NOBITS {
+            &[][..]
+        } else {
+            sh.data(e, data).map_err(|err| bad(&name, format!("section {sname}: {err}")))?
+        };
+        if sh_type == elf::SHT_GROUP {
+            let words: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            if words.first().copied().unwrap_or(0) & elf::GRP_COMDAT != 0 {
+                let sig = symtab
+                    .symbol(object::SymbolIndex(sh.sh_info(e) as usize))
+                    .ok()
+                    .and_then(|s| symtab.symbol_name(e, s).ok())
+                    .and_then(|n| std::str::from_utf8(n).ok())
+                    .unwrap_or("");
+                comdats.push((sig, words[1..].to_vec()));
+            }
+        }
+        out_secs.push(Section {
+            name: sname,
+            class,
+            data: bytes,
+            size: sh.sh_size(e),
+            align: sh.sh_addralign(e).max(1),
+            relocs: Vec::new(),
+            discarded: false,
+        });
+    }
+    // Relocations.
+    for sh in sections.iter() {
+        if sh.sh_type(e) == elf::SHT_REL {
+            return Err(bad(&name, "SHT_REL relocations (x86-64 objects use RELA)"));
+        }
+        if let Some((relas, _)) = sh.rela(e, data).map_err(|err| bad(&name, format!("bad relocations: {err}")))? {
+            let target = sh.sh_info(e) as usize;
+            let Some(sec) = out_secs.get_mut(target) else {
+                return Err(bad(&name, format!("relocation section for missing section {target}")));
+            };
+            sec.relocs = relas
+                .iter()
+                .map(|r| Reloc {
+                    offset: r.r_offset(e),
+                    r_type: r.r_type(e, false),
+                    sym: r.r_sym(e, false),
+                    addend: r.r_addend(e),
+                })
+                .collect();
+            sec.relocs.sort_by_key(|r| r.offset);
+        }
+    }
+    // Symbols.
+    let mut syms = Vec::with_capacity(symtab.len());
+    for (i, s) in symtab.symbols().iter().enumerate() {
+        let sname = symtab.symbol_name(e, s).unwrap_or(b"");
+        let sname = std::str::from_utf8(sname).map_err(|_| bad(&name, format!("symbol {i} has a non-UTF-8 name")))?;
+        let shndx = s.st_shndx(e);
+        let def = match shndx {
+            elf::SHN_UNDEF => SymDef::Undefined,
+            elf::SHN_ABS => SymDef::Absolute(s.st_value(e)),
+            elf::SHN_COMMON => SymDef::Common { size: s.st_size(e), align: s.st_value(e).max(1) },
+            elf::SHN_XINDEX => {
+                let idx = symtab
+                    .shndx(e, object::SymbolIndex(i))
+                    .ok_or_else(|| bad(&name, format!("symbol {sname}: missing extended section index")))?;
+                SymDef::Section { sec: idx, value: s.st_value(e) }
+            }
+            n if n >= elf::SHN_LORESERVE => {
+                return Err(bad(&name, format!("symbol {sname}: unknown section index {n:#x}")))
+            }
+            n => SymDef::Section { sec: u32::from(n), value: s.st_value(e) },
+        };
+        let bind = s.st_bind();
+        syms.push(Symbol {
+            name: sname,
+            def,
+            global: bind == elf::STB_GLOBAL || bind == elf::STB_WEAK || bind == elf::STB_GNU_UNIQUE,
+            weak: bind == elf::STB_WEAK,
+            kind: s.st_type(),
+            size: s.st_size(e),
+        });
+    }
+    if syms.is_empty() {
+        syms.push(Symbol { name: "", def: SymDef::Undefined, global: false, weak: false, kind: 0, size: 0 });
+    }
+    for sec in &out_secs {
+        for r in &sec.relocs {
+            if r.sym as usize >= syms.len() {
+                return Err(bad(
+                    &name,
+                    format!("relocation in {} refers to symbol {} past the table", sec.name, r.sym),
+                ));
+            }
+        }
+    }
+    Ok(Object { name, sections: out_secs, symbols: syms, comdats })
+}
+
+/// An `ar` archive indexed by the symbols its members define.
+#[derive(Debug)]
+pub struct Archive<'a> {
+    /// The archive path.
+    pub path: String,
+    /// The archive bytes.
+    pub data: &'a [u8],
+    /// Symbol name to member offset (first definition wins, as with GNU ld).
+    pub index: HashMap<&'a str, u64>,
+    /// Members in order: offset and name.
+    pub members: Vec<(u64, String)>,
+}
+
+/// Whether the bytes are an `ar` archive.
+pub fn is_archive(data: &[u8]) -> bool {
+    data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n")
+}
+
+/// Indexes an archive.
+pub fn parse_archive<'a>(path: &str, data: &'a [u8]) -> Result<Archive<'a>> {
+    if data.starts_with(b"!<thin>\n") {
+        return Err(bad(path, "thin archives are not supported; build it with `ar rcs` (not `ar rcsT`)"));
+    }
+    let ar = ArchiveFile::parse(data).map_err(|err| bad(path, format!("bad archive: {err}")))?;
+    let mut members = Vec::new();
+    for m in ar.members() {
+        let m = m.map_err(|err| bad(path, format!("bad archive member: {err}")))?;
+        let name = String::from_utf8_lossy(m.name()).into_owned();
+        members.push((m.file_range().0.saturating_sub(60), name));
+    }
+    let mut index = HashMap::new();
+    match ar.symbols().map_err(|err| bad(path, format!("bad archive symbol table: {err}")))? {
+        Some(syms) => {
+            for s in syms {
+                let s = s.map_err(|err| bad(path, format!("bad archive symbol table: {err}")))?;
+                if let Ok(n) = std::str::from_utf8(s.name()) {
+                    index.entry(n).or_insert(s.offset().0);
+                }
+            }
+        }
+        None => {
+            // No symbol table (`ar rc` without `s`): scan every member's defined globals.
+            for m in ar.members() {
+                let m = m.map_err(|err| bad(path, format!("bad archive member: {err}")))?;
+                let mdata = m.data(data).map_err(|err| bad(path, format!("bad archive member: {err}")))?;
+                let mname = format!("{path}({})", String::from_utf8_lossy(m.name()));
+                let Ok(obj) = parse_object(mname, mdata) else { continue };
+                let off = m.file_range().0.saturating_sub(60);
+                for s in &obj.symbols {
+                    if s.global && s.def != SymDef::Undefined {
+                        index.entry(s.name).or_insert(off);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Archive { path: path.to_string(), data, index, members })
+}
+
+/// Parses the member of `ar` whose header is at `offset`.
+pub fn archive_member<'a>(ar: &Archive<'a>, offset: u64) -> Result<Object<'a>> {
+    let file = ArchiveFile::parse(ar.data).map_err(|err| bad(&ar.path, format!("bad archive: {err}")))?;
+    let m = file
+        .member(object::read::archive::ArchiveOffset(offset))
+        .map_err(|err| bad(&ar.path, format!("bad archive member at {offset:#x}: {err}")))?;
+    let mdata = m.data(ar.data).map_err(|err| bad(&ar.path, format!("bad archive member: {err}")))?;
+    let name = format!("{}({})", ar.path, String::from_utf8_lossy(m.name()));
+    parse_object(name, mdata)
+}
+
+/// Indexes an archive (the name under which resolution calls [`parse_archive`]).
+pub fn archive_path_index<'a>(path: &str, data: &'a [u8]) -> Result<Archive<'a>> {
+    parse_archive(path, data)
+}

@@ -1,0 +1,272 @@
+//! Phase 4, layout: assigns every kept section its guest address (RUNTIME.md section 1,
+//! FORM.md section 2). Code starts at CODE_START as one R+X segment, each rewritten
+//! section on a bundle boundary and NOP-padded between sections (so `.init`/`.fini`
+//! fragments fall through), ending in a HLT sled up to the next 64 KiB boundary; then
+//! read-only data (the GOT first); then data and bss, each segment 4 KiB aligned. TLS
+//! sections (`.tdata`, `.tbss`) open the data segment and are described by PT_TLS.
+//! Debug sections get offsets inside their concatenated output section.
+
+use std::collections::HashMap;
+
+use crate::error::{LinkError, Result};
+use crate::inputs::Class;
+use crate::resolve::{Def, Resolved, LINKER_SYMBOLS};
+use crate::rewrite::Rewritten;
+use zvcore::form;
+
+/// One placed input section.
+#[derive(Clone, Copy, Debug)]
+pub struct Piece {
+    /// Object index.
+    pub obj: u32,
+    /// Section index.
+    pub sec: u32,
+    /// Guest address (or offset within the debug section for debug pieces).
+    pub addr: u64,
+    /// Size in the output.
+    pub size: u64,
+}
+
+/// A loadable segment being built.
+#[derive(Debug, Default)]
+pub struct Segment {
+    /// Guest address.
+    pub vaddr: u64,
+    /// Bytes present in the file.
+    pub filesz: u64,
+    /// Bytes in memory (filesz plus bss).
+    pub memsz: u64,
+    /// Input sections in address order.
+    pub pieces: Vec<Piece>,
+}
+
+/// The thread-local storage template.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tls {
+    /// Guest address of the template.
+    pub vaddr: u64,
+    /// Initialised bytes.
+    pub filesz: u64,
+    /// Whole size.
+    pub memsz: u64,
+    /// Alignment.
+    pub align: u64,
+}
+
+impl Tls {
+    /// Offset of the thread pointer from the template start (x86-64 variant II: the
+    /// block lies just below the thread pointer).
+    pub fn tp_offset(&self) -> u64 {
+        self.memsz.next_multiple_of(self.align.max(1))
+    }
+}
+
+/// A GOT slot: what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GotSlot {
+    /// The address of a symbol.
+    Address(Def),
+    /// The TLS offset (from the thread pointer) of a TLS symbol.
+    TpOff(Def),
+}
+
+/// The whole layout.
+#[derive(Debug, Default)]
+pub struct Layout {
+    /// Code pieces with the index of their rewritten section.
+    pub code: Vec<(Piece, usize)>,
+    /// End of the code that was linked (before the HLT sled).
+    pub code_content_end: u64,
+    /// Size of the code segment including the sled.
+    pub code_size: u64,
+    /// Read-only data.
+    pub rodata: Segment,
+    /// Data and bss.
+    pub data: Segment,
+    /// TLS template, if any TLS section exists.
+    pub tls: Option<Tls>,
+    /// GOT slots in order, at `got_addr`.
+    pub got: Vec<GotSlot>,
+    /// Index of each GOT slot.
+    pub got_index: HashMap<GotSlot, u32>,
+    /// Guest address of the GOT.
+    pub got_addr: u64,
+    /// Addresses of common symbols.
+    pub commons: Vec<u64>,
+    /// Values of linker-defined symbols.
+    pub linker: Vec<u64>,
+    /// Debug sections by name: pieces (addr is the offset) and total size.
+    pub debug: Vec<(String, Vec<Piece>, u64)>,
+    /// Per object, per section: the address (or debug offset) of placed sections.
+    pub addr: Vec<Vec<Option<u64>>>,
+    /// Per object, per section: index into the rewritten sections, for code.
+    pub code_index: Vec<Vec<Option<usize>>>,
+    /// Start of bss in the data segment.
+    pub bss_start: u64,
+}
+
+fn init_priority(name: &str) -> u32 {
+    name.rsplit_once('.').and_then(|(_, n)| n.parse().ok()).unwrap_or(65536)
+}
+
+/// Lays out the link. `code` lists the code sections in order with their rewritten form.
+pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], got: Vec<GotSlot>) -> Result<Layout> {
+    let mut l = Layout {
+        addr: res.objects.iter().map(|o| vec![None; o.sections.len()]).collect(),
+        code_index: res.objects.iter().map(|o| vec![None; o.sections.len()]).collect(),
+        ..Default::default()
+    };
+    // Code.
+    let mut cur = form::CODE_START;
+    for (i, &(obj, sec)) in code.iter().enumerate() {
+        let s = &res.objects[obj as usize].sections[sec as usize];
+        cur = cur.next_multiple_of(s.align.clamp(form::BUNDLE, form::PAGE));
+        let size = rewritten[i].bytes.len() as u64;
+        l.code.push((Piece { obj, sec, addr: cur, size }, i));
+        l.addr[obj as usize][sec as usize] = Some(cur);
+        l.code_index[obj as usize][sec as usize] = Some(i);
+        cur += size;
+    }
+    l.code_content_end = cur;
+    let code_end = (cur + form::HLT_SLED_MIN).next_multiple_of(form::JAIL_GRANULE);
+    l.code_size = code_end - form::CODE_START;
+
+    // Collect the other sections by class, in input order.
+    let mut by_class: HashMap<Class, Vec<(u32, u32)>> = HashMap::new();
+    let mut debug_names: Vec<String> = Vec::new();
+    let mut debug: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+    for (oi, o) in res.objects.iter().enumerate() {
+        for (si, s) in o.sections.iter().enumerate() {
+            if s.discarded {
+                continue;
+            }
+            match s.class {
+                Class::Code | Class::Drop => {}
+                Class::Debug => {
+                    if !debug.contains_key(s.name) {
+                        debug_names.push(s.name.to_string());
+                    }
+                    debug.entry(s.name.to_string()).or_default().push((oi as u32, si as u32));
+                }
+                c => by_class.entry(c).or_default().push((oi as u32, si as u32)),
+            }
+        }
+    }
+    let place = |l: &mut Layout, list: &[(u32, u32)], cur: &mut u64, seg_is_data: bool| {
+        for &(obj, sec) in list {
+            let s = &res.objects[obj as usize].sections[sec as usize];
+            *cur = cur.next_multiple_of(s.align);
+            l.addr[obj as usize][sec as usize] = Some(*cur);
+            let p = Piece { obj, sec, addr: *cur, size: s.size };
+            if seg_is_data {
+                l.data.pieces.push(p);
+            } else {
+                l.rodata.pieces.push(p);
+            }
+            *cur += s.size;
+        }
+    };
+    let get = |c: Class| by_class.get(&c).cloned().unwrap_or_default();
+
+    // Read-only data: the GOT, then .rodata.
+    l.rodata.vaddr = code_end;
+    let mut cur = code_end;
+    l.got_addr = cur;
+    l.got_index = got.iter().enumerate().map(|(i, g)| (*g, i as u32)).collect();
+    cur += 8 * got.len() as u64;
+    l.got = got;
+    place(&mut l, &get(Class::RoData), &mut cur, false);
+    l.rodata.filesz = cur - l.rodata.vaddr;
+    l.rodata.memsz = l.rodata.filesz;
+
+    // Data: TLS, arrays, data, then bss and commons.
+    let data_start = cur.next_multiple_of(form::PAGE);
+    l.data.vaddr = data_start;
+    let mut cur = data_start;
+    let tdata = get(Class::TData);
+    let tbss = get(Class::TBss);
+    if !tdata.is_empty() || !tbss.is_empty() {
+        let align = tdata
+            .iter()
+            .chain(tbss.iter())
+            .map(|&(o, s)| res.objects[o as usize].sections[s as usize].align)
+            .max()
+            .unwrap_or(1);
+        cur = cur.next_multiple_of(align);
+        let start = cur;
+        place(&mut l, &tdata, &mut cur, true);
+        let filesz = cur - start;
+        // .tbss takes addresses after .tdata but no space in the image.
+        let mut tcur = cur;
+        for &(obj, sec) in &tbss {
+            let s = &res.objects[obj as usize].sections[sec as usize];
+            tcur = tcur.next_multiple_of(s.align);
+            l.addr[obj as usize][sec as usize] = Some(tcur);
+            tcur += s.size;
+        }
+        l.tls = Some(Tls { vaddr: start, filesz, memsz: tcur - start, align });
+    }
+    let arrays = |c: Class, cur: &mut u64, l: &mut Layout| -> (u64, u64) {
+        let mut list = get(c);
+        list.sort_by_key(|&(o, s)| init_priority(res.objects[o as usize].sections[s as usize].name));
+        *cur = cur.next_multiple_of(8);
+        let start = *cur;
+        place(l, &list, cur, true);
+        (start, *cur)
+    };
+    let pre = arrays(Class::PreinitArray, &mut cur, &mut l);
+    let init = arrays(Class::InitArray, &mut cur, &mut l);
+    let fini = arrays(Class::FiniArray, &mut cur, &mut l);
+    place(&mut l, &get(Class::Data), &mut cur, true);
+    let edata = cur;
+    l.data.filesz = edata - data_start;
+    l.bss_start = edata;
+    place(&mut l, &get(Class::Bss), &mut cur, true);
+    for &(_, size, align) in &res.commons {
+        cur = cur.next_multiple_of(align.max(1));
+        l.commons.push(cur);
+        cur += size;
+    }
+    let end = cur;
+    l.data.memsz = end - data_start;
+    if end > form::CODE_LIMIT {
+        return Err(LinkError::Layout {
+            reason: format!("the image ends at {end:#x}, above CODE_LIMIT {:#x}", form::CODE_LIMIT),
+        });
+    }
+
+    // Debug sections: offsets within each output section.
+    for name in debug_names {
+        let mut off = 0u64;
+        let mut pieces = Vec::new();
+        for &(obj, sec) in &debug[&name] {
+            let s = &res.objects[obj as usize].sections[sec as usize];
+            off = off.next_multiple_of(s.align);
+            l.addr[obj as usize][sec as usize] = Some(off);
+            pieces.push(Piece { obj, sec, addr: off, size: s.size });
+            off += s.size;
+        }
+        l.debug.push((name, pieces, off));
+    }
+
+    // Linker-defined symbols.
+    l.linker = LINKER_SYMBOLS
+        .iter()
+        .map(|n| match *n {
+            "__preinit_array_start" => pre.0,
+            "__preinit_array_end" => pre.1,
+            "__init_array_start" => init.0,
+            "__init_array_end" => init.1,
+            "__fini_array_start" => fini.0,
+            "__fini_array_end" => fini.1,
+            "_etext" | "etext" | "__etext" => l.code_content_end,
+            "_edata" | "edata" => edata,
+            "__bss_start" => edata,
+            "_end" | "end" => end,
+            "_GLOBAL_OFFSET_TABLE_" => l.got_addr,
+            "__executable_start" => form::CODE_START,
+            _ => 0,
+        })
+        .collect();
+    Ok(l)
+}

@@ -1,0 +1,31 @@
+//! zvld: the rewriting linker of zv (TOOLCHAIN.md section 2).
+//!
+//! Stock gcc (or clang) output and archives go in; a nexe in the ZV64 form (FORM.md)
+//! comes out, checked by zvcore's verifier before it is written. The linker is a
+//! pipeline of phases, one module each, each borrowing the results of the earlier ones:
+//!
+//! - [`inputs`]: read objects and archives;
+//! - [`resolve`]: symbol resolution, archive member selection, COMDAT;
+//! - [`rewrite`]: per code section (in parallel), the rewrites of the form and bundle
+//!   layout, with an old-to-new offset map;
+//! - [`layout`]: addresses of code, read-only data, data, bss, TLS, the GOT;
+//! - [`relocate`]: relocation through the offset maps;
+//! - [`write`]: the ELF file; [`debugline`] remaps `.debug_line`.
+//!
+//! [`link`] runs them in order; [`driver`] is the gcc-compatible logic of `zvcc`.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod debugline;
+pub mod driver;
+pub mod error;
+pub mod inputs;
+pub mod layout;
+pub mod link;
+pub mod relocate;
+pub mod resolve;
+pub mod rewrite;
+pub mod write;
+
+pub use error::{LinkError, Location};
+pub use link::{link, Config, InputArg, Stats};

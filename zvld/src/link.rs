@@ -1,0 +1,584 @@
+//! The link pipeline: runs the phases in order (inputs → resolution → rewrite → layout →
+//! relocation → write), verifies the result with zvcore's verifier, and only then writes
+//! the nexe (and the `-Map` file). Each phase borrows the results of the earlier ones.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use object::elf;
+use rayon::prelude::*;
+
+use crate::debugline;
+use crate::error::{LinkError, Location, Result};
+use crate::inputs::{self, Class, SymDef};
+use crate::layout::{self, GotSlot, Layout};
+use crate::relocate::{self, Addresses, Fix};
+use crate::resolve::{self, Def, Input, Resolved};
+use crate::rewrite::{self, Decoded, RelSym, Rewritten, SectionCtx};
+use crate::write::{self, OutSymbol};
+
+/// One input on the command line.
+#[derive(Clone, Debug)]
+pub enum InputArg {
+    /// A file: object or archive.
+    Path(PathBuf),
+    /// `-lname`: `libname.a` on the search path.
+    Lib(String),
+}
+
+/// What to link.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Inputs in order.
+    pub inputs: Vec<InputArg>,
+    /// `-L` directories.
+    pub lib_paths: Vec<PathBuf>,
+    /// Output file.
+    pub output: PathBuf,
+    /// `-Map` file.
+    pub map: Option<PathBuf>,
+    /// Entry symbol (default `_start`).
+    pub entry: Option<String>,
+    /// `-u` symbols.
+    pub undefined: Vec<String>,
+    /// Drop DWARF sections (`-s`/`--strip-debug`).
+    pub strip_debug: bool,
+}
+
+/// Numbers about a link, for `--stats` and benchmarks.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Objects linked (including archive members pulled in).
+    pub objects: usize,
+    /// Code sections rewritten.
+    pub code_sections: usize,
+    /// Input code bytes.
+    pub code_in: u64,
+    /// Rewritten code bytes (without the HLT sled).
+    pub code_out: u64,
+    /// Size of the file written.
+    pub file_size: u64,
+    /// Time per phase in milliseconds: read+resolve, rewrite, layout+relocate, verify, write.
+    pub phase_ms: Vec<(&'static str, f64)>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|error| LinkError::Io { path: path.display().to_string(), error })
+}
+
+fn find_lib(cfg: &Config, name: &str) -> Result<PathBuf> {
+    for d in &cfg.lib_paths {
+        let p = d.join(format!("lib{name}.a"));
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(LinkError::LibraryNotFound {
+        name: name.to_string(),
+        searched: cfg.lib_paths.iter().map(|p| p.display().to_string()).collect(),
+    })
+}
+
+/// Links according to `cfg`, writing the nexe only if it verifies.
+pub fn link(cfg: &Config) -> Result<Stats> {
+    let t0 = Instant::now();
+    let mut paths = Vec::new();
+    for i in &cfg.inputs {
+        paths.push(match i {
+            InputArg::Path(p) => p.clone(),
+            InputArg::Lib(n) => find_lib(cfg, n)?,
+        });
+    }
+    let files: Vec<Vec<u8>> = paths.par_iter().map(|p| read(p)).collect::<Result<_>>()?;
+    let mut ins = Vec::new();
+    for (p, data) in paths.iter().zip(&files) {
+        let name = p.display().to_string();
+        if inputs::is_archive(data) {
+            ins.push(Input::Archive(name, data));
+        } else {
+            ins.push(Input::Object(name, data));
+        }
+    }
+    let entry = cfg.entry.clone().unwrap_or_else(|| "_start".to_string());
+    let mut required = vec![entry.clone()];
+    required.extend(cfg.undefined.iter().cloned());
+    let res = resolve::resolve(ins, &required)?;
+    let mut stats = Stats { objects: res.objects.len(), ..Default::default() };
+    stats.phase_ms.push(("read+resolve", t0.elapsed().as_secs_f64() * 1e3));
+    link_resolved(cfg, &res, &entry, stats, t0)
+}
+
+fn section_symbols<'a>(res: &Resolved<'a>) -> Vec<Vec<Vec<(u64, &'a str)>>> {
+    res.objects
+        .par_iter()
+        .map(|o| {
+            let mut per: Vec<Vec<(u64, &'a str)>> = vec![Vec::new(); o.sections.len()];
+            for s in &o.symbols {
+                if s.name.is_empty() || s.is_section() || s.kind == elf::STT_FILE {
+                    continue;
+                }
+                if let SymDef::Section { sec, value } = s.def {
+                    if let Some(v) = per.get_mut(sec as usize) {
+                        v.push((value, s.name));
+                    }
+                }
+            }
+            for v in &mut per {
+                v.sort_unstable();
+                v.dedup_by_key(|x| x.0);
+            }
+            per
+        })
+        .collect()
+}
+
+fn is_pcrel(t: u32) -> bool {
+    matches!(t, elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 | elf::R_X86_64_PC64 | elf::R_X86_64_PC16 | elf::R_X86_64_PC8)
+}
+
+fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats, t0: Instant) -> Result<Stats> {
+    let t1 = Instant::now();
+    let syms = section_symbols(res);
+    // Code sections in input order.
+    // `.init` and `.fini` fragments (crti.o ... crtn.o) must be contiguous, in input
+    // order, so that they fall through into each other: .init first, then all other
+    // code, then .fini, as GNU ld's default script does.
+    let mut code: Vec<(u32, u32)> = Vec::new();
+    for (oi, o) in res.objects.iter().enumerate() {
+        for (si, s) in o.sections.iter().enumerate() {
+            if s.class == Class::Code && !s.discarded && s.size > 0 {
+                code.push((oi as u32, si as u32));
+            }
+        }
+    }
+    let group = |&(o, s): &(u32, u32)| match res.objects[o as usize].sections[s as usize].name {
+        ".init" => 0,
+        ".fini" => 2,
+        _ => 1,
+    };
+    code.sort_by_key(group);
+    let code_of: HashMap<(u32, u32), usize> = code.iter().enumerate().map(|(i, &k)| (k, i)).collect();
+    let ctxs: Vec<SectionCtx<'_, '_>> = code
+        .iter()
+        .map(|&(o, s)| SectionCtx {
+            obj: &res.objects[o as usize],
+            sec: &res.objects[o as usize].sections[s as usize],
+            symbols: syms[o as usize][s as usize].clone(),
+        })
+        .collect();
+    let decoded: Vec<Decoded> = ctxs.par_iter().map(rewrite::decode).collect::<Result<_>>()?;
+
+    // Indirect-branch targets: symbols, and every code address a relocation takes.
+    let mut align: Vec<Vec<u32>> = ctxs.iter().map(|c| c.symbols.iter().map(|&(o, _)| o as u32).collect()).collect();
+    let mut got: Vec<GotSlot> = Vec::new();
+    let mut got_seen: HashMap<GotSlot, ()> = HashMap::new();
+    let mut add_got = |slot: GotSlot| {
+        if got_seen.insert(slot, ()).is_none() {
+            got.push(slot);
+        }
+    };
+    for (ci, d) in decoded.iter().enumerate() {
+        let (obj, _) = code[ci];
+        for r in d.relocs() {
+            let (def, _) = relocate::out_def(res, obj, r.sym)?;
+            if let Some(tp) = relocate::got_kind(r.r_type) {
+                add_got(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
+                if let Def::Section { obj: o2, sec: s2, value } = def {
+                    if let Some(&k) = code_of.get(&(o2, s2)) {
+                        align[k].push(value as u32);
+                    }
+                }
+                continue;
+            }
+            if r.branch {
+                continue;
+            }
+            if let Def::Section { obj: o2, sec: s2, value } = def {
+                if let Some(&k) = code_of.get(&(o2, s2)) {
+                    let extra = r.addend + if is_pcrel(r.r_type) { i64::from(r.bias) } else { 0 };
+                    align[k].push(value.wrapping_add(extra as u64) as u32);
+                }
+            }
+        }
+        align[ci].extend(d.local_address_targets());
+    }
+    for (oi, o) in res.objects.iter().enumerate() {
+        for s in &o.sections {
+            if s.discarded || matches!(s.class, Class::Code | Class::Drop | Class::Debug) {
+                continue;
+            }
+            for r in &s.relocs {
+                let def = res.def(oi as u32, r.sym);
+                if let Some(tp) = relocate::got_kind(r.r_type) {
+                    add_got(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
+                }
+                if let Def::Section { obj: o2, sec: s2, value } = def {
+                    if let Some(&k) = code_of.get(&(o2, s2)) {
+                        if is_pcrel(r.r_type) {
+                            return Err(LinkError::UnsupportedRelocation {
+                                at: Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None },
+                                kind: relocate::reloc_name(r.r_type),
+                                symbol: res.objects[o2 as usize].sections[s2 as usize].name.to_string(),
+                                hint: "a PC-relative reference from data into code (a PIC jump table?) cannot be rewritten; compile with -fno-pic (zvcc does)".into(),
+                            });
+                        }
+                        align[k].push(value.wrapping_add(r.addend as u64) as u32);
+                    }
+                }
+            }
+        }
+    }
+    for a in &mut align {
+        a.sort_unstable();
+        a.dedup();
+    }
+    let rewritten: Vec<Rewritten> = ctxs
+        .par_iter()
+        .zip(decoded.par_iter())
+        .zip(align.par_iter())
+        .map(|((c, d), a)| rewrite::emit(c, d, a))
+        .collect::<Result<_>>()?;
+    drop(decoded);
+    stats.code_sections = code.len();
+    stats.code_in = ctxs.iter().map(|c| c.sec.size).sum();
+    stats.phase_ms.push(("rewrite", t1.elapsed().as_secs_f64() * 1e3));
+
+    // Layout and relocation.
+    let t2 = Instant::now();
+    let lay = layout::layout(res, &code, &rewritten, got)?;
+    stats.code_out = lay.code_content_end - zvcore::form::CODE_START;
+    let a = Addresses { res, layout: &lay, code: &rewritten };
+    let code_bytes = build_code(res, &lay, &rewritten, &a, &ctxs)?;
+    let mut rodata = vec![0u8; lay.rodata.filesz as usize];
+    for (i, slot) in lay.got.iter().enumerate() {
+        let v = a.got_value(*slot).unwrap_or(0);
+        rodata[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    fill_segment(res, &a, &lay.rodata.pieces, lay.rodata.vaddr, &mut rodata)?;
+    let mut data = vec![0u8; lay.data.filesz as usize];
+    let file_pieces: Vec<_> = lay
+        .data
+        .pieces
+        .iter()
+        .copied()
+        .filter(|p| {
+            p.addr < lay.data.vaddr + lay.data.filesz
+                && res.objects[p.obj as usize].sections[p.sec as usize].class != Class::Bss
+        })
+        .collect();
+    fill_segment(res, &a, &file_pieces, lay.data.vaddr, &mut data)?;
+    let extra = if cfg.strip_debug { Vec::new() } else { debug_sections(res, &lay, &a, &code)? };
+    let entry_addr = match res.global(entry) {
+        Some(d) => a.addr(d, 0, true).unwrap_or(0),
+        None => 0,
+    };
+    let symbols = out_symbols(res, &lay, &a);
+    let img = write::Image {
+        entry: entry_addr,
+        code: &code_bytes,
+        rodata: (lay.rodata.vaddr, &rodata),
+        data: (lay.data.vaddr, &data, lay.data.memsz),
+        tls: lay.tls.map(|t| (t.vaddr, t.filesz, t.memsz, t.align)),
+        symbols,
+        extra,
+    };
+    let file = write::write(&img);
+    stats.phase_ms.push(("layout+relocate", t2.elapsed().as_secs_f64() * 1e3));
+
+    // Verify before writing.
+    let t3 = Instant::now();
+    if let Err(rej) = zvcore::verify_nexe(&file, zvcore::Options { max_violations: 50 }) {
+        let violations = rej
+            .violations
+            .iter()
+            .map(|v| match code_location(&lay, &rewritten, &ctxs, v.addr) {
+                Some(loc) => format!("{v} (from {loc})"),
+                None => v.to_string(),
+            })
+            .collect();
+        return Err(LinkError::Verify { violations, count: rej.violation_count });
+    }
+    stats.phase_ms.push(("verify", t3.elapsed().as_secs_f64() * 1e3));
+    let t4 = Instant::now();
+    std::fs::write(&cfg.output, &file)
+        .map_err(|error| LinkError::Io { path: cfg.output.display().to_string(), error })?;
+    set_executable(&cfg.output);
+    if let Some(m) = &cfg.map {
+        let text = map_file(res, &lay, &img, entry);
+        std::fs::write(m, text).map_err(|error| LinkError::Io { path: m.display().to_string(), error })?;
+    }
+    stats.file_size = file.len() as u64;
+    stats.phase_ms.push(("write", t4.elapsed().as_secs_f64() * 1e3));
+    stats.phase_ms.push(("total", t0.elapsed().as_secs_f64() * 1e3));
+    Ok(stats)
+}
+
+#[cfg(unix)]
+fn set_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(p) {
+        let mut perm = m.permissions();
+        perm.set_mode(perm.mode() | 0o111);
+        let _ = std::fs::set_permissions(p, perm);
+    }
+}
+#[cfg(not(unix))]
+fn set_executable(_: &Path) {}
+
+fn code_location(lay: &Layout, rw: &[Rewritten], ctxs: &[SectionCtx<'_, '_>], addr: u64) -> Option<Location> {
+    let k = lay.code.partition_point(|(p, _)| p.addr <= addr).checked_sub(1)?;
+    let (p, ci) = lay.code[k];
+    if addr >= p.addr + p.size {
+        return None;
+    }
+    let off = rw[ci].reverse(addr - p.addr)?;
+    Some(ctxs[ci].location(off))
+}
+
+fn build_code(
+    res: &Resolved<'_>,
+    lay: &Layout,
+    rw: &[Rewritten],
+    a: &Addresses<'_, '_>,
+    ctxs: &[SectionCtx<'_, '_>],
+) -> Result<Vec<u8>> {
+    let pieces: Vec<Vec<u8>> = lay
+        .code
+        .par_iter()
+        .map(|&(p, ci)| {
+            let r = &rw[ci];
+            let mut bytes = r.bytes.clone();
+            for x in &r.relocs {
+                let (def, name) = relocate::out_def(res, p.obj, x.sym)?;
+                let at = || {
+                    let off = r.reverse(u64::from(x.at)).unwrap_or(0);
+                    ctxs[ci].location(off)
+                };
+                let f = Fix {
+                    at: &at,
+                    r_type: x.r_type,
+                    def,
+                    symbol: &name,
+                    addend: x.addend,
+                    bias: i64::from(x.bias),
+                    place: p.addr + u64::from(x.at),
+                    debug: false,
+                };
+                relocate::apply(a, &mut bytes, x.at as usize, &f)?;
+            }
+            Ok(bytes)
+        })
+        .collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(lay.code_size as usize);
+    for ((p, _), bytes) in lay.code.iter().zip(&pieces) {
+        let want = (p.addr - zvcore::form::CODE_START) as usize;
+        let gap = want - out.len();
+        rewrite::pad_nops(&mut out, gap);
+        out.extend_from_slice(bytes);
+    }
+    out.resize(lay.code_size as usize, zvcore::form::HLT);
+    Ok(out)
+}
+
+fn fill_segment(
+    res: &Resolved<'_>,
+    a: &Addresses<'_, '_>,
+    pieces: &[layout::Piece],
+    base: u64,
+    seg: &mut [u8],
+) -> Result<()> {
+    let done: Vec<(u64, Vec<u8>)> = pieces
+        .par_iter()
+        .map(|p| {
+            let o = &res.objects[p.obj as usize];
+            let s = &o.sections[p.sec as usize];
+            let mut bytes = s.data.to_vec();
+            for r in &s.relocs {
+                let def = res.def(p.obj, r.sym);
+                let name = sym_name(res, p.obj, r.sym);
+                let at = || Location {
+                    object: o.name.clone(),
+                    section: s.name.to_string(),
+                    offset: r.offset,
+                    function: None,
+                };
+                let bias = match r.r_type {
+                    elf::R_X86_64_PC64 => 8,
+                    _ => 4,
+                };
+                let f = Fix {
+                    at: &at,
+                    r_type: r.r_type,
+                    def,
+                    symbol: &name,
+                    addend: r.addend,
+                    bias,
+                    place: p.addr + r.offset,
+                    debug: false,
+                };
+                relocate::apply(a, &mut bytes, r.offset as usize, &f)?;
+            }
+            Ok((p.addr, bytes))
+        })
+        .collect::<Result<_>>()?;
+    for (addr, bytes) in done {
+        let off = (addr - base) as usize;
+        seg[off..off + bytes.len()].copy_from_slice(&bytes);
+    }
+    Ok(())
+}
+
+fn sym_name(res: &Resolved<'_>, obj: u32, sym: u32) -> String {
+    relocate::out_def(res, obj, RelSym::Obj(sym)).map(|x| x.1).unwrap_or_default()
+}
+
+fn debug_sections(
+    res: &Resolved<'_>,
+    lay: &Layout,
+    a: &Addresses<'_, '_>,
+    code: &[(u32, u32)],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    // .debug_line is regenerated from the rows (see debugline); the offsets that
+    // .debug_info's DW_AT_stmt_list fields hold change with it.
+    let line = debugline::rebuild(res, lay, a, code);
+    for (name, pieces, size) in &lay.debug {
+        if name == ".debug_line" && line.is_some() {
+            continue;
+        }
+        let mut buf = vec![0u8; *size as usize];
+        for p in pieces {
+            let o = &res.objects[p.obj as usize];
+            let s = &o.sections[p.sec as usize];
+            let mut bytes = s.data.to_vec();
+            for r in &s.relocs {
+                let mut def = res.def(p.obj, r.sym);
+                let mut addend = r.addend;
+                if let (Some(l), Def::Section { obj, sec, value }) = (&line, def) {
+                    if o.sections.get(sec as usize).is_some_and(|x| x.name == ".debug_line") && obj == p.obj {
+                        let old = value.wrapping_add(addend as u64);
+                        def = Def::Absolute(l.offset_of(obj, old));
+                        addend = 0;
+                    }
+                }
+                let at = || Location {
+                    object: o.name.clone(),
+                    section: s.name.to_string(),
+                    offset: r.offset,
+                    function: None,
+                };
+                let f =
+                    Fix { at: &at, r_type: r.r_type, def, symbol: "", addend, bias: 4, place: r.offset, debug: true };
+                // Debug information is best effort: an unsupported field is left as is.
+                let _ = relocate::apply(a, &mut bytes, r.offset as usize, &f);
+            }
+            let off = p.addr as usize;
+            buf[off..off + bytes.len()].copy_from_slice(&bytes);
+        }
+        out.push((name.clone(), buf));
+    }
+    if let Some(l) = line {
+        out.push((".debug_line".to_string(), l.bytes));
+    }
+    Ok(out)
+}
+
+fn out_symbols(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>) -> Vec<OutSymbol> {
+    let mut out = Vec::new();
+    for (oi, o) in res.objects.iter().enumerate() {
+        for s in &o.symbols {
+            if s.name.is_empty() || s.is_section() || s.kind == elf::STT_FILE {
+                continue;
+            }
+            let SymDef::Section { sec, value } = s.def else { continue };
+            let Some(sec_ref) = o.sections.get(sec as usize) else { continue };
+            let class = sec_ref.class;
+            if lay.addr[oi][sec as usize].is_none() || matches!(class, Class::Debug | Class::Drop) {
+                continue;
+            }
+            let def = Def::Section { obj: oi as u32, sec, value };
+            if s.global && res.global(s.name) != Some(def) {
+                continue;
+            }
+            let Some(addr) = a.addr(def, 0, false) else { continue };
+            let (section, size) = match class {
+                Class::Code => {
+                    let end = a.addr(def, s.size as i64, false).unwrap_or(addr);
+                    (1, end.saturating_sub(addr))
+                }
+                Class::RoData => (2, s.size),
+                Class::Bss => (4, s.size),
+                Class::TData | Class::TBss => (3, s.size),
+                _ => (3, s.size),
+            };
+            let kind = if class == Class::Code && s.kind == elf::STT_NOTYPE { elf::STT_FUNC } else { s.kind };
+            out.push(OutSymbol { name: s.name.to_string(), value: addr, size, global: s.global, kind, section });
+        }
+    }
+    for (i, (name, size, _)) in res.commons.iter().enumerate() {
+        out.push(OutSymbol {
+            name: name.to_string(),
+            value: lay.commons[i],
+            size: *size,
+            global: true,
+            kind: elf::STT_OBJECT,
+            section: 4,
+        });
+    }
+    out
+}
+
+fn map_file(res: &Resolved<'_>, lay: &Layout, img: &write::Image<'_>, entry: &str) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "zvld link map (form version {})", zvcore::form::FORM_VERSION);
+    let _ = writeln!(s, "entry {entry} = {:#x}\n", img.entry);
+    let _ = writeln!(
+        s,
+        "segment code   {:#010x} size {:#x} (R+X; linked code ends {:#x}, HLT sled after)",
+        zvcore::form::CODE_START,
+        lay.code_size,
+        lay.code_content_end
+    );
+    for (p, _) in &lay.code {
+        let o = &res.objects[p.obj as usize];
+        let sec = &o.sections[p.sec as usize];
+        let _ = writeln!(s, "  {:#010x} {:#8x} (in {:#8x}) {}({})", p.addr, p.size, sec.size, o.name, sec.name);
+    }
+    let _ = writeln!(
+        s,
+        "segment rodata {:#010x} size {:#x} (R; GOT {} slots at {:#x})",
+        lay.rodata.vaddr,
+        lay.rodata.memsz,
+        lay.got.len(),
+        lay.got_addr
+    );
+    for p in &lay.rodata.pieces {
+        let o = &res.objects[p.obj as usize];
+        let _ = writeln!(s, "  {:#010x} {:#8x} {}({})", p.addr, p.size, o.name, o.sections[p.sec as usize].name);
+    }
+    let _ = writeln!(
+        s,
+        "segment data   {:#010x} filesz {:#x} memsz {:#x} (R+W)",
+        lay.data.vaddr, lay.data.filesz, lay.data.memsz
+    );
+    if let Some(t) = lay.tls {
+        let _ = writeln!(
+            s,
+            "  TLS template {:#010x} filesz {:#x} memsz {:#x} align {}",
+            t.vaddr, t.filesz, t.memsz, t.align
+        );
+    }
+    for p in &lay.data.pieces {
+        let o = &res.objects[p.obj as usize];
+        let _ = writeln!(s, "  {:#010x} {:#8x} {}({})", p.addr, p.size, o.name, o.sections[p.sec as usize].name);
+    }
+    let _ = writeln!(s, "\nsymbols");
+    let mut syms: Vec<&OutSymbol> = img.symbols.iter().filter(|x| x.global).collect();
+    syms.sort_by_key(|x| (x.value, x.name.clone()));
+    for x in syms {
+        let _ = writeln!(s, "  {:#010x} {:#8x} {}", x.value, x.size, x.name);
+    }
+    s
+}

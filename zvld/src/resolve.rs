@@ -1,0 +1,322 @@
+//! Phase 2, symbol resolution: loads the command-line objects, pulls archive members on
+//! demand until no undefined symbol can be resolved from them, settles COMDAT groups
+//! (first group of a signature wins), and builds the global symbol table with ELF's
+//! rules: a strong definition beats weak and common ones, two strong ones are an error,
+//! commons merge to the largest, and an undefined weak reference resolves to 0.
+//!
+//! The result, [`Resolved`], answers "what does symbol `i` of object `o` refer to?" as a
+//! [`Def`] that the later phases turn into an address.
+
+use std::collections::{HashMap, HashSet};
+
+use object::elf;
+
+use crate::error::{LinkError, Location, Result};
+use crate::inputs::{self, Archive, Class, Object, SymDef};
+
+/// What a symbol reference resolves to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Def {
+    /// A location in an input section.
+    Section {
+        /// Object index.
+        obj: u32,
+        /// Section index in that object.
+        sec: u32,
+        /// Offset in the section.
+        value: u64,
+    },
+    /// An absolute value.
+    Absolute(u64),
+    /// A common symbol, allocated in bss by the layout (index into [`Resolved::commons`]).
+    Common(u32),
+    /// A symbol the linker defines (index into [`LINKER_SYMBOLS`]).
+    Linker(u32),
+    /// An undefined weak reference: 0.
+    UndefinedWeak,
+}
+
+/// Symbols the linker defines when they are referenced and not defined by an input.
+pub const LINKER_SYMBOLS: &[&str] = &[
+    "__preinit_array_start",
+    "__preinit_array_end",
+    "__init_array_start",
+    "__init_array_end",
+    "__fini_array_start",
+    "__fini_array_end",
+    "_etext",
+    "etext",
+    "__etext",
+    "_edata",
+    "edata",
+    "__bss_start",
+    "_end",
+    "end",
+    "_GLOBAL_OFFSET_TABLE_",
+    "__executable_start",
+];
+
+/// A global symbol's current state during resolution.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    obj: u32,
+    sym: u32,
+    state: State,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Undefined { weak: bool },
+    Weak,
+    Common { size: u64, align: u64 },
+    Strong,
+}
+
+/// The outcome of resolution: the objects that take part in the link and the global table.
+pub struct Resolved<'a> {
+    /// Every object in the link, command-line objects first, then archive members in the
+    /// order they were pulled in.
+    pub objects: Vec<Object<'a>>,
+    /// Global name to its definition.
+    pub globals: HashMap<&'a str, Def>,
+    /// Common symbols to allocate: name, size, alignment.
+    pub commons: Vec<(&'a str, u64, u64)>,
+    /// Linker-defined symbols that are referenced.
+    pub linker_used: Vec<bool>,
+}
+
+impl<'a> Resolved<'a> {
+    /// What symbol `sym` of object `obj` refers to.
+    pub fn def(&self, obj: u32, sym: u32) -> Def {
+        let o = &self.objects[obj as usize];
+        let Some(s) = o.symbols.get(sym as usize) else { return Def::Absolute(0) };
+        if sym == 0 {
+            return Def::Absolute(0);
+        }
+        if !s.global || s.is_section() {
+            return match s.def {
+                SymDef::Section { sec, value } => Def::Section { obj, sec, value },
+                SymDef::Absolute(v) => Def::Absolute(v),
+                _ => Def::Absolute(0),
+            };
+        }
+        self.globals.get(s.name).copied().unwrap_or(Def::UndefinedWeak)
+    }
+
+    /// Looks a global name up.
+    pub fn global(&self, name: &str) -> Option<Def> {
+        self.globals.get(name).copied()
+    }
+}
+
+/// What to load: objects and archives in command-line order.
+pub enum Input<'a> {
+    /// A relocatable object.
+    Object(String, &'a [u8]),
+    /// An archive.
+    Archive(String, &'a [u8]),
+}
+
+/// Loads the inputs and resolves every symbol. `required` are names that must be
+/// defined (`-u`, the entry point).
+pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Resolved<'a>> {
+    let mut objects: Vec<Object<'a>> = Vec::new();
+    let mut archives: Vec<Archive<'a>> = Vec::new();
+    let mut pending = Vec::new();
+    for inp in inputs {
+        match inp {
+            Input::Object(name, data) => pending.push((name, data)),
+            Input::Archive(name, data) => archives.push(inputs::archive_path_index(&name, data)?),
+        }
+    }
+    // Parse the command-line objects in parallel; order is kept.
+    use rayon::prelude::*;
+    let parsed: Vec<Result<Object<'a>>> = pending.into_par_iter().map(|(n, d)| inputs::parse_object(n, d)).collect();
+    let mut table: HashMap<&'a str, Entry> = HashMap::new();
+    let mut groups: HashSet<&'a str> = HashSet::new();
+    for o in parsed {
+        let o = o?;
+        add_object(&mut objects, &mut table, &mut groups, o)?;
+    }
+    for r in required {
+        if !table.contains_key(r.as_str()) {
+            table.insert(r.as_str(), Entry { obj: u32::MAX, sym: 0, state: State::Undefined { weak: false } });
+        }
+    }
+    // Pull archive members until nothing more resolves.
+    let mut loaded: HashSet<(usize, u64)> = HashSet::new();
+    loop {
+        let mut progress = false;
+        let undefined: Vec<&'a str> = table
+            .iter()
+            .filter(|(_, e)| matches!(e.state, State::Undefined { weak: false }))
+            .map(|(n, _)| *n)
+            .collect();
+        let mut wanted: Vec<(usize, u64)> = Vec::new();
+        for name in undefined {
+            for (ai, ar) in archives.iter().enumerate() {
+                if let Some(&off) = ar.index.get(name) {
+                    if loaded.insert((ai, off)) {
+                        wanted.push((ai, off));
+                    }
+                    break;
+                }
+            }
+        }
+        wanted.sort_unstable();
+        let members: Vec<Result<Object<'a>>> =
+            wanted.par_iter().map(|&(ai, off)| inputs::archive_member(&archives[ai], off)).collect();
+        for m in members {
+            add_object(&mut objects, &mut table, &mut groups, m?)?;
+            progress = true;
+        }
+        if !progress {
+            break;
+        }
+    }
+
+    // Final table.
+    let mut globals = HashMap::with_capacity(table.len());
+    let mut commons = Vec::new();
+    let mut linker_used = vec![false; LINKER_SYMBOLS.len()];
+    let mut undefined = Vec::new();
+    for (name, e) in &table {
+        let def = match e.state {
+            State::Strong | State::Weak => {
+                let o = &objects[e.obj as usize];
+                match o.symbols[e.sym as usize].def {
+                    SymDef::Section { sec, value } => Def::Section { obj: e.obj, sec, value },
+                    SymDef::Absolute(v) => Def::Absolute(v),
+                    _ => Def::UndefinedWeak,
+                }
+            }
+            State::Common { size, align } => {
+                commons.push((*name, size, align));
+                Def::Common(commons.len() as u32 - 1)
+            }
+            State::Undefined { weak } => {
+                if let Some(i) = LINKER_SYMBOLS.iter().position(|s| s == name) {
+                    linker_used[i] = true;
+                    Def::Linker(i as u32)
+                } else if weak {
+                    Def::UndefinedWeak
+                } else {
+                    undefined.push((name.to_string(), reference_location(&objects, e)));
+                    continue;
+                }
+            }
+        };
+        globals.insert(*name, def);
+    }
+    if !undefined.is_empty() {
+        undefined.sort_by(|a, b| a.0.cmp(&b.0));
+        return Err(LinkError::Undefined { symbols: undefined });
+    }
+    commons.sort();
+    // Re-number commons after sorting so the layout is deterministic.
+    for (i, (name, _, _)) in commons.iter().enumerate() {
+        globals.insert(name, Def::Common(i as u32));
+    }
+    Ok(Resolved { objects, globals, commons, linker_used })
+}
+
+fn reference_location(objects: &[Object<'_>], e: &Entry) -> Location {
+    let Some(o) = objects.get(e.obj as usize) else {
+        return Location { object: "(command line: -u or the entry point)".into(), ..Default::default() };
+    };
+    // The first relocation that names the symbol.
+    for s in &o.sections {
+        if s.class == Class::Drop || s.class == Class::Debug {
+            continue;
+        }
+        if let Some(r) = s.relocs.iter().find(|r| r.sym == e.sym) {
+            return Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None };
+        }
+    }
+    Location { object: o.name.clone(), ..Default::default() }
+}
+
+fn add_object<'a>(
+    objects: &mut Vec<Object<'a>>,
+    table: &mut HashMap<&'a str, Entry>,
+    groups: &mut HashSet<&'a str>,
+    mut o: Object<'a>,
+) -> Result<()> {
+    let oi = objects.len() as u32;
+    // COMDAT: the first group with a signature wins; later groups are discarded.
+    let comdats = std::mem::take(&mut o.comdats);
+    for (sig, secs) in &comdats {
+        if !groups.insert(sig) {
+            for &s in secs {
+                if let Some(sec) = o.sections.get_mut(s as usize) {
+                    sec.discarded = true;
+                }
+            }
+        }
+    }
+    o.comdats = comdats;
+    for (si, s) in o.symbols.iter().enumerate() {
+        if !s.global || s.name.is_empty() || s.kind == elf::STT_FILE {
+            continue;
+        }
+        let state = match s.def {
+            SymDef::Undefined => State::Undefined { weak: s.weak },
+            SymDef::Section { sec, .. } => {
+                let discarded = o.sections.get(sec as usize).is_none_or(|x| x.discarded);
+                if discarded {
+                    State::Undefined { weak: s.weak }
+                } else if s.weak {
+                    State::Weak
+                } else {
+                    State::Strong
+                }
+            }
+            SymDef::Absolute(_) => {
+                if s.weak {
+                    State::Weak
+                } else {
+                    State::Strong
+                }
+            }
+            SymDef::Common { size, align } => State::Common { size, align },
+        };
+        let new = Entry { obj: oi, sym: si as u32, state };
+        match table.get_mut(s.name) {
+            None => {
+                table.insert(s.name, new);
+            }
+            Some(old) => {
+                let replace = match (old.state, state) {
+                    (State::Undefined { weak: w1 }, State::Undefined { weak: w2 }) => {
+                        // A strong reference anywhere makes the symbol required.
+                        if w1 && !w2 {
+                            old.state = State::Undefined { weak: false };
+                        }
+                        false
+                    }
+                    (State::Undefined { .. }, _) => true,
+                    (_, State::Undefined { .. }) => false,
+                    (State::Strong, State::Strong) => {
+                        let first =
+                            objects.get(old.obj as usize).map_or_else(|| "(unknown)".to_string(), |x| x.name.clone());
+                        return Err(LinkError::Duplicate { symbol: s.name.to_string(), first, second: o.name.clone() });
+                    }
+                    (State::Strong, _) => false,
+                    (_, State::Strong) => true,
+                    (State::Common { size: a, align: aa }, State::Common { size: b, align: ba }) => {
+                        old.state = State::Common { size: a.max(b), align: aa.max(ba) };
+                        false
+                    }
+                    (State::Weak, State::Common { .. }) => true,
+                    (State::Common { .. }, State::Weak) => false,
+                    (State::Weak, State::Weak) => false,
+                };
+                if replace {
+                    *old = new;
+                }
+            }
+        }
+    }
+    objects.push(o);
+    Ok(())
+}

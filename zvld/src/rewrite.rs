@@ -1,0 +1,991 @@
+//! Phase 3, rewrite: turns one code section of stock compiler output into ZV64 form
+//! (TOOLCHAIN.md section 2, the rewrite table; FORM.md section 3, the rules it aims at).
+//!
+//! It works in two steps per section, so that sections can be processed in parallel and
+//! the set of indirect-branch targets (which needs every section's relocations) can be
+//! computed in between:
+//!
+//! 1. [`decode`] decodes the section linearly from its start (data in code is an error),
+//!    rewrites each instruction into one or more *units* (a unit is the bytes that must
+//!    stay inside one bundle: an instruction, or a pseudo-instruction P1/P2) and records
+//!    *fixups*: relocations moved with their field, and section-local branches and
+//!    RIP-relative references whose displacement must be recomputed after layout.
+//! 2. [`emit`] lays the units out in 32-byte bundles: no unit crosses a bundle edge,
+//!    every call ends at a bundle edge, every indirect-branch target starts a bundle.
+//!    It yields the new bytes, the old-to-new offset map, and the moved relocations.
+//!
+//! zvld never trusts this module: the linked output is checked by `zvcore`'s verifier
+//! before it is written.
+
+use iced_x86::{
+    Code, ConstantOffsets, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic,
+    OpAccess, OpKind, Register,
+};
+use object::elf;
+
+use crate::error::{LinkError, Location, Result};
+use crate::inputs::{Object, Reloc, Section};
+
+/// Bundle size (FORM.md: BUNDLE).
+const BUNDLE: u32 = zvcore::form::BUNDLE as u32;
+
+/// What a moved relocation refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelSym {
+    /// Symbol index in the section's own object (0: none, value 0).
+    Obj(u32),
+    /// A global symbol zvld's rewrites introduce (`__zv_syscall`, `__zv_tp`).
+    Global(&'static str),
+}
+
+/// A relocation of the rewritten section.
+#[derive(Clone, Copy, Debug)]
+pub struct OutReloc {
+    /// Offset of the field in the rewritten section.
+    pub at: u32,
+    /// ELF relocation type.
+    pub r_type: u32,
+    /// The symbol.
+    pub sym: RelSym,
+    /// The addend, unchanged from the input.
+    pub addend: i64,
+    /// Bytes from the field to the end of its instruction; a PC-relative field's value
+    /// is relative to `at + bias` (the same in input and output).
+    pub bias: u8,
+    /// The field is the target of a direct branch (its target need not start a bundle).
+    pub branch: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum FixKind {
+    Reloc(OutReloc),
+    /// rel32 of a direct branch to `target` (input offset in this section).
+    LocalBranch {
+        target: u32,
+    },
+    /// disp32 of a RIP-relative operand that refers into this section without a
+    /// relocation; relative to the field plus `bias`.
+    LocalRip {
+        target: u32,
+        bias: u8,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Fixup {
+    unit: u32,
+    at: u8,
+    kind: FixKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Unit {
+    in_off: u32,
+    start: u32,
+    len: u8,
+    call: bool,
+    /// The first unit of an input instruction: the offset map points here.
+    first: bool,
+}
+
+/// A decoded and rewritten section, before bundle layout.
+#[derive(Debug)]
+pub struct Decoded {
+    bytes: Vec<u8>,
+    units: Vec<Unit>,
+    fixups: Vec<Fixup>,
+    size: u32,
+}
+
+impl Decoded {
+    /// Moved relocations and local references, as (field input offset is unknown here)
+    /// targets for the indirect-target analysis: for each relocation of this section,
+    /// its symbol, addend, bias and whether it is a branch field.
+    pub fn relocs(&self) -> impl Iterator<Item = &OutReloc> {
+        self.fixups.iter().filter_map(|f| match &f.kind {
+            FixKind::Reloc(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// Input offsets in this section that are referenced as data (RIP-relative, no
+    /// relocation), and so may be indirect-branch targets.
+    pub fn local_address_targets(&self) -> impl Iterator<Item = u32> + '_ {
+        self.fixups.iter().filter_map(|f| match f.kind {
+            FixKind::LocalRip { target, .. } => Some(target),
+            _ => None,
+        })
+    }
+}
+
+/// A section in ZV64 form, before its address is known.
+#[derive(Debug, Default)]
+pub struct Rewritten {
+    /// The new bytes (a multiple of 32 long, NOP padded).
+    pub bytes: Vec<u8>,
+    /// Input instruction offset to output offset, sorted, including (input size, end).
+    pub map: Vec<(u32, u32)>,
+    /// Relocations of the new bytes.
+    pub relocs: Vec<OutReloc>,
+}
+
+impl Rewritten {
+    /// The output offset of the instruction that starts at input offset `off`.
+    pub fn lookup(&self, off: u64) -> Option<u64> {
+        let off = u32::try_from(off).ok()?;
+        self.map.binary_search_by_key(&off, |&(i, _)| i).ok().map(|k| u64::from(self.map[k].1))
+    }
+
+    /// The input offset of the instruction whose output covers `out` (for diagnostics).
+    pub fn reverse(&self, out: u64) -> Option<u64> {
+        let k = self.map.partition_point(|&(_, o)| u64::from(o) <= out);
+        k.checked_sub(1).map(|k| u64::from(self.map[k].0))
+    }
+}
+
+/// One code section with what the rewriter needs to know around it.
+pub struct SectionCtx<'o, 'a> {
+    /// The object.
+    pub obj: &'o Object<'a>,
+    /// The section.
+    pub sec: &'o Section<'a>,
+    /// Defined symbols in this section: (offset, name), sorted by offset.
+    pub symbols: Vec<(u64, &'a str)>,
+}
+
+impl SectionCtx<'_, '_> {
+    /// A [`Location`] for an offset in this section.
+    pub fn location(&self, off: u64) -> Location {
+        let k = self.symbols.partition_point(|&(o, _)| o <= off);
+        let function = k.checked_sub(1).map(|k| (self.symbols[k].1.to_string(), off - self.symbols[k].0));
+        Location { object: self.obj.name.clone(), section: self.sec.name.to_string(), offset: off, function }
+    }
+
+    fn err(&self, off: u64, ins: &str, reason: impl Into<String>, hint: impl Into<String>) -> LinkError {
+        LinkError::Rewrite {
+            at: self.location(off),
+            instruction: ins.to_string(),
+            reason: reason.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+const HINT_FLAGS: &str =
+    "compile with zvcc (its flags: -fno-pic -fno-pie -ffixed-r11 -mno-tls-direct-seg-refs -fcf-protection=none)";
+
+struct Emitter {
+    bytes: Vec<u8>,
+    units: Vec<Unit>,
+    fixups: Vec<Fixup>,
+    in_off: u32,
+    first: bool,
+}
+
+impl Emitter {
+    fn unit(&mut self, b: &[u8], call: bool) -> u32 {
+        let i = self.units.len() as u32;
+        self.units.push(Unit {
+            in_off: self.in_off,
+            start: self.bytes.len() as u32,
+            len: b.len() as u8,
+            call,
+            first: self.first,
+        });
+        self.first = false;
+        self.bytes.extend_from_slice(b);
+        i
+    }
+    fn fix(&mut self, unit: u32, at: usize, kind: FixKind) {
+        self.fixups.push(Fixup { unit, at: at as u8, kind });
+    }
+}
+
+/// Layout of an instruction's prefix bytes.
+#[derive(Default)]
+struct Prefixes {
+    /// Index of the opcode (after legacy prefixes and REX).
+    op: usize,
+    /// Index of the REX byte.
+    rex: Option<usize>,
+    seg: Option<u8>,
+    p66: bool,
+    p67: bool,
+}
+
+fn prefixes(raw: &[u8]) -> Prefixes {
+    let mut p = Prefixes::default();
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 => p.seg = Some(raw[i]),
+            0x66 => p.p66 = true,
+            0x67 => p.p67 = true,
+            0xF0 | 0xF2 | 0xF3 => {}
+            0x40..=0x4F => {
+                p.rex = Some(i);
+                i += 1;
+                break;
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    // A REX prefix only counts when it is immediately before the opcode.
+    if let Some(r) = p.rex {
+        if r + 1 != i {
+            p.rex = None;
+        }
+    }
+    p.op = i;
+    p
+}
+
+/// P2: `andq $0x7fffffe0,(%rsp); ret`.
+fn p2() -> [u8; 9] {
+    let mut b = [0xC3; 9];
+    b[..8].copy_from_slice(&zvcore::form::P2_MASK_BYTES);
+    b
+}
+
+/// P1 on 64-bit register number `n`: `and $-32,%eN; jmp/call *%rN`.
+fn p1(n: u8, call: bool) -> Vec<u8> {
+    let mut b = Vec::with_capacity(7);
+    if n >= 8 {
+        b.push(0x41);
+    }
+    b.extend_from_slice(&[0x83, 0xE0 | (n & 7), zvcore::form::P1_MASK_IMM8]);
+    if n >= 8 {
+        b.push(0x41);
+    }
+    b.extend_from_slice(&[0xFF, if call { 0xD0 } else { 0xE0 } | (n & 7)]);
+    b
+}
+
+fn gpr64_number(r: Register) -> Option<u8> {
+    if r.is_gpr64() {
+        Some((r as u32 - Register::RAX as u32) as u8)
+    } else {
+        None
+    }
+}
+
+fn mentions_r11(ins: &Instruction) -> bool {
+    for i in 0..ins.op_count() {
+        match ins.op_kind(i) {
+            OpKind::Register if ins.op_register(i).full_register() == Register::R11 => return true,
+            OpKind::Memory
+                if ins.memory_base().full_register() == Register::R11
+                    || ins.memory_index().full_register() == Register::R11 =>
+            {
+                return true
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn is_sp(r: Register) -> bool {
+    matches!(r, Register::RSP | Register::ESP | Register::SP | Register::SPL)
+}
+
+fn is_moffs(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Mov_AL_moffs8
+            | Code::Mov_AX_moffs16
+            | Code::Mov_EAX_moffs32
+            | Code::Mov_RAX_moffs64
+            | Code::Mov_moffs8_AL
+            | Code::Mov_moffs16_AX
+            | Code::Mov_moffs32_EAX
+            | Code::Mov_moffs64_RAX
+    )
+}
+
+fn c5_exempt(m: Mnemonic) -> bool {
+    matches!(
+        m,
+        Mnemonic::Lea
+            | Mnemonic::Nop
+            | Mnemonic::Prefetchnta
+            | Mnemonic::Prefetcht0
+            | Mnemonic::Prefetcht1
+            | Mnemonic::Prefetcht2
+            | Mnemonic::Prefetchw
+            | Mnemonic::Prefetch
+    )
+}
+
+fn text(ins: &Instruction) -> String {
+    format!("{ins}")
+}
+
+/// Step 1: decode and rewrite one code section into units and fixups.
+pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
+    let data = ctx.sec.data;
+    let size = u32::try_from(data.len()).map_err(|_| ctx.err(0, "", "code section larger than 4 GiB", ""))?;
+    let mut decoder = Decoder::with_ip(64, data, 0, DecoderOptions::NONE);
+    let mut insns: Vec<Instruction> = Vec::with_capacity(data.len() / 4 + 1);
+    let mut offsets: Vec<ConstantOffsets> = Vec::with_capacity(data.len() / 4 + 1);
+    while decoder.can_decode() {
+        let ins = decoder.decode();
+        offsets.push(decoder.get_constant_offsets(&ins));
+        if ins.is_invalid() {
+            let pos = ins.ip();
+            let end = (pos as usize + 8).min(data.len());
+            return Err(ctx.err(
+                pos,
+                &zvcore::verify::hex(&data[pos as usize..end]),
+                "bytes do not decode as an x86-64 instruction (data in a code section?)",
+                "move data out of executable sections",
+            ));
+        }
+        insns.push(ins);
+    }
+    // Symbols must start instructions (the decode path from the section start reaches them).
+    {
+        let mut k = 0;
+        for &(off, name) in &ctx.symbols {
+            if off >= u64::from(size) {
+                continue;
+            }
+            while k < insns.len() && insns[k].ip() < off {
+                k += 1;
+            }
+            if k == insns.len() || insns[k].ip() != off {
+                return Err(ctx.err(
+                    off,
+                    "",
+                    format!("symbol `{name}` is not on an instruction boundary of the linear decode (data or overlapping code in a code section)"),
+                    "move data out of executable sections",
+                ));
+            }
+        }
+    }
+    // r11 use, per function (the ranges between symbols).
+    let bounds: Vec<u64> = {
+        let mut b: Vec<u64> = ctx.symbols.iter().map(|&(o, _)| o).collect();
+        b.insert(0, 0);
+        b.dedup();
+        b
+    };
+    let mut r11_used = vec![false; bounds.len()];
+    let region = |ip: u64| bounds.partition_point(|&b| b <= ip) - 1;
+    for ins in &insns {
+        if mentions_r11(ins) {
+            r11_used[region(ins.ip())] = true;
+        }
+    }
+
+    let relocs: &[Reloc] = &ctx.sec.relocs;
+    let mut ri = 0;
+    let mut e = Emitter {
+        bytes: Vec::with_capacity(data.len() + data.len() / 4),
+        units: Vec::with_capacity(insns.len() + 16),
+        fixups: Vec::new(),
+        in_off: 0,
+        first: true,
+    };
+    let mut info = InstructionInfoFactory::new();
+    for (ins, co) in insns.iter().zip(&offsets) {
+        let pos = ins.ip() as usize;
+        let len = ins.len();
+        let raw = &data[pos..pos + len];
+        while ri < relocs.len() && relocs[ri].r_type == elf::R_X86_64_NONE {
+            ri += 1;
+        }
+        if ri < relocs.len() && (relocs[ri].offset as usize) < pos {
+            return Err(ctx.err(relocs[ri].offset, "", "relocation does not lie on an instruction field", ""));
+        }
+        let r0 = ri;
+        while ri < relocs.len() && (relocs[ri].offset as usize) < pos + len {
+            ri += 1;
+        }
+        let rs: Vec<Reloc> = relocs[r0..ri].iter().copied().filter(|r| r.r_type != elf::R_X86_64_NONE).collect();
+        e.in_off = pos as u32;
+        e.first = true;
+        let r11_free = !r11_used[region(pos as u64)];
+        rewrite_one(ctx, &mut e, ins, co, raw, &rs, r11_free, size, &mut info)?;
+    }
+    if let Some(r) = relocs[ri..].iter().find(|r| r.r_type != elf::R_X86_64_NONE) {
+        return Err(ctx.err(r.offset, "", "relocation past the last instruction", ""));
+    }
+    Ok(Decoded { bytes: e.bytes, units: e.units, fixups: e.fixups, size })
+}
+
+/// The field of an instruction a relocation applies to, checked.
+fn reloc_field(ctx: &SectionCtx<'_, '_>, ins: &Instruction, co: &ConstantOffsets, r: &Reloc) -> Result<usize> {
+    let rel_off = (r.offset - ins.ip()) as usize;
+    let ok = (co.has_displacement() && co.displacement_offset() == rel_off)
+        || (co.has_immediate() && co.immediate_offset() == rel_off)
+        || (co.has_immediate2() && co.immediate_offset2() == rel_off)
+        || (ins.op0_kind() == OpKind::NearBranch64 && rel_off + 4 == ins.len());
+    if !ok {
+        return Err(ctx.err(
+            r.offset,
+            &text(ins),
+            format!("relocation type {} is not on a displacement or immediate field of the instruction", r.r_type),
+            "",
+        ));
+    }
+    Ok(rel_off)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rewrite_one(
+    ctx: &SectionCtx<'_, '_>,
+    e: &mut Emitter,
+    ins: &Instruction,
+    co: &ConstantOffsets,
+    raw: &[u8],
+    rs: &[Reloc],
+    r11_free: bool,
+    size: u32,
+    info: &mut InstructionInfoFactory,
+) -> Result<()> {
+    let code = ins.code();
+    let pos = ins.ip();
+    let len = ins.len();
+    let pfx = prefixes(raw);
+    let fail = |reason: String, hint: &str| Err(ctx.err(pos, &text(ins), reason, hint.to_string()));
+
+    // Dropped: CET markers.
+    if matches!(code, Code::Endbr64 | Code::Endbr32) {
+        e.unit(&[], false);
+        return Ok(());
+    }
+
+    if code == Code::Syscall {
+        // lea -128(%rsp),%esp; call __zv_syscall; lea 128(%rsp),%esp (keeps the red zone).
+        e.unit(&[0x8D, 0x64, 0x24, 0x80], false);
+        let u = e.unit(&[0xE8, 0, 0, 0, 0], true);
+        e.fix(
+            u,
+            1,
+            FixKind::Reloc(OutReloc {
+                at: 0,
+                r_type: elf::R_X86_64_PLT32,
+                sym: RelSym::Global("__zv_syscall"),
+                addend: -4,
+                bias: 4,
+                branch: true,
+            }),
+        );
+        e.unit(&[0x8D, 0xA4, 0x24, 0x80, 0, 0, 0], false);
+        return Ok(());
+    }
+    match ins.flow_control() {
+        FlowControl::Return => {
+            match code {
+                Code::Retnq => {
+                    e.unit(&p2(), false);
+                }
+                Code::Retnq_imm16 => {
+                    // pop %r11; add $n,%esp; and $-32,%r11d; jmp *%r11 (r11 is dead at a return).
+                    e.unit(&[0x41, 0x5B], false);
+                    let n = u32::from(ins.immediate16()).to_le_bytes();
+                    e.unit(&[0x81, 0xC4, n[0], n[1], n[2], n[3]], false);
+                    e.unit(&p1(11, false), false);
+                }
+                _ => return fail("far or 16-bit return".into(), ""),
+            }
+            return Ok(());
+        }
+        FlowControl::IndirectBranch | FlowControl::IndirectCall => {
+            let call = ins.flow_control() == FlowControl::IndirectCall;
+            if pfx.p66 {
+                return fail("16-bit indirect branch".into(), "");
+            }
+            match ins.op0_kind() {
+                OpKind::Register => {
+                    let r = ins.op0_register();
+                    let Some(n) = gpr64_number(r) else {
+                        return fail("indirect branch through a non-64-bit register".into(), "");
+                    };
+                    if r == Register::RSP {
+                        return fail("indirect branch through %rsp cannot be masked (P1 excludes rsp)".into(), "");
+                    }
+                    e.unit(&p1(n, call), call);
+                }
+                OpKind::Memory => {
+                    // mov mem,%r11 (sandboxed operand), then P1 on r11.
+                    if !call && !r11_free {
+                        return fail(
+                            "`jmp *mem` needs %r11 as scratch, but this function uses %r11".into(),
+                            HINT_FLAGS,
+                        );
+                    }
+                    if pfx.seg.is_some_and(|s| s == 0x64 || s == 0x65) {
+                        return fail("indirect branch through a %fs/%gs operand".into(), "");
+                    }
+                    let base = ins.memory_base();
+                    let need67 = !pfx.p67
+                        && !(ins.memory_index() == Register::None
+                            && matches!(base, Register::RSP | Register::RIP | Register::None));
+                    let mut b = Vec::with_capacity(12);
+                    if pfx.p67 || need67 {
+                        b.push(0x67);
+                    }
+                    let rex = pfx.rex.map_or(0, |i| raw[i]);
+                    b.push(0x4C | (rex & 0x03));
+                    b.push(0x8B);
+                    let modrm = raw[pfx.op + 1];
+                    b.push((modrm & 0xC7) | (3 << 3));
+                    b.extend_from_slice(&raw[pfx.op + 2..]);
+                    // The bytes after the ModRM byte are copied unchanged, so every field
+                    // moves by the difference in length.
+                    let shift = (b.len() as isize) - (raw.len() as isize);
+                    let u = e.unit(&b, false);
+                    let mut local = None;
+                    for r in rs {
+                        let f = reloc_field(ctx, ins, co, r)?;
+                        e.fix(u, (f as isize + shift) as usize, FixKind::Reloc(out_reloc(r, len - f, false)));
+                    }
+                    if base == Register::RIP && rs.is_empty() {
+                        local = Some(rip_local(ctx, ins, co, size)?);
+                    }
+                    if let Some((target, f)) = local {
+                        e.fix(u, (f as isize + shift) as usize, FixKind::LocalRip { target, bias: (len - f) as u8 });
+                    }
+                    e.unit(&p1(11, call), call);
+                }
+                _ => return fail("far indirect branch".into(), ""),
+            }
+            return Ok(());
+        }
+        FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch | FlowControl::Call => {
+            if ins.op0_kind() != OpKind::NearBranch64 {
+                return fail("far branch".into(), "");
+            }
+            if pfx.p66 || pfx.p67 {
+                return fail("branch with an operand- or address-size prefix".into(), "");
+            }
+            let op = raw[pfx.op];
+            let call = ins.flow_control() == FlowControl::Call;
+            let (bytes, field): (Vec<u8>, usize) = match op {
+                0xE8 => (vec![0xE8, 0, 0, 0, 0], 1),
+                0xE9 | 0xEB => (vec![0xE9, 0, 0, 0, 0], 1),
+                0x70..=0x7F => (vec![0x0F, 0x80 | (op & 0xF), 0, 0, 0, 0], 2),
+                0x0F => (vec![0x0F, raw[pfx.op + 1], 0, 0, 0, 0], 2),
+                // loop/loope/loopne/jrcxz have only rel8 forms: `op +2; jmp +5; jmp target`.
+                0xE0..=0xE3 => (vec![op, 2, 0xEB, 5, 0xE9, 0, 0, 0, 0], 5),
+                _ => return fail("unexpected branch encoding".into(), ""),
+            };
+            let u = e.unit(&bytes, call);
+            match rs {
+                [] => {
+                    let t = ins.near_branch_target();
+                    if t > u64::from(size) {
+                        return fail(
+                            format!("branch target {t:#x} lies outside its section and has no relocation"),
+                            "",
+                        );
+                    }
+                    e.fix(u, field, FixKind::LocalBranch { target: t as u32 });
+                }
+                [r] if (r.offset - pos) as usize + 4 == len => {
+                    e.fix(u, field, FixKind::Reloc(out_reloc(r, 4, true)));
+                }
+                _ => {
+                    return fail(
+                        "relocation on a short branch".into(),
+                        "assemble branches to other sections with rel32",
+                    )
+                }
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+
+    if code == Code::Leaveq {
+        // mov %ebp,%esp; pop %rbp
+        e.unit(&[0x89, 0xEC, 0x5D], false);
+        return Ok(());
+    }
+
+    if !zvcore::verify::code_is_allowed(code) {
+        return fail(
+            format!("`{}` is not on the form-1 allow-list (C3)", format!("{:?}", ins.mnemonic()).to_lowercase()),
+            "remove it from the program (non-deterministic and system instructions cannot run in the sandbox)",
+        );
+    }
+    for i in 0..ins.op_count() {
+        if ins.op_kind(i) == OpKind::Register {
+            let r = ins.op_register(i);
+            if r.is_segment_register() || r.is_cr() || r.is_dr() || r.is_tr() || r.is_bnd() || r.is_k() {
+                return fail(format!("accesses the system register {r:?} (C3)"), "");
+            }
+        }
+    }
+    let m = ins.mnemonic();
+    if matches!(
+        code,
+        Code::Bt_rm16_r16
+            | Code::Bt_rm32_r32
+            | Code::Bt_rm64_r64
+            | Code::Bts_rm16_r16
+            | Code::Bts_rm32_r32
+            | Code::Bts_rm64_r64
+            | Code::Btr_rm16_r16
+            | Code::Btr_rm32_r32
+            | Code::Btr_rm64_r64
+            | Code::Btc_rm16_r16
+            | Code::Btc_rm32_r32
+            | Code::Btc_rm64_r64
+    ) && ins.op0_kind() == OpKind::Memory
+    {
+        return fail("bit test with a register offset on memory (C3)".into(), "");
+    }
+
+    // %fs: operands (TLS).
+    if pfx.seg == Some(0x65) {
+        return fail("%gs: memory operand (C4); zv has no %gs base".into(), "");
+    }
+    if pfx.seg == Some(0x64) {
+        return rewrite_fs(ctx, e, ins, co, raw, rs, &pfx, r11_free);
+    }
+
+    // Writes to the stack pointer.
+    let names_sp = (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Register && is_sp(ins.op_register(i)));
+    let mut clear_w = false;
+    if names_sp && !matches!(m, Mnemonic::Push | Mnemonic::Pop) {
+        let inf = info.info(ins);
+        let writes = inf.used_registers().iter().any(|u| {
+            is_sp(u.register())
+                && matches!(
+                    u.access(),
+                    OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+                )
+        });
+        if writes {
+            let op0 = if ins.op0_kind() == OpKind::Register { ins.op0_register() } else { Register::None };
+            let ok_kind = matches!(
+                m,
+                Mnemonic::Add | Mnemonic::Sub | Mnemonic::And | Mnemonic::Or | Mnemonic::Mov | Mnemonic::Lea
+            );
+            if op0 == Register::ESP && ok_kind {
+                // Already the allowed 32-bit form.
+            } else if op0 == Register::RSP
+                && ok_kind
+                && code != Code::Mov_r64_imm64
+                && pfx.rex.is_some_and(|i| raw[i] & 8 != 0)
+            {
+                clear_w = true;
+            } else {
+                return fail("writes the stack pointer in a way that has no 32-bit equivalent (C6)".into(), "");
+            }
+        }
+    } else if m == Mnemonic::Pop && ins.op0_kind() == OpKind::Register && is_sp(ins.op0_register()) {
+        return fail("pop into the stack pointer (C6)".into(), "");
+    } else if matches!(m, Mnemonic::Enter) {
+        return fail("enter (C6)".into(), "");
+    }
+
+    // Memory operands.
+    let mut need67 = false;
+    let mut local_rip = None;
+    for i in 0..ins.op_count() {
+        match ins.op_kind(i) {
+            OpKind::Memory => {
+                let b = ins.memory_base();
+                let x = ins.memory_index();
+                if b == Register::RIP {
+                    let disp_has_reloc = rs.iter().any(|r| (r.offset - pos) as usize == co.displacement_offset());
+                    if !disp_has_reloc && m != Mnemonic::Nop {
+                        local_rip = Some(rip_local(ctx, ins, co, size)?);
+                    }
+                    continue;
+                }
+                if c5_exempt(m) || pfx.p67 {
+                    continue;
+                }
+                if is_moffs(code) {
+                    return rewrite_moffs(ctx, e, ins, raw, rs, &pfx);
+                }
+                if x == Register::None && matches!(b, Register::RSP | Register::None) {
+                    continue;
+                }
+                need67 = true;
+            }
+            OpKind::MemorySegRSI | OpKind::MemorySegRDI | OpKind::MemoryESRDI => {
+                if !pfx.p67 {
+                    need67 = true;
+                }
+            }
+            OpKind::MemorySegSI
+            | OpKind::MemorySegDI
+            | OpKind::MemoryESDI
+            | OpKind::MemorySegESI
+            | OpKind::MemorySegEDI
+            | OpKind::MemoryESEDI => {}
+            _ => {}
+        }
+    }
+
+    let mut out: Vec<u8> = Vec::with_capacity(16);
+    if need67 {
+        out.push(0x67);
+    }
+    let keep_seg = m == Mnemonic::Nop;
+    for (i, &b) in raw.iter().enumerate() {
+        if i < pfx.op && !keep_seg && matches!(b, 0x26 | 0x2E | 0x36 | 0x3E) && Some(i) != pfx.rex {
+            continue;
+        }
+        if clear_w && Some(i) == pfx.rex {
+            let nb = b & !8;
+            if nb != 0x40 {
+                out.push(nb);
+            }
+            continue;
+        }
+        out.push(b);
+    }
+    if out.len() > 15 {
+        return fail("instruction would exceed 15 bytes after adding the 0x67 prefix".into(), "");
+    }
+    let shift = out.len() as isize - raw.len() as isize;
+    let u = e.unit(&out, false);
+    for r in rs {
+        let f = reloc_field(ctx, ins, co, r)?;
+        e.fix(u, (f as isize + shift) as usize, FixKind::Reloc(out_reloc(r, len - f, false)));
+    }
+    if let Some((target, f)) = local_rip {
+        e.fix(u, (f as isize + shift) as usize, FixKind::LocalRip { target, bias: (len - f) as u8 });
+    }
+    Ok(())
+}
+
+fn out_reloc(r: &Reloc, bias: usize, branch: bool) -> OutReloc {
+    OutReloc { at: 0, r_type: r.r_type, sym: RelSym::Obj(r.sym), addend: r.addend, bias: bias as u8, branch }
+}
+
+/// A RIP-relative operand without a relocation: its target (in this section) and the
+/// displacement's offset in the instruction.
+fn rip_local(ctx: &SectionCtx<'_, '_>, ins: &Instruction, co: &ConstantOffsets, size: u32) -> Result<(u32, usize)> {
+    let target = ins.memory_displacement64();
+    if target > u64::from(size) {
+        return Err(ctx.err(ins.ip(), &text(ins), "RIP-relative operand outside its section without a relocation", ""));
+    }
+    Ok((target as u32, co.displacement_offset()))
+}
+
+/// `%fs:` operands: `mov %fs:0,%reg` becomes a load of `__zv_tp`; any other operand with
+/// no base register is rebased on r11 after `mov __zv_tp,%r11`.
+#[allow(clippy::too_many_arguments)]
+fn rewrite_fs(
+    ctx: &SectionCtx<'_, '_>,
+    e: &mut Emitter,
+    ins: &Instruction,
+    co: &ConstantOffsets,
+    raw: &[u8],
+    rs: &[Reloc],
+    pfx: &Prefixes,
+    r11_free: bool,
+) -> Result<()> {
+    let pos = ins.ip();
+    let fail = |reason: &str| Err(ctx.err(pos, &text(ins), reason.to_string(), HINT_FLAGS.to_string()));
+    if ins.memory_base() != Register::None {
+        return fail("%fs: operand with a base register");
+    }
+    if ins.code() == Code::Mov_r64_rm64
+        && ins.memory_index() == Register::None
+        && ins.memory_displacement64() == 0
+        && rs.is_empty()
+    {
+        let Some(n) = gpr64_number(ins.op0_register()) else { return fail("unexpected %fs:0 load") };
+        let b = [0x48 | if n >= 8 { 4 } else { 0 }, 0x8B, 0x04 | ((n & 7) << 3), 0x25, 0, 0, 0, 0];
+        let u = e.unit(&b, false);
+        e.fix(u, 4, tp_reloc());
+        return Ok(());
+    }
+    if !r11_free {
+        return fail("a %fs: operand needs %r11 as scratch, but this function uses %r11");
+    }
+    let modrm_i = pfx.op
+        + if raw[pfx.op] == 0x0F {
+            if matches!(raw[pfx.op + 1], 0x38 | 0x3A) {
+                3
+            } else {
+                2
+            }
+        } else {
+            1
+        };
+    if matches!(raw[pfx.op], 0xC4 | 0xC5 | 0x62 | 0x8F) || modrm_i + 1 >= raw.len() {
+        return fail("unsupported %fs: operand encoding");
+    }
+    let modrm = raw[modrm_i];
+    let sib = raw[modrm_i + 1];
+    if modrm >> 6 != 0 || modrm & 7 != 4 || sib & 7 != 5 {
+        return fail("unsupported %fs: operand encoding");
+    }
+    // mov __zv_tp,%r11
+    let u = e.unit(&[0x4C, 0x8B, 0x1C, 0x25, 0, 0, 0, 0], false);
+    e.fix(u, 4, tp_reloc());
+    let mut out = vec![0x67];
+    for (i, &b) in raw.iter().enumerate() {
+        if i < pfx.op && b == 0x64 {
+            continue;
+        }
+        if i == pfx.op && pfx.rex.is_none() {
+            out.push(0x41);
+        }
+        out.push(match i {
+            _ if Some(i) == pfx.rex => b | 1,
+            _ if i == modrm_i => (modrm & 0x3F) | 0x80,
+            _ if i == modrm_i + 1 => (sib & 0xF8) | 3,
+            _ => b,
+        });
+    }
+    if out.len() > 15 {
+        return fail("instruction would exceed 15 bytes");
+    }
+    let shift = out.len() as isize - raw.len() as isize;
+    let u = e.unit(&out, false);
+    for r in rs {
+        let f = reloc_field(ctx, ins, co, r)?;
+        e.fix(u, (f as isize + shift) as usize, FixKind::Reloc(out_reloc(r, ins.len() - f, false)));
+    }
+    Ok(())
+}
+
+/// `movabs addr64,%al/%ax/%eax/%rax` and the stores: the 0x67 form takes a 32-bit
+/// address (M1), so the instruction shrinks by four bytes; an R_X86_64_64 on the address
+/// becomes R_X86_64_32 (addresses are below 2 GiB).
+fn rewrite_moffs(
+    ctx: &SectionCtx<'_, '_>,
+    e: &mut Emitter,
+    ins: &Instruction,
+    raw: &[u8],
+    rs: &[Reloc],
+    pfx: &Prefixes,
+) -> Result<()> {
+    let pos = ins.ip();
+    let addr_at = pfx.op + 1;
+    if raw.len() != addr_at + 8 || pfx.seg.is_some() {
+        return Err(ctx.err(pos, &text(ins), "unexpected moffs encoding", ""));
+    }
+    let high = &raw[addr_at + 4..];
+    let mut out = vec![0x67];
+    out.extend_from_slice(&raw[..addr_at]);
+    out.extend_from_slice(&raw[addr_at..addr_at + 4]);
+    let u = e.unit(&out, false);
+    match rs {
+        [] if high == [0, 0, 0, 0] => {}
+        [r] if r.offset - pos == addr_at as u64 && r.r_type == elf::R_X86_64_64 => {
+            let mut o = out_reloc(r, 4, false);
+            o.r_type = elf::R_X86_64_32;
+            e.fix(u, addr_at + 1, FixKind::Reloc(o));
+        }
+        _ => {
+            return Err(ctx.err(
+                pos,
+                &text(ins),
+                "64-bit moffs address above 4 GiB",
+                "use -mcmodel=small code (zvcc's default)",
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn tp_reloc() -> FixKind {
+    FixKind::Reloc(OutReloc {
+        at: 0,
+        r_type: elf::R_X86_64_32S,
+        sym: RelSym::Global("__zv_tp"),
+        addend: 0,
+        bias: 4,
+        branch: false,
+    })
+}
+
+/// Multi-byte NOPs of length 1..=9.
+const NOPS: [&[u8]; 9] = [
+    &[0x90],
+    &[0x66, 0x90],
+    &[0x0F, 0x1F, 0x00],
+    &[0x0F, 0x1F, 0x40, 0x00],
+    &[0x0F, 0x1F, 0x44, 0x00, 0x00],
+    &[0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00],
+    &[0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00],
+    &[0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    &[0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+];
+
+/// Appends `n` bytes of NOPs, never letting one cross a bundle boundary.
+pub fn pad_nops(out: &mut Vec<u8>, mut n: usize) {
+    while n > 0 {
+        let room = BUNDLE as usize - out.len() % BUNDLE as usize;
+        let k = n.min(room).min(NOPS.len());
+        out.extend_from_slice(NOPS[k - 1]);
+        n -= k;
+    }
+}
+
+/// Step 2: bundle layout of a decoded section. `align` lists the input offsets that
+/// must start a bundle (sorted, deduplicated).
+pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewritten> {
+    let mut out: Vec<u8> = Vec::with_capacity(d.bytes.len() + d.bytes.len() / 3 + 64);
+    let mut map: Vec<(u32, u32)> = Vec::with_capacity(d.units.len() + 1);
+    let mut unit_out: Vec<u32> = Vec::with_capacity(d.units.len());
+    let mut ai = 0;
+    for u in &d.units {
+        if u.first {
+            while ai < align.len() && align[ai] < u.in_off {
+                ai += 1;
+            }
+            if ai < align.len() && align[ai] == u.in_off {
+                let cur = out.len() as u32;
+                pad_nops(&mut out, ((BUNDLE - cur % BUNDLE) % BUNDLE) as usize);
+            }
+        }
+        let len = u32::from(u.len);
+        let cur = out.len() as u32;
+        if u.call {
+            pad_nops(&mut out, ((BUNDLE - (cur + len) % BUNDLE) % BUNDLE) as usize);
+        } else if len > 0 && cur % BUNDLE + len > BUNDLE {
+            pad_nops(&mut out, (BUNDLE - cur % BUNDLE) as usize);
+        }
+        if u.first {
+            map.push((u.in_off, out.len() as u32));
+        }
+        unit_out.push(out.len() as u32);
+        out.extend_from_slice(&d.bytes[u.start as usize..(u.start + len) as usize]);
+    }
+    map.push((d.size, out.len() as u32));
+    let end = out.len();
+    pad_nops(&mut out, (BUNDLE as usize - end % BUNDLE as usize) % BUNDLE as usize);
+
+    let mut rw = Rewritten { bytes: out, map, relocs: Vec::new() };
+    for f in &d.fixups {
+        let at = unit_out[f.unit as usize] + u32::from(f.at);
+        match f.kind {
+            FixKind::Reloc(mut r) => {
+                r.at = at;
+                rw.relocs.push(r);
+            }
+            FixKind::LocalBranch { target } | FixKind::LocalRip { target, .. } => {
+                let bias = match f.kind {
+                    FixKind::LocalRip { bias, .. } => u32::from(bias),
+                    _ => 4,
+                };
+                let Some(t) = rw.lookup(u64::from(target)) else {
+                    let u = &d.units[f.unit as usize];
+                    return Err(ctx.err(
+                        u64::from(u.in_off),
+                        "",
+                        format!("branch or reference to offset {target:#x}, which is not an instruction start"),
+                        "",
+                    ));
+                };
+                let rel = t as i64 - i64::from(at + bias);
+                rw.bytes[at as usize..at as usize + 4].copy_from_slice(&(rel as i32).to_le_bytes());
+            }
+        }
+    }
+    Ok(rw)
+}
