@@ -404,6 +404,20 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
             ri += 1;
         }
         let rs: Vec<Reloc> = relocs[r0..ri].iter().copied().filter(|r| r.r_type != elf::R_X86_64_NONE).collect();
+        if let Some(r) = rs.iter().find(|r| {
+            matches!(
+                r.r_type,
+                elf::R_X86_64_TLSGD | elf::R_X86_64_TLSLD | elf::R_X86_64_GOTPC32_TLSDESC | elf::R_X86_64_TLSDESC_CALL
+            )
+        }) {
+            let s = &ctx.obj.symbols[r.sym as usize];
+            return Err(LinkError::UnsupportedRelocation {
+                at: ctx.location(r.offset),
+                kind: crate::relocate::reloc_name(r.r_type),
+                symbol: s.name.to_string(),
+                hint: "general- and local-dynamic TLS come from -fPIC code; compile with zvcc (-fno-pic), which uses local-exec and initial-exec TLS".into(),
+            });
+        }
         e.in_off = pos as u32;
         e.first = true;
         let r11_free = !r11_used[region(pos as u64)];

@@ -1,0 +1,61 @@
+//! DWARF: `.debug_line` of a rewritten nexe maps its addresses to the same source lines
+//! as the native build of the same program (checked with binutils' addr2line).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::*;
+
+/// Function name to address, from `nm`.
+fn symbols(exe: &Path) -> Vec<(String, u64)> {
+    let mut c = Command::new("nm");
+    c.arg(exe);
+    let out = run_ok(c, "nm");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let addr = u64::from_str_radix(it.next()?, 16).ok()?;
+            let kind = it.next()?;
+            let name = it.next()?;
+            matches!(kind, "t" | "T").then(|| (name.to_string(), addr))
+        })
+        .collect()
+}
+
+fn addr2line(exe: &Path, addr: u64) -> String {
+    let mut c = Command::new("addr2line");
+    c.arg("-e").arg(exe).arg(format!("{addr:#x}"));
+    let out = run_ok(c, "addr2line");
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // Keep file name and line: "/path/switch_table.c:5" -> "switch_table.c:5".
+    let s = s.split(" (discriminator").next().unwrap_or("").to_string();
+    s.rsplit('/').next().unwrap_or("").to_string()
+}
+
+#[test]
+fn addr2line_finds_function_lines_in_a_rewritten_nexe() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("test-corpus/c/switch_table.c");
+    let nexe = dir.path().join("switch.nexe");
+    let native = dir.path().join("switch.native");
+    let mut c = zvcc();
+    c.arg("-O2").arg("-g").arg(&src).arg("-o").arg(&nexe);
+    run_ok(c, "zvcc -g");
+    let mut g = native_gcc();
+    g.arg("-O2").arg("-g").arg("-static").arg(&src).arg("-o").arg(&native);
+    run_ok(g, "gcc -g");
+    let zs = symbols(&nexe);
+    let ns = symbols(&native);
+    let mut checked = 0;
+    for f in ["classify", "interp", "main"] {
+        let za = zs.iter().find(|(n, _)| n == f).unwrap_or_else(|| panic!("{f} not in the nexe's symbols")).1;
+        let na = ns.iter().find(|(n, _)| n == f).unwrap_or_else(|| panic!("{f} not in the native symbols")).1;
+        let want = addr2line(&native, na);
+        let got = addr2line(&nexe, za);
+        assert!(want.starts_with("switch_table.c:"), "native addr2line for {f}: {want}");
+        assert_eq!(got, want, "addr2line for {f} at {za:#x} in the nexe (native {na:#x})");
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}

@@ -1,0 +1,134 @@
+//! Link errors: each names the object, section, function and offset (or the symbol) and
+//! says what to do; and zvld never writes an output it could not link or verify.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::*;
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn gcc_c(dir: &Path, src: &Path, flags: &[&str]) -> std::path::PathBuf {
+    let obj = dir.join(format!("{}.o", src.file_stem().unwrap().to_string_lossy()));
+    let mut c = Command::new("gcc");
+    c.args(flags).arg("-c").arg(src).arg("-o").arg(&obj);
+    run_ok(c, "gcc -c");
+    obj
+}
+
+#[test]
+fn undefined_symbol_names_symbol_and_referencing_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "undef.c", "int missing_function(int);\nint main(void) { return missing_function(3); }\n");
+    let out = dir.path().join("undef.nexe");
+    let mut c = zvcc();
+    c.arg("-O2").arg(&src).arg("-o").arg(&out);
+    let err = run_err(c, "zvcc undef.c");
+    assert!(err.contains("undefined symbol `missing_function`"), "{err}");
+    assert!(err.contains("undef.o(.text"), "names the object and section: {err}");
+    assert!(!out.exists(), "no output is written");
+}
+
+#[test]
+fn duplicate_definition_names_both_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "first.c", "int twice(int x) { return 2 * x; }\nint main(void) { return twice(1); }\n");
+    let b = write(dir.path(), "second.c", "int twice(int x) { return x + x; }\n");
+    let mut c = zvcc();
+    c.arg(&a).arg(&b).arg("-o").arg(dir.path().join("dup.nexe"));
+    let err = run_err(c, "zvcc duplicate");
+    assert!(err.contains("duplicate definition of `twice`"), "{err}");
+    assert!(err.contains("first.o") && err.contains("second.o"), "{err}");
+}
+
+#[test]
+fn cpuid_in_user_code_is_rejected_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "cpu.c",
+        "int main(void) { unsigned a, b, c, d;\n  __asm__ volatile(\"cpuid\" : \"=a\"(a), \"=b\"(b), \"=c\"(c), \"=d\"(d) : \"a\"(0));\n  return (int)(a + b + c + d); }\n",
+    );
+    let mut c = zvcc();
+    c.arg("-O2").arg(&src).arg("-o").arg(dir.path().join("cpu.nexe"));
+    let err = run_err(c, "zvcc cpuid");
+    assert!(err.contains("cpuid"), "{err}");
+    assert!(err.contains("in function main+0x"), "names the function and offset: {err}");
+    assert!(err.contains("C3"), "names the rule: {err}");
+    assert!(err.contains("cpu.o(.text"), "names object and section: {err}");
+}
+
+#[test]
+fn general_dynamic_tls_from_pic_code_is_an_unsupported_relocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = write(dir.path(), "tlsuse.c", "extern __thread int tval;\nint get_tval(void) { return tval; }\n");
+    let obj = gcc_c(dir.path(), &lib, &["-O2", "-fPIC"]);
+    let main = write(dir.path(), "tmain.c", "__thread int tval = 3;\nint get_tval(void);\nint main(void) { return get_tval(); }\n");
+    let mut c = zvcc();
+    c.arg("-O2").arg(&main).arg(&obj).arg("-o").arg(dir.path().join("tls.nexe"));
+    let err = run_err(c, "zvcc with -fPIC TLS");
+    assert!(err.contains("unsupported relocation R_X86_64_TLSGD against `tval`"), "{err}");
+    assert!(err.contains("tlsuse.o(.text"), "{err}");
+    assert!(err.contains("-fno-pic"), "says what to do: {err}");
+}
+
+#[test]
+fn pic_jump_table_is_rejected_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("test-corpus/c/switch_table.c");
+    let obj = gcc_c(dir.path(), &src, &["-O2", "-fPIC", "-fno-plt"]);
+    let mut c = zvcc();
+    c.arg(&obj).arg("-o").arg(dir.path().join("pic.nexe"));
+    let err = run_err(c, "zvcc with a PIC jump table");
+    assert!(err.contains("PIC jump table"), "{err}");
+    assert!(err.contains("switch_table.o(.rodata"), "{err}");
+    assert!(err.contains("-fno-pic"), "{err}");
+}
+
+#[test]
+fn r11_live_where_a_rewrite_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(
+        dir.path(),
+        "r11.s",
+        ".text\n.globl _start\n_start:\n  mov %rdi,%r11\n  add %r11,%rsi\n  jmp *(%rsi)\n.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let obj = gcc_c(dir.path(), &s, &[]);
+    let mut c = zvld();
+    c.arg(&obj).arg("-o").arg(dir.path().join("r11.nexe"));
+    let err = run_err(c, "zvld r11");
+    assert!(err.contains("needs %r11 as scratch, but this function uses %r11"), "{err}");
+    assert!(err.contains("in function _start+0x"), "{err}");
+    assert!(err.contains("-ffixed-r11"), "says what to do: {err}");
+}
+
+#[test]
+fn output_that_fails_verification_is_not_written() {
+    // A direct jump to an absolute address that is not a bundle start: zvld cannot
+    // rewrite it into something valid, so the verifier (C7) must refuse the output.
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(dir.path(), "abs.s", ".text\n.globl _start\n_start:\n  nop\n  jmp 0x12345\n.section .note.GNU-stack,\"\",@progbits\n");
+    let obj = gcc_c(dir.path(), &s, &[]);
+    let out = dir.path().join("abs.nexe");
+    let mut c = zvld();
+    c.arg(&obj).arg("-o").arg(&out);
+    let err = run_err(c, "zvld abs");
+    assert!(err.contains("fails verification"), "{err}");
+    assert!(err.contains("C7"), "names the rule: {err}");
+    assert!(err.contains("abs.o(.text+0x1) in function _start+0x1"), "names the input location: {err}");
+    assert!(!out.exists(), "the output must not be written");
+}
+
+#[test]
+fn missing_library_lists_search_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "m.c", "int main(void) { return 0; }\n");
+    let mut c = zvcc();
+    c.arg(&src).arg("-lnosuchlib").arg("-o").arg(dir.path().join("m.nexe"));
+    let err = run_err(c, "zvcc -lnosuchlib");
+    assert!(err.contains("cannot find -lnosuchlib"), "{err}");
+}

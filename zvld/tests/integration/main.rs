@@ -1,0 +1,16 @@
+//! zvld's integration tests: one test binary, one module per area.
+//!
+//! - [`corpus`]: every C program in test-corpus/c built with zvcc, verified in-process
+//!   with zvcore, its native build (gcc -static against the same musl) checked against
+//!   the committed expected output, and the nexe run under zvrun with the same output;
+//! - [`errors`]: the link errors users meet, each naming object, section, function and
+//!   offset (or symbol) and saying what to do;
+//! - [`debug`]: `addr2line` on a rewritten nexe finds the right source lines.
+//!
+//! Tests that need the musl + zrt sysroot fail (never skip) with a message saying to run
+//! scripts/build-sysroot.
+
+mod common;
+mod corpus;
+mod debug;
+mod errors;
