@@ -79,7 +79,14 @@ fn parse_channel(s: &str) -> Result<ChannelSpec, String> {
         None => ChannelType::SeqReadSeqWrite,
     };
     let limits = match f.len() {
-        1 | 2 => Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: UNLIMITED, put_size: UNLIMITED },
+        // No limits given: the standard aliases keep their direction (so a FIFO given
+        // as stdin is opened for reading only and sees its end), others get both.
+        1 | 2 => {
+            let read = alias != "/dev/stdout" && alias != "/dev/stderr";
+            let write = alias != "/dev/stdin";
+            let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
+            Limits { gets: g, get_size: g, puts: p, put_size: p }
+        }
         6 => {
             let n = |i: usize| {
                 f[i].parse::<i64>()

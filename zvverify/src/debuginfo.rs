@@ -22,11 +22,7 @@ impl DebugInfo {
     /// Reads the symbol table and `.debug_line` of a parsed nexe.
     pub fn load(n: &Nexe<'_>) -> DebugInfo {
         let symbols = n.symbols();
-        let mut d = DebugInfo {
-            symbols,
-            rows: Vec::new(),
-            files: Vec::new(),
-        };
+        let mut d = DebugInfo { symbols, rows: Vec::new(), files: Vec::new() };
         if let Some(line) = n.section_data(".debug_line") {
             let line_str = n.section_data(".debug_line_str").unwrap_or(&[]);
             let str_sec = n.section_data(".debug_str").unwrap_or(&[]);
@@ -64,14 +60,11 @@ impl DebugInfo {
                 }
                 let fi = row.file_index();
                 let id = *file_ids.entry(fi).or_insert_with(|| {
-                    let name =
-                        file_name(&header, fi, line_str, str_sec).unwrap_or_else(|| "?".into());
+                    let name = file_name(&header, fi, line_str, str_sec).unwrap_or_else(|| "?".into());
                     self.files.push(name);
                     (self.files.len() - 1) as u32
                 });
-                let l = row
-                    .line()
-                    .map_or(0, |l| l.get().min(u64::from(u32::MAX)) as u32);
+                let l = row.line().map_or(0, |l| l.get().min(u64::from(u32::MAX)) as u32);
                 self.rows.push((row.address(), Some(id), l));
             }
         }
@@ -105,12 +98,7 @@ fn attr_str(v: AttributeValue<R<'_>>, line_str: &[u8], str_sec: &[u8]) -> Option
     }
 }
 
-fn file_name(
-    h: &gimli::LineProgramHeader<R<'_>>,
-    index: u64,
-    line_str: &[u8],
-    str_sec: &[u8],
-) -> Option<String> {
+fn file_name(h: &gimli::LineProgramHeader<R<'_>>, index: u64, line_str: &[u8], str_sec: &[u8]) -> Option<String> {
     let f = h.file(index)?;
     let name = attr_str(f.path_name(), line_str, str_sec)?;
     if name.starts_with('/') {

@@ -147,10 +147,7 @@ impl Report {
     /// Recomputes the totals from the file list (the skipped count is kept).
     pub fn recount(&mut self) {
         let skipped = self.totals.skipped;
-        let mut t = Totals {
-            skipped,
-            ..Totals::default()
-        };
+        let mut t = Totals { skipped, ..Totals::default() };
         for f in &self.files {
             t.files += 1;
             match f.verdict {
@@ -234,9 +231,7 @@ pub fn verify_bytes(path: String, data: &[u8], max_violations: usize) -> FileRep
 }
 
 fn locate(data: &[u8], rej: &Rejected) -> Vec<ViolationReport> {
-    let dbg = Nexe::parse(data)
-        .ok()
-        .map(|n| debuginfo::DebugInfo::load(&n));
+    let dbg = Nexe::parse(data).ok().map(|n| debuginfo::DebugInfo::load(&n));
     rej.violations
         .iter()
         .map(|v| {
@@ -244,26 +239,10 @@ fn locate(data: &[u8], rej: &Rejected) -> Vec<ViolationReport> {
             ViolationReport {
                 rule: v.rule.id().to_string(),
                 address: format!("{:#x}", v.addr),
-                symbol: if is_elf {
-                    None
-                } else {
-                    dbg.as_ref().and_then(|d| d.symbol(v.addr))
-                },
-                source: if is_elf {
-                    None
-                } else {
-                    dbg.as_ref().and_then(|d| d.source(v.addr))
-                },
-                instruction: if v.bytes.is_empty() {
-                    None
-                } else {
-                    Some(render::disassemble(&v.bytes, v.addr))
-                },
-                bytes: if v.bytes.is_empty() {
-                    None
-                } else {
-                    Some(zvcore::verify::hex(&v.bytes))
-                },
+                symbol: if is_elf { None } else { dbg.as_ref().and_then(|d| d.symbol(v.addr)) },
+                source: if is_elf { None } else { dbg.as_ref().and_then(|d| d.source(v.addr)) },
+                instruction: if v.bytes.is_empty() { None } else { Some(render::disassemble(&v.bytes, v.addr)) },
+                bytes: if v.bytes.is_empty() { None } else { Some(zvcore::verify::hex(&v.bytes)) },
                 message: v.reason.clone(),
             }
         })
@@ -272,11 +251,7 @@ fn locate(data: &[u8], rej: &Rejected) -> Vec<ViolationReport> {
 
 /// Finds, shards and verifies everything under `roots`. `progress` is called once per
 /// file from worker threads.
-pub fn run(
-    roots: &[PathBuf],
-    cfg: &RunConfig,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Report, String> {
+pub fn run(roots: &[PathBuf], cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Report, String> {
     let (mut files, walk_errors) = walk::find_files(roots);
     if let Some((k, n)) = cfg.shard {
         files = walk::shard(files, k, n);
@@ -310,23 +285,10 @@ pub fn run(
         version: REPORT_VERSION,
         tool: format!("zvverify {}", env!("CARGO_PKG_VERSION")),
         files: reports,
-        totals: Totals {
-            skipped,
-            ..Totals::default()
-        },
-        throughput: Throughput {
-            seconds,
-            threads,
-            ..Throughput::default()
-        },
-        shard: cfg.shard.map(|(k, n)| ShardInfo {
-            indices: vec![k],
-            count: n,
-        }),
-        walk_errors: walk_errors
-            .iter()
-            .map(|e| format!("{}: {}", e.path.display(), e.error))
-            .collect(),
+        totals: Totals { skipped, ..Totals::default() },
+        throughput: Throughput { seconds, threads, ..Throughput::default() },
+        shard: cfg.shard.map(|(k, n)| ShardInfo { indices: vec![k], count: n }),
+        walk_errors: walk_errors.iter().map(|e| format!("{}: {}", e.path.display(), e.error)).collect(),
     };
     report.recount();
     Ok(report)
@@ -353,10 +315,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     let mut count = None;
     for r in reports {
         if r.version != REPORT_VERSION {
-            return Err(format!(
-                "report version {} is not {}",
-                r.version, REPORT_VERSION
-            ));
+            return Err(format!("report version {} is not {}", r.version, REPORT_VERSION));
         }
         seconds += r.throughput.seconds;
         threads = threads.max(r.throughput.threads);
@@ -382,25 +341,15 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(w) = files.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(format!(
-            "file {} appears in more than one report",
-            w[0].path
-        ));
+        return Err(format!("file {} appears in more than one report", w[0].path));
     }
     indices.sort_unstable();
     let mut report = Report {
         version: REPORT_VERSION,
         tool: format!("zvverify {}", env!("CARGO_PKG_VERSION")),
         files,
-        totals: Totals {
-            skipped,
-            ..Totals::default()
-        },
-        throughput: Throughput {
-            seconds,
-            threads,
-            ..Throughput::default()
-        },
+        totals: Totals { skipped, ..Totals::default() },
+        throughput: Throughput { seconds, threads, ..Throughput::default() },
         shard: count.map(|count| ShardInfo { indices, count }),
         walk_errors,
     };

@@ -74,9 +74,7 @@ fn render(r: &Report, f: Format) -> String {
 
 fn emit(text: &str, output: Option<&PathBuf>) -> Result<(), String> {
     match output {
-        Some(p) => {
-            std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
-        }
+        Some(p) => std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display())),
         None => match std::io::stdout().lock().write_all(text.as_bytes()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             r => r.map_err(|e| format!("cannot write to stdout: {e}")),
@@ -98,22 +96,13 @@ fn main() {
             std::process::exit(code);
         }
     };
-    if let Some(Cmd::Merge {
-        reports,
-        format,
-        output,
-    }) = cli.cmd
-    {
+    if let Some(Cmd::Merge { reports, format, output }) = cli.cmd {
         let mut parsed = Vec::new();
         for p in &reports {
             let text = std::fs::read_to_string(p)
                 .unwrap_or_else(|e| usage_error(&format!("cannot read {}: {e}", p.display())));
-            let r: Report = serde_json::from_str(&text).unwrap_or_else(|e| {
-                usage_error(&format!(
-                    "{} is not a zvverify JSON report: {e}",
-                    p.display()
-                ))
-            });
+            let r: Report = serde_json::from_str(&text)
+                .unwrap_or_else(|e| usage_error(&format!("{} is not a zvverify JSON report: {e}", p.display())));
             parsed.push(r);
         }
         let merged = zvverify::merge(parsed).unwrap_or_else(|e| usage_error(&e));
@@ -125,26 +114,17 @@ fn main() {
     if cli.paths.is_empty() {
         usage_error("no paths given (try `zvverify --help`)");
     }
-    let shard = cli
-        .shard
-        .as_deref()
-        .map(|s| zvverify::walk::parse_shard(s).unwrap_or_else(|e| usage_error(&e)));
+    let shard = cli.shard.as_deref().map(|s| zvverify::walk::parse_shard(s).unwrap_or_else(|e| usage_error(&e)));
     if cli.jobs == Some(0) {
         usage_error("-j needs at least 1 thread");
     }
-    let cfg = RunConfig {
-        jobs: cli.jobs.unwrap_or(0),
-        shard,
-        max_violations: cli.max_violations.max(1),
-    };
+    let cfg = RunConfig { jobs: cli.jobs.unwrap_or(0), shard, max_violations: cli.max_violations.max(1) };
     let bar = if std::io::stderr().is_terminal() && !cli.quiet {
         let total = zvverify::count_files(&cli.paths, shard) as u64;
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} files {per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Some(b)
     } else {

@@ -31,22 +31,11 @@ pub fn human(r: &Report) -> String {
         match f.verdict {
             Verdict::Pass => {}
             Verdict::Error => {
-                let _ = writeln!(
-                    s,
-                    "ERROR {}: {}",
-                    f.path,
-                    f.error.as_deref().unwrap_or("unknown error")
-                );
+                let _ = writeln!(s, "ERROR {}: {}", f.path, f.error.as_deref().unwrap_or("unknown error"));
             }
             Verdict::Fail => {
                 let n = f.violations.len() + f.violations_omitted;
-                let _ = writeln!(
-                    s,
-                    "FAIL {} ({} violation{})",
-                    f.path,
-                    n,
-                    if n == 1 { "" } else { "s" }
-                );
+                let _ = writeln!(s, "FAIL {} ({} violation{})", f.path, n, if n == 1 { "" } else { "s" });
                 for v in &f.violations {
                     let mut loc = v.address.clone();
                     if let Some(sym) = &v.symbol {
@@ -55,11 +44,7 @@ pub fn human(r: &Report) -> String {
                     if let Some(src) = &v.source {
                         let _ = write!(loc, " ({src})");
                     }
-                    let insn = v
-                        .instruction
-                        .as_deref()
-                        .map(|i| format!(" `{i}`"))
-                        .unwrap_or_default();
+                    let insn = v.instruction.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default();
                     let _ = writeln!(s, "  {:<4}{loc}{insn}: {}", v.rule, v.message);
                 }
                 if f.violations_omitted > 0 {
@@ -95,8 +80,7 @@ pub fn summary(r: &Report) -> String {
 
 /// The JSON report.
 pub fn json(r: &Report) -> String {
-    serde_json::to_string_pretty(r)
-        .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise report: {e}\"}}"))
+    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise report: {e}\"}}"))
 }
 
 /// SARIF 2.1.0: one result per violation. The location is the source line when DWARF

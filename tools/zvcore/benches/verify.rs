@@ -10,21 +10,13 @@ fn main() {
     let mut best = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();
-        let r = verify_region(
-            form::CODE_START,
-            &code,
-            RegionKind::CodeSegment,
-            Options::default(),
-        );
+        let r = verify_region(form::CODE_START, &code, RegionKind::CodeSegment, Options::default());
         assert!(r.is_ok());
         best = best.min(t.elapsed().as_secs_f64());
     }
     let t = Instant::now();
     let n = decode_only(&code);
-    println!(
-        "iced decode only: {:.1} MB/s",
-        n as f64 / t.elapsed().as_secs_f64() / 1e6
-    );
+    println!("iced decode only: {:.1} MB/s", n as f64 / t.elapsed().as_secs_f64() / 1e6);
     println!(
         "zvcore verify_region: {} MiB in {:.3} s = {:.1} MB/s (best of 3)",
         size >> 20,

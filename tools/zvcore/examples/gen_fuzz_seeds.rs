@@ -18,9 +18,7 @@ fn write(dir: &str, name: &str, bytes: &[u8]) {
 }
 
 fn main() {
-    let root = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "fuzz/corpus".into());
+    let root = std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into());
     let nexe_dir = format!("{root}/nexe");
     let verify_dir = format!("{root}/verify");
     for d in [&nexe_dir, &verify_dir] {
@@ -34,35 +32,22 @@ fn main() {
         write(&nexe_dir, &format!("seed-attack-{}.nexe", a.name), &a.nexe);
         if let Ok(n) = Nexe::parse(&a.nexe) {
             if let Some(seg) = n.code_segment() {
-                write(
-                    &verify_dir,
-                    &format!("seed-attack-{}.code", a.name),
-                    n.segment_bytes(&seg),
-                );
+                write(&verify_dir, &format!("seed-attack-{}.code", a.name), n.segment_bytes(&seg));
             }
         }
     }
 
     for (seed, size) in [(1u64, 2048usize), (2, 4096), (3, 8192)] {
-        write(
-            &nexe_dir,
-            &format!("seed-valid-{seed}.nexe"),
-            &testgen::valid_nexe(seed, size),
-        );
+        write(&nexe_dir, &format!("seed-valid-{seed}.nexe"), &testgen::valid_nexe(seed, size));
     }
     // A valid nexe with a (fake) .debug_line section, so section_data() has data to find.
-    let mut w = NexeWriter::with_code(testgen::valid_code(4, 1024, form::CODE_START))
-        .symbol("_start", form::CODE_START, 64);
-    w.extra_sections
-        .push((".debug_line".into(), (0u8..=255).cycle().take(300).collect()));
+    let mut w =
+        NexeWriter::with_code(testgen::valid_code(4, 1024, form::CODE_START)).symbol("_start", form::CODE_START, 64);
+    w.extra_sections.push((".debug_line".into(), (0u8..=255).cycle().take(300).collect()));
     write(&nexe_dir, "seed-valid-debug-line.nexe", &w.build());
 
     for (seed, size) in [(11u64, 256usize), (12, 1024), (13, 4096)] {
-        write(
-            &verify_dir,
-            &format!("seed-valid-{seed}.code"),
-            &testgen::valid_code(seed, size, form::CODE_START),
-        );
+        write(&verify_dir, &format!("seed-valid-{seed}.code"), &testgen::valid_code(seed, size, form::CODE_START));
     }
     // Hand-written snippets: P1 and P2 in one bundle each, a call ending a bundle, and
     // the minimal accepted code segment (a bare HLT sled).

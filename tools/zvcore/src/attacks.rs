@@ -26,9 +26,7 @@ pub fn code_nexe(f: impl FnOnce(&mut Asm)) -> Vec<u8> {
     f(&mut a);
     let code = a.finish();
     let len = code.len() as u64;
-    NexeWriter::with_code(code)
-        .symbol("_start", form::CODE_START, len)
-        .build()
+    NexeWriter::with_code(code).symbol("_start", form::CODE_START, len).build()
 }
 
 /// A nexe whose code is `bytes` at offset 0 (then padded and given the HLT sled).
@@ -53,14 +51,7 @@ fn jmp_to(a: &mut Asm, target: usize) {
 pub fn attacks() -> Vec<Attack> {
     use Rule::*;
     let mut v = Vec::new();
-    let mut add = |name, what, nexe, rules: &[Rule]| {
-        v.push(Attack {
-            name,
-            what,
-            nexe,
-            rules: rules.to_vec(),
-        })
-    };
+    let mut add = |name, what, nexe, rules: &[Rule]| v.push(Attack { name, what, nexe, rules: rules.to_vec() });
 
     add(
         "jump-into-p1",
@@ -141,12 +132,7 @@ pub fn attacks() -> Vec<Attack> {
         }),
         &[C7],
     );
-    add(
-        "unmasked-jmp-rax",
-        "jmp *%rax with no mask",
-        bytes_nexe(&[0xFF, 0xE0]),
-        &[C9],
-    );
+    add("unmasked-jmp-rax", "jmp *%rax with no mask", bytes_nexe(&[0xFF, 0xE0]), &[C9]);
     add(
         "unmasked-call-rax",
         "call *%rax with no mask, ending at a bundle",
@@ -155,31 +141,11 @@ pub fn attacks() -> Vec<Attack> {
         }),
         &[C9],
     );
-    add(
-        "jmp-mem",
-        "jmp *(%rsp): indirect jump through memory",
-        bytes_nexe(&[0xFF, 0x24, 0x24]),
-        &[C9],
-    );
-    add(
-        "bare-ret",
-        "ret without the P2 mask",
-        bytes_nexe(&[0xC3]),
-        &[C9],
-    );
+    add("jmp-mem", "jmp *(%rsp): indirect jump through memory", bytes_nexe(&[0xFF, 0x24, 0x24]), &[C9]);
+    add("bare-ret", "ret without the P2 mask", bytes_nexe(&[0xC3]), &[C9]);
     add("ret-imm", "ret $8", bytes_nexe(&[0xC2, 0x08, 0x00]), &[C9]);
-    add(
-        "p1-register-mismatch",
-        "and $-32,%eax then jmp *%rbx",
-        bytes_nexe(&[0x83, 0xE0, 0xE0, 0xFF, 0xE3]),
-        &[C9],
-    );
-    add(
-        "p1-mask-16",
-        "and $-16,%eax then jmp *%rax",
-        bytes_nexe(&[0x83, 0xE0, 0xF0, 0xFF, 0xE0]),
-        &[C9],
-    );
+    add("p1-register-mismatch", "and $-32,%eax then jmp *%rbx", bytes_nexe(&[0x83, 0xE0, 0xE0, 0xFF, 0xE3]), &[C9]);
+    add("p1-mask-16", "and $-16,%eax then jmp *%rax", bytes_nexe(&[0x83, 0xE0, 0xF0, 0xFF, 0xE0]), &[C9]);
     add(
         "p1-mask-64bit",
         "and $-32,%rax (keeps the upper half) then jmp *%rax",
@@ -195,119 +161,34 @@ pub fn attacks() -> Vec<Attack> {
     add("syscall", "syscall", bytes_nexe(&[0x0F, 0x05]), &[C3]);
     add("int-0x80", "int $0x80", bytes_nexe(&[0xCD, 0x80]), &[C3]);
     add("sysenter", "sysenter", bytes_nexe(&[0x0F, 0x34]), &[C3]);
-    add(
-        "wrfsbase",
-        "wrfsbase %rax",
-        bytes_nexe(&[0xF3, 0x48, 0x0F, 0xAE, 0xD0]),
-        &[C3],
-    );
-    add(
-        "wrgsbase",
-        "wrgsbase %rax",
-        bytes_nexe(&[0xF3, 0x48, 0x0F, 0xAE, 0xD8]),
-        &[C3],
-    );
+    add("wrfsbase", "wrfsbase %rax", bytes_nexe(&[0xF3, 0x48, 0x0F, 0xAE, 0xD0]), &[C3]);
+    add("wrgsbase", "wrgsbase %rax", bytes_nexe(&[0xF3, 0x48, 0x0F, 0xAE, 0xD8]), &[C3]);
     add("mov-to-fs", "mov %ax,%fs", bytes_nexe(&[0x8E, 0xE0]), &[C3]);
-    add(
-        "fs-memory-operand",
-        "mov %fs:0,%rax",
-        bytes_nexe(&[0x64, 0x48, 0x8B, 0x04, 0x25, 0, 0, 0, 0]),
-        &[C4],
-    );
-    add(
-        "gs-memory-operand",
-        "mov %gs:8,%eax",
-        bytes_nexe(&[0x65, 0x8B, 0x04, 0x25, 8, 0, 0, 0]),
-        &[C4],
-    );
+    add("fs-memory-operand", "mov %fs:0,%rax", bytes_nexe(&[0x64, 0x48, 0x8B, 0x04, 0x25, 0, 0, 0, 0]), &[C4]);
+    add("gs-memory-operand", "mov %gs:8,%eax", bytes_nexe(&[0x65, 0x8B, 0x04, 0x25, 8, 0, 0, 0]), &[C4]);
     add("cpuid", "cpuid", bytes_nexe(&[0x0F, 0xA2]), &[C3]);
     add("rdtsc", "rdtsc", bytes_nexe(&[0x0F, 0x31]), &[C3]);
-    add(
-        "mem-rax-no-67",
-        "mov (%rax),%rax",
-        bytes_nexe(&[0x48, 0x8B, 0x00]),
-        &[C5],
-    );
-    add(
-        "mem-rsp-index-no-67",
-        "mov (%rsp,%rax,1),%rax",
-        bytes_nexe(&[0x48, 0x8B, 0x04, 0x04]),
-        &[C5],
-    );
-    add(
-        "mem-rbp-no-67",
-        "mov 0(%rbp),%rax",
-        bytes_nexe(&[0x48, 0x8B, 0x45, 0x00]),
-        &[C5],
-    );
-    add(
-        "moffs64-load",
-        "movabs 0x100000000,%rax",
-        bytes_nexe(&[0x48, 0xA1, 0, 0, 0, 0, 1, 0, 0, 0]),
-        &[C5],
-    );
+    add("mem-rax-no-67", "mov (%rax),%rax", bytes_nexe(&[0x48, 0x8B, 0x00]), &[C5]);
+    add("mem-rsp-index-no-67", "mov (%rsp,%rax,1),%rax", bytes_nexe(&[0x48, 0x8B, 0x04, 0x04]), &[C5]);
+    add("mem-rbp-no-67", "mov 0(%rbp),%rax", bytes_nexe(&[0x48, 0x8B, 0x45, 0x00]), &[C5]);
+    add("moffs64-load", "movabs 0x100000000,%rax", bytes_nexe(&[0x48, 0xA1, 0, 0, 0, 0, 1, 0, 0, 0]), &[C5]);
     add(
         "gather-no-67",
         "vpgatherdd %xmm1,(%rax,%xmm2,4),%xmm0",
         bytes_nexe(&[0xC4, 0xE2, 0x71, 0x90, 0x04, 0x90]),
         &[C5],
     );
-    add(
-        "rep-stos-no-67",
-        "rep stos %rax,(%rdi)",
-        bytes_nexe(&[0xF3, 0x48, 0xAB]),
-        &[C5],
-    );
-    add(
-        "bts-reg-mem",
-        "bts %rax,(%ebx)",
-        bytes_nexe(&[0x67, 0x48, 0x0F, 0xAB, 0x03]),
-        &[C3],
-    );
-    add(
-        "add-rsp",
-        "add $8,%rsp",
-        bytes_nexe(&[0x48, 0x83, 0xC4, 0x08]),
-        &[C6],
-    );
-    add(
-        "mov-rsp",
-        "mov %rax,%rsp",
-        bytes_nexe(&[0x48, 0x89, 0xC4]),
-        &[C6],
-    );
+    add("rep-stos-no-67", "rep stos %rax,(%rdi)", bytes_nexe(&[0xF3, 0x48, 0xAB]), &[C5]);
+    add("bts-reg-mem", "bts %rax,(%ebx)", bytes_nexe(&[0x67, 0x48, 0x0F, 0xAB, 0x03]), &[C3]);
+    add("add-rsp", "add $8,%rsp", bytes_nexe(&[0x48, 0x83, 0xC4, 0x08]), &[C6]);
+    add("mov-rsp", "mov %rax,%rsp", bytes_nexe(&[0x48, 0x89, 0xC4]), &[C6]);
     add("pop-rsp", "pop %rsp", bytes_nexe(&[0x5C]), &[C6]);
     add("leave", "leave", bytes_nexe(&[0xC9]), &[C3]);
-    add(
-        "xchg-rsp",
-        "xchg %rax,%rsp",
-        bytes_nexe(&[0x48, 0x94]),
-        &[C6],
-    );
-    add(
-        "mulx-rsp",
-        "mulx %rax,%rsp,%rcx (VEX.vvvv names rsp)",
-        bytes_nexe(&[0xC4, 0xE2, 0xDB, 0xF6, 0xC8]),
-        &[C6],
-    );
-    add(
-        "branch-66",
-        "0x66-prefixed jcc",
-        bytes_nexe(&[0x66, 0x0F, 0x84, 0x00, 0x00, 0x00, 0x00]),
-        &[C4],
-    );
-    add(
-        "branch-67",
-        "0x67-prefixed jmp (jecxz-style)",
-        bytes_nexe(&[0x67, 0xE3, 0x00]),
-        &[C4],
-    );
-    add(
-        "branch-notrack",
-        "notrack P1 jmp (3e prefix)",
-        bytes_nexe(&[0x83, 0xE0, 0xE0, 0x3E, 0xFF, 0xE0]),
-        &[C4, C9],
-    );
+    add("xchg-rsp", "xchg %rax,%rsp", bytes_nexe(&[0x48, 0x94]), &[C6]);
+    add("mulx-rsp", "mulx %rax,%rsp,%rcx (VEX.vvvv names rsp)", bytes_nexe(&[0xC4, 0xE2, 0xDB, 0xF6, 0xC8]), &[C6]);
+    add("branch-66", "0x66-prefixed jcc", bytes_nexe(&[0x66, 0x0F, 0x84, 0x00, 0x00, 0x00, 0x00]), &[C4]);
+    add("branch-67", "0x67-prefixed jmp (jecxz-style)", bytes_nexe(&[0x67, 0xE3, 0x00]), &[C4]);
+    add("branch-notrack", "notrack P1 jmp (3e prefix)", bytes_nexe(&[0x83, 0xE0, 0xE0, 0x3E, 0xFF, 0xE0]), &[C4, C9]);
     add(
         "call-not-at-bundle-end",
         "call rel32 ending at offset 5",
@@ -324,12 +205,7 @@ pub fn attacks() -> Vec<Attack> {
         NexeWriter::with_code(vec![0x90; 64]).build(),
         &[C1],
     );
-    add(
-        "undecodable",
-        "the byte 06 (push %es, invalid in 64-bit mode)",
-        bytes_nexe(&[0x06]),
-        &[C2],
-    );
+    add("undecodable", "the byte 06 (push %es, invalid in 64-bit mode)", bytes_nexe(&[0x06]), &[C2]);
     add(
         "wx-code-segment",
         "a code segment that is writable and executable",
@@ -369,66 +245,16 @@ pub fn attacks() -> Vec<Attack> {
         },
         &[Elf],
     );
-    add(
-        "rdrand",
-        "rdrand %rax (non-deterministic)",
-        bytes_nexe(&[0x48, 0x0F, 0xC7, 0xF0]),
-        &[C3],
-    );
-    add(
-        "cs-prefix-on-mov",
-        "2e prefix on a mov (only nops may carry it)",
-        bytes_nexe(&[0x2E, 0x89, 0xC0]),
-        &[C4],
-    );
-    add(
-        "mov-to-cr0",
-        "mov %rax,%cr0",
-        bytes_nexe(&[0x0F, 0x22, 0xC0]),
-        &[C3],
-    );
-    add(
-        "endbr64",
-        "endbr64 (CET)",
-        bytes_nexe(&[0xF3, 0x0F, 0x1E, 0xFA]),
-        &[C3],
-    );
-    add(
-        "xbegin",
-        "xbegin (TSX)",
-        bytes_nexe(&[0xC7, 0xF8, 0, 0, 0, 0]),
-        &[C3],
-    );
-    add(
-        "clflush",
-        "clflush (%eax)",
-        bytes_nexe(&[0x67, 0x0F, 0xAE, 0x38]),
-        &[C3],
-    );
-    add(
-        "avx512",
-        "vpaddd %zmm0,%zmm0,%zmm0",
-        bytes_nexe(&[0x62, 0xF1, 0x7D, 0x48, 0xFE, 0xC0]),
-        &[C3],
-    );
+    add("rdrand", "rdrand %rax (non-deterministic)", bytes_nexe(&[0x48, 0x0F, 0xC7, 0xF0]), &[C3]);
+    add("cs-prefix-on-mov", "2e prefix on a mov (only nops may carry it)", bytes_nexe(&[0x2E, 0x89, 0xC0]), &[C4]);
+    add("mov-to-cr0", "mov %rax,%cr0", bytes_nexe(&[0x0F, 0x22, 0xC0]), &[C3]);
+    add("endbr64", "endbr64 (CET)", bytes_nexe(&[0xF3, 0x0F, 0x1E, 0xFA]), &[C3]);
+    add("xbegin", "xbegin (TSX)", bytes_nexe(&[0xC7, 0xF8, 0, 0, 0, 0]), &[C3]);
+    add("clflush", "clflush (%eax)", bytes_nexe(&[0x67, 0x0F, 0xAE, 0x38]), &[C3]);
+    add("avx512", "vpaddd %zmm0,%zmm0,%zmm0", bytes_nexe(&[0x62, 0xF1, 0x7D, 0x48, 0xFE, 0xC0]), &[C3]);
     add("pushf", "pushfq", bytes_nexe(&[0x9C]), &[C3]);
-    add(
-        "xlat-no-67",
-        "xlat through %rbx",
-        bytes_nexe(&[0xD7]),
-        &[C5],
-    );
-    add(
-        "lea-to-rsp",
-        "lea 8(%rsp),%rsp (64-bit write)",
-        bytes_nexe(&[0x48, 0x8D, 0x64, 0x24, 0x08]),
-        &[C6],
-    );
-    add(
-        "sub-sp16",
-        "sub $8,%sp (16-bit write)",
-        bytes_nexe(&[0x66, 0x83, 0xEC, 0x08]),
-        &[C6],
-    );
+    add("xlat-no-67", "xlat through %rbx", bytes_nexe(&[0xD7]), &[C5]);
+    add("lea-to-rsp", "lea 8(%rsp),%rsp (64-bit write)", bytes_nexe(&[0x48, 0x8D, 0x64, 0x24, 0x08]), &[C6]);
+    add("sub-sp16", "sub $8,%sp (16-bit write)", bytes_nexe(&[0x66, 0x83, 0xEC, 0x08]), &[C6]);
     v
 }

@@ -41,16 +41,10 @@ pub struct NexeError {
 
 impl NexeError {
     fn at(offset: u64, message: impl Into<String>) -> Self {
-        NexeError {
-            offset: Some(offset),
-            message: message.into(),
-        }
+        NexeError { offset: Some(offset), message: message.into() }
     }
     fn new(message: impl Into<String>) -> Self {
-        NexeError {
-            offset: None,
-            message: message.into(),
-        }
+        NexeError { offset: None, message: message.into() }
     }
     /// The rule id reported for this error (always `ELF`).
     pub fn rule(&self) -> Rule {
@@ -61,11 +55,7 @@ impl NexeError {
 impl std::fmt::Display for NexeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.offset {
-            Some(o) => write!(
-                f,
-                "not a valid nexe: {} (at file offset {:#x})",
-                self.message, o
-            ),
+            Some(o) => write!(f, "not a valid nexe: {} (at file offset {:#x})", self.message, o),
             None => write!(f, "not a valid nexe: {}", self.message),
         }
     }
@@ -106,13 +96,7 @@ impl SegmentFlags {
 impl std::fmt::Display for SegmentFlags {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let c = |b: bool, ch: char| if b { ch } else { '-' };
-        write!(
-            f,
-            "{}{}{}",
-            c(self.r(), 'R'),
-            c(self.w(), 'W'),
-            c(self.x(), 'X')
-        )
+        write!(f, "{}{}{}", c(self.r(), 'R'), c(self.w(), 'W'), c(self.x(), 'X'))
     }
 }
 
@@ -232,11 +216,7 @@ impl<'a> Nexe<'a> {
         if data.len() < EHDR_SIZE {
             return Err(NexeError::at(
                 data.len() as u64,
-                format!(
-                    "truncated ELF header: {} of {} bytes",
-                    data.len(),
-                    EHDR_SIZE
-                ),
+                format!("truncated ELF header: {} of {} bytes", data.len(), EHDR_SIZE),
             ));
         }
         let ident = &data[..16];
@@ -252,17 +232,11 @@ impl<'a> Nexe<'a> {
         let e = |off: u64, what: &str| NexeError::at(off, format!("cannot read {what}"));
         let e_type = u16_at(data, 16).ok_or_else(|| e(16, "e_type"))?;
         if e_type != 2 {
-            return Err(NexeError::at(
-                16,
-                format!("e_type is {e_type}, not ET_EXEC (2)"),
-            ));
+            return Err(NexeError::at(16, format!("e_type is {e_type}, not ET_EXEC (2)")));
         }
         let machine = u16_at(data, 18).ok_or_else(|| e(18, "e_machine"))?;
         if machine != 62 {
-            return Err(NexeError::at(
-                18,
-                format!("e_machine is {machine}, not x86-64 (62)"),
-            ));
+            return Err(NexeError::at(18, format!("e_machine is {machine}, not x86-64 (62)")));
         }
         let entry = u64_at(data, 24).ok_or_else(|| e(24, "e_entry"))?;
         let phoff = u64_at(data, 32).ok_or_else(|| e(32, "e_phoff"))?;
@@ -276,22 +250,13 @@ impl<'a> Nexe<'a> {
             return Err(NexeError::at(56, "no program headers"));
         }
         if usize::from(phentsize) != PHDR_SIZE {
-            return Err(NexeError::at(
-                54,
-                format!("e_phentsize is {phentsize}, not {PHDR_SIZE}"),
-            ));
+            return Err(NexeError::at(54, format!("e_phentsize is {phentsize}, not {PHDR_SIZE}")));
         }
         if usize::from(phnum) > MAX_PHNUM {
-            return Err(NexeError::at(
-                56,
-                format!("{phnum} program headers (limit {MAX_PHNUM})"),
-            ));
+            return Err(NexeError::at(56, format!("{phnum} program headers (limit {MAX_PHNUM})")));
         }
         if shnum != 0 && usize::from(shentsize) != SHDR_SIZE {
-            return Err(NexeError::at(
-                58,
-                format!("e_shentsize is {shentsize}, not {SHDR_SIZE}"),
-            ));
+            return Err(NexeError::at(58, format!("e_shentsize is {shentsize}, not {SHDR_SIZE}")));
         }
         let table_len = u64::from(phnum) * PHDR_SIZE as u64;
         if slice_at(data, phoff, table_len).is_none() {
@@ -313,13 +278,7 @@ impl<'a> Nexe<'a> {
             let vaddr = u64_at(data, ph + 16).ok_or_else(|| e(ph + 16, "p_vaddr"))?;
             let filesz = u64_at(data, ph + 32).ok_or_else(|| e(ph + 32, "p_filesz"))?;
             let memsz = u64_at(data, ph + 40).ok_or_else(|| e(ph + 40, "p_memsz"))?;
-            let seg = Segment {
-                vaddr,
-                memsz,
-                filesz,
-                offset,
-                flags: SegmentFlags(flags),
-            };
+            let seg = Segment { vaddr, memsz, filesz, offset, flags: SegmentFlags(flags) };
             match p_type {
                 PT_INTERP => return Err(NexeError::at(ph, "has PT_INTERP (a nexe is static)")),
                 PT_DYNAMIC => return Err(NexeError::at(ph, "has PT_DYNAMIC (a nexe is static)")),
@@ -334,16 +293,10 @@ impl<'a> Nexe<'a> {
                         ));
                     }
                     if filesz > memsz && p_type != PT_NOTE {
-                        return Err(NexeError::at(
-                            ph,
-                            format!("segment {i} has p_filesz > p_memsz"),
-                        ));
+                        return Err(NexeError::at(ph, format!("segment {i} has p_filesz > p_memsz")));
                     }
                     if vaddr.checked_add(memsz).is_none() {
-                        return Err(NexeError::at(
-                            ph,
-                            format!("segment {i} wraps the address space"),
-                        ));
+                        return Err(NexeError::at(ph, format!("segment {i} wraps the address space")));
                     }
                     match p_type {
                         // An empty PT_LOAD maps nothing (GNU ld emits one for an empty
@@ -356,9 +309,7 @@ impl<'a> Nexe<'a> {
                             }
                         }
                         _ => {
-                            if let Some(v) =
-                                find_form_note(slice_at(data, offset, filesz).unwrap_or(&[]))
-                            {
+                            if let Some(v) = find_form_note(slice_at(data, offset, filesz).unwrap_or(&[])) {
                                 form_version = Some(v);
                             }
                         }
@@ -367,8 +318,7 @@ impl<'a> Nexe<'a> {
                 _ => {} // PT_PHDR, PT_GNU_STACK and others carry nothing the runtime maps.
             }
         }
-        let form_version = form_version
-            .ok_or_else(|| NexeError::new("no PT_NOTE with the ZV form-version note"))?;
+        let form_version = form_version.ok_or_else(|| NexeError::new("no PT_NOTE with the ZV form-version note"))?;
         if form_version != form::FORM_VERSION {
             return Err(NexeError::new(format!(
                 "unknown form version {form_version} (this verifier knows version {})",
@@ -412,10 +362,7 @@ impl<'a> Nexe<'a> {
                     v.push(LayoutViolation {
                         rule: Rule::C1,
                         addr: s.vaddr,
-                        message: format!(
-                            "segment {i} at {:#x} is a second executable segment",
-                            s.vaddr
-                        ),
+                        message: format!("segment {i} at {:#x} is a second executable segment", s.vaddr),
                     });
                 } else {
                     code_index = Some(i);
@@ -448,10 +395,7 @@ impl<'a> Nexe<'a> {
                         v.push(LayoutViolation {
                             rule: Rule::C1,
                             addr: s.vaddr,
-                            message: format!(
-                                "code size {:#x} is not a positive multiple of 32",
-                                s.memsz
-                            ),
+                            message: format!("code size {:#x} is not a positive multiple of 32", s.memsz),
                         });
                     }
                 }
@@ -502,10 +446,7 @@ impl<'a> Nexe<'a> {
                     v.push(LayoutViolation {
                         rule: Rule::C1,
                         addr: self.entry,
-                        message: format!(
-                            "entry point {:#x} is not a bundle start in the code segment",
-                            self.entry
-                        ),
+                        message: format!("entry point {:#x} is not a bundle start in the code segment", self.entry),
                     });
                 }
             }
@@ -531,12 +472,7 @@ impl<'a> Nexe<'a> {
 
     /// The raw program-header table.
     pub fn phdr_bytes(&self) -> &'a [u8] {
-        slice_at(
-            self.data,
-            self.phdrs.0,
-            u64::from(self.phdrs.1) * PHDR_SIZE as u64,
-        )
-        .unwrap_or(&[])
+        slice_at(self.data, self.phdrs.0, u64::from(self.phdrs.1) * PHDR_SIZE as u64).unwrap_or(&[])
     }
 
     /// The section headers that can be read; malformed ones are skipped (sections are
@@ -567,23 +503,12 @@ impl<'a> Nexe<'a> {
             ) else {
                 continue;
             };
-            let size = if kind == 8 || slice_at(self.data, offset, size).is_none() {
-                0
-            } else {
-                size
-            };
+            let size = if kind == 8 || slice_at(self.data, offset, size).is_none() { 0 } else { size };
             let name = strtab
                 .and_then(|t| cstr_at(t, u64::from(name)))
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
-            out.push(Section {
-                name,
-                kind,
-                addr,
-                offset,
-                size,
-                link,
-            });
+            out.push(Section { name, kind, addr, offset, size, link });
         }
         out
     }
@@ -600,10 +525,7 @@ impl<'a> Nexe<'a> {
         let sections = self.sections();
         let mut out = Vec::new();
         for s in sections.iter().filter(|s| s.kind == SHT_SYMTAB) {
-            let Some(strs) = sections
-                .get(s.link as usize)
-                .and_then(|t| slice_at(self.data, t.offset, t.size))
-            else {
+            let Some(strs) = sections.get(s.link as usize).and_then(|t| slice_at(self.data, t.offset, t.size)) else {
                 continue;
             };
             let Some(table) = slice_at(self.data, s.offset, s.size) else {
@@ -665,14 +587,7 @@ pub fn symbolize(symbols: &[Symbol], addr: u64) -> Option<String> {
     let idx = symbols.partition_point(|s| s.addr <= addr);
     let cands = symbols.get(..idx)?;
     // Prefer the nearest function symbol that covers the address.
-    let s = cands
-        .iter()
-        .rev()
-        .find(|s| s.is_func && (s.size == 0 || addr < s.addr.saturating_add(s.size)))?;
+    let s = cands.iter().rev().find(|s| s.is_func && (s.size == 0 || addr < s.addr.saturating_add(s.size)))?;
     let off = addr - s.addr;
-    Some(if off == 0 {
-        s.name.clone()
-    } else {
-        format!("{}+{:#x}", s.name, off)
-    })
+    Some(if off == 0 { s.name.clone() } else { format!("{}+{:#x}", s.name, off) })
 }

@@ -73,13 +73,7 @@ pub struct OracleFailure {
 
 impl std::fmt::Display for OracleFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "oracle: at {:#x} [{}]: {}",
-            self.addr,
-            crate::verify::hex(&self.bytes),
-            self.what
-        )
+        write!(f, "oracle: at {:#x} [{}]: {}", self.addr, crate::verify::hex(&self.bytes), self.what)
     }
 }
 
@@ -94,24 +88,13 @@ pub fn check_accepted_code(base: u64, code: &[u8]) -> Option<OracleFailure> {
         let pos = decoder.position();
         decoder.decode_out(&mut ins);
         let len = ins.len().max(1);
-        let bytes = code
-            .get(pos..pos.saturating_add(len).min(code.len()))
-            .unwrap_or(&[])
-            .to_vec();
+        let bytes = code.get(pos..pos.saturating_add(len).min(code.len())).unwrap_or(&[]).to_vec();
         let addr = base.wrapping_add(pos as u64);
         if ins.is_invalid() {
-            return Some(OracleFailure {
-                addr,
-                bytes,
-                what: "bytes do not decode to a valid instruction".into(),
-            });
+            return Some(OracleFailure { addr, bytes, what: "bytes do not decode to a valid instruction".into() });
         }
         if pos / bundle != (pos + len - 1) / bundle {
-            return Some(OracleFailure {
-                addr,
-                bytes,
-                what: "instruction crosses a bundle boundary".into(),
-            });
+            return Some(OracleFailure { addr, bytes, what: "instruction crosses a bundle boundary".into() });
         }
         if NEVER_ALLOWED.contains(&ins.mnemonic()) {
             return Some(OracleFailure {
@@ -127,11 +110,7 @@ pub fn check_accepted_code(base: u64, code: &[u8]) -> Option<OracleFailure> {
 /// Checks a verification result against the oracle: when `result` is `Ok`, the verified
 /// bytes must equal `code`, start at `base`, and pass [`check_accepted_code`]. A
 /// rejection always passes (the oracle only checks that nothing bad is accepted).
-pub fn check_result(
-    base: u64,
-    code: &[u8],
-    result: &Result<VerifiedCode, Rejected>,
-) -> Result<(), OracleFailure> {
+pub fn check_result(base: u64, code: &[u8], result: &Result<VerifiedCode, Rejected>) -> Result<(), OracleFailure> {
     let Ok(v) = result else {
         return Ok(());
     };
@@ -152,10 +131,7 @@ pub fn check_result(
 /// oracle does not hold: for fuzz targets and tests.
 pub fn assert_result(base: u64, code: &[u8], result: &Result<VerifiedCode, Rejected>) {
     if let Err(f) = check_result(base, code, result) {
-        panic!(
-            "verifier accepted a region the oracle rejects: {f}\nregion at {base:#x}: {}",
-            crate::verify::hex(code)
-        );
+        panic!("verifier accepted a region the oracle rejects: {f}\nregion at {base:#x}: {}", crate::verify::hex(code));
     }
 }
 
@@ -177,11 +153,7 @@ pub fn exercise_nexe(data: &[u8]) {
             "verifier accepted a nexe with layout violations: {:?}",
             v.nexe.layout_violations
         );
-        assert_eq!(
-            v.code.base(),
-            form::CODE_START,
-            "verifier accepted code that is not at CODE_START"
-        );
+        assert_eq!(v.code.base(), form::CODE_START, "verifier accepted code that is not at CODE_START");
         if let Some(f) = check_accepted_code(v.code.base(), v.code.bytes()) {
             panic!("verifier accepted a nexe the oracle rejects: {f}");
         }
@@ -202,10 +174,7 @@ pub fn exercise_region(data: &[u8]) {
     }
     let bundle = form::BUNDLE as usize;
     let mut padded = data.to_vec();
-    padded.resize(
-        data.len().next_multiple_of(bundle) + form::HLT_SLED_MIN as usize,
-        form::HLT,
-    );
+    padded.resize(data.len().next_multiple_of(bundle) + form::HLT_SLED_MIN as usize, form::HLT);
     let r = verify_region(base, &padded, RegionKind::CodeSegment, Options::default());
     assert_result(base, &padded, &r);
 }
@@ -219,12 +188,7 @@ mod tests {
     fn valid_code_passes() {
         let code = testgen::valid_code(7, 8192, form::CODE_START);
         assert_eq!(check_accepted_code(form::CODE_START, &code), None);
-        let r = verify_region(
-            form::CODE_START,
-            &code,
-            RegionKind::CodeSegment,
-            Options::default(),
-        );
+        let r = verify_region(form::CODE_START, &code, RegionKind::CodeSegment, Options::default());
         assert!(check_result(form::CODE_START, &code, &r).is_ok());
     }
 

@@ -206,13 +206,7 @@ pub fn emit_random_instruction(a: &mut Asm, rng: &mut Rng, base: u64) {
                 }
             };
             let op = if rng.below(3) == 0 { 0x89 } else { 0x8B };
-            a.emit(&[
-                0x67,
-                rex(true, r1, b),
-                op,
-                0x40 | ((r1 & 7) << 3) | (b & 7),
-                d8,
-            ]);
+            a.emit(&[0x67, rex(true, r1, b), op, 0x40 | ((r1 & 7) << 3) | (b & 7), d8]);
         }
         // M1 with SIB: 67 REX.W 8b modrm(01,reg,100) sib disp8
         45..=50 => {
@@ -224,13 +218,7 @@ pub fn emit_random_instruction(a: &mut Asm, rng: &mut Rng, base: u64) {
         // M2: disp8(%rsp) loads and stores
         51..=58 => {
             let op = if rng.below(2) == 0 { 0x89 } else { 0x8B };
-            a.emit(&[
-                rex(true, r1, 0),
-                op,
-                0x44 | ((r1 & 7) << 3),
-                0x24,
-                d8 & 0xF8,
-            ]);
+            a.emit(&[rex(true, r1, 0), op, 0x44 | ((r1 & 7) << 3), 0x24, d8 & 0xF8]);
         }
         // M2: rip-relative load
         59..=61 => {
@@ -260,17 +248,9 @@ pub fn emit_random_instruction(a: &mut Asm, rng: &mut Rng, base: u64) {
         }
         // push/pop pairs
         71..=73 => {
-            let p = if r1 >= 8 {
-                vec![0x41, 0x50 | (r1 & 7)]
-            } else {
-                vec![0x50 | r1]
-            };
+            let p = if r1 >= 8 { vec![0x41, 0x50 | (r1 & 7)] } else { vec![0x50 | r1] };
             a.emit(&p);
-            let q = if r1 >= 8 {
-                vec![0x41, 0x58 | (r1 & 7)]
-            } else {
-                vec![0x58 | r1]
-            };
+            let q = if r1 >= 8 { vec![0x41, 0x58 | (r1 & 7)] } else { vec![0x58 | r1] };
             a.emit(&q);
         }
         // SSE2 scalar double arithmetic reg, reg and M1 load
@@ -298,12 +278,7 @@ pub fn emit_random_instruction(a: &mut Asm, rng: &mut Rng, base: u64) {
                 a.emit(&[rex(true, r1, r2), 0x0F, 0xAF, modrm_rr]);
             }
             _ => {
-                a.emit(&[
-                    rex(true, r1, r2),
-                    0x0F,
-                    0x40 | (rng.below(16) as u8),
-                    modrm_rr,
-                ]);
+                a.emit(&[rex(true, r1, r2), 0x0F, 0x40 | (rng.below(16) as u8), modrm_rr]);
             }
         },
         // jcc rel8 back to the start of the current bundle (always a valid target)

@@ -12,8 +12,8 @@
 use std::sync::OnceLock;
 
 use iced_x86::{
-    Code, CpuidFeature, Decoder, DecoderOptions, FlowControl, InstructionInfoFactory,
-    InstructionInfoOptions, Mnemonic, OpAccess, OpKind, Register,
+    Code, CpuidFeature, Decoder, DecoderOptions, FlowControl, InstructionInfoFactory, InstructionInfoOptions, Mnemonic,
+    OpAccess, OpKind, Register,
 };
 
 use crate::form::{self, Rule};
@@ -79,9 +79,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            max_violations: 100_000,
-        }
+        Options { max_violations: 100_000 }
     }
 }
 
@@ -139,12 +137,7 @@ pub fn verify_nexe(data: &[u8], opts: Options) -> Result<VerifiedNexe<'_>, Rejec
         Err(e) => return Err(reject_malformed(&e)),
     };
     let mut out = Sink::new(opts);
-    for LayoutViolation {
-        rule,
-        addr,
-        message,
-    } in &nexe.layout_violations
-    {
+    for LayoutViolation { rule, addr, message } in &nexe.layout_violations {
         out.push(*rule, *addr, &[], "", message.clone());
     }
     let Some(seg) = nexe.code_segment() else {
@@ -155,10 +148,7 @@ pub fn verify_nexe(data: &[u8], opts: Options) -> Result<VerifiedNexe<'_>, Rejec
     if out.count > 0 {
         return Err(out.finish(bytes.len() as u64));
     }
-    let code = VerifiedCode {
-        base: seg.vaddr,
-        bytes: bytes.into(),
-    };
+    let code = VerifiedCode { base: seg.vaddr, bytes: bytes.into() };
     Ok(VerifiedNexe { nexe, code })
 }
 
@@ -178,21 +168,13 @@ pub fn reject_malformed(e: &NexeError) -> Rejected {
 }
 
 /// Verifies a code region at guest address `base`.
-pub fn verify_region(
-    base: u64,
-    code: &[u8],
-    kind: RegionKind,
-    opts: Options,
-) -> Result<VerifiedCode, Rejected> {
+pub fn verify_region(base: u64, code: &[u8], kind: RegionKind, opts: Options) -> Result<VerifiedCode, Rejected> {
     let mut out = Sink::new(opts);
     check_code(base, code, kind, &mut out);
     if out.count > 0 {
         return Err(out.finish(code.len() as u64));
     }
-    Ok(VerifiedCode {
-        base,
-        bytes: code.into(),
-    })
+    Ok(VerifiedCode { base, bytes: code.into() })
 }
 
 struct Sink {
@@ -203,31 +185,17 @@ struct Sink {
 
 impl Sink {
     fn new(opts: Options) -> Self {
-        Sink {
-            opts,
-            count: 0,
-            v: Vec::new(),
-        }
+        Sink { opts, count: 0, v: Vec::new() }
     }
     fn push(&mut self, rule: Rule, addr: u64, bytes: &[u8], insn: &str, reason: String) {
         self.count += 1;
         if self.v.len() < self.opts.max_violations {
-            self.v.push(Violation {
-                rule,
-                addr,
-                bytes: bytes.to_vec(),
-                instruction: insn.to_string(),
-                reason,
-            });
+            self.v.push(Violation { rule, addr, bytes: bytes.to_vec(), instruction: insn.to_string(), reason });
         }
     }
     fn finish(mut self, code_bytes: u64) -> Rejected {
         self.v.sort_by_key(|v| (v.addr, v.rule));
-        Rejected {
-            code_bytes,
-            violations: self.v,
-            violation_count: self.count,
-        }
+        Rejected { code_bytes, violations: self.v, violation_count: self.count }
     }
 }
 
@@ -399,11 +367,8 @@ const IMPLICIT_RSP_MNEMONICS: &[Mnemonic] = &[
 fn classify(code: Code) -> u8 {
     let m = code.mnemonic();
     let mut f = 0;
-    let features_ok = !code.cpuid_features().is_empty()
-        && code
-            .cpuid_features()
-            .iter()
-            .all(|c| ALLOWED_FEATURES.contains(c));
+    let features_ok =
+        !code.cpuid_features().is_empty() && code.cpuid_features().iter().all(|c| ALLOWED_FEATURES.contains(c));
     let denied = (DENIED_MNEMONICS.contains(&m) && m != Mnemonic::Hlt)
         || code.is_jmp_far()
         || code.is_call_far()
@@ -545,17 +510,11 @@ fn scan_prefixes(raw: &[u8]) -> Prefixes {
 }
 
 fn writes(a: OpAccess) -> bool {
-    matches!(
-        a,
-        OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
-    )
+    matches!(a, OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
 }
 
 fn is_stack_pointer(r: Register) -> bool {
-    matches!(
-        r,
-        Register::RSP | Register::ESP | Register::SP | Register::SPL
-    )
+    matches!(r, Register::RSP | Register::ESP | Register::SP | Register::SPL)
 }
 
 fn is_rsp_family(r: Register) -> bool {
@@ -568,14 +527,17 @@ fn mnemonic_text(m: Mnemonic) -> String {
 
 fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
     let len = code.len();
+    if base % form::BUNDLE != 0 {
+        // Bundles are counted from the region's start, so it must be a bundle start.
+        out.push(Rule::C1, base, &[], "", format!("region base {base:#x} is not bundle-aligned"));
+        return;
+    }
+    if len == 0 {
+        out.push(Rule::C1, base, &[], "", "empty code region".into());
+        return;
+    }
     if len as u64 % form::BUNDLE != 0 {
-        out.push(
-            Rule::C1,
-            base,
-            &[],
-            "",
-            format!("code size {len:#x} is not a multiple of 32"),
-        );
+        out.push(Rule::C1, base, &[], "", format!("code size {len:#x} is not a multiple of 32"));
     }
     if kind == RegionKind::CodeSegment {
         let sled = code.iter().rev().take_while(|&&b| b == form::HLT).count();
@@ -606,16 +568,8 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
         let ilen = ins.len();
         let raw = code.get(pos..(pos + ilen.max(1)).min(len)).unwrap_or(&[]);
         if ins.is_invalid() {
-            let shown = code
-                .get(pos..(pos + 15).min(bundle_end).min(len))
-                .unwrap_or(&[]);
-            out.push(
-                Rule::C2,
-                addr,
-                shown,
-                "(bad)",
-                "bytes do not decode to a valid x86-64 instruction".into(),
-            );
+            let shown = code.get(pos..(pos + 15).min(bundle_end).min(len)).unwrap_or(&[]);
+            out.push(Rule::C2, addr, shown, "(bad)", "bytes do not decode to a valid x86-64 instruction".into());
             if !resync(&mut decoder, base, bundle_end) {
                 break;
             }
@@ -629,10 +583,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                 addr,
                 raw,
                 &mtext(),
-                format!(
-                    "instruction crosses the bundle boundary at {:#x}",
-                    base + bundle_end as u64
-                ),
+                format!("instruction crosses the bundle boundary at {:#x}", base + bundle_end as u64),
             );
             if !resync(&mut decoder, base, bundle_end) {
                 break;
@@ -648,21 +599,13 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
 
         // C3: allow-list on the exact Code, then register classes.
         if flags & DENY != 0 {
-            let feats: Vec<String> = ins
-                .cpuid_features()
-                .iter()
-                .map(|f| format!("{f:?}"))
-                .collect();
+            let feats: Vec<String> = ins.cpuid_features().iter().map(|f| format!("{f:?}")).collect();
             out.push(
                 Rule::C3,
                 addr,
                 raw,
                 &mtext(),
-                format!(
-                    "{} is not on the form-1 allow-list (CPUID features: {})",
-                    mtext(),
-                    feats.join(", ")
-                ),
+                format!("{} is not on the form-1 allow-list (CPUID features: {})", mtext(), feats.join(", ")),
             );
             prev = Prev::Other;
             if pos + ilen == bundle_end {
@@ -688,10 +631,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                         addr,
                         raw,
                         &mtext(),
-                        format!(
-                            "accesses the system register {}",
-                            format!("{r:?}").to_ascii_lowercase()
-                        ),
+                        format!("accesses the system register {}", format!("{r:?}").to_ascii_lowercase()),
                     );
                 }
             }
@@ -722,10 +662,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                 addr,
                 raw,
                 &mtext(),
-                format!(
-                    "segment-override prefix {:#04x} (only 0x2e on a nop is allowed)",
-                    pfx.seg
-                ),
+                format!("segment-override prefix {:#04x} (only 0x2e on a nop is allowed)", pfx.seg),
             );
         } else if is_branch && pfx.legacy != 0 {
             out.push(
@@ -750,19 +687,10 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                         // M1: 32-bit address size; iced must agree that the registers are 32-bit.
                         let base_ok = b == Register::None || b == Register::EIP || b.is_gpr32();
                         // xlat's index is %al.
-                        let index_ok = x == Register::None
-                            || x == Register::AL
-                            || x.is_gpr32()
-                            || x.is_xmm()
-                            || x.is_ymm();
+                        let index_ok =
+                            x == Register::None || x == Register::AL || x.is_gpr32() || x.is_xmm() || x.is_ymm();
                         if !(base_ok && index_ok) {
-                            out.push(
-                                Rule::C5,
-                                addr,
-                                raw,
-                                &mtext(),
-                                "inconsistent 32-bit memory operand".into(),
-                            );
+                            out.push(Rule::C5, addr, raw, &mtext(), "inconsistent 32-bit memory operand".into());
                         }
                     } else if flags & MOFFS != 0 {
                         out.push(
@@ -770,12 +698,9 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                             addr,
                             raw,
                             &mtext(),
-                            "64-bit moffs address; moffs operands are allowed only as M1 (0x67)"
-                                .into(),
+                            "64-bit moffs address; moffs operands are allowed only as M1 (0x67)".into(),
                         );
-                    } else if x == Register::None
-                        && matches!(b, Register::RSP | Register::RIP | Register::None)
-                    {
+                    } else if x == Register::None && matches!(b, Register::RSP | Register::RIP | Register::None) {
                         // M2 (rsp/rip + disp32) or M3 (absolute disp32).
                     } else {
                         let why = if x.is_xmm() || x.is_ymm() || x.is_zmm() {
@@ -799,13 +724,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                     );
                 }
                 OpKind::MemorySegSI | OpKind::MemorySegDI | OpKind::MemoryESDI => {
-                    out.push(
-                        Rule::C5,
-                        addr,
-                        raw,
-                        &mtext(),
-                        "16-bit implicit memory operand".into(),
-                    );
+                    out.push(Rule::C5, addr, raw, &mtext(), "16-bit implicit memory operand".into());
                 }
                 _ => {}
             }
@@ -813,31 +732,16 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
 
         // C6: writes to the stack pointer, from iced's full list of written registers.
         let m = ins.mnemonic();
-        let stack_op = matches!(
-            m,
-            Mnemonic::Push | Mnemonic::Pop | Mnemonic::Call | Mnemonic::Ret
-        );
+        let stack_op = matches!(m, Mnemonic::Push | Mnemonic::Pop | Mnemonic::Call | Mnemonic::Ret);
         if stack_op {
-            if m == Mnemonic::Pop
-                && ins.op0_kind() == OpKind::Register
-                && is_rsp_family(ins.op0_register())
-            {
-                out.push(
-                    Rule::C6,
-                    addr,
-                    raw,
-                    &mtext(),
-                    "pop into the stack pointer".into(),
-                );
+            if m == Mnemonic::Pop && ins.op0_kind() == OpKind::Register && is_rsp_family(ins.op0_register()) {
+                out.push(Rule::C6, addr, raw, &mtext(), "pop into the stack pointer".into());
             }
         } else if names_sp || flags & IMPLICIT_RSP != 0 {
             // Only forms that name the stack pointer or write it implicitly (per iced's
             // per-Code table above) can write it; ask iced for the exact accesses.
             let inf = info.info_options(&ins, InstructionInfoOptions::NO_MEMORY_USAGE);
-            let writes_rsp = inf
-                .used_registers()
-                .iter()
-                .any(|u| writes(u.access()) && is_stack_pointer(u.register()));
+            let writes_rsp = inf.used_registers().iter().any(|u| writes(u.access()) && is_stack_pointer(u.register()));
             if writes_rsp {
                 // iced reports a write of %esp as a write of %rsp (it zero-extends), so the
                 // explicit operands decide: a 64-, 16- or 8-bit stack-pointer operand is the
@@ -864,28 +768,14 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
 
         // C7, C8, C9: control flow.
         match fc {
-            FlowControl::UnconditionalBranch
-            | FlowControl::ConditionalBranch
-            | FlowControl::Call => {
+            FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch | FlowControl::Call => {
                 if ins.op0_kind() == OpKind::NearBranch64 {
                     branches.push((pos, ins.near_branch_target(), ilen as u8));
                 } else {
-                    out.push(
-                        Rule::C3,
-                        addr,
-                        raw,
-                        &mtext(),
-                        "branch that is not a near relative branch".into(),
-                    );
+                    out.push(Rule::C3, addr, raw, &mtext(), "branch that is not a near relative branch".into());
                 }
                 if fc == FlowControl::Call && (pos + ilen) % form::BUNDLE as usize != 0 {
-                    out.push(
-                        Rule::C8,
-                        addr,
-                        raw,
-                        &mtext(),
-                        call_misaligned(base, pos + ilen),
-                    );
+                    out.push(Rule::C8, addr, raw, &mtext(), call_misaligned(base, pos + ilen));
                 }
             }
             FlowControl::IndirectBranch | FlowControl::IndirectCall => {
@@ -899,24 +789,11 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                     );
                 } else {
                     let r = ins.op0_register();
-                    let exact =
-                        raw.len() == 2 || (raw.len() == 3 && (0x40..=0x4F).contains(&raw[0]));
+                    let exact = raw.len() == 2 || (raw.len() == 3 && (0x40..=0x4F).contains(&raw[0]));
                     if r == Register::RSP {
-                        out.push(
-                            Rule::C9,
-                            addr,
-                            raw,
-                            &mtext(),
-                            "P1 on %rsp is not allowed".into(),
-                        );
+                        out.push(Rule::C9, addr, raw, &mtext(), "P1 on %rsp is not allowed".into());
                     } else if !exact {
-                        out.push(
-                            Rule::C9,
-                            addr,
-                            raw,
-                            &mtext(),
-                            "P1's branch may carry at most a REX prefix".into(),
-                        );
+                        out.push(Rule::C9, addr, raw, &mtext(), "P1's branch may carry at most a REX prefix".into());
                     } else if prev != Prev::P1Mask(r) {
                         let why = match prev {
                             Prev::P1Mask(other) => format!(
@@ -935,13 +812,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                     }
                 }
                 if fc == FlowControl::IndirectCall && (pos + ilen) % form::BUNDLE as usize != 0 {
-                    out.push(
-                        Rule::C8,
-                        addr,
-                        raw,
-                        &mtext(),
-                        call_misaligned(base, pos + ilen),
-                    );
+                    out.push(Rule::C8, addr, raw, &mtext(), call_misaligned(base, pos + ilen));
                 }
             }
             FlowControl::Return => {
@@ -981,11 +852,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                 this = Prev::P1Mask(ins.op0_register().full_register());
             }
         }
-        prev = if pos + ilen == bundle_end {
-            Prev::None
-        } else {
-            this
-        };
+        prev = if pos + ilen == bundle_end { Prev::None } else { this };
     }
 
     // C7: every direct branch lands on a valid target.
@@ -1001,9 +868,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
         if !ok {
             let raw = code.get(pos..pos + ilen as usize).unwrap_or(&[]);
             let why = if inside && second.get((target - base) as usize) {
-                format!(
-                    "branch target {target:#x} is the second instruction of a pseudo-instruction"
-                )
+                format!("branch target {target:#x} is the second instruction of a pseudo-instruction")
             } else if inside {
                 format!("branch target {target:#x} is not an instruction start")
             } else {
@@ -1017,10 +882,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
 }
 
 fn call_misaligned(base: u64, end: usize) -> String {
-    format!(
-        "call ends at {:#x}, not at a bundle boundary",
-        base + end as u64
-    )
+    format!("call ends at {:#x}, not at a bundle boundary", base + end as u64)
 }
 
 fn operand_regs(b: Register, x: Register) -> String {

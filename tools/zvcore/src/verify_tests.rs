@@ -19,11 +19,7 @@ fn accepts(bytes: &[u8]) {
         panic!(
             "expected {} to verify, got:\n{}",
             hex(bytes),
-            r.violations
-                .iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
+            r.violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
         );
     }
 }
@@ -41,18 +37,10 @@ fn every_attack_reports_exactly_its_rules() {
         let want: BTreeSet<Rule> = a.rules.iter().copied().collect();
         if got != want {
             let detail = match verify_nexe(&a.nexe, Options::default()) {
-                Err(r) => r
-                    .violations
-                    .iter()
-                    .map(|v| format!("    {v}"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                Err(r) => r.violations.iter().map(|v| format!("    {v}")).collect::<Vec<_>>().join("\n"),
                 Ok(_) => "    (verified)".into(),
             };
-            failures.push(format!(
-                "{}: want {:?}, got {:?}\n{}",
-                a.name, want, got, detail
-            ));
+            failures.push(format!("{}: want {:?}, got {:?}\n{}", a.name, want, got, detail));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -289,15 +277,9 @@ fn c9_pseudo_instructions() {
     // P1 on rsp is never allowed.
     assert!(rules_of(&bytes_nexe(&[0x83, 0xE4, 0xE0, 0xFF, 0xE4])).contains(&Rule::C9));
     // A mask with an extra prefix is not the exact encoding.
-    assert_eq!(
-        rules_of(&bytes_nexe(&[0x40, 0x83, 0xE0, 0xE0, 0xFF, 0xE0])),
-        BTreeSet::from([Rule::C9])
-    );
+    assert_eq!(rules_of(&bytes_nexe(&[0x40, 0x83, 0xE0, 0xE0, 0xFF, 0xE0])), BTreeSet::from([Rule::C9]));
     // Something between the mask and the branch breaks the pair.
-    assert_eq!(
-        rules_of(&bytes_nexe(&[0x83, 0xE0, 0xE0, 0x90, 0xFF, 0xE0])),
-        BTreeSet::from([Rule::C9])
-    );
+    assert_eq!(rules_of(&bytes_nexe(&[0x83, 0xE0, 0xE0, 0x90, 0xFF, 0xE0])), BTreeSet::from([Rule::C9]));
     // rep ret is not P2.
     let mut v = form::P2_MASK_BYTES.to_vec();
     v.extend_from_slice(&[0xF3, 0xC3]);
@@ -316,11 +298,8 @@ fn jail_region_uses_its_own_bounds() {
     let e = verify_region(base, &code, RegionKind::CodeSegment, Options::default()).unwrap_err();
     assert_eq!(e.violations[0].rule, Rule::C1);
     // A jump into the middle of an instruction of the region.
-    let code = [0xEB, 0x01, 0xB8, 0, 0, 0, 0]
-        .iter()
-        .copied()
-        .chain(std::iter::repeat(0x90).take(25))
-        .collect::<Vec<_>>();
+    let code =
+        [0xEB, 0x01, 0xB8, 0, 0, 0, 0].iter().copied().chain(std::iter::repeat(0x90).take(25)).collect::<Vec<_>>();
     let e = verify_region(base, &code, RegionKind::Jail, Options::default()).unwrap_err();
     assert_eq!(e.violations[0].rule, Rule::C7);
 }
@@ -329,12 +308,7 @@ fn jail_region_uses_its_own_bounds() {
 fn generated_code_verifies() {
     for seed in 0..20 {
         let code = valid_code(seed, 64 * 1024, form::CODE_START);
-        if let Err(r) = verify_region(
-            form::CODE_START,
-            &code,
-            RegionKind::CodeSegment,
-            Options::default(),
-        ) {
+        if let Err(r) = verify_region(form::CODE_START, &code, RegionKind::CodeSegment, Options::default()) {
             panic!("seed {seed}: {}", r.violations[0]);
         }
     }
@@ -343,17 +317,9 @@ fn generated_code_verifies() {
 
 #[test]
 fn violation_limit_bounds_memory_but_counts_all() {
-    let code: Vec<u8> = std::iter::repeat(0x06)
-        .take(32 * 100)
-        .chain(std::iter::repeat(0xF4).take(32))
-        .collect();
-    let e = verify_region(
-        form::CODE_START,
-        &code,
-        RegionKind::CodeSegment,
-        Options { max_violations: 10 },
-    )
-    .unwrap_err();
+    let code: Vec<u8> = std::iter::repeat(0x06).take(32 * 100).chain(std::iter::repeat(0xF4).take(32)).collect();
+    let e =
+        verify_region(form::CODE_START, &code, RegionKind::CodeSegment, Options { max_violations: 10 }).unwrap_err();
     assert_eq!(e.violations.len(), 10);
     assert_eq!(e.violation_count, 100);
 }
@@ -366,20 +332,9 @@ fn every_violation_names_rule_address_and_reason() {
                 assert!(!v.reason.is_empty(), "{}: empty reason", a.name);
                 if matches!(
                     v.rule,
-                    Rule::C2
-                        | Rule::C3
-                        | Rule::C4
-                        | Rule::C5
-                        | Rule::C6
-                        | Rule::C7
-                        | Rule::C8
-                        | Rule::C9
+                    Rule::C2 | Rule::C3 | Rule::C4 | Rule::C5 | Rule::C6 | Rule::C7 | Rule::C8 | Rule::C9
                 ) {
-                    assert!(
-                        !v.bytes.is_empty() && !v.instruction.is_empty(),
-                        "{}: {v}",
-                        a.name
-                    );
+                    assert!(!v.bytes.is_empty() && !v.instruction.is_empty(), "{}: {v}", a.name);
                     assert!(v.addr >= form::CODE_START, "{}: {v}", a.name);
                 }
             }
@@ -411,8 +366,8 @@ fn implicit_stack_writers_are_all_listed() {
         if ins.is_invalid() {
             continue;
         }
-        let names_sp = (0..ins.op_count())
-            .any(|i| ins.op_kind(i) == OpKind::Register && is_stack_pointer(ins.op_register(i)));
+        let names_sp =
+            (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Register && is_stack_pointer(ins.op_register(i)));
         let w = info
             .info_options(&ins, InstructionInfoOptions::NO_MEMORY_USAGE)
             .used_registers()
@@ -428,8 +383,14 @@ fn implicit_stack_writers_are_all_listed() {
             );
         }
     }
-    assert!(
-        seen > 100,
-        "the sample hit too few implicit stack writers ({seen})"
-    );
+    assert!(seen > 100, "the sample hit too few implicit stack writers ({seen})");
+}
+
+#[test]
+fn regions_must_start_on_a_bundle_and_not_be_empty() {
+    let code = Asm::new().finish();
+    let e = verify_region(form::CODE_START + 16, &code, RegionKind::Jail, Options::default()).unwrap_err();
+    assert_eq!(e.violations[0].rule, Rule::C1);
+    let e = verify_region(form::CODE_START, &[], RegionKind::Jail, Options::default()).unwrap_err();
+    assert_eq!(e.violations[0].rule, Rule::C1);
 }

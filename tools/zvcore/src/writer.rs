@@ -45,12 +45,7 @@ impl NexeWriter {
     pub fn with_code(code: Vec<u8>) -> Self {
         let memsz = code.len() as u64;
         NexeWriter {
-            segments: vec![SegmentSpec {
-                vaddr: form::CODE_START,
-                flags: RX,
-                bytes: code,
-                memsz,
-            }],
+            segments: vec![SegmentSpec { vaddr: form::CODE_START, flags: RX, bytes: code, memsz }],
             entry: form::CODE_START,
             form_version: Some(form::FORM_VERSION),
             symbols: Vec::new(),
@@ -60,12 +55,7 @@ impl NexeWriter {
 
     /// Adds a segment after the existing ones.
     pub fn segment(mut self, vaddr: u64, flags: u32, bytes: Vec<u8>, memsz: u64) -> Self {
-        self.segments.push(SegmentSpec {
-            vaddr,
-            flags,
-            bytes,
-            memsz,
-        });
+        self.segments.push(SegmentSpec { vaddr, flags, bytes, memsz });
         self
     }
 
@@ -133,16 +123,7 @@ impl NexeWriter {
             let n1 = name(".symtab", &mut shstr);
             let n2 = name(".strtab", &mut shstr);
             let strndx = shdrs.len() as u64 + 1;
-            shdrs.push([
-                n1 as u64,
-                2,
-                0,
-                0,
-                symoff,
-                symtab.len() as u64,
-                strndx | (1 << 32),
-                24,
-            ]);
+            shdrs.push([n1 as u64, 2, 0, 0, symoff, symtab.len() as u64, strndx | (1 << 32), 24]);
             shdrs.push([n2 as u64, 3, 0, 0, stroff, strtab.len() as u64, 0, 0]);
         }
         for (n, bytes) in &self.extra_sections {

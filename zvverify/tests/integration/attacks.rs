@@ -50,8 +50,12 @@ fn zvverify_reports_exactly_the_expected_rules() {
         let path = f["path"].as_str().expect("path");
         let name = path.rsplit('/').next().expect("name");
         assert_eq!(f["verdict"], "fail", "{name}");
-        let got: BTreeSet<String> =
-            f["violations"].as_array().expect("violations").iter().map(|v| v["rule"].as_str().expect("rule").to_string()).collect();
+        let got: BTreeSet<String> = f["violations"]
+            .as_array()
+            .expect("violations")
+            .iter()
+            .map(|v| v["rule"].as_str().expect("rule").to_string())
+            .collect();
         if table.get(name) != Some(&got) {
             wrong.push(format!("{name}: want {:?}, got {got:?}", table.get(name)));
         }

@@ -35,7 +35,13 @@ fn unreadable_input_gives_status_2_and_the_rest_is_still_verified() {
     valid_tree(t.path(), 2);
     let missing = t.path().join("missing.nexe");
     let bad = repo().join("test-corpus/attacks/cpuid.nexe");
-    let out = run(&["--format", "json", missing.to_str().expect("utf8"), bad.to_str().expect("utf8"), t.path().to_str().expect("utf8")]);
+    let out = run(&[
+        "--format",
+        "json",
+        missing.to_str().expect("utf8"),
+        bad.to_str().expect("utf8"),
+        t.path().to_str().expect("utf8"),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let r = json_report(&out);
     assert_eq!(r["totals"]["failed"], 1);
@@ -83,8 +89,12 @@ fn sarif_has_one_result_per_violation() {
     let results = s["runs"][0]["results"].as_array().expect("results");
     let json = json_report(&run(&["--format", "json", "--quiet", dir.to_str().expect("utf8")]));
     assert_eq!(results.len() as u64, json["totals"]["violations"].as_u64().expect("count"));
-    let rules: Vec<&str> =
-        s["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules").iter().map(|r| r["id"].as_str().expect("id")).collect();
+    let rules: Vec<&str> = s["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
     for r in results {
         assert!(rules.contains(&r["ruleId"].as_str().expect("ruleId")));
         assert_eq!(r["level"], "error");

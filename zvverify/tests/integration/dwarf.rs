@@ -17,7 +17,8 @@ fn build(dir: &Path, name: &str) -> std::path::PathBuf {
         .status()
         .expect("gcc runs (install gcc and binutils)");
     assert!(st.success(), "assembling {name}.S");
-    let st = Command::new("ld").arg("-T").arg(asm.join("nexe.ld")).arg("-o").arg(&nexe).arg(&obj).status().expect("ld runs");
+    let st =
+        Command::new("ld").arg("-T").arg(asm.join("nexe.ld")).arg("-o").arg(&nexe).arg(&obj).status().expect("ld runs");
     assert!(st.success(), "linking {name}");
     nexe
 }

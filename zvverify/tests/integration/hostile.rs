@@ -44,7 +44,8 @@ fn mutated_and_truncated_files_are_reported_not_crashed() {
     no_panic(&out);
     assert!(matches!(out.status.code(), Some(0 | 1)), "status {:?}", out.status);
     let r = json_report(&out);
-    let files = r["files"].as_array().expect("files").len() + r["totals"]["skipped"].as_u64().expect("skipped") as usize;
+    let files =
+        r["files"].as_array().expect("files").len() + r["totals"]["skipped"].as_u64().expect("skipped") as usize;
     assert_eq!(files, n);
     assert!(r["totals"]["failed"].as_u64().expect("failed") > 100);
 }

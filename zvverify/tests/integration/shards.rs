@@ -8,7 +8,8 @@ fn shards_are_disjoint_cover_everything_and_merge_to_the_full_report() {
     let outdir = tempfile::tempdir().expect("tmp");
     valid_tree(t.path(), 10);
     for a in ["syscall", "bare-ret", "mov-rsp"] {
-        std::fs::copy(repo().join(format!("test-corpus/attacks/{a}.nexe")), t.path().join(format!("{a}.nexe"))).expect("copy");
+        std::fs::copy(repo().join(format!("test-corpus/attacks/{a}.nexe")), t.path().join(format!("{a}.nexe")))
+            .expect("copy");
     }
     let root = t.path().to_str().expect("utf8");
     let full = json_report(&run(&["--format", "json", root]));

@@ -1,0 +1,107 @@
+//! Channels: regular files, character devices, FIFOs and the standard streams;
+//! sequential and random access; quotas; etags.
+
+use crate::{json_report, program, run, run_with, s};
+
+#[test]
+fn stdin_to_stdout_through_a_pipe() {
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let out = run_with(&[s(&program("echo"))], &data);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout == data);
+}
+
+#[test]
+fn file_channels_and_a_character_device() {
+    let t = tempfile::tempdir().expect("tmp");
+    let input = t.path().join("in.bin");
+    let output = t.path().join("out.bin");
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&input, &data).expect("write");
+    std::fs::write(&output, b"old contents that must be truncated away, longer than nothing").expect("write");
+    let out = run(&[
+        "--channel",
+        &format!("/dev/stdin={}", s(&input)),
+        "--channel",
+        &format!("/dev/stdout={},0,0,0,1000000,100000000", s(&output)),
+        s(&program("echo")),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(&output).expect("read") == data);
+    // /dev/zero is a character device: reading it never ends, so bound it with a quota.
+    let out = run(&[
+        "--channel",
+        "/dev/stdin=/dev/zero,0,3,10000,0,0",
+        "--channel",
+        "/dev/stdout=/dev/null",
+        s(&program("echo")),
+    ]);
+    // The fourth Read exceeds gets=3: echo exits with EDQUOT (122).
+    assert_eq!(out.status.code(), Some(122));
+}
+
+#[test]
+fn a_fifo_channel() {
+    let t = tempfile::tempdir().expect("tmp");
+    let fifo = t.path().join("fifo");
+    let st = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(st.success());
+    let f2 = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(f2, b"through a fifo\n").expect("write fifo"));
+    let out = run(&["--channel", &format!("/dev/stdin={}", s(&fifo)), s(&program("echo"))]);
+    writer.join().expect("writer");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, b"through a fifo\n");
+}
+
+#[test]
+fn random_read_and_random_write_channels() {
+    let t = tempfile::tempdir().expect("tmp");
+    let data = t.path().join("data.txt");
+    let rw = t.path().join("rw.txt");
+    std::fs::write(&data, b"0123456789abcdefghij").expect("write");
+    std::fs::write(&rw, b"........").expect("write");
+    let out = run(&[
+        "--channel",
+        &format!("/dev/data={},1,10,1000,0,0", s(&data)),
+        "--channel",
+        &format!("/dev/rw={},3,10,1000,10,1000", s(&rw)),
+        s(&program("random")),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"abcde");
+    assert_eq!(std::fs::read(&rw).expect("read"), b"....XY..");
+    // A random type on a pipe is refused before the guest starts.
+    let out = run(&["--channel", "/dev/stdin=/dev/stdin,1", s(&program("echo"))]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("random access"));
+}
+
+#[test]
+fn quotas_clip_and_then_refuse() {
+    // put_size 5: the Write is clipped to 5 bytes.
+    let out = run_with(&["--channel", "/dev/stdout=/dev/stdout,0,0,0,100,5", s(&program("echo"))], b"hello world");
+    assert_eq!(out.stdout, b"hello");
+    assert_eq!(out.status.code(), Some(0));
+    // puts 1: echo's second Write (its input takes two 4 KiB Reads) gets -EDQUOT and
+    // echo exits with EDQUOT (122).
+    let data = vec![b'z'; 5000];
+    let out = run_with(&["--channel", "/dev/stdout=/dev/stdout,0,0,0,1,100000", s(&program("echo"))], &data);
+    assert_eq!(out.stdout.len(), 4096);
+    assert_eq!(out.status.code(), Some(122));
+}
+
+#[test]
+fn etags_are_the_sha1_of_the_bytes_through_a_channel() {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let data = b"some bytes for the etag".to_vec();
+    let out = run_with(&["--etag", "--report", "json", "--report-file", s(&rep), s(&program("echo"))], &data);
+    assert_eq!(out.status.code(), Some(0));
+    let r = json_report(&rep);
+    let want = sha1_smol::Sha1::from(&data).digest().to_string();
+    assert_eq!(r["channels"][0]["etag"], want.as_str());
+    assert_eq!(r["channels"][1]["etag"], want.as_str());
+    assert_eq!(r["channels"][0]["get_bytes"], data.len());
+    assert_eq!(r["channels"][1]["put_bytes"], data.len());
+}

@@ -1,0 +1,92 @@
+//! Guest faults, the timeout, and sessions that cannot run.
+
+use crate::{json_report, program, repo, run, s};
+
+fn fault(mode: &str) -> (Option<i32>, serde_json::Value) {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let out = run(&["--report", "json", "--report-file", s(&rep), s(&program("fault")), mode]);
+    (out.status.code(), json_report(&rep))
+}
+
+#[test]
+fn every_fault_kind_is_reported_with_signal_and_guest_address() {
+    for (mode, sig, name) in [
+        ("ud2", 4, "SIGILL"),
+        ("hlt", 11, "SIGSEGV"),
+        ("int3", 5, "SIGTRAP"),
+        ("div", 8, "SIGFPE"),
+        ("null", 11, "SIGSEGV"),
+        ("jailw", 11, "SIGSEGV"),
+    ] {
+        let (code, r) = fault(mode);
+        assert_eq!(code, Some(128 + sig), "{mode}");
+        assert_eq!(r["state"], "fault", "{mode}");
+        assert_eq!(r["fault"]["signal"], sig, "{mode}");
+        assert_eq!(r["fault"]["name"], name, "{mode}");
+        let pc = u64::from_str_radix(r["fault"]["pc"].as_str().expect("pc").trim_start_matches("0x"), 16).expect("hex");
+        assert!((0x20000..0x30000).contains(&pc), "{mode}: pc {pc:#x} is in the guest's code");
+    }
+    let (_, r) = fault("null");
+    assert_eq!(r["fault"]["address"], "0x100");
+}
+
+#[test]
+fn a_store_past_4_gib_through_disp32_rsp_faults_and_the_runtime_reports() {
+    let (code, r) = fault("guard");
+    assert_eq!(code, Some(139));
+    let addr = u64::from_str_radix(r["fault"]["address"].as_str().expect("address").trim_start_matches("0x"), 16)
+        .expect("hex");
+    assert!((1u64 << 32..2u64 << 32).contains(&addr), "fault address {addr:#x} lies in the [4, 8) GiB guard");
+    // The runtime survived to write the report and flush channels.
+    assert_eq!(r["status"], 139);
+}
+
+#[test]
+fn timeout_ends_with_124() {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let start = std::time::Instant::now();
+    let out = run(&["--timeout", "1", "--report", "json", "--report-file", s(&rep), s(&program("loop"))]);
+    assert_eq!(out.status.code(), Some(124));
+    assert!(start.elapsed().as_secs() < 20);
+    assert_eq!(json_report(&rep)["state"], "timeout");
+}
+
+#[test]
+fn a_timeout_while_blocked_in_a_read_also_ends_with_124() {
+    // echo blocks reading stdin, which never closes in time.
+    let mut child = crate::zvrun()
+        .args(["--timeout", "1", s(&program("echo"))])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdin = child.stdin.take();
+    let status = child.wait().expect("wait");
+    drop(stdin);
+    assert_eq!(status.code(), Some(124));
+}
+
+#[test]
+fn programs_that_fail_verification_get_126() {
+    let out = run(&[s(&repo().join("test-corpus/attacks/syscall.nexe"))]);
+    assert_eq!(out.status.code(), Some(126));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("C3") && err.contains("fails verification"), "{err}");
+}
+
+#[test]
+fn sessions_that_cannot_run_get_125() {
+    let out = run(&["/nonexistent/app.nexe"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read program"));
+    let out = run(&["--memory", "1M", s(&program("hello"))]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too small"));
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(125));
+    let out = run(&["--channel", "nonsense", s(&program("hello"))]);
+    assert_eq!(out.status.code(), Some(125));
+}

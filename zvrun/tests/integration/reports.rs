@@ -1,0 +1,42 @@
+//! The JSON and ZeroVM reports.
+
+use crate::{json_report, program, run, s};
+
+#[test]
+fn json_report_keeps_the_whole_exit_code() {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let out = run(&["--report", "json", "--report-file", s(&rep), s(&program("exit"))]);
+    assert_eq!(out.status.code(), Some(2));
+    let r = json_report(&rep);
+    assert_eq!(r["exit_code"], 0x1_0000_0102u64);
+    assert_eq!(r["state"], "exit");
+    assert_eq!(r["validation"], "ok");
+    assert_eq!(r["channels"].as_array().expect("channels").len(), 3);
+}
+
+#[test]
+fn zerovm_report_has_six_lines() {
+    let out = run(&["--report", "zerovm", s(&program("hello"))]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 6, "{err}");
+    assert_eq!(lines[0], "validator state = 0");
+    assert_eq!(lines[2], "user return code = 0");
+    assert!(lines[4].starts_with("accounting = "));
+    assert!(lines[4].ends_with(" 0 0 1 13"), "one put of 13 bytes: {}", lines[4]);
+    assert_eq!(lines[5], "exit state = ok");
+}
+
+#[test]
+fn reports_are_written_when_the_program_is_invalid() {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let bad = crate::repo().join("test-corpus/attacks/bare-ret.nexe");
+    let out = run(&["--report", "json", "--report-file", s(&rep), s(&bad)]);
+    assert_eq!(out.status.code(), Some(126));
+    let r = json_report(&rep);
+    assert_eq!(r["validation"], "failed");
+    assert!(r["message"].as_str().expect("message").contains("C9"));
+}
