@@ -1,13 +1,22 @@
 //! `.debug_line` remapping (TOOLCHAIN.md section 2, debug information): the line
 //! programs of the inputs are read with gimli, every row's address is translated through
-//! the rewritten section's offset map, and new programs are written, so `addr2line`,
-//! `gdb` and the verifier's diagnostics show source lines for rewritten code.
+//! the rewritten section's old-to-new offset map, and a new opcode stream is written
+//! behind each program's original header, so `addr2line`, `gdb` and the verifier's
+//! diagnostics show source lines for rewritten code. The `DW_AT_stmt_list` offsets in
+//! `.debug_info` are redirected through [`Line::offset_of`]. Objects whose line programs
+//! gimli cannot read keep no line table (debug information is best effort; it never
+//! fails a link).
 
 use std::collections::HashMap;
 
+use gimli::LittleEndian;
+use object::elf;
+use rayon::prelude::*;
+
+use crate::inputs::{Class, Object, SymDef};
 use crate::layout::Layout;
 use crate::relocate::Addresses;
-use crate::resolve::Resolved;
+use crate::resolve::{Def, Resolved};
 
 /// The regenerated `.debug_line` and where each input program went.
 pub struct Line {
@@ -24,7 +33,248 @@ impl Line {
     }
 }
 
-/// Rebuilds `.debug_line`; `None` keeps the relocated input programs as they are.
-pub fn rebuild(_res: &Resolved<'_>, _lay: &Layout, _a: &Addresses<'_, '_>, _code: &[(u32, u32)]) -> Option<Line> {
-    None
+/// A code address of the input, encoded as (code section index + 1) << 32 | offset.
+pub(crate) fn virtual_address(ci: usize, off: u64) -> u64 {
+    ((ci as u64 + 1) << 32) | (off & 0xFFFF_FFFF)
+}
+
+/// The object's `.debug_line` with relocations applied in input terms: code addresses as
+/// [`virtual_address`], string offsets local to the object's own string sections.
+pub(crate) fn relocated(o: &Object<'_>, oi: u32, sec: usize, lay: &Layout) -> Vec<u8> {
+    let s = &o.sections[sec];
+    let mut bytes = s.data.to_vec();
+    for r in &s.relocs {
+        let sym = &o.symbols[r.sym as usize];
+        let (tsec, value) = match sym.def {
+            SymDef::Section { sec, value } => (sec as usize, value),
+            _ => continue,
+        };
+        let target = value.wrapping_add(r.addend as u64);
+        let v = match lay.code_index[oi as usize].get(tsec).copied().flatten() {
+            Some(ci) => virtual_address(ci, target),
+            None => target,
+        };
+        let width = match r.r_type {
+            elf::R_X86_64_64 => 8,
+            elf::R_X86_64_32 => 4,
+            _ => continue,
+        };
+        if let Some(dst) = bytes.get_mut(r.offset as usize..r.offset as usize + width) {
+            dst.copy_from_slice(&v.to_le_bytes()[..width]);
+        }
+    }
+    bytes
+}
+
+/// The output address of a [`virtual_address`].
+pub(crate) fn translate(a: &Addresses<'_, '_>, code: &[(u32, u32)], v: u64) -> Option<u64> {
+    let ci = (v >> 32).checked_sub(1)? as usize;
+    let &(obj, s) = code.get(ci)?;
+    a.addr(Def::Section { obj, sec: s, value: v & 0xFFFF_FFFF }, 0, false)
+}
+
+fn uleb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7F) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn sleb(out: &mut Vec<u8>, mut v: i64) {
+    loop {
+        let b = (v & 0x7F) as u8;
+        v >>= 7;
+        let done = (v == 0 && b & 0x40 == 0) || (v == -1 && b & 0x40 != 0);
+        out.push(if done { b } else { b | 0x80 });
+        if done {
+            return;
+        }
+    }
+}
+
+/// The line-number state machine registers the writer has last emitted.
+/// One object's new programs and (old offset, new offset) of each.
+type Rebuilt = (Vec<u8>, Vec<(u64, u64)>);
+
+struct State {
+    file: u64,
+    line: u64,
+    column: u64,
+    is_stmt: bool,
+    addr: u64,
+}
+
+/// Rewrites the line programs of one object; returns the new bytes (to be placed at
+/// some offset) and (old offset, new offset relative to the start of these bytes).
+///
+/// Each program keeps its header byte for byte (so file and directory numbers, which
+/// `.debug_info` also uses in DW_AT_decl_file and DW_AT_call_file, stay valid; string
+/// offsets in it are relocated like any other debug field), and gets a new opcode
+/// stream: one DW_LNE_set_address per sequence, then standard opcodes per row.
+fn rebuild_object(
+    res: &Resolved<'_>,
+    oi: u32,
+    sec: usize,
+    lay: &Layout,
+    a: &Addresses<'_, '_>,
+    code: &[(u32, u32)],
+) -> Option<Rebuilt> {
+    let o = &res.objects[oi as usize];
+    let data = relocated(o, oi, sec, lay);
+    let dl = gimli::DebugLine::new(&data, LittleEndian);
+    let mut out: Vec<u8> = Vec::new();
+    let mut offsets = Vec::new();
+    let relocs = &o.sections[sec].relocs;
+    let mut off = 0usize;
+    while off + 4 <= data.len() {
+        let unit_len = u32::from_le_bytes(data[off..off + 4].try_into().ok()?) as usize;
+        if unit_len == 0xFFFF_FFFF || unit_len == 0 || off + 4 + unit_len > data.len() {
+            break;
+        }
+        let next = off + 4 + unit_len;
+        let program = dl.program(gimli::DebugLineOffset(off), 8, None, None).ok()?;
+        let header = program.header();
+        let prog_start = next - header.raw_program_buf().len();
+        let default_stmt = header.line_encoding().default_is_stmt;
+        let new_off = out.len();
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&o.sections[sec].data[off + 4..prog_start]);
+        // Relocate the header's fields (string offsets) into the output sections.
+        for r in relocs.iter().filter(|r| (r.offset as usize) >= off + 4 && (r.offset as usize) < prog_start) {
+            let def = res.def(oi, r.sym);
+            let at = || crate::error::Location::default();
+            let f = crate::relocate::Fix {
+                at: &at,
+                r_type: r.r_type,
+                def,
+                symbol: "",
+                addend: r.addend,
+                bias: 4,
+                place: 0,
+                debug: true,
+            };
+            let pos = new_off + (r.offset as usize - off);
+            let _ = crate::relocate::apply(a, &mut out, pos, &f);
+        }
+        let fresh = || State { file: 1, line: 1, column: 0, is_stmt: default_stmt, addr: 0 };
+        let mut st = fresh();
+        let mut in_seq = false;
+        let mut skip = false;
+        let mut rows = program.rows();
+        while let Ok(Some((_, row))) = rows.next_row() {
+            if skip {
+                skip = !row.end_sequence();
+                continue;
+            }
+            let Some(addr) = translate(a, code, row.address()) else {
+                if in_seq {
+                    out.extend_from_slice(&[0, 1, 1]);
+                    in_seq = false;
+                    st = fresh();
+                }
+                skip = !row.end_sequence();
+                continue;
+            };
+            if !in_seq {
+                out.extend_from_slice(&[0, 9, 2]);
+                out.extend_from_slice(&addr.to_le_bytes());
+                st.addr = addr;
+                in_seq = true;
+            } else if addr > st.addr {
+                out.push(2);
+                uleb(&mut out, addr - st.addr);
+                st.addr = addr;
+            }
+            if row.end_sequence() {
+                out.extend_from_slice(&[0, 1, 1]);
+                in_seq = false;
+                st = fresh();
+                continue;
+            }
+            if row.file_index() != st.file {
+                out.push(4);
+                uleb(&mut out, row.file_index());
+                st.file = row.file_index();
+            }
+            let line = row.line().map_or(0, |l| l.get());
+            if line != st.line {
+                out.push(3);
+                sleb(&mut out, line as i64 - st.line as i64);
+                st.line = line;
+            }
+            let column = match row.column() {
+                gimli::ColumnType::LeftEdge => 0,
+                gimli::ColumnType::Column(c) => c.get(),
+            };
+            if column != st.column {
+                out.push(5);
+                uleb(&mut out, column);
+                st.column = column;
+            }
+            if row.is_stmt() != st.is_stmt {
+                out.push(6);
+                st.is_stmt = row.is_stmt();
+            }
+            if row.discriminator() != 0 {
+                let mut d = Vec::new();
+                uleb(&mut d, row.discriminator());
+                out.extend_from_slice(&[0, 1 + d.len() as u8, 4]);
+                out.extend_from_slice(&d);
+            }
+            if row.basic_block() {
+                out.push(7);
+            }
+            if row.prologue_end() {
+                out.push(10);
+            }
+            if row.epilogue_begin() {
+                out.push(11);
+            }
+            out.push(1);
+        }
+        if in_seq {
+            out.extend_from_slice(&[0, 1, 1]);
+        }
+        let len = (out.len() - new_off - 4) as u32;
+        out[new_off..new_off + 4].copy_from_slice(&len.to_le_bytes());
+        offsets.push((off as u64, new_off as u64));
+        off = next;
+    }
+    Some((out, offsets))
+}
+
+/// Rebuilds `.debug_line`; `None` when no input has one (or none could be read).
+pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[(u32, u32)]) -> Option<Line> {
+    let inputs: Vec<(u32, usize)> = res
+        .objects
+        .iter()
+        .enumerate()
+        .filter_map(|(oi, o)| {
+            o.sections
+                .iter()
+                .position(|s| s.name == ".debug_line" && s.class == Class::Debug && !s.discarded)
+                .map(|si| (oi as u32, si))
+        })
+        .collect();
+    if inputs.is_empty() {
+        return None;
+    }
+    let parts: Vec<Option<Rebuilt>> =
+        inputs.par_iter().map(|&(oi, si)| rebuild_object(res, oi, si, lay, a, code)).collect();
+    let mut bytes = Vec::new();
+    let mut offsets = HashMap::new();
+    for ((oi, _), part) in inputs.iter().zip(parts) {
+        let Some((b, offs)) = part else { continue };
+        let base = bytes.len() as u64;
+        for (old, new) in offs {
+            offsets.insert((*oi, old), base + new);
+        }
+        bytes.extend_from_slice(&b);
+    }
+    Some(Line { bytes, offsets })
 }

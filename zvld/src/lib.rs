@@ -10,12 +10,17 @@
 //!   layout, with an old-to-new offset map;
 //! - [`layout`]: addresses of code, read-only data, data, bss, TLS, the GOT;
 //! - [`relocate`]: relocation through the offset maps;
-//! - [`write`]: the ELF file; [`debugline`] remaps `.debug_line`.
+//! - [`write`]: the ELF file; [`debugline`] remaps `.debug_line`, [`debuginfo`] the
+//!   address ranges of `.debug_info` and `.debug_rnglists`.
 //!
 //! [`link`] runs them in order; [`driver`] is the gcc-compatible logic of `zvcc`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+// Link errors carry their whole context (object, section, function, hint); they are
+// built once on the cold path, so their size does not matter.
+#![allow(clippy::result_large_err)]
 
+pub mod debuginfo;
 pub mod debugline;
 pub mod driver;
 pub mod error;

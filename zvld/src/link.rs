@@ -9,7 +9,6 @@ use std::time::Instant;
 use object::elf;
 use rayon::prelude::*;
 
-use crate::debugline;
 use crate::error::{LinkError, Location, Result};
 use crate::inputs::{self, Class, SymDef};
 use crate::layout::{self, GotSlot, Layout};
@@ -17,6 +16,7 @@ use crate::relocate::{self, Addresses, Fix};
 use crate::resolve::{self, Def, Input, Resolved};
 use crate::rewrite::{self, Decoded, RelSym, Rewritten, SectionCtx};
 use crate::write::{self, OutSymbol};
+use crate::{debuginfo, debugline};
 
 /// One input on the command line.
 #[derive(Clone, Debug)]
@@ -440,11 +440,13 @@ fn debug_sections(
     code: &[(u32, u32)],
 ) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
-    // .debug_line is regenerated from the rows (see debugline); the offsets that
-    // .debug_info's DW_AT_stmt_list fields hold change with it.
+    // .debug_line and .debug_rnglists are regenerated (see debugline, debuginfo); the
+    // offsets that .debug_info's DW_AT_stmt_list and DW_AT_ranges hold change with them,
+    // and DW_AT_high_pc lengths are patched in place.
     let line = debugline::rebuild(res, lay, a, code);
+    let info = debuginfo::rebuild(res, lay, a, code);
     for (name, pieces, size) in &lay.debug {
-        if name == ".debug_line" && line.is_some() {
+        if (name == ".debug_line" && line.is_some()) || (name == ".debug_rnglists" && info.is_some()) {
             continue;
         }
         let mut buf = vec![0u8; *size as usize];
@@ -455,10 +457,16 @@ fn debug_sections(
             for r in &s.relocs {
                 let mut def = res.def(p.obj, r.sym);
                 let mut addend = r.addend;
-                if let (Some(l), Def::Section { obj, sec, value }) = (&line, def) {
-                    if o.sections.get(sec as usize).is_some_and(|x| x.name == ".debug_line") && obj == p.obj {
-                        let old = value.wrapping_add(addend as u64);
-                        def = Def::Absolute(l.offset_of(obj, old));
+                if let Def::Section { obj, sec, value } = def {
+                    let target = o.sections.get(sec as usize).map_or("", |x| x.name);
+                    let old = value.wrapping_add(addend as u64);
+                    let redirected = match (target, &line, &info) {
+                        (".debug_line", Some(l), _) => Some(l.offset_of(obj, old)),
+                        (".debug_rnglists", _, Some(i)) => Some(i.offset_of(obj, old)),
+                        _ => None,
+                    };
+                    if let Some(v) = redirected {
+                        def = Def::Absolute(v);
                         addend = 0;
                     }
                 }
@@ -473,6 +481,15 @@ fn debug_sections(
                 // Debug information is best effort: an unsupported field is left as is.
                 let _ = relocate::apply(a, &mut bytes, r.offset as usize, &f);
             }
+            if name == ".debug_info" {
+                if let Some(patches) = info.as_ref().and_then(|i| i.patches.get(&p.obj)) {
+                    for &(off, width, v) in patches {
+                        if let Some(dst) = bytes.get_mut(off as usize..off as usize + width) {
+                            dst.copy_from_slice(&v.to_le_bytes()[..width]);
+                        }
+                    }
+                }
+            }
             let off = p.addr as usize;
             buf[off..off + bytes.len()].copy_from_slice(&bytes);
         }
@@ -480,6 +497,11 @@ fn debug_sections(
     }
     if let Some(l) = line {
         out.push((".debug_line".to_string(), l.bytes));
+    }
+    if let Some(i) = info {
+        if !i.rnglists.is_empty() {
+            out.push((".debug_rnglists".to_string(), i.rnglists));
+        }
     }
     Ok(out)
 }

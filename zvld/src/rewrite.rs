@@ -535,9 +535,9 @@ fn rewrite_one(
                         return fail("indirect branch through a %fs/%gs operand".into(), "");
                     }
                     let base = ins.memory_base();
-                    let need67 = !pfx.p67
-                        && !(ins.memory_index() == Register::None
-                            && matches!(base, Register::RSP | Register::RIP | Register::None));
+                    let m2_or_m3 = ins.memory_index() == Register::None
+                        && matches!(base, Register::RSP | Register::RIP | Register::None);
+                    let need67 = !pfx.p67 && !m2_or_m3;
                     let mut b = Vec::with_capacity(12);
                     if pfx.p67 || need67 {
                         b.push(0x67);
@@ -724,11 +724,7 @@ fn rewrite_one(
                 }
                 need67 = true;
             }
-            OpKind::MemorySegRSI | OpKind::MemorySegRDI | OpKind::MemoryESRDI => {
-                if !pfx.p67 {
-                    need67 = true;
-                }
-            }
+            OpKind::MemorySegRSI | OpKind::MemorySegRDI | OpKind::MemoryESRDI if !pfx.p67 => need67 = true,
             OpKind::MemorySegSI
             | OpKind::MemorySegDI
             | OpKind::MemoryESDI
@@ -959,13 +955,15 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         }
         let len = u32::from(u.len);
         let cur = out.len() as u32;
+        // The map points at the padding before a call (NOPs fall through into it), so a
+        // bundle-aligned instruction keeps its bundle-aligned address.
+        if u.first {
+            map.push((u.in_off, cur));
+        }
         if u.call {
             pad_nops(&mut out, ((BUNDLE - (cur + len) % BUNDLE) % BUNDLE) as usize);
         } else if len > 0 && cur % BUNDLE + len > BUNDLE {
             pad_nops(&mut out, (BUNDLE - cur % BUNDLE) as usize);
-        }
-        if u.first {
-            map.push((u.in_off, out.len() as u32));
         }
         unit_out.push(out.len() as u32);
         out.extend_from_slice(&d.bytes[u.start as usize..(u.start + len) as usize]);

@@ -35,7 +35,11 @@ pub fn zvld() -> Command {
 /// A binary of another workspace crate built next to this crate's binaries.
 pub fn sibling_binary(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_BIN_EXE_zvcc")).with_file_name(name);
-    assert!(p.is_file(), "{} is not built; run `cargo build -p {name}` (cargo test --workspace builds it)", p.display());
+    assert!(
+        p.is_file(),
+        "{} is not built; run `cargo build -p {name}` (cargo test --workspace builds it)",
+        p.display()
+    );
     p
 }
 
@@ -62,11 +66,7 @@ pub fn run_ok(mut c: Command, what: &str) -> Output {
 /// Runs a command that must fail; returns its stderr.
 pub fn run_err(mut c: Command, what: &str) -> String {
     let o = c.output().unwrap_or_else(|e| panic!("{what}: cannot run {c:?}: {e}"));
-    assert!(
-        !o.status.success(),
-        "{what} unexpectedly succeeded:\n{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    assert!(!o.status.success(), "{what} unexpectedly succeeded:\n{}", String::from_utf8_lossy(&o.stdout));
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

@@ -19,7 +19,13 @@ fn build_both(dir: &Path, name: &str, srcs: &[&str], extra: &[&str]) -> (PathBuf
     c.arg("-O2").arg("-g").args(srcs.iter().map(|s| corpus_dir().join(s))).args(extra).arg("-o").arg(&nexe).arg("-lm");
     run_ok(c, &format!("zvcc {name}"));
     let mut g = native_gcc();
-    g.arg("-O2").arg("-static").args(srcs.iter().map(|s| corpus_dir().join(s))).args(extra).arg("-o").arg(&native).arg("-lm");
+    g.arg("-O2")
+        .arg("-static")
+        .args(srcs.iter().map(|s| corpus_dir().join(s)))
+        .args(extra)
+        .arg("-o")
+        .arg(&native)
+        .arg("-lm");
     run_ok(g, &format!("native gcc {name}"));
     (nexe, native)
 }
@@ -30,7 +36,11 @@ fn check(name: &str, nexe: &Path, native: &Path, expected_file: &Path) {
     let expected = std::fs::read_to_string(expected_file)
         .unwrap_or_else(|e| panic!("{}: {e} (regenerate with scripts/corpus-expected)", expected_file.display()));
     let out = run_ok(Command::new(native), &format!("native {name}"));
-    assert_same_text(&format!("{name} (native build vs {})", expected_file.display()), &expected, &String::from_utf8_lossy(&out.stdout));
+    assert_same_text(
+        &format!("{name} (native build vs {})", expected_file.display()),
+        &expected,
+        &String::from_utf8_lossy(&out.stdout),
+    );
     let mut run = Command::new(sibling_binary("zvrun"));
     run.arg("--timeout").arg("60").arg(nexe);
     let out = run_ok(run, &format!("zvrun {name}"));
@@ -93,10 +103,18 @@ fn static_library_built_with_ar() {
     let d = dir.path();
     for m in ["vec", "stats"] {
         let mut c = zvcc();
-        c.arg("-O2").arg("-c").arg(corpus_dir().join(format!("staticlib/{m}.c"))).arg("-o").arg(d.join(format!("{m}.o")));
+        c.arg("-O2")
+            .arg("-c")
+            .arg(corpus_dir().join(format!("staticlib/{m}.c")))
+            .arg("-o")
+            .arg(d.join(format!("{m}.o")));
         run_ok(c, &format!("zvcc -c {m}.c"));
         let mut g = native_gcc();
-        g.arg("-O2").arg("-c").arg(corpus_dir().join(format!("staticlib/{m}.c"))).arg("-o").arg(d.join(format!("{m}.native.o")));
+        g.arg("-O2")
+            .arg("-c")
+            .arg(corpus_dir().join(format!("staticlib/{m}.c")))
+            .arg("-o")
+            .arg(d.join(format!("{m}.native.o")));
         run_ok(g, &format!("gcc -c {m}.c"));
     }
     let zvlib = d.join("zv");
@@ -115,14 +133,27 @@ fn static_library_built_with_ar() {
     run_ok(c, "zvcc staticlib");
     let native = d.join("staticlib.native");
     let mut g = native_gcc();
-    g.arg("-O2").arg("-static").arg(corpus_dir().join("staticlib/main.c")).arg(format!("-L{}", nativelib.display())).arg("-lzvstat").arg("-o").arg(&native);
+    g.arg("-O2")
+        .arg("-static")
+        .arg(corpus_dir().join("staticlib/main.c"))
+        .arg(format!("-L{}", nativelib.display()))
+        .arg("-lzvstat")
+        .arg("-o")
+        .arg(&native);
     run_ok(g, "gcc staticlib");
     check("staticlib", &nexe, &native, &corpus_dir().join("staticlib/main.expected"));
     // Only the members that resolve a symbol are linked: vec_unused is in vec.o, which is
     // pulled in for vec_dot, so it is present; nothing from an unreferenced member is.
     let map = d.join("staticlib.map");
     let mut c = zvcc();
-    c.arg("-O2").arg(corpus_dir().join("staticlib/main.c")).arg("-L").arg(&zvlib).arg("-lzvstat").arg(format!("-Wl,-Map,{}", map.display())).arg("-o").arg(d.join("again.nexe"));
+    c.arg("-O2")
+        .arg(corpus_dir().join("staticlib/main.c"))
+        .arg("-L")
+        .arg(&zvlib)
+        .arg("-lzvstat")
+        .arg(format!("-Wl,-Map,{}", map.display()))
+        .arg("-o")
+        .arg(d.join("again.nexe"));
     run_ok(c, "zvcc staticlib with -Map");
     let text = std::fs::read_to_string(&map).unwrap();
     assert!(text.contains("libzvstat.a(vec.o)") && text.contains("libzvstat.a(stats.o)"), "map:\n{text}");
@@ -135,10 +166,21 @@ fn cc_zvcc_make() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("a.c"), "int twice(int x) { return 2 * x; }\n").unwrap();
-    std::fs::write(d.join("b.c"), "#include <stdio.h>\nint twice(int);\nint main(void) { printf(\"%d\\n\", twice(21)); return 0; }\n").unwrap();
-    std::fs::write(d.join("Makefile"), "app.nexe: a.o b.o\n\t$(CC) $(CFLAGS) -o $@ a.o b.o\n%.o: %.c\n\t$(CC) $(CFLAGS) -c $< -o $@\n").unwrap();
+    std::fs::write(
+        d.join("b.c"),
+        "#include <stdio.h>\nint twice(int);\nint main(void) { printf(\"%d\\n\", twice(21)); return 0; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("Makefile"),
+        "app.nexe: a.o b.o\n\t$(CC) $(CFLAGS) -o $@ a.o b.o\n%.o: %.c\n\t$(CC) $(CFLAGS) -c $< -o $@\n",
+    )
+    .unwrap();
     let mut make = Command::new("make");
-    make.current_dir(d).arg(format!("CC={}", env!("CARGO_BIN_EXE_zvcc"))).arg("CFLAGS=-O2 -DNDEBUG").env("ZV_SYSROOT", sysroot());
+    make.current_dir(d)
+        .arg(format!("CC={}", env!("CARGO_BIN_EXE_zvcc")))
+        .arg("CFLAGS=-O2 -DNDEBUG")
+        .env("ZV_SYSROOT", sysroot());
     run_ok(make, "CC=zvcc make");
     verify(&d.join("app.nexe"));
     let mut run = Command::new(sibling_binary("zvrun"));

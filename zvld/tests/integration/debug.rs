@@ -58,4 +58,23 @@ fn addr2line_finds_function_lines_in_a_rewritten_nexe() {
         checked += 1;
     }
     assert_eq!(checked, 3);
+    // Inside rewritten functions too: the last byte of each function (rewriting made
+    // them longer, so stale lengths in .debug_info or .debug_rnglists would lose it)
+    // still belongs to switch_table.c, and addr2line reports no DWARF error.
+    let mut c = Command::new("nm");
+    c.arg("-S").arg(&nexe);
+    let out = run_ok(c, "nm -S");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() == 4 && ["classify", "interp", "main"].contains(&f[3]) {
+            let start = u64::from_str_radix(f[0], 16).unwrap();
+            let size = u64::from_str_radix(f[1], 16).unwrap();
+            let mut c = Command::new("addr2line");
+            c.arg("-e").arg(&nexe).arg(format!("{:#x}", start + size - 1));
+            let o = run_ok(c, "addr2line");
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(text.contains("switch_table.c:"), "{} end: {text}", f[3]);
+            assert!(o.stderr.is_empty(), "addr2line complained: {}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
 }

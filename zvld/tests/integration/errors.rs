@@ -23,7 +23,8 @@ fn gcc_c(dir: &Path, src: &Path, flags: &[&str]) -> std::path::PathBuf {
 #[test]
 fn undefined_symbol_names_symbol_and_referencing_object() {
     let dir = tempfile::tempdir().unwrap();
-    let src = write(dir.path(), "undef.c", "int missing_function(int);\nint main(void) { return missing_function(3); }\n");
+    let src =
+        write(dir.path(), "undef.c", "int missing_function(int);\nint main(void) { return missing_function(3); }\n");
     let out = dir.path().join("undef.nexe");
     let mut c = zvcc();
     c.arg("-O2").arg(&src).arg("-o").arg(&out);
@@ -67,7 +68,11 @@ fn general_dynamic_tls_from_pic_code_is_an_unsupported_relocation() {
     let dir = tempfile::tempdir().unwrap();
     let lib = write(dir.path(), "tlsuse.c", "extern __thread int tval;\nint get_tval(void) { return tval; }\n");
     let obj = gcc_c(dir.path(), &lib, &["-O2", "-fPIC"]);
-    let main = write(dir.path(), "tmain.c", "__thread int tval = 3;\nint get_tval(void);\nint main(void) { return get_tval(); }\n");
+    let main = write(
+        dir.path(),
+        "tmain.c",
+        "__thread int tval = 3;\nint get_tval(void);\nint main(void) { return get_tval(); }\n",
+    );
     let mut c = zvcc();
     c.arg("-O2").arg(&main).arg(&obj).arg("-o").arg(dir.path().join("tls.nexe"));
     let err = run_err(c, "zvcc with -fPIC TLS");
@@ -111,7 +116,11 @@ fn output_that_fails_verification_is_not_written() {
     // A direct jump to an absolute address that is not a bundle start: zvld cannot
     // rewrite it into something valid, so the verifier (C7) must refuse the output.
     let dir = tempfile::tempdir().unwrap();
-    let s = write(dir.path(), "abs.s", ".text\n.globl _start\n_start:\n  nop\n  jmp 0x12345\n.section .note.GNU-stack,\"\",@progbits\n");
+    let s = write(
+        dir.path(),
+        "abs.s",
+        ".text\n.globl _start\n_start:\n  nop\n  jmp 0x12345\n.section .note.GNU-stack,\"\",@progbits\n",
+    );
     let obj = gcc_c(dir.path(), &s, &[]);
     let out = dir.path().join("abs.nexe");
     let mut c = zvld();

@@ -1,0 +1,175 @@
+//! Address ranges in `.debug_info` and `.debug_rnglists` for rewritten code.
+//!
+//! Rewriting changes function lengths, so lengths stored as constants go stale: the
+//! `DW_AT_high_pc` offsets from `DW_AT_low_pc`, and the offset pairs and lengths of range
+//! lists. For every object this module reads its DWARF with gimli (in input terms:
+//! code addresses are encoded as section index and offset), recomputes each
+//! `DW_AT_high_pc` constant as new(low + length) - new(low) (a patch applied to the
+//! output `.debug_info` in place, same width), and rewrites every range list that a
+//! `DW_AT_ranges` names as `DW_RLE_start_end` pairs of new addresses in a new
+//! `.debug_rnglists`, redirecting the `DW_AT_ranges` offsets. Location lists are kept
+//! as they are (their offset pairs may be stale; variables' locations in gdb can be off
+//! inside rewritten functions). Best effort: never fails a link.
+
+use std::collections::HashMap;
+
+use gimli::{constants, AttributeValue, EndianSlice, LittleEndian};
+use rayon::prelude::*;
+
+use crate::debugline::{relocated, translate};
+use crate::inputs::Class;
+use crate::layout::Layout;
+use crate::relocate::Addresses;
+use crate::resolve::Resolved;
+
+/// The new `.debug_rnglists` and the in-place patches of `.debug_info`.
+pub struct InfoFix {
+    /// The new `.debug_rnglists`.
+    pub rnglists: Vec<u8>,
+    offsets: HashMap<(u32, u64), u64>,
+    /// Per object: (offset in that object's `.debug_info`, width, value).
+    pub patches: HashMap<u32, Vec<(u64, usize, u64)>>,
+}
+
+impl InfoFix {
+    /// The new offset of the range list that started at `old` in object `obj`.
+    pub fn offset_of(&self, obj: u32, old: u64) -> u64 {
+        self.offsets.get(&(obj, old)).copied().unwrap_or(0)
+    }
+}
+
+struct ObjectFix {
+    lists: Vec<u8>,
+    offsets: Vec<(u64, u64)>,
+    patches: Vec<(u64, usize, u64)>,
+}
+
+fn fix_object(
+    res: &Resolved<'_>,
+    oi: u32,
+    lay: &Layout,
+    a: &Addresses<'_, '_>,
+    code: &[(u32, u32)],
+) -> Option<ObjectFix> {
+    let o = &res.objects[oi as usize];
+    let mut store: HashMap<&str, Vec<u8>> = HashMap::new();
+    for (si, s) in o.sections.iter().enumerate() {
+        if s.class == Class::Debug && !s.discarded {
+            store.insert(s.name, relocated(o, oi, si, lay));
+        }
+    }
+    let empty: Vec<u8> = Vec::new();
+    let dwarf = gimli::Dwarf::load(|id| -> Result<EndianSlice<'_, LittleEndian>, gimli::Error> {
+        Ok(EndianSlice::new(store.get(id.name()).unwrap_or(&empty), LittleEndian))
+    })
+    .ok()?;
+    let tr = |v: u64| translate(a, code, v);
+    let mut fix = ObjectFix { lists: Vec::new(), offsets: Vec::new(), patches: Vec::new() };
+    let mut done: HashMap<u64, ()> = HashMap::new();
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let unit_off = header.offset();
+        let Ok(unit) = dwarf.unit(header) else { continue };
+        let Ok(mut raw) = unit.entries_raw(None) else { continue };
+        while !raw.is_empty() {
+            let abbrev = match raw.read_abbreviation() {
+                Ok(Some(ab)) => ab,
+                Ok(None) => continue,
+                Err(_) => break,
+            };
+            let mut low = None;
+            let mut high = None;
+            let mut ok = true;
+            for spec in abbrev.attributes() {
+                let pos = raw.next_offset().0 as u64;
+                let Ok(attr) = raw.read_attribute(*spec) else {
+                    ok = false;
+                    break;
+                };
+                match attr.name() {
+                    constants::DW_AT_low_pc => {
+                        if let AttributeValue::Addr(v) = attr.value() {
+                            low = Some(v);
+                        }
+                    }
+                    constants::DW_AT_high_pc => {
+                        let width = match spec.form() {
+                            constants::DW_FORM_data1 => 1,
+                            constants::DW_FORM_data2 => 2,
+                            constants::DW_FORM_data4 => 4,
+                            constants::DW_FORM_data8 => 8,
+                            _ => 0,
+                        };
+                        if let (true, Some(v)) = (width > 0, attr.udata_value()) {
+                            high = Some((pos, width, v));
+                        }
+                    }
+                    constants::DW_AT_ranges => {
+                        let Ok(Some(off)) = dwarf.attr_ranges_offset(&unit, attr.value()) else { continue };
+                        if done.insert(off.0 as u64, ()).is_some() {
+                            continue;
+                        }
+                        let Ok(mut it) = dwarf.ranges(&unit, off) else { continue };
+                        fix.offsets.push((off.0 as u64, fix.lists.len() as u64));
+                        while let Ok(Some(r)) = it.next() {
+                            let (Some(b), Some(e)) = (tr(r.begin), tr(r.end)) else { continue };
+                            fix.lists.push(constants::DW_RLE_start_end.0);
+                            fix.lists.extend_from_slice(&b.to_le_bytes());
+                            fix.lists.extend_from_slice(&e.to_le_bytes());
+                        }
+                        fix.lists.push(constants::DW_RLE_end_of_list.0);
+                    }
+                    _ => {}
+                }
+            }
+            if !ok {
+                break;
+            }
+            if let (Some(lo), Some((pos, width, len))) = (low, high) {
+                if let (Some(b), Some(e)) = (tr(lo), tr(lo.wrapping_add(len))) {
+                    let v = e.saturating_sub(b);
+                    if width == 8 || v < (1u64 << (8 * width)) {
+                        fix.patches.push((unit_off.0 as u64 + pos, width, v));
+                    }
+                }
+            }
+        }
+    }
+    Some(fix)
+}
+
+/// Rebuilds `.debug_rnglists` and computes the `.debug_info` patches; `None` when no
+/// input has `.debug_info`.
+pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[(u32, u32)]) -> Option<InfoFix> {
+    let objs: Vec<u32> = res
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.sections.iter().any(|s| s.name == ".debug_info" && s.class == Class::Debug && !s.discarded))
+        .map(|(i, _)| i as u32)
+        .collect();
+    if objs.is_empty() {
+        return None;
+    }
+    let fixes: Vec<Option<ObjectFix>> = objs.par_iter().map(|&oi| fix_object(res, oi, lay, a, code)).collect();
+    let mut out = InfoFix { rnglists: Vec::new(), offsets: HashMap::new(), patches: HashMap::new() };
+    for (oi, f) in objs.iter().zip(fixes) {
+        let Some(f) = f else { continue };
+        if !f.offsets.is_empty() {
+            // One DWARF 5 range-list table per object.
+            let body = 8 + f.lists.len() as u32;
+            let base = out.rnglists.len() as u64 + 12;
+            out.rnglists.extend_from_slice(&body.to_le_bytes());
+            out.rnglists.extend_from_slice(&5u16.to_le_bytes());
+            out.rnglists.push(8);
+            out.rnglists.push(0);
+            out.rnglists.extend_from_slice(&0u32.to_le_bytes());
+            out.rnglists.extend_from_slice(&f.lists);
+            for (old, new) in f.offsets {
+                out.offsets.insert((*oi, old), base + new);
+            }
+        }
+        out.patches.insert(*oi, f.patches);
+    }
+    Some(out)
+}
