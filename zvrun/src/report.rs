@@ -67,6 +67,7 @@ pub fn json(o: &Outcome) -> String {
         "message": message,
         "status": o.exit_status(),
         "seconds": o.seconds,
+        "phases": o.phases.iter().map(|(n, t)| (n.to_string(), json!(t))).collect::<serde_json::Map<String, serde_json::Value>>(),
         "code_bytes": o.code_bytes,
         "heap_bytes": o.heap_size,
         "channels": channels,

@@ -107,6 +107,8 @@ pub struct Outcome {
     pub code_bytes: u64,
     /// Heap size given to the guest.
     pub heap_size: u64,
+    /// Where the time went: (phase, seconds), in order.
+    pub phases: Vec<(&'static str, f64)>,
 }
 
 impl Outcome {
@@ -158,6 +160,13 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         channels: Vec::new(),
         code_bytes: 0,
         heap_size: 0,
+        phases: Vec::new(),
+    };
+    let mut mark = Instant::now();
+    let mut phase = |out: &mut Outcome, name: &'static str| {
+        let now = Instant::now();
+        out.phases.push((name, (now - mark).as_secs_f64()));
+        mark = now;
     };
     let data = match std::fs::read(&cfg.program) {
         Ok(d) => d,
@@ -181,6 +190,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         }
     };
     out.code_bytes = verified.code.len() as u64;
+    phase(&mut out, "read_and_verify");
     let channels = match order_channels(cfg.channels.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -198,6 +208,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
             }
         }
     }
+    phase(&mut out, "open_channels");
     let mut mem = match GuestMemory::reserve() {
         Ok(m) => m,
         Err(e) => {
@@ -212,6 +223,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
             return out;
         }
     };
+    phase(&mut out, "reserve_and_map");
     out.heap_size = layout.heap_size;
     let rsp = match build_startup(&mut mem, &verified.nexe, cfg, layout.manifest_start) {
         Ok(r) => r,
@@ -230,12 +242,14 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
             return out;
         }
     }
+    phase(&mut out, "startup_block_signals_seccomp");
     let mut calls = Calls::new(mem, open, layout.heap_start, layout.heap_start + layout.heap_size);
     if let Some(t) = cfg.timeout {
         sys::arm_timeout(t);
     }
     let end = sys::run_guest(verified.nexe.entry, rsp, &mut calls);
     sys::disarm_timeout();
+    phase(&mut out, "guest");
     out.ending = match end {
         RunEnd::Fault { signal, addr, pc } => Ending::Fault { signal, addr, pc },
         RunEnd::Timeout => Ending::Timeout,
