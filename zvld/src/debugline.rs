@@ -152,7 +152,7 @@ fn rebuild_object(
                 at: &at,
                 r_type: r.r_type,
                 def,
-                symbol: "",
+                symbol: &String::new,
                 addend: r.addend,
                 bias: 4,
                 place: 0,

@@ -225,6 +225,7 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
             };
             sec.relocs = relas
                 .iter()
+                .filter(|r| r.r_type(e, false) != elf::R_X86_64_NONE)
                 .map(|r| Reloc {
                     offset: r.r_offset(e),
                     r_type: r.r_type(e, false),
@@ -232,7 +233,9 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
                     addend: r.r_addend(e),
                 })
                 .collect();
-            sec.relocs.sort_by_key(|r| r.offset);
+            if !sec.relocs.is_sorted_by_key(|r| r.offset) {
+                sec.relocs.sort_by_key(|r| r.offset);
+            }
         }
     }
     // Symbols.

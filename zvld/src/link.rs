@@ -158,7 +158,11 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         _ => 1,
     };
     code.sort_by_key(group);
-    let code_of: HashMap<(u32, u32), usize> = code.iter().enumerate().map(|(i, &k)| (k, i)).collect();
+    let mut code_index: Vec<Vec<Option<usize>>> = res.objects.iter().map(|o| vec![None; o.sections.len()]).collect();
+    for (i, &(o, s)) in code.iter().enumerate() {
+        code_index[o as usize][s as usize] = Some(i);
+    }
+    let code_of = |o: u32, s: u32| code_index[o as usize][s as usize];
     let ctxs: Vec<SectionCtx<'_, '_>> = code
         .iter()
         .map(|&(o, s)| SectionCtx {
@@ -168,6 +172,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         })
         .collect();
     let decoded: Vec<Decoded> = ctxs.par_iter().map(rewrite::decode).collect::<Result<_>>()?;
+    let t_dec = t1.elapsed().as_secs_f64() * 1e3;
 
     // Indirect-branch targets: symbols, and every code address a relocation takes.
     let mut align: Vec<Vec<u32>> = ctxs.iter().map(|c| c.symbols.iter().map(|&(o, _)| o as u32).collect()).collect();
@@ -181,11 +186,11 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     for (ci, d) in decoded.iter().enumerate() {
         let (obj, _) = code[ci];
         for r in d.relocs() {
-            let (def, _) = relocate::out_def(res, obj, r.sym)?;
+            let def = relocate::out_def(res, obj, r.sym)?;
             if let Some(tp) = relocate::got_kind(r.r_type) {
                 add_got(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
                 if let Def::Section { obj: o2, sec: s2, value } = def {
-                    if let Some(&k) = code_of.get(&(o2, s2)) {
+                    if let Some(k) = code_of(o2, s2) {
                         align[k].push(value as u32);
                     }
                 }
@@ -195,7 +200,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
                 continue;
             }
             if let Def::Section { obj: o2, sec: s2, value } = def {
-                if let Some(&k) = code_of.get(&(o2, s2)) {
+                if let Some(k) = code_of(o2, s2) {
                     let extra = r.addend + if is_pcrel(r.r_type) { i64::from(r.bias) } else { 0 };
                     align[k].push(value.wrapping_add(extra as u64) as u32);
                 }
@@ -214,7 +219,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
                     add_got(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
                 }
                 if let Def::Section { obj: o2, sec: s2, value } = def {
-                    if let Some(&k) = code_of.get(&(o2, s2)) {
+                    if let Some(k) = code_of(o2, s2) {
                         if is_pcrel(r.r_type) {
                             return Err(LinkError::UnsupportedRelocation {
                                 at: Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None },
@@ -233,6 +238,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         a.sort_unstable();
         a.dedup();
     }
+    let t_align = t1.elapsed().as_secs_f64() * 1e3;
     let rewritten: Vec<Rewritten> = ctxs
         .par_iter()
         .zip(decoded.par_iter())
@@ -242,6 +248,8 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     drop(decoded);
     stats.code_sections = code.len();
     stats.code_in = ctxs.iter().map(|c| c.sec.size).sum();
+    stats.phase_ms.push(("  decode", t_dec));
+    stats.phase_ms.push(("  +targets", t_align));
     stats.phase_ms.push(("rewrite", t1.elapsed().as_secs_f64() * 1e3));
 
     // Layout and relocation.
@@ -350,7 +358,8 @@ fn build_code(
             let r = &rw[ci];
             let mut bytes = r.bytes.clone();
             for x in &r.relocs {
-                let (def, name) = relocate::out_def(res, p.obj, x.sym)?;
+                let def = relocate::out_def(res, p.obj, x.sym)?;
+                let name = || relocate::sym_label(res, p.obj, x.sym);
                 let at = || {
                     let off = r.reverse(u64::from(x.at)).unwrap_or(0);
                     ctxs[ci].location(off)
@@ -396,7 +405,7 @@ fn fill_segment(
             let mut bytes = s.data.to_vec();
             for r in &s.relocs {
                 let def = res.def(p.obj, r.sym);
-                let name = sym_name(res, p.obj, r.sym);
+                let name = || relocate::sym_label(res, p.obj, RelSym::Obj(r.sym));
                 let at = || Location {
                     object: o.name.clone(),
                     section: s.name.to_string(),
@@ -429,69 +438,93 @@ fn fill_segment(
     Ok(())
 }
 
-fn sym_name(res: &Resolved<'_>, obj: u32, sym: u32) -> String {
-    relocate::out_def(res, obj, RelSym::Obj(sym)).map(|x| x.1).unwrap_or_default()
-}
-
 fn debug_sections(
     res: &Resolved<'_>,
     lay: &Layout,
     a: &Addresses<'_, '_>,
     code: &[(u32, u32)],
 ) -> Result<Vec<(String, Vec<u8>)>> {
-    let mut out = Vec::new();
     // .debug_line and .debug_rnglists are regenerated (see debugline, debuginfo); the
-    // offsets that .debug_info's DW_AT_stmt_list and DW_AT_ranges hold change with them,
-    // and DW_AT_high_pc lengths are patched in place.
-    let line = debugline::rebuild(res, lay, a, code);
-    let info = debuginfo::rebuild(res, lay, a, code);
-    for (name, pieces, size) in &lay.debug {
-        if (name == ".debug_line" && line.is_some()) || (name == ".debug_rnglists" && info.is_some()) {
-            continue;
-        }
-        let mut buf = vec![0u8; *size as usize];
-        for p in pieces {
-            let o = &res.objects[p.obj as usize];
-            let s = &o.sections[p.sec as usize];
-            let mut bytes = s.data.to_vec();
-            for r in &s.relocs {
-                let mut def = res.def(p.obj, r.sym);
-                let mut addend = r.addend;
-                if let Def::Section { obj, sec, value } = def {
-                    let target = o.sections.get(sec as usize).map_or("", |x| x.name);
-                    let old = value.wrapping_add(addend as u64);
-                    let redirected = match (target, &line, &info) {
-                        (".debug_line", Some(l), _) => Some(l.offset_of(obj, old)),
-                        (".debug_rnglists", _, Some(i)) => Some(i.offset_of(obj, old)),
-                        _ => None,
-                    };
-                    if let Some(v) = redirected {
-                        def = Def::Absolute(v);
-                        addend = 0;
-                    }
-                }
-                let at = || Location {
-                    object: o.name.clone(),
-                    section: s.name.to_string(),
-                    offset: r.offset,
-                    function: None,
-                };
-                let f =
-                    Fix { at: &at, r_type: r.r_type, def, symbol: "", addend, bias: 4, place: r.offset, debug: true };
-                // Debug information is best effort: an unsupported field is left as is.
-                let _ = relocate::apply(a, &mut bytes, r.offset as usize, &f);
-            }
-            if name == ".debug_info" {
-                if let Some(patches) = info.as_ref().and_then(|i| i.patches.get(&p.obj)) {
-                    for &(off, width, v) in patches {
-                        if let Some(dst) = bytes.get_mut(off as usize..off as usize + width) {
-                            dst.copy_from_slice(&v.to_le_bytes()[..width]);
+    // offsets that .debug_info's DW_AT_stmt_list and DW_AT_ranges hold change with them
+    // (those fields are patched once both are known), and DW_AT_high_pc lengths are
+    // patched in place. The three jobs run in parallel.
+    type Piece = (usize, Vec<u8>, Vec<(usize, usize, u64, bool)>);
+    let relocate_pieces = || -> Vec<Piece> {
+        let jobs: Vec<(usize, &layout::Piece)> =
+            lay.debug.iter().enumerate().flat_map(|(k, (_, pieces, _))| pieces.iter().map(move |p| (k, p))).collect();
+        jobs.par_iter()
+            .map(|&(k, p)| {
+                let o = &res.objects[p.obj as usize];
+                let s = &o.sections[p.sec as usize];
+                let mut bytes = s.data.to_vec();
+                // (offset, width, old offset, is .debug_line) of fields to redirect later.
+                let mut deferred = Vec::new();
+                for r in &s.relocs {
+                    let def = res.def(p.obj, r.sym);
+                    if let Def::Section { sec, value, .. } = def {
+                        let target = o.sections.get(sec as usize).map_or("", |x| x.name);
+                        if target == ".debug_line" || target == ".debug_rnglists" {
+                            let width = if r.r_type == object::elf::R_X86_64_64 { 8 } else { 4 };
+                            deferred.push((
+                                r.offset as usize,
+                                width,
+                                value.wrapping_add(r.addend as u64),
+                                target == ".debug_line",
+                            ));
+                            continue;
                         }
                     }
+                    let at = Location::default;
+                    let f = Fix {
+                        at: &at,
+                        r_type: r.r_type,
+                        def,
+                        symbol: &String::new,
+                        addend: r.addend,
+                        bias: 4,
+                        place: r.offset,
+                        debug: true,
+                    };
+                    // Debug information is best effort: an unsupported field is left as is.
+                    let _ = relocate::apply(a, &mut bytes, r.offset as usize, &f);
+                }
+                (k, bytes, deferred)
+            })
+            .collect()
+    };
+    let ((line, info), pieces) = rayon::join(
+        || rayon::join(|| debugline::rebuild(res, lay, a, code), || debuginfo::rebuild(res, lay, a, code)),
+        relocate_pieces,
+    );
+    let mut bufs: Vec<Vec<u8>> = lay.debug.iter().map(|(_, _, size)| vec![0u8; *size as usize]).collect();
+    let flat: Vec<&layout::Piece> = lay.debug.iter().flat_map(|(_, ps, _)| ps.iter()).collect();
+    for ((k, mut bytes, deferred), p) in pieces.into_iter().zip(flat) {
+        for (off, width, old, is_line) in deferred {
+            let v = match (is_line, &line, &info) {
+                (true, Some(l), _) => l.offset_of(p.obj, old),
+                (false, _, Some(i)) => i.offset_of(p.obj, old),
+                _ => old,
+            };
+            if let Some(dst) = bytes.get_mut(off..off + width) {
+                dst.copy_from_slice(&v.to_le_bytes()[..width]);
+            }
+        }
+        if lay.debug[k].0 == ".debug_info" {
+            if let Some(patches) = info.as_ref().and_then(|i| i.patches.get(&p.obj)) {
+                for &(off, width, v) in patches {
+                    if let Some(dst) = bytes.get_mut(off as usize..off as usize + width) {
+                        dst.copy_from_slice(&v.to_le_bytes()[..width]);
+                    }
                 }
             }
-            let off = p.addr as usize;
-            buf[off..off + bytes.len()].copy_from_slice(&bytes);
+        }
+        let off = p.addr as usize;
+        bufs[k][off..off + bytes.len()].copy_from_slice(&bytes);
+    }
+    let mut out = Vec::new();
+    for ((name, _, _), buf) in lay.debug.iter().zip(bufs) {
+        if (name == ".debug_line" && line.is_some()) || (name == ".debug_rnglists" && info.is_some()) {
+            continue;
         }
         out.push((name.clone(), buf));
     }

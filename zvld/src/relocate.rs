@@ -79,14 +79,10 @@ impl Addresses<'_, '_> {
                 if let Some(ci) = self.layout.code_index[obj as usize][sec as usize] {
                     let base = self.layout.addr[obj as usize][sec as usize]?;
                     let rw = &self.code[ci];
-                    match rw.lookup(off) {
-                        Some(o) => Some(base + o),
-                        None if !exact => {
-                            let k = rw.map.partition_point(|&(i, _)| u64::from(i) <= off);
-                            let (i, o) = rw.map[k.checked_sub(1)?];
-                            Some(base + u64::from(o) + (off - u64::from(i)))
-                        }
-                        None => None,
+                    if exact {
+                        rw.lookup(off).map(|o| base + o)
+                    } else {
+                        rw.lookup_nearest(off).map(|o| base + o)
                     }
                 } else {
                     // Sections that are not placed (dropped) resolve to 0 for debug info.
@@ -133,8 +129,8 @@ pub struct Fix<'x> {
     pub r_type: u32,
     /// Target.
     pub def: Def,
-    /// Symbol name for messages.
-    pub symbol: &'x str,
+    /// Symbol name for messages (computed only when there is one to print).
+    pub symbol: &'x dyn Fn() -> String,
     /// Addend.
     pub addend: i64,
     /// Distance from the field to the end of its instruction (PC-relative forms).
@@ -153,7 +149,7 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
         LinkError::UnsupportedRelocation {
         at: (f.at)(),
         kind: reloc_name(f.r_type),
-        symbol: f.symbol.to_string(),
+        symbol: (f.symbol)(),
         hint: "its target is not the start of an instruction in the rewritten code (a reference into the middle of an instruction cannot be translated)".into(),
     }
     };
@@ -211,7 +207,7 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
             return Err(LinkError::UnsupportedRelocation {
                 at: (f.at)(),
                 kind: reloc_name(t),
-                symbol: f.symbol.to_string(),
+                symbol: (f.symbol)(),
                 hint: hint.into(),
             });
         }
@@ -222,18 +218,13 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
         Some(false) => u32::try_from(value).is_ok(),
     };
     if !fits && !f.debug {
-        return Err(LinkError::Overflow {
-            at: (f.at)(),
-            kind: reloc_name(f.r_type),
-            symbol: f.symbol.to_string(),
-            value,
-        });
+        return Err(LinkError::Overflow { at: (f.at)(), kind: reloc_name(f.r_type), symbol: (f.symbol)(), value });
     }
     let Some(dst) = buf.get_mut(off..off + width) else {
         return Err(LinkError::UnsupportedRelocation {
             at: (f.at)(),
             kind: reloc_name(f.r_type),
-            symbol: f.symbol.to_string(),
+            symbol: (f.symbol)(),
             hint: "the field lies outside its section".into(),
         });
     };
@@ -242,36 +233,40 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
 }
 
 /// The definition a rewritten section's relocation refers to.
-pub fn out_def(res: &Resolved<'_>, obj: u32, sym: RelSym) -> Result<(Def, String)> {
+pub fn out_def(res: &Resolved<'_>, obj: u32, sym: RelSym) -> Result<Def> {
     match sym {
+        RelSym::Obj(i) => Ok(res.def(obj, i)),
+        RelSym::Global(n) => res.global(n).ok_or_else(|| LinkError::Undefined {
+            symbols: vec![(
+                n.to_string(),
+                Location {
+                    object: res.objects[obj as usize].name.clone(),
+                    section: "(introduced by a zvld rewrite; link libzrt, which zvcc does)".into(),
+                    ..Default::default()
+                },
+            )],
+        }),
+    }
+}
+
+/// The name of a relocation's symbol, for messages (a section symbol is named by its
+/// section).
+pub fn sym_label(res: &Resolved<'_>, obj: u32, sym: RelSym) -> String {
+    match sym {
+        RelSym::Global(n) => n.to_string(),
         RelSym::Obj(i) => {
-            let s = &res.objects[obj as usize].symbols[i as usize];
-            let name = if s.is_section() {
-                res.objects[obj as usize]
-                    .sections
-                    .get(match s.def {
-                        crate::inputs::SymDef::Section { sec, .. } => sec as usize,
-                        _ => 0,
-                    })
-                    .map_or("", |x| x.name)
-                    .to_string()
+            let o = &res.objects[obj as usize];
+            let Some(s) = o.symbols.get(i as usize) else { return String::new() };
+            if s.is_section() {
+                match s.def {
+                    crate::inputs::SymDef::Section { sec, .. } => {
+                        o.sections.get(sec as usize).map_or("", |x| x.name).to_string()
+                    }
+                    _ => String::new(),
+                }
             } else {
                 s.name.to_string()
-            };
-            Ok((res.def(obj, i), name))
+            }
         }
-        RelSym::Global(n) => match res.global(n) {
-            Some(d) => Ok((d, n.to_string())),
-            None => Err(LinkError::Undefined {
-                symbols: vec![(
-                    n.to_string(),
-                    Location {
-                        object: res.objects[obj as usize].name.clone(),
-                        section: "(introduced by a zvld rewrite; link libzrt, which zvcc does)".into(),
-                        ..Default::default()
-                    },
-                )],
-            }),
-        },
     }
 }

@@ -127,13 +127,53 @@ pub struct Rewritten {
     pub map: Vec<(u32, u32)>,
     /// Relocations of the new bytes.
     pub relocs: Vec<OutReloc>,
+    /// For each 256 input bytes, the index of the first map entry at or after them: a
+    /// lookup is one bucket and a short search.
+    buckets: Vec<u32>,
 }
 
 impl Rewritten {
     /// The output offset of the instruction that starts at input offset `off`.
     pub fn lookup(&self, off: u64) -> Option<u64> {
         let off = u32::try_from(off).ok()?;
-        self.map.binary_search_by_key(&off, |&(i, _)| i).ok().map(|k| u64::from(self.map[k].1))
+        let (lo, hi) = self.bucket(off);
+        let m = &self.map[lo..hi];
+        m.binary_search_by_key(&off, |&(i, _)| i).ok().map(|k| u64::from(m[k].1))
+    }
+
+    /// The map entries that can hold input offset `off`.
+    fn bucket(&self, off: u32) -> (usize, usize) {
+        let b = (off >> 8) as usize;
+        match (self.buckets.get(b), self.buckets.get(b + 1)) {
+            (Some(&lo), Some(&hi)) => (lo as usize, (hi as usize + 1).min(self.map.len())),
+            (Some(&lo), None) => (lo as usize, self.map.len()),
+            _ => (self.map.len(), self.map.len()),
+        }
+    }
+
+    /// The output offset of input offset `off`, or of the instruction containing it
+    /// plus the distance into it (for debug information).
+    pub fn lookup_nearest(&self, off: u64) -> Option<u64> {
+        let o32 = u32::try_from(off).ok()?;
+        let (lo, hi) = self.bucket(o32);
+        let m = &self.map[..hi];
+        let k = lo + m[lo..].partition_point(|&(i, _)| i <= o32);
+        let (i, o) = self.map[k.checked_sub(1)?];
+        Some(u64::from(o) + (off - u64::from(i)))
+    }
+
+    fn build_buckets(&mut self) {
+        let size = self.map.last().map_or(0, |&(i, _)| i);
+        let n = (size >> 8) as usize + 2;
+        self.buckets = Vec::with_capacity(n);
+        let mut k = 0usize;
+        for b in 0..n {
+            let start = (b as u32) << 8;
+            while k < self.map.len() && self.map[k].0 < start {
+                k += 1;
+            }
+            self.buckets.push(k as u32);
+        }
     }
 
     /// The input offset of the instruction whose output covers `out` (for diagnostics).
@@ -198,6 +238,28 @@ impl Emitter {
     }
     fn fix(&mut self, unit: u32, at: usize, kind: FixKind) {
         self.fixups.push(Fixup { unit, at: at as u8, kind });
+    }
+}
+
+/// A rewritten instruction being built (no allocation per instruction).
+#[derive(Default)]
+struct Buf {
+    b: [u8; 32],
+    n: usize,
+}
+
+impl Buf {
+    fn push(&mut self, x: u8) {
+        if self.n < self.b.len() {
+            self.b[self.n] = x;
+        }
+        self.n += 1;
+    }
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.b[..self.n.min(self.b.len())]
     }
 }
 
@@ -322,39 +384,105 @@ fn text(ins: &Instruction) -> String {
     format!("{ins}")
 }
 
+/// Sections larger than this are decoded in parallel chunks cut at symbols.
+const CHUNK: u64 = 16 * 1024;
+
 /// Step 1: decode and rewrite one code section into units and fixups.
+///
+/// Large sections are cut at symbol offsets (which must be instruction starts of the
+/// linear decode) into chunks that are decoded and rewritten in parallel, then joined.
 pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
+    use rayon::prelude::*;
     let data = ctx.sec.data;
     let size = u32::try_from(data.len()).map_err(|_| ctx.err(0, "", "code section larger than 4 GiB", ""))?;
+    let mut cuts = vec![0u64];
+    for &(off, _) in &ctx.symbols {
+        if off < u64::from(size) && off - cuts[cuts.len() - 1] >= CHUNK {
+            cuts.push(off);
+        }
+    }
+    cuts.push(u64::from(size));
+    let parts: Vec<Emitter> =
+        cuts.par_windows(2).map(|w| decode_range(ctx, w[0], w[1], size)).collect::<Result<_>>()?;
+    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.bytes.len()).sum());
+    let mut units = Vec::with_capacity(parts.iter().map(|p| p.units.len()).sum());
+    let mut fixups = Vec::new();
+    for p in parts {
+        let (b0, u0) = (bytes.len() as u32, units.len() as u32);
+        bytes.extend_from_slice(&p.bytes);
+        units.extend(p.units.into_iter().map(|mut u| {
+            u.start += b0;
+            u
+        }));
+        fixups.extend(p.fixups.into_iter().map(|mut f| {
+            f.unit += u0;
+            f
+        }));
+    }
+    Ok(Decoded { bytes, units, fixups, size })
+}
+
+/// Decodes and rewrites the instructions in [start, end) of a section; `start` is the
+/// section start or a symbol, and the linear decode must end exactly at `end`.
+fn decode_range(ctx: &SectionCtx<'_, '_>, start: u64, end: u64, size: u32) -> Result<Emitter> {
+    let data = &ctx.sec.data[..end as usize];
     let mut decoder = Decoder::with_ip(64, data, 0, DecoderOptions::NONE);
-    let mut insns: Vec<Instruction> = Vec::with_capacity(data.len() / 4 + 1);
-    let mut offsets: Vec<ConstantOffsets> = Vec::with_capacity(data.len() / 4 + 1);
+    decoder.set_position(start as usize).map_err(|_| ctx.err(start, "", "bad decode start", ""))?;
+    decoder.set_ip(start);
+    let n = (end - start) as usize;
+    // The decoded instructions of a chunk live in a per-thread buffer that is reused, so
+    // chunks do not each allocate (and fault in) fresh memory.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<(Instruction, ConstantOffsets)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let mut insns = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    insns.clear();
+    let result = decode_chunk(ctx, start, end, size, data, decoder, n, &mut insns);
+    SCRATCH.with(|s| *s.borrow_mut() = insns);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_chunk(
+    ctx: &SectionCtx<'_, '_>,
+    start: u64,
+    end: u64,
+    size: u32,
+    data: &[u8],
+    mut decoder: Decoder<'_>,
+    n: usize,
+    insns: &mut Vec<(Instruction, ConstantOffsets)>,
+) -> Result<Emitter> {
     while decoder.can_decode() {
         let ins = decoder.decode();
-        offsets.push(decoder.get_constant_offsets(&ins));
         if ins.is_invalid() {
             let pos = ins.ip();
-            let end = (pos as usize + 8).min(data.len());
+            let stop = (pos as usize + 8).min(ctx.sec.data.len());
+            let reason = if decoder.position() >= data.len() && end < u64::from(size) {
+                "an instruction runs into the next symbol (data or overlapping code in a code section?)"
+            } else {
+                "bytes do not decode as an x86-64 instruction (data in a code section?)"
+            };
             return Err(ctx.err(
                 pos,
-                &zvcore::verify::hex(&data[pos as usize..end]),
-                "bytes do not decode as an x86-64 instruction (data in a code section?)",
+                &zvcore::verify::hex(&ctx.sec.data[pos as usize..stop]),
+                reason,
                 "move data out of executable sections",
             ));
         }
-        insns.push(ins);
+        insns.push((ins, decoder.get_constant_offsets(&ins)));
     }
     // Symbols must start instructions (the decode path from the section start reaches them).
+    let syms_lo = ctx.symbols.partition_point(|&(o, _)| o < start);
+    let syms_hi = ctx.symbols.partition_point(|&(o, _)| o < end);
+    let syms = &ctx.symbols[syms_lo..syms_hi];
     {
         let mut k = 0;
-        for &(off, name) in &ctx.symbols {
-            if off >= u64::from(size) {
-                continue;
-            }
-            while k < insns.len() && insns[k].ip() < off {
+        for &(off, name) in syms {
+            while k < insns.len() && insns[k].0.ip() < off {
                 k += 1;
             }
-            if k == insns.len() || insns[k].ip() != off {
+            if k == insns.len() || insns[k].0.ip() != off {
                 return Err(ctx.err(
                     off,
                     "",
@@ -365,37 +493,32 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
         }
     }
     // r11 use, per function (the ranges between symbols).
-    let bounds: Vec<u64> = {
-        let mut b: Vec<u64> = ctx.symbols.iter().map(|&(o, _)| o).collect();
-        b.insert(0, 0);
-        b.dedup();
-        b
-    };
+    let mut bounds: Vec<u64> = Vec::with_capacity(syms.len() + 1);
+    bounds.push(start);
+    bounds.extend(syms.iter().map(|&(o, _)| o).filter(|&o| o > start));
     let mut r11_used = vec![false; bounds.len()];
     let region = |ip: u64| bounds.partition_point(|&b| b <= ip) - 1;
-    for ins in &insns {
+    for (ins, _) in insns.iter() {
         if mentions_r11(ins) {
             r11_used[region(ins.ip())] = true;
         }
     }
 
-    let relocs: &[Reloc] = &ctx.sec.relocs;
+    let all: &[Reloc] = &ctx.sec.relocs;
+    let relocs = &all[all.partition_point(|r| r.offset < start)..all.partition_point(|r| r.offset < end)];
     let mut ri = 0;
     let mut e = Emitter {
-        bytes: Vec::with_capacity(data.len() + data.len() / 4),
+        bytes: Vec::with_capacity(n + n / 4),
         units: Vec::with_capacity(insns.len() + 16),
         fixups: Vec::new(),
         in_off: 0,
         first: true,
     };
     let mut info = InstructionInfoFactory::new();
-    for (ins, co) in insns.iter().zip(&offsets) {
+    for (ins, co) in insns.iter() {
         let pos = ins.ip() as usize;
         let len = ins.len();
         let raw = &data[pos..pos + len];
-        while ri < relocs.len() && relocs[ri].r_type == elf::R_X86_64_NONE {
-            ri += 1;
-        }
         if ri < relocs.len() && (relocs[ri].offset as usize) < pos {
             return Err(ctx.err(relocs[ri].offset, "", "relocation does not lie on an instruction field", ""));
         }
@@ -403,7 +526,7 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
         while ri < relocs.len() && (relocs[ri].offset as usize) < pos + len {
             ri += 1;
         }
-        let rs: Vec<Reloc> = relocs[r0..ri].iter().copied().filter(|r| r.r_type != elf::R_X86_64_NONE).collect();
+        let rs = &relocs[r0..ri];
         if let Some(r) = rs.iter().find(|r| {
             matches!(
                 r.r_type,
@@ -421,12 +544,12 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
         e.in_off = pos as u32;
         e.first = true;
         let r11_free = !r11_used[region(pos as u64)];
-        rewrite_one(ctx, &mut e, ins, co, raw, &rs, r11_free, size, &mut info)?;
+        rewrite_one(ctx, &mut e, ins, co, raw, rs, r11_free, size, &mut info)?;
     }
-    if let Some(r) = relocs[ri..].iter().find(|r| r.r_type != elf::R_X86_64_NONE) {
+    if let Some(r) = relocs.get(ri) {
         return Err(ctx.err(r.offset, "", "relocation past the last instruction", ""));
     }
-    Ok(Decoded { bytes: e.bytes, units: e.units, fixups: e.fixups, size })
+    Ok(e)
 }
 
 /// The field of an instruction a relocation applies to, checked.
@@ -735,7 +858,7 @@ fn rewrite_one(
         }
     }
 
-    let mut out: Vec<u8> = Vec::with_capacity(16);
+    let mut out = Buf::default();
     if need67 {
         out.push(0x67);
     }
@@ -757,7 +880,7 @@ fn rewrite_one(
         return fail("instruction would exceed 15 bytes after adding the 0x67 prefix".into(), "");
     }
     let shift = out.len() as isize - raw.len() as isize;
-    let u = e.unit(&out, false);
+    let u = e.unit(out.bytes(), false);
     for r in rs {
         let f = reloc_field(ctx, ins, co, r)?;
         e.fix(u, (f as isize + shift) as usize, FixKind::Reloc(out_reloc(r, len - f, false)));
@@ -972,7 +1095,8 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     let end = out.len();
     pad_nops(&mut out, (BUNDLE as usize - end % BUNDLE as usize) % BUNDLE as usize);
 
-    let mut rw = Rewritten { bytes: out, map, relocs: Vec::new() };
+    let mut rw = Rewritten { bytes: out, map, relocs: Vec::new(), buckets: Vec::new() };
+    rw.build_buckets();
     for f in &d.fixups {
         let at = unit_out[f.unit as usize] + u32::from(f.at);
         match f.kind {
