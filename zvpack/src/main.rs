@@ -1,10 +1,172 @@
-//! zvpack: builds, inspects and checks image tars. Not implemented yet: until its issue
-//! lands it exits with status 2 and says so.
+//! The zvpack command: `zvpack create`, `zvpack inspect`, `zvpack check`.
+//! Exit status: 0 success; 1 the image or the nexe is invalid; 2 usage or I/O error.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use zvcore::image::ImageManifest;
+use zvpack::PackError;
+
+#[derive(Parser)]
+#[command(name = "zvpack", version, about = "Build, inspect and check zv image tars (docs/images.md)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Verify a nexe and pack it with a manifest and data files into an image.
+    Create {
+        /// Output image.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// The nexe.
+        nexe: PathBuf,
+        /// manifest.json to use (its `program` names the nexe's path in the image).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Path of the nexe inside the image (default: its file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Memory limit in bytes.
+        #[arg(long)]
+        memory: Option<u64>,
+        /// Timeout in seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// argv in full (repeatable; the first is argv[0]).
+        #[arg(long = "arg", allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Environment variable KEY=VALUE (repeatable).
+        #[arg(long = "env")]
+        env: Vec<String>,
+        /// Seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Fixed time (seconds since the epoch).
+        #[arg(long)]
+        time: Option<u64>,
+        /// Channel alias=source[,type[,gets,get_size,puts,put_size]]; source is stdin,
+        /// stdout, stderr, none, host:PATH or image:PATH (repeatable).
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        /// Data file inside=host (repeatable).
+        #[arg(long = "file")]
+        files: Vec<String>,
+    },
+    /// Show an image's manifest, members, sizes and verification result.
+    Inspect {
+        /// The image.
+        image: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check an image: tar structure, manifest and the nexe's verification.
+    Check {
+        /// The image.
+        image: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> Result<i32, PackError> {
+    match cli.cmd {
+        Cmd::Create { output, nexe, manifest, name, memory, timeout, args, env, seed, time, channels, files } => {
+            let bytes =
+                std::fs::read(&nexe).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", nexe.display())))?;
+            let default_name = nexe.file_name().and_then(|n| n.to_str()).unwrap_or("app.nexe").to_string();
+            let mut m = match &manifest {
+                Some(p) => {
+                    let text =
+                        std::fs::read(p).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", p.display())))?;
+                    ImageManifest::parse(&text).map_err(|e| PackError::Usage(format!("{}: {e}", p.display())))?
+                }
+                None => ImageManifest::new(name.as_deref().unwrap_or(&default_name)),
+            };
+            if let Some(n) = name {
+                m.program = n;
+            }
+            if let Some(v) = memory {
+                m.memory = v;
+            }
+            if let Some(v) = timeout {
+                if v == 0 {
+                    return Err(PackError::Usage("--timeout must be at least 1".into()));
+                }
+                m.timeout = Some(v);
+            }
+            if !args.is_empty() {
+                m.args = Some(args);
+            }
+            for e in env {
+                let (k, v) =
+                    e.split_once('=').ok_or_else(|| PackError::Usage(format!("--env `{e}`: expected KEY=VALUE")))?;
+                m.env.insert(k.to_string(), v.to_string());
+            }
+            if let Some(v) = seed {
+                m.seed = v;
+            }
+            if let Some(v) = time {
+                m.time = v;
+            }
+            for c in channels {
+                let ch = zvpack::parse_channel(&c).map_err(PackError::Usage)?;
+                m.channels.retain(|x| x.alias != ch.alias);
+                m.channels.push(ch);
+            }
+            let mut data = Vec::new();
+            for f in files {
+                let (inside, host) =
+                    f.split_once('=').ok_or_else(|| PackError::Usage(format!("--file `{f}`: expected inside=host")))?;
+                let b = std::fs::read(host).map_err(|e| PackError::Usage(format!("cannot read {host}: {e}")))?;
+                data.push((inside.to_string(), b));
+            }
+            zvpack::create(&output, &bytes, &m, &data)?;
+            Ok(0)
+        }
+        Cmd::Inspect { image, json } => {
+            let (text, ok) = zvpack::inspect(&image, json)?;
+            print!("{text}");
+            Ok(if ok { 0 } else { 1 })
+        }
+        Cmd::Check { image } => {
+            let (img, _, verdict) = zvpack::open(&image)?;
+            match verdict {
+                Ok(n) => {
+                    println!(
+                        "{}: ok ({} members, program {}, {n} bytes of code verified)",
+                        image.display(),
+                        img.members.len(),
+                        img.manifest.program
+                    );
+                    Ok(0)
+                }
+                Err(r) => Err(PackError::Invalid(format!(
+                    "{}: program {} fails verification: {}",
+                    image.display(),
+                    img.manifest.program,
+                    r.violations.first().map(|v| v.to_string()).unwrap_or_default()
+                ))),
+            }
+        }
+    }
+}
 
 fn main() {
-    eprintln!(
-        "zvpack: not implemented yet (zv form version {})",
-        zvcore::form::FORM_VERSION
-    );
-    std::process::exit(2);
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("zvpack: {e}");
+            std::process::exit(e.status());
+        }
+    }
 }

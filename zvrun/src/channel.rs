@@ -32,6 +32,8 @@ pub struct Channel {
     /// with read/write, so redirections (`>>`, pipes, terminals) behave as for any
     /// program.
     std_stream: bool,
+    /// A read-only window [offset, offset+size) of the file: a file inside an image.
+    window: Option<(u64, u64)>,
     /// Size for random-read channels (RUNTIME.md section 4), else 0.
     pub size: u64,
     /// Sequential read position (regular files only; streams keep their own).
@@ -130,9 +132,37 @@ impl Channel {
             file,
             source,
             std_stream: is_std,
+            window: None,
             size,
             read_pos: 0,
             write_pos,
+            used: [0; 4],
+            etag: spec.etag.then(sha1_smol::Sha1::new),
+        })
+    }
+
+    /// A read-only channel on the bytes [offset, offset+size) of the file at `path` (a
+    /// member of an image, read in place).
+    pub fn open_window(
+        spec: &ChannelSpec,
+        path: &std::path::Path,
+        offset: u64,
+        size: u64,
+    ) -> Result<Channel, ChannelError> {
+        if spec.limits.writable() {
+            return Err(ChannelError(format!("channel {}: files inside the image are read-only", spec.alias)));
+        }
+        let file =
+            File::open(path).map_err(|e| ChannelError(format!("channel {} ({}): {e}", spec.alias, path.display())))?;
+        Ok(Channel {
+            spec: spec.clone(),
+            file,
+            source: SourceKind::File,
+            std_stream: false,
+            window: Some((offset, size)),
+            size: if spec.kind.random_read() { size } else { 0 },
+            read_pos: 0,
+            write_pos: 0,
             used: [0; 4],
             etag: spec.etag.then(sha1_smol::Sha1::new),
         })
@@ -151,7 +181,19 @@ impl Channel {
     /// Reads up to `buf.len()` bytes (already clipped to the quota by the caller) at
     /// `offset` for random channels or at the channel's position otherwise.
     pub fn read(&mut self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let n = if self.spec.kind.random_read() {
+        let n = if let Some((base, len)) = self.window {
+            let at = if self.spec.kind.random_read() { offset } else { self.read_pos };
+            let n = if at >= len {
+                0
+            } else {
+                let want = buf.len().min((len - at) as usize);
+                read_full_at(&self.file, &mut buf[..want], base + at)?
+            };
+            if !self.spec.kind.random_read() {
+                self.read_pos += n as u64;
+            }
+            n
+        } else if self.spec.kind.random_read() {
             if offset >= self.size {
                 0
             } else {

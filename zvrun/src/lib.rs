@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod channel;
+pub mod image;
 pub mod report;
 pub mod session;
 pub mod sys;

@@ -1,4 +1,4 @@
-//! The zvrun command: `zvrun [OPTIONS] app.nexe [ARGS...]` or
+//! The zvrun command: `zvrun [OPTIONS] app.nexe|app.tar [ARGS...]` or
 //! `zvrun --manifest FILE [ARGS...]`. Exit status per RUNTIME.md section 6: the guest's
 //! exit code, 124 timeout, 128+signal on a guest fault, 125 when the session could not
 //! run, 126 when the program fails verification.
@@ -28,12 +28,12 @@ struct Cli {
     /// Environment variable KEY=VALUE for the guest (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
-    /// Seed for AT_RANDOM and the guest's random numbers.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Fixed time the guest's clocks show (seconds since the epoch).
-    #[arg(long, default_value_t = 0)]
-    time: u64,
+    /// Seed for AT_RANDOM and the guest's random numbers (default 0, or the image's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fixed time the guest's clocks show, seconds since the epoch (default 0, or the image's).
+    #[arg(long)]
+    time: Option<u64>,
     /// Compute SHA-1 etags for every channel.
     #[arg(long)]
     etag: bool,
@@ -46,8 +46,8 @@ struct Cli {
     /// Do not install the seccomp filter (for debugging the runtime itself).
     #[arg(long, hide = true)]
     no_seccomp: bool,
-    /// The nexe (omit with --manifest), then the guest's arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "NEXE [ARGS]")]
+    /// The nexe or image (omit with --manifest), then the guest's arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "NEXE|IMAGE [ARGS]")]
     rest: Vec<String>,
 }
 
@@ -67,26 +67,29 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     num.parse::<u64>().ok().and_then(|n| n.checked_mul(mul)).ok_or_else(|| format!("`{s}` is not a byte count"))
 }
 
-fn parse_channel(s: &str) -> Result<ChannelSpec, String> {
+/// `alias=path[,type[,gets,get_size,puts,put_size]]`: alias, path, and the type and
+/// limits when given.
+type ChannelArg = (String, String, Option<(ChannelType, Limits)>);
+
+fn parse_channel(s: &str) -> Result<ChannelArg, String> {
     let (alias, rest) = s.split_once('=').ok_or_else(|| format!("--channel `{s}`: expected alias=path[,...]"))?;
     let f: Vec<&str> = rest.split(',').map(str::trim).collect();
+    if alias.is_empty() || f[0].is_empty() {
+        return Err(format!("--channel `{s}`: alias and path must not be empty"));
+    }
     let kind = match f.get(1) {
-        Some(t) => t
-            .parse::<i64>()
-            .ok()
-            .and_then(ChannelType::from_number)
-            .ok_or_else(|| format!("--channel `{s}`: type `{t}` is not 0-3"))?,
-        None => ChannelType::SeqReadSeqWrite,
+        Some(t) => Some(
+            t.parse::<i64>()
+                .ok()
+                .and_then(ChannelType::from_number)
+                .ok_or_else(|| format!("--channel `{s}`: type `{t}` is not 0-3"))?,
+        ),
+        None => None,
     };
-    let limits = match f.len() {
-        // No limits given: the standard aliases keep their direction (so a FIFO given
-        // as stdin is opened for reading only and sees its end), others get both.
-        1 | 2 => {
-            let read = alias != "/dev/stdout" && alias != "/dev/stderr";
-            let write = alias != "/dev/stdin";
-            let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
-            Limits { gets: g, get_size: g, puts: p, put_size: p }
-        }
+    let explicit = match f.len() {
+        1 => None,
+        // Type without limits: the direction follows the alias (see default_limits).
+        2 => kind.map(|k| (k, default_limits(alias))),
         6 => {
             let n = |i: usize| {
                 f[i].parse::<i64>()
@@ -94,14 +97,24 @@ fn parse_channel(s: &str) -> Result<ChannelSpec, String> {
                     .filter(|v| *v >= 0)
                     .ok_or_else(|| format!("--channel `{s}`: limit `{}` is not a count", f[i]))
             };
-            Limits { gets: n(2)?, get_size: n(3)?, puts: n(4)?, put_size: n(5)? }
+            Some((
+                kind.unwrap_or(ChannelType::SeqReadSeqWrite),
+                Limits { gets: n(2)?, get_size: n(3)?, puts: n(4)?, put_size: n(5)? },
+            ))
         }
         _ => return Err(format!("--channel `{s}`: give path, type, and either no limits or all four")),
     };
-    if alias.is_empty() || f[0].is_empty() {
-        return Err(format!("--channel `{s}`: alias and path must not be empty"));
-    }
-    Ok(ChannelSpec { uri: f[0].to_string(), alias: alias.to_string(), kind, etag: false, limits })
+    Ok((alias.to_string(), f[0].to_string(), explicit))
+}
+
+/// Limits of a `--channel` given without them: the standard aliases keep their
+/// direction (so a FIFO given as stdin is opened for reading only and sees its end),
+/// others may be read and written; all unlimited.
+fn default_limits(alias: &str) -> Limits {
+    let read = alias != "/dev/stdout" && alias != "/dev/stderr";
+    let write = alias != "/dev/stdin";
+    let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
+    Limits { gets: g, get_size: g, puts: p, put_size: p }
 }
 
 fn main() {
@@ -113,55 +126,79 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let mut cfg = SessionConfig {
-        program: String::new(),
-        argv: Vec::new(),
-        env: cli.env.clone(),
-        memory: session::DEFAULT_MEMORY,
-        timeout: None,
-        channels: session::default_channels(),
-        seed: cli.seed,
-        time: cli.time,
-        seccomp: !cli.no_seccomp,
+    let memory = cli.memory.as_ref().map(|m| parse_bytes(m).unwrap_or_else(|e| fail(&format!("--memory: {e}"))));
+    if cli.timeout == Some(0) {
+        fail("--timeout must be at least 1 second");
+    }
+    let channel_args: Vec<ChannelArg> =
+        cli.channels.iter().map(|c| parse_channel(c).unwrap_or_else(|e| fail(&e))).collect();
+    let image_path = match (&cli.manifest, cli.rest.first()) {
+        (None, Some(p)) if zvrun::image::is_image(std::path::Path::new(p)) => Some(p.clone()),
+        _ => None,
     };
-    let mut args = cli.rest.clone();
-    if let Some(path) = &cli.manifest {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("cannot read manifest {path}: {e}")));
-        let m = manifest::parse_zerovm(&text).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-        cfg.program = m.program.clone();
-        cfg.memory = m.memory;
-        cfg.timeout = m.timeout;
-        cfg.channels = m.channels.clone();
-        if m.job.is_some() {
-            fail(&format!("{path}: Job (daemon mode) is not implemented yet"));
-        }
-        args.insert(0, m.program);
+    let cfg = if let Some(path) = image_path {
+        let o = zvrun::image::Overrides {
+            args: cli.rest[1..].to_vec(),
+            env: cli.env.clone(),
+            memory,
+            timeout: cli.timeout,
+            seed: cli.seed,
+            time: cli.time,
+            channels: channel_args,
+            etag: cli.etag,
+        };
+        zvrun::image::session_from_image(std::path::Path::new(&path), &o, !cli.no_seccomp).unwrap_or_else(|e| fail(&e))
     } else {
-        if args.is_empty() {
-            fail("no program given (usage: zvrun [OPTIONS] app.nexe [ARGS...] or zvrun --manifest FILE)");
+        let mut cfg = SessionConfig {
+            program: String::new(),
+            image: None,
+            argv: Vec::new(),
+            env: cli.env.clone(),
+            memory: session::DEFAULT_MEMORY,
+            timeout: None,
+            channels: session::default_channels(),
+            seed: cli.seed.unwrap_or(0),
+            time: cli.time.unwrap_or(0),
+            seccomp: !cli.no_seccomp,
+        };
+        let mut args = cli.rest.clone();
+        if let Some(path) = &cli.manifest {
+            let text =
+                std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("cannot read manifest {path}: {e}")));
+            let m = manifest::parse_zerovm(&text).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+            cfg.program = m.program.clone();
+            cfg.memory = m.memory;
+            cfg.timeout = m.timeout;
+            cfg.channels = m.channels.clone();
+            if m.job.is_some() {
+                fail(&format!("{path}: Job (daemon mode) is not implemented yet"));
+            }
+            args.insert(0, m.program);
+        } else {
+            if args.is_empty() {
+                fail("no program given (usage: zvrun [OPTIONS] app.nexe|app.tar [ARGS...] or zvrun --manifest FILE)");
+            }
+            cfg.program = args[0].clone();
         }
-        cfg.program = args[0].clone();
-    }
-    cfg.argv = args;
-    if let Some(m) = &cli.memory {
-        cfg.memory = parse_bytes(m).unwrap_or_else(|e| fail(&format!("--memory: {e}")));
-    }
-    if let Some(t) = cli.timeout {
-        if t == 0 {
-            fail("--timeout must be at least 1 second");
+        cfg.argv = args;
+        if let Some(m) = memory {
+            cfg.memory = m;
         }
-        cfg.timeout = Some(t);
-    }
-    for c in &cli.channels {
-        let spec = parse_channel(c).unwrap_or_else(|e| fail(&e));
-        cfg.channels.retain(|x| x.alias != spec.alias);
-        cfg.channels.push(spec);
-    }
-    if cli.etag {
-        for c in &mut cfg.channels {
-            c.etag = true;
+        if cli.timeout.is_some() {
+            cfg.timeout = cli.timeout;
         }
-    }
+        for (alias, path, explicit) in channel_args {
+            let (kind, limits) = explicit.unwrap_or((ChannelType::SeqReadSeqWrite, default_limits(&alias)));
+            cfg.channels.retain(|x| x.alias != alias);
+            cfg.channels.push(ChannelSpec { uri: path, alias, kind, etag: false, limits });
+        }
+        if cli.etag {
+            for c in &mut cfg.channels {
+                c.etag = true;
+            }
+        }
+        cfg
+    };
     // Open the report destination before the session (no opens after lock-down).
     let mut report_file = cli
         .report_file

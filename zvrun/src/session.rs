@@ -24,8 +24,11 @@ pub const AT_ZV_SEED: u64 = 0x5A56_0002;
 /// Everything needed to run one session.
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
-    /// Host path of the nexe.
+    /// Host path of the nexe (or the image, for messages).
     pub program: String,
+    /// The image the session comes from, when it does: the nexe's bytes are read from
+    /// it and channels with a uri `image:PATH` read its members in place.
+    pub image: Option<ImageSource>,
     /// argv as the guest sees it (argv[0] first).
     pub argv: Vec<String>,
     /// Environment, `KEY=VALUE`.
@@ -42,6 +45,17 @@ pub struct SessionConfig {
     pub time: u64,
     /// Install the seccomp filter before entering the guest.
     pub seccomp: bool,
+}
+
+/// An image backing a session.
+#[derive(Clone, Debug)]
+pub struct ImageSource {
+    /// Host path of the tar.
+    pub path: std::path::PathBuf,
+    /// Members: path inside the image -> (offset, size) in the tar.
+    pub members: std::collections::BTreeMap<String, (u64, u64)>,
+    /// Path of the program inside the image.
+    pub program: String,
 }
 
 /// The standard channels of a session without a manifest.
@@ -168,7 +182,22 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         out.phases.push((name, (now - mark).as_secs_f64()));
         mark = now;
     };
-    let data = match std::fs::read(&cfg.program) {
+    let read_program = || -> std::io::Result<Vec<u8>> {
+        match &cfg.image {
+            None => std::fs::read(&cfg.program),
+            Some(img) => {
+                use std::os::unix::fs::FileExt;
+                let (off, size) = img.members.get(&img.program).copied().ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not in the image", img.program))
+                })?;
+                let f = std::fs::File::open(&img.path)?;
+                let mut buf = vec![0; size as usize];
+                f.read_exact_at(&mut buf, off)?;
+                Ok(buf)
+            }
+        }
+    };
+    let data = match read_program() {
         Ok(d) => d,
         Err(e) => {
             out.ending = Ending::Error(format!("cannot read program {}: {e}", cfg.program));
@@ -200,7 +229,16 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     };
     let mut open = Vec::new();
     for spec in &channels {
-        match Channel::open(spec) {
+        let opened = match (spec.uri.strip_prefix("image:"), &cfg.image) {
+            (Some(member), Some(img)) => match img.members.get(member) {
+                Some(&(off, size)) => Channel::open_window(spec, &img.path, off, size),
+                None => {
+                    Err(crate::channel::ChannelError(format!("channel {}: `{member}` is not in the image", spec.alias)))
+                }
+            },
+            _ => Channel::open(spec),
+        };
+        match opened {
             Ok(c) => open.push(c),
             Err(e) => {
                 out.ending = Ending::Error(e.0);

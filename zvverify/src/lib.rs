@@ -202,10 +202,43 @@ pub fn verify_file(path: &Path, max_violations: usize) -> Outcome {
             })
         }
     };
-    if !looks_like_elf(&data) {
-        return Outcome::Skipped;
+    if looks_like_elf(&data) {
+        return Outcome::File(verify_bytes(shown, &data, max_violations));
     }
-    Outcome::File(verify_bytes(shown, &data, max_violations))
+    if zvcore::image::looks_like_tar(&data) {
+        return Outcome::File(verify_image(shown, &data, max_violations));
+    }
+    Outcome::Skipped
+}
+
+/// Verifies the nexe inside an image tar (docs/images.md). A malformed image fails with
+/// the id `ELF` and a message saying what is wrong with it.
+pub fn verify_image(path: String, data: &[u8], max_violations: usize) -> FileReport {
+    let mut cur = std::io::Cursor::new(data);
+    let nexe = zvcore::image::Image::read(&mut cur).and_then(|img| {
+        let m =
+            img.member(&img.manifest.program).cloned().ok_or_else(|| zvcore::image::ImageError("no program".into()))?;
+        zvcore::image::read_member(&mut cur, &m)
+    });
+    match nexe {
+        Ok(bytes) => verify_bytes(path, &bytes, max_violations),
+        Err(e) => FileReport {
+            path,
+            verdict: Verdict::Fail,
+            code_bytes: 0,
+            violations: vec![ViolationReport {
+                rule: zvcore::Rule::Elf.id().to_string(),
+                address: "0x0".into(),
+                symbol: None,
+                source: None,
+                instruction: None,
+                bytes: None,
+                message: format!("not a valid image: {e}"),
+            }],
+            violations_omitted: 0,
+            error: None,
+        },
+    }
 }
 
 /// Verifies the bytes of one nexe and locates its violations.

@@ -12,6 +12,7 @@
 pub mod abi;
 pub mod attacks;
 pub mod form;
+pub mod image;
 pub mod manifest;
 pub mod nexe;
 pub mod oracle;

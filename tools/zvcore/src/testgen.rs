@@ -334,3 +334,35 @@ pub fn valid_nexe(seed: u64, code_size: usize) -> Vec<u8> {
         .symbol("main", form::CODE_START + 64, len.saturating_sub(96))
         .build()
 }
+
+/// One raw ustar header block with a correct checksum, for building hostile tars that
+/// no well-behaved writer would produce.
+pub fn raw_header(name: &[u8], typeflag: u8, size: u64, link: &[u8]) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[148..156].copy_from_slice(b"        ");
+    h[156] = typeflag;
+    h[157..157 + link.len().min(100)].copy_from_slice(&link[..link.len().min(100)]);
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
+/// A tar from raw entries (name, typeflag, data, link target), with the end marker.
+pub fn raw_tar(entries: &[(&[u8], u8, &[u8], &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, t, data, link) in entries {
+        out.extend_from_slice(&raw_header(name, *t, data.len() as u64, link));
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}

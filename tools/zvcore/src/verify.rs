@@ -560,8 +560,22 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
     let mut info = InstructionInfoFactory::new();
     let mut prev = Prev::None;
 
+    let b = form::BUNDLE as usize;
     while decoder.can_decode() {
         let pos = decoder.position();
+        // Fast path for whole bundles of HLT (the sled and the padding to 64 KiB): each
+        // byte is a one-byte `hlt`, allowed, with no operands, so it is exactly what
+        // decoding them one by one would conclude.
+        if pos % b == 0 && code.get(pos..pos + b).is_some_and(|w| w.iter().all(|&x| x == form::HLT)) {
+            for i in pos..pos + b {
+                starts.set(i);
+            }
+            prev = Prev::None;
+            if !resync(&mut decoder, base, pos + b) {
+                break;
+            }
+            continue;
+        }
         decoder.decode_out(&mut ins);
         let addr = base + pos as u64;
         let bundle_end = (pos | (form::BUNDLE as usize - 1)) + 1;

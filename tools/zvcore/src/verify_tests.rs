@@ -394,3 +394,22 @@ fn regions_must_start_on_a_bundle_and_not_be_empty() {
     let e = verify_region(form::CODE_START, &[], RegionKind::Jail, Options::default()).unwrap_err();
     assert_eq!(e.violations[0].rule, Rule::C1);
 }
+
+#[test]
+fn hlt_bundles_are_instruction_starts_like_any_other() {
+    // A branch into the middle of an all-HLT bundle lands on an instruction start.
+    let n = code_nexe(|a| {
+        a.emit(&[0xEB, 0x25]); // jmp to offset 39: inside the HLT sled bundle at 32
+    });
+    assert_eq!(rules_of(&n), BTreeSet::new());
+    // A bundle of HLT followed by a bad bundle still reports the bad one.
+    let code: Vec<u8> = std::iter::repeat(0xF4)
+        .take(32)
+        .chain([0x0F, 0x05])
+        .chain(std::iter::repeat(0x90).take(30))
+        .chain(std::iter::repeat(0xF4).take(32))
+        .collect();
+    let e = verify_region(form::CODE_START, &code, RegionKind::CodeSegment, Options::default()).unwrap_err();
+    assert_eq!(e.violations.len(), 1);
+    assert_eq!((e.violations[0].rule, e.violations[0].addr), (Rule::C3, form::CODE_START + 32));
+}

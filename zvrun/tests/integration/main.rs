@@ -5,6 +5,7 @@
 mod calls;
 mod channels;
 mod faults;
+mod images;
 mod manifest;
 mod memory;
 mod reports;

@@ -6,6 +6,7 @@ mod attacks;
 mod cli;
 mod dwarf;
 mod hostile;
+mod images;
 mod shards;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,636 @@
+//! Images: a tar holding `manifest.json`, the nexe and data files (docs/images.md).
+//!
+//! Reading is written for hostile input: limits on member count, sizes and path
+//! lengths, no absolute or `..` paths, no links or devices, no duplicates, every size
+//! checked against the file, and a manifest validated with messages that name the key.
+//! Writing is deterministic: the same inputs give the same bytes (fixed mtimes, owners,
+//! modes and order), and the nexe's data starts on a 4 KiB boundary so a runtime can read
+//! or map it in place.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use serde_json::{json, Map, Value};
+
+use crate::manifest::{ChannelType, Limits, UNLIMITED};
+
+/// Version of the image manifest schema.
+pub const SCHEMA_VERSION: u64 = 1;
+/// Name of the manifest member.
+pub const MANIFEST_NAME: &str = "manifest.json";
+/// Most members an image may have.
+pub const MAX_MEMBERS: usize = 4096;
+/// Longest member path.
+pub const MAX_PATH: usize = 255;
+/// Largest manifest.
+pub const MAX_MANIFEST: u64 = 1 << 20;
+/// Alignment of the nexe's data inside the tar.
+pub const NEXE_ALIGN: u64 = 4096;
+
+/// Why an image is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageError(pub String);
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ImageError {}
+
+fn bad(msg: impl Into<String>) -> ImageError {
+    ImageError(msg.into())
+}
+
+/// Where a channel's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// zvrun's standard input.
+    Stdin,
+    /// zvrun's standard output.
+    Stdout,
+    /// zvrun's standard error.
+    Stderr,
+    /// A host path (relative to zvrun's working directory).
+    Host(String),
+    /// A file inside the image (read-only, random access).
+    Image(String),
+    /// Must be bound on the zvrun command line (`--channel alias=path`).
+    Unbound,
+}
+
+/// A channel of an image manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageChannel {
+    /// Name the guest sees.
+    pub alias: String,
+    /// Access pattern.
+    pub kind: ChannelType,
+    /// Limits.
+    pub limits: Limits,
+    /// SHA-1 etag wanted.
+    pub etag: bool,
+    /// Source.
+    pub source: Source,
+}
+
+/// `manifest.json`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageManifest {
+    /// Path of the nexe inside the image.
+    pub program: String,
+    /// Memory limit in bytes.
+    pub memory: u64,
+    /// Timeout in seconds.
+    pub timeout: Option<u64>,
+    /// argv in full, when set (else argv is the program name plus command-line args).
+    pub args: Option<Vec<String>>,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Seed.
+    pub seed: u64,
+    /// Fixed time.
+    pub time: u64,
+    /// Channels.
+    pub channels: Vec<ImageChannel>,
+}
+
+/// The standard streams as image channels.
+pub fn standard_channels() -> Vec<ImageChannel> {
+    let r = Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: 0, put_size: 0 };
+    let w = Limits { gets: 0, get_size: 0, puts: UNLIMITED, put_size: UNLIMITED };
+    vec![
+        ImageChannel {
+            alias: "/dev/stdin".into(),
+            kind: ChannelType::SeqReadSeqWrite,
+            limits: r,
+            etag: false,
+            source: Source::Stdin,
+        },
+        ImageChannel {
+            alias: "/dev/stdout".into(),
+            kind: ChannelType::SeqReadSeqWrite,
+            limits: w,
+            etag: false,
+            source: Source::Stdout,
+        },
+        ImageChannel {
+            alias: "/dev/stderr".into(),
+            kind: ChannelType::SeqReadSeqWrite,
+            limits: w,
+            etag: false,
+            source: Source::Stderr,
+        },
+    ]
+}
+
+impl ImageManifest {
+    /// A manifest with defaults: 256 MiB, no timeout, the standard channels.
+    pub fn new(program: &str) -> Self {
+        ImageManifest {
+            program: program.to_string(),
+            memory: 256 << 20,
+            timeout: None,
+            args: None,
+            env: BTreeMap::new(),
+            seed: 0,
+            time: 0,
+            channels: standard_channels(),
+        }
+    }
+
+    /// Parses and validates `manifest.json`.
+    pub fn parse(text: &[u8]) -> Result<ImageManifest, ImageError> {
+        let v: Value =
+            serde_json::from_slice(text).map_err(|e| bad(format!("manifest.json is not valid JSON: {e}")))?;
+        let o = v.as_object().ok_or_else(|| bad("manifest.json: the top level must be an object"))?;
+        const KEYS: &[&str] = &["version", "program", "memory", "timeout", "args", "env", "seed", "time", "channels"];
+        for k in o.keys() {
+            if !KEYS.contains(&k.as_str()) {
+                return Err(bad(format!("manifest.json: unknown key `{k}`")));
+            }
+        }
+        let version = uint(o, "version")?.ok_or_else(|| bad("manifest.json: missing key `version`"))?;
+        if version != SCHEMA_VERSION {
+            return Err(bad(format!(
+                "manifest.json: key `version`: {version} is not a known schema version ({SCHEMA_VERSION})"
+            )));
+        }
+        let program = match o.get("program") {
+            Some(Value::String(s)) => {
+                check_member_path(s).map_err(|e| bad(format!("manifest.json: key `program`: {}", e.0)))?
+            }
+            Some(_) => return Err(bad("manifest.json: key `program`: expected a string")),
+            None => return Err(bad("manifest.json: missing key `program`")),
+        };
+        let memory = uint(o, "memory")?.unwrap_or(256 << 20);
+        let timeout = match uint(o, "timeout")? {
+            Some(0) => return Err(bad("manifest.json: key `timeout`: must be at least 1 second")),
+            t => t,
+        };
+        let args = match o.get("args") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| bad(format!("manifest.json: key `args[{i}]`: expected a string")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => return Err(bad("manifest.json: key `args`: expected an array of strings")),
+        };
+        let mut env = BTreeMap::new();
+        match o.get("env") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (k, val) in m {
+                    if k.is_empty() || k.contains('=') {
+                        return Err(bad(format!(
+                            "manifest.json: key `env.{k}`: a variable name must be non-empty and without `=`"
+                        )));
+                    }
+                    let s =
+                        val.as_str().ok_or_else(|| bad(format!("manifest.json: key `env.{k}`: expected a string")))?;
+                    env.insert(k.clone(), s.to_string());
+                }
+            }
+            Some(_) => return Err(bad("manifest.json: key `env`: expected an object of strings")),
+        }
+        let seed = uint(o, "seed")?.unwrap_or(0);
+        let time = uint(o, "time")?.unwrap_or(0);
+        let channels = match o.get("channels") {
+            None => standard_channels(),
+            Some(Value::Array(a)) => a.iter().enumerate().map(|(i, c)| channel(i, c)).collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(bad("manifest.json: key `channels`: expected an array")),
+        };
+        if channels.len() > crate::manifest::MAX_CHANNELS {
+            return Err(bad("manifest.json: key `channels`: too many channels"));
+        }
+        for (i, c) in channels.iter().enumerate() {
+            if channels[..i].iter().any(|d| d.alias == c.alias) {
+                return Err(bad(format!("manifest.json: key `channels[{i}].alias`: `{}` given twice", c.alias)));
+            }
+        }
+        for std in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
+            if !channels.iter().any(|c| c.alias == std) {
+                return Err(bad(format!("manifest.json: key `channels`: missing the {std} channel")));
+            }
+        }
+        Ok(ImageManifest { program, memory, timeout, args, env, seed, time, channels })
+    }
+
+    /// Canonical JSON (fixed key order, two-space indent).
+    pub fn to_json(&self) -> String {
+        let channels: Vec<Value> = self
+            .channels
+            .iter()
+            .map(|c| {
+                let source = match &c.source {
+                    Source::Stdin => json!("stdin"),
+                    Source::Stdout => json!("stdout"),
+                    Source::Stderr => json!("stderr"),
+                    Source::Unbound => json!("none"),
+                    Source::Host(p) => json!({ "host": p }),
+                    Source::Image(p) => json!({ "image": p }),
+                };
+                json!({
+                    "alias": c.alias,
+                    "type": c.kind.number(),
+                    "etag": c.etag,
+                    "limits": { "gets": c.limits.gets, "get_size": c.limits.get_size, "puts": c.limits.puts, "put_size": c.limits.put_size },
+                    "source": source,
+                })
+            })
+            .collect();
+        let v = json!({
+            "version": SCHEMA_VERSION,
+            "program": self.program,
+            "memory": self.memory,
+            "timeout": self.timeout,
+            "args": self.args,
+            "env": self.env,
+            "seed": self.seed,
+            "time": self.time,
+            "channels": channels,
+        });
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    }
+}
+
+fn uint(o: &Map<String, Value>, key: &str) -> Result<Option<u64>, ImageError> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| bad(format!("manifest.json: key `{key}`: expected a non-negative integer"))),
+    }
+}
+
+fn channel(i: usize, c: &Value) -> Result<ImageChannel, ImageError> {
+    let at = |k: &str| format!("manifest.json: key `channels[{i}].{k}`");
+    let o = c.as_object().ok_or_else(|| bad(format!("manifest.json: key `channels[{i}]`: expected an object")))?;
+    for k in o.keys() {
+        if !["alias", "type", "etag", "limits", "source"].contains(&k.as_str()) {
+            return Err(bad(format!("{}: unknown key", at(k))));
+        }
+    }
+    let alias = o
+        .get("alias")
+        .and_then(Value::as_str)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| bad(format!("{}: expected a non-empty string", at("alias"))))?;
+    let t = o.get("type").map_or(Some(0), Value::as_i64).ok_or_else(|| bad(format!("{}: expected 0-3", at("type"))))?;
+    let kind = ChannelType::from_number(t).ok_or_else(|| bad(format!("{}: {t} is not 0-3", at("type"))))?;
+    let etag = o
+        .get("etag")
+        .map_or(Some(false), Value::as_bool)
+        .ok_or_else(|| bad(format!("{}: expected true or false", at("etag"))))?;
+    let lim = o
+        .get("limits")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad(format!("{}: expected an object with gets, get_size, puts, put_size", at("limits"))))?;
+    let mut l = [0i64; 4];
+    for (j, k) in ["gets", "get_size", "puts", "put_size"].iter().enumerate() {
+        l[j] = lim
+            .get(*k)
+            .and_then(Value::as_i64)
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| bad(format!("{}: expected a non-negative integer", at(&format!("limits.{k}")))))?;
+    }
+    if let Some(k) = lim.keys().find(|k| !["gets", "get_size", "puts", "put_size"].contains(&k.as_str())) {
+        return Err(bad(format!("{}: unknown key", at(&format!("limits.{k}")))));
+    }
+    let source = match o.get("source") {
+        None => Source::Unbound,
+        Some(Value::String(s)) => match s.as_str() {
+            "stdin" => Source::Stdin,
+            "stdout" => Source::Stdout,
+            "stderr" => Source::Stderr,
+            "none" => Source::Unbound,
+            other => {
+                return Err(bad(format!(
+                    "{}: `{other}` is not stdin, stdout, stderr, none, {{\"host\": ...}} or {{\"image\": ...}}",
+                    at("source")
+                )))
+            }
+        },
+        Some(Value::Object(m)) if m.len() == 1 => match (m.get("host"), m.get("image")) {
+            (Some(Value::String(p)), None) if !p.is_empty() => Source::Host(p.clone()),
+            (None, Some(Value::String(p))) => {
+                Source::Image(check_member_path(p).map_err(|e| bad(format!("{}: {}", at("source.image"), e.0)))?)
+            }
+            _ => {
+                return Err(bad(format!(
+                    "{}: expected {{\"host\": \"path\"}} or {{\"image\": \"path\"}}",
+                    at("source")
+                )))
+            }
+        },
+        Some(_) => return Err(bad(format!("{}: expected a string or an object", at("source")))),
+    };
+    let limits = Limits { gets: l[0], get_size: l[1], puts: l[2], put_size: l[3] };
+    if matches!(source, Source::Image(_)) && limits.writable() {
+        return Err(bad(format!("{}: files inside the image are read-only", at("limits"))));
+    }
+    Ok(ImageChannel { alias: alias.to_string(), kind, limits, etag, source })
+}
+
+/// Checks a member path: relative, at most [`MAX_PATH`] bytes, no empty, `.` or `..`
+/// components, no NUL or backslash. Returns it without a leading `./`.
+pub fn check_member_path(p: &str) -> Result<String, ImageError> {
+    let p = p.strip_prefix("./").unwrap_or(p);
+    if p.is_empty() {
+        return Err(bad("empty path"));
+    }
+    if p.len() > MAX_PATH {
+        return Err(bad(format!("path longer than {MAX_PATH} bytes")));
+    }
+    if p.starts_with('/') {
+        return Err(bad(format!("`{p}` is absolute")));
+    }
+    if p.contains('\0') || p.contains('\\') {
+        return Err(bad(format!("`{}` contains NUL or a backslash", p.escape_debug())));
+    }
+    for c in p.split('/') {
+        if c.is_empty() || c == "." || c == ".." {
+            return Err(bad(format!("`{p}` has an empty, `.` or `..` component")));
+        }
+    }
+    Ok(p.to_string())
+}
+
+/// A regular-file member: its path and where its data lies in the tar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Path inside the image.
+    pub path: String,
+    /// Offset of the data in the tar file.
+    pub offset: u64,
+    /// Size of the data.
+    pub size: u64,
+}
+
+/// An image's index and manifest.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// Members in tar order.
+    pub members: Vec<Member>,
+    /// The validated manifest.
+    pub manifest: ImageManifest,
+    /// Total size of the tar file.
+    pub file_len: u64,
+}
+
+/// Whether `head` (the first 512 bytes of a file) looks like a tar header.
+pub fn looks_like_tar(head: &[u8]) -> bool {
+    head.len() >= 263 && &head[257..262] == b"ustar"
+}
+
+impl Image {
+    /// Reads the index and the manifest of an image, enforcing every limit.
+    pub fn read<R: Read + Seek>(mut file: R) -> Result<Image, ImageError> {
+        let file_len = file.seek(SeekFrom::End(0)).map_err(|e| bad(format!("cannot read the image: {e}")))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| bad(format!("cannot read the image: {e}")))?;
+        let mut members: Vec<Member> = Vec::new();
+        {
+            let mut ar = tar::Archive::new(&mut file);
+            let entries = ar.entries_with_seek().map_err(|e| bad(format!("not a tar archive: {e}")))?;
+            for (n, ent) in entries.enumerate() {
+                if n >= MAX_MEMBERS {
+                    return Err(bad(format!("more than {MAX_MEMBERS} members")));
+                }
+                let ent = ent.map_err(|e| bad(format!("malformed tar at member {}: {e}", n + 1)))?;
+                let raw = ent.path_bytes().into_owned();
+                let name = String::from_utf8(raw)
+                    .map_err(|_| bad(format!("member {} has a path that is not UTF-8", n + 1)))?;
+                let kind = ent.header().entry_type();
+                if kind.is_dir() {
+                    check_member_path(name.trim_end_matches('/'))
+                        .map_err(|e| bad(format!("member `{}`: {}", name.escape_debug(), e.0)))?;
+                    continue;
+                }
+                if !kind.is_file() {
+                    return Err(bad(format!(
+                        "member `{}` is a {:?}; images hold only regular files (no links or devices)",
+                        name.escape_debug(),
+                        kind
+                    )));
+                }
+                let path =
+                    check_member_path(&name).map_err(|e| bad(format!("member `{}`: {}", name.escape_debug(), e.0)))?;
+                let (offset, size) = (ent.raw_file_position(), ent.size());
+                if offset.checked_add(size).is_none_or(|end| end > file_len) {
+                    return Err(bad(format!("member `{path}` claims {size} bytes at offset {offset}, past the end of the {file_len}-byte image")));
+                }
+                if members.iter().any(|m| m.path == path) {
+                    return Err(bad(format!("member `{path}` appears twice")));
+                }
+                members.push(Member { path, offset, size });
+            }
+        }
+        let m =
+            members.iter().find(|m| m.path == MANIFEST_NAME).ok_or_else(|| bad("the image has no manifest.json"))?;
+        if m.size > MAX_MANIFEST {
+            return Err(bad(format!("manifest.json is larger than {MAX_MANIFEST} bytes")));
+        }
+        let text = read_member(&mut file, m)?;
+        let manifest = ImageManifest::parse(&text)?;
+        if !members.iter().any(|x| x.path == manifest.program) {
+            return Err(bad(format!("manifest.json: key `program`: `{}` is not in the image", manifest.program)));
+        }
+        for (i, c) in manifest.channels.iter().enumerate() {
+            if let Source::Image(p) = &c.source {
+                if !members.iter().any(|x| &x.path == p) {
+                    return Err(bad(format!(
+                        "manifest.json: key `channels[{i}].source.image`: `{p}` is not in the image"
+                    )));
+                }
+            }
+        }
+        Ok(Image { members, manifest, file_len })
+    }
+
+    /// The member with this path.
+    pub fn member(&self, path: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.path == path)
+    }
+
+    /// Data files: members other than the manifest and the program.
+    pub fn data_files(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.path != MANIFEST_NAME && m.path != self.manifest.program)
+    }
+}
+
+/// Reads one member's bytes.
+pub fn read_member<R: Read + Seek>(file: &mut R, m: &Member) -> Result<Vec<u8>, ImageError> {
+    file.seek(SeekFrom::Start(m.offset)).map_err(|e| bad(format!("cannot read member `{}`: {e}", m.path)))?;
+    let mut buf = Vec::new();
+    file.take(m.size).read_to_end(&mut buf).map_err(|e| bad(format!("cannot read member `{}`: {e}", m.path)))?;
+    if buf.len() as u64 != m.size {
+        return Err(bad(format!("member `{}` is truncated", m.path)));
+    }
+    Ok(buf)
+}
+
+fn header(path: &str, size: u64, mode: u32) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    let _ = h.set_username("");
+    let _ = h.set_groupname("");
+    let _ = path;
+    h
+}
+
+/// Writes an image deterministically: `manifest.json` (padded with spaces so that the
+/// nexe's data starts on a [`NEXE_ALIGN`] boundary), the nexe, then the data files in
+/// path order. Paths are checked with [`check_member_path`].
+pub fn write_image<W: Write>(
+    out: W,
+    manifest: &ImageManifest,
+    nexe: &[u8],
+    files: &[(String, Vec<u8>)],
+) -> Result<(), ImageError> {
+    let program = check_member_path(&manifest.program)?;
+    if program.len() > 100 {
+        // Longer names need an extra GNU long-name entry before the nexe's header,
+        // which would move its data off the 4 KiB boundary.
+        return Err(bad(format!("the program path `{program}` is longer than 100 bytes")));
+    }
+    let mut files: Vec<(String, &Vec<u8>)> =
+        files.iter().map(|(p, d)| check_member_path(p).map(|p| (p, d))).collect::<Result<_, _>>()?;
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    for w in files.windows(2) {
+        if w[0].0 == w[1].0 {
+            return Err(bad(format!("file `{}` given twice", w[0].0)));
+        }
+    }
+    if files.iter().any(|(p, _)| p == MANIFEST_NAME || *p == program) {
+        return Err(bad(format!("a data file may not be named {MANIFEST_NAME} or `{program}`")));
+    }
+    let mut text = manifest.to_json().into_bytes();
+    text.push(b'\n');
+    // manifest header (512) + data (rounded to 512) + nexe header (512) = multiple of 4096.
+    let used = 512 + text.len().div_ceil(512) * 512 + 512;
+    let pad = (NEXE_ALIGN as usize - used % NEXE_ALIGN as usize) % NEXE_ALIGN as usize;
+    let target = text.len().div_ceil(512) * 512 + pad;
+    text.resize(target.max(text.len()), b' ');
+    let mut b = tar::Builder::new(out);
+    b.mode(tar::HeaderMode::Deterministic);
+    let io = |e: io::Error| bad(format!("cannot write the image: {e}"));
+    let mut h = header(MANIFEST_NAME, text.len() as u64, 0o644);
+    b.append_data(&mut h, MANIFEST_NAME, text.as_slice()).map_err(io)?;
+    let mut h = header(&program, nexe.len() as u64, 0o755);
+    b.append_data(&mut h, &program, nexe).map_err(io)?;
+    for (p, d) in files {
+        let mut h = header(&p, d.len() as u64, 0o644);
+        b.append_data(&mut h, &p, d.as_slice()).map_err(io)?;
+    }
+    b.into_inner().map_err(io)?.flush().map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn sample() -> Vec<u8> {
+        let mut m = ImageManifest::new("bin/app.nexe");
+        m.args = Some(vec!["app".into(), "-v".into()]);
+        m.env.insert("LANG".into(), "C".into());
+        m.channels.push(ImageChannel {
+            alias: "/data/input.txt".into(),
+            kind: ChannelType::RandReadSeqWrite,
+            limits: Limits { gets: 10, get_size: 1000, puts: 0, put_size: 0 },
+            etag: false,
+            source: Source::Image("data/input.txt".into()),
+        });
+        let mut out = Vec::new();
+        write_image(
+            &mut out,
+            &m,
+            &[0xF4; 5000],
+            &[("data/input.txt".into(), b"hello".to_vec()), ("a.txt".into(), b"A".to_vec())],
+        )
+        .expect("write");
+        out
+    }
+
+    #[test]
+    fn round_trip_is_deterministic_and_aligned() {
+        let a = sample();
+        assert_eq!(a, sample(), "same inputs, same bytes");
+        let img = Image::read(Cursor::new(&a)).expect("read");
+        let order: Vec<&str> = img.members.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(order, ["manifest.json", "bin/app.nexe", "a.txt", "data/input.txt"]);
+        let nexe = img.member("bin/app.nexe").expect("nexe");
+        assert_eq!(nexe.offset % NEXE_ALIGN, 0);
+        assert_eq!(nexe.size, 5000);
+        assert_eq!(img.manifest.args.as_deref(), Some(&["app".to_string(), "-v".to_string()][..]));
+        assert_eq!(img.data_files().count(), 2);
+        let mut c = Cursor::new(&a);
+        assert_eq!(read_member(&mut c, img.member("data/input.txt").expect("m")).expect("read"), b"hello");
+        // Every header has mtime 0 and owner 0.
+        let mut ar = tar::Archive::new(Cursor::new(&a));
+        for e in ar.entries().expect("entries") {
+            let e = e.expect("entry");
+            assert_eq!(e.header().mtime().expect("mtime"), 0);
+            assert_eq!(e.header().uid().expect("uid"), 0);
+        }
+    }
+
+    #[test]
+    fn manifest_errors_name_the_key() {
+        let cases = [
+            (r#"{"version":1}"#, "missing key `program`"),
+            (r#"{"version":2,"program":"a"}"#, "key `version`"),
+            (r#"{"version":1,"program":"a","colour":1}"#, "unknown key `colour`"),
+            (r#"{"version":1,"program":"../a"}"#, "key `program`"),
+            (r#"{"version":1,"program":"a","memory":-1}"#, "key `memory`"),
+            (r#"{"version":1,"program":"a","timeout":0}"#, "key `timeout`"),
+            (r#"{"version":1,"program":"a","args":[1]}"#, "key `args[0]`"),
+            (r#"{"version":1,"program":"a","env":{"A=B":"c"}}"#, "key `env.A=B`"),
+            (
+                r#"{"version":1,"program":"a","channels":[{"alias":"x","type":9,"limits":{"gets":0,"get_size":0,"puts":0,"put_size":0}}]}"#,
+                "key `channels[0].type`",
+            ),
+            (
+                r#"{"version":1,"program":"a","channels":[{"alias":"x","limits":{"gets":-1,"get_size":0,"puts":0,"put_size":0}}]}"#,
+                "key `channels[0].limits.gets`",
+            ),
+            (
+                r#"{"version":1,"program":"a","channels":[{"alias":"x","limits":{"gets":1,"get_size":1,"puts":1,"put_size":1},"source":{"image":"f"}}]}"#,
+                "read-only",
+            ),
+            (
+                r#"{"version":1,"program":"a","channels":[{"alias":"x","limits":{"gets":0,"get_size":0,"puts":0,"put_size":0},"source":"tty"}]}"#,
+                "key `channels[0].source`",
+            ),
+            (r#"{"version":1,"program":"a","channels":[]}"#, "missing the /dev/stdin channel"),
+            (r#"[1,2]"#, "top level"),
+            (r#"{"version":1,"#, "not valid JSON"),
+        ];
+        for (text, want) in cases {
+            let e = ImageManifest::parse(text.as_bytes()).expect_err(text);
+            assert!(e.0.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn member_paths_are_checked() {
+        for bad in ["/etc/passwd", "../x", "a/../b", "a//b", ".", "", "a\\b"] {
+            assert!(check_member_path(bad).is_err(), "{bad}");
+        }
+        assert_eq!(check_member_path("./a/b").expect("ok"), "a/b");
+    }
+}

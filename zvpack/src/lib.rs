@@ -1,0 +1,187 @@
+//! zvpack as a library: build images from a nexe, a manifest and data files (verifying
+//! the nexe first), and inspect or check existing images. The image format and its
+//! reader live in `zvcore::image`; this crate adds the policy a command needs.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::json;
+use zvcore::image::{self, Image, ImageChannel, ImageManifest, Source};
+use zvcore::manifest::{ChannelType, Limits, UNLIMITED};
+
+/// A zvpack failure and the exit status it maps to.
+#[derive(Debug)]
+pub enum PackError {
+    /// The image or the nexe is invalid (status 1).
+    Invalid(String),
+    /// Usage or I/O error (status 2).
+    Usage(String),
+}
+
+impl PackError {
+    /// The exit status.
+    pub fn status(&self) -> i32 {
+        match self {
+            PackError::Invalid(_) => 1,
+            PackError::Usage(_) => 2,
+        }
+    }
+}
+
+impl std::fmt::Display for PackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PackError::Invalid(m) | PackError::Usage(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Parses a channel option: `alias=source[,type[,gets,get_size,puts,put_size]]` where
+/// source is stdin, stdout, stderr, none, host:PATH or image:PATH.
+pub fn parse_channel(s: &str) -> Result<ImageChannel, String> {
+    let (alias, rest) = s.split_once('=').ok_or_else(|| format!("--channel `{s}`: expected alias=source[,...]"))?;
+    let f: Vec<&str> = rest.split(',').map(str::trim).collect();
+    let source = match f[0] {
+        "stdin" => Source::Stdin,
+        "stdout" => Source::Stdout,
+        "stderr" => Source::Stderr,
+        "none" => Source::Unbound,
+        x if x.starts_with("host:") && x.len() > 5 => Source::Host(x[5..].to_string()),
+        x if x.starts_with("image:") => {
+            Source::Image(image::check_member_path(&x[6..]).map_err(|e| format!("--channel `{s}`: {e}"))?)
+        }
+        x => {
+            return Err(format!(
+                "--channel `{s}`: source `{x}` is not stdin, stdout, stderr, none, host:PATH or image:PATH"
+            ))
+        }
+    };
+    let kind = match f.get(1) {
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .and_then(ChannelType::from_number)
+            .ok_or_else(|| format!("--channel `{s}`: type `{t}` is not 0-3"))?,
+        None if matches!(source, Source::Image(_)) => ChannelType::RandReadSeqWrite,
+        None => ChannelType::SeqReadSeqWrite,
+    };
+    let limits = match f.len() {
+        1 | 2 => {
+            let read = !matches!(source, Source::Stdout | Source::Stderr);
+            let write = !matches!(source, Source::Stdin | Source::Image(_));
+            let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
+            Limits { gets: g, get_size: g, puts: p, put_size: p }
+        }
+        6 => {
+            let n = |i: usize| {
+                f[i].parse::<i64>()
+                    .ok()
+                    .filter(|v| *v >= 0)
+                    .ok_or_else(|| format!("--channel `{s}`: `{}` is not a count", f[i]))
+            };
+            Limits { gets: n(2)?, get_size: n(3)?, puts: n(4)?, put_size: n(5)? }
+        }
+        _ => return Err(format!("--channel `{s}`: give source, type, and either no limits or all four")),
+    };
+    if alias.is_empty() {
+        return Err(format!("--channel `{s}`: empty alias"));
+    }
+    Ok(ImageChannel { alias: alias.to_string(), kind, limits, etag: false, source })
+}
+
+/// Verifies `nexe` and writes the image to `out` atomically (a temporary file renamed
+/// into place, so a failed run never leaves a partial image).
+pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(String, Vec<u8>)]) -> Result<(), PackError> {
+    if let Err(rej) = zvcore::verify_nexe(nexe, zvcore::Options { max_violations: 20 }) {
+        let list: Vec<String> = rej.violations.iter().take(10).map(|v| format!("  {v}")).collect();
+        return Err(PackError::Invalid(format!(
+            "the nexe fails verification ({} violation{}); refusing to pack it:\n{}",
+            rej.violation_count,
+            if rej.violation_count == 1 { "" } else { "s" },
+            list.join("\n")
+        )));
+    }
+    for (i, c) in manifest.channels.iter().enumerate() {
+        if let Source::Image(p) = &c.source {
+            if !files.iter().any(|(f, _)| image::check_member_path(f).ok().as_deref() == Some(p.as_str())) {
+                return Err(PackError::Usage(format!(
+                    "channel {i} ({}) reads image file `{p}`, which is not added with --file",
+                    c.alias
+                )));
+            }
+        }
+    }
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.zvpack-tmp", out.file_name().and_then(|n| n.to_str()).unwrap_or("image")));
+    let write = || -> Result<(), PackError> {
+        let f = std::fs::File::create(&tmp)
+            .map_err(|e| PackError::Usage(format!("cannot create {}: {e}", tmp.display())))?;
+        let mut w = std::io::BufWriter::new(f);
+        image::write_image(&mut w, manifest, nexe, files).map_err(|e| PackError::Usage(e.0))?;
+        w.flush().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", tmp.display())))?;
+        w.get_ref().sync_all().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, out).map_err(|e| PackError::Usage(format!("cannot rename to {}: {e}", out.display())))
+    };
+    let r = write();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+/// Opens and fully checks an image: tar, manifest and the nexe's verification.
+pub fn open(path: &Path) -> Result<(Image, Vec<u8>, Result<u64, zvcore::Rejected>), PackError> {
+    let mut f =
+        std::fs::File::open(path).map_err(|e| PackError::Usage(format!("cannot open {}: {e}", path.display())))?;
+    let img = Image::read(&mut f).map_err(|e| PackError::Invalid(format!("{}: {e}", path.display())))?;
+    let m = img.member(&img.manifest.program).cloned().ok_or_else(|| PackError::Invalid("program missing".into()))?;
+    let nexe = image::read_member(&mut f, &m).map_err(|e| PackError::Invalid(format!("{}: {e}", path.display())))?;
+    let verdict = zvcore::verify_nexe(&nexe, zvcore::Options { max_violations: 20 }).map(|v| v.code.len() as u64);
+    Ok((img, nexe, verdict))
+}
+
+/// `zvpack inspect`: manifest, members, sizes and the verification result.
+pub fn inspect(path: &Path, as_json: bool) -> Result<(String, bool), PackError> {
+    let (img, _, verdict) = open(path)?;
+    let ok = verdict.is_ok();
+    let verification = match &verdict {
+        Ok(n) => json!({ "verdict": "pass", "code_bytes": n }),
+        Err(r) => json!({
+            "verdict": "fail",
+            "violations": r.violations.iter().map(|v| json!({ "rule": v.rule.id(), "address": format!("{:#x}", v.addr), "message": v.reason })).collect::<Vec<_>>(),
+        }),
+    };
+    if as_json {
+        let manifest: serde_json::Value = serde_json::from_str(&img.manifest.to_json()).unwrap_or_default();
+        let doc = json!({
+            "image": path.display().to_string(),
+            "size": img.file_len,
+            "manifest": manifest,
+            "members": img.members.iter().map(|m| json!({ "path": m.path, "offset": m.offset, "size": m.size })).collect::<Vec<_>>(),
+            "verification": verification,
+        });
+        return Ok((serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n", ok));
+    }
+    let mut s = format!(
+        "image {} ({} bytes)\n\nmanifest.json:\n{}\n\nmembers:\n",
+        path.display(),
+        img.file_len,
+        img.manifest.to_json()
+    );
+    s.push_str(&format!("  {:>10} {:>10}  path\n", "offset", "size"));
+    for m in &img.members {
+        s.push_str(&format!("  {:>10} {:>10}  {}\n", m.offset, m.size, m.path));
+    }
+    match &verdict {
+        Ok(n) => s.push_str(&format!("\nverification: pass ({n} bytes of code)\n")),
+        Err(r) => {
+            s.push_str(&format!("\nverification: FAIL ({} violations)\n", r.violation_count));
+            for v in &r.violations {
+                s.push_str(&format!("  {v}\n"));
+            }
+        }
+    }
+    Ok((s, ok))
+}

@@ -1,0 +1,117 @@
+//! Creating, inspecting and checking images.
+
+use crate::{exit7_nexe, s, zvpack};
+
+#[test]
+fn create_inspect_check() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let data = t.path().join("data.txt");
+    std::fs::write(&data, b"some data").expect("write");
+    let img = t.path().join("app.tar");
+    let out = zvpack(&[
+        "create",
+        "-o",
+        s(&img),
+        s(&nexe),
+        "--memory",
+        "67108864",
+        "--timeout",
+        "5",
+        "--arg",
+        "app",
+        "--arg",
+        "-x",
+        "--env",
+        "A=1",
+        "--seed",
+        "9",
+        "--file",
+        &format!("files/data.txt={}", s(&data)),
+        "--channel",
+        "/dev/extra=image:files/data.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = zvpack(&["inspect", s(&img)]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["manifest.json", "app.nexe", "files/data.txt", "verification: pass", "\"seed\": 9", "\"timeout\": 5"] {
+        assert!(text.contains(want), "inspect lacks {want}:\n{text}");
+    }
+    let out = zvpack(&["inspect", "--json", s(&img)]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(j["verification"]["verdict"], "pass");
+    assert_eq!(j["manifest"]["args"], serde_json::json!(["app", "-x"]));
+    assert_eq!(j["manifest"]["env"]["A"], "1");
+    let members = j["members"].as_array().expect("members");
+    assert_eq!(members[1]["path"], "app.nexe");
+    assert_eq!(members[1]["offset"].as_u64().expect("offset") % 4096, 0, "the nexe is 4 KiB-aligned");
+    assert_eq!(members[2]["size"], 9);
+    let out = zvpack(&["check", s(&img)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
+}
+
+#[test]
+fn two_creates_give_identical_bytes() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let d1 = t.path().join("b.txt");
+    let d2 = t.path().join("a.txt");
+    std::fs::write(&d1, b"bbb").expect("write");
+    std::fs::write(&d2, b"aaa").expect("write");
+    let mut images = Vec::new();
+    for (i, order) in [[&d1, &d2], [&d2, &d1]].iter().enumerate() {
+        let img = t.path().join(format!("{i}.tar"));
+        // Different mtimes and argument order must not change the bytes.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        std::fs::write(order[0], std::fs::read(order[0]).expect("read")).expect("touch");
+        let files: Vec<String> =
+            order.iter().map(|p| format!("{}={}", p.file_name().expect("name").to_string_lossy(), s(p))).collect();
+        let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--file", &files[0], "--file", &files[1]]);
+        assert_eq!(out.status.code(), Some(0));
+        images.push(std::fs::read(&img).expect("read"));
+    }
+    assert!(images[0] == images[1], "two creates differ");
+}
+
+#[test]
+fn an_invalid_nexe_is_refused_and_nothing_is_written() {
+    let t = tempfile::tempdir().expect("tmp");
+    let bad = t.path().join("bad.nexe");
+    std::fs::write(&bad, zvcore::attacks::bytes_nexe(&[0x0F, 0x05])).expect("write");
+    let img = t.path().join("bad.tar");
+    let out = zvpack(&["create", "-o", s(&img), s(&bad)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("C3"));
+    assert!(!img.exists());
+    assert_eq!(std::fs::read_dir(t.path()).expect("dir").count(), 1, "no temporary file left behind");
+}
+
+#[test]
+fn a_manifest_file_is_used_and_usage_errors_give_2() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("x.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let m = t.path().join("m.json");
+    std::fs::write(&m, br#"{"version":1,"program":"bin/prog","memory":33554432}"#).expect("write");
+    let img = t.path().join("m.tar");
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--manifest", s(&m)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&zvpack(&["inspect", "--json", s(&img)]).stdout).expect("json");
+    assert_eq!(j["manifest"]["program"], "bin/prog");
+    assert_eq!(j["manifest"]["memory"], 33554432);
+    std::fs::write(&m, br#"{"version":1,"program":"p","bogus":1}"#).expect("write");
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--manifest", s(&m)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key `bogus`"));
+    for args in
+        [&["create", "-o", "x.tar"][..], &["frobnicate"], &["create", "-o", s(&img), s(&nexe), "--file", "nohost"]]
+    {
+        assert_eq!(zvpack(args).status.code(), Some(2), "{args:?}");
+    }
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--file", "../up=/etc/hostname"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,108 @@
+//! Hostile images: every one is refused with a clear message, never a panic.
+
+use crate::{exit7_nexe, raw_tar, s, zvpack, MANIFEST};
+
+/// Every hostile case: (name, tar bytes, words the error must contain).
+pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let nexe = exit7_nexe();
+    let n: &[u8] = &nexe;
+    let base = |extra: (&'static [u8], u8, &'static [u8], &'static [u8])| {
+        raw_tar(&[(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b""), extra])
+    };
+    let mut v = vec![
+        ("traversal", base((b"../evil", b'0', b"x", b"")), "`..`"),
+        ("absolute", base((b"/etc/evil", b'0', b"x", b"")), "absolute"),
+        ("symlink", base((b"link", b'2', b"", b"/etc/passwd")), "regular files"),
+        ("hardlink", base((b"hard", b'1', b"", b"app.nexe")), "regular files"),
+        ("device", base((b"dev", b'3', b"", b"")), "regular files"),
+        ("fifo", base((b"fifo", b'6', b"", b"")), "regular files"),
+        ("duplicate", base((b"app.nexe", b'0', b"again", b"")), "appears twice"),
+        ("no-manifest", raw_tar(&[(b"app.nexe", b'0', n, b"")]), "no manifest.json"),
+        ("bad-json", raw_tar(&[(b"manifest.json", b'0', b"{not json", b""), (b"app.nexe", b'0', n, b"")]), "not valid JSON"),
+        (
+            "unknown-key",
+            raw_tar(&[(b"manifest.json", b'0', br#"{"version":1,"program":"app.nexe","evil":true}"#, b""), (b"app.nexe", b'0', n, b"")]),
+            "unknown key `evil`",
+        ),
+        ("no-program", raw_tar(&[(b"manifest.json", b'0', MANIFEST, b"")]), "not in the image"),
+        (
+            "missing-image-file",
+            raw_tar(&[
+                (
+                    b"manifest.json",
+                    b'0',
+                    br#"{"version":1,"program":"app.nexe","channels":[{"alias":"/dev/stdin","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0},"source":"stdin"},{"alias":"/dev/stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stdout"},{"alias":"/dev/stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stderr"},{"alias":"/x","type":1,"limits":{"gets":1,"get_size":1,"puts":0,"put_size":0},"source":{"image":"nothere"}}]}"#,
+                    b"",
+                ),
+                (b"app.nexe", b'0', n, b""),
+            ]),
+            "nothere",
+        ),
+        ("pax-traversal", {
+            let pax = b"25 path=../../etc/shadow\n";
+            raw_tar(&[(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b""), (b"pax", b'x', pax, b""), (b"innocent", b'0', b"x", b"")])
+        }, "`..`"),
+    ];
+    // A member claiming more bytes than the file has.
+    let mut t = raw_tar(&[(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b"")]);
+    t.truncate(t.len() - 1024 - 512);
+    v.push(("truncated", t, "past the end"));
+    // A long (GNU 'L') name beyond 255 bytes.
+    let long = vec![b'a'; 300];
+    let longname: &'static [u8] = Box::leak(long.into_boxed_slice());
+    v.push((
+        "long-path",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"././@LongLink", b'L', longname, b""),
+            (b"x", b'0', b"x", b""),
+        ]),
+        "longer than 255",
+    ));
+    // Too many members.
+    let mut many: Vec<(&[u8], u8, &[u8], &[u8])> =
+        vec![(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b"")];
+    let names: Vec<Vec<u8>> = (0..4100).map(|i| format!("f{i}").into_bytes()).collect();
+    for name in &names {
+        many.push((name, b'0', b"", b""));
+    }
+    v.push(("too-many-members", raw_tar(&many), "more than 4096 members"));
+    // A bad checksum.
+    let mut bad = raw_tar(&[(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b"")]);
+    bad[148] = b'7';
+    v.push(("bad-checksum", bad, "tar"));
+    v
+}
+
+#[test]
+fn every_hostile_image_is_refused_by_check_and_inspect() {
+    let t = tempfile::tempdir().expect("tmp");
+    for (name, bytes, want) in cases() {
+        let p = t.path().join(format!("{name}.tar"));
+        std::fs::write(&p, &bytes).expect("write");
+        for cmd in ["check", "inspect"] {
+            let out = zvpack(&[cmd, s(&p)]);
+            assert_eq!(out.status.code(), Some(1), "{name} {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(want), "{name} {cmd}: message `{err}` lacks `{want}`");
+        }
+    }
+}
+
+#[test]
+fn a_valid_raw_image_passes() {
+    let t = tempfile::tempdir().expect("tmp");
+    let p = t.path().join("ok.tar");
+    std::fs::write(
+        &p,
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', &exit7_nexe(), b""),
+            (b"dir/", b'5', b"", b""),
+        ]),
+    )
+    .expect("write");
+    let out = zvpack(&["check", s(&p)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -1,0 +1,126 @@
+//! Sessions from images (docs/images.md): the image's manifest gives the program,
+//! limits, arguments, environment and channels; the command line binds or overrides
+//! channels and limits; every data file of the image becomes a read-only, random-read
+//! channel whose alias is `/` + its path, served in place from the tar.
+
+use std::path::Path;
+
+use zvcore::image::{Image, Source};
+use zvcore::manifest::{ChannelSpec, ChannelType, Limits, UNLIMITED};
+
+use crate::session::{ImageSource, SessionConfig};
+
+/// Whether the file at `path` is a tar (an image) rather than a nexe.
+pub fn is_image(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    match std::fs::File::open(path) {
+        Ok(mut f) => f.read_exact(&mut head).is_ok() && zvcore::image::looks_like_tar(&head),
+        Err(_) => false,
+    }
+}
+
+/// Command-line settings that override an image's manifest.
+#[derive(Default, Debug, Clone)]
+pub struct Overrides {
+    /// Extra arguments appended to argv.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<String>,
+    /// Memory.
+    pub memory: Option<u64>,
+    /// Timeout.
+    pub timeout: Option<u64>,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// Time.
+    pub time: Option<u64>,
+    /// `--channel` bindings: (alias, path, explicit type and limits if given).
+    pub channels: Vec<(String, String, Option<(ChannelType, Limits)>)>,
+    /// Etags on every channel.
+    pub etag: bool,
+}
+
+/// Builds the session for an image. Errors name what is wrong (status 125).
+pub fn session_from_image(path: &Path, o: &Overrides, seccomp: bool) -> Result<SessionConfig, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot open image {}: {e}", path.display()))?;
+    let img = Image::read(f).map_err(|e| format!("{}: {e}", path.display()))?;
+    let m = &img.manifest;
+    let mut channels = Vec::new();
+    for c in &m.channels {
+        let uri = match &c.source {
+            Source::Stdin => "/dev/stdin".to_string(),
+            Source::Stdout => "/dev/stdout".to_string(),
+            Source::Stderr => "/dev/stderr".to_string(),
+            Source::Host(p) => p.clone(),
+            Source::Image(p) => format!("image:{p}"),
+            Source::Unbound => String::new(),
+        };
+        channels.push(ChannelSpec {
+            uri,
+            alias: c.alias.clone(),
+            kind: c.kind,
+            etag: c.etag || o.etag,
+            limits: c.limits,
+        });
+    }
+    for (alias, p, explicit) in &o.channels {
+        match channels.iter_mut().find(|c| &c.alias == alias) {
+            Some(c) => {
+                c.uri = p.clone();
+                if let Some((k, l)) = explicit {
+                    c.kind = *k;
+                    c.limits = *l;
+                }
+            }
+            None => {
+                let (kind, limits) = explicit.unwrap_or((
+                    ChannelType::SeqReadSeqWrite,
+                    Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: UNLIMITED, put_size: UNLIMITED },
+                ));
+                channels.push(ChannelSpec { uri: p.clone(), alias: alias.clone(), kind, etag: o.etag, limits });
+            }
+        }
+    }
+    if let Some(c) = channels.iter().find(|c| c.uri.is_empty()) {
+        return Err(format!(
+            "{}: channel {} has no source; bind it with --channel {}=PATH",
+            path.display(),
+            c.alias,
+            c.alias
+        ));
+    }
+    for f in img.data_files() {
+        let alias = format!("/{}", f.path);
+        if channels.iter().any(|c| c.alias == alias) {
+            continue;
+        }
+        channels.push(ChannelSpec {
+            uri: format!("image:{}", f.path),
+            alias,
+            kind: ChannelType::RandReadSeqWrite,
+            etag: o.etag,
+            limits: Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: 0, put_size: 0 },
+        });
+    }
+    let mut argv = m.args.clone().unwrap_or_else(|| vec![m.program.clone()]);
+    argv.extend(o.args.iter().cloned());
+    let mut env: Vec<String> = m.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.extend(o.env.iter().cloned());
+    Ok(SessionConfig {
+        program: format!("{}:{}", path.display(), m.program),
+        image: Some(ImageSource {
+            path: path.to_path_buf(),
+            members: img.members.iter().map(|x| (x.path.clone(), (x.offset, x.size))).collect(),
+            program: m.program.clone(),
+        }),
+        argv,
+        env,
+        memory: o.memory.unwrap_or(m.memory),
+        timeout: o.timeout.or(m.timeout),
+        channels,
+        seed: o.seed.unwrap_or(m.seed),
+        time: o.time.unwrap_or(m.time),
+        seccomp,
+    })
+}

@@ -1,0 +1,143 @@
+//! `zvrun app.tar`: images run with their manifest, serve their files to the guest
+//! straight from the tar, take command-line bindings, and hostile images give 125.
+
+use zvcore::image::{write_image, ImageChannel, ImageManifest, Source};
+use zvcore::manifest::{ChannelType, Limits};
+
+use crate::{program, run, run_with, s};
+
+fn pack(
+    dir: &std::path::Path,
+    name: &str,
+    m: &ImageManifest,
+    nexe: &str,
+    files: &[(&str, &[u8])],
+) -> std::path::PathBuf {
+    let p = dir.join(name);
+    let files: Vec<(String, Vec<u8>)> = files.iter().map(|(a, b)| (a.to_string(), b.to_vec())).collect();
+    let f = std::fs::File::create(&p).expect("create");
+    write_image(f, m, &std::fs::read(program(nexe)).expect("nexe"), &files).expect("write image");
+    p
+}
+
+#[test]
+fn an_image_file_is_read_by_the_guest_in_place() {
+    let t = tempfile::tempdir().expect("tmp");
+    let m = ImageManifest::new("random.nexe");
+    let img = pack(t.path(), "r.tar", &m, "random", &[("data.txt", b"0123456789abcdefghij")]);
+    let out = run(&[s(&img)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"abcde");
+}
+
+#[test]
+fn manifest_args_env_and_command_line_arguments() {
+    let t = tempfile::tempdir().expect("tmp");
+    let mut m = ImageManifest::new("bin/args.nexe");
+    m.args = Some(vec!["prog".into(), "fromimage".into()]);
+    let img = pack(t.path(), "a.tar", &m, "args", &[]);
+    let out = run(&[s(&img), "extra"]);
+    assert_eq!(out.stdout, b"fromimage\n");
+    assert_eq!(out.status.code(), Some(3), "argc = 3: the manifest's two plus one");
+    // Without args in the manifest, argv[0] is the program's name in the image.
+    let m = ImageManifest::new("args.nexe");
+    let img = pack(t.path(), "b.tar", &m, "args", &[]);
+    let out = run(&[s(&img), "x"]);
+    assert_eq!(out.stdout, b"x\n");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn unbound_channels_must_be_bound_on_the_command_line() {
+    let t = tempfile::tempdir().expect("tmp");
+    let mut m = ImageManifest::new("echo.nexe");
+    let stdin = m.channels.iter_mut().find(|c| c.alias == "/dev/stdin").expect("stdin");
+    stdin.source = Source::Unbound;
+    let img = pack(t.path(), "e.tar", &m, "echo", &[]);
+    let out = run(&[s(&img)]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bind it with --channel /dev/stdin=PATH"));
+    let input = t.path().join("in.txt");
+    std::fs::write(&input, b"bound on the command line\n").expect("write");
+    let out = run(&["--channel", &format!("/dev/stdin={}", s(&input)), s(&img)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, b"bound on the command line\n");
+}
+
+#[test]
+fn a_declared_image_channel_and_limits_from_the_manifest() {
+    let t = tempfile::tempdir().expect("tmp");
+    let mut m = ImageManifest::new("echo.nexe");
+    let stdin = m.channels.iter_mut().find(|c| c.alias == "/dev/stdin").expect("stdin");
+    stdin.source = Source::Image("greeting.txt".into());
+    stdin.kind = ChannelType::SeqReadSeqWrite;
+    m.channels.push(ImageChannel {
+        alias: "/unused".into(),
+        kind: ChannelType::SeqReadSeqWrite,
+        limits: Limits { gets: 0, get_size: 0, puts: 1, put_size: 1 },
+        etag: false,
+        source: Source::Host(s(&t.path().join("unused.out")).to_string()),
+    });
+    let img = pack(t.path(), "g.tar", &m, "echo", &[("greeting.txt", b"hello from inside the image\n")]);
+    let out = run_with(&[s(&img)], b"not this");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"hello from inside the image\n");
+}
+
+#[test]
+fn hostile_images_give_125_with_a_message() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = std::fs::read(program("hello")).expect("nexe");
+    let man: &[u8] = br#"{"version":1,"program":"app.nexe"}"#;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "traversal",
+            zvcore::testgen::raw_tar(&[
+                (b"manifest.json", b'0', man, b""),
+                (b"app.nexe", b'0', &nexe, b""),
+                (b"../x", b'0', b"x", b""),
+            ]),
+            "`..`",
+        ),
+        (
+            "symlink",
+            zvcore::testgen::raw_tar(&[
+                (b"manifest.json", b'0', man, b""),
+                (b"app.nexe", b'0', &nexe, b""),
+                (b"l", b'2', b"", b"/etc/passwd"),
+            ]),
+            "regular files",
+        ),
+        (
+            "duplicate",
+            zvcore::testgen::raw_tar(&[
+                (b"manifest.json", b'0', man, b""),
+                (b"app.nexe", b'0', &nexe, b""),
+                (b"app.nexe", b'0', b"x", b""),
+            ]),
+            "twice",
+        ),
+        (
+            "bad-manifest",
+            zvcore::testgen::raw_tar(&[
+                (b"manifest.json", b'0', br#"{"version":1,"program":"app.nexe","memory":"lots"}"#, b""),
+                (b"app.nexe", b'0', &nexe, b""),
+            ]),
+            "key `memory`",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let p = t.path().join(format!("{name}.tar"));
+        std::fs::write(&p, bytes).expect("write");
+        let out = run(&[s(&p)]);
+        assert_eq!(out.status.code(), Some(125), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{name}: {err}");
+    }
+    // An image whose program fails verification: 126, as for a nexe.
+    let bad = t.path().join("bad.tar");
+    let m = ImageManifest::new("app.nexe");
+    write_image(std::fs::File::create(&bad).expect("create"), &m, &zvcore::attacks::bytes_nexe(&[0x0F, 0x05]), &[])
+        .expect("write");
+    assert_eq!(run(&[s(&bad)]).status.code(), Some(126));
+}

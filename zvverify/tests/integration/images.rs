@@ -1,0 +1,43 @@
+//! Image tars: zvverify verifies the nexe inside, and reports a malformed image as a
+//! failure (never a panic, never skipped).
+
+use crate::{json_report, no_panic, run};
+
+#[test]
+fn images_are_verified_and_hostile_ones_fail() {
+    let t = tempfile::tempdir().expect("tmp");
+    let m = zvcore::image::ImageManifest::new("app.nexe");
+    let good = zvcore::testgen::valid_nexe(1, 8192);
+    zvcore::image::write_image(std::fs::File::create(t.path().join("good.tar")).expect("create"), &m, &good, &[])
+        .expect("write");
+    let bad = zvcore::attacks::bytes_nexe(&[0x0F, 0x05]);
+    zvcore::image::write_image(std::fs::File::create(t.path().join("bad.tar")).expect("create"), &m, &bad, &[])
+        .expect("write");
+    let man: &[u8] = br#"{"version":1,"program":"app.nexe"}"#;
+    let evil = zvcore::testgen::raw_tar(&[
+        (b"manifest.json", b'0', man, b""),
+        (b"app.nexe", b'0', &good, b""),
+        (b"../x", b'0', b"x", b""),
+    ]);
+    std::fs::write(t.path().join("evil.tar"), evil).expect("write");
+    let out = run(&["--format", "json", t.path().to_str().expect("utf8")]);
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let r = json_report(&out);
+    let verdict = |name: &str| {
+        r["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .find(|f| f["path"].as_str().expect("path").ends_with(name))
+            .expect(name)
+            .clone()
+    };
+    assert_eq!(verdict("good.tar")["verdict"], "pass");
+    assert_eq!(verdict("bad.tar")["verdict"], "fail");
+    assert_eq!(verdict("bad.tar")["violations"][0]["rule"], "C3");
+    let e = verdict("evil.tar");
+    assert_eq!(e["verdict"], "fail");
+    assert!(e["violations"][0]["message"].as_str().expect("msg").contains("not a valid image"));
+    assert_eq!(r["totals"]["skipped"], 0);
+}
