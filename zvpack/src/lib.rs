@@ -131,8 +131,12 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
     r
 }
 
+/// An opened image: its index, the nexe's bytes, and the verification verdict (bytes of
+/// code verified, or the rejection).
+pub type Opened = (Image, Vec<u8>, Result<u64, zvcore::Rejected>);
+
 /// Opens and fully checks an image: tar, manifest and the nexe's verification.
-pub fn open(path: &Path) -> Result<(Image, Vec<u8>, Result<u64, zvcore::Rejected>), PackError> {
+pub fn open(path: &Path) -> Result<Opened, PackError> {
     let mut f =
         std::fs::File::open(path).map_err(|e| PackError::Usage(format!("cannot open {}: {e}", path.display())))?;
     let img = Image::read(&mut f).map_err(|e| PackError::Invalid(format!("{}: {e}", path.display())))?;

@@ -20,6 +20,10 @@ pub fn is_image(path: &Path) -> bool {
     }
 }
 
+/// A `--channel alias=path[,type[,limits]]` option: alias, path, and the type and limits
+/// when given.
+pub type ChannelArg = (String, String, Option<(ChannelType, Limits)>);
+
 /// Command-line settings that override an image's manifest.
 #[derive(Default, Debug, Clone)]
 pub struct Overrides {
@@ -36,7 +40,7 @@ pub struct Overrides {
     /// Time.
     pub time: Option<u64>,
     /// `--channel` bindings: (alias, path, explicit type and limits if given).
-    pub channels: Vec<(String, String, Option<(ChannelType, Limits)>)>,
+    pub channels: Vec<ChannelArg>,
     /// Etags on every channel.
     pub etag: bool,
 }

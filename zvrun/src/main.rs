@@ -7,6 +7,7 @@ use std::io::Write;
 
 use clap::Parser;
 use zvcore::manifest::{self, ChannelSpec, ChannelType, Limits, UNLIMITED};
+use zvrun::image::ChannelArg;
 use zvrun::report;
 use zvrun::session::{self, Ending, SessionConfig};
 
@@ -66,10 +67,6 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     };
     num.parse::<u64>().ok().and_then(|n| n.checked_mul(mul)).ok_or_else(|| format!("`{s}` is not a byte count"))
 }
-
-/// `alias=path[,type[,gets,get_size,puts,put_size]]`: alias, path, and the type and
-/// limits when given.
-type ChannelArg = (String, String, Option<(ChannelType, Limits)>);
 
 fn parse_channel(s: &str) -> Result<ChannelArg, String> {
     let (alias, rest) = s.split_once('=').ok_or_else(|| format!("--channel `{s}`: expected alias=path[,...]"))?;

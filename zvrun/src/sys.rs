@@ -130,7 +130,8 @@ impl GuestMemory {
     pub fn protect(&mut self, start: u64, len: u64, prot: u8) -> io::Result<()> {
         assert!(prot & (PROT_W | PROT_X) != (PROT_W | PROT_X), "C10: W+X requested");
         let end = start.checked_add(len).filter(|&e| e <= form::GUEST_END);
-        let ok = start % PAGE == 0 && len % PAGE == 0 && start >= form::NULL_GUARD_END && end.is_some();
+        let ok =
+            start.is_multiple_of(PAGE) && len.is_multiple_of(PAGE) && start >= form::NULL_GUARD_END && end.is_some();
         if !ok {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad guest range {start:#x}+{len:#x}")));
         }
@@ -589,32 +590,6 @@ pub fn run_guest(entry: u64, rsp: u64, handler: &mut dyn TrapHandler) -> RunEnd 
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::slot;
-
-    #[test]
-    fn slot_numbers_match_the_offsets_in_the_assembly() {
-        let pairs = [
-            (slot::HOST_RSP, 0),
-            (slot::HOST_MXCSR, 8),
-            (slot::HOST_FCW, 16),
-            (slot::GUEST_RSP, 24),
-            (slot::GUEST_RBX, 32),
-            (slot::GUEST_MXCSR, 80),
-            (slot::GUEST_FCW, 88),
-            (slot::ENTRY, 96),
-            (slot::EXIT_FLAG, 104),
-            (slot::HAS_AVX, 112),
-            (slot::START_RSP, 120),
-            (slot::START_MXCSR, 128),
-        ];
-        for (s, off) in pairs {
-            assert_eq!(s * 8, off);
-        }
-    }
-}
-
 /// Forbids gaining privileges and installs the seccomp filter that limits the runtime
 /// to the system calls listed in `allowed` (mprotect additionally never with W+X).
 pub fn lock_down(allowed: &[i64]) -> Result<(), String> {
@@ -652,4 +627,30 @@ pub fn lock_down(allowed: &[i64]) -> Result<(), String> {
     .map_err(|e| format!("seccomp filter: {e}"))?;
     let prog: BpfProgram = filter.try_into().map_err(|e| format!("seccomp compile: {e:?}"))?;
     seccompiler::apply_filter(&prog).map_err(|e| format!("seccomp install: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot;
+
+    #[test]
+    fn slot_numbers_match_the_offsets_in_the_assembly() {
+        let pairs = [
+            (slot::HOST_RSP, 0),
+            (slot::HOST_MXCSR, 8),
+            (slot::HOST_FCW, 16),
+            (slot::GUEST_RSP, 24),
+            (slot::GUEST_RBX, 32),
+            (slot::GUEST_MXCSR, 80),
+            (slot::GUEST_FCW, 88),
+            (slot::ENTRY, 96),
+            (slot::EXIT_FLAG, 104),
+            (slot::HAS_AVX, 112),
+            (slot::START_RSP, 120),
+            (slot::START_MXCSR, 128),
+        ];
+        for (s, off) in pairs {
+            assert_eq!(s * 8, off);
+        }
+    }
 }

@@ -157,6 +157,8 @@ impl std::fmt::Display for Rule {
     }
 }
 
+const _: () = assert!(CODE_START >= TRAMPOLINE_END, "code starts after the trampoline");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +184,6 @@ mod tests {
     #[test]
     fn layout_is_consistent() {
         assert_eq!(STACK_SIZE, 16 << 20);
-        assert!(CODE_START >= TRAMPOLINE_END);
         assert_eq!(GUARD_END, 2 * GUEST_END);
         assert_eq!(MANIFEST_PTR + 4, STACK_START);
     }

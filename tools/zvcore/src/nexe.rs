@@ -442,7 +442,7 @@ impl<'a> Nexe<'a> {
             }),
             Some(ci) => {
                 let c = self.segments[ci];
-                if self.entry < c.vaddr || self.entry >= c.end() || self.entry % form::BUNDLE != 0 {
+                if self.entry < c.vaddr || self.entry >= c.end() || !self.entry.is_multiple_of(form::BUNDLE) {
                     v.push(LayoutViolation {
                         rule: Rule::C1,
                         addr: self.entry,

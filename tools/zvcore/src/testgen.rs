@@ -355,8 +355,11 @@ pub fn raw_header(name: &[u8], typeflag: u8, size: u64, link: &[u8]) -> [u8; 512
     h
 }
 
-/// A tar from raw entries (name, typeflag, data, link target), with the end marker.
-pub fn raw_tar(entries: &[(&[u8], u8, &[u8], &[u8])]) -> Vec<u8> {
+/// One raw tar entry: name, typeflag, data, link target.
+pub type RawEntry<'a> = (&'a [u8], u8, &'a [u8], &'a [u8]);
+
+/// A tar from raw entries, with the end marker.
+pub fn raw_tar(entries: &[RawEntry<'_>]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, t, data, link) in entries {
         out.extend_from_slice(&raw_header(name, *t, data.len() as u64, link));

@@ -527,7 +527,7 @@ fn mnemonic_text(m: Mnemonic) -> String {
 
 fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
     let len = code.len();
-    if base % form::BUNDLE != 0 {
+    if !base.is_multiple_of(form::BUNDLE) {
         // Bundles are counted from the region's start, so it must be a bundle start.
         out.push(Rule::C1, base, &[], "", format!("region base {base:#x} is not bundle-aligned"));
         return;
@@ -536,7 +536,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
         out.push(Rule::C1, base, &[], "", "empty code region".into());
         return;
     }
-    if len as u64 % form::BUNDLE != 0 {
+    if !(len as u64).is_multiple_of(form::BUNDLE) {
         out.push(Rule::C1, base, &[], "", format!("code size {len:#x} is not a multiple of 32"));
     }
     if kind == RegionKind::CodeSegment {
@@ -566,7 +566,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
         // Fast path for whole bundles of HLT (the sled and the padding to 64 KiB): each
         // byte is a one-byte `hlt`, allowed, with no operands, so it is exactly what
         // decoding them one by one would conclude.
-        if pos % b == 0 && code.get(pos..pos + b).is_some_and(|w| w.iter().all(|&x| x == form::HLT)) {
+        if pos.is_multiple_of(b) && code.get(pos..pos + b).is_some_and(|w| w.iter().all(|&x| x == form::HLT)) {
             for i in pos..pos + b {
                 starts.set(i);
             }
@@ -788,7 +788,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                 } else {
                     out.push(Rule::C3, addr, raw, &mtext(), "branch that is not a near relative branch".into());
                 }
-                if fc == FlowControl::Call && (pos + ilen) % form::BUNDLE as usize != 0 {
+                if fc == FlowControl::Call && !(pos + ilen).is_multiple_of(form::BUNDLE as usize) {
                     out.push(Rule::C8, addr, raw, &mtext(), call_misaligned(base, pos + ilen));
                 }
             }
@@ -825,7 +825,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
                         second.set(pos);
                     }
                 }
-                if fc == FlowControl::IndirectCall && (pos + ilen) % form::BUNDLE as usize != 0 {
+                if fc == FlowControl::IndirectCall && !(pos + ilen).is_multiple_of(form::BUNDLE as usize) {
                     out.push(Rule::C8, addr, raw, &mtext(), call_misaligned(base, pos + ilen));
                 }
             }

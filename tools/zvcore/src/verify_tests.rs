@@ -298,8 +298,7 @@ fn jail_region_uses_its_own_bounds() {
     let e = verify_region(base, &code, RegionKind::CodeSegment, Options::default()).unwrap_err();
     assert_eq!(e.violations[0].rule, Rule::C1);
     // A jump into the middle of an instruction of the region.
-    let code =
-        [0xEB, 0x01, 0xB8, 0, 0, 0, 0].iter().copied().chain(std::iter::repeat(0x90).take(25)).collect::<Vec<_>>();
+    let code = [0xEB, 0x01, 0xB8, 0, 0, 0, 0].iter().copied().chain(std::iter::repeat_n(0x90, 25)).collect::<Vec<_>>();
     let e = verify_region(base, &code, RegionKind::Jail, Options::default()).unwrap_err();
     assert_eq!(e.violations[0].rule, Rule::C7);
 }
@@ -317,7 +316,7 @@ fn generated_code_verifies() {
 
 #[test]
 fn violation_limit_bounds_memory_but_counts_all() {
-    let code: Vec<u8> = std::iter::repeat(0x06).take(32 * 100).chain(std::iter::repeat(0xF4).take(32)).collect();
+    let code: Vec<u8> = std::iter::repeat_n(0x06, 32 * 100).chain(std::iter::repeat_n(0xF4, 32)).collect();
     let e =
         verify_region(form::CODE_START, &code, RegionKind::CodeSegment, Options { max_violations: 10 }).unwrap_err();
     assert_eq!(e.violations.len(), 10);
@@ -403,11 +402,10 @@ fn hlt_bundles_are_instruction_starts_like_any_other() {
     });
     assert_eq!(rules_of(&n), BTreeSet::new());
     // A bundle of HLT followed by a bad bundle still reports the bad one.
-    let code: Vec<u8> = std::iter::repeat(0xF4)
-        .take(32)
+    let code: Vec<u8> = std::iter::repeat_n(0xF4, 32)
         .chain([0x0F, 0x05])
-        .chain(std::iter::repeat(0x90).take(30))
-        .chain(std::iter::repeat(0xF4).take(32))
+        .chain(std::iter::repeat_n(0x90, 30))
+        .chain(std::iter::repeat_n(0xF4, 32))
         .collect();
     let e = verify_region(form::CODE_START, &code, RegionKind::CodeSegment, Options::default()).unwrap_err();
     assert_eq!(e.violations.len(), 1);

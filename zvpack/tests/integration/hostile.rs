@@ -61,7 +61,7 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         "longer than 255",
     ));
     // Too many members.
-    let mut many: Vec<(&[u8], u8, &[u8], &[u8])> =
+    let mut many: Vec<zvcore::testgen::RawEntry<'_>> =
         vec![(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b"")];
     let names: Vec<Vec<u8>> = (0..4100).map(|i| format!("f{i}").into_bytes()).collect();
     for name in &names {

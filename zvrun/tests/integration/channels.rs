@@ -71,6 +71,17 @@ fn random_read_and_random_write_channels() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, b"abcde");
     assert_eq!(std::fs::read(&rw).expect("read"), b"....XY..");
+    // Type 2 (sequential read, random write) writes at the offset too.
+    std::fs::write(&rw, b"........").expect("write");
+    let out = run(&[
+        "--channel",
+        &format!("/dev/data={},1,10,1000,0,0", s(&data)),
+        "--channel",
+        &format!("/dev/rw={},2,10,1000,10,1000", s(&rw)),
+        s(&program("random")),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&rw).expect("read"), b"....XY..");
     // A random type on a pipe is refused before the guest starts.
     let out = run(&["--channel", "/dev/stdin=/dev/stdin,1", s(&program("echo"))]);
     assert_eq!(out.status.code(), Some(125));

@@ -32,7 +32,7 @@ fn no_wx_mapping_while_a_region_is_jailed_and_layout_is_as_documented() {
         let jailed = maps
             .lines()
             .filter_map(parse)
-            .any(|(a, _, p)| p.starts_with("r-x") && a >= 0x30000 && a < 0x8000_0000 && a != 0x20000);
+            .any(|(a, _, p)| p.starts_with("r-x") && (0x30000..0x8000_0000).contains(&a) && a != 0x20000);
         if jailed {
             break;
         }
