@@ -179,6 +179,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                                 cfg.entry = Some(parts[k + 1].to_string());
                                 k += 1;
                             }
+                            "--emulate-cpuid" => cfg.emulate_cpuid = true,
                             "-u" if k + 1 < parts.len() => {
                                 cfg.undefined.push(parts[k + 1].to_string());
                                 k += 1;
@@ -242,6 +243,9 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         }
         cfg.undefined.push("__zv_syscall".into());
         cfg.undefined.push("__zv_tp".into());
+        if cfg.emulate_cpuid {
+            cfg.undefined.push("__zv_cpuid".into());
+        }
     }
     if !nostart {
         cfg.inputs.push(InputArg::Path(lib.join("crtn.o")));

@@ -7,7 +7,8 @@
 //! - [`inputs`]: read objects and archives;
 //! - [`resolve`]: symbol resolution, archive member selection, COMDAT;
 //! - [`rewrite`]: per code section (in parallel), the rewrites of the form and bundle
-//!   layout, with an old-to-new offset map;
+//!   layout, with an old-to-new offset map ([`flags`] keeps jump-table dispatch correct
+//!   when gcc leaves the status flags live across it);
 //! - [`layout`]: addresses of code, read-only data, data, bss, TLS, the GOT;
 //! - [`relocate`]: relocation through the offset maps;
 //! - [`write`]: the ELF file; [`debugline`] remaps `.debug_line`, [`debuginfo`] the
@@ -24,6 +25,7 @@ pub mod debuginfo;
 pub mod debugline;
 pub mod driver;
 pub mod error;
+pub mod flags;
 pub mod inputs;
 pub mod layout;
 pub mod link;

@@ -44,6 +44,8 @@ pub struct Config {
     pub undefined: Vec<String>,
     /// Drop DWARF sections (`-s`/`--strip-debug`).
     pub strip_debug: bool,
+    /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` instead of rejecting it.
+    pub emulate_cpuid: bool,
 }
 
 /// Numbers about a link, for `--stats` and benchmarks.
@@ -169,6 +171,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
             obj: &res.objects[o as usize],
             sec: &res.objects[o as usize].sections[s as usize],
             symbols: syms[o as usize][s as usize].clone(),
+            emulate_cpuid: cfg.emulate_cpuid,
         })
         .collect();
     let decoded: Vec<Decoded> = ctxs.par_iter().map(rewrite::decode).collect::<Result<_>>()?;
@@ -263,7 +266,15 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         let v = a.got_value(*slot).unwrap_or(0);
         rodata[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
     }
-    fill_segment(res, &a, &lay.rodata.pieces, lay.rodata.vaddr, &mut rodata)?;
+    let mut redirects = Redirects::new();
+    for (ci, rw) in rewritten.iter().enumerate() {
+        let (obj, sec) = code[ci];
+        let base = lay.addr[obj as usize][sec as usize].unwrap_or(0);
+        for &(table_sec, reloc_off, out) in &rw.stubs {
+            redirects.insert((obj, table_sec, reloc_off), base + u64::from(out));
+        }
+    }
+    fill_segment(res, &a, &lay.rodata.pieces, lay.rodata.vaddr, &mut rodata, &redirects)?;
     let mut data = vec![0u8; lay.data.filesz as usize];
     let file_pieces: Vec<_> = lay
         .data
@@ -275,7 +286,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
                 && res.objects[p.obj as usize].sections[p.sec as usize].class != Class::Bss
         })
         .collect();
-    fill_segment(res, &a, &file_pieces, lay.data.vaddr, &mut data)?;
+    fill_segment(res, &a, &file_pieces, lay.data.vaddr, &mut data, &redirects)?;
     let extra = if cfg.strip_debug { Vec::new() } else { debug_sections(res, &lay, &a, &code)? };
     let entry_addr = match res.global(entry) {
         Some(d) => a.addr(d, 0, true).unwrap_or(0),
@@ -390,12 +401,17 @@ fn build_code(
     Ok(out)
 }
 
+/// Jump-table entries redirected to flag-replay stubs: (object, table section, entry
+/// relocation offset) to the stub's guest address.
+type Redirects = HashMap<(u32, u32, u64), u64>;
+
 fn fill_segment(
     res: &Resolved<'_>,
     a: &Addresses<'_, '_>,
     pieces: &[layout::Piece],
     base: u64,
     seg: &mut [u8],
+    redirects: &Redirects,
 ) -> Result<()> {
     let done: Vec<(u64, Vec<u8>)> = pieces
         .par_iter()
@@ -404,7 +420,10 @@ fn fill_segment(
             let s = &o.sections[p.sec as usize];
             let mut bytes = s.data.to_vec();
             for r in &s.relocs {
-                let def = res.def(p.obj, r.sym);
+                let (def, addend) = match redirects.get(&(p.obj, p.sec, r.offset)) {
+                    Some(&stub) => (Def::Absolute(stub), 0),
+                    None => (res.def(p.obj, r.sym), r.addend),
+                };
                 let name = || relocate::sym_label(res, p.obj, RelSym::Obj(r.sym));
                 let at = || Location {
                     object: o.name.clone(),
@@ -421,7 +440,7 @@ fn fill_segment(
                     r_type: r.r_type,
                     def,
                     symbol: &name,
-                    addend: r.addend,
+                    addend,
                     bias,
                     place: p.addr + r.offset,
                     debug: false,

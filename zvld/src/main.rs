@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use zvld::{Config, InputArg};
 
-const USAGE: &str = "usage: zvld [-o OUT] [-L DIR] [-l NAME] [-e SYM] [-u SYM] [-Map FILE] [-s] [--stats] INPUT...
+const USAGE: &str =
+    "usage: zvld [-o OUT] [-L DIR] [-l NAME] [-e SYM] [-u SYM] [-Map FILE] [-s] [--stats] [--emulate-cpuid] INPUT...
 Links ELF64 x86-64 objects and archives into a verified nexe (ZV64 form 1).";
 
 fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
@@ -31,6 +32,7 @@ fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
             }
             "-s" | "-S" | "--strip-all" | "--strip-debug" => cfg.strip_debug = true,
             "--stats" => stats = true,
+            "--emulate-cpuid" => cfg.emulate_cpuid = true,
             "-static" | "--static" | "-Bstatic" | "--start-group" | "--end-group" | "-(" | "-)" | "--gc-sections"
             | "--no-gc-sections" | "--as-needed" | "--no-as-needed" | "-O1" | "-O2" | "--build-id" | "-nostdlib"
             | "--eh-frame-hdr" | "-znoexecstack" => {}

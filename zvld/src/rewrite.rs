@@ -86,6 +86,8 @@ struct Unit {
     call: bool,
     /// The first unit of an input instruction: the offset map points here.
     first: bool,
+    /// Starts a bundle regardless of the offset map (flag-replay stubs).
+    align: bool,
 }
 
 /// A decoded and rewritten section, before bundle layout.
@@ -95,6 +97,18 @@ pub struct Decoded {
     units: Vec<Unit>,
     fixups: Vec<Fixup>,
     size: u32,
+    /// Index of the first unit of the flag-replay stubs (see [`crate::flags`]), which
+    /// follow the section's own code.
+    stubs_from: u32,
+    stubs: Vec<Stub>,
+}
+
+/// A flag-replay stub and the jump-table entry that must point at it.
+#[derive(Clone, Copy, Debug)]
+struct Stub {
+    unit: u32,
+    table_sec: u32,
+    reloc_off: u64,
 }
 
 impl Decoded {
@@ -127,6 +141,9 @@ pub struct Rewritten {
     pub map: Vec<(u32, u32)>,
     /// Relocations of the new bytes.
     pub relocs: Vec<OutReloc>,
+    /// Flag-replay stubs: (table section, offset of the entry's relocation, output
+    /// offset of the stub). The table entry must point at the stub.
+    pub stubs: Vec<(u32, u64, u32)>,
     /// For each 256 input bytes, the index of the first map entry at or after them: a
     /// lookup is one bucket and a short search.
     buckets: Vec<u32>,
@@ -191,6 +208,9 @@ pub struct SectionCtx<'o, 'a> {
     pub sec: &'o Section<'a>,
     /// Defined symbols in this section: (offset, name), sorted by offset.
     pub symbols: Vec<(u64, &'a str)>,
+    /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` (a fixed, deterministic answer)
+    /// instead of rejecting it (`--emulate-cpuid`; off by default).
+    pub emulate_cpuid: bool,
 }
 
 impl SectionCtx<'_, '_> {
@@ -224,6 +244,9 @@ struct Emitter {
 
 impl Emitter {
     fn unit(&mut self, b: &[u8], call: bool) -> u32 {
+        self.unit_with(b, call, false)
+    }
+    fn unit_with(&mut self, b: &[u8], call: bool, align: bool) -> u32 {
         let i = self.units.len() as u32;
         self.units.push(Unit {
             in_off: self.in_off,
@@ -231,6 +254,7 @@ impl Emitter {
             len: b.len() as u8,
             call,
             first: self.first,
+            align,
         });
         self.first = false;
         self.bytes.extend_from_slice(b);
@@ -402,29 +426,44 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
         }
     }
     cuts.push(u64::from(size));
-    let parts: Vec<Emitter> =
+    let parts: Vec<(Emitter, Emitter, Vec<Stub>)> =
         cuts.par_windows(2).map(|w| decode_range(ctx, w[0], w[1], size)).collect::<Result<_>>()?;
-    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.bytes.len()).sum());
-    let mut units = Vec::with_capacity(parts.iter().map(|p| p.units.len()).sum());
+    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.0.bytes.len()).sum());
+    let mut units = Vec::with_capacity(parts.iter().map(|p| p.0.units.len()).sum());
     let mut fixups = Vec::new();
-    for p in parts {
+    let mut add = |e: Emitter, bytes: &mut Vec<u8>, units: &mut Vec<Unit>| {
         let (b0, u0) = (bytes.len() as u32, units.len() as u32);
-        bytes.extend_from_slice(&p.bytes);
-        units.extend(p.units.into_iter().map(|mut u| {
+        bytes.extend_from_slice(&e.bytes);
+        units.extend(e.units.into_iter().map(|mut u| {
             u.start += b0;
             u
         }));
-        fixups.extend(p.fixups.into_iter().map(|mut f| {
+        fixups.extend(e.fixups.into_iter().map(|mut f| {
             f.unit += u0;
             f
         }));
+        u0
+    };
+    let mut rest = Vec::new();
+    for (main, stub_code, list) in parts {
+        add(main, &mut bytes, &mut units);
+        rest.push((stub_code, list));
     }
-    Ok(Decoded { bytes, units, fixups, size })
+    let stubs_from = units.len() as u32;
+    let mut stubs = Vec::new();
+    for (stub_code, list) in rest {
+        let u0 = add(stub_code, &mut bytes, &mut units);
+        stubs.extend(list.into_iter().map(|mut s| {
+            s.unit += u0;
+            s
+        }));
+    }
+    Ok(Decoded { bytes, units, fixups, size, stubs_from, stubs })
 }
 
 /// Decodes and rewrites the instructions in [start, end) of a section; `start` is the
 /// section start or a symbol, and the linear decode must end exactly at `end`.
-fn decode_range(ctx: &SectionCtx<'_, '_>, start: u64, end: u64, size: u32) -> Result<Emitter> {
+fn decode_range(ctx: &SectionCtx<'_, '_>, start: u64, end: u64, size: u32) -> Result<(Emitter, Emitter, Vec<Stub>)> {
     let data = &ctx.sec.data[..end as usize];
     let mut decoder = Decoder::with_ip(64, data, 0, DecoderOptions::NONE);
     decoder.set_position(start as usize).map_err(|_| ctx.err(start, "", "bad decode start", ""))?;
@@ -452,7 +491,7 @@ fn decode_chunk(
     mut decoder: Decoder<'_>,
     n: usize,
     insns: &mut Vec<(Instruction, ConstantOffsets)>,
-) -> Result<Emitter> {
+) -> Result<(Emitter, Emitter, Vec<Stub>)> {
     while decoder.can_decode() {
         let ins = decoder.decode();
         if ins.is_invalid() {
@@ -549,7 +588,27 @@ fn decode_chunk(
     if let Some(r) = relocs.get(ri) {
         return Err(ctx.err(r.offset, "", "relocation past the last instruction", ""));
     }
-    Ok(e)
+    // Jump-table dispatches with live flags get replay stubs (see crate::flags).
+    let mut labels: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
+    labels.extend(
+        insns.iter().filter(|(i, _)| i.op0_kind() == OpKind::NearBranch64).map(|(i, _)| i.near_branch_target()),
+    );
+    labels.sort_unstable();
+    labels.dedup();
+    let functions: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
+    let replays = crate::flags::analyse(ctx, insns, relocs, &labels, &functions, (start, end))?;
+    let mut se =
+        Emitter { bytes: Vec::new(), units: Vec::new(), fixups: Vec::new(), in_off: start as u32, first: false };
+    let mut stubs = Vec::new();
+    for r in replays {
+        for entry in r.entries {
+            let u = se.unit_with(&r.compare, false, true);
+            let b = se.unit(&[0xE9, 0, 0, 0, 0], false);
+            se.fix(b, 1, FixKind::LocalBranch { target: entry.target as u32 });
+            stubs.push(Stub { unit: u, table_sec: entry.table_sec, reloc_off: entry.reloc_off });
+        }
+    }
+    Ok((e, se, stubs))
 }
 
 /// The field of an instruction a relocation applies to, checked.
@@ -743,10 +802,33 @@ fn rewrite_one(
         return Ok(());
     }
 
+    if code == Code::Cpuid && ctx.emulate_cpuid {
+        // lea -128(%rsp),%esp; call __zv_cpuid; lea 128(%rsp),%esp, like `syscall`.
+        e.unit(&[0x8D, 0x64, 0x24, 0x80], false);
+        let u = e.unit(&[0xE8, 0, 0, 0, 0], true);
+        e.fix(
+            u,
+            1,
+            FixKind::Reloc(OutReloc {
+                at: 0,
+                r_type: elf::R_X86_64_PLT32,
+                sym: RelSym::Global("__zv_cpuid"),
+                addend: -4,
+                bias: 4,
+                branch: true,
+            }),
+        );
+        e.unit(&[0x8D, 0xA4, 0x24, 0x80, 0, 0, 0], false);
+        return Ok(());
+    }
     if !zvcore::verify::code_is_allowed(code) {
         return fail(
             format!("`{}` is not on the form-1 allow-list (C3)", format!("{:?}", ins.mnemonic()).to_lowercase()),
-            "remove it from the program (non-deterministic and system instructions cannot run in the sandbox)",
+            if code == Code::Cpuid {
+                "the sandbox hides the CPU's identity; remove it, or link with -Wl,--emulate-cpuid to get zrt's fixed baseline answer (SSE2, no AVX)"
+            } else {
+                "remove it from the program (non-deterministic and system instructions cannot run in the sandbox)"
+            },
         );
     }
     for i in 0..ins.op_count() {
@@ -1066,7 +1148,14 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     let mut map: Vec<(u32, u32)> = Vec::with_capacity(d.units.len() + 1);
     let mut unit_out: Vec<u32> = Vec::with_capacity(d.units.len());
     let mut ai = 0;
-    for u in &d.units {
+    for (k, u) in d.units.iter().enumerate() {
+        if k as u32 == d.stubs_from {
+            map.push((d.size, out.len() as u32));
+        }
+        if u.align {
+            let cur = out.len() as u32;
+            pad_nops(&mut out, ((BUNDLE - cur % BUNDLE) % BUNDLE) as usize);
+        }
         if u.first {
             while ai < align.len() && align[ai] < u.in_off {
                 ai += 1;
@@ -1091,11 +1180,14 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         unit_out.push(out.len() as u32);
         out.extend_from_slice(&d.bytes[u.start as usize..(u.start + len) as usize]);
     }
-    map.push((d.size, out.len() as u32));
+    if d.stubs_from as usize >= d.units.len() {
+        map.push((d.size, out.len() as u32));
+    }
     let end = out.len();
     pad_nops(&mut out, (BUNDLE as usize - end % BUNDLE as usize) % BUNDLE as usize);
 
-    let mut rw = Rewritten { bytes: out, map, relocs: Vec::new(), buckets: Vec::new() };
+    let stubs = d.stubs.iter().map(|s| (s.table_sec, s.reloc_off, unit_out[s.unit as usize])).collect();
+    let mut rw = Rewritten { bytes: out, map, relocs: Vec::new(), stubs, buckets: Vec::new() };
     rw.build_buckets();
     for f in &d.fixups {
         let at = unit_out[f.unit as usize] + u32::from(f.at);

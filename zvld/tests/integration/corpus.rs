@@ -91,6 +91,7 @@ corpus_tests!(
     setjmp_longjmp,
     string_ops,
     structs_bits,
+    switch_flags,
     switch_table,
     thread_local,
     varargs,

@@ -1,0 +1,248 @@
+//! Status flags across jump-table dispatch.
+//!
+//! P1's mask `and $-32,%eR` writes the status flags. gcc sometimes keeps flags live
+//! across a switch dispatch: it hoists a comparison that every case needs above
+//! `jmp *T(,%reg,8)` and the case blocks start with `ja`/`je`/... on those flags. After
+//! rewriting, the mask between the comparison and the jump would silently change the
+//! program. The verifier cannot see this (it is a semantic, not a safety, problem), so
+//! zvld must.
+//!
+//! For every `jmp *T(,%reg,8)` whose table `T` (relocations in a data section of the same
+//! object) points into the same function, this module checks, with iced's flag
+//! information, whether any case block reads a status flag before writing it. If so,
+//! the last flag-writing instruction before the jump must be a side-effect-free
+//! comparison (`cmp`/`test` on registers and immediates) whose inputs nothing between it
+//! and the jump writes; zvld then emits, per live case, a bundle-aligned stub that
+//! replays the comparison and jumps to the case, and points the table entry at the stub.
+//! Anything else is an error that says to compile the file with `-fno-jump-tables`.
+
+use iced_x86::{
+    Code, ConstantOffsets, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register,
+    RflagsBits,
+};
+use object::elf;
+
+use crate::error::Result;
+use crate::inputs::{Reloc, SymDef};
+use crate::rewrite::SectionCtx;
+
+/// The status flags (OF, SF, ZF, AF, CF, PF).
+const STATUS: u32 = RflagsBits::OF | RflagsBits::SF | RflagsBits::ZF | RflagsBits::AF | RflagsBits::CF | RflagsBits::PF;
+
+/// One table entry to redirect to a stub.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// Section (in the same object) holding the table.
+    pub table_sec: u32,
+    /// Offset of the entry's relocation in that section.
+    pub reloc_off: u64,
+    /// The case label (input offset in the code section).
+    pub target: u64,
+}
+
+/// A dispatch whose flags must be replayed: the comparison's bytes and the entries.
+#[derive(Debug)]
+pub struct Replay {
+    /// Index (in the chunk's instructions) of the `jmp`.
+    pub jmp: usize,
+    /// Bytes of the comparison to replay (register/immediate operands only).
+    pub compare: Vec<u8>,
+    /// Table entries whose case reads the flags.
+    pub entries: Vec<Entry>,
+}
+
+/// Whether some status flag may be read at `t` before being written, following
+/// fall-through, direct jumps and both sides of conditional branches (within a budget;
+/// anything unknown counts as a read).
+fn live_at(insns: &[(Instruction, ConstantOffsets)], t: u64) -> bool {
+    let index = |ip: u64| insns.binary_search_by_key(&ip, |(i, _)| i.ip()).ok();
+    let Some(k0) = index(t) else { return true };
+    let mut work = vec![(k0, 0u32)];
+    let mut seen = std::collections::HashSet::new();
+    let mut budget = 512;
+    while let Some((mut k, mut written)) = work.pop() {
+        loop {
+            if !seen.insert((k, written)) {
+                break;
+            }
+            budget -= 1;
+            if budget == 0 {
+                return true;
+            }
+            let Some((ins, _)) = insns.get(k) else { return true };
+            if ins.rflags_read() & STATUS & !written != 0 {
+                return true;
+            }
+            written |= ins.rflags_modified() & STATUS;
+            if written == STATUS {
+                break;
+            }
+            match ins.flow_control() {
+                FlowControl::Next => k += 1,
+                // The ABI does not pass flags into calls or out of returns; hlt/ud2 stop.
+                FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return | FlowControl::Exception => break,
+                FlowControl::Interrupt if ins.mnemonic() != Mnemonic::Int3 => return true,
+                FlowControl::UnconditionalBranch if ins.op0_kind() == OpKind::NearBranch64 => {
+                    let Some(n) = index(ins.near_branch_target()) else { return true };
+                    k = n;
+                }
+                FlowControl::ConditionalBranch if ins.op0_kind() == OpKind::NearBranch64 => {
+                    let Some(n) = index(ins.near_branch_target()) else { return true };
+                    work.push((n, written));
+                    k += 1;
+                }
+                _ => {
+                    if ins.mnemonic() == Mnemonic::Hlt || ins.mnemonic() == Mnemonic::Int3 {
+                        break;
+                    }
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+fn reads(info: &mut InstructionInfoFactory, ins: &Instruction) -> Vec<Register> {
+    info.info(ins)
+        .used_registers()
+        .iter()
+        .filter(|u| {
+            matches!(u.access(), OpAccess::Read | OpAccess::CondRead | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
+        })
+        .map(|u| u.register().full_register())
+        .collect()
+}
+
+fn writes(info: &mut InstructionInfoFactory, ins: &Instruction) -> Vec<Register> {
+    info.info(ins)
+        .used_registers()
+        .iter()
+        .filter(|u| {
+            matches!(u.access(), OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
+        })
+        .map(|u| u.register().full_register())
+        .collect()
+}
+
+/// Finds the jump-table dispatches of a chunk whose flags are live at some case.
+/// `labels` are input offsets that other code may branch to (symbols, branch targets).
+pub fn analyse(
+    ctx: &SectionCtx<'_, '_>,
+    insns: &[(Instruction, ConstantOffsets)],
+    relocs: &[Reloc],
+    labels: &[u64],
+    functions: &[u64],
+    range: (u64, u64),
+) -> Result<Vec<Replay>> {
+    // Every dispatch `jmp *T(,%reg,8)` of the chunk and its table T (section, offset).
+    let table_of = |ins: &Instruction, co: &ConstantOffsets| -> Option<(u32, u64)> {
+        if ins.code() != Code::Jmp_rm64 || ins.op0_kind() != OpKind::Memory || ins.memory_base() != Register::None {
+            return None;
+        }
+        if ins.memory_index() == Register::None || ins.memory_index_scale() != 8 || !co.has_displacement() {
+            return None;
+        }
+        let disp_at = ins.ip() + co.displacement_offset() as u64;
+        let k = relocs.partition_point(|r| r.offset < disp_at);
+        let r = relocs.get(k).filter(|r| r.offset == disp_at)?;
+        let SymDef::Section { sec, value } = ctx.obj.symbols[r.sym as usize].def else { return None };
+        Some((sec, value.wrapping_add(r.addend as u64)))
+    };
+    let sites: Vec<(usize, (u32, u64))> =
+        insns.iter().enumerate().filter_map(|(j, (ins, co))| table_of(ins, co).map(|t| (j, t))).collect();
+    let mut starts: Vec<(u32, u64)> = sites.iter().map(|&(_, t)| t).collect();
+    starts.sort_unstable();
+    let mut out = Vec::new();
+    let mut info = InstructionInfoFactory::new();
+    for &(j, (table_sec, table_off)) in &sites {
+        let ins = &insns[j].0;
+        let Some(table) = ctx.obj.sections.get(table_sec as usize) else { continue };
+        // Cases must lie in the function that dispatches.
+        let f = functions.partition_point(|&o| o <= ins.ip());
+        let lo = if f == 0 { range.0 } else { functions[f - 1].max(range.0) };
+        let hi = functions.get(f).copied().unwrap_or(range.1).min(range.1);
+        let mut entries = Vec::new();
+        let mut k = table.relocs.partition_point(|x| x.offset < table_off);
+        while let Some(x) = table.relocs.get(k) {
+            if x.offset != table_off + 8 * entries.len() as u64 || x.r_type != elf::R_X86_64_64 || entries.len() >= 4096
+            {
+                break;
+            }
+            if !entries.is_empty() && starts.binary_search(&(table_sec, x.offset)).is_ok() {
+                break; // the next table
+            }
+            let SymDef::Section { sec, value } = ctx.obj.symbols[x.sym as usize].def else { break };
+            let target = value.wrapping_add(x.addend as u64);
+            if ctx.obj.sections.get(sec as usize).map(|s| std::ptr::eq(s, ctx.sec)) != Some(true)
+                || target < lo
+                || target >= hi
+            {
+                break;
+            }
+            entries.push(Entry { table_sec, reloc_off: x.offset, target });
+            k += 1;
+        }
+        let live: Vec<Entry> = entries.into_iter().filter(|e| live_at(insns, e.target)).collect();
+        if live.is_empty() {
+            continue;
+        }
+        // The comparison to replay: the last flag writer before the jump.
+        let hint = "compile this file with -fno-jump-tables";
+        let fail = |why: &str| {
+            Err(ctx_err(
+                ctx,
+                ins,
+                format!(
+                    "the status flags are live across this jump-table dispatch (P1's mask would change them) and {why}"
+                ),
+                hint,
+            ))
+        };
+        let mut w = j;
+        let found = loop {
+            if w == 0 || j - w >= 8 {
+                break None;
+            }
+            w -= 1;
+            let (c, _) = &insns[w];
+            if c.flow_control() != FlowControl::Next {
+                break None;
+            }
+            if c.rflags_modified() & STATUS != 0 {
+                break Some(w);
+            }
+        };
+        let Some(w) = found else { return fail("no comparison to replay was found") };
+        let (cmp, _) = &insns[w];
+        let pure = matches!(cmp.mnemonic(), Mnemonic::Cmp | Mnemonic::Test)
+            && (0..cmp.op_count()).all(|i| !matches!(cmp.op_kind(i), OpKind::Memory));
+        if !pure || relocs.iter().any(|r| r.offset >= cmp.ip() && r.offset < cmp.next_ip()) {
+            return fail("the instruction that sets them is not a register/immediate `cmp` or `test`");
+        }
+        let inputs = reads(&mut info, cmp);
+        for (mid, _) in &insns[w + 1..j] {
+            if writes(&mut info, mid).iter().any(|r| inputs.contains(r)) {
+                return fail("the comparison's inputs change before the jump");
+            }
+            if labels.binary_search(&mid.ip()).is_ok() {
+                return fail("another path joins between the comparison and the jump");
+            }
+        }
+        if labels.binary_search(&ins.ip()).is_ok() {
+            return fail("another path joins at the jump");
+        }
+        let compare = ctx.sec.data[cmp.ip() as usize..cmp.next_ip() as usize].to_vec();
+        out.push(Replay { jmp: j, compare, entries: live });
+    }
+    Ok(out)
+}
+
+fn ctx_err(ctx: &SectionCtx<'_, '_>, ins: &Instruction, reason: String, hint: &str) -> crate::error::LinkError {
+    crate::error::LinkError::Rewrite {
+        at: ctx.location(ins.ip()),
+        instruction: format!("{ins}"),
+        reason,
+        hint: hint.to_string(),
+    }
+}
