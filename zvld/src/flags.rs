@@ -54,7 +54,12 @@ pub struct Replay {
 /// Whether some status flag may be read at `t` before being written, following
 /// fall-through, direct jumps and both sides of conditional branches (within a budget;
 /// anything unknown counts as a read).
-fn live_at(insns: &[(Instruction, ConstantOffsets)], t: u64) -> bool {
+fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64) -> bool {
+    // A branch with a relocation leaves the section: a tail call, where flags are dead.
+    let external = |ins: &Instruction| {
+        let k = relocs.partition_point(|r| r.offset < ins.ip());
+        relocs.get(k).is_some_and(|r| r.offset < ins.next_ip())
+    };
     let index = |ip: u64| insns.binary_search_by_key(&ip, |(i, _)| i.ip()).ok();
     let Some(k0) = index(t) else { return true };
     let mut work = vec![(k0, 0u32)];
@@ -70,6 +75,11 @@ fn live_at(insns: &[(Instruction, ConstantOffsets)], t: u64) -> bool {
                 return true;
             }
             let Some((ins, _)) = insns.get(k) else { return true };
+            // `syscall` saves the flags in r11 (which gcc treats as clobbered) and zvld
+            // turns it into a call of __zv_syscall: it consumes them like a call.
+            if ins.code() == Code::Syscall {
+                break;
+            }
             if ins.rflags_read() & STATUS & !written != 0 {
                 return true;
             }
@@ -81,11 +91,16 @@ fn live_at(insns: &[(Instruction, ConstantOffsets)], t: u64) -> bool {
                 FlowControl::Next => k += 1,
                 // The ABI does not pass flags into calls or out of returns; hlt/ud2 stop.
                 FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return | FlowControl::Exception => break,
+                // An indirect jump is a tail call (flags dead) or another dispatch, which
+                // is analysed on its own.
+                FlowControl::IndirectBranch => break,
                 FlowControl::Interrupt if ins.mnemonic() != Mnemonic::Int3 => return true,
+                FlowControl::UnconditionalBranch if external(ins) => break,
                 FlowControl::UnconditionalBranch if ins.op0_kind() == OpKind::NearBranch64 => {
                     let Some(n) = index(ins.near_branch_target()) else { return true };
                     k = n;
                 }
+                FlowControl::ConditionalBranch if external(ins) => k += 1,
                 FlowControl::ConditionalBranch if ins.op0_kind() == OpKind::NearBranch64 => {
                     let Some(n) = index(ins.near_branch_target()) else { return true };
                     work.push((n, written));
@@ -183,7 +198,7 @@ pub fn analyse(
             entries.push(Entry { table_sec, reloc_off: x.offset, target });
             k += 1;
         }
-        let live: Vec<Entry> = entries.into_iter().filter(|e| live_at(insns, e.target)).collect();
+        let live: Vec<Entry> = entries.into_iter().filter(|e| live_at(insns, relocs, e.target)).collect();
         if live.is_empty() {
             continue;
         }
