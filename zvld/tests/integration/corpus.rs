@@ -12,17 +12,29 @@ fn corpus_dir() -> PathBuf {
 
 /// Builds `src` (relative to the corpus) with zvcc and natively into `dir`; returns the
 /// nexe and the native executable.
+/// Extra compiler flags a corpus program asks for on a line `zv-cflags: ...`.
+pub fn zv_cflags(src: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(src).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.split_once("zv-cflags:").map(|(_, f)| f.split_whitespace().map(String::from).collect()))
+        .unwrap_or_default()
+}
+
 fn build_both(dir: &Path, name: &str, srcs: &[&str], extra: &[&str]) -> (PathBuf, PathBuf) {
     let nexe = dir.join(format!("{name}.nexe"));
+    let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    for s in srcs {
+        extra.extend(zv_cflags(&corpus_dir().join(s)));
+    }
     let native = dir.join(format!("{name}.native"));
     let mut c = zvcc();
-    c.arg("-O2").arg("-g").args(srcs.iter().map(|s| corpus_dir().join(s))).args(extra).arg("-o").arg(&nexe).arg("-lm");
+    c.arg("-O2").arg("-g").args(srcs.iter().map(|s| corpus_dir().join(s))).args(&extra).arg("-o").arg(&nexe).arg("-lm");
     run_ok(c, &format!("zvcc {name}"));
     let mut g = native_gcc();
     g.arg("-O2")
         .arg("-static")
         .args(srcs.iter().map(|s| corpus_dir().join(s)))
-        .args(extra)
+        .args(&extra)
         .arg("-o")
         .arg(&native)
         .arg("-lm");
@@ -88,6 +100,7 @@ corpus_tests!(
     printf_floats,
     printf_ints,
     qsort_fnptr,
+    rewrite_forms,
     setjmp_longjmp,
     string_ops,
     structs_bits,

@@ -5,7 +5,8 @@
 //!   the committed expected output, and the nexe run under zvrun with the same output;
 //! - [`errors`]: the link errors users meet, each naming object, section, function and
 //!   offset (or symbol) and saying what to do;
-//! - [`debug`]: `addr2line` on a rewritten nexe finds the right source lines.
+//! - [`debug`]: `addr2line` on a rewritten nexe finds the right source lines;
+//! - [`rewrites`]: each row of the rewrite table appears in a linked nexe.
 //!
 //! Tests that need the musl + zrt sysroot fail (never skip) with a message saying to run
 //! scripts/build-sysroot.
@@ -14,3 +15,4 @@ mod common;
 mod corpus;
 mod debug;
 mod errors;
+mod rewrites;
