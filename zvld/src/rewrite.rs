@@ -93,14 +93,15 @@ struct Unit {
 /// A decoded and rewritten section, before bundle layout.
 #[derive(Debug)]
 pub struct Decoded {
-    bytes: Vec<u8>,
-    units: Vec<Unit>,
-    fixups: Vec<Fixup>,
+    /// The chunks' code in order, then the chunks' flag-replay stubs (see
+    /// [`crate::flags`]), which follow the section's own code. Units and fixups index
+    /// within their part.
+    parts: Vec<Emitter>,
     size: u32,
-    /// Index of the first unit of the flag-replay stubs (see [`crate::flags`]), which
-    /// follow the section's own code.
-    stubs_from: u32,
-    stubs: Vec<Stub>,
+    /// Index of the first stub part.
+    stubs_from: usize,
+    /// Stubs: (part, unit in it, table section, entry relocation offset).
+    stubs: Vec<(usize, Stub)>,
 }
 
 /// A flag-replay stub and the jump-table entry that must point at it.
@@ -116,7 +117,7 @@ impl Decoded {
     /// targets for the indirect-target analysis: for each relocation of this section,
     /// its symbol, addend, bias and whether it is a branch field.
     pub fn relocs(&self) -> impl Iterator<Item = &OutReloc> {
-        self.fixups.iter().filter_map(|f| match &f.kind {
+        self.parts.iter().flat_map(|p| p.fixups.iter()).filter_map(|f| match &f.kind {
             FixKind::Reloc(r) => Some(r),
             _ => None,
         })
@@ -125,7 +126,7 @@ impl Decoded {
     /// Input offsets in this section that are referenced as data (RIP-relative, no
     /// relocation), and so may be indirect-branch targets.
     pub fn local_address_targets(&self) -> impl Iterator<Item = u32> + '_ {
-        self.fixups.iter().filter_map(|f| match f.kind {
+        self.parts.iter().flat_map(|p| p.fixups.iter()).filter_map(|f| match f.kind {
             FixKind::LocalRip { target, .. } => Some(target),
             _ => None,
         })
@@ -234,6 +235,7 @@ impl SectionCtx<'_, '_> {
 const HINT_FLAGS: &str =
     "compile with zvcc (its flags: -fno-pic -fno-pie -ffixed-r11 -mno-tls-direct-seg-refs -fcf-protection=none)";
 
+#[derive(Debug)]
 struct Emitter {
     bytes: Vec<u8>,
     units: Vec<Unit>,
@@ -428,37 +430,17 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
     cuts.push(u64::from(size));
     let parts: Vec<(Emitter, Emitter, Vec<Stub>)> =
         cuts.par_windows(2).map(|w| decode_range(ctx, w[0], w[1], size)).collect::<Result<_>>()?;
-    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.0.bytes.len()).sum());
-    let mut units = Vec::with_capacity(parts.iter().map(|p| p.0.units.len()).sum());
-    let mut fixups = Vec::new();
-    let mut add = |e: Emitter, bytes: &mut Vec<u8>, units: &mut Vec<Unit>| {
-        let (b0, u0) = (bytes.len() as u32, units.len() as u32);
-        bytes.extend_from_slice(&e.bytes);
-        units.extend(e.units.into_iter().map(|mut u| {
-            u.start += b0;
-            u
-        }));
-        fixups.extend(e.fixups.into_iter().map(|mut f| {
-            f.unit += u0;
-            f
-        }));
-        u0
-    };
-    let mut rest = Vec::new();
-    for (main, stub_code, list) in parts {
-        add(main, &mut bytes, &mut units);
-        rest.push((stub_code, list));
-    }
-    let stubs_from = units.len() as u32;
+    let mut main = Vec::with_capacity(parts.len());
+    let mut stub_parts = Vec::new();
     let mut stubs = Vec::new();
-    for (stub_code, list) in rest {
-        let u0 = add(stub_code, &mut bytes, &mut units);
-        stubs.extend(list.into_iter().map(|mut s| {
-            s.unit += u0;
-            s
-        }));
+    let stubs_from = parts.len();
+    for (code, stub_code, list) in parts {
+        main.push(code);
+        stubs.extend(list.into_iter().map(|s| (stubs_from + stub_parts.len(), s)));
+        stub_parts.push(stub_code);
     }
-    Ok(Decoded { bytes, units, fixups, size, stubs_from, stubs })
+    main.extend(stub_parts);
+    Ok(Decoded { parts: main, size, stubs_from, stubs })
 }
 
 /// Decodes and rewrites the instructions in [start, end) of a section; `start` is the
@@ -535,13 +517,21 @@ fn decode_chunk(
     let mut bounds: Vec<u64> = Vec::with_capacity(syms.len() + 1);
     bounds.push(start);
     bounds.extend(syms.iter().map(|&(o, _)| o).filter(|&o| o > start));
-    let mut r11_used = vec![false; bounds.len()];
+    // Computed only for the (rare) rewrites that need r11 as scratch.
+    let r11_used = std::cell::RefCell::new(vec![None::<bool>; bounds.len()]);
     let region = |ip: u64| bounds.partition_point(|&b| b <= ip) - 1;
-    for (ins, _) in insns.iter() {
-        if mentions_r11(ins) {
-            r11_used[region(ins.ip())] = true;
+    let r11_free_at = |ip: u64| -> bool {
+        let r = region(ip);
+        if let Some(used) = r11_used.borrow()[r] {
+            return !used;
         }
-    }
+        let lo = bounds[r];
+        let hi = bounds.get(r + 1).copied().unwrap_or(end);
+        let first = insns.partition_point(|(i, _)| i.ip() < lo);
+        let used = insns[first..].iter().take_while(|(i, _)| i.ip() < hi).any(|(i, _)| mentions_r11(i));
+        r11_used.borrow_mut()[r] = Some(used);
+        !used
+    };
 
     let all: &[Reloc] = &ctx.sec.relocs;
     let relocs = &all[all.partition_point(|r| r.offset < start)..all.partition_point(|r| r.offset < end)];
@@ -582,8 +572,7 @@ fn decode_chunk(
         }
         e.in_off = pos as u32;
         e.first = true;
-        let r11_free = !r11_used[region(pos as u64)];
-        rewrite_one(ctx, &mut e, ins, co, raw, rs, r11_free, size, &mut info)?;
+        rewrite_one(ctx, &mut e, ins, co, raw, rs, &|| r11_free_at(pos as u64), size, &mut info)?;
     }
     if let Some(r) = relocs.get(ri) {
         return Err(ctx.err(r.offset, "", "relocation past the last instruction", ""));
@@ -637,7 +626,7 @@ fn rewrite_one(
     co: &ConstantOffsets,
     raw: &[u8],
     rs: &[Reloc],
-    r11_free: bool,
+    r11_free: &dyn Fn() -> bool,
     size: u32,
     info: &mut InstructionInfoFactory,
 ) -> Result<()> {
@@ -707,7 +696,7 @@ fn rewrite_one(
                 }
                 OpKind::Memory => {
                     // mov mem,%r11 (sandboxed operand), then P1 on r11.
-                    if !call && !r11_free {
+                    if !call && !r11_free() {
                         return fail(
                             "`jmp *mem` needs %r11 as scratch, but this function uses %r11".into(),
                             HINT_FLAGS,
@@ -831,12 +820,22 @@ fn rewrite_one(
             },
         );
     }
+    // One pass over the operands: system registers, the stack pointer, memory forms.
+    let mut names_sp = false;
+    let mut mem = false;
+    let mut string_mem = false;
     for i in 0..ins.op_count() {
-        if ins.op_kind(i) == OpKind::Register {
-            let r = ins.op_register(i);
-            if r.is_segment_register() || r.is_cr() || r.is_dr() || r.is_tr() || r.is_bnd() || r.is_k() {
-                return fail(format!("accesses the system register {r:?} (C3)"), "");
+        match ins.op_kind(i) {
+            OpKind::Register => {
+                let r = ins.op_register(i);
+                if r.is_segment_register() || r.is_cr() || r.is_dr() || r.is_tr() || r.is_bnd() || r.is_k() {
+                    return fail(format!("accesses the system register {r:?} (C3)"), "");
+                }
+                names_sp |= is_sp(r);
             }
+            OpKind::Memory => mem = true,
+            OpKind::MemorySegRSI | OpKind::MemorySegRDI | OpKind::MemoryESRDI => string_mem = true,
+            _ => {}
         }
     }
     let m = ins.mnemonic();
@@ -864,11 +863,10 @@ fn rewrite_one(
         return fail("%gs: memory operand (C4); zv has no %gs base".into(), "");
     }
     if pfx.seg == Some(0x64) {
-        return rewrite_fs(ctx, e, ins, co, raw, rs, &pfx, r11_free);
+        return rewrite_fs(ctx, e, ins, co, raw, rs, &pfx, r11_free());
     }
 
     // Writes to the stack pointer.
-    let names_sp = (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Register && is_sp(ins.op_register(i)));
     let mut clear_w = false;
     if names_sp && !matches!(m, Mnemonic::Push | Mnemonic::Pop) {
         let inf = info.info(ins);
@@ -904,39 +902,23 @@ fn rewrite_one(
     }
 
     // Memory operands.
-    let mut need67 = false;
+    let mut need67 = string_mem && !pfx.p67;
     let mut local_rip = None;
-    for i in 0..ins.op_count() {
-        match ins.op_kind(i) {
-            OpKind::Memory => {
-                let b = ins.memory_base();
-                let x = ins.memory_index();
-                if b == Register::RIP {
-                    let disp_has_reloc = rs.iter().any(|r| (r.offset - pos) as usize == co.displacement_offset());
-                    if !disp_has_reloc && m != Mnemonic::Nop {
-                        local_rip = Some(rip_local(ctx, ins, co, size)?);
-                    }
-                    continue;
-                }
-                if c5_exempt(m) || pfx.p67 {
-                    continue;
-                }
-                if is_moffs(code) {
-                    return rewrite_moffs(ctx, e, ins, raw, rs, &pfx);
-                }
-                if x == Register::None && matches!(b, Register::RSP | Register::None) {
-                    continue;
-                }
+    if mem {
+        let b = ins.memory_base();
+        let x = ins.memory_index();
+        if b == Register::RIP {
+            let disp_has_reloc = rs.iter().any(|r| (r.offset - pos) as usize == co.displacement_offset());
+            if !disp_has_reloc && m != Mnemonic::Nop {
+                local_rip = Some(rip_local(ctx, ins, co, size)?);
+            }
+        } else if !(c5_exempt(m) || pfx.p67) {
+            if is_moffs(code) {
+                return rewrite_moffs(ctx, e, ins, raw, rs, &pfx);
+            }
+            if !(x == Register::None && matches!(b, Register::RSP | Register::None)) {
                 need67 = true;
             }
-            OpKind::MemorySegRSI | OpKind::MemorySegRDI | OpKind::MemoryESRDI if !pfx.p67 => need67 = true,
-            OpKind::MemorySegSI
-            | OpKind::MemorySegDI
-            | OpKind::MemoryESDI
-            | OpKind::MemorySegESI
-            | OpKind::MemorySegEDI
-            | OpKind::MemoryESEDI => {}
-            _ => {}
         }
     }
 
@@ -1141,17 +1123,21 @@ pub fn pad_nops(out: &mut Vec<u8>, mut n: usize) {
     }
 }
 
-/// Step 2: bundle layout of a decoded section. `align` lists the input offsets that
-/// must start a bundle (sorted, deduplicated).
-pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewritten> {
-    let mut out: Vec<u8> = Vec::with_capacity(d.bytes.len() + d.bytes.len() / 3 + 64);
-    let mut map: Vec<(u32, u32)> = Vec::with_capacity(d.units.len() + 1);
-    let mut unit_out: Vec<u32> = Vec::with_capacity(d.units.len());
-    let mut ai = 0;
-    for (k, u) in d.units.iter().enumerate() {
-        if k as u32 == d.stubs_from {
-            map.push((d.size, out.len() as u32));
-        }
+/// One part laid out from a bundle boundary: bytes (NOP padded to a bundle), map
+/// entries and unit offsets relative to the part's start, and the unpadded length.
+struct Laid {
+    bytes: Vec<u8>,
+    map: Vec<(u32, u32)>,
+    offs: Vec<u32>,
+    unpadded: u32,
+}
+
+fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
+    let mut out: Vec<u8> = Vec::with_capacity(part.bytes.len() + part.bytes.len() / 3 + 32);
+    let mut map = Vec::with_capacity(part.units.len());
+    let mut offs = Vec::with_capacity(part.units.len());
+    let mut ai = part.units.first().map_or(0, |u| align.partition_point(|&a| a < u.in_off));
+    for u in &part.units {
         if u.align {
             let cur = out.len() as u32;
             pad_nops(&mut out, ((BUNDLE - cur % BUNDLE) % BUNDLE) as usize);
@@ -1177,20 +1163,44 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         } else if len > 0 && cur % BUNDLE + len > BUNDLE {
             pad_nops(&mut out, (BUNDLE - cur % BUNDLE) as usize);
         }
-        unit_out.push(out.len() as u32);
-        out.extend_from_slice(&d.bytes[u.start as usize..(u.start + len) as usize]);
+        offs.push(out.len() as u32);
+        out.extend_from_slice(&part.bytes[u.start as usize..(u.start + len) as usize]);
     }
-    if d.stubs_from as usize >= d.units.len() {
-        map.push((d.size, out.len() as u32));
-    }
+    let unpadded = out.len() as u32;
     let end = out.len();
     pad_nops(&mut out, (BUNDLE as usize - end % BUNDLE as usize) % BUNDLE as usize);
+    Laid { bytes: out, map, offs, unpadded }
+}
 
-    let stubs = d.stubs.iter().map(|s| (s.table_sec, s.reloc_off, unit_out[s.unit as usize])).collect();
+/// Step 2: bundle layout of a decoded section. `align` lists the input offsets that
+/// must start a bundle (sorted, deduplicated).
+pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewritten> {
+    use rayon::prelude::*;
+    // Every part starts a bundle (a chunk starts at a symbol, which is an indirect-branch
+    // target; a stub part starts with an aligned stub), so parts are laid out
+    // independently, in parallel, and then joined.
+    let laid: Vec<Laid> = d.parts.par_iter().map(|p| layout_part(p, align)).collect();
+    let total: usize = laid.iter().map(|l| l.bytes.len()).sum();
+    let mut out: Vec<u8> = Vec::with_capacity(total + 32);
+    let mut map: Vec<(u32, u32)> = Vec::with_capacity(laid.iter().map(|l| l.map.len()).sum::<usize>() + 1);
+    let mut unit_out: Vec<Vec<u32>> = Vec::with_capacity(laid.len());
+    let mut code_end = 0u32;
+    for (pi, l) in laid.into_iter().enumerate() {
+        let base = out.len() as u32;
+        if pi < d.stubs_from {
+            code_end = base + l.unpadded;
+        }
+        map.extend(l.map.into_iter().map(|(i, o)| (i, o + base)));
+        unit_out.push(l.offs.into_iter().map(|o| o + base).collect());
+        out.extend_from_slice(&l.bytes);
+    }
+    map.push((d.size, code_end));
+
+    let stubs = d.stubs.iter().map(|(pi, s)| (s.table_sec, s.reloc_off, unit_out[*pi][s.unit as usize])).collect();
     let mut rw = Rewritten { bytes: out, map, relocs: Vec::new(), stubs, buckets: Vec::new() };
     rw.build_buckets();
-    for f in &d.fixups {
-        let at = unit_out[f.unit as usize] + u32::from(f.at);
+    for (pi, f) in d.parts.iter().enumerate().flat_map(|(pi, p)| p.fixups.iter().map(move |f| (pi, f))) {
+        let at = unit_out[pi][f.unit as usize] + u32::from(f.at);
         match f.kind {
             FixKind::Reloc(mut r) => {
                 r.at = at;
@@ -1202,7 +1212,7 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
                     _ => 4,
                 };
                 let Some(t) = rw.lookup(u64::from(target)) else {
-                    let u = &d.units[f.unit as usize];
+                    let u = &d.parts[pi].units[f.unit as usize];
                     return Err(ctx.err(
                         u64::from(u.in_off),
                         "",
