@@ -88,6 +88,11 @@ struct Unit {
     first: bool,
     /// Starts a bundle regardless of the offset map (flag-replay stubs).
     align: bool,
+    /// For a section-local `jmp`/`jcc` (rel32 in `bytes`): the opcode of its rel8 form,
+    /// used when the target is near enough after layout; 0 otherwise.
+    short: u8,
+    /// The branch target (input offset) when `short` is set.
+    target: u32,
 }
 
 /// A decoded and rewritten section, before bundle layout.
@@ -257,6 +262,8 @@ impl Emitter {
             call,
             first: self.first,
             align,
+            short: 0,
+            target: 0,
         });
         self.first = false;
         self.bytes.extend_from_slice(b);
@@ -769,6 +776,16 @@ fn rewrite_one(
                         );
                     }
                     e.fix(u, field, FixKind::LocalBranch { target: t as u32 });
+                    // jmp and jcc have rel8 forms the layout may pick.
+                    let short = match op {
+                        0xE9 | 0xEB => 0xEB,
+                        0x70..=0x7F => op,
+                        0x0F => 0x70 | (raw[pfx.op + 1] & 0xF),
+                        _ => 0,
+                    };
+                    let unit = &mut e.units[u as usize];
+                    unit.short = short;
+                    unit.target = t as u32;
                 }
                 [r] if (r.offset - pos) as usize + 4 == len => {
                     e.fix(u, field, FixKind::Reloc(out_reloc(r, 4, true)));
@@ -1130,14 +1147,67 @@ struct Laid {
     map: Vec<(u32, u32)>,
     offs: Vec<u32>,
     unpadded: u32,
+    /// Units laid out in their rel8 form (empty: none).
+    short: Vec<bool>,
 }
 
 fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
+    // Branch relaxation: start with the rel8 form for every local branch whose target
+    // lies in this part and was near in the all-rel32 layout, then widen any that does
+    // not fit and lay out again until nothing changes (widening only, so this ends).
+    let all_long = vec![false; part.units.len()];
+    let mut laid = layout_once(part, align, &all_long);
+    let lo = part.units.first().map_or(0, |u| u.in_off);
+    let hi = part.units.last().map_or(0, |u| u.in_off);
+    let mut short: Vec<bool> = part
+        .units
+        .iter()
+        .enumerate()
+        .map(|(k, u)| {
+            u.short != 0
+                && u.target >= lo
+                && u.target <= hi
+                && part_lookup(&laid.map, u.target)
+                    .is_some_and(|t| (i64::from(t) - i64::from(laid.offs[k])).abs() < 100)
+        })
+        .collect();
+    if !short.iter().any(|&x| x) {
+        return laid;
+    }
+    for _ in 0..16 {
+        laid = layout_once(part, align, &short);
+        let mut changed = false;
+        for (k, u) in part.units.iter().enumerate() {
+            if short[k] {
+                let fits = part_lookup(&laid.map, u.target).is_some_and(|t| {
+                    let rel = i64::from(t) - i64::from(laid.offs[k] + 2);
+                    (-128..=127).contains(&rel)
+                });
+                if !fits {
+                    short[k] = false;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            laid.short = short;
+            return laid;
+        }
+    }
+    layout_once(part, align, &all_long)
+}
+
+/// The output offset of input offset `off` in a part's map.
+fn part_lookup(map: &[(u32, u32)], off: u32) -> Option<u32> {
+    map.binary_search_by_key(&off, |&(i, _)| i).ok().map(|k| map[k].1)
+}
+
+fn layout_once(part: &Emitter, align: &[u32], short: &[bool]) -> Laid {
     let mut out: Vec<u8> = Vec::with_capacity(part.bytes.len() + part.bytes.len() / 3 + 32);
     let mut map = Vec::with_capacity(part.units.len());
     let mut offs = Vec::with_capacity(part.units.len());
     let mut ai = part.units.first().map_or(0, |u| align.partition_point(|&a| a < u.in_off));
-    for u in &part.units {
+    for (k, u) in part.units.iter().enumerate() {
         if u.align {
             let cur = out.len() as u32;
             pad_nops(&mut out, ((BUNDLE - cur % BUNDLE) % BUNDLE) as usize);
@@ -1151,7 +1221,8 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
                 pad_nops(&mut out, ((BUNDLE - cur % BUNDLE) % BUNDLE) as usize);
             }
         }
-        let len = u32::from(u.len);
+        let is_short = short[k];
+        let len = if is_short { 2 } else { u32::from(u.len) };
         let cur = out.len() as u32;
         // The map points at the padding before a call (NOPs fall through into it), so a
         // bundle-aligned instruction keeps its bundle-aligned address.
@@ -1164,12 +1235,16 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
             pad_nops(&mut out, (BUNDLE - cur % BUNDLE) as usize);
         }
         offs.push(out.len() as u32);
-        out.extend_from_slice(&part.bytes[u.start as usize..(u.start + len) as usize]);
+        if is_short {
+            out.extend_from_slice(&[u.short, 0]);
+        } else {
+            out.extend_from_slice(&part.bytes[u.start as usize..(u.start + len) as usize]);
+        }
     }
     let unpadded = out.len() as u32;
     let end = out.len();
     pad_nops(&mut out, (BUNDLE as usize - end % BUNDLE as usize) % BUNDLE as usize);
-    Laid { bytes: out, map, offs, unpadded }
+    Laid { bytes: out, map, offs, unpadded, short: Vec::new() }
 }
 
 /// Step 2: bundle layout of a decoded section. `align` lists the input offsets that
@@ -1184,6 +1259,7 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     let mut out: Vec<u8> = Vec::with_capacity(total + 32);
     let mut map: Vec<(u32, u32)> = Vec::with_capacity(laid.iter().map(|l| l.map.len()).sum::<usize>() + 1);
     let mut unit_out: Vec<Vec<u32>> = Vec::with_capacity(laid.len());
+    let mut shorts: Vec<Vec<bool>> = Vec::with_capacity(laid.len());
     let mut code_end = 0u32;
     for (pi, l) in laid.into_iter().enumerate() {
         let base = out.len() as u32;
@@ -1192,6 +1268,7 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         }
         map.extend(l.map.into_iter().map(|(i, o)| (i, o + base)));
         unit_out.push(l.offs.into_iter().map(|o| o + base).collect());
+        shorts.push(l.short);
         out.extend_from_slice(&l.bytes);
     }
     map.push((d.size, code_end));
@@ -1220,6 +1297,21 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
                         "",
                     ));
                 };
+                if shorts[pi].get(f.unit as usize).copied().unwrap_or(false) {
+                    // The rel8 form: the displacement follows the one-byte opcode.
+                    let at = unit_out[pi][f.unit as usize] + 1;
+                    let rel = t as i64 - i64::from(at + 1);
+                    let Ok(rel8) = i8::try_from(rel) else {
+                        return Err(ctx.err(
+                            0,
+                            "",
+                            format!("internal error: relaxed branch to {target:#x} out of rel8 range"),
+                            "",
+                        ));
+                    };
+                    rw.bytes[at as usize] = rel8 as u8;
+                    continue;
+                }
                 let rel = t as i64 - i64::from(at + bias);
                 rw.bytes[at as usize..at as usize + 4].copy_from_slice(&(rel as i32).to_le_bytes());
             }
