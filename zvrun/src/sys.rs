@@ -295,7 +295,9 @@ mod slot {
     pub const HAS_AVX: usize = 14;
     pub const START_RSP: usize = 15;
     pub const START_MXCSR: usize = 16;
-    pub const COUNT: usize = 17;
+    /// 108-byte fnsave area for the guest's x87 state (slots 20..34).
+    pub const GUEST_X87: usize = 20;
+    pub const COUNT: usize = 34;
 }
 
 #[repr(C)]
@@ -351,7 +353,8 @@ std::arch::global_asm!(
     "mov %r14, ({ctx}+64)(%rip)",
     "mov %r15, ({ctx}+72)(%rip)",
     "stmxcsr ({ctx}+80)(%rip)",
-    "fnstcw ({ctx}+88)(%rip)",
+    // The guest's whole x87/MMX state (fnsave also reinitialises the FPU for the host).
+    "fnsave ({ctx}+160)(%rip)",
     "mov ({ctx}+0)(%rip), %rsp",
     "cld",
     "ldmxcsr ({ctx}+8)(%rip)",
@@ -359,12 +362,9 @@ std::arch::global_asm!(
     "call {dispatch}",
     "cmpq $0, ({ctx}+104)(%rip)",
     "jne zv_exit_path",
-    // Back to the guest: its MXCSR and x87 control word, an empty x87 stack whose
-    // registers hold zeros, its callee-saved registers, everything else zero.
-    "fninit",
-    "fldz", "fldz", "fldz", "fldz", "fldz", "fldz", "fldz", "fldz",
-    "fninit",
-    "fldcw ({ctx}+88)(%rip)",
+    // Back to the guest: exactly its x87/MMX state and MXCSR (so no host value can
+    // remain there), its callee-saved registers, every other register zero.
+    "frstor ({ctx}+160)(%rip)",
     "ldmxcsr ({ctx}+80)(%rip)",
     "mov ({ctx}+32)(%rip), %rbx",
     "mov ({ctx}+40)(%rip), %rbp",
@@ -654,7 +654,9 @@ mod tests {
             (slot::HAS_AVX, 112),
             (slot::START_RSP, 120),
             (slot::START_MXCSR, 128),
+            (slot::GUEST_X87, 160),
         ];
+        assert!((slot::COUNT - slot::GUEST_X87) * 8 >= 108, "room for fnsave's 108 bytes");
         for (s, off) in pairs {
             assert_eq!(s * 8, off);
         }
