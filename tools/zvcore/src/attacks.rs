@@ -222,6 +222,12 @@ pub fn attacks() -> Vec<Attack> {
         NexeWriter::with_code(Asm::new().finish())
             .segment(form::CODE_START + 0x10000, RX, vec![form::HLT; 64], 64)
             .build(),
+        &[C1, C10],
+    );
+    add(
+        "write-only-data-segment",
+        "a data segment that is writable but not readable",
+        NexeWriter::with_code(Asm::new().finish()).segment(form::CODE_START + 0x1000, 2, vec![0; 16], 16).build(),
         &[C1],
     );
     add(

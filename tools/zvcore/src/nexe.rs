@@ -359,10 +359,20 @@ impl<'a> Nexe<'a> {
             }
             if s.flags.x() {
                 if code_index.is_some() {
+                    // Both rules are broken: the code is not "the one executable segment"
+                    // (C1), and memory outside the verified code would be executable (C10).
                     v.push(LayoutViolation {
                         rule: Rule::C1,
                         addr: s.vaddr,
                         message: format!("segment {i} at {:#x} is a second executable segment", s.vaddr),
+                    });
+                    v.push(LayoutViolation {
+                        rule: Rule::C10,
+                        addr: s.vaddr,
+                        message: format!(
+                            "segment {i} at {:#x} would be executable without being the verified code segment",
+                            s.vaddr
+                        ),
                     });
                 } else {
                     code_index = Some(i);
@@ -400,7 +410,17 @@ impl<'a> Nexe<'a> {
                     }
                 }
             }
-            if s.vaddr % form::PAGE != 0 {
+            if !s.flags.r() {
+                v.push(LayoutViolation {
+                    rule: Rule::C1,
+                    addr: s.vaddr,
+                    message: format!(
+                        "segment {i} at {:#x} has permissions {}; segments are R+X (code), R or R+W",
+                        s.vaddr, s.flags
+                    ),
+                });
+            }
+            if !s.vaddr.is_multiple_of(form::PAGE) {
                 v.push(LayoutViolation {
                     rule: Rule::C1,
                     addr: s.vaddr,
