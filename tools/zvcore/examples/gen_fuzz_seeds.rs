@@ -28,6 +28,7 @@ fn main() {
         }
     }
 
+    manifest_and_image_seeds(&root);
     for a in zvcore::attacks::attacks() {
         write(&nexe_dir, &format!("seed-attack-{}.nexe", a.name), &a.nexe);
         if let Ok(n) = Nexe::parse(&a.nexe) {
@@ -59,4 +60,28 @@ fn main() {
     a.call(form::CODE_START, form::CODE_START);
     write(&verify_dir, "seed-pseudo.code", &a.finish());
     write(&verify_dir, "seed-hlt-sled.code", &[form::HLT; 32]);
+}
+
+/// Seeds for the `manifest` and `image` targets.
+fn manifest_and_image_seeds(dir: &str) {
+    for d in ["manifest", "image"] {
+        std::fs::create_dir_all(format!("{dir}/{d}")).expect("create seed dir");
+    }
+    let z = "Version = 20130611\nProgram = app.nexe\nMemory = 268435456, 0\nTimeout = 5\nChannel = /dev/stdin, /dev/stdin, 0, 0, 100, 1000, 0, 0\nChannel = /dev/stdout, /dev/stdout, 0, 1, 0, 0, 100, 1000\nChannel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 1000\nChannel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
+    std::fs::write(format!("{dir}/manifest/seed-zerovm.txt"), z).expect("seed");
+    let mut m = zvcore::image::ImageManifest::new("app.nexe");
+    m.args = Some(vec!["a".into(), "b".into()]);
+    m.env.insert("K".into(), "V".into());
+    m.timeout = Some(3);
+    m.channels.push(zvcore::image::ImageChannel { alias: "/d".into(), kind: zvcore::manifest::ChannelType::RandReadSeqWrite, limits: zvcore::manifest::Limits { gets: 1, get_size: 2, puts: 0, put_size: 0 }, etag: true, source: zvcore::image::Source::Image("d.txt".into()) });
+    std::fs::write(format!("{dir}/manifest/seed-image.json"), m.to_json()).expect("seed");
+    std::fs::write(format!("{dir}/manifest/seed-minimal.json"), br#"{"version":1,"program":"app.nexe"}"#).expect("seed");
+    let mut img = Vec::new();
+    zvcore::image::write_image(&mut img, &m, &zvcore::testgen::valid_nexe(1, 2048), &[("d.txt".into(), b"data".to_vec())]).expect("seed");
+    std::fs::write(format!("{dir}/image/seed-image.tar"), &img).expect("seed");
+    let man: &[u8] = br#"{"version":1,"program":"app.nexe"}"#;
+    let t = zvcore::testgen::raw_tar(&[(b"manifest.json", b'0', man, b""), (b"app.nexe", b'0', b"x", b""), (b"dir/", b'5', b"", b""), (b"l", b'2', b"", b"/etc/passwd")]);
+    std::fs::write(format!("{dir}/image/seed-symlink.tar"), &t).expect("seed");
+    let t = zvcore::testgen::raw_tar(&[(b"manifest.json", b'0', man, b""), (b"app.nexe", b'0', b"x", b"")]);
+    std::fs::write(format!("{dir}/image/seed-raw.tar"), &t).expect("seed");
 }

@@ -179,6 +179,37 @@ pub fn exercise_region(data: &[u8]) {
     assert_result(base, &padded, &r);
 }
 
+/// The body of the `manifest` fuzz target: the ZeroVM text manifest parser and the image
+/// manifest parser on arbitrary bytes. Neither may panic; what parses must be consistent.
+pub fn exercise_manifests(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(m) = crate::manifest::parse_zerovm(text) {
+            assert!(m.channels.iter().any(|c| c.alias == "/dev/stdin"), "parsed without stdin");
+            assert!(m.channels.len() <= crate::manifest::MAX_CHANNELS);
+        }
+    }
+    if let Ok(m) = crate::image::ImageManifest::parse(data) {
+        // What parses must survive a round trip through the canonical form.
+        let again = crate::image::ImageManifest::parse(m.to_json().as_bytes()).expect("canonical form parses");
+        assert_eq!(again, m, "image manifest changed in a round trip");
+    }
+}
+
+/// The body of the `image` fuzz target: the image reader on arbitrary bytes (as a tar),
+/// then every member read back. Never a panic, and every member lies inside the file.
+pub fn exercise_image(data: &[u8]) {
+    let mut cur = std::io::Cursor::new(data);
+    if let Ok(img) = crate::image::Image::read(&mut cur) {
+        for m in &img.members {
+            assert!(m.offset + m.size <= data.len() as u64, "member outside the file");
+            let bytes = crate::image::read_member(&mut cur, m).expect("a listed member can be read");
+            assert_eq!(bytes.len() as u64, m.size);
+            assert!(crate::image::check_member_path(&m.path).is_ok(), "unchecked member path");
+        }
+        assert!(img.member(&img.manifest.program).is_some(), "program not in the image");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use zvcore::oracle::{exercise_nexe, exercise_region};
+use zvcore::oracle::{exercise_image, exercise_manifests, exercise_nexe, exercise_region};
 use zvcore::{verify_nexe, Options};
 
 /// The files of one corpus directory, sorted, without dotfiles (libFuzzer's temporaries).
@@ -78,4 +78,14 @@ fn nexe_seeds_are_what_their_names_say() {
     }
     assert!(attacks > 0, "no attack seeds in fuzz/corpus/nexe");
     assert!(valid > 0, "no valid seeds in fuzz/corpus/nexe");
+}
+
+#[test]
+fn manifest_corpus_replays_cleanly() {
+    assert!(replay("manifest", exercise_manifests) > 0);
+}
+
+#[test]
+fn image_corpus_replays_cleanly() {
+    assert!(replay("image", exercise_image) > 0);
 }
