@@ -1,93 +1,75 @@
-/* syscall.c: zrt's Linux system-call layer, first part (RUNTIME.md section 8).
+/* syscall.c: zrt's Linux system-call dispatcher (RUNTIME.md section 8).
  *
  * zvld rewrites every `syscall` instruction into a call of __zv_syscall (trap.S), which
  * saves the registers the kernel would keep and calls __zv_syscall_c with the words
- * [nr, a1, ..., a6]. The calls a static musl program makes on its way through a printf
- * hello world are answered here on top of the six calls (zvm.h): write/writev/read/readv
- * on channels, exit/exit_group through Exit, arch_prctl(ARCH_SET_FS) into __zv_tp, and
- * harmless answers for set_tid_address, ioctl, signals and process ids. Anonymous mmap
- * hands out pages from the manifest's heap. Everything else returns -ENOSYS, never a
- * crash. The full layer (files, time, randomness) is the zrt issue.
+ * [nr, a1, ..., a6]. This file maps each system call an unmodified musl program makes to
+ * its answer on top of the six calls (zvm.h):
+ *
+ * - files and channels (files.c): read, write, readv, writev, pread64, pwrite64, lseek,
+ *   open, openat, creat, close, dup, dup2, dup3, fstat, stat, lstat, newfstatat, statx,
+ *   fcntl, ioctl, access, faccessat, faccessat2, getcwd, fsync, fdatasync;
+ * - memory inside the heap (memory.c): brk, mmap, munmap, mremap, madvise, mprotect;
+ * - time, randomness, identity and limits (misc.c): clock_gettime, clock_getres,
+ *   gettimeofday, time, getrandom, uname, prlimit64, getrlimit, setrlimit;
+ * - here: exit and exit_group (Exit), arch_prctl (the thread pointer in __zv_tp),
+ *   set_tid_address and the process and user ids, signal dispositions and the signal mask
+ *   (recorded and reported back, never delivered), sched_yield, nanosleep and
+ *   clock_nanosleep (nothing advances, 0), umask.
+ *
+ * Everything else returns -ENOSYS, never a crash. No answer depends on the host.
  */
+#define _GNU_SOURCE
 #include <errno.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 
-#include "zvm.h"
+#include "zrt.h"
 
 /* arch_prctl codes (from the kernel's asm/prctl.h, which musl does not install). */
 #define ZRT_ARCH_SET_FS 0x1002
 #define ZRT_ARCH_GET_FS 0x1003
-/* ioctl asking for the terminal window size: channels are never terminals. */
-#define ZRT_TIOCGWINSZ 0x5413
-#define ZRT_PAGE 4096u
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
+/* The process, thread and user ids every session sees. */
+#define ZRT_PID 1
+#define ZRT_UID 1000
 
 uint64_t __zv_tp;
 
-/* The anonymous-mmap arena: [arena_next, arena_end) of the manifest's heap is free. */
-static uintptr_t arena_next, arena_end;
+/* Signal dispositions as the kernel's struct k_sigaction (handler, flags, restorer,
+ * mask), remembered so that rt_sigaction reports back what was set. */
+#define ZRT_NSIG 65
+struct zrt_sigaction {
+  uint64_t handler, flags, restorer, mask;
+};
+static struct zrt_sigaction sigactions[ZRT_NSIG];
+static uint64_t sigmask;
 
-static void arena_init(void) {
-  if (arena_end != 0) return;
-  const struct UserManifest *m = MANIFEST;
-  uintptr_t start = (uintptr_t)m->heap_ptr;
-  arena_next = (start + ZRT_PAGE - 1) & ~(uintptr_t)(ZRT_PAGE - 1);
-  arena_end = start + m->heap_size;
-  if (arena_next > arena_end) arena_next = arena_end;
-}
-
-static long do_mmap(long addr, long len, long prot, long flags, long fd, long off) {
-  (void)prot;
-  (void)off;
-  if (!(flags & MAP_ANONYMOUS) || fd != -1) return -ENODEV;
-  if (addr != 0 && (flags & MAP_FIXED)) return -ENOMEM;
-  if (len <= 0) return -EINVAL;
-  arena_init();
-  uintptr_t size = ((uintptr_t)len + ZRT_PAGE - 1) & ~(uintptr_t)(ZRT_PAGE - 1);
-  if (size > arena_end - arena_next) return -ENOMEM;
-  uintptr_t p = arena_next;
-  arena_next += size;
-  /* Fresh heap pages are zero (the runtime maps them so); pages are never reused except
-   * by an munmap of the most recent mapping, which is cleared below before it returns. */
-  return (long)p;
-}
-
-static long do_munmap(long addr, long len) {
-  uintptr_t size = ((uintptr_t)len + ZRT_PAGE - 1) & ~(uintptr_t)(ZRT_PAGE - 1);
-  if ((uintptr_t)addr + size == arena_next && size != 0) {
-    /* Give back the top of the arena, zeroed so that the next mmap sees zero pages. */
-    volatile uint64_t *q = (volatile uint64_t *)(uintptr_t)addr;
-    for (uintptr_t i = 0; i < size / 8; i++) q[i] = 0;
-    arena_next = (uintptr_t)addr;
-  }
+static long do_sigaction(long sig, const struct zrt_sigaction *act, struct zrt_sigaction *old, long setsize) {
+  if (setsize != 8 || sig < 1 || sig >= ZRT_NSIG) return -EINVAL;
+  if (act && (sig == 9 || sig == 19)) return -EINVAL; /* SIGKILL, SIGSTOP */
+  struct zrt_sigaction prev = sigactions[sig];
+  if (act) sigactions[sig] = *act;
+  if (old) *old = prev;
   return 0;
 }
 
-static long do_writev(long ch, const struct iovec *iov, long n) {
-  long total = 0;
-  for (long i = 0; i < n; i++) {
-    if (iov[i].iov_len == 0) continue;
-    int64_t r = zvm_pwrite((int)ch, iov[i].iov_base, (int64_t)iov[i].iov_len, 0);
-    if (r < 0) return total ? total : r;
-    total += r;
-    if ((size_t)r < iov[i].iov_len) break;
+static long do_sigprocmask(long how, const uint64_t *set, uint64_t *old, long setsize) {
+  if (setsize != 8) return -EINVAL;
+  uint64_t prev = sigmask;
+  if (set) {
+    uint64_t unblockable = (1ull << 8) | (1ull << 18); /* SIGKILL, SIGSTOP (bit = sig - 1) */
+    switch (how) {
+      case 0: sigmask |= *set; break;  /* SIG_BLOCK */
+      case 1: sigmask &= ~*set; break; /* SIG_UNBLOCK */
+      case 2: sigmask = *set; break;   /* SIG_SETMASK */
+      default: return -EINVAL;
+    }
+    sigmask &= ~unblockable;
   }
-  return total;
-}
-
-static long do_readv(long ch, const struct iovec *iov, long n) {
-  long total = 0;
-  for (long i = 0; i < n; i++) {
-    if (iov[i].iov_len == 0) continue;
-    int64_t r = zvm_pread((int)ch, iov[i].iov_base, (int64_t)iov[i].iov_len, 0);
-    if (r < 0) return total ? total : r;
-    total += r;
-    if ((size_t)r < iov[i].iov_len) break;
-  }
-  return total;
+  if (old) *old = prev;
+  return 0;
 }
 
 long __zv_syscall_c(const long *w);
@@ -95,63 +77,83 @@ long __zv_syscall_c(const long *w);
 long __zv_syscall_c(const long *w) {
   long a1 = w[1], a2 = w[2], a3 = w[3], a4 = w[4], a5 = w[5], a6 = w[6];
   switch (w[0]) {
-    case SYS_write:
-      return zvm_pwrite((int)a1, (const void *)a2, a3, 0);
-    case SYS_pwrite64:
-      return zvm_pwrite((int)a1, (const void *)a2, a3, a4);
-    case SYS_writev:
-      return do_writev(a1, (const struct iovec *)a2, a3);
-    case SYS_read:
-      return zvm_pread((int)a1, (void *)a2, a3, 0);
-    case SYS_pread64:
-      return zvm_pread((int)a1, (void *)a2, a3, a4);
-    case SYS_readv:
-      return do_readv(a1, (const struct iovec *)a2, a3);
+    /* files */
+    case SYS_read: return zrt_read(a1, (void *)a2, (size_t)a3);
+    case SYS_write: return zrt_write(a1, (const void *)a2, (size_t)a3);
+    case SYS_readv: return zrt_readv(a1, (const void *)a2, a3);
+    case SYS_writev: return zrt_writev(a1, (const void *)a2, a3);
+    case SYS_pread64: return zrt_pread(a1, (void *)a2, (size_t)a3, a4);
+    case SYS_pwrite64: return zrt_pwrite(a1, (const void *)a2, (size_t)a3, a4);
+    case SYS_lseek: return zrt_lseek(a1, a2, a3);
+    case SYS_open: return zrt_openat(AT_FDCWD, (const char *)a1, a2, a3);
+    case SYS_creat: return zrt_openat(AT_FDCWD, (const char *)a1, O_CREAT | O_WRONLY | O_TRUNC, a2);
+    case SYS_openat: return zrt_openat(a1, (const char *)a2, a3, a4);
+    case SYS_close: return zrt_close(a1);
+    case SYS_dup: return zrt_dup3(a1, -1, 0, 1);
+    case SYS_dup2: return a2 < 0 ? -EBADF : zrt_dup3(a1, a2, 0, 1);
+    case SYS_dup3: return a2 < 0 ? -EBADF : zrt_dup3(a1, a2, a3, 0);
+    case SYS_fstat: return zrt_fstat(a1, (void *)a2);
+    case SYS_stat:
+    case SYS_lstat: return zrt_fstatat(AT_FDCWD, (const char *)a1, (void *)a2, 0);
+    case SYS_newfstatat: return zrt_fstatat(a1, (const char *)a2, (void *)a3, a4);
+    case SYS_statx: return zrt_statx(a1, (const char *)a2, a3, a4, (void *)a5);
+    case SYS_fcntl: return zrt_fcntl(a1, a2, a3);
+    case SYS_ioctl: return zrt_ioctl(a1, a2, a3);
+    case SYS_access: return zrt_faccessat(AT_FDCWD, (const char *)a1, a2);
+    case SYS_faccessat:
+    case SYS_faccessat2: return zrt_faccessat(a1, (const char *)a2, a3);
+    case SYS_getcwd: return zrt_getcwd((char *)a1, (size_t)a2);
+    case SYS_fsync:
+    case SYS_fdatasync: return zrt_fsync(a1);
+
+    /* memory */
+    case SYS_brk: return zrt_brk(a1);
+    case SYS_mmap: return zrt_mmap(a1, a2, a3, a4, a5, a6);
+    case SYS_munmap: return zrt_munmap(a1, a2);
+    case SYS_mremap: return zrt_mremap(a1, a2, a3, a4, a5);
+    case SYS_madvise: return zrt_madvise(a1, a2, a3);
+    case SYS_mprotect: return zrt_mprotect(a1, a2, a3);
+
+    /* time, randomness, identity, limits */
+    case SYS_clock_gettime: return zrt_clock_gettime(a1, (void *)a2);
+    case SYS_clock_getres: return zrt_clock_getres(a1, (void *)a2);
+    case SYS_gettimeofday: return zrt_gettimeofday((void *)a1, (void *)a2);
+    case SYS_time: return zrt_time((long *)a1);
+    case SYS_getrandom: return zrt_getrandom((void *)a1, (size_t)a2, a3);
+    case SYS_uname: return zrt_uname((void *)a1);
+    case SYS_prlimit64: return zrt_prlimit(a1, a2, (const void *)a3, (void *)a4);
+    case SYS_getrlimit: return zrt_prlimit(0, a1, 0, (void *)a2);
+    case SYS_setrlimit: return zrt_prlimit(0, a1, (const void *)a2, 0);
+
+    /* the process */
     case SYS_exit:
-    case SYS_exit_group:
-      zvm_exit(a1);
+    case SYS_exit_group: zvm_exit(a1);
     case SYS_arch_prctl:
       if (a1 == ZRT_ARCH_SET_FS) {
         __zv_tp = (uint64_t)a2;
         return 0;
       }
       if (a1 == ZRT_ARCH_GET_FS) {
+        if (!a2) return -EFAULT;
         *(uint64_t *)a2 = __zv_tp;
         return 0;
       }
       return -EINVAL;
     case SYS_set_tid_address:
     case SYS_gettid:
-    case SYS_getpid:
-      return 1;
-    case SYS_ioctl:
-      (void)a2;
-      return -ENOTTY;
-    case SYS_lseek:
-      return -ESPIPE;
-    case SYS_close:
-      return 0;
-    case SYS_clock_gettime:
-      /* A fixed clock (the epoch) until the manifest's time reaches the guest (zrt issue). */
-      if (a2) {
-        ((long *)a2)[0] = 0;
-        ((long *)a2)[1] = 0;
-      }
-      return 0;
-    case SYS_brk:
-      return -ENOMEM;
-    case SYS_mmap:
-      return do_mmap(a1, a2, a3, a4, a5, a6);
-    case SYS_munmap:
-      return do_munmap(a1, a2);
-    case SYS_mremap:
-      return -ENOMEM;
-    case SYS_madvise:
-    case SYS_mprotect:
-    case SYS_rt_sigprocmask:
+    case SYS_getpid: return ZRT_PID;
+    case SYS_getppid: return 0;
+    case SYS_getuid:
+    case SYS_geteuid:
+    case SYS_getgid:
+    case SYS_getegid: return ZRT_UID;
+    case SYS_umask: return 022;
     case SYS_rt_sigaction:
-      return 0;
-    default:
-      return -ENOSYS;
+      return do_sigaction(a1, (const struct zrt_sigaction *)a2, (struct zrt_sigaction *)a3, a4);
+    case SYS_rt_sigprocmask: return do_sigprocmask(a1, (const uint64_t *)a2, (uint64_t *)a3, a4);
+    case SYS_sched_yield: return 0;
+    case SYS_nanosleep: return a1 ? 0 : -EFAULT;
+    case SYS_clock_nanosleep: return a3 ? 0 : -EFAULT;
+    default: return -ENOSYS;
   }
 }

@@ -1,0 +1,655 @@
+/* files.c: zrt's file descriptors over channels (RUNTIME.md sections 4, 5 and 8).
+ *
+ * Files are the session's channels, named by their aliases (`/dev/stdin`, any manifest
+ * alias, `/` + path for an image's data files). An fd refers to an open file description
+ * (shared by dup, dup2, dup3 and F_DUPFD, as in Linux) holding the channel, the access
+ * mode and status flags, and a position. fds 0, 1 and 2 start on channels 0, 1 and 2.
+ *
+ * - open/openat resolve the path against the working directory `/` (`data/x`, `./data/x`
+ *   and `/data/x` all name the alias `/data/x`), find the channel with that alias (-ENOENT
+ *   when none does) and check the access mode against the channel's limits: O_RDONLY needs
+ *   a readable channel (gets and get_size > 0), O_WRONLY a writable one (puts and put_size
+ *   > 0), O_RDWR both, else -EACCES. Proper prefixes of aliases (`/`, `/dev`, `/data`)
+ *   are read-only directories; `/dev/null` exists even when no channel has that alias.
+ * - A random side of a channel (reads on types 1 and 3, writes on types 2 and 3) reads or
+ *   writes at the fd's position and advances it; lseek moves it (Linux rules: any
+ *   non-negative position, SEEK_END from the channel size). A fd whose directions are all
+ *   sequential gives -ESPIPE on lseek, pread and pwrite, like a pipe.
+ * - fstat/stat/statx: S_IFREG with st_size = the channel size for channels with a random
+ *   side, S_IFCHR for sequential channels (the standard streams), S_IFDIR for directories;
+ *   permission bits from the limits; every time is the manifest's fixed time; inode
+ *   numbers follow the channel index. No answer depends on the host.
+ * - fcntl: F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; record locks
+ *   always succeed (there is one process). ioctl: -ENOTTY (channels are never terminals).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "zrt.h"
+
+#define ZRT_MAX_FD 256
+#define ZRT_MAX_OFD 128
+#define ZRT_PATH_MAX 1024
+#define ZRT_DIR_PATH 120
+/* Linux's largest single transfer (MAX_RW_COUNT). */
+#define ZRT_MAX_RW 0x7ffff000L
+#define ZRT_DEV 0x5a56
+#define ZRT_UID 1000
+/* ioctls setting and clearing close-on-exec (asm-generic/ioctls.h). */
+#define ZRT_FIONCLEX 0x5450
+#define ZRT_FIOCLEX 0x5451
+
+enum { K_FREE = 0, K_CHANNEL, K_DIR, K_NULL };
+
+struct ofd {
+  int refs;
+  int kind;
+  int ch;
+  int flags;      /* access mode and status flags, as F_GETFL reports them */
+  int64_t pos;    /* position of the random side(s) */
+  int64_t extent; /* highest offset written through this description (random writes) */
+  char path[ZRT_DIR_PATH]; /* directories: the canonical path */
+};
+
+static struct ofd ofds[ZRT_MAX_OFD];
+static int fd_ofd[ZRT_MAX_FD]; /* ofd index + 1; 0: the fd is free */
+static unsigned char fd_cloexec[ZRT_MAX_FD];
+static int fds_ready;
+
+static const struct ZVMChannel *channel(int ch) { return &MANIFEST->channels[ch]; }
+static int channels_count(void) { return MANIFEST->channels_count; }
+static int ch_readable(int ch) { return channel(ch)->limits[GetsLimit] > 0 && channel(ch)->limits[GetSizeLimit] > 0; }
+static int ch_writable(int ch) { return channel(ch)->limits[PutsLimit] > 0 && channel(ch)->limits[PutSizeLimit] > 0; }
+static int read_random(int ch) { return channel(ch)->type == RGetSPut || channel(ch)->type == RGetRPut; }
+static int write_random(int ch) { return channel(ch)->type == SGetRPut || channel(ch)->type == RGetRPut; }
+
+static int new_ofd(int kind, int ch, int flags) {
+  for (int i = 0; i < ZRT_MAX_OFD; i++) {
+    if (ofds[i].refs == 0) {
+      ofds[i].refs = 1;
+      ofds[i].kind = kind;
+      ofds[i].ch = ch;
+      ofds[i].flags = flags;
+      ofds[i].pos = 0;
+      ofds[i].extent = 0;
+      ofds[i].path[0] = 0;
+      return i;
+    }
+  }
+  return -ENFILE;
+}
+
+static void init_fds(void) {
+  if (fds_ready) return;
+  fds_ready = 1;
+  for (int i = 0; i < 3 && i < channels_count(); i++) {
+    int acc;
+    if (ch_readable(i) && ch_writable(i))
+      acc = O_RDWR;
+    else if (ch_readable(i))
+      acc = O_RDONLY;
+    else if (ch_writable(i))
+      acc = O_WRONLY;
+    else
+      acc = i == 0 ? O_RDONLY : O_WRONLY;
+    int o = new_ofd(K_CHANNEL, i, acc);
+    fd_ofd[i] = o + 1;
+  }
+}
+
+static struct ofd *get(long fd) {
+  init_fds();
+  if (fd < 0 || fd >= ZRT_MAX_FD || fd_ofd[fd] == 0) return 0;
+  return &ofds[fd_ofd[fd] - 1];
+}
+
+static int can_read(const struct ofd *o) { return (o->flags & O_ACCMODE) != O_WRONLY; }
+static int can_write(const struct ofd *o) { return (o->flags & O_ACCMODE) != O_RDONLY; }
+
+/* Does this description move by its position (one of its directions is random)? */
+static int seekable(const struct ofd *o) {
+  if (o->kind != K_CHANNEL) return 1;
+  return (can_read(o) && read_random(o->ch)) || (can_write(o) && write_random(o->ch));
+}
+
+static int64_t ofd_size(const struct ofd *o) {
+  int64_t s = channel(o->ch)->size;
+  return o->extent > s ? o->extent : s;
+}
+
+/* The runtime's -EINVAL for a valid channel and offset means a bad buffer: -EFAULT. */
+static long io_result(int64_t r) { return r == -EINVAL ? -EFAULT : (long)r; }
+
+static int lowest_free_fd(int from) {
+  for (int i = from; i < ZRT_MAX_FD; i++)
+    if (fd_ofd[i] == 0) return i;
+  return -EMFILE;
+}
+
+/* ---- paths ------------------------------------------------------------------------- */
+
+/* Canonical absolute form of path relative to base (itself canonical): no `.`, `..`,
+ * repeated or trailing slashes. Returns the length or -ENAMETOOLONG. */
+static long canon(const char *base, const char *path, char *out, size_t cap) {
+  size_t len = 0;
+  if (path[0] != '/') {
+    size_t bl = zrt_strlen(base);
+    if (bl + 1 > cap) return -ENAMETOOLONG;
+    if (bl > 1) {
+      zrt_copy(out, base, bl);
+      len = bl;
+    }
+  }
+  const char *p = path;
+  while (*p) {
+    while (*p == '/') p++;
+    if (!*p) break;
+    const char *s = p;
+    while (*p && *p != '/') p++;
+    size_t n = (size_t)(p - s);
+    if (n == 1 && s[0] == '.') continue;
+    if (n == 2 && s[0] == '.' && s[1] == '.') {
+      while (len > 0 && out[len - 1] != '/') len--;
+      if (len > 0) len--;
+      continue;
+    }
+    if (len + 1 + n + 1 > cap) return -ENAMETOOLONG;
+    out[len++] = '/';
+    zrt_copy(out + len, s, n);
+    len += n;
+  }
+  if (len == 0) out[len++] = '/';
+  out[len] = 0;
+  return (long)len;
+}
+
+static int same(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+/* The channel whose alias names this canonical path, or -1. */
+static int find_channel(const char *path) {
+  char alias[ZRT_PATH_MAX];
+  for (int i = 0; i < channels_count(); i++) {
+    const char *name = channel(i)->name;
+    if (!name) continue;
+    if (same(name, path)) return i;
+    if (canon("/", name, alias, sizeof alias) > 0 && same(alias, path)) return i;
+  }
+  return -1;
+}
+
+/* Is this canonical path `/` or a proper prefix directory of some alias? */
+static int is_dir(const char *path, size_t len) {
+  if (len == 1) return 1;
+  char alias[ZRT_PATH_MAX];
+  for (int i = 0; i < channels_count(); i++) {
+    const char *name = channel(i)->name;
+    if (!name || canon("/", name, alias, sizeof alias) < 0) continue;
+    size_t k = 0;
+    while (k < len && alias[k] == path[k]) k++;
+    if (k == len && alias[k] == '/') return 1;
+  }
+  return 0;
+}
+
+/* What a path or fd names, for open and the stat family. */
+struct target {
+  int kind;
+  int ch;
+  char path[ZRT_PATH_MAX];
+  long len;
+};
+
+/* Resolves path relative to dirfd into t: 0, or -ENOENT/-ENOTDIR/-EBADF/-EFAULT. */
+static long resolve(long dirfd, const char *path, struct target *t) {
+  if (!path) return -EFAULT;
+  if (!path[0]) return -ENOENT;
+  const char *base = "/";
+  if (path[0] != '/' && dirfd != AT_FDCWD) {
+    struct ofd *d = get(dirfd);
+    if (!d) return -EBADF;
+    if (d->kind != K_DIR) return -ENOTDIR;
+    base = d->path;
+  }
+  t->len = canon(base, path, t->path, sizeof t->path);
+  if (t->len < 0) return t->len;
+  t->ch = find_channel(t->path);
+  if (t->ch >= 0)
+    t->kind = K_CHANNEL;
+  else if (same(t->path, "/dev/null"))
+    t->kind = K_NULL;
+  else if (is_dir(t->path, (size_t)t->len))
+    t->kind = K_DIR;
+  else
+    return -ENOENT;
+  return 0;
+}
+
+/* ---- open, close, dup ---------------------------------------------------------------- */
+
+long zrt_openat(long dirfd, const char *path, long flags, long mode) {
+  (void)mode;
+  struct target t;
+  long r = resolve(dirfd, path, &t);
+  if (r < 0) return r;
+  int acc = (int)(flags & O_ACCMODE);
+  if (acc == O_ACCMODE) return -EINVAL;
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
+  if (t.kind == K_DIR) {
+    if (acc != O_RDONLY || (flags & O_CREAT)) return -EISDIR;
+    if (t.len >= ZRT_DIR_PATH) return -ENAMETOOLONG;
+  } else if (flags & O_DIRECTORY) {
+    return -ENOTDIR;
+  }
+  if (t.kind == K_CHANNEL && !(flags & O_PATH)) {
+    if (acc != O_WRONLY && !ch_readable(t.ch)) return -EACCES;
+    if (acc != O_RDONLY && !ch_writable(t.ch)) return -EACCES;
+  }
+  init_fds();
+  int fd = lowest_free_fd(0);
+  if (fd < 0) return fd;
+  int status = (int)(flags & (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME | O_DSYNC | O_SYNC));
+  /* The kernel sets O_LARGEFILE on every file a 64-bit process opens. */
+  int o = new_ofd(t.kind, t.ch, acc | status | O_LARGEFILE);
+  if (o < 0) return o;
+  if (t.kind == K_DIR) zrt_copy(ofds[o].path, t.path, (size_t)t.len + 1);
+  fd_ofd[fd] = o + 1;
+  fd_cloexec[fd] = (flags & O_CLOEXEC) != 0;
+  return fd;
+}
+
+long zrt_close(long fd) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  o->refs--;
+  fd_ofd[fd] = 0;
+  fd_cloexec[fd] = 0;
+  return 0;
+}
+
+/* dup3 (and dup2 when dup2_semantics: the same fd twice is fine and flags are 0).
+ * newfd < 0 means dup: the lowest free fd. */
+long zrt_dup3(long oldfd, long newfd, long flags, int dup2_semantics) {
+  struct ofd *o = get(oldfd);
+  if (!o) return -EBADF;
+  if (flags & ~(long)O_CLOEXEC) return -EINVAL;
+  if (newfd < 0) {
+    int fd = lowest_free_fd(0);
+    if (fd < 0) return fd;
+    newfd = fd;
+  } else {
+    if (newfd >= ZRT_MAX_FD) return -EBADF;
+    if (newfd == oldfd) return dup2_semantics ? newfd : -EINVAL;
+    if (fd_ofd[newfd]) zrt_close(newfd);
+  }
+  o->refs++;
+  fd_ofd[newfd] = fd_ofd[oldfd];
+  fd_cloexec[newfd] = (flags & O_CLOEXEC) != 0;
+  return newfd;
+}
+
+/* ---- read and write ------------------------------------------------------------------ */
+
+long zrt_read(long fd, void *buf, size_t n) {
+  struct ofd *o = get(fd);
+  if (!o || !can_read(o)) return -EBADF;
+  if (o->kind == K_DIR) return -EISDIR;
+  if (o->kind == K_NULL || n == 0) return 0;
+  if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
+  if (!read_random(o->ch)) return io_result(zvm_pread(o->ch, buf, (int64_t)n, 0));
+  int64_t r = zvm_pread(o->ch, buf, (int64_t)n, o->pos);
+  if (r > 0) o->pos += r;
+  return io_result(r);
+}
+
+long zrt_write(long fd, const void *buf, size_t n) {
+  struct ofd *o = get(fd);
+  if (!o || !can_write(o)) return -EBADF;
+  if (o->kind == K_NULL) return (long)(n > (size_t)ZRT_MAX_RW ? (size_t)ZRT_MAX_RW : n);
+  if (o->kind != K_CHANNEL) return -EBADF;
+  if (n == 0) return 0;
+  if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
+  if (!write_random(o->ch)) return io_result(zvm_pwrite(o->ch, buf, (int64_t)n, 0));
+  if (o->flags & O_APPEND) o->pos = ofd_size(o);
+  int64_t r = zvm_pwrite(o->ch, buf, (int64_t)n, o->pos);
+  if (r > 0) {
+    o->pos += r;
+    if (o->pos > o->extent) o->extent = o->pos;
+  }
+  return io_result(r);
+}
+
+long zrt_readv(long fd, const void *iovp, long n) {
+  const struct iovec *iov = iovp;
+  if (n < 0 || n > 1024) return -EINVAL;
+  if (!get(fd)) return -EBADF;
+  long total = 0;
+  for (long i = 0; i < n; i++) {
+    if (iov[i].iov_len == 0) continue;
+    long r = zrt_read(fd, iov[i].iov_base, iov[i].iov_len);
+    if (r < 0) return total ? total : r;
+    total += r;
+    if ((size_t)r < iov[i].iov_len) break;
+  }
+  return total;
+}
+
+long zrt_writev(long fd, const void *iovp, long n) {
+  const struct iovec *iov = iovp;
+  if (n < 0 || n > 1024) return -EINVAL;
+  if (!get(fd)) return -EBADF;
+  long total = 0;
+  for (long i = 0; i < n; i++) {
+    if (iov[i].iov_len == 0) continue;
+    long r = zrt_write(fd, iov[i].iov_base, iov[i].iov_len);
+    if (r < 0) return total ? total : r;
+    total += r;
+    if ((size_t)r < iov[i].iov_len) break;
+  }
+  return total;
+}
+
+long zrt_pread(long fd, void *buf, size_t n, long off) {
+  struct ofd *o = get(fd);
+  if (!o || !can_read(o)) return -EBADF;
+  if (off < 0) return -EINVAL;
+  if (o->kind == K_DIR) return -EISDIR;
+  if (o->kind == K_NULL || n == 0) return 0;
+  if (!read_random(o->ch)) return -ESPIPE;
+  if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
+  return io_result(zvm_pread(o->ch, buf, (int64_t)n, off));
+}
+
+long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
+  struct ofd *o = get(fd);
+  if (!o || !can_write(o)) return -EBADF;
+  if (off < 0) return -EINVAL;
+  if (o->kind == K_NULL) return (long)n;
+  if (o->kind != K_CHANNEL) return -EBADF;
+  if (!write_random(o->ch)) return -ESPIPE;
+  if (n == 0) return 0;
+  if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
+  int64_t r = zvm_pwrite(o->ch, buf, (int64_t)n, off);
+  if (r > 0 && off + r > o->extent) o->extent = off + r;
+  return io_result(r);
+}
+
+long zrt_fd_pread_all(long fd, void *buf, size_t n, long off) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (!can_read(o)) return -EACCES;
+  if (o->kind != K_CHANNEL || !read_random(o->ch)) return -ENODEV;
+  size_t done = 0;
+  while (done < n) {
+    size_t want = n - done > (size_t)ZRT_MAX_RW ? (size_t)ZRT_MAX_RW : n - done;
+    int64_t r = zvm_pread(o->ch, (char *)buf + done, (int64_t)want, off + (int64_t)done);
+    if (r < 0) return io_result(r);
+    if (r == 0) break; /* past the end: the rest of the mapping stays zero */
+    done += (size_t)r;
+  }
+  return (long)done;
+}
+
+long zrt_lseek(long fd, long off, long whence) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (o->kind != K_CHANNEL) return 0;
+  if (!seekable(o)) return -ESPIPE;
+  int64_t base;
+  switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = o->pos; break;
+    case SEEK_END: base = ofd_size(o); break;
+    default: return -EINVAL;
+  }
+  if ((off > 0 && base > INT64_MAX - off)) return -EOVERFLOW;
+  int64_t p = base + off;
+  if (p < 0) return -EINVAL;
+  o->pos = p;
+  return (long)p;
+}
+
+long zrt_fsync(long fd) { return get(fd) ? 0 : -EBADF; }
+
+/* ---- stat ------------------------------------------------------------------------------ */
+
+/* The x86-64 kernel's struct stat (what SYS_fstat/SYS_stat/SYS_newfstatat fill). */
+struct kernel_stat {
+  uint64_t st_dev, st_ino, st_nlink;
+  uint32_t st_mode, st_uid, st_gid;
+  int32_t pad0;
+  uint64_t st_rdev;
+  int64_t st_size, st_blksize, st_blocks;
+  int64_t st_atime_sec, st_atime_nsec, st_mtime_sec, st_mtime_nsec, st_ctime_sec, st_ctime_nsec;
+  int64_t unused[3];
+};
+
+/* The kernel's struct statx (uapi linux/stat.h; musl 1.2.3 does not define it). */
+struct statx_ts {
+  int64_t tv_sec;
+  uint32_t tv_nsec;
+  int32_t reserved;
+};
+struct kernel_statx {
+  uint32_t stx_mask, stx_blksize;
+  uint64_t stx_attributes;
+  uint32_t stx_nlink, stx_uid, stx_gid;
+  uint16_t stx_mode, spare0;
+  uint64_t stx_ino, stx_size, stx_blocks, stx_attributes_mask;
+  struct statx_ts stx_atime, stx_btime, stx_ctime, stx_mtime;
+  uint32_t stx_rdev_major, stx_rdev_minor, stx_dev_major, stx_dev_minor;
+  uint64_t spare2[14];
+};
+_Static_assert(sizeof(struct kernel_stat) == 144, "struct stat layout");
+_Static_assert(sizeof(struct kernel_statx) == 256, "struct statx layout");
+
+/* The facts both stat layouts report. */
+struct facts {
+  uint32_t mode;
+  uint64_t ino, nlink, rdev;
+  int64_t size;
+};
+
+static void facts_of(int kind, int ch, const char *path, int64_t size, struct facts *f) {
+  f->nlink = 1;
+  f->rdev = 0;
+  f->size = 0;
+  if (kind == K_DIR) {
+    /* A stable inode for a directory: 2 for `/`, else a hash of the path. */
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    f->ino = path[1] ? (h | (1ull << 40)) : 2;
+    f->mode = S_IFDIR | 0555;
+    f->nlink = 2;
+    f->size = 4096;
+  } else if (kind == K_NULL) {
+    f->ino = 3;
+    f->mode = S_IFCHR | 0666;
+    f->rdev = (1u << 8) | 3u; /* makedev(1, 3) */
+  } else {
+    const struct ZVMChannel *c = channel(ch);
+    uint32_t perm = (ch_readable(ch) ? 0444u : 0u) | (ch_writable(ch) ? 0222u : 0u);
+    f->ino = 16 + (uint64_t)ch;
+    if (c->type == SGetSPut) {
+      f->mode = S_IFCHR | perm;
+    } else {
+      f->mode = S_IFREG | perm;
+      f->size = size;
+    }
+  }
+}
+
+static void fill_stat(const struct facts *f, struct kernel_stat *st) {
+  zrt_zero(st, sizeof *st);
+  int64_t t = zrt_fixed_time();
+  st->st_dev = ZRT_DEV;
+  st->st_ino = f->ino;
+  st->st_nlink = f->nlink;
+  st->st_mode = f->mode;
+  st->st_uid = ZRT_UID;
+  st->st_gid = ZRT_UID;
+  st->st_rdev = f->rdev;
+  st->st_size = f->size;
+  st->st_blksize = 4096;
+  st->st_blocks = (f->size + 511) / 512;
+  st->st_atime_sec = st->st_mtime_sec = st->st_ctime_sec = t;
+}
+
+static void fill_statx(const struct facts *f, struct kernel_statx *sx) {
+  zrt_zero(sx, sizeof *sx);
+  int64_t t = zrt_fixed_time();
+  sx->stx_mask = 0x7ff; /* STATX_BASIC_STATS */
+  sx->stx_blksize = 4096;
+  sx->stx_nlink = (uint32_t)f->nlink;
+  sx->stx_uid = ZRT_UID;
+  sx->stx_gid = ZRT_UID;
+  sx->stx_mode = (uint16_t)f->mode;
+  sx->stx_ino = f->ino;
+  sx->stx_size = (uint64_t)f->size;
+  sx->stx_blocks = (uint64_t)(f->size + 511) / 512;
+  sx->stx_atime.tv_sec = sx->stx_btime.tv_sec = sx->stx_ctime.tv_sec = sx->stx_mtime.tv_sec = t;
+  sx->stx_rdev_major = (uint32_t)(f->rdev >> 8);
+  sx->stx_rdev_minor = (uint32_t)(f->rdev & 0xff);
+  sx->stx_dev_major = ZRT_DEV >> 8;
+  sx->stx_dev_minor = ZRT_DEV & 0xff;
+}
+
+static void facts_of_fd(const struct ofd *o, struct facts *f) {
+  facts_of(o->kind, o->ch, o->path, o->kind == K_CHANNEL ? ofd_size(o) : 0, f);
+}
+
+/* Facts for fstatat/statx: AT_EMPTY_PATH with "" means the fd itself. */
+static long facts_at(long dirfd, const char *path, long flags, struct facts *f) {
+  if (!path) return -EFAULT;
+  if (!path[0] && (flags & AT_EMPTY_PATH)) {
+    if (dirfd == AT_FDCWD) {
+      facts_of(K_DIR, -1, "/", 0, f);
+      return 0;
+    }
+    struct ofd *o = get(dirfd);
+    if (!o) return -EBADF;
+    facts_of_fd(o, f);
+    return 0;
+  }
+  struct target t;
+  long r = resolve(dirfd, path, &t);
+  if (r < 0) return r;
+  facts_of(t.kind, t.ch, t.path, t.kind == K_CHANNEL ? channel(t.ch)->size : 0, f);
+  return 0;
+}
+
+long zrt_fstat(long fd, void *st) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (!st) return -EFAULT;
+  struct facts f;
+  facts_of_fd(o, &f);
+  fill_stat(&f, st);
+  return 0;
+}
+
+long zrt_fstatat(long dirfd, const char *path, void *st, long flags) {
+  if (!st) return -EFAULT;
+  struct facts f;
+  long r = facts_at(dirfd, path, flags, &f);
+  if (r < 0) return r;
+  fill_stat(&f, st);
+  return 0;
+}
+
+long zrt_statx(long dirfd, const char *path, long flags, long mask, void *stx) {
+  (void)mask;
+  if (!stx) return -EFAULT;
+  struct facts f;
+  long r = facts_at(dirfd, path, flags, &f);
+  if (r < 0) return r;
+  fill_statx(&f, stx);
+  return 0;
+}
+
+/* ---- fcntl, ioctl, access, getcwd ---------------------------------------------------- */
+
+long zrt_fcntl(long fd, long cmd, long arg) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      if (arg < 0 || arg >= ZRT_MAX_FD) return -EINVAL;
+      int nfd = lowest_free_fd((int)arg);
+      if (nfd < 0) return nfd;
+      o->refs++;
+      fd_ofd[nfd] = fd_ofd[fd];
+      fd_cloexec[nfd] = cmd == F_DUPFD_CLOEXEC;
+      return nfd;
+    }
+    case F_GETFD:
+      return fd_cloexec[fd] ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      fd_cloexec[fd] = (arg & FD_CLOEXEC) != 0;
+      return 0;
+    case F_GETFL:
+      return o->flags;
+    case F_SETFL: {
+      int settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+      o->flags = (o->flags & ~settable) | ((int)arg & settable);
+      return 0;
+    }
+    case F_GETLK:
+    case F_OFD_GETLK: {
+      /* One process: nothing else ever holds a lock. */
+      struct flock *l = (struct flock *)arg;
+      if (!l) return -EFAULT;
+      l->l_type = F_UNLCK;
+      return 0;
+    }
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+      return 0;
+    default:
+      return -EINVAL;
+  }
+}
+
+long zrt_ioctl(long fd, long req, long arg) {
+  (void)arg;
+  if (!get(fd)) return -EBADF;
+  if (req == ZRT_FIOCLEX || req == ZRT_FIONCLEX) {
+    fd_cloexec[fd] = req == ZRT_FIOCLEX;
+    return 0;
+  }
+  return -ENOTTY; /* TIOCGWINSZ included: channels are never terminals */
+}
+
+long zrt_faccessat(long dirfd, const char *path, long mode) {
+  if (mode & ~(long)(R_OK | W_OK | X_OK)) return -EINVAL;
+  struct target t;
+  long r = resolve(dirfd, path, &t);
+  if (r < 0) return r;
+  if (t.kind == K_CHANNEL) {
+    if ((mode & R_OK) && !ch_readable(t.ch)) return -EACCES;
+    if ((mode & W_OK) && !ch_writable(t.ch)) return -EACCES;
+    if (mode & X_OK) return -EACCES;
+  } else if (t.kind == K_DIR) {
+    if (mode & W_OK) return -EACCES;
+  } else if (mode & X_OK) {
+    return -EACCES;
+  }
+  return 0;
+}
+
+long zrt_getcwd(char *buf, size_t size) {
+  if (!buf) return -EFAULT;
+  if (size < 2) return -ERANGE;
+  buf[0] = '/';
+  buf[1] = 0;
+  return 2; /* the kernel returns the length including the NUL */
+}

@@ -1,0 +1,248 @@
+/* memory.c: brk, mmap, munmap, mremap, madvise and mprotect inside the manifest's heap.
+ *
+ * The heap [heap_ptr, heap_ptr + heap_size) is the only memory a guest can be given
+ * (RUNTIME.md section 6), so zrt manages it as a page arena: a bitmap of 4 KiB pages,
+ * kept in the first pages of the heap itself, says which pages are mapped. mmap takes
+ * the lowest run of free pages that fits (first fit), munmap frees pages (any part of
+ * any mapping), mremap shrinks in place, grows in place when the pages after the mapping
+ * are free and otherwise, with MREMAP_MAYMOVE, allocates, copies and frees (what musl's
+ * realloc expects), or fails with -ENOMEM. Fresh pages are zero: the runtime maps the
+ * heap zeroed, and pages below the high-water mark (handed out before) are cleared when
+ * they are handed out again.
+ *
+ * brk never moves (Linux's answer when the break cannot grow: the current break), so
+ * musl's malloc uses mmap. Private file mappings of random-read channels are read into
+ * fresh pages (there is no write-back). Nothing here is host-dependent.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "zrt.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+static uintptr_t arena_base; /* page-aligned start of the arena (page 0) */
+static size_t arena_pages;   /* pages in the arena */
+static size_t first_page;    /* first page after the bitmap's own pages */
+static size_t lowest_free;   /* no free page below this index */
+static size_t high_water;    /* pages at or above this index were never handed out */
+static uint64_t *bitmap;     /* bit i set: page i is mapped */
+
+static int arena_init(void) {
+  if (bitmap) return 0;
+  const struct UserManifest *m = MANIFEST;
+  uintptr_t start = (uintptr_t)m->heap_ptr;
+  uintptr_t end = start + m->heap_size;
+  arena_base = (start + ZRT_PAGE - 1) & ~(uintptr_t)(ZRT_PAGE - 1);
+  if (arena_base >= end) return -ENOMEM;
+  arena_pages = (end - arena_base) / ZRT_PAGE;
+  size_t words = (arena_pages + 63) / 64;
+  size_t bitmap_pages = (words * 8 + ZRT_PAGE - 1) / ZRT_PAGE;
+  if (bitmap_pages >= arena_pages) return -ENOMEM;
+  bitmap = (uint64_t *)arena_base;
+  first_page = bitmap_pages;
+  for (size_t i = 0; i < bitmap_pages; i++) bitmap[i / 64] |= 1ull << (i % 64);
+  lowest_free = high_water = first_page;
+  return 0;
+}
+
+static int page_used(size_t i) { return (bitmap[i / 64] >> (i % 64)) & 1; }
+
+static void mark(size_t i, size_t n, int used) {
+  size_t end = i + n;
+  while (i < end) {
+    if (i % 64 == 0 && end - i >= 64) {
+      bitmap[i / 64] = used ? ~0ull : 0;
+      i += 64;
+      continue;
+    }
+    if (used)
+      bitmap[i / 64] |= 1ull << (i % 64);
+    else
+      bitmap[i / 64] &= ~(1ull << (i % 64));
+    i++;
+  }
+}
+
+/* Are pages [i, i + n) all free? */
+static int run_free(size_t i, size_t n) {
+  if (i + n > arena_pages || i + n < i) return 0;
+  size_t end = i + n;
+  while (i < end) {
+    if (i % 64 == 0 && end - i >= 64) {
+      if (bitmap[i / 64]) return 0;
+      i += 64;
+      continue;
+    }
+    if (page_used(i)) return 0;
+    i++;
+  }
+  return 1;
+}
+
+/* Are pages [i, i + n) all mapped? */
+static int run_used(size_t i, size_t n) {
+  if (i < first_page || i + n > arena_pages || i + n < i) return 0;
+  for (size_t k = i; k < i + n; k++)
+    if (!page_used(k)) return 0;
+  return 1;
+}
+
+/* Marks [i, i + n) mapped and makes it read as zero. */
+static void take(size_t i, size_t n) {
+  mark(i, n, 1);
+  if (i < high_water) {
+    size_t dirty_end = i + n < high_water ? i + n : high_water;
+    zrt_zero((void *)(arena_base + i * ZRT_PAGE), (dirty_end - i) * ZRT_PAGE);
+  }
+  if (i + n > high_water) high_water = i + n;
+  if (i == lowest_free) lowest_free = i + n;
+}
+
+static void give_back(size_t i, size_t n) {
+  mark(i, n, 0);
+  if (i < lowest_free) lowest_free = i;
+}
+
+/* First fit: the lowest free run of n pages, or arena_pages when there is none. */
+static size_t find_run(size_t n) {
+  size_t i = lowest_free;
+  while (i + n <= arena_pages) {
+    if (i % 64 == 0 && bitmap[i / 64] == ~0ull) {
+      i += 64;
+      continue;
+    }
+    if (page_used(i)) {
+      i++;
+      continue;
+    }
+    size_t j = i;
+    while (j < i + n && !page_used(j)) {
+      if (j % 64 == 0 && bitmap[j / 64] == 0 && j + 64 <= i + n)
+        j += 64;
+      else
+        j++;
+    }
+    if (j == i + n) return i;
+    i = j + 1;
+  }
+  return arena_pages;
+}
+
+/* Page index range of [addr, addr + len) inside the arena; 0 when it is not all inside. */
+static int to_pages(uintptr_t addr, size_t len, size_t *first, size_t *count) {
+  if (addr < arena_base + first_page * ZRT_PAGE) return 0;
+  size_t n = (len + ZRT_PAGE - 1) / ZRT_PAGE;
+  size_t i = (addr - arena_base) / ZRT_PAGE;
+  if (i >= arena_pages || n > arena_pages - i) return 0;
+  *first = i;
+  *count = n;
+  return 1;
+}
+
+long zrt_brk(long addr) {
+  (void)addr;
+  const struct UserManifest *m = MANIFEST;
+  return (long)(uintptr_t)m->heap_ptr;
+}
+
+long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off) {
+  if (len <= 0 || (off & (ZRT_PAGE - 1)) || off < 0) return -EINVAL;
+  if (prot & PROT_EXEC) return -EACCES; /* only Jail makes memory executable */
+  if (arena_init() < 0) return -ENOMEM;
+  if ((size_t)len > arena_pages * (size_t)ZRT_PAGE) return -ENOMEM;
+  size_t n = ((size_t)len + ZRT_PAGE - 1) / ZRT_PAGE;
+  int anonymous = (flags & MAP_ANONYMOUS) != 0;
+  if (!anonymous && (flags & MAP_SHARED) && (prot & PROT_WRITE)) return -ENODEV;
+  size_t i;
+  if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+    if ((uintptr_t)addr & (ZRT_PAGE - 1)) return -EINVAL;
+    size_t cnt;
+    if (!to_pages((uintptr_t)addr, (size_t)len, &i, &cnt)) return -ENOMEM;
+    if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) && !run_free(i, n)) return -EEXIST;
+    /* A fixed mapping replaces what was there with fresh zero pages. */
+    mark(i, n, 1);
+    zrt_zero((void *)(arena_base + i * ZRT_PAGE), n * ZRT_PAGE);
+    if (i + n > high_water) high_water = i + n;
+  } else {
+    i = find_run(n);
+    if (i >= arena_pages) return -ENOMEM;
+    take(i, n);
+  }
+  void *p = (void *)(arena_base + i * ZRT_PAGE);
+  if (!anonymous) {
+    long r = zrt_fd_pread_all(fd, p, (size_t)len, off);
+    if (r < 0) {
+      zrt_zero(p, n * ZRT_PAGE);
+      give_back(i, n);
+      return r;
+    }
+  }
+  return (long)(uintptr_t)p;
+}
+
+long zrt_munmap(long addr, long len) {
+  if (((uintptr_t)addr & (ZRT_PAGE - 1)) || len <= 0) return -EINVAL;
+  if (arena_init() < 0) return 0;
+  size_t i, n;
+  /* Outside the arena nothing was ever mapped by mmap: Linux says 0 for unmapped ranges. */
+  if (!to_pages((uintptr_t)addr, (size_t)len, &i, &n)) return 0;
+  give_back(i, n);
+  return 0;
+}
+
+long zrt_mremap(long old, long old_len, long new_len, long flags, long new_addr) {
+  (void)new_addr;
+  if (((uintptr_t)old & (ZRT_PAGE - 1)) || new_len <= 0 || old_len <= 0) return -EINVAL;
+  if (flags & ~(long)(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL;
+  if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL; /* not supported */
+  if (arena_init() < 0) return -EFAULT;
+  size_t i, on;
+  if (!to_pages((uintptr_t)old, (size_t)old_len, &i, &on) || !run_used(i, on)) return -EFAULT;
+  if ((size_t)new_len > arena_pages * (size_t)ZRT_PAGE) return -ENOMEM;
+  size_t nn = ((size_t)new_len + ZRT_PAGE - 1) / ZRT_PAGE;
+  if (nn <= on) {
+    if (nn < on) give_back(i + nn, on - nn);
+    return old;
+  }
+  if (run_free(i + on, nn - on)) {
+    take(i + on, nn - on);
+    return old;
+  }
+  if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
+  size_t j = find_run(nn);
+  if (j >= arena_pages) return -ENOMEM;
+  take(j, nn);
+  void *p = (void *)(arena_base + j * ZRT_PAGE);
+  zrt_copy(p, (const void *)(uintptr_t)old, on * ZRT_PAGE);
+  give_back(i, on);
+  return (long)(uintptr_t)p;
+}
+
+long zrt_madvise(long addr, long len, long advice) {
+  if (((uintptr_t)addr & (ZRT_PAGE - 1)) || len < 0) return -EINVAL;
+  if (len == 0) return 0;
+  if (advice == MADV_DONTNEED && arena_init() == 0) {
+    /* Linux: private anonymous pages read as zero after MADV_DONTNEED. */
+    size_t i, n;
+    if (to_pages((uintptr_t)addr, (size_t)len, &i, &n)) zrt_zero((void *)(uintptr_t)addr, n * ZRT_PAGE);
+  }
+  return 0;
+}
+
+long zrt_mprotect(long addr, long len, long prot) {
+  if (((uintptr_t)addr & (ZRT_PAGE - 1)) || len < 0) return -EINVAL;
+  if (prot & PROT_EXEC) return -EACCES; /* only Jail makes memory executable */
+  if (len == 0) return 0;
+  if (arena_init() < 0) return -ENOMEM;
+  size_t i, n;
+  /* Accepted (and without effect) inside the heap: the heap stays readable and writable. */
+  if (!to_pages((uintptr_t)addr, (size_t)len, &i, &n)) return -ENOMEM;
+  return 0;
+}

@@ -1,0 +1,72 @@
+/* zrt.h: declarations shared by zrt's C files (not installed into the sysroot).
+ *
+ * syscall.c dispatches the Linux system calls that zvld routes to __zv_syscall; files.c
+ * (the fd table over channels), memory.c (the heap arena) and misc.c (time, randomness,
+ * identity, limits) answer them. Every function returns what the kernel would: a value
+ * or -errno. zrt is compiled with -mgeneral-regs-only and must not call into musl code
+ * that may use vector registers, so copying and clearing go through zrt_copy/zrt_zero.
+ */
+#ifndef ZRT_H
+#define ZRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zvm.h"
+
+#define ZRT_PAGE 4096u
+
+/* Memory (memory.c). */
+long zrt_brk(long addr);
+long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off);
+long zrt_munmap(long addr, long len);
+long zrt_mremap(long old, long old_len, long new_len, long flags, long new_addr);
+long zrt_madvise(long addr, long len, long advice);
+long zrt_mprotect(long addr, long len, long prot);
+
+/* Files (files.c). */
+long zrt_read(long fd, void *buf, size_t n);
+long zrt_write(long fd, const void *buf, size_t n);
+long zrt_readv(long fd, const void *iov, long n);
+long zrt_writev(long fd, const void *iov, long n);
+long zrt_pread(long fd, void *buf, size_t n, long off);
+long zrt_pwrite(long fd, const void *buf, size_t n, long off);
+long zrt_lseek(long fd, long off, long whence);
+long zrt_openat(long dirfd, const char *path, long flags, long mode);
+long zrt_close(long fd);
+long zrt_dup3(long oldfd, long newfd, long flags, int dup2_semantics);
+long zrt_fstat(long fd, void *st);
+long zrt_fstatat(long dirfd, const char *path, void *st, long flags);
+long zrt_statx(long dirfd, const char *path, long flags, long mask, void *stx);
+long zrt_fcntl(long fd, long cmd, long arg);
+long zrt_ioctl(long fd, long req, long arg);
+long zrt_faccessat(long dirfd, const char *path, long mode);
+long zrt_getcwd(char *buf, size_t size);
+long zrt_fsync(long fd);
+/* Reads a random-read channel of fd at off into buf (for file mmap); -errno. */
+long zrt_fd_pread_all(long fd, void *buf, size_t n, long off);
+
+/* Time, randomness, identity (misc.c). */
+int64_t zrt_fixed_time(void);
+long zrt_clock_gettime(long clk, void *ts);
+long zrt_clock_getres(long clk, void *ts);
+long zrt_gettimeofday(void *tv, void *tz);
+long zrt_time(long *t);
+long zrt_getrandom(void *buf, size_t n, long flags);
+long zrt_uname(void *u);
+long zrt_prlimit(long pid, long res, const void *new_lim, void *old_lim);
+
+/* Byte helpers that never touch vector registers (rep movsb / rep stosb). */
+static inline void zrt_copy(void *dst, const void *src, size_t n) {
+  __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+static inline void zrt_zero(void *dst, size_t n) {
+  __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(0) : "memory");
+}
+static inline size_t zrt_strlen(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+#endif /* ZRT_H */
