@@ -320,7 +320,7 @@ fn verify_in_threads(files: &[Vec<u8>], threads: usize) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(f) = files.get(i) else { break };
-                let r = zvverify::verify_bytes(String::new(), f, 1000);
+                let r = zvverify::verify_bytes(String::new(), f, 1000, 1);
                 assert_eq!(r.verdict, zvverify::Verdict::Pass);
             });
         }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use zvcore::nexe::{looks_like_elf, Nexe};
-use zvcore::{verify_nexe, Options, Rejected};
+use zvcore::{Options, Rejected};
 
 /// Version of the JSON report schema.
 pub const REPORT_VERSION: u32 = 1;
@@ -187,7 +187,9 @@ pub enum Outcome {
 }
 
 /// Verifies one file.
-pub fn verify_file(path: &Path, max_violations: usize) -> Outcome {
+/// Verifies one file; `threads` > 1 splits a large code segment across threads (used when
+/// there are fewer files than worker threads).
+pub fn verify_file(path: &Path, max_violations: usize, threads: usize) -> Outcome {
     let shown = path.display().to_string();
     let data = match std::fs::read(path) {
         Ok(d) => d,
@@ -203,17 +205,17 @@ pub fn verify_file(path: &Path, max_violations: usize) -> Outcome {
         }
     };
     if looks_like_elf(&data) {
-        return Outcome::File(verify_bytes(shown, &data, max_violations));
+        return Outcome::File(verify_bytes(shown, &data, max_violations, threads));
     }
     if zvcore::image::looks_like_tar(&data) {
-        return Outcome::File(verify_image(shown, &data, max_violations));
+        return Outcome::File(verify_image(shown, &data, max_violations, threads));
     }
     Outcome::Skipped
 }
 
 /// Verifies the nexe inside an image tar (docs/images.md). A malformed image fails with
 /// the id `ELF` and a message saying what is wrong with it.
-pub fn verify_image(path: String, data: &[u8], max_violations: usize) -> FileReport {
+pub fn verify_image(path: String, data: &[u8], max_violations: usize, threads: usize) -> FileReport {
     let mut cur = std::io::Cursor::new(data);
     let nexe = zvcore::image::Image::read(&mut cur).and_then(|img| {
         let m =
@@ -221,7 +223,7 @@ pub fn verify_image(path: String, data: &[u8], max_violations: usize) -> FileRep
         zvcore::image::read_member(&mut cur, &m)
     });
     match nexe {
-        Ok(bytes) => verify_bytes(path, &bytes, max_violations),
+        Ok(bytes) => verify_bytes(path, &bytes, max_violations, threads),
         Err(e) => FileReport {
             path,
             verdict: Verdict::Fail,
@@ -242,8 +244,8 @@ pub fn verify_image(path: String, data: &[u8], max_violations: usize) -> FileRep
 }
 
 /// Verifies the bytes of one nexe and locates its violations.
-pub fn verify_bytes(path: String, data: &[u8], max_violations: usize) -> FileReport {
-    match verify_nexe(data, Options { max_violations }) {
+pub fn verify_bytes(path: String, data: &[u8], max_violations: usize, threads: usize) -> FileReport {
+    match zvcore::verify_nexe_parallel(data, Options { max_violations }, threads) {
         Ok(v) => FileReport {
             path,
             verdict: Verdict::Pass,
@@ -294,12 +296,14 @@ pub fn run(roots: &[PathBuf], cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) 
         .build()
         .map_err(|e| format!("cannot start worker threads: {e}"))?;
     let threads = pool.current_num_threads();
+    // With fewer files than threads, the spare threads help inside each file.
+    let per_file = if files.len() < threads { threads / files.len().max(1) } else { 1 };
     let t = Instant::now();
     let outcomes: Vec<Outcome> = pool.install(|| {
         files
             .par_iter()
             .map(|f| {
-                let o = verify_file(&f.path, cfg.max_violations);
+                let o = verify_file(&f.path, cfg.max_violations, per_file);
                 progress(1);
                 o
             })

@@ -73,14 +73,32 @@ fn manifest_and_image_seeds(dir: &str) {
     m.args = Some(vec!["a".into(), "b".into()]);
     m.env.insert("K".into(), "V".into());
     m.timeout = Some(3);
-    m.channels.push(zvcore::image::ImageChannel { alias: "/d".into(), kind: zvcore::manifest::ChannelType::RandReadSeqWrite, limits: zvcore::manifest::Limits { gets: 1, get_size: 2, puts: 0, put_size: 0 }, etag: true, source: zvcore::image::Source::Image("d.txt".into()) });
+    m.channels.push(zvcore::image::ImageChannel {
+        alias: "/d".into(),
+        kind: zvcore::manifest::ChannelType::RandReadSeqWrite,
+        limits: zvcore::manifest::Limits { gets: 1, get_size: 2, puts: 0, put_size: 0 },
+        etag: true,
+        source: zvcore::image::Source::Image("d.txt".into()),
+    });
     std::fs::write(format!("{dir}/manifest/seed-image.json"), m.to_json()).expect("seed");
-    std::fs::write(format!("{dir}/manifest/seed-minimal.json"), br#"{"version":1,"program":"app.nexe"}"#).expect("seed");
+    std::fs::write(format!("{dir}/manifest/seed-minimal.json"), br#"{"version":1,"program":"app.nexe"}"#)
+        .expect("seed");
     let mut img = Vec::new();
-    zvcore::image::write_image(&mut img, &m, &zvcore::testgen::valid_nexe(1, 2048), &[("d.txt".into(), b"data".to_vec())]).expect("seed");
+    zvcore::image::write_image(
+        &mut img,
+        &m,
+        &zvcore::testgen::valid_nexe(1, 2048),
+        &[("d.txt".into(), b"data".to_vec())],
+    )
+    .expect("seed");
     std::fs::write(format!("{dir}/image/seed-image.tar"), &img).expect("seed");
     let man: &[u8] = br#"{"version":1,"program":"app.nexe"}"#;
-    let t = zvcore::testgen::raw_tar(&[(b"manifest.json", b'0', man, b""), (b"app.nexe", b'0', b"x", b""), (b"dir/", b'5', b"", b""), (b"l", b'2', b"", b"/etc/passwd")]);
+    let t = zvcore::testgen::raw_tar(&[
+        (b"manifest.json", b'0', man, b""),
+        (b"app.nexe", b'0', b"x", b""),
+        (b"dir/", b'5', b"", b""),
+        (b"l", b'2', b"", b"/etc/passwd"),
+    ]);
     std::fs::write(format!("{dir}/image/seed-symlink.tar"), &t).expect("seed");
     let t = zvcore::testgen::raw_tar(&[(b"manifest.json", b'0', man, b""), (b"app.nexe", b'0', b"x", b"")]);
     std::fs::write(format!("{dir}/image/seed-raw.tar"), &t).expect("seed");

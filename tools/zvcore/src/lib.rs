@@ -21,4 +21,7 @@ pub mod verify;
 pub mod writer;
 
 pub use form::Rule;
-pub use verify::{verify_nexe, verify_region, Options, RegionKind, Rejected, VerifiedCode, VerifiedNexe, Violation};
+pub use verify::{
+    verify_nexe, verify_nexe_parallel, verify_region, verify_region_parallel, Options, RegionKind, Rejected,
+    VerifiedCode, VerifiedNexe, Violation,
+};

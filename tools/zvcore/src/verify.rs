@@ -132,6 +132,14 @@ pub struct VerifiedNexe<'a> {
 
 /// Verifies a whole nexe file: structure (ELF), layout (C1, C10) and code (C1-C9).
 pub fn verify_nexe(data: &[u8], opts: Options) -> Result<VerifiedNexe<'_>, Rejected> {
+    verify_nexe_parallel(data, opts, 1)
+}
+
+/// [`verify_nexe`] with the code decoded by up to `threads` threads when it is at least
+/// [`PARALLEL_MIN`] bytes: it is split at bundle boundaries, where decoding state resets,
+/// and C7 is checked once over the merged results, so the verdict and the violations are
+/// exactly those of one thread.
+pub fn verify_nexe_parallel(data: &[u8], opts: Options, threads: usize) -> Result<VerifiedNexe<'_>, Rejected> {
     let nexe = match Nexe::parse(data) {
         Ok(n) => n,
         Err(e) => return Err(reject_malformed(&e)),
@@ -144,7 +152,7 @@ pub fn verify_nexe(data: &[u8], opts: Options) -> Result<VerifiedNexe<'_>, Rejec
         return Err(out.finish(0));
     };
     let bytes = nexe.segment_bytes(&seg);
-    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out);
+    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out, threads);
     if out.count > 0 {
         return Err(out.finish(bytes.len() as u64));
     }
@@ -169,8 +177,19 @@ pub fn reject_malformed(e: &NexeError) -> Rejected {
 
 /// Verifies a code region at guest address `base`.
 pub fn verify_region(base: u64, code: &[u8], kind: RegionKind, opts: Options) -> Result<VerifiedCode, Rejected> {
+    verify_region_parallel(base, code, kind, opts, 1)
+}
+
+/// [`verify_region`] on up to `threads` threads (see [`verify_nexe_parallel`]).
+pub fn verify_region_parallel(
+    base: u64,
+    code: &[u8],
+    kind: RegionKind,
+    opts: Options,
+    threads: usize,
+) -> Result<VerifiedCode, Rejected> {
     let mut out = Sink::new(opts);
-    check_code(base, code, kind, &mut out);
+    check_code(base, code, kind, &mut out, threads);
     if out.count > 0 {
         return Err(out.finish(code.len() as u64));
     }
@@ -192,6 +211,11 @@ impl Sink {
         if self.v.len() < self.opts.max_violations {
             self.v.push(Violation { rule, addr, bytes: bytes.to_vec(), instruction: insn.to_string(), reason });
         }
+    }
+    fn absorb(&mut self, other: Sink) {
+        self.count += other.count;
+        let room = self.opts.max_violations.saturating_sub(self.v.len());
+        self.v.extend(other.v.into_iter().take(room));
     }
     fn finish(mut self, code_bytes: u64) -> Rejected {
         self.v.sort_by_key(|v| (v.addr, v.rule));
@@ -456,6 +480,11 @@ impl Bits {
             *w |= 1 << (i % 64);
         }
     }
+    fn or(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
     fn get(&self, i: usize) -> bool {
         self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
@@ -525,7 +554,10 @@ fn mnemonic_text(m: Mnemonic) -> String {
     format!("{m:?}").to_ascii_lowercase()
 }
 
-fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
+/// Regions at least this large are split across threads by the `_parallel` functions.
+pub const PARALLEL_MIN: usize = 256 * 1024;
+
+fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads: usize) {
     let len = code.len();
     if !base.is_multiple_of(form::BUNDLE) {
         // Bundles are counted from the region's start, so it must be a bundle start.
@@ -552,6 +584,55 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
         }
     }
 
+    let opts = out.opts;
+    let threads = threads.max(1);
+    // Chunks end on 64-byte boundaries: bundle boundaries (where decoding state resets,
+    // C2 and C9) that are also bitmap-word boundaries. Small regions are not split.
+    let chunk = if threads == 1 || len < PARALLEL_MIN { len } else { len.div_ceil(threads).next_multiple_of(64) };
+    let scans: Vec<(Scan, Sink)> = if chunk >= len {
+        let mut sink = Sink::new(opts);
+        let sc = scan(base, code, 0, len, &mut sink);
+        vec![(sc, sink)]
+    } else {
+        let bounds: Vec<(usize, usize)> = (0..len).step_by(chunk).map(|s| (s, (s + chunk).min(len))).collect();
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = bounds
+                .iter()
+                .map(|&(s, e)| {
+                    sc.spawn(move || {
+                        let mut sink = Sink::new(opts);
+                        let r = scan(base, code, s, e, &mut sink);
+                        (r, sink)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        })
+    };
+    let mut starts = Bits::new(len);
+    let mut second = Bits::new(len);
+    let mut branches: Vec<(usize, u64, u8)> = Vec::new();
+    for (sc, sink) in scans {
+        starts.or(&sc.starts);
+        second.or(&sc.second);
+        branches.extend(sc.branches);
+        out.absorb(sink);
+    }
+    check_branches(base, code, &starts, &second, branches, out);
+}
+
+/// What one linear pass over [start, end) found, besides violations.
+struct Scan {
+    starts: Bits,
+    second: Bits,
+    branches: Vec<(usize, u64, u8)>,
+}
+
+/// Decodes and checks [start, end) of `code` (both bundle boundaries): C2-C6, C8, C9,
+/// and collects instruction starts, second halves of pseudo-instructions and direct
+/// branches for C7.
+fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Scan {
+    let len = code.len();
     let mut starts = Bits::new(len);
     let mut second = Bits::new(len);
     let mut branches: Vec<(usize, u64, u8)> = Vec::new();
@@ -559,9 +640,12 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
     let mut ins = iced_x86::Instruction::default();
     let mut info = InstructionInfoFactory::new();
     let mut prev = Prev::None;
+    if start > 0 && !resync(&mut decoder, base, start) {
+        return Scan { starts, second, branches };
+    }
 
     let b = form::BUNDLE as usize;
-    while decoder.can_decode() {
+    while decoder.can_decode() && decoder.position() < end {
         let pos = decoder.position();
         // Fast path for whole bundles of HLT (the sled and the padding to 64 KiB): each
         // byte is a one-byte `hlt`, allowed, with no operands, so it is exactly what
@@ -869,7 +953,19 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink) {
         prev = if pos + ilen == bundle_end { Prev::None } else { this };
     }
 
-    // C7: every direct branch lands on a valid target.
+    Scan { starts, second, branches }
+}
+
+/// C7: every direct branch lands on a valid target.
+fn check_branches(
+    base: u64,
+    code: &[u8],
+    starts: &Bits,
+    second: &Bits,
+    branches: Vec<(usize, u64, u8)>,
+    out: &mut Sink,
+) {
+    let len = code.len();
     let end = base + len as u64;
     for (pos, target, ilen) in branches {
         let inside = target >= base && target < end;

@@ -411,3 +411,34 @@ fn hlt_bundles_are_instruction_starts_like_any_other() {
     assert_eq!(e.violations.len(), 1);
     assert_eq!((e.violations[0].rule, e.violations[0].addr), (Rule::C3, form::CODE_START + 32));
 }
+
+#[test]
+fn parallel_verification_gives_exactly_the_single_threaded_result() {
+    let size = 3 * PARALLEL_MIN + 4096;
+    let valid = valid_code(11, size, form::CODE_START);
+    for threads in [2, 3, 4, 7] {
+        let r = verify_region_parallel(form::CODE_START, &valid, RegionKind::CodeSegment, Options::default(), threads);
+        assert_eq!(r.expect("valid code verifies in parallel").len(), valid.len());
+    }
+    let mut rng = crate::testgen::Rng::new(99);
+    for round in 0..6 {
+        let mut code = valid.clone();
+        // Flip bytes everywhere, including right at the chunk boundaries.
+        for _ in 0..300 {
+            let at = rng.below(code.len() as u64 - 32) as usize;
+            code[at] = rng.byte();
+        }
+        for k in 1..4 {
+            let at = (code.len() / 4 * k) & !63;
+            code[at..at + 2].copy_from_slice(&[0x0F, 0x05]);
+        }
+        let one = verify_region(form::CODE_START, &code, RegionKind::CodeSegment, Options::default()).unwrap_err();
+        for threads in [2, 3, 5] {
+            let many =
+                verify_region_parallel(form::CODE_START, &code, RegionKind::CodeSegment, Options::default(), threads)
+                    .unwrap_err();
+            assert_eq!(many.violation_count, one.violation_count, "round {round}, {threads} threads");
+            assert_eq!(many.violations, one.violations, "round {round}, {threads} threads");
+        }
+    }
+}
