@@ -204,7 +204,12 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
             return out;
         }
     };
-    let verified = match zvcore::verify_nexe(&data, zvcore::Options { max_violations: 20 }) {
+    // Large code is verified on several threads. This is the only time zvrun runs more
+    // than one thread, and they are joined before the guest address space exists (the
+    // form's P2 relies on no other thread ever running inside it; Jail verifies on the
+    // trapping thread, and the seccomp filter forbids creating threads anyway).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let verified = match zvcore::verify_nexe_parallel(&data, zvcore::Options { max_violations: 20 }, threads) {
         Ok(v) => v,
         Err(rej) => {
             let first: Vec<String> = rej.violations.iter().take(5).map(|v| v.to_string()).collect();
