@@ -1,0 +1,117 @@
+/* sysinfo.c: what a guest learns about its world, one `key: value` line each.
+ *
+ * Natively the values are the host's; under zvrun they come from the session (the
+ * manifest's fixed time and seed) or are zrt's constants. tools/zrt/tests checks the
+ * zvrun output line by line against the options it ran with (--time, --seed, channels)
+ * and that the native build runs too. Expects stdin to be a pipe or a sequential
+ * channel, and, under zvrun, a read-only channel /data/input.bin. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+static void hex(const char *key, const unsigned char *p, size_t n) {
+  printf("%s: ", key);
+  for (size_t i = 0; i < n; i++) printf("%02x", p[i]);
+  printf("\n");
+}
+
+static void on_signal(int s) { (void)s; }
+
+int main(void) {
+  time_t t = time(NULL);
+  printf("time: %lld\n", (long long)t);
+  struct timespec ts;
+  int r = clock_gettime(CLOCK_REALTIME, &ts);
+  printf("clock_gettime realtime: %d %lld %ld\n", r, (long long)ts.tv_sec, ts.tv_nsec);
+  struct timeval tv;
+  r = gettimeofday(&tv, NULL);
+  printf("gettimeofday: %d %lld %ld\n", r, (long long)tv.tv_sec, (long)tv.tv_usec);
+  r = clock_gettime(CLOCK_MONOTONIC, &ts);
+  printf("clock_gettime monotonic: %d\n", r);
+  struct timespec nap = {0, 1000000};
+  printf("nanosleep: %d\n", nanosleep(&nap, NULL));
+
+  unsigned char a[32], b[16];
+  ssize_t n1 = getrandom(a, sizeof a, 0);
+  ssize_t n2 = getrandom(b, sizeof b, 0);
+  printf("getrandom sizes: %zd %zd\n", n1, n2);
+  hex("getrandom 32", a, sizeof a);
+  hex("getrandom 16", b, sizeof b);
+
+  struct utsname u;
+  r = uname(&u);
+  printf("uname: %d %s %s\n", r, u.sysname, u.machine);
+  char cwd[256];
+  printf("getcwd: %s\n", getcwd(cwd, sizeof cwd) ? cwd : "(null)");
+  printf("getpid: %d\n", getpid() > 0);
+
+  errno = 0;
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  printf("socket: %d %s\n", s, errno == ENOSYS ? "ENOSYS" : "other");
+  errno = 0;
+  long rr = syscall(999);
+  printf("syscall 999: %ld %s\n", rr, errno == ENOSYS ? "ENOSYS" : "other");
+
+  errno = 0;
+  long o = (long)lseek(0, 0, SEEK_CUR);
+  printf("lseek stdin: %ld %s\n", o, errno == ESPIPE ? "ESPIPE" : "other");
+  struct winsize ws;
+  errno = 0;
+  r = ioctl(1, TIOCGWINSZ, &ws);
+  printf("ioctl TIOCGWINSZ: %d %s\n", r, errno == ENOTTY ? "ENOTTY" : "other");
+  struct stat st;
+  r = fstat(1, &st);
+  printf("fstat stdout: %d chr %d\n", r, S_ISCHR(st.st_mode));
+
+  r = stat("/", &st);
+  printf("stat /: %d dir %d\n", r, S_ISDIR(st.st_mode));
+  r = stat("/data/input.bin", &st);
+  printf("stat /data/input.bin: %d size %lld\n", r, (long long)st.st_size);
+  errno = 0;
+  int fd = open("/data/input.bin", O_WRONLY);
+  printf("open read-only channel for writing: %d %s\n", fd, errno == EACCES ? "EACCES" : "other");
+  fd = open("/data/input.bin", O_RDONLY);
+  printf("open /data/input.bin: %d\n", fd);
+  errno = 0;
+  r = access("/data/input.bin", W_OK);
+  printf("access W_OK: %d %s\n", r, errno == EACCES ? "EACCES" : "other");
+  int nul = open("/dev/null", O_WRONLY);
+  printf("write /dev/null: %zd\n", write(nul, "x", 1));
+
+  void (*prev)(int) = signal(SIGINT, on_signal);
+  void (*again)(int) = signal(SIGINT, SIG_DFL);
+  printf("signal: first %d second %d\n", prev == SIG_DFL, again == on_signal);
+  struct rlimit rl;
+  r = getrlimit(RLIMIT_NOFILE, &rl);
+  printf("getrlimit: %d\n", r);
+
+  /* anonymous memory: zero-filled, remappable, zero again after reuse */
+  size_t len = 1 << 20;
+  unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int zero = 1;
+  for (size_t i = 0; i < len; i++) zero &= m[i] == 0;
+  memset(m, 0xab, len);
+  unsigned char *m2 = mremap(m, len, 4 * len, MREMAP_MAYMOVE);
+  int kept = m2 != MAP_FAILED && m2[len - 1] == 0xab && m2[4 * len - 1] == 0;
+  printf("mmap zero: %d mremap kept: %d munmap: %d\n", zero, kept, munmap(m2, 4 * len));
+  m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  zero = 1;
+  for (size_t i = 0; i < len; i++) zero &= m[i] == 0;
+  printf("mmap after munmap zero: %d\n", zero);
+  return 0;
+}

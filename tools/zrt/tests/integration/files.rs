@@ -1,0 +1,109 @@
+//! test-corpus/c/zrt/files.c natively (a real directory with data/input.bin and out/)
+//! and under zvrun (channels /data/input.bin and /out/result.txt, from host files or from
+//! an image): the same stdout, the same output file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use zrt_tests::*;
+
+/// The channel specs zvrun needs for files.c: a read-only random input, a write-only
+/// sequential output.
+pub fn input_channel(input: &Path) -> String {
+    format!("/data/input.bin={},1,1000000,1000000000,0,0", input.display())
+}
+
+/// See [`input_channel`].
+pub fn output_channel(output: &Path) -> String {
+    format!("/out/result.txt={},0,0,0,1000000,1000000000", output.display())
+}
+
+/// Runs the native build in a directory of real files; returns (stdout, output file).
+pub fn run_native(dir: &Path, native: &Path) -> (String, Vec<u8>) {
+    let root = dir.join("native-root");
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    std::fs::write(root.join("data/input.bin"), input_bytes()).unwrap();
+    let mut c = Command::new(native);
+    c.current_dir(&root);
+    let o = run_with_stdin(c, STDIN, "native files");
+    check_ok(&o, "native files");
+    let out = std::fs::read(root.join("out/result.txt")).expect("native out/result.txt");
+    (String::from_utf8_lossy(&o.stdout).into_owned(), out)
+}
+
+/// The host input file for the zvrun runs.
+pub fn host_input(dir: &Path) -> PathBuf {
+    let p = dir.join("input.bin");
+    std::fs::write(&p, input_bytes()).unwrap();
+    p
+}
+
+#[test]
+fn files_on_host_channels_match_native() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "files");
+    let (native_out, native_file) = run_native(dir.path(), &b.native);
+    let expected = expected("files", &native_out);
+    assert_same_text("files (native build vs files.expected)", &expected, &native_out);
+
+    let input = host_input(dir.path());
+    let output = dir.path().join("zv-result.txt");
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60");
+    c.arg("--channel").arg(input_channel(&input));
+    c.arg("--channel").arg(output_channel(&output));
+    c.arg(&b.nexe);
+    let o = run_with_stdin(c, STDIN, "zvrun files.nexe");
+    check_ok(&o, "zvrun files.nexe");
+    assert_same_text("files (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
+    let got = std::fs::read(&output).unwrap();
+    assert!(
+        got == native_file,
+        "out/result.txt differs: native {} bytes, zvrun {} bytes",
+        native_file.len(),
+        got.len()
+    );
+}
+
+#[test]
+fn files_from_an_image_match_native() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "files");
+    let (native_out, native_file) = run_native(dir.path(), &b.native);
+    let expected = expected("files", &native_out);
+
+    let input = host_input(dir.path());
+    let image = dir.path().join("app.tar");
+    let mut p = Command::new(tool("zvpack"));
+    p.arg("create").arg("-o").arg(&image).arg(&b.nexe).arg("--file").arg(format!("data/input.bin={}", input.display()));
+    run_ok(p, "zvpack create");
+    // The input now comes from the image only: the host file is gone.
+    std::fs::remove_file(&input).unwrap();
+
+    let output = dir.path().join("zv-result.txt");
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60").arg("--channel").arg(output_channel(&output)).arg(&image);
+    let o = run_with_stdin(c, STDIN, "zvrun app.tar");
+    check_ok(&o, "zvrun app.tar");
+    assert_same_text("files (zvrun app.tar vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
+    let got = std::fs::read(&output).unwrap();
+    assert!(
+        got == native_file,
+        "out/result.txt differs: native {} bytes, zvrun {} bytes",
+        native_file.len(),
+        got.len()
+    );
+}
+
+#[test]
+fn missing_input_channel_is_enoent() {
+    // Without the /data/input.bin channel, fopen fails with ENOENT and the program says so.
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "files");
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60").arg(&b.nexe);
+    let o = run_with_stdin(c, STDIN, "zvrun files.nexe without channels");
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "fopen data/input.bin: No such file or directory\n");
+}

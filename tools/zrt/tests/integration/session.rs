@@ -1,0 +1,107 @@
+//! test-corpus/c/zrt/sysinfo.c under zvrun: each `key: value` line checked against the
+//! session it ran in (`--time`, `--seed`, a read-only /data/input.bin channel) and zrt's
+//! documented answers; the native build runs too and prints the same keys.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use zrt_tests::*;
+
+/// Runs sysinfo.nexe with this time and seed; returns its lines by key.
+pub fn run_sysinfo(dir: &Path, nexe: &Path, time: u64, seed: u64, extra: &[&str]) -> BTreeMap<String, String> {
+    let input = dir.join("input.bin");
+    std::fs::write(&input, input_bytes()).unwrap();
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60").arg("--time").arg(time.to_string()).arg("--seed").arg(seed.to_string());
+    c.arg("--channel").arg(format!("/data/input.bin={},1,1000000,1000000000,0,0", input.display()));
+    c.args(extra).arg(nexe);
+    let o = run_with_stdin(c, STDIN, "zvrun sysinfo.nexe");
+    check_ok(&o, "zvrun sysinfo.nexe");
+    lines(&String::from_utf8_lossy(&o.stdout))
+}
+
+fn lines(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(|l| {
+            let (k, v) = l.split_once(": ").unwrap_or_else(|| panic!("not a `key: value` line: {l}"));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn expect(got: &BTreeMap<String, String>, key: &str, want: &str) {
+    let v = got.get(key).unwrap_or_else(|| panic!("no `{key}` line in {got:#?}"));
+    assert_eq!(v, want, "`{key}`: expected {want:?}, got {v:?}");
+}
+
+#[test]
+fn the_guest_sees_its_session_and_zrt_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "sysinfo");
+    let got = run_sysinfo(dir.path(), &b.nexe, 1_234_567_890, 7, &[]);
+    expect(&got, "time", "1234567890");
+    expect(&got, "clock_gettime realtime", "0 1234567890 0");
+    expect(&got, "gettimeofday", "0 1234567890 0");
+    expect(&got, "clock_gettime monotonic", "0");
+    expect(&got, "nanosleep", "0");
+    expect(&got, "getrandom sizes", "32 16");
+    expect(&got, "uname", "0 Linux x86_64");
+    expect(&got, "getcwd", "/");
+    expect(&got, "getpid", "1");
+    expect(&got, "socket", "-1 ENOSYS");
+    expect(&got, "syscall 999", "-1 ENOSYS");
+    expect(&got, "lseek stdin", "-1 ESPIPE");
+    expect(&got, "ioctl TIOCGWINSZ", "-1 ENOTTY");
+    expect(&got, "fstat stdout", "0 chr 1");
+    expect(&got, "stat /", "0 dir 1");
+    expect(&got, "stat /data/input.bin", "0 size 100000");
+    expect(&got, "open read-only channel for writing", "-1 EACCES");
+    expect(&got, "open /data/input.bin", "3");
+    expect(&got, "access W_OK", "-1 EACCES");
+    expect(&got, "write /dev/null", "1");
+    expect(&got, "signal", "first 1 second 1");
+    expect(&got, "getrlimit", "0");
+    expect(&got, "mmap zero", "1 mremap kept: 1 munmap: 0");
+    expect(&got, "mmap after munmap zero", "1");
+
+    // The native build runs and prints the same keys (with the host's values).
+    let native = run_with_stdin(Command::new(&b.native), STDIN, "native sysinfo");
+    check_ok(&native, "native sysinfo");
+    let native = lines(&String::from_utf8_lossy(&native.stdout));
+    assert_eq!(native.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>());
+}
+
+#[test]
+fn clocks_show_the_time_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "sysinfo");
+    for t in [0u64, 1, 1_700_000_000, 4_102_444_800] {
+        let got = run_sysinfo(dir.path(), &b.nexe, t, 0, &[]);
+        expect(&got, "time", &t.to_string());
+        expect(&got, "clock_gettime realtime", &format!("0 {t} 0"));
+        expect(&got, "gettimeofday", &format!("0 {t} 0"));
+    }
+}
+
+#[test]
+fn getrandom_follows_the_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "sysinfo");
+    let a = run_sysinfo(dir.path(), &b.nexe, 0, 7, &[]);
+    let again = run_sysinfo(dir.path(), &b.nexe, 0, 7, &[]);
+    let other = run_sysinfo(dir.path(), &b.nexe, 0, 8, &[]);
+    let zero = run_sysinfo(dir.path(), &b.nexe, 0, 0, &[]);
+    for key in ["getrandom 32", "getrandom 16"] {
+        assert_eq!(a[key], again[key], "`{key}`: the same seed must give the same bytes");
+        assert_ne!(a[key], other[key], "`{key}`: seeds 7 and 8 gave the same bytes");
+        assert_ne!(a[key], zero[key], "`{key}`: seeds 7 and 0 gave the same bytes");
+    }
+    assert_eq!(a["getrandom 32"].len(), 64);
+    assert_eq!(a["getrandom 16"].len(), 32);
+    // The second call continues the stream rather than repeating it.
+    assert!(!a["getrandom 32"].starts_with(&a["getrandom 16"]), "the second getrandom repeated the first");
+    for r in [&a, &other, &zero] {
+        assert_ne!(r["getrandom 32"], "0".repeat(64), "getrandom gave zeros");
+    }
+}
