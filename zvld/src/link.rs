@@ -311,7 +311,10 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
 
     // Verify before writing.
     let t3 = Instant::now();
-    if let Err(rej) = zvcore::verify_nexe(&file, zvcore::Options { max_violations: 50 }) {
+    // The verifier splits the code at bundle boundaries across threads; its verdict and
+    // violations are exactly those of one thread (zvcore::verify_nexe_parallel).
+    let threads = rayon::current_num_threads();
+    if let Err(rej) = zvcore::verify_nexe_parallel(&file, zvcore::Options { max_violations: 50 }, threads) {
         let violations = rej
             .violations
             .iter()
