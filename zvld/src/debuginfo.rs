@@ -11,6 +11,7 @@
 //! as they are (their offset pairs may be stale; variables' locations in gdb can be off
 //! inside rewritten functions). Best effort: never fails a link.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use gimli::{constants, AttributeValue, EndianSlice, LittleEndian};
@@ -52,15 +53,21 @@ fn fix_object(
     code: &[(u32, u32)],
 ) -> Option<ObjectFix> {
     let o = &res.objects[oi as usize];
-    let mut store: HashMap<&str, Vec<u8>> = HashMap::new();
+    // Only the sections whose relocated values this module reads (addresses, and the
+    // offsets of range lists and line programs in `.debug_info`) are copied and
+    // relocated; the others (strings, line programs, location lists) are read, if at all,
+    // only while gimli parses a unit's header, and are borrowed as they are.
+    let mut store: HashMap<&str, Cow<'_, [u8]>> = HashMap::new();
     for (si, s) in o.sections.iter().enumerate() {
         if s.class == Class::Debug && !s.discarded {
-            store.insert(s.name, relocated(o, oi, si, lay));
+            let needs_relocation = !s.relocs.is_empty()
+                && matches!(s.name, ".debug_info" | ".debug_rnglists" | ".debug_ranges" | ".debug_addr");
+            let bytes = if needs_relocation { Cow::Owned(relocated(o, oi, si, lay)) } else { Cow::Borrowed(s.data) };
+            store.insert(s.name, bytes);
         }
     }
-    let empty: Vec<u8> = Vec::new();
     let dwarf = gimli::Dwarf::load(|id| -> Result<EndianSlice<'_, LittleEndian>, gimli::Error> {
-        Ok(EndianSlice::new(store.get(id.name()).unwrap_or(&empty), LittleEndian))
+        Ok(EndianSlice::new(store.get(id.name()).map_or(&[][..], |b| &b[..]), LittleEndian))
     })
     .ok()?;
     let tr = |v: u64| translate(a, code, v);
@@ -138,16 +145,19 @@ fn fix_object(
     Some(fix)
 }
 
+fn has_info(o: &crate::inputs::Object<'_>) -> bool {
+    o.sections.iter().any(|s| s.name == ".debug_info" && s.class == Class::Debug && !s.discarded)
+}
+
+/// Whether some input has a `.debug_info` (then [`rebuild`] returns `Some`).
+pub fn has_input(res: &Resolved<'_>) -> bool {
+    res.objects.iter().any(has_info)
+}
+
 /// Rebuilds `.debug_rnglists` and computes the `.debug_info` patches; `None` when no
 /// input has `.debug_info`.
 pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[(u32, u32)]) -> Option<InfoFix> {
-    let objs: Vec<u32> = res
-        .objects
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.sections.iter().any(|s| s.name == ".debug_info" && s.class == Class::Debug && !s.discarded))
-        .map(|(i, _)| i as u32)
-        .collect();
+    let objs: Vec<u32> = res.objects.iter().enumerate().filter(|(_, o)| has_info(o)).map(|(i, _)| i as u32).collect();
     if objs.is_empty() {
         return None;
     }

@@ -248,19 +248,20 @@ fn rebuild_object(
     Some((out, offsets))
 }
 
-/// Rebuilds `.debug_line`; `None` when no input has one (or none could be read).
+fn line_section(o: &Object<'_>) -> Option<usize> {
+    o.sections.iter().position(|s| s.name == ".debug_line" && s.class == Class::Debug && !s.discarded)
+}
+
+/// Whether some input has a `.debug_line` (then [`rebuild`] returns `Some`).
+pub fn has_input(res: &Resolved<'_>) -> bool {
+    res.objects.iter().any(|o| line_section(o).is_some())
+}
+
+/// Rebuilds `.debug_line`; `None` when no input has one. Objects whose programs cannot
+/// be read contribute nothing.
 pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[(u32, u32)]) -> Option<Line> {
-    let inputs: Vec<(u32, usize)> = res
-        .objects
-        .iter()
-        .enumerate()
-        .filter_map(|(oi, o)| {
-            o.sections
-                .iter()
-                .position(|s| s.name == ".debug_line" && s.class == Class::Debug && !s.discarded)
-                .map(|si| (oi as u32, si))
-        })
-        .collect();
+    let inputs: Vec<(u32, usize)> =
+        res.objects.iter().enumerate().filter_map(|(oi, o)| line_section(o).map(|si| (oi as u32, si))).collect();
     if inputs.is_empty() {
         return None;
     }

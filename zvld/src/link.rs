@@ -470,20 +470,46 @@ fn debug_sections(
     a: &Addresses<'_, '_>,
     code: &[(u32, u32)],
 ) -> Result<Vec<(String, Vec<u8>)>> {
-    // .debug_line and .debug_rnglists are regenerated (see debugline, debuginfo); the
-    // offsets that .debug_info's DW_AT_stmt_list and DW_AT_ranges hold change with them
-    // (those fields are patched once both are known), and DW_AT_high_pc lengths are
-    // patched in place. The three jobs run in parallel.
-    type Piece = (usize, Vec<u8>, Vec<(usize, usize, u64, bool)>);
-    let relocate_pieces = || -> Vec<Piece> {
-        let jobs: Vec<(usize, &layout::Piece)> =
-            lay.debug.iter().enumerate().flat_map(|(k, (_, pieces, _))| pieces.iter().map(move |p| (k, p))).collect();
-        jobs.par_iter()
-            .map(|&(k, p)| {
+    // .debug_line and .debug_rnglists are regenerated (see debugline, debuginfo), so their
+    // input pieces are not copied at all; the offsets that .debug_info's DW_AT_stmt_list
+    // and DW_AT_ranges hold change with them (those fields are patched once both are
+    // known), and DW_AT_high_pc lengths are patched in place. The other sections are
+    // copied once, straight into their output buffers, with relocations applied. The
+    // three jobs run in parallel.
+    let has_line = debugline::has_input(res);
+    let has_info = debuginfo::has_input(res);
+    let replaced = |name: &str| (name == ".debug_line" && has_line) || (name == ".debug_rnglists" && has_info);
+    let mut bufs: Vec<Vec<u8>> = lay
+        .debug
+        .iter()
+        .map(|(name, _, size)| if replaced(name) { Vec::new() } else { vec![0u8; *size as usize] })
+        .collect();
+    // (section, piece, destination) for every piece that is copied.
+    let mut jobs: Vec<(usize, &layout::Piece, &mut [u8])> = Vec::new();
+    for (k, ((name, pieces, _), buf)) in lay.debug.iter().zip(bufs.iter_mut()).enumerate() {
+        if replaced(name) {
+            continue;
+        }
+        let mut rest: &mut [u8] = buf;
+        let mut at = 0u64;
+        for p in pieces {
+            let tail = std::mem::take(&mut rest);
+            let (_, tail) = tail.split_at_mut((p.addr - at) as usize);
+            let (dst, tail) = tail.split_at_mut(p.size as usize);
+            rest = tail;
+            at = p.addr + p.size;
+            jobs.push((k, p, dst));
+        }
+    }
+    // (section, object, offset in the output section, width, old offset, is .debug_line)
+    // of fields to redirect later.
+    type Deferred = Vec<(usize, u32, usize, usize, u64, bool)>;
+    let relocate_pieces = move || -> Deferred {
+        jobs.into_par_iter()
+            .map(|(k, p, dst)| {
                 let o = &res.objects[p.obj as usize];
                 let s = &o.sections[p.sec as usize];
-                let mut bytes = s.data.to_vec();
-                // (offset, width, old offset, is .debug_line) of fields to redirect later.
+                dst[..s.data.len()].copy_from_slice(s.data);
                 let mut deferred = Vec::new();
                 for r in &s.relocs {
                     let def = res.def(p.obj, r.sym);
@@ -492,7 +518,9 @@ fn debug_sections(
                         if target == ".debug_line" || target == ".debug_rnglists" {
                             let width = if r.r_type == object::elf::R_X86_64_64 { 8 } else { 4 };
                             deferred.push((
-                                r.offset as usize,
+                                k,
+                                p.obj,
+                                p.addr as usize + r.offset as usize,
                                 width,
                                 value.wrapping_add(r.addend as u64),
                                 target == ".debug_line",
@@ -512,31 +540,35 @@ fn debug_sections(
                         debug: true,
                     };
                     // Debug information is best effort: an unsupported field is left as is.
-                    let _ = relocate::apply(a, &mut bytes, r.offset as usize, &f);
+                    let _ = relocate::apply(a, dst, r.offset as usize, &f);
                 }
-                (k, bytes, deferred)
+                deferred
             })
+            .flatten_iter()
             .collect()
     };
-    let ((line, info), pieces) = rayon::join(
+    let ((line, info), deferred) = rayon::join(
         || rayon::join(|| debugline::rebuild(res, lay, a, code), || debuginfo::rebuild(res, lay, a, code)),
         relocate_pieces,
     );
-    let mut bufs: Vec<Vec<u8>> = lay.debug.iter().map(|(_, _, size)| vec![0u8; *size as usize]).collect();
-    let flat: Vec<&layout::Piece> = lay.debug.iter().flat_map(|(_, ps, _)| ps.iter()).collect();
-    for ((k, mut bytes, deferred), p) in pieces.into_iter().zip(flat) {
-        for (off, width, old, is_line) in deferred {
-            let v = match (is_line, &line, &info) {
-                (true, Some(l), _) => l.offset_of(p.obj, old),
-                (false, _, Some(i)) => i.offset_of(p.obj, old),
-                _ => old,
-            };
-            if let Some(dst) = bytes.get_mut(off..off + width) {
-                dst.copy_from_slice(&v.to_le_bytes()[..width]);
-            }
+    for (k, obj, off, width, old, is_line) in deferred {
+        let v = match (is_line, &line, &info) {
+            (true, Some(l), _) => l.offset_of(obj, old),
+            (false, _, Some(i)) => i.offset_of(obj, old),
+            _ => old,
+        };
+        if let Some(dst) = bufs[k].get_mut(off..off + width) {
+            dst.copy_from_slice(&v.to_le_bytes()[..width]);
         }
-        if lay.debug[k].0 == ".debug_info" {
-            if let Some(patches) = info.as_ref().and_then(|i| i.patches.get(&p.obj)) {
+    }
+    if let Some(i) = &info {
+        for ((name, pieces, _), buf) in lay.debug.iter().zip(bufs.iter_mut()) {
+            if name != ".debug_info" {
+                continue;
+            }
+            for p in pieces {
+                let Some(patches) = i.patches.get(&p.obj) else { continue };
+                let Some(bytes) = buf.get_mut(p.addr as usize..(p.addr + p.size) as usize) else { continue };
                 for &(off, width, v) in patches {
                     if let Some(dst) = bytes.get_mut(off as usize..off as usize + width) {
                         dst.copy_from_slice(&v.to_le_bytes()[..width]);
@@ -544,8 +576,6 @@ fn debug_sections(
                 }
             }
         }
-        let off = p.addr as usize;
-        bufs[k][off..off + bytes.len()].copy_from_slice(&bytes);
     }
     let mut out = Vec::new();
     for ((name, _, _), buf) in lay.debug.iter().zip(bufs) {
