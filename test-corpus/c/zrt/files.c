@@ -1,11 +1,12 @@
 /* files.c: stdio and raw file calls on a random-read input file, a sequential output
- * file and stdin, with output identical natively and under zvrun.
+ * file, a file written at positions and stdin, with output identical natively and under
+ * zvrun.
  *
  * Run natively in a directory holding data/input.bin and out/, with stdin a pipe; under
- * zvrun with channels /data/input.bin (random read) and /out/result.txt (sequential
- * write), or from an image whose data file is data/input.bin (tools/zrt/tests). The
- * program opens "data/input.bin" relative to the working directory, which zrt resolves
- * against its working directory "/" to the channel alias. */
+ * zvrun with channels /data/input.bin (random read), /out/result.txt (sequential write)
+ * and /out/random.bin (random write), or from an image whose data file is data/input.bin
+ * (tools/zrt/tests). The program opens "data/input.bin" relative to the working
+ * directory, which zrt resolves against its working directory "/" to the channel alias. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -132,5 +133,24 @@ int main(void) {
   printf("fwrite: %zu\n", fwrite(buf, 1, 20000, out));
   fputc('\n', out);
   printf("fclose out: %d\n", fclose(out));
+
+  /* a file written at positions: sequential read / random write under zvrun (type 2) */
+  int w = open("out/random.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (w < 0) {
+    printf("open out/random.bin: %s\n", strerror(errno));
+    return 1;
+  }
+  ssize_t w1 = write(w, "AAAA", 4);
+  long p1 = (long)lseek(w, 100, SEEK_SET);
+  ssize_t w2 = write(w, "B", 1);
+  ssize_t w3 = pwrite(w, "CC", 2, 50);
+  long p2 = (long)lseek(w, 0, SEEK_CUR);
+  printf("random writes: %zd %ld %zd %zd position %ld\n", w1, p1, w2, w3, p2);
+  sr = fstat(w, &st);
+  long end = (long)lseek(w, 0, SEEK_END);
+  printf("fstat written file: %d size %lld end %ld\n", sr, (long long)st.st_size, end);
+  lseek(w, 2, SEEK_SET);
+  ssize_t w4 = write(w, "DD", 2);
+  printf("overwrite: %zd close %d\n", w4, close(w));
   return 0;
 }

@@ -82,6 +82,14 @@ int main(void) {
   printf("stat /: %d dir %d\n", r, S_ISDIR(st.st_mode));
   r = stat("/data/input.bin", &st);
   printf("stat /data/input.bin: %d size %lld\n", r, (long long)st.st_size);
+  /* statx has no wrapper in musl 1.2.3: the raw call, reading stx_mode and stx_size */
+  unsigned char sx[256];
+  long sxr = syscall(SYS_statx, AT_FDCWD, "/data/input.bin", 0, 0x7ff, sx);
+  unsigned short sx_mode;
+  unsigned long long sx_size;
+  memcpy(&sx_mode, sx + 28, sizeof sx_mode);
+  memcpy(&sx_size, sx + 40, sizeof sx_size);
+  printf("statx /data/input.bin: %ld regular %d size %llu\n", sxr, S_ISREG(sx_mode), sx_size);
   errno = 0;
   int fd = open("/data/input.bin", O_WRONLY);
   printf("open read-only channel for writing: %d %s\n", fd, errno == EACCES ? "EACCES" : "other");

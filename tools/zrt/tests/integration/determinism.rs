@@ -7,15 +7,15 @@ use std::process::Command;
 
 use zrt_tests::*;
 
-use crate::files::{host_input, input_channel, output_channel};
+use crate::files::{host_input, input_channel, output_channels, read_outputs};
 
-/// One run with etags: (stdout, output file or empty, the report's channels array).
-fn run_once(nexe: &Path, dir: &Path, tag: &str, args: &[String]) -> (Vec<u8>, Vec<u8>, serde_json::Value) {
+/// One run with etags: (stdout, the output files, the report's channels array).
+fn run_once(nexe: &Path, dir: &Path, tag: &str, args: &[String]) -> (Vec<u8>, [Vec<u8>; 2], serde_json::Value) {
     let report = dir.join(format!("report-{tag}.json"));
-    let output = dir.join(format!("result-{tag}.txt"));
+    let (outputs, files) = output_channels(dir, tag);
     let mut c = Command::new(tool("zvrun"));
     c.arg("--timeout").arg("60").arg("--etag").arg("--report").arg("json").arg("--report-file").arg(&report);
-    c.args(args).arg("--channel").arg(output_channel(&output)).arg(nexe);
+    c.args(args).args(&outputs).arg(nexe);
     let o = run_with_stdin(c, STDIN, &format!("zvrun {}", nexe.display()));
     check_ok(&o, &format!("zvrun {}", nexe.display()));
     let text = std::fs::read_to_string(&report).unwrap();
@@ -25,7 +25,7 @@ fn run_once(nexe: &Path, dir: &Path, tag: &str, args: &[String]) -> (Vec<u8>, Ve
     for ch in channels.as_array().expect("channels array") {
         assert!(ch["etag"].is_string(), "channel without an etag: {ch}");
     }
-    (o.stdout, std::fs::read(&output).unwrap_or_default(), channels)
+    (o.stdout, read_outputs(&files), channels)
 }
 
 fn etag_of(channels: &serde_json::Value, alias: &str) -> String {
@@ -50,7 +50,8 @@ fn two_runs_give_identical_outputs_and_etags() {
     let (out1, file1, ch1) = run_once(&files.nexe, d, "files-1", &args);
     let (out2, file2, ch2) = run_once(&files.nexe, d, "files-2", &args);
     assert!(out1 == out2, "stdout differs between two runs of files.nexe");
-    assert!(!file1.is_empty() && file1 == file2, "out/result.txt differs between two runs");
+    assert!(!file1[0].is_empty() && !file1[1].is_empty(), "files.nexe wrote no output files");
+    assert!(file1 == file2, "the output files differ between two runs");
     assert_eq!(ch1, ch2, "channel counts or etags differ between two runs");
 
     // A program that reads the clock and random numbers: the same seed and time give the

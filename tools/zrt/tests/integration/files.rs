@@ -13,13 +13,40 @@ pub fn input_channel(input: &Path) -> String {
     format!("/data/input.bin={},1,1000000,1000000000,0,0", input.display())
 }
 
-/// See [`input_channel`].
-pub fn output_channel(output: &Path) -> String {
-    format!("/out/result.txt={},0,0,0,1000000,1000000000", output.display())
+/// The output channels of files.c in dir, named with tag: `--channel` arguments and the
+/// two host files (out/result.txt, sequential; out/random.bin, random write).
+pub fn output_channels(dir: &Path, tag: &str) -> (Vec<String>, [PathBuf; 2]) {
+    let result = dir.join(format!("result-{tag}.txt"));
+    let random = dir.join(format!("random-{tag}.bin"));
+    let args = vec![
+        "--channel".to_string(),
+        format!("/out/result.txt={},0,0,0,1000000,1000000000", result.display()),
+        "--channel".to_string(),
+        format!("/out/random.bin={},2,0,0,1000000,1000000000", random.display()),
+    ];
+    (args, [result, random])
 }
 
-/// Runs the native build in a directory of real files; returns (stdout, output file).
-pub fn run_native(dir: &Path, native: &Path) -> (String, Vec<u8>) {
+/// Reads the two output files.
+pub fn read_outputs(files: &[PathBuf; 2]) -> [Vec<u8>; 2] {
+    files.clone().map(|p| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+}
+
+fn same_outputs(native: &[Vec<u8>; 2], got: &[Vec<u8>; 2]) {
+    for (i, name) in ["out/result.txt", "out/random.bin"].iter().enumerate() {
+        assert!(
+            native[i] == got[i],
+            "{name} differs: native {} bytes {:?}..., zvrun {} bytes {:?}...",
+            native[i].len(),
+            &native[i][..native[i].len().min(16)],
+            got[i].len(),
+            &got[i][..got[i].len().min(16)]
+        );
+    }
+}
+
+/// Runs the native build in a directory of real files; returns (stdout, output files).
+pub fn run_native(dir: &Path, native: &Path) -> (String, [Vec<u8>; 2]) {
     let root = dir.join("native-root");
     std::fs::create_dir_all(root.join("data")).unwrap();
     std::fs::create_dir_all(root.join("out")).unwrap();
@@ -28,7 +55,7 @@ pub fn run_native(dir: &Path, native: &Path) -> (String, Vec<u8>) {
     c.current_dir(&root);
     let o = run_with_stdin(c, STDIN, "native files");
     check_ok(&o, "native files");
-    let out = std::fs::read(root.join("out/result.txt")).expect("native out/result.txt");
+    let out = read_outputs(&[root.join("out/result.txt"), root.join("out/random.bin")]);
     (String::from_utf8_lossy(&o.stdout).into_owned(), out)
 }
 
@@ -43,34 +70,28 @@ pub fn host_input(dir: &Path) -> PathBuf {
 fn files_on_host_channels_match_native() {
     let dir = tempfile::tempdir().unwrap();
     let b = build(dir.path(), "files");
-    let (native_out, native_file) = run_native(dir.path(), &b.native);
+    let (native_out, native_files) = run_native(dir.path(), &b.native);
     let expected = expected("files", &native_out);
     assert_same_text("files (native build vs files.expected)", &expected, &native_out);
 
     let input = host_input(dir.path());
-    let output = dir.path().join("zv-result.txt");
+    let (outputs, files) = output_channels(dir.path(), "host");
     let mut c = Command::new(tool("zvrun"));
     c.arg("--timeout").arg("60");
     c.arg("--channel").arg(input_channel(&input));
-    c.arg("--channel").arg(output_channel(&output));
+    c.args(&outputs);
     c.arg(&b.nexe);
     let o = run_with_stdin(c, STDIN, "zvrun files.nexe");
     check_ok(&o, "zvrun files.nexe");
     assert_same_text("files (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
-    let got = std::fs::read(&output).unwrap();
-    assert!(
-        got == native_file,
-        "out/result.txt differs: native {} bytes, zvrun {} bytes",
-        native_file.len(),
-        got.len()
-    );
+    same_outputs(&native_files, &read_outputs(&files));
 }
 
 #[test]
 fn files_from_an_image_match_native() {
     let dir = tempfile::tempdir().unwrap();
     let b = build(dir.path(), "files");
-    let (native_out, native_file) = run_native(dir.path(), &b.native);
+    let (native_out, native_files) = run_native(dir.path(), &b.native);
     let expected = expected("files", &native_out);
 
     let input = host_input(dir.path());
@@ -81,19 +102,13 @@ fn files_from_an_image_match_native() {
     // The input now comes from the image only: the host file is gone.
     std::fs::remove_file(&input).unwrap();
 
-    let output = dir.path().join("zv-result.txt");
+    let (outputs, files) = output_channels(dir.path(), "image");
     let mut c = Command::new(tool("zvrun"));
-    c.arg("--timeout").arg("60").arg("--channel").arg(output_channel(&output)).arg(&image);
+    c.arg("--timeout").arg("60").args(&outputs).arg(&image);
     let o = run_with_stdin(c, STDIN, "zvrun app.tar");
     check_ok(&o, "zvrun app.tar");
     assert_same_text("files (zvrun app.tar vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
-    let got = std::fs::read(&output).unwrap();
-    assert!(
-        got == native_file,
-        "out/result.txt differs: native {} bytes, zvrun {} bytes",
-        native_file.len(),
-        got.len()
-    );
+    same_outputs(&native_files, &read_outputs(&files));
 }
 
 #[test]

@@ -56,6 +56,7 @@ fn the_guest_sees_its_session_and_zrt_answers() {
     expect(&got, "fstat stdout", "0 chr 1");
     expect(&got, "stat /", "0 dir 1");
     expect(&got, "stat /data/input.bin", "0 size 100000");
+    expect(&got, "statx /data/input.bin", "0 regular 1 size 100000");
     expect(&got, "open read-only channel for writing", "-1 EACCES");
     expect(&got, "open /data/input.bin", "3");
     expect(&got, "access W_OK", "-1 EACCES");
