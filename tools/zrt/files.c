@@ -21,6 +21,8 @@
  *   numbers follow the channel index. No answer depends on the host.
  * - fcntl: F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; record locks
  *   always succeed (there is one process). ioctl: -ENOTTY (channels are never terminals).
+ * - The working directory starts at `/`; chdir and fchdir move it to another directory;
+ *   there are no symbolic links (readlink: -EINVAL on any existing path).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +61,8 @@ static struct ofd ofds[ZRT_MAX_OFD];
 static int fd_ofd[ZRT_MAX_FD]; /* ofd index + 1; 0: the fd is free */
 static unsigned char fd_cloexec[ZRT_MAX_FD];
 static int fds_ready;
+/* The working directory: `/` until chdir moves it to another directory. */
+static char cwd[ZRT_DIR_PATH] = "/";
 
 static const struct ZVMChannel *channel(int ch) { return &MANIFEST->channels[ch]; }
 static int channels_count(void) { return MANIFEST->channels_count; }
@@ -210,7 +214,7 @@ struct target {
 static long resolve(long dirfd, const char *path, struct target *t) {
   if (!path) return -EFAULT;
   if (!path[0]) return -ENOENT;
-  const char *base = "/";
+  const char *base = cwd;
   if (path[0] != '/' && dirfd != AT_FDCWD) {
     struct ofd *d = get(dirfd);
     if (!d) return -EBADF;
@@ -529,7 +533,7 @@ static long facts_at(long dirfd, const char *path, long flags, struct facts *f) 
   if (!path) return -EFAULT;
   if (!path[0] && (flags & AT_EMPTY_PATH)) {
     if (dirfd == AT_FDCWD) {
-      facts_of(K_DIR, -1, "/", 0, f);
+      facts_of(K_DIR, -1, cwd, 0, f);
       return 0;
     }
     struct ofd *o = get(dirfd);
@@ -648,8 +652,35 @@ long zrt_faccessat(long dirfd, const char *path, long mode) {
 
 long zrt_getcwd(char *buf, size_t size) {
   if (!buf) return -EFAULT;
-  if (size < 2) return -ERANGE;
-  buf[0] = '/';
-  buf[1] = 0;
-  return 2; /* the kernel returns the length including the NUL */
+  size_t n = zrt_strlen(cwd) + 1;
+  if (size < n) return -ERANGE;
+  zrt_copy(buf, cwd, n);
+  return (long)n; /* the kernel returns the length including the NUL */
+}
+
+long zrt_chdir(const char *path) {
+  struct target t;
+  long r = resolve(AT_FDCWD, path, &t);
+  if (r < 0) return r;
+  if (t.kind != K_DIR) return -ENOTDIR;
+  if (t.len >= ZRT_DIR_PATH) return -ENAMETOOLONG;
+  zrt_copy(cwd, t.path, (size_t)t.len + 1);
+  return 0;
+}
+
+long zrt_fchdir(long fd) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (o->kind != K_DIR) return -ENOTDIR;
+  zrt_copy(cwd, o->path, zrt_strlen(o->path) + 1);
+  return 0;
+}
+
+long zrt_readlinkat(long dirfd, const char *path, char *buf, size_t size) {
+  (void)buf;
+  if ((long)size <= 0) return -EINVAL;
+  struct target t;
+  long r = resolve(dirfd, path, &t);
+  /* There are no symbolic links: an existing path is not one. */
+  return r < 0 ? r : -EINVAL;
 }

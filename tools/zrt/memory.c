@@ -146,6 +146,13 @@ static int to_pages(uintptr_t addr, size_t len, size_t *first, size_t *count) {
   return 1;
 }
 
+uint64_t zrt_free_heap_bytes(void) {
+  if (arena_init() < 0) return 0;
+  uint64_t used = 0;
+  for (size_t w = 0; w < (arena_pages + 63) / 64; w++) used += (uint64_t)__builtin_popcountll(bitmap[w]);
+  return (arena_pages - used) * ZRT_PAGE;
+}
+
 long zrt_brk(long addr) {
   (void)addr;
   const struct UserManifest *m = MANIFEST;

@@ -6,8 +6,8 @@
  * shows the fixed time, the monotonic and CPU-time clocks show 0 (the session has just
  * started), and nothing ever advances: two runs of the same program see the same values.
  * getrandom draws from xoshiro256** seeded through splitmix64 from the seed, so the same
- * seed gives the same bytes and another seed other bytes. uname and prlimit answer
- * constants and manifest values, never the host's.
+ * seed gives the same bytes and another seed other bytes. uname, prlimit and sysinfo
+ * answer constants and manifest values, never the host's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -173,5 +173,18 @@ long zrt_prlimit(long pid, long res, const void *new_lim, void *old_lim) {
     else if (res == RLIMIT_DATA || res == RLIMIT_AS) v = m->heap_size;
     l[0] = l[1] = v;
   }
+  return 0;
+}
+
+long zrt_sysinfo(void *info) {
+  if (!info) return -EFAULT;
+  /* struct sysinfo (x86-64): uptime, loads[3], totalram, freeram, sharedram, bufferram,
+   * totalswap, freeswap (longs), procs (u16), pad, totalhigh, freehigh, mem_unit (u32). */
+  zrt_zero(info, 112);
+  unsigned long *l = info;
+  l[4] = MANIFEST->heap_size;     /* totalram */
+  l[5] = zrt_free_heap_bytes();   /* freeram */
+  *(uint16_t *)((char *)info + 80) = 1;      /* procs */
+  *(uint32_t *)((char *)info + 104) = 1;     /* mem_unit */
   return 0;
 }

@@ -7,10 +7,12 @@
  *
  * - files and channels (files.c): read, write, readv, writev, pread64, pwrite64, lseek,
  *   open, openat, creat, close, dup, dup2, dup3, fstat, stat, lstat, newfstatat, statx,
- *   fcntl, ioctl, access, faccessat, faccessat2, getcwd, fsync, fdatasync;
+ *   fcntl, ioctl, access, faccessat, faccessat2, getcwd, chdir, fchdir, readlink,
+ *   readlinkat, fsync, fdatasync;
  * - memory inside the heap (memory.c): brk, mmap, munmap, mremap, madvise, mprotect;
  * - time, randomness, identity and limits (misc.c): clock_gettime, clock_getres,
- *   gettimeofday, time, getrandom, uname, prlimit64, getrlimit, setrlimit;
+ *   gettimeofday, time, getrandom, uname, prlimit64, getrlimit, setrlimit, sysinfo;
+ *   times and getrusage report that no CPU time was used;
  * - here: exit and exit_group (Exit), arch_prctl (the thread pointer in __zv_tp),
  *   set_tid_address and the process and user ids, signal dispositions and the signal mask
  *   (recorded and reported back, never delivered), sched_yield, nanosleep and
@@ -103,6 +105,10 @@ long __zv_syscall_c(const long *w) {
     case SYS_faccessat:
     case SYS_faccessat2: return zrt_faccessat(a1, (const char *)a2, a3);
     case SYS_getcwd: return zrt_getcwd((char *)a1, (size_t)a2);
+    case SYS_chdir: return zrt_chdir((const char *)a1);
+    case SYS_fchdir: return zrt_fchdir(a1);
+    case SYS_readlink: return zrt_readlinkat(AT_FDCWD, (const char *)a1, (char *)a2, (size_t)a3);
+    case SYS_readlinkat: return zrt_readlinkat(a1, (const char *)a2, (char *)a3, (size_t)a4);
     case SYS_fsync:
     case SYS_fdatasync: return zrt_fsync(a1);
 
@@ -124,6 +130,16 @@ long __zv_syscall_c(const long *w) {
     case SYS_prlimit64: return zrt_prlimit(a1, a2, (const void *)a3, (void *)a4);
     case SYS_getrlimit: return zrt_prlimit(0, a1, 0, (void *)a2);
     case SYS_setrlimit: return zrt_prlimit(0, a1, (const void *)a2, 0);
+    case SYS_sysinfo: return zrt_sysinfo((void *)a1);
+    case SYS_times:
+      /* struct tms: no CPU time has passed; the clock-tick count is 0 too. */
+      if (a1) zrt_zero((void *)a1, 4 * sizeof(long));
+      return 0;
+    case SYS_getrusage:
+      if (a1 != 0 && a1 != -1 && a1 != 1) return -EINVAL; /* SELF, CHILDREN, THREAD */
+      if (!a2) return -EFAULT;
+      zrt_zero((void *)a2, 144); /* struct rusage: nothing used */
+      return 0;
 
     /* the process */
     case SYS_exit:

@@ -42,6 +42,9 @@ long zrt_fcntl(long fd, long cmd, long arg);
 long zrt_ioctl(long fd, long req, long arg);
 long zrt_faccessat(long dirfd, const char *path, long mode);
 long zrt_getcwd(char *buf, size_t size);
+long zrt_chdir(const char *path);
+long zrt_fchdir(long fd);
+long zrt_readlinkat(long dirfd, const char *path, char *buf, size_t size);
 long zrt_fsync(long fd);
 /* Reads a random-read channel of fd at off into buf (for file mmap); -errno. */
 long zrt_fd_pread_all(long fd, void *buf, size_t n, long off);
@@ -55,6 +58,9 @@ long zrt_time(long *t);
 long zrt_getrandom(void *buf, size_t n, long flags);
 long zrt_uname(void *u);
 long zrt_prlimit(long pid, long res, const void *new_lim, void *old_lim);
+long zrt_sysinfo(void *info);
+/* Bytes of the heap arena not mapped (memory.c). */
+uint64_t zrt_free_heap_bytes(void);
 
 /* Byte helpers that never touch vector registers (rep movsb / rep stosb). */
 static inline void zrt_copy(void *dst, const void *src, size_t n) {

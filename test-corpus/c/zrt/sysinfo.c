@@ -98,6 +98,17 @@ int main(void) {
   errno = 0;
   r = access("/data/input.bin", W_OK);
   printf("access W_OK: %d %s\n", r, errno == EACCES ? "EACCES" : "other");
+  char link[64];
+  errno = 0;
+  ssize_t lk = readlink("/data/input.bin", link, sizeof link);
+  printf("readlink: %zd %s\n", lk, errno == EINVAL ? "EINVAL" : "other");
+  r = chdir("/data");
+  int in_data = open("input.bin", O_RDONLY);
+  printf("chdir /data: %d getcwd %s open input.bin %d\n", r, getcwd(cwd, sizeof cwd) ? cwd : "(null)", in_data >= 0);
+  errno = 0;
+  r = chdir("/data/input.bin");
+  printf("chdir to a file: %d %s\n", r, errno == ENOTDIR ? "ENOTDIR" : "other");
+  chdir("/");
   int nul = open("/dev/null", O_WRONLY);
   printf("write /dev/null: %zd\n", write(nul, "x", 1));
 
