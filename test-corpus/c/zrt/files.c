@@ -121,6 +121,16 @@ int main(void) {
   while (fgets(line, sizeof line, stdin)) printf("stdin: %s", line);
   printf("isatty(1): %d\n", isatty(1));
 
+  /* the standard streams by name: /dev/stdout is channel 1 under zvrun */
+  fflush(stdout);
+  FILE *so = fopen("/dev/stdout", "w");
+  if (so) {
+    fprintf(so, "via /dev/stdout\n");
+    fclose(so);
+  } else {
+    printf("fopen /dev/stdout: %s\n", strerror(errno));
+  }
+
   /* the output file */
   FILE *out = fopen("out/result.txt", "w");
   if (!out) {
