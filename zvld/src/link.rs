@@ -369,42 +369,53 @@ fn build_code(
     a: &Addresses<'_, '_>,
     ctxs: &[SectionCtx<'_, '_>],
 ) -> Result<Vec<u8>> {
-    let pieces: Vec<Vec<u8>> = lay
-        .code
-        .par_iter()
-        .map(|&(p, ci)| {
-            let r = &rw[ci];
-            let mut bytes = r.bytes.clone();
-            for x in &r.relocs {
-                let def = relocate::out_def(res, p.obj, x.sym)?;
-                let name = || relocate::sym_label(res, p.obj, x.sym);
-                let at = || {
-                    let off = r.reverse(u64::from(x.at)).unwrap_or(0);
-                    ctxs[ci].location(off)
-                };
-                let f = Fix {
-                    at: &at,
-                    r_type: x.r_type,
-                    def,
-                    symbol: &name,
-                    addend: x.addend,
-                    bias: i64::from(x.bias),
-                    place: p.addr + u64::from(x.at),
-                    debug: false,
-                };
-                relocate::apply(a, &mut bytes, x.at as usize, &f)?;
-            }
-            Ok(bytes)
-        })
-        .collect::<Result<_>>()?;
-    let mut out = Vec::with_capacity(lay.code_size as usize);
-    for ((p, _), bytes) in lay.code.iter().zip(&pieces) {
+    // The segment is allocated once; NOPs fill the gaps between sections, HLT the rest,
+    // and each section is copied and relocated in place (in parallel).
+    let mut out = vec![zvcore::form::HLT; lay.code_size as usize];
+    let mut jobs: Vec<(layout::Piece, usize, &mut [u8])> = Vec::with_capacity(lay.code.len());
+    let mut rest: &mut [u8] = &mut out;
+    let mut at = 0usize;
+    let mut gap = Vec::new();
+    for &(p, ci) in &lay.code {
         let want = (p.addr - zvcore::form::CODE_START) as usize;
-        let gap = want - out.len();
-        rewrite::pad_nops(&mut out, gap);
-        out.extend_from_slice(bytes);
+        let tail = std::mem::take(&mut rest);
+        let (pad, tail) = tail.split_at_mut(want - at);
+        // pad_nops keeps NOPs inside bundles by the buffer's length: start at the same
+        // bundle offset as `at`.
+        let phase = at % zvcore::form::BUNDLE as usize;
+        gap.clear();
+        gap.resize(phase, 0);
+        rewrite::pad_nops(&mut gap, want - at);
+        pad.copy_from_slice(&gap[phase..]);
+        let (dst, tail) = tail.split_at_mut(rw[ci].bytes.len());
+        rest = tail;
+        at = want + dst.len();
+        jobs.push((p, ci, dst));
     }
-    out.resize(lay.code_size as usize, zvcore::form::HLT);
+    jobs.into_par_iter().try_for_each(|(p, ci, bytes)| {
+        let r = &rw[ci];
+        bytes.copy_from_slice(&r.bytes);
+        for x in &r.relocs {
+            let def = relocate::out_def(res, p.obj, x.sym)?;
+            let name = || relocate::sym_label(res, p.obj, x.sym);
+            let at = || {
+                let off = r.reverse(u64::from(x.at)).unwrap_or(0);
+                ctxs[ci].location(off)
+            };
+            let f = Fix {
+                at: &at,
+                r_type: x.r_type,
+                def,
+                symbol: &name,
+                addend: x.addend,
+                bias: i64::from(x.bias),
+                place: p.addr + u64::from(x.at),
+                debug: false,
+            };
+            relocate::apply(a, bytes, x.at as usize, &f)?;
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -420,48 +431,51 @@ fn fill_segment(
     seg: &mut [u8],
     redirects: &Redirects,
 ) -> Result<()> {
-    let done: Vec<(u64, Vec<u8>)> = pieces
-        .par_iter()
-        .map(|p| {
-            let o = &res.objects[p.obj as usize];
-            let s = &o.sections[p.sec as usize];
-            let mut bytes = s.data.to_vec();
-            for r in &s.relocs {
-                let (def, addend) = match redirects.get(&(p.obj, p.sec, r.offset)) {
-                    Some(&stub) => (Def::Absolute(stub), 0),
-                    None => (res.def(p.obj, r.sym), r.addend),
-                };
-                let name = || relocate::sym_label(res, p.obj, RelSym::Obj(r.sym));
-                let at = || Location {
-                    object: o.name.clone(),
-                    section: s.name.to_string(),
-                    offset: r.offset,
-                    function: None,
-                };
-                let bias = match r.r_type {
-                    elf::R_X86_64_PC64 => 8,
-                    _ => 4,
-                };
-                let f = Fix {
-                    at: &at,
-                    r_type: r.r_type,
-                    def,
-                    symbol: &name,
-                    addend,
-                    bias,
-                    place: p.addr + r.offset,
-                    debug: false,
-                };
-                relocate::apply(a, &mut bytes, r.offset as usize, &f)?;
-            }
-            Ok((p.addr, bytes))
-        })
-        .collect::<Result<_>>()?;
-    for (addr, bytes) in done {
-        let off = (addr - base) as usize;
-        seg[off..off + bytes.len()].copy_from_slice(&bytes);
+    // Each piece is copied and relocated in place, in parallel, in disjoint slices.
+    let mut order: Vec<&layout::Piece> = pieces.iter().collect();
+    order.sort_by_key(|p| p.addr);
+    let mut jobs: Vec<(&layout::Piece, &mut [u8])> = Vec::with_capacity(order.len());
+    let mut rest: &mut [u8] = seg;
+    let mut at = base;
+    for p in order {
+        let len = res.objects[p.obj as usize].sections[p.sec as usize].data.len();
+        let tail = std::mem::take(&mut rest);
+        let (_, tail) = tail.split_at_mut((p.addr - at) as usize);
+        let (dst, tail) = tail.split_at_mut(len);
+        rest = tail;
+        at = p.addr + len as u64;
+        jobs.push((p, dst));
     }
-    Ok(())
+    jobs.into_par_iter().try_for_each(|(p, bytes)| {
+        let o = &res.objects[p.obj as usize];
+        let s = &o.sections[p.sec as usize];
+        bytes.copy_from_slice(s.data);
+        for r in &s.relocs {
+            let (def, addend) = match redirects.get(&(p.obj, p.sec, r.offset)) {
+                Some(&stub) => (Def::Absolute(stub), 0),
+                None => (res.def(p.obj, r.sym), r.addend),
+            };
+            let name = || relocate::sym_label(res, p.obj, RelSym::Obj(r.sym));
+            let at =
+                || Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None };
+            let bias = match r.r_type {
+                elf::R_X86_64_PC64 => 8,
+                _ => 4,
+            };
+            let f = Fix {
+                at: &at,
+                r_type: r.r_type,
+                def,
+                symbol: &name,
+                addend,
+                bias,
+                place: p.addr + r.offset,
+                debug: false,
+            };
+            relocate::apply(a, bytes, r.offset as usize, &f)?;
+        }
+        Ok(())
+    })
 }
 
 fn debug_sections(

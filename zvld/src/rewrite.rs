@@ -138,6 +138,11 @@ impl Decoded {
     }
 }
 
+/// Input bytes per lookup bucket of [`Rewritten`] (1 << BUCKET_SHIFT): a few
+/// instructions, so that the many lookups of relocation and debug-information
+/// processing are one load and a short scan.
+const BUCKET_SHIFT: u32 = 5;
+
 /// A section in ZV64 form, before its address is known.
 #[derive(Debug, Default)]
 pub struct Rewritten {
@@ -150,8 +155,8 @@ pub struct Rewritten {
     /// Flag-replay stubs: (table section, offset of the entry's relocation, output
     /// offset of the stub). The table entry must point at the stub.
     pub stubs: Vec<(u32, u64, u32)>,
-    /// For each 256 input bytes, the index of the first map entry at or after them: a
-    /// lookup is one bucket and a short search.
+    /// For each `1 << BUCKET_SHIFT` input bytes, the index of the first map entry at or after
+    /// them: a lookup is one bucket and a search among a few entries.
     buckets: Vec<u32>,
 }
 
@@ -166,7 +171,7 @@ impl Rewritten {
 
     /// The map entries that can hold input offset `off`.
     fn bucket(&self, off: u32) -> (usize, usize) {
-        let b = (off >> 8) as usize;
+        let b = (off >> BUCKET_SHIFT) as usize;
         match (self.buckets.get(b), self.buckets.get(b + 1)) {
             (Some(&lo), Some(&hi)) => (lo as usize, (hi as usize + 1).min(self.map.len())),
             (Some(&lo), None) => (lo as usize, self.map.len()),
@@ -187,11 +192,11 @@ impl Rewritten {
 
     fn build_buckets(&mut self) {
         let size = self.map.last().map_or(0, |&(i, _)| i);
-        let n = (size >> 8) as usize + 2;
+        let n = (size >> BUCKET_SHIFT) as usize + 2;
         self.buckets = Vec::with_capacity(n);
         let mut k = 0usize;
         for b in 0..n {
-            let start = (b as u32) << 8;
+            let start = (b as u32) << BUCKET_SHIFT;
             while k < self.map.len() && self.map[k].0 < start {
                 k += 1;
             }
