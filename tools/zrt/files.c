@@ -21,6 +21,7 @@
  *   numbers follow the channel index. No answer depends on the host.
  * - fcntl: F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; record locks
  *   always succeed (there is one process). ioctl: -ENOTTY (channels are never terminals).
+ * - Directories list the next components of the aliases below them (getdents64).
  * - The working directory starts at `/`; chdir and fchdir move it to another directory;
  *   there are no symbolic links (readlink: -EINVAL on any existing path).
  */
@@ -403,6 +404,12 @@ long zrt_fd_pread_all(long fd, void *buf, size_t n, long off) {
 long zrt_lseek(long fd, long off, long whence) {
   struct ofd *o = get(fd);
   if (!o) return -EBADF;
+  if (o->kind == K_DIR) {
+    /* A directory's position is getdents64's cursor (rewinddir, seekdir, telldir). */
+    if (whence == SEEK_SET && off >= 0) o->pos = off;
+    else if (!(whence == SEEK_CUR && off == 0)) return -EINVAL;
+    return (long)o->pos;
+  }
   if (o->kind != K_CHANNEL) return 0;
   if (!seekable(o)) return -ESPIPE;
   int64_t base;
@@ -420,6 +427,89 @@ long zrt_lseek(long fd, long off, long whence) {
 }
 
 long zrt_fsync(long fd) { return get(fd) ? 0 : -EBADF; }
+
+/* ---- directories ------------------------------------------------------------------------ */
+
+/* The entry that channel ch's alias gives directory dir (canonical, length dlen): the
+ * next component of the alias below dir in name (length returned; 0 when the alias is
+ * not below dir), and whether more components follow (a subdirectory). */
+static size_t entry_of(int ch, const char *dir, size_t dlen, char *alias, char **name, int *subdir) {
+  const char *n = channel(ch)->name;
+  if (!n || canon("/", n, alias, ZRT_PATH_MAX) < 0) return 0;
+  size_t k = dlen == 1 ? 0 : dlen; /* `/` is the prefix of everything */
+  for (size_t i = 0; i < k; i++)
+    if (alias[i] != dir[i]) return 0;
+  if (alias[k] != '/' || !alias[k + 1]) return 0;
+  char *start = alias + k + 1;
+  size_t len = 0;
+  while (start[len] && start[len] != '/') len++;
+  *name = start;
+  *subdir = start[len] == '/';
+  return len;
+}
+
+/* getdents64: `.`, `..`, then one entry per distinct name below the directory, in channel
+ * order. The position counts: 0 `.`, 1 `..`, 2 + i channel i. */
+long zrt_getdents64(long fd, void *buf, size_t size) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (o->kind != K_DIR) return -ENOTDIR;
+  char alias[ZRT_PATH_MAX], other[ZRT_PATH_MAX];
+  size_t dlen = zrt_strlen(o->path);
+  size_t used = 0;
+  int count = channels_count();
+  while (o->pos < 2 + (int64_t)count) {
+    const char *name;
+    size_t len;
+    unsigned char type;
+    uint64_t ino;
+    if (o->pos < 2) {
+      name = o->pos == 0 ? "." : "..";
+      len = (size_t)o->pos + 1;
+      type = 4; /* DT_DIR */
+      ino = 2;
+    } else {
+      int ch = (int)(o->pos - 2);
+      char *n;
+      int subdir;
+      len = entry_of(ch, o->path, dlen, alias, &n, &subdir);
+      /* Skip names an earlier channel already gave. */
+      for (int j = 0; len && j < ch; j++) {
+        char *m;
+        int sd;
+        size_t l2 = entry_of(j, o->path, dlen, other, &m, &sd);
+        size_t q = 0;
+        while (q < len && l2 == len && m[q] == n[q]) q++;
+        if (l2 == len && q == len) len = 0;
+      }
+      if (!len) {
+        o->pos++;
+        continue;
+      }
+      name = n;
+      type = subdir ? 4 : (channel(ch)->type == SGetSPut ? 2 : 8); /* DT_DIR, DT_CHR, DT_REG */
+      ino = subdir ? 4 : 16 + (uint64_t)ch;
+    }
+    /* struct linux_dirent64: ino, off, reclen, type, name, NUL, padded to 8 bytes */
+    size_t reclen = (19 + len + 1 + 7) & ~(size_t)7;
+    if (used + reclen > size) {
+      if (used == 0) return -EINVAL;
+      break;
+    }
+    unsigned char *r = (unsigned char *)buf + used;
+    zrt_zero(r, reclen);
+    int64_t next = o->pos + 1;
+    zrt_copy(r, &ino, 8);
+    zrt_copy(r + 8, &next, 8);
+    uint16_t rl = (uint16_t)reclen;
+    zrt_copy(r + 16, &rl, 2);
+    r[18] = type;
+    zrt_copy(r + 19, name, len);
+    used += reclen;
+    o->pos = next;
+  }
+  return (long)used;
+}
 
 /* ---- stat ------------------------------------------------------------------------------ */
 

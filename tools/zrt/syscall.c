@@ -7,8 +7,8 @@
  *
  * - files and channels (files.c): read, write, readv, writev, pread64, pwrite64, lseek,
  *   open, openat, creat, close, dup, dup2, dup3, fstat, stat, lstat, newfstatat, statx,
- *   fcntl, ioctl, access, faccessat, faccessat2, getcwd, chdir, fchdir, readlink,
- *   readlinkat, fsync, fdatasync;
+ *   fcntl, ioctl, access, faccessat, faccessat2, getcwd, chdir, fchdir, getdents64,
+ *   readlink, readlinkat, fsync, fdatasync;
  * - memory inside the heap (memory.c): brk, mmap, munmap, mremap, madvise, mprotect;
  * - time, randomness, identity and limits (misc.c): clock_gettime, clock_getres,
  *   gettimeofday, time, getrandom, uname, prlimit64, getrlimit, setrlimit, sysinfo;
@@ -107,6 +107,7 @@ long __zv_syscall_c(const long *w) {
     case SYS_getcwd: return zrt_getcwd((char *)a1, (size_t)a2);
     case SYS_chdir: return zrt_chdir((const char *)a1);
     case SYS_fchdir: return zrt_fchdir(a1);
+    case SYS_getdents64: return zrt_getdents64(a1, (void *)a2, (size_t)a3);
     case SYS_readlink: return zrt_readlinkat(AT_FDCWD, (const char *)a1, (char *)a2, (size_t)a3);
     case SYS_readlinkat: return zrt_readlinkat(a1, (const char *)a2, (char *)a3, (size_t)a4);
     case SYS_fsync:

@@ -43,6 +43,7 @@ long zrt_ioctl(long fd, long req, long arg);
 long zrt_faccessat(long dirfd, const char *path, long mode);
 long zrt_getcwd(char *buf, size_t size);
 long zrt_chdir(const char *path);
+long zrt_getdents64(long fd, void *buf, size_t size);
 long zrt_fchdir(long fd);
 long zrt_readlinkat(long dirfd, const char *path, char *buf, size_t size);
 long zrt_fsync(long fd);

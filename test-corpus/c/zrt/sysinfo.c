@@ -6,6 +6,7 @@
  * and that the native build runs too. Expects stdin to be a pipe or a sequential
  * channel, and, under zvrun, a read-only channel /data/input.bin. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -109,6 +110,15 @@ int main(void) {
   r = chdir("/data/input.bin");
   printf("chdir to a file: %d %s\n", r, errno == ENOTDIR ? "ENOTDIR" : "other");
   chdir("/");
+  const char *dirs[] = {"/", "/data"};
+  for (int i = 0; i < 2; i++) {
+    DIR *d = opendir(dirs[i]);
+    printf("readdir %s: [", dirs[i]);
+    struct dirent *e;
+    for (int k = 0; d && (e = readdir(d)); k++) printf("%s%s%s", k ? " " : "", e->d_name, e->d_type == DT_DIR ? "/" : "");
+    printf("]\n");
+    if (d) closedir(d);
+  }
   int nul = open("/dev/null", O_WRONLY);
   printf("write /dev/null: %zd\n", write(nul, "x", 1));
 

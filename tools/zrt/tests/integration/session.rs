@@ -64,6 +64,8 @@ fn the_guest_sees_its_session_and_zrt_answers() {
     expect(&got, "readlink", "-1 EINVAL");
     expect(&got, "chdir /data", "0 getcwd /data open input.bin 1");
     expect(&got, "chdir to a file", "-1 ENOTDIR");
+    expect(&got, "readdir /", "[./ ../ dev/ data/]");
+    expect(&got, "readdir /data", "[./ ../ input.bin]");
     expect(&got, "signal", "first 1 second 1");
     expect(&got, "getrlimit", "0");
     expect(&got, "mmap zero", "1 mremap kept: 1 munmap: 0");
