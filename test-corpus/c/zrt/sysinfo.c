@@ -142,5 +142,10 @@ int main(void) {
   zero = 1;
   for (size_t i = 0; i < len; i++) zero &= m[i] == 0;
   printf("mmap after munmap zero: %d\n", zero);
+
+  /* close frees the fd: the lowest free fd is taken next */
+  int c0 = close(0);
+  int again0 = open("/data/input.bin", O_RDONLY);
+  printf("close 0 then open: %d %d\n", c0, again0);
   return 0;
 }

@@ -70,6 +70,7 @@ fn the_guest_sees_its_session_and_zrt_answers() {
     expect(&got, "getrlimit", "0");
     expect(&got, "mmap zero", "1 mremap kept: 1 munmap: 0");
     expect(&got, "mmap after munmap zero", "1");
+    expect(&got, "close 0 then open", "0 0");
 
     // The native build runs and prints the same keys (with the host's values).
     let native = run_with_stdin(Command::new(&b.native), STDIN, "native sysinfo");
