@@ -215,13 +215,20 @@ impl Channel {
 
     /// Writes all of `data` at `offset` for random channels or sequentially otherwise.
     pub fn write(&mut self, data: &[u8], offset: u64) -> io::Result<usize> {
-        if self.spec.kind.random_write() {
+        let end = if self.spec.kind.random_write() {
             self.file.write_all_at(data, offset)?;
+            offset + data.len() as u64
         } else if self.source == SourceKind::File && !self.std_stream {
             self.file.write_all_at(data, self.write_pos)?;
             self.write_pos += data.len() as u64;
+            self.write_pos
         } else {
             write_retry(&mut self.file, data)?;
+            0
+        };
+        // A channel that is read at random sees what was written to it: its size grows.
+        if self.spec.kind.random_read() && self.spec.limits.readable() {
+            self.size = self.size.max(end);
         }
         if let Some(h) = &mut self.etag {
             h.update(data);

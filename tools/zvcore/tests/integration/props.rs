@@ -341,7 +341,7 @@ fn apply_elf(file: &mut Vec<u8>, m: &ElfMutation) {
     }
     let phnum = file.get(56..58).map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]]))).min(8);
     let put = |file: &mut Vec<u8>, at: usize, bytes: &[u8]| {
-        if let Some(dst) = file.get_mut(at..at + bytes.len()) {
+        if let Some(dst) = at.checked_add(bytes.len()).and_then(|end| file.get_mut(at..end)) {
             dst.copy_from_slice(bytes);
         }
     };
