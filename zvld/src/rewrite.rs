@@ -81,7 +81,6 @@ struct Fixup {
 #[derive(Clone, Copy, Debug)]
 struct Unit {
     in_off: u32,
-    start: u32,
     len: u8,
     call: bool,
     /// The first unit of an input instruction: the offset map points here.
@@ -262,7 +261,6 @@ impl Emitter {
         let i = self.units.len() as u32;
         self.units.push(Unit {
             in_off: self.in_off,
-            start: self.bytes.len() as u32,
             len: b.len() as u8,
             call,
             first: self.first,
@@ -550,8 +548,10 @@ fn decode_chunk(
     let mut ri = 0;
     let mut e = Emitter {
         bytes: Vec::with_capacity(n + n / 4),
-        units: Vec::with_capacity(insns.len() + 16),
-        fixups: Vec::new(),
+        // Some instructions become several units (ret, syscall, jmp *mem, ...); fixups
+        // are the relocations plus the section-local branches.
+        units: Vec::with_capacity(insns.len() + insns.len() / 8 + 16),
+        fixups: Vec::with_capacity(relocs.len() + insns.len() / 6 + 16),
         in_off: 0,
         first: true,
     };
@@ -761,16 +761,16 @@ fn rewrite_one(
             }
             let op = raw[pfx.op];
             let call = ins.flow_control() == FlowControl::Call;
-            let (bytes, field): (Vec<u8>, usize) = match op {
-                0xE8 => (vec![0xE8, 0, 0, 0, 0], 1),
-                0xE9 | 0xEB => (vec![0xE9, 0, 0, 0, 0], 1),
-                0x70..=0x7F => (vec![0x0F, 0x80 | (op & 0xF), 0, 0, 0, 0], 2),
-                0x0F => (vec![0x0F, raw[pfx.op + 1], 0, 0, 0, 0], 2),
+            let (bytes, n, field): ([u8; 9], usize, usize) = match op {
+                0xE8 => ([0xE8, 0, 0, 0, 0, 0, 0, 0, 0], 5, 1),
+                0xE9 | 0xEB => ([0xE9, 0, 0, 0, 0, 0, 0, 0, 0], 5, 1),
+                0x70..=0x7F => ([0x0F, 0x80 | (op & 0xF), 0, 0, 0, 0, 0, 0, 0], 6, 2),
+                0x0F => ([0x0F, raw[pfx.op + 1], 0, 0, 0, 0, 0, 0, 0], 6, 2),
                 // loop/loope/loopne/jrcxz have only rel8 forms: `op +2; jmp +5; jmp target`.
-                0xE0..=0xE3 => (vec![op, 2, 0xEB, 5, 0xE9, 0, 0, 0, 0], 5),
+                0xE0..=0xE3 => ([op, 2, 0xEB, 5, 0xE9, 0, 0, 0, 0], 9, 5),
                 _ => return fail("unexpected branch encoding".into(), ""),
             };
-            let u = e.unit(&bytes, call);
+            let u = e.unit(&bytes[..n], call);
             match rs {
                 [] => {
                     let t = ins.near_branch_target();
@@ -1145,13 +1145,26 @@ pub fn pad_nops(out: &mut Vec<u8>, mut n: usize) {
     }
 }
 
-/// One part laid out from a bundle boundary: bytes (NOP padded to a bundle), map
-/// entries and unit offsets relative to the part's start, and the unpadded length.
+/// Writes `n` bytes of NOPs into `buf` from index `at` (a buffer that starts on a bundle
+/// boundary), exactly as [`pad_nops`] would append them at length `at`.
+fn fill_nops(buf: &mut [u8], mut at: usize, mut n: usize) {
+    while n > 0 {
+        let room = BUNDLE as usize - at % BUNDLE as usize;
+        let k = n.min(room).min(NOPS.len());
+        buf[at..at + k].copy_from_slice(NOPS[k - 1]);
+        at += k;
+        n -= k;
+    }
+}
+
+/// One part placed from a bundle boundary: map entries and unit offsets relative to the
+/// part's start, the unpadded length and the length padded to a bundle. The bytes are
+/// written later by [`fill_part`], once, when relaxation has settled.
 struct Laid {
-    bytes: Vec<u8>,
     map: Vec<(u32, u32)>,
     offs: Vec<u32>,
     unpadded: u32,
+    size: u32,
     /// Units laid out in their rel8 form (empty: none).
     short: Vec<bool>,
 }
@@ -1160,8 +1173,7 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
     // Branch relaxation: start with the rel8 form for every local branch whose target
     // lies in this part and was near in the all-rel32 layout, then widen any that does
     // not fit and lay out again until nothing changes (widening only, so this ends).
-    let all_long = vec![false; part.units.len()];
-    let mut laid = layout_once(part, align, &all_long);
+    let mut laid = layout_once(part, align, &[]);
     let lo = part.units.first().map_or(0, |u| u.in_off);
     let hi = part.units.last().map_or(0, |u| u.in_off);
     let mut short: Vec<bool> = part
@@ -1199,7 +1211,7 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
             return laid;
         }
     }
-    layout_once(part, align, &all_long)
+    layout_once(part, align, &[])
 }
 
 /// The output offset of input offset `off` in a part's map.
@@ -1207,49 +1219,62 @@ fn part_lookup(map: &[(u32, u32)], off: u32) -> Option<u32> {
     map.binary_search_by_key(&off, |&(i, _)| i).ok().map(|k| map[k].1)
 }
 
+/// Places the units of a part (offsets only); `short` (empty: none) marks the local
+/// branches laid out in their rel8 form.
 fn layout_once(part: &Emitter, align: &[u32], short: &[bool]) -> Laid {
-    let mut out: Vec<u8> = Vec::with_capacity(part.bytes.len() + part.bytes.len() / 3 + 32);
     let mut map = Vec::with_capacity(part.units.len());
     let mut offs = Vec::with_capacity(part.units.len());
     let mut ai = part.units.first().map_or(0, |u| align.partition_point(|&a| a < u.in_off));
+    let mut cur = 0u32;
+    let to_bundle = |cur: u32| (BUNDLE - cur % BUNDLE) % BUNDLE;
     for (k, u) in part.units.iter().enumerate() {
         if u.align {
-            let cur = out.len() as u32;
-            pad_nops(&mut out, ((BUNDLE - cur % BUNDLE) % BUNDLE) as usize);
+            cur += to_bundle(cur);
         }
         if u.first {
             while ai < align.len() && align[ai] < u.in_off {
                 ai += 1;
             }
             if ai < align.len() && align[ai] == u.in_off {
-                let cur = out.len() as u32;
-                pad_nops(&mut out, ((BUNDLE - cur % BUNDLE) % BUNDLE) as usize);
+                cur += to_bundle(cur);
             }
         }
-        let is_short = short[k];
-        let len = if is_short { 2 } else { u32::from(u.len) };
-        let cur = out.len() as u32;
+        let len = if short.get(k).copied().unwrap_or(false) { 2 } else { u32::from(u.len) };
         // The map points at the padding before a call (NOPs fall through into it), so a
         // bundle-aligned instruction keeps its bundle-aligned address.
         if u.first {
             map.push((u.in_off, cur));
         }
         if u.call {
-            pad_nops(&mut out, ((BUNDLE - (cur + len) % BUNDLE) % BUNDLE) as usize);
+            cur += to_bundle(cur + len);
         } else if len > 0 && cur % BUNDLE + len > BUNDLE {
-            pad_nops(&mut out, (BUNDLE - cur % BUNDLE) as usize);
+            cur += BUNDLE - cur % BUNDLE;
         }
-        offs.push(out.len() as u32);
-        if is_short {
-            out.extend_from_slice(&[u.short, 0]);
-        } else {
-            out.extend_from_slice(&part.bytes[u.start as usize..(u.start + len) as usize]);
-        }
+        offs.push(cur);
+        cur += len;
     }
-    let unpadded = out.len() as u32;
-    let end = out.len();
-    pad_nops(&mut out, (BUNDLE as usize - end % BUNDLE as usize) % BUNDLE as usize);
-    Laid { bytes: out, map, offs, unpadded, short: Vec::new() }
+    Laid { map, offs, unpadded: cur, size: cur + to_bundle(cur), short: Vec::new() }
+}
+
+/// Writes a placed part into `out` (its `size` bytes): the units at their offsets, NOPs
+/// in between and up to the bundle end.
+fn fill_part(part: &Emitter, laid: &Laid, out: &mut [u8]) {
+    let mut at = 0usize;
+    let mut start = 0usize;
+    for (k, u) in part.units.iter().enumerate() {
+        let off = laid.offs[k] as usize;
+        fill_nops(out, at, off - at);
+        let long = usize::from(u.len);
+        if laid.short.get(k).copied().unwrap_or(false) {
+            out[off..off + 2].copy_from_slice(&[u.short, 0]);
+            at = off + 2;
+        } else {
+            out[off..off + long].copy_from_slice(&part.bytes[start..start + long]);
+            at = off + long;
+        }
+        start += long;
+    }
+    fill_nops(out, at, out.len() - at);
 }
 
 /// Step 2: bundle layout of a decoded section. `align` lists the input offsets that
@@ -1257,24 +1282,38 @@ fn layout_once(part: &Emitter, align: &[u32], short: &[bool]) -> Laid {
 pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewritten> {
     use rayon::prelude::*;
     // Every part starts a bundle (a chunk starts at a symbol, which is an indirect-branch
-    // target; a stub part starts with an aligned stub), so parts are laid out
-    // independently, in parallel, and then joined.
+    // target; a stub part starts with an aligned stub), so parts are placed
+    // independently, in parallel, then written into one buffer, in parallel.
     let laid: Vec<Laid> = d.parts.par_iter().map(|p| layout_part(p, align)).collect();
-    let total: usize = laid.iter().map(|l| l.bytes.len()).sum();
-    let mut out: Vec<u8> = Vec::with_capacity(total + 32);
+    let total: usize = laid.iter().map(|l| l.size as usize).sum();
+    let mut out: Vec<u8> = vec![0; total];
+    {
+        let mut jobs: Vec<(&Emitter, &Laid, &mut [u8])> = Vec::with_capacity(laid.len());
+        let mut rest: &mut [u8] = &mut out;
+        for (p, l) in d.parts.iter().zip(&laid) {
+            let (dst, tail) = std::mem::take(&mut rest).split_at_mut(l.size as usize);
+            rest = tail;
+            jobs.push((p, l, dst));
+        }
+        if jobs.len() > 1 {
+            jobs.into_par_iter().for_each(|(p, l, dst)| fill_part(p, l, dst));
+        } else {
+            jobs.into_iter().for_each(|(p, l, dst)| fill_part(p, l, dst));
+        }
+    }
     let mut map: Vec<(u32, u32)> = Vec::with_capacity(laid.iter().map(|l| l.map.len()).sum::<usize>() + 1);
     let mut unit_out: Vec<Vec<u32>> = Vec::with_capacity(laid.len());
     let mut shorts: Vec<Vec<bool>> = Vec::with_capacity(laid.len());
     let mut code_end = 0u32;
+    let mut base = 0u32;
     for (pi, l) in laid.into_iter().enumerate() {
-        let base = out.len() as u32;
         if pi < d.stubs_from {
             code_end = base + l.unpadded;
         }
         map.extend(l.map.into_iter().map(|(i, o)| (i, o + base)));
         unit_out.push(l.offs.into_iter().map(|o| o + base).collect());
         shorts.push(l.short);
-        out.extend_from_slice(&l.bytes);
+        base += l.size;
     }
     map.push((d.size, code_end));
 
