@@ -13,6 +13,7 @@ use object::elf;
 use object::read::archive::ArchiveFile;
 use object::read::elf::{FileHeader, Rela, SectionHeader, Sym};
 use object::LittleEndian as LE;
+use rayon::prelude::*;
 
 use crate::error::{LinkError, Result};
 
@@ -213,17 +214,25 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
             discarded: false,
         });
     }
-    // Relocations.
+    // Relocations, section by section in parallel (debug sections of a large object
+    // carry hundreds of thousands).
+    let mut tables = Vec::new();
     for sh in sections.iter() {
         if sh.sh_type(e) == elf::SHT_REL {
             return Err(bad(&name, "SHT_REL relocations (x86-64 objects use RELA)"));
         }
         if let Some((relas, _)) = sh.rela(e, data).map_err(|err| bad(&name, format!("bad relocations: {err}")))? {
             let target = sh.sh_info(e) as usize;
-            let Some(sec) = out_secs.get_mut(target) else {
+            if target >= out_secs.len() {
                 return Err(bad(&name, format!("relocation section for missing section {target}")));
-            };
-            sec.relocs = relas
+            }
+            tables.push((target, relas));
+        }
+    }
+    let parsed: Vec<(usize, Vec<Reloc>)> = tables
+        .into_par_iter()
+        .map(|(target, relas)| {
+            let mut relocs: Vec<Reloc> = relas
                 .iter()
                 .filter(|r| r.r_type(e, false) != elf::R_X86_64_NONE)
                 .map(|r| Reloc {
@@ -233,10 +242,14 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
                     addend: r.r_addend(e),
                 })
                 .collect();
-            if !sec.relocs.is_sorted_by_key(|r| r.offset) {
-                sec.relocs.sort_by_key(|r| r.offset);
+            if !relocs.is_sorted_by_key(|r| r.offset) {
+                relocs.sort_by_key(|r| r.offset);
             }
-        }
+            (target, relocs)
+        })
+        .collect();
+    for (target, relocs) in parsed {
+        out_secs[target].relocs = relocs;
     }
     // Symbols.
     let mut syms = Vec::with_capacity(symtab.len());

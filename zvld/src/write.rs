@@ -75,6 +75,16 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
     let has_data = img.data.2 > 0;
     let phnum = 1 + usize::from(has_ro) + usize::from(has_data) + usize::from(img.tls.is_some()) + 2;
     let mut out = vec![0u8; 64 + 56 * phnum];
+    // Reserve the whole file up front (segments, page padding, DWARF, symbols), so the
+    // buffer is never moved while it grows.
+    let estimate = img.code.len()
+        + img.rodata.1.len()
+        + img.data.1.len()
+        + img.extra.iter().map(|(n, b)| n.len() + b.len() + 64).sum::<usize>()
+        + img.symbols.iter().map(|s| s.name.len() + 25).sum::<usize>()
+        + 4 * form::PAGE as usize
+        + 4096;
+    out.reserve(estimate);
     let note_off = out.len() as u64;
     out.extend_from_slice(&3u32.to_le_bytes());
     out.extend_from_slice(&4u32.to_le_bytes());
