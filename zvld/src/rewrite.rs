@@ -485,7 +485,11 @@ fn decode_chunk(
     insns: &mut Vec<(Instruction, ConstantOffsets)>,
 ) -> Result<(Emitter, Emitter, Vec<Stub>)> {
     while decoder.can_decode() {
-        let ins = decoder.decode();
+        // Decoded in place in the buffer (no copy of the instruction).
+        insns.push((Instruction::default(), ConstantOffsets::default()));
+        let slot = insns.last_mut().expect("just pushed");
+        decoder.decode_out(&mut slot.0);
+        let ins = &slot.0;
         if ins.is_invalid() {
             let pos = ins.ip();
             let stop = (pos as usize + 8).min(ctx.sec.data.len());
@@ -501,7 +505,7 @@ fn decode_chunk(
                 "move data out of executable sections",
             ));
         }
-        insns.push((ins, decoder.get_constant_offsets(&ins)));
+        slot.1 = decoder.get_constant_offsets(ins);
     }
     // Symbols must start instructions (the decode path from the section start reaches them).
     let syms_lo = ctx.symbols.partition_point(|&(o, _)| o < start);
@@ -589,15 +593,20 @@ fn decode_chunk(
     if let Some(r) = relocs.get(ri) {
         return Err(ctx.err(r.offset, "", "relocation past the last instruction", ""));
     }
-    // Jump-table dispatches with live flags get replay stubs (see crate::flags).
-    let mut labels: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
-    labels.extend(
-        insns.iter().filter(|(i, _)| i.op0_kind() == OpKind::NearBranch64).map(|(i, _)| i.near_branch_target()),
-    );
-    labels.sort_unstable();
-    labels.dedup();
-    let functions: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
-    let replays = crate::flags::analyse(ctx, insns, relocs, &labels, &functions, (start, end))?;
+    // Jump-table dispatches with live flags get replay stubs (see crate::flags). Only
+    // `jmp *mem` can be a dispatch: without one the analysis has nothing to do.
+    let replays = if insns.iter().any(|(i, _)| i.code() == Code::Jmp_rm64 && i.op0_kind() == OpKind::Memory) {
+        let mut labels: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
+        labels.extend(
+            insns.iter().filter(|(i, _)| i.op0_kind() == OpKind::NearBranch64).map(|(i, _)| i.near_branch_target()),
+        );
+        labels.sort_unstable();
+        labels.dedup();
+        let functions: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
+        crate::flags::analyse(ctx, insns, relocs, &labels, &functions, (start, end))?
+    } else {
+        Vec::new()
+    };
     let mut se =
         Emitter { bytes: Vec::new(), units: Vec::new(), fixups: Vec::new(), in_off: start as u32, first: false };
     let mut stubs = Vec::new();
@@ -944,11 +953,24 @@ fn rewrite_one(
         }
     }
 
+    let keep_seg = m == Mnemonic::Nop;
+    let strip_seg = !keep_seg && raw[..pfx.op].iter().any(|b| matches!(b, 0x26 | 0x2E | 0x36 | 0x3E));
+    if !need67 && !clear_w && !strip_seg {
+        // The common case: the instruction is kept byte for byte.
+        let u = e.unit(raw, false);
+        for r in rs {
+            let f = reloc_field(ctx, ins, co, r)?;
+            e.fix(u, f, FixKind::Reloc(out_reloc(r, len - f, false)));
+        }
+        if let Some((target, f)) = local_rip {
+            e.fix(u, f, FixKind::LocalRip { target, bias: (len - f) as u8 });
+        }
+        return Ok(());
+    }
     let mut out = Buf::default();
     if need67 {
         out.push(0x67);
     }
-    let keep_seg = m == Mnemonic::Nop;
     for (i, &b) in raw.iter().enumerate() {
         if i < pfx.op && !keep_seg && matches!(b, 0x26 | 0x2E | 0x36 | 0x3E) && Some(i) != pfx.rex {
             continue;
