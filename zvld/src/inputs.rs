@@ -298,17 +298,23 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
     Ok(Object { name, sections: out_secs, symbols: syms, comdats })
 }
 
+/// The bytes of an archive, read on demand: its symbol table, its member-name table
+/// and the members that resolution pulls in are read (with `read`, not `mmap`: zvld has
+/// no unsafe code), the rest of the file never is. A large library (libc.a, libgcc.a)
+/// contributes a small part of itself to a link, so this reads a fraction of the bytes.
+pub type ArchiveData = object::ReadCache<std::fs::File>;
+
 /// An `ar` archive indexed by the symbols its members define.
 #[derive(Debug)]
 pub struct Archive<'a> {
     /// The archive path.
     pub path: String,
+    /// The archive, parsed.
+    file: ArchiveFile<'a, &'a ArchiveData>,
     /// The archive bytes.
-    pub data: &'a [u8],
+    pub data: &'a ArchiveData,
     /// Symbol name to member offset (first definition wins, as with GNU ld).
     pub index: HashMap<&'a str, u64>,
-    /// Members in order: offset and name.
-    pub members: Vec<(u64, String)>,
 }
 
 /// Whether the bytes are an `ar` archive.
@@ -317,16 +323,10 @@ pub fn is_archive(data: &[u8]) -> bool {
 }
 
 /// Indexes an archive.
-pub fn parse_archive<'a>(path: &str, data: &'a [u8]) -> Result<Archive<'a>> {
-    if data.starts_with(b"!<thin>\n") {
-        return Err(bad(path, "thin archives are not supported; build it with `ar rcs` (not `ar rcsT`)"));
-    }
+pub fn parse_archive<'a>(path: &str, data: &'a ArchiveData) -> Result<Archive<'a>> {
     let ar = ArchiveFile::parse(data).map_err(|err| bad(path, format!("bad archive: {err}")))?;
-    let mut members = Vec::new();
-    for m in ar.members() {
-        let m = m.map_err(|err| bad(path, format!("bad archive member: {err}")))?;
-        let name = String::from_utf8_lossy(m.name()).into_owned();
-        members.push((m.file_range().0.saturating_sub(60), name));
+    if ar.is_thin() {
+        return Err(bad(path, "thin archives are not supported; build it with `ar rcs` (not `ar rcsT`)"));
     }
     let mut index = HashMap::new();
     match ar.symbols().map_err(|err| bad(path, format!("bad archive symbol table: {err}")))? {
@@ -354,21 +354,27 @@ pub fn parse_archive<'a>(path: &str, data: &'a [u8]) -> Result<Archive<'a>> {
             }
         }
     }
-    Ok(Archive { path: path.to_string(), data, index, members })
+    Ok(Archive { path: path.to_string(), file: ar, data, index })
+}
+
+/// Reads the member of `ar` whose header is at `offset`: its name for messages
+/// (`archive(member)`) and its bytes.
+pub fn archive_member_bytes<'a>(ar: &Archive<'a>, offset: u64) -> Result<(String, &'a [u8])> {
+    let m = ar
+        .file
+        .member(object::read::archive::ArchiveOffset(offset))
+        .map_err(|err| bad(&ar.path, format!("bad archive member at {offset:#x}: {err}")))?;
+    let mdata = m.data(ar.data).map_err(|err| bad(&ar.path, format!("bad archive member: {err}")))?;
+    Ok((format!("{}({})", ar.path, String::from_utf8_lossy(m.name())), mdata))
 }
 
 /// Parses the member of `ar` whose header is at `offset`.
 pub fn archive_member<'a>(ar: &Archive<'a>, offset: u64) -> Result<Object<'a>> {
-    let file = ArchiveFile::parse(ar.data).map_err(|err| bad(&ar.path, format!("bad archive: {err}")))?;
-    let m = file
-        .member(object::read::archive::ArchiveOffset(offset))
-        .map_err(|err| bad(&ar.path, format!("bad archive member at {offset:#x}: {err}")))?;
-    let mdata = m.data(ar.data).map_err(|err| bad(&ar.path, format!("bad archive member: {err}")))?;
-    let name = format!("{}({})", ar.path, String::from_utf8_lossy(m.name()));
-    parse_object(name, mdata)
+    let (name, data) = archive_member_bytes(ar, offset)?;
+    parse_object(name, data)
 }
 
 /// Indexes an archive (the name under which resolution calls [`parse_archive`]).
-pub fn archive_path_index<'a>(path: &str, data: &'a [u8]) -> Result<Archive<'a>> {
+pub fn archive_path_index<'a>(path: &str, data: &'a ArchiveData) -> Result<Archive<'a>> {
     parse_archive(path, data)
 }

@@ -65,8 +65,25 @@ pub struct Stats {
     pub phase_ms: Vec<(&'static str, f64)>,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|error| LinkError::Io { path: path.display().to_string(), error })
+/// An input file: an object's bytes, or an archive to be read on demand.
+enum Source {
+    Object(Vec<u8>),
+    Archive(std::fs::File),
+}
+
+/// Opens an input and tells objects (read whole) from archives (by their magic).
+fn open(path: &Path) -> Result<Source> {
+    use std::io::Read;
+    let io = |error| LinkError::Io { path: path.display().to_string(), error };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let size = f.metadata().map_err(io)?.len() as usize;
+    let mut bytes = Vec::with_capacity(size);
+    (&mut f).take(8).read_to_end(&mut bytes).map_err(io)?;
+    if inputs::is_archive(&bytes) {
+        return Ok(Source::Archive(f));
+    }
+    f.read_to_end(&mut bytes).map_err(io)?;
+    Ok(Source::Object(bytes))
 }
 
 fn find_lib(cfg: &Config, name: &str) -> Result<PathBuf> {
@@ -92,14 +109,25 @@ pub fn link(cfg: &Config) -> Result<Stats> {
             InputArg::Lib(n) => find_lib(cfg, n)?,
         });
     }
-    let files: Vec<Vec<u8>> = paths.par_iter().map(|p| read(p)).collect::<Result<_>>()?;
+    // Objects are read whole; archives are read on demand (see inputs::ArchiveData).
+    let opened: Vec<Source> = paths.par_iter().map(|p| open(p)).collect::<Result<_>>()?;
+    let is_ar: Vec<bool> = opened.iter().map(|s| matches!(s, Source::Archive(_))).collect();
+    let mut files: Vec<Vec<u8>> = Vec::new();
+    let mut archives: Vec<inputs::ArchiveData> = Vec::new();
+    for s in opened {
+        match s {
+            Source::Object(b) => files.push(b),
+            Source::Archive(f) => archives.push(object::ReadCache::new(f)),
+        }
+    }
+    let (mut fi, mut ai) = (files.iter(), archives.iter());
     let mut ins = Vec::new();
-    for (p, data) in paths.iter().zip(&files) {
+    for (p, &ar) in paths.iter().zip(&is_ar) {
         let name = p.display().to_string();
-        if inputs::is_archive(data) {
-            ins.push(Input::Archive(name, data));
+        if ar {
+            ins.push(Input::Archive(name, ai.next().expect("one archive per archive path")));
         } else {
-            ins.push(Input::Object(name, data));
+            ins.push(Input::Object(name, fi.next().expect("one object per object path")));
         }
     }
     let entry = cfg.entry.clone().unwrap_or_else(|| "_start".to_string());

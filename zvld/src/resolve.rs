@@ -113,8 +113,8 @@ impl<'a> Resolved<'a> {
 pub enum Input<'a> {
     /// A relocatable object.
     Object(String, &'a [u8]),
-    /// An archive.
-    Archive(String, &'a [u8]),
+    /// An archive, read on demand.
+    Archive(String, &'a inputs::ArchiveData),
 }
 
 /// Loads the inputs and resolves every symbol. `required` are names that must be
@@ -164,8 +164,12 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
             }
         }
         wanted.sort_unstable();
+        // The members are read in order (the archive reader is not shared between
+        // threads), then parsed in parallel.
+        let bytes: Vec<(String, &'a [u8])> =
+            wanted.iter().map(|&(ai, off)| inputs::archive_member_bytes(&archives[ai], off)).collect::<Result<_>>()?;
         let members: Vec<Result<Object<'a>>> =
-            wanted.par_iter().map(|&(ai, off)| inputs::archive_member(&archives[ai], off)).collect();
+            bytes.into_par_iter().map(|(name, data)| inputs::parse_object(name, data)).collect();
         for m in members {
             add_object(&mut objects, &mut table, &mut groups, m?)?;
             progress = true;
