@@ -127,7 +127,9 @@ fn rebuild_object(
     let o = &res.objects[oi as usize];
     let data = relocated(o, oi, sec, lay);
     let dl = gimli::DebugLine::new(&data, LittleEndian);
-    let mut out: Vec<u8> = Vec::new();
+    // The new programs are about as long as the old ones (one set_address per sequence,
+    // then standard opcodes).
+    let mut out: Vec<u8> = Vec::with_capacity(data.len() + data.len() / 4);
     let mut offsets = Vec::new();
     let relocs = &o.sections[sec].relocs;
     let mut off = 0usize;
@@ -267,7 +269,7 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
     }
     let parts: Vec<Option<Rebuilt>> =
         inputs.par_iter().map(|&(oi, si)| rebuild_object(res, oi, si, lay, a, code)).collect();
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(parts.iter().flatten().map(|(b, _)| b.len()).sum());
     let mut offsets = HashMap::new();
     for ((oi, _), part) in inputs.iter().zip(parts) {
         let Some((b, offs)) = part else { continue };
