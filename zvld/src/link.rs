@@ -110,7 +110,8 @@ pub fn link(cfg: &Config) -> Result<Stats> {
         });
     }
     // Objects are read whole; archives are read on demand (see inputs::ArchiveData).
-    let opened: Vec<Source> = paths.par_iter().map(|p| open(p)).collect::<Result<_>>()?;
+    let opened: Vec<Source> =
+        paths.par_iter().map(|p| open(p)).collect::<Vec<Result<_>>>().into_iter().collect::<Result<_>>()?;
     let is_ar: Vec<bool> = opened.iter().map(|s| matches!(s, Source::Archive(_))).collect();
     let mut files: Vec<Vec<u8>> = Vec::new();
     let mut archives: Vec<inputs::ArchiveData> = Vec::new();
@@ -202,7 +203,8 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
             emulate_cpuid: cfg.emulate_cpuid,
         })
         .collect();
-    let decoded: Vec<Decoded> = ctxs.par_iter().map(rewrite::decode).collect::<Result<_>>()?;
+    let decoded: Vec<Decoded> =
+        ctxs.par_iter().map(rewrite::decode).collect::<Vec<Result<_>>>().into_iter().collect::<Result<_>>()?;
     let t_dec = t1.elapsed().as_secs_f64() * 1e3;
 
     // Indirect-branch targets: symbols, and every code address a relocation takes.
@@ -275,6 +277,8 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         .zip(decoded.par_iter())
         .zip(align.par_iter())
         .map(|((c, d), a)| rewrite::emit(c, d, a))
+        .collect::<Vec<Result<_>>>()
+        .into_iter()
         .collect::<Result<_>>()?;
     let t_emit = t1.elapsed().as_secs_f64() * 1e3;
     // Freeing the decoded sections returns many pages to the kernel; do it off the
@@ -420,7 +424,7 @@ fn build_code(
         at = want + dst.len();
         jobs.push((p, ci, dst));
     }
-    jobs.into_par_iter().try_for_each(|(p, ci, bytes)| {
+    first_error(jobs.into_par_iter().map(|(p, ci, bytes)| -> Result<()> {
         let r = &rw[ci];
         bytes.copy_from_slice(&r.bytes);
         for x in &r.relocs {
@@ -443,7 +447,7 @@ fn build_code(
             relocate::apply(a, bytes, x.at as usize, &f)?;
         }
         Ok(())
-    })?;
+    }))?;
     Ok(out)
 }
 
@@ -474,7 +478,7 @@ fn fill_segment(
         at = p.addr + len as u64;
         jobs.push((p, dst));
     }
-    jobs.into_par_iter().try_for_each(|(p, bytes)| {
+    first_error(jobs.into_par_iter().map(|(p, bytes)| -> Result<()> {
         let o = &res.objects[p.obj as usize];
         let s = &o.sections[p.sec as usize];
         bytes.copy_from_slice(s.data);
@@ -503,7 +507,14 @@ fn fill_segment(
             relocate::apply(a, bytes, r.offset as usize, &f)?;
         }
         Ok(())
-    })
+    }))
+}
+
+/// Runs fallible parallel jobs to the end and reports the error of the first failing job
+/// in input order, so that a link with several errors always names the same one.
+fn first_error<I: rayon::iter::IndexedParallelIterator<Item = Result<()>>>(jobs: I) -> Result<()> {
+    let results: Vec<Result<()>> = jobs.collect();
+    results.into_iter().collect()
 }
 
 fn debug_sections(

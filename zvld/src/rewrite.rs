@@ -438,8 +438,12 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
         }
     }
     cuts.push(u64::from(size));
-    let parts: Vec<(Emitter, Emitter, Vec<Stub>)> =
-        cuts.par_windows(2).map(|w| decode_range(ctx, w[0], w[1], size)).collect::<Result<_>>()?;
+    let parts: Vec<(Emitter, Emitter, Vec<Stub>)> = cuts
+        .par_windows(2)
+        .map(|w| decode_range(ctx, w[0], w[1], size))
+        .collect::<Vec<Result<_>>>()
+        .into_iter()
+        .collect::<Result<_>>()?; // the first error in input order, whichever thread hit it
     let mut main = Vec::with_capacity(parts.len());
     let mut stub_parts = Vec::new();
     let mut stubs = Vec::new();
