@@ -8,6 +8,7 @@ mod faults;
 mod images;
 mod manifest;
 mod memory;
+mod real_programs;
 mod reports;
 
 use std::path::{Path, PathBuf};

@@ -3,17 +3,15 @@
 //! packages natively (gcc -static, same musl) and with zvcc, then requires byte-identical
 //! results between the native builds and zvrun (test-corpus/real/check).
 //!
-//! Ignored by default: from a cold cache it takes about 3.5 minutes on 2 cores (Debian
-//! source downloads, sqlite's amalgamation, two builds of each program), too slow for
-//! every CI run. Run it with
-//!     cargo test -p zvrun --test real_programs -- --ignored
-//! It needs the sysroot (scripts/build-sysroot), a deb-src entry, tclsh and network.
+//! From a cold cache it takes about 3.5 minutes on 2 cores (Debian source downloads,
+//! sqlite's amalgamation, two builds of each program); warm, about 35 seconds. CI runs
+//! it (scripts/bootstrap installs tclsh and the sysroot, whose script adds a deb-src
+//! entry). Alone: `cargo test -p zvrun --test integration real_programs`.
 
 use std::path::Path;
 use std::process::Command;
 
 #[test]
-#[ignore = "builds six Debian source packages twice (~3.5 min cold); run with --ignored"]
 fn real_programs_identical_native_and_zvrun() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
     let out = Command::new(repo.join("scripts/check-real-programs"))
