@@ -458,6 +458,31 @@ fn table() -> &'static [u8] {
     TABLE.get_or_init(|| Code::values().map(classify).collect())
 }
 
+/// Register is a segment, control, debug, test, bound, mask or tile register (C3).
+const REG_SYSTEM: u8 = 1;
+/// Register is rsp, esp, sp or spl (C6).
+const REG_SP: u8 = 2;
+
+fn register_flags(r: Register) -> u8 {
+    static TABLE: OnceLock<Box<[u8]>> = OnceLock::new();
+    let t = TABLE.get_or_init(|| {
+        Register::values()
+            .map(|r| {
+                let sys = r.is_segment_register()
+                    || r.is_cr()
+                    || r.is_dr()
+                    || r.is_tr()
+                    || r.is_bnd()
+                    || r.is_k()
+                    || r.is_tmm();
+                u8::from(sys) * REG_SYSTEM | u8::from(is_stack_pointer(r)) * REG_SP
+            })
+            .collect()
+    });
+    // An unknown register is treated as a system register: rejected, never ignored.
+    t.get(r as usize).copied().unwrap_or(REG_SYSTEM)
+}
+
 fn code_flags(code: Code) -> u8 {
     table().get(code as usize).copied().unwrap_or(DENY)
 }
@@ -711,29 +736,6 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
             }
             continue;
         }
-        let mut names_sp = false;
-        for i in 0..ins.op_count() {
-            if ins.op_kind(i) == OpKind::Register {
-                let r = ins.op_register(i);
-                names_sp |= is_stack_pointer(r);
-                if r.is_segment_register()
-                    || r.is_cr()
-                    || r.is_dr()
-                    || r.is_tr()
-                    || r.is_bnd()
-                    || r.is_k()
-                    || r.is_tmm()
-                {
-                    out.push(
-                        Rule::C3,
-                        addr,
-                        raw,
-                        &mtext(),
-                        format!("accesses the system register {}", format!("{r:?}").to_ascii_lowercase()),
-                    );
-                }
-            }
-        }
         if flags & BT_REG != 0 && ins.op0_kind() == OpKind::Memory {
             out.push(
                 Rule::C3,
@@ -772,9 +774,24 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
             );
         }
 
-        // C5: memory operands.
+        // C3 register classes and C5 memory operands, in one pass over the operands.
+        let mut names_sp = false;
         for i in 0..ins.op_count() {
             match ins.op_kind(i) {
+                OpKind::Register => {
+                    let r = ins.op_register(i);
+                    let rf = register_flags(r);
+                    names_sp |= rf & REG_SP != 0;
+                    if rf & REG_SYSTEM != 0 {
+                        out.push(
+                            Rule::C3,
+                            addr,
+                            raw,
+                            &mtext(),
+                            format!("accesses the system register {}", format!("{r:?}").to_ascii_lowercase()),
+                        );
+                    }
+                }
                 OpKind::Memory => {
                     if flags & C5_EXEMPT != 0 {
                         continue;
