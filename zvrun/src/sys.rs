@@ -283,7 +283,8 @@ pub fn trampoline_page() -> Vec<u8> {
 /// Slots of [`CTX`], shared with the assembly below (offsets are slot * 8).
 #[allow(dead_code)] // some slots are used only by the assembly
 mod slot {
-    const _: () = assert!((COUNT - GUEST_X87) * 8 >= 108, "room for fnsave's 108 bytes");
+    const _: () = assert!((COUNT - GUEST_X87) * 8 >= 512, "room for fxsave's 512 bytes");
+    const _: () = assert!((GUEST_X87 * 8) % 16 == 0, "fxsave needs 16-byte alignment");
     pub const HOST_RSP: usize = 0;
     pub const HOST_MXCSR: usize = 1;
     pub const HOST_FCW: usize = 2;
@@ -296,12 +297,12 @@ mod slot {
     pub const HAS_AVX: usize = 14;
     pub const START_RSP: usize = 15;
     pub const START_MXCSR: usize = 16;
-    /// 108-byte fnsave area for the guest's x87 state (slots 20..34).
+    /// 512-byte fxsave area for the guest's x87/MMX state (slots 20..84, 16-aligned).
     pub const GUEST_X87: usize = 20;
-    pub const COUNT: usize = 34;
+    pub const COUNT: usize = 84;
 }
 
-#[repr(C)]
+#[repr(C, align(16))]
 struct Ctx([AtomicU64; slot::COUNT]);
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -354,8 +355,10 @@ std::arch::global_asm!(
     "mov %r14, ({ctx}+64)(%rip)",
     "mov %r15, ({ctx}+72)(%rip)",
     "stmxcsr ({ctx}+80)(%rip)",
-    // The guest's whole x87/MMX state (fnsave also reinitialises the FPU for the host).
-    "fnsave ({ctx}+160)(%rip)",
+    // The guest's whole x87/MMX state (fxsave is much cheaper than fnsave), then a clean
+    // FPU for the host.
+    "fxsave ({ctx}+160)(%rip)",
+    "fninit",
     "mov ({ctx}+0)(%rip), %rsp",
     "cld",
     "ldmxcsr ({ctx}+8)(%rip)",
@@ -365,7 +368,9 @@ std::arch::global_asm!(
     "jne zv_exit_path",
     // Back to the guest: exactly its x87/MMX state and MXCSR (so no host value can
     // remain there), its callee-saved registers, every other register zero.
-    "frstor ({ctx}+160)(%rip)",
+    // fxrstor also reloads the guest's MXCSR and xmm registers from trap entry; the
+    // MXCSR is the guest's anyway and the vector registers are zeroed below.
+    "fxrstor ({ctx}+160)(%rip)",
     "ldmxcsr ({ctx}+80)(%rip)",
     "mov ({ctx}+32)(%rip), %rbx",
     "mov ({ctx}+40)(%rip), %rbp",
