@@ -475,7 +475,7 @@ fn register_flags(r: Register) -> u8 {
                     || r.is_bnd()
                     || r.is_k()
                     || r.is_tmm();
-                u8::from(sys) * REG_SYSTEM | u8::from(is_stack_pointer(r)) * REG_SP
+                (u8::from(sys) * REG_SYSTEM) | (u8::from(is_stack_pointer(r)) * REG_SP)
             })
             .collect()
     });
