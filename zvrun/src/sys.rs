@@ -284,7 +284,7 @@ pub fn trampoline_page() -> Vec<u8> {
 #[allow(dead_code)] // some slots are used only by the assembly
 mod slot {
     const _: () = assert!((COUNT - GUEST_X87) * 8 >= 512, "room for fxsave's 512 bytes");
-    const _: () = assert!((GUEST_X87 * 8) % 16 == 0, "fxsave needs 16-byte alignment");
+    const _: () = assert!((GUEST_X87 * 8).is_multiple_of(16), "fxsave needs 16-byte alignment");
     pub const HOST_RSP: usize = 0;
     pub const HOST_MXCSR: usize = 1;
     pub const HOST_FCW: usize = 2;
