@@ -258,11 +258,6 @@ impl GuestMemory {
         }
         self.protect(code.base(), code.len() as u64, PROT_R | PROT_X)
     }
-
-    /// Permissions of the page holding `addr` (0 when unmapped).
-    pub fn prot_at(&self, addr: u64) -> u8 {
-        self.regions.iter().find(|&&(s, e, _)| s <= addr && addr < e).map_or(0, |r| r.2)
-    }
 }
 
 /// The trampoline page image: slot 0 jumps to the host trap entry, every other byte is

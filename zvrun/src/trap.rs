@@ -8,7 +8,7 @@ use zvcore::form::{self, call};
 
 use crate::channel::Channel;
 use crate::session::Ending;
-use crate::sys::{GuestMemory, TrapHandler, TrapOutcome, PROT_R, PROT_W, PROT_X};
+use crate::sys::{GuestMemory, TrapHandler, TrapOutcome, PROT_R, PROT_W};
 
 /// The host side of the six calls for one session.
 pub struct Calls {
@@ -155,9 +155,4 @@ impl TrapHandler for Calls {
             _ => TrapOutcome::Return(-EPERM),
         }
     }
-}
-
-/// Whether a page is executable (for tests and diagnostics).
-pub fn is_executable(mem: &GuestMemory, addr: u64) -> bool {
-    mem.prot_at(addr) & PROT_X != 0
 }
