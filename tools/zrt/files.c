@@ -330,14 +330,15 @@ long zrt_write(long fd, const void *buf, size_t n) {
   return io_result(r);
 }
 
-long zrt_readv(long fd, const void *iovp, long n) {
+/* readv/writev: one call per non-empty buffer until a short transfer or an error. */
+static long vector_io(long fd, const void *iovp, long n, long (*op)(long, void *, size_t)) {
   const struct iovec *iov = iovp;
   if (n < 0 || n > 1024) return -EINVAL;
   if (!get(fd)) return -EBADF;
   long total = 0;
   for (long i = 0; i < n; i++) {
     if (iov[i].iov_len == 0) continue;
-    long r = zrt_read(fd, iov[i].iov_base, iov[i].iov_len);
+    long r = op(fd, iov[i].iov_base, iov[i].iov_len);
     if (r < 0) return total ? total : r;
     total += r;
     if ((size_t)r < iov[i].iov_len) break;
@@ -345,20 +346,11 @@ long zrt_readv(long fd, const void *iovp, long n) {
   return total;
 }
 
-long zrt_writev(long fd, const void *iovp, long n) {
-  const struct iovec *iov = iovp;
-  if (n < 0 || n > 1024) return -EINVAL;
-  if (!get(fd)) return -EBADF;
-  long total = 0;
-  for (long i = 0; i < n; i++) {
-    if (iov[i].iov_len == 0) continue;
-    long r = zrt_write(fd, iov[i].iov_base, iov[i].iov_len);
-    if (r < 0) return total ? total : r;
-    total += r;
-    if ((size_t)r < iov[i].iov_len) break;
-  }
-  return total;
-}
+static long write_op(long fd, void *buf, size_t n) { return zrt_write(fd, buf, n); }
+
+long zrt_readv(long fd, const void *iovp, long n) { return vector_io(fd, iovp, n, zrt_read); }
+
+long zrt_writev(long fd, const void *iovp, long n) { return vector_io(fd, iovp, n, write_op); }
 
 long zrt_pread(long fd, void *buf, size_t n, long off) {
   struct ofd *o = get(fd);
