@@ -298,11 +298,9 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
     Ok(Object { name, sections: out_secs, symbols: syms, comdats })
 }
 
-/// The bytes of an archive, read on demand: its symbol table, its member-name table
-/// and the members that resolution pulls in are read (with `read`, not `mmap`: zvld has
-/// no unsafe code), the rest of the file never is. A large library (libc.a, libgcc.a)
-/// contributes a small part of itself to a link, so this reads a fraction of the bytes.
-pub type ArchiveData = object::ReadCache<std::fs::File>;
+/// The bytes of an archive (mapped: only the symbol table, the member-name table and
+/// the members that resolution pulls in are ever touched).
+pub type ArchiveData = [u8];
 
 /// An `ar` archive indexed by the symbols its members define.
 #[derive(Debug)]
@@ -310,7 +308,7 @@ pub struct Archive<'a> {
     /// The archive path.
     pub path: String,
     /// The archive, parsed.
-    file: ArchiveFile<'a, &'a ArchiveData>,
+    file: ArchiveFile<'a>,
     /// The archive bytes.
     pub data: &'a ArchiveData,
     /// Symbol name to member offset (first definition wins, as with GNU ld).

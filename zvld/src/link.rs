@@ -65,25 +65,11 @@ pub struct Stats {
     pub phase_ms: Vec<(&'static str, f64)>,
 }
 
-/// An input file: an object's bytes, or an archive to be read on demand.
-enum Source {
-    Object(Vec<u8>),
-    Archive(std::fs::File),
-}
-
-/// Opens an input and tells objects (read whole) from archives (by their magic).
-fn open(path: &Path) -> Result<Source> {
-    use std::io::Read;
+/// Maps an input file (object or archive; told apart later by their magic).
+fn open(path: &Path) -> Result<crate::sys::Mapped> {
     let io = |error| LinkError::Io { path: path.display().to_string(), error };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let size = f.metadata().map_err(io)?.len() as usize;
-    let mut bytes = Vec::with_capacity(size);
-    (&mut f).take(8).read_to_end(&mut bytes).map_err(io)?;
-    if inputs::is_archive(&bytes) {
-        return Ok(Source::Archive(f));
-    }
-    f.read_to_end(&mut bytes).map_err(io)?;
-    Ok(Source::Object(bytes))
+    let f = std::fs::File::open(path).map_err(io)?;
+    crate::sys::Mapped::new(&f).map_err(io)
 }
 
 fn find_lib(cfg: &Config, name: &str) -> Result<PathBuf> {
@@ -109,26 +95,17 @@ pub fn link(cfg: &Config) -> Result<Stats> {
             InputArg::Lib(n) => find_lib(cfg, n)?,
         });
     }
-    // Objects are read whole; archives are read on demand (see inputs::ArchiveData).
-    let opened: Vec<Source> =
-        paths.par_iter().map(|p| open(p)).collect::<Vec<Result<_>>>().into_iter().collect::<Result<_>>()?;
-    let is_ar: Vec<bool> = opened.iter().map(|s| matches!(s, Source::Archive(_))).collect();
-    let mut files: Vec<Vec<u8>> = Vec::new();
-    let mut archives: Vec<inputs::ArchiveData> = Vec::new();
-    for s in opened {
-        match s {
-            Source::Object(b) => files.push(b),
-            Source::Archive(f) => archives.push(object::ReadCache::new(f)),
-        }
-    }
-    let (mut fi, mut ai) = (files.iter(), archives.iter());
-    let mut ins = Vec::new();
-    for (p, &ar) in paths.iter().zip(&is_ar) {
+    // Inputs are mapped, not read: only the pages a link touches are faulted in (an
+    // archive's symbol table and the members pulled in).
+    let mapped: Vec<crate::sys::Mapped> = paths.iter().map(|p| open(p)).collect::<Result<_>>()?;
+    let mut ins = Vec::with_capacity(paths.len());
+    for (p, m) in paths.iter().zip(&mapped) {
         let name = p.display().to_string();
-        if ar {
-            ins.push(Input::Archive(name, ai.next().expect("one archive per archive path")));
+        let bytes = m.bytes();
+        if inputs::is_archive(bytes) {
+            ins.push(Input::Archive(name, bytes));
         } else {
-            ins.push(Input::Object(name, fi.next().expect("one object per object path")));
+            ins.push(Input::Object(name, bytes));
         }
     }
     let entry = cfg.entry.clone().unwrap_or_else(|| "_start".to_string());

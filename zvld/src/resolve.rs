@@ -113,7 +113,7 @@ impl<'a> Resolved<'a> {
 pub enum Input<'a> {
     /// A relocatable object.
     Object(String, &'a [u8]),
-    /// An archive, read on demand.
+    /// An archive (members are parsed when they are pulled in).
     Archive(String, &'a inputs::ArchiveData),
 }
 
@@ -164,8 +164,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
             }
         }
         wanted.sort_unstable();
-        // The members are read in order (the archive reader is not shared between
-        // threads), then parsed in parallel.
+        // The members are located in order, then parsed in parallel.
         let bytes: Vec<(String, &'a [u8])> =
             wanted.iter().map(|&(ai, off)| inputs::archive_member_bytes(&archives[ai], off)).collect::<Result<_>>()?;
         let members: Vec<Result<Object<'a>>> =
