@@ -273,7 +273,10 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     let lay = layout::layout(res, &code, &rewritten, got)?;
     stats.code_out = lay.code_content_end - zvcore::form::CODE_START;
     let a = Addresses { res, layout: &lay, code: &rewritten };
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    stats.phase_ms.push(("  layout", ms(t2)));
     let code_bytes = build_code(res, &lay, &rewritten, &a, &ctxs)?;
+    stats.phase_ms.push(("  +code", ms(t2)));
     let mut rodata = vec![0u8; lay.rodata.filesz as usize];
     for (i, slot) in lay.got.iter().enumerate() {
         let v = a.got_value(*slot).unwrap_or(0);
@@ -300,7 +303,9 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         })
         .collect();
     fill_segment(res, &a, &file_pieces, lay.data.vaddr, &mut data, &redirects)?;
+    stats.phase_ms.push(("  +data", ms(t2)));
     let extra = if cfg.strip_debug { Vec::new() } else { debug_sections(res, &lay, &a, &code)? };
+    stats.phase_ms.push(("  +debug", ms(t2)));
     let entry_addr = match res.global(entry) {
         Some(d) => a.addr(d, 0, true).unwrap_or(0),
         None => 0,
@@ -315,6 +320,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         symbols,
         extra,
     };
+    stats.phase_ms.push(("  +symbols", ms(t2)));
     let file = write::write(&img);
     stats.phase_ms.push(("layout+relocate", t2.elapsed().as_secs_f64() * 1e3));
 
@@ -346,6 +352,11 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     stats.file_size = file.len() as u64;
     stats.phase_ms.push(("write", t4.elapsed().as_secs_f64() * 1e3));
     stats.phase_ms.push(("total", t0.elapsed().as_secs_f64() * 1e3));
+    // The large buffers are freed on another thread: `zvld` exits as soon as the link is
+    // done instead of returning tens of megabytes to the kernel first.
+    let write::Image { symbols, extra, .. } = img;
+    drop(ctxs);
+    std::thread::spawn(move || drop((file, rewritten, code_bytes, rodata, data, symbols, extra, lay)));
     Ok(stats)
 }
 

@@ -4,6 +4,8 @@
 //! and section headers, a symbol table and the DWARF sections for debuggers and
 //! `addr2line`. The bytes are returned, not written: the linker verifies them first.
 
+use std::borrow::Cow;
+
 use zvcore::form;
 
 /// A symbol of the output.
@@ -74,35 +76,33 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
     let has_ro = !img.rodata.1.is_empty();
     let has_data = img.data.2 > 0;
     let phnum = 1 + usize::from(has_ro) + usize::from(has_data) + usize::from(img.tls.is_some()) + 2;
-    let mut out = vec![0u8; 64 + 56 * phnum];
-    // Reserve the whole file up front (segments, page padding, DWARF, symbols), so the
-    // buffer is never moved while it grows.
-    let estimate = img.code.len()
-        + img.rodata.1.len()
-        + img.data.1.len()
-        + img.extra.iter().map(|(n, b)| n.len() + b.len() + 64).sum::<usize>()
-        + img.symbols.iter().map(|s| s.name.len() + 25).sum::<usize>()
-        + 4 * form::PAGE as usize
-        + 4096;
-    out.reserve(estimate);
-    let note_off = out.len() as u64;
-    out.extend_from_slice(&3u32.to_le_bytes());
-    out.extend_from_slice(&4u32.to_le_bytes());
-    out.extend_from_slice(&form::NOTE_TYPE_FORM.to_le_bytes());
-    out.extend_from_slice(b"ZV\0\0");
-    out.extend_from_slice(&form::FORM_VERSION.to_le_bytes());
+    // The file is laid out first (`len` is its length so far; `parts` are the bytes to
+    // copy and their file offsets), then allocated zeroed at its final size and filled in
+    // parallel: no byte is copied twice, and the pages are faulted in by all threads.
+    let head_len = 64 + 56 * phnum;
+    let mut len = head_len as u64;
+    let mut parts: Vec<(u64, Cow<'_, [u8]>)> = Vec::with_capacity(img.extra.len() + 12);
+    let note_off = len;
+    let mut note = Vec::with_capacity(20);
+    note.extend_from_slice(&3u32.to_le_bytes());
+    note.extend_from_slice(&4u32.to_le_bytes());
+    note.extend_from_slice(&form::NOTE_TYPE_FORM.to_le_bytes());
+    note.extend_from_slice(b"ZV\0\0");
+    note.extend_from_slice(&form::FORM_VERSION.to_le_bytes());
+    len += note.len() as u64;
+    parts.push((note_off, Cow::Owned(note)));
 
-    let place = |out: &mut Vec<u8>, vaddr: u64, bytes: &[u8]| -> u64 {
+    fn place<'x>(len: &mut u64, parts: &mut Vec<(u64, Cow<'x, [u8]>)>, vaddr: u64, bytes: &'x [u8]) -> u64 {
         let want = vaddr % form::PAGE;
-        let mut off = (out.len() as u64).next_multiple_of(form::PAGE) + want;
-        if off < out.len() as u64 {
+        let mut off = len.next_multiple_of(form::PAGE) + want;
+        if off < *len {
             off += form::PAGE;
         }
-        out.resize(off as usize, 0);
-        out.extend_from_slice(bytes);
+        *len = off + bytes.len() as u64;
+        parts.push((off, Cow::Borrowed(bytes)));
         off
-    };
-    let code_off = place(&mut out, form::CODE_START, img.code);
+    }
+    let code_off = place(&mut len, &mut parts, form::CODE_START, img.code);
     phdrs.push([
         u64::from(PT_LOAD) | (5 << 32),
         code_off,
@@ -114,13 +114,13 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
     ]);
     let mut ro_off = 0;
     if has_ro {
-        ro_off = place(&mut out, img.rodata.0, img.rodata.1);
+        ro_off = place(&mut len, &mut parts, img.rodata.0, img.rodata.1);
         let n = img.rodata.1.len() as u64;
         phdrs.push([u64::from(PT_LOAD) | (4 << 32), ro_off, img.rodata.0, n, n, form::PAGE, 0]);
     }
     let mut data_off = 0;
     if has_data {
-        data_off = place(&mut out, img.data.0, img.data.1);
+        data_off = place(&mut len, &mut parts, img.data.0, img.data.1);
         phdrs.push([
             u64::from(PT_LOAD) | (6 << 32),
             data_off,
@@ -222,8 +222,9 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
         entsize: 0,
     });
     for (n, bytes) in &img.extra {
-        let off = out.len() as u64;
-        out.extend_from_slice(bytes);
+        let off = len;
+        len += bytes.len() as u64;
+        parts.push((off, Cow::Borrowed(&bytes[..])));
         sh.push(Shdr {
             name: name(n),
             kind: 1,
@@ -262,11 +263,14 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
         put64(&mut e, 16, s.size);
         symtab.extend_from_slice(&e);
     }
-    out.resize(out.len().next_multiple_of(8), 0);
-    let symoff = out.len() as u64;
-    out.extend_from_slice(&symtab);
-    let stroff = out.len() as u64;
-    out.extend_from_slice(&strtab);
+    len = len.next_multiple_of(8);
+    let symoff = len;
+    len += symtab.len() as u64;
+    let stroff = len;
+    len += strtab.len() as u64;
+    let (symtab_len, strtab_len) = (symtab.len() as u64, strtab.len() as u64);
+    parts.push((symoff, Cow::Owned(symtab)));
+    parts.push((stroff, Cow::Owned(strtab)));
     let strndx = sh.len() as u32 + 1;
     sh.push(Shdr {
         name: name(".symtab"),
@@ -274,7 +278,7 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
         flags: 0,
         addr: 0,
         off: symoff,
-        size: symtab.len() as u64,
+        size: symtab_len,
         link: strndx,
         info: nlocal as u32,
         align: 8,
@@ -286,7 +290,7 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
         flags: 0,
         addr: 0,
         off: stroff,
-        size: strtab.len() as u64,
+        size: strtab_len,
         link: 0,
         info: 0,
         align: 1,
@@ -294,22 +298,25 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
     });
     let shstrndx = sh.len();
     let n = name(".shstrtab");
-    let shstroff = out.len() as u64;
-    out.extend_from_slice(&shstr);
+    let shstroff = len;
+    let shstr_len = shstr.len() as u64;
+    len += shstr_len;
+    parts.push((shstroff, Cow::Owned(shstr)));
     sh.push(Shdr {
         name: n,
         kind: 3,
         flags: 0,
         addr: 0,
         off: shstroff,
-        size: shstr.len() as u64,
+        size: shstr_len,
         link: 0,
         info: 0,
         align: 1,
         entsize: 0,
     });
-    out.resize(out.len().next_multiple_of(8), 0);
-    let shoff = out.len() as u64;
+    len = len.next_multiple_of(8);
+    let shoff = len;
+    let mut shdrs = Vec::with_capacity(64 * sh.len());
     for h in &sh {
         let mut e = [0u8; 64];
         put32(&mut e, 0, h.name);
@@ -322,10 +329,13 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
         put32(&mut e, 44, h.info);
         put64(&mut e, 48, h.align);
         put64(&mut e, 56, h.entsize);
-        out.extend_from_slice(&e);
+        shdrs.extend_from_slice(&e);
     }
+    len += shdrs.len() as u64;
+    parts.push((shoff, Cow::Owned(shdrs)));
 
-    let h = &mut out[..64];
+    let mut head = vec![0u8; head_len];
+    let h = &mut head[..64];
     h[0..4].copy_from_slice(b"\x7fELF");
     h[4] = 2;
     h[5] = 1;
@@ -344,14 +354,40 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
     put16(h, 62, shstrndx as u16);
     for (i, p) in phdrs.iter().enumerate() {
         let o = 64 + 56 * i;
-        put32(&mut out, o, p[0] as u32);
-        put32(&mut out, o + 4, (p[0] >> 32) as u32);
-        put64(&mut out, o + 8, p[1]);
-        put64(&mut out, o + 16, p[2]);
-        put64(&mut out, o + 24, p[2]);
-        put64(&mut out, o + 32, p[3]);
-        put64(&mut out, o + 40, p[4]);
-        put64(&mut out, o + 48, p[5]);
+        put32(&mut head, o, p[0] as u32);
+        put32(&mut head, o + 4, (p[0] >> 32) as u32);
+        put64(&mut head, o + 8, p[1]);
+        put64(&mut head, o + 16, p[2]);
+        put64(&mut head, o + 24, p[2]);
+        put64(&mut head, o + 32, p[3]);
+        put64(&mut head, o + 40, p[4]);
+        put64(&mut head, o + 48, p[5]);
     }
+    parts.push((0, Cow::Owned(head)));
+    fill(len as usize, parts)
+}
+
+/// Allocates the file (zeroed: the gaps stay zero) and copies every part to its offset,
+/// large parts in parallel. Parts must not overlap.
+fn fill(len: usize, mut parts: Vec<(u64, Cow<'_, [u8]>)>) -> Vec<u8> {
+    use rayon::prelude::*;
+    parts.sort_by_key(|(off, _)| *off);
+    let mut out = vec![0u8; len];
+    let mut jobs: Vec<(&mut [u8], &[u8])> = Vec::with_capacity(parts.len());
+    let mut rest: &mut [u8] = &mut out;
+    let mut at = 0usize;
+    for (off, bytes) in &parts {
+        let tail = std::mem::take(&mut rest);
+        let (_, tail) = tail.split_at_mut(*off as usize - at);
+        let (dst, tail) = tail.split_at_mut(bytes.len());
+        rest = tail;
+        at = *off as usize + bytes.len();
+        jobs.push((dst, bytes));
+    }
+    // Split large copies so that both threads share the biggest section.
+    const PIECE: usize = 256 * 1024;
+    jobs.into_par_iter()
+        .flat_map_iter(|(dst, src)| dst.chunks_mut(PIECE).zip(src.chunks(PIECE)))
+        .for_each(|(d, s)| d.copy_from_slice(s));
     out
 }
