@@ -71,11 +71,20 @@ enum FixKind {
     },
 }
 
+/// A fixup as stored: a moved relocation is kept in its part's `relocs` (by index), so
+/// that a fixup is 16 bytes rather than the size of a relocation.
+#[derive(Clone, Copy, Debug)]
+enum Stored {
+    Reloc(u32),
+    LocalBranch { target: u32 },
+    LocalRip { target: u32, bias: u8 },
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Fixup {
     unit: u32,
     at: u8,
-    kind: FixKind,
+    kind: Stored,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -121,17 +130,14 @@ impl Decoded {
     /// targets for the indirect-target analysis: for each relocation of this section,
     /// its symbol, addend, bias and whether it is a branch field.
     pub fn relocs(&self) -> impl Iterator<Item = &OutReloc> {
-        self.parts.iter().flat_map(|p| p.fixups.iter()).filter_map(|f| match &f.kind {
-            FixKind::Reloc(r) => Some(r),
-            _ => None,
-        })
+        self.parts.iter().flat_map(|p| p.relocs.iter())
     }
 
     /// Input offsets in this section that are referenced as data (RIP-relative, no
     /// relocation), and so may be indirect-branch targets.
     pub fn local_address_targets(&self) -> impl Iterator<Item = u32> + '_ {
         self.parts.iter().flat_map(|p| p.fixups.iter()).filter_map(|f| match f.kind {
-            FixKind::LocalRip { target, .. } => Some(target),
+            Stored::LocalRip { target, .. } => Some(target),
             _ => None,
         })
     }
@@ -249,6 +255,8 @@ struct Emitter {
     bytes: Vec<u8>,
     units: Vec<Unit>,
     fixups: Vec<Fixup>,
+    /// The moved relocations that `Stored::Reloc` fixups index.
+    relocs: Vec<OutReloc>,
     in_off: u32,
     first: bool,
 }
@@ -273,6 +281,14 @@ impl Emitter {
         i
     }
     fn fix(&mut self, unit: u32, at: usize, kind: FixKind) {
+        let kind = match kind {
+            FixKind::Reloc(r) => {
+                self.relocs.push(r);
+                Stored::Reloc(self.relocs.len() as u32 - 1)
+            }
+            FixKind::LocalBranch { target } => Stored::LocalBranch { target },
+            FixKind::LocalRip { target, bias } => Stored::LocalRip { target, bias },
+        };
         self.fixups.push(Fixup { unit, at: at as u8, kind });
     }
 }
@@ -488,6 +504,8 @@ fn decode_chunk(
     n: usize,
     insns: &mut Vec<(Instruction, ConstantOffsets)>,
 ) -> Result<(Emitter, Emitter, Vec<Stub>)> {
+    let relocs = &ctx.sec.relocs[..];
+    let mut ri = relocs.partition_point(|r| r.offset < start);
     while decoder.can_decode() {
         // Decoded in place in the buffer (no copy of the instruction).
         insns.push((Instruction::default(), ConstantOffsets::default()));
@@ -509,7 +527,20 @@ fn decode_chunk(
                 "move data out of executable sections",
             ));
         }
-        slot.1 = decoder.get_constant_offsets(ins);
+        // The field offsets are read only for instructions that carry a relocation, a
+        // RIP-relative operand or an indirect branch (jump tables); the others keep the
+        // default (no fields), which nothing reads.
+        let next = decoder.position() as u64;
+        while ri < relocs.len() && relocs[ri].offset < ins.ip() {
+            ri += 1;
+        }
+        let has_reloc = ri < relocs.len() && relocs[ri].offset < next;
+        if has_reloc
+            || ins.is_ip_rel_memory_operand()
+            || matches!(ins.flow_control(), FlowControl::IndirectBranch | FlowControl::IndirectCall)
+        {
+            slot.1 = decoder.get_constant_offsets(ins);
+        }
     }
     // Symbols must start instructions (the decode path from the section start reaches them).
     let syms_lo = ctx.symbols.partition_point(|&(o, _)| o < start);
@@ -560,6 +591,7 @@ fn decode_chunk(
         // are the relocations plus the section-local branches.
         units: Vec::with_capacity(insns.len() + insns.len() / 8 + 16),
         fixups: Vec::with_capacity(relocs.len() + insns.len() / 6 + 16),
+        relocs: Vec::with_capacity(relocs.len()),
         in_off: 0,
         first: true,
     };
@@ -611,8 +643,14 @@ fn decode_chunk(
     } else {
         Vec::new()
     };
-    let mut se =
-        Emitter { bytes: Vec::new(), units: Vec::new(), fixups: Vec::new(), in_off: start as u32, first: false };
+    let mut se = Emitter {
+        bytes: Vec::new(),
+        units: Vec::new(),
+        fixups: Vec::new(),
+        relocs: Vec::new(),
+        in_off: start as u32,
+        first: false,
+    };
     let mut stubs = Vec::new();
     for r in replays {
         for entry in r.entries {
@@ -1189,7 +1227,14 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
     // Branch relaxation: start with the rel8 form for every local branch whose target
     // lies in this part and was near in the all-rel32 layout, then widen any that does
     // not fit and lay out again until nothing changes (widening only, so this ends).
-    let mut laid = layout_once(part, align, &[]);
+    let mut laid = Laid {
+        map: Vec::with_capacity(part.units.len()),
+        offs: Vec::with_capacity(part.units.len()),
+        unpadded: 0,
+        size: 0,
+        short: Vec::new(),
+    };
+    layout_once(part, align, &[], &mut laid);
     let lo = part.units.first().map_or(0, |u| u.in_off);
     let hi = part.units.last().map_or(0, |u| u.in_off);
     let mut short: Vec<bool> = part
@@ -1208,7 +1253,7 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
         return laid;
     }
     for _ in 0..16 {
-        laid = layout_once(part, align, &short);
+        layout_once(part, align, &short, &mut laid);
         let mut changed = false;
         for (k, u) in part.units.iter().enumerate() {
             if short[k] {
@@ -1227,7 +1272,8 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
             return laid;
         }
     }
-    layout_once(part, align, &[])
+    layout_once(part, align, &[], &mut laid);
+    laid
 }
 
 /// The output offset of input offset `off` in a part's map.
@@ -1235,11 +1281,13 @@ fn part_lookup(map: &[(u32, u32)], off: u32) -> Option<u32> {
     map.binary_search_by_key(&off, |&(i, _)| i).ok().map(|k| map[k].1)
 }
 
-/// Places the units of a part (offsets only); `short` (empty: none) marks the local
-/// branches laid out in their rel8 form.
-fn layout_once(part: &Emitter, align: &[u32], short: &[bool]) -> Laid {
-    let mut map = Vec::with_capacity(part.units.len());
-    let mut offs = Vec::with_capacity(part.units.len());
+/// Places the units of a part (offsets only) into `laid`, reusing its buffers; `short`
+/// (empty: none) marks the local branches laid out in their rel8 form.
+fn layout_once(part: &Emitter, align: &[u32], short: &[bool], laid: &mut Laid) {
+    let map = &mut laid.map;
+    let offs = &mut laid.offs;
+    map.clear();
+    offs.clear();
     let mut ai = part.units.first().map_or(0, |u| align.partition_point(|&a| a < u.in_off));
     let mut cur = 0u32;
     let to_bundle = |cur: u32| (BUNDLE - cur % BUNDLE) % BUNDLE;
@@ -1269,7 +1317,8 @@ fn layout_once(part: &Emitter, align: &[u32], short: &[bool]) -> Laid {
         offs.push(cur);
         cur += len;
     }
-    Laid { map, offs, unpadded: cur, size: cur + to_bundle(cur), short: Vec::new() }
+    laid.unpadded = cur;
+    laid.size = cur + to_bundle(cur);
 }
 
 /// Writes a placed part into `out` (its `size` bytes): the units at their offsets, NOPs
@@ -1334,18 +1383,20 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     map.push((d.size, code_end));
 
     let stubs = d.stubs.iter().map(|(pi, s)| (s.table_sec, s.reloc_off, unit_out[*pi][s.unit as usize])).collect();
-    let mut rw = Rewritten { bytes: out, map, relocs: Vec::new(), stubs, buckets: Vec::new() };
+    let relocs = Vec::with_capacity(d.parts.iter().map(|p| p.relocs.len()).sum());
+    let mut rw = Rewritten { bytes: out, map, relocs, stubs, buckets: Vec::new() };
     rw.build_buckets();
     for (pi, f) in d.parts.iter().enumerate().flat_map(|(pi, p)| p.fixups.iter().map(move |f| (pi, f))) {
         let at = unit_out[pi][f.unit as usize] + u32::from(f.at);
         match f.kind {
-            FixKind::Reloc(mut r) => {
+            Stored::Reloc(i) => {
+                let mut r = d.parts[pi].relocs[i as usize];
                 r.at = at;
                 rw.relocs.push(r);
             }
-            FixKind::LocalBranch { target } | FixKind::LocalRip { target, .. } => {
+            Stored::LocalBranch { target } | Stored::LocalRip { target, .. } => {
                 let bias = match f.kind {
-                    FixKind::LocalRip { bias, .. } => u32::from(bias),
+                    Stored::LocalRip { bias, .. } => u32::from(bias),
                     _ => 4,
                 };
                 let Some(t) = rw.lookup(u64::from(target)) else {
