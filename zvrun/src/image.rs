@@ -126,5 +126,6 @@ pub fn session_from_image(path: &Path, o: &Overrides, seccomp: bool) -> Result<S
         seed: o.seed.unwrap_or(m.seed),
         time: o.time.unwrap_or(m.time),
         seccomp,
+        verdict_cache: None,
     })
 }

@@ -3,7 +3,9 @@
 //! and maps the [`session::Outcome`] to the exit status.
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod channel;
+pub mod filter;
 pub mod image;
 pub mod report;
 pub mod session;

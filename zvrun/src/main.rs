@@ -44,6 +44,11 @@ struct Cli {
     /// Where to write the report (default: stderr).
     #[arg(long, value_name = "FILE")]
     report_file: Option<String>,
+    /// Verify the code even when the verdict cache says it was accepted before, and do
+    /// not record the verdict (the cache is $ZV_CACHE_DIR, else $XDG_CACHE_HOME/zv/verified,
+    /// else ~/.cache/zv/verified; ZV_CACHE_DIR=off also disables it).
+    #[arg(long)]
+    no_cache: bool,
     /// Do not install the seccomp filter (for debugging the runtime itself).
     #[arg(long, hide = true)]
     no_seccomp: bool,
@@ -157,6 +162,7 @@ fn main() {
             seed: cli.seed.unwrap_or(0),
             time: cli.time.unwrap_or(0),
             seccomp: !cli.no_seccomp,
+            verdict_cache: None,
         };
         let mut args = cli.rest.clone();
         if let Some(path) = &cli.manifest {
@@ -196,6 +202,8 @@ fn main() {
         }
         cfg
     };
+    let mut cfg = cfg;
+    cfg.verdict_cache = if cli.no_cache { None } else { zvrun::cache::default_dir() };
     // Open the report destination before the session (no opens after lock-down).
     let mut report_file = cli
         .report_file

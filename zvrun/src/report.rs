@@ -69,6 +69,11 @@ pub fn json(o: &Outcome) -> String {
         "seconds": o.seconds,
         "phases": o.phases.iter().map(|(n, t)| (n.to_string(), json!(t))).collect::<serde_json::Map<String, serde_json::Value>>(),
         "code_bytes": o.code_bytes,
+        "verdict_cache": match o.verdict_cache {
+            None => "off",
+            Some(zvcore::CacheUse::Hit) => "hit",
+            Some(zvcore::CacheUse::Miss) => "miss",
+        },
         "heap_bytes": o.heap_size,
         "channels": channels,
     });

@@ -9,7 +9,7 @@ use zvcore::manifest::{ChannelSpec, ChannelType, Limits, UNLIMITED};
 use zvcore::nexe::Nexe;
 
 use crate::channel::Channel;
-use crate::sys::{self, GuestMemory, RunEnd, PAGE, PROT_R, PROT_W, PROT_X};
+use crate::sys::{self, GuestMemory, RunEnd, PAGE, PROT_R, PROT_W};
 use crate::trap::Calls;
 
 /// Default memory limit: data + bss + heap + stack (RUNTIME.md section 6).
@@ -45,6 +45,8 @@ pub struct SessionConfig {
     pub time: u64,
     /// Install the seccomp filter before entering the guest.
     pub seccomp: bool,
+    /// Verdict-cache directory (`None`: verify every time). See [`crate::cache`].
+    pub verdict_cache: Option<std::path::PathBuf>,
 }
 
 /// An image backing a session.
@@ -123,6 +125,8 @@ pub struct Outcome {
     pub heap_size: u64,
     /// Where the time went: (phase, seconds), in order.
     pub phases: Vec<(&'static str, f64)>,
+    /// Whether the code's verdict came from the verdict cache (`None`: cache off).
+    pub verdict_cache: Option<zvcore::CacheUse>,
 }
 
 impl Outcome {
@@ -175,6 +179,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         code_bytes: 0,
         heap_size: 0,
         phases: Vec::new(),
+        verdict_cache: None,
     };
     let mut mark = Instant::now();
     let mut phase = |out: &mut Outcome, name: &'static str| {
@@ -183,19 +188,14 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         mark = now;
     };
     let read_program = || -> std::io::Result<Vec<u8>> {
-        match &cfg.image {
-            None => std::fs::read(&cfg.program),
-            Some(img) => {
-                use std::os::unix::fs::FileExt;
-                let (off, size) = img.members.get(&img.program).copied().ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not in the image", img.program))
-                })?;
-                let f = std::fs::File::open(&img.path)?;
-                let mut buf = vec![0; size as usize];
-                f.read_exact_at(&mut buf, off)?;
-                Ok(buf)
-            }
-        }
+        let f = std::fs::File::open(cfg.image.as_ref().map_or(std::path::Path::new(&cfg.program), |i| &i.path))?;
+        let (off, size) = match &cfg.image {
+            None => (0, f.metadata()?.len()),
+            Some(img) => img.members.get(&img.program).copied().ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not in the image", img.program))
+            })?,
+        };
+        read_loaded_prefix(&f, off, size)
     };
     let data = match read_program() {
         Ok(d) => d,
@@ -204,13 +204,27 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
             return out;
         }
     };
+    phase(&mut out, "read");
     // Large code is verified on several threads. This is the only time zvrun runs more
     // than one thread, and they are joined before the guest address space exists (the
     // form's P2 relies on no other thread ever running inside it; Jail verifies on the
-    // trapping thread, and the seccomp filter forbids creating threads anyway).
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let verified = match zvcore::verify_nexe_parallel(&data, zvcore::Options { max_violations: 20 }, threads) {
-        Ok(v) => v,
+    // trapping thread, and the seccomp filter forbids creating threads anyway). Asking
+    // for the CPU count reads cgroup files, so small programs do not ask.
+    let threads = if data.len() >= zvcore::verify::PARALLEL_MIN {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
+    let opts = zvcore::Options { max_violations: 20 };
+    let result = match &cfg.verdict_cache {
+        Some(dir) => zvcore::verify_nexe_cached(&data, opts, threads, &crate::cache::DirCache::open(dir.clone())),
+        None => zvcore::verify_nexe_parallel(&data, opts, threads).map(|v| (v, zvcore::CacheUse::Miss)),
+    };
+    let verified = match result {
+        Ok((v, used)) => {
+            out.verdict_cache = cfg.verdict_cache.as_ref().map(|_| used);
+            v
+        }
         Err(rej) => {
             let first: Vec<String> = rej.violations.iter().take(5).map(|v| v.to_string()).collect();
             out.ending = Ending::Invalid(format!(
@@ -224,7 +238,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         }
     };
     out.code_bytes = verified.code.len() as u64;
-    phase(&mut out, "read_and_verify");
+    phase(&mut out, "verify");
     let channels = match order_channels(cfg.channels.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -275,17 +289,19 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
             return out;
         }
     };
+    phase(&mut out, "startup_block");
     if let Err(e) = sys::install_signal_handlers() {
         out.ending = Ending::Error(format!("cannot install signal handlers: {e}"));
         return out;
     }
+    phase(&mut out, "signals");
     if cfg.seccomp {
         if let Err(e) = sys::lock_down(crate::ALLOWED_SYSCALLS) {
             out.ending = Ending::Error(format!("cannot install the seccomp filter: {e}"));
             return out;
         }
     }
-    phase(&mut out, "startup_block_signals_seccomp");
+    phase(&mut out, "seccomp");
     let mut calls = Calls::new(mem, open, layout.heap_start, layout.heap_start + layout.heap_size);
     if let Some(t) = cfg.timeout {
         sys::arm_timeout(t);
@@ -313,6 +329,45 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     out
 }
 
+/// Reads the bytes of a nexe (at `off`, `size` bytes long, in `f`) that loading needs:
+/// everything up to the end of the last segment and of the program header table, not the
+/// debug sections and tables after them. When the headers cannot be read or point
+/// outside the file, the whole file is read, so the nexe reader reports the problem with
+/// the file's real size.
+pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let read = |len: u64| -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0; usize::try_from(len).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
+        f.read_exact_at(&mut buf, off)?;
+        Ok(buf)
+    };
+    let head = read(size.min(PAGE))?;
+    let u16_at = |o: usize| head.get(o..o + 2).map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])));
+    let u64_at = |o: u64| {
+        let o = usize::try_from(o).ok()?;
+        head.get(o..o.checked_add(8)?).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+    };
+    let needed = (|| {
+        let (phoff, phnum) = (u64_at(32)?, u16_at(56)?);
+        let mut end = phoff.checked_add(phnum.checked_mul(56)?)?;
+        for i in 0..phnum {
+            let ph = phoff + i * 56;
+            let p_type = u64_at(ph)? & 0xffff_ffff;
+            // PT_LOAD, PT_NOTE, PT_TLS: the ones the reader looks into.
+            if matches!(p_type, 1 | 4 | 7) {
+                end = end.max(u64_at(ph + 8)?.checked_add(u64_at(ph + 32)?)?);
+            }
+        }
+        Some(end)
+    })();
+    match needed {
+        Some(end) if end <= head.len() as u64 => Ok(head.into_iter().take(end.max(64) as usize).collect()),
+        Some(end) if end <= size => read(end.max(64)),
+        _ if head.len() as u64 == size => Ok(head),
+        _ => read(size),
+    }
+}
+
 fn load(
     mem: &mut GuestMemory,
     nexe: &Nexe<'_>,
@@ -321,13 +376,7 @@ fn load(
     channels: &[Channel],
 ) -> Result<Layout, String> {
     let e = |what: &str, err: std::io::Error| format!("cannot map {what}: {err}");
-    mem.load(
-        form::TRAMPOLINE_START,
-        form::TRAMPOLINE_END - form::TRAMPOLINE_START,
-        &sys::trampoline_page(),
-        PROT_R | PROT_X,
-    )
-    .map_err(|err| e("the trampoline", err))?;
+    sys::map_trampoline(mem).map_err(|err| e("the trampoline", err))?;
     mem.map_code(code).map_err(|err| e("the code", err))?;
     let mut data_bytes = 0u64;
     let mut last_end = code.base() + round_up(code.len() as u64, PAGE);

@@ -260,17 +260,27 @@ impl GuestMemory {
     }
 }
 
-/// The trampoline page image: slot 0 jumps to the host trap entry, every other byte is
-/// HLT.
-pub fn trampoline_page() -> Vec<u8> {
-    let mut page = vec![form::HLT; (form::TRAMPOLINE_END - form::TRAMPOLINE_START) as usize];
+/// The effective user id (for the verdict cache's ownership checks).
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Writes the trampoline into guest memory at [TRAMPOLINE_START, TRAMPOLINE_END): slot 0
+/// jumps to the host trap entry, every other byte is HLT; then makes it R+X.
+pub fn map_trampoline(mem: &mut GuestMemory) -> io::Result<()> {
+    let (start, len) = (form::TRAMPOLINE_START, form::TRAMPOLINE_END - form::TRAMPOLINE_START);
+    mem.protect(start, len, PROT_R | PROT_W)?;
+    let dst = mem
+        .write(start, len)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "trampoline range not writable"))?;
+    dst.fill(form::HLT);
     let target = zv_trap_entry as *const () as usize as u64;
     // movabs $target, %r11 ; jmp *%r11
-    let mut slot = vec![0x49, 0xBB];
-    slot.extend_from_slice(&target.to_le_bytes());
-    slot.extend_from_slice(&[0x41, 0xFF, 0xE3]);
-    page[..slot.len()].copy_from_slice(&slot);
-    page
+    dst[..2].copy_from_slice(&[0x49, 0xBB]);
+    dst[2..10].copy_from_slice(&target.to_le_bytes());
+    dst[10..13].copy_from_slice(&[0x41, 0xFF, 0xE3]);
+    mem.protect(start, len, PROT_R | PROT_X)
 }
 
 // ---- the world switch ----
@@ -545,10 +555,7 @@ pub fn install_signal_handlers() -> io::Result<()> {
 fn arm_timer_ms(ms: u64) {
     let it = libc::itimerval {
         it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
-        it_value: libc::timeval {
-            tv_sec: (ms / 1000) as libc::time_t,
-            tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
-        },
+        it_value: libc::timeval { tv_sec: (ms / 1000) as _, tv_usec: ((ms % 1000) * 1000) as _ },
     };
     // SAFETY: setitimer reads a valid itimerval.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
@@ -564,13 +571,30 @@ pub fn disarm_timeout() {
     arm_timer_ms(0);
 }
 
+/// Whether the CPU and the kernel support AVX (so the ymm registers exist and must be
+/// zeroed with `vzeroall`). One CPUID leaf and XGETBV instead of std's full feature
+/// detection: CPUID traps to the hypervisor in virtual machines (about 10 us each here),
+/// and this runs on every start-up.
+fn has_avx() -> bool {
+    let ecx = std::arch::x86_64::__cpuid(1).ecx;
+    let (osxsave, avx) = (ecx & (1 << 27) != 0, ecx & (1 << 28) != 0);
+    if !(osxsave && avx) {
+        return false;
+    }
+    let (lo, _hi): (u32, u32);
+    // SAFETY: XGETBV with ECX=0 is valid when CPUID reports OSXSAVE (checked above); it
+    // only writes edx:eax.
+    unsafe { std::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") _hi, options(nomem, nostack)) };
+    lo & 0b110 == 0b110
+}
+
 /// Runs the guest from `entry` with %rsp = `rsp` until it leaves, faults or times out.
 pub fn run_guest(entry: u64, rsp: u64, handler: &mut dyn TrapHandler) -> RunEnd {
     ctx(slot::ENTRY).store(entry, Ordering::SeqCst);
     ctx(slot::START_RSP).store(rsp, Ordering::SeqCst);
     ctx(slot::START_MXCSR).store(0x1F80, Ordering::SeqCst);
     ctx(slot::EXIT_FLAG).store(0, Ordering::SeqCst);
-    ctx(slot::HAS_AVX).store(u64::from(std::arch::is_x86_feature_detected!("avx")), Ordering::SeqCst);
+    ctx(slot::HAS_AVX).store(u64::from(has_avx()), Ordering::SeqCst);
     FAULT_SIG.store(0, Ordering::SeqCst);
     // SAFETY: erasing the lifetime of the handler pointer is sound because it is cleared
     // below before `handler`'s borrow ends, and the guest cannot call into the runtime
@@ -596,39 +620,8 @@ pub fn run_guest(entry: u64, rsp: u64, handler: &mut dyn TrapHandler) -> RunEnd 
 /// Forbids gaining privileges and installs the seccomp filter that limits the runtime
 /// to the system calls listed in `allowed` (mprotect additionally never with W+X).
 pub fn lock_down(allowed: &[i64]) -> Result<(), String> {
-    use seccompiler::{
-        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    };
-    use std::collections::BTreeMap;
-    // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes plain integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(format!("prctl(PR_SET_NO_NEW_PRIVS): {}", io::Error::last_os_error()));
-    }
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for &nr in allowed {
-        rules.insert(nr, vec![]);
-    }
-    // mprotect only without PROT_WRITE|PROT_EXEC together.
-    let wx = (libc::PROT_WRITE | libc::PROT_EXEC) as u64;
-    let mut mp = Vec::new();
-    for v in [0, libc::PROT_WRITE as u64, libc::PROT_EXEC as u64] {
-        let c = SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(wx), v)
-            .map_err(|e| format!("seccomp condition: {e}"))?;
-        mp.push(SeccompRule::new(vec![c]).map_err(|e| format!("seccomp rule: {e}"))?);
-    }
-    rules.insert(libc::SYS_mprotect, mp);
-    // fcntl only to ask whether a descriptor is valid (std does so when closing files).
-    let getfd = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, libc::F_GETFD as u64)
-        .map_err(|e| format!("seccomp condition: {e}"))?;
-    rules.insert(libc::SYS_fcntl, vec![SeccompRule::new(vec![getfd]).map_err(|e| format!("seccomp rule: {e}"))?]);
-    let filter = SeccompFilter::new(
-        rules,
-        SeccompAction::KillProcess,
-        SeccompAction::Allow,
-        std::env::consts::ARCH.try_into().map_err(|e| format!("seccomp arch: {e:?}"))?,
-    )
-    .map_err(|e| format!("seccomp filter: {e}"))?;
-    let prog: BpfProgram = filter.try_into().map_err(|e| format!("seccomp compile: {e:?}"))?;
+    let prog = crate::filter::compact(allowed)?;
+    // apply_filter sets PR_SET_NO_NEW_PRIVS first, then installs the program.
     seccompiler::apply_filter(&prog).map_err(|e| format!("seccomp install: {e}"))
 }
 

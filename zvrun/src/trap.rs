@@ -27,13 +27,19 @@ impl Calls {
         Calls { mem, channels, heap: (heap_start, heap_end), ending: None }
     }
 
-    fn words(&self, at: u64, n: u64) -> Option<Vec<u64>> {
-        let b = self.mem.read(at, n * 8)?;
-        Some(b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+    /// The first `N` words of the guest's argument block (no allocation: this runs on
+    /// every trap).
+    fn words<const N: usize>(&self, at: u64) -> Option<[u64; N]> {
+        let b = self.mem.read(at, N as u64 * 8)?;
+        let mut w = [0u64; N];
+        for (x, c) in w.iter_mut().zip(b.chunks_exact(8)) {
+            *x = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        }
+        Some(w)
     }
 
     fn io(&mut self, args: u64, write: bool) -> TrapOutcome {
-        let Some(w) = self.words(args, 6) else { return TrapOutcome::Return(-EFAULT) };
+        let Some(w) = self.words::<6>(args) else { return TrapOutcome::Return(-EFAULT) };
         let (ch, buf, size, offset) = (w[2], w[3], w[4] as i64, w[5] as i64);
         let Some(c) = usize::try_from(ch).ok().filter(|&c| c < self.channels.len()) else {
             return TrapOutcome::Return(-EINVAL);
@@ -92,7 +98,7 @@ impl Calls {
     }
 
     fn region(&self, args: u64) -> Result<(u64, u64), i64> {
-        let w = self.words(args, 4).ok_or(-EFAULT)?;
+        let w = self.words::<4>(args).ok_or(-EFAULT)?;
         let (addr, size) = (w[2], w[3]);
         let g = form::JAIL_GRANULE;
         let end = addr.checked_add(size).ok_or(-EINVAL)?;
@@ -137,7 +143,7 @@ impl Calls {
 
 impl TrapHandler for Calls {
     fn trap(&mut self, args: u64) -> TrapOutcome {
-        let Some(id) = self.words(args, 1).map(|w| w[0]) else { return TrapOutcome::Return(-EFAULT) };
+        let Some(id) = self.words::<1>(args).map(|w| w[0]) else { return TrapOutcome::Return(-EFAULT) };
         if id > u64::from(u32::MAX) {
             return TrapOutcome::Return(-EPERM);
         }
@@ -147,7 +153,7 @@ impl TrapHandler for Calls {
             call::JAIL => TrapOutcome::Return(self.jail(args)),
             call::UNJAIL => TrapOutcome::Return(self.unjail(args)),
             call::EXIT => {
-                let Some(w) = self.words(args, 3) else { return TrapOutcome::Return(-EFAULT) };
+                let Some(w) = self.words::<3>(args) else { return TrapOutcome::Return(-EFAULT) };
                 self.ending = Some(Ending::Exit(w[2] as i64));
                 TrapOutcome::Leave
             }

@@ -22,6 +22,6 @@ pub mod writer;
 
 pub use form::Rule;
 pub use verify::{
-    verify_nexe, verify_nexe_parallel, verify_region, verify_region_parallel, Options, RegionKind, Rejected,
-    VerifiedCode, VerifiedNexe, Violation,
+    verify_nexe, verify_nexe_cached, verify_nexe_parallel, verify_region, verify_region_parallel, CacheUse, CodeKey,
+    Options, RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe, Violation,
 };

@@ -84,14 +84,16 @@ impl Default for Options {
 }
 
 /// Code that passed every rule. Only this module can construct it, so a function that
-/// takes `VerifiedCode` cannot be handed unverified bytes.
+/// takes `VerifiedCode` cannot be handed unverified bytes. The bytes are either borrowed
+/// from the verified file (which the borrow keeps from changing) or a private copy (for
+/// regions verified in memory someone else may write, such as a Jail region).
 #[derive(Debug)]
-pub struct VerifiedCode {
+pub struct VerifiedCode<'a> {
     base: u64,
-    bytes: Box<[u8]>,
+    bytes: std::borrow::Cow<'a, [u8]>,
 }
 
-impl VerifiedCode {
+impl VerifiedCode<'_> {
     /// Guest address of the first byte.
     pub fn base(&self) -> u64 {
         self.base
@@ -126,8 +128,8 @@ pub struct Rejected {
 pub struct VerifiedNexe<'a> {
     /// The parsed file.
     pub nexe: Nexe<'a>,
-    /// The verified code segment.
-    pub code: VerifiedCode,
+    /// The verified code segment (borrowed from the file's bytes).
+    pub code: VerifiedCode<'a>,
 }
 
 /// Verifies a whole nexe file: structure (ELF), layout (C1, C10) and code (C1-C9).
@@ -160,6 +162,103 @@ pub fn verify_nexe_parallel(data: &[u8], opts: Options, threads: usize) -> Resul
     Ok(VerifiedNexe { nexe, code })
 }
 
+/// The identity of this verifier build: a digest of zvcore's sources, its version and
+/// the decoder's version (computed by `build.rs`). Part of every [`CodeKey`].
+pub const VERIFIER_ID: &str = env!("ZV_VERIFIER_ID");
+
+/// The key of one code region in a [`VerdictCache`]: a BLAKE3 digest (derive-key mode,
+/// its own context string) of [`VERIFIER_ID`], the region's kind, base address, length
+/// and bytes. The trailing HLT sled is represented by its length rather than hashed byte
+/// by byte, which determines the same bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CodeKey([u8; 32]);
+
+impl CodeKey {
+    /// The key of `code` verified as `kind` at guest address `base`.
+    pub fn of(base: u64, code: &[u8], kind: RegionKind) -> CodeKey {
+        let body = code.len() - trailing_hlt(code);
+        let mut h = blake3::Hasher::new_derive_key("zv 2026 verdict cache: code accepted by the ZV64 verifier");
+        h.update(VERIFIER_ID.as_bytes());
+        h.update(&[match kind {
+            RegionKind::CodeSegment => 1,
+            RegionKind::Jail => 2,
+        }]);
+        h.update(&base.to_le_bytes());
+        h.update(&(code.len() as u64).to_le_bytes());
+        h.update(&(body as u64).to_le_bytes());
+        h.update(code.get(..body).unwrap_or(&[]));
+        CodeKey(*h.finalize().as_bytes())
+    }
+    /// The digest as 64 lowercase hex digits (a file name).
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// A store of code regions this verifier accepted before (the idea of Native Client's
+/// validation cache). It only ever holds acceptances: a hit stands for "these exact bytes,
+/// at this address, passed every rule of this exact verifier". The store is trusted: it
+/// must be writable only by the user running the runtime (zvrun's implementation checks
+/// that). Rejections are never cached, so diagnostics always come from a full pass.
+pub trait VerdictCache {
+    /// Whether `key` was recorded as accepted.
+    fn contains(&self, key: &CodeKey) -> bool;
+    /// Records `key` as accepted. Failures are the store's business (a cache miss later).
+    fn insert(&self, key: &CodeKey);
+}
+
+/// Whether [`verify_nexe_cached`] found the code in the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Accepted by an earlier full verification of the same bytes; not decoded now.
+    Hit,
+    /// Verified now (and recorded when accepted).
+    Miss,
+}
+
+/// [`verify_nexe_parallel`] with a verdict cache: the file's structure and layout (ELF,
+/// C1, C10) are checked every time; the code's rules are skipped when the cache holds the
+/// code's [`CodeKey`], and an acceptance is recorded. The result is the one a full
+/// verification gives: the key covers every input `check_code` depends on.
+pub fn verify_nexe_cached<'a>(
+    data: &'a [u8],
+    opts: Options,
+    threads: usize,
+    cache: &dyn VerdictCache,
+) -> Result<(VerifiedNexe<'a>, CacheUse), Rejected> {
+    if let Ok(nexe) = Nexe::parse(data) {
+        if nexe.layout_violations.is_empty() {
+            if let Some(seg) = nexe.code_segment() {
+                let bytes = nexe.segment_bytes(&seg);
+                let key = CodeKey::of(seg.vaddr, bytes, RegionKind::CodeSegment);
+                if cache.contains(&key) {
+                    let code = VerifiedCode { base: seg.vaddr, bytes: bytes.into() };
+                    return Ok((VerifiedNexe { nexe, code }, CacheUse::Hit));
+                }
+                let v = verify_nexe_parallel(data, opts, threads)?;
+                cache.insert(&key);
+                return Ok((v, CacheUse::Miss));
+            }
+        }
+    }
+    verify_nexe_parallel(data, opts, threads).map(|v| (v, CacheUse::Miss))
+}
+
+/// The number of HLT bytes `code` ends with (eight at a time: code segments end in up to
+/// 64 KiB of them).
+fn trailing_hlt(code: &[u8]) -> usize {
+    const EIGHT: u64 = u64::from_le_bytes([form::HLT; 8]);
+    let mut n = 0;
+    let mut chunks = code.rchunks_exact(8);
+    for c in &mut chunks {
+        if u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) != EIGHT {
+            return n + c.iter().rev().take_while(|&&b| b == form::HLT).count();
+        }
+        n += 8;
+    }
+    n + chunks.remainder().iter().rev().take_while(|&&b| b == form::HLT).count()
+}
+
 /// The rejection of a file that is not a well-formed nexe.
 pub fn reject_malformed(e: &NexeError) -> Rejected {
     Rejected {
@@ -176,7 +275,12 @@ pub fn reject_malformed(e: &NexeError) -> Rejected {
 }
 
 /// Verifies a code region at guest address `base`.
-pub fn verify_region(base: u64, code: &[u8], kind: RegionKind, opts: Options) -> Result<VerifiedCode, Rejected> {
+pub fn verify_region(
+    base: u64,
+    code: &[u8],
+    kind: RegionKind,
+    opts: Options,
+) -> Result<VerifiedCode<'static>, Rejected> {
     verify_region_parallel(base, code, kind, opts, 1)
 }
 
@@ -187,13 +291,14 @@ pub fn verify_region_parallel(
     kind: RegionKind,
     opts: Options,
     threads: usize,
-) -> Result<VerifiedCode, Rejected> {
+) -> Result<VerifiedCode<'static>, Rejected> {
     let mut out = Sink::new(opts);
     check_code(base, code, kind, &mut out, threads);
     if out.count > 0 {
         return Err(out.finish(code.len() as u64));
     }
-    Ok(VerifiedCode { base, bytes: code.into() })
+    // A private copy: the caller's memory may change after this returns.
+    Ok(VerifiedCode { base, bytes: std::borrow::Cow::Owned(code.to_vec()) })
 }
 
 struct Sink {
@@ -597,7 +702,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
         out.push(Rule::C1, base, &[], "", format!("code size {len:#x} is not a multiple of 32"));
     }
     if kind == RegionKind::CodeSegment {
-        let sled = code.iter().rev().take_while(|&&b| b == form::HLT).count();
+        let sled = trailing_hlt(code);
         if (sled as u64) < form::HLT_SLED_MIN {
             out.push(
                 Rule::C1,

@@ -442,3 +442,98 @@ fn parallel_verification_gives_exactly_the_single_threaded_result() {
         }
     }
 }
+
+/// An in-memory verdict cache that records what it was asked.
+#[derive(Default)]
+struct MemCache {
+    keys: std::cell::RefCell<BTreeSet<[u8; 32]>>,
+    lookups: std::cell::Cell<usize>,
+}
+
+impl VerdictCache for MemCache {
+    fn contains(&self, key: &CodeKey) -> bool {
+        self.lookups.set(self.lookups.get() + 1);
+        self.keys.borrow().contains(&key.0)
+    }
+    fn insert(&self, key: &CodeKey) {
+        self.keys.borrow_mut().insert(key.0);
+    }
+}
+
+#[test]
+fn verdict_cache_records_acceptances_and_hits_give_the_same_code() {
+    let n = valid_nexe(7, 4096);
+    let cache = MemCache::default();
+    let (first, use1) = verify_nexe_cached(&n, Options::default(), 1, &cache).expect("verifies");
+    assert_eq!(use1, CacheUse::Miss);
+    assert_eq!(cache.keys.borrow().len(), 1);
+    let (second, use2) = verify_nexe_cached(&n, Options::default(), 1, &cache).expect("verifies");
+    assert_eq!(use2, CacheUse::Hit);
+    assert_eq!(first.code.bytes(), second.code.bytes());
+    assert_eq!(first.code.base(), second.code.base());
+    assert_eq!(second.code.bytes(), verify_nexe(&n, Options::default()).unwrap().code.bytes());
+}
+
+#[test]
+fn verdict_cache_never_records_a_rejection() {
+    let cache = MemCache::default();
+    for a in attacks() {
+        let r = verify_nexe_cached(&a.nexe, Options::default(), 1, &cache);
+        let want: BTreeSet<Rule> = a.rules.iter().copied().collect();
+        let got: BTreeSet<Rule> = r.err().map(|r| r.violations.iter().map(|v| v.rule).collect()).unwrap_or_default();
+        assert_eq!(got, want, "{}", a.name);
+    }
+    assert!(cache.keys.borrow().is_empty(), "a rejected region was recorded");
+}
+
+#[test]
+fn code_keys_cover_every_byte_the_base_the_kind_and_the_sled() {
+    let code = valid_code(3, 2048, 0x20000);
+    let k = CodeKey::of(0x20000, &code, RegionKind::CodeSegment);
+    assert_eq!(k, CodeKey::of(0x20000, &code, RegionKind::CodeSegment));
+    assert_ne!(k, CodeKey::of(0x20020, &code, RegionKind::CodeSegment));
+    assert_ne!(k, CodeKey::of(0x20000, &code, RegionKind::Jail));
+    let mut seen = BTreeSet::from([k.0]);
+    for i in (0..code.len()).step_by(97).chain([code.len() - 1]) {
+        let mut c = code.clone();
+        c[i] ^= 0x40;
+        assert!(seen.insert(CodeKey::of(0x20000, &c, RegionKind::CodeSegment).0), "flip at {i} kept the key");
+    }
+    // A longer or shorter HLT sled is different code.
+    let mut longer = code.clone();
+    longer.extend_from_slice(&[form::HLT; 32]);
+    assert!(seen.insert(CodeKey::of(0x20000, &longer, RegionKind::CodeSegment).0));
+    assert_eq!(k.to_hex().len(), 64);
+}
+
+#[test]
+fn a_cached_code_key_does_not_excuse_layout_or_structure() {
+    // The cache holds the key of the code, but the file around it breaks C10 or is not
+    // a nexe: the result is the full verifier's rejection.
+    let cache = MemCache::default();
+    for a in attacks().into_iter().filter(|a| a.rules.iter().any(|r| matches!(r, Rule::C10 | Rule::Elf))) {
+        if let Ok(n) = Nexe::parse(&a.nexe) {
+            if let Some(seg) = n.code_segment() {
+                cache.insert(&CodeKey::of(seg.vaddr, n.segment_bytes(&seg), RegionKind::CodeSegment));
+            }
+        }
+        let got = verify_nexe_cached(&a.nexe, Options::default(), 1, &cache);
+        assert!(got.is_err(), "{} accepted through the cache", a.name);
+    }
+}
+
+#[test]
+fn trailing_hlt_counts_like_a_byte_loop() {
+    let slow = |c: &[u8]| c.iter().rev().take_while(|&&b| b == form::HLT).count();
+    for len in 0..40 {
+        for cut in 0..=len {
+            for other in [0x90u8, 0xF5] {
+                let mut c = vec![form::HLT; len];
+                if cut < len {
+                    c[len - 1 - cut] = other;
+                }
+                assert_eq!(trailing_hlt(&c), slow(&c), "len {len} cut {cut}");
+            }
+        }
+    }
+}
