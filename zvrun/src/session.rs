@@ -226,6 +226,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
             v
         }
         Err(rej) => {
+            out.verdict_cache = cfg.verdict_cache.as_ref().map(|_| zvcore::CacheUse::Miss);
             let first: Vec<String> = rej.violations.iter().take(5).map(|v| v.to_string()).collect();
             out.ending = Ending::Invalid(format!(
                 "{} fails verification ({} violation{}): {}",

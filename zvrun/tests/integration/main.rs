@@ -2,6 +2,7 @@
 //! test-corpus/asm/rt, assembled and linked by GNU as and ld), run by the real zvrun
 //! binary in real processes, with real files, pipes, FIFOs and signals.
 
+mod cache;
 mod calls;
 mod channels;
 mod faults;

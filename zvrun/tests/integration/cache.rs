@@ -1,0 +1,119 @@
+//! The verdict cache (docs/zvrun.md, "Verdict cache"): a hit skips decoding code that
+//! this verifier accepted before, and nothing else; a directory or an entry that someone
+//! else could have written is never trusted; changed code is verified again.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Output;
+
+use super::{json_report, program, s, zvrun};
+
+/// Runs `nexe` with the cache in `dir` (or the given ZV_CACHE_DIR value); returns the
+/// output and the report's `verdict_cache`.
+fn run_cached(cache: &str, extra: &[&str], nexe: &Path) -> (Output, String) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rep = tmp.path().join("r.json");
+    let out = zvrun()
+        .env("ZV_CACHE_DIR", cache)
+        .args(["--report", "json", "--report-file", s(&rep)])
+        .args(extra)
+        .arg(nexe)
+        .output()
+        .expect("zvrun runs");
+    let v = json_report(&rep)["verdict_cache"].as_str().unwrap_or("absent").to_string();
+    (out, v)
+}
+
+fn entries(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir).map(|r| r.map(|e| e.expect("entry").path()).collect()).unwrap_or_default()
+}
+
+#[test]
+fn first_run_verifies_and_records_second_run_hits_with_the_same_result() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("verdicts");
+    let hello = program("hello");
+    let (a, va) = run_cached(s(&dir), &[], &hello);
+    let (b, vb) = run_cached(s(&dir), &[], &hello);
+    assert_eq!((va.as_str(), vb.as_str()), ("miss", "hit"));
+    assert_eq!(a.status.code(), Some(0));
+    assert_eq!((a.status.code(), &a.stdout), (b.status.code(), &b.stdout));
+    let e = entries(&dir);
+    assert_eq!(e.len(), 1, "one entry per accepted code segment");
+    let name = e[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(name.len() == 64 && name.bytes().all(|c| c.is_ascii_hexdigit()), "entry name {name}");
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700, "the cache directory is private");
+}
+
+#[test]
+fn no_cache_and_off_neither_read_nor_write() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("verdicts");
+    let hello = program("hello");
+    assert_eq!(run_cached(s(&dir), &["--no-cache"], &hello).1, "off");
+    assert!(!dir.exists(), "--no-cache created the cache");
+    assert_eq!(run_cached("off", &[], &hello).1, "off");
+    assert_eq!(run_cached("", &[], &hello).1, "off");
+}
+
+#[test]
+fn a_directory_others_can_write_is_never_used() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let hello = program("hello");
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss");
+    assert!(entries(&dir).is_empty(), "an entry was written into a world-writable directory");
+    // Even with an entry planted under the right name (recorded in a private cache).
+    let private = tmp.path().join("private");
+    run_cached(s(&private), &[], &hello);
+    let key = entries(&private)[0].file_name().unwrap().to_owned();
+    std::fs::write(dir.join(&key), b"").unwrap();
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss");
+}
+
+#[test]
+fn entries_that_are_links_or_owned_by_others_do_not_count() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("verdicts");
+    let hello = program("hello");
+    run_cached(s(&dir), &[], &hello);
+    let entry = entries(&dir).remove(0);
+    std::fs::remove_file(&entry).unwrap();
+    let target = tmp.path().join("elsewhere");
+    std::fs::write(&target, b"").unwrap();
+    std::os::unix::fs::symlink(&target, &entry).unwrap();
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "a symlink entry was trusted");
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::write(&entry, b"").unwrap();
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "hit");
+    // Root can give the entry to another user.
+    if std::os::unix::fs::lchown(&entry, Some(54321), Some(54321)).is_ok() {
+        assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "an entry owned by another user was trusted");
+    } else {
+        eprintln!("not root: the foreign-owner case is covered only when tests run as root (CI does)");
+    }
+}
+
+#[test]
+fn changed_code_is_verified_again_and_rejected() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("verdicts");
+    let nexe = tmp.path().join("hello.nexe");
+    std::fs::copy(program("hello"), &nexe).unwrap();
+    assert_eq!(run_cached(s(&dir), &[], &nexe).1, "miss");
+    assert_eq!(run_cached(s(&dir), &[], &nexe).1, "hit");
+    // Plant `syscall` (C3) at the entry point, in place: same size, same path.
+    let mut bytes = std::fs::read(&nexe).unwrap();
+    let n = zvcore::nexe::Nexe::parse(&bytes).unwrap();
+    let seg = n.code_segment().unwrap();
+    let at = (seg.offset + (n.entry - seg.vaddr)) as usize;
+    bytes[at..at + 2].copy_from_slice(&[0x0f, 0x05]);
+    std::fs::write(&nexe, &bytes).unwrap();
+    let (out, v) = run_cached(s(&dir), &[], &nexe);
+    assert_eq!(out.status.code(), Some(126), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(v, "miss");
+    assert_eq!(entries(&dir).len(), 1, "a rejection was recorded");
+}
