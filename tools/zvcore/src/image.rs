@@ -469,7 +469,9 @@ impl Image {
 /// Reads one member's bytes.
 pub fn read_member<R: Read + Seek>(file: &mut R, m: &Member) -> Result<Vec<u8>, ImageError> {
     file.seek(SeekFrom::Start(m.offset)).map_err(|e| bad(format!("cannot read member `{}`: {e}", m.path)))?;
-    let mut buf = Vec::new();
+    // Members lie inside the file (checked when the index was read), so the size is a
+    // safe capacity; one read instead of read_to_end's growing probes.
+    let mut buf = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
     file.take(m.size).read_to_end(&mut buf).map_err(|e| bad(format!("cannot read member `{}`: {e}", m.path)))?;
     if buf.len() as u64 != m.size {
         return Err(bad(format!("member `{}` is truncated", m.path)));
