@@ -155,6 +155,7 @@ fn rebuild_object(
                 r_type: r.r_type,
                 def,
                 symbol: &String::new,
+                size: &|| res.sym_size(oi, r.sym),
                 addend: r.addend,
                 bias: 4,
                 place: 0,

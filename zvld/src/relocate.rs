@@ -131,6 +131,8 @@ pub struct Fix<'x> {
     pub def: Def,
     /// Symbol name for messages (computed only when there is one to print).
     pub symbol: &'x dyn Fn() -> String,
+    /// The target symbol's size, for R_X86_64_SIZE32/64 (computed only for those).
+    pub size: &'x dyn Fn() -> u64,
     /// Addend.
     pub addend: i64,
     /// Distance from the field to the end of its instruction (PC-relative forms).
@@ -173,6 +175,8 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
             let g = a.got_addr(slot).ok_or_else(unmapped)? as i64;
             (g + f.addend - p, 4, Some(true))
         }
+        elf::R_X86_64_SIZE32 => (((f.size)() as i64).wrapping_add(f.addend), 4, Some(false)),
+        elf::R_X86_64_SIZE64 => (((f.size)() as i64).wrapping_add(f.addend), 8, None),
         elf::R_X86_64_GOTPC32 => (a.layout.got_addr as i64 + f.addend - p, 4, Some(true)),
         elf::R_X86_64_GOTOFF64 => {
             (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64 - a.layout.got_addr as i64, 8, None)

@@ -103,6 +103,32 @@ impl<'a> Resolved<'a> {
         self.globals.get(s.name).copied().unwrap_or(Def::UndefinedWeak)
     }
 
+    /// The size (st_size) of what symbol `sym` of object `obj` refers to, for
+    /// R_X86_64_SIZE32/64: the defining symbol's size for a global (0 when undefined
+    /// weak or linker-defined), a common's allocated size.
+    pub fn sym_size(&self, obj: u32, sym: u32) -> u64 {
+        let o = &self.objects[obj as usize];
+        let Some(s) = o.symbols.get(sym as usize) else { return 0 };
+        if sym == 0 || !s.global || s.is_section() {
+            return s.size;
+        }
+        match self.globals.get(s.name) {
+            Some(Def::Section { obj: d, .. }) => self.objects[*d as usize]
+                .symbols
+                .iter()
+                .find(|x| x.global && x.name == s.name && matches!(x.def, SymDef::Section { .. }))
+                .map_or(0, |x| x.size),
+            Some(Def::Common(i)) => self.commons.get(*i as usize).map_or(0, |c| c.1),
+            Some(Def::Absolute(_)) => self
+                .objects
+                .iter()
+                .flat_map(|o| o.symbols.iter())
+                .find(|x| x.global && x.name == s.name && matches!(x.def, SymDef::Absolute(_)))
+                .map_or(0, |x| x.size),
+            _ => 0,
+        }
+    }
+
     /// Looks a global name up.
     pub fn global(&self, name: &str) -> Option<Def> {
         self.globals.get(name).copied()

@@ -103,6 +103,7 @@ corpus_tests!(
     rewrite_forms,
     setjmp_longjmp,
     string_ops,
+    size_relocs,
     structs_bits,
     switch_flags,
     switch_table,
