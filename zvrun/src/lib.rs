@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod channel;
+pub mod cli;
 pub mod filter;
 pub mod image;
 pub mod report;

@@ -5,57 +5,11 @@
 
 use std::io::Write;
 
-use clap::Parser;
 use zvcore::manifest::{self, ChannelSpec, ChannelType, Limits, UNLIMITED};
+use zvrun::cli::{self, Parsed};
 use zvrun::image::ChannelArg;
 use zvrun::report;
 use zvrun::session::{self, Ending, SessionConfig};
-
-#[derive(Parser)]
-#[command(name = "zvrun", version, about = "Run a verified nexe in the zv sandbox (RUNTIME.md)")]
-struct Cli {
-    /// ZeroVM 1.x text manifest (RUNTIME.md section 5) describing the session.
-    #[arg(long, value_name = "FILE")]
-    manifest: Option<String>,
-    /// Memory limit for data + bss + heap + stack (bytes; K, M, G suffixes).
-    #[arg(long, value_name = "BYTES")]
-    memory: Option<String>,
-    /// Wall-clock timeout in seconds (status 124 when it expires).
-    #[arg(long, value_name = "SECONDS")]
-    timeout: Option<u64>,
-    /// Extra channel: alias=path[,type[,gets,get_size,puts,put_size]] (repeatable).
-    #[arg(long = "channel", value_name = "SPEC")]
-    channels: Vec<String>,
-    /// Environment variable KEY=VALUE for the guest (repeatable).
-    #[arg(long = "env", value_name = "KEY=VALUE")]
-    env: Vec<String>,
-    /// Seed for AT_RANDOM and the guest's random numbers (default 0, or the image's).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Fixed time the guest's clocks show, seconds since the epoch (default 0, or the image's).
-    #[arg(long)]
-    time: Option<u64>,
-    /// Compute SHA-1 etags for every channel.
-    #[arg(long)]
-    etag: bool,
-    /// Write a report: json or zerovm.
-    #[arg(long, value_name = "FORMAT", value_parser = ["json", "zerovm"])]
-    report: Option<String>,
-    /// Where to write the report (default: stderr).
-    #[arg(long, value_name = "FILE")]
-    report_file: Option<String>,
-    /// Verify the code even when the verdict cache says it was accepted before, and do
-    /// not record the verdict (the cache is $ZV_CACHE_DIR, else $XDG_CACHE_HOME/zv/verified,
-    /// else ~/.cache/zv/verified; ZV_CACHE_DIR=off also disables it).
-    #[arg(long)]
-    no_cache: bool,
-    /// Do not install the seccomp filter (for debugging the runtime itself).
-    #[arg(long, hide = true)]
-    no_seccomp: bool,
-    /// The nexe or image (omit with --manifest), then the guest's arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "NEXE|IMAGE [ARGS]")]
-    rest: Vec<String>,
-}
 
 fn fail(msg: &str) -> ! {
     eprintln!("zvrun: {msg}");
@@ -120,13 +74,20 @@ fn default_limits(alias: &str) -> Limits {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
+    let mut args = Vec::new();
+    for a in std::env::args_os().skip(1) {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(a) => fail(&format!("argument {a:?} is not valid UTF-8")),
         }
+    }
+    let cli = match cli::parse(args) {
+        Ok(Parsed::Run(c)) => c,
+        Ok(Parsed::Print(text)) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            std::process::exit(0);
+        }
+        Err(e) => fail(&e),
     };
     let memory = cli.memory.as_ref().map(|m| parse_bytes(m).unwrap_or_else(|e| fail(&format!("--memory: {e}"))));
     if cli.timeout == Some(0) {

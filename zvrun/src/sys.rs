@@ -134,6 +134,17 @@ impl GuestMemory {
     /// Sets the permissions of [start, start+len) (page-aligned, inside guest memory).
     /// Never W+X (C10).
     pub fn protect(&mut self, start: u64, len: u64, prot: u8) -> io::Result<()> {
+        self.set(start, len, prot, false)
+    }
+
+    /// Makes [start, start+len) fresh, zeroed, readable and writable memory with every
+    /// page already allocated: for ranges that are about to be written whole (code, data,
+    /// the trampoline), one system call instead of a page fault per page.
+    pub fn populate_rw(&mut self, start: u64, len: u64) -> io::Result<()> {
+        self.set(start, len, PROT_R | PROT_W, true)
+    }
+
+    fn set(&mut self, start: u64, len: u64, prot: u8, populate: bool) -> io::Result<()> {
         assert!(prot & (PROT_W | PROT_X) != (PROT_W | PROT_X), "C10: W+X requested");
         let end = start.checked_add(len).filter(|&e| e <= form::GUEST_END);
         let ok =
@@ -144,11 +155,29 @@ impl GuestMemory {
         if len == 0 {
             return Ok(());
         }
-        // SAFETY: the range is page-aligned and lies inside the reservation made by
-        // `reserve`, which nothing else in the process uses.
-        let r = unsafe { libc::mprotect(start as *mut libc::c_void, len as usize, prot_bits(prot)) };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
+        if populate {
+            // SAFETY: the range is page-aligned and lies inside the reservation made by
+            // `reserve`, which nothing else in the process uses, so MAP_FIXED replaces
+            // only guest memory; the result is checked.
+            let p = unsafe {
+                libc::mmap(
+                    start as *mut libc::c_void,
+                    len as usize,
+                    prot_bits(prot),
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_POPULATE,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+        } else {
+            // SAFETY: as above; mprotect changes only permissions.
+            let r = unsafe { libc::mprotect(start as *mut libc::c_void, len as usize, prot_bits(prot)) };
+            if r != 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
         let end = start + len;
         let mut out = Vec::with_capacity(self.regions.len() + 2);
@@ -227,12 +256,18 @@ impl GuestMemory {
     /// Fills [start, start+len) (page-aligned) with `bytes` then `fill`, and leaves it
     /// with permissions `prot`. The pages are writable (never executable) while filled.
     pub fn load(&mut self, start: u64, len: u64, bytes: &[u8], prot: u8) -> io::Result<()> {
-        self.protect(start, len, PROT_R | PROT_W)?;
+        // Pages that receive bytes are populated; the rest (bss) stay lazily allocated.
+        let filled = (bytes.len() as u64).next_multiple_of(PAGE).min(len);
+        self.populate_rw(start, filled)?;
+        self.protect(start + filled, len - filled, PROT_R | PROT_W)?;
         let dst = self
             .write(start, len)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "load range not writable"))?;
         let n = bytes.len().min(dst.len());
         dst[..n].copy_from_slice(&bytes[..n]);
+        if prot == PROT_R | PROT_W {
+            return Ok(());
+        }
         self.protect(start, len, prot)
     }
 
@@ -240,7 +275,7 @@ impl GuestMemory {
     /// Only [`VerifiedCode`] can be made executable.
     pub fn map_code(&mut self, code: &VerifiedCode) -> io::Result<()> {
         let len = (code.len() as u64).next_multiple_of(PAGE);
-        self.protect(code.base(), len, PROT_R | PROT_W)?;
+        self.populate_rw(code.base(), len)?;
         let dst = self
             .write(code.base(), len)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "code range not writable"))?;
@@ -270,7 +305,7 @@ pub fn effective_uid() -> u32 {
 /// jumps to the host trap entry, every other byte is HLT; then makes it R+X.
 pub fn map_trampoline(mem: &mut GuestMemory) -> io::Result<()> {
     let (start, len) = (form::TRAMPOLINE_START, form::TRAMPOLINE_END - form::TRAMPOLINE_START);
-    mem.protect(start, len, PROT_R | PROT_W)?;
+    mem.populate_rw(start, len)?;
     let dst = mem
         .write(start, len)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "trampoline range not writable"))?;

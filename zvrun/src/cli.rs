@@ -1,0 +1,223 @@
+//! zvrun's command line, parsed by hand: clap spent about 95 us building its parser on
+//! every start-up, an eighth of a small program's whole session (docs/zvrun.md,
+//! "Start-up"). The grammar is small: options (`--name VALUE` or `--name=VALUE`), then the
+//! program and its arguments, which are never taken for options; `--` ends the options.
+
+/// The parsed command line.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Cli {
+    /// `--manifest FILE`.
+    pub manifest: Option<String>,
+    /// `--memory BYTES` (unparsed: K, M, G suffixes).
+    pub memory: Option<String>,
+    /// `--timeout SECONDS`.
+    pub timeout: Option<u64>,
+    /// `--channel SPEC`, in order.
+    pub channels: Vec<String>,
+    /// `--env KEY=VALUE`, in order.
+    pub env: Vec<String>,
+    /// `--seed N`.
+    pub seed: Option<u64>,
+    /// `--time SECONDS`.
+    pub time: Option<u64>,
+    /// `--etag`.
+    pub etag: bool,
+    /// `--report json|zerovm`.
+    pub report: Option<String>,
+    /// `--report-file FILE`.
+    pub report_file: Option<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--no-seccomp` (undocumented: for debugging the runtime itself).
+    pub no_seccomp: bool,
+    /// The nexe or image, then the guest's arguments.
+    pub rest: Vec<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// Run a session.
+    Run(Cli),
+    /// Print this text on stdout and exit 0 (`--help`, `--version`).
+    Print(String),
+}
+
+/// The `--help` text.
+pub const HELP: &str = "\
+Run a verified nexe in the zv sandbox (RUNTIME.md)
+
+Usage: zvrun [OPTIONS] NEXE|IMAGE [ARGS]...
+       zvrun --manifest FILE [OPTIONS] [ARGS]...
+
+Options:
+      --manifest <FILE>        ZeroVM 1.x text manifest (RUNTIME.md section 5) describing the session
+      --memory <BYTES>         Memory limit for data + bss + heap + stack (bytes; K, M, G suffixes)
+      --timeout <SECONDS>      Wall-clock timeout in seconds (status 124 when it expires)
+      --channel <SPEC>         Extra channel: alias=path[,type[,gets,get_size,puts,put_size]] (repeatable)
+      --env <KEY=VALUE>        Environment variable for the guest (repeatable)
+      --seed <SEED>            Seed for AT_RANDOM and the guest's random numbers (default 0, or the image's)
+      --time <TIME>            Fixed time the guest's clocks show, seconds since the epoch (default 0, or the image's)
+      --etag                   Compute SHA-1 etags for every channel
+      --report <FORMAT>        Write a report: json or zerovm
+      --report-file <FILE>     Where to write the report (default: stderr)
+      --no-cache               Verify the code even when the verdict cache says it was accepted before, and do
+                               not record the verdict (the cache is $ZV_CACHE_DIR, else $XDG_CACHE_HOME/zv/verified,
+                               else ~/.cache/zv/verified; ZV_CACHE_DIR=off also disables it)
+  -h, --help                   Print help
+  -V, --version                Print version
+
+Exit status: the guest's exit code; 124 timeout; 125 the session could not run;
+126 the program fails verification; 128+N the guest died of signal N.
+";
+
+fn number(name: &str, v: &str) -> Result<u64, String> {
+    v.parse::<u64>().map_err(|_| format!("invalid value '{v}' for '--{name} <{}>': not a number", name.to_uppercase()))
+}
+
+/// Parses the arguments after argv[0].
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> {
+    let mut cli = Cli::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            cli.rest.extend(it);
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            cli.rest.push(arg);
+            cli.rest.extend(it);
+            break;
+        }
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Print(HELP.to_string())),
+            "-V" | "--version" => return Ok(Parsed::Print(format!("zvrun {}\n", env!("CARGO_PKG_VERSION")))),
+            "--etag" => cli.etag = true,
+            "--no-cache" => cli.no_cache = true,
+            "--no-seccomp" => cli.no_seccomp = true,
+            _ => {
+                let Some(body) = arg.strip_prefix("--") else {
+                    return Err(format!("unexpected argument '{arg}' (see zvrun --help)"));
+                };
+                let (name, inline) = match body.split_once('=') {
+                    Some((n, v)) => (n, Some(v.to_string())),
+                    None => (body, None),
+                };
+                const TAKES_VALUE: &[&str] =
+                    &["manifest", "memory", "timeout", "channel", "env", "seed", "time", "report", "report-file"];
+                if !TAKES_VALUE.contains(&name) {
+                    return Err(match inline {
+                        Some(_) if ["etag", "no-cache", "no-seccomp", "help", "version"].contains(&name) => {
+                            format!("option '--{name}' takes no value")
+                        }
+                        _ => format!("unexpected argument '{arg}' (see zvrun --help)"),
+                    });
+                }
+                let value = match inline {
+                    Some(v) => v,
+                    None => it.next().ok_or_else(|| format!("option '--{name}' needs a value (see zvrun --help)"))?,
+                };
+                match name {
+                    "manifest" => cli.manifest = Some(value),
+                    "memory" => cli.memory = Some(value),
+                    "timeout" => cli.timeout = Some(number(name, &value)?),
+                    "channel" => cli.channels.push(value),
+                    "env" => cli.env.push(value),
+                    "seed" => cli.seed = Some(number(name, &value)?),
+                    "time" => cli.time = Some(number(name, &value)?),
+                    "report" => {
+                        if value != "json" && value != "zerovm" {
+                            return Err(format!("invalid value '{value}' for '--report <FORMAT>': use json or zerovm"));
+                        }
+                        cli.report = Some(value);
+                    }
+                    _ => cli.report_file = Some(value),
+                }
+            }
+        }
+    }
+    Ok(Parsed::Run(cli))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Cli, String> {
+        match parse(args.iter().map(|s| s.to_string()))? {
+            Parsed::Run(c) => Ok(c),
+            Parsed::Print(t) => Err(format!("printed {t}")),
+        }
+    }
+
+    #[test]
+    fn options_then_program_and_its_arguments() {
+        let c = run(&[
+            "--memory",
+            "64M",
+            "--timeout=5",
+            "--channel",
+            "/dev/in=a.txt,1",
+            "--channel=/x=y",
+            "--env",
+            "A=1",
+            "--seed",
+            "7",
+            "--time=9",
+            "--etag",
+            "--report",
+            "zerovm",
+            "--report-file",
+            "r.txt",
+            "--no-cache",
+            "app.nexe",
+            "--memory",
+            "-x",
+            "--",
+        ])
+        .unwrap();
+        assert_eq!(c.memory.as_deref(), Some("64M"));
+        assert_eq!((c.timeout, c.seed, c.time), (Some(5), Some(7), Some(9)));
+        assert_eq!(c.channels, ["/dev/in=a.txt,1", "/x=y"]);
+        assert_eq!(c.env, ["A=1"]);
+        assert!(c.etag && c.no_cache && !c.no_seccomp);
+        assert_eq!(c.report.as_deref(), Some("zerovm"));
+        assert_eq!(c.report_file.as_deref(), Some("r.txt"));
+        assert_eq!(c.rest, ["app.nexe", "--memory", "-x", "--"], "the guest's arguments are never options");
+    }
+
+    #[test]
+    fn double_dash_ends_options() {
+        let c = run(&["--etag", "--", "--weird-name.nexe", "a"]).unwrap();
+        assert_eq!(c.rest, ["--weird-name.nexe", "a"]);
+        let c = run(&["--manifest", "m.txt", "arg1"]).unwrap();
+        assert_eq!((c.manifest.as_deref(), c.rest.as_slice()), (Some("m.txt"), &["arg1".to_string()][..]));
+        assert_eq!(run(&[]).unwrap(), Cli::default());
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        for (args, want) in [
+            (&["--bogus", "a.nexe"][..], "'--bogus'"),
+            (&["-x", "a.nexe"][..], "'-x'"),
+            (&["--timeout"][..], "'--timeout' needs a value"),
+            (&["--timeout", "soon", "a.nexe"][..], "'soon'"),
+            (&["--seed=-1", "a.nexe"][..], "'-1'"),
+            (&["--report", "xml", "a.nexe"][..], "'xml'"),
+            (&["--etag=yes", "a.nexe"][..], "'--etag' takes no value"),
+        ] {
+            let e = run(args).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn help_and_version_print() {
+        for a in ["--help", "-h"] {
+            assert!(matches!(parse([a.to_string()]), Ok(Parsed::Print(t)) if t.contains("Usage: zvrun")));
+        }
+        for a in ["--version", "-V"] {
+            assert!(matches!(parse([a.to_string()]), Ok(Parsed::Print(t)) if t.starts_with("zvrun ")));
+        }
+    }
+}
