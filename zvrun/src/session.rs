@@ -291,6 +291,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         }
     };
     phase(&mut out, "startup_block");
+    sys::probe_vector_state();
     if let Err(e) = sys::install_signal_handlers() {
         out.ending = Ending::Error(format!("cannot install signal handlers: {e}"));
         return out;
