@@ -4,8 +4,9 @@
 //! parsing the file or checking its layout, and rejections are never stored.
 //!
 //! The cache is only as trustworthy as the directory, so a directory is used only when it
-//! is owned by the effective user and nobody else may write to it, and an entry counts
-//! only when it is a regular file owned by the effective user. Anything else (missing
+//! is owned by the effective user and nobody else may write to it (checked on an open
+//! descriptor, through which every lookup then goes), and an entry counts only when it is
+//! a regular file (not a link) owned by the effective user. Anything else (missing
 //! directory, foreign owner, group- or world-writable, I/O errors) is a miss, never an
 //! error: the cache can only make a session faster, not change its outcome.
 
@@ -32,42 +33,103 @@ pub fn default_dir() -> Option<PathBuf> {
 pub struct DirCache {
     dir: PathBuf,
     uid: u32,
-    /// Whether the directory existed and was trustworthy when opened (lookups are
-    /// skipped otherwise; inserting creates it).
-    usable: bool,
+    /// The directory, opened once and checked through the descriptor: lookups go through
+    /// it, so renaming another directory into its place afterwards changes nothing.
+    /// `None` when it did not exist or was not trustworthy (lookups miss; inserting
+    /// creates it for next time).
+    handle: Option<fs::File>,
 }
 
-fn trusted_dir(dir: &Path, uid: u32) -> bool {
-    match fs::metadata(dir) {
-        Ok(m) => m.is_dir() && m.uid() == uid && m.mode() & 0o022 == 0,
-        Err(_) => false,
-    }
+fn trusted(m: &fs::Metadata, uid: u32) -> bool {
+    m.is_dir() && m.uid() == uid && m.mode() & 0o022 == 0
+}
+
+fn open_trusted(dir: &Path, uid: u32) -> Option<fs::File> {
+    let f = fs::File::open(dir).ok()?;
+    f.metadata().ok().filter(|m| trusted(m, uid)).map(|_| f)
 }
 
 impl DirCache {
     /// The cache in `dir` for the effective user.
     pub fn open(dir: PathBuf) -> DirCache {
         let uid = crate::sys::effective_uid();
-        let usable = trusted_dir(&dir, uid);
-        DirCache { dir, uid, usable }
+        let handle = open_trusted(&dir, uid);
+        DirCache { dir, uid, handle }
     }
 }
 
 impl VerdictCache for DirCache {
     fn contains(&self, key: &CodeKey) -> bool {
-        self.usable
-            && fs::symlink_metadata(self.dir.join(key.to_hex()))
-                .is_ok_and(|m| m.file_type().is_file() && m.uid() == self.uid)
+        let Some(dir) = &self.handle else { return false };
+        // Not following links, relative to the checked directory.
+        crate::sys::stat_at(dir, &key.to_hex()).is_some_and(|(regular, owner)| regular && owner == self.uid)
     }
 
     fn insert(&self, key: &CodeKey) {
-        if !self.usable {
+        if self.handle.is_none() {
             let _ = fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir);
-            if !trusted_dir(&self.dir, self.uid) {
+            if open_trusted(&self.dir, self.uid).is_none() {
                 return;
             }
         }
-        // An empty file; create_new never follows or reuses an existing name.
+        // An empty file; create_new never follows or reuses an existing name. (Created by
+        // path: if the directory was swapped meanwhile, the entry lands where no lookup
+        // trusts it.)
         let _ = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(self.dir.join(key.to_hex()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn key(n: u8) -> CodeKey {
+        CodeKey::of(0x20000, &[n; 64], zvcore::RegionKind::CodeSegment)
+    }
+
+    #[test]
+    fn insert_then_contains_in_a_private_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("v");
+        let c = DirCache::open(dir.clone());
+        assert!(!c.contains(&key(1)));
+        c.insert(&key(1));
+        let c = DirCache::open(dir.clone());
+        assert!(c.contains(&key(1)) && !c.contains(&key(2)));
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn lookups_go_through_the_directory_that_was_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("v");
+        DirCache::open(dir.clone()).insert(&key(1));
+        let c = DirCache::open(dir.clone());
+        assert!(c.contains(&key(1)));
+        // Swap another directory, with an entry for key 2, into the checked one's place.
+        let other = tmp.path().join("other");
+        fs::create_dir(&other).unwrap();
+        fs::set_permissions(&other, fs::Permissions::from_mode(0o700)).unwrap();
+        fs::write(other.join(key(2).to_hex()), b"").unwrap();
+        fs::rename(&dir, tmp.path().join("moved")).unwrap();
+        fs::rename(&other, &dir).unwrap();
+        assert!(!c.contains(&key(2)), "a lookup followed the path to the swapped-in directory");
+        assert!(c.contains(&key(1)), "the checked directory is still the one consulted");
+    }
+
+    #[test]
+    fn group_or_world_writable_directories_are_not_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        for mode in [0o770, 0o707, 0o777] {
+            let dir = tmp.path().join(format!("d{mode:o}"));
+            fs::create_dir(&dir).unwrap();
+            fs::write(dir.join(key(1).to_hex()), b"").unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+            let c = DirCache::open(dir.clone());
+            assert!(!c.contains(&key(1)), "mode {mode:o}");
+            c.insert(&key(2));
+            assert!(!dir.join(key(2).to_hex()).exists(), "mode {mode:o}: wrote into it");
+        }
     }
 }

@@ -301,6 +301,23 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Whether `name` in the directory `dir` is a regular file, and its owner; links are not
+/// followed. `None` when it does not exist or cannot be examined.
+pub fn stat_at(dir: &std::fs::File, name: &str) -> Option<(bool, u32)> {
+    use std::os::fd::AsRawFd;
+    let c = std::ffi::CString::new(name).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `dir` is an open descriptor, `c` a NUL-terminated string and `st` a
+    // writable stat buffer; fstatat only writes `st`.
+    let r = unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: fstatat returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Some((st.st_mode & libc::S_IFMT == libc::S_IFREG, st.st_uid))
+}
+
 /// Writes the trampoline into guest memory at [TRAMPOLINE_START, TRAMPOLINE_END): slot 0
 /// jumps to the host trap entry, every other byte is HLT; then makes it R+X.
 pub fn map_trampoline(mem: &mut GuestMemory) -> io::Result<()> {
