@@ -342,8 +342,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     }
     stats.phase_ms.push(("verify", t3.elapsed().as_secs_f64() * 1e3));
     let t4 = Instant::now();
-    std::fs::write(&cfg.output, &file)
-        .map_err(|error| LinkError::Io { path: cfg.output.display().to_string(), error })?;
+    write_output(&cfg.output, &file)?;
     set_executable(&cfg.output);
     if let Some(m) = &cfg.map {
         let text = map_file(res, &lay, &img, entry);
@@ -358,6 +357,20 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     drop(ctxs);
     std::thread::spawn(move || drop((file, rewritten, code_bytes, rodata, data, symbols, extra, lay)));
     Ok(stats)
+}
+
+/// Writes the output as a new file, like GNU ld: an existing regular file (or symlink) at
+/// the path is removed first rather than truncated and rewritten. Truncating a file that
+/// was just written makes ext4 flush it (its `auto_da_alloc` heuristic for files replaced
+/// by truncation), which cost ~20 ms per link of sqlite3 when relinking in place.
+fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |error| LinkError::Io { path: path.display().to_string(), error };
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if m.file_type().is_file() || m.file_type().is_symlink() {
+            std::fs::remove_file(path).map_err(io)?;
+        }
+    }
+    std::fs::write(path, bytes).map_err(io)
 }
 
 #[cfg(unix)]

@@ -203,3 +203,33 @@ fn cc_zvcc_make() {
     let out = run_ok(run, "zvrun app.nexe");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
 }
+
+/// Relinking over an existing output replaces the file (a new inode, as GNU ld does)
+/// instead of truncating and rewriting it in place: another name for the old output
+/// keeps the old bytes, and a symlink at the output path is replaced, not followed.
+#[test]
+fn relinking_replaces_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("app.nexe");
+    let link = |src: &str| {
+        let mut c = zvcc();
+        c.arg("-O2").arg(corpus_dir().join(src)).arg("-o").arg(&out);
+        run_ok(c, &format!("zvcc {src}"));
+    };
+    link("printf_ints.c");
+    let first = std::fs::read(&out).unwrap();
+    std::fs::hard_link(&out, d.join("old.nexe")).unwrap();
+    link("varargs.c");
+    assert_eq!(std::fs::read(d.join("old.nexe")).unwrap(), first, "the old output was rewritten in place");
+    assert_ne!(std::fs::read(&out).unwrap(), first);
+    assert!(verify(&out) > 0);
+    // A symlink at the output path: replaced by the output, its target untouched.
+    let target = d.join("target.txt");
+    std::fs::write(&target, b"keep me").unwrap();
+    std::fs::remove_file(&out).unwrap();
+    std::os::unix::fs::symlink(&target, &out).unwrap();
+    link("varargs.c");
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
+    assert!(!std::fs::symlink_metadata(&out).unwrap().file_type().is_symlink());
+}
