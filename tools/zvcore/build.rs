@@ -1,7 +1,9 @@
-//! Build script: derives `ZV_VERIFIER_ID`, an identity of this exact verifier (its
-//! sources, the crate version and the iced-x86 version in Cargo.lock). Verdict-cache keys
-//! include it, so a cached "accepted" from one verifier is never trusted by another, not
-//! even by a development build whose sources changed without a version bump.
+//! Build script: derives `ZV_VERIFIER_ID`, an identity of this exact verifier: zvcore's
+//! sources, its manifest, the workspace manifest (which sets iced-x86's features) and
+//! iced-x86's whole entry in Cargo.lock (version and checksum). Verdict-cache keys include
+//! it, so a cached "accepted" from one verifier is never trusted by another, not even by a
+//! development build whose sources changed without a version bump. Any input that cannot
+//! be read fails the build rather than silently dropping out of the identity.
 
 use std::path::Path;
 
@@ -14,13 +16,21 @@ fn fnv(seed: u64, bytes: &[u8], mut h: u64) -> u64 {
     h
 }
 
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("zvcore build.rs: cannot read {}: {e}", p.display()))
+}
+
 fn main() {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    let src = Path::new(&dir).join("src");
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&dir);
+    let src = dir.join("src");
     println!("cargo:rerun-if-changed=src");
-    let mut files: Vec<_> =
-        std::fs::read_dir(&src).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    let mut files: Vec<_> = std::fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("zvcore build.rs: cannot list {}: {e}", src.display()))
+        .map(|e| e.expect("zvcore build.rs: directory entry").path())
+        .collect();
     files.sort();
+    assert!(files.iter().any(|f| f.ends_with("verify.rs")), "zvcore build.rs: no src/verify.rs");
     let (mut a, mut b) = (0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4u64);
     let mut feed = |bytes: &[u8]| {
         a = fnv(0x5a56, bytes, a);
@@ -28,16 +38,21 @@ fn main() {
     };
     for f in &files {
         feed(f.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
-        feed(&std::fs::read(f).unwrap_or_default());
+        feed(&read(f));
     }
     feed(std::env::var("CARGO_PKG_VERSION").unwrap_or_default().as_bytes());
-    // The decoder is part of the verifier: its exact version too.
-    let lock = Path::new(&dir).join("../../Cargo.lock");
-    println!("cargo:rerun-if-changed={}", lock.display());
-    if let Ok(text) = std::fs::read_to_string(&lock) {
-        if let Some(i) = text.find("name = \"iced-x86\"") {
-            feed(text[i..].lines().nth(1).unwrap_or_default().as_bytes());
-        }
+    for m in [dir.join("Cargo.toml"), dir.join("../../Cargo.toml")] {
+        println!("cargo:rerun-if-changed={}", m.display());
+        feed(&read(&m));
     }
+    // The decoder is part of the verifier: its exact version and checksum.
+    let lock = dir.join("../../Cargo.lock");
+    println!("cargo:rerun-if-changed={}", lock.display());
+    let text = String::from_utf8(read(&lock)).expect("zvcore build.rs: Cargo.lock is not UTF-8");
+    let entry = text
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"iced-x86\""))
+        .expect("zvcore build.rs: iced-x86 is not in Cargo.lock");
+    feed(entry.as_bytes());
     println!("cargo:rustc-env=ZV_VERIFIER_ID={a:016x}{b:016x}");
 }

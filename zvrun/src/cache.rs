@@ -6,12 +6,13 @@
 //! The cache is only as trustworthy as the directory, so a directory is used only when it
 //! is owned by the effective user and nobody else may write to it (checked on an open
 //! descriptor, through which every lookup then goes), and an entry counts only when it is
-//! a regular file (not a link) owned by the effective user. Anything else (missing
+//! an empty regular file (not a link, one name) owned by the effective user with mode
+//! exactly 0500, which no file a session's channel creates can have. Anything else (missing
 //! directory, foreign owner, group- or world-writable, I/O errors) is a miss, never an
 //! error: the cache can only make a session faster, not change its outcome.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use zvcore::{CodeKey, VerdictCache};
@@ -28,6 +29,13 @@ pub fn default_dir() -> Option<PathBuf> {
     }
     var("HOME").map(|h| Path::new(&h).join(".cache/zv/verified"))
 }
+
+/// The exact mode of an entry: owner read and execute. An execute bit matters: files that
+/// zvrun itself creates for a session's channels (which a hostile image's manifest may
+/// point into this directory) are created with mode 0666 minus the umask, never with an
+/// execute bit, and a guest cannot change modes, so no channel can produce an entry.
+/// Entries must also be empty and have one link.
+const ENTRY_MODE: u32 = 0o500;
 
 /// A verdict-cache directory that passed the ownership checks.
 pub struct DirCache {
@@ -62,7 +70,9 @@ impl VerdictCache for DirCache {
     fn contains(&self, key: &CodeKey) -> bool {
         let Some(dir) = &self.handle else { return false };
         // Not following links, relative to the checked directory.
-        crate::sys::stat_at(dir, &key.to_hex()).is_some_and(|(regular, owner)| regular && owner == self.uid)
+        crate::sys::stat_at(dir, &key.to_hex()).is_some_and(|e| {
+            e.regular && e.uid == self.uid && e.mode & 0o7777 == ENTRY_MODE && e.size == 0 && e.links == 1
+        })
     }
 
     fn insert(&self, key: &CodeKey) {
@@ -74,15 +84,29 @@ impl VerdictCache for DirCache {
         }
         // An empty file; create_new never follows or reuses an existing name. (Created by
         // path: if the directory was swapped meanwhile, the entry lands where no lookup
-        // trusts it.)
-        let _ = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(self.dir.join(key.to_hex()));
+        // trusts it.) Its mode is set exactly, whatever the umask.
+        let path = self.dir.join(key.to_hex());
+        let create = || fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
+        let file = match create() {
+            // Something else has the name (a file a channel created, an entry of a wrong
+            // mode): replace it once.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !self.contains(key) => {
+                let _ = fs::remove_file(&path);
+                create()
+            }
+            other => other,
+        };
+        if let Ok(f) = file {
+            if f.set_permissions(fs::Permissions::from_mode(ENTRY_MODE)).is_err() {
+                let _ = fs::remove_file(&path);
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn key(n: u8) -> CodeKey {
         CodeKey::of(0x20000, &[n; 64], zvcore::RegionKind::CodeSegment)
@@ -116,6 +140,20 @@ mod tests {
         fs::rename(&other, &dir).unwrap();
         assert!(!c.contains(&key(2)), "a lookup followed the path to the swapped-in directory");
         assert!(c.contains(&key(1)), "the checked directory is still the one consulted");
+    }
+
+    #[test]
+    fn an_invalid_file_under_a_keys_name_is_replaced_by_a_real_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("v");
+        DirCache::open(dir.clone()).insert(&key(9));
+        fs::write(dir.join(key(1).to_hex()), b"").unwrap();
+        let c = DirCache::open(dir.clone());
+        assert!(!c.contains(&key(1)), "a plain file counted");
+        c.insert(&key(1));
+        assert!(c.contains(&key(1)));
+        let m = fs::symlink_metadata(dir.join(key(1).to_hex())).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, ENTRY_MODE);
     }
 
     #[test]

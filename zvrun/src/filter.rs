@@ -2,9 +2,9 @@
 //! "Defense in depth"), written as a compact classic-BPF program.
 //!
 //! The policy: x86-64 system calls only; the calls in [`crate::ALLOWED_SYSCALLS`]; mprotect
-//! only when the new protection is not both writable and executable; fcntl only with
-//! F_GETFD; anything else kills the process. seccompiler compiles the same policy to a
-//! linear chain of 162 instructions; the kernel checks and JIT-compiles a
+//! only when the new protection is not both writable and executable; mmap only without
+//! PROT_EXEC; fcntl only with F_GETFD; anything else kills the process. seccompiler compiles the same policy to a
+//! linear chain of 165 instructions; the kernel checks and JIT-compiles a
 //! filter at a cost that grows with its length (about 1.5 us per instruction in the virtual
 //! machines measured, 190 us for seccompiler's program), and evaluates it on every system
 //! call, so zvrun builds a short one: bitmaps for call numbers below 64 and a short chain
@@ -44,7 +44,7 @@ fn stmt(code: u16, k: u32) -> sock_filter {
 /// A program under construction whose jumps name labels, resolved by [`Asm::finish`].
 struct Asm {
     code: Vec<(sock_filter, Option<Label>, Option<Label>)>,
-    at: [Option<usize>; 6],
+    at: [Option<usize>; 7],
 }
 
 #[derive(Clone, Copy)]
@@ -55,6 +55,7 @@ enum Label {
     High = 3,
     Special = 4,
     Fcntl = 5,
+    Mmap = 6,
 }
 
 /// Where a conditional jump goes when its condition is true or false.
@@ -94,13 +95,13 @@ impl Asm {
 
 /// The compact filter for `allowed` (plus the mprotect and fcntl rules above).
 pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
-    let (mprotect, fcntl) = (libc::SYS_mprotect as u32, libc::SYS_fcntl as u32);
+    let (mprotect, fcntl, mmap) = (libc::SYS_mprotect as u32, libc::SYS_fcntl as u32, libc::SYS_mmap as u32);
     let mut low = 0u64;
     let mut high = Vec::new();
     for &nr in allowed {
         let nr = u32::try_from(nr).map_err(|_| format!("seccomp filter: bad call number {nr}"))?;
-        if nr == mprotect || nr == fcntl {
-            return Err("seccomp filter: mprotect and fcntl have their own rules".into());
+        if nr == mprotect || nr == fcntl || nr == mmap {
+            return Err("seccomp filter: mprotect, mmap and fcntl have their own rules".into());
         }
         if nr < 64 {
             low |= 1 << nr;
@@ -110,7 +111,7 @@ pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
     }
     high.sort_unstable();
     high.dedup();
-    let mut a = Asm { code: Vec::new(), at: [None; 6] };
+    let mut a = Asm { code: Vec::new(), at: [None; 7] };
     use Label::*;
     use To::{Next, L};
     a.op(LD_W_ABS, ARCH);
@@ -118,6 +119,7 @@ pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
     a.op(LD_W_ABS, NR);
     a.jump(JEQ_K, mprotect, L(Special), Next);
     a.jump(JEQ_K, fcntl, L(Special), Next);
+    a.jump(JEQ_K, mmap, L(Special), Next);
     a.jump(JGE_K, 64, L(High), Next);
     a.jump(JGE_K, 32, L(Mid), Next);
     // nr < 32: allowed when bit nr of the low mask is set.
@@ -137,12 +139,17 @@ pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
     }
     a.op(RET_K, RET_KILL_PROCESS);
     a.label(Special);
-    // A still holds nr: mprotect or fcntl.
+    // A still holds nr: mprotect, mmap or fcntl.
     a.jump(JEQ_K, fcntl, L(Fcntl), Next);
+    a.jump(JEQ_K, mmap, L(Mmap), Next);
     // mprotect: kill when PROT_WRITE and PROT_EXEC are both asked for.
     a.op(LD_W_ABS, arg_lo(2));
     a.op(ALU_AND_K, (libc::PROT_WRITE | libc::PROT_EXEC) as u32);
     a.jump(JEQ_K, (libc::PROT_WRITE | libc::PROT_EXEC) as u32, L(Kill), L(Allow));
+    // mmap: never executable (after lock-down only the allocator maps memory).
+    a.label(Mmap);
+    a.op(LD_W_ABS, arg_lo(2));
+    a.jump(JSET_K, libc::PROT_EXEC as u32, L(Kill), L(Allow));
     // fcntl: only F_GETFD.
     a.label(Fcntl);
     a.op(LD_W_ABS, arg_lo(1));
@@ -170,6 +177,9 @@ pub fn reference(allowed: &[i64]) -> Result<BpfProgram, String> {
         mp.push(SeccompRule::new(vec![c]).map_err(|e| format!("seccomp rule: {e}"))?);
     }
     rules.insert(libc::SYS_mprotect, mp);
+    let no_exec = SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64), 0)
+        .map_err(|e| format!("seccomp condition: {e}"))?;
+    rules.insert(libc::SYS_mmap, vec![SeccompRule::new(vec![no_exec]).map_err(|e| format!("seccomp rule: {e}"))?]);
     let getfd = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, libc::F_GETFD as u64)
         .map_err(|e| format!("seccomp condition: {e}"))?;
     rules.insert(libc::SYS_fcntl, vec![SeccompRule::new(vec![getfd]).map_err(|e| format!("seccomp rule: {e}"))?]);
@@ -281,6 +291,9 @@ mod tests {
         assert_eq!(run(&p, &data(x, nr(libc::SYS_mprotect), [0, 0, 5, 0, 0, 0])), RET_ALLOW);
         assert_eq!(run(&p, &data(x, nr(libc::SYS_fcntl), [0, libc::F_SETFL as u64, 0, 0, 0, 0])), RET_KILL_PROCESS);
         assert_eq!(run(&p, &data(x, nr(libc::SYS_fcntl), [0, libc::F_GETFD as u64, 0, 0, 0, 0])), RET_ALLOW);
+        assert_eq!(run(&p, &data(x, nr(libc::SYS_mmap), [0, 4096, 3, 0x22, u64::MAX, 0])), RET_ALLOW);
+        assert_eq!(run(&p, &data(x, nr(libc::SYS_mmap), [0, 4096, 5, 0x22, u64::MAX, 0])), RET_KILL_PROCESS);
         assert!(compact(&[libc::SYS_mprotect]).is_err());
+        assert!(compact(&[libc::SYS_mmap]).is_err());
     }
 }

@@ -10,12 +10,18 @@ use zvcore::manifest::{ChannelSpec, ChannelType, Limits, UNLIMITED};
 
 use crate::session::{ImageSource, SessionConfig};
 
-/// Whether the file at `path` is a tar (an image) rather than a nexe.
+/// Whether the file at `path` is a tar (an image) rather than a nexe. Only regular files
+/// are looked into: peeking at a pipe would consume what the nexe reader needs, and an
+/// image needs random access anyway.
 pub fn is_image(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 512];
     match std::fs::File::open(path) {
-        Ok(mut f) => f.read_exact(&mut head).is_ok() && zvcore::image::looks_like_tar(&head),
+        Ok(mut f) => {
+            f.metadata().is_ok_and(|m| m.file_type().is_file())
+                && f.read_exact(&mut head).is_ok()
+                && zvcore::image::looks_like_tar(&head)
+        }
         Err(_) => false,
     }
 }

@@ -19,7 +19,8 @@ pub mod trap;
 /// whole integration suite under the filter (any other call kills the process with
 /// SIGSYS, which the tests would see): channel I/O (read, write, pread64, pwrite64,
 /// readv, writev, lseek), Jail/Unjail (mprotect, filtered so W+X is impossible), the
-/// allocator (brk, mmap, munmap, mremap, madvise), signals and the timeout (rt_sigreturn,
+/// allocator (brk, munmap, mremap, madvise; mmap is allowed only without PROT_EXEC, a
+/// rule of its own in [`filter`]), signals and the timeout (rt_sigreturn,
 /// rt_sigprocmask, rt_sigaction, sigaltstack, setitimer, tgkill, getpid, gettid), std's
 /// locks (futex), clocks (clock_gettime), closing channels (close, fsync, and fcntl F_GETFD only) and
 /// ending (exit, exit_group).
@@ -32,7 +33,6 @@ pub const ALLOWED_SYSCALLS: &[i64] = &[
     libc::SYS_writev,
     libc::SYS_lseek,
     libc::SYS_brk,
-    libc::SYS_mmap,
     libc::SYS_munmap,
     libc::SYS_mremap,
     libc::SYS_madvise,

@@ -331,13 +331,28 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     out
 }
 
+/// The largest nexe read from a pipe or device (whose size is not known in advance).
+pub const MAX_STREAMED_NEXE: u64 = 1 << 30;
+
 /// Reads the bytes of a nexe (at `off`, `size` bytes long, in `f`) that loading needs:
 /// everything up to the end of the last segment and of the program header table, not the
 /// debug sections and tables after them. When the headers cannot be read or point
 /// outside the file, the whole file is read, so the nexe reader reports the problem with
 /// the file's real size.
 pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
     use std::os::unix::fs::FileExt;
+    if !f.metadata()?.file_type().is_file() {
+        // A pipe or a device (`zvrun /dev/stdin`, `<(...)`): read it whole, bounded.
+        let mut buf = Vec::new();
+        f.take(MAX_STREAMED_NEXE + 1).read_to_end(&mut buf)?;
+        if buf.len() as u64 > MAX_STREAMED_NEXE {
+            return Err(std::io::Error::other(format!(
+                "a nexe read from a stream is limited to {MAX_STREAMED_NEXE} bytes"
+            )));
+        }
+        return Ok(buf);
+    }
     let read = |len: u64| -> std::io::Result<Vec<u8>> {
         let mut buf = vec![0; usize::try_from(len).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
         f.read_exact_at(&mut buf, off)?;

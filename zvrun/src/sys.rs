@@ -301,9 +301,24 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Whether `name` in the directory `dir` is a regular file, and its owner; links are not
-/// followed. `None` when it does not exist or cannot be examined.
-pub fn stat_at(dir: &std::fs::File, name: &str) -> Option<(bool, u32)> {
+/// What the verdict cache needs to know about a directory entry.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryStat {
+    /// A regular file (not a link, directory or device).
+    pub regular: bool,
+    /// Owner.
+    pub uid: u32,
+    /// Permission bits and file type (st_mode).
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Number of hard links.
+    pub links: u64,
+}
+
+/// `name` in the directory `dir`, without following links. `None` when it does not
+/// exist or cannot be examined.
+pub fn stat_at(dir: &std::fs::File, name: &str) -> Option<EntryStat> {
     use std::os::fd::AsRawFd;
     let c = std::ffi::CString::new(name).ok()?;
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
@@ -315,7 +330,16 @@ pub fn stat_at(dir: &std::fs::File, name: &str) -> Option<(bool, u32)> {
     }
     // SAFETY: fstatat returned 0, so it filled `st`.
     let st = unsafe { st.assume_init() };
-    Some((st.st_mode & libc::S_IFMT == libc::S_IFREG, st.st_uid))
+    Some(EntryStat {
+        regular: st.st_mode & libc::S_IFMT == libc::S_IFREG,
+        uid: st.st_uid,
+        mode: st.st_mode,
+        size: st.st_size as u64,
+        // nlink_t is u64 on x86-64 Linux (glibc and musl); the cast keeps other layouts
+        // compiling.
+        #[allow(clippy::unnecessary_cast)]
+        links: st.st_nlink as u64,
+    })
 }
 
 /// Writes the trampoline into guest memory at [TRAMPOLINE_START, TRAMPOLINE_END): slot 0
@@ -637,7 +661,9 @@ pub fn probe_vector_state() {
     // SAFETY: arch_prctl(ARCH_GET_XCOMP_SUPP, &u64) writes one u64 through the pointer,
     // which points to a live local.
     let r = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_GET_XCOMP_SUPP, &mut mask as *mut u64) };
-    let avx = if r == 0 { mask & 0b110 == 0b110 } else { cpuid_avx() };
+    // x87 and SSE state (bits 0 and 1) are always there: an answer without them is not
+    // the kernel's (an emulator, a filter returning 0), so CPUID decides instead.
+    let avx = if r == 0 && mask & 0b11 == 0b11 { mask & 0b110 == 0b110 } else { cpuid_avx() };
     AVX_STATE.store(if avx { 2 } else { 1 }, Ordering::SeqCst);
 }
 

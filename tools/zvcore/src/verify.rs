@@ -85,8 +85,10 @@ impl Default for Options {
 
 /// Code that passed every rule. Only this module can construct it, so a function that
 /// takes `VerifiedCode` cannot be handed unverified bytes. The bytes are either borrowed
-/// from the verified file (which the borrow keeps from changing) or a private copy (for
-/// regions verified in memory someone else may write, such as a Jail region).
+/// from the buffer the caller verified, or a private copy (for regions verified in
+/// memory the guest may write, such as a Jail region). A borrow keeps Rust code from
+/// changing the buffer, not another process: callers must verify private memory (zvrun
+/// reads the file into a `Vec`), never a shared or file-backed mapping.
 #[derive(Debug)]
 pub struct VerifiedCode<'a> {
     base: u64,

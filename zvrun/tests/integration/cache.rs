@@ -87,7 +87,23 @@ fn entries_that_are_links_or_owned_by_others_do_not_count() {
     std::os::unix::fs::symlink(&target, &entry).unwrap();
     assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "a symlink entry was trusted");
     std::fs::remove_file(&entry).unwrap();
+    // An empty file as any program (or a session's channel) creates it: mode 0666 minus
+    // the umask, never an execute bit.
     std::fs::write(&entry, b"").unwrap();
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "a plain empty file was trusted");
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o500)).unwrap();
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "hit");
+    // Not empty, or a second name: not an entry zvrun made.
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(&entry, b"x").unwrap();
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o500)).unwrap();
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "a non-empty entry was trusted");
+    std::fs::remove_file(&entry).unwrap();
+    run_cached(s(&dir), &[], &hello);
+    std::fs::hard_link(&entry, tmp.path().join("second-name")).unwrap();
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "an entry with two links was trusted");
+    std::fs::remove_file(tmp.path().join("second-name")).unwrap();
     assert_eq!(run_cached(s(&dir), &[], &hello).1, "hit");
     // Root can give the entry to another user.
     if std::os::unix::fs::lchown(&entry, Some(54321), Some(54321)).is_ok() {
@@ -116,4 +132,44 @@ fn changed_code_is_verified_again_and_rejected() {
     assert_eq!(out.status.code(), Some(126), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(v, "miss");
     assert_eq!(entries(&dir).len(), 1, "a rejection was recorded");
+}
+
+/// A hostile image whose manifest points a write channel into the cache directory, at the
+/// key of code that does not verify, creates that file when zvrun opens its channels;
+/// the file must never count as an acceptance.
+#[test]
+fn an_image_channel_cannot_forge_an_entry() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("verdicts");
+    // The code to smuggle in: hello with `syscall` (C3) at its entry point.
+    let evil = tmp.path().join("evil.nexe");
+    let mut bytes = std::fs::read(program("hello")).unwrap();
+    let n = zvcore::nexe::Nexe::parse(&bytes).unwrap();
+    let seg = n.code_segment().unwrap();
+    let at = (seg.offset + (n.entry - seg.vaddr)) as usize;
+    bytes[at..at + 2].copy_from_slice(&[0x0f, 0x05]);
+    let n = zvcore::nexe::Nexe::parse(&bytes).unwrap();
+    let key = zvcore::CodeKey::of(seg.vaddr, n.segment_bytes(&seg), zvcore::RegionKind::CodeSegment).to_hex();
+    std::fs::write(&evil, &bytes).unwrap();
+    // The helper image: a valid program, plus a write channel whose host file is the entry.
+    let image = tmp.path().join("helper.tar");
+    let target = dir.join(&key);
+    let mut m = zvcore::image::ImageManifest::new("hello.nexe");
+    m.channels.push(zvcore::image::ImageChannel {
+        alias: "/dev/log".into(),
+        kind: zvcore::manifest::ChannelType::SeqReadSeqWrite,
+        limits: zvcore::manifest::Limits { gets: 0, get_size: 0, puts: 1, put_size: 1 },
+        etag: false,
+        source: zvcore::image::Source::Host(target.display().to_string()),
+    });
+    let f = std::fs::File::create(&image).unwrap();
+    zvcore::image::write_image(f, &m, &std::fs::read(program("hello")).unwrap(), &[]).unwrap();
+    // The directory exists (a private one, as zvrun makes it) before the image runs.
+    run_cached(s(&dir), &[], &program("hello"));
+    let (out, _) = run_cached(s(&dir), &[], &image);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(target.exists(), "the channel did not create its file: the test proves nothing");
+    let (out, v) = run_cached(s(&dir), &[], &evil);
+    assert_eq!(out.status.code(), Some(126), "unverified code ran: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(v, "miss");
 }

@@ -141,3 +141,13 @@ fn hostile_images_give_125_with_a_message() {
         .expect("write");
     assert_eq!(run(&[s(&bad)]).status.code(), Some(126));
 }
+
+/// A nexe can come from a pipe (`zvrun /dev/stdin < app.nexe`, `zvrun <(...)`): it is
+/// read whole (not peeked at as a possible image, which would consume it).
+#[test]
+fn a_nexe_read_from_a_pipe_runs() {
+    let bytes = std::fs::read(program("hello")).expect("nexe");
+    let out = run_with(&["/dev/stdin"], &bytes);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"hello, world\n");
+}
