@@ -342,20 +342,74 @@ pub fn stat_at(dir: &std::fs::File, name: &str) -> Option<EntryStat> {
     })
 }
 
+/// Where the trampoline's slot 0 jumps: a one-page host stub at a fixed address above the
+/// guard region (12 GiB), which jumps on to `zv_trap_entry`. The trampoline, which the
+/// guest can read, therefore holds the same bytes in every run and no host address
+/// (FORM.md section 4's determinism; zvrun's own addresses are randomised). The guest
+/// cannot address the stub itself: its addresses end below 4 GiB + the guard.
+pub const TRAP_STUB: u64 = 0x3_0000_0000;
+const _: () = assert!(TRAP_STUB >= form::GUARD_END);
+
+/// `movabs $target, %r11; jmp *%r11`.
+fn jump_via_r11(target: u64) -> [u8; 13] {
+    let mut b = [0u8; 13];
+    b[..2].copy_from_slice(&[0x49, 0xBB]);
+    b[2..10].copy_from_slice(&target.to_le_bytes());
+    b[10..13].copy_from_slice(&[0x41, 0xFF, 0xE3]);
+    b
+}
+
+/// Maps the host stub at [`TRAP_STUB`] (once per process): written while R+W, then R+X.
+fn map_trap_stub() -> io::Result<()> {
+    static MAPPED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let r = MAPPED.get_or_init(|| {
+        let len = PAGE as usize;
+        // SAFETY: a fresh anonymous mapping at a fixed address with MAP_FIXED_NOREPLACE,
+        // which never replaces an existing mapping; the result is checked.
+        let p = unsafe {
+            libc::mmap(
+                TRAP_STUB as *mut libc::c_void,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED || p as u64 != TRAP_STUB {
+            return Err(format!(
+                "cannot map the trap stub at {TRAP_STUB:#x}: {}",
+                if p == libc::MAP_FAILED { io::Error::last_os_error().to_string() } else { "placed elsewhere".into() }
+            ));
+        }
+        let code = jump_via_r11(zv_trap_entry as *const () as usize as u64);
+        // SAFETY: the page was just mapped readable and writable, `len` bytes long, and
+        // nothing else refers to it.
+        let page = unsafe { std::slice::from_raw_parts_mut(p as *mut u8, len) };
+        page.fill(form::HLT);
+        page[..code.len()].copy_from_slice(&code);
+        // SAFETY: the same page; from now on readable and executable, never writable.
+        if unsafe { libc::mprotect(p, len, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
+            return Err(format!("cannot protect the trap stub: {}", io::Error::last_os_error()));
+        }
+        Ok(())
+    });
+    r.clone().map_err(io::Error::other)
+}
+
 /// Writes the trampoline into guest memory at [TRAMPOLINE_START, TRAMPOLINE_END): slot 0
-/// jumps to the host trap entry, every other byte is HLT; then makes it R+X.
+/// jumps to the host trap entry (through [`TRAP_STUB`]), every other byte is HLT; then
+/// makes it R+X.
 pub fn map_trampoline(mem: &mut GuestMemory) -> io::Result<()> {
+    map_trap_stub()?;
     let (start, len) = (form::TRAMPOLINE_START, form::TRAMPOLINE_END - form::TRAMPOLINE_START);
     mem.populate_rw(start, len)?;
     let dst = mem
         .write(start, len)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "trampoline range not writable"))?;
     dst.fill(form::HLT);
-    let target = zv_trap_entry as *const () as usize as u64;
-    // movabs $target, %r11 ; jmp *%r11
-    dst[..2].copy_from_slice(&[0x49, 0xBB]);
-    dst[2..10].copy_from_slice(&target.to_le_bytes());
-    dst[10..13].copy_from_slice(&[0x41, 0xFF, 0xE3]);
+    let slot = jump_via_r11(TRAP_STUB);
+    dst[..slot.len()].copy_from_slice(&slot);
     mem.protect(start, len, PROT_R | PROT_X)
 }
 

@@ -66,3 +66,20 @@ fn no_wx_mapping_while_a_region_is_jailed_and_layout_is_as_documented() {
         }
     }
 }
+
+/// The trampoline the guest can read holds the same bytes in every run: slot 0 jumps to a
+/// host stub at a fixed address, so no randomised host address shows (determinism), and
+/// every other byte is HLT.
+#[test]
+fn the_trampoline_is_the_same_in_every_run() {
+    let a = crate::run(&[crate::s(&crate::program("tramp"))]);
+    let b = crate::run(&[crate::s(&crate::program("tramp"))]);
+    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout.len(), 64);
+    assert_eq!(a.stdout, b.stdout, "the trampoline differs between runs");
+    let stub = zvrun::sys::TRAP_STUB.to_le_bytes();
+    assert_eq!(&a.stdout[..2], &[0x49, 0xBB], "movabs to r11");
+    assert_eq!(&a.stdout[2..10], &stub, "the fixed stub address");
+    assert_eq!(&a.stdout[10..13], &[0x41, 0xFF, 0xE3], "jmp *%r11");
+    assert!(a.stdout[13..].iter().all(|&b| b == 0xF4), "HLT elsewhere");
+}
