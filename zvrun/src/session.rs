@@ -340,8 +340,7 @@ pub const MAX_STREAMED_NEXE: u64 = 1 << 30;
 /// outside the file, the whole file is read, so the nexe reader reports the problem with
 /// the file's real size.
 pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::FileExt;
+    use std::io::{Read, Seek};
     if !f.metadata()?.file_type().is_file() {
         // A pipe or a device (`zvrun /dev/stdin`, `<(...)`): read it whole, bounded.
         let mut buf = Vec::new();
@@ -353,12 +352,22 @@ pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64) -> std::io::Re
         }
         return Ok(buf);
     }
-    let read = |len: u64| -> std::io::Result<Vec<u8>> {
-        let mut buf = vec![0; usize::try_from(len).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
-        f.read_exact_at(&mut buf, off)?;
-        Ok(buf)
+    // Read with read(2) straight into uninitialised capacity: zero-filling first (calloc)
+    // would fault every page twice (musl's calloc reads before it writes).
+    let mut file = f;
+    file.seek(std::io::SeekFrom::Start(off))?;
+    let mut buf = Vec::with_capacity(size.min(PAGE) as usize);
+    let more = |buf: &mut Vec<u8>, upto: u64| -> std::io::Result<()> {
+        let want = upto.saturating_sub(buf.len() as u64);
+        buf.reserve_exact(usize::try_from(want).map_err(|_| std::io::ErrorKind::OutOfMemory)?);
+        let got = file.take(want).read_to_end(buf)? as u64;
+        if got < want {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
     };
-    let head = read(size.min(PAGE))?;
+    more(&mut buf, size.min(PAGE))?;
+    let head = &buf;
     let u16_at = |o: usize| head.get(o..o + 2).map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])));
     let u64_at = |o: u64| {
         let o = usize::try_from(o).ok()?;
@@ -377,12 +386,17 @@ pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64) -> std::io::Re
         }
         Some(end)
     })();
-    match needed {
-        Some(end) if end <= head.len() as u64 => Ok(head.into_iter().take(end.max(64) as usize).collect()),
-        Some(end) if end <= size => read(end.max(64)),
-        _ if head.len() as u64 == size => Ok(head),
-        _ => read(size),
+    // Headers that point outside the file: read it whole, so the reader's messages name
+    // the real size.
+    let end = match needed {
+        Some(end) if end <= size => end.max(64).min(size),
+        _ => size,
+    };
+    if end > buf.len() as u64 {
+        more(&mut buf, end)?;
     }
+    buf.truncate(end as usize);
+    Ok(buf)
 }
 
 fn load(
