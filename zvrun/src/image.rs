@@ -10,20 +10,21 @@ use zvcore::manifest::{ChannelSpec, ChannelType, Limits, UNLIMITED};
 
 use crate::session::{ImageSource, SessionConfig};
 
-/// Whether the file at `path` is a tar (an image) rather than a nexe. Only regular files
-/// are looked into: peeking at a pipe would consume what the nexe reader needs, and an
-/// image needs random access anyway.
-pub fn is_image(path: &Path) -> bool {
+/// The file at `path`, opened, when it is a tar (an image) rather than a nexe. Only
+/// regular files are looked into: peeking at a pipe would consume what the nexe reader
+/// needs, and an image needs random access anyway. The open file is kept for reading the
+/// image (one open instead of three at start-up).
+pub fn open_image(path: &Path) -> Option<std::fs::File> {
     use std::io::Read;
     let mut head = [0u8; 512];
-    match std::fs::File::open(path) {
-        Ok(mut f) => {
-            f.metadata().is_ok_and(|m| m.file_type().is_file())
-                && f.read_exact(&mut head).is_ok()
-                && zvcore::image::looks_like_tar(&head)
-        }
-        Err(_) => false,
-    }
+    let mut f = std::fs::File::open(path).ok()?;
+    let regular = f.metadata().is_ok_and(|m| m.file_type().is_file());
+    (regular && f.read_exact(&mut head).is_ok() && zvcore::image::looks_like_tar(&head)).then_some(f)
+}
+
+/// Whether the file at `path` is an image (see [`open_image`]).
+pub fn is_image(path: &Path) -> bool {
+    open_image(path).is_some()
 }
 
 /// A `--channel alias=path[,type[,limits]]` option: alias, path, and the type and limits
@@ -54,7 +55,17 @@ pub struct Overrides {
 /// Builds the session for an image. Errors name what is wrong (status 125).
 pub fn session_from_image(path: &Path, o: &Overrides, seccomp: bool) -> Result<SessionConfig, String> {
     let f = std::fs::File::open(path).map_err(|e| format!("cannot open image {}: {e}", path.display()))?;
-    let img = Image::read(f).map_err(|e| format!("{}: {e}", path.display()))?;
+    session_from_open_image(path, f, o, seccomp)
+}
+
+/// [`session_from_image`] for an image already open (from [`open_image`]).
+pub fn session_from_open_image(
+    path: &Path,
+    f: std::fs::File,
+    o: &Overrides,
+    seccomp: bool,
+) -> Result<SessionConfig, String> {
+    let img = Image::read(&f).map_err(|e| format!("{}: {e}", path.display()))?;
     let m = &img.manifest;
     let mut channels = Vec::new();
     for c in &m.channels {
@@ -123,6 +134,7 @@ pub fn session_from_image(path: &Path, o: &Overrides, seccomp: bool) -> Result<S
             path: path.to_path_buf(),
             members: img.members.iter().map(|x| (x.path.clone(), (x.offset, x.size))).collect(),
             program: m.program.clone(),
+            file: Some(std::sync::Arc::new(f)),
         }),
         argv,
         env,

@@ -95,11 +95,11 @@ fn main() {
     }
     let channel_args: Vec<ChannelArg> =
         cli.channels.iter().map(|c| parse_channel(c).unwrap_or_else(|e| fail(&e))).collect();
-    let image_path = match (&cli.manifest, cli.rest.first()) {
-        (None, Some(p)) if zvrun::image::is_image(std::path::Path::new(p)) => Some(p.clone()),
+    let image = match (&cli.manifest, cli.rest.first()) {
+        (None, Some(p)) => zvrun::image::open_image(std::path::Path::new(p)).map(|f| (p.clone(), f)),
         _ => None,
     };
-    let cfg = if let Some(path) = image_path {
+    let cfg = if let Some((path, file)) = image {
         let o = zvrun::image::Overrides {
             args: cli.rest[1..].to_vec(),
             env: cli.env.clone(),
@@ -110,7 +110,8 @@ fn main() {
             channels: channel_args,
             etag: cli.etag,
         };
-        zvrun::image::session_from_image(std::path::Path::new(&path), &o, !cli.no_seccomp).unwrap_or_else(|e| fail(&e))
+        zvrun::image::session_from_open_image(std::path::Path::new(&path), file, &o, !cli.no_seccomp)
+            .unwrap_or_else(|e| fail(&e))
     } else {
         let mut cfg = SessionConfig {
             program: String::new(),

@@ -58,6 +58,8 @@ pub struct ImageSource {
     pub members: std::collections::BTreeMap<String, (u64, u64)>,
     /// Path of the program inside the image.
     pub program: String,
+    /// The image, already open (the program is read through it).
+    pub file: Option<std::sync::Arc<std::fs::File>>,
 }
 
 /// The standard channels of a session without a manifest.
@@ -188,14 +190,22 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         mark = now;
     };
     let read_program = || -> std::io::Result<Vec<u8>> {
-        let f = std::fs::File::open(cfg.image.as_ref().map_or(std::path::Path::new(&cfg.program), |i| &i.path))?;
+        let opened;
+        let f = match cfg.image.as_ref().and_then(|i| i.file.as_deref()) {
+            Some(f) => f,
+            None => {
+                opened =
+                    std::fs::File::open(cfg.image.as_ref().map_or(std::path::Path::new(&cfg.program), |i| &i.path))?;
+                &opened
+            }
+        };
         let (off, size) = match &cfg.image {
             None => (0, f.metadata()?.len()),
             Some(img) => img.members.get(&img.program).copied().ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not in the image", img.program))
             })?,
         };
-        read_loaded_prefix(&f, off, size)
+        read_loaded_prefix(f, off, size)
     };
     let data = match read_program() {
         Ok(d) => d,
