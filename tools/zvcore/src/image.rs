@@ -764,13 +764,8 @@ mod tests {
         let mut long = raw_header(b"manifest.json", b'0', 10, b"").to_vec();
         long.truncate(300);
         cases.push(long);
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = crate::testgen::Rng::new(7);
+        let mut next = move || rng.next_u64();
         for _ in 0..std::env::var("ZV_IMAGE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(4000) {
             let mut c = good.clone();
             for _ in 0..1 + next() % 3 {
@@ -804,11 +799,9 @@ mod tests {
         let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         let mut b = Blocks::new(Cursor::new(data.clone())).unwrap();
         let mut c = Cursor::new(data.clone());
-        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut gen = crate::testgen::Rng::new(11);
         for _ in 0..5000 {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
+            let rng = gen.next_u64();
             match rng % 5 {
                 0 => {
                     let to = SeekFrom::Start(rng % 21_000);
