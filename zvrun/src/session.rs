@@ -417,10 +417,9 @@ fn load(
     channels: &[Channel],
 ) -> Result<Layout, String> {
     let e = |what: &str, err: std::io::Error| format!("cannot map {what}: {err}");
-    sys::map_trampoline(mem).map_err(|err| e("the trampoline", err))?;
-    mem.map_code(code).map_err(|err| e("the code", err))?;
     let mut data_bytes = 0u64;
     let mut last_end = code.base() + round_up(code.len() as u64, PAGE);
+    let mut segments = Vec::new();
     for s in &nexe.segments {
         if s.flags.x() {
             continue;
@@ -428,10 +427,11 @@ fn load(
         let start = s.vaddr;
         let len = round_up(s.memsz, PAGE);
         let prot = if s.flags.w() { PROT_R | PROT_W } else { PROT_R };
-        mem.load(start, len, nexe.segment_bytes(s), prot).map_err(|err| e("a data segment", err))?;
+        segments.push((start, len, nexe.segment_bytes(s), prot));
         data_bytes += len;
         last_end = last_end.max(start + len);
     }
+    mem.load_program(code, &segments).map_err(|err| e("the program", err))?;
     // The user manifest: read-only pages ending at the stack, with its address at
     // MANIFEST_PTR.
     let heap_start = round_up(last_end, form::JAIL_GRANULE);

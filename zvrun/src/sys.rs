@@ -271,17 +271,73 @@ impl GuestMemory {
         self.protect(start, len, prot)
     }
 
-    /// Maps verified code: copies it in while the pages are R+W, then makes them R+X.
-    /// Only [`VerifiedCode`] can be made executable.
-    pub fn map_code(&mut self, code: &VerifiedCode) -> io::Result<()> {
-        let len = (code.len() as u64).next_multiple_of(PAGE);
-        self.populate_rw(code.base(), len)?;
-        let dst = self
-            .write(code.base(), len)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "code range not writable"))?;
+    /// Loads a program: the trampoline, the verified code and the other segments
+    /// (`(start, len, file bytes, final permissions)`, page-aligned, non-overlapping).
+    /// Everything that receives bytes is mapped R+W and populated with as few calls as
+    /// the layout allows (one, for the usual contiguous trampoline, code, rodata and data),
+    /// bss stays lazily allocated, and then the trampoline and the code become R+X (one
+    /// call when adjacent) and read-only segments R. Nothing is ever W+X, and only
+    /// [`VerifiedCode`] (and the runtime's trampoline) becomes executable.
+    pub fn load_program(&mut self, code: &VerifiedCode, segments: &[(u64, u64, &[u8], u8)]) -> io::Result<()> {
+        map_trap_stub()?;
+        let (tramp, tramp_len) = (form::TRAMPOLINE_START, form::TRAMPOLINE_END - form::TRAMPOLINE_START);
+        let code_len = (code.len() as u64).next_multiple_of(PAGE);
+        let filled = |len: u64, bytes: &[u8]| (bytes.len() as u64).next_multiple_of(PAGE).min(len);
+        // The verifier's layout rules (C1, C10) already exclude overlaps; checked again
+        // here because a segment written over the code would put unverified bytes in it.
+        let mut taken = vec![(tramp, tramp + tramp_len), (code.base(), code.base() + code_len)];
+        for &(start, len, _, _) in segments {
+            let end = start.checked_add(len).ok_or_else(|| io::Error::other("segment wraps"))?;
+            if start < tramp + tramp_len || taken.iter().any(|&(a, b)| start < b && a < end) {
+                return Err(io::Error::other(format!(
+                    "segment {start:#x}+{len:#x} overlaps the code or another segment"
+                )));
+            }
+            taken.push((start, end));
+        }
+        let mut runs: Vec<(u64, u64)> = vec![(tramp, tramp + tramp_len), (code.base(), code.base() + code_len)];
+        runs.extend(segments.iter().map(|&(start, len, bytes, _)| (start, start + filled(len, bytes))));
+        runs.retain(|r| r.1 > r.0);
+        runs.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
+        for (s0, e0) in runs {
+            match merged.last_mut() {
+                Some(last) if s0 <= last.1 => last.1 = last.1.max(e0),
+                _ => merged.push((s0, e0)),
+            }
+        }
+        for &(s0, e0) in &merged {
+            self.populate_rw(s0, e0 - s0)?;
+        }
+        for &(start, len, bytes, _) in segments {
+            let f = filled(len, bytes);
+            self.protect(start + f, len - f, PROT_R | PROT_W)?;
+        }
+        let not_writable = || io::Error::new(io::ErrorKind::InvalidInput, "load range not writable");
+        let t = self.write(tramp, tramp_len).ok_or_else(not_writable)?;
+        t.fill(form::HLT);
+        let slot = jump_via_r11(TRAP_STUB);
+        t[..slot.len()].copy_from_slice(&slot);
+        let dst = self.write(code.base(), code_len).ok_or_else(not_writable)?;
         dst[..code.len()].copy_from_slice(code.bytes());
         dst[code.len()..].fill(form::HLT);
-        self.protect(code.base(), len, PROT_R | PROT_X)
+        for &(start, len, bytes, _) in segments {
+            let dst = self.write(start, len).ok_or_else(not_writable)?;
+            let n = bytes.len().min(dst.len());
+            dst[..n].copy_from_slice(&bytes[..n]);
+        }
+        if tramp + tramp_len == code.base() {
+            self.protect(tramp, tramp_len + code_len, PROT_R | PROT_X)?;
+        } else {
+            self.protect(tramp, tramp_len, PROT_R | PROT_X)?;
+            self.protect(code.base(), code_len, PROT_R | PROT_X)?;
+        }
+        for &(start, len, _, prot) in segments {
+            if prot != PROT_R | PROT_W {
+                self.protect(start, len, prot)?;
+            }
+        }
+        Ok(())
     }
 
     /// Makes verified code that already lies in guest memory (a jailed heap region)
@@ -395,22 +451,6 @@ fn map_trap_stub() -> io::Result<()> {
         Ok(())
     });
     r.clone().map_err(io::Error::other)
-}
-
-/// Writes the trampoline into guest memory at [TRAMPOLINE_START, TRAMPOLINE_END): slot 0
-/// jumps to the host trap entry (through [`TRAP_STUB`]), every other byte is HLT; then
-/// makes it R+X.
-pub fn map_trampoline(mem: &mut GuestMemory) -> io::Result<()> {
-    map_trap_stub()?;
-    let (start, len) = (form::TRAMPOLINE_START, form::TRAMPOLINE_END - form::TRAMPOLINE_START);
-    mem.populate_rw(start, len)?;
-    let dst = mem
-        .write(start, len)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "trampoline range not writable"))?;
-    dst.fill(form::HLT);
-    let slot = jump_via_r11(TRAP_STUB);
-    dst[..slot.len()].copy_from_slice(&slot);
-    mem.protect(start, len, PROT_R | PROT_X)
 }
 
 // ---- the world switch ----
