@@ -38,6 +38,13 @@ pub enum LinkError {
         /// The OS error.
         error: std::io::Error,
     },
+    /// The output (or the map file) could not be written.
+    Write {
+        /// The path.
+        path: String,
+        /// The OS error.
+        error: std::io::Error,
+    },
     /// An input is not an ELF64 x86-64 relocatable object or an `ar` archive.
     BadInput {
         /// The input.
@@ -120,6 +127,7 @@ impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LinkError::Io { path, error } => write!(f, "cannot read {path}: {error}"),
+            LinkError::Write { path, error } => write!(f, "cannot write {path}: {error}"),
             LinkError::BadInput { object, reason } => write!(f, "{object}: {reason}"),
             LinkError::LibraryNotFound { name, searched } => {
                 write!(f, "cannot find -l{name} (searched: {}); add its directory with -L", searched.join(", "))

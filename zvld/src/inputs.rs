@@ -249,6 +249,20 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         })
         .collect();
     for (target, relocs) in parsed {
+        // A code relocation must point into its section: the rewrite maps fields by
+        // instruction, and one past the end would otherwise be dropped without a word.
+        let sec = &out_secs[target];
+        if sec.class == Class::Code {
+            if let Some(r) = relocs.iter().find(|r| r.offset >= sec.size) {
+                return Err(bad(
+                    &name,
+                    format!(
+                        "section {}: relocation at offset {:#x} lies past the section's end ({:#x} bytes)",
+                        sec.name, r.offset, sec.size
+                    ),
+                ));
+            }
+        }
         out_secs[target].relocs = relocs;
     }
     // Symbols.

@@ -342,11 +342,12 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     }
     stats.phase_ms.push(("verify", t3.elapsed().as_secs_f64() * 1e3));
     let t4 = Instant::now();
+    // The map is made before anything is written: the output may replace an input, whose
+    // mapped bytes the map still reads.
+    let map_text = cfg.map.as_ref().map(|_| map_file(res, &lay, &img, entry));
     write_output(&cfg.output, &file)?;
-    set_executable(&cfg.output);
-    if let Some(m) = &cfg.map {
-        let text = map_file(res, &lay, &img, entry);
-        std::fs::write(m, text).map_err(|error| LinkError::Io { path: m.display().to_string(), error })?;
+    if let (Some(m), Some(text)) = (&cfg.map, map_text) {
+        std::fs::write(m, text).map_err(|error| LinkError::Write { path: m.display().to_string(), error })?;
     }
     stats.file_size = file.len() as u64;
     stats.phase_ms.push(("write", t4.elapsed().as_secs_f64() * 1e3));
@@ -355,35 +356,60 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     // done instead of returning tens of megabytes to the kernel first.
     let write::Image { symbols, extra, .. } = img;
     drop(ctxs);
-    std::thread::spawn(move || drop((file, rewritten, code_bytes, rodata, data, symbols, extra, lay)));
+    let buffers = (file, rewritten, code_bytes, rodata, data, symbols, extra, lay);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let freeing = std::thread::Builder::new().spawn(move || drop(rx.recv()));
+    // No thread (a process limit): the send fails and they are freed here.
+    if let Err(std::sync::mpsc::SendError(b)) = tx.send(buffers) {
+        drop(b);
+    }
+    drop(freeing);
     Ok(stats)
 }
 
 /// Writes the output as a new file, like GNU ld: an existing regular file (or symlink) at
 /// the path is removed first rather than truncated and rewritten. Truncating a file that
 /// was just written makes ext4 flush it (its `auto_da_alloc` heuristic for files replaced
-/// by truncation), which cost ~20 ms per link of sqlite3 when relinking in place.
+/// by truncation), which cost ~20 ms per link of sqlite3 when relinking in place. When
+/// the old file cannot be removed (a read-only directory), it is overwritten in place. A
+/// new file is executable (0777 minus the umask); other outputs (`/dev/null`, a FIFO)
+/// are written and left as they are.
 fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |error| LinkError::Io { path: path.display().to_string(), error };
-    if let Ok(m) = std::fs::symlink_metadata(path) {
-        if m.file_type().is_file() || m.file_type().is_symlink() {
-            std::fs::remove_file(path).map_err(io)?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |error| LinkError::Write { path: path.display().to_string(), error };
+    let replaceable =
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file() || m.file_type().is_symlink());
+    let removed = replaceable && std::fs::remove_file(path).is_ok();
+    let mut f = if removed || !replaceable {
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o777).open(path) {
+            Ok(f) => f,
+            // Something is there that is not ours to remove (a device, a FIFO), or
+            // appeared meanwhile: write to it as it is.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::OpenOptions::new().write(true).truncate(true).open(path).map_err(err)?
+            }
+            Err(e) => return Err(err(e)),
         }
-    }
-    std::fs::write(path, bytes).map_err(io)
+    } else {
+        let f = std::fs::OpenOptions::new().write(true).truncate(true).open(path).map_err(err)?;
+        set_executable(&f);
+        f
+    };
+    f.write_all(bytes).map_err(err)
 }
 
-#[cfg(unix)]
-fn set_executable(p: &Path) {
+/// Adds the execute bits to an existing regular file being overwritten.
+fn set_executable(f: &std::fs::File) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(m) = std::fs::metadata(p) {
-        let mut perm = m.permissions();
-        perm.set_mode(perm.mode() | 0o111);
-        let _ = std::fs::set_permissions(p, perm);
+    if let Ok(m) = f.metadata() {
+        if m.is_file() {
+            let mut perm = m.permissions();
+            perm.set_mode(perm.mode() | 0o111);
+            let _ = f.set_permissions(perm);
+        }
     }
 }
-#[cfg(not(unix))]
-fn set_executable(_: &Path) {}
 
 fn code_location(lay: &Layout, rw: &[Rewritten], ctxs: &[SectionCtx<'_, '_>], addr: u64) -> Option<Location> {
     let k = lay.code.partition_point(|(p, _)| p.addr <= addr).checked_sub(1)?;

@@ -3,7 +3,8 @@
 //! `-u`, `-Map`, `-s`); options that mean nothing for a static nexe (`-static`,
 //! `--start-group`, `--gc-sections`, `-m elf_x86_64`, ...) are accepted and ignored.
 //!
-//! Exit status: 0 linked (the nexe verified and was written), 1 link error, 2 usage.
+//! Exit status: 0 linked (the nexe verified and was written), 1 link error, 2 usage
+//! (135, SIGBUS, if another process truncates an input during the link: inputs are mapped).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

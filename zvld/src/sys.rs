@@ -6,28 +6,55 @@
 use std::fs::File;
 use std::io;
 
-/// The bytes of an input file, mapped read-only for the duration of the link.
-pub struct Mapped(Option<memmap2::Mmap>);
+/// The bytes of an input file: mapped read-only for the duration of the link when it is
+/// a regular file, read into memory otherwise (a pipe, `<(...)`, a character device).
+pub enum Mapped {
+    /// A mapping (`None` for an empty file: mmap refuses length 0).
+    Map(Option<memmap2::Mmap>),
+    /// Bytes read from a file that cannot be mapped.
+    Read(Vec<u8>),
+}
+
+/// The most zvld reads from an input that is not a regular file.
+const MAX_STREAMED: u64 = 4 << 30;
 
 impl Mapped {
-    /// Maps `file` whole. An empty file maps to no bytes (mmap refuses length 0).
+    /// The bytes of `file`: mapped when it is a regular file, read otherwise; a directory
+    /// is an error that says so.
     pub fn new(file: &File) -> io::Result<Mapped> {
-        if file.metadata()?.len() == 0 {
-            return Ok(Mapped(None));
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, "is a directory, not an object or archive"));
         }
-        // SAFETY: the mapping is private and read-only, and it lives as long as every
-        // slice borrowed from it (the `&[u8]` of `bytes` borrows `self`). Rust's aliasing
-        // rules would only be broken if another process wrote to or truncated the file
-        // while zvld runs; a linker's inputs are not modified during the link (GNU gold,
-        // lld and mold map their inputs under the same assumption), and a truncation
-        // would end the process with SIGBUS rather than let it read freed memory. The
-        // output that zvld writes is verified from its own buffer, never from a mapping.
+        if !meta.is_file() {
+            use std::io::Read;
+            let mut v = Vec::new();
+            file.take(MAX_STREAMED + 1).read_to_end(&mut v)?;
+            if v.len() as u64 > MAX_STREAMED {
+                return Err(io::Error::other(format!("longer than {MAX_STREAMED} bytes")));
+            }
+            return Ok(Mapped::Read(v));
+        }
+        if meta.len() == 0 {
+            return Ok(Mapped::Map(None));
+        }
+        // SAFETY: memmap2 maps the file MAP_SHARED and read-only; the mapping lives as
+        // long as every slice borrowed from it (`bytes` borrows `self`). Rust's aliasing
+        // rules hold only if no other process writes to or truncates the file while zvld
+        // runs. A linker's inputs are not modified during the link (GNU gold, lld and mold
+        // map their inputs under the same assumption); if one is truncated anyway, a read
+        // past the new end ends zvld with SIGBUS (status 135, documented) rather than
+        // reading freed memory, and a concurrent write can only make the output wrong,
+        // never unverified: the output is verified from zvld's own buffer.
         let map = unsafe { memmap2::MmapOptions::new().map(file)? };
-        Ok(Mapped(Some(map)))
+        Ok(Mapped::Map(Some(map)))
     }
 
-    /// The mapped bytes.
+    /// The bytes.
     pub fn bytes(&self) -> &[u8] {
-        self.0.as_deref().unwrap_or(&[])
+        match self {
+            Mapped::Map(m) => m.as_deref().unwrap_or(&[]),
+            Mapped::Read(v) => v,
+        }
     }
 }

@@ -141,3 +141,91 @@ fn missing_library_lists_search_path() {
     let err = run_err(c, "zvcc -lnosuchlib");
     assert!(err.contains("cannot find -lnosuchlib"), "{err}");
 }
+
+/// zvld's own link line around one object (what zvcc passes it).
+fn zvld_link(obj: &Path, out: &Path) -> Command {
+    let lib = sysroot().join("lib");
+    let libgcc = String::from_utf8(Command::new("gcc").arg("-print-libgcc-file-name").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut c = zvld();
+    c.arg("-o").arg(out).arg(lib.join("crt1.o")).arg(lib.join("crti.o")).arg(obj);
+    c.arg(lib.join("libzrt.a")).arg(lib.join("libc.a")).arg(libgcc).arg(lib.join("crtn.o"));
+    c.args(["-u", "__zv_syscall", "-u", "__zv_tp"]);
+    c
+}
+
+fn zvcc_obj(dir: &Path) -> std::path::PathBuf {
+    let obj = dir.join("p.o");
+    let mut c = zvcc();
+    c.arg("-O2").arg("-c").arg(repo().join("test-corpus/c/printf_ints.c")).arg("-o").arg(&obj);
+    run_ok(c, "zvcc -c");
+    obj
+}
+
+/// Inputs that cannot be mapped (a FIFO, as `<(...)` gives) are read instead; a
+/// directory is an error that says so.
+#[test]
+fn a_fifo_input_links_and_a_directory_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let obj = zvcc_obj(d);
+    let fifo = d.join("obj.fifo");
+    run_ok(
+        {
+            let mut c = Command::new("mkfifo");
+            c.arg(&fifo);
+            c
+        },
+        "mkfifo",
+    );
+    let bytes = std::fs::read(&obj).unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, bytes))
+    };
+    let out = d.join("fifo.nexe");
+    run_ok(zvld_link(&fifo, &out), "zvld with a FIFO input");
+    writer.join().unwrap().unwrap();
+    assert!(verify(&out) > 0);
+    let err = run_err(zvld_link(d, &d.join("dir.nexe")), "zvld with a directory input");
+    assert!(err.contains("is a directory"), "{err}");
+}
+
+/// A relocation of a code section that points past the section's end is an error, not
+/// silently dropped.
+#[test]
+fn a_code_relocation_past_the_section_end_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let obj = zvcc_obj(d);
+    let mut b = std::fs::read(&obj).unwrap();
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shnum, shstrndx) = (u64_at(&b, 0x28), u16_at(&b, 0x3c), u16_at(&b, 0x3e));
+    let sh = |i: usize| shoff + i * 64;
+    let strtab = u64_at(&b, sh(shstrndx) + 0x18);
+    let name = |b: &[u8], i: usize| {
+        let at = strtab + u32::from_le_bytes(b[sh(i)..sh(i) + 4].try_into().unwrap()) as usize;
+        let end = b[at..].iter().position(|&c| c == 0).unwrap();
+        String::from_utf8_lossy(&b[at..at + end]).to_string()
+    };
+    let rela = (0..shnum).find(|&i| name(&b, i).starts_with(".rela.text")).expect("a .rela.text section");
+    let first = u64_at(&b, sh(rela) + 0x18);
+    b[first..first + 8].copy_from_slice(&0xffff_fff0u64.to_le_bytes());
+    let bad = d.join("bad.o");
+    std::fs::write(&bad, &b).unwrap();
+    let err = run_err(zvld_link(&bad, &d.join("bad.nexe")), "zvld with a relocation past the end");
+    assert!(err.contains("bad.o") && err.contains("past the section's end"), "{err}");
+}
+
+/// Output errors say "write" (not "read") and name the output.
+#[test]
+fn output_errors_say_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let obj = zvcc_obj(d);
+    let err = run_err(zvld_link(&obj, &d.join("no/such/dir/app.nexe")), "zvld into a missing directory");
+    assert!(err.contains("cannot write") && err.contains("app.nexe"), "{err}");
+}
