@@ -195,9 +195,25 @@ pub fn exercise_manifests(data: &[u8]) {
     }
 }
 
+/// What reading `data` as an image gives (index and manifest, or the error), with or
+/// without the plain-ustar fast path, as comparable text.
+pub(crate) fn image_outcome(data: &[u8], fast: bool) -> String {
+    match crate::image::Image::read_with(std::io::Cursor::new(data), fast) {
+        Ok(img) => format!("ok {:?} {:?} {}", img.members, img.manifest, img.file_len),
+        Err(e) => format!("err {}", e.0),
+    }
+}
+
 /// The body of the `image` fuzz target: the image reader on arbitrary bytes (as a tar),
-/// then every member read back. Never a panic, and every member lies inside the file.
+/// then every member read back. Never a panic, every member lies inside the file, and the
+/// plain-ustar fast path and the tar crate give the same result.
 pub fn exercise_image(data: &[u8]) {
+    // The plain-ustar fast path and the tar crate must agree on every input.
+    assert_eq!(
+        image_outcome(data, true),
+        image_outcome(data, false),
+        "the fast image index disagrees with the tar crate"
+    );
     let mut cur = std::io::Cursor::new(data);
     if let Ok(img) = crate::image::Image::read(&mut cur) {
         for m in &img.members {
