@@ -166,7 +166,24 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
             *cur += s.size;
         }
     };
-    let get = |c: Class| by_class.get(&c).cloned().unwrap_or_default();
+    // Sections with C-identifier names go after the others of their class, grouped by
+    // name (in order of first appearance), so that `__start_NAME`/`__stop_NAME` bound
+    // them all, as GNU ld does.
+    let get = |c: Class| {
+        let mut list = by_class.get(&c).cloned().unwrap_or_default();
+        let name = |&(o, s): &(u32, u32)| res.objects[o as usize].sections[s as usize].name;
+        let mut first: Vec<&str> = Vec::new();
+        for p in &list {
+            let n = name(p);
+            if crate::resolve::is_c_identifier(n) && !first.contains(&n) {
+                first.push(n);
+            }
+        }
+        if !first.is_empty() {
+            list.sort_by_key(|p| first.iter().position(|n| *n == name(p)).map_or(0, |i| i + 1));
+        }
+        list
+    };
 
     // Read-only data: the GOT, then .rodata.
     l.rodata.vaddr = code_end;
@@ -268,5 +285,16 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
             _ => 0,
         })
         .collect();
+    for name in &res.section_bounds {
+        let mut bounds: Option<(u64, u64)> = None;
+        for p in l.rodata.pieces.iter().chain(&l.data.pieces) {
+            if res.objects[p.obj as usize].sections[p.sec as usize].name == name {
+                let (a, b) = bounds.unwrap_or((p.addr, p.addr + p.size));
+                bounds = Some((a.min(p.addr), b.max(p.addr + p.size)));
+            }
+        }
+        let (a, b) = bounds.unwrap_or((0, 0));
+        l.linker.extend([a, b]);
+    }
     Ok(l)
 }

@@ -83,6 +83,16 @@ pub struct Resolved<'a> {
     pub commons: Vec<(&'a str, u64, u64)>,
     /// Linker-defined symbols that are referenced.
     pub linker_used: Vec<bool>,
+    /// Sections with C-identifier names whose `__start_NAME`/`__stop_NAME` are referenced
+    /// (GNU ld's section bounds). `Def::Linker(LINKER_SYMBOLS.len() + 2k)` is the start of
+    /// the k-th, `+ 2k + 1` its end.
+    pub section_bounds: Vec<String>,
+}
+
+/// Whether `s` is a C identifier (sections named so get `__start_`/`__stop_` symbols).
+pub fn is_c_identifier(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f == '_' || f.is_ascii_alphabetic()) && c.all(|x| x == '_' || x.is_ascii_alphanumeric())
 }
 
 impl<'a> Resolved<'a> {
@@ -208,6 +218,19 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
     let mut globals = HashMap::with_capacity(table.len());
     let mut commons = Vec::new();
     let mut linker_used = vec![false; LINKER_SYMBOLS.len()];
+    let mut section_bounds: Vec<String> = Vec::new();
+    let placed_section = |name: &str| {
+        objects.iter().any(|o| {
+            o.sections.iter().any(|s| {
+                s.name == name
+                    && !s.discarded
+                    && matches!(
+                        s.class,
+                        crate::inputs::Class::RoData | crate::inputs::Class::Data | crate::inputs::Class::Bss
+                    )
+            })
+        })
+    };
     let mut undefined = Vec::new();
     for (name, e) in &table {
         let def = match e.state {
@@ -224,9 +247,23 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
                 Def::Common(commons.len() as u32 - 1)
             }
             State::Undefined { weak } => {
+                let bound = name
+                    .strip_prefix("__start_")
+                    .map(|n| (n, 0))
+                    .or_else(|| name.strip_prefix("__stop_").map(|n| (n, 1)))
+                    .filter(|(n, _)| is_c_identifier(n) && placed_section(n));
                 if let Some(i) = LINKER_SYMBOLS.iter().position(|s| s == name) {
                     linker_used[i] = true;
                     Def::Linker(i as u32)
+                } else if let Some((sec, which)) = bound {
+                    let k = match section_bounds.iter().position(|b| b == sec) {
+                        Some(k) => k,
+                        None => {
+                            section_bounds.push(sec.to_string());
+                            section_bounds.len() - 1
+                        }
+                    };
+                    Def::Linker((LINKER_SYMBOLS.len() + 2 * k + which) as u32)
                 } else if weak {
                     Def::UndefinedWeak
                 } else {
@@ -246,7 +283,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
     for (i, (name, _, _)) in commons.iter().enumerate() {
         globals.insert(name, Def::Common(i as u32));
     }
-    Ok(Resolved { objects, globals, commons, linker_used })
+    Ok(Resolved { objects, globals, commons, linker_used, section_bounds })
 }
 
 fn reference_location(objects: &[Object<'_>], e: &Entry) -> Location {

@@ -101,6 +101,7 @@ corpus_tests!(
     printf_ints,
     qsort_fnptr,
     rewrite_forms,
+    section_bounds,
     setjmp_longjmp,
     string_ops,
     size_relocs,
