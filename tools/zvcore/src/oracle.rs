@@ -188,6 +188,9 @@ pub fn exercise_manifests(data: &[u8]) {
             assert!(m.channels.len() <= crate::manifest::MAX_CHANNELS);
         }
     }
+    if let Some(m) = crate::image::ImageManifest::parse_typed(data) {
+        assert_eq!(crate::image::ImageManifest::parse_tree(data).as_ref(), Ok(&m), "typed manifest parse disagrees");
+    }
     if let Ok(m) = crate::image::ImageManifest::parse(data) {
         // What parses must survive a round trip through the canonical form.
         let again = crate::image::ImageManifest::parse(m.to_json().as_bytes()).expect("canonical form parses");
