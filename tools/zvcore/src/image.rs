@@ -102,7 +102,7 @@ pub struct ImageManifest {
 /// rule broken), so that the tree walk decides and reports. A test compares both on
 /// thousands of valid and damaged manifests.
 mod typed {
-    use super::{check_member_path, standard_channels, ImageChannel, ImageManifest, Source, SCHEMA_VERSION};
+    use super::{check_member_path, source_of, standard_channels, ImageChannel, ImageManifest, Source, SCHEMA_VERSION};
     use crate::manifest::{ChannelType, Limits};
     use serde::{Deserialize, Deserializer};
     use std::collections::BTreeMap;
@@ -173,23 +173,7 @@ mod typed {
             return None;
         }
         let limits = Limits { gets: l.gets, get_size: l.get_size, puts: l.puts, put_size: l.put_size };
-        use serde_json::Value;
-        let source = match c.source.0 {
-            None => Source::Unbound,
-            Some(Value::String(s)) => match s.as_str() {
-                "stdin" => Source::Stdin,
-                "stdout" => Source::Stdout,
-                "stderr" => Source::Stderr,
-                "none" => Source::Unbound,
-                _ => return None,
-            },
-            Some(Value::Object(m)) if m.len() == 1 => match (m.get("host"), m.get("image")) {
-                (Some(Value::String(p)), None) if !p.is_empty() => Source::Host(p.clone()),
-                (None, Some(Value::String(p))) => Source::Image(check_member_path(p).ok()?),
-                _ => return None,
-            },
-            Some(_) => return None,
-        };
+        let source = source_of(c.source.0.as_ref()).ok()?;
         if matches!(source, Source::Image(_)) && limits.writable() {
             return None;
         }
@@ -430,6 +414,36 @@ fn uint(o: &Map<String, Value>, key: &str) -> Result<Option<u64>, ImageError> {
     }
 }
 
+/// Why a channel's `source` is not one.
+enum SourceProblem {
+    UnknownName(String),
+    BadImagePath(String),
+    BadObject,
+    NotStringOrObject,
+}
+
+/// A channel's `source` (absent: unbound), shared by the typed and the tree parse.
+fn source_of(v: Option<&Value>) -> Result<Source, SourceProblem> {
+    Ok(match v {
+        None => Source::Unbound,
+        Some(Value::String(s)) => match s.as_str() {
+            "stdin" => Source::Stdin,
+            "stdout" => Source::Stdout,
+            "stderr" => Source::Stderr,
+            "none" => Source::Unbound,
+            other => return Err(SourceProblem::UnknownName(other.to_string())),
+        },
+        Some(Value::Object(m)) if m.len() == 1 => match (m.get("host"), m.get("image")) {
+            (Some(Value::String(p)), None) if !p.is_empty() => Source::Host(p.clone()),
+            (None, Some(Value::String(p))) => {
+                Source::Image(check_member_path(p).map_err(|e| SourceProblem::BadImagePath(e.0))?)
+            }
+            _ => return Err(SourceProblem::BadObject),
+        },
+        Some(_) => return Err(SourceProblem::NotStringOrObject),
+    })
+}
+
 fn channel(i: usize, c: &Value) -> Result<ImageChannel, ImageError> {
     let at = |k: &str| format!("manifest.json: key `channels[{i}].{k}`");
     let o = c.as_object().ok_or_else(|| bad(format!("manifest.json: key `channels[{i}]`: expected an object")))?;
@@ -464,34 +478,17 @@ fn channel(i: usize, c: &Value) -> Result<ImageChannel, ImageError> {
     if let Some(k) = lim.keys().find(|k| !["gets", "get_size", "puts", "put_size"].contains(&k.as_str())) {
         return Err(bad(format!("{}: unknown key", at(&format!("limits.{k}")))));
     }
-    let source = match o.get("source") {
-        None => Source::Unbound,
-        Some(Value::String(s)) => match s.as_str() {
-            "stdin" => Source::Stdin,
-            "stdout" => Source::Stdout,
-            "stderr" => Source::Stderr,
-            "none" => Source::Unbound,
-            other => {
-                return Err(bad(format!(
-                    "{}: `{other}` is not stdin, stdout, stderr, none, {{\"host\": ...}} or {{\"image\": ...}}",
-                    at("source")
-                )))
-            }
-        },
-        Some(Value::Object(m)) if m.len() == 1 => match (m.get("host"), m.get("image")) {
-            (Some(Value::String(p)), None) if !p.is_empty() => Source::Host(p.clone()),
-            (None, Some(Value::String(p))) => {
-                Source::Image(check_member_path(p).map_err(|e| bad(format!("{}: {}", at("source.image"), e.0)))?)
-            }
-            _ => {
-                return Err(bad(format!(
-                    "{}: expected {{\"host\": \"path\"}} or {{\"image\": \"path\"}}",
-                    at("source")
-                )))
-            }
-        },
-        Some(_) => return Err(bad(format!("{}: expected a string or an object", at("source")))),
-    };
+    let source = source_of(o.get("source")).map_err(|p| match p {
+        SourceProblem::UnknownName(other) => bad(format!(
+            "{}: `{other}` is not stdin, stdout, stderr, none, {{\"host\": ...}} or {{\"image\": ...}}",
+            at("source")
+        )),
+        SourceProblem::BadImagePath(e) => bad(format!("{}: {e}", at("source.image"))),
+        SourceProblem::BadObject => {
+            bad(format!("{}: expected {{\"host\": \"path\"}} or {{\"image\": \"path\"}}", at("source")))
+        }
+        SourceProblem::NotStringOrObject => bad(format!("{}: expected a string or an object", at("source"))),
+    })?;
     let limits = Limits { gets: l[0], get_size: l[1], puts: l[2], put_size: l[3] };
     if matches!(source, Source::Image(_)) && limits.writable() {
         return Err(bad(format!("{}: files inside the image are read-only", at("limits"))));
