@@ -79,6 +79,16 @@ fn number(name: &str, v: &str) -> Result<u64, String> {
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> {
     let mut cli = Cli::default();
     let mut it = args.into_iter();
+    // Options that take one value or are flags may be given once (as clap had it); only
+    // --channel and --env repeat.
+    let mut seen: Vec<String> = Vec::new();
+    let mut once = |name: &str| -> Result<(), String> {
+        if seen.iter().any(|s| s == name) {
+            return Err(format!("option '--{name}' given more than once"));
+        }
+        seen.push(name.to_string());
+        Ok(())
+    };
     while let Some(arg) = it.next() {
         if arg == "--" {
             cli.rest.extend(it);
@@ -92,9 +102,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
         match arg.as_str() {
             "-h" | "--help" => return Ok(Parsed::Print(HELP.to_string())),
             "-V" | "--version" => return Ok(Parsed::Print(format!("zvrun {}\n", env!("CARGO_PKG_VERSION")))),
-            "--etag" => cli.etag = true,
-            "--no-cache" => cli.no_cache = true,
-            "--no-seccomp" => cli.no_seccomp = true,
+            "--etag" | "--no-cache" | "--no-seccomp" => {
+                once(&arg[2..])?;
+                match arg.as_str() {
+                    "--etag" => cli.etag = true,
+                    "--no-cache" => cli.no_cache = true,
+                    _ => cli.no_seccomp = true,
+                }
+            }
             _ => {
                 let Some(body) = arg.strip_prefix("--") else {
                     return Err(format!("unexpected argument '{arg}' (see zvrun --help)"));
@@ -112,6 +127,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
                         }
                         _ => format!("unexpected argument '{arg}' (see zvrun --help)"),
                     });
+                }
+                if name != "channel" && name != "env" {
+                    once(name)?;
                 }
                 let value = match inline {
                     Some(v) => v,
@@ -205,6 +223,8 @@ mod tests {
             (&["--seed=-1", "a.nexe"][..], "'-1'"),
             (&["--report", "xml", "a.nexe"][..], "'xml'"),
             (&["--etag=yes", "a.nexe"][..], "'--etag' takes no value"),
+            (&["--memory", "1M", "--memory=2M", "a.nexe"][..], "'--memory' given more than once"),
+            (&["--etag", "--etag", "a.nexe"][..], "'--etag' given more than once"),
         ] {
             let e = run(args).unwrap_err();
             assert!(e.contains(want), "{args:?}: {e}");
