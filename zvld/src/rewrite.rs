@@ -707,21 +707,7 @@ fn rewrite_one(
 
     if code == Code::Syscall {
         // lea -128(%rsp),%esp; call __zv_syscall; lea 128(%rsp),%esp (keeps the red zone).
-        e.unit(&[0x8D, 0x64, 0x24, 0x80], false);
-        let u = e.unit(&[0xE8, 0, 0, 0, 0], true);
-        e.fix(
-            u,
-            1,
-            FixKind::Reloc(OutReloc {
-                at: 0,
-                r_type: elf::R_X86_64_PLT32,
-                sym: RelSym::Global("__zv_syscall"),
-                addend: -4,
-                bias: 4,
-                branch: true,
-            }),
-        );
-        e.unit(&[0x8D, 0xA4, 0x24, 0x80, 0, 0, 0], false);
+        call_past_red_zone(e, "__zv_syscall");
         return Ok(());
     }
     match ins.flow_control() {
@@ -866,21 +852,7 @@ fn rewrite_one(
 
     if code == Code::Cpuid && ctx.emulate_cpuid {
         // lea -128(%rsp),%esp; call __zv_cpuid; lea 128(%rsp),%esp, like `syscall`.
-        e.unit(&[0x8D, 0x64, 0x24, 0x80], false);
-        let u = e.unit(&[0xE8, 0, 0, 0, 0], true);
-        e.fix(
-            u,
-            1,
-            FixKind::Reloc(OutReloc {
-                at: 0,
-                r_type: elf::R_X86_64_PLT32,
-                sym: RelSym::Global("__zv_cpuid"),
-                addend: -4,
-                bias: 4,
-                branch: true,
-            }),
-        );
-        e.unit(&[0x8D, 0xA4, 0x24, 0x80, 0, 0, 0], false);
+        call_past_red_zone(e, "__zv_cpuid");
         return Ok(());
     }
     if !zvcore::verify::code_is_allowed(code) {
@@ -1039,6 +1011,26 @@ fn rewrite_one(
         e.fix(u, (f as isize + shift) as usize, FixKind::LocalRip { target, bias: (len - f) as u8 });
     }
     Ok(())
+}
+
+/// `lea -128(%rsp),%esp; call SYMBOL; lea 128(%rsp),%esp`: a call into zrt that keeps
+/// the caller's red zone intact (the rewrite of `syscall`, and of `cpuid` when emulated).
+fn call_past_red_zone(e: &mut Emitter, symbol: &'static str) {
+    e.unit(&[0x8D, 0x64, 0x24, 0x80], false);
+    let u = e.unit(&[0xE8, 0, 0, 0, 0], true);
+    e.fix(
+        u,
+        1,
+        FixKind::Reloc(OutReloc {
+            at: 0,
+            r_type: elf::R_X86_64_PLT32,
+            sym: RelSym::Global(symbol),
+            addend: -4,
+            bias: 4,
+            branch: true,
+        }),
+    );
+    e.unit(&[0x8D, 0xA4, 0x24, 0x80, 0, 0, 0], false);
 }
 
 fn out_reloc(r: &Reloc, bias: usize, branch: bool) -> OutReloc {

@@ -162,7 +162,8 @@ pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
 }
 
 /// The same policy compiled by seccompiler (the reference the tests compare with).
-pub fn reference(allowed: &[i64]) -> Result<BpfProgram, String> {
+#[cfg(test)]
+fn reference(allowed: &[i64]) -> Result<BpfProgram, String> {
     use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule};
     use std::collections::BTreeMap;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();

@@ -22,11 +22,6 @@ pub fn open_image(path: &Path) -> Option<std::fs::File> {
     (regular && f.read_exact(&mut head).is_ok() && zvcore::image::looks_like_tar(&head)).then_some(f)
 }
 
-/// Whether the file at `path` is an image (see [`open_image`]).
-pub fn is_image(path: &Path) -> bool {
-    open_image(path).is_some()
-}
-
 /// A `--channel alias=path[,type[,limits]]` option: alias, path, and the type and limits
 /// when given.
 pub type ChannelArg = (String, String, Option<(ChannelType, Limits)>);
@@ -52,13 +47,8 @@ pub struct Overrides {
     pub etag: bool,
 }
 
-/// Builds the session for an image. Errors name what is wrong (status 125).
-pub fn session_from_image(path: &Path, o: &Overrides, seccomp: bool) -> Result<SessionConfig, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot open image {}: {e}", path.display()))?;
-    session_from_open_image(path, f, o, seccomp)
-}
-
-/// [`session_from_image`] for an image already open (from [`open_image`]).
+/// Builds the session for an image already open (from [`open_image`]). Errors name what
+/// is wrong (status 125).
 pub fn session_from_open_image(
     path: &Path,
     f: std::fs::File,

@@ -199,13 +199,17 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
                 &opened
             }
         };
-        let (off, size) = match &cfg.image {
-            None => (0, f.metadata()?.len()),
-            Some(img) => img.members.get(&img.program).copied().ok_or_else(|| {
+        let (off, size, regular) = match &cfg.image {
+            None => {
+                let m = f.metadata()?;
+                (0, m.len(), m.file_type().is_file())
+            }
+            // An image is a regular file (open_image checked).
+            Some(img) => img.members.get(&img.program).map(|&(o, n)| (o, n, true)).ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not in the image", img.program))
             })?,
         };
-        read_loaded_prefix(f, off, size)
+        read_loaded_prefix(f, off, size, regular)
     };
     let data = match read_program() {
         Ok(d) => d,
@@ -344,14 +348,15 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
 /// The largest nexe read from a pipe or device (whose size is not known in advance).
 pub const MAX_STREAMED_NEXE: u64 = 1 << 30;
 
-/// Reads the bytes of a nexe (at `off`, `size` bytes long, in `f`) that loading needs:
+/// Reads the bytes of a nexe (at `off`, `size` bytes long, in `f`, which is a `regular`
+/// file or else a pipe or device read whole) that loading needs:
 /// everything up to the end of the last segment and of the program header table, not the
 /// debug sections and tables after them. When the headers cannot be read or point
 /// outside the file, the whole file is read, so the nexe reader reports the problem with
 /// the file's real size.
-pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64) -> std::io::Result<Vec<u8>> {
+pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Seek};
-    if !f.metadata()?.file_type().is_file() {
+    if !regular {
         // A pipe or a device (`zvrun /dev/stdin`, `<(...)`): read it whole, bounded.
         let mut buf = Vec::new();
         f.take(MAX_STREAMED_NEXE + 1).read_to_end(&mut buf)?;
@@ -575,7 +580,7 @@ mod tests {
             let p = dir.path().join("x.nexe");
             std::fs::write(&p, &n).expect("write");
             let f = std::fs::File::open(&p).expect("open");
-            let prefix = read_loaded_prefix(&f, 0, n.len() as u64).expect("read");
+            let prefix = read_loaded_prefix(&f, 0, n.len() as u64, true).expect("read");
             assert_eq!(prefix.as_slice(), &n[..prefix.len()], "a prefix of the file");
             shorter += usize::from(prefix.len() < n.len());
             assert_eq!(verdict(&prefix), verdict(&n), "case {i}");

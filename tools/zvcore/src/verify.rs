@@ -144,10 +144,14 @@ pub fn verify_nexe(data: &[u8], opts: Options) -> Result<VerifiedNexe<'_>, Rejec
 /// and C7 is checked once over the merged results, so the verdict and the violations are
 /// exactly those of one thread.
 pub fn verify_nexe_parallel(data: &[u8], opts: Options, threads: usize) -> Result<VerifiedNexe<'_>, Rejected> {
-    let nexe = match Nexe::parse(data) {
-        Ok(n) => n,
-        Err(e) => return Err(reject_malformed(&e)),
-    };
+    match Nexe::parse(data) {
+        Ok(n) => verify_parsed(n, opts, threads),
+        Err(e) => Err(reject_malformed(&e)),
+    }
+}
+
+/// Layout and code rules of a parsed nexe (the body of [`verify_nexe_parallel`]).
+fn verify_parsed(nexe: Nexe<'_>, opts: Options, threads: usize) -> Result<VerifiedNexe<'_>, Rejected> {
     let mut out = Sink::new(opts);
     for LayoutViolation { rule, addr, message } in &nexe.layout_violations {
         out.push(*rule, *addr, &[], "", message.clone());
@@ -228,22 +232,25 @@ pub fn verify_nexe_cached<'a>(
     threads: usize,
     cache: &dyn VerdictCache,
 ) -> Result<(VerifiedNexe<'a>, CacheUse), Rejected> {
-    if let Ok(nexe) = Nexe::parse(data) {
-        if nexe.layout_violations.is_empty() {
-            if let Some(seg) = nexe.code_segment() {
-                let bytes = nexe.segment_bytes(&seg);
-                let key = CodeKey::of(seg.vaddr, bytes, RegionKind::CodeSegment);
-                if cache.contains(&key) {
-                    let code = VerifiedCode { base: seg.vaddr, bytes: bytes.into() };
-                    return Ok((VerifiedNexe { nexe, code }, CacheUse::Hit));
-                }
-                let v = verify_nexe_parallel(data, opts, threads)?;
+    let nexe = Nexe::parse(data).map_err(|e| reject_malformed(&e))?;
+    // Only a file with a clean layout and a code segment can be accepted at all.
+    let code = nexe.code_segment().filter(|_| nexe.layout_violations.is_empty()).map(|seg| {
+        let bytes = nexe.segment_bytes(&seg);
+        (seg.vaddr, bytes, CodeKey::of(seg.vaddr, bytes, RegionKind::CodeSegment))
+    });
+    match code {
+        Some((base, bytes, key)) if cache.contains(&key) => {
+            let code = VerifiedCode { base, bytes: bytes.into() };
+            Ok((VerifiedNexe { nexe, code }, CacheUse::Hit))
+        }
+        _ => {
+            let v = verify_parsed(nexe, opts, threads)?;
+            if let Some((_, _, key)) = code {
                 cache.insert(&key);
-                return Ok((v, CacheUse::Miss));
             }
+            Ok((v, CacheUse::Miss))
         }
     }
-    verify_nexe_parallel(data, opts, threads).map(|v| (v, CacheUse::Miss))
 }
 
 /// The number of HLT bytes `code` ends with (eight at a time: code segments end in up to
