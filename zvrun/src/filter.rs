@@ -114,6 +114,14 @@ pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
     let mut a = Asm { code: Vec::new(), at: [None; 7] };
     use Label::*;
     use To::{Next, L};
+    // X = A (both 0): no effect on the verdict. When a filter is attached, the kernel
+    // emulates it for every call number of every architecture it knows, under the
+    // signal lock, to find the calls it may allow without running the filter
+    // (seccomp_cache_prepare); the emulation gives up at the first instruction it does
+    // not model, and TAX is one. Starting with it makes attaching ~20 us cheaper; no
+    // call is worse off, since the calls a trap makes (read, write) are checked by the
+    // filter either way.
+    a.op(MISC_TAX, 0);
     a.op(LD_W_ABS, ARCH);
     a.jump(JEQ_K, AUDIT_ARCH_X86_64, Next, L(Kill));
     a.op(LD_W_ABS, NR);
