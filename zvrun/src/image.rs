@@ -10,16 +10,29 @@ use zvcore::manifest::{ChannelSpec, ChannelType, Limits, UNLIMITED};
 
 use crate::session::{ImageSource, SessionConfig};
 
-/// The file at `path`, opened, when it is a tar (an image) rather than a nexe. Only
-/// regular files are looked into: peeking at a pipe would consume what the nexe reader
-/// needs, and an image needs random access anyway. The open file is kept for reading the
-/// image (one open instead of three at start-up).
-pub fn open_image(path: &Path) -> Option<std::fs::File> {
+/// A program named on the command line, opened once at start-up.
+pub enum Opened {
+    /// A tar (an image), kept open for reading the image.
+    Image(std::fs::File),
+    /// Anything else, read as a nexe; the file when it could be opened (an error is
+    /// reported when the session reads the program).
+    Nexe(Option<std::fs::File>),
+}
+
+/// Opens the program at `path` and tells an image (a tar) from a nexe. Only regular
+/// files are looked into: peeking at a pipe would consume what the nexe reader needs,
+/// and an image needs random access anyway. The open file is kept for reading the
+/// program (one open at start-up; the nexe reader seeks back to its start).
+pub fn open_program(path: &Path) -> Opened {
     use std::io::Read;
     let mut head = [0u8; 512];
-    let mut f = std::fs::File::open(path).ok()?;
+    let Ok(mut f) = std::fs::File::open(path) else { return Opened::Nexe(None) };
     let regular = f.metadata().is_ok_and(|m| m.file_type().is_file());
-    (regular && f.read_exact(&mut head).is_ok() && zvcore::image::looks_like_tar(&head)).then_some(f)
+    if regular && f.read_exact(&mut head).is_ok() && zvcore::image::looks_like_tar(&head) {
+        Opened::Image(f)
+    } else {
+        Opened::Nexe(Some(f))
+    }
 }
 
 /// A `--channel alias=path[,type[,limits]]` option: alias, path, and the type and limits
@@ -47,7 +60,7 @@ pub struct Overrides {
     pub etag: bool,
 }
 
-/// Builds the session for an image already open (from [`open_image`]). Errors name what
+/// Builds the session for an image already open (from [`open_program`]). Errors name what
 /// is wrong (status 125).
 pub fn session_from_open_image(
     path: &Path,
@@ -135,5 +148,6 @@ pub fn session_from_open_image(
         time: o.time.unwrap_or(m.time),
         seccomp,
         verdict_cache: None,
+        program_file: None,
     })
 }

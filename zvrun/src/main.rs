@@ -2,12 +2,13 @@
 //! `zvrun --manifest FILE [ARGS...]`. Exit status per RUNTIME.md section 6: the guest's
 //! exit code, 124 timeout, 128+signal on a guest fault, 125 when the session could not
 //! run, 126 when the program fails verification.
+#![no_main]
 
 use std::io::Write;
 
 use zvcore::manifest::{self, ChannelSpec, ChannelType, Limits, UNLIMITED};
 use zvrun::cli::{self, Parsed};
-use zvrun::image::ChannelArg;
+use zvrun::image::{ChannelArg, Opened};
 use zvrun::report;
 use zvrun::session::{self, Ending, SessionConfig};
 
@@ -73,9 +74,16 @@ fn default_limits(alias: &str) -> Limits {
     Limits { gets: g, get_size: g, puts: p, put_size: p }
 }
 
-fn main() {
+/// See [`zvrun::sys::Arena`]: no system calls for the start-up's small allocations.
+#[global_allocator]
+static ALLOCATOR: zvrun::sys::Arena = zvrun::sys::Arena;
+
+// The process entry: zvrun has its own C `main` (see zvrun::sys::process_start for why).
+zvrun::process_entry!(run);
+
+fn run(argv: Vec<std::ffi::OsString>) -> ! {
     let mut args = Vec::new();
-    for a in std::env::args_os().skip(1) {
+    for a in argv {
         match a.into_string() {
             Ok(s) => args.push(s),
             Err(a) => fail(&format!("argument {a:?} is not valid UTF-8")),
@@ -95,9 +103,12 @@ fn main() {
     }
     let channel_args: Vec<ChannelArg> =
         cli.channels.iter().map(|c| parse_channel(c).unwrap_or_else(|e| fail(&e))).collect();
-    let image = match (&cli.manifest, cli.rest.first()) {
-        (None, Some(p)) => zvrun::image::open_image(std::path::Path::new(p)).map(|f| (p.clone(), f)),
-        _ => None,
+    let (image, program_file) = match (&cli.manifest, cli.rest.first()) {
+        (None, Some(p)) => match zvrun::image::open_program(std::path::Path::new(p)) {
+            Opened::Image(f) => (Some((p.clone(), f)), None),
+            Opened::Nexe(f) => (None, f.map(std::sync::Arc::new)),
+        },
+        _ => (None, None),
     };
     let cfg = if let Some((path, file)) = image {
         let o = zvrun::image::Overrides {
@@ -125,6 +136,7 @@ fn main() {
             time: cli.time.unwrap_or(0),
             seccomp: !cli.no_seccomp,
             verdict_cache: None,
+            program_file,
         };
         let mut args = cli.rest.clone();
         if let Some(path) = &cli.manifest {

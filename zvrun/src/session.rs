@@ -47,6 +47,9 @@ pub struct SessionConfig {
     pub seccomp: bool,
     /// Verdict-cache directory (`None`: verify every time). See [`crate::cache`].
     pub verdict_cache: Option<std::path::PathBuf>,
+    /// The nexe at `program`, already open (see [`crate::image::open_program`]); when
+    /// `None` and there is no image, `program` is opened.
+    pub program_file: Option<std::sync::Arc<std::fs::File>>,
 }
 
 /// An image backing a session.
@@ -191,7 +194,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     };
     let read_program = || -> std::io::Result<Vec<u8>> {
         let opened;
-        let f = match cfg.image.as_ref().and_then(|i| i.file.as_deref()) {
+        let f = match cfg.image.as_ref().and_then(|i| i.file.as_deref()).or(cfg.program_file.as_deref()) {
             Some(f) => f,
             None => {
                 opened =
@@ -204,7 +207,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
                 let m = f.metadata()?;
                 (0, m.len(), m.file_type().is_file())
             }
-            // An image is a regular file (open_image checked).
+            // An image is a regular file (open_program checked).
             Some(img) => img.members.get(&img.program).map(|&(o, n)| (o, n, true)).ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not in the image", img.program))
             })?,
@@ -355,7 +358,7 @@ pub const MAX_STREAMED_NEXE: u64 = 1 << 30;
 /// outside the file, the whole file is read, so the nexe reader reports the problem with
 /// the file's real size.
 pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read, Seek};
+    use std::io::Read;
     if !regular {
         // A pipe or a device (`zvrun /dev/stdin`, `<(...)`): read it whole, bounded.
         let mut buf = Vec::new();
@@ -367,22 +370,14 @@ pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool)
         }
         return Ok(buf);
     }
-    // Read with read(2) straight into uninitialised capacity: zero-filling first (calloc)
-    // would fault every page twice (musl's calloc reads before it writes).
-    let mut file = f;
-    file.seek(std::io::SeekFrom::Start(off))?;
-    let mut buf = Vec::with_capacity(size.min(PAGE) as usize);
-    let more = |buf: &mut Vec<u8>, upto: u64| -> std::io::Result<()> {
-        let want = upto.saturating_sub(buf.len() as u64);
-        buf.reserve_exact(usize::try_from(want).map_err(|_| std::io::ErrorKind::OutOfMemory)?);
-        let got = file.take(want).read_to_end(buf)? as u64;
-        if got < want {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(())
-    };
-    more(&mut buf, size.min(PAGE))?;
-    let head = &buf;
+    // The headers into a buffer on the stack, then the loaded prefix into one allocation
+    // of its exact size, read straight into uninitialised capacity: zero-filling first
+    // (calloc) would fault every page twice (musl's calloc reads before it writes).
+    use std::os::unix::fs::FileExt;
+    let mut page = [0u8; PAGE as usize];
+    let head = &mut page[..size.min(PAGE) as usize];
+    f.read_exact_at(head, off)?;
+    let head = &*head;
     let u16_at = |o: usize| head.get(o..o + 2).map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])));
     let u64_at = |o: u64| {
         let o = usize::try_from(o).ok()?;
@@ -407,10 +402,13 @@ pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool)
         Some(end) if end <= size => end.max(64).min(size),
         _ => size,
     };
-    if end > buf.len() as u64 {
-        more(&mut buf, end)?;
+    let end = usize::try_from(end).map_err(|_| std::io::ErrorKind::OutOfMemory)?;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(end).map_err(|_| std::io::ErrorKind::OutOfMemory)?;
+    buf.extend_from_slice(&head[..end.min(head.len())]);
+    if end > buf.len() {
+        sys::pread_append(f, &mut buf, end - head.len(), off + head.len() as u64)?;
     }
-    buf.truncate(end as usize);
     Ok(buf)
 }
 

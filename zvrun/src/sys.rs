@@ -697,12 +697,20 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut l
 
 const ALT_STACK: usize = 256 * 1024;
 
+/// The alternate signal stack. A static in .bss rather than an allocation: no system call
+/// at start-up or exit, and only the pages a handler touches are ever faulted in.
+struct AltStack(std::cell::UnsafeCell<[u8; ALT_STACK]>);
+// SAFETY: Rust code never reads or writes the array; only the kernel does, when it
+// delivers a signal on it (one handler at a time: the handlers run on the one thread
+// that enters the guest).
+unsafe impl Sync for AltStack {}
+static ALT: AltStack = AltStack(std::cell::UnsafeCell::new([0; ALT_STACK]));
+
 /// Installs the fault and timer handlers on an alternate stack (the guest's stack is
 /// guest memory and never used by the host).
 pub fn install_signal_handlers() -> io::Result<()> {
-    let stack = Box::leak(vec![0u8; ALT_STACK].into_boxed_slice());
-    let ss = libc::stack_t { ss_sp: stack.as_mut_ptr() as *mut libc::c_void, ss_flags: 0, ss_size: ALT_STACK };
-    // SAFETY: the stack is leaked, so it lives as long as the process.
+    let ss = libc::stack_t { ss_sp: ALT.0.get().cast::<libc::c_void>(), ss_flags: 0, ss_size: ALT_STACK };
+    // SAFETY: the stack is a static, so it lives as long as the process.
     if unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -821,6 +829,204 @@ pub fn lock_down(allowed: &[i64]) -> Result<(), String> {
     seccompiler::apply_filter(&prog).map_err(|e| format!("seccomp install: {e}"))
 }
 
+/// Process start-up for the `zvrun` binary, which has its own C `main` instead of Rust's
+/// runtime start (`#![no_main]`): the parts of that start-up zvrun needs, without the
+/// rest (a guard page and alternate stack for stack-overflow reports, probes of signal
+/// dispositions: a dozen system calls, and zvrun installs its own handlers before it
+/// enters a guest). Returns the arguments after argv[0].
+///
+/// - File descriptors 0, 1 and 2 that are closed are opened on /dev/null (as Rust's
+///   start-up does), so no file zvrun opens later lands on a standard stream.
+/// - SIGPIPE is ignored (as Rust's start-up does): a write to a closed pipe is an error
+///   zvrun reports (a channel's, a report's), not the end of the runtime.
+///
+/// # Safety
+///
+/// `argv` must hold `argc` pointers to NUL-terminated strings that live as long as the
+/// process: what the C start-up code passes to `main` (see [`crate::process_entry`]).
+pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
+    // SAFETY: `fds` is a valid array of three pollfd structures for the duration of the call.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0 {
+        for p in fds {
+            if p.revents & libc::POLLNVAL != 0 {
+                // SAFETY: a NUL-terminated path; open has no other memory effects. The
+                // lowest free descriptor is the closed standard one.
+                let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+                if fd < 0 {
+                    std::process::abort();
+                }
+            }
+        }
+    }
+    // SAFETY: setting a signal to SIG_IGN touches no memory of ours.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let n = usize::try_from(argc).unwrap_or(0);
+    (1..n)
+        .filter_map(|i| {
+            // SAFETY: `argv` holds `argc` valid pointers (the caller's contract).
+            let p = unsafe { *argv.add(i) };
+            // SAFETY: `p` is a NUL-terminated string that lives as long as the process (the
+            // caller's contract), checked for NULL first.
+            (!p.is_null())
+                .then(|| std::ffi::OsStr::from_bytes(unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()).into())
+        })
+        .collect()
+}
+
+/// Defines the process entry of a binary (the C `main`, called by the C start-up code):
+/// [`process_start`], then `$run` with the arguments after argv[0]. The binary declares
+/// `#![no_main]`.
+#[macro_export]
+macro_rules! process_entry {
+    ($run:path) => {
+        /// The process entry (see `zvrun::process_entry`).
+        #[no_mangle]
+        extern "C" fn main(argc: ::std::ffi::c_int, argv: *const *const ::std::ffi::c_char) -> ::std::ffi::c_int {
+            // SAFETY: the C start-up code calls `main` with the argc and argv the kernel
+            // gave the process: `argc` NUL-terminated strings that live until exit.
+            $run(unsafe { $crate::sys::process_start(argc, argv) })
+        }
+    };
+}
+
+/// Appends exactly `n` bytes of `f`, read at offset `at`, to `buf`, straight into its
+/// spare capacity (no zero-filling first: that would touch every page twice). An end of
+/// file before `n` bytes is `UnexpectedEof`.
+pub fn pread_append(f: &std::fs::File, buf: &mut Vec<u8>, n: usize, mut at: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    buf.try_reserve_exact(n).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    let mut left = n;
+    while left > 0 {
+        let spare = buf.spare_capacity_mut();
+        let off = libc::off_t::try_from(at).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: the kernel writes at most `left` bytes, and `left <= spare.len()` (the
+        // capacity reserved above minus what was appended since).
+        let r = unsafe { libc::pread(f.as_raw_fd(), spare.as_mut_ptr().cast(), left, off) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let r = r as usize;
+        // SAFETY: the kernel initialised the `r` bytes after the current length.
+        unsafe { buf.set_len(buf.len() + r) };
+        left -= r;
+        at += r as u64;
+    }
+    Ok(())
+}
+
+/// zvrun's memory allocator: bump allocation in a static arena, falling back to the C
+/// library's allocator for large blocks and once the arena is used up.
+///
+/// A zvrun process makes a few hundred small allocations, almost all at start-up, and
+/// exits. musl's allocator maps and unmaps a page for many of them (a dozen mmap/munmap
+/// pairs per run, ~5% of a hello-world session); the arena is in .bss, so it costs no
+/// system call and only the pages used are ever faulted in. Freed arena memory is
+/// reused only when it is the most recent allocation (a vector growing or dropped right
+/// after its use); the rest stays allocated until exit. That bounds what a long session
+/// can waste: calls made while the guest runs do not allocate, except Jail, whose
+/// verifier buffers then come from the C allocator once the arena is full.
+pub struct Arena;
+
+/// Arena size. Blocks larger than a quarter of it go to the C allocator.
+const ARENA: usize = 8 << 20;
+
+struct ArenaBytes(std::cell::UnsafeCell<[u8; ARENA]>);
+// SAFETY: the bytes are handed out in disjoint blocks (the bump pointer below is advanced
+// atomically); each block is used only by its owner, as GlobalAlloc's contract requires.
+unsafe impl Sync for ArenaBytes {}
+static ARENA_BYTES: ArenaBytes = ArenaBytes(std::cell::UnsafeCell::new([0; ARENA]));
+/// Offset of the first free byte of the arena.
+static ARENA_NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Arena {
+    fn base() -> usize {
+        ARENA_BYTES.0.get() as usize
+    }
+    fn owns(p: *mut u8) -> bool {
+        let p = p as usize;
+        p >= Self::base() && p < Self::base() + ARENA
+    }
+    /// A block of `size` bytes aligned to `align` from the arena, if there is room.
+    fn bump(size: usize, align: usize) -> Option<*mut u8> {
+        if size > ARENA / 4 {
+            return None;
+        }
+        let base = Self::base();
+        let mut cur = ARENA_NEXT.load(Ordering::Relaxed);
+        loop {
+            let start = (base + cur).checked_next_multiple_of(align)? - base;
+            let end = start.checked_add(size).filter(|&e| e <= ARENA)?;
+            match ARENA_NEXT.compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some((base + start) as *mut u8),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+// SAFETY: blocks never overlap (the bump pointer only moves past a block once it is
+// handed out, and moves back over a block only when that block is freed or resized and
+// is the last one); alignment is honoured; blocks outside the arena are the C
+// allocator's and go back to it.
+unsafe impl std::alloc::GlobalAlloc for Arena {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        match Self::bump(l.size(), l.align()) {
+            Some(p) => p,
+            // SAFETY: the caller's layout contract is passed on unchanged.
+            None => unsafe { std::alloc::System.alloc(l) },
+        }
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        if Self::owns(p) {
+            // The most recent block is given back; any other stays allocated.
+            let off = p as usize - Self::base();
+            let _ = ARENA_NEXT.compare_exchange(off + l.size(), off, Ordering::Relaxed, Ordering::Relaxed);
+        } else {
+            // SAFETY: `p` came from the C allocator with this layout (the caller's contract).
+            unsafe { std::alloc::System.dealloc(p, l) }
+        }
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        if !Self::owns(p) {
+            // SAFETY: `p` came from the C allocator with layout `l` (the caller's contract).
+            return unsafe { std::alloc::System.realloc(p, l, new_size) };
+        }
+        let off = p as usize - Self::base();
+        // The last block grows or shrinks in place while it fits.
+        if off + new_size <= ARENA
+            && ARENA_NEXT.compare_exchange(off + l.size(), off + new_size, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            return p;
+        }
+        if new_size <= l.size() {
+            return p;
+        }
+        // SAFETY: `new_size` is non-zero (it exceeds the old size) and, rounded up to the
+        // alignment, does not overflow (GlobalAlloc::realloc's contract).
+        let n = unsafe { self.alloc(std::alloc::Layout::from_size_align_unchecked(new_size, l.align())) };
+        if !n.is_null() {
+            // SAFETY: both blocks are valid for the old size and do not overlap (the new
+            // one was just handed out).
+            unsafe {
+                std::ptr::copy_nonoverlapping(p, n, l.size());
+                self.dealloc(p, l);
+            }
+        }
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -853,6 +1059,93 @@ mod tests {
         ];
         for (s, off) in pairs {
             assert_eq!(s * 8, off);
+        }
+    }
+
+    /// The arena is one per process: its tests take turns.
+    static ARENA_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn the_arena_hands_out_disjoint_aligned_blocks_and_falls_back_when_full() {
+        use std::alloc::{GlobalAlloc, Layout};
+        let _turn = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let a = Arena;
+        let l = |n: usize, al: usize| Layout::from_size_align(n, al).unwrap();
+        // SAFETY: every block is used within its layout and freed with it.
+        unsafe {
+            let p = a.alloc(l(10, 1));
+            let q = a.alloc(l(64, 64));
+            assert!(Arena::owns(p) && Arena::owns(q));
+            assert_eq!(q as usize % 64, 0);
+            assert!(q as usize >= p as usize + 10);
+            p.write_bytes(0xAA, 10);
+            // The last block grows in place; an earlier one moves and keeps its bytes.
+            q.write_bytes(0x55, 64);
+            assert_eq!(a.realloc(q, l(64, 64), 4096), q);
+            let p2 = a.realloc(p, l(10, 1), 100);
+            assert_ne!(p2, p);
+            assert_eq!(std::slice::from_raw_parts(p2, 10), &[0xAA; 10]);
+            assert_eq!(std::slice::from_raw_parts(q, 64), &[0x55; 64]);
+            // Freeing the last block gives its bytes back.
+            a.dealloc(p2, l(100, 1));
+            let p3 = a.alloc(l(100, 1));
+            assert_eq!(p3, p2);
+            a.dealloc(p3, l(100, 1));
+            a.dealloc(q, l(4096, 64));
+            // Large blocks come from the C allocator, as do blocks once the arena is full.
+            let big = a.alloc(l(ARENA / 2, 8));
+            assert!(!big.is_null() && !Arena::owns(big));
+            big.write_bytes(1, ARENA / 2);
+            let grown = a.realloc(big, l(ARENA / 2, 8), ARENA);
+            assert!(!grown.is_null() && !Arena::owns(grown));
+            a.dealloc(grown, l(ARENA, 8));
+            let mut held = Vec::new();
+            let mut fell_back = false;
+            for _ in 0..8 {
+                let b = a.alloc(l(ARENA / 4, 4096));
+                assert!(!b.is_null());
+                fell_back |= !Arena::owns(b);
+                held.push(b);
+            }
+            assert!(fell_back, "eight quarter-arena blocks cannot all fit");
+            for b in held.into_iter().rev() {
+                a.dealloc(b, l(ARENA / 4, 4096));
+            }
+        }
+    }
+
+    #[test]
+    fn arena_blocks_from_many_threads_do_not_overlap() {
+        use std::alloc::{GlobalAlloc, Layout};
+        let _turn = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let blocks: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|t| {
+                    s.spawn(move || {
+                        (0..500)
+                            .map(|i| {
+                                let n = 1 + (i * 7 + t) % 200;
+                                // SAFETY: the block is filled within its size and kept (not freed).
+                                let p = unsafe { Arena.alloc(Layout::from_size_align(n, 8).unwrap()) };
+                                // SAFETY: as above.
+                                unsafe { p.write_bytes(t as u8, n) };
+                                (p as usize, n)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut all: Vec<(usize, usize, usize)> =
+            blocks.iter().enumerate().flat_map(|(t, v)| v.iter().map(move |&(p, n)| (p, n, t))).collect();
+        all.sort_unstable();
+        for w in all.windows(2) {
+            assert!(w[0].0 + w[0].1 <= w[1].0, "overlap");
+        }
+        for &(p, n, t) in &all {
+            // SAFETY: each block is still allocated and was filled above.
+            assert!(unsafe { std::slice::from_raw_parts(p as *const u8, n) }.iter().all(|&b| b == t as u8));
         }
     }
 }

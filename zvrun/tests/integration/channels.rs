@@ -118,3 +118,59 @@ fn etags_are_the_sha1_of_the_bytes_through_a_channel() {
     assert_eq!(r["channels"][0]["get_bytes"], data.len());
     assert_eq!(r["channels"][1]["put_bytes"], data.len());
 }
+
+/// zvrun starts with its own C `main` (no Rust runtime start-up), so it must itself do
+/// what that start-up did: closed standard descriptors are reopened on /dev/null, so the
+/// files zvrun opens (here, the nexe) never become the guest's stdout.
+#[test]
+fn closed_standard_streams_become_dev_null() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let nexe = dir.path().join("hello.nexe");
+    std::fs::copy(program("hello"), &nexe).expect("copy");
+    let before = std::fs::read(&nexe).expect("read");
+    let report = dir.path().join("r.json");
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec "$0" --no-cache --report json --report-file "$2" "$1" >&- <&-"#)
+        .arg(env!("CARGO_BIN_EXE_zvrun"))
+        .arg(&nexe)
+        .arg(&report)
+        .status()
+        .expect("sh runs");
+    assert_eq!(st.code(), Some(0), "the guest's writes to a closed stdout go to /dev/null");
+    assert_eq!(std::fs::read(&nexe).expect("read"), before, "the nexe was not written to");
+    let r = json_report(&report);
+    let stdout = r["channels"].as_array().expect("channels").iter().find(|c| c["alias"] == "/dev/stdout");
+    assert!(stdout.expect("stdout channel")["puts"].as_i64().unwrap_or(0) > 0, "{r}");
+}
+
+/// A guest writing to a pipe nobody reads: zvrun is not killed by SIGPIPE (it ignores
+/// it, as Rust's start-up would); it ends the session with the error and writes its
+/// report.
+#[test]
+fn a_closed_pipe_is_an_error_for_the_guest_not_the_end_of_zvrun() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let report = dir.path().join("r.json");
+    let mut child = crate::zvrun()
+        .args(["--report", "json", "--report-file", s(&report), s(&program("echo"))])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The reader goes away before the guest writes anything.
+    drop(child.stdout.take());
+    let mut input = child.stdin.take().expect("stdin");
+    let _ = input.write_all(b"into a closed pipe\n");
+    drop(input);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.signal(), None, "zvrun was killed: {:?}", out.status);
+    // A host I/O error ends the session (status 125, docs/zvrun.md) with a message.
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/stdout") && err.contains("Broken pipe"), "{err}");
+    let r = json_report(&report);
+    assert_eq!(r["status"], 125, "{r}");
+}
