@@ -2,7 +2,8 @@
 //! FORM.md section 2). Code starts at CODE_START as one R+X segment, each rewritten
 //! section on a bundle boundary and NOP-padded between sections (so `.init`/`.fini`
 //! fragments fall through), ending in a HLT sled up to the next 64 KiB boundary; then
-//! read-only data (the GOT first); then data and bss, each segment 4 KiB aligned. TLS
+//! read-only data (the ELF header and program headers when `__ehdr_start` is referenced,
+//! then the GOT); then data and bss, each segment 4 KiB aligned. TLS
 //! sections (`.tdata`, `.tbss`) open the data segment and are described by PT_TLS.
 //! Debug sections get offsets inside their concatenated output section.
 
@@ -12,6 +13,7 @@ use crate::error::{LinkError, Result};
 use crate::inputs::Class;
 use crate::resolve::{Def, Resolved, LINKER_SYMBOLS};
 use crate::rewrite::Rewritten;
+use crate::write;
 use zvcore::form;
 
 /// One placed input section.
@@ -103,6 +105,10 @@ pub struct Layout {
     pub code_index: Vec<Vec<Option<usize>>>,
     /// Start of bss in the data segment.
     pub bss_start: u64,
+    /// `__ehdr_start` is referenced: the read-only segment opens with
+    /// [`write::HEADERS_ROOM`] bytes that the writer fills with the ELF header and the
+    /// program headers (and maps from file offset 0), and `__ehdr_start` is its address.
+    pub headers: bool,
 }
 
 fn init_priority(name: &str) -> u32 {
@@ -185,9 +191,15 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
         list
     };
 
-    // Read-only data: the GOT, then .rodata.
+    // Read-only data: the ELF headers when `__ehdr_start` is referenced, the GOT, then
+    // .rodata.
     l.rodata.vaddr = code_end;
     let mut cur = code_end;
+    let ehdr = LINKER_SYMBOLS.iter().position(|n| *n == "__ehdr_start");
+    l.headers = ehdr.is_some_and(|i| res.linker_used[i]);
+    if l.headers {
+        cur += write::HEADERS_ROOM;
+    }
     l.got_addr = cur;
     l.got_index = got.iter().enumerate().map(|(i, g)| (*g, i as u32)).collect();
     cur += 8 * got.len() as u64;
@@ -282,6 +294,7 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
             "_end" | "end" => end,
             "_GLOBAL_OFFSET_TABLE_" => l.got_addr,
             "__executable_start" => form::CODE_START,
+            "__ehdr_start" if l.headers => l.rodata.vaddr,
             _ => 0,
         })
         .collect();

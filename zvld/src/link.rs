@@ -278,9 +278,10 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     let code_bytes = build_code(res, &lay, &rewritten, &a, &ctxs)?;
     stats.phase_ms.push(("  +code", ms(t2)));
     let mut rodata = vec![0u8; lay.rodata.filesz as usize];
+    let got = (lay.got_addr - lay.rodata.vaddr) as usize;
     for (i, slot) in lay.got.iter().enumerate() {
         let v = a.got_value(*slot).unwrap_or(0);
-        rodata[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+        rodata[got + 8 * i..got + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
     }
     let mut redirects = Redirects::new();
     for (ci, rw) in rewritten.iter().enumerate() {
@@ -319,6 +320,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         tls: lay.tls.map(|t| (t.vaddr, t.filesz, t.memsz, t.align)),
         symbols,
         extra,
+        headers: lay.headers,
     };
     stats.phase_ms.push(("  +symbols", ms(t2)));
     let file = write::write(&img);

@@ -3,8 +3,9 @@
 //! offset map; for a PC-relative field the *target* (symbol + addend + the distance from
 //! the field to the end of its instruction) is what is translated, so references into
 //! rewritten code land on the rewritten instruction. GOT-relative forms use the GOT that
-//! the layout placed at the start of read-only data; TLS forms relax to local-exec
-//! offsets from the thread pointer.
+//! the layout placed in read-only data; TLS forms relax to local-exec offsets from the
+//! thread pointer (R_X86_64_DTPOFF32 in code too: the rewriter relaxed the local-dynamic
+//! sequence that computed its base to a load of the thread pointer).
 
 use object::elf;
 
@@ -108,6 +109,11 @@ impl Addresses<'_, '_> {
         Some(a as i64 - (tls.vaddr + tls.tp_offset()) as i64)
     }
 
+    /// Whether a guest address lies in the code segment.
+    pub fn in_code(&self, addr: u64) -> bool {
+        (zvcore::form::CODE_START..zvcore::form::CODE_START + self.layout.code_size).contains(&addr)
+    }
+
     /// The value a GOT slot holds.
     pub fn got_value(&self, slot: GotSlot) -> Option<u64> {
         match slot {
@@ -190,8 +196,17 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
             }
         }
         elf::R_X86_64_DTPOFF32 | elf::R_X86_64_DTPOFF64 => {
-            let tls = a.layout.tls.map_or(0, |t| t.vaddr) as i64;
-            let v = a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64 - tls;
+            // In code, a DTPOFF field is an offset from the base a local-dynamic sequence
+            // computed, and the rewriter relaxed every such sequence to load the thread
+            // pointer (local-exec): the field is the thread-pointer offset, as GNU ld
+            // makes it in an executable. Elsewhere (DWARF locations) it stays the offset
+            // in the TLS block.
+            let v = if !f.debug && a.in_code(f.place) {
+                a.tpoff(f.def, f.addend).ok_or_else(unmapped)?
+            } else {
+                let tls = a.layout.tls.map_or(0, |t| t.vaddr) as i64;
+                a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64 - tls
+            };
             if f.r_type == elf::R_X86_64_DTPOFF64 {
                 (v, 8, None)
             } else {
@@ -200,11 +215,11 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
         }
         t => {
             let hint = match t {
-                elf::R_X86_64_TLSGD
-                | elf::R_X86_64_TLSLD
-                | elf::R_X86_64_GOTPC32_TLSDESC
-                | elf::R_X86_64_TLSDESC_CALL => {
-                    "general/local-dynamic TLS comes from -fPIC code; compile with zvcc (-fno-pic)"
+                elf::R_X86_64_TLSGD | elf::R_X86_64_TLSLD => {
+                    "general- and local-dynamic TLS is relaxed only in code, in the sequence that calls __tls_get_addr"
+                }
+                elf::R_X86_64_GOTPC32_TLSDESC | elf::R_X86_64_TLSDESC_CALL => {
+                    "TLS descriptors come from -mtls-dialect=gnu2; compile without it, or with zvcc (-fno-pic)"
                 }
                 _ => "zvld does not implement it; compile with zvcc's flags",
             };

@@ -2,7 +2,9 @@
 //! demand until no undefined symbol can be resolved from them, settles COMDAT groups
 //! (first group of a signature wins), and builds the global symbol table with ELF's
 //! rules: a strong definition beats weak and common ones, two strong ones are an error,
-//! commons merge to the largest, and an undefined weak reference resolves to 0.
+//! commons merge to the largest, and an undefined weak reference resolves to 0. The
+//! linker-defined symbols ([`LINKER_SYMBOLS`]) are defined when referenced, and
+//! `__tls_get_addr` may stay undefined when only relaxed TLS sequences call it.
 //!
 //! The result, [`Resolved`], answers "what does symbol `i` of object `o` refer to?" as a
 //! [`Def`] that the later phases turn into an address.
@@ -54,7 +56,14 @@ pub const LINKER_SYMBOLS: &[&str] = &[
     "end",
     "_GLOBAL_OFFSET_TABLE_",
     "__executable_start",
+    // The ELF header, which the layout then maps at the start of the read-only segment.
+    "__ehdr_start",
 ];
+
+/// The function a general- or local-dynamic TLS sequence calls. zvld relaxes those
+/// sequences (see [`crate::rewrite`]), so a reference from them alone does not need a
+/// definition.
+pub const TLS_GET_ADDR: &str = "__tls_get_addr";
 
 /// A global symbol's current state during resolution.
 #[derive(Clone, Copy, Debug)]
@@ -264,7 +273,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
                         }
                     };
                     Def::Linker((LINKER_SYMBOLS.len() + 2 * k + which) as u32)
-                } else if weak {
+                } else if weak || (*name == TLS_GET_ADDR && only_tls_sequence_calls(&objects, name)) {
                     Def::UndefinedWeak
                 } else {
                     undefined.push((name.to_string(), reference_location(&objects, e)));
@@ -284,6 +293,27 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
         globals.insert(name, Def::Common(i as u32));
     }
     Ok(Resolved { objects, globals, commons, linker_used, section_bounds })
+}
+
+/// Whether every relocation that names `name` (`__tls_get_addr`) is the call of a
+/// general- or local-dynamic TLS sequence: it follows an R_X86_64_TLSGD/TLSLD within one
+/// instruction. The rewriter relaxes those sequences and consumes the call, so the
+/// function need not exist (musl's static libc has it, but a link need not include it);
+/// the rewriter checks each sequence exactly and rejects the ones it cannot relax.
+fn only_tls_sequence_calls(objects: &[Object<'_>], name: &str) -> bool {
+    objects.iter().all(|o| {
+        let named = |i: u32| o.symbols.get(i as usize).is_some_and(|s| s.global && s.name == name);
+        o.sections.iter().filter(|s| !matches!(s.class, Class::Drop | Class::Debug)).all(|s| {
+            s.relocs.iter().enumerate().all(|(k, r)| {
+                !named(r.sym)
+                    || k.checked_sub(1).map(|p| s.relocs[p]).is_some_and(|p| {
+                        matches!(p.r_type, elf::R_X86_64_TLSGD | elf::R_X86_64_TLSLD)
+                            && r.offset > p.offset
+                            && r.offset - p.offset <= 8
+                    })
+            })
+        })
+    })
 }
 
 fn reference_location(objects: &[Object<'_>], e: &Entry) -> Location {
@@ -385,4 +415,47 @@ fn add_object<'a>(
     }
     objects.push(o);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::{Reloc, Section, Symbol};
+
+    fn object(relocs: Vec<Reloc>) -> Object<'static> {
+        let sym = |name, kind| Symbol { name, def: SymDef::Undefined, global: true, weak: false, kind, size: 0 };
+        Object {
+            name: "t.o".into(),
+            sections: vec![Section {
+                name: ".text",
+                class: Class::Code,
+                data: &[],
+                size: 0,
+                align: 16,
+                relocs,
+                discarded: false,
+            }],
+            symbols: vec![sym("", 0), sym("x", elf::STT_TLS), sym(TLS_GET_ADDR, 0)],
+            comdats: Vec::new(),
+        }
+    }
+
+    fn reloc(offset: u64, r_type: u32, sym: u32) -> Reloc {
+        Reloc { offset, r_type, sym, addend: -4 }
+    }
+
+    #[test]
+    fn tls_get_addr_called_only_from_tls_sequences() {
+        let gd = object(vec![reloc(4, elf::R_X86_64_TLSGD, 1), reloc(12, elf::R_X86_64_PLT32, 2)]);
+        let ld = object(vec![reloc(3, elf::R_X86_64_TLSLD, 1), reloc(9, elf::R_X86_64_GOTPCRELX, 2)]);
+        assert!(only_tls_sequence_calls(&[gd, ld], TLS_GET_ADDR));
+        let alone = object(vec![
+            reloc(4, elf::R_X86_64_TLSGD, 1),
+            reloc(12, elf::R_X86_64_PLT32, 2),
+            reloc(20, elf::R_X86_64_PLT32, 2),
+        ]);
+        assert!(!only_tls_sequence_calls(&[alone], TLS_GET_ADDR), "a call of its own needs a definition");
+        let far = object(vec![reloc(4, elf::R_X86_64_TLSGD, 1), reloc(30, elf::R_X86_64_PLT32, 2)]);
+        assert!(!only_tls_sequence_calls(&[far], TLS_GET_ADDR));
+    }
 }

@@ -14,6 +14,10 @@
 //!    every call ends at a bundle edge, every indirect-branch target starts a bundle.
 //!    It yields the new bytes, the old-to-new offset map, and the moved relocations.
 //!
+//! One rewrite spans two input instructions: a general- or local-dynamic TLS sequence
+//! (`lea x@tlsgd(%rip),%rdi` or `lea x@tlsld(%rip),%rdi`, then the call of
+//! `__tls_get_addr`) is relaxed to local-exec as a whole, and the call disappears.
+//!
 //! zvld never trusts this module: the linked output is checked by `zvcore`'s verifier
 //! before it is written.
 
@@ -25,6 +29,7 @@ use object::elf;
 
 use crate::error::{LinkError, Location, Result};
 use crate::inputs::{Object, Reloc, Section};
+use crate::resolve::TLS_GET_ADDR;
 
 /// Bundle size (FORM.md: BUNDLE).
 const BUNDLE: u32 = zvcore::form::BUNDLE as u32;
@@ -596,7 +601,9 @@ fn decode_chunk(
         first: true,
     };
     let mut info = InstructionInfoFactory::new();
-    for (ins, co) in insns.iter() {
+    let mut k = 0;
+    while let Some((ins, co)) = insns.get(k) {
+        k += 1;
         let pos = ins.ip() as usize;
         let len = ins.len();
         let raw = &data[pos..pos + len];
@@ -608,22 +615,38 @@ fn decode_chunk(
             ri += 1;
         }
         let rs = &relocs[r0..ri];
+        e.in_off = pos as u32;
+        e.first = true;
         if let Some(r) = rs.iter().find(|r| {
             matches!(
                 r.r_type,
                 elf::R_X86_64_TLSGD | elf::R_X86_64_TLSLD | elf::R_X86_64_GOTPC32_TLSDESC | elf::R_X86_64_TLSDESC_CALL
             )
         }) {
-            let s = &ctx.obj.symbols[r.sym as usize];
-            return Err(LinkError::UnsupportedRelocation {
-                at: ctx.location(r.offset),
-                kind: crate::relocate::reloc_name(r.r_type),
-                symbol: s.name.to_string(),
-                hint: "general- and local-dynamic TLS come from -fPIC code; compile with zvcc (-fno-pic), which uses local-exec and initial-exec TLS".into(),
+            if matches!(r.r_type, elf::R_X86_64_GOTPC32_TLSDESC | elf::R_X86_64_TLSDESC_CALL) {
+                let s = &ctx.obj.symbols[r.sym as usize];
+                return Err(LinkError::UnsupportedRelocation {
+                    at: ctx.location(r.offset),
+                    kind: crate::relocate::reloc_name(r.r_type),
+                    symbol: s.name.to_string(),
+                    hint: "TLS descriptors come from -mtls-dialect=gnu2; compile without it, or with zvcc (-fno-pic), which uses local-exec and initial-exec TLS".into(),
+                });
+            }
+            // A general- or local-dynamic sequence: this `lea` and the call of
+            // `__tls_get_addr` that follows it are relaxed together, and the call's
+            // relocation is consumed with it.
+            let call = insns.get(k).map(|(c, _)| {
+                let (at, n) = (c.ip() as usize, c.len());
+                let c0 = ri;
+                while ri < relocs.len() && (relocs[ri].offset as usize) < at + n {
+                    ri += 1;
+                }
+                (c, &data[at..at + n], &relocs[c0..ri])
             });
+            k += 1;
+            relax_tls(ctx, &mut e, ins, raw, rs, call)?;
+            continue;
         }
-        e.in_off = pos as u32;
-        e.first = true;
         rewrite_one(ctx, &mut e, ins, co, raw, rs, &|| r11_free_at(pos as u64), size, &mut info)?;
     }
     if let Some(r) = relocs.get(ri) {
@@ -1167,6 +1190,146 @@ fn rewrite_moffs(
     Ok(())
 }
 
+/// The call that ends a recognised general- or local-dynamic TLS sequence (the psABI's
+/// code sequences, as GNU ld's `elf_x86_64_check_tls_transition` accepts them in 64-bit
+/// code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TlsCall {
+    /// Offset of the call's relocated field in the call instruction.
+    field: usize,
+    /// The call goes through the GOT (`call *__tls_get_addr@GOTPCREL(%rip)`, -fno-plt).
+    indirect: bool,
+}
+
+/// The `lea` that opens a sequence: `data16 lea x@tlsgd(%rip),%rdi` (general dynamic)
+/// or `lea x@tlsld(%rip),%rdi` (local dynamic), the relocation on its displacement.
+fn tls_lea_ok(gd: bool, raw: &[u8]) -> bool {
+    if gd {
+        raw.len() == 8 && raw[..4] == [0x66, 0x48, 0x8D, 0x3D]
+    } else {
+        raw.len() == 7 && raw[..3] == [0x48, 0x8D, 0x3D]
+    }
+}
+
+/// The call that ends a sequence, by its bytes:
+///
+/// - general dynamic: `data16 data16 rex.W call __tls_get_addr@PLT` (`66 66 48 e8`),
+///   `data16 rex.W call *__tls_get_addr@GOTPCREL(%rip)` (`66 48 ff 15`, -fno-plt), or
+///   that call relaxed by a linker to `data16 rex.W addr32 call` (`66 48 67 e8`);
+/// - local dynamic: `call __tls_get_addr@PLT` (`e8`), `call *__tls_get_addr@GOTPCREL(%rip)`
+///   (`ff 15`) or `addr32 call` (`67 e8`).
+///
+/// The large-model forms (`movabs $__tls_get_addr@PLTOFF,%rax; add %rbx,%rax; call
+/// *%rax`) are not recognised: zvld links the small code model only.
+fn tls_call_form(gd: bool, raw: &[u8]) -> Option<TlsCall> {
+    let call = |field, indirect| Some(TlsCall { field, indirect });
+    match (gd, raw) {
+        (true, [0x66, 0x66, 0x48, 0xE8, _, _, _, _]) | (true, [0x66, 0x48, 0x67, 0xE8, _, _, _, _]) => call(4, false),
+        (true, [0x66, 0x48, 0xFF, 0x15, _, _, _, _]) => call(4, true),
+        (false, [0xE8, _, _, _, _]) => call(1, false),
+        (false, [0x67, 0xE8, _, _, _, _]) => call(2, false),
+        (false, [0xFF, 0x15, _, _, _, _]) => call(2, true),
+        _ => None,
+    }
+}
+
+/// General- and local-dynamic TLS relaxed to local-exec (TOOLCHAIN.md section 2), as GNU
+/// ld relaxes them in an executable, in the form's terms (`mov %fs:0,%reg` is a load of
+/// `__zv_tp`):
+///
+/// - general dynamic, `lea x@tlsgd(%rip),%rdi; call __tls_get_addr` (16 bytes) becomes
+///   `mov __zv_tp,%rax; lea x@tpoff(%rax),%rax`: %rax holds the address of `x`, as the
+///   call returned, and nothing else changes (the call clobbered every caller-saved
+///   register and the flags; this clobbers only %rax);
+/// - local dynamic, `lea x@tlsld(%rip),%rdi; call __tls_get_addr` becomes
+///   `mov __zv_tp,%rax`: the base the `x@dtpoff` offsets that follow are added to is now
+///   the thread pointer, and the relocation phase gives R_X86_64_DTPOFF32 in code the
+///   thread-pointer offset ([`crate::relocate`]).
+///
+/// The call disappears (no call padding, no return site) and its relocation against
+/// `__tls_get_addr` is consumed, so that function need not exist. A `lea` with a
+/// TLSGD/TLSLD relocation that is not followed by a recognised call is an error.
+fn relax_tls(
+    ctx: &SectionCtx<'_, '_>,
+    e: &mut Emitter,
+    lea: &Instruction,
+    raw: &[u8],
+    rs: &[Reloc],
+    call: Option<(&Instruction, &[u8], &[Reloc])>,
+) -> Result<()> {
+    let pos = lea.ip();
+    let tls = rs.iter().find(|r| matches!(r.r_type, elf::R_X86_64_TLSGD | elf::R_X86_64_TLSLD)).copied();
+    let Some(tls) = tls else { return Err(ctx.err(pos, &text(lea), "internal error: no TLS relocation", "")) };
+    let gd = tls.r_type == elf::R_X86_64_TLSGD;
+    let (model, expected) = if gd {
+        (
+            "general-dynamic",
+            "`data16 lea x@tlsgd(%rip),%rdi` (66 48 8d 3d) immediately followed by `data16 data16 rex.W call __tls_get_addr@PLT` (66 66 48 e8) or `data16 rex.W call *__tls_get_addr@GOTPCREL(%rip)` (66 48 ff 15)",
+        )
+    } else {
+        (
+            "local-dynamic",
+            "`lea x@tlsld(%rip),%rdi` (48 8d 3d) immediately followed by `call __tls_get_addr@PLT` (e8) or `call *__tls_get_addr@GOTPCREL(%rip)` (ff 15)",
+        )
+    };
+    let symbol = ctx.obj.symbols.get(tls.sym as usize).map_or("", |s| s.name);
+    let fail = |at: u64, ins: &Instruction, what: String| {
+        Err(ctx.err(
+            at,
+            &text(ins),
+            format!(
+                "{} against `{symbol}`: {what}; zvld relaxes {model} TLS to local-exec only in the sequence {expected}",
+                crate::relocate::reloc_name(tls.r_type)
+            ),
+            "compile with zvcc (-fno-pic: local-exec TLS), or with gcc's or clang's own -fPIC sequences unchanged",
+        ))
+    };
+    let field = if gd { 4 } else { 3 };
+    if !tls_lea_ok(gd, raw) || rs.len() != 1 || tls.offset != pos + field {
+        return fail(pos, lea, "the instruction is not the sequence's `lea`".into());
+    }
+    let Some((ci, craw, crs)) = call.filter(|(c, _, _)| c.ip() == pos + raw.len() as u64) else {
+        return fail(pos, lea, "no instruction follows it".into());
+    };
+    let Some(form) = tls_call_form(gd, craw) else {
+        return fail(ci.ip(), ci, "it is not followed by a call of __tls_get_addr".into());
+    };
+    let types: &[u32] = if form.indirect {
+        &[elf::R_X86_64_GOTPCREL, elf::R_X86_64_GOTPCRELX, elf::R_X86_64_REX_GOTPCRELX]
+    } else {
+        &[elf::R_X86_64_PC32, elf::R_X86_64_PLT32]
+    };
+    let target_ok = |r: &Reloc| {
+        r.offset == ci.ip() + form.field as u64
+            && types.contains(&r.r_type)
+            && ctx.obj.symbols.get(r.sym as usize).is_some_and(|s| s.name == TLS_GET_ADDR)
+    };
+    if !matches!(crs, [r] if target_ok(r)) {
+        return fail(ci.ip(), ci, "the call that follows it is not a call of __tls_get_addr".into());
+    }
+    // mov __zv_tp,%rax
+    let u = e.unit(&[0x48, 0x8B, 0x04, 0x25, 0, 0, 0, 0], false);
+    e.fix(u, 4, tp_reloc());
+    if gd {
+        // lea x@tpoff(%rax),%rax; the TLSGD addend is PC-relative (x - 4), the offset is
+        // that of x itself.
+        let u = e.unit(&[0x48, 0x8D, 0x80, 0, 0, 0, 0], false);
+        e.fix(
+            u,
+            3,
+            FixKind::Reloc(OutReloc {
+                at: 0,
+                r_type: elf::R_X86_64_TPOFF32,
+                sym: RelSym::Obj(tls.sym),
+                addend: tls.addend + 4,
+                bias: 4,
+                branch: false,
+            }),
+        );
+    }
+    Ok(())
+}
+
 fn tp_reloc() -> FixKind {
     FixKind::Reloc(OutReloc {
         at: 0,
@@ -1421,4 +1584,159 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         }
     }
     Ok(rw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::{Class, SymDef, Symbol};
+
+    const X: u32 = 1;
+    const GET_ADDR: u32 = 2;
+    const OTHER: u32 = 3;
+
+    fn object(code: &[u8], relocs: Vec<Reloc>) -> Object<'_> {
+        let sym = |name, def, kind| Symbol { name, def, global: true, weak: false, kind, size: 0 };
+        let section =
+            |name, class, data, relocs| Section { name, class, data, size: 0, align: 16, relocs, discarded: false };
+        Object {
+            name: "tls.o".into(),
+            sections: vec![
+                section("", Class::Drop, &[], Vec::new()),
+                section(".text", Class::Code, code, relocs),
+                section(".tbss", Class::TBss, &[], Vec::new()),
+            ],
+            symbols: vec![
+                sym("", SymDef::Undefined, 0),
+                sym("x", SymDef::Section { sec: 2, value: 0 }, elf::STT_TLS),
+                sym(TLS_GET_ADDR, SymDef::Undefined, 0),
+                sym("other", SymDef::Undefined, 0),
+            ],
+            comdats: Vec::new(),
+        }
+    }
+
+    fn reloc(offset: u64, r_type: u32, sym: u32) -> Reloc {
+        Reloc { offset, r_type, sym, addend: -4 }
+    }
+
+    /// Rewrites `code` (function `f` at 0) with `relocs`.
+    fn rewrite(code: &[u8], relocs: Vec<Reloc>) -> Result<Rewritten> {
+        let obj = object(code, relocs);
+        let ctx = SectionCtx { obj: &obj, sec: &obj.sections[1], symbols: vec![(0, "f")], emulate_cpuid: false };
+        let d = decode(&ctx)?;
+        emit(&ctx, &d, &[0])
+    }
+
+    const GD_LEA: [u8; 8] = [0x66, 0x48, 0x8D, 0x3D, 0, 0, 0, 0];
+    const LD_LEA: [u8; 7] = [0x48, 0x8D, 0x3D, 0, 0, 0, 0];
+    const MOV_TP_RAX: [u8; 4] = [0x48, 0x8B, 0x04, 0x25];
+
+    #[test]
+    fn tls_sequence_byte_patterns() {
+        assert!(tls_lea_ok(true, &GD_LEA));
+        assert!(!tls_lea_ok(true, &LD_LEA), "general dynamic needs the data16 prefix");
+        assert!(tls_lea_ok(false, &LD_LEA));
+        assert!(!tls_lea_ok(false, &[0x48, 0x8D, 0x35, 0, 0, 0, 0]), "lea into %rsi");
+        let direct = Some(TlsCall { field: 4, indirect: false });
+        assert_eq!(tls_call_form(true, &[0x66, 0x66, 0x48, 0xE8, 0, 0, 0, 0]), direct);
+        assert_eq!(tls_call_form(true, &[0x66, 0x48, 0x67, 0xE8, 0, 0, 0, 0]), direct);
+        assert_eq!(
+            tls_call_form(true, &[0x66, 0x48, 0xFF, 0x15, 0, 0, 0, 0]),
+            Some(TlsCall { field: 4, indirect: true })
+        );
+        assert_eq!(tls_call_form(true, &[0xE8, 0, 0, 0, 0]), None, "a plain call does not end a GD sequence");
+        assert_eq!(tls_call_form(false, &[0xE8, 0, 0, 0, 0]), Some(TlsCall { field: 1, indirect: false }));
+        assert_eq!(tls_call_form(false, &[0x67, 0xE8, 0, 0, 0, 0]), Some(TlsCall { field: 2, indirect: false }));
+        assert_eq!(tls_call_form(false, &[0xFF, 0x15, 0, 0, 0, 0]), Some(TlsCall { field: 2, indirect: true }));
+        assert_eq!(tls_call_form(false, &[0xFF, 0xD0]), None, "call *%rax (large model) is not recognised");
+    }
+
+    /// GD, PLT, GOT or addr32 call: `mov __zv_tp,%rax; lea x@tpoff(%rax),%rax`, no call left and
+    /// no relocation against __tls_get_addr.
+    #[test]
+    fn general_dynamic_becomes_local_exec() {
+        for (call, r_type) in [
+            ([0x66, 0x66, 0x48, 0xE8], elf::R_X86_64_PLT32),
+            ([0x66, 0x48, 0xFF, 0x15], elf::R_X86_64_GOTPCRELX),
+            ([0x66, 0x48, 0x67, 0xE8], elf::R_X86_64_PC32),
+        ] {
+            let mut code = GD_LEA.to_vec();
+            code.extend_from_slice(&call);
+            code.extend_from_slice(&[0, 0, 0, 0, 0x48, 0x8B, 0x00, 0xC3]); // mov (%rax),%rax; ret
+            let rw = rewrite(&code, vec![reloc(4, elf::R_X86_64_TLSGD, X), reloc(12, r_type, GET_ADDR)]).unwrap();
+            assert_eq!(rw.bytes[..4], MOV_TP_RAX);
+            assert_eq!(rw.bytes[8..11], [0x48, 0x8D, 0x80], "lea x@tpoff(%rax),%rax");
+            assert_eq!(rw.bytes[15..18], [0x67, 0x48, 0x8B], "the next instruction follows: {:x?}", rw.bytes);
+            let r: Vec<(u32, u32, RelSym, i64)> = rw.relocs.iter().map(|r| (r.at, r.r_type, r.sym, r.addend)).collect();
+            assert_eq!(
+                r,
+                [(4, elf::R_X86_64_32S, RelSym::Global("__zv_tp"), 0), (11, elf::R_X86_64_TPOFF32, RelSym::Obj(X), 0)]
+            );
+            assert_eq!(rw.lookup(0), Some(0));
+            assert_eq!(rw.lookup(8), None, "the call is gone");
+            assert_eq!(rw.lookup(16), Some(15));
+        }
+    }
+
+    /// LD: `mov __zv_tp,%rax`; the DTPOFF32 that follows moves with its field.
+    #[test]
+    fn local_dynamic_becomes_a_thread_pointer_load() {
+        for (call, field, r_type) in [
+            (&[0xE8][..], 8, elf::R_X86_64_PLT32),
+            (&[0xFF, 0x15][..], 9, elf::R_X86_64_GOTPCRELX),
+            (&[0x67, 0xE8][..], 9, elf::R_X86_64_PC32),
+        ] {
+            let mut code = LD_LEA.to_vec();
+            code.extend_from_slice(call);
+            code.extend_from_slice(&[0, 0, 0, 0]);
+            let mov = code.len() as u64;
+            code.extend_from_slice(&[0x8B, 0x80, 0, 0, 0, 0, 0xC3]); // mov x@dtpoff(%rax),%eax; ret
+            let relocs = vec![
+                reloc(3, elf::R_X86_64_TLSLD, X),
+                reloc(field, r_type, GET_ADDR),
+                Reloc { offset: mov + 2, r_type: elf::R_X86_64_DTPOFF32, sym: X, addend: 0 },
+            ];
+            let rw = rewrite(&code, relocs).unwrap();
+            assert_eq!(rw.bytes[..4], MOV_TP_RAX);
+            assert_eq!(rw.bytes[8..11], [0x67, 0x8B, 0x80], "the DTPOFF access follows: {:x?}", rw.bytes);
+            let r: Vec<(u32, u32)> = rw.relocs.iter().map(|r| (r.at, r.r_type)).collect();
+            assert_eq!(r, [(4, elf::R_X86_64_32S), (11, elf::R_X86_64_DTPOFF32)]);
+        }
+    }
+
+    fn rewrite_error(code: &[u8], relocs: Vec<Reloc>) -> String {
+        match rewrite(code, relocs) {
+            Ok(rw) => panic!("rewritten: {:x?}", rw.bytes),
+            Err(e @ LinkError::Rewrite { .. }) => e.to_string(),
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_tls_lea_without_its_call_is_an_error() {
+        // GD followed by an ordinary call.
+        let mut code = vec![0x90];
+        code.extend_from_slice(&GD_LEA);
+        code.extend_from_slice(&[0xE8, 0, 0, 0, 0, 0xC3]);
+        let e = rewrite_error(&code, vec![reloc(5, elf::R_X86_64_TLSGD, X), reloc(10, elf::R_X86_64_PLT32, OTHER)]);
+        assert!(e.contains("tls.o(.text+0x9) in function f+0x9"), "{e}");
+        assert!(e.contains("R_X86_64_TLSGD against `x`: it is not followed by a call of __tls_get_addr"), "{e}");
+        assert!(e.contains("66 66 48 e8"), "says what was expected: {e}");
+        // The right bytes calling another function.
+        let mut code = GD_LEA.to_vec();
+        code.extend_from_slice(&[0x66, 0x66, 0x48, 0xE8, 0, 0, 0, 0, 0xC3]);
+        let e = rewrite_error(&code, vec![reloc(4, elf::R_X86_64_TLSGD, X), reloc(12, elf::R_X86_64_PLT32, OTHER)]);
+        assert!(e.contains("the call that follows it is not a call of __tls_get_addr"), "{e}");
+        // TLSGD on a lea without the data16 prefix.
+        let mut code = LD_LEA.to_vec();
+        code.extend_from_slice(&[0xE8, 0, 0, 0, 0, 0xC3]);
+        let e = rewrite_error(&code, vec![reloc(3, elf::R_X86_64_TLSGD, X), reloc(8, elf::R_X86_64_PLT32, GET_ADDR)]);
+        assert!(e.contains("tls.o(.text+0x0) in function f+0x0"), "{e}");
+        assert!(e.contains("the instruction is not the sequence's `lea`"), "{e}");
+        // TLSLD as the last instruction of the section.
+        let e = rewrite_error(&LD_LEA, vec![reloc(3, elf::R_X86_64_TLSLD, X)]);
+        assert!(e.contains("R_X86_64_TLSLD against `x`: no instruction follows it"), "{e}");
+        assert!(e.contains("`call __tls_get_addr@PLT` (e8)"), "{e}");
+    }
 }

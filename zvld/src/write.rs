@@ -3,6 +3,12 @@
 //! note, PT_GNU_STACK), the segment bytes at file offsets congruent to their addresses,
 //! and section headers, a symbol table and the DWARF sections for debuggers and
 //! `addr2line`. The bytes are returned, not written: the linker verifies them first.
+//!
+//! When the program references `__ehdr_start`, the headers are loaded as GNU ld loads
+//! them: the read-only segment is mapped from file offset 0, where the ELF header and
+//! the program headers open it (the layout left room for them), and its other bytes
+//! follow in the file; the code segment then comes after it in the file (still first
+//! among the program headers and in memory, as FORM.md's C1 requires).
 
 use std::borrow::Cow;
 
@@ -41,7 +47,20 @@ pub struct Image<'x> {
     pub symbols: Vec<OutSymbol>,
     /// Non-alloc sections (DWARF).
     pub extra: Vec<(String, Vec<u8>)>,
+    /// The read-only segment opens with [`HEADERS_ROOM`] bytes (left zero by the caller)
+    /// for the ELF header and program headers, which are written there; the segment is
+    /// then mapped from file offset 0, so the guest reads the file's own headers at its
+    /// address (`__ehdr_start`).
+    pub headers: bool,
 }
+
+/// The most program headers a nexe from zvld has: code, read-only data, data, PT_TLS,
+/// PT_NOTE, PT_GNU_STACK.
+pub const MAX_PHDRS: u64 = 6;
+
+/// Bytes reserved at the start of the read-only segment for the ELF header and the
+/// program headers when they are loaded (`__ehdr_start` is referenced).
+pub const HEADERS_ROOM: u64 = 64 + 56 * MAX_PHDRS;
 
 fn put16(b: &mut [u8], o: usize, v: u16) {
     b[o..o + 2].copy_from_slice(&v.to_le_bytes());
@@ -82,6 +101,16 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
     let head_len = 64 + 56 * phnum;
     let mut len = head_len as u64;
     let mut parts: Vec<(u64, Cow<'_, [u8]>)> = Vec::with_capacity(img.extra.len() + 12);
+    // Loaded headers: the read-only segment starts at file offset 0 with the headers, its
+    // bytes after them follow in place (the file offset stays congruent to the address:
+    // the segment starts on a 64 KiB boundary).
+    let headers = img.headers && img.rodata.1.len() as u64 >= HEADERS_ROOM;
+    assert!(!img.headers || headers, "the read-only segment lacks the room for the ELF headers");
+    assert!(head_len as u64 <= HEADERS_ROOM, "more than MAX_PHDRS program headers");
+    if headers {
+        parts.push((len, Cow::Borrowed(&img.rodata.1[head_len..])));
+        len = (img.rodata.1.len() as u64).next_multiple_of(8);
+    }
     let note_off = len;
     let mut note = Vec::with_capacity(20);
     note.extend_from_slice(&3u32.to_le_bytes());
@@ -114,7 +143,9 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
     ]);
     let mut ro_off = 0;
     if has_ro {
-        ro_off = place(&mut len, &mut parts, img.rodata.0, img.rodata.1);
+        if !headers {
+            ro_off = place(&mut len, &mut parts, img.rodata.0, img.rodata.1);
+        }
         let n = img.rodata.1.len() as u64;
         phdrs.push([u64::from(PT_LOAD) | (4 << 32), ro_off, img.rodata.0, n, n, form::PAGE, 0]);
     }
@@ -163,14 +194,16 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
     });
     let mut ro_i = 0;
     if has_ro {
+        // The loaded headers are in no section.
+        let skip = if headers { HEADERS_ROOM } else { 0 };
         ro_i = sh.len();
         sh.push(Shdr {
             name: name(".rodata"),
             kind: 1,
             flags: 2,
-            addr: img.rodata.0,
-            off: ro_off,
-            size: img.rodata.1.len() as u64,
+            addr: img.rodata.0 + skip,
+            off: ro_off + skip,
+            size: img.rodata.1.len() as u64 - skip,
             link: 0,
             info: 0,
             align: 8,

@@ -93,6 +93,7 @@ macro_rules! corpus_tests {
 corpus_tests!(
     ctors_dtors,
     deep_recursion,
+    ehdr_start,
     fenv_rounding,
     int128,
     malloc_scale,
@@ -109,6 +110,7 @@ corpus_tests!(
     switch_flags,
     switch_table,
     thread_local,
+    tls_dynamic,
     varargs,
 );
 

@@ -63,22 +63,29 @@ fn cpuid_in_user_code_is_rejected_with_its_location() {
     assert!(err.contains("cpu.o(.text"), "names object and section: {err}");
 }
 
+/// General-dynamic TLS is relaxed to local-exec only in the psABI's sequence (see
+/// tests/integration/tls.rs); a TLSGD `lea` followed by anything but the call of
+/// `__tls_get_addr` is an error that names the place and the sequence expected.
 #[test]
-fn general_dynamic_tls_from_pic_code_is_an_unsupported_relocation() {
+fn general_dynamic_tls_outside_its_sequence_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = write(dir.path(), "tlsuse.c", "extern __thread int tval;\nint get_tval(void) { return tval; }\n");
-    let obj = gcc_c(dir.path(), &lib, &["-O2", "-fPIC"]);
-    let main = write(
+    let s = write(
         dir.path(),
-        "tmain.c",
-        "__thread int tval = 3;\nint get_tval(void);\nint main(void) { return get_tval(); }\n",
+        "tlsbad.s",
+        ".text\n.globl _start\n_start:\n  .byte 0x66\n  leaq tval@tlsgd(%rip), %rdi\n  call other\n  ret\nother:\n  ret\n\
+         .section .tbss,\"awT\",@nobits\ntval:\n  .zero 4\n.section .note.GNU-stack,\"\",@progbits\n",
     );
-    let mut c = zvcc();
-    c.arg("-O2").arg(&main).arg(&obj).arg("-o").arg(dir.path().join("tls.nexe"));
-    let err = run_err(c, "zvcc with -fPIC TLS");
-    assert!(err.contains("unsupported relocation R_X86_64_TLSGD against `tval`"), "{err}");
-    assert!(err.contains("tlsuse.o(.text"), "{err}");
+    let obj = gcc_c(dir.path(), &s, &[]);
+    let out = dir.path().join("tlsbad.nexe");
+    let mut c = zvld();
+    c.arg(&obj).arg("-o").arg(&out);
+    let err = run_err(c, "zvld with a broken TLSGD sequence");
+    assert!(err.contains("R_X86_64_TLSGD against `tval`"), "{err}");
+    assert!(err.contains("tlsbad.o(.text+0x8) in function _start+0x8"), "names the call's place: {err}");
+    assert!(err.contains("not followed by a call of __tls_get_addr"), "{err}");
+    assert!(err.contains("66 66 48 e8") && err.contains("66 48 ff 15"), "names the sequence expected: {err}");
     assert!(err.contains("-fno-pic"), "says what to do: {err}");
+    assert!(!out.exists(), "no output is written");
 }
 
 #[test]

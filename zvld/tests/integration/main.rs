@@ -6,7 +6,9 @@
 //! - [`errors`]: the link errors users meet, each naming object, section, function and
 //!   offset (or symbol) and saying what to do;
 //! - [`debug`]: `addr2line` on a rewritten nexe finds the right source lines;
-//! - [`rewrites`]: each row of the rewrite table appears in a linked nexe.
+//! - [`rewrites`]: each row of the rewrite table appears in a linked nexe;
+//! - [`tls`]: general- and local-dynamic TLS from `-fPIC` code, relaxed to local-exec;
+//! - [`ehdr`]: `__ehdr_start` reads the nexe's own ELF and program headers.
 //!
 //! Tests that need the musl + zrt sysroot fail (never skip) with a message saying to run
 //! scripts/build-sysroot.
@@ -14,5 +16,7 @@
 mod common;
 mod corpus;
 mod debug;
+mod ehdr;
 mod errors;
 mod rewrites;
+mod tls;
