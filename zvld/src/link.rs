@@ -63,6 +63,10 @@ pub struct Stats {
     pub file_size: u64,
     /// Time per phase in milliseconds: read+resolve, rewrite, layout+relocate, verify, write.
     pub phase_ms: Vec<(&'static str, f64)>,
+    /// The file's code is the code verified while data and DWARF were being built, so the
+    /// final verification checked the file's structure and layout without decoding the
+    /// code again.
+    pub code_verified_early: bool,
 }
 
 /// Maps an input file (object or archive; told apart later by their magic).
@@ -277,41 +281,66 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     stats.phase_ms.push(("  layout", ms(t2)));
     let code_bytes = build_code(res, &lay, &rewritten, &a, &ctxs)?;
     stats.phase_ms.push(("  +code", ms(t2)));
-    let mut rodata = vec![0u8; lay.rodata.filesz as usize];
-    let got = (lay.got_addr - lay.rodata.vaddr) as usize;
-    for (i, slot) in lay.got.iter().enumerate() {
-        let v = a.got_value(*slot).unwrap_or(0);
-        rodata[got + 8 * i..got + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
-    }
-    let mut redirects = Redirects::new();
-    for (ci, rw) in rewritten.iter().enumerate() {
-        let (obj, sec) = code[ci];
-        let base = lay.addr[obj as usize][sec as usize].unwrap_or(0);
-        for &(table_sec, reloc_off, out) in &rw.stubs {
-            redirects.insert((obj, table_sec, reloc_off), base + u64::from(out));
+    // The code is final: when there is DWARF to rebuild (work with a long serial tail on
+    // one core), verify the code meanwhile. The verdict counts only as a cache entry keyed
+    // by the exact bytes: the file is verified below with that cache, so a mismatch (or a
+    // rejection, which is not recorded) means a full verification of the file. Without
+    // DWARF there is little to overlap, and hashing the code twice costs more than it saves.
+    let threads = rayon::current_num_threads();
+    let opts = zvcore::Options { max_violations: 50 };
+    let overlap = !cfg.strip_debug && !lay.debug.is_empty();
+    let early = || {
+        if !overlap {
+            return None;
         }
-    }
-    fill_segment(res, &a, &lay.rodata.pieces, lay.rodata.vaddr, &mut rodata, &redirects)?;
-    let mut data = vec![0u8; lay.data.filesz as usize];
-    let file_pieces: Vec<_> = lay
-        .data
-        .pieces
-        .iter()
-        .copied()
-        .filter(|p| {
-            p.addr < lay.data.vaddr + lay.data.filesz
-                && res.objects[p.obj as usize].sections[p.sec as usize].class != Class::Bss
-        })
-        .collect();
-    fill_segment(res, &a, &file_pieces, lay.data.vaddr, &mut data, &redirects)?;
-    stats.phase_ms.push(("  +data", ms(t2)));
-    let extra = if cfg.strip_debug { Vec::new() } else { debug_sections(res, &lay, &a, &code)? };
-    stats.phase_ms.push(("  +debug", ms(t2)));
-    let entry_addr = match res.global(entry) {
-        Some(d) => a.addr(d, 0, true).unwrap_or(0),
-        None => 0,
+        let base = zvcore::form::CODE_START;
+        let kind = zvcore::verify::RegionKind::CodeSegment;
+        zvcore::verify::verify_region_parallel(base, &code_bytes, kind, opts, threads)
+            .ok()
+            .map(|_| zvcore::verify::CodeKey::of(base, &code_bytes, kind))
     };
-    let symbols = out_symbols(res, &lay, &a);
+    let rest = || -> Result<_> {
+        let mut phases = Vec::new();
+        let mut rodata = vec![0u8; lay.rodata.filesz as usize];
+        let got = (lay.got_addr - lay.rodata.vaddr) as usize;
+        for (i, slot) in lay.got.iter().enumerate() {
+            let v = a.got_value(*slot).unwrap_or(0);
+            rodata[got + 8 * i..got + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        let mut redirects = Redirects::new();
+        for (ci, rw) in rewritten.iter().enumerate() {
+            let (obj, sec) = code[ci];
+            let base = lay.addr[obj as usize][sec as usize].unwrap_or(0);
+            for &(table_sec, reloc_off, out) in &rw.stubs {
+                redirects.insert((obj, table_sec, reloc_off), base + u64::from(out));
+            }
+        }
+        fill_segment(res, &a, &lay.rodata.pieces, lay.rodata.vaddr, &mut rodata, &redirects)?;
+        let mut data = vec![0u8; lay.data.filesz as usize];
+        let file_pieces: Vec<_> = lay
+            .data
+            .pieces
+            .iter()
+            .copied()
+            .filter(|p| {
+                p.addr < lay.data.vaddr + lay.data.filesz
+                    && res.objects[p.obj as usize].sections[p.sec as usize].class != Class::Bss
+            })
+            .collect();
+        fill_segment(res, &a, &file_pieces, lay.data.vaddr, &mut data, &redirects)?;
+        phases.push(("  +data", ms(t2)));
+        let extra = if cfg.strip_debug { Vec::new() } else { debug_sections(res, &lay, &a, &code)? };
+        phases.push(("  +debug", ms(t2)));
+        let entry_addr = match res.global(entry) {
+            Some(d) => a.addr(d, 0, true).unwrap_or(0),
+            None => 0,
+        };
+        let symbols = out_symbols(res, &lay, &a);
+        Ok((rodata, data, extra, entry_addr, symbols, phases))
+    };
+    let (accepted, rest) = rayon::join(early, rest);
+    let (rodata, data, extra, entry_addr, symbols, phases) = rest?;
+    stats.phase_ms.extend(phases);
     let img = write::Image {
         entry: entry_addr,
         code: &code_bytes,
@@ -326,12 +355,17 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     let file = write::write(&img);
     stats.phase_ms.push(("layout+relocate", t2.elapsed().as_secs_f64() * 1e3));
 
-    // Verify before writing.
+    // Verify the file before writing it: its structure and layout every time, its code
+    // again unless it is exactly the code accepted above. The verifier splits code at
+    // bundle boundaries across threads; its verdict and violations are exactly those of
+    // one thread (zvcore::verify_nexe_parallel).
     let t3 = Instant::now();
-    // The verifier splits the code at bundle boundaries across threads; its verdict and
-    // violations are exactly those of one thread (zvcore::verify_nexe_parallel).
-    let threads = rayon::current_num_threads();
-    if let Err(rej) = zvcore::verify_nexe_parallel(&file, zvcore::Options { max_violations: 50 }, threads) {
+    let verdict = match accepted {
+        Some(key) => zvcore::verify_nexe_cached(&file, opts, threads, &EarlyVerdict(key)).map(|(_, used)| used),
+        None => zvcore::verify_nexe_parallel(&file, opts, threads).map(|_| zvcore::CacheUse::Miss),
+    };
+    stats.code_verified_early = matches!(verdict, Ok(zvcore::CacheUse::Hit));
+    if let Err(rej) = verdict {
         let violations = rej
             .violations
             .iter()
@@ -367,6 +401,17 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     }
     drop(freeing);
     Ok(stats)
+}
+
+/// The code accepted while the rest of the output was built, as a one-entry
+/// [`zvcore::VerdictCache`]: the key of that code.
+struct EarlyVerdict(zvcore::verify::CodeKey);
+
+impl zvcore::VerdictCache for EarlyVerdict {
+    fn contains(&self, key: &zvcore::verify::CodeKey) -> bool {
+        self.0 == *key
+    }
+    fn insert(&self, _: &zvcore::verify::CodeKey) {}
 }
 
 /// Writes the output as a new file, like GNU ld: an existing regular file (or symlink) at

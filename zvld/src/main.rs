@@ -95,6 +95,9 @@ fn main() -> ExitCode {
                 for (phase, ms) in &s.phase_ms {
                     eprintln!("zvld:   {phase:16} {ms:9.2} ms");
                 }
+                if s.code_verified_early {
+                    eprintln!("zvld: code verified during layout; the file's check found the same bytes");
+                }
             }
             ExitCode::SUCCESS
         }

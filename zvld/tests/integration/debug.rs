@@ -78,3 +78,39 @@ fn addr2line_finds_function_lines_in_a_rewritten_nexe() {
         }
     }
 }
+
+/// With DWARF to rebuild, zvld verifies the code while it does that; the final check of
+/// the file then finds exactly those bytes and does not decode them again. Without
+/// DWARF the file is verified in one pass after it is built.
+#[test]
+fn code_is_verified_during_the_dwarf_work_and_the_file_check_finds_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let obj = dir.path().join("switch.o");
+    let mut c = zvcc();
+    c.arg("-O2").arg("-g").arg("-c").arg(repo().join("test-corpus/c/switch_table.c")).arg("-o").arg(&obj);
+    run_ok(c, "zvcc -g -c");
+    let lib = sysroot().join("lib");
+    let libgcc = String::from_utf8(
+        run_ok(
+            {
+                let mut g = Command::new("gcc");
+                g.arg("-print-libgcc-file-name");
+                g
+            },
+            "gcc -print-libgcc-file-name",
+        )
+        .stdout,
+    )
+    .unwrap();
+    let link = |extra: &[&str]| {
+        let mut c = zvld();
+        c.args(extra).arg("--stats").arg("-o").arg(dir.path().join("switch.nexe"));
+        c.arg(lib.join("crt1.o")).arg(lib.join("crti.o")).arg(&obj).arg(lib.join("libzrt.a")).arg(lib.join("libc.a"));
+        c.arg(libgcc.trim()).arg(lib.join("crtn.o")).args(["-u", "__zv_syscall", "-u", "__zv_tp"]);
+        String::from_utf8_lossy(&run_ok(c, "zvld --stats").stderr).into_owned()
+    };
+    let with_dwarf = link(&[]);
+    assert!(with_dwarf.contains("code verified during layout"), "{with_dwarf}");
+    let stripped = link(&["--strip-debug"]);
+    assert!(stripped.contains("zvld:   verify") && !stripped.contains("code verified during layout"), "{stripped}");
+}
