@@ -106,13 +106,31 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             .iter()
             .any(|a| a == "--version" || a == "-dumpversion" || a == "-dumpmachine" || a.starts_with("-print-"))
     {
+        // Files of the sysroot are answered from it (`-print-file-name=libc.a` must not
+        // name the host's C library), and so is `-print-sysroot`.
+        if let ([q], Ok(root)) = (args, sysroot()) {
+            if q == "-print-sysroot" {
+                println!("{}", root.display());
+                return Ok(0);
+            }
+            if let Some(name) = q.strip_prefix("-print-file-name=") {
+                let p = root.join("lib").join(name);
+                if !name.is_empty() && !name.contains('/') && p.exists() {
+                    println!("{}", p.display());
+                    return Ok(0);
+                }
+            }
+        }
         let st =
             Command::new(gcc()).args(args).status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
         return Ok(st.code().unwrap_or(1));
     }
+    if let Some(a) = args.iter().find(|a| matches!(a.as_str(), "-m32" | "-mx32" | "-m16")) {
+        return Err(DriverError::Usage(format!("{a}: a nexe is x86-64 code (zvcc compiles for -m64 only)")));
+    }
     let compile_only = args.iter().any(|a| a == "-c" || a == "-S" || a == "-E" || a == "-M" || a == "-MM");
     if args.iter().any(|a| a == "-shared") {
-        return Err(DriverError::Usage("zvcc: -shared is not supported; a nexe is a static executable".into()));
+        return Err(DriverError::Usage("-shared is not supported: a nexe is a static executable".into()));
     }
     let root = sysroot()?;
     let flags = compile_flags(&root);
@@ -138,7 +156,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         let a = &args[i];
         let next = |i: &mut usize| -> Result<String, DriverError> {
             *i += 1;
-            args.get(*i).cloned().ok_or_else(|| DriverError::Usage(format!("zvcc: {a} needs an argument")))
+            args.get(*i).cloned().ok_or_else(|| DriverError::Usage(format!("{a} needs an argument")))
         };
         match a.as_str() {
             "-o" => cfg.output = PathBuf::from(next(&mut i)?),
@@ -210,7 +228,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         i += 1;
     }
     if user_inputs.is_empty() {
-        return Err(DriverError::Usage("zvcc: no input files".into()));
+        return Err(DriverError::Usage("no input files".into()));
     }
     // Compile the sources.
     let tmp = TempDir::new()?;

@@ -240,3 +240,31 @@ fn output_errors_say_write() {
     let err = run_err(zvld_link(&obj, &d.join("no/such/dir/app.nexe")), "zvld into a missing directory");
     assert!(err.contains("cannot write") && err.contains("app.nexe"), "{err}");
 }
+
+/// The queries build systems make of `$CC`: files of the sysroot come from the sysroot
+/// (not the host's C library); other queries go to gcc; 32-bit and shared outputs are
+/// refused with one clear message.
+#[test]
+fn zvcc_answers_build_system_queries_from_its_sysroot() {
+    let root = sysroot();
+    let out = |args: &[&str]| {
+        let mut c = zvcc();
+        c.args(args);
+        String::from_utf8(run_ok(c, "zvcc query").stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(Path::new(&out(&["-print-file-name=libc.a"])), root.join("lib/libc.a"));
+    assert_eq!(Path::new(&out(&["-print-file-name=crt1.o"])), root.join("lib/crt1.o"));
+    assert_eq!(Path::new(&out(&["-print-sysroot"])), root);
+    // Not in the sysroot: gcc's answer (its libgcc), as gcc itself would give it.
+    let libgcc = out(&["-print-file-name=libgcc.a"]);
+    assert!(libgcc.ends_with("libgcc.a") && Path::new(&libgcc).is_file(), "{libgcc}");
+    assert!(out(&["-dumpversion"]).chars().next().is_some_and(|c| c.is_ascii_digit()));
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "x.c", "int main(void) { return 0; }\n");
+    for (flag, want) in [("-m32", "-m32: a nexe is x86-64 code"), ("-shared", "-shared is not supported")] {
+        let mut c = zvcc();
+        c.arg(flag).arg(&src).arg("-o").arg(dir.path().join("x.out"));
+        let err = run_err(c, flag);
+        assert!(err.starts_with("zvcc: error: ") && err.contains(want) && !err.contains("zvcc: error: zvcc:"), "{err}");
+    }
+}
