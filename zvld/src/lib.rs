@@ -27,6 +27,7 @@ pub mod debugline;
 pub mod driver;
 pub mod error;
 pub mod flags;
+pub mod fuzzing;
 pub mod inputs;
 pub mod layout;
 pub mod link;
@@ -38,4 +39,4 @@ pub mod sys;
 pub mod write;
 
 pub use error::{LinkError, Location};
-pub use link::{link, Config, InputArg, Stats};
+pub use link::{link, link_bytes, Config, InputArg, Stats};

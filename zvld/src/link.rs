@@ -102,14 +102,25 @@ pub fn link(cfg: &Config) -> Result<Stats> {
     // Inputs are mapped, not read: only the pages a link touches are faulted in (an
     // archive's symbol table and the members pulled in).
     let mapped: Vec<crate::sys::Mapped> = paths.iter().map(|p| open(p)).collect::<Result<_>>()?;
-    let mut ins = Vec::with_capacity(paths.len());
-    for (p, m) in paths.iter().zip(&mapped) {
-        let name = p.display().to_string();
-        let bytes = m.bytes();
+    let named: Vec<(String, &[u8])> =
+        paths.iter().zip(&mapped).map(|(p, m)| (p.display().to_string(), m.bytes())).collect();
+    link_inputs(cfg, &named, t0)
+}
+
+/// Links inputs already in memory, (name, bytes) of objects and archives (told apart by
+/// their magic), as [`link`] does after mapping the files of `cfg.inputs` (which are not
+/// read): the fuzzer drives the whole pipeline through it.
+pub fn link_bytes(cfg: &Config, inputs: &[(String, &[u8])]) -> Result<Stats> {
+    link_inputs(cfg, inputs, Instant::now())
+}
+
+fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<Stats> {
+    let mut ins = Vec::with_capacity(named.len());
+    for (name, bytes) in named {
         if inputs::is_archive(bytes) {
-            ins.push(Input::Archive(name, bytes));
+            ins.push(Input::Archive(name.clone(), bytes));
         } else {
-            ins.push(Input::Object(name, bytes));
+            ins.push(Input::Object(name.clone(), bytes));
         }
     }
     let entry = cfg.entry.clone().unwrap_or_else(|| "_start".to_string());

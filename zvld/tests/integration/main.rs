@@ -18,5 +18,6 @@ mod corpus;
 mod debug;
 mod ehdr;
 mod errors;
+mod fuzz_replay;
 mod rewrites;
 mod tls;
