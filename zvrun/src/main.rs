@@ -12,8 +12,13 @@ use zvrun::image::{ChannelArg, Opened};
 use zvrun::report;
 use zvrun::session::{self, Ending, SessionConfig};
 
+/// Writes a line to stderr; a closed or broken stderr is not an error (no panic).
+fn say(msg: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "zvrun: {msg}");
+}
+
 fn fail(msg: &str) -> ! {
-    eprintln!("zvrun: {msg}");
+    say(format_args!("{msg}"));
     std::process::exit(125);
 }
 
@@ -187,7 +192,7 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     let outcome = session::run(&cfg);
     match &outcome.ending {
         Ending::Exit(_) => {}
-        _ => eprintln!("zvrun: {}", report::describe(&outcome)),
+        _ => say(format_args!("{}", report::describe(&outcome))),
     }
     if let Some(fmt) = &cli.report {
         let text = if fmt == "json" { report::json(&outcome) + "\n" } else { report::zerovm(&outcome) };
@@ -196,7 +201,7 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
             None => std::io::stderr().write_all(text.as_bytes()),
         };
         if let Err(e) = r {
-            eprintln!("zvrun: cannot write the report: {e}");
+            say(format_args!("cannot write the report: {e}"));
         }
     }
     std::process::exit(outcome.exit_status());

@@ -9,7 +9,7 @@
 //! against the permissions it set itself, so the runtime never faults on a guest pointer.
 
 use std::io;
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 
 use zvcore::form;
 use zvcore::VerifiedCode;
@@ -848,15 +848,22 @@ pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char)
     use std::os::unix::ffi::OsStrExt;
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
     // SAFETY: `fds` is a valid array of three pollfd structures for the duration of the call.
-    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0 {
-        for p in fds {
-            if p.revents & libc::POLLNVAL != 0 {
-                // SAFETY: a NUL-terminated path; open has no other memory effects. The
-                // lowest free descriptor is the closed standard one.
-                let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
-                if fd < 0 {
-                    std::process::abort();
-                }
+    let polled = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0;
+    for p in fds {
+        // When poll itself fails (RLIMIT_NOFILE below 3, no memory), ask each descriptor.
+        let closed = if polled {
+            p.revents & libc::POLLNVAL != 0
+        } else {
+            // SAFETY: F_GETFD reads a descriptor's flags and touches no memory.
+            let r = unsafe { libc::fcntl(p.fd, libc::F_GETFD) };
+            r == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+        };
+        if closed {
+            // SAFETY: a NUL-terminated path; open has no other memory effects. The
+            // lowest free descriptor is the closed standard one.
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            if fd < 0 {
+                std::process::abort();
             }
         }
     }
@@ -876,8 +883,8 @@ pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char)
 }
 
 /// Defines the process entry of a binary (the C `main`, called by the C start-up code):
-/// [`process_start`], then `$run` with the arguments after argv[0]. The binary declares
-/// `#![no_main]`.
+/// [`process_start`], then `$run` (which never returns) with the arguments after
+/// argv[0]; a panic ends the process with status 125. The binary declares `#![no_main]`.
 #[macro_export]
 macro_rules! process_entry {
     ($run:path) => {
@@ -886,7 +893,13 @@ macro_rules! process_entry {
         extern "C" fn main(argc: ::std::ffi::c_int, argv: *const *const ::std::ffi::c_char) -> ::std::ffi::c_int {
             // SAFETY: the C start-up code calls `main` with the argc and argv the kernel
             // gave the process: `argc` NUL-terminated strings that live until exit.
-            $run(unsafe { $crate::sys::process_start(argc, argv) })
+            let args = unsafe { $crate::sys::process_start(argc, argv) };
+            // A panic cannot unwind out of a C function: it ends the process with the
+            // status of a session that could not run (125), after the panic message.
+            match ::std::panic::catch_unwind(move || $run(args)) {
+                Ok(never) => never,
+                Err(_) => ::std::process::exit(125),
+            }
         }
     };
 }
@@ -923,17 +936,18 @@ pub fn pread_append(f: &std::fs::File, buf: &mut Vec<u8>, n: usize, mut at: u64)
     Ok(())
 }
 
-/// zvrun's memory allocator: bump allocation in a static arena, falling back to the C
-/// library's allocator for large blocks and once the arena is used up.
+/// zvrun's memory allocator: bump allocation in a static arena during start-up, the C
+/// library's allocator for large blocks, once the arena is used up, and for everything
+/// allocated after [`close_arena`] (called before the guest runs).
 ///
 /// A zvrun process makes a few hundred small allocations, almost all at start-up, and
 /// exits. musl's allocator maps and unmaps a page for many of them (a dozen mmap/munmap
 /// pairs per run, ~5% of a hello-world session); the arena is in .bss, so it costs no
 /// system call and only the pages used are ever faulted in. Freed arena memory is
 /// reused only when it is the most recent allocation (a vector growing or dropped right
-/// after its use); the rest stays allocated until exit. That bounds what a long session
-/// can waste: calls made while the guest runs do not allocate, except Jail, whose
-/// verifier buffers then come from the C allocator once the arena is full.
+/// after its use); the rest stays allocated until exit, which is why the arena is only
+/// for start-up: blocks freed in any order while the guest runs (Jail's verifier
+/// buffers) go back to the C allocator.
 pub struct Arena;
 
 /// Arena size. Blocks larger than a quarter of it go to the C allocator.
@@ -946,6 +960,20 @@ unsafe impl Sync for ArenaBytes {}
 static ARENA_BYTES: ArenaBytes = ArenaBytes(std::cell::UnsafeCell::new([0; ARENA]));
 /// Offset of the first free byte of the arena.
 static ARENA_NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Set before the guest runs: new blocks come from the C allocator from then on.
+static ARENA_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Hands allocation over to the C allocator before the guest runs (and before the
+/// seccomp filter): the arena is for start-up, and blocks allocated while the guest runs
+/// (Jail's verifier buffers, the report) are freed in any order, which the arena would
+/// not reuse. The C allocator is initialised here, while every system call is still
+/// allowed: glibc's first malloc asks for random bytes (getrandom), which the filter
+/// forbids (musl's needs none). Blocks already handed out stay valid.
+pub fn close_arena() {
+    // SAFETY: malloc and free of one small block, in the documented pairing.
+    unsafe { libc::free(libc::malloc(64)) };
+    ARENA_CLOSED.store(true, Ordering::Release);
+}
 
 impl Arena {
     fn base() -> usize {
@@ -961,11 +989,14 @@ impl Arena {
             return None;
         }
         let base = Self::base();
-        let mut cur = ARENA_NEXT.load(Ordering::Relaxed);
+        if ARENA_CLOSED.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut cur = ARENA_NEXT.load(Ordering::Acquire);
         loop {
             let start = (base + cur).checked_next_multiple_of(align)? - base;
             let end = start.checked_add(size).filter(|&e| e <= ARENA)?;
-            match ARENA_NEXT.compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed) {
+            match ARENA_NEXT.compare_exchange_weak(cur, end, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Some((base + start) as *mut u8),
                 Err(now) => cur = now,
             }
@@ -986,11 +1017,25 @@ unsafe impl std::alloc::GlobalAlloc for Arena {
         }
     }
 
+    unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
+        match Self::bump(l.size(), l.align()) {
+            Some(p) => {
+                // SAFETY: `p` is a fresh block of `l.size()` bytes (it may have been used
+                // and given back before, so it is cleared).
+                unsafe { p.write_bytes(0, l.size()) };
+                p
+            }
+            // SAFETY: as in `alloc`; the C allocator's calloc gets fresh zero pages for
+            // large blocks instead of clearing them.
+            None => unsafe { std::alloc::System.alloc_zeroed(l) },
+        }
+    }
+
     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
         if Self::owns(p) {
             // The most recent block is given back; any other stays allocated.
             let off = p as usize - Self::base();
-            let _ = ARENA_NEXT.compare_exchange(off + l.size(), off, Ordering::Relaxed, Ordering::Relaxed);
+            let _ = ARENA_NEXT.compare_exchange(off + l.size(), off, Ordering::AcqRel, Ordering::Acquire);
         } else {
             // SAFETY: `p` came from the C allocator with this layout (the caller's contract).
             unsafe { std::alloc::System.dealloc(p, l) }
@@ -1005,7 +1050,7 @@ unsafe impl std::alloc::GlobalAlloc for Arena {
         let off = p as usize - Self::base();
         // The last block grows or shrinks in place while it fits.
         if off + new_size <= ARENA
-            && ARENA_NEXT.compare_exchange(off + l.size(), off + new_size, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            && ARENA_NEXT.compare_exchange(off + l.size(), off + new_size, Ordering::AcqRel, Ordering::Acquire).is_ok()
         {
             return p;
         }

@@ -29,6 +29,21 @@ fn every_call_error_path_and_register_promise() {
     );
 }
 
+/// Jail's verifier copies the region: large regions and many Jails allocate while the
+/// guest runs, after the seccomp lock-down, which the allocator must survive (glibc's
+/// first malloc asks for random bytes, a call the filter kills) and give memory back.
+#[test]
+fn large_and_repeated_jails_work_under_the_filter() {
+    let out = run(&["--memory", "64M", s(&program("jailmany"))]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "jailmany failed at step {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_jailed_region_is_not_writable() {
     let out = run(&[s(&program("calls")), "w"]);

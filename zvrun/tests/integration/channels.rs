@@ -174,3 +174,27 @@ fn a_closed_pipe_is_an_error_for_the_guest_not_the_end_of_zvrun() {
     let r = json_report(&report);
     assert_eq!(r["status"], 125, "{r}");
 }
+
+/// zvrun's own messages to a stderr whose reader is gone: the write fails (SIGPIPE is
+/// ignored) and zvrun still ends with the documented status (no panic, no abort).
+#[test]
+fn a_closed_stderr_does_not_change_the_exit_status() {
+    let script = "import os, subprocess, sys\n\
+                  r, w = os.pipe()\n\
+                  os.close(r)\n\
+                  p = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=w)\n\
+                  print(p.returncode)\n";
+    let status = |args: &[&str]| {
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_zvrun"))
+            .args(args)
+            .output()
+            .expect("python3 runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(status(&["/nonexistent/program.nexe"]), "125", "a session that cannot run");
+    assert_eq!(status(&["--timeout", "0", "x.nexe"]), "125", "a usage error");
+    assert_eq!(status(&[s(&program("fault")), "hlt"]), (128 + 11).to_string(), "a guest fault, described on stderr");
+}
