@@ -107,6 +107,14 @@ impl Channel {
             SourceKind::Stream
         };
         let random = (r && spec.kind.random_read()) || (w && spec.kind.random_write());
+        if random && is_std {
+            return Err(ChannelError(format!(
+                "channel {} ({}): type {} needs random access, but zvrun's standard streams are read and written in sequence (use type 0, or name the file itself as the uri)",
+                spec.alias,
+                spec.uri,
+                spec.kind.number()
+            )));
+        }
         if random && source != SourceKind::File {
             return Err(ChannelError(format!(
                 "channel {} ({}): type {} needs random access, but the source is a {:?}, which can only be read or written in sequence",

@@ -129,8 +129,8 @@ pub fn session_from_open_image(
     }
     let mut argv = m.args.clone().unwrap_or_else(|| vec![m.program.clone()]);
     argv.extend(o.args.iter().cloned());
-    let mut env: Vec<String> = m.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    env.extend(o.env.iter().cloned());
+    let base: Vec<String> = m.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let env = crate::session::merge_env(&base, &o.env);
     Ok(SessionConfig {
         program: format!("{}:{}", path.display(), m.program),
         image: Some(ImageSource {

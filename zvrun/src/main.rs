@@ -10,7 +10,7 @@ use zvcore::manifest::{self, ChannelSpec, ChannelType, Limits, UNLIMITED};
 use zvrun::cli::{self, Parsed};
 use zvrun::image::{ChannelArg, Opened};
 use zvrun::report;
-use zvrun::session::{self, Ending, SessionConfig};
+use zvrun::session::{self, Ending, Outcome, SessionConfig};
 
 /// Writes a line to stderr; a closed or broken stderr is not an error (no panic).
 fn say(msg: std::fmt::Arguments<'_>) {
@@ -102,12 +102,46 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         }
         Err(e) => fail(&e),
     };
-    let memory = cli.memory.as_ref().map(|m| parse_bytes(m).unwrap_or_else(|e| fail(&format!("--memory: {e}"))));
-    if cli.timeout == Some(0) {
-        fail("--timeout must be at least 1 second");
+    // The report destination is opened first (and before the session: no opens after
+    // lock-down), so that a session refused for its configuration (a bad manifest,
+    // channel or option) still gets its report.
+    let mut report_file = cli
+        .report_file
+        .as_ref()
+        .map(|p| std::fs::File::create(p).unwrap_or_else(|e| fail(&format!("cannot create report file {p}: {e}"))));
+    let outcome = match config(&cli) {
+        Ok(cfg) => session::run(&cfg),
+        Err(msg) => Outcome::error(msg),
+    };
+    match &outcome.ending {
+        Ending::Exit(_) => {}
+        _ => say(format_args!("{}", report::describe(&outcome))),
     }
-    let channel_args: Vec<ChannelArg> =
-        cli.channels.iter().map(|c| parse_channel(c).unwrap_or_else(|e| fail(&e))).collect();
+    if let Some(fmt) = &cli.report {
+        let text = if fmt == "json" { report::json(&outcome) + "\n" } else { report::zerovm(&outcome) };
+        let r = match &mut report_file {
+            Some(f) => f.write_all(text.as_bytes()),
+            None => std::io::stderr().write_all(text.as_bytes()),
+        };
+        if let Err(e) = r {
+            say(format_args!("cannot write the report: {e}"));
+        }
+    }
+    std::process::exit(outcome.exit_status());
+}
+
+/// The session the command line describes; an error says what is wrong (status 125).
+fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
+    let memory = cli.memory.as_ref().map(|m| parse_bytes(m).map_err(|e| format!("--memory: {e}"))).transpose()?;
+    if cli.timeout == Some(0) {
+        return Err("--timeout must be at least 1 second".into());
+    }
+    for e in &cli.env {
+        if e.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
+            return Err(format!("--env `{e}`: expected KEY=VALUE"));
+        }
+    }
+    let channel_args: Vec<ChannelArg> = cli.channels.iter().map(|c| parse_channel(c)).collect::<Result<_, _>>()?;
     let (image, program_file) = match (&cli.manifest, cli.rest.first()) {
         (None, Some(p)) => match zvrun::image::open_program(std::path::Path::new(p)) {
             Opened::Image(f) => (Some((p.clone(), f)), None),
@@ -115,7 +149,7 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         },
         _ => (None, None),
     };
-    let cfg = if let Some((path, file)) = image {
+    let mut cfg = if let Some((path, file)) = image {
         let o = zvrun::image::Overrides {
             args: cli.rest[1..].to_vec(),
             env: cli.env.clone(),
@@ -126,14 +160,13 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
             channels: channel_args,
             etag: cli.etag,
         };
-        zvrun::image::session_from_open_image(std::path::Path::new(&path), file, &o, !cli.no_seccomp)
-            .unwrap_or_else(|e| fail(&e))
+        zvrun::image::session_from_open_image(std::path::Path::new(&path), file, &o, !cli.no_seccomp)?
     } else {
         let mut cfg = SessionConfig {
             program: String::new(),
             image: None,
             argv: Vec::new(),
-            env: cli.env.clone(),
+            env: session::merge_env(&[], &cli.env),
             memory: session::DEFAULT_MEMORY,
             timeout: None,
             channels: session::default_channels(),
@@ -145,20 +178,22 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         };
         let mut args = cli.rest.clone();
         if let Some(path) = &cli.manifest {
-            let text =
-                std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("cannot read manifest {path}: {e}")));
-            let m = manifest::parse_zerovm(&text).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read manifest {path}: {e}"))?;
+            let m = manifest::parse_zerovm(&text).map_err(|e| format!("{path}: {e}"))?;
+            if let Some((line, _)) = &m.job {
+                return Err(format!("{path}: line {line}: Job (daemon mode) is not implemented yet"));
+            }
             cfg.program = m.program.clone();
             cfg.memory = m.memory;
             cfg.timeout = m.timeout;
             cfg.channels = m.channels.clone();
-            if m.job.is_some() {
-                fail(&format!("{path}: Job (daemon mode) is not implemented yet"));
-            }
             args.insert(0, m.program);
         } else {
             if args.is_empty() {
-                fail("no program given (usage: zvrun [OPTIONS] app.nexe|app.tar [ARGS...] or zvrun --manifest FILE)");
+                return Err(
+                    "no program given (usage: zvrun [OPTIONS] app.nexe|app.tar [ARGS...] or zvrun --manifest FILE)"
+                        .into(),
+                );
             }
             cfg.program = args[0].clone();
         }
@@ -181,28 +216,6 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         }
         cfg
     };
-    let mut cfg = cfg;
     cfg.verdict_cache = if cli.no_cache { None } else { zvrun::cache::default_dir() };
-    // Open the report destination before the session (no opens after lock-down).
-    let mut report_file = cli
-        .report_file
-        .as_ref()
-        .map(|p| std::fs::File::create(p).unwrap_or_else(|e| fail(&format!("cannot create report file {p}: {e}"))));
-
-    let outcome = session::run(&cfg);
-    match &outcome.ending {
-        Ending::Exit(_) => {}
-        _ => say(format_args!("{}", report::describe(&outcome))),
-    }
-    if let Some(fmt) = &cli.report {
-        let text = if fmt == "json" { report::json(&outcome) + "\n" } else { report::zerovm(&outcome) };
-        let r = match &mut report_file {
-            Some(f) => f.write_all(text.as_bytes()),
-            None => std::io::stderr().write_all(text.as_bytes()),
-        };
-        if let Err(e) = r {
-            say(format_args!("cannot write the report: {e}"));
-        }
-    }
-    std::process::exit(outcome.exit_status());
+    Ok(cfg)
 }

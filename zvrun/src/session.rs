@@ -135,6 +135,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A session that could not run (status 125), before anything ran.
+    pub fn error(msg: String) -> Outcome {
+        Outcome {
+            ending: Ending::Error(msg),
+            seconds: 0.0,
+            channels: Vec::new(),
+            code_bytes: 0,
+            heap_size: 0,
+            phases: Vec::new(),
+            verdict_cache: None,
+        }
+    }
+
     /// zvrun's exit status (RUNTIME.md section 6).
     pub fn exit_status(&self) -> i32 {
         match &self.ending {
@@ -346,6 +359,20 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         out.channels.push(ChannelReport { alias: c.spec.alias.clone(), used: c.used, etag: c.etag() });
     }
     out.seconds = t0.elapsed().as_secs_f64();
+    out
+}
+
+/// An environment: `base` (`KEY=VALUE` entries) with `overrides` applied in order, each
+/// replacing any entry of the same key (so the last `--env A=...` wins, and a
+/// command-line value replaces an image's).
+pub fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
+    let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+    let mut out: Vec<String> = Vec::with_capacity(base.len() + overrides.len());
+    for e in base.iter().chain(overrides) {
+        let k = key(e);
+        out.retain(|x| key(x) != k);
+        out.push(e.clone());
+    }
     out
 }
 

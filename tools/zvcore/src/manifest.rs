@@ -113,8 +113,8 @@ pub struct Manifest {
     pub timeout: Option<u64>,
     /// Channels, in manifest order.
     pub channels: Vec<ChannelSpec>,
-    /// Job socket for daemon mode.
-    pub job: Option<String>,
+    /// Job socket for daemon mode, with the line that gives it.
+    pub job: Option<(usize, String)>,
 }
 
 /// A manifest error, naming the line.
@@ -254,7 +254,7 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
             }
             "Job" => {
                 once(job.is_some())?;
-                job = Some(value.to_string());
+                job = Some((n, value.to_string()));
             }
             other => return Err(err(n, format!("unknown key `{other}`"))),
         }

@@ -198,3 +198,20 @@ fn a_closed_stderr_does_not_change_the_exit_status() {
     assert_eq!(status(&["--timeout", "0", "x.nexe"]), "125", "a usage error");
     assert_eq!(status(&[s(&program("fault")), "hlt"]), (128 + 11).to_string(), "a guest fault, described on stderr");
 }
+
+/// docs/zvrun.md: zvrun's standard streams as a channel's uri are always read and
+/// written in sequence, whatever they are redirected to; a random type is refused.
+#[test]
+fn standard_streams_refuse_random_types_even_when_redirected_from_a_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, b"abcdefghij").expect("write");
+    let out = crate::zvrun()
+        .args(["--channel", "/in=/dev/stdin,1", s(&program("random"))])
+        .stdin(std::fs::File::open(&input).expect("open"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("standard streams are read and written in sequence"), "{err}");
+}

@@ -151,3 +151,18 @@ fn a_nexe_read_from_a_pipe_runs() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, b"hello, world\n");
 }
+
+/// docs/images.md: command-line `--env` overrides the manifest's value of the same key
+/// (one entry per key reaches the guest; the last one given wins).
+#[test]
+fn command_line_env_replaces_the_images_value() {
+    let t = tempfile::tempdir().expect("tmp");
+    let mut m = ImageManifest::new("hello.nexe");
+    m.env = [("EXIT".to_string(), "7".to_string()), ("KEEP".to_string(), "1".to_string())].into_iter().collect();
+    let img = pack(t.path(), "e.tar", &m, "hello", &[]);
+    let zvrun::image::Opened::Image(f) = zvrun::image::open_program(&img) else { panic!("not an image") };
+    let o =
+        zvrun::image::Overrides { env: vec!["EXIT=3".into(), "NEW=a".into(), "NEW=b".into()], ..Default::default() };
+    let cfg = zvrun::image::session_from_open_image(&img, f, &o, true).expect("session");
+    assert_eq!(cfg.env, vec!["KEEP=1", "EXIT=3", "NEW=b"]);
+}

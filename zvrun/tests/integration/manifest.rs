@@ -50,3 +50,45 @@ fn bad_manifests_name_the_line_and_give_125() {
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing the /dev/stdin channel"));
 }
+
+/// docs/zvrun.md, "Exit status": the report is written in every case, also when the
+/// session is refused for its manifest or options before anything runs.
+#[test]
+fn a_refused_configuration_still_gets_its_report() {
+    let t = tempfile::tempdir().expect("tmp");
+    let report = t.path().join("r.json");
+    let bad = t.path().join("bad.manifest");
+    std::fs::write(&bad, format!("Version = 20130611\nProgram = {}\nFoo = 1\n", s(&program("hello")))).unwrap();
+    let job = t.path().join("job.manifest");
+    std::fs::write(
+        &job,
+        format!(
+            "Version = 20130611\nProgram = {}\nJob = /tmp/job.sock\nMemory = 67108864, 0\n\
+             Channel = /dev/stdin, /dev/stdin, 0, 0, 1, 1, 0, 0\n\
+             Channel = /dev/stdout, /dev/stdout, 0, 0, 0, 0, 1, 1\n\
+             Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 1, 1\n",
+            s(&program("hello"))
+        ),
+    )
+    .unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--manifest".into(), s(&bad).into()], "line 3: unknown key `Foo`"),
+        (vec!["--channel".into(), "bad".into(), s(&program("hello")).into()], "--channel `bad`"),
+        (vec!["--env".into(), "NOEQ".into(), s(&program("hello")).into()], "--env `NOEQ`: expected KEY=VALUE"),
+        (vec!["--manifest".into(), s(&job).into()], "line 3: Job (daemon mode) is not implemented yet"),
+    ];
+    for (args, want) in cases {
+        let _ = std::fs::remove_file(&report);
+        let mut all = vec!["--report".to_string(), "json".into(), "--report-file".into(), s(&report).into()];
+        all.extend(args);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let out = run(&refs);
+        assert_eq!(out.status.code(), Some(125), "{all:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{all:?}: {err}");
+        let r = crate::json_report(&report);
+        assert_eq!(r["state"], "error", "{r}");
+        assert_eq!(r["status"], 125, "{r}");
+        assert!(r["message"].as_str().is_some_and(|e| e.contains(want)), "{r}");
+    }
+}
