@@ -68,10 +68,10 @@ pub enum LinkError {
     Duplicate {
         /// The symbol.
         symbol: String,
-        /// The first definition's object.
-        first: String,
-        /// The second definition's object.
-        second: String,
+        /// The first definition: object, section and offset.
+        first: Location,
+        /// The second definition.
+        second: Location,
     },
     /// A relocation type zvld does not handle.
     UnsupportedRelocation {

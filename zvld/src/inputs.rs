@@ -286,6 +286,17 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
             }
             n => SymDef::Section { sec: u32::from(n), value: s.st_value(e) },
         };
+        if let SymDef::Section { sec, .. } = def {
+            if sec as usize >= out_secs.len() {
+                return Err(bad(
+                    &name,
+                    format!(
+                        "symbol {sname}: section index {sec} is past the section table ({} sections)",
+                        out_secs.len()
+                    ),
+                ));
+            }
+        }
         let bind = s.st_bind();
         syms.push(Symbol {
             name: sname,

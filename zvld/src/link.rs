@@ -226,7 +226,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
             }
             if let Def::Section { obj: o2, sec: s2, value } = def {
                 if let Some(k) = code_of(o2, s2) {
-                    let extra = r.addend + if is_pcrel(r.r_type) { i64::from(r.bias) } else { 0 };
+                    let extra = r.addend.wrapping_add(if is_pcrel(r.r_type) { i64::from(r.bias) } else { 0 });
                     align[k].push(value.wrapping_add(extra as u64) as u32);
                 }
             }

@@ -10,6 +10,7 @@
 use object::elf;
 
 use crate::error::{LinkError, Location, Result};
+use crate::inputs::Class;
 use crate::layout::{GotSlot, Layout};
 use crate::resolve::{Def, Resolved};
 use crate::rewrite::{RelSym, Rewritten};
@@ -102,11 +103,26 @@ impl Addresses<'_, '_> {
         }
     }
 
+    /// Whether `def` is thread-local: defined in `.tdata`/`.tbss` (or an undefined weak
+    /// symbol, which is 0 in every sense).
+    pub fn is_tls(&self, def: Def) -> bool {
+        match def {
+            Def::Section { obj, sec, .. } => self
+                .res
+                .objects
+                .get(obj as usize)
+                .and_then(|o| o.sections.get(sec as usize))
+                .is_some_and(|s| matches!(s.class, Class::TData | Class::TBss)),
+            Def::UndefinedWeak => true,
+            _ => false,
+        }
+    }
+
     /// The thread-pointer offset of a TLS symbol.
     pub fn tpoff(&self, def: Def, extra: i64) -> Option<i64> {
         let tls = self.layout.tls?;
         let a = self.addr(def, extra, true)?;
-        Some(a as i64 - (tls.vaddr + tls.tp_offset()) as i64)
+        Some((a as i64).wrapping_sub(tls.vaddr.wrapping_add(tls.tp_offset()) as i64))
     }
 
     /// Whether a guest address lies in the code segment.
@@ -161,6 +177,18 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
         hint: "its target is not the start of an instruction in the rewritten code (a reference into the middle of an instruction cannot be translated)".into(),
     }
     };
+    let tls_code = matches!(f.r_type, elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 | elf::R_X86_64_GOTTPOFF)
+        || (matches!(f.r_type, elf::R_X86_64_DTPOFF32 | elf::R_X86_64_DTPOFF64) && !f.debug && a.in_code(f.place));
+    if tls_code && !f.debug && !a.is_tls(f.def) {
+        return Err(LinkError::UnsupportedRelocation {
+            at: (f.at)(),
+            kind: reloc_name(f.r_type),
+            symbol: (f.symbol)(),
+            hint: "a thread-local access to a symbol that is not thread-local (defined outside .tdata/.tbss): the \
+                   declarations of the variable disagree about _Thread_local"
+                .into(),
+        });
+    }
     let p = f.place as i64;
     let (value, width, signed): (i64, usize, Option<bool>) = match f.r_type {
         elf::R_X86_64_NONE => return Ok(()),
@@ -168,8 +196,8 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
         elf::R_X86_64_32 => (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64, 4, Some(false)),
         elf::R_X86_64_32S => (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64, 4, Some(true)),
         elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 | elf::R_X86_64_PC64 => {
-            let t = a.addr(f.def, f.addend + f.bias, exact).ok_or_else(unmapped)? as i64;
-            let v = t - (p + f.bias);
+            let t = a.addr(f.def, f.addend.wrapping_add(f.bias), exact).ok_or_else(unmapped)? as i64;
+            let v = t.wrapping_sub(p.wrapping_add(f.bias));
             if f.r_type == elf::R_X86_64_PC64 {
                 (v, 8, None)
             } else {
@@ -179,11 +207,11 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
         elf::R_X86_64_GOTPCREL | elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX | elf::R_X86_64_GOTTPOFF => {
             let slot = if f.r_type == elf::R_X86_64_GOTTPOFF { GotSlot::TpOff(f.def) } else { GotSlot::Address(f.def) };
             let g = a.got_addr(slot).ok_or_else(unmapped)? as i64;
-            (g + f.addend - p, 4, Some(true))
+            (g.wrapping_add(f.addend).wrapping_sub(p), 4, Some(true))
         }
         elf::R_X86_64_SIZE32 => (((f.size)() as i64).wrapping_add(f.addend), 4, Some(false)),
         elf::R_X86_64_SIZE64 => (((f.size)() as i64).wrapping_add(f.addend), 8, None),
-        elf::R_X86_64_GOTPC32 => (a.layout.got_addr as i64 + f.addend - p, 4, Some(true)),
+        elf::R_X86_64_GOTPC32 => ((a.layout.got_addr as i64).wrapping_add(f.addend).wrapping_sub(p), 4, Some(true)),
         elf::R_X86_64_GOTOFF64 => {
             (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64 - a.layout.got_addr as i64, 8, None)
         }
@@ -205,7 +233,7 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
                 a.tpoff(f.def, f.addend).ok_or_else(unmapped)?
             } else {
                 let tls = a.layout.tls.map_or(0, |t| t.vaddr) as i64;
-                a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64 - tls
+                (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64).wrapping_sub(tls)
             };
             if f.r_type == elf::R_X86_64_DTPOFF64 {
                 (v, 8, None)

@@ -273,7 +273,11 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
                         }
                     };
                     Def::Linker((LINKER_SYMBOLS.len() + 2 * k + which) as u32)
-                } else if weak || (*name == TLS_GET_ADDR && only_tls_sequence_calls(&objects, name)) {
+                } else if weak
+                    || (*name == TLS_GET_ADDR
+                        && !required.iter().any(|r| r == name)
+                        && only_tls_sequence_calls(&objects, name))
+                {
                     Def::UndefinedWeak
                 } else {
                     undefined.push((name.to_string(), reference_location(&objects, e)));
@@ -300,20 +304,41 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
 /// instruction. The rewriter relaxes those sequences and consumes the call, so the
 /// function need not exist (musl's static libc has it, but a link need not include it);
 /// the rewriter checks each sequence exactly and rejects the ones it cannot relax.
+///
+/// There must be at least one such call, and the name must not be required otherwise
+/// (`-u`, the entry point): then it is an undefined symbol like any other.
 fn only_tls_sequence_calls(objects: &[Object<'_>], name: &str) -> bool {
-    objects.iter().all(|o| {
+    let mut calls = 0usize;
+    let all = objects.iter().all(|o| {
         let named = |i: u32| o.symbols.get(i as usize).is_some_and(|s| s.global && s.name == name);
         o.sections.iter().filter(|s| !matches!(s.class, Class::Drop | Class::Debug)).all(|s| {
             s.relocs.iter().enumerate().all(|(k, r)| {
-                !named(r.sym)
-                    || k.checked_sub(1).map(|p| s.relocs[p]).is_some_and(|p| {
-                        matches!(p.r_type, elf::R_X86_64_TLSGD | elf::R_X86_64_TLSLD)
-                            && r.offset > p.offset
-                            && r.offset - p.offset <= 8
-                    })
+                if !named(r.sym) {
+                    return true;
+                }
+                calls += 1;
+                k.checked_sub(1).map(|p| s.relocs[p]).is_some_and(|p| {
+                    matches!(p.r_type, elf::R_X86_64_TLSGD | elf::R_X86_64_TLSLD)
+                        && r.offset > p.offset
+                        && r.offset - p.offset <= 8
+                })
             })
         })
-    })
+    });
+    all && calls > 0
+}
+
+/// Where symbol `sym` of `o` is defined: its section and offset (`*ABS*` for an
+/// absolute symbol).
+fn definition_site(o: &Object<'_>, sym: u32) -> Location {
+    let (section, offset) = match o.symbols.get(sym as usize).map(|s| s.def) {
+        Some(SymDef::Section { sec, value }) => {
+            (o.sections.get(sec as usize).map_or("?", |x| x.name).to_string(), value)
+        }
+        Some(SymDef::Absolute(v)) => ("*ABS*".to_string(), v),
+        _ => ("?".to_string(), 0),
+    };
+    Location { object: o.name.clone(), section, offset, function: None }
 }
 
 fn reference_location(objects: &[Object<'_>], e: &Entry) -> Location {
@@ -393,9 +418,12 @@ fn add_object<'a>(
                     (State::Undefined { .. }, _) => true,
                     (_, State::Undefined { .. }) => false,
                     (State::Strong, State::Strong) => {
-                        let first =
-                            objects.get(old.obj as usize).map_or_else(|| "(unknown)".to_string(), |x| x.name.clone());
-                        return Err(LinkError::Duplicate { symbol: s.name.to_string(), first, second: o.name.clone() });
+                        let first = objects.get(old.obj as usize).map_or_else(
+                            || Location { object: "(unknown)".into(), ..Default::default() },
+                            |x| definition_site(x, old.sym),
+                        );
+                        let second = definition_site(&o, si as u32);
+                        return Err(LinkError::Duplicate { symbol: s.name.to_string(), first, second });
                     }
                     (State::Strong, _) => false,
                     (_, State::Strong) => true,

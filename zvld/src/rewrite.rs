@@ -1307,6 +1307,13 @@ fn relax_tls(
     if !matches!(crs, [r] if target_ok(r)) {
         return fail(ci.ip(), ci, "the call that follows it is not a call of __tls_get_addr".into());
     }
+    // The call disappears: nothing may name it.
+    if let Ok(k) = ctx.symbols.binary_search_by_key(&ci.ip(), |&(o, _)| o) {
+        return fail(ci.ip(), ci, format!("symbol `{}` marks the call, which relaxation removes", ctx.symbols[k].1));
+    }
+    let Some(addend) = tls.addend.checked_add(4) else {
+        return fail(pos, lea, format!("its addend {} is out of range", tls.addend));
+    };
     // mov __zv_tp,%rax
     let u = e.unit(&[0x48, 0x8B, 0x04, 0x25, 0, 0, 0, 0], false);
     e.fix(u, 4, tp_reloc());
@@ -1321,7 +1328,7 @@ fn relax_tls(
                 at: 0,
                 r_type: elf::R_X86_64_TPOFF32,
                 sym: RelSym::Obj(tls.sym),
-                addend: tls.addend + 4,
+                addend,
                 bias: 4,
                 branch: false,
             }),

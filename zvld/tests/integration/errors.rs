@@ -44,6 +44,8 @@ fn duplicate_definition_names_both_objects() {
     let err = run_err(c, "zvcc duplicate");
     assert!(err.contains("duplicate definition of `twice`"), "{err}");
     assert!(err.contains("first.o") && err.contains("second.o"), "{err}");
+    // TOOLCHAIN.md: the error names object, section and offset of both definitions.
+    assert!(err.contains("first.o(.text+0x0)") && err.contains("second.o(.text+0x0)"), "{err}");
 }
 
 #[test]
@@ -267,4 +269,40 @@ fn zvcc_answers_build_system_queries_from_its_sysroot() {
         let err = run_err(c, flag);
         assert!(err.starts_with("zvcc: error: ") && err.contains(want) && !err.contains("zvcc: error: zvcc:"), "{err}");
     }
+}
+
+/// Review findings on TLS: `__tls_get_addr` is exempt from "undefined" only when every
+/// reference is the call of a relaxed sequence (not when `-u` or the entry names it);
+/// a thread-local access to a variable that is not thread-local is an error (as in GNU
+/// ld), not wrong code; a symbol on the call that relaxation removes is an error.
+#[test]
+fn tls_sequences_are_checked_against_what_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // Links the objects assembled from `bodies` (one per file); returns zvld's error.
+    let link = |name: &str, bodies: &[&str], extra: &[&str]| {
+        let mut c = zvld();
+        for (i, body) in bodies.iter().enumerate() {
+            let text = format!("{body}\n.section .note.GNU-stack,\"\",@progbits\n");
+            let s = write(dir.path(), &format!("{name}{i}.s"), &text);
+            c.arg(gcc_c(dir.path(), &s, &[]));
+        }
+        let out = dir.path().join(format!("{name}.nexe"));
+        c.arg("-o").arg(&out).args(extra);
+        let err = run_err(c, name);
+        assert!(!out.exists(), "{name}: no output");
+        err
+    };
+    let start = ".text\n.globl _start\n_start:\n  hlt\n";
+    let err = link("tgaddr", &[start], &["-u", "__tls_get_addr"]);
+    assert!(err.contains("undefined") && err.contains("__tls_get_addr"), "{err}");
+    let gd = ".text\n.globl _start\n_start:\n  .byte 0x66\n  leaq v@tlsgd(%rip), %rdi\n  .value 0x6666\n  rex64 call __tls_get_addr@PLT\n  hlt\n";
+    let data_v = ".data\n.globl v\nv: .quad 1\n.globl __zv_tp\n__zv_tp: .quad 0\n";
+    let err = link("notls", &[gd, data_v], &[]);
+    assert!(err.contains("not thread-local"), "{err}");
+    let ie = ".text\n.globl _start\n_start:\n  movq %fs:0, %rax\n  movq v@gottpoff(%rip), %rcx\n  movl (%rax,%rcx), %eax\n  hlt\n";
+    let err = link("tpoff", &[ie, data_v], &[]);
+    assert!(err.contains("R_X86_64_GOTTPOFF") && err.contains("not thread-local"), "{err}");
+    let marked = ".text\n.globl _start\n_start:\n  .byte 0x66\n  leaq v@tlsgd(%rip), %rdi\n.globl mid\nmid:\n  .value 0x6666\n  rex64 call __tls_get_addr@PLT\n  hlt\n.section .tbss,\"awT\",@nobits\nv: .zero 4\n.data\n__zv_tp: .quad 0\n";
+    let err = link("marked", &[marked], &[]);
+    assert!(err.contains("symbol `mid` marks the call"), "{err}");
 }
