@@ -16,6 +16,7 @@ use object::LittleEndian as LE;
 use rayon::prelude::*;
 
 use crate::error::{LinkError, Result};
+use zvcore::form;
 
 /// What the layout does with a section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -204,15 +205,16 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
                 comdats.push((sig, words[1..].to_vec()));
             }
         }
-        out_secs.push(Section {
-            name: sname,
-            class,
-            data: bytes,
-            size: sh.sh_size(e),
-            align: sh.sh_addralign(e).max(1),
-            relocs: Vec::new(),
-            discarded: false,
-        });
+        // Bounds every later address computation: no section can be larger than the
+        // guest's 2 GiB image or aligned more strictly than it.
+        let (size, align) = (sh.sh_size(e), sh.sh_addralign(e).max(1));
+        if class != Class::Drop && size > form::CODE_LIMIT {
+            return Err(bad(&name, format!("section {sname}: size {size:#x} is larger than a nexe can hold")));
+        }
+        if align > form::CODE_LIMIT {
+            return Err(bad(&name, format!("section {sname}: alignment {align:#x} is larger than a nexe can honour")));
+        }
+        out_secs.push(Section { name: sname, class, data: bytes, size, align, relocs: Vec::new(), discarded: false });
     }
     // Relocations, section by section in parallel (debug sections of a large object
     // carry hundreds of thousands).
@@ -274,7 +276,13 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         let def = match shndx {
             elf::SHN_UNDEF => SymDef::Undefined,
             elf::SHN_ABS => SymDef::Absolute(s.st_value(e)),
-            elf::SHN_COMMON => SymDef::Common { size: s.st_size(e), align: s.st_value(e).max(1) },
+            elf::SHN_COMMON => {
+                let (size, align) = (s.st_size(e), s.st_value(e).max(1));
+                if size > form::CODE_LIMIT || align > form::CODE_LIMIT {
+                    return Err(bad(&name, format!("common symbol {sname}: size {size:#x} or alignment {align:#x} is larger than a nexe can hold")));
+                }
+                SymDef::Common { size, align }
+            }
             elf::SHN_XINDEX => {
                 let idx = symtab
                     .shndx(e, object::SymbolIndex(i))
