@@ -1,6 +1,8 @@
 //! zvpack as a library: build images from a nexe, a manifest and data files (verifying
-//! the nexe first), and inspect or check existing images. The image format and its
-//! reader live in `zvcore::image`; this crate adds the policy a command needs.
+//! the nexe and validating the manifest first, so that `create` never writes an image
+//! that `check` or zvrun would refuse), and inspect or check existing images. The image
+//! format and its reader live in `zvcore::image`; this crate adds the policy a command
+//! needs.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -91,8 +93,32 @@ pub fn parse_channel(s: &str) -> Result<ImageChannel, String> {
     Ok(ImageChannel { alias: alias.to_string(), kind, limits, etag: false, source })
 }
 
-/// Verifies `nexe` and writes the image to `out` atomically (a temporary file renamed
-/// into place, so a failed run never leaves a partial image).
+/// Checks that an image holding `manifest` and the data files named `files` would be
+/// accepted by an image reader (`zvpack check`, zvrun): the manifest as it will be
+/// written parses and validates (`zvcore::image::ImageManifest::parse`, the reader's own
+/// validation, for example an `{"image": ...}` source with write limits is refused), and
+/// every `{"image": ...}` source names a data file. Errors are [`PackError::Invalid`].
+pub fn validate_manifest(manifest: &ImageManifest, files: &[&str]) -> Result<(), PackError> {
+    let written = ImageManifest::parse(manifest.to_json().as_bytes())
+        .map_err(|e| PackError::Invalid(format!("the manifest would make an invalid image: {e}")))?;
+    for (i, c) in written.channels.iter().enumerate() {
+        if let Source::Image(p) = &c.source {
+            if !files.iter().any(|f| image::check_member_path(f).ok().as_deref() == Some(p.as_str())) {
+                return Err(PackError::Invalid(format!(
+                    "the manifest would make an invalid image: channel {i} ({}) reads image file `{p}`, \
+                     which is not added with --file",
+                    c.alias
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Verifies `nexe`, validates the manifest ([`validate_manifest`]) and writes the image to
+/// `out` atomically (a temporary file renamed into place, so a failed run never leaves a
+/// partial image). Before the rename, the written image is read back with the image
+/// reader `zvpack check` and zvrun use, so an image it would refuse is never put in place.
 pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(String, Vec<u8>)]) -> Result<(), PackError> {
     if let Err(rej) = zvcore::verify_nexe(nexe, zvcore::Options { max_violations: 20 }) {
         let list: Vec<String> = rej.violations.iter().take(10).map(|v| format!("  {v}")).collect();
@@ -103,16 +129,8 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
             list.join("\n")
         )));
     }
-    for (i, c) in manifest.channels.iter().enumerate() {
-        if let Source::Image(p) = &c.source {
-            if !files.iter().any(|(f, _)| image::check_member_path(f).ok().as_deref() == Some(p.as_str())) {
-                return Err(PackError::Usage(format!(
-                    "channel {i} ({}) reads image file `{p}`, which is not added with --file",
-                    c.alias
-                )));
-            }
-        }
-    }
+    let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
+    validate_manifest(manifest, &names)?;
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".{}.zvpack-tmp", out.file_name().and_then(|n| n.to_str()).unwrap_or("image")));
     let write = || -> Result<(), PackError> {
@@ -122,6 +140,11 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
         image::write_image(&mut w, manifest, nexe, files).map_err(|e| PackError::Usage(e.0))?;
         w.flush().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", tmp.display())))?;
         w.get_ref().sync_all().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", tmp.display())))?;
+        drop(w);
+        // The last word: what was written reads back as a valid image.
+        let f =
+            std::fs::File::open(&tmp).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", tmp.display())))?;
+        Image::read(f).map_err(|e| PackError::Invalid(format!("the image would be invalid: {e}")))?;
         std::fs::rename(&tmp, out).map_err(|e| PackError::Usage(format!("cannot rename to {}: {e}", out.display())))
     };
     let r = write();
@@ -188,4 +211,25 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<(String, bool), PackError> 
         }
     }
     Ok((s, ok))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_an_image_reader_refuses_are_invalid() {
+        let mut m = ImageManifest::new("app.nexe");
+        assert!(validate_manifest(&m, &[]).is_ok());
+        m.channels.push(parse_channel("/d=image:d,1,1,1,1,1").expect("parses"));
+        let e = validate_manifest(&m, &["d"]).expect_err("writable image source");
+        assert_eq!(e.status(), 1);
+        assert!(e.to_string().contains("read-only"), "{e}");
+        m.channels.pop();
+        m.channels.push(parse_channel("/d=image:d").expect("parses"));
+        assert!(validate_manifest(&m, &["d"]).is_ok());
+        assert_eq!(validate_manifest(&m, &[]).map_err(|e| e.status()), Err(1), "image source not added");
+        m.env.insert(String::new(), "x".into());
+        assert_eq!(validate_manifest(&m, &["d"]).map_err(|e| e.status()), Err(1), "empty variable name");
+    }
 }

@@ -1,5 +1,7 @@
 //! The zvpack command: `zvpack create`, `zvpack inspect`, `zvpack check`.
-//! Exit status: 0 success; 1 the image or the nexe is invalid; 2 usage or I/O error.
+//! Exit status: 0 success; 1 the image or the nexe is invalid (for `create`: the nexe
+//! fails verification, or the manifest, from `--manifest` and the options, would make an
+//! image that `check` refuses); 2 usage or I/O error (including an unreadable file).
 
 use std::path::PathBuf;
 
@@ -81,7 +83,7 @@ fn run(cli: Cli) -> Result<i32, PackError> {
                 Some(p) => {
                     let text =
                         std::fs::read(p).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", p.display())))?;
-                    ImageManifest::parse(&text).map_err(|e| PackError::Usage(format!("{}: {e}", p.display())))?
+                    ImageManifest::parse(&text).map_err(|e| PackError::Invalid(format!("{}: {e}", p.display())))?
                 }
                 None => ImageManifest::new(name.as_deref().unwrap_or(&default_name)),
             };

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod debuginfo;
+pub mod input;
 pub mod render;
 pub mod walk;
 
@@ -72,15 +73,17 @@ pub struct FileReport {
 /// Totals over a report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
-    /// Files verified (pass + fail + error).
+    /// Inputs: files verified, files that could not be read, and paths that could not
+    /// be walked (passed + failed + errors).
     pub files: usize,
     /// Files that passed.
     pub passed: usize,
     /// Files that failed.
     pub failed: usize,
-    /// Files that could not be read.
+    /// Files that could not be read, plus paths that could not be walked (each listed in
+    /// [`Report::walk_errors`]: a missing path, an unreadable directory, a dangling symlink).
     pub errors: usize,
-    /// Files skipped because they are not ELF.
+    /// Files found while walking a directory that are neither nexes nor images: skipped.
     pub skipped: usize,
     /// Total violations.
     pub violations: usize,
@@ -126,7 +129,7 @@ pub struct Report {
     /// Shard, when `--shard` was used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
-    /// Paths that could not be walked.
+    /// Paths that could not be walked (`path: what: error`); counted in `totals.errors`.
     #[serde(default)]
     pub walk_errors: Vec<String>,
 }
@@ -144,10 +147,12 @@ impl Report {
         }
     }
 
-    /// Recomputes the totals from the file list (the skipped count is kept).
+    /// Recomputes the totals from the file list and the walk errors (the skipped count is
+    /// kept).
     pub fn recount(&mut self) {
         let skipped = self.totals.skipped;
-        let mut t = Totals { skipped, ..Totals::default() };
+        let walk = self.walk_errors.len();
+        let mut t = Totals { skipped, files: walk, errors: walk, ..Totals::default() };
         for f in &self.files {
             t.files += 1;
             match f.verdict {
@@ -182,39 +187,106 @@ pub struct RunConfig {
 pub enum Outcome {
     /// Verified (pass or fail) or unreadable.
     File(FileReport),
-    /// Not an ELF file: skipped and counted.
+    /// Found while walking a directory and neither a nexe nor an image: skipped and counted.
     Skipped,
 }
 
-/// Verifies one file.
-/// Verifies one file; `threads` > 1 splits a large code segment across threads (used when
-/// there are fewer files than worker threads).
-pub fn verify_file(path: &Path, max_violations: usize, threads: usize) -> Outcome {
-    let shown = path.display().to_string();
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) => {
-            return Outcome::File(FileReport {
-                path: shown,
-                verdict: Verdict::Error,
-                code_bytes: 0,
-                violations: Vec::new(),
-                violations_omitted: 0,
-                error: Some(format!("cannot read: {e}")),
-            })
-        }
-    };
-    if looks_like_elf(&data) {
-        return Outcome::File(verify_bytes(shown, &data, max_violations, threads));
+fn unreadable(path: String, e: &input::InputError) -> FileReport {
+    FileReport {
+        path,
+        verdict: Verdict::Error,
+        code_bytes: 0,
+        violations: Vec::new(),
+        violations_omitted: 0,
+        error: Some(e.to_string()),
     }
-    if zvcore::image::looks_like_tar(&data) {
-        return Outcome::File(verify_image(shown, &data, max_violations, threads));
+}
+
+/// A failure with one `ELF` violation at file offset 0.
+fn not_valid(path: String, message: String) -> FileReport {
+    FileReport {
+        path,
+        verdict: Verdict::Fail,
+        code_bytes: 0,
+        violations: vec![ViolationReport {
+            rule: zvcore::Rule::Elf.id().to_string(),
+            address: "0x0".into(),
+            symbol: None,
+            source: None,
+            instruction: None,
+            bytes: None,
+            message,
+        }],
+        violations_omitted: 0,
+        error: None,
+    }
+}
+
+/// Verifies one file. `named`: the path was given on the command line (it is verified
+/// whatever it holds, and fails with `ELF` when it is not a nexe or an image), rather than
+/// found while walking a directory (where files that are neither nexes nor images are
+/// skipped). `threads` > 1 splits a large code segment across threads (used when there
+/// are fewer files than worker threads). Memory is bounded as [`input`] describes.
+pub fn verify_file(path: &Path, named: bool, max_violations: usize, threads: usize) -> Outcome {
+    let shown = path.display().to_string();
+    let (file, len) = match input::open_regular(path) {
+        Ok(f) => f,
+        Err(e) => return Outcome::File(unreadable(shown, &e)),
+    };
+    let region = input::Region { file: &file, base: 0, len };
+    let head = match region.head() {
+        Ok(h) => h,
+        Err(e) => return Outcome::File(unreadable(shown, &e)),
+    };
+    if looks_like_elf(&head) {
+        return Outcome::File(verify_region(shown, &region, head, max_violations, threads));
+    }
+    if zvcore::image::looks_like_tar(&head) {
+        let report = verify_image_file(shown, &file, max_violations, threads);
+        // In a walk, a tar that is not an image (no manifest.json) is skipped like any
+        // other file that zvrun could not run.
+        if !named && report.verdict == Verdict::Fail && !input::tar_may_hold_manifest(&file, len) {
+            return Outcome::Skipped;
+        }
+        return Outcome::File(report);
+    }
+    if named {
+        // Not a nexe: the parser says why ("missing ELF magic"); it needs only the head.
+        return Outcome::File(verify_region(shown, &region, head, max_violations, threads));
     }
     Outcome::Skipped
 }
 
-/// Verifies the nexe inside an image tar (docs/images.md). A malformed image fails with
-/// the id `ELF` and a message saying what is wrong with it.
+/// Verifies the nexe in `region` (a file, or an image's member) whose first bytes are
+/// `head`, reading only what verification needs (and the whole region, up to
+/// [`input::MAX_WHOLE`], to locate the violations of a failing nexe).
+fn verify_region(
+    path: String,
+    region: &input::Region<'_>,
+    head: Vec<u8>,
+    max_violations: usize,
+    threads: usize,
+) -> FileReport {
+    let (data, whole) = match input::load_nexe(region, head) {
+        Ok(input::Loaded::Bytes { data, whole }) => (data, whole),
+        Ok(input::Loaded::Refused(message)) => return not_valid(path, message),
+        Err(e) => return unreadable(path, &e),
+    };
+    match zvcore::verify_nexe_parallel(&data, Options { max_violations }, threads) {
+        Ok(v) => passed(path, v.code.len() as u64),
+        Err(rej) => {
+            // Symbols and DWARF lines lie outside the loaded prefix; they are looked up
+            // only when the parser got past the headers (`ELF` violations have none).
+            let parsed = rej.violations.iter().any(|v| v.rule != zvcore::Rule::Elf);
+            let all = if !whole && parsed && region.len <= input::MAX_WHOLE { region.read_all().ok() } else { None };
+            failed(path, all.as_deref().unwrap_or(&data), &rej)
+        }
+    }
+}
+
+/// Verifies the nexe inside an image tar held in memory (docs/images.md). A malformed
+/// image fails with the id `ELF` and a message saying what is wrong with it.
+/// [`verify_file`] reads images from the file instead, with bounded memory.
 pub fn verify_image(path: String, data: &[u8], max_violations: usize, threads: usize) -> FileReport {
     let mut cur = std::io::Cursor::new(data);
     let nexe = zvcore::image::Image::read(&mut cur).and_then(|img| {
@@ -224,44 +296,49 @@ pub fn verify_image(path: String, data: &[u8], max_violations: usize, threads: u
     });
     match nexe {
         Ok(bytes) => verify_bytes(path, &bytes, max_violations, threads),
-        Err(e) => FileReport {
-            path,
-            verdict: Verdict::Fail,
-            code_bytes: 0,
-            violations: vec![ViolationReport {
-                rule: zvcore::Rule::Elf.id().to_string(),
-                address: "0x0".into(),
-                symbol: None,
-                source: None,
-                instruction: None,
-                bytes: None,
-                message: format!("not a valid image: {e}"),
-            }],
-            violations_omitted: 0,
-            error: None,
-        },
+        Err(e) => not_valid(path, format!("not a valid image: {e}")),
+    }
+}
+
+/// [`verify_image`] on an open file: the index and manifest are read from the tar, the
+/// nexe member as a [`input::Region`] (with the same bounds as a nexe file).
+fn verify_image_file(path: String, file: &std::fs::File, max_violations: usize, threads: usize) -> FileReport {
+    let img = match zvcore::image::Image::read(file) {
+        Ok(img) => img,
+        Err(e) => return not_valid(path, format!("not a valid image: {e}")),
+    };
+    let Some(m) = img.member(&img.manifest.program) else {
+        return not_valid(path, "not a valid image: no program".into());
+    };
+    let region = input::Region { file, base: m.offset, len: m.size };
+    match region.head() {
+        Ok(head) => verify_region(path, &region, head, max_violations, threads),
+        Err(e) => unreadable(path, &e),
     }
 }
 
 /// Verifies the bytes of one nexe and locates its violations.
 pub fn verify_bytes(path: String, data: &[u8], max_violations: usize, threads: usize) -> FileReport {
     match zvcore::verify_nexe_parallel(data, Options { max_violations }, threads) {
-        Ok(v) => FileReport {
-            path,
-            verdict: Verdict::Pass,
-            code_bytes: v.code.len() as u64,
-            violations: Vec::new(),
-            violations_omitted: 0,
-            error: None,
-        },
-        Err(rej) => FileReport {
-            path,
-            verdict: Verdict::Fail,
-            code_bytes: rej.code_bytes,
-            violations_omitted: rej.violation_count.saturating_sub(rej.violations.len()),
-            violations: locate(data, &rej),
-            error: None,
-        },
+        Ok(v) => passed(path, v.code.len() as u64),
+        Err(rej) => failed(path, data, &rej),
+    }
+}
+
+fn passed(path: String, code_bytes: u64) -> FileReport {
+    FileReport { path, verdict: Verdict::Pass, code_bytes, violations: Vec::new(), violations_omitted: 0, error: None }
+}
+
+/// The report of a rejected nexe; `data` is the file (or its prefix) to read symbols and
+/// DWARF lines from.
+fn failed(path: String, data: &[u8], rej: &Rejected) -> FileReport {
+    FileReport {
+        path,
+        verdict: Verdict::Fail,
+        code_bytes: rej.code_bytes,
+        violations_omitted: rej.violation_count.saturating_sub(rej.violations.len()),
+        violations: locate(data, rej),
+        error: None,
     }
 }
 
@@ -303,7 +380,7 @@ pub fn run(roots: &[PathBuf], cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) 
         files
             .par_iter()
             .map(|f| {
-                let o = verify_file(&f.path, cfg.max_violations, per_file);
+                let o = verify_file(&f.path, f.named, cfg.max_violations, per_file);
                 progress(1);
                 o
             })
@@ -325,7 +402,7 @@ pub fn run(roots: &[PathBuf], cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) 
         totals: Totals { skipped, ..Totals::default() },
         throughput: Throughput { seconds, threads, ..Throughput::default() },
         shard: cfg.shard.map(|(k, n)| ShardInfo { indices: vec![k], count: n }),
-        walk_errors: walk_errors.iter().map(|e| format!("{}: {}", e.path.display(), e.error)).collect(),
+        walk_errors: walk_errors.iter().map(ToString::to_string).collect(),
     };
     report.recount();
     Ok(report)
@@ -357,7 +434,12 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         seconds += r.throughput.seconds;
         threads = threads.max(r.throughput.threads);
         skipped += r.totals.skipped;
-        walk_errors.extend(r.walk_errors);
+        // Every shard walks the same tree and meets the same walk errors: keep one of each.
+        for e in r.walk_errors {
+            if !walk_errors.contains(&e) {
+                walk_errors.push(e);
+            }
+        }
         if let Some(s) = r.shard {
             if count.is_some_and(|c| c != s.count) {
                 return Err(format!(

@@ -19,7 +19,9 @@ use zvverify::{render, Report, RunConfig};
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
-    /// Nexe files and directories (walked recursively; non-ELF files are skipped and counted).
+    /// Nexes, images and directories. Directories are walked recursively, skipping (and
+    /// counting) files that are neither nexes nor images; a file named here is always
+    /// verified and fails when it is not a nexe or an image.
     paths: Vec<PathBuf>,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
@@ -27,7 +29,8 @@ struct Cli {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Verify only shard K of N (every N-th file of the sorted list, from the K-th).
+    /// Verify only shard K of N: the files whose path (relative to the directory walked,
+    /// or as given) hashes (FNV-1a) to K-1 modulo N.
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
     /// Write the report to FILE instead of stdout.

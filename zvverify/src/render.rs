@@ -63,12 +63,12 @@ pub fn human(r: &Report) -> String {
 pub fn summary(r: &Report) -> String {
     let t = &r.totals;
     format!(
-        "zvverify: {} file{} verified: {} passed, {} failed, {} unreadable, {} not ELF (skipped); {:.1} MB of code in {:.3} s ({:.1} MB/s, {} thread{})",
+        "zvverify: {} file{} verified: {} passed, {} failed, {} unreadable, {} skipped (neither nexe nor image); {:.1} MB of code in {:.3} s ({:.1} MB/s, {} thread{})",
         t.files,
         if t.files == 1 { "" } else { "s" },
         t.passed,
         t.failed,
-        t.errors + r.walk_errors.len(),
+        t.errors,
         t.skipped,
         t.code_bytes as f64 / 1e6,
         r.throughput.seconds,

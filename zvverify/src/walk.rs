@@ -1,6 +1,8 @@
 //! Finding inputs: files named on the command line and every regular file under named
 //! directories (recursively, without following directory symlinks, in sorted order so
-//! that runs are deterministic), and splitting them into shards.
+//! that runs are deterministic), and splitting them into shards. Paths that cannot be
+//! walked (a missing path, an unreadable directory, a dangling symlink) are returned as
+//! [`WalkError`]s, which the report lists and counts as errors.
 //!
 //! A file belongs to shard `hash(rel) % N`, where `rel` is its path relative to the
 //! directory it was found under (the name as given, for files named directly) and `hash`
@@ -14,9 +16,19 @@ use std::path::{Path, PathBuf};
 pub struct WalkError {
     /// The path.
     pub path: PathBuf,
+    /// What was being done: `cannot read directory`, `dangling symlink`, ...
+    pub what: &'static str,
     /// What went wrong.
     pub error: std::io::Error,
 }
+
+impl std::fmt::Display for WalkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.path.display(), self.what, self.error)
+    }
+}
+
+impl std::error::Error for WalkError {}
 
 /// A file found by [`find_files`].
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,6 +37,8 @@ pub struct Found {
     pub path: PathBuf,
     /// The path relative to the root it was found under (decides its shard).
     pub rel: String,
+    /// Named on the command line (verified whatever it holds), not found in a walk.
+    pub named: bool,
 }
 
 /// Expands `roots` into a sorted, de-duplicated list of files, with the errors met.
@@ -38,15 +52,21 @@ pub fn find_files(roots: &[PathBuf]) -> (Vec<Found>, Vec<WalkError>) {
                 walk_dir(root, &mut files, &mut errors);
                 for path in files {
                     let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
-                    found.push(Found { path, rel });
+                    found.push(Found { path, rel, named: false });
                 }
             }
-            Ok(_) => found.push(Found { path: root.clone(), rel: root.to_string_lossy().into_owned() }),
-            Err(error) => errors.push(WalkError { path: root.clone(), error }),
+            // Anything else named is verified (or reported as not a regular file).
+            Ok(_) => found.push(Found { path: root.clone(), rel: root.to_string_lossy().into_owned(), named: true }),
+            Err(error) => errors.push(WalkError { path: root.clone(), what: "cannot read", error }),
         }
     }
     found.sort();
-    found.dedup_by(|a, b| a.path == b.path);
+    // A file both named and found in a walk is verified once, as named.
+    found.dedup_by(|later, kept| {
+        let same = later.path == kept.path;
+        kept.named |= same && later.named;
+        same
+    });
     (found, errors)
 }
 
@@ -54,7 +74,7 @@ fn walk_dir(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<WalkError>) {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(error) => {
-            errors.push(WalkError { path: dir.to_path_buf(), error });
+            errors.push(WalkError { path: dir.to_path_buf(), what: "cannot read directory", error });
             return;
         }
     };
@@ -62,7 +82,7 @@ fn walk_dir(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<WalkError>) {
         let ent = match ent {
             Ok(e) => e,
             Err(error) => {
-                errors.push(WalkError { path: dir.to_path_buf(), error });
+                errors.push(WalkError { path: dir.to_path_buf(), what: "cannot read directory", error });
                 continue;
             }
         };
@@ -70,14 +90,17 @@ fn walk_dir(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<WalkError>) {
         match ent.file_type() {
             Ok(t) if t.is_dir() => walk_dir(&path, files, errors),
             Ok(t) if t.is_file() => files.push(path),
-            Ok(t) if t.is_symlink() => {
+            Ok(t) if t.is_symlink() => match std::fs::metadata(&path) {
                 // Follow symlinks to files, never to directories (no cycles).
-                if std::fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
-                    files.push(path);
-                }
-            }
+                Ok(m) if m.is_file() => files.push(path),
+                Ok(_) => {}
+                // A symlink whose target is missing or cannot be reached is an error, as
+                // when it is named directly.
+                Err(error) => errors.push(WalkError { path, what: "dangling symlink", error }),
+            },
+            // FIFOs, sockets and devices found in a walk are not files to verify.
             Ok(_) => {}
-            Err(error) => errors.push(WalkError { path, error }),
+            Err(error) => errors.push(WalkError { path, what: "cannot read file type", error }),
         }
     }
 }
@@ -110,8 +133,9 @@ mod tests {
 
     #[test]
     fn shards_partition_and_are_balanced_on_large_sets() {
-        let files: Vec<Found> =
-            (0..3000).map(|i| Found { path: PathBuf::from(format!("r/{i}.nexe")), rel: format!("{i}.nexe") }).collect();
+        let files: Vec<Found> = (0..3000)
+            .map(|i| Found { path: PathBuf::from(format!("r/{i}.nexe")), rel: format!("{i}.nexe"), named: false })
+            .collect();
         let sizes: Vec<usize> = (1..=4).map(|k| shard(files.clone(), k, 4).len()).collect();
         assert_eq!(sizes.iter().sum::<usize>(), 3000);
         assert!(sizes.iter().all(|&s| (650..=850).contains(&s)), "{sizes:?}");
@@ -124,5 +148,20 @@ mod tests {
         assert!(parse_shard("6/5").is_err());
         assert!(parse_shard("5").is_err());
         assert!(parse_shard("a/b").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_symlinks_in_a_walk_are_errors_and_named_files_are_marked() {
+        let d = tempfile::tempdir().expect("tmp");
+        std::fs::write(d.path().join("a.nexe"), b"x").expect("write");
+        std::os::unix::fs::symlink("/nonexistent/target", d.path().join("dangling")).expect("symlink");
+        std::os::unix::fs::symlink(d.path(), d.path().join("loop")).expect("symlink");
+        let named = d.path().join("a.nexe");
+        let (found, errors) = find_files(&[d.path().to_path_buf(), named.clone()]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].named && found[0].path == named);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].to_string().contains("dangling: dangling symlink: "), "{}", errors[0]);
     }
 }

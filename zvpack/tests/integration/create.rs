@@ -103,10 +103,6 @@ fn a_manifest_file_is_used_and_usage_errors_give_2() {
     let j: serde_json::Value = serde_json::from_slice(&zvpack(&["inspect", "--json", s(&img)]).stdout).expect("json");
     assert_eq!(j["manifest"]["program"], "bin/prog");
     assert_eq!(j["manifest"]["memory"], 33554432);
-    std::fs::write(&m, br#"{"version":1,"program":"p","bogus":1}"#).expect("write");
-    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--manifest", s(&m)]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key `bogus`"));
     for args in
         [&["create", "-o", "x.tar"][..], &["frobnicate"], &["create", "-o", s(&img), s(&nexe), "--file", "nohost"]]
     {
@@ -114,4 +110,61 @@ fn a_manifest_file_is_used_and_usage_errors_give_2() {
     }
     let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--file", "../up=/etc/hostname"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Regression: an invalid manifest given with `--manifest` exited 2 (usage or I/O error);
+/// it is an invalid image, status 1. A manifest file that cannot be read is still 2.
+#[test]
+fn regress_an_invalid_manifest_file_gives_1_and_an_unreadable_one_2() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("x.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let m = t.path().join("m.json");
+    let img = t.path().join("m.tar");
+    for (text, want) in [
+        (&br#"{"version":1,"program":"p","bogus":1}"#[..], "unknown key `bogus`"),
+        (br#"{"version":1,"program":"p","timeout":0}"#, "timeout"),
+        (b"{not json", "not valid JSON"),
+    ] {
+        std::fs::write(&m, text).expect("write");
+        let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--manifest", s(&m)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(want), "`{err}` lacks `{want}`");
+        assert!(!img.exists());
+    }
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--manifest", s(&t.path().join("absent.json"))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+/// Regression: `create` wrote (status 0) an image with an `{"image": ...}` channel
+/// allowed to write, which `check` and zvrun then refused. `create` now refuses every
+/// manifest `check` would refuse, with status 1, and writes nothing.
+#[test]
+fn regress_create_refuses_a_manifest_that_check_would_refuse() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("hello.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let one = t.path().join("one.txt");
+    std::fs::write(&one, b"one").expect("write");
+    let img = t.path().join("o3.tar");
+    let file = format!("d={}", s(&one));
+    for (args, want) in [
+        (&["--file", &file, "--channel", "/d=image:d,1,1,1,1,1"][..], "read-only"),
+        (&["--file", &file, "--channel", "/d=image:d,1,0,0,5,5"], "read-only"),
+        (&["--channel", "/d=image:d"], "not added with --file"),
+        (&["--env", "=x"], "env"),
+    ] {
+        let out = zvpack(&[&["create", "-o", s(&img), s(&nexe)][..], args].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: `{err}` lacks `{want}`");
+        assert!(!img.exists(), "{args:?}: an image was written");
+        assert_eq!(std::fs::read_dir(t.path()).expect("dir").count(), 2, "{args:?}: no temporary file left behind");
+    }
+    // The same channel, read-only, is fine, and what create writes, check accepts.
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--file", &file, "--channel", "/d=image:d,1,1,1,0,0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(zvpack(&["check", s(&img)]).status.code(), Some(0));
 }

@@ -1,5 +1,7 @@
 //! Exit statuses, formats, tree walking and the usage errors of the command line.
 
+use std::path::Path;
+
 use crate::{json_report, no_panic, repo, run, valid_tree, zvverify};
 
 #[test]
@@ -127,4 +129,120 @@ fn closed_stdout_is_not_an_error() {
     no_panic(&out);
     // The verdict (1: attacks fail) is still the exit status; no broken-pipe error.
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Regression: an empty file, a text file or any other non-nexe named on the command line
+/// passed with status 0 ("1 not ELF (skipped)"). Named, it is verified and fails with
+/// rule `ELF`; found in a walk it is still skipped.
+#[test]
+fn regress_named_non_nexe_files_fail_with_rule_elf() {
+    let t = tempfile::tempdir().expect("tmp");
+    let empty = t.path().join("empty.nexe");
+    let text = t.path().join("notes.txt");
+    std::fs::write(&empty, b"").expect("write");
+    std::fs::write(&text, b"just text\n").expect("write");
+    for p in [&empty, &text] {
+        let out = run(&["--format", "json", p.to_str().expect("utf8")]);
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(1), "{}", p.display());
+        let r = json_report(&out);
+        assert_eq!(r["totals"]["failed"], 1);
+        assert_eq!(r["totals"]["skipped"], 0);
+        let v = &r["files"][0]["violations"][0];
+        assert_eq!(v["rule"], "ELF");
+        assert!(v["message"].as_str().expect("message").contains("missing ELF magic"), "{v}");
+        let human = run(&[p.to_str().expect("utf8")]);
+        assert!(String::from_utf8_lossy(&human.stdout).contains("FAIL "), "human output names the failure");
+    }
+    // The same files found while walking are skipped.
+    let out = run(&["--format", "json", t.path().to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(0));
+    let r = json_report(&out);
+    assert_eq!(r["totals"]["skipped"], 2);
+    assert_eq!(r["totals"]["files"], 0);
+}
+
+/// Regression: `mkfifo f; zvverify f` blocked forever in open(). A FIFO, socket or device
+/// named on the command line is an error (status 2) that says what it is.
+#[cfg(unix)]
+#[test]
+fn regress_named_fifo_or_device_is_an_error_not_a_hang() {
+    let t = tempfile::tempdir().expect("tmp");
+    let fifo = t.path().join("f");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs").success());
+    let sock = t.path().join("s");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    for (p, what) in
+        [(fifo.as_path(), "FIFO"), (sock.as_path(), "socket"), (Path::new("/dev/null"), "character device")]
+    {
+        let mut child = zvverify()
+            .args(["--format", "json"])
+            .arg(p)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // Not a timing assertion: a generous bound that only stops a hung test.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("zvverify hangs on {}", p.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().expect("output");
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "{}", p.display());
+        let r = json_report(&out);
+        assert_eq!(r["files"][0]["verdict"], "error");
+        assert_eq!(r["totals"]["errors"], 1);
+        let e = r["files"][0]["error"].as_str().expect("error");
+        assert!(e.contains(what) && e.contains("not a regular file"), "{e}");
+    }
+    // Inside a walked directory they are ignored.
+    let out = run(&["--format", "json", t.path().to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json_report(&out)["totals"]["files"], 0);
+}
+
+/// Regression: a dangling symlink inside a walked directory was silently ignored, and a
+/// missing path showed as "1 unreadable" in the summary but `totals.errors` 0 in JSON.
+/// Walk errors are listed in `walk_errors`, counted in `totals.errors` (and
+/// `totals.files`), and the summary shows the same count.
+#[cfg(unix)]
+#[test]
+fn regress_walk_errors_are_counted_the_same_in_summary_and_json() {
+    let t = tempfile::tempdir().expect("tmp");
+    valid_tree(t.path(), 2);
+    std::os::unix::fs::symlink("/nonexistent/target", t.path().join("dangling.nexe")).expect("symlink");
+    let missing = t.path().join("missing.nexe");
+    let out = run(&["--format", "json", t.path().to_str().expect("utf8"), missing.to_str().expect("utf8")]);
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(2));
+    let r = json_report(&out);
+    let walk: Vec<&str> =
+        r["walk_errors"].as_array().expect("walk errors").iter().map(|e| e.as_str().expect("str")).collect();
+    assert_eq!(walk.len(), 2, "{walk:?}");
+    assert!(walk.iter().any(|e| e.contains("dangling.nexe: dangling symlink: ")), "{walk:?}");
+    assert!(walk.iter().any(|e| e.contains("missing.nexe: ")), "{walk:?}");
+    assert_eq!(r["totals"]["errors"], 2);
+    assert_eq!(r["totals"]["passed"], 2);
+    assert_eq!(r["totals"]["files"], 4, "files = passed + failed + errors");
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("4 files verified: 2 passed, 0 failed, 2 unreadable"), "{summary}");
+    let human = run(&[t.path().to_str().expect("utf8")]);
+    assert_eq!(human.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&human.stdout).contains("ERROR "), "human output lists the walk error");
+}
+
+/// Regression: `--help` said shards are "every N-th file of the sorted list"; they are
+/// chosen by an FNV-1a hash of the relative path.
+#[test]
+fn regress_help_describes_shards_by_path_hash() {
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("FNV-1a"), "{help}");
+    assert!(!help.contains("every N-th file"), "{help}");
 }

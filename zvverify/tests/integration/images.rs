@@ -41,3 +41,37 @@ fn images_are_verified_and_hostile_ones_fail() {
     assert!(e["violations"][0]["message"].as_str().expect("msg").contains("not a valid image"));
     assert_eq!(r["totals"]["skipped"], 0);
 }
+
+/// Regression: a plain tar (no manifest.json) found while walking a directory failed as
+/// "ELF not a valid image", though files that are neither nexes nor images are skipped
+/// in a walk. In a walk it is skipped (even with members an image may not have, such as
+/// symlinks); named directly it still fails; a tar that does have a manifest.json is an
+/// image and is checked in a walk too.
+#[test]
+fn regress_a_plain_tar_in_a_walk_is_skipped_and_fails_when_named() {
+    let t = tempfile::tempdir().expect("tmp");
+    let plain = zvcore::testgen::raw_tar(&[
+        (b"src/main.c", b'0', b"int main(void) { return 0; }\n", b""),
+        (b"src/link.c", b'2', b"", b"main.c"),
+    ]);
+    std::fs::write(t.path().join("sources.tar"), &plain).expect("write");
+    let man: &[u8] = br#"{"version":1,"program":"app.nexe","bogus":1}"#;
+    let good = zvcore::testgen::valid_nexe(1, 4096);
+    let broken = zvcore::testgen::raw_tar(&[(b"manifest.json", b'0', man, b""), (b"app.nexe", b'0', &good, b"")]);
+    std::fs::write(t.path().join("broken.tar"), &broken).expect("write");
+    let out = run(&["--format", "json", t.path().to_str().expect("utf8")]);
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let r = json_report(&out);
+    assert_eq!(r["totals"]["skipped"], 1, "{r}");
+    let files = r["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1, "{r}");
+    assert!(files[0]["path"].as_str().expect("path").ends_with("broken.tar"));
+    assert!(files[0]["violations"][0]["message"].as_str().expect("msg").contains("unknown key `bogus`"));
+    // Named directly, the plain tar is an image that fails.
+    let out = run(&["--format", "json", t.path().join("sources.tar").to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = json_report(&out);
+    assert_eq!(r["files"][0]["violations"][0]["rule"], "ELF");
+    assert!(r["files"][0]["violations"][0]["message"].as_str().expect("msg").contains("not a valid image"));
+}

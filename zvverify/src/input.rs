@@ -1,0 +1,478 @@
+//! Reading one input with bounded memory (docs/zvverify.md, "Limits on hostile input").
+//!
+//! An input is opened only when it is a regular file (a FIFO named on the command line
+//! would block `open`, a socket cannot be opened, a device never ends), and then read in
+//! steps: its first [`HEAD`] bytes decide what it is (a nexe by its ELF magic, an image by
+//! its tar header, anything else is skipped or failed by the caller); of a nexe, only the
+//! bytes [`zvcore::nexe::Nexe::parse`] reads are loaded (the ELF header, the program
+//! header table and the segments, as zvrun loads them), so a huge file of garbage costs
+//! a few kilobytes. The whole file is read only for diagnostics of a failing nexe
+//! (symbols and DWARF lines live in sections outside the segments) and for the exact
+//! message of a nexe whose headers point outside it, and only up to [`MAX_WHOLE`].
+//!
+//! The verdict never depends on how much was read: the prefix holds every byte the
+//! parser and the verifier look at, so they decide exactly as on the whole file (a test
+//! compares both on thousands of damaged nexes).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use zvcore::nexe::{looks_like_elf, MAX_PHNUM};
+
+/// Bytes read first from every input: the ELF header and, in practice, the program
+/// headers; or the first tar header.
+pub const HEAD: u64 = 4096;
+/// Most bytes of headers and segments read to verify one nexe (as zvrun's limit for a
+/// nexe read from a stream). A nexe whose headers place more in the file fails (`ELF`).
+pub const MAX_LOADED: u64 = 1 << 30;
+/// Largest nexe read whole: for the symbols and source lines of a failing nexe, and for
+/// the exact message of a nexe whose headers point outside it.
+pub const MAX_WHOLE: u64 = 256 << 20;
+/// Most tar headers looked at when deciding whether a tar might be an image.
+const MAX_TAR_HEADERS: usize = 100_000;
+/// Largest tar extension record (PAX or GNU long name) looked into.
+const MAX_TAR_EXTENSION: u64 = 1 << 20;
+
+const EHDR_SIZE: u64 = 64;
+const PHDR_SIZE: u64 = 56;
+const SHDR_SIZE: u16 = 64;
+
+/// Why an input could not be read.
+#[derive(Debug)]
+pub enum InputError {
+    /// `stat` or `open` failed.
+    Open(std::io::Error),
+    /// The path is not a regular file (what it is instead).
+    NotRegular(&'static str),
+    /// A read failed.
+    Read(std::io::Error),
+    /// The file ended before the bytes its size promised (it changed while being read).
+    Shrank {
+        /// Bytes wanted.
+        wanted: u64,
+        /// Bytes there were.
+        got: u64,
+    },
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::Open(e) => write!(f, "cannot open: {e}"),
+            InputError::NotRegular(what) => {
+                write!(f, "is a {what}, not a regular file (zvverify reads only regular files)")
+            }
+            InputError::Read(e) => write!(f, "cannot read: {e}"),
+            InputError::Shrank { wanted, got } => {
+                write!(f, "cannot read: the file changed while it was read ({got} of {wanted} bytes there)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// What a file type is, when it is not a regular file.
+fn non_regular(t: &std::fs::FileType) -> Option<&'static str> {
+    if t.is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("FIFO (named pipe)");
+        }
+        if t.is_socket() {
+            return Some("socket");
+        }
+        if t.is_char_device() {
+            return Some("character device");
+        }
+        if t.is_block_device() {
+            return Some("block device");
+        }
+    }
+    if t.is_dir() {
+        return Some("directory");
+    }
+    Some("special file")
+}
+
+/// Opens `path` for reading if it is a regular file, and returns it with its size.
+/// Symlinks are followed. The type is checked before opening (so a FIFO is never opened
+/// for reading, which would block until a writer comes) and again on the open file (the
+/// open is non-blocking, so a FIFO swapped in between cannot block either).
+pub fn open_regular(path: &Path) -> Result<(File, u64), InputError> {
+    let m = std::fs::metadata(path).map_err(InputError::Open)?;
+    if let Some(what) = non_regular(&m.file_type()) {
+        return Err(InputError::NotRegular(what));
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // No effect on regular files; only guards against a FIFO swapped in after stat.
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = o.open(path).map_err(InputError::Open)?;
+    let m = f.metadata().map_err(InputError::Read)?;
+    if let Some(what) = non_regular(&m.file_type()) {
+        return Err(InputError::NotRegular(what));
+    }
+    Ok((f, m.len()))
+}
+
+/// A byte range of an open file: a whole file, or the nexe member of an image.
+#[derive(Clone, Copy, Debug)]
+pub struct Region<'f> {
+    /// The file.
+    pub file: &'f File,
+    /// Offset of the region's first byte in the file.
+    pub base: u64,
+    /// Length of the region.
+    pub len: u64,
+}
+
+impl Region<'_> {
+    /// Appends the region's bytes `[off, off + n)` to `buf` (one allocation of the exact
+    /// size, read without zero-filling first, as `std::fs::read` does).
+    pub fn read_into(&self, off: u64, n: u64, buf: &mut Vec<u8>) -> Result<(), InputError> {
+        let want = usize::try_from(n).map_err(|_| InputError::Read(std::io::ErrorKind::OutOfMemory.into()))?;
+        buf.try_reserve_exact(want).map_err(|_| InputError::Read(std::io::ErrorKind::OutOfMemory.into()))?;
+        let at = self.base.checked_add(off).ok_or(InputError::Shrank { wanted: n, got: 0 })?;
+        let mut f = self.file;
+        f.seek(SeekFrom::Start(at)).map_err(InputError::Read)?;
+        let before = buf.len();
+        f.take(n).read_to_end(buf).map_err(InputError::Read)?;
+        let got = (buf.len() - before) as u64;
+        if got != n {
+            return Err(InputError::Shrank { wanted: n, got });
+        }
+        Ok(())
+    }
+
+    /// The region's bytes `[off, off + n)`.
+    pub fn read(&self, off: u64, n: u64) -> Result<Vec<u8>, InputError> {
+        let mut buf = Vec::new();
+        self.read_into(off, n, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// The region's first [`HEAD`] bytes (all of it when shorter).
+    pub fn head(&self) -> Result<Vec<u8>, InputError> {
+        self.read(0, self.len.min(HEAD))
+    }
+
+    /// The whole region.
+    pub fn read_all(&self) -> Result<Vec<u8>, InputError> {
+        self.read(0, self.len)
+    }
+}
+
+/// The bytes of a nexe to verify, or why it is refused without reading them.
+#[derive(Debug)]
+pub enum Loaded {
+    /// A prefix holding every byte the parser and the verifier read.
+    Bytes {
+        /// The bytes.
+        data: Vec<u8>,
+        /// Whether they are the whole region (else symbols and DWARF may lie beyond).
+        whole: bool,
+    },
+    /// Not a valid nexe, decided from its headers alone (message for rule `ELF`).
+    Refused(String),
+}
+
+fn u16_at(b: &[u8], o: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(o..o.checked_add(2)?)?.try_into().ok()?))
+}
+fn u32_at(b: &[u8], o: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(o..o.checked_add(4)?)?.try_into().ok()?))
+}
+fn u64_at(b: &[u8], o: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(o..o.checked_add(8)?)?.try_into().ok()?))
+}
+
+/// How many leading bytes of `region` `Nexe::parse` reads, from its first bytes `head`:
+/// `Some(n)` when everything it reads (ELF header, program-header table, the bytes of
+/// PT_LOAD, PT_TLS and PT_NOTE segments up to the first PT_INTERP or PT_DYNAMIC, which
+/// it refuses) lies in `[0, n)`, so that parsing the prefix decides as parsing the
+/// whole; `None` when the table or a segment lies outside the region (parsing fails,
+/// with a message that names the region's size).
+fn parsed_prefix(region: &Region<'_>, head: &[u8]) -> Result<Option<u64>, InputError> {
+    let len = region.len;
+    if head.len() as u64 >= len {
+        return Ok(Some(len));
+    }
+    // From here `head` holds HEAD bytes, more than the ELF header.
+    if !looks_like_elf(head) {
+        return Ok(Some(EHDR_SIZE));
+    }
+    let field16 = |o: usize| u16_at(head, o).unwrap_or(0);
+    let (e_type, machine) = (field16(16), field16(18));
+    let (phentsize, phnum, shentsize, shnum) = (field16(54), field16(56), field16(58), field16(60));
+    // Checks Nexe::parse makes on the ELF header alone, before any size check: when one
+    // fails, the parser stops there on any prefix of at least the header.
+    let header_fails = head[4] != 2
+        || head[5] != 1
+        || head[6] != 1
+        || e_type != 2
+        || machine != 62
+        || phnum == 0
+        || u64::from(phentsize) != PHDR_SIZE
+        || usize::from(phnum) > MAX_PHNUM
+        || (shnum != 0 && shentsize != SHDR_SIZE);
+    if header_fails {
+        return Ok(Some(EHDR_SIZE));
+    }
+    let phoff = u64_at(head, 32).unwrap_or(u64::MAX);
+    let table_len = u64::from(phnum) * PHDR_SIZE;
+    let Some(table_end) = phoff.checked_add(table_len).filter(|&e| e <= len) else {
+        return Ok(None);
+    };
+    let far;
+    let table: &[u8] = if table_end <= head.len() as u64 {
+        &head[phoff as usize..table_end as usize]
+    } else {
+        far = region.read(phoff, table_len)?;
+        &far
+    };
+    let mut end = table_end.max(EHDR_SIZE);
+    for ph in table.chunks_exact(PHDR_SIZE as usize) {
+        let p_type = u32_at(ph, 0).unwrap_or(0);
+        match p_type {
+            // PT_DYNAMIC, PT_INTERP: the parser refuses the file here.
+            2 | 3 => return Ok(Some(end)),
+            // PT_LOAD, PT_NOTE, PT_TLS: their bytes must lie in the file.
+            1 | 4 | 7 => {
+                let (offset, filesz) = (u64_at(ph, 8).unwrap_or(u64::MAX), u64_at(ph, 32).unwrap_or(u64::MAX));
+                match offset.checked_add(filesz).filter(|&e| e <= len) {
+                    Some(e) => end = end.max(e),
+                    None => return Ok(None),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(end))
+}
+
+/// Reads what is needed to verify the nexe in `region`, whose first bytes are `head`
+/// (from [`Region::head`]).
+pub fn load_nexe(region: &Region<'_>, mut head: Vec<u8>) -> Result<Loaded, InputError> {
+    match parsed_prefix(region, &head)? {
+        Some(n) if n <= MAX_LOADED => {
+            let n_usize = usize::try_from(n).map_err(|_| InputError::Read(std::io::ErrorKind::OutOfMemory.into()))?;
+            if n_usize <= head.len() {
+                head.truncate(n_usize);
+                return Ok(Loaded::Bytes { data: head, whole: n == region.len });
+            }
+            let mut data = Vec::new();
+            data.try_reserve_exact(n_usize).map_err(|_| InputError::Read(std::io::ErrorKind::OutOfMemory.into()))?;
+            data.extend_from_slice(&head);
+            drop(head);
+            let have = data.len() as u64;
+            region.read_into(have, n - have, &mut data)?;
+            Ok(Loaded::Bytes { data, whole: n == region.len })
+        }
+        Some(n) => Ok(Loaded::Refused(format!(
+            "not a valid nexe: its program headers place {n} bytes of headers and segments in the file; \
+             zvverify reads at most {MAX_LOADED} bytes of a nexe"
+        ))),
+        None if region.len <= MAX_WHOLE => Ok(Loaded::Bytes { data: region.read_all()?, whole: true }),
+        None => Ok(Loaded::Refused(format!(
+            "not a valid nexe: the program header table or a segment lies outside the {}-byte file",
+            region.len
+        ))),
+    }
+}
+
+/// Parses a tar number field as the tar crate does (up to the first NUL, trimmed, octal),
+/// or `None` for anything it might read differently.
+fn tar_octal(f: &[u8]) -> Option<u64> {
+    let f = f.split(|&b| b == 0).next()?.trim_ascii();
+    if f.is_empty() {
+        return None;
+    }
+    f.iter().try_fold(0u64, |v, &b| {
+        if (b'0'..=b'7').contains(&b) {
+            v.checked_mul(8)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+fn mentions_manifest(bytes: &[u8]) -> bool {
+    let name = zvcore::image::MANIFEST_NAME.as_bytes();
+    bytes.windows(name.len()).any(|w| w == name)
+}
+
+/// Whether the tar `file` might hold a member named `manifest.json` (and so be an image
+/// that zvrun would run). `false` only when a walk over its headers, made as the tar
+/// reader makes it, meets no header or PAX / GNU long-name record that mentions the name;
+/// anything unexpected (a bad checksum, a number field it might read differently, a PAX
+/// `size`, a truncated header, a read error) answers `true`.
+pub fn tar_may_hold_manifest(file: &File, len: u64) -> bool {
+    let region = Region { file, base: 0, len };
+    let mut pos = 0u64;
+    for _ in 0..MAX_TAR_HEADERS {
+        if pos >= len {
+            return false; // the tar reader meets the end of the file: the end of the archive
+        }
+        let h = match region.read(pos, 512.min(len - pos)) {
+            Ok(h) if h.len() == 512 => h,
+            _ => return true,
+        };
+        if h.iter().all(|&b| b == 0) {
+            return false; // the end-of-archive block
+        }
+        if mentions_manifest(&h) {
+            return true;
+        }
+        let sum: u64 = h[..148].iter().chain(&h[156..]).map(|&b| u64::from(b)).sum::<u64>() + 8 * 32;
+        let Some(size) = tar_octal(&h[124..136]).filter(|_| tar_octal(&h[148..156]) == Some(sum)) else {
+            return true;
+        };
+        if matches!(h[156], b'x' | b'g' | b'L' | b'K') {
+            if size > MAX_TAR_EXTENSION {
+                return true;
+            }
+            let Ok(data) = region.read(pos + 512, size.min(len.saturating_sub(pos + 512))) else {
+                return true;
+            };
+            let pax = matches!(h[156], b'x' | b'g');
+            if mentions_manifest(&data) || (pax && data.windows(5).any(|w| w == b"size=")) {
+                return true;
+            }
+        }
+        let Some(next) = size.checked_next_multiple_of(512).and_then(|s| pos.checked_add(512)?.checked_add(s)) else {
+            return true;
+        };
+        pos = next;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn temp_file(bytes: &[u8]) -> (tempfile::TempDir, File) {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("f");
+        std::fs::File::create(&p).and_then(|mut f| f.write_all(bytes)).expect("write");
+        let f = File::open(&p).expect("open");
+        (d, f)
+    }
+
+    /// The verdict with every violation and message (`Rejected` has no `PartialEq`).
+    fn verdict(data: &[u8]) -> String {
+        format!("{:?}", zvcore::verify_nexe(data, zvcore::Options { max_violations: 1000 }).map(|v| v.code.len()))
+    }
+
+    /// Verifying the prefix `load_nexe` reads decides exactly as verifying the whole
+    /// file (same verdict, same violations and messages), on valid nexes with trailing
+    /// bytes and on thousands of damaged ones.
+    #[test]
+    fn the_loaded_prefix_decides_as_the_whole_file() {
+        let mut rng = zvcore::testgen::Rng::new(7);
+        let mut partial = 0;
+        for i in 0..1500u64 {
+            let mut f = zvcore::testgen::valid_nexe(i, 4096 + 64 * (i as usize % 200));
+            // Trailing bytes the parser never reads (as symbols and DWARF would be).
+            let padded = f.len() + (i as usize % 5) * 3000;
+            f.resize(padded, 0xAB);
+            match i % 4 {
+                0 => {}
+                1 => f.truncate(rng.below(f.len() as u64) as usize),
+                2 => {
+                    for _ in 0..4 {
+                        let at = rng.below(512.min(f.len() as u64)) as usize;
+                        f[at] = rng.byte();
+                    }
+                }
+                _ => {
+                    let at = 32 + rng.below(32) as usize;
+                    f[at] = rng.byte();
+                }
+            }
+            let (_d, file) = temp_file(&f);
+            let region = Region { file: &file, base: 0, len: f.len() as u64 };
+            let head = region.head().expect("head");
+            match load_nexe(&region, head).expect("load") {
+                Loaded::Bytes { data, whole } => {
+                    assert!(f.starts_with(&data), "case {i}: not a prefix");
+                    assert_eq!(whole, data.len() == f.len(), "case {i}");
+                    partial += usize::from(!whole);
+                    assert_eq!(verdict(&data), verdict(&f), "case {i}");
+                }
+                Loaded::Refused(m) => panic!("case {i}: refused a small file: {m}"),
+            }
+        }
+        assert!(partial > 300, "only {partial} cases read less than the whole file");
+    }
+
+    #[test]
+    fn garbage_is_decided_from_its_first_bytes() {
+        let mut g = b"\x7fELF\x01\x01\x01".to_vec(); // ELFCLASS32
+        g.resize(1 << 20, 0x41);
+        let (_d, file) = temp_file(&g);
+        let region = Region { file: &file, base: 0, len: g.len() as u64 };
+        let Loaded::Bytes { data, whole } = load_nexe(&region, region.head().expect("head")).expect("load") else {
+            panic!("refused")
+        };
+        assert_eq!((data.len(), whole), (64, false));
+        assert_eq!(verdict(&data), verdict(&g));
+        let text = b"just some text\n".repeat(1000);
+        let (_d, file) = temp_file(&text);
+        let region = Region { file: &file, base: 0, len: text.len() as u64 };
+        let Loaded::Bytes { data, .. } = load_nexe(&region, region.head().expect("head")).expect("load") else {
+            panic!("refused")
+        };
+        assert_eq!(data.len(), 64);
+    }
+
+    #[test]
+    fn plain_tars_are_told_from_possible_images() {
+        let n = zvcore::testgen::valid_nexe(1, 4096);
+        let man: &[u8] = br#"{"version":1,"program":"app.nexe"}"#;
+        let plain = zvcore::testgen::raw_tar(&[(b"a.txt", b'0', b"hello", b""), (b"link", b'2', b"", b"a.txt")]);
+        let image = zvcore::testgen::raw_tar(&[(b"manifest.json", b'0', man, b""), (b"app.nexe", b'0', &n, b"")]);
+        let late = zvcore::testgen::raw_tar(&[(b"a.txt", b'0', b"hello", b""), (b"manifest.json", b'0', man, b"")]);
+        let long = zvcore::testgen::raw_tar(&[(b"././@LongLink", b'L', b"manifest.json", b""), (b"x", b'0', b"", b"")]);
+        let pax = zvcore::testgen::raw_tar(&[(b"p", b'x', b"22 path=manifest.json\n", b""), (b"x", b'0', b"", b"")]);
+        let mut broken = plain.clone();
+        broken[148] = b'7';
+        for (name, tar, want) in [
+            ("plain", &plain, false),
+            ("image", &image, true),
+            ("late", &late, true),
+            ("long", &long, true),
+            ("pax", &pax, true),
+            ("broken", &broken, true),
+        ] {
+            let (_d, file) = temp_file(tar);
+            assert_eq!(tar_may_hold_manifest(&file, tar.len() as u64), want, "{name}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_not_opened() {
+        let d = tempfile::tempdir().expect("tmp");
+        let fifo = d.path().join("fifo");
+        let st = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+        assert!(st.success());
+        for (p, what) in [(fifo.as_path(), "FIFO"), (Path::new("/dev/null"), "character device")] {
+            match open_regular(p) {
+                Err(e @ InputError::NotRegular(_)) => assert!(e.to_string().contains(what), "{e}"),
+                other => panic!("{}: {other:?}", p.display()),
+            }
+        }
+    }
+}
