@@ -211,8 +211,11 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         if class != Class::Drop && size > form::CODE_LIMIT {
             return Err(bad(&name, format!("section {sname}: size {size:#x} is larger than a nexe can hold")));
         }
-        if align > form::CODE_LIMIT {
-            return Err(bad(&name, format!("section {sname}: alignment {align:#x} is larger than a nexe can honour")));
+        if align > form::CODE_LIMIT || !align.is_power_of_two() {
+            return Err(bad(
+                &name,
+                format!("section {sname}: alignment {align:#x} is not a power of two a nexe can honour"),
+            ));
         }
         out_secs.push(Section { name: sname, class, data: bytes, size, align, relocs: Vec::new(), discarded: false });
     }
@@ -278,7 +281,7 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
             elf::SHN_ABS => SymDef::Absolute(s.st_value(e)),
             elf::SHN_COMMON => {
                 let (size, align) = (s.st_size(e), s.st_value(e).max(1));
-                if size > form::CODE_LIMIT || align > form::CODE_LIMIT {
+                if size > form::CODE_LIMIT || align > form::CODE_LIMIT || !align.is_power_of_two() {
                     return Err(bad(&name, format!("common symbol {sname}: size {size:#x} or alignment {align:#x} is larger than a nexe can hold")));
                 }
                 SymDef::Common { size, align }
