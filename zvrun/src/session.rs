@@ -190,15 +190,7 @@ fn round_up(v: u64, to: u64) -> u64 {
 /// Runs a session to its end. Never returns early without an [`Outcome`].
 pub fn run(cfg: &SessionConfig) -> Outcome {
     let t0 = Instant::now();
-    let mut out = Outcome {
-        ending: Ending::Error(String::new()),
-        seconds: 0.0,
-        channels: Vec::new(),
-        code_bytes: 0,
-        heap_size: 0,
-        phases: Vec::new(),
-        verdict_cache: None,
-    };
+    let mut out = Outcome::error(String::new());
     let mut mark = Instant::now();
     let mut phase = |out: &mut Outcome, name: &'static str| {
         let now = Instant::now();
