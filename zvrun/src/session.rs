@@ -319,7 +319,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         return out;
     }
     phase(&mut out, "signals");
-    sys::close_arena();
+    sys::prepare_c_allocator();
     if cfg.seccomp {
         if let Err(e) = sys::lock_down(crate::ALLOWED_SYSCALLS) {
             out.ending = Ending::Error(format!("cannot install the seccomp filter: {e}"));

@@ -9,7 +9,7 @@
 //! against the permissions it set itself, so the runtime never faults on a guest pointer.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 
 use zvcore::form;
 use zvcore::VerifiedCode;
@@ -936,18 +936,18 @@ pub fn pread_append(f: &std::fs::File, buf: &mut Vec<u8>, n: usize, mut at: u64)
     Ok(())
 }
 
-/// zvrun's memory allocator: bump allocation in a static arena during start-up, the C
-/// library's allocator for large blocks, once the arena is used up, and for everything
-/// allocated after [`close_arena`] (called before the guest runs).
+/// zvrun's memory allocator: bump allocation in a static arena, falling back to the C
+/// library's allocator for large blocks and once the arena is used up.
 ///
 /// A zvrun process makes a few hundred small allocations, almost all at start-up, and
 /// exits. musl's allocator maps and unmaps a page for many of them (a dozen mmap/munmap
 /// pairs per run, ~5% of a hello-world session); the arena is in .bss, so it costs no
 /// system call and only the pages used are ever faulted in. Freed arena memory is
 /// reused only when it is the most recent allocation (a vector growing or dropped right
-/// after its use); the rest stays allocated until exit, which is why the arena is only
-/// for start-up: blocks freed in any order while the guest runs (Jail's verifier
-/// buffers) go back to the C allocator.
+/// after its use); the rest stays allocated until exit. That bounds what a long session
+/// can waste to the arena's size: calls made while the guest runs do not allocate,
+/// except Jail, whose verifier buffers come from the C allocator once the arena is full
+/// (see [`prepare_c_allocator`]).
 pub struct Arena;
 
 /// Arena size. Blocks larger than a quarter of it go to the C allocator.
@@ -960,24 +960,19 @@ unsafe impl Sync for ArenaBytes {}
 static ARENA_BYTES: ArenaBytes = ArenaBytes(std::cell::UnsafeCell::new([0; ARENA]));
 /// Offset of the first free byte of the arena.
 static ARENA_NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-/// Set before the guest runs: new blocks come from the C allocator from then on.
-static ARENA_CLOSED: AtomicBool = AtomicBool::new(false);
-
-/// Hands allocation over to the C allocator before the guest runs (and before the
-/// seccomp filter): the arena is for start-up, and blocks allocated while the guest runs
-/// (Jail's verifier buffers, the report) are freed in any order, which the arena would
-/// not reuse. The C allocator is initialised here, while every system call is still
-/// allowed: glibc's first malloc asks for random bytes (getrandom), which the filter
-/// forbids. musl's needs no such call (its secret comes from AT_RANDOM), and setting it up
-/// costs ~20 us of brk and mmap, so the static musl build leaves it to the first use.
-/// Blocks already handed out stay valid.
-pub fn close_arena() {
+/// Initialises the C allocator while every system call is still allowed (called before
+/// the seccomp filter): the arena falls back to it for large blocks and once it is used
+/// up, which can happen while the guest runs (Jail's verifier copies the region), and
+/// glibc's first malloc asks for random bytes (getrandom), which the filter forbids.
+/// musl's needs no such call (its secret comes from AT_RANDOM), and setting it up costs
+/// ~20 us of brk and mmap, so the static musl build leaves it to its first use.
+pub fn prepare_c_allocator() {
     #[cfg(not(target_env = "musl"))]
-    // SAFETY: malloc and free of one small block, in the documented pairing.
+    // SAFETY: malloc and free of one small block, in the documented pairing. black_box
+    // keeps the optimiser from removing the pair (it knows what malloc and free do).
     unsafe {
-        libc::free(libc::malloc(64))
+        libc::free(std::hint::black_box(libc::malloc(64)))
     };
-    ARENA_CLOSED.store(true, Ordering::Release);
 }
 
 impl Arena {
@@ -994,9 +989,6 @@ impl Arena {
             return None;
         }
         let base = Self::base();
-        if ARENA_CLOSED.load(Ordering::Acquire) {
-            return None;
-        }
         let mut cur = ARENA_NEXT.load(Ordering::Acquire);
         loop {
             let start = (base + cur).checked_next_multiple_of(align)? - base;
