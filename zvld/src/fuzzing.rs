@@ -8,11 +8,13 @@
 
 use std::path::PathBuf;
 
-/// A private output path for this process and thread.
+/// A private output path for this process and thread (in one shared directory, so that
+/// runs leave no directories behind; each output is removed after its check).
 fn output() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zvld-fuzz-{}", std::process::id()));
+    let dir = std::env::temp_dir().join("zvld-fuzz");
     let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("{:?}.nexe", std::thread::current().id()).replace(['(', ')'], ""))
+    let thread = format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");
+    dir.join(format!("{}-{thread}.nexe", std::process::id()))
 }
 
 /// Links `data` as the only input object (entry `_start`), then checks the outcome as

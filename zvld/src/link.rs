@@ -301,9 +301,6 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     let opts = zvcore::Options { max_violations: 50 };
     let overlap = !cfg.strip_debug && !lay.debug.is_empty();
     let early = || {
-        if !overlap {
-            return None;
-        }
         let base = zvcore::form::CODE_START;
         let kind = zvcore::verify::RegionKind::CodeSegment;
         zvcore::verify::verify_region_parallel(base, &code_bytes, kind, opts, threads)
@@ -349,7 +346,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         let symbols = out_symbols(res, &lay, &a);
         Ok((rodata, data, extra, entry_addr, symbols, phases))
     };
-    let (accepted, rest) = rayon::join(early, rest);
+    let (accepted, rest) = if overlap { rayon::join(early, rest) } else { (None, rest()) };
     let (rodata, data, extra, entry_addr, symbols, phases) = rest?;
     stats.phase_ms.extend(phases);
     let img = write::Image {
