@@ -5,9 +5,11 @@
 //! lists. For every object this module reads its DWARF with gimli (in input terms:
 //! code addresses are encoded as section index and offset), recomputes each
 //! `DW_AT_high_pc` constant as new(low + length) - new(low) (a patch applied to the
-//! output `.debug_info` in place, same width), and rewrites every range list that a
-//! `DW_AT_ranges` names as `DW_RLE_start_end` pairs of new addresses in a new
-//! `.debug_rnglists`, redirecting the `DW_AT_ranges` offsets. Location lists are kept
+//! output `.debug_info` in place, same width), and rewrites every DWARF 5 range list that
+//! a `DW_AT_ranges` names as `DW_RLE_start_end` pairs of new addresses in a new
+//! `.debug_rnglists`, redirecting the `DW_AT_ranges` offsets. DWARF 4 lists
+//! (`.debug_ranges`, fixed 16-byte entries relative to a base address) are patched in
+//! place instead, entry for entry, so their offsets do not change. Location lists are kept
 //! as they are (their offset pairs may be stale; variables' locations in gdb can be off
 //! inside rewritten functions). Best effort: never fails a link.
 
@@ -30,6 +32,9 @@ pub struct InfoFix {
     offsets: HashMap<(u32, u64), u64>,
     /// Per object: (offset in that object's `.debug_info`, width, value).
     pub patches: HashMap<u32, Vec<(u64, usize, u64)>>,
+    /// Per object: (offset in that object's `.debug_ranges`, width, value): DWARF 4 range
+    /// lists patched in place.
+    pub range_patches: HashMap<u32, Vec<(u64, usize, u64)>>,
 }
 
 impl InfoFix {
@@ -43,6 +48,51 @@ struct ObjectFix {
     lists: Vec<u8>,
     offsets: Vec<(u64, u64)>,
     patches: Vec<(u64, usize, u64)>,
+    range_patches: Vec<(u64, usize, u64)>,
+}
+
+/// Patches one DWARF 4 range list in place: each entry is two 8-byte words (begin, end)
+/// relative to the current base (the unit's `DW_AT_low_pc`, or the address of the last
+/// base-address selection entry), so every entry is rewritten with the new addresses
+/// relative to the new base, and every base-selection address is translated. An entry
+/// whose addresses do not translate becomes an empty range (never the (0, 0) that ends a
+/// list). gcc writes the offsets of ranges inside a function as label differences that
+/// the assembler resolves, with no relocation, so without this they would keep the
+/// input's offsets.
+fn fix_ranges_v4(
+    dwarf: &gimli::Dwarf<EndianSlice<'_, LittleEndian>>,
+    unit: &gimli::Unit<EndianSlice<'_, LittleEndian>>,
+    off: gimli::RangeListsOffset,
+    tr: &dyn Fn(u64) -> Option<u64>,
+    out: &mut Vec<(u64, usize, u64)>,
+) {
+    let Ok(mut it) = dwarf.raw_ranges(unit, off) else { return };
+    // Addresses in input terms (code as section index and offset) and in output terms.
+    let new_of = |v: u64| if v == 0 { Some(0) } else { tr(v) };
+    let (mut base_in, mut base_out) = (unit.low_pc, new_of(unit.low_pc));
+    let mut at = off.0 as u64;
+    while let Ok(Some(e)) = it.next() {
+        match e {
+            gimli::RawRngListEntry::BaseAddress { addr } => {
+                base_in = addr;
+                base_out = new_of(addr);
+                if let Some(b) = base_out {
+                    out.push((at + 8, 8, b));
+                }
+            }
+            gimli::RawRngListEntry::AddressOrOffsetPair { begin, end } => {
+                let new = |x: u64| tr(base_in.wrapping_add(x)).zip(base_out).map(|(a, b)| a.wrapping_sub(b));
+                let (b, e) = match (new(begin), new(end)) {
+                    (Some(b), Some(e)) if (b, e) != (0, 0) => (b, e),
+                    _ => (1, 1),
+                };
+                out.push((at, 8, b));
+                out.push((at + 8, 8, e));
+            }
+            _ => return,
+        }
+        at += 16;
+    }
 }
 
 fn fix_object(
@@ -71,7 +121,7 @@ fn fix_object(
     })
     .ok()?;
     let tr = |v: u64| translate(a, code, v);
-    let mut fix = ObjectFix { lists: Vec::new(), offsets: Vec::new(), patches: Vec::new() };
+    let mut fix = ObjectFix { lists: Vec::new(), offsets: Vec::new(), patches: Vec::new(), range_patches: Vec::new() };
     let mut done: HashMap<u64, ()> = HashMap::new();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
@@ -114,6 +164,12 @@ fn fix_object(
                     constants::DW_AT_ranges => {
                         let Ok(Some(off)) = dwarf.attr_ranges_offset(&unit, attr.value()) else { continue };
                         if done.insert(off.0 as u64, ()).is_some() {
+                            continue;
+                        }
+                        if unit.header.version() <= 4 {
+                            // DWARF 4: the list stays where it is in `.debug_ranges`
+                            // (no offset changes); its entries are patched in place.
+                            fix_ranges_v4(&dwarf, &unit, off, &tr, &mut fix.range_patches);
                             continue;
                         }
                         let Ok(mut it) = dwarf.ranges(&unit, off) else { continue };
@@ -162,7 +218,12 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
         return None;
     }
     let fixes: Vec<Option<ObjectFix>> = objs.par_iter().map(|&oi| fix_object(res, oi, lay, a, code)).collect();
-    let mut out = InfoFix { rnglists: Vec::new(), offsets: HashMap::new(), patches: HashMap::new() };
+    let mut out = InfoFix {
+        rnglists: Vec::new(),
+        offsets: HashMap::new(),
+        patches: HashMap::new(),
+        range_patches: HashMap::new(),
+    };
     for (oi, f) in objs.iter().zip(fixes) {
         let Some(f) = f else { continue };
         if !f.offsets.is_empty() {
@@ -180,6 +241,9 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
             }
         }
         out.patches.insert(*oi, f.patches);
+        if !f.range_patches.is_empty() {
+            out.range_patches.insert(*oi, f.range_patches);
+        }
     }
     Some(out)
 }

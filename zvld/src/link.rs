@@ -704,11 +704,13 @@ fn debug_sections(
     }
     if let Some(i) = &info {
         for ((name, pieces, _), buf) in lay.debug.iter().zip(bufs.iter_mut()) {
-            if name != ".debug_info" {
-                continue;
-            }
+            let by_object = match name.as_str() {
+                ".debug_info" => &i.patches,
+                ".debug_ranges" => &i.range_patches,
+                _ => continue,
+            };
             for p in pieces {
-                let Some(patches) = i.patches.get(&p.obj) else { continue };
+                let Some(patches) = by_object.get(&p.obj) else { continue };
                 let Some(bytes) = buf.get_mut(p.addr as usize..(p.addr + p.size) as usize) else { continue };
                 for &(off, width, v) in patches {
                     if let Some(dst) = bytes.get_mut(off as usize..off as usize + width) {

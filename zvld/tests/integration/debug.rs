@@ -114,3 +114,115 @@ fn code_is_verified_during_the_dwarf_work_and_the_file_check_finds_the_same_byte
     let stripped = link(&["--strip-debug"]);
     assert!(stripped.contains("zvld:   verify") && !stripped.contains("code verified during layout"), "{stripped}");
 }
+
+/// A range list inside a function: (function start, function end, the list's ranges).
+type NestedRanges = (u64, u64, Vec<(u64, u64)>);
+
+/// Every DWARF range list that a DIE inside a function names, in the unit whose name ends
+/// with `unit_name`: (function start, function end, the list's ranges), read with gimli
+/// (DWARF 4 `.debug_ranges` and DWARF 5 `.debug_rnglists` alike), in DIE order.
+fn nested_ranges(exe: &Path, unit_name: &str) -> Vec<NestedRanges> {
+    use object::{Object, ObjectSection};
+    let data = std::fs::read(exe).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::LittleEndian>, gimli::Error> {
+        let bytes = file.section_by_name(id.name()).and_then(|s| s.data().ok()).unwrap_or(&[]);
+        Ok(gimli::EndianSlice::new(bytes, gimli::LittleEndian))
+    };
+    let dwarf = gimli::Dwarf::load(load).unwrap();
+    let mut out = Vec::new();
+    let mut units = dwarf.units();
+    while let Some(h) = units.next().unwrap() {
+        let unit = dwarf.unit(h).unwrap();
+        if !unit.name.is_some_and(|n| n.to_string_lossy().ends_with(unit_name)) {
+            continue;
+        }
+        let mut entries = unit.entries();
+        // The innermost enclosing function: (depth, low, high).
+        let mut func: Option<(isize, u64, u64)> = None;
+        while let Some(e) = entries.next_dfs().unwrap() {
+            let depth = e.depth();
+            if func.is_some_and(|(d, _, _)| depth <= d) {
+                func = None;
+            }
+            if e.tag() == gimli::DW_TAG_subprogram {
+                let mut r = dwarf.die_ranges(&unit, e).unwrap();
+                if let Some(first) = r.next().unwrap() {
+                    func = Some((depth, first.begin, first.end));
+                }
+                continue;
+            }
+            let Some((_, lo, hi)) = func else { continue };
+            if e.attr_value(gimli::DW_AT_ranges).is_some() {
+                let mut r = dwarf.die_ranges(&unit, e).unwrap();
+                let mut list = Vec::new();
+                while let Some(x) = r.next().unwrap() {
+                    list.push((x.begin, x.end));
+                }
+                out.push((lo, hi, list));
+            }
+        }
+    }
+    out
+}
+
+/// DWARF 4 range lists inside a function hold offsets from the unit's base address that
+/// gcc computes as label differences, with no relocation; zvld rewrites them with the
+/// new addresses, so every range of a lexical block or an inlined call still lies inside
+/// its function (as in the native build, checked first so the test proves something).
+#[test]
+fn dwarf4_range_lists_inside_functions_follow_the_rewritten_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.c");
+    std::fs::write(
+        &w,
+        "static inline int mix(int a, int b) { if (a & 1) { int t = a * 3 + b; return t ^ (t >> 3); } return a + b * 7; }\n\
+         static inline int step(int *v, int n, int k) { int s = 0; for (int i = 0; i < n; i++) { if (v[i] > k) s += mix(v[i], k); else s -= mix(k, v[i]); } return s; }\n\
+         int work(int *v, int n) { int acc = 0; for (int k = 0; k < 50; k++) { acc += step(v, n, k); if (acc > 100000) acc %= 9973; } return acc; }\n",
+    )
+    .unwrap();
+    let m = dir.path().join("m.c");
+    std::fs::write(&m, "int work(int *, int);\nint v[64];\nint main(void) { return work(v, 64) & 1; }\n").unwrap();
+    let mut lines = Vec::new();
+    for (flavour, exe) in [("native", dir.path().join("w.native")), ("zv", dir.path().join("w.nexe"))] {
+        let mut c = if flavour == "native" {
+            let mut g = native_gcc();
+            g.arg("-static").arg("-fno-pic");
+            g
+        } else {
+            zvcc()
+        };
+        // No main in w.c: its unit has one .text, a DW_AT_low_pc, and offset-based lists.
+        c.arg("-O2").arg("-gdwarf-4").arg(&w).arg(&m).arg("-o").arg(&exe);
+        run_ok(c, flavour);
+        let lists = nested_ranges(&exe, "w.c");
+        // (gcc can start a DWARF 4 list with a (0, 0) pair, an empty list, in both builds.)
+        let nonempty = lists.iter().filter(|(_, _, l)| !l.is_empty()).count();
+        assert!(nonempty >= 3, "{flavour}: the program has nested range lists ({nonempty})");
+        for (lo, hi, list) in &lists {
+            for &(b, e) in list {
+                assert!(
+                    *lo <= b && b <= e && e <= *hi,
+                    "{flavour}: range {b:#x}..{e:#x} outside its function {lo:#x}..{hi:#x}"
+                );
+            }
+        }
+        // The source line at the start of every range, through each build's own line table.
+        let mut a2l = Command::new("addr2line");
+        a2l.arg("-e").arg(&exe);
+        for (_, _, list) in &lists {
+            for &(b, _) in list {
+                a2l.arg(format!("{b:#x}"));
+            }
+        }
+        let out = String::from_utf8_lossy(&run_ok(a2l, "addr2line").stdout).into_owned();
+        let at: Vec<String> = out
+            .lines()
+            .map(|l| l.split(" (discriminator").next().unwrap_or("").rsplit('/').next().unwrap_or("").to_string())
+            .collect();
+        lines.push((lists.iter().map(|(_, _, l)| l.len()).collect::<Vec<_>>(), at));
+    }
+    assert_eq!(lines[0].0, lines[1].0, "the same lists with the same number of ranges");
+    assert_eq!(lines[0].1, lines[1].1, "each range starts at the same source line in both builds");
+    assert!(lines[0].1.iter().filter(|l| l.starts_with("w.c:")).count() >= 5, "{:?}", lines[0].1);
+}
