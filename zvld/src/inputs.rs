@@ -257,7 +257,7 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         // A code relocation must point into its section: the rewrite maps fields by
         // instruction, and one past the end would otherwise be dropped without a word.
         let sec = &out_secs[target];
-        if sec.class == Class::Code {
+        if sec.class != Class::Drop {
             if let Some(r) = relocs.iter().find(|r| r.offset >= sec.size) {
                 return Err(bad(
                     &name,
