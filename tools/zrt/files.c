@@ -121,8 +121,38 @@ static int seekable(const struct ofd *o) {
   return (can_read(o) && read_random(o->ch)) || (can_write(o) && write_random(o->ch));
 }
 
+/* A channel's size as the guest sees it, shared by every description of the channel:
+ * the size at start-up (the user manifest) until the guest writes past it or truncates
+ * it (O_TRUNC). The host file never shrinks (no call can shorten it): after O_TRUNC the
+ * guest reads only what it wrote since. Channels beyond ZRT_MAX_CH keep the manifest's
+ * size plus each description's own extent. */
+#define ZRT_MAX_CH 1024
+static int64_t ch_size_now[ZRT_MAX_CH];
+static unsigned char ch_size_known[ZRT_MAX_CH];
+
+static int64_t ch_size(int ch) {
+  if (ch < 0 || ch >= ZRT_MAX_CH) return channel(ch)->size;
+  if (!ch_size_known[ch]) {
+    ch_size_known[ch] = 1;
+    ch_size_now[ch] = channel(ch)->size;
+  }
+  return ch_size_now[ch];
+}
+
+static void ch_set_size(int ch, int64_t size) {
+  if (ch < 0 || ch >= ZRT_MAX_CH) return;
+  ch_size_known[ch] = 1;
+  ch_size_now[ch] = size;
+}
+
+/* Bytes written up to `end`: the channel is at least that long. */
+static void ch_grow(int ch, int64_t end) {
+  if (end > ch_size(ch)) ch_set_size(ch, end);
+}
+
 static int64_t ofd_size(const struct ofd *o) {
-  int64_t s = channel(o->ch)->size;
+  int64_t s = ch_size(o->ch);
+  if (o->ch >= 0 && o->ch < ZRT_MAX_CH) return s;
   return o->extent > s ? o->extent : s;
 }
 
@@ -256,6 +286,10 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
     if (acc != O_WRONLY && !ch_readable(t.ch)) return -EACCES;
     if (acc != O_RDONLY && !ch_writable(t.ch)) return -EACCES;
   }
+  /* O_TRUNC empties the channel as the guest sees it (see ch_size); a sequential-only
+   * channel has no size to reset. */
+  int truncate = t.kind == K_CHANNEL && (flags & O_TRUNC) && acc != O_RDONLY &&
+                 (read_random(t.ch) || write_random(t.ch));
   init_fds();
   int fd = lowest_free_fd(0);
   if (fd < 0) return fd;
@@ -263,6 +297,7 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
   /* The kernel sets O_LARGEFILE on every file a 64-bit process opens. */
   int o = new_ofd(t.kind, t.ch, acc | status | O_LARGEFILE);
   if (o < 0) return o;
+  if (truncate) ch_set_size(t.ch, 0);
   if (t.kind == K_DIR) zrt_copy(ofds[o].path, t.path, (size_t)t.len + 1);
   fd_ofd[fd] = o + 1;
   fd_cloexec[fd] = (flags & O_CLOEXEC) != 0;
@@ -308,6 +343,9 @@ long zrt_read(long fd, void *buf, size_t n) {
   if (o->kind == K_NULL || n == 0) return 0;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
   if (!read_random(o->ch)) return io_result(zvm_pread(o->ch, buf, (int64_t)n, 0));
+  int64_t end = ofd_size(o);
+  if (o->pos >= end) return 0;
+  if ((int64_t)n > end - o->pos) n = (size_t)(end - o->pos);
   int64_t r = zvm_pread(o->ch, buf, (int64_t)n, o->pos);
   if (r > 0) o->pos += r;
   return io_result(r);
@@ -320,12 +358,18 @@ long zrt_write(long fd, const void *buf, size_t n) {
   if (o->kind != K_CHANNEL) return -EBADF;
   if (n == 0) return 0;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
-  if (!write_random(o->ch)) return io_result(zvm_pwrite(o->ch, buf, (int64_t)n, 0));
+  if (!write_random(o->ch)) {
+    /* Sequential writes append (zvrun opens a read-write file at its end). */
+    int64_t r = zvm_pwrite(o->ch, buf, (int64_t)n, 0);
+    if (r > 0) ch_grow(o->ch, ch_size(o->ch) + r);
+    return io_result(r);
+  }
   if (o->flags & O_APPEND) o->pos = ofd_size(o);
   int64_t r = zvm_pwrite(o->ch, buf, (int64_t)n, o->pos);
   if (r > 0) {
     o->pos += r;
     if (o->pos > o->extent) o->extent = o->pos;
+    ch_grow(o->ch, o->pos);
   }
   return io_result(r);
 }
@@ -360,6 +404,9 @@ long zrt_pread(long fd, void *buf, size_t n, long off) {
   if (o->kind == K_NULL || n == 0) return 0;
   if (!read_random(o->ch)) return -ESPIPE;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
+  int64_t end = ofd_size(o);
+  if (off >= end) return 0;
+  if ((int64_t)n > end - off) n = (size_t)(end - off);
   return io_result(zvm_pread(o->ch, buf, (int64_t)n, off));
 }
 
@@ -374,6 +421,7 @@ long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
   int64_t r = zvm_pwrite(o->ch, buf, (int64_t)n, off);
   if (r > 0 && off + r > o->extent) o->extent = off + r;
+  if (r > 0) ch_grow(o->ch, off + r);
   return io_result(r);
 }
 
@@ -382,6 +430,9 @@ long zrt_fd_pread_all(long fd, void *buf, size_t n, long off) {
   if (!o) return -EBADF;
   if (!can_read(o)) return -EACCES;
   if (o->kind != K_CHANNEL || !read_random(o->ch)) return -ENODEV;
+  int64_t end = ofd_size(o);
+  if (off >= end) return 0;
+  if ((int64_t)n > end - off) n = (size_t)(end - off);
   size_t done = 0;
   while (done < n) {
     size_t want = n - done > (size_t)ZRT_MAX_RW ? (size_t)ZRT_MAX_RW : n - done;
@@ -626,7 +677,7 @@ static long facts_at(long dirfd, const char *path, long flags, struct facts *f) 
   struct target t;
   long r = resolve(dirfd, path, &t);
   if (r < 0) return r;
-  facts_of(t.kind, t.ch, t.path, t.kind == K_CHANNEL ? channel(t.ch)->size : 0, f);
+  facts_of(t.kind, t.ch, t.path, t.kind == K_CHANNEL ? ch_size(t.ch) : 0, f);
   return 0;
 }
 

@@ -74,6 +74,22 @@ static long do_sigprocmask(long how, const uint64_t *set, uint64_t *old, long se
   return 0;
 }
 
+/* A signal the process sends itself (raise, abort, kill(getpid())). No signal is ever
+ * delivered (there is no asynchronous entry into a guest); but when the signal's
+ * disposition is the default one and that default terminates the process, the guest ends
+ * as it would: Exit with 128 + the signal (abort: 134, the status a native run's shell
+ * reports). Signals ignored, caught by a handler, or whose default is to ignore or stop
+ * return 0 and do nothing. Other targets do not exist (-ESRCH). */
+static long signal_self(long sig) {
+  if (sig < 0 || sig >= ZRT_NSIG) return -EINVAL;
+  if (sig == 0) return 0;
+  int ignored_by_default = sig == 17 || sig == 18 || sig == 23 || sig == 28; /* CHLD CONT URG WINCH */
+  int stops = sig >= 19 && sig <= 22;                                     /* STOP TSTP TTIN TTOU */
+  uint64_t handler = sigactions[sig].handler;
+  if (sig == 9 || (handler == 0 && !ignored_by_default && !stops)) zvm_exit(128 + sig);
+  return 0;
+}
+
 long __zv_syscall_c(const long *w);
 
 long __zv_syscall_c(const long *w) {
@@ -168,6 +184,9 @@ long __zv_syscall_c(const long *w) {
     case SYS_rt_sigaction:
       return do_sigaction(a1, (const struct zrt_sigaction *)a2, (struct zrt_sigaction *)a3, a4);
     case SYS_rt_sigprocmask: return do_sigprocmask(a1, (const uint64_t *)a2, (uint64_t *)a3, a4);
+    case SYS_kill: return (a1 == ZRT_PID || a1 == 0 || a1 == -1 || a1 == -ZRT_PID) ? signal_self(a2) : -ESRCH;
+    case SYS_tkill: return a1 == ZRT_PID ? signal_self(a2) : (a1 <= 0 ? -EINVAL : -ESRCH);
+    case SYS_tgkill: return (a1 == ZRT_PID && a2 == ZRT_PID) ? signal_self(a3) : (a1 <= 0 || a2 <= 0 ? -EINVAL : -ESRCH);
     case SYS_sched_yield: return 0;
     case SYS_nanosleep: return a1 ? 0 : -EFAULT;
     case SYS_clock_nanosleep: return a3 ? 0 : -EFAULT;

@@ -122,3 +122,35 @@ fn missing_input_channel_is_enoent() {
     assert_eq!(o.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "fopen data/input.bin: No such file or directory\n");
 }
+
+/// test-corpus/c/zrt/growth.c: one read-write channel written, appended to, overwritten
+/// and truncated (O_TRUNC) through several opens; every open sees the size the others
+/// left (stat, SEEK_END, reads), as natively on a real file. abort() ends with 134.
+#[test]
+fn a_read_write_channel_grows_and_truncates_for_every_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "growth");
+    let native_file = dir.path().join("native.txt");
+    let mut n = Command::new(&b.native);
+    n.arg(&native_file).arg("abort");
+    let native = n.output().unwrap();
+    assert_eq!(native.status.code(), None, "native abort() ends by SIGABRT");
+    let zv_file = dir.path().join("zv.txt");
+    std::fs::write(&zv_file, b"an existing file with older, longer contents\n").unwrap();
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--channel")
+        .arg(format!("/out/grow.txt={},3", zv_file.display()))
+        .arg(&b.nexe)
+        .arg("/out/grow.txt")
+        .arg("abort");
+    let zv = c.output().unwrap();
+    assert_eq!(
+        zv.status.code(),
+        Some(134),
+        "abort() under zvrun: 128 + SIGABRT; {}",
+        String::from_utf8_lossy(&zv.stderr)
+    );
+    let (want, got) = (String::from_utf8_lossy(&native.stdout), String::from_utf8_lossy(&zv.stdout));
+    assert_same_text("growth.c stdout", &want, &got);
+    assert!(want.contains("truncated: stat 3, SEEK_END 3, read 3 [hi|]"), "{want}");
+}
