@@ -35,7 +35,7 @@
 #include "zrt.h"
 
 #define ZRT_MAX_FD 256
-#define ZRT_MAX_OFD 128
+#define ZRT_MAX_OFD 256
 #define ZRT_PATH_MAX 1024
 #define ZRT_DIR_PATH 120
 /* Linux's largest single transfer (MAX_RW_COUNT). */

@@ -13,8 +13,19 @@ use crate::link::{Config, InputArg};
 
 /// The code-generation flags every object in a nexe is compiled with. scripts/build-sysroot
 /// builds musl and zrt with the same list.
-pub const ZV_CFLAGS: &[&str] =
-    &["-fno-pic", "-fno-pie", "-ffixed-r11", "-mno-tls-direct-seg-refs", "-fcf-protection=none"];
+///
+/// Beyond TOOLCHAIN.md's list: `-mno-avx512f`, since FORM.md's C3 never allows AVX-512
+/// (so `-march=native` on an AVX-512 machine still gives code that verifies), and
+/// `-fno-lto`, since zvld reads machine code, not GCC's LTO bytecode.
+pub const ZV_CFLAGS: &[&str] = &[
+    "-fno-pic",
+    "-fno-pie",
+    "-ffixed-r11",
+    "-mno-tls-direct-seg-refs",
+    "-fcf-protection=none",
+    "-mno-avx512f",
+    "-fno-lto",
+];
 
 /// Errors of the driver.
 #[derive(Debug)]
@@ -91,6 +102,19 @@ pub fn compile_flags(sysroot: &Path) -> Vec<String> {
     }
     v.extend(ZV_CFLAGS.iter().map(|s| s.to_string()));
     v
+}
+
+/// GNU ld options that change the result and that zvld does not implement: refused
+/// rather than silently ignored (options that only tune a dynamic or incremental link,
+/// such as `--as-needed`, `-O1`, `-z relro` or `--gc-sections`, are accepted and mean
+/// nothing for a static nexe).
+fn unsupported_ld_option(p: &str) -> bool {
+    matches!(
+        p,
+        "--whole-archive" | "-whole-archive" | "-r" | "--relocatable" | "-shared" | "-T" | "--script" | "-Ttext"
+    ) || ["--wrap", "-wrap", "--defsym", "-defsym", "--script=", "-T", "-Ttext", "-Tdata", "-Tbss", "--section-start"]
+        .iter()
+        .any(|pre| p.starts_with(pre) && p.len() > pre.len())
 }
 
 fn is_source(a: &str) -> bool {
@@ -204,6 +228,11 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                             }
                             p if p.starts_with("-Map=") || p.starts_with("--Map=") => {
                                 cfg.map = Some(PathBuf::from(p.split_once('=').map_or("", |x| x.1)));
+                            }
+                            p if unsupported_ld_option(p) => {
+                                return Err(DriverError::Usage(format!(
+                                    "-Wl,{p}: zvld does not support this linker option (it would change what is linked)"
+                                )));
                             }
                             _ => {} // other ld options mean nothing for a static nexe
                         }

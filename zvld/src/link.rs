@@ -89,8 +89,31 @@ fn find_lib(cfg: &Config, name: &str) -> Result<PathBuf> {
     })
 }
 
-/// Links according to `cfg`, writing the nexe only if it verifies.
+/// Links according to `cfg`, writing the nexe only if it verifies. When the link fails,
+/// an older file at the output path is removed (as GNU ld leaves none), so that a script
+/// that ignores the status cannot run a stale program; an output path that is also an
+/// input, or not a regular file, is left alone.
 pub fn link(cfg: &Config) -> Result<Stats> {
+    let r = link_files(cfg);
+    if r.is_err() {
+        let is_input = cfg.inputs.iter().any(|i| matches!(i, InputArg::Path(p) if same_file(p, &cfg.output)));
+        let regular = std::fs::symlink_metadata(&cfg.output).is_ok_and(|m| m.file_type().is_file());
+        if regular && !is_input {
+            let _ = std::fs::remove_file(&cfg.output);
+        }
+    }
+    r
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => a == b,
+    }
+}
+
+fn link_files(cfg: &Config) -> Result<Stats> {
     let t0 = Instant::now();
     let mut paths = Vec::new();
     for i in &cfg.inputs {

@@ -306,3 +306,43 @@ fn tls_sequences_are_checked_against_what_they_name() {
     let err = link("marked", &[marked], &[]);
     assert!(err.contains("symbol `mid` marks the call"), "{err}");
 }
+
+/// zvcc as a gcc stand-in (QA findings): linker options that would change the result and
+/// that zvld does not implement are refused, harmless ones accepted; `-flto` and
+/// AVX-512 code generation are turned off (zvld reads machine code; FORM.md's C3 never
+/// allows AVX-512), so such builds still give verified nexes; a failed link leaves no
+/// older output behind.
+#[test]
+fn zvcc_refuses_what_it_cannot_honour_and_leaves_no_stale_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "v.c",
+        "float a[256], b[256];\nint main(void) { for (int i = 0; i < 256; i++) a[i] = a[i] * 2.0f + b[i]; return (int)a[7]; }\n",
+    );
+    let out = dir.path().join("v.nexe");
+    for flag in ["-Wl,--whole-archive", "-Wl,--wrap=puts", "-Wl,--defsym=foo=0x1234", "-Wl,-T,script.ld"] {
+        let mut c = zvcc();
+        c.arg(&src).arg(flag).arg("-o").arg(&out);
+        let err = run_err(c, flag);
+        assert!(err.contains("zvld does not support this linker option"), "{flag}: {err}");
+    }
+    for flags in [
+        &["-Wl,--as-needed", "-Wl,-O1", "-Wl,-z,relro", "-Wl,--gc-sections"][..],
+        &["-O2", "-flto"][..],
+        &["-O3", "-mavx512f"][..],
+    ] {
+        let mut c = zvcc();
+        c.arg(&src).args(flags).arg("-o").arg(&out);
+        run_ok(c, &format!("zvcc {flags:?}"));
+        assert!(verify(&out) > 0, "{flags:?}: the nexe verifies");
+    }
+    // A failed link removes the older output.
+    assert!(out.exists());
+    let bad = write(dir.path(), "bad.c", "int missing(void);\nint main(void) { return missing(); }\n");
+    let mut c = zvcc();
+    c.arg(&bad).arg("-o").arg(&out);
+    let err = run_err(c, "undefined");
+    assert!(err.contains("undefined"), "{err}");
+    assert!(!out.exists(), "the older nexe was removed");
+}
