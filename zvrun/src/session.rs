@@ -372,11 +372,10 @@ pub fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
 pub const MAX_STREAMED_NEXE: u64 = 1 << 30;
 
 /// Reads the bytes of a nexe (at `off`, `size` bytes long, in `f`, which is a `regular`
-/// file or else a pipe or device read whole) that loading needs:
-/// everything up to the end of the last segment and of the program header table, not the
-/// debug sections and tables after them. When the headers cannot be read or point
-/// outside the file, the whole file is read, so the nexe reader reports the problem with
-/// the file's real size.
+/// file or else a pipe or device read whole) that loading needs
+/// ([`zvcore::nexe::parsed_prefix`]): headers and segments, not the debug sections and
+/// tables after them. When the headers point outside the file, the whole file is read,
+/// so the nexe reader reports the problem with the file's real size.
 pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     if !regular {
@@ -398,30 +397,14 @@ pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool)
     let head = &mut page[..size.min(PAGE) as usize];
     f.read_exact_at(head, off)?;
     let head = &*head;
-    let u16_at = |o: usize| head.get(o..o + 2).map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])));
-    let u64_at = |o: u64| {
-        let o = usize::try_from(o).ok()?;
-        head.get(o..o.checked_add(8)?).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-    };
-    let needed = (|| {
-        let (phoff, phnum) = (u64_at(32)?, u16_at(56)?);
-        let mut end = phoff.checked_add(phnum.checked_mul(56)?)?;
-        for i in 0..phnum {
-            let ph = phoff + i * 56;
-            let p_type = u64_at(ph)? & 0xffff_ffff;
-            // PT_LOAD, PT_NOTE, PT_TLS: the ones the reader looks into.
-            if matches!(p_type, 1 | 4 | 7) {
-                end = end.max(u64_at(ph + 8)?.checked_add(u64_at(ph + 32)?)?);
-            }
-        }
-        Some(end)
-    })();
-    // Headers that point outside the file: read it whole, so the reader's messages name
-    // the real size.
-    let end = match needed {
-        Some(end) if end <= size => end.max(64).min(size),
-        _ => size,
-    };
+    // What the nexe reader reads; headers that point outside the file: read it whole,
+    // so the reader's messages name the real size.
+    let needed = zvcore::nexe::parsed_prefix(head, size, |at, n| {
+        let mut table = vec![0u8; usize::try_from(n).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
+        f.read_exact_at(&mut table, off + at)?;
+        Ok::<_, std::io::Error>(table)
+    })?;
+    let end = needed.unwrap_or(size);
     let end = usize::try_from(end).map_err(|_| std::io::ErrorKind::OutOfMemory)?;
     let mut buf = Vec::new();
     buf.try_reserve_exact(end).map_err(|_| std::io::ErrorKind::OutOfMemory)?;

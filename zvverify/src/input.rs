@@ -18,7 +18,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use zvcore::nexe::{looks_like_elf, MAX_PHNUM};
 
 /// Bytes read first from every input: the ELF header and, in practice, the program
 /// headers; or the first tar header.
@@ -34,9 +33,6 @@ const MAX_TAR_HEADERS: usize = 100_000;
 /// Largest tar extension record (PAX or GNU long name) looked into.
 const MAX_TAR_EXTENSION: u64 = 1 << 20;
 
-const EHDR_SIZE: u64 = 64;
-const PHDR_SIZE: u64 = 56;
-const SHDR_SIZE: u16 = 64;
 
 /// Why an input could not be read.
 #[derive(Debug)]
@@ -186,78 +182,9 @@ pub enum Loaded {
     Refused(String),
 }
 
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(o..o.checked_add(2)?)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(o..o.checked_add(4)?)?.try_into().ok()?))
-}
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(o..o.checked_add(8)?)?.try_into().ok()?))
-}
-
-/// How many leading bytes of `region` `Nexe::parse` reads, from its first bytes `head`:
-/// `Some(n)` when everything it reads (ELF header, program-header table, the bytes of
-/// PT_LOAD, PT_TLS and PT_NOTE segments up to the first PT_INTERP or PT_DYNAMIC, which
-/// it refuses) lies in `[0, n)`, so that parsing the prefix decides as parsing the
-/// whole; `None` when the table or a segment lies outside the region (parsing fails,
-/// with a message that names the region's size).
+/// How many leading bytes of `region` the nexe parser reads ([`zvcore::nexe::parsed_prefix`]).
 fn parsed_prefix(region: &Region<'_>, head: &[u8]) -> Result<Option<u64>, InputError> {
-    let len = region.len;
-    if head.len() as u64 >= len {
-        return Ok(Some(len));
-    }
-    // From here `head` holds HEAD bytes, more than the ELF header.
-    if !looks_like_elf(head) {
-        return Ok(Some(EHDR_SIZE));
-    }
-    let field16 = |o: usize| u16_at(head, o).unwrap_or(0);
-    let (e_type, machine) = (field16(16), field16(18));
-    let (phentsize, phnum, shentsize, shnum) = (field16(54), field16(56), field16(58), field16(60));
-    // Checks Nexe::parse makes on the ELF header alone, before any size check: when one
-    // fails, the parser stops there on any prefix of at least the header.
-    let header_fails = head[4] != 2
-        || head[5] != 1
-        || head[6] != 1
-        || e_type != 2
-        || machine != 62
-        || phnum == 0
-        || u64::from(phentsize) != PHDR_SIZE
-        || usize::from(phnum) > MAX_PHNUM
-        || (shnum != 0 && shentsize != SHDR_SIZE);
-    if header_fails {
-        return Ok(Some(EHDR_SIZE));
-    }
-    let phoff = u64_at(head, 32).unwrap_or(u64::MAX);
-    let table_len = u64::from(phnum) * PHDR_SIZE;
-    let Some(table_end) = phoff.checked_add(table_len).filter(|&e| e <= len) else {
-        return Ok(None);
-    };
-    let far;
-    let table: &[u8] = if table_end <= head.len() as u64 {
-        &head[phoff as usize..table_end as usize]
-    } else {
-        far = region.read(phoff, table_len)?;
-        &far
-    };
-    let mut end = table_end.max(EHDR_SIZE);
-    for ph in table.chunks_exact(PHDR_SIZE as usize) {
-        let p_type = u32_at(ph, 0).unwrap_or(0);
-        match p_type {
-            // PT_DYNAMIC, PT_INTERP: the parser refuses the file here.
-            2 | 3 => return Ok(Some(end)),
-            // PT_LOAD, PT_NOTE, PT_TLS: their bytes must lie in the file.
-            1 | 4 | 7 => {
-                let (offset, filesz) = (u64_at(ph, 8).unwrap_or(u64::MAX), u64_at(ph, 32).unwrap_or(u64::MAX));
-                match offset.checked_add(filesz).filter(|&e| e <= len) {
-                    Some(e) => end = end.max(e),
-                    None => return Ok(None),
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(Some(end))
+    zvcore::nexe::parsed_prefix(head, region.len, |off, n| region.read(off, n))
 }
 
 /// Reads what is needed to verify the nexe in `region`, whose first bytes are `head`

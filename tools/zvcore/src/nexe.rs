@@ -207,6 +207,77 @@ pub fn looks_like_elf(data: &[u8]) -> bool {
     data.starts_with(b"\x7fELF")
 }
 
+/// How many leading bytes of a file of `len` bytes [`Nexe::parse`] reads, from its first
+/// bytes `head` (at least `min(len, 64)` of them; a page is typical): `Ok(Some(n))` when
+/// everything the parser reads (the ELF header, the program-header table, the bytes of
+/// PT_LOAD, PT_TLS and PT_NOTE segments up to the first PT_INTERP or PT_DYNAMIC, which it
+/// refuses) lies in `[0, n)`, so that parsing those `n` bytes decides as parsing the
+/// whole file; `Ok(None)` when the table or a segment lies outside the file (parsing
+/// fails, with a message that names the file's size, so the caller reads it whole).
+/// `read_table(offset, len)` reads the program-header table when it lies past `head`.
+/// zvrun and zvverify read nexes through this, so neither reads debug sections or
+/// garbage it does not need.
+pub fn parsed_prefix<E>(
+    head: &[u8],
+    len: u64,
+    read_table: impl FnOnce(u64, u64) -> Result<Vec<u8>, E>,
+) -> Result<Option<u64>, E> {
+    const EHDR: u64 = EHDR_SIZE as u64;
+    const PHDR: u64 = PHDR_SIZE as u64;
+    if head.len() as u64 >= len {
+        return Ok(Some(len));
+    }
+    if (head.len() as u64) < EHDR || !looks_like_elf(head) {
+        return Ok(Some(EHDR.min(len)));
+    }
+    let field16 = |o: u64| u16_at(head, o).unwrap_or(0);
+    let (e_type, machine) = (field16(16), field16(18));
+    let (phentsize, phnum, shentsize, shnum) = (field16(54), field16(56), field16(58), field16(60));
+    // Checks the parser makes on the ELF header alone, before any size check: when one
+    // fails, it stops there on any prefix of at least the header.
+    let header_fails = head[4] != 2
+        || head[5] != 1
+        || head[6] != 1
+        || e_type != 2
+        || machine != 62
+        || phnum == 0
+        || usize::from(phentsize) != PHDR_SIZE
+        || usize::from(phnum) > MAX_PHNUM
+        || (shnum != 0 && usize::from(shentsize) != SHDR_SIZE);
+    if header_fails {
+        return Ok(Some(EHDR));
+    }
+    let phoff = u64_at(head, 32).unwrap_or(u64::MAX);
+    let table_len = u64::from(phnum) * PHDR;
+    let Some(table_end) = phoff.checked_add(table_len).filter(|&e| e <= len) else {
+        return Ok(None);
+    };
+    let far;
+    let table: &[u8] = if table_end <= head.len() as u64 {
+        &head[phoff as usize..table_end as usize]
+    } else {
+        far = read_table(phoff, table_len)?;
+        &far
+    };
+    let mut end = table_end.max(EHDR);
+    for ph in table.chunks_exact(PHDR_SIZE) {
+        match u32_at(ph, 0).unwrap_or(0) {
+            // PT_DYNAMIC, PT_INTERP: the parser refuses the file here.
+            2 | 3 => return Ok(Some(end)),
+            // PT_LOAD, PT_NOTE, PT_TLS: their bytes must lie in the file.
+            1 | 4 | 7 => {
+                let (offset, filesz) = (u64_at(ph, 8).unwrap_or(u64::MAX), u64_at(ph, 32).unwrap_or(u64::MAX));
+                match offset.checked_add(filesz).filter(|&e| e <= len) {
+                    Some(e) => end = end.max(e),
+                    None => return Ok(None),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(end))
+}
+
 impl<'a> Nexe<'a> {
     /// Parses and structurally checks a nexe. Never panics.
     pub fn parse(data: &'a [u8]) -> Result<Nexe<'a>, NexeError> {
