@@ -284,24 +284,10 @@ fn verify_region(
     }
 }
 
-/// Verifies the nexe inside an image tar held in memory (docs/images.md). A malformed
-/// image fails with the id `ELF` and a message saying what is wrong with it.
-/// [`verify_file`] reads images from the file instead, with bounded memory.
-pub fn verify_image(path: String, data: &[u8], max_violations: usize, threads: usize) -> FileReport {
-    let mut cur = std::io::Cursor::new(data);
-    let nexe = zvcore::image::Image::read(&mut cur).and_then(|img| {
-        let m =
-            img.member(&img.manifest.program).cloned().ok_or_else(|| zvcore::image::ImageError("no program".into()))?;
-        zvcore::image::read_member(&mut cur, &m)
-    });
-    match nexe {
-        Ok(bytes) => verify_bytes(path, &bytes, max_violations, threads),
-        Err(e) => not_valid(path, format!("not a valid image: {e}")),
-    }
-}
-
-/// [`verify_image`] on an open file: the index and manifest are read from the tar, the
-/// nexe member as a [`input::Region`] (with the same bounds as a nexe file).
+/// Verifies the nexe inside an image tar (docs/images.md): the index and manifest are
+/// read from the tar, the nexe member as a [`input::Region`] (with the same bounds as a
+/// nexe file). A malformed image fails with the id `ELF` and a message saying what is
+/// wrong with it.
 fn verify_image_file(path: String, file: &std::fs::File, max_violations: usize, threads: usize) -> FileReport {
     let img = match zvcore::image::Image::read(file) {
         Ok(img) => img,
