@@ -18,7 +18,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-
 /// Bytes read first from every input: the ELF header and, in practice, the program
 /// headers; or the first tar header.
 pub const HEAD: u64 = 4096;
@@ -32,7 +31,6 @@ pub const MAX_WHOLE: u64 = 256 << 20;
 const MAX_TAR_HEADERS: usize = 100_000;
 /// Largest tar extension record (PAX or GNU long name) looked into.
 const MAX_TAR_EXTENSION: u64 = 1 << 20;
-
 
 /// Why an input could not be read.
 #[derive(Debug)]
