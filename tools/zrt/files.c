@@ -24,6 +24,11 @@
  * - Directories list the next components of the aliases below them (getdents64).
  * - The working directory starts at `/`; chdir and fchdir move it to another directory;
  *   there are no symbolic links (readlink: -EINVAL on any existing path).
+ * - Paths are walked component by component as the kernel does: a name followed by `/`
+ *   must be a directory (-ENOTDIR through a file, -ENOENT through a missing name).
+ * - The names are fixed: mkdir, unlink, rmdir, rename, link, symlink, mknod give Linux's
+ *   lookup errors, EEXIST, EISDIR, ENOTDIR, ENOTEMPTY, else -EROFS. ftruncate/truncate
+ *   shrink or grow (with zeros) a writable channel with a random write side.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -167,9 +172,32 @@ static int lowest_free_fd(int from) {
 
 /* ---- paths ------------------------------------------------------------------------- */
 
+static int same(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+static int find_channel(const char *path);
+static int is_dir(const char *path, size_t len);
+
+/* Linux looks a path up one component at a time: a name followed by `/` (more
+ * components, `.`, `..` or a trailing slash) must be a directory. -ENOTDIR when the
+ * canonical prefix out[0..len) is a file (a channel or /dev/null), -ENOENT when it names
+ * nothing. */
+static long need_dir(char *out, size_t len) {
+  if (len == 0) return 0; /* `/` */
+  out[len] = 0;
+  if (is_dir(out, len)) return 0;
+  if (find_channel(out) >= 0 || same(out, "/dev/null")) return -ENOTDIR;
+  return -ENOENT;
+}
+
 /* Canonical absolute form of path relative to base (itself canonical): no `.`, `..`,
- * repeated or trailing slashes. Returns the length or -ENAMETOOLONG. */
-static long canon(const char *base, const char *path, char *out, size_t cap) {
+ * repeated or trailing slashes. With check, each component followed by a slash must be
+ * a directory (need_dir) and names longer than NAME_MAX are -ENAMETOOLONG, as in a
+ * kernel path walk; without, `..` is purely textual (for aliases). Returns the length,
+ * or -ENAMETOOLONG/-ENOTDIR/-ENOENT. */
+static long canon(const char *base, const char *path, char *out, size_t cap, int check) {
   size_t len = 0;
   if (path[0] != '/') {
     size_t bl = zrt_strlen(base);
@@ -180,8 +208,15 @@ static long canon(const char *base, const char *path, char *out, size_t cap) {
     }
   }
   const char *p = path;
+  int pending = 0; /* out ends with a name not yet known to be a directory */
   while (*p) {
+    int slash = *p == '/';
     while (*p == '/') p++;
+    if (pending && slash && check) {
+      long r = need_dir(out, len);
+      if (r < 0) return r;
+      pending = 0;
+    }
     if (!*p) break;
     const char *s = p;
     while (*p && *p != '/') p++;
@@ -192,19 +227,16 @@ static long canon(const char *base, const char *path, char *out, size_t cap) {
       if (len > 0) len--;
       continue;
     }
+    if (check && n > 255) return -ENAMETOOLONG;
     if (len + 1 + n + 1 > cap) return -ENAMETOOLONG;
     out[len++] = '/';
     zrt_copy(out + len, s, n);
     len += n;
+    pending = 1;
   }
   if (len == 0) out[len++] = '/';
   out[len] = 0;
   return (long)len;
-}
-
-static int same(const char *a, const char *b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
 }
 
 /* The channel whose alias names this canonical path, or -1. */
@@ -214,18 +246,20 @@ static int find_channel(const char *path) {
     const char *name = channel(i)->name;
     if (!name) continue;
     if (same(name, path)) return i;
-    if (canon("/", name, alias, sizeof alias) > 0 && same(alias, path)) return i;
+    if (canon("/", name, alias, sizeof alias, 0) > 0 && same(alias, path)) return i;
   }
   return -1;
 }
 
-/* Is this canonical path `/` or a proper prefix directory of some alias? */
+/* Is this canonical path `/`, `/dev` (which holds /dev/null) or a proper prefix
+ * directory of some alias? */
 static int is_dir(const char *path, size_t len) {
   if (len == 1) return 1;
+  if (len == 4 && path[1] == 'd' && path[2] == 'e' && path[3] == 'v') return 1;
   char alias[ZRT_PATH_MAX];
   for (int i = 0; i < channels_count(); i++) {
     const char *name = channel(i)->name;
-    if (!name || canon("/", name, alias, sizeof alias) < 0) continue;
+    if (!name || canon("/", name, alias, sizeof alias, 0) < 0) continue;
     size_t k = 0;
     while (k < len && alias[k] == path[k]) k++;
     if (k == len && alias[k] == '/') return 1;
@@ -241,8 +275,10 @@ struct target {
   long len;
 };
 
-/* Resolves path relative to dirfd into t: 0, or -ENOENT/-ENOTDIR/-EBADF/-EFAULT. */
-static long resolve(long dirfd, const char *path, struct target *t) {
+/* Looks path up relative to dirfd into t: 0 (t->kind K_FREE when the last component
+ * names nothing in an existing directory), or -ENOENT/-ENOTDIR/-ENAMETOOLONG for the
+ * directories on the way, -EBADF/-EFAULT. */
+static long lookup(long dirfd, const char *path, struct target *t) {
   if (!path) return -EFAULT;
   if (!path[0]) return -ENOENT;
   const char *base = cwd;
@@ -252,7 +288,7 @@ static long resolve(long dirfd, const char *path, struct target *t) {
     if (d->kind != K_DIR) return -ENOTDIR;
     base = d->path;
   }
-  t->len = canon(base, path, t->path, sizeof t->path);
+  t->len = canon(base, path, t->path, sizeof t->path, 1);
   if (t->len < 0) return t->len;
   t->ch = find_channel(t->path);
   if (t->ch >= 0)
@@ -262,8 +298,15 @@ static long resolve(long dirfd, const char *path, struct target *t) {
   else if (is_dir(t->path, (size_t)t->len))
     t->kind = K_DIR;
   else
-    return -ENOENT;
+    t->kind = K_FREE;
   return 0;
+}
+
+/* Resolves path relative to dirfd into t: 0, or -ENOENT/-ENOTDIR/-EBADF/-EFAULT. */
+static long resolve(long dirfd, const char *path, struct target *t) {
+  long r = lookup(dirfd, path, t);
+  if (r < 0) return r;
+  return t->kind == K_FREE ? -ENOENT : 0;
 }
 
 /* ---- open, close, dup ---------------------------------------------------------------- */
@@ -478,7 +521,7 @@ long zrt_fsync(long fd) { return get(fd) ? 0 : -EBADF; }
  * not below dir), and whether more components follow (a subdirectory). */
 static size_t entry_of(int ch, const char *dir, size_t dlen, char *alias, char **name, int *subdir) {
   const char *n = channel(ch)->name;
-  if (!n || canon("/", n, alias, ZRT_PATH_MAX) < 0) return 0;
+  if (!n || canon("/", n, alias, ZRT_PATH_MAX, 0) < 0) return 0;
   size_t k = dlen == 1 ? 0 : dlen; /* `/` is the prefix of everything */
   for (size_t i = 0; i < k; i++)
     if (alias[i] != dir[i]) return 0;
@@ -816,4 +859,80 @@ long zrt_readlinkat(long dirfd, const char *path, char *buf, size_t size) {
   long r = resolve(dirfd, path, &t);
   /* There are no symbolic links: an existing path is not one. */
   return r < 0 ? r : -EINVAL;
+}
+
+/* ---- the name space is fixed ---------------------------------------------------------- */
+
+/* mkdir, mknod, symlink, link (the new name), unlink and rmdir: the names are the
+ * manifest's channels and cannot change. The errors the kernel checks first are the
+ * same as on Linux (the lookup's ENOENT/ENOTDIR, EEXIST for a name that exists,
+ * ENOENT/EISDIR/ENOTDIR/ENOTEMPTY/EBUSY for what is removed); anything that would succeed
+ * is -EROFS. */
+long zrt_name_op(long dirfd, const char *path, int op) {
+  struct target t;
+  long r = lookup(dirfd, path, &t);
+  if (r < 0) return r;
+  switch (op) {
+    case ZRT_NS_CREATE:
+      return t.kind == K_FREE ? -EROFS : -EEXIST;
+    case ZRT_NS_UNLINK:
+      if (t.kind == K_FREE) return -ENOENT;
+      return t.kind == K_DIR ? -EISDIR : -EROFS;
+    default: /* ZRT_NS_RMDIR */
+      if (t.kind == K_FREE) return -ENOENT;
+      if (t.kind != K_DIR) return -ENOTDIR;
+      return t.len == 1 ? -EBUSY : -ENOTEMPTY; /* every directory holds an alias */
+  }
+}
+
+/* rename and link: the old name must exist (-ENOENT), link's new one must not (-EEXIST);
+ * the new name's directories are looked up; then -EROFS. */
+long zrt_rename(long olddirfd, const char *old, long newdirfd, const char *new, int link) {
+  struct target t;
+  long r = resolve(olddirfd, old, &t);
+  if (r < 0) return r;
+  r = lookup(newdirfd, new, &t);
+  if (r < 0) return r;
+  if (link && t.kind != K_FREE) return -EEXIST;
+  return -EROFS;
+}
+
+/* ftruncate and truncate on a writable channel with a random write side: shrinking sets
+ * the size every description sees (as O_TRUNC does; the host file keeps its bytes),
+ * growing writes zeros up to the new size. Other files: -EINVAL, as for a pipe; a
+ * directory: -EISDIR (truncate) or -EINVAL. */
+static long truncate_channel(int ch, long len) {
+  if (len < 0) return -EINVAL;
+  if (!write_random(ch)) return -EINVAL;
+  int64_t size = ch_size(ch);
+  if (len <= size) {
+    ch_set_size(ch, len);
+    return 0;
+  }
+  static const char zeros[4096];
+  while (size < len) {
+    int64_t n = len - size > (int64_t)sizeof zeros ? (int64_t)sizeof zeros : len - size;
+    int64_t w = zvm_pwrite(ch, zeros, n, size);
+    if (w <= 0) return w < 0 ? io_result(w) : -EIO;
+    size += w;
+    ch_grow(ch, size);
+  }
+  return 0;
+}
+
+long zrt_ftruncate(long fd, long len) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (o->kind != K_CHANNEL || !can_write(o)) return -EINVAL;
+  return truncate_channel(o->ch, len);
+}
+
+long zrt_truncate(const char *path, long len) {
+  struct target t;
+  long r = resolve(AT_FDCWD, path, &t);
+  if (r < 0) return r;
+  if (t.kind == K_DIR) return -EISDIR;
+  if (t.kind == K_NULL) return -EINVAL;
+  if (!ch_writable(t.ch)) return -EACCES;
+  return truncate_channel(t.ch, len);
 }

@@ -8,7 +8,9 @@
  * - files and channels (files.c): read, write, readv, writev, pread64, pwrite64, lseek,
  *   open, openat, creat, close, dup, dup2, dup3, fstat, stat, lstat, newfstatat, statx,
  *   fcntl, ioctl, access, faccessat, faccessat2, getcwd, chdir, fchdir, getdents64,
- *   readlink, readlinkat, fsync, fdatasync;
+ *   readlink, readlinkat, fsync, fdatasync, truncate, ftruncate; the fixed name space
+ *   (mkdir, mkdirat, mknod, mknodat, symlink, symlinkat, unlink, unlinkat, rmdir, rename,
+ *   renameat, renameat2, link, linkat: Linux's lookup errors, EEXIST, else EROFS);
  * - memory inside the heap (memory.c): brk, mmap, munmap, mremap, madvise, mprotect;
  * - time, randomness, identity and limits (misc.c): clock_gettime, clock_getres,
  *   gettimeofday, time, getrandom, uname, prlimit64, getrlimit, setrlimit, sysinfo;
@@ -126,6 +128,24 @@ long __zv_syscall_c(const long *w) {
     case SYS_getdents64: return zrt_getdents64(a1, (void *)a2, (size_t)a3);
     case SYS_readlink: return zrt_readlinkat(AT_FDCWD, (const char *)a1, (char *)a2, (size_t)a3);
     case SYS_readlinkat: return zrt_readlinkat(a1, (const char *)a2, (char *)a3, (size_t)a4);
+    case SYS_mkdir: return zrt_name_op(AT_FDCWD, (const char *)a1, ZRT_NS_CREATE);
+    case SYS_mkdirat: return zrt_name_op(a1, (const char *)a2, ZRT_NS_CREATE);
+    case SYS_mknod: return zrt_name_op(AT_FDCWD, (const char *)a1, ZRT_NS_CREATE);
+    case SYS_mknodat: return zrt_name_op(a1, (const char *)a2, ZRT_NS_CREATE);
+    case SYS_symlink: return a1 ? zrt_name_op(AT_FDCWD, (const char *)a2, ZRT_NS_CREATE) : -EFAULT;
+    case SYS_symlinkat: return a1 ? zrt_name_op(a2, (const char *)a3, ZRT_NS_CREATE) : -EFAULT;
+    case SYS_unlink: return zrt_name_op(AT_FDCWD, (const char *)a1, ZRT_NS_UNLINK);
+    case SYS_rmdir: return zrt_name_op(AT_FDCWD, (const char *)a1, ZRT_NS_RMDIR);
+    case SYS_unlinkat:
+      if (a3 & ~(long)AT_REMOVEDIR) return -EINVAL;
+      return zrt_name_op(a1, (const char *)a2, (a3 & AT_REMOVEDIR) ? ZRT_NS_RMDIR : ZRT_NS_UNLINK);
+    case SYS_rename: return zrt_rename(AT_FDCWD, (const char *)a1, AT_FDCWD, (const char *)a2, 0);
+    case SYS_renameat: return zrt_rename(a1, (const char *)a2, a3, (const char *)a4, 0);
+    case SYS_renameat2: return a5 & ~7L ? -EINVAL : zrt_rename(a1, (const char *)a2, a3, (const char *)a4, 0);
+    case SYS_link: return zrt_rename(AT_FDCWD, (const char *)a1, AT_FDCWD, (const char *)a2, 1);
+    case SYS_linkat: return zrt_rename(a1, (const char *)a2, a3, (const char *)a4, 1);
+    case SYS_truncate: return zrt_truncate((const char *)a1, a2);
+    case SYS_ftruncate: return zrt_ftruncate(a1, a2);
     case SYS_fsync:
     case SYS_fdatasync: return zrt_fsync(a1);
 

@@ -47,6 +47,14 @@ long zrt_getdents64(long fd, void *buf, size_t size);
 long zrt_fchdir(long fd);
 long zrt_readlinkat(long dirfd, const char *path, char *buf, size_t size);
 long zrt_fsync(long fd);
+/* The fixed name space: what mkdir/unlink/rmdir (op) and rename/link answer. */
+#define ZRT_NS_CREATE 0
+#define ZRT_NS_UNLINK 1
+#define ZRT_NS_RMDIR 2
+long zrt_name_op(long dirfd, const char *path, int op);
+long zrt_rename(long olddirfd, const char *old, long newdirfd, const char *new, int link);
+long zrt_ftruncate(long fd, long len);
+long zrt_truncate(const char *path, long len);
 /* Reads a random-read channel of fd at off into buf (for file mmap); -errno. */
 long zrt_fd_pread_all(long fd, void *buf, size_t n, long off);
 

@@ -4,7 +4,10 @@
 //! for every compile, and links with zvld (in-process) instead of ld. It takes gcc's
 //! arguments: with `-c`, `-S` or `-E` it only compiles; otherwise sources are compiled
 //! to temporary objects and everything is linked, in command-line order, between the
-//! sysroot's crt objects and `libzrt.a libc.a libgcc.a`.
+//! sysroot's crt objects and `libzrt.a libc.a libgcc.a`. In link mode it reads `@FILE`
+//! response files, sources from standard input (`-x LANG -`), `-x` per source, names
+//! one-step `-MD`/`-MMD` dependency files as gcc does, and answers `-v` alone, `-###` and
+//! `-dumpmachine` (`x86_64-linux-musl`) itself.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,17 +121,98 @@ fn unsupported_ld_option(p: &str) -> bool {
 }
 
 fn is_source(a: &str) -> bool {
-    [".c", ".s", ".S", ".i", ".cc", ".cpp", ".cxx", ".C"].iter().any(|e| a.ends_with(e))
+    [".c", ".s", ".S", ".sx", ".i", ".cc", ".cpp", ".cxx", ".c++", ".cp", ".CPP", ".C", ".ii"]
+        .iter()
+        .any(|e| a.ends_with(e))
+}
+
+/// The target triple zvcc reports for `-dumpmachine`: x86-64 code over musl (not the
+/// host's `x86_64-linux-gnu`, whose multiarch directories hold glibc's files).
+pub const DUMPMACHINE: &str = "x86_64-linux-musl";
+
+fn run_gcc(args: &[String]) -> Result<i32, DriverError> {
+    let st = Command::new(gcc()).args(args).status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+    Ok(st.code().unwrap_or(1))
+}
+
+/// A source to compile in link mode: where its object goes among the inputs, its path
+/// (`-` is standard input) and the language `-x` gave it.
+struct Source {
+    slot: usize,
+    path: String,
+    lang: Option<String>,
+}
+
+/// Expands gcc's response files: an argument `@FILE` stands for the arguments in FILE,
+/// separated by white space, with `'...'`, `"..."` and backslash quoting, themselves
+/// expanded (to a depth of 16); `@FILE` stays as it is when FILE cannot be read.
+pub fn expand_response_files(args: &[String]) -> Vec<String> {
+    fn split(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let (mut in_word, mut quote) = (false, None::<char>);
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match (c, quote) {
+                ('\\', _) => {
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                    in_word = true;
+                }
+                (q, Some(open)) if q == open => quote = None,
+                (c, Some(_)) => cur.push(c),
+                ('\'' | '"', None) => {
+                    quote = Some(c);
+                    in_word = true;
+                }
+                (c, None) if c.is_whitespace() => {
+                    if in_word {
+                        out.push(std::mem::take(&mut cur));
+                        in_word = false;
+                    }
+                }
+                (c, None) => {
+                    cur.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            out.push(cur);
+        }
+        out
+    }
+    fn expand(args: &[String], depth: u32, out: &mut Vec<String>) {
+        for a in args {
+            let text = a.strip_prefix('@').filter(|_| depth < 16).and_then(|f| std::fs::read_to_string(f).ok());
+            match text {
+                Some(t) => expand(&split(&t), depth + 1, out),
+                None => out.push(a.clone()),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    expand(args, 0, &mut out);
+    out
 }
 
 /// Runs zvcc with `args` (without the program name). Returns the exit status to use.
 pub fn run(args: &[String]) -> Result<i32, DriverError> {
+    let original = args;
+    let expanded = expand_response_files(args);
+    let args = &expanded[..];
     let verbose = args.iter().any(|a| a == "-v");
+    let dry_run = args.iter().any(|a| a == "-###");
+    if args.iter().any(|a| a == "-dumpmachine") {
+        println!("{DUMPMACHINE}");
+        return Ok(0);
+    }
     // Queries that autoconf and build systems make: hand them to gcc unchanged.
     if args.is_empty()
         || args
             .iter()
-            .any(|a| a == "--version" || a == "-dumpversion" || a == "-dumpmachine" || a.starts_with("-print-"))
+            .any(|a| a == "--version" || a == "-dumpversion" || a == "-dumpfullversion" || a.starts_with("-print-"))
     {
         // Files of the sysroot are answered from it (`-print-file-name=libc.a` must not
         // name the host's C library), and so is `-print-sysroot`.
@@ -145,22 +229,20 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                 }
             }
         }
-        let st =
-            Command::new(gcc()).args(args).status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
-        return Ok(st.code().unwrap_or(1));
+        return run_gcc(original);
     }
     if let Some(a) = args.iter().find(|a| matches!(a.as_str(), "-m32" | "-mx32" | "-m16")) {
         return Err(DriverError::Usage(format!("{a}: a nexe is x86-64 code (zvcc compiles for -m64 only)")));
     }
-    let compile_only = args.iter().any(|a| a == "-c" || a == "-S" || a == "-E" || a == "-M" || a == "-MM");
+    let compile_only = args.iter().any(|a| matches!(a.as_str(), "-c" | "-S" | "-E" | "-M" | "-MM" | "-fsyntax-only"));
     if args.iter().any(|a| a == "-shared") {
         return Err(DriverError::Usage("-shared is not supported: a nexe is a static executable".into()));
     }
-    let root = sysroot()?;
-    let flags = compile_flags(&root);
     if compile_only {
+        let root = sysroot()?;
+        // gcc reads the response files itself.
         let mut cmd = Command::new(gcc());
-        cmd.args(args).args(&flags);
+        cmd.args(original).args(compile_flags(&root));
         if verbose {
             eprintln!("zvcc: {:?}", cmd);
         }
@@ -171,8 +253,9 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     // Link mode: split the arguments.
     let mut compile_args: Vec<String> = Vec::new();
     let mut cfg = Config { output: PathBuf::from("a.out"), ..Default::default() };
+    let mut explicit_output = false;
     let mut user_inputs: Vec<InputArg> = Vec::new();
-    let mut sources: Vec<(usize, String)> = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
     let (mut nostart, mut nolibs) = (false, false);
     let mut lang_x: Option<String> = None;
     let mut i = 0;
@@ -183,10 +266,13 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             args.get(*i).cloned().ok_or_else(|| DriverError::Usage(format!("{a} needs an argument")))
         };
         match a.as_str() {
-            "-o" => cfg.output = PathBuf::from(next(&mut i)?),
+            "-o" => {
+                cfg.output = PathBuf::from(next(&mut i)?);
+                explicit_output = true;
+            }
             "-L" => cfg.lib_paths.push(PathBuf::from(next(&mut i)?)),
             "-l" => user_inputs.push(InputArg::Lib(next(&mut i)?)),
-            "-static" | "-pie" | "-no-pie" | "-rdynamic" | "-s" | "-v" => {
+            "-static" | "-pie" | "-no-pie" | "-rdynamic" | "-s" | "-v" | "-###" => {
                 if a == "-s" {
                     cfg.strip_debug = true;
                 }
@@ -198,12 +284,20 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             "-nostartfiles" => nostart = true,
             "-nodefaultlibs" => nolibs = true,
             "-x" => {
+                // Applies to the sources after it (each is compiled with its own `-x`).
                 let l = next(&mut i)?;
-                compile_args.push("-x".into());
-                compile_args.push(l.clone());
                 lang_x = if l == "none" { None } else { Some(l) };
             }
-            "-I" | "-D" | "-U" | "-include" | "-isystem" | "-iquote" | "-MF" | "-MT" | "-MQ" => {
+            "-" => {
+                // Standard input, as with gcc: only with a language.
+                if lang_x.is_none() {
+                    return Err(DriverError::Usage("-E or -x required when input is from standard input".into()));
+                }
+                sources.push(Source { slot: user_inputs.len(), path: a.clone(), lang: lang_x.clone() });
+                user_inputs.push(InputArg::Path(PathBuf::new()));
+            }
+            "-I" | "-D" | "-U" | "-include" | "-isystem" | "-iquote" | "-idirafter" | "-imacros" | "-MF" | "-MT"
+            | "-MQ" => {
                 compile_args.push(a.clone());
                 compile_args.push(next(&mut i)?);
             }
@@ -244,10 +338,13 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                     user_inputs.push(InputArg::Lib(v.to_string()));
                 } else if let Some(v) = a.strip_prefix("-o") {
                     cfg.output = PathBuf::from(v);
+                    explicit_output = true;
+                } else if let Some(l) = a.strip_prefix("-x") {
+                    lang_x = if l == "none" { None } else { Some(l.to_string()) };
                 } else if a.starts_with('-') {
                     compile_args.push(a.clone());
                 } else if lang_x.is_some() || is_source(a) {
-                    sources.push((user_inputs.len(), a.clone()));
+                    sources.push(Source { slot: user_inputs.len(), path: a.clone(), lang: lang_x.clone() });
                     user_inputs.push(InputArg::Path(PathBuf::new()));
                 } else {
                     user_inputs.push(InputArg::Path(PathBuf::from(a)));
@@ -257,23 +354,61 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         i += 1;
     }
     if user_inputs.is_empty() {
+        if verbose {
+            // `zvcc -v` alone (autoconf logs it): what gcc -v says, after zvcc's own line.
+            eprintln!(
+                "zvcc {} (zv: gcc with zv's code generation flags, linked by zvld; sysroot {})",
+                env!("CARGO_PKG_VERSION"),
+                sysroot().map_or_else(|e| e.to_string(), |p| p.display().to_string())
+            );
+            return run_gcc(&["-v".to_string()]);
+        }
         return Err(DriverError::Usage("no input files".into()));
     }
+    let root = sysroot()?;
+    let flags = compile_flags(&root);
+    // Dependency files of a one-step build (`-MD`/`-MMD` without `-c`) are named and
+    // targeted as gcc names them: `OUT.d` (OUT without its suffix) with target OUT when
+    // `-o OUT` is given, else `a-STEM.d` with target `STEM.o`, not after the temporary
+    // objects zvcc compiles into.
+    let deps = compile_args.iter().any(|a| a == "-MD" || a == "-MMD");
+    let has_mf = compile_args.iter().any(|a| a.starts_with("-MF"));
+    let has_mt = compile_args.iter().any(|a| a.starts_with("-MT") || a.starts_with("-MQ"));
     // Compile the sources.
     let tmp = TempDir::new()?;
-    for (k, (slot, src)) in sources.iter().enumerate() {
-        let stem = Path::new(src).file_stem().map_or("src".into(), |s| s.to_string_lossy().into_owned());
+    for (k, src) in sources.iter().enumerate() {
+        let stem = if src.path == "-" {
+            "stdin".to_string()
+        } else {
+            Path::new(&src.path).file_stem().map_or("src".into(), |s| s.to_string_lossy().into_owned())
+        };
         let obj = tmp.0.join(format!("{k}-{stem}.o"));
         let mut cmd = Command::new(gcc());
-        cmd.args(&compile_args).arg("-c").arg(src).arg("-o").arg(&obj).args(&flags);
-        if verbose {
+        cmd.args(&compile_args);
+        if deps && !has_mt {
+            let target = if explicit_output { cfg.output.display().to_string() } else { format!("{stem}.o") };
+            cmd.arg("-MT").arg(target);
+        }
+        if deps && !has_mf {
+            let dfile =
+                if explicit_output { cfg.output.with_extension("d") } else { PathBuf::from(format!("a-{stem}.d")) };
+            cmd.arg("-MF").arg(dfile);
+        }
+        if let Some(l) = &src.lang {
+            cmd.arg("-x").arg(l);
+        }
+        cmd.arg("-c").arg(&src.path).arg("-o").arg(&obj).args(&flags);
+        if verbose || dry_run {
             eprintln!("zvcc: {:?}", cmd);
+        }
+        user_inputs[src.slot] = InputArg::Path(obj);
+        if dry_run {
+            continue; // `-###`: show the commands, run none
         }
         let st = cmd.status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
         if !st.success() {
             return Ok(st.code().unwrap_or(1));
         }
-        user_inputs[*slot] = InputArg::Path(obj);
     }
     let lib = root.join("lib");
     cfg.lib_paths.push(lib.clone());
@@ -297,8 +432,11 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     if !nostart {
         cfg.inputs.push(InputArg::Path(lib.join("crtn.o")));
     }
-    if verbose {
+    if verbose || dry_run {
         eprintln!("zvcc: zvld {:?}", cfg);
+    }
+    if dry_run {
+        return Ok(0);
     }
     crate::link::link(&cfg).map_err(DriverError::Link)?;
     Ok(0)

@@ -67,6 +67,19 @@ int main(void) {
   errno = 0;
   long rr = syscall(999);
   printf("syscall 999: %ld %s\n", rr, errno == ENOSYS ? "ENOSYS" : "other");
+  /* The names are the manifest's: what would change them is EROFS. */
+  errno = 0;
+  r = unlink("/data/input.bin");
+  printf("unlink channel: %d %s\n", r, errno == EROFS ? "EROFS" : "other");
+  errno = 0;
+  r = mkdir("/data/new", 0755);
+  printf("mkdir new: %d %s\n", r, errno == EROFS ? "EROFS" : "other");
+  errno = 0;
+  r = rename("/data/input.bin", "/data/moved.bin");
+  printf("rename channel: %d %s\n", r, errno == EROFS ? "EROFS" : "other");
+  errno = 0;
+  r = truncate("/data/input.bin", 0);
+  printf("truncate read-only channel: %d %s\n", r, errno == EACCES ? "EACCES" : "other");
 
   errno = 0;
   long o = (long)lseek(0, 0, SEEK_CUR);

@@ -8,7 +8,10 @@
 //! - [`debug`]: `addr2line` on a rewritten nexe finds the right source lines;
 //! - [`rewrites`]: each row of the rewrite table appears in a linked nexe;
 //! - [`tls`]: general- and local-dynamic TLS from `-fPIC` code, relaxed to local-exec;
-//! - [`ehdr`]: `__ehdr_start` reads the nexe's own ELF and program headers.
+//! - [`ehdr`]: `__ehdr_start` reads the nexe's own ELF and program headers;
+//! - [`zvcc`]: the driver as build systems probe it (`-v`, `-dumpmachine`, `-###`,
+//!   conftest builds), sources from stdin, per-source `-x`, one-step `-MD` files,
+//!   response files, `-fsyntax-only`.
 //!
 //! Tests that need the musl + zrt sysroot fail (never skip) with a message saying to run
 //! scripts/build-sysroot.
@@ -21,3 +24,4 @@ mod errors;
 mod fuzz_replay;
 mod rewrites;
 mod tls;
+mod zvcc;

@@ -153,4 +153,34 @@ fn a_read_write_channel_grows_and_truncates_for_every_open() {
     let (want, got) = (String::from_utf8_lossy(&native.stdout), String::from_utf8_lossy(&zv.stdout));
     assert_same_text("growth.c stdout", &want, &got);
     assert!(want.contains("truncated: stat 3, SEEK_END 3, read 3 [hi|]"), "{want}");
+    assert!(want.contains("ftruncated: stat 2, SEEK_END 2, read 2 [hi]"), "{want}");
+    assert!(want.contains("grown by truncate: stat 6, SEEK_END 6, read 6 [hi0000]"), "{want}");
+}
+
+/// test-corpus/c/zrt/paths.c: a path through a file (`data/input.bin/x`, `/dev/stdin/x`,
+/// `/dev/null/`, `data/input.bin/..`) is ENOTDIR and one through a missing name
+/// (`data/missing/../input.bin`) ENOENT, for open, stat, access, opendir, chdir and
+/// openat, as the kernel's component-by-component walk answers natively.
+#[test]
+fn paths_through_files_are_enotdir_as_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "paths");
+    let root = dir.path().join("native-root");
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("data/input.bin"), input_bytes()).unwrap();
+    let mut n = Command::new(&b.native);
+    n.current_dir(&root);
+    let native = run_with_stdin(n, STDIN, "native paths");
+    check_ok(&native, "native paths");
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let expected = expected("paths", &native_out);
+    assert_same_text("paths (native build vs paths.expected)", &expected, &native_out);
+    assert!(expected.contains("/dev/stdin/x                     open ENOTDIR"), "{expected}");
+
+    let input = host_input(dir.path());
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60").arg("--channel").arg(input_channel(&input)).arg(&b.nexe);
+    let o = run_with_stdin(c, STDIN, "zvrun paths.nexe");
+    check_ok(&o, "zvrun paths.nexe");
+    assert_same_text("paths (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
 }

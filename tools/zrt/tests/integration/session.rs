@@ -51,6 +51,10 @@ fn the_guest_sees_its_session_and_zrt_answers() {
     expect(&got, "getpid", "1");
     expect(&got, "socket", "-1 ENOSYS");
     expect(&got, "syscall 999", "-1 ENOSYS");
+    expect(&got, "unlink channel", "-1 EROFS");
+    expect(&got, "mkdir new", "-1 EROFS");
+    expect(&got, "rename channel", "-1 EROFS");
+    expect(&got, "truncate read-only channel", "-1 EACCES");
     expect(&got, "lseek stdin", "-1 ESPIPE");
     expect(&got, "ioctl TIOCGWINSZ", "-1 ENOTTY");
     expect(&got, "fstat stdout", "0 chr 1");
