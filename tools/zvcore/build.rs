@@ -4,6 +4,11 @@
 //! it, so a cached "accepted" from one verifier is never trusted by another, not even by a
 //! development build whose sources changed without a version bump. Any input that cannot
 //! be read fails the build rather than silently dropping out of the identity.
+//!
+//! It also writes `names.rs` (see `src/names.rs`): the names of iced-x86's mnemonics,
+//! registers and CPUID features as one string and a table of end offsets each, tables
+//! without pointers. iced's own `Debug` tables are arrays of `&str`, about 2,500 pointers a
+//! position-independent runtime relocates (and copies the pages of) at every start.
 
 use std::path::Path;
 
@@ -55,4 +60,33 @@ fn main() {
         .expect("zvcore build.rs: iced-x86 is not in Cargo.lock");
     feed(entry.as_bytes());
     println!("cargo:rustc-env=ZV_VERIFIER_ID={a:016x}{b:016x}");
+    write_names();
+}
+
+/// One pointer-free name table: `NAME_TEXT` holds every name back to back and
+/// `NAME_ENDS[i]` is where the name of value `i` ends.
+fn name_table<T: std::fmt::Debug>(prefix: &str, values: impl Iterator<Item = T>, lower: bool) -> String {
+    let (mut text, mut ends) = (String::new(), Vec::new());
+    for v in values {
+        let name = format!("{v:?}");
+        text.push_str(&if lower { name.to_ascii_lowercase() } else { name });
+        ends.push(u16::try_from(text.len()).expect("zvcore build.rs: name table larger than 64 KiB"));
+    }
+    format!(
+        "pub(crate) static {prefix}_TEXT: &str = {text:?};\npub(crate) static {prefix}_ENDS: [u16; {}] = {ends:?};\n",
+        ends.len()
+    )
+}
+
+fn write_names() {
+    use iced_x86::{CpuidFeature, Mnemonic, Register};
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let code = [
+        name_table("MNEMONIC", Mnemonic::values(), true),
+        name_table("REGISTER", Register::values(), true),
+        name_table("CPUID_FEATURE", CpuidFeature::values(), false),
+    ]
+    .concat();
+    let path = Path::new(&out).join("names.rs");
+    std::fs::write(&path, code).unwrap_or_else(|e| panic!("zvcore build.rs: cannot write {}: {e}", path.display()));
 }

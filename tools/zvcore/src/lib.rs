@@ -14,6 +14,7 @@ pub mod attacks;
 pub mod form;
 pub mod image;
 pub mod manifest;
+pub mod names;
 pub mod nexe;
 pub mod oracle;
 pub mod testgen;

@@ -647,6 +647,8 @@ struct Prefixes {
     seg_non_cs: bool,
     p66: bool,
     p67: bool,
+    /// An f2 or f3 prefix (rep, bnd, xacquire, xrelease or a mandatory prefix).
+    rep: bool,
     legacy: u8,
     count: usize,
 }
@@ -656,7 +658,10 @@ fn scan_prefixes(raw: &[u8]) -> Prefixes {
     for &b in raw {
         match b {
             0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 => {
-                p.seg = b;
+                // Remember the first prefix that is not CS, so the message names it.
+                if !p.seg_non_cs {
+                    p.seg = b;
+                }
                 p.seg_non_cs |= b != 0x2E;
                 p.legacy += 1;
             }
@@ -668,7 +673,11 @@ fn scan_prefixes(raw: &[u8]) -> Prefixes {
                 p.p67 = true;
                 p.legacy += 1;
             }
-            0xF0 | 0xF2 | 0xF3 => p.legacy += 1,
+            0xF0 => p.legacy += 1,
+            0xF2 | 0xF3 => {
+                p.rep = true;
+                p.legacy += 1;
+            }
             0x40..=0x4F => {}
             _ => break,
         }
@@ -690,7 +699,7 @@ fn is_rsp_family(r: Register) -> bool {
 }
 
 fn mnemonic_text(m: Mnemonic) -> String {
-    format!("{m:?}").to_ascii_lowercase()
+    crate::names::mnemonic(m).to_string()
 }
 
 /// Regions at least this large are split across threads by the `_parallel` functions.
@@ -706,6 +715,26 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
     if len == 0 {
         out.push(Rule::C1, base, &[], "", "empty code region".into());
         return;
+    }
+    // All executable guest memory lies in [CODE_START, CODE_LIMIT) (C1; the Jail call
+    // refuses regions outside it too). Beyond CODE_LIMIT nothing is decoded: addresses
+    // there could wrap the address space.
+    let end = base.checked_add(len as u64);
+    if base < form::CODE_START || end.is_none_or(|e| e > form::CODE_LIMIT) {
+        out.push(
+            Rule::C1,
+            base,
+            &[],
+            "",
+            format!(
+                "region [{base:#x}, +{len:#x}) does not lie inside [CODE_START, CODE_LIMIT) = [{:#x}, {:#x})",
+                form::CODE_START,
+                form::CODE_LIMIT
+            ),
+        );
+        if end.is_none_or(|e| e > form::CODE_LIMIT) {
+            return;
+        }
     }
     if !(len as u64).is_multiple_of(form::BUNDLE) {
         out.push(Rule::C1, base, &[], "", format!("code size {len:#x} is not a multiple of 32"));
@@ -836,7 +865,7 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
 
         // C3: allow-list on the exact Code, then register classes.
         if flags & DENY != 0 {
-            let feats: Vec<String> = ins.cpuid_features().iter().map(|f| format!("{f:?}")).collect();
+            let feats: Vec<&str> = ins.cpuid_features().iter().map(|&f| crate::names::cpuid_feature(f)).collect();
             out.push(
                 Rule::C3,
                 addr,
@@ -849,6 +878,19 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
                 prev = Prev::None;
             }
             continue;
+        }
+        // HLE: an f2/f3 prefix on an instruction that can elide a lock (lock-prefixed, or
+        // xchg/mov to memory), whatever order the prefixes come in.
+        let hle_capable = ins.has_lock_prefix()
+            || (matches!(ins.mnemonic(), Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory);
+        if ins.has_xacquire_prefix() || ins.has_xrelease_prefix() || (pfx.rep && hle_capable) {
+            out.push(
+                Rule::C3,
+                addr,
+                raw,
+                &mtext(),
+                "xacquire/xrelease prefix: Hardware Lock Elision is TSX, which form 1 rejects".into(),
+            );
         }
         if flags & BT_REG != 0 && ins.op0_kind() == OpKind::Memory {
             out.push(
@@ -902,7 +944,7 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
                             addr,
                             raw,
                             &mtext(),
-                            format!("accesses the system register {}", format!("{r:?}").to_ascii_lowercase()),
+                            format!("accesses the system register {}", crate::names::register(r)),
                         );
                     }
                 }
@@ -973,18 +1015,20 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
             let writes_rsp = inf.used_registers().iter().any(|u| writes(u.access()) && is_stack_pointer(u.register()));
             if writes_rsp {
                 // iced reports a write of %esp as a write of %rsp (it zero-extends), so the
-                // explicit operands decide: a 64-, 16- or 8-bit stack-pointer operand is the
-                // forbidden kind, a 32-bit one the allowed kind, none at all an implicit write.
+                // explicit operands it writes decide: a 64-, 16- or 8-bit stack-pointer
+                // destination is the forbidden kind, a 32-bit one the allowed kind, none at
+                // all an implicit write (and so is any write by an implicit-writer form).
+                // Operands that are only read (`movzwl %sp,%esp`) do not count.
                 let regs: Vec<Register> = (0..ins.op_count())
-                    .filter(|&i| ins.op_kind(i) == OpKind::Register)
+                    .filter(|&i| ins.op_kind(i) == OpKind::Register && writes(inf.op_access(i)))
                     .map(|i| ins.op_register(i))
                     .collect();
                 let why = if let Some(r) = regs.iter().find(|r| is_rsp_family(**r)) {
                     Some(format!(
                         "writes %{} (only 32-bit writes to %esp zero-extend into range)",
-                        format!("{r:?}").to_ascii_lowercase()
+                        crate::names::register(*r)
                     ))
-                } else if regs.contains(&Register::ESP) {
+                } else if regs.contains(&Register::ESP) && flags & IMPLICIT_RSP == 0 {
                     None
                 } else {
                     Some("writes the stack pointer implicitly".to_string())
@@ -1027,12 +1071,12 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
                         let why = match prev {
                             Prev::P1Mask(other) => format!(
                                 "P1 register mismatch: masked %{} but branches through %{}",
-                                format!("{other:?}").to_ascii_lowercase(),
-                                format!("{r:?}").to_ascii_lowercase()
+                                crate::names::register(other),
+                                crate::names::register(r)
                             ),
                             _ => format!(
                                 "unmasked indirect branch; P1 needs `and $-32,%e..` on %{} immediately before it in the same bundle",
-                                format!("{r:?}").to_ascii_lowercase()
+                                crate::names::register(r)
                             ),
                         };
                         out.push(Rule::C9, addr, raw, &mtext(), why);
@@ -1127,7 +1171,7 @@ fn call_misaligned(base: u64, end: usize) -> String {
 }
 
 fn operand_regs(b: Register, x: Register) -> String {
-    let n = |r: Register| format!("%{}", format!("{r:?}").to_ascii_lowercase());
+    let n = |r: Register| format!("%{}", crate::names::register(r));
     match (b, x) {
         (Register::None, x) => format!("index {}", n(x)),
         (b, Register::None) => format!("base {}", n(b)),

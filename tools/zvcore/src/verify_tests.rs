@@ -537,3 +537,87 @@ fn trailing_hlt_counts_like_a_byte_loop() {
         }
     }
 }
+
+#[test]
+fn c3_rejects_hle_prefixes() {
+    // xacquire/xrelease are Hardware Lock Elision, part of TSX (C3): on CPUs that
+    // implement it they start a transaction.
+    rejects(&[0xF2, 0xF0, 0x67, 0x01, 0x00], Rule::C3); // xacquire lock add %eax,(%eax)
+    rejects(&[0xF3, 0xF0, 0x67, 0x01, 0x00], Rule::C3); // xrelease lock add %eax,(%eax)
+    rejects(&[0xF0, 0xF2, 0x67, 0x01, 0x00], Rule::C3); // lock xacquire add
+    rejects(&[0xF2, 0x67, 0x87, 0x00], Rule::C3); // xacquire xchg %eax,(%eax) (implicitly locked)
+    rejects(&[0xF3, 0x67, 0x89, 0x00], Rule::C3); // xrelease mov %eax,(%eax)
+    rejects(&[0xF3, 0x67, 0xC7, 0x00, 1, 0, 0, 0], Rule::C3); // xrelease movl $1,(%eax)
+    rejects(&[0xF2, 0xF0, 0x67, 0x0F, 0xB1, 0x08], Rule::C3); // xacquire lock cmpxchg
+                                                              // Both f2 and f3: which one the CPU takes is not for the verifier to guess.
+    rejects(&[0xF3, 0xF2, 0x67, 0x89, 0x00], Rule::C3);
+    rejects(&[0xF3, 0xF2, 0xF0, 0x67, 0x01, 0x00], Rule::C3);
+    // The same instructions without the hint, and f2 on a plain mov (not HLE), are fine.
+    accepts(&[0xF0, 0x67, 0x01, 0x00]);
+    accepts(&[0x67, 0x87, 0x00]);
+    accepts(&[0x67, 0x89, 0x00]);
+}
+
+#[test]
+fn c4_names_the_forbidden_segment_prefix() {
+    // ds then cs on a nop: the message must name 0x3e, the prefix that is not allowed.
+    let e = verify_region(
+        form::CODE_START,
+        &bytes_nexe_code(&[0x3E, 0x2E, 0x0F, 0x1F, 0x00]),
+        RegionKind::CodeSegment,
+        Options::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.violations.len(), 1);
+    assert_eq!(e.violations[0].rule, Rule::C4);
+    assert!(e.violations[0].reason.contains("0x3e"), "{}", e.violations[0]);
+    let e = verify_region(
+        form::CODE_START,
+        &bytes_nexe_code(&[0x2E, 0x64, 0x0F, 0x1F, 0x00]),
+        RegionKind::CodeSegment,
+        Options::default(),
+    )
+    .unwrap_err();
+    assert!(e.violations[0].reason.contains("0x64"), "{}", e.violations[0]);
+}
+
+/// `bytes` at offset 0, padded with nops to a bundle, then the 32-byte HLT sled.
+fn bytes_nexe_code(bytes: &[u8]) -> Vec<u8> {
+    let mut v = bytes.to_vec();
+    v.resize(bytes.len().next_multiple_of(32).max(32), 0x90);
+    v.extend_from_slice(&[form::HLT; 32]);
+    v
+}
+
+#[test]
+fn c6_decides_on_the_written_operand_not_on_read_ones() {
+    // 32-bit writes to %esp whose source names sp/spl: allowed (they zero-extend).
+    accepts(&[0x0F, 0xB7, 0xE4]); // movzwl %sp,%esp
+    accepts(&[0x40, 0x0F, 0xBE, 0xE4]); // movsbl %spl,%esp
+    accepts(&[0x48, 0x0F, 0xB7, 0xC4]); // movzwq %sp,%rax: reads sp, writes rax
+                                        // 64-bit, 16-bit and 8-bit writes stay rejected whatever the source.
+    rejects(&[0x48, 0x0F, 0xB7, 0xE4], Rule::C6); // movzwq %sp,%rsp
+    rejects(&[0x48, 0x63, 0xE4], Rule::C6); // movslq %esp,%rsp
+    rejects(&[0x66, 0x0F, 0xB6, 0xE0], Rule::C6); // movzbw %al,%sp
+    rejects(&[0x40, 0x88, 0xE4], Rule::C6); // mov %spl,%spl
+    rejects(&[0x48, 0x0F, 0xCC], Rule::C6); // bswap %rsp
+    rejects(&[0xC4, 0xE2, 0xDB, 0xF6, 0xC0], Rule::C6); // mulx %rax,%rsp,%rax (vvvv = rsp)
+}
+
+#[test]
+fn regions_must_lie_between_code_start_and_code_limit() {
+    let mut a = Asm::new();
+    a.emit(&[0x90]);
+    let code = a.finish(); // 64 bytes
+                           // Above CODE_LIMIT, straddling it, below CODE_START, and wrapping the address
+                           // space: C1, never a panic.
+    for base in [form::CODE_LIMIT, form::CODE_LIMIT - 32, 0, form::TRAMPOLINE_START, u64::MAX - 31, u64::MAX - 63] {
+        for kind in [RegionKind::CodeSegment, RegionKind::Jail] {
+            let e = verify_region(base, &code, kind, Options::default()).unwrap_err();
+            assert!(e.violations.iter().any(|v| v.rule == Rule::C1), "{base:#x} {kind:?}");
+        }
+    }
+    // The last bundle-sized region below CODE_LIMIT is fine.
+    let nops = vec![0x90; 32];
+    assert!(verify_region(form::CODE_LIMIT - 32, &nops, RegionKind::Jail, Options::default()).is_ok());
+}
