@@ -278,6 +278,38 @@ pub fn parsed_prefix<E>(
     Ok(Some(end))
 }
 
+/// Where a loader can read a nexe's first bytes so that every PT_LOAD segment's file
+/// bytes land at the segment's own address: `Some((bias, load_end))` when the
+/// program-header table lies in `head` and every PT_LOAD has the same page-aligned
+/// `p_vaddr - p_offset` (`bias`; the layout linkers produce, zvld's among them), with
+/// `load_end` the highest `p_vaddr + p_memsz`. `None` otherwise (no PT_LOAD, segments
+/// that disagree, fields that overflow). A placement hint only: it decides nothing about
+/// the file, which [`Nexe::parse`] still checks in full.
+pub fn congruent_load_bias(head: &[u8]) -> Option<(u64, u64)> {
+    const PT_LOAD: u32 = 1;
+    let (phoff, phnum) = (u64_at(head, 32)?, u64::from(u16_at(head, 56)?));
+    if !looks_like_elf(head) || usize::from(u16_at(head, 54)?) != PHDR_SIZE {
+        return None;
+    }
+    let end = phoff.checked_add(phnum.checked_mul(PHDR_SIZE as u64)?)?;
+    let table = head.get(usize::try_from(phoff).ok()?..usize::try_from(end).ok()?)?;
+    let mut found: Option<(u64, u64)> = None;
+    for ph in table.chunks_exact(PHDR_SIZE) {
+        if u32_at(ph, 0)? != PT_LOAD {
+            continue;
+        }
+        let (offset, vaddr, memsz) = (u64_at(ph, 8)?, u64_at(ph, 16)?, u64_at(ph, 40)?);
+        let bias = vaddr.checked_sub(offset).filter(|b| b % crate::form::PAGE == 0)?;
+        let seg_end = vaddr.checked_add(memsz)?;
+        found = match found {
+            None => Some((bias, seg_end)),
+            Some((b, e)) if b == bias => Some((b, e.max(seg_end))),
+            Some(_) => return None,
+        };
+    }
+    found
+}
+
 impl<'a> Nexe<'a> {
     /// Parses and structurally checks a nexe. Never panics.
     pub fn parse(data: &'a [u8]) -> Result<Nexe<'a>, NexeError> {
@@ -380,8 +412,16 @@ impl<'a> Nexe<'a> {
                             }
                         }
                         _ => {
-                            if let Some(v) = find_form_note(slice_at(data, offset, filesz).unwrap_or(&[])) {
-                                form_version = Some(v);
+                            for v in form_notes(slice_at(data, offset, filesz).unwrap_or(&[])) {
+                                match form_version {
+                                    Some(seen) if seen != v => {
+                                        return Err(NexeError::at(
+                                            ph,
+                                            format!("conflicting ZV form-version notes ({seen} and {v})"),
+                                        ))
+                                    }
+                                    _ => form_version = Some(v),
+                                }
                             }
                         }
                     }
@@ -651,11 +691,13 @@ impl<'a> Nexe<'a> {
     }
 }
 
-/// Finds the `ZV` type-1 note in a PT_NOTE segment and returns its version.
-fn find_form_note(notes: &[u8]) -> Option<u32> {
+/// The versions in the `ZV` type-1 notes of a PT_NOTE segment, in order (a malformed
+/// note ends the walk).
+fn form_notes(notes: &[u8]) -> Vec<u32> {
+    let mut found = Vec::new();
     let mut off = 0u64;
     let len = notes.len() as u64;
-    while off + 12 <= len {
+    let next_note = |off: u64| -> Option<(u64, Option<u32>)> {
         let namesz = u64::from(u32_at(notes, off)?);
         let descsz = u64::from(u32_at(notes, off + 4)?);
         let kind = u32_at(notes, off + 8)?;
@@ -665,12 +707,15 @@ fn find_form_note(notes: &[u8]) -> Option<u32> {
         let name = slice_at(notes, name_off, namesz)?;
         let desc = slice_at(notes, desc_off, descsz)?;
         let name = name.strip_suffix(&[0]).unwrap_or(name);
-        if name == form::NOTE_NAME && kind == form::NOTE_TYPE_FORM && descsz == 4 {
-            return u32_at(desc, 0);
-        }
+        let ours = name == form::NOTE_NAME && kind == form::NOTE_TYPE_FORM && descsz == 4;
+        Some((next, if ours { u32_at(desc, 0) } else { None }))
+    };
+    while off + 12 <= len {
+        let Some((next, version)) = next_note(off) else { break };
+        found.extend(version);
         off = next;
     }
-    None
+    found
 }
 
 /// Symbolizes an address as `function+0xoff` with a sorted symbol list.

@@ -82,6 +82,31 @@ fn c1_unknown_form_version_and_missing_note_are_malformed() {
     assert_eq!(rules_of(&w.build()), BTreeSet::from([Rule::Elf]));
 }
 
+/// A second ZV note in the same PT_NOTE segment: the same version is accepted, another
+/// version makes the file malformed (which note counts must not be a guess).
+#[test]
+fn conflicting_form_notes_are_malformed() {
+    let n = crate::writer::NexeWriter::with_code(Asm::new().finish()).build();
+    let (phoff, phnum) = (u64::from_le_bytes(n[32..40].try_into().unwrap()) as usize, n[56] as usize);
+    let note_ph = (0..phnum).map(|i| phoff + i * 56).find(|&p| n[p] == 4).expect("a PT_NOTE");
+    let off = u64::from_le_bytes(n[note_ph + 8..note_ph + 16].try_into().unwrap()) as usize;
+    let with_second = |version: u32| {
+        let mut m = n.clone();
+        let note: Vec<u8> = m[off..off + 20].to_vec();
+        assert!(m[off + 20..off + 40].iter().all(|&b| b == 0), "room after the note");
+        m[off + 20..off + 40].copy_from_slice(&note);
+        m[off + 36..off + 40].copy_from_slice(&version.to_le_bytes());
+        m[note_ph + 32..note_ph + 40].copy_from_slice(&40u64.to_le_bytes()); // p_filesz
+        m[note_ph + 40..note_ph + 48].copy_from_slice(&40u64.to_le_bytes()); // p_memsz
+        m
+    };
+    assert_eq!(rules_of(&with_second(form::FORM_VERSION)), BTreeSet::new());
+    let bad = with_second(form::FORM_VERSION + 1);
+    assert_eq!(rules_of(&bad), BTreeSet::from([Rule::Elf]));
+    let err = crate::nexe::Nexe::parse(&bad).expect_err("conflicting notes");
+    assert!(err.to_string().contains("conflicting ZV form-version notes"), "{err}");
+}
+
 #[test]
 fn c2_bundle_start_after_bad_bytes_is_still_checked() {
     // A bad byte in bundle 0 and a syscall in bundle 1: both reported.
