@@ -180,7 +180,6 @@ pub fn order_channels(mut ch: Vec<ChannelSpec>) -> Result<Vec<ChannelSpec>, Stri
 struct Layout {
     heap_start: u64,
     heap_size: u64,
-    manifest_start: u64,
 }
 
 fn round_up(v: u64, to: u64) -> u64 {
@@ -197,7 +196,16 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         out.phases.push((name, (now - mark).as_secs_f64()));
         mark = now;
     };
-    let read_program = || -> std::io::Result<Vec<u8>> {
+    // The guest address space first: the program is read straight into it when its
+    // layout allows (see `read_program`).
+    let mut mem = match GuestMemory::reserve() {
+        Ok(m) => m,
+        Err(e) => {
+            out.ending = Ending::Error(e);
+            return out;
+        }
+    };
+    let mut read_program = || -> std::io::Result<ProgramBytes> {
         let opened;
         let f = match cfg.image.as_ref().and_then(|i| i.file.as_deref()).or(cfg.program_file.as_deref()) {
             Some(f) => f,
@@ -217,9 +225,9 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
                 std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not in the image", img.program))
             })?,
         };
-        read_loaded_prefix(f, off, size, regular)
+        read_program(&mut mem, f, off, size, regular)
     };
-    let data = match read_program() {
+    let program = match read_program() {
         Ok(d) => d,
         Err(e) => {
             out.ending = Ending::Error(format!("cannot read program {}: {e}", cfg.program));
@@ -227,11 +235,15 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         }
     };
     phase(&mut out, "read");
+    let data = match &program {
+        ProgramBytes::Read(v) => v.as_slice(),
+        ProgramBytes::Staged(st) => st.bytes(),
+    };
     // Large code is verified on several threads. This is the only time zvrun runs more
-    // than one thread, and they are joined before the guest address space exists (the
-    // form's P2 relies on no other thread ever running inside it; Jail verifies on the
-    // trapping thread, and the seccomp filter forbids creating threads anyway). Asking
-    // for the CPU count reads cgroup files, so small programs do not ask.
+    // than one thread, and they are joined before any guest code is executable (the
+    // form's P2 relies on no other thread ever running while the guest does; Jail
+    // verifies on the trapping thread, and the seccomp filter forbids creating threads
+    // anyway). Asking for the CPU count reads cgroup files, so small programs do not ask.
     let threads = if data.len() >= zvcore::verify::PARALLEL_MIN {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -239,8 +251,8 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     };
     let opts = zvcore::Options { max_violations: 20 };
     let result = match &cfg.verdict_cache {
-        Some(dir) => zvcore::verify_nexe_cached(&data, opts, threads, &crate::cache::DirCache::open(dir.clone())),
-        None => zvcore::verify_nexe_parallel(&data, opts, threads).map(|v| (v, zvcore::CacheUse::Miss)),
+        Some(dir) => zvcore::verify_nexe_cached(data, opts, threads, &crate::cache::DirCache::open(dir.clone())),
+        None => zvcore::verify_nexe_parallel(data, opts, threads).map(|v| (v, zvcore::CacheUse::Miss)),
     };
     let verified = match result {
         Ok((v, used)) => {
@@ -289,14 +301,17 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         }
     }
     phase(&mut out, "open_channels");
-    let mut mem = match GuestMemory::reserve() {
-        Ok(m) => m,
-        Err(e) => {
-            out.ending = Ending::Error(e);
-            return out;
-        }
+    // What start-up needs of the file's headers, copied now: loading a staged program
+    // overwrites them (they lie in the trampoline's pages).
+    let zvcore::VerifiedNexe { nexe, code } = verified;
+    let (entry, phdrs, phnum) = (nexe.entry, nexe.phdr_bytes().to_vec(), nexe.phdrs.1);
+    let segments = nexe_segments(&nexe);
+    drop(nexe);
+    let staged = match &program {
+        ProgramBytes::Staged(st) => Some(st),
+        ProgramBytes::Read(_) => None,
     };
-    let layout = match load(&mut mem, &verified.nexe, &verified.code, cfg, &open) {
+    let layout = match load(&mut mem, &segments, &code, staged, cfg, &open) {
         Ok(l) => l,
         Err(e) => {
             out.ending = Ending::Error(e);
@@ -305,7 +320,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     };
     phase(&mut out, "reserve_and_map");
     out.heap_size = layout.heap_size;
-    let rsp = match build_startup(&mut mem, &verified.nexe, cfg, layout.manifest_start) {
+    let rsp = match build_startup(&mut mem, entry, &phdrs, phnum, cfg) {
         Ok(r) => r,
         Err(e) => {
             out.ending = Ending::Error(e);
@@ -331,7 +346,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     if let Some(t) = cfg.timeout {
         sys::arm_timeout(t);
     }
-    let end = sys::run_guest(verified.nexe.entry, rsp, &mut calls);
+    let end = sys::run_guest(entry, rsp, &mut calls);
     sys::disarm_timeout();
     phase(&mut out, "guest");
     out.ending = match end {
@@ -366,6 +381,53 @@ pub fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
         out.push(e.clone());
     }
     out
+}
+
+/// A program's bytes as read for verification: a buffer, or staged in guest memory.
+enum ProgramBytes {
+    Read(Vec<u8>),
+    Staged(sys::Staged),
+}
+
+/// Reads a nexe like [`read_loaded_prefix`], but straight into guest memory when its
+/// segments' file offsets and addresses differ by one page-aligned amount that puts the
+/// file's first bytes at or above the trampoline and its last inside the segments (the
+/// layout zvld and GNU ld produce): every segment's bytes then already lie where they
+/// load, and are verified there, with no buffer to fault in and no copy. Other layouts,
+/// pipes and devices are read into a buffer.
+fn read_program(
+    mem: &mut GuestMemory,
+    f: &std::fs::File,
+    off: u64,
+    size: u64,
+    regular: bool,
+) -> std::io::Result<ProgramBytes> {
+    use std::os::unix::fs::FileExt;
+    if !regular || size <= PAGE {
+        return read_loaded_prefix(f, off, size, regular).map(ProgramBytes::Read);
+    }
+    let mut page = [0u8; PAGE as usize];
+    f.read_exact_at(&mut page, off)?;
+    let needed = zvcore::nexe::parsed_prefix(&page, size, |at, n| {
+        let mut table = vec![0u8; usize::try_from(n).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
+        f.read_exact_at(&mut table, off + at)?;
+        Ok::<_, std::io::Error>(table)
+    })?;
+    match staging_place(&page, needed) {
+        Some((bias, end)) => mem.stage(f, off, bias, end, &page).map(ProgramBytes::Staged),
+        None => read_loaded_prefix(f, off, size, regular).map(ProgramBytes::Read),
+    }
+}
+
+/// Where [`read_program`] reads a nexe (first page `page`, whose parser reads its first
+/// `needed` bytes) in guest memory: `(address, length)`, or `None` to read it into a
+/// buffer. The bytes must start at or above the trampoline (whose pages the headers then
+/// share; they are overwritten with HLT) and end inside the PT_LOAD segments.
+fn staging_place(page: &[u8], needed: Option<u64>) -> Option<(u64, u64)> {
+    let end = needed.filter(|&e| e > PAGE)?;
+    let (bias, load_end) = zvcore::nexe::congruent_load_bias(page)?;
+    let fits = bias >= form::TRAMPOLINE_START && load_end <= form::CODE_LIMIT;
+    bias.checked_add(end).filter(|&e| fits && e <= load_end).map(|_| (bias, end))
 }
 
 /// The largest nexe read from a pipe or device (whose size is not known in advance).
@@ -415,29 +477,31 @@ pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool)
     Ok(buf)
 }
 
+/// The nexe's non-code segments as `GuestMemory::load_program` takes them: (start,
+/// page-rounded length, file bytes, permissions).
+fn nexe_segments<'a>(nexe: &Nexe<'a>) -> Vec<(u64, u64, &'a [u8], u8)> {
+    let segments = nexe.segments.iter().filter(|s| !s.flags.x());
+    segments
+        .map(|s| {
+            let prot = if s.flags.w() { PROT_R | PROT_W } else { PROT_R };
+            (s.vaddr, round_up(s.memsz, PAGE), nexe.segment_bytes(s), prot)
+        })
+        .collect()
+}
+
 fn load(
     mem: &mut GuestMemory,
-    nexe: &Nexe<'_>,
+    segments: &[(u64, u64, &[u8], u8)],
     code: &zvcore::VerifiedCode,
+    staged: Option<&sys::Staged>,
     cfg: &SessionConfig,
     channels: &[Channel],
 ) -> Result<Layout, String> {
     let e = |what: &str, err: std::io::Error| format!("cannot map {what}: {err}");
-    let mut data_bytes = 0u64;
-    let mut last_end = code.base() + round_up(code.len() as u64, PAGE);
-    let mut segments = Vec::new();
-    for s in &nexe.segments {
-        if s.flags.x() {
-            continue;
-        }
-        let start = s.vaddr;
-        let len = round_up(s.memsz, PAGE);
-        let prot = if s.flags.w() { PROT_R | PROT_W } else { PROT_R };
-        segments.push((start, len, nexe.segment_bytes(s), prot));
-        data_bytes += len;
-        last_end = last_end.max(start + len);
-    }
-    mem.load_program(code, &segments).map_err(|err| e("the program", err))?;
+    let data_bytes: u64 = segments.iter().map(|s| s.1).sum();
+    let code_end = code.base() + round_up(code.len() as u64, PAGE);
+    let last_end = segments.iter().map(|s| s.0 + s.1).fold(code_end, u64::max);
+    mem.load_program(code, segments, staged).map_err(|err| e("the program", err))?;
     // The user manifest: read-only pages ending at the stack, with its address at
     // MANIFEST_PTR.
     let heap_start = round_up(last_end, form::JAIL_GRANULE);
@@ -473,11 +537,17 @@ fn load(
     mem.load(manifest_start, form::STACK_START - manifest_start, &image, PROT_R)
         .map_err(|err| e("the user manifest", err))?;
     mem.protect(form::STACK_START, form::STACK_SIZE, PROT_R | PROT_W).map_err(|err| e("the stack", err))?;
-    Ok(Layout { heap_start, heap_size, manifest_start })
+    Ok(Layout { heap_start, heap_size })
 }
 
 /// Builds the Linux start-up block at the stack top; returns the initial %rsp.
-fn build_startup(mem: &mut GuestMemory, nexe: &Nexe<'_>, cfg: &SessionConfig, _manifest: u64) -> Result<u64, String> {
+fn build_startup(
+    mem: &mut GuestMemory,
+    entry: u64,
+    phdrs: &[u8],
+    phnum: u16,
+    cfg: &SessionConfig,
+) -> Result<u64, String> {
     // Strings and blobs from the top down.
     let mut top = form::GUEST_END;
     let mut blobs: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -499,15 +569,13 @@ fn build_startup(mem: &mut GuestMemory, nexe: &Nexe<'_>, cfg: &SessionConfig, _m
     h.update(&cfg.seed.to_le_bytes());
     random.copy_from_slice(&h.digest().bytes()[..16]);
     let random_at = push(random.to_vec(), 16, &mut top);
-    let phdrs = nexe.phdr_bytes().to_vec();
-    let phnum = nexe.phdrs.1;
-    let phdr_at = push(phdrs, 8, &mut top);
+    let phdr_at = push(phdrs.to_vec(), 8, &mut top);
     let auxv: Vec<(u64, u64)> = vec![
         (3, phdr_at),          // AT_PHDR
         (4, 56),               // AT_PHENT
         (5, u64::from(phnum)), // AT_PHNUM
         (6, PAGE),             // AT_PAGESZ
-        (9, nexe.entry),       // AT_ENTRY
+        (9, entry),            // AT_ENTRY
         (23, 0),               // AT_SECURE
         (25, random_at),       // AT_RANDOM
         (AT_ZV_TIME, cfg.time),
@@ -547,6 +615,43 @@ mod tests {
         zvcore::verify_nexe(data, zvcore::Options::default())
             .map(|v| (v.code.base(), v.code.bytes().to_vec(), v.nexe.entry))
             .map_err(|r| r.violations)
+    }
+
+    /// Files whose segments' offsets and addresses agree are read into place, with their
+    /// headers in the trampoline's last page; others, and placements outside the
+    /// segments or below the trampoline, are read into a buffer.
+    #[test]
+    fn congruent_nexes_are_staged_where_their_segments_load() {
+        use zvcore::writer::{NexeWriter, R, RW};
+        let code = zvcore::testgen::valid_nexe(1, 0x10000);
+        let code = Nexe::parse(&code).map(|n| n.segment_bytes(&n.segments[0]).to_vec()).expect("code");
+        let prefix = |n: &[u8]| zvcore::nexe::parsed_prefix(n, n.len() as u64, |_, _| Err(())).expect("in head");
+        let w = NexeWriter::with_code(code.clone()).segment(0x30000, R, vec![1; 100], 100).segment(
+            0x31000,
+            RW,
+            vec![2; 10],
+            0x5000,
+        );
+        let n = w.build();
+        let page = &n[..PAGE as usize];
+        let end = prefix(&n).expect("prefix");
+        assert_eq!(staging_place(page, Some(end)), Some((0x1F000, end)));
+        // The data segment one page further: its offset no longer agrees.
+        let n = NexeWriter::with_code(code.clone()).segment(0x32000, RW, vec![2; 10], 0x5000).build();
+        assert_eq!(zvcore::nexe::congruent_load_bias(&n[..PAGE as usize]), None);
+        assert_eq!(staging_place(&n[..PAGE as usize], prefix(&n)), None);
+        // Bytes the parser reads past the segments' end: a buffer.
+        let n = w.build();
+        assert_eq!(staging_place(&n[..PAGE as usize], Some(0x1F000 + 0x20000)), None);
+        // Headers that would land below the trampoline: a buffer.
+        let mut low = NexeWriter::with_code(code);
+        low.segments[0].vaddr = 0x10000;
+        low.entry = 0x10000;
+        let n = low.build();
+        assert_eq!(zvcore::nexe::congruent_load_bias(&n[..PAGE as usize]), Some((0xF000, 0x10000 + 0x10000)));
+        assert_eq!(staging_place(&n[..PAGE as usize], prefix(&n)), None);
+        // No answer from the parser's prefix (headers point outside the file): a buffer.
+        assert_eq!(staging_place(&w.build()[..PAGE as usize], None), None);
     }
 
     /// Reading only the loaded prefix never changes what the verifier concludes, for

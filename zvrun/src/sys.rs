@@ -271,6 +271,43 @@ impl GuestMemory {
         self.protect(start, len, prot)
     }
 
+    /// Reads `len` bytes of `f` at `file_off` straight into fresh guest memory at `at`
+    /// (page-aligned), `head` being the first of them, already read. The pages become
+    /// readable and writable (never executable) and hold exactly the file's bytes; the
+    /// result is the runtime's private copy to verify and load in place (RUNTIME.md
+    /// section 2: what was verified is what runs), see [`GuestMemory::load_program`].
+    pub fn stage(&mut self, f: &std::fs::File, file_off: u64, at: u64, len: u64, head: &[u8]) -> io::Result<Staged> {
+        use std::os::fd::AsRawFd;
+        let bad = || io::Error::new(io::ErrorKind::InvalidInput, format!("bad staging range {at:#x}+{len:#x}"));
+        let n = usize::try_from(len).map_err(|_| bad())?;
+        if head.len() > n || at < form::TRAMPOLINE_START || at.checked_add(len).is_none_or(|e| e > form::CODE_LIMIT) {
+            return Err(bad());
+        }
+        self.populate_rw(at, len.next_multiple_of(PAGE))?;
+        let dst = self.write(at, len).ok_or_else(bad)?;
+        dst[..head.len()].copy_from_slice(head);
+        let mut done = head.len();
+        while done < n {
+            let off = file_off.checked_add(done as u64).and_then(|o| libc::off_t::try_from(o).ok()).ok_or_else(bad)?;
+            let rest = &mut dst[done..];
+            // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`, guest
+            // memory just mapped readable and writable and borrowed mutably here.
+            let r = unsafe { libc::pread(f.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len(), off) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if r == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            done += r as usize;
+        }
+        Ok(Staged { addr: at, len: n })
+    }
+
     /// Loads a program: the trampoline, the verified code and the other segments
     /// (`(start, len, file bytes, final permissions)`, page-aligned, non-overlapping).
     /// Everything that receives bytes is mapped R+W and populated with as few calls as
@@ -278,7 +315,19 @@ impl GuestMemory {
     /// bss stays lazily allocated, and then the trampoline and the code become R+X (one
     /// call when adjacent) and read-only segments R. Nothing is ever W+X, and only
     /// [`VerifiedCode`] (and the runtime's trampoline) becomes executable.
-    pub fn load_program(&mut self, code: &VerifiedCode, segments: &[(u64, u64, &[u8], u8)]) -> io::Result<()> {
+    ///
+    /// With `staged` (the file read into guest memory by [`GuestMemory::stage`] and
+    /// verified there), the code and every segment's bytes must already lie at their own
+    /// addresses inside it: they are not copied, and their pages are not mapped again
+    /// (that would replace the verified bytes). Everything else staged is overwritten
+    /// (the trampoline, HLT after the code, zeros after each segment's file bytes) or
+    /// made inaccessible, so the guest sees exactly what a copy would give it.
+    pub fn load_program(
+        &mut self,
+        code: &VerifiedCode,
+        segments: &[(u64, u64, &[u8], u8)],
+        staged: Option<&Staged>,
+    ) -> io::Result<()> {
         map_trap_stub()?;
         let (tramp, tramp_len) = (form::TRAMPOLINE_START, form::TRAMPOLINE_END - form::TRAMPOLINE_START);
         let code_len = (code.len() as u64).next_multiple_of(PAGE);
@@ -306,8 +355,30 @@ impl GuestMemory {
                 _ => merged.push((s0, e0)),
             }
         }
+        let staged_range = staged.map(|st| (st.addr, st.addr + (st.len as u64).next_multiple_of(PAGE)));
+        let inside = |bytes: &[u8], at: u64| {
+            staged_range.is_some_and(|(a, b)| bytes.as_ptr() as u64 == at && at >= a && at + bytes.len() as u64 <= b)
+        };
+        if staged_range.is_some()
+            && (!inside(code.bytes(), code.base())
+                || segments.iter().any(|&(start, _, bytes, _)| !bytes.is_empty() && !inside(bytes, start)))
+        {
+            return Err(io::Error::other("a staged program's segments are not in place"));
+        }
         for &(s0, e0) in &merged {
-            self.populate_rw(s0, e0 - s0)?;
+            for (a, b) in minus((s0, e0), staged_range) {
+                self.populate_rw(a, b - a)?;
+            }
+        }
+        // Staged pages no segment covers (a gap between segments): no guest access.
+        if let Some(range) = staged_range {
+            let mut rest = vec![range];
+            for &run in &merged {
+                rest = rest.into_iter().flat_map(|r| minus(r, Some(run))).collect();
+            }
+            for (a, b) in rest {
+                self.protect(a, b - a, 0)?;
+            }
         }
         for &(start, len, bytes, _) in segments {
             let f = filled(len, bytes);
@@ -318,13 +389,25 @@ impl GuestMemory {
         t.fill(form::HLT);
         let slot = jump_via_r11(TRAP_STUB);
         t[..slot.len()].copy_from_slice(&slot);
-        let dst = self.write(code.base(), code_len).ok_or_else(not_writable)?;
-        dst[..code.len()].copy_from_slice(code.bytes());
-        dst[code.len()..].fill(form::HLT);
+        let tail = code.len() as u64;
+        if !inside(code.bytes(), code.base()) {
+            let dst = self.write(code.base(), tail).ok_or_else(not_writable)?;
+            dst.copy_from_slice(code.bytes());
+        }
+        // Only the bytes after the code: in place, the code itself stays untouched.
+        self.write(code.base() + tail, code_len - tail).ok_or_else(not_writable)?.fill(form::HLT);
         for &(start, len, bytes, _) in segments {
-            let dst = self.write(start, len).ok_or_else(not_writable)?;
-            let n = bytes.len().min(dst.len());
-            dst[..n].copy_from_slice(&bytes[..n]);
+            let n = (bytes.len() as u64).min(len);
+            if !inside(bytes, start) {
+                let dst = self.write(start, n).ok_or_else(not_writable)?;
+                dst.copy_from_slice(&bytes[..n as usize]);
+            }
+            // After the file bytes, zeros: the rest of their last page, and whatever
+            // else of the segment the staged file covered.
+            let dirty = (start + n).next_multiple_of(PAGE).max(staged_range.map_or(0, |r| r.1)).min(start + len);
+            if dirty > start + n {
+                self.write(start + n, dirty - (start + n)).ok_or_else(not_writable)?.fill(0);
+            }
         }
         if tramp + tramp_len == code.base() {
             self.protect(tramp, tramp_len + code_len, PROT_R | PROT_X)?;
@@ -349,6 +432,33 @@ impl GuestMemory {
         }
         self.protect(code.base(), code.len() as u64, PROT_R | PROT_X)
     }
+}
+
+/// A nexe's first bytes read into guest memory by [`GuestMemory::stage`], to be verified
+/// and loaded where they lie.
+#[derive(Debug)]
+pub struct Staged {
+    addr: u64,
+    len: usize,
+}
+
+impl Staged {
+    /// The staged bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `stage` mapped [addr, addr+len) readable and writable inside the
+        // reservation and filled it; the reservation is never unmapped while the process
+        // runs, and nothing maps over these pages again (`load_program` leaves staged
+        // ranges alone). The guest does not run until the program is loaded, and
+        // `load_program` writes only bytes of the staged range that no borrow it is given
+        // covers (the trampoline, after the code, after each segment's file bytes).
+        unsafe { std::slice::from_raw_parts(self.addr as *const u8, self.len) }
+    }
+}
+
+/// `r` without `cut` (zero, one or two ranges).
+fn minus(r: (u64, u64), cut: Option<(u64, u64)>) -> Vec<(u64, u64)> {
+    let Some((a, b)) = cut.filter(|&(a, b)| a < r.1 && r.0 < b) else { return vec![r] };
+    [(r.0, a.max(r.0)), (b.min(r.1), r.1)].into_iter().filter(|&(x, y)| x < y).collect()
 }
 
 /// The effective user id (for the verdict cache's ownership checks).

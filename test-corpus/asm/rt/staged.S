@@ -1,0 +1,79 @@
+/* What a loaded program sees around its segments' file bytes: HLT from the end of its
+   code to the end of the code's last page and in the trampoline past slot 0, zeros from
+   the end of its read-only data and of its data to the end of their pages and in all of
+   .bss. Exits 0 when all hold, else the number of the first check that failed. zvrun's
+   tests also run it with junk in the file's padding and the note moved after .data, which
+   zvrun reads straight into guest memory: none of it may reach the guest. */
+#include "zv.inc"
+	.text
+	.globl _start
+_start:
+	/* 1: code tail */
+	mov $text_end, %esi
+	mov %esi, %edi
+	add $4095, %edi
+	and $-4096, %edi
+	mov $0xf4, %eax
+	mov $1, %ebx
+1:	cmp %edi, %esi
+	jae 2f
+	cmpb %al, (%esi)
+	jne fail
+	inc %esi
+	jmp 1b
+2:	/* 2: trampoline past slot 0 */
+	mov $0x10020, %esi
+	mov $0x20000, %edi
+	mov $2, %ebx
+3:	cmp %edi, %esi
+	jae 4f
+	cmpb %al, (%esi)
+	jne fail
+	inc %esi
+	jmp 3b
+4:	/* 3: read-only data tail */
+	mov $rodata_end, %esi
+	mov %esi, %edi
+	add $4095, %edi
+	and $-4096, %edi
+	xor %eax, %eax
+	mov $3, %ebx
+5:	cmp %edi, %esi
+	jae 6f
+	cmpb %al, (%esi)
+	jne fail
+	inc %esi
+	jmp 5b
+6:	/* 4: data tail and all of .bss */
+	mov $data_end, %esi
+	mov $bss_end, %edi
+	mov $4, %ebx
+7:	cmp %edi, %esi
+	jae 8f
+	cmpb %al, (%esi)
+	jne fail
+	inc %esi
+	jmp 7b
+8:	/* 5: the data itself */
+	mov $5, %ebx
+	cmpl $0x5a5a5a5a, data_start
+	jne fail
+	xor %ebx, %ebx
+fail:
+	ZV ID_EXIT, %rbx
+	hlt
+text_end:
+
+	.section .rodata
+	.ascii "read-only bytes"
+rodata_end:
+
+	.data
+data_start:
+	.long 0x5a5a5a5a
+	.ascii "data"
+data_end:
+
+	.bss
+	.skip 3 * 4096 + 100
+bss_end:
