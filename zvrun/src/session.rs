@@ -383,6 +383,10 @@ pub fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
     out
 }
 
+/// The inaccessible space kept between the heap's end and the user manifest pages below
+/// the stack (1 MiB; only a memory limit near 4 GiB brings the heap that close).
+pub const STACK_GUARD_GAP: u64 = 1 << 20;
+
 /// A program's bytes as read for verification: a buffer, or staged in guest memory.
 enum ProgramBytes {
     Read(Vec<u8>),
@@ -516,7 +520,10 @@ fn load(
             form::STACK_SIZE
         )
     })?;
-    let room = manifest_start.saturating_sub(heap_start) & !(form::JAIL_GRANULE - 1);
+    // A stack overflow must fault, not run into the heap: at least STACK_GUARD_GAP of
+    // inaccessible pages below the manifest pages (which are read-only, but a large
+    // alloca steps over them), as Linux keeps a guard gap below a growing stack.
+    let room = manifest_start.saturating_sub(heap_start + STACK_GUARD_GAP) & !(form::JAIL_GRANULE - 1);
     let heap_size = (budget & !(form::JAIL_GRANULE - 1)).min(room).min(u64::from(u32::MAX) & !(form::JAIL_GRANULE - 1));
     mem.protect(heap_start, heap_size, PROT_R | PROT_W).map_err(|err| e("the heap", err))?;
     let list: Vec<(i64, i64, i64, i64, i64, u32, &str)> = channels

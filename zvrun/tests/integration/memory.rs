@@ -151,3 +151,22 @@ fn a_program_read_in_place_sees_only_its_segments() {
         assert_eq!(piped.status.code(), Some(0), "{name} piped: {}", String::from_utf8_lossy(&piped.stderr));
     }
 }
+
+/// With a memory limit of 4 GiB the heap would reach the user manifest pages below the
+/// stack; it stops 1 MiB short of them (a guard gap a stack overflow cannot step over),
+/// and no shorter than it must.
+#[test]
+fn a_large_heap_stops_a_guard_gap_below_the_stack() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rep = dir.path().join("r.json");
+    let nexe = program("exit");
+    let out = crate::run(&["--memory", "4G", "--report", "json", "--report-file", s(&rep), s(&nexe)]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let heap = crate::json_report(&rep)["heap_bytes"].as_u64().expect("heap_bytes");
+    let bytes = std::fs::read(&nexe).expect("nexe");
+    let n = zvcore::nexe::Nexe::parse(&bytes).expect("parses");
+    let heap_start = n.segments.iter().map(|s| s.vaddr + s.memsz).max().expect("segments").next_multiple_of(0x1_0000);
+    let manifest_start = 0xFEFF_F000u64; // one manifest page: three channels
+    let gap = manifest_start - (heap_start + heap);
+    assert!((1 << 20..(1 << 20) + 0x1_0000).contains(&gap), "gap {gap:#x} below the manifest");
+}
