@@ -43,6 +43,13 @@ pub struct Channel {
     /// Used counts: gets, get bytes, puts, put bytes.
     pub used: [i64; 4],
     etag: Option<sha1_smol::Sha1>,
+    /// The channel's current size as random writes see it (random-write channels on
+    /// regular files: the size at open, grown by writes; else 0). A random write may
+    /// start below this plus the bytes its quota still allows (ZeroVM's rule).
+    extent: u64,
+    /// The host file is the one zvrun's own stderr writes to (same device and inode), so
+    /// what the guest writes here and zvrun's messages share lines.
+    pub shares_stderr: bool,
 }
 
 /// Why a channel could not be opened.
@@ -53,6 +60,21 @@ impl std::fmt::Display for ChannelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// (device, inode) of an open descriptor.
+fn file_id(fd: std::os::fd::BorrowedFd<'_>) -> Option<(u64, u64)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fstat writes one `struct stat` through a pointer to a live, zeroed local.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+}
+
+/// Whether `f` is the file zvrun's stderr (descriptor 2) writes to.
+fn is_zvruns_stderr(f: &File) -> bool {
+    use std::os::fd::AsFd;
+    let ours = file_id(std::io::stderr().as_fd());
+    ours.is_some() && ours == file_id(f.as_fd())
 }
 
 fn std_stream(uri: &str) -> Option<i32> {
@@ -135,6 +157,12 @@ impl Channel {
             // Sequential (append) writes on a read-write file start at its end.
             write_pos = file.seek(SeekFrom::End(0)).map_err(what)?;
         }
+        let extent = if source == SourceKind::File && w && spec.kind.random_write() {
+            file.metadata().map_err(what)?.len()
+        } else {
+            0
+        };
+        let shares_stderr = w && is_zvruns_stderr(&file);
         Ok(Channel {
             spec: spec.clone(),
             file,
@@ -146,6 +174,8 @@ impl Channel {
             write_pos,
             used: [0; 4],
             etag: spec.etag.then(sha1_smol::Sha1::new),
+            extent,
+            shares_stderr,
         })
     }
 
@@ -173,6 +203,8 @@ impl Channel {
             write_pos: 0,
             used: [0; 4],
             etag: spec.etag.then(sha1_smol::Sha1::new),
+            extent: 0,
+            shares_stderr: false,
         })
     }
 
@@ -221,11 +253,24 @@ impl Channel {
         Ok(n)
     }
 
+    /// Whether a random write of `n` bytes (already clipped to the quota, which leaves
+    /// `tail` bytes) may start at `offset` (RUNTIME.md section 3: random channels use the
+    /// offset "within the channel size and quota"): below the channel's size plus `tail`
+    /// (ZeroVM's rule: the channel grows by at most what the quota still allows), and
+    /// ending at a file offset the host can represent. Else the call gives -EINVAL.
+    pub fn random_write_fits(&self, offset: u64, n: u64, tail: u64) -> bool {
+        offset < self.extent.saturating_add(tail) && offset.checked_add(n).is_some_and(|e| e <= i64::MAX as u64)
+    }
+
     /// Writes all of `data` at `offset` for random channels or sequentially otherwise.
     pub fn write(&mut self, data: &[u8], offset: u64) -> io::Result<usize> {
         let end = if self.spec.kind.random_write() {
             self.file.write_all_at(data, offset)?;
-            offset + data.len() as u64
+            let end = offset + data.len() as u64;
+            if !data.is_empty() {
+                self.extent = self.extent.max(end);
+            }
+            end
         } else if self.source == SourceKind::File && !self.std_stream {
             self.file.write_all_at(data, self.write_pos)?;
             self.write_pos += data.len() as u64;
@@ -235,7 +280,7 @@ impl Channel {
             0
         };
         // A channel that is read at random sees what was written to it: its size grows.
-        if self.spec.kind.random_read() && self.spec.limits.readable() {
+        if self.spec.kind.random_read() && self.spec.limits.readable() && !data.is_empty() {
             self.size = self.size.max(end);
         }
         if let Some(h) = &mut self.etag {

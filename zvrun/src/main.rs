@@ -79,6 +79,16 @@ fn default_limits(alias: &str) -> Limits {
     Limits { gets: g, get_size: g, puts: p, put_size: p }
 }
 
+/// A manifest's bytes as text; bytes that are not UTF-8 make their line malformed, and
+/// the error names it like the parser's do (RUNTIME.md section 5).
+fn manifest_text(bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        format!("manifest line {line}: not UTF-8 text")
+    })
+}
+
 /// See [`zvrun::sys::Arena`]: no system calls for the start-up's small allocations.
 #[global_allocator]
 static ALLOCATOR: zvrun::sys::Arena = zvrun::sys::Arena;
@@ -113,15 +123,27 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         Ok(cfg) => session::run(&cfg),
         Err(msg) => Outcome::error(msg),
     };
+    // When the guest left a partial line in the file zvrun's stderr writes to, zvrun's
+    // first output there starts on a new line (docs/zvrun.md, "Exit status").
+    let mut line_open = outcome.stderr_line_open;
+    let mut to_stderr = |text: &str| {
+        let mut e = std::io::stderr().lock();
+        if std::mem::take(&mut line_open) {
+            let _ = e.write_all(b"\n");
+        }
+        e.write_all(text.as_bytes())
+    };
     match &outcome.ending {
         Ending::Exit(_) => {}
-        _ => say(format_args!("{}", report::describe(&outcome))),
+        _ => {
+            let _ = to_stderr(&format!("zvrun: {}\n", report::describe(&outcome)));
+        }
     }
     if let Some(fmt) = &cli.report {
         let text = if fmt == "json" { report::json(&outcome) + "\n" } else { report::zerovm(&outcome) };
         let r = match &mut report_file {
             Some(f) => f.write_all(text.as_bytes()),
-            None => std::io::stderr().write_all(text.as_bytes()),
+            None => to_stderr(&text),
         };
         if let Err(e) = r {
             say(format_args!("cannot write the report: {e}"));
@@ -178,7 +200,8 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
         };
         let mut args = cli.rest.clone();
         if let Some(path) = &cli.manifest {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read manifest {path}: {e}"))?;
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read manifest {path}: {e}"))?;
+            let text = manifest_text(bytes).map_err(|e| format!("{path}: {e}"))?;
             let m = manifest::parse_zerovm(&text).map_err(|e| format!("{path}: {e}"))?;
             if let Some((line, _)) = &m.job {
                 return Err(format!("{path}: line {line}: Job (daemon mode) is not implemented yet"));

@@ -132,6 +132,9 @@ pub struct Outcome {
     pub phases: Vec<(&'static str, f64)>,
     /// Whether the code's verdict came from the verdict cache (`None`: cache off).
     pub verdict_cache: Option<zvcore::CacheUse>,
+    /// The guest left a partial line in the file zvrun's stderr writes to: zvrun's own
+    /// message or report then starts with a newline.
+    pub stderr_line_open: bool,
 }
 
 impl Outcome {
@@ -145,6 +148,7 @@ impl Outcome {
             heap_size: 0,
             phases: Vec::new(),
             verdict_cache: None,
+            stderr_line_open: false,
         }
     }
 
@@ -359,12 +363,13 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     };
     for c in &mut calls.channels {
         if let Err(e) = c.flush() {
-            if out.exit_status() < 124 {
+            if matches!(out.ending, Ending::Exit(_)) {
                 out.ending = Ending::Error(format!("channel {}: flush failed: {e}", c.spec.alias));
             }
         }
         out.channels.push(ChannelReport { alias: c.spec.alias.clone(), used: c.used, etag: c.etag() });
     }
+    out.stderr_line_open = calls.stderr_line_open;
     out.seconds = t0.elapsed().as_secs_f64();
     out
 }

@@ -19,12 +19,15 @@ pub struct Calls {
     heap: (u64, u64),
     /// Set when the session ends from host code (Exit or a host I/O error).
     pub ending: Option<Ending>,
+    /// The last byte the guest wrote to the file that is zvrun's stderr was not a newline
+    /// (zvrun then starts its own message on a new line).
+    pub stderr_line_open: bool,
 }
 
 impl Calls {
     /// A handler over loaded memory, open channels and the heap [start, end).
     pub fn new(mem: GuestMemory, channels: Vec<Channel>, heap_start: u64, heap_end: u64) -> Calls {
-        Calls { mem, channels, heap: (heap_start, heap_end), ending: None }
+        Calls { mem, channels, heap: (heap_start, heap_end), ending: None, stderr_line_open: false }
     }
 
     /// The first `N` words of the guest's argument block (no allocation: this runs on
@@ -64,11 +67,19 @@ impl Calls {
         if chan.used[count_i] >= max_count || chan.used[bytes_i] >= max_bytes {
             return TrapOutcome::Return(-EDQUOT);
         }
+        let tail = (max_bytes - chan.used[bytes_i]) as u64;
+        let n = (size as u64).min(tail);
+        if write && chan.kind().random_write() && !chan.random_write_fits(offset as u64, n, tail) {
+            return TrapOutcome::Return(-EINVAL);
+        }
         chan.used[count_i] += 1;
-        let n = (size as u64).min((max_bytes - chan.used[bytes_i]) as u64);
+        let mut last = None;
         let result = if write {
             match self.mem.read(buf, n) {
-                Some(data) => chan.write(data, offset as u64),
+                Some(data) => {
+                    last = data.last().copied();
+                    chan.write(data, offset as u64)
+                }
                 None => return TrapOutcome::Return(-EINVAL),
             }
         } else {
@@ -80,6 +91,9 @@ impl Calls {
         match result {
             Ok(done) => {
                 chan.used[bytes_i] += done as i64;
+                if let (Some(b), true) = (last, chan.shares_stderr) {
+                    self.stderr_line_open = b != b'\n';
+                }
                 TrapOutcome::Return(done as i64)
             }
             Err(e) => {

@@ -5,6 +5,7 @@
 mod cache;
 mod calls;
 mod channels;
+mod conformance;
 mod faults;
 mod images;
 mod manifest;

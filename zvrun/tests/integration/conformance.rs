@@ -1,0 +1,409 @@
+//! RUNTIME.md sections 3, 5 and 6 read sentence by sentence, through drive.S: a guest
+//! that makes the calls a test sends it (records of six words on stdin) and writes each
+//! result to stdout, so every error code is checked on the real trap path.
+
+use crate::{json_report, program, run_with, s};
+
+const READ: u64 = 0x6461_6552;
+const WRITE: u64 = 0x7469_7257;
+const JAIL: u64 = 0x6c69_614a;
+const UNJAIL: u64 = 0x6c6a_6e55;
+const EXIT: u64 = 0x7469_7845;
+const FORK: u64 = 0x6b72_6f46;
+/// drive.S pseudo-ids.
+const FAULT: u64 = 1;
+const SPIN: u64 = 2;
+const ARGS_AT: u64 = 3;
+
+const EPERM: i64 = -1;
+const EFAULT: i64 = -14;
+const EINVAL: i64 = -22;
+const EDQUOT: i64 = -122;
+const G: u64 = 0x10000;
+
+/// Addresses drive.S rebases (see its header).
+fn he(o: u64) -> u64 {
+    0x4845 << 48 | o
+}
+fn en(o: u64) -> u64 {
+    0x454E << 48 | o
+}
+fn ro(o: u64) -> u64 {
+    0x524F << 48 | o
+}
+fn st(o: u64) -> u64 {
+    0x5354 << 48 | o
+}
+fn mf(o: u64) -> u64 {
+    0x4D46 << 48 | o
+}
+
+/// One call record (id, 0, a, b, c, d) followed by `data` (what a Read of channel 0 in
+/// this record reads).
+fn rec(id: u64, args: &[u64], data: &[u8]) -> Vec<u8> {
+    let mut w = [0u64; 6];
+    w[0] = id;
+    w[2..2 + args.len()].copy_from_slice(args);
+    let mut v: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+    v.extend_from_slice(data);
+    v
+}
+
+fn c(id: u64, args: &[u64]) -> Vec<u8> {
+    rec(id, args, b"")
+}
+
+/// Runs drive.nexe with `args` before it and the records on stdin: (status, results,
+/// stderr).
+fn drive(args: &[&str], recs: &[Vec<u8>]) -> (Option<i32>, Vec<i64>, String) {
+    let nexe = program("drive");
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(s(&nexe));
+    let out = run_with(&all, &recs.concat());
+    let results = out.stdout.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
+    (out.status.code(), results, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Section 3: the id word, the argument array, and Read/Write's checks in the
+/// documented order (channel, negative size, negative offset, buffer, quota).
+#[test]
+fn call_ids_arguments_and_buffers() {
+    let (code, r, err) = drive(
+        &[],
+        &[
+            c(0x1234_5678, &[]),
+            c(READ | 1 << 32, &[0, he(0), 1]), // upper 32 bits set
+            c(ARGS_AT, &[0x5000_0000]),        // argument array not mapped
+            rec(READ, &[0, en(8), 8], &WRITE.to_le_bytes()),
+            c(ARGS_AT, &[en(8)]),     // a Write id in the heap's last word: no room for the rest
+            c(WRITE, &[3, he(0), 1]), // no channel 3
+            c(WRITE, &[u64::MAX, he(0), 1]),
+            c(READ, &[1, he(0), 1]),                   // stdout is write-only
+            c(WRITE, &[0, he(0), 1]),                  // stdin is read-only
+            c(WRITE, &[2, he(0), u64::MAX]),           // negative size
+            c(WRITE, &[2, he(0), 1, u64::MAX]),        // negative offset
+            c(WRITE, &[9, he(0), u64::MAX, u64::MAX]), // the channel first
+            c(WRITE, &[2, 0x5000_0000, u64::MAX, 0]),  // the size before the buffer
+            c(WRITE, &[2, 0x5000_0000, 1, u64::MAX]),  // the offset before the buffer
+            c(WRITE, &[2, 0x5000_0000, 8]),            // buffer not mapped
+            c(WRITE, &[2, en(4), 8]),                  // straddles the heap's end
+            c(WRITE, &[2, st(4), 8]),                  // straddles the end of guest memory
+            c(WRITE, &[2, 0xffff_ffff_ffff_fff0, 8]),  // wraps around
+            c(WRITE, &[2, he(0), 1 << 40]),            // a huge length
+            c(READ, &[0, ro(0), 1]),                   // Read into read-only data
+            c(READ, &[0, mf(0), 1]),                   // Read into the user manifest
+            c(READ, &[0, 0x20000, 1]),                 // Read into code
+            c(WRITE, &[2, ro(0), 16]),                 // Write from read-only data: fine
+            c(WRITE, &[2, st(8), 8]),                  // the last bytes of the stack: fine
+            c(WRITE, &[2, he(0), 0]),                  // zero length
+            c(READ, &[0, he(0), 0]),
+            c(FORK, &[]),
+            c(EXIT, &[0x1_0000_0003]),
+        ],
+    );
+    assert_eq!(
+        r,
+        [
+            EPERM, EPERM, EFAULT, 8, EFAULT, EINVAL, EINVAL, EINVAL, EINVAL, EFAULT, EINVAL, EINVAL, EFAULT, EINVAL,
+            EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, 16, 8, 0, 0, 0
+        ],
+        "{err}"
+    );
+    assert!(err.starts_with("read-only bytes!"), "{err}");
+    assert_eq!(code, Some(3), "the low 8 bits of the 64-bit code");
+}
+
+/// Section 3: each of the four limits, clipping to the byte quota, -EDQUOT when used up
+/// (also for a zero-length call), and 0 at the end of a sequential channel.
+#[test]
+fn each_of_the_four_quotas() {
+    let t = tempfile::tempdir().expect("tmp");
+    let f = t.path().join("ten");
+    std::fs::write(&f, b"0123456789").unwrap();
+    let ch = |spec: &str| format!("/dev/c={},{spec}", s(&f));
+    // gets 2.
+    let (_, r, _) = drive(&["--channel", &ch("0,2,100,0,0")], &vec![c(READ, &[3, he(0), 1]); 3]);
+    assert_eq!(r, [1, 1, EDQUOT]);
+    // get_size 5: clipped, then used up, also for zero bytes.
+    let (_, r, _) = drive(
+        &["--channel", &ch("0,10,5,0,0")],
+        &[c(READ, &[3, he(0), 3]), c(READ, &[3, he(0), 3]), c(READ, &[3, he(0), 3]), c(READ, &[3, he(0), 0])],
+    );
+    assert_eq!(r, [3, 2, EDQUOT, EDQUOT]);
+    // End of file on a sequential channel reads 0 (and keeps reading 0).
+    let (_, r, _) = drive(&["--channel", &ch("0,10,100,0,0")], &vec![c(READ, &[3, he(0), 100]); 3]);
+    assert_eq!(r, [10, 0, 0]);
+    // puts 2 and put_size 5.
+    let out = t.path().join("out");
+    let (_, r, _) =
+        drive(&["--channel", &format!("/dev/o={},0,0,0,2,100", s(&out))], &vec![c(WRITE, &[3, ro(0), 1]); 3]);
+    assert_eq!(r, [1, 1, EDQUOT]);
+    let (_, r, _) = drive(
+        &["--channel", &format!("/dev/o={},0,0,0,10,5", s(&out))],
+        &[c(WRITE, &[3, ro(0), 3]), c(WRITE, &[3, ro(3), 3]), c(WRITE, &[3, ro(0), 3]), c(WRITE, &[3, ro(0), 0])],
+    );
+    assert_eq!(r, [3, 2, EDQUOT, EDQUOT]);
+    assert_eq!(std::fs::read(&out).unwrap(), b"read-");
+    // A channel with gets > 0 but get_size 0 is not readable (ZeroVM's rule).
+    let (_, r, _) = drive(&["--channel", &ch("0,10,0,10,0")], &[c(READ, &[3, he(0), 1]), c(WRITE, &[3, ro(0), 1])]);
+    assert_eq!(r, [EINVAL, EINVAL]);
+}
+
+/// Section 3: sequential channels ignore the offset; random ones read at it, 0 past the
+/// size.
+#[test]
+fn sequential_channels_ignore_the_offset_random_ones_use_it() {
+    let t = tempfile::tempdir().expect("tmp");
+    let f = t.path().join("ten");
+    std::fs::write(&f, b"0123456789").unwrap();
+    for (ty, want) in [(0, [2, 2, 2, 2]), (2, [2, 2, 2, 2]), (1, [2, 2, 0, 0]), (3, [2, 2, 0, 0])] {
+        let (code, r, err) = drive(
+            &["--channel", &format!("/dev/c={},{ty},10,100,0,0", s(&f))],
+            &[
+                c(READ, &[3, he(0), 2, 7]),
+                c(WRITE, &[2, he(0), 2]),
+                c(READ, &[3, he(0), 2, 10]),
+                c(READ, &[3, he(0), 2, i64::MAX as u64]),
+            ],
+        );
+        assert_eq!(code, Some(0), "type {ty}: {err}");
+        assert_eq!(r, want, "type {ty}");
+        assert_eq!(err, if ty % 2 == 0 { "01" } else { "78" }, "type {ty}");
+    }
+}
+
+/// Section 3, "random channels use it within the channel size and quota": a random write
+/// may start anywhere up to the channel's size plus the bytes its quota still allows
+/// (ZeroVM's rule); further out is -EINVAL, never a sparse file of any size nor a host
+/// error that ends the session.
+#[test]
+fn random_writes_stay_within_the_channel_size_and_quota() {
+    let t = tempfile::tempdir().expect("tmp");
+    let f = t.path().join("ten");
+    for ty in [2, 3] {
+        std::fs::write(&f, b"0123456789").unwrap();
+        let (code, r, err) = drive(
+            &["--channel", &format!("/dev/c={},{ty},10,100,10,100", s(&f))],
+            &[
+                c(WRITE, &[3, ro(0), 2, 1 << 40]),
+                c(WRITE, &[3, ro(0), 2, 110]), // size 10 + 100 left
+                c(WRITE, &[3, ro(0), 2, 109]),
+                c(WRITE, &[3, ro(0), 2, 110]), // 98 left now, but the size grew to 111
+                c(WRITE, &[3, ro(0), 2, 209]), // 111 + 96 left = 207
+            ],
+        );
+        assert_eq!(code, Some(0), "type {ty}: {err}");
+        assert_eq!(r, [EINVAL, EINVAL, 2, 2, EINVAL], "type {ty}");
+        assert_eq!(std::fs::metadata(&f).unwrap().len(), 112, "type {ty}");
+        // Unlimited: offsets near 2^63 are the guest's error, not a host I/O error.
+        std::fs::write(&f, b"0123456789").unwrap();
+        let (code, r, err) = drive(
+            &["--channel", &format!("/dev/c={},{ty}", s(&f))],
+            &[c(WRITE, &[3, ro(0), 2, i64::MAX as u64 - 1]), c(WRITE, &[3, ro(0), 1, 3])],
+        );
+        assert_eq!((code, r), (Some(0), vec![EINVAL, 1]), "type {ty}: {err}");
+        assert_eq!(std::fs::read(&f).unwrap(), b"012r456789");
+    }
+}
+
+/// Section 3: Jail and Unjail's alignment and range errors.
+#[test]
+fn jail_and_unjail_alignment_and_range() {
+    let (code, r, err) = drive(
+        &[],
+        &[
+            c(JAIL, &[he(0), G]), // zeros do not verify
+            c(JAIL, &[he(0x1000), G]),
+            c(JAIL, &[he(0), G + 0x1000]),
+            c(JAIL, &[he(0), 0]),
+            c(JAIL, &[he(0), u64::MAX - G + 1]), // wraps
+            c(JAIL, &[en(G), 2 * G]),            // past the heap's end
+            c(JAIL, &[0x20000, G]),              // the code segment
+            c(JAIL, &[0xFF00_0000, G]),          // the stack
+            c(JAIL, &[0x5000_0000 << 4, G]),     // above CODE_LIMIT
+            c(UNJAIL, &[he(8), G]),
+            c(UNJAIL, &[he(0), 0]),
+            c(UNJAIL, &[he(0), G]),
+            rec(READ, &[0, en(16), 16], &[JAIL.to_le_bytes(), [0; 8]].concat()),
+            c(ARGS_AT, &[en(16)]), // Jail needs four words; two are readable
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        r,
+        [EPERM, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, 0, 16, EFAULT]
+    );
+}
+
+/// Section 6: the exit status and both reports for every ending the guest can cause.
+#[test]
+fn exit_codes_and_reports_for_every_guest_ending() {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let json = ["--report", "json", "--report-file", s(&rep)];
+    for (code, status) in [(0u64, 0), (255, 255), (256, 0), (u64::MAX, 255), (1 << 63 | 124, 124)] {
+        let (st, _, _) = drive(&json, &[c(EXIT, &[code])]);
+        assert_eq!(st, Some(status), "{code:#x}");
+        let r = json_report(&rep);
+        assert_eq!(r["exit_code"], code as i64, "the report keeps all 64 bits: {r}");
+        assert_eq!((r["state"].as_str(), r["status"].as_i64()), (Some("exit"), Some(i64::from(status))));
+    }
+    // A fault: signal and guest address, counts of what the guest did before it.
+    let (st, _, _) = drive(&json, &[rec(READ, &[0, he(0), 3], b"abc"), c(WRITE, &[2, he(0), 3]), c(FAULT, &[])]);
+    assert_eq!(st, Some(139));
+    let r = json_report(&rep);
+    assert_eq!((r["state"].as_str(), r["fault"]["name"].as_str()), (Some("fault"), Some("SIGSEGV")), "{r}");
+    assert!(r["fault"]["pc"].as_str().is_some_and(|p| p.starts_with("0x2")), "{r}");
+    assert_eq!((r["channels"][2]["puts"].as_i64(), r["channels"][2]["put_bytes"].as_i64()), (Some(1), Some(3)));
+    assert!(r["exit_code"].is_null(), "{r}");
+    // The timeout: 124, "timeout" in both reports, with the channel counts.
+    let (st, _, _) = drive(&["--timeout", "1", "--report", "zerovm", "--report-file", s(&rep)], &[c(SPIN, &[])]);
+    assert_eq!(st, Some(124));
+    let z = std::fs::read_to_string(&rep).unwrap();
+    let lines: Vec<&str> = z.lines().collect();
+    assert_eq!(lines.len(), 6, "{z}");
+    assert_eq!(lines[5], "exit state = timeout");
+    assert!(lines[4].ends_with(" 1 48 0 0"), "one get of 48 bytes (the record): {z}");
+    let (st, _, _) = drive(&["--timeout", "1", "--report", "json", "--report-file", s(&rep)], &[c(SPIN, &[])]);
+    assert_eq!(st, Some(124));
+    assert_eq!(json_report(&rep)["state"], "timeout");
+}
+
+/// A guest's partial last line on stderr: zvrun's own message (a fault, the timeout, the
+/// report) starts on a new line when its stderr is the file the guest wrote to, and only
+/// then.
+#[test]
+fn zvruns_message_starts_on_a_new_line_after_a_partial_guest_line() {
+    let partial = |tail: &[u8]| rec(READ, &[0, he(0), 3], &[b"ab", tail].concat());
+    let (st, _, err) = drive(&[], &[partial(b"c"), c(WRITE, &[2, he(0), 3]), c(FAULT, &[])]);
+    assert_eq!(st, Some(139));
+    assert!(err.starts_with("abc\nzvrun: guest fault: SIGSEGV"), "{err:?}");
+    let (st, _, err) = drive(&["--timeout", "1"], &[partial(b"c"), c(WRITE, &[2, he(0), 3]), c(SPIN, &[])]);
+    assert_eq!(st, Some(124));
+    assert_eq!(err, "abc\nzvrun: timeout\n");
+    // Also the report, when it goes to stderr after a guest that exits.
+    let (st, _, err) = drive(&["--report", "zerovm"], &[partial(b"c"), c(WRITE, &[2, he(0), 3]), c(EXIT, &[0])]);
+    assert_eq!(st, Some(0));
+    assert!(err.starts_with("abc\nvalidator state = 0\n"), "{err:?}");
+    // The last byte was a newline: no blank line.
+    let (_, _, err) = drive(&[], &[partial(b"\n"), c(WRITE, &[2, he(0), 3]), c(FAULT, &[])]);
+    assert!(err.starts_with("ab\nzvrun: guest fault"), "{err:?}");
+    // A partial line on stderr followed by a whole line: the last byte counts.
+    let (_, _, err) = drive(&[], &[partial(b"\n"), c(WRITE, &[2, he(0), 2]), c(WRITE, &[2, he(0), 3]), c(FAULT, &[])]);
+    assert!(err.starts_with("abab\nzvrun: guest fault"), "{err:?}");
+    // The guest's stderr channel is another file: zvrun's stderr is left alone.
+    let t = tempfile::tempdir().expect("tmp");
+    let other = t.path().join("err.txt");
+    let (_, _, err) = drive(
+        &["--channel", &format!("/dev/stderr={}", s(&other))],
+        &[partial(b"c"), c(WRITE, &[2, he(0), 3]), c(FAULT, &[])],
+    );
+    assert!(err.starts_with("zvrun: guest fault"), "{err:?}");
+    assert_eq!(std::fs::read(&other).unwrap(), b"abc");
+    // Nothing written at all: no newline either.
+    let (_, _, err) = drive(&[], &[c(FAULT, &[])]);
+    assert!(err.starts_with("zvrun: guest fault"), "{err:?}");
+}
+
+/// Section 5: every malformed line is an error naming the line, also one that is not
+/// UTF-8 text; keys ZeroVM 1.x does not have (Environment, CommandLine: zrt's nvram
+/// channel carried those) are unknown keys.
+#[test]
+fn manifest_lines_are_named() {
+    let t = tempfile::tempdir().expect("tmp");
+    let head = format!(
+        "Version = 20130611\nProgram = {}\nMemory = 67108864, 0\n\
+         Channel = /dev/stdin, /dev/stdin, 0, 0, 100, 100000, 0, 0\n\
+         Channel = /dev/stdout, /dev/stdout, 0, 0, 0, 0, 100, 100000\n\
+         Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 100000\n",
+        s(&program("drive"))
+    );
+    let m = t.path().join("m");
+    let cases: &[(&[u8], &str)] = &[
+        (b"Environment = A, 1\n", "line 7: unknown key `Environment`"),
+        (b"CommandLine = a b\n", "line 7: unknown key `CommandLine`"),
+        (b"version = 20130611\n", "line 7: unknown key `version`"),
+        (b"Version = 20130611\n", "line 7: Version given twice"),
+        (b"Program = x\n", "line 7: Program given twice"),
+        (b"Memory = 1, 0\n", "line 7: Memory given twice"),
+        (b"Timeout = 5 # five\n", "line 7: Timeout `5 # five` is not an integer"),
+        (b"Timeout = 0\n", "line 7: Timeout must be at least 1"),
+        (b"Timeout = -3\n", "line 7: Timeout -3 is negative"),
+        (b"Channel = a, /dev/a, 0, 0, 1, 1, 1, 1, 1\n", "line 7: Channel needs 8 fields"),
+        (b"Channel = a, /dev/a, 4, 0, 1, 1, 1, 1\n", "line 7: Channel type 4 is not 0-3"),
+        (b"Channel = a, /dev/a, 0, 0, 99999999999999999999, 1, 1, 1\n", "line 7: gets"),
+        (b"Channel = a, , 0, 0, 1, 1, 1, 1\n", "line 7: Channel uri and alias must not be empty"),
+        (b"Job\n", "line 7: `Job` is not `Key = value`"),
+        (b"# fine\n\n  \nJob = x\n", "line 10: Job (daemon mode) is not implemented yet"),
+        (b"Job = \xff\xfe\n", "line 7: not UTF-8"),
+        (b"\nTimeout = \xc3\n", "line 8: not UTF-8"),
+    ];
+    for (extra, want) in cases {
+        std::fs::write(&m, [head.as_bytes(), extra].concat()).unwrap();
+        let out = run_with(&["--manifest", s(&m)], b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+    // CRLF line ends, blank lines, comments and spacing are fine.
+    let crlf = format!("# a session\r\n\r\n{}Timeout=5\r\n", head.replace('\n', "\r\n").replace(" = ", "   =\t"));
+    std::fs::write(&m, crlf).unwrap();
+    let out = run_with(&["--manifest", s(&m)], &c(EXIT, &[9]));
+    assert_eq!(out.status.code(), Some(9), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Section 2, items 4 and 5: the start-up block (argc, argv with argv[0] as given, envp,
+/// the auxv entries and what they point to) and the registers at entry.
+#[test]
+fn the_startup_block_and_the_registers_at_entry() {
+    let nexe = program("entry");
+    let file = std::fs::read(&nexe).expect("nexe");
+    let word = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let out = run_with(&["--env", "A=1", "--env", "B=x=y", "--seed", "5", s(&nexe), "one", ""], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let o = &out.stdout;
+    assert_eq!(word(o, 0), 0, "general registers other than rsp are zero");
+    assert_eq!((word(o, 8), word(o, 16)), (0, 0), "xmm0-xmm15 are zero");
+    assert_eq!(u32::from_le_bytes(o[24..28].try_into().unwrap()), 0x1F80, "MXCSR");
+    assert_eq!(u16::from_le_bytes(o[28..30].try_into().unwrap()), 0x37F, "x87 control word");
+    let rsp = word(o, 32);
+    assert_eq!(rsp % 16, 0, "rsp {rsp:#x} is 16-byte aligned");
+    assert_eq!(word(o, 40), 1, "DF is clear");
+    let block = &o[48..];
+    assert_eq!(block.len() as u64, (1u64 << 32) - rsp);
+    let at = |addr: u64| (addr - rsp) as usize;
+    let cstr = |addr: u64| {
+        let b = &block[at(addr)..];
+        String::from_utf8(b[..b.iter().position(|&c| c == 0).unwrap()].to_vec()).unwrap()
+    };
+    let argc = word(block, 0) as usize;
+    let argv: Vec<String> = (0..argc).map(|i| cstr(word(block, 8 + 8 * i))).collect();
+    assert_eq!(argv, [s(&nexe), "one", ""]);
+    assert_eq!(word(block, 8 + 8 * argc), 0);
+    let mut p = 16 + 8 * argc;
+    let mut env = Vec::new();
+    while word(block, p) != 0 {
+        env.push(cstr(word(block, p)));
+        p += 8;
+    }
+    assert_eq!(env, ["A=1", "B=x=y"]);
+    p += 8;
+    let mut aux = std::collections::BTreeMap::new();
+    loop {
+        let (k, v) = (word(block, p), word(block, p + 8));
+        p += 16;
+        if k == 0 {
+            break;
+        }
+        assert!(aux.insert(k, v).is_none(), "auxv key {k} once");
+    }
+    let (phoff, entry) = (word(&file, 32) as usize, word(&file, 24));
+    let phnum = u16::from_le_bytes(file[56..58].try_into().unwrap()) as u64;
+    assert_eq!((aux[&4], aux[&5], aux[&6], aux[&9], aux[&23]), (56, phnum, 4096, entry, 0));
+    let phdrs = &block[at(aux[&3])..at(aux[&3]) + 56 * phnum as usize];
+    assert_eq!(phdrs, &file[phoff..phoff + 56 * phnum as usize], "AT_PHDR points to the program headers");
+    let mut h = sha1_smol::Sha1::new();
+    h.update(b"zv AT_RANDOM");
+    h.update(&5u64.to_le_bytes());
+    assert_eq!(&block[at(aux[&25])..at(aux[&25]) + 16], &h.digest().bytes()[..16], "AT_RANDOM from the seed");
+}
