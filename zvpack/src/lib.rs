@@ -132,20 +132,28 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
     let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
     validate_manifest(manifest, &names)?;
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.zvpack-tmp", out.file_name().and_then(|n| n.to_str()).unwrap_or("image")));
+    let base = out.file_name().and_then(|n| n.to_str()).unwrap_or("image");
+    // A new file (O_EXCL: never an existing file or a symlink someone planted, which
+    // would be written through and then renamed into place) with a name of our own.
+    let mut n = 0u32;
+    let (tmp, f) = loop {
+        let tmp = dir.join(format!(".{base}.{}.{n}.zvpack-tmp", std::process::id()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(PackError::Usage(format!("cannot create {}: {e}", shown(&tmp)))),
+        }
+    };
     let write = || -> Result<(), PackError> {
-        let f = std::fs::File::create(&tmp)
-            .map_err(|e| PackError::Usage(format!("cannot create {}: {e}", tmp.display())))?;
         let mut w = std::io::BufWriter::new(f);
         image::write_image(&mut w, manifest, nexe, files).map_err(|e| PackError::Usage(e.0))?;
-        w.flush().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", tmp.display())))?;
-        w.get_ref().sync_all().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", tmp.display())))?;
+        w.flush().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", shown(&tmp))))?;
+        w.get_ref().sync_all().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", shown(&tmp))))?;
         drop(w);
         // The last word: what was written reads back as a valid image.
-        let f =
-            std::fs::File::open(&tmp).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", tmp.display())))?;
+        let f = std::fs::File::open(&tmp).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(&tmp))))?;
         Image::read(f).map_err(|e| PackError::Invalid(format!("the image would be invalid: {e}")))?;
-        std::fs::rename(&tmp, out).map_err(|e| PackError::Usage(format!("cannot rename to {}: {e}", out.display())))
+        std::fs::rename(&tmp, out).map_err(|e| PackError::Usage(format!("cannot rename to {}: {e}", shown(out))))
     };
     let r = write();
     if r.is_err() {
@@ -158,13 +166,83 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
 /// code verified, or the rejection).
 pub type Opened = (Image, Vec<u8>, Result<u64, zvcore::Rejected>);
 
+/// What a file type is when it is not a regular file.
+fn non_regular(t: &std::fs::FileType) -> Option<&'static str> {
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some("directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("FIFO (named pipe)");
+        }
+        if t.is_socket() {
+            return Some("socket");
+        }
+        if t.is_char_device() {
+            return Some("character device");
+        }
+        if t.is_block_device() {
+            return Some("block device");
+        }
+    }
+    Some("special file")
+}
+
+/// Opens an image for reading if it is a regular file (symlinks followed). A FIFO is
+/// never opened for reading, which would block until a writer comes (the open is also
+/// non-blocking, against one swapped in after the check); a directory or a device is
+/// not an image. Each is a [`PackError::Usage`] that says what the path is.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, PackError> {
+    let refuse = |what: &str| PackError::Usage(format!("cannot read {}: is a {what}, not a regular file", shown(path)));
+    let m = std::fs::metadata(path).map_err(|e| PackError::Usage(format!("cannot open {}: {e}", shown(path))))?;
+    if let Some(what) = non_regular(&m.file_type()) {
+        return Err(refuse(what));
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = o.open(path).map_err(|e| PackError::Usage(format!("cannot open {}: {e}", shown(path))))?;
+    let m = f.metadata().map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(path))))?;
+    if let Some(what) = non_regular(&m.file_type()) {
+        return Err(refuse(what));
+    }
+    Ok(f)
+}
+
+/// Text with control characters escaped (`\n`, `\u{1b}`), for names printed on a line
+/// of their own: a member or file name cannot forge lines or drive the terminal.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A path for messages, with control characters escaped.
+pub fn shown(p: &Path) -> String {
+    escape_controls(&p.display().to_string())
+}
+
 /// Opens and fully checks an image: tar, manifest and the nexe's verification.
 pub fn open(path: &Path) -> Result<Opened, PackError> {
-    let mut f =
-        std::fs::File::open(path).map_err(|e| PackError::Usage(format!("cannot open {}: {e}", path.display())))?;
-    let img = Image::read(&mut f).map_err(|e| PackError::Invalid(format!("{}: {e}", path.display())))?;
+    let mut f = open_regular(path)?;
+    let img = Image::read(&mut f).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
     let m = img.member(&img.manifest.program).cloned().ok_or_else(|| PackError::Invalid("program missing".into()))?;
-    let nexe = image::read_member(&mut f, &m).map_err(|e| PackError::Invalid(format!("{}: {e}", path.display())))?;
+    let nexe = image::read_member(&mut f, &m).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
     let verdict = zvcore::verify_nexe(&nexe, zvcore::Options { max_violations: 20 }).map(|v| v.code.len() as u64);
     Ok((img, nexe, verdict))
 }
@@ -193,13 +271,13 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<(String, bool), PackError> 
     }
     let mut s = format!(
         "image {} ({} bytes)\n\nmanifest.json:\n{}\n\nmembers:\n",
-        path.display(),
+        shown(path),
         img.file_len,
         img.manifest.to_json()
     );
     s.push_str(&format!("  {:>10} {:>10}  path\n", "offset", "size"));
     for m in &img.members {
-        s.push_str(&format!("  {:>10} {:>10}  {}\n", m.offset, m.size, m.path));
+        s.push_str(&format!("  {:>10} {:>10}  {}\n", m.offset, m.size, escape_controls(&m.path)));
     }
     match &verdict {
         Ok(n) => s.push_str(&format!("\nverification: pass ({n} bytes of code)\n")),

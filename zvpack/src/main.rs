@@ -139,16 +139,16 @@ fn run(cli: Cli) -> Result<i32, PackError> {
                 Ok(n) => {
                     println!(
                         "{}: ok ({} members, program {}, {n} bytes of code verified)",
-                        image.display(),
+                        zvpack::shown(&image),
                         img.members.len(),
-                        img.manifest.program
+                        zvpack::escape_controls(&img.manifest.program)
                     );
                     Ok(0)
                 }
                 Err(r) => Err(PackError::Invalid(format!(
                     "{}: program {} fails verification: {}",
-                    image.display(),
-                    img.manifest.program,
+                    zvpack::shown(&image),
+                    zvpack::escape_controls(&img.manifest.program),
                     r.violations.first().map(|v| v.to_string()).unwrap_or_default()
                 ))),
             }

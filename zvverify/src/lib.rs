@@ -202,8 +202,18 @@ fn unreadable(path: String, e: &input::InputError) -> FileReport {
     }
 }
 
-/// A failure with one `ELF` violation at file offset 0.
-fn not_valid(path: String, message: String) -> FileReport {
+/// A failure with one `ELF` violation at file offset 0 (counted, not listed, under
+/// `--max-violations 0`).
+fn not_valid(path: String, message: String, max_violations: usize) -> FileReport {
+    let mut r = not_valid_listed(path, message);
+    if max_violations == 0 {
+        r.violations.clear();
+        r.violations_omitted = 1;
+    }
+    r
+}
+
+fn not_valid_listed(path: String, message: String) -> FileReport {
     FileReport {
         path,
         verdict: Verdict::Fail,
@@ -228,7 +238,7 @@ fn not_valid(path: String, message: String) -> FileReport {
 /// skipped). `threads` > 1 splits a large code segment across threads (used when there
 /// are fewer files than worker threads). Memory is bounded as [`input`] describes.
 pub fn verify_file(path: &Path, named: bool, max_violations: usize, threads: usize) -> Outcome {
-    let shown = path.display().to_string();
+    let shown = walk::path_text(path);
     let (file, len) = match input::open_regular(path) {
         Ok(f) => f,
         Err(e) => return Outcome::File(unreadable(shown, &e)),
@@ -269,12 +279,13 @@ fn verify_region(
 ) -> FileReport {
     let (data, whole) = match input::load_nexe(region, head) {
         Ok(input::Loaded::Bytes { data, whole }) => (data, whole),
-        Ok(input::Loaded::Refused(message)) => return not_valid(path, message),
+        Ok(input::Loaded::Refused(message)) => return not_valid(path, message, max_violations),
         Err(e) => return unreadable(path, &e),
     };
-    match zvcore::verify_nexe_parallel(&data, Options { max_violations }, threads) {
+    match zvcore::verify_nexe_parallel(&data, Options { max_violations: max_violations.max(1) }, threads) {
         Ok(v) => passed(path, v.code.len() as u64),
-        Err(rej) => {
+        Err(mut rej) => {
+            rej.violations.truncate(max_violations);
             // Symbols and DWARF lines lie outside the loaded prefix; they are looked up
             // only when the parser got past the headers (`ELF` violations have none).
             let parsed = rej.violations.iter().any(|v| v.rule != zvcore::Rule::Elf);
@@ -291,10 +302,10 @@ fn verify_region(
 fn verify_image_file(path: String, file: &std::fs::File, max_violations: usize, threads: usize) -> FileReport {
     let img = match zvcore::image::Image::read(file) {
         Ok(img) => img,
-        Err(e) => return not_valid(path, format!("not a valid image: {e}")),
+        Err(e) => return not_valid(path, format!("not a valid image: {e}"), max_violations),
     };
     let Some(m) = img.member(&img.manifest.program) else {
-        return not_valid(path, "not a valid image: no program".into());
+        return not_valid(path, "not a valid image: no program".into(), max_violations);
     };
     let region = input::Region { file, base: m.offset, len: m.size };
     match region.head() {
@@ -305,9 +316,12 @@ fn verify_image_file(path: String, file: &std::fs::File, max_violations: usize, 
 
 /// Verifies the bytes of one nexe and locates its violations.
 pub fn verify_bytes(path: String, data: &[u8], max_violations: usize, threads: usize) -> FileReport {
-    match zvcore::verify_nexe_parallel(data, Options { max_violations }, threads) {
+    match zvcore::verify_nexe_parallel(data, Options { max_violations: max_violations.max(1) }, threads) {
         Ok(v) => passed(path, v.code.len() as u64),
-        Err(rej) => failed(path, data, &rej),
+        Err(mut rej) => {
+            rej.violations.truncate(max_violations);
+            failed(path, data, &rej)
+        }
     }
 }
 

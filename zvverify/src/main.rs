@@ -121,7 +121,7 @@ fn main() {
     if cli.jobs == Some(0) {
         usage_error("-j needs at least 1 thread");
     }
-    let cfg = RunConfig { jobs: cli.jobs.unwrap_or(0), shard, max_violations: cli.max_violations.max(1) };
+    let cfg = RunConfig { jobs: cli.jobs.unwrap_or(0), shard, max_violations: cli.max_violations };
     let bar = if std::io::stderr().is_terminal() && !cli.quiet {
         let total = zvverify::count_files(&cli.paths, shard) as u64;
         let b = indicatif::ProgressBar::new(total);

@@ -24,18 +24,35 @@ pub fn disassemble(bytes: &[u8], addr: u64) -> String {
     s
 }
 
+/// `s` with control characters escaped (`\n`, `\u{1b}`): the human report is one line
+/// per file and per violation, and a name with a newline or an escape sequence must
+/// neither forge lines nor drive the terminal.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Human-readable report: failing files with their violations, then a summary line.
 pub fn human(r: &Report) -> String {
     let mut s = String::new();
     for f in &r.files {
+        let path = escape_controls(&f.path);
         match f.verdict {
             Verdict::Pass => {}
             Verdict::Error => {
-                let _ = writeln!(s, "ERROR {}: {}", f.path, f.error.as_deref().unwrap_or("unknown error"));
+                let e = escape_controls(f.error.as_deref().unwrap_or("unknown error"));
+                let _ = writeln!(s, "ERROR {path}: {e}");
             }
             Verdict::Fail => {
                 let n = f.violations.len() + f.violations_omitted;
-                let _ = writeln!(s, "FAIL {} ({} violation{})", f.path, n, if n == 1 { "" } else { "s" });
+                let _ = writeln!(s, "FAIL {path} ({} violation{})", n, if n == 1 { "" } else { "s" });
                 for v in &f.violations {
                     let mut loc = v.address.clone();
                     if let Some(sym) = &v.symbol {
@@ -45,7 +62,8 @@ pub fn human(r: &Report) -> String {
                         let _ = write!(loc, " ({src})");
                     }
                     let insn = v.instruction.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default();
-                    let _ = writeln!(s, "  {:<4}{loc}{insn}: {}", v.rule, v.message);
+                    let line = format!("{loc}{insn}: {}", v.message);
+                    let _ = writeln!(s, "  {:<4}{}", v.rule, escape_controls(&line));
                 }
                 if f.violations_omitted > 0 {
                     let _ = writeln!(s, "  ... and {} more", f.violations_omitted);
@@ -54,7 +72,7 @@ pub fn human(r: &Report) -> String {
         }
     }
     for e in &r.walk_errors {
-        let _ = writeln!(s, "ERROR {e}");
+        let _ = writeln!(s, "ERROR {}", escape_controls(e));
     }
     s
 }
@@ -78,6 +96,25 @@ pub fn summary(r: &Report) -> String {
     )
 }
 
+/// A path as a SARIF `artifactLocation.uri`: a URI reference (RFC 3986) with every byte
+/// but the unreserved characters and `/` percent-encoded (a space, `#`, `%`, `?` or `:`
+/// in a name would otherwise make it an invalid or a different URI); an absolute path is
+/// a `file://` URI.
+pub fn uri(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 8);
+    if path.starts_with('/') {
+        out.push_str("file://");
+    }
+    for &b in path.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 /// The JSON report.
 pub fn json(r: &Report) -> String {
     serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise report: {e}\"}}"))
@@ -99,13 +136,15 @@ pub fn sarif(r: &Report) -> String {
         })
         .collect();
     let mut results = Vec::new();
+    // Files that could not be read and paths that could not be walked broke no rule:
+    // they are notifications of the tool's execution, which then was not successful.
+    let mut notes = Vec::new();
     for f in &r.files {
         if f.verdict == Verdict::Error {
-            results.push(json!({
-                "ruleId": "ELF",
+            notes.push(json!({
                 "level": "error",
                 "message": { "text": format!("cannot read {}: {}", f.path, f.error.as_deref().unwrap_or("")) },
-                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": f.path } } }],
+                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri(&f.path) } } }],
             }));
         }
         for v in &f.violations {
@@ -119,11 +158,11 @@ pub fn sarif(r: &Report) -> String {
             let physical = match v.source.as_deref().and_then(|s| s.rsplit_once(':')) {
                 Some((file, line)) if line.parse::<u64>().map(|l| l > 0).unwrap_or(false) => {
                     json!({
-                        "artifactLocation": { "uri": file },
+                        "artifactLocation": { "uri": uri(file) },
                         "region": { "startLine": line.parse::<u64>().unwrap_or(1) },
                     })
                 }
-                _ => json!({ "artifactLocation": { "uri": f.path } }),
+                _ => json!({ "artifactLocation": { "uri": uri(&f.path) } }),
             };
             let mut loc = json!({ "physicalLocation": physical });
             if let Some(sym) = &v.symbol {
@@ -138,6 +177,9 @@ pub fn sarif(r: &Report) -> String {
             }));
         }
     }
+    for e in &r.walk_errors {
+        notes.push(json!({ "level": "error", "message": { "text": e } }));
+    }
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -148,6 +190,10 @@ pub fn sarif(r: &Report) -> String {
                 "informationUri": "https://zv.invalid/",
                 "rules": rules,
             }},
+            "invocations": [{
+                "executionSuccessful": notes.is_empty() && r.walk_errors.is_empty(),
+                "toolExecutionNotifications": notes,
+            }],
             "results": results,
         }],
     });

@@ -24,8 +24,43 @@ pub struct WalkError {
 
 impl std::fmt::Display for WalkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}: {}", self.path.display(), self.what, self.error)
+        write!(f, "{}: {}: {}", path_text(&self.path), self.what, self.error)
     }
+}
+
+/// A path as reports show it: the path itself when it is UTF-8; otherwise each byte that
+/// is not part of valid UTF-8 written as `\xNN`, so that two names that differ only in
+/// such bytes stay distinct (a lossy conversion would make both `a\u{FFFD}`, and their
+/// shard reports would not merge).
+pub fn path_text(p: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::fmt::Write as _;
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = p.as_os_str().as_bytes();
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            return s.to_string();
+        }
+        let mut out = String::with_capacity(bytes.len() + 8);
+        for chunk in bytes.utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        p.to_string_lossy().into_owned()
+    }
+}
+
+/// A path without `.` components (a leading `./`) and with repeated slashes folded, as
+/// [`Path::components`] reads it: two spellings of one path compare equal. `..` is kept
+/// (it cannot be resolved without following symlinks).
+fn lexical(p: &Path) -> PathBuf {
+    p.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
 }
 
 impl std::error::Error for WalkError {}
@@ -51,22 +86,21 @@ pub fn find_files(roots: &[PathBuf]) -> (Vec<Found>, Vec<WalkError>) {
                 let mut files = Vec::new();
                 walk_dir(root, &mut files, &mut errors);
                 for path in files {
-                    let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+                    let rel = path_text(path.strip_prefix(root).unwrap_or(&path));
                     found.push(Found { path, rel, named: false });
                 }
             }
             // Anything else named is verified (or reported as not a regular file).
-            Ok(_) => found.push(Found { path: root.clone(), rel: root.to_string_lossy().into_owned(), named: true }),
+            Ok(_) => found.push(Found { path: root.clone(), rel: path_text(root), named: true }),
             Err(error) => errors.push(WalkError { path: root.clone(), what: "cannot read", error }),
         }
     }
+    // A file both named and found in a walk is verified once, as named (its path and
+    // shard as given), however the two spell it (`./tree` and `tree/a.nexe`): sort the
+    // spellings of one path together, named first, and keep the first.
+    found.sort_by_cached_key(|f| (lexical(&f.path), !f.named));
+    found.dedup_by(|later, kept| lexical(&later.path) == lexical(&kept.path));
     found.sort();
-    // A file both named and found in a walk is verified once, as named.
-    found.dedup_by(|later, kept| {
-        let same = later.path == kept.path;
-        kept.named |= same && later.named;
-        same
-    });
     (found, errors)
 }
 

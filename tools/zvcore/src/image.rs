@@ -24,6 +24,9 @@ pub const MAX_MEMBERS: usize = 4096;
 pub const MAX_PATH: usize = 255;
 /// Largest manifest.
 pub const MAX_MANIFEST: u64 = 1 << 20;
+/// Most bytes of tar headers and extension records (PAX, GNU long names, which the tar
+/// crate reads whole into memory) read while indexing an image.
+pub const MAX_INDEX_READ: u64 = 32 << 20;
 /// Alignment of the nexe's data inside the tar.
 pub const NEXE_ALIGN: u64 = 4096;
 
@@ -557,6 +560,9 @@ struct Blocks<R> {
     pos: u64,
     cache: [(u64, Vec<u8>); 2],
     next: usize,
+    /// Bytes that reads may still return (seeks are free): bounds what the tar crate
+    /// reads while indexing, as it loads PAX and GNU long-name records whole.
+    budget: u64,
 }
 
 const BLOCK: u64 = 4096;
@@ -564,7 +570,14 @@ const BLOCK: u64 = 4096;
 impl<R: Read + Seek> Blocks<R> {
     fn new(mut inner: R) -> std::io::Result<Self> {
         let len = inner.seek(SeekFrom::End(0))?;
-        Ok(Blocks { inner, len, pos: 0, cache: [(u64::MAX, Vec::new()), (u64::MAX, Vec::new())], next: 0 })
+        Ok(Blocks {
+            inner,
+            len,
+            pos: 0,
+            cache: [(u64::MAX, Vec::new()), (u64::MAX, Vec::new())],
+            next: 0,
+            budget: u64::MAX,
+        })
     }
 }
 
@@ -573,6 +586,22 @@ impl<R: Read + Seek> Read for Blocks<R> {
         if buf.is_empty() || self.pos >= self.len {
             return Ok(0);
         }
+        if self.budget == 0 {
+            return Err(std::io::Error::other(format!(
+                "tar headers and extension records (PAX, GNU long names) take more than {} MiB",
+                MAX_INDEX_READ >> 20
+            )));
+        }
+        let n = usize::try_from(self.budget).map_or(buf.len(), |b| b.min(buf.len()));
+        let buf = &mut buf[..n];
+        let n = self.read_unbudgeted(buf)?;
+        self.budget -= n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Blocks<R> {
+    fn read_unbudgeted(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if buf.len() as u64 >= BLOCK {
             self.inner.seek(SeekFrom::Start(self.pos))?;
             let n = self.inner.read(buf)?;
@@ -626,6 +655,25 @@ enum Kind {
     Other(String),
 }
 
+/// The text of an error from the tar crate, which quotes raw header bytes: control
+/// characters escaped, cut after about 200 bytes.
+fn printable(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() >= 200 {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Checks one member of the index (path, type, bounds, duplicates) and records it.
 fn add_member(
     members: &mut Vec<Member>,
@@ -645,7 +693,7 @@ fn add_member(
         }
         Kind::Other(t) => {
             return Err(bad(format!(
-                "member `{}` is a {t}; images hold only regular files (no links or devices)",
+                "member `{}` is a {t}; images hold only regular files and directories",
                 name.escape_debug()
             )))
         }
@@ -755,25 +803,34 @@ impl Image {
             }
         } else {
             file.seek(SeekFrom::Start(0)).map_err(|e| bad(format!("cannot read the image: {e}")))?;
+            file.budget = MAX_INDEX_READ;
             let mut ar = tar::Archive::new(&mut file);
-            let entries = ar.entries_with_seek().map_err(|e| bad(format!("not a tar archive: {e}")))?;
+            let entries = ar.entries_with_seek().map_err(|e| bad(format!("not a tar archive: {}", printable(&e))))?;
             for (n, ent) in entries.enumerate() {
                 if n >= MAX_MEMBERS {
                     return Err(bad(format!("more than {MAX_MEMBERS} members")));
                 }
-                let ent = ent.map_err(|e| bad(format!("malformed tar at member {}: {e}", n + 1)))?;
+                let ent = ent.map_err(|e| bad(format!("malformed tar at member {}: {}", n + 1, printable(&e))))?;
                 let raw = ent.path_bytes().into_owned();
                 let t = ent.header().entry_type();
-                let kind = if t.is_dir() {
-                    Kind::Dir
-                } else if t.is_file() {
-                    Kind::File
-                } else {
-                    Kind::Other(format!("{t:?}"))
+                use tar::EntryType as T;
+                let kind = match t {
+                    _ if t.is_dir() => Kind::Dir,
+                    _ if t.is_file() => Kind::File,
+                    T::Link => Kind::Other("hard link".into()),
+                    T::Symlink => Kind::Other("symbolic link".into()),
+                    T::Char => Kind::Other("character device".into()),
+                    T::Block => Kind::Other("block device".into()),
+                    T::Fifo => Kind::Other("FIFO".into()),
+                    T::Continuous => Kind::Other("contiguous file (tar type 7)".into()),
+                    T::GNUSparse => Kind::Other("GNU sparse file".into()),
+                    T::XGlobalHeader => Kind::Other("PAX global header".into()),
+                    _ => Kind::Other(format!("tar entry of type {}", t.as_byte().escape_ascii())),
                 };
                 add_member(&mut members, n, raw, kind, ent.raw_file_position(), ent.size(), file_len)?;
             }
         }
+        file.budget = u64::MAX;
         let m =
             members.iter().find(|m| m.path == MANIFEST_NAME).ok_or_else(|| bad("the image has no manifest.json"))?;
         if m.size > MAX_MANIFEST {
@@ -1191,6 +1248,91 @@ mod tests {
         for (text, want) in cases {
             let e = ImageManifest::parse(text.as_bytes()).expect_err(text);
             assert!(e.0.contains(want), "{text}: {e}");
+        }
+    }
+
+    /// A reader of a synthetic file of `len` bytes: `head` at offset 0, zeros after it
+    /// (nothing is allocated for the zeros), counting the bytes handed out.
+    struct Synthetic {
+        head: Vec<u8>,
+        len: u64,
+        pos: u64,
+        served: std::rc::Rc<std::cell::Cell<u64>>,
+    }
+
+    impl Read for Synthetic {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = (buf.len() as u64).min(self.len.saturating_sub(self.pos)) as usize;
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = self.head.get((self.pos + i as u64) as usize).copied().unwrap_or(0);
+            }
+            self.pos += n as u64;
+            self.served.set(self.served.get() + n as u64);
+            Ok(n)
+        }
+    }
+
+    impl Seek for Synthetic {
+        fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+            self.pos = match to {
+                SeekFrom::Start(n) => n,
+                SeekFrom::End(d) => self.len.checked_add_signed(d).expect("seek"),
+                SeekFrom::Current(d) => self.pos.checked_add_signed(d).expect("seek"),
+            };
+            Ok(self.pos)
+        }
+    }
+
+    /// A PAX or GNU long-name record is read whole into memory by the tar crate: a tar
+    /// that declares (and holds) a record of hundreds of megabytes must be refused after
+    /// a bounded read, not loaded.
+    #[test]
+    fn regress_huge_extension_records_are_refused_after_a_bounded_read() {
+        for t in [b'L', b'x', b'K'] {
+            let size: u64 = 300 << 20;
+            let head = crate::testgen::raw_header(b"././@LongLink", t, size, b"").to_vec();
+            let served = std::rc::Rc::new(std::cell::Cell::new(0));
+            let len = 512 + size + 512 + 1024;
+            let file = Synthetic { head, len, pos: 0, served: served.clone() };
+            let e = Image::read(file).expect_err("refused");
+            assert!(e.0.contains("extension records"), "{}: {e}", t as char);
+            assert!(served.get() <= MAX_INDEX_READ + 8192, "{} bytes read", served.get());
+        }
+    }
+
+    /// Error texts of the tar crate quote raw header bytes; what reaches a terminal or a
+    /// report is escaped and short.
+    #[test]
+    fn regress_tar_errors_are_printable_and_short() {
+        let mut h = crate::testgen::raw_header(b"x", b'0', 0, b"");
+        for (i, b) in h.iter_mut().enumerate().take(156).skip(100) {
+            *b = (i as u8).wrapping_mul(37) | 0x80;
+        }
+        h[..100].copy_from_slice(&[0x1b; 100]);
+        h[148..156].copy_from_slice(&[0x1b, b'[', b'3', b'1', b'm', 0xff, b'\n', 7]);
+        let mut tar = h.to_vec();
+        tar.resize(4096, 0);
+        for fast in [true, false] {
+            let e = Image::read_with(Cursor::new(&tar), fast).expect_err("garbage");
+            assert!(!e.0.chars().any(char::is_control), "{:?}", e.0);
+            assert!(e.0.len() < 400, "{} bytes: {}", e.0.len(), e.0);
+        }
+    }
+
+    /// Links, devices and FIFOs are refused with their plain names.
+    #[test]
+    fn regress_refused_member_types_are_named_plainly() {
+        let m: &[u8] = br#"{"version":1,"program":"a"}"#;
+        for (t, want) in [
+            (b'1', "is a hard link"),
+            (b'2', "is a symbolic link"),
+            (b'3', "is a character device"),
+            (b'4', "is a block device"),
+            (b'6', "is a FIFO"),
+        ] {
+            let tar = crate::testgen::raw_tar(&[(b"manifest.json", b'0', m, b""), (b"a", t, b"", b"x")]);
+            let e = Image::read(Cursor::new(&tar)).expect_err("refused");
+            assert!(e.0.contains(want), "{}: {e}", t as char);
         }
     }
 

@@ -168,3 +168,26 @@ fn regress_create_refuses_a_manifest_that_check_would_refuse() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(zvpack(&["check", s(&img)]).status.code(), Some(0));
 }
+
+/// The temporary file `create` writes first is never a path someone else can plant: a
+/// symlink at the old fixed name `.NAME.zvpack-tmp` pointing outside the directory must
+/// neither be written through nor renamed into place.
+#[cfg(unix)]
+#[test]
+fn regress_create_does_not_write_through_a_planted_temporary_symlink() {
+    let t = tempfile::tempdir().expect("tmp");
+    let outside = tempfile::tempdir().expect("tmp");
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, b"precious").expect("write");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let out_dir = t.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, out_dir.join(".app.tar.zvpack-tmp")).expect("symlink");
+    let img = out_dir.join("app.tar");
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&victim).expect("read"), b"precious", "written through the symlink");
+    assert!(std::fs::symlink_metadata(&img).expect("stat").file_type().is_file(), "the image is not a regular file");
+    assert_eq!(zvpack(&["check", s(&img)]).status.code(), Some(0));
+}

@@ -106,3 +106,62 @@ fn a_valid_raw_image_passes() {
     let out = zvpack(&["check", s(&p)]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `check` and `inspect` read only regular files: a FIFO would block the open forever,
+/// and a directory or a device is not an image. Each is an I/O error (status 2) that
+/// says what the path is, never a hang or "malformed tar".
+#[cfg(unix)]
+#[test]
+fn regress_non_regular_files_are_refused_with_status_2_not_a_hang() {
+    let t = tempfile::tempdir().expect("tmp");
+    let fifo = t.path().join("fifo.tar");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    for (p, what) in [(fifo.as_path(), "FIFO"), (t.path(), "directory"), (std::path::Path::new("/dev/null"), "device")]
+    {
+        for cmd in ["check", "inspect"] {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zvpack"))
+                .args([cmd, s(p)])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            let start = std::time::Instant::now();
+            while child.try_wait().expect("wait").is_none() {
+                if start.elapsed() > std::time::Duration::from_secs(20) {
+                    let _ = child.kill();
+                    panic!("zvpack {cmd} {} hangs", p.display());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let out = child.wait_with_output().expect("output");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {}: {err}", p.display());
+            assert!(err.contains(what) && err.contains("not a regular file"), "{cmd} {}: {err}", p.display());
+        }
+    }
+}
+
+/// Member paths may hold any character but NUL and backslash; the human listing of
+/// `inspect` escapes control characters so that a name cannot forge listing lines.
+#[test]
+fn regress_inspect_escapes_control_characters_in_member_names() {
+    let t = tempfile::tempdir().expect("tmp");
+    let p = t.path().join("nl.tar");
+    let nexe = exit7_nexe();
+    std::fs::write(
+        &p,
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', &nexe, b""),
+            (b"x\n      0      0  fake\x1b[2J", b'0', b"data", b""),
+        ]),
+    )
+    .expect("write");
+    let out = zvpack(&["inspect", s(&p)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\x1b'), "{text}");
+    assert!(text.lines().all(|l| !l.ends_with(" fake\\u{1b}[2J") || l.contains("x\\n")), "{text}");
+    assert!(!text.lines().any(|l| l.trim_start().starts_with("0      0  fake")), "{text}");
+    assert!(text.contains("x\\n"), "{text}");
+}

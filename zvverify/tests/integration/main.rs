@@ -7,6 +7,7 @@ mod cli;
 mod dwarf;
 mod hostile;
 mod images;
+mod names;
 mod shards;
 
 use std::path::{Path, PathBuf};
