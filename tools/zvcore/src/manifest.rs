@@ -142,8 +142,18 @@ fn err(line: usize, message: impl Into<String>) -> ManifestError {
     ManifestError { line, message: message.into() }
 }
 
+/// A decimal integer (`strtoll`'s syntax, as ZeroVM reads them: an optional sign and
+/// digits); digits that do not fit in 64 bits are out of range, not "not an integer".
 fn int(line: usize, what: &str, s: &str) -> Result<i64, ManifestError> {
-    s.trim().parse::<i64>().map_err(|_| err(line, format!("{what} `{}` is not an integer", s.trim())))
+    let t = s.trim();
+    t.parse::<i64>().map_err(|_| {
+        let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            err(line, format!("{what} `{t}` is out of range (64-bit signed)"))
+        } else {
+            err(line, format!("{what} `{t}` is not an integer"))
+        }
+    })
 }
 
 fn nonneg(line: usize, what: &str, s: &str) -> Result<i64, ManifestError> {
@@ -304,6 +314,8 @@ Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
             ("Channel = a, b, 0, 2, 1, 1, 1, 1", 10, "0 or 1"),
             ("Channel = a, b, 0, 0, -1, 1, 1, 1", 10, "negative"),
             ("Channel = a, b, 0, 0, x, 1, 1, 1", 10, "not an integer"),
+            ("Channel = a, b, 0, 0, 1-, 1, 1, 1", 10, "not an integer"),
+            ("Channel = a, b, 0, 0, 1, 99999999999999999999, 1, 1", 10, "out of range"),
             ("Channel = a, /dev/stdin, 0, 0, 1, 1, 1, 1", 10, "given twice"),
             ("Timeout = 3", 10, "given twice"),
             ("just words", 10, "not `Key = value`"),
