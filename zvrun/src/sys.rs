@@ -137,6 +137,13 @@ impl GuestMemory {
         self.set(start, len, prot, false)
     }
 
+    /// Replaces [start, start+len) (page-aligned, inside guest memory) with fresh
+    /// inaccessible memory: its old contents are gone, and pages made accessible later
+    /// read as zero.
+    pub fn discard(&mut self, start: u64, len: u64) -> io::Result<()> {
+        self.set(start, len, 0, true)
+    }
+
     /// Makes [start, start+len) fresh, zeroed, readable and writable memory with every
     /// page already allocated: for ranges that are about to be written whole (code, data,
     /// the trampoline), one system call instead of a page fault per page.
@@ -164,7 +171,10 @@ impl GuestMemory {
                     start as *mut libc::c_void,
                     len as usize,
                     prot_bits(prot),
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_POPULATE,
+                    libc::MAP_PRIVATE
+                        | libc::MAP_ANONYMOUS
+                        | libc::MAP_FIXED
+                        | if prot == 0 { libc::MAP_NORESERVE } else { libc::MAP_POPULATE },
                     -1,
                     0,
                 )
@@ -305,7 +315,7 @@ impl GuestMemory {
             }
             done += r as usize;
         }
-        Ok(Staged { addr: at, len: n })
+        Ok(Staged { addr: at, len: n, loaded: std::cell::Cell::new(false) })
     }
 
     /// Loads a program: the trampoline, the verified code and the other segments
@@ -355,6 +365,9 @@ impl GuestMemory {
                 _ => merged.push((s0, e0)),
             }
         }
+        if let Some(st) = staged {
+            st.loaded.set(true);
+        }
         let staged_range = staged.map(|st| (st.addr, st.addr + (st.len as u64).next_multiple_of(PAGE)));
         let inside = |bytes: &[u8], at: u64| {
             staged_range.is_some_and(|(a, b)| bytes.as_ptr() as u64 == at && at >= a && at + bytes.len() as u64 <= b)
@@ -370,14 +383,16 @@ impl GuestMemory {
                 self.populate_rw(a, b - a)?;
             }
         }
-        // Staged pages no segment covers (a gap between segments): no guest access.
+        // Staged pages no segment covers (a gap between segments, an empty PT_LOAD's
+        // offset): replaced by fresh inaccessible memory, so that no file byte survives
+        // where the guest may later get pages (the heap is made accessible with mprotect).
         if let Some(range) = staged_range {
             let mut rest = vec![range];
             for &run in &merged {
                 rest = rest.into_iter().flat_map(|r| minus(r, Some(run))).collect();
             }
             for (a, b) in rest {
-                self.protect(a, b - a, 0)?;
+                self.discard(a, b - a)?;
             }
         }
         for &(start, len, bytes, _) in segments {
@@ -440,11 +455,17 @@ impl GuestMemory {
 pub struct Staged {
     addr: u64,
     len: usize,
+    /// Set by `load_program`: from then on the pages are the guest's (written by it, or
+    /// inaccessible), and `bytes` refuses to hand out new views of them.
+    loaded: std::cell::Cell<bool>,
 }
 
 impl Staged {
-    /// The staged bytes.
+    /// The staged bytes, for verification. Only before [`GuestMemory::load_program`] has
+    /// loaded them (views taken before, such as the verified code and the segments, stay
+    /// valid: those bytes are never written or unmapped); after it, a bug: panics.
     pub fn bytes(&self) -> &[u8] {
+        assert!(!self.loaded.get(), "staged bytes read after loading");
         // SAFETY: `stage` mapped [addr, addr+len) readable and writable inside the
         // reservation and filled it; the reservation is never unmapped while the process
         // runs, and nothing maps over these pages again (`load_program` leaves staged
@@ -948,7 +969,8 @@ pub fn lock_down(allowed: &[i64]) -> Result<(), String> {
 /// - File descriptors 0, 1 and 2 that are closed are opened on /dev/null (as Rust's
 ///   start-up does), so no file zvrun opens later lands on a standard stream.
 /// - SIGPIPE is ignored (as Rust's start-up does): a write to a closed pipe is an error
-///   zvrun reports (a channel's, a report's), not the end of the runtime.
+///   zvrun reports (a channel's, a report's), not the end of the runtime. So is SIGXFSZ:
+///   a write past RLIMIT_FSIZE fails with EFBIG.
 ///
 /// # Safety
 ///
@@ -979,6 +1001,10 @@ pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char)
     }
     // SAFETY: setting a signal to SIG_IGN touches no memory of ours.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // A guest's write past RLIMIT_FSIZE fails with EFBIG (returned to the guest) instead
+    // of killing zvrun before it reports.
+    // SAFETY: as above.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let n = usize::try_from(argc).unwrap_or(0);
     (1..n)
         .filter_map(|i| {

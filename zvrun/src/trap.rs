@@ -96,8 +96,11 @@ impl Calls {
                 }
                 TrapOutcome::Return(done as i64)
             }
+            // A write the host refuses for its size (past the file system's largest file
+            // or RLIMIT_FSIZE): the guest asked for it, like a quota, so it gets -EFBIG.
+            Err(e) if write && e.raw_os_error() == Some(libc::EFBIG) => TrapOutcome::Return(-(libc::EFBIG as i64)),
             Err(e) => {
-                // A host I/O error ends the session; the guest never sees host errors.
+                // Any other host I/O error ends the session; the guest never sees host errors.
                 if crate::sys::timed_out() {
                     return TrapOutcome::Leave;
                 }

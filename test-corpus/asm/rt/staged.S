@@ -1,7 +1,7 @@
 /* What a loaded program sees around its segments' file bytes: HLT from the end of its
    code to the end of the code's last page and in the trampoline past slot 0, zeros from
-   the end of its read-only data and of its data to the end of their pages and in all of
-   .bss. Exits 0 when all hold, else the number of the first check that failed. zvrun's
+   the end of its read-only data and of its data to the end of their pages, in all of
+   .bss and in the first 256 KiB of the heap. Exits 0 when all hold, else the number of the first check that failed. zvrun's
    tests also run it with junk in the file's padding and the note moved after .data, which
    zvrun reads straight into guest memory: none of it may reach the guest. */
 #include "zv.inc"
@@ -58,7 +58,19 @@ _start:
 	mov $5, %ebx
 	cmpl $0x5a5a5a5a, data_start
 	jne fail
-	xor %ebx, %ebx
+	/* 6: the first 256 KiB of the heap */
+	mov $MANIFEST_PTR, %edx
+	mov (%edx), %edx
+	mov (%edx), %esi            /* heap_ptr */
+	lea 0x40000(%esi), %edi
+	mov $6, %ebx
+9:	cmp %edi, %esi
+	jae 10f
+	cmpb %al, (%esi)
+	jne fail
+	inc %esi
+	jmp 9b
+10:	xor %ebx, %ebx
 fail:
 	ZV ID_EXIT, %rbx
 	hlt

@@ -299,6 +299,9 @@ pub fn congruent_load_bias(head: &[u8]) -> Option<(u64, u64)> {
             continue;
         }
         let (offset, vaddr, memsz) = (u64_at(ph, 8)?, u64_at(ph, 16)?, u64_at(ph, 40)?);
+        if memsz == 0 {
+            continue; // the parser ignores empty PT_LOADs: they load nothing
+        }
         let bias = vaddr.checked_sub(offset).filter(|b| b % crate::form::PAGE == 0)?;
         let seg_end = vaddr.checked_add(memsz)?;
         found = match found {

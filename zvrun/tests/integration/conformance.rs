@@ -206,6 +206,45 @@ fn random_writes_stay_within_the_channel_size_and_quota() {
     }
 }
 
+/// A write the host refuses for its size is the guest's error (-EFBIG), not a host I/O
+/// error that ends the session: an offset past the file system's largest file on an
+/// unlimited random channel, and a sequential write past RLIMIT_FSIZE (SIGXFSZ would
+/// otherwise kill zvrun before it reports).
+#[test]
+fn writes_too_large_for_the_host_file_are_efbig() {
+    const EFBIG: i64 = -27;
+    let t = tempfile::tempdir().expect("tmp");
+    let f = t.path().join("big");
+    std::fs::write(&f, b"").unwrap();
+    let (code, r, err) = drive(
+        &["--channel", &format!("/dev/c={},3", s(&f))],
+        &[c(WRITE, &[3, ro(0), 2, 1 << 60]), c(WRITE, &[3, ro(0), 2, 0])],
+    );
+    assert_eq!((code, r), (Some(0), vec![EFBIG, 2]), "{err}");
+    // RLIMIT_FSIZE of 100 blocks (51,200 bytes): a write at 1 MiB.
+    let nexe = program("drive");
+    let mut input = c(WRITE, &[3, ro(0), 2, 1 << 20]);
+    input.extend(c(WRITE, &[3, ro(0), 2, 0]));
+    let stdin = t.path().join("in");
+    std::fs::write(&stdin, &input).unwrap();
+    let rep = t.path().join("r.json");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 100; exec '{}' --report json --report-file '{}' --channel '/dev/c={},3' '{}' < '{}'",
+            env!("CARGO_BIN_EXE_zvrun"),
+            s(&rep),
+            s(&f),
+            s(&nexe),
+            s(&stdin)
+        ))
+        .output()
+        .expect("sh runs");
+    let r: Vec<i64> = out.stdout.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
+    assert_eq!((out.status.code(), r), (Some(0), vec![EFBIG, 2]), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(crate::json_report(&rep)["state"], "exit");
+}
+
 /// Section 3: Jail and Unjail's alignment and range errors.
 #[test]
 fn jail_and_unjail_alignment_and_range() {

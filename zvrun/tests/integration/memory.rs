@@ -125,18 +125,48 @@ fn with_junk(nexe: &[u8], note_after_data: bool) -> Vec<u8> {
     out
 }
 
+/// A copy of `nexe` with one more PT_LOAD, empty (p_memsz 0, which the parser ignores),
+/// whose file offset lies 64 KiB past the end of the file, which is padded with junk to
+/// it: a placement that reads file bytes over where the heap will be.
+fn with_empty_load(nexe: &[u8]) -> Vec<u8> {
+    let u64_at = |d: &[u8], o: usize| u64::from_le_bytes(d[o..o + 8].try_into().expect("8 bytes"));
+    let (phoff, phnum) = (u64_at(nexe, 32) as usize, u16::from_le_bytes([nexe[56], nexe[57]]) as usize);
+    let at = phoff + phnum * 56;
+    let mut out = nexe.to_vec();
+    assert!(out[at..at + 56].iter().all(|&b| b == 0), "room for one more program header");
+    // The data segment (the last PT_LOAD): its bias puts the empty segment in the heap.
+    let data = (0..phnum).map(|i| phoff + i * 56).rfind(|&p| out[p] == 1).expect("PT_LOAD");
+    let bias = u64_at(nexe, data + 16) - u64_at(nexe, data + 8);
+    let off = (nexe.len() as u64).next_multiple_of(0x1000) + 0x1_0000;
+    let mut ph = [0u8; 56];
+    ph[0] = 1; // PT_LOAD
+    ph[4] = 4; // R
+    ph[8..16].copy_from_slice(&off.to_le_bytes());
+    ph[16..24].copy_from_slice(&(off + bias).to_le_bytes());
+    ph[24..32].copy_from_slice(&(off + bias).to_le_bytes());
+    ph[48..56].copy_from_slice(&0x1000u64.to_le_bytes());
+    out[at..at + 56].copy_from_slice(&ph);
+    out[56..58].copy_from_slice(&((phnum + 1) as u16).to_le_bytes());
+    out.resize(off as usize, 0xAA);
+    out
+}
+
 /// zvrun reads a nexe whose segments' file offsets and addresses agree straight into
 /// guest memory and verifies it there; what the guest then sees must be what a copy of
 /// the segments gives: HLT after the code and in the trampoline, zeros after read-only
-/// data, data and in .bss, whatever else the file holds in its padding (junk here) or
-/// after the data (the note, which puts file bytes in .bss's first page).
+/// data, data, in .bss and in the heap, whatever else the file holds in its padding (junk
+/// here), after the data (the note, which puts file bytes in .bss's first page) or where
+/// an empty PT_LOAD points (over the heap).
 #[test]
 fn a_program_read_in_place_sees_only_its_segments() {
     let dir = tempfile::tempdir().expect("tmp");
     let nexe = std::fs::read(program("staged")).expect("staged.nexe");
-    for (name, bytes) in
-        [("plain", nexe.clone()), ("junk", with_junk(&nexe, false)), ("note-in-bss", with_junk(&nexe, true))]
-    {
+    for (name, bytes) in [
+        ("plain", nexe.clone()),
+        ("junk", with_junk(&nexe, false)),
+        ("note-in-bss", with_junk(&nexe, true)),
+        ("empty-load", with_empty_load(&nexe)),
+    ] {
         assert!(name == "plain" || bytes != nexe, "{name}: the junk changed nothing");
         let p = dir.path().join(format!("{name}.nexe"));
         std::fs::write(&p, &bytes).expect("write");
