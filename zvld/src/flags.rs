@@ -221,6 +221,11 @@ pub fn analyse(
             }
             w -= 1;
             let (c, _) = &insns[w];
+            // The range check `cmp $N,%r; ja default` before a dispatch falls through to
+            // the jump and keeps the flags: the comparison is above it.
+            if c.flow_control() == FlowControl::ConditionalBranch && c.is_jcc_short_or_near() {
+                continue;
+            }
             if c.flow_control() != FlowControl::Next {
                 break None;
             }
@@ -237,7 +242,7 @@ pub fn analyse(
         }
         let inputs = reads(&mut info, cmp);
         for (mid, _) in &insns[w + 1..j] {
-            if writes(&mut info, mid).iter().any(|r| inputs.contains(r)) {
+            if !keeps_compared_value(cmp, mid) && writes(&mut info, mid).iter().any(|r| inputs.contains(r)) {
                 return fail("the comparison's inputs change before the jump");
             }
             if labels.binary_search(&mid.ip()).is_ok() {
@@ -253,11 +258,58 @@ pub fn analyse(
     Ok(out)
 }
 
+/// Whether `mid` leaves the value `cmp` compares as it was although it writes one of its
+/// registers: `mov %eR,%eR` (gcc zero-extends the switch index before `jmp *T(,%rR,8)`)
+/// keeps the low 32 bits, so a comparison of `%eR` (or a narrower part) gives the same
+/// flags before and after it.
+fn keeps_compared_value(cmp: &Instruction, mid: &Instruction) -> bool {
+    let self_move = matches!(mid.code(), Code::Mov_r32_rm32 | Code::Mov_rm32_r32)
+        && mid.op0_kind() == OpKind::Register
+        && mid.op1_kind() == OpKind::Register
+        && mid.op0_register() == mid.op1_register();
+    self_move
+        && (0..cmp.op_count()).all(|i| {
+            cmp.op_kind(i) != OpKind::Register
+                || cmp.op_register(i).full_register() != mid.op0_register().full_register()
+                || cmp.op_register(i).size() <= 4
+        })
+}
+
 fn ctx_err(ctx: &SectionCtx<'_, '_>, ins: &Instruction, reason: String, hint: &str) -> crate::error::LinkError {
     crate::error::LinkError::Rewrite {
         at: ctx.location(ins.ip()),
         instruction: format!("{ins}"),
         reason,
         hint: hint.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keeps_compared_value;
+    use iced_x86::{Decoder, DecoderOptions, Instruction};
+
+    fn decode(bytes: &[u8]) -> Instruction {
+        Decoder::with_ip(64, bytes, 0, DecoderOptions::NONE).decode()
+    }
+
+    /// `mov %esi,%esi` keeps what `cmp $10,%esi` compares, not what `cmp $10,%rsi` does
+    /// (the upper half is cleared), and a move between two registers is a real write.
+    #[test]
+    fn self_move_keeps_only_the_low_half() {
+        let mov_esi = decode(&[0x89, 0xF6]); // mov %esi,%esi
+        let mov_esi_alt = decode(&[0x8B, 0xF6]); // mov %esi,%esi (the other encoding)
+        let mov_eax_esi = decode(&[0x89, 0xC6]); // mov %eax,%esi
+        let cmp_esi = decode(&[0x83, 0xFE, 0x0A]); // cmp $10,%esi
+        let cmp_si = decode(&[0x66, 0x83, 0xFE, 0x0A]); // cmp $10,%si
+        let cmp_rsi = decode(&[0x48, 0x83, 0xFE, 0x0A]); // cmp $10,%rsi
+        let cmp_edi = decode(&[0x83, 0xFF, 0x0A]); // cmp $10,%edi
+        assert!(keeps_compared_value(&cmp_esi, &mov_esi));
+        assert!(keeps_compared_value(&cmp_esi, &mov_esi_alt));
+        assert!(keeps_compared_value(&cmp_si, &mov_esi));
+        assert!(!keeps_compared_value(&cmp_rsi, &mov_esi));
+        assert!(!keeps_compared_value(&cmp_esi, &mov_eax_esi));
+        // Another register is untouched anyway (the general check allows it).
+        assert!(keeps_compared_value(&cmp_edi, &mov_esi));
     }
 }

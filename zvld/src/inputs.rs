@@ -188,6 +188,17 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         let sh_type = sh.sh_type(e);
         let flags = sh.sh_flags(e);
         let class = if i == 0 { Class::Drop } else { classify(sname, sh_type, flags) };
+        if class == Class::Debug && flags & u64::from(elf::SHF_COMPRESSED) != 0 {
+            // Read as they are, the compressed bytes would be relocated and rewritten as
+            // DWARF (relocations then lie past the compressed size).
+            return Err(bad(
+                &name,
+                format!(
+                    "section {sname} is compressed (SHF_COMPRESSED: gcc -gz, or as/ld --compress-debug-sections); \
+                     zvld links uncompressed debug information only: rebuild without -gz (zvcc compiles with -gz=none)"
+                ),
+            ));
+        }
         let bytes = if sh_type == elf::SHT_NOBITS {
             &[][..]
         } else {

@@ -27,7 +27,9 @@ fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
             "-l" => cfg.inputs.push(InputArg::Lib(value("-l")?)),
             "-e" | "--entry" => cfg.entry = Some(value("-e")?),
             "-u" | "--undefined" => cfg.undefined.push(value("-u")?),
-            "-Map" | "--Map" | "-M" => cfg.map = Some(PathBuf::from(value("-Map")?)),
+            "-Map" | "--Map" => cfg.map = Some(PathBuf::from(value("-Map")?)),
+            // GNU ld's `-M` prints the map on standard output; it takes no argument.
+            "-M" | "--print-map" => cfg.map = Some(PathBuf::from("/dev/stdout")),
             "-m" => {
                 let _ = value("-m")?;
             }

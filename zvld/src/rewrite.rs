@@ -405,6 +405,67 @@ fn mentions_r11(ins: &Instruction) -> bool {
     false
 }
 
+/// Does a function (its instructions) use %r11, apart from gcc's stack-clash probe loops?
+/// With `-fstack-clash-protection` (the default of some distributions' gcc) gcc probes
+/// a large fixed frame in its prologue with r11 as the loop's scratch register, even
+/// under `-ffixed-r11`:
+///
+/// ```text
+///     lea -N(%rsp),%r11
+/// L:  sub $4096,%rsp
+///     orq $0,(%rsp)
+///     cmp %r11,%rsp
+///     jne L
+/// ```
+///
+/// r11 is written before the loop and read only inside it, so it is dead everywhere
+/// else in the function, and no instruction of the loop needs zvld's scratch: zvld may
+/// use r11 for the function's other rewrites (`%fs:` operands, `jmp *mem`).
+fn function_uses_r11<T>(insns: &[(Instruction, T)]) -> bool {
+    let mut j = 0;
+    while j < insns.len() {
+        if let Some([a, b, c, d, e]) = insns.get(j..j + 5) {
+            if is_stack_clash_probe_loop([&a.0, &b.0, &c.0, &d.0, &e.0]) {
+                j += 5;
+                continue;
+            }
+        }
+        if mentions_r11(&insns[j].0) {
+            return true;
+        }
+        j += 1;
+    }
+    false
+}
+
+/// The five instructions of gcc's stack-clash probe loop (see [`function_uses_r11`]).
+fn is_stack_clash_probe_loop([lea, sub, or, cmp, jne]: [&Instruction; 5]) -> bool {
+    let rsp_mem = |i: &Instruction, op: u32| {
+        i.op_kind(op) == OpKind::Memory
+            && i.memory_base() == Register::RSP
+            && i.memory_index() == Register::None
+            && i.segment_prefix() == Register::None
+    };
+    let reg = |i: &Instruction, op: u32, r: Register| i.op_kind(op) == OpKind::Register && i.op_register(op) == r;
+    let imm = |i: &Instruction, op: u32| matches!(i.op_kind(op), OpKind::Immediate8to64 | OpKind::Immediate32to64);
+    lea.mnemonic() == Mnemonic::Lea
+        && reg(lea, 0, Register::R11)
+        && rsp_mem(lea, 1)
+        && sub.mnemonic() == Mnemonic::Sub
+        && reg(sub, 0, Register::RSP)
+        && imm(sub, 1)
+        && or.mnemonic() == Mnemonic::Or
+        && rsp_mem(or, 0)
+        && or.memory_displacement64() == 0
+        && imm(or, 1)
+        && or.immediate(1) == 0
+        && cmp.mnemonic() == Mnemonic::Cmp
+        && reg(cmp, 0, Register::RSP)
+        && reg(cmp, 1, Register::R11)
+        && jne.mnemonic() == Mnemonic::Jne
+        && jne.near_branch_target() == sub.ip()
+}
+
 fn is_sp(r: Register) -> bool {
     matches!(r, Register::RSP | Register::ESP | Register::SP | Register::SPL)
 }
@@ -582,7 +643,8 @@ fn decode_chunk(
         let lo = bounds[r];
         let hi = bounds.get(r + 1).copied().unwrap_or(end);
         let first = insns.partition_point(|(i, _)| i.ip() < lo);
-        let used = insns[first..].iter().take_while(|(i, _)| i.ip() < hi).any(|(i, _)| mentions_r11(i));
+        let count = insns[first..].iter().take_while(|(i, _)| i.ip() < hi).count();
+        let used = function_uses_r11(&insns[first..first + count]);
         r11_used.borrow_mut()[r] = Some(used);
         !used
     };
@@ -656,8 +718,17 @@ fn decode_chunk(
     // `jmp *mem` can be a dispatch: without one the analysis has nothing to do.
     let replays = if insns.iter().any(|(i, _)| i.code() == Code::Jmp_rm64 && i.op0_kind() == OpKind::Memory) {
         let mut labels: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
+        // A branch with a relocation leaves the section (`ja` to `.text.unlikely`, a
+        // tail call): its encoded displacement is the addend, not a label here.
+        let relocated = |i: &Instruction| {
+            let k = relocs.partition_point(|r| r.offset < i.ip());
+            relocs.get(k).is_some_and(|r| r.offset < i.next_ip())
+        };
         labels.extend(
-            insns.iter().filter(|(i, _)| i.op0_kind() == OpKind::NearBranch64).map(|(i, _)| i.near_branch_target()),
+            insns
+                .iter()
+                .filter(|(i, _)| i.op0_kind() == OpKind::NearBranch64 && !relocated(i))
+                .map(|(i, _)| i.near_branch_target()),
         );
         labels.sort_unstable();
         labels.dedup();

@@ -162,3 +162,159 @@ fn zvcc_reads_response_files_and_checks_syntax_only() {
     let err = run_err(c, "zvcc -fsyntax-only with an error");
     assert!(err.contains("HELPER_VALUE"), "{err}");
 }
+
+/// The entry address and whether a symbol is defined, read from a linked nexe.
+fn entry_and_symbol(path: &Path, name: &str) -> (u64, Option<u64>) {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(path).unwrap();
+    let f = object::File::parse(&*data).unwrap();
+    let sym = f.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address());
+    (f.entry(), sym)
+}
+
+/// Linker options reach zvld in every spelling gcc and GNU ld accept, and change the link
+/// as they would with ld: `-u`, `-e`, `-l`, `-L`, `-Map` separate or joined, long or
+/// short (`-Wl,-ualt`, `-Wl,--undefined=alt`, `-u alt`, `-e main`, `-Wl,--entry=main`,
+/// `-Wl,-L,DIR,-l,alt`, `-Xlinker -Map -Xlinker FILE`, `-Wl,-Map -Wl,FILE`). These
+/// were ignored (joined `-Wl,` forms) or broke the compile (`-u SYM` handed `-u -c` to
+/// gcc). `--wrap`/`--defsym` with a separate argument are refused as their `=` forms
+/// are, ld's single-dash long options are not read as `-e`/`-u` (`-Wl,-export-dynamic`),
+/// and an option missing its argument is an error.
+#[test]
+fn zvcc_gives_linker_options_to_zvld_in_every_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "main.c", "int main(void) { return 0; }\n");
+    write(d, "alt.c", "int alt(void) { return 7; }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["-c", "alt.c", "-o", "alt.o"]);
+    run_ok(c, "zvcc -c alt.c");
+    std::fs::create_dir(d.join("libdir")).unwrap();
+    let mut c = Command::new("ar");
+    c.current_dir(d).args(["rcs", "libdir/libalt.a", "alt.o"]);
+    run_ok(c, "ar");
+
+    // Each line: arguments; whether `alt` (only reachable through -u) is linked; whether
+    // the entry is `main` (not `_start`).
+    let cases: &[(&[&str], bool, bool)] = &[
+        (&["-Llibdir", "-lalt"], false, false),
+        (&["-u", "alt", "-Llibdir", "-lalt"], true, false),
+        (&["-ualt", "-Llibdir", "-lalt"], true, false),
+        (&["-Wl,-ualt", "-Llibdir", "-lalt"], true, false),
+        (&["-Wl,-u,alt", "-Wl,-Llibdir,-lalt"], true, false),
+        (&["-Wl,--undefined=alt", "-Wl,--library-path=libdir", "-Wl,--library=alt"], true, false),
+        (&["-Wl,--require-defined=alt", "-Wl,-L,libdir,-l,alt"], true, false),
+        (&["-Xlinker", "--undefined", "-Xlinker", "alt", "-Xlinker", "-Llibdir", "-Xlinker", "-lalt"], true, false),
+        (&["-e", "main"], false, true),
+        (&["-Wl,-emain"], false, true),
+        (&["-Wl,--entry=main"], false, true),
+        (&["-Wl,--entry", "-Wl,main"], false, true),
+        (&["--entry=main"], false, true),
+        (&["-Wl,-entry=main"], false, true),
+        (&["-Wl,-library-path=libdir,-lalt,-ualt"], true, false),
+        (&["-Wl,-export-dynamic,-eh-frame-hdr,-z,now,-rpath,/x,-soname,y", "-z", "relro", "-znow"], false, false),
+    ];
+    for (k, (args, alt, at_main)) in cases.iter().enumerate() {
+        let out = format!("p{k}.nexe");
+        let mut c = zvcc();
+        c.current_dir(d).arg("main.c").args(*args).args(["-o", &out]);
+        run_ok(c, &format!("zvcc {args:?}"));
+        let (entry, alt_addr) = entry_and_symbol(&d.join(&out), "alt");
+        let (_, main_addr) = entry_and_symbol(&d.join(&out), "main");
+        assert_eq!(alt_addr.is_some(), *alt, "{args:?}: `alt` linked");
+        assert_eq!(Some(entry) == main_addr, *at_main, "{args:?}: entry at main");
+    }
+
+    for args in [&["-Xlinker", "-Map", "-Xlinker", "x.map"][..], &["-Wl,-Map", "-Wl,y.map"]] {
+        let mut c = zvcc();
+        c.current_dir(d).arg("main.c").args(args).args(["-o", "m.nexe"]);
+        run_ok(c, &format!("zvcc {args:?}"));
+    }
+    assert!(d.join("x.map").is_file() && d.join("y.map").is_file(), "-Map FILE in two pieces writes FILE");
+
+    for (args, says) in [
+        (&["-Wl,--wrap,malloc"][..], "-Wl,--wrap"),
+        (&["-Wl,--defsym", "-Wl,a=1"], "-Wl,--defsym"),
+        (&["-Xlinker", "--wrap", "-Xlinker", "malloc"], "-Xlinker --wrap"),
+        (&["-T", "x.ld"], "-T"),
+        (&["-Wl,-Map"], "needs an argument"),
+        (&["-u", "nosuch"], "undefined symbol `nosuch`"),
+        (&["-Wl,-unosuch"], "undefined symbol `nosuch`"),
+        // One dash and a word that is not ld's `--entry`: `-e ntry_main`, as with ld.
+        (&["-Wl,-entry_main"], "undefined symbol `ntry_main`"),
+    ] {
+        let mut c = zvcc();
+        c.current_dir(d).arg("main.c").args(args).args(["-o", "bad.nexe"]);
+        let err = run_err(c, &format!("zvcc {args:?}"));
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// zvld's `-M` is GNU ld's: the map on standard output, with no argument (it took the
+/// next argument as the map file, so `zvld -M x.o` wrote the map over the input).
+#[test]
+fn zvld_dash_m_prints_the_map_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "start.c", "void _start(void) { for (;;) {} }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["-c", "start.c", "-o", "start.o"]);
+    run_ok(c, "zvcc -c start.c");
+    let before = std::fs::read(d.join("start.o")).unwrap();
+    let mut c = zvld();
+    c.current_dir(d).args(["-M", "start.o", "-o", "start.nexe"]);
+    let out = run_ok(c, "zvld -M start.o");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("_start"), "the map is on stdout");
+    assert_eq!(std::fs::read(d.join("start.o")).unwrap(), before, "the input is untouched");
+    assert!(verify(&d.join("start.nexe")) > 0);
+}
+
+/// `-gz` (compressed debug sections, SHF_COMPRESSED): zvld read the compressed bytes as
+/// DWARF and failed with "relocation at offset ... lies past the section's end". zvcc
+/// now compiles with `-gz=none` after the build's flags, so `CFLAGS=-gz` links with its
+/// debug information; an object compressed elsewhere is refused with a message that says
+/// what it is and what to do.
+#[test]
+fn compressed_debug_sections_are_undone_by_zvcc_and_named_by_zvld() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "gz.c", "#include <stdio.h>\nint main(void) { puts(\"gz\"); return 0; }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["-O2", "-g", "-gz", "gz.c", "-o", "gz.nexe"]);
+    run_ok(c, "zvcc -g -gz");
+    assert!(verify(&d.join("gz.nexe")) > 0);
+    {
+        use object::{Object, ObjectSection};
+        let data = std::fs::read(d.join("gz.nexe")).unwrap();
+        let f = object::File::parse(&*data).unwrap();
+        let info = f.section_by_name(".debug_info").expect("the nexe keeps its DWARF");
+        assert!(
+            matches!(info.flags(), object::SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_COMPRESSED) == 0)
+        );
+    }
+
+    let mut g = native_gcc();
+    g.current_dir(d).args(["-O2", "-g", "-gz", "-fno-pic", "-ffixed-r11", "-c", "gz.c", "-o", "gz.o"]);
+    run_ok(g, "gcc -g -gz -c");
+    let mut c = zvcc();
+    c.current_dir(d).args(["gz.o", "-o", "gz2.nexe"]);
+    let err = run_err(c, "zvcc with a -gz object");
+    assert!(err.contains("gz.o: section .debug_") && err.contains("is compressed"), "{err}");
+    assert!(err.contains("rebuild without -gz"), "{err}");
+}
+
+/// gcc's help queries (`--help`, `--target-help`, `-Q --help=target`, `-dumpspecs`) are
+/// answered by gcc, and `-Q --help=target` shows the options as zvcc compiles (AVX-512
+/// off even with `-march=native`, TLS through the thread pointer read). They failed with
+/// "no input files".
+#[test]
+fn zvcc_answers_help_queries_as_gcc_with_its_flags() {
+    for args in [&["--help"][..], &["--target-help"], &["-dumpspecs"], &["-Q", "--help=target"]] {
+        assert!(!stdout_of(args).is_empty(), "zvcc {args:?} prints gcc's answer");
+    }
+    let target = stdout_of(&["-march=native", "-Q", "--help=target"]);
+    let state =
+        |opt: &str| target.lines().find(|l| l.split_whitespace().next() == Some(opt)).map(|l| l.contains("[enabled]"));
+    assert_eq!(state("-mavx512f"), Some(false), "{target}");
+    assert_eq!(state("-mtls-direct-seg-refs"), Some(false), "{target}");
+}
