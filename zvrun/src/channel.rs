@@ -70,10 +70,12 @@ fn file_id(fd: std::os::fd::BorrowedFd<'_>) -> Option<(u64, u64)> {
     (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0).then_some((st.st_dev, st.st_ino))
 }
 
-/// Whether `f` is the file zvrun's stderr (descriptor 2) writes to.
+/// Whether `f` is the file zvrun's stderr (descriptor 2) writes to (asked once per
+/// process).
 fn is_zvruns_stderr(f: &File) -> bool {
     use std::os::fd::AsFd;
-    let ours = file_id(std::io::stderr().as_fd());
+    static OURS: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    let ours = *OURS.get_or_init(|| file_id(std::io::stderr().as_fd()));
     ours.is_some() && ours == file_id(f.as_fd())
 }
 
