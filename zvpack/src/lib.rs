@@ -166,33 +166,6 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
 /// code verified, or the rejection).
 pub type Opened = (Image, Vec<u8>, Result<u64, zvcore::Rejected>);
 
-/// What a file type is when it is not a regular file.
-fn non_regular(t: &std::fs::FileType) -> Option<&'static str> {
-    if t.is_file() {
-        return None;
-    }
-    if t.is_dir() {
-        return Some("directory");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return Some("FIFO (named pipe)");
-        }
-        if t.is_socket() {
-            return Some("socket");
-        }
-        if t.is_char_device() {
-            return Some("character device");
-        }
-        if t.is_block_device() {
-            return Some("block device");
-        }
-    }
-    Some("special file")
-}
-
 /// Opens an image for reading if it is a regular file (symlinks followed). A FIFO is
 /// never opened for reading, which would block until a writer comes (the open is also
 /// non-blocking, against one swapped in after the check); a directory or a device is
@@ -218,19 +191,8 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, PackError> {
     Ok(f)
 }
 
-/// Text with control characters escaped (`\n`, `\u{1b}`), for names printed on a line
-/// of their own: a member or file name cannot forge lines or drive the terminal.
-pub fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use zvcore::display::escape_controls;
+use zvcore::display::non_regular;
 
 /// A path for messages, with control characters escaped.
 pub fn shown(p: &Path) -> String {

@@ -287,7 +287,6 @@ impl GuestMemory {
     /// result is the runtime's private copy to verify and load in place (RUNTIME.md
     /// section 2: what was verified is what runs), see [`GuestMemory::load_program`].
     pub fn stage(&mut self, f: &std::fs::File, file_off: u64, at: u64, len: u64, head: &[u8]) -> io::Result<Staged> {
-        use std::os::fd::AsRawFd;
         let bad = || io::Error::new(io::ErrorKind::InvalidInput, format!("bad staging range {at:#x}+{len:#x}"));
         let n = usize::try_from(len).map_err(|_| bad())?;
         if head.len() > n || at < form::TRAMPOLINE_START || at.checked_add(len).is_none_or(|e| e > form::CODE_LIMIT) {
@@ -296,25 +295,8 @@ impl GuestMemory {
         self.populate_rw(at, len.next_multiple_of(PAGE))?;
         let dst = self.write(at, len).ok_or_else(bad)?;
         dst[..head.len()].copy_from_slice(head);
-        let mut done = head.len();
-        while done < n {
-            let off = file_off.checked_add(done as u64).and_then(|o| libc::off_t::try_from(o).ok()).ok_or_else(bad)?;
-            let rest = &mut dst[done..];
-            // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`, guest
-            // memory just mapped readable and writable and borrowed mutably here.
-            let r = unsafe { libc::pread(f.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len(), off) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if r == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            done += r as usize;
-        }
+        let off = file_off.checked_add(head.len() as u64).ok_or_else(bad)?;
+        std::os::unix::fs::FileExt::read_exact_at(f, &mut dst[head.len()..], off)?;
         Ok(Staged { addr: at, len: n, loaded: std::cell::Cell::new(false) })
     }
 

@@ -18,6 +18,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use zvcore::display::non_regular;
+
 /// Bytes read first from every input: the ELF header and, in practice, the program
 /// headers; or the first tar header.
 pub const HEAD: u64 = 4096;
@@ -66,33 +68,6 @@ impl std::fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
-
-/// What a file type is, when it is not a regular file.
-fn non_regular(t: &std::fs::FileType) -> Option<&'static str> {
-    if t.is_file() {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return Some("FIFO (named pipe)");
-        }
-        if t.is_socket() {
-            return Some("socket");
-        }
-        if t.is_char_device() {
-            return Some("character device");
-        }
-        if t.is_block_device() {
-            return Some("block device");
-        }
-    }
-    if t.is_dir() {
-        return Some("directory");
-    }
-    Some("special file")
-}
 
 /// Opens `path` for reading if it is a regular file, and returns it with its size.
 /// Symlinks are followed. The type is checked before opening (so a FIFO is never opened

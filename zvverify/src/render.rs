@@ -7,6 +7,8 @@ use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter};
 use serde_json::{json, Value};
 use zvcore::Rule;
 
+pub use zvcore::display::escape_controls;
+
 use crate::{Report, Verdict};
 
 /// AT&T text of the first instruction in `bytes` at `addr` (`(bad)` when undecodable).
@@ -22,21 +24,6 @@ pub fn disassemble(bytes: &[u8], addr: u64) -> String {
     let mut s = String::new();
     f.format(&ins, &mut s);
     s
-}
-
-/// `s` with control characters escaped (`\n`, `\u{1b}`): the human report is one line
-/// per file and per violation, and a name with a newline or an escape sequence must
-/// neither forge lines nor drive the terminal.
-pub fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Human-readable report: failing files with their violations, then a summary line.

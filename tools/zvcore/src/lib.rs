@@ -11,6 +11,7 @@
 
 pub mod abi;
 pub mod attacks;
+pub mod display;
 pub mod form;
 pub mod image;
 pub mod manifest;

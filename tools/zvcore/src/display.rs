@@ -1,0 +1,58 @@
+//! Small helpers the command-line tools share for talking about files: names printed
+//! safely, and what a path is when it is not a regular file.
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`): reports print one line per file,
+/// member or violation, and a name with a newline or an escape sequence must neither forge
+/// lines nor drive the terminal.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What a file type is when it is not a regular file (`None` for a regular file):
+/// "directory", "FIFO (named pipe)", "socket", "character device", "block device" or
+/// "special file".
+pub fn non_regular(t: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("directory")
+    } else if t.is_fifo() {
+        Some("FIFO (named pipe)")
+    } else if t.is_socket() {
+        Some("socket")
+    } else if t.is_char_device() {
+        Some("character device")
+    } else if t.is_block_device() {
+        Some("block device")
+    } else {
+        Some("special file")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_escaped_and_the_rest_kept() {
+        assert_eq!(escape_controls("a\nb\u{1b}[31mé"), "a\\nb\\u{1b}[31mé");
+    }
+
+    #[test]
+    fn file_kinds_are_named() {
+        let dir = std::env::temp_dir();
+        assert_eq!(non_regular(&std::fs::metadata(&dir).expect("tmp").file_type()), Some("directory"));
+        assert_eq!(non_regular(&std::fs::metadata("/dev/null").expect("null").file_type()), Some("character device"));
+        let exe = std::env::current_exe().expect("exe");
+        assert_eq!(non_regular(&std::fs::metadata(exe).expect("exe").file_type()), None);
+    }
+}
