@@ -880,10 +880,15 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
             continue;
         }
         // HLE: an f2/f3 prefix on an instruction that can elide a lock (lock-prefixed, or
-        // xchg/mov to memory), whatever order the prefixes come in.
-        let hle_capable = ins.has_lock_prefix()
-            || (matches!(ins.mnemonic(), Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory);
-        if ins.has_xacquire_prefix() || ins.has_xrelease_prefix() || (pfx.rep && hle_capable) {
+        // xchg/mov to memory), whatever order the prefixes come in. xacquire and xrelease
+        // are f2 and f3, so only instructions with one of those bytes are asked (this runs
+        // for every instruction).
+        let hle = pfx.rep
+            && (ins.has_xacquire_prefix()
+                || ins.has_xrelease_prefix()
+                || ins.has_lock_prefix()
+                || (matches!(ins.mnemonic(), Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory));
+        if hle {
             out.push(
                 Rule::C3,
                 addr,
