@@ -686,6 +686,26 @@ fn scan_prefixes(raw: &[u8]) -> Prefixes {
     p
 }
 
+/// C3 for an instruction with an f2 or f3 prefix byte: Hardware Lock Elision (TSX) is
+/// rejected: xacquire/xrelease, or f2/f3 on any instruction that can elide a lock
+/// (lock-prefixed, or xchg/mov to memory), whatever order the prefixes come in. Out of
+/// line: few instructions have such a byte, and `scan` runs for every one.
+#[cold]
+#[inline(never)]
+fn check_hle(ins: &iced_x86::Instruction, addr: u64, raw: &[u8], out: &mut Sink) {
+    let lock_elidable = ins.has_lock_prefix()
+        || (matches!(ins.mnemonic(), Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory);
+    if ins.has_xacquire_prefix() || ins.has_xrelease_prefix() || lock_elidable {
+        out.push(
+            Rule::C3,
+            addr,
+            raw,
+            &mnemonic_text(ins.mnemonic()),
+            "xacquire/xrelease prefix: Hardware Lock Elision is TSX, which form 1 rejects".into(),
+        );
+    }
+}
+
 fn writes(a: OpAccess) -> bool {
     matches!(a, OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
 }
@@ -883,19 +903,8 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
         // xchg/mov to memory), whatever order the prefixes come in. xacquire and xrelease
         // are f2 and f3, so only instructions with one of those bytes are asked (this runs
         // for every instruction).
-        let hle = pfx.rep
-            && (ins.has_xacquire_prefix()
-                || ins.has_xrelease_prefix()
-                || ins.has_lock_prefix()
-                || (matches!(ins.mnemonic(), Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory));
-        if hle {
-            out.push(
-                Rule::C3,
-                addr,
-                raw,
-                &mtext(),
-                "xacquire/xrelease prefix: Hardware Lock Elision is TSX, which form 1 rejects".into(),
-            );
+        if pfx.rep {
+            check_hle(&ins, addr, raw, out);
         }
         if flags & BT_REG != 0 && ins.op0_kind() == OpKind::Memory {
             out.push(
