@@ -62,21 +62,11 @@ impl std::fmt::Display for ChannelError {
     }
 }
 
-/// (device, inode) of an open descriptor.
-fn file_id(fd: std::os::fd::BorrowedFd<'_>) -> Option<(u64, u64)> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fstat writes one `struct stat` through a pointer to a live, zeroed local.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0).then_some((st.st_dev, st.st_ino))
-}
-
-/// Whether `f` is the file zvrun's stderr (descriptor 2) writes to (asked once per
-/// process).
-fn is_zvruns_stderr(f: &File) -> bool {
-    use std::os::fd::AsFd;
+/// Whether the file with `meta` is the one zvrun's stderr (descriptor 2) writes to.
+fn is_zvruns_stderr(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
     static OURS: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
-    let ours = *OURS.get_or_init(|| file_id(std::io::stderr().as_fd()));
-    ours.is_some() && ours == file_id(f.as_fd())
+    *OURS.get_or_init(crate::sys::stderr_file_id) == Some((meta.dev(), meta.ino()))
 }
 
 fn std_stream(uri: &str) -> Option<i32> {
@@ -120,7 +110,9 @@ impl Channel {
             }
             o.open(&spec.uri).map_err(what)?
         };
-        let ft = file.metadata().map_err(what)?.file_type();
+        // One fstat serves the source kind, the sizes and the stderr check.
+        let meta = file.metadata().map_err(what)?;
+        let ft = meta.file_type();
         let source = if ft.is_file() {
             SourceKind::File
         } else if ft.is_char_device() {
@@ -148,23 +140,15 @@ impl Channel {
                 source
             )));
         }
-        let size = if source == SourceKind::File && spec.kind.random_read() && r {
-            file.metadata().map_err(what)?.len()
-        } else {
-            0
-        };
+        let size = if source == SourceKind::File && spec.kind.random_read() && r { meta.len() } else { 0 };
         let mut file = file;
         let mut write_pos = 0;
         if source == SourceKind::File && w && !spec.kind.random_write() && r && !is_std {
             // Sequential (append) writes on a read-write file start at its end.
             write_pos = file.seek(SeekFrom::End(0)).map_err(what)?;
         }
-        let extent = if source == SourceKind::File && w && spec.kind.random_write() {
-            file.metadata().map_err(what)?.len()
-        } else {
-            0
-        };
-        let shares_stderr = w && is_zvruns_stderr(&file);
+        let extent = if source == SourceKind::File && w && spec.kind.random_write() { meta.len() } else { 0 };
+        let shares_stderr = w && is_zvruns_stderr(&meta);
         Ok(Channel {
             spec: spec.clone(),
             file,

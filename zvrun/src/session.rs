@@ -411,20 +411,14 @@ fn read_program(
     size: u64,
     regular: bool,
 ) -> std::io::Result<ProgramBytes> {
-    use std::os::unix::fs::FileExt;
-    if !regular || size <= PAGE {
-        return read_loaded_prefix(f, off, size, regular).map(ProgramBytes::Read);
+    if !regular {
+        return read_stream(f).map(ProgramBytes::Read);
     }
     let mut page = [0u8; PAGE as usize];
-    f.read_exact_at(&mut page, off)?;
-    let needed = zvcore::nexe::parsed_prefix(&page, size, |at, n| {
-        let mut table = vec![0u8; usize::try_from(n).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
-        f.read_exact_at(&mut table, off + at)?;
-        Ok::<_, std::io::Error>(table)
-    })?;
-    match staging_place(&page, needed) {
-        Some((bias, end)) => mem.stage(f, off, bias, end, &page).map(ProgramBytes::Staged),
-        None => read_loaded_prefix(f, off, size, regular).map(ProgramBytes::Read),
+    let (head, needed) = read_head(f, off, size, &mut page)?;
+    match staging_place(head, needed) {
+        Some((bias, end)) => mem.stage(f, off, bias, end, head).map(ProgramBytes::Staged),
+        None => buffer_prefix(f, off, size, head, needed).map(ProgramBytes::Read),
     }
 }
 
@@ -433,7 +427,7 @@ fn read_program(
 /// buffer. The bytes must start at or above the trampoline (whose pages the headers then
 /// share; they are overwritten with HLT) and end inside the PT_LOAD segments.
 fn staging_place(page: &[u8], needed: Option<u64>) -> Option<(u64, u64)> {
-    let end = needed.filter(|&e| e > PAGE)?;
+    let end = needed.filter(|&e| e > PAGE && page.len() as u64 == PAGE)?;
     let (bias, load_end) = zvcore::nexe::congruent_load_bias(page)?;
     let fits = bias >= form::TRAMPOLINE_START && load_end <= form::CODE_LIMIT;
     bias.checked_add(end).filter(|&e| fits && e <= load_end).map(|_| (bias, end))
@@ -448,35 +442,54 @@ pub const MAX_STREAMED_NEXE: u64 = 1 << 30;
 /// tables after them. When the headers point outside the file, the whole file is read,
 /// so the nexe reader reports the problem with the file's real size.
 pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
     if !regular {
-        // A pipe or a device (`zvrun /dev/stdin`, `<(...)`): read it whole, bounded.
-        let mut buf = Vec::new();
-        f.take(MAX_STREAMED_NEXE + 1).read_to_end(&mut buf)?;
-        if buf.len() as u64 > MAX_STREAMED_NEXE {
-            return Err(std::io::Error::other(format!(
-                "a nexe read from a stream is limited to {MAX_STREAMED_NEXE} bytes"
-            )));
-        }
-        return Ok(buf);
+        return read_stream(f);
     }
-    // The headers into a buffer on the stack, then the loaded prefix into one allocation
-    // of its exact size, read straight into uninitialised capacity: zero-filling first
-    // (calloc) would fault every page twice (musl's calloc reads before it writes).
-    use std::os::unix::fs::FileExt;
     let mut page = [0u8; PAGE as usize];
+    let (head, needed) = read_head(f, off, size, &mut page)?;
+    buffer_prefix(f, off, size, head, needed)
+}
+
+/// A pipe or a device (`zvrun /dev/stdin`, `<(...)`): read whole, bounded.
+fn read_stream(f: &std::fs::File) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    f.take(MAX_STREAMED_NEXE + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_STREAMED_NEXE {
+        return Err(std::io::Error::other(format!(
+            "a nexe read from a stream is limited to {MAX_STREAMED_NEXE} bytes"
+        )));
+    }
+    Ok(buf)
+}
+
+/// The first page of a nexe (or the whole of a shorter one) into `page`, and what the
+/// nexe reader reads of the file ([`zvcore::nexe::parsed_prefix`]; `None` when the
+/// headers point outside it).
+fn read_head<'p>(
+    f: &std::fs::File,
+    off: u64,
+    size: u64,
+    page: &'p mut [u8; PAGE as usize],
+) -> std::io::Result<(&'p [u8], Option<u64>)> {
+    use std::os::unix::fs::FileExt;
     let head = &mut page[..size.min(PAGE) as usize];
     f.read_exact_at(head, off)?;
     let head = &*head;
-    // What the nexe reader reads; headers that point outside the file: read it whole,
-    // so the reader's messages name the real size.
     let needed = zvcore::nexe::parsed_prefix(head, size, |at, n| {
         let mut table = vec![0u8; usize::try_from(n).map_err(|_| std::io::ErrorKind::OutOfMemory)?];
         f.read_exact_at(&mut table, off + at)?;
         Ok::<_, std::io::Error>(table)
     })?;
-    let end = needed.unwrap_or(size);
-    let end = usize::try_from(end).map_err(|_| std::io::ErrorKind::OutOfMemory)?;
+    Ok((head, needed))
+}
+
+/// The loaded prefix (`needed` bytes, or the whole file when the headers point outside
+/// it, so the reader's messages name the real size) into one allocation of its exact
+/// size, `head` copied and the rest read straight into uninitialised capacity:
+/// zero-filling first (calloc) would fault every page twice.
+fn buffer_prefix(f: &std::fs::File, off: u64, size: u64, head: &[u8], needed: Option<u64>) -> std::io::Result<Vec<u8>> {
+    let end = usize::try_from(needed.unwrap_or(size)).map_err(|_| std::io::ErrorKind::OutOfMemory)?;
     let mut buf = Vec::new();
     buf.try_reserve_exact(end).map_err(|_| std::io::ErrorKind::OutOfMemory)?;
     buf.extend_from_slice(&head[..end.min(head.len())]);

@@ -464,6 +464,14 @@ fn minus(r: (u64, u64), cut: Option<(u64, u64)>) -> Vec<(u64, u64)> {
     [(r.0, a.max(r.0)), (b.min(r.1), r.1)].into_iter().filter(|&(x, y)| x < y).collect()
 }
 
+/// (device, inode) of the file zvrun's stderr (descriptor 2) writes to, if it is open.
+pub fn stderr_file_id() -> Option<(u64, u64)> {
+    // SAFETY: fstat writes one `struct stat` through a pointer to a live, zeroed local.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; descriptor 2 is only read.
+    (unsafe { libc::fstat(2, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+}
+
 /// The effective user id (for the verdict cache's ownership checks).
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
