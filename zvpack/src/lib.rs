@@ -6,7 +6,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::Path;
 
 use serde_json::json;
@@ -138,7 +138,7 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
     let mut n = 0u32;
     let (tmp, f) = loop {
         let tmp = dir.join(format!(".{base}.{}.{n}.zvpack-tmp", std::process::id()));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+        match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&tmp) {
             Ok(f) => break (tmp, f),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
             Err(e) => return Err(PackError::Usage(format!("cannot create {}: {e}", shown(&tmp)))),
@@ -149,9 +149,11 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
         image::write_image(&mut w, manifest, nexe, files).map_err(|e| PackError::Usage(e.0))?;
         w.flush().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", shown(&tmp))))?;
         w.get_ref().sync_all().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", shown(&tmp))))?;
-        drop(w);
-        // The last word: what was written reads back as a valid image.
-        let f = std::fs::File::open(&tmp).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(&tmp))))?;
+        // The last word: what was written reads back as a valid image (through the same
+        // descriptor: not whatever file has that name by now).
+        let mut f = w.into_inner().map_err(|e| PackError::Usage(format!("cannot write {}: {e}", shown(&tmp))))?;
+        f.seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(&tmp))))?;
         Image::read(f).map_err(|e| PackError::Invalid(format!("the image would be invalid: {e}")))?;
         std::fs::rename(&tmp, out).map_err(|e| PackError::Usage(format!("cannot rename to {}: {e}", shown(out))))
     };
@@ -191,7 +193,7 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, PackError> {
     Ok(f)
 }
 
-pub use zvcore::display::escape_controls;
+use zvcore::display::escape_controls;
 use zvcore::display::non_regular;
 
 /// A path for messages, with control characters escaped.

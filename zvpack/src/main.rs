@@ -141,14 +141,14 @@ fn run(cli: Cli) -> Result<i32, PackError> {
                         "{}: ok ({} members, program {}, {n} bytes of code verified)",
                         zvpack::shown(&image),
                         img.members.len(),
-                        zvpack::escape_controls(&img.manifest.program)
+                        zvcore::display::escape_controls(&img.manifest.program)
                     );
                     Ok(0)
                 }
                 Err(r) => Err(PackError::Invalid(format!(
                     "{}: program {} fails verification: {}",
                     zvpack::shown(&image),
-                    zvpack::escape_controls(&img.manifest.program),
+                    zvcore::display::escape_controls(&img.manifest.program),
                     r.violations.first().map(|v| v.to_string()).unwrap_or_default()
                 ))),
             }

@@ -70,13 +70,16 @@ impl std::fmt::Display for InputError {
 impl std::error::Error for InputError {}
 
 /// Opens `path` for reading if it is a regular file, and returns it with its size.
-/// Symlinks are followed. The type is checked before opening (so a FIFO is never opened
-/// for reading, which would block until a writer comes) and again on the open file (the
-/// open is non-blocking, so a FIFO swapped in between cannot block either).
-pub fn open_regular(path: &Path) -> Result<(File, u64), InputError> {
-    let m = std::fs::metadata(path).map_err(InputError::Open)?;
-    if let Some(what) = non_regular(&m.file_type()) {
-        return Err(InputError::NotRegular(what));
+/// Symlinks are followed. Unless the caller already knows it for a regular file (`known`:
+/// a walk read its type), the type is checked before opening, so that a FIFO or a device
+/// is never opened; it is checked again on the open file (the open is non-blocking, so a
+/// FIFO swapped in meanwhile cannot block either).
+pub fn open_regular(path: &Path, known: bool) -> Result<(File, u64), InputError> {
+    if !known {
+        let m = std::fs::metadata(path).map_err(InputError::Open)?;
+        if let Some(what) = non_regular(&m.file_type()) {
+            return Err(InputError::NotRegular(what));
+        }
     }
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
@@ -369,7 +372,7 @@ mod tests {
         let st = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
         assert!(st.success());
         for (p, what) in [(fifo.as_path(), "FIFO"), (Path::new("/dev/null"), "character device")] {
-            match open_regular(p) {
+            match open_regular(p, false) {
                 Err(e @ InputError::NotRegular(_)) => assert!(e.to_string().contains(what), "{e}"),
                 other => panic!("{}: {other:?}", p.display()),
             }

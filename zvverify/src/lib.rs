@@ -239,7 +239,8 @@ fn not_valid_listed(path: String, message: String) -> FileReport {
 /// are fewer files than worker threads). Memory is bounded as [`input`] describes.
 pub fn verify_file(path: &Path, named: bool, max_violations: usize, threads: usize) -> Outcome {
     let shown = walk::path_text(path);
-    let (file, len) = match input::open_regular(path) {
+    // A file found in a walk is a regular file (the walk read its type): no second stat.
+    let (file, len) = match input::open_regular(path, !named) {
         Ok(f) => f,
         Err(e) => return Outcome::File(unreadable(shown, &e)),
     };
@@ -277,7 +278,7 @@ fn verify_region(
     max_violations: usize,
     threads: usize,
 ) -> FileReport {
-    let (data, whole) = match input::load_nexe(region, head) {
+    let (mut data, whole) = match input::load_nexe(region, head) {
         Ok(input::Loaded::Bytes { data, whole }) => (data, whole),
         Ok(input::Loaded::Refused(message)) => return not_valid(path, message, max_violations),
         Err(e) => return unreadable(path, &e),
@@ -289,8 +290,14 @@ fn verify_region(
             // Symbols and DWARF lines lie outside the loaded prefix; they are looked up
             // only when the parser got past the headers (`ELF` violations have none).
             let parsed = rej.violations.iter().any(|v| v.rule != zvcore::Rule::Elf);
-            let all = if !whole && parsed && region.len <= input::MAX_WHOLE { region.read_all().ok() } else { None };
-            failed(path, all.as_deref().unwrap_or(&data), &rej)
+            // The rest of the file is appended to the prefix already read.
+            if !whole && parsed && region.len <= input::MAX_WHOLE {
+                let have = data.len();
+                if region.read_into(have as u64, region.len - have as u64, &mut data).is_err() {
+                    data.truncate(have);
+                }
+            }
+            failed(path, &data, &rej)
         }
     }
 }

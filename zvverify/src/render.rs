@@ -7,7 +7,7 @@ use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter};
 use serde_json::{json, Value};
 use zvcore::Rule;
 
-pub use zvcore::display::escape_controls;
+use zvcore::display::escape_controls;
 
 use crate::{Report, Verdict};
 
@@ -178,7 +178,7 @@ pub fn sarif(r: &Report) -> String {
                 "rules": rules,
             }},
             "invocations": [{
-                "executionSuccessful": notes.is_empty() && r.walk_errors.is_empty(),
+                "executionSuccessful": notes.is_empty(),
                 "toolExecutionNotifications": notes,
             }],
             "results": results,

@@ -658,18 +658,11 @@ enum Kind {
 /// The text of an error from the tar crate, which quotes raw header bytes: control
 /// characters escaped, cut after about 200 bytes.
 fn printable(e: &dyn std::fmt::Display) -> String {
-    let text = e.to_string();
-    let mut out = String::new();
-    for c in text.chars() {
-        if out.len() >= 200 {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    let mut out = crate::display::escape_controls(&e.to_string());
+    if out.len() > 200 {
+        let cut = (0..=200).rev().find(|&i| out.is_char_boundary(i)).unwrap_or(0);
+        out.truncate(cut);
+        out.push_str("...");
     }
     out
 }
