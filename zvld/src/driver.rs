@@ -541,11 +541,6 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                 let v = next(&mut i)?;
                 ld.arg(&v, &format!("-Xlinker {v}"), &mut cfg, &mut user_inputs)?;
             }
-            "-T" => {
-                return Err(DriverError::Usage(
-                    "-T: zvld does not support linker scripts (the nexe layout is fixed)".into(),
-                ))
-            }
             "-undef" => compile_args.push(a.clone()),
             _ => {
                 if let Some(v) = a.strip_prefix("-Wl,") {
@@ -596,7 +591,8 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         return Err(DriverError::Usage("no input files".into()));
     }
     let root = sysroot()?;
-    let flags = compile_flags(&root);
+    // (Asking gcc for its include directory only when there is something to compile.)
+    let flags = if sources.is_empty() { Vec::new() } else { compile_flags(&root) };
     // Dependency files of a one-step build (`-MD`/`-MMD` without `-c`) are named and
     // targeted as gcc names them: `OUT.d` (OUT without its suffix) with target OUT when
     // `-o OUT` is given, else `a-STEM.d` with target `STEM.o`, not after the temporary

@@ -265,11 +265,13 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         })
         .collect();
     for (target, relocs) in parsed {
-        // A code relocation must point into its section: the rewrite maps fields by
-        // instruction, and one past the end would otherwise be dropped without a word.
+        // A relocation must point into its section (the rewrite maps code fields by
+        // instruction, and one past the end of any section would otherwise be dropped or
+        // write out of bounds). They are sorted by offset: the first past the end, if
+        // any, is found by bisection (debug sections hold hundreds of thousands).
         let sec = &out_secs[target];
         if sec.class != Class::Drop {
-            if let Some(r) = relocs.iter().find(|r| r.offset >= sec.size) {
+            if let Some(r) = relocs.get(relocs.partition_point(|r| r.offset < sec.size)) {
                 return Err(bad(
                     &name,
                     format!(

@@ -177,9 +177,10 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
         hint: "its target is not the start of an instruction in the rewritten code (a reference into the middle of an instruction cannot be translated)".into(),
     }
     };
-    let tls_code = matches!(f.r_type, elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 | elf::R_X86_64_GOTTPOFF)
-        || (matches!(f.r_type, elf::R_X86_64_DTPOFF32 | elf::R_X86_64_DTPOFF64) && !f.debug && a.in_code(f.place));
-    if tls_code && !f.debug && !a.is_tls(f.def) {
+    let tls_code = !f.debug
+        && (matches!(f.r_type, elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 | elf::R_X86_64_GOTTPOFF)
+            || (matches!(f.r_type, elf::R_X86_64_DTPOFF32 | elf::R_X86_64_DTPOFF64) && a.in_code(f.place)));
+    if tls_code && !a.is_tls(f.def) {
         return Err(LinkError::UnsupportedRelocation {
             at: (f.at)(),
             kind: reloc_name(f.r_type),
