@@ -173,28 +173,16 @@ pub type Opened = (Image, Vec<u8>, Result<u64, zvcore::Rejected>);
 /// non-blocking, against one swapped in after the check); a directory or a device is
 /// not an image. Each is a [`PackError::Usage`] that says what the path is.
 pub fn open_regular(path: &Path) -> Result<std::fs::File, PackError> {
-    let refuse = |what: &str| PackError::Usage(format!("cannot read {}: is a {what}, not a regular file", shown(path)));
-    let m = std::fs::metadata(path).map_err(|e| PackError::Usage(format!("cannot open {}: {e}", shown(path))))?;
-    if let Some(what) = non_regular(&m.file_type()) {
-        return Err(refuse(what));
-    }
-    let mut o = std::fs::OpenOptions::new();
-    o.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(libc::O_NONBLOCK);
-    }
-    let f = o.open(path).map_err(|e| PackError::Usage(format!("cannot open {}: {e}", shown(path))))?;
-    let m = f.metadata().map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(path))))?;
-    if let Some(what) = non_regular(&m.file_type()) {
-        return Err(refuse(what));
-    }
-    Ok(f)
+    zvcore::display::open_regular(path, false).map(|(f, _)| f).map_err(|e| match e {
+        OpenError::Open(e) => PackError::Usage(format!("cannot open {}: {e}", shown(path))),
+        OpenError::Stat(e) => PackError::Usage(format!("cannot read {}: {e}", shown(path))),
+        OpenError::NotRegular(what) => {
+            PackError::Usage(format!("cannot read {}: is a {what}, not a regular file", shown(path)))
+        }
+    })
 }
 
-use zvcore::display::escape_controls;
-use zvcore::display::non_regular;
+use zvcore::display::{escape_controls, OpenError};
 
 /// A path for messages, with control characters escaped.
 pub fn shown(p: &Path) -> String {

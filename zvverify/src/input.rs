@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use zvcore::display::non_regular;
+use zvcore::display::OpenError;
 
 /// Bytes read first from every input: the ELF header and, in practice, the program
 /// headers; or the first tar header.
@@ -69,32 +69,14 @@ impl std::fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// Opens `path` for reading if it is a regular file, and returns it with its size.
-/// Symlinks are followed. Unless the caller already knows it for a regular file (`known`:
-/// a walk read its type), the type is checked before opening, so that a FIFO or a device
-/// is never opened; it is checked again on the open file (the open is non-blocking, so a
-/// FIFO swapped in meanwhile cannot block either).
+/// Opens `path` for reading if it is a regular file, with its size
+/// ([`zvcore::display::open_regular`]; `known`: a walk already read its type).
 pub fn open_regular(path: &Path, known: bool) -> Result<(File, u64), InputError> {
-    if !known {
-        let m = std::fs::metadata(path).map_err(InputError::Open)?;
-        if let Some(what) = non_regular(&m.file_type()) {
-            return Err(InputError::NotRegular(what));
-        }
-    }
-    let mut o = std::fs::OpenOptions::new();
-    o.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // No effect on regular files; only guards against a FIFO swapped in after stat.
-        o.custom_flags(libc::O_NONBLOCK);
-    }
-    let f = o.open(path).map_err(InputError::Open)?;
-    let m = f.metadata().map_err(InputError::Read)?;
-    if let Some(what) = non_regular(&m.file_type()) {
-        return Err(InputError::NotRegular(what));
-    }
-    Ok((f, m.len()))
+    zvcore::display::open_regular(path, known).map_err(|e| match e {
+        OpenError::Open(e) => InputError::Open(e),
+        OpenError::Stat(e) => InputError::Read(e),
+        OpenError::NotRegular(what) => InputError::NotRegular(what),
+    })
 }
 
 /// A byte range of an open file: a whole file, or the nexe member of an image.

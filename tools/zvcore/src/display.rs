@@ -1,5 +1,5 @@
-//! Small helpers the command-line tools share for talking about files: names printed
-//! safely, and what a path is when it is not a regular file.
+//! Small helpers the command-line tools share for files: names printed safely, what a
+//! path is when it is not a regular file, and opening only regular files.
 
 /// `s` with control characters escaped (`\n`, `\u{1b}`): reports print one line per file,
 /// member or violation, and a name with a newline or an escape sequence must neither forge
@@ -36,6 +36,40 @@ pub fn non_regular(t: &std::fs::FileType) -> Option<&'static str> {
     } else {
         Some("special file")
     }
+}
+
+/// Why [`open_regular`] did not open a file.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The path could not be looked up or opened.
+    Open(std::io::Error),
+    /// The opened file could not be examined.
+    Stat(std::io::Error),
+    /// Not a regular file: what it is ([`non_regular`]).
+    NotRegular(&'static str),
+}
+
+/// Opens `path` for reading if it is a regular file (symlinks followed), with its size.
+/// Unless the caller already knows it for a regular file (`known`: a directory walk read
+/// its type), the type is checked before opening, so that a FIFO (whose open would wait
+/// for a writer) or a device is never opened; it is checked again on the open file (the
+/// open is non-blocking, so a FIFO swapped in meanwhile cannot block either).
+pub fn open_regular(path: &std::path::Path, known: bool) -> Result<(std::fs::File, u64), OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !known {
+        let m = std::fs::metadata(path).map_err(OpenError::Open)?;
+        if let Some(what) = non_regular(&m.file_type()) {
+            return Err(OpenError::NotRegular(what));
+        }
+    }
+    // O_NONBLOCK has no effect on regular files; it only guards against a swapped FIFO.
+    let f =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(OpenError::Open)?;
+    let m = f.metadata().map_err(OpenError::Stat)?;
+    if let Some(what) = non_regular(&m.file_type()) {
+        return Err(OpenError::NotRegular(what));
+    }
+    Ok((f, m.len()))
 }
 
 #[cfg(test)]
