@@ -19,6 +19,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use zvcore::display::OpenError;
+use zvcore::image::{tar_checksum_ok, tar_octal};
 
 /// Bytes read first from every input: the ELF header and, in practice, the program
 /// headers; or the first tar header.
@@ -175,22 +176,6 @@ pub fn load_nexe(region: &Region<'_>, mut head: Vec<u8>) -> Result<Loaded, Input
     }
 }
 
-/// Parses a tar number field as the tar crate does (up to the first NUL, trimmed, octal),
-/// or `None` for anything it might read differently.
-fn tar_octal(f: &[u8]) -> Option<u64> {
-    let f = f.split(|&b| b == 0).next()?.trim_ascii();
-    if f.is_empty() {
-        return None;
-    }
-    f.iter().try_fold(0u64, |v, &b| {
-        if (b'0'..=b'7').contains(&b) {
-            v.checked_mul(8)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
-}
-
 fn mentions_manifest(bytes: &[u8]) -> bool {
     let name = zvcore::image::MANIFEST_NAME.as_bytes();
     bytes.windows(name.len()).any(|w| w == name)
@@ -218,8 +203,7 @@ pub fn tar_may_hold_manifest(file: &File, len: u64) -> bool {
         if mentions_manifest(&h) {
             return true;
         }
-        let sum: u64 = h[..148].iter().chain(&h[156..]).map(|&b| u64::from(b)).sum::<u64>() + 8 * 32;
-        let Some(size) = tar_octal(&h[124..136]).filter(|_| tar_octal(&h[148..156]) == Some(sum)) else {
+        let Some(size) = tar_octal(&h[124..136]).filter(|_| tar_checksum_ok(&h)) else {
             return true;
         };
         if matches!(h[156], b'x' | b'g' | b'L' | b'K') {

@@ -647,6 +647,31 @@ impl<R: Read + Seek> Seek for Blocks<R> {
 /// One member as the index lists it: raw path, kind, data offset, size.
 type IndexEntry = (Vec<u8>, Kind, u64, u64);
 
+/// A tar header's number field as the tar crate reads it (up to the first NUL, trimmed,
+/// octal digits only), or `None` for anything it might read differently (empty, other
+/// digits, base-256, overflow).
+pub fn tar_octal(f: &[u8]) -> Option<u64> {
+    let f = f.split(|&b| b == 0).next()?.trim_ascii();
+    if f.is_empty() {
+        return None;
+    }
+    f.iter().try_fold(0u64, |v, &b| {
+        if (b'0'..=b'7').contains(&b) {
+            v.checked_mul(8)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// Whether a 512-byte tar header's checksum field (octal, as [`tar_octal`] reads it)
+/// matches the header (its bytes summed with the field itself counted as spaces).
+pub fn tar_checksum_ok(h: &[u8]) -> bool {
+    let Some(header) = h.get(..512) else { return false };
+    let sum: u64 = header[..148].iter().chain(&header[156..]).map(|&b| u64::from(b)).sum::<u64>() + 8 * 32;
+    tar_octal(&header[148..156]) == Some(sum)
+}
+
 /// What a tar member is, as far as images care.
 enum Kind {
     Dir,
@@ -734,24 +759,9 @@ fn plain_ustar_index<R: Read + Seek>(file: &mut R) -> Option<Vec<IndexEntry>> {
         if h.iter().all(|&b| b == 0) {
             return Some(out);
         }
-        // As the tar crate reads numbers: up to the first NUL, trimmed, octal digits only
-        // (anything it might read differently returns None, and it decides).
-        let octal = |f: &[u8]| -> Option<u64> {
-            let f = f.split(|&b| b == 0).next()?.trim_ascii();
-            if f.is_empty() {
-                return None;
-            }
-            let mut v = 0u64;
-            for &b in f {
-                if !(b'0'..=b'7').contains(&b) {
-                    return None;
-                }
-                v = v.checked_mul(8)?.checked_add(u64::from(b - b'0'))?;
-            }
-            Some(v)
-        };
-        let sum: u64 = h[..148].iter().chain(&h[156..]).map(|&b| u64::from(b)).sum::<u64>() + 8 * 32;
-        if octal(&h[148..156])? != sum {
+        // Numbers as the tar crate reads them (anything it might read differently
+        // returns None, and it decides).
+        if !tar_checksum_ok(&h) {
             return None;
         }
         let ustar = &h[257..263] == b"ustar\0" && &h[263..265] == b"00";
@@ -766,7 +776,7 @@ fn plain_ustar_index<R: Read + Seek>(file: &mut R) -> Option<Vec<IndexEntry>> {
         };
         // The size field: 11 octal digits and a terminator (a leading 0x80 byte would be
         // base-256, left to the tar crate).
-        let size = octal(&h[124..136])?;
+        let size = tar_octal(&h[124..136])?;
         let name_len = h[..100].iter().position(|&b| b == 0).unwrap_or(100);
         out.push((h[..name_len].to_vec(), kind, pos + 512, size));
         if out.len() > MAX_MEMBERS {
