@@ -350,9 +350,14 @@ fn is_source(a: &str) -> bool {
 /// host's `x86_64-linux-gnu`, whose multiarch directories hold glibc's files).
 pub const DUMPMACHINE: &str = "x86_64-linux-musl";
 
-fn run_gcc(args: &[String]) -> Result<i32, DriverError> {
-    let st = Command::new(gcc()).args(args).status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+/// Runs a gcc command to its end; its exit status (1 when killed by a signal).
+fn gcc_status(cmd: &mut Command) -> Result<i32, DriverError> {
+    let st = cmd.status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
     Ok(st.code().unwrap_or(1))
+}
+
+fn run_gcc(args: &[String]) -> Result<i32, DriverError> {
+    gcc_status(Command::new(gcc()).args(args))
 }
 
 /// A source to compile in link mode: where its object goes among the inputs, its path
@@ -473,8 +478,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         if verbose {
             eprintln!("zvcc: {:?}", cmd);
         }
-        let st = cmd.status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
-        return Ok(st.code().unwrap_or(1));
+        return gcc_status(&mut cmd);
     }
 
     // Link mode: split the arguments.
@@ -631,9 +635,9 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         if dry_run {
             continue; // `-###`: show the commands, run none
         }
-        let st = cmd.status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
-        if !st.success() {
-            return Ok(st.code().unwrap_or(1));
+        let status = gcc_status(&mut cmd)?;
+        if status != 0 {
+            return Ok(status);
         }
     }
     let lib = root.join("lib");
