@@ -379,6 +379,14 @@ long zrt_dup3(long oldfd, long newfd, long flags, int dup2_semantics) {
 
 /* ---- read and write ------------------------------------------------------------------ */
 
+/* How many of `n` bytes a random read at `off` may return: none at or past the channel's
+   size, else at most up to it. */
+static size_t clamp_to_size(const struct ofd *o, int64_t off, size_t n) {
+  int64_t end = ofd_size(o);
+  if (off >= end) return 0;
+  return (int64_t)n > end - off ? (size_t)(end - off) : n;
+}
+
 long zrt_read(long fd, void *buf, size_t n) {
   struct ofd *o = get(fd);
   if (!o || !can_read(o)) return -EBADF;
@@ -386,9 +394,8 @@ long zrt_read(long fd, void *buf, size_t n) {
   if (o->kind == K_NULL || n == 0) return 0;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
   if (!read_random(o->ch)) return io_result(zvm_pread(o->ch, buf, (int64_t)n, 0));
-  int64_t end = ofd_size(o);
-  if (o->pos >= end) return 0;
-  if ((int64_t)n > end - o->pos) n = (size_t)(end - o->pos);
+  n = clamp_to_size(o, o->pos, n);
+  if (n == 0) return 0;
   int64_t r = zvm_pread(o->ch, buf, (int64_t)n, o->pos);
   if (r > 0) o->pos += r;
   return io_result(r);
@@ -447,9 +454,8 @@ long zrt_pread(long fd, void *buf, size_t n, long off) {
   if (o->kind == K_NULL || n == 0) return 0;
   if (!read_random(o->ch)) return -ESPIPE;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
-  int64_t end = ofd_size(o);
-  if (off >= end) return 0;
-  if ((int64_t)n > end - off) n = (size_t)(end - off);
+  n = clamp_to_size(o, off, n);
+  if (n == 0) return 0;
   return io_result(zvm_pread(o->ch, buf, (int64_t)n, off));
 }
 
@@ -473,9 +479,8 @@ long zrt_fd_pread_all(long fd, void *buf, size_t n, long off) {
   if (!o) return -EBADF;
   if (!can_read(o)) return -EACCES;
   if (o->kind != K_CHANNEL || !read_random(o->ch)) return -ENODEV;
-  int64_t end = ofd_size(o);
-  if (off >= end) return 0;
-  if ((int64_t)n > end - off) n = (size_t)(end - off);
+  n = clamp_to_size(o, off, n);
+  if (n == 0) return 0;
   size_t done = 0;
   while (done < n) {
     size_t want = n - done > (size_t)ZRT_MAX_RW ? (size_t)ZRT_MAX_RW : n - done;
