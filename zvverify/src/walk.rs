@@ -98,8 +98,10 @@ pub fn find_files(roots: &[PathBuf]) -> (Vec<Found>, Vec<WalkError>) {
     // A file both named and found in a walk is verified once, as named (its path and
     // shard as given), however the two spell it (`./tree` and `tree/a.nexe`): sort the
     // spellings of one path together, named first, and keep the first.
-    found.sort_by_cached_key(|f| (lexical(&f.path), !f.named));
-    found.dedup_by(|later, kept| lexical(&later.path) == lexical(&kept.path));
+    let mut keyed: Vec<(PathBuf, bool, Found)> = found.into_iter().map(|f| (lexical(&f.path), !f.named, f)).collect();
+    keyed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    keyed.dedup_by(|later, kept| later.0 == kept.0);
+    let mut found: Vec<Found> = keyed.into_iter().map(|(_, _, f)| f).collect();
     found.sort();
     (found, errors)
 }
