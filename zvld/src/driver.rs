@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::ldopts::{LdArgs, LdOptionError};
 use crate::link::{Config, InputArg};
 
 /// The code-generation flags every object in a nexe is compiled with. scripts/build-sysroot
@@ -63,6 +64,12 @@ impl std::fmt::Display for DriverError {
 
 impl std::error::Error for DriverError {}
 
+impl From<LdOptionError> for DriverError {
+    fn from(e: LdOptionError) -> Self {
+        DriverError::Usage(e.0)
+    }
+}
+
 /// Finds the sysroot: `$ZV_SYSROOT`, else `target/zv-sysroot` next to the build
 /// directory of this executable, else the one in the source tree it was built from.
 pub fn sysroot() -> Result<PathBuf, DriverError> {
@@ -108,236 +115,6 @@ pub fn compile_flags(sysroot: &Path) -> Vec<String> {
     // `-fPIC` is by the flags above.
     v.push("-gz=none".into());
     v
-}
-
-/// GNU ld options that change the result and that zvld does not implement: refused
-/// rather than silently ignored (options that only tune a dynamic or incremental link,
-/// such as `--as-needed`, `-O1`, `-z relro` or `--gc-sections`, are accepted and mean
-/// nothing for a static nexe). Both spellings count: `--wrap=malloc` and `--wrap malloc`.
-fn unsupported_ld_option(p: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "--whole-archive",
-        "-whole-archive",
-        "-r",
-        "-i",
-        "--relocatable",
-        "-shared",
-        "-Bshareable",
-        "-T",
-        "--script",
-        "-c",
-        "--mri-script",
-        "-b",
-        "--format",
-        "--wrap",
-        "-wrap",
-        "--defsym",
-        "-defsym",
-        "--section-start",
-        "--just-symbols",
-    ];
-    const PREFIX: &[&str] = &[
-        "--wrap",
-        "-wrap",
-        "--defsym",
-        "-defsym",
-        "--script=",
-        "-T",
-        "--section-start",
-        "--format=",
-        "--mri-script=",
-        "--just-symbols=",
-    ];
-    EXACT.contains(&p) || PREFIX.iter().any(|pre| p.starts_with(pre) && p.len() > pre.len())
-}
-
-/// What the next linker argument is, after a GNU ld option that takes a separate one.
-#[derive(Clone, Copy, Debug)]
-enum LdPending {
-    Map,
-    Entry,
-    Undefined,
-    Lib,
-    LibPath,
-    /// The argument of an option that means nothing for a static nexe (`-rpath DIR`).
-    Skip,
-}
-
-/// GNU ld options that mean nothing for a static nexe and take a separate argument
-/// (`-Wl,-rpath,DIR`, `-Xlinker -soname -Xlinker NAME`): the argument is skipped.
-const LD_IGNORED_WITH_ARG: &[&str] = &[
-    "-rpath",
-    "-rpath-link",
-    "-R",
-    "-soname",
-    "-h",
-    "-z",
-    "-m",
-    "-I",
-    "--dynamic-linker",
-    "--version-script",
-    "--dynamic-list",
-    "--exclude-libs",
-    "-y",
-    "--trace-symbol",
-    "-Y",
-    "--retain-symbols-file",
-    "--hash-style",
-    "--sort-section",
-    "--spare-dynamic-tags",
-    "--out-implib",
-    "-plugin",
-    "--plugin",
-    "-plugin-opt",
-    "--plugin-opt",
-    "--image-base",
-    "--oformat",
-    "-A",
-    "--architecture",
-    "-F",
-    "--filter",
-    "-f",
-    "--auxiliary",
-    "-P",
-    "--depaudit",
-    "--audit",
-    "-G",
-    "--gpsize",
-    "--unresolved-symbols",
-    "--orphan-handling",
-    "--dependency-file",
-    "--section-ordering-file",
-    "--error-handling-script",
-    "-O",
-    "-a",
-];
-
-/// GNU ld's long options (or their prefixes) that start like a short option with a
-/// joined argument (`-e`, `-u`, `-l`) and that ld also accepts after a single dash.
-const LD_ONE_DASH_LONG: &[&str] = &[
-    "export-dynamic",
-    "export-dynamic-symbol",
-    "export-dynamic-symbol-list",
-    "eh-frame-hdr",
-    "embedded-relocs",
-    "enable-",
-    "emit-relocs",
-    "end-group",
-    "error-",
-    "exclude-",
-    "entry",
-    "undefined",
-    "undefined-version",
-    "unique",
-    "unresolved-symbols",
-    "use-",
-    "library",
-    "library-path",
-    "ld-generated-unwind-info",
-    "lto-",
-];
-
-/// Whether `q` (a word after one dash) is the ld long option `l`: the name itself or
-/// `name=VALUE`, or any option of a family (`enable-...`); `-entry_point` is `-e
-/// ntry_point`, as with ld.
-fn one_dash_long(q: &str, l: &str) -> bool {
-    if l.ends_with('-') {
-        return q.starts_with(l);
-    }
-    q.strip_prefix(l).is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
-}
-
-/// Linker arguments as ld would receive them from gcc, whether they come from `-Wl,A,B`,
-/// `-Xlinker A` or gcc's own `-u`, `-e` and `-z`: an option and its argument may arrive in
-/// separate pieces (`-Wl,-Map -Wl,x.map`), so what the last option still waits for is
-/// kept between them. The ones that change the link are applied (`-l`, `-L`, `-u`, `-e`,
-/// `-Map`, `-s`) in every spelling GNU ld accepts (`-lm`, `-l m`, `--library=m`,
-/// `--undefined=SYM`, `--entry=SYM`, ...); unsupported ones are refused; the rest are
-/// ignored. A library named here is an input at this position, as with ld.
-#[derive(Default)]
-struct LdArgs {
-    pending: Option<(LdPending, String)>,
-}
-
-impl LdArgs {
-    fn apply(what: LdPending, v: &str, cfg: &mut Config, inputs: &mut Vec<InputArg>) {
-        match what {
-            LdPending::Map => cfg.map = Some(PathBuf::from(v)),
-            LdPending::Entry => cfg.entry = Some(v.to_string()),
-            LdPending::Undefined => cfg.undefined.push(v.to_string()),
-            LdPending::Lib => inputs.push(InputArg::Lib(v.to_string())),
-            LdPending::LibPath => cfg.lib_paths.push(PathBuf::from(v)),
-            LdPending::Skip => {}
-        }
-    }
-
-    /// One argument for ld (`shown` names where it came from, for messages).
-    fn arg(&mut self, p: &str, shown: &str, cfg: &mut Config, inputs: &mut Vec<InputArg>) -> Result<(), DriverError> {
-        if let Some((what, _)) = self.pending.take() {
-            Self::apply(what, p, cfg, inputs);
-            return Ok(());
-        }
-        // ld matches its long options written with one dash before short options with a
-        // joined argument: `-export-dynamic` is `--export-dynamic`, not `-e xport-dynamic`.
-        let long;
-        let p = match p.strip_prefix('-') {
-            Some(q) if !q.starts_with('-') && LD_ONE_DASH_LONG.iter().any(|l| one_dash_long(q, l)) => {
-                long = format!("-{p}");
-                long.as_str()
-            }
-            _ => p,
-        };
-        let with_arg = match p {
-            "-Map" | "--Map" => Some(LdPending::Map),
-            "-e" | "--entry" => Some(LdPending::Entry),
-            "-u" | "--undefined" | "--require-defined" => Some(LdPending::Undefined),
-            "-l" | "--library" => Some(LdPending::Lib),
-            "-L" | "--library-path" => Some(LdPending::LibPath),
-            _ if LD_IGNORED_WITH_ARG.contains(&p) => Some(LdPending::Skip),
-            _ => None,
-        };
-        if let Some(w) = with_arg {
-            self.pending = Some((w, shown.to_string()));
-            return Ok(());
-        }
-        if unsupported_ld_option(p) {
-            return Err(DriverError::Usage(format!(
-                "{shown}: zvld does not support this linker option (it would change what is linked)"
-            )));
-        }
-        // `--entry=SYM` or `-eSYM`, and so on.
-        let joined = |long: &str, short: &str| {
-            p.strip_prefix(long).or_else(|| p.strip_prefix(short).filter(|v| !v.is_empty() && !v.starts_with('-')))
-        };
-        match p {
-            "--emulate-cpuid" => cfg.emulate_cpuid = true,
-            "-s" | "-S" | "--strip-all" | "--strip-debug" => cfg.strip_debug = true,
-            _ => {
-                if let Some(v) = p.strip_prefix("-Map=").or_else(|| p.strip_prefix("--Map=")) {
-                    cfg.map = Some(PathBuf::from(v));
-                } else if let Some(v) = joined("--entry=", "-e") {
-                    cfg.entry = Some(v.to_string());
-                } else if let Some(v) = p.strip_prefix("--require-defined=").or_else(|| joined("--undefined=", "-u")) {
-                    cfg.undefined.push(v.to_string());
-                } else if let Some(v) = joined("--library=", "-l") {
-                    inputs.push(InputArg::Lib(v.to_string()));
-                } else if let Some(v) = joined("--library-path=", "-L") {
-                    cfg.lib_paths.push(PathBuf::from(v));
-                }
-                // Anything else means nothing for a static nexe.
-            }
-        }
-        Ok(())
-    }
-
-    /// At the end of the command line: an option still waiting for its argument is an
-    /// error, as with ld.
-    fn finish(&self) -> Result<(), DriverError> {
-        match &self.pending {
-            Some((_, shown)) => Err(DriverError::Usage(format!("{shown}: the linker option needs an argument"))),
-            None => Ok(()),
-        }
-    }
 }
 
 fn is_source(a: &str) -> bool {

@@ -14,7 +14,8 @@
 //! - [`write`]: the ELF file; [`debugline`] remaps `.debug_line`, [`debuginfo`] the
 //!   address ranges of `.debug_info` and `.debug_rnglists`.
 //!
-//! [`link`] runs them in order; [`driver`] is the gcc-compatible logic of `zvcc`.
+//! [`link`] runs them in order; [`driver`] is the gcc-compatible logic of `zvcc`, and
+//! [`ldopts`] the GNU ld command line both `zvld` and `zvcc` read.
 #![deny(missing_docs)]
 // Unsafe code is confined to `sys` (mapping input files), which allows it.
 #![deny(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod flags;
 pub mod fuzzing;
 pub mod inputs;
 pub mod layout;
+pub mod ldopts;
 pub mod link;
 pub mod relocate;
 pub mod resolve;

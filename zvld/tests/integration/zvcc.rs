@@ -269,6 +269,70 @@ fn zvld_dash_m_prints_the_map_on_stdout() {
     assert!(verify(&d.join("start.nexe")) > 0);
 }
 
+/// zvld itself reads GNU ld's command line with the parser zvcc's `-Wl,` options go
+/// through (`zvld::ldopts`): it refused `-uSYM`, `--undefined=SYM`, `-eSYM` and
+/// `--library=NAME` that zvcc accepted. An unknown option is still an error (status 2)
+/// for zvld, as for ld; a file named in `-Wl,` is an input at its place (zvcc dropped it),
+/// and `-Wl,-M` prints the map (zvcc ignored it).
+#[test]
+fn zvld_reads_the_linker_options_zvcc_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "start.c", "void _start(void) { for (;;) {} }\n");
+    write(d, "alt.c", "int alt(void) { return 7; }\n");
+    write(d, "main.c", "int main(void) { return 0; }\n");
+    for f in ["start", "alt"] {
+        let mut c = zvcc();
+        c.current_dir(d).args(["-c", &format!("{f}.c"), "-o", &format!("{f}.o")]);
+        run_ok(c, "zvcc -c");
+    }
+    std::fs::create_dir(d.join("libdir")).unwrap();
+    let mut c = Command::new("ar");
+    c.current_dir(d).args(["rcs", "libdir/libalt.a", "alt.o"]);
+    run_ok(c, "ar");
+    let cases: &[(&[&str], bool)] = &[
+        (&["-Llibdir", "-lalt"], false),
+        (&["-ualt", "-Llibdir", "-lalt"], true),
+        (&["--undefined=alt", "--library-path=libdir", "--library=alt"], true),
+        (&["--undefined", "alt", "-L", "libdir", "-l", "alt"], true),
+        (&["-Map=z.map", "-ualt", "-Llibdir", "-lalt", "--gc-sections", "-O1"], true),
+    ];
+    for (k, (args, alt)) in cases.iter().enumerate() {
+        let out = format!("z{k}.nexe");
+        let mut c = zvld();
+        c.current_dir(d).arg("start.o").args(*args).args(["-e_start", "--output", &out, "-static", "-znoexecstack"]);
+        run_ok(c, &format!("zvld {args:?}"));
+        let (entry, alt_addr) = entry_and_symbol(&d.join(&out), "alt");
+        let (_, start) = entry_and_symbol(&d.join(&out), "_start");
+        assert_eq!(alt_addr.is_some(), *alt, "{args:?}: `alt` linked");
+        assert_eq!(Some(entry), start, "{args:?}: -e_start");
+    }
+    assert!(d.join("z.map").is_file(), "-Map=FILE");
+    for (args, says) in [
+        (&["--frobnicate"][..], "unknown option --frobnicate"),
+        (&["--wrap=malloc"], "does not support"),
+        (&["-m", "elf_i386"], "x86-64 only"),
+        (&["-u"], "needs an argument"),
+    ] {
+        let mut c = zvld();
+        c.current_dir(d).args(["start.o", "-o", "bad.nexe"]).args(args);
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "zvld {args:?}: a usage error");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!d.join("bad.nexe").exists());
+    }
+    // zvcc: a file among -Wl, arguments is linked; -Wl,-M prints the map.
+    let mut c = zvcc();
+    c.current_dir(d).args(["main.c", "-Wl,alt.o", "-o", "w.nexe"]);
+    run_ok(c, "zvcc -Wl,alt.o");
+    assert!(entry_and_symbol(&d.join("w.nexe"), "alt").1.is_some(), "-Wl,alt.o links alt.o");
+    let mut c = zvcc();
+    c.current_dir(d).args(["main.c", "-Wl,-M", "-o", "m.nexe"]);
+    let out = run_ok(c, "zvcc -Wl,-M");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("main"), "-Wl,-M prints the map");
+}
+
 /// `-gz` (compressed debug sections, SHF_COMPRESSED): zvld read the compressed bytes as
 /// DWARF and failed with "relocation at offset ... lies past the section's end". zvcc
 /// now compiles with `-gz=none` after the build's flags, so `CFLAGS=-gz` links with its

@@ -1,0 +1,517 @@
+//! GNU ld's command line, as both `zvld` and `zvcc` (`-Wl,...`, `-Xlinker`, `-u`, `-e`)
+//! read it: one parser, so an option means the same thing in every spelling ld accepts
+//! (`-u SYM`, `-uSYM`, `--undefined=SYM`, `--undefined SYM`; `-lm`, `-l m`,
+//! `--library=m`; `-Map=F`, `-Map F`, `--Map F`, ...), whichever tool it was given to.
+//!
+//! Options that change the link are applied; options that zvld does not implement and
+//! that would change what is linked are refused; options that only tune a dynamic or
+//! incremental link mean nothing for a static nexe and are accepted. What is left is
+//! reported as unknown: `zvld` refuses it (as ld does), `zvcc` lets it pass (gcc hands
+//! ld options it has never heard of, and a build must not fail on a tuning flag).
+
+use std::path::PathBuf;
+
+use crate::link::{Config, InputArg};
+
+/// GNU ld options that change the result and that zvld does not implement: refused
+/// rather than silently ignored. Both spellings count: `--wrap=malloc` and `--wrap malloc`.
+fn unsupported(p: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "--whole-archive",
+        "-whole-archive",
+        "-r",
+        "-i",
+        "--relocatable",
+        "-shared",
+        "-Bshareable",
+        "-pie",
+        "--pic-executable",
+        "-T",
+        "--script",
+        "-c",
+        "--mri-script",
+        "-b",
+        "--format",
+        "--wrap",
+        "-wrap",
+        "--defsym",
+        "-defsym",
+        "--section-start",
+        "--just-symbols",
+        "--allow-multiple-definition",
+        "-Ttext",
+        "-Tdata",
+        "-Tbss",
+        "-Ttext-segment",
+    ];
+    const PREFIX: &[&str] = &[
+        "--wrap",
+        "-wrap",
+        "--defsym",
+        "-defsym",
+        "--script=",
+        "-T",
+        "--section-start",
+        "--format=",
+        "--mri-script=",
+        "--just-symbols=",
+    ];
+    EXACT.contains(&p) || PREFIX.iter().any(|pre| p.starts_with(pre) && p.len() > pre.len())
+}
+
+/// GNU ld options without an argument that mean nothing for a static nexe (zvld always
+/// links statically, lays out the nexe of RUNTIME.md section 1 and keeps no dynamic
+/// sections): accepted and ignored.
+const IGNORED: &[&str] = &[
+    "-static",
+    "--static",
+    "-Bstatic",
+    "-Bdynamic",
+    "-dn",
+    "-non_shared",
+    "-no-pie",
+    "--no-pie",
+    "--start-group",
+    "--end-group",
+    "-(",
+    "-)",
+    "--gc-sections",
+    "--no-gc-sections",
+    "--print-gc-sections",
+    "--no-print-gc-sections",
+    "--as-needed",
+    "--no-as-needed",
+    "--no-whole-archive",
+    "--build-id",
+    "-nostdlib",
+    "--eh-frame-hdr",
+    "--no-eh-frame-hdr",
+    "--export-dynamic",
+    "--no-export-dynamic",
+    "-E",
+    "--no-undefined",
+    "-x",
+    "--discard-all",
+    "-X",
+    "--discard-locals",
+    "--discard-none",
+    "--fatal-warnings",
+    "--no-fatal-warnings",
+    "--warn-common",
+    "--warn-once",
+    "--warn-constructors",
+    "--warn-section-align",
+    "--no-warn-mismatch",
+    "--no-warn-search-mismatch",
+    "--warn-rwx-segments",
+    "--no-warn-rwx-segments",
+    "--warn-execstack",
+    "--no-warn-execstack",
+    "--cref",
+    "-t",
+    "--trace",
+    "--verbose",
+    "-Bsymbolic",
+    "-Bsymbolic-functions",
+    "--sort-common",
+    "--relax",
+    "--no-relax",
+    "--enable-new-dtags",
+    "--disable-new-dtags",
+    "--demangle",
+    "--no-demangle",
+    "-g",
+    "-EL",
+    "-n",
+    "-N",
+    "--nmagic",
+    "--omagic",
+    "--no-omagic",
+    "--no-dynamic-linker",
+    "--copy-dt-needed-entries",
+    "--no-copy-dt-needed-entries",
+    "--no-keep-memory",
+    "--reduce-memory-overheads",
+    "--threads",
+    "--no-threads",
+    "--no-define-common",
+    "--ld-generated-unwind-info",
+    "--no-ld-generated-unwind-info",
+    "--error-unresolved-symbols",
+    "--warn-unresolved-symbols",
+    "--no-allow-shlib-undefined",
+    "--allow-shlib-undefined",
+    "--check-sections",
+    "--no-check-sections",
+    "--stats",
+    "-O0",
+    "-O1",
+    "-O2",
+    "-O3",
+];
+
+/// Prefixes of ignored options with a joined value (`-zKEYWORD`, `--hash-style=gnu`).
+const IGNORED_PREFIX: &[&str] = &[
+    "-z",
+    "--hash-style=",
+    "--build-id=",
+    "--threads=",
+    "--sort-section=",
+    "--compress-debug-sections=",
+    "--dynamic-linker=",
+    "--version-script=",
+    "--exclude-libs=",
+    "--unresolved-symbols=",
+    "--orphan-handling=",
+    "--dependency-file=",
+    "-soname=",
+    "--soname=",
+    "-rpath=",
+    "--rpath=",
+    "-rpath-link=",
+    "--rpath-link=",
+    "-plugin-opt=",
+    "--plugin-opt=",
+    "--image-base=",
+    "--oformat=",
+    "--trace-symbol=",
+    "--retain-symbols-file=",
+    "--spare-dynamic-tags=",
+    "--error-handling-script=",
+];
+
+/// GNU ld options that mean nothing for a static nexe and take a separate argument
+/// (`-rpath DIR`, `-soname NAME`): the argument is skipped.
+const IGNORED_WITH_ARG: &[&str] = &[
+    "-rpath",
+    "--rpath",
+    "-rpath-link",
+    "--rpath-link",
+    "-R",
+    "-soname",
+    "--soname",
+    "-h",
+    "-z",
+    "-I",
+    "--dynamic-linker",
+    "--version-script",
+    "--dynamic-list",
+    "--exclude-libs",
+    "-y",
+    "--trace-symbol",
+    "-Y",
+    "--retain-symbols-file",
+    "--hash-style",
+    "--sort-section",
+    "--spare-dynamic-tags",
+    "--out-implib",
+    "-plugin",
+    "--plugin",
+    "-plugin-opt",
+    "--plugin-opt",
+    "--image-base",
+    "--oformat",
+    "-A",
+    "--architecture",
+    "-F",
+    "--filter",
+    "-f",
+    "--auxiliary",
+    "-P",
+    "--depaudit",
+    "--audit",
+    "-G",
+    "--gpsize",
+    "--unresolved-symbols",
+    "--orphan-handling",
+    "--dependency-file",
+    "--section-ordering-file",
+    "--error-handling-script",
+    "-O",
+    "-a",
+];
+
+/// GNU ld's long options (or their prefixes) that start like a short option with a
+/// joined argument (`-e`, `-u`, `-l`, `-o`) and that ld also accepts after a single dash.
+const ONE_DASH_LONG: &[&str] = &[
+    "export-dynamic",
+    "export-dynamic-symbol",
+    "export-dynamic-symbol-list",
+    "eh-frame-hdr",
+    "embedded-relocs",
+    "enable-",
+    "emit-relocs",
+    "end-group",
+    "error-",
+    "exclude-",
+    "entry",
+    "undefined",
+    "undefined-version",
+    "unique",
+    "unresolved-symbols",
+    "use-",
+    "library",
+    "library-path",
+    "ld-generated-unwind-info",
+    "lto-",
+    "output",
+    "oformat",
+    "orphan-handling",
+    "omagic",
+];
+
+/// Whether `q` (a word after one dash) is the ld long option `l`: the name itself or
+/// `name=VALUE`, or any option of a family (`enable-...`); `-entry_point` is `-e
+/// ntry_point`, as with ld.
+fn one_dash_long(q: &str, l: &str) -> bool {
+    if l.ends_with('-') {
+        return q.starts_with(l);
+    }
+    q.strip_prefix(l).is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
+}
+
+/// What the next linker argument is, after a GNU ld option that takes a separate one.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Output,
+    Map,
+    Entry,
+    Undefined,
+    Lib,
+    LibPath,
+    Emulation,
+    /// The argument of an option that means nothing for a static nexe (`-rpath DIR`).
+    Skip,
+}
+
+/// What [`LdArgs::arg`] made of one argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Applied to the link, or waiting for its separate argument.
+    Applied,
+    /// A GNU ld option that means nothing for a static nexe.
+    Ignored,
+    /// Not a GNU ld option zvld knows.
+    Unknown,
+}
+
+/// A linker argument zvld cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdOptionError(pub String);
+
+impl std::fmt::Display for LdOptionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LdOptionError {}
+
+/// Linker arguments as ld receives them. An option and its argument may arrive in
+/// separate pieces (`-Wl,-Map -Wl,x.map`), so what the last option still waits for is
+/// kept between calls. A library or file named here is an input at this position, as
+/// with ld.
+#[derive(Default)]
+pub struct LdArgs {
+    pending: Option<(Pending, String)>,
+}
+
+impl LdArgs {
+    fn apply(what: Pending, v: &str, cfg: &mut Config, inputs: &mut Vec<InputArg>) -> Result<(), LdOptionError> {
+        match what {
+            Pending::Output => cfg.output = PathBuf::from(v),
+            Pending::Map => cfg.map = Some(PathBuf::from(v)),
+            Pending::Entry => cfg.entry = Some(v.to_string()),
+            Pending::Undefined => cfg.undefined.push(v.to_string()),
+            Pending::Lib => inputs.push(InputArg::Lib(v.to_string())),
+            Pending::LibPath => cfg.lib_paths.push(PathBuf::from(v)),
+            Pending::Emulation => check_emulation(v)?,
+            Pending::Skip => {}
+        }
+        Ok(())
+    }
+
+    /// One argument for ld (`shown` names where it came from, for messages).
+    pub fn arg(
+        &mut self,
+        p: &str,
+        shown: &str,
+        cfg: &mut Config,
+        inputs: &mut Vec<InputArg>,
+    ) -> Result<Taken, LdOptionError> {
+        if let Some((what, _)) = self.pending.take() {
+            Self::apply(what, p, cfg, inputs)?;
+            return Ok(Taken::Applied);
+        }
+        if !p.starts_with('-') || p == "-" {
+            inputs.push(InputArg::Path(PathBuf::from(p)));
+            return Ok(Taken::Applied);
+        }
+        // ld matches its long options written with one dash before short options with a
+        // joined argument: `-export-dynamic` is `--export-dynamic`, not `-e xport-dynamic`.
+        let long;
+        let p = match p.strip_prefix('-') {
+            Some(q) if !q.starts_with('-') && ONE_DASH_LONG.iter().any(|l| one_dash_long(q, l)) => {
+                long = format!("-{p}");
+                long.as_str()
+            }
+            _ => p,
+        };
+        let with_arg = match p {
+            "-o" | "--output" => Some(Pending::Output),
+            "-Map" | "--Map" => Some(Pending::Map),
+            "-e" | "--entry" => Some(Pending::Entry),
+            "-u" | "--undefined" | "--require-defined" => Some(Pending::Undefined),
+            "-l" | "--library" => Some(Pending::Lib),
+            "-L" | "--library-path" => Some(Pending::LibPath),
+            "-m" => Some(Pending::Emulation),
+            _ if IGNORED_WITH_ARG.contains(&p) => Some(Pending::Skip),
+            _ => None,
+        };
+        if let Some(w) = with_arg {
+            self.pending = Some((w, shown.to_string()));
+            return Ok(Taken::Applied);
+        }
+        if unsupported(p) {
+            return Err(LdOptionError(format!(
+                "{shown}: zvld does not support this linker option (it would change what is linked)"
+            )));
+        }
+        // `--entry=SYM` or `-eSYM`, and so on.
+        let joined = |long: &str, short: &str| {
+            p.strip_prefix(long).or_else(|| p.strip_prefix(short).filter(|v| !v.is_empty() && !v.starts_with('-')))
+        };
+        match p {
+            "--emulate-cpuid" => cfg.emulate_cpuid = true,
+            "-s" | "-S" | "--strip-all" | "--strip-debug" => cfg.strip_debug = true,
+            // GNU ld's `-M` prints the map on standard output.
+            "-M" | "--print-map" => cfg.map = Some(PathBuf::from("/dev/stdout")),
+            _ => {
+                if let Some(v) = p.strip_prefix("-Map=").or_else(|| p.strip_prefix("--Map=")) {
+                    cfg.map = Some(PathBuf::from(v));
+                } else if let Some(v) = p.strip_prefix("--output=").or_else(|| joined("--output=", "-o")) {
+                    cfg.output = PathBuf::from(v);
+                } else if let Some(v) = joined("--entry=", "-e") {
+                    cfg.entry = Some(v.to_string());
+                } else if let Some(v) = p.strip_prefix("--require-defined=").or_else(|| joined("--undefined=", "-u")) {
+                    cfg.undefined.push(v.to_string());
+                } else if let Some(v) = joined("--library=", "-l") {
+                    inputs.push(InputArg::Lib(v.to_string()));
+                } else if let Some(v) = joined("--library-path=", "-L") {
+                    cfg.lib_paths.push(PathBuf::from(v));
+                } else if let Some(v) = p.strip_prefix("-m").filter(|v| !v.is_empty()) {
+                    check_emulation(v)?;
+                } else if IGNORED.contains(&p) || IGNORED_PREFIX.iter().any(|pre| p.starts_with(pre)) {
+                    return Ok(Taken::Ignored);
+                } else {
+                    return Ok(Taken::Unknown);
+                }
+            }
+        }
+        Ok(Taken::Applied)
+    }
+
+    /// Whether the last option still waits for its separate argument.
+    pub fn waiting(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// At the end of the command line: an option still waiting for its argument is an
+    /// error, as with ld.
+    pub fn finish(&self) -> Result<(), LdOptionError> {
+        match &self.pending {
+            Some((_, shown)) => Err(LdOptionError(format!("{shown}: the linker option needs an argument"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `-m EMULATION`: a nexe is x86-64 ELF; any other emulation is a mistake to report.
+fn check_emulation(v: &str) -> Result<(), LdOptionError> {
+    if v == "elf_x86_64" {
+        Ok(())
+    } else {
+        Err(LdOptionError(format!("-m {v}: zvld links x86-64 only (emulation elf_x86_64)")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<(Config, Vec<InputArg>, Vec<Taken>), LdOptionError> {
+        let mut cfg = Config::default();
+        let mut inputs = Vec::new();
+        let mut ld = LdArgs::default();
+        let mut taken = Vec::new();
+        for a in args {
+            taken.push(ld.arg(a, a, &mut cfg, &mut inputs)?);
+        }
+        ld.finish()?;
+        Ok((cfg, inputs, taken))
+    }
+
+    #[test]
+    fn every_spelling_of_an_option_means_the_same() {
+        for spelling in [&["-u", "f"][..], &["-uf"], &["--undefined=f"], &["--undefined", "f"], &["-undefined=f"]] {
+            let (cfg, _, _) = parse(spelling).unwrap();
+            assert_eq!(cfg.undefined, vec!["f".to_string()], "{spelling:?}");
+        }
+        for spelling in [&["-e", "go"][..], &["-ego"], &["--entry=go"], &["--entry", "go"], &["-entry=go"]] {
+            let (cfg, _, _) = parse(spelling).unwrap();
+            assert_eq!(cfg.entry.as_deref(), Some("go"), "{spelling:?}");
+        }
+        for spelling in [&["-o", "x"][..], &["-ox"], &["--output=x"], &["--output", "x"]] {
+            let (cfg, _, _) = parse(spelling).unwrap();
+            assert_eq!(cfg.output, PathBuf::from("x"), "{spelling:?}");
+        }
+        for spelling in [&["-lm"][..], &["-l", "m"], &["--library=m"], &["--library", "m"]] {
+            let (_, inputs, _) = parse(spelling).unwrap();
+            assert!(matches!(&inputs[..], [InputArg::Lib(l)] if l == "m"), "{spelling:?}");
+        }
+        for spelling in [&["-Map", "m"][..], &["-Map=m"], &["--Map", "m"], &["--Map=m"]] {
+            let (cfg, _, _) = parse(spelling).unwrap();
+            assert_eq!(cfg.map, Some(PathBuf::from("m")), "{spelling:?}");
+        }
+        let (cfg, _, _) = parse(&["-M"]).unwrap();
+        assert_eq!(cfg.map, Some(PathBuf::from("/dev/stdout")));
+    }
+
+    #[test]
+    fn one_dash_long_options_are_not_short_options_with_a_value() {
+        let (cfg, _, taken) = parse(&["-export-dynamic", "-eh-frame-hdr"]).unwrap();
+        assert_eq!(cfg.entry, None);
+        assert_eq!(taken, vec![Taken::Ignored, Taken::Ignored]);
+    }
+
+    #[test]
+    fn files_are_inputs_in_order() {
+        let (_, inputs, _) = parse(&["a.o", "-lc", "b.o"]).unwrap();
+        let names: Vec<String> = inputs
+            .iter()
+            .map(|i| match i {
+                InputArg::Path(p) => p.display().to_string(),
+                InputArg::Lib(l) => format!("-l{l}"),
+            })
+            .collect();
+        assert_eq!(names, ["a.o", "-lc", "b.o"]);
+    }
+
+    #[test]
+    fn unsupported_ignored_and_unknown_options_are_told_apart() {
+        for bad in ["--whole-archive", "-T", "-Tfoo.ld", "--wrap=malloc", "-shared", "-pie", "--defsym=a=1"] {
+            let e = parse(&[bad, "x"]).unwrap_err();
+            assert!(e.0.contains("does not support"), "{bad}: {e}");
+        }
+        let (_, _, taken) =
+            parse(&["--gc-sections", "-znoexecstack", "-z", "relro", "--hash-style=gnu", "-O1"]).unwrap();
+        assert_eq!(
+            taken,
+            vec![Taken::Ignored, Taken::Ignored, Taken::Applied, Taken::Applied, Taken::Ignored, Taken::Ignored]
+        );
+        assert_eq!(parse(&["--frobnicate"]).unwrap().2, vec![Taken::Unknown]);
+        assert!(parse(&["-m", "elf_i386"]).unwrap_err().0.contains("x86-64 only"));
+        assert!(parse(&["-melf_x86_64"]).is_ok());
+        assert!(parse(&["-Map"]).unwrap_err().0.contains("needs an argument"));
+    }
+}
