@@ -58,6 +58,7 @@ fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
 }
 
 fn main() -> ExitCode {
+    zvld::sys::tune_allocator();
     let (cfg, stats) = match parse(std::env::args().skip(1).collect()) {
         Ok(x) => x,
         Err(msg) => {

@@ -76,8 +76,7 @@ enum FixKind {
     },
 }
 
-/// A fixup as stored: a moved relocation is kept in its part's `relocs` (by index), so
-/// that a fixup is 16 bytes rather than the size of a relocation.
+/// A fixup as stored: a moved relocation is kept in its part's `relocs` (by index).
 #[derive(Clone, Copy, Debug)]
 enum Stored {
     Reloc(u32),
@@ -85,27 +84,71 @@ enum Stored {
     LocalRip { target: u32, bias: u8 },
 }
 
+/// A fixup in 12 bytes (one per relocation and local branch: tens of thousands per
+/// link): the [`Stored`] kind packed beside the unit and field.
 #[derive(Clone, Copy, Debug)]
 struct Fixup {
     unit: u32,
+    /// The relocation index or the target, by `tag`.
+    value: u32,
     at: u8,
-    kind: Stored,
+    tag: u8,
+    bias: u8,
 }
 
+impl Fixup {
+    fn new(unit: u32, at: u8, kind: Stored) -> Fixup {
+        let (tag, value, bias) = match kind {
+            Stored::Reloc(i) => (0, i, 0),
+            Stored::LocalBranch { target } => (1, target, 0),
+            Stored::LocalRip { target, bias } => (2, target, bias),
+        };
+        Fixup { unit, value, at, tag, bias }
+    }
+    fn kind(&self) -> Stored {
+        match self.tag {
+            0 => Stored::Reloc(self.value),
+            1 => Stored::LocalBranch { target: self.value },
+            _ => Stored::LocalRip { target: self.value, bias: self.bias },
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Fixup>() == 12 && std::mem::size_of::<Unit>() == 12);
+
+/// One output piece: an instruction, or one of the several an instruction becomes. 12
+/// bytes (the three flags share a byte): there is one per input instruction and more, so
+/// their size is pages faulted in on every link.
 #[derive(Clone, Copy, Debug)]
 struct Unit {
     in_off: u32,
-    len: u8,
-    call: bool,
-    /// The first unit of an input instruction: the offset map points here.
-    first: bool,
-    /// Starts a bundle regardless of the offset map (flag-replay stubs).
-    align: bool,
-    /// For a section-local `jmp`/`jcc` (rel32 in `bytes`): the opcode of its rel8 form,
-    /// used when the target is near enough after layout; 0 otherwise.
-    short: u8,
-    /// The branch target (input offset) when `short` is set.
+    /// For a section-local `jmp`/`jcc` (rel32 in `bytes`): the branch target (input
+    /// offset) when `short` is set.
     target: u32,
+    len: u8,
+    /// The opcode of the rel8 form of a section-local `jmp`/`jcc`, used when the target
+    /// is near enough after layout; 0 otherwise.
+    short: u8,
+    /// [`Unit::CALL`], [`Unit::FIRST`], [`Unit::ALIGN`].
+    flags: u8,
+}
+
+impl Unit {
+    /// A call: padded so that it ends on a bundle boundary.
+    const CALL: u8 = 1;
+    /// The first unit of an input instruction: the offset map points here.
+    const FIRST: u8 = 2;
+    /// Starts a bundle regardless of the offset map (flag-replay stubs).
+    const ALIGN: u8 = 4;
+    fn call(&self) -> bool {
+        self.flags & Self::CALL != 0
+    }
+    fn first(&self) -> bool {
+        self.flags & Self::FIRST != 0
+    }
+    fn align(&self) -> bool {
+        self.flags & Self::ALIGN != 0
+    }
 }
 
 /// A decoded and rewritten section, before bundle layout.
@@ -141,7 +184,7 @@ impl Decoded {
     /// Input offsets in this section that are referenced as data (RIP-relative, no
     /// relocation), and so may be indirect-branch targets.
     pub fn local_address_targets(&self) -> impl Iterator<Item = u32> + '_ {
-        self.parts.iter().flat_map(|p| p.fixups.iter()).filter_map(|f| match f.kind {
+        self.parts.iter().flat_map(|p| p.fixups.iter()).filter_map(|f| match f.kind() {
             Stored::LocalRip { target, .. } => Some(target),
             _ => None,
         })
@@ -264,6 +307,8 @@ struct Emitter {
     relocs: Vec<OutReloc>,
     in_off: u32,
     first: bool,
+    /// Units that start an input instruction (entries of the offset map).
+    firsts: u32,
 }
 
 impl Emitter {
@@ -272,15 +317,11 @@ impl Emitter {
     }
     fn unit_with(&mut self, b: &[u8], call: bool, align: bool) -> u32 {
         let i = self.units.len() as u32;
-        self.units.push(Unit {
-            in_off: self.in_off,
-            len: b.len() as u8,
-            call,
-            first: self.first,
-            align,
-            short: 0,
-            target: 0,
-        });
+        let flags = if call { Unit::CALL } else { 0 }
+            | if self.first { Unit::FIRST } else { 0 }
+            | if align { Unit::ALIGN } else { 0 };
+        self.units.push(Unit { in_off: self.in_off, target: 0, len: b.len() as u8, short: 0, flags });
+        self.firsts += u32::from(self.first);
         self.first = false;
         self.bytes.extend_from_slice(b);
         i
@@ -294,7 +335,7 @@ impl Emitter {
             FixKind::LocalBranch { target } => Stored::LocalBranch { target },
             FixKind::LocalRip { target, bias } => Stored::LocalRip { target, bias },
         };
-        self.fixups.push(Fixup { unit, at: at as u8, kind });
+        self.fixups.push(Fixup::new(unit, at as u8, kind));
     }
 }
 
@@ -368,16 +409,19 @@ fn p2() -> [u8; 9] {
 }
 
 /// P1 on 64-bit register number `n`: `and $-32,%eN; jmp/call *%rN`.
-fn p1(n: u8, call: bool) -> Vec<u8> {
-    let mut b = Vec::with_capacity(7);
+fn p1(n: u8, call: bool) -> Buf {
+    let mut b = Buf::default();
     if n >= 8 {
         b.push(0x41);
     }
-    b.extend_from_slice(&[0x83, 0xE0 | (n & 7), zvcore::form::P1_MASK_IMM8]);
+    for x in [0x83, 0xE0 | (n & 7), zvcore::form::P1_MASK_IMM8] {
+        b.push(x);
+    }
     if n >= 8 {
         b.push(0x41);
     }
-    b.extend_from_slice(&[0xFF, if call { 0xD0 } else { 0xE0 } | (n & 7)]);
+    b.push(0xFF);
+    b.push(if call { 0xD0 } else { 0xE0 } | (n & 7));
     b
 }
 
@@ -661,6 +705,7 @@ fn decode_chunk(
         relocs: Vec::with_capacity(relocs.len()),
         in_off: 0,
         first: true,
+        firsts: 0,
     };
     let mut info = InstructionInfoFactory::new();
     let mut k = 0;
@@ -744,6 +789,7 @@ fn decode_chunk(
         relocs: Vec::new(),
         in_off: start as u32,
         first: false,
+        firsts: 0,
     };
     let mut stubs = Vec::new();
     for r in replays {
@@ -815,7 +861,7 @@ fn rewrite_one(
                     e.unit(&[0x41, 0x5B], false);
                     let n = u32::from(ins.immediate16()).to_le_bytes();
                     e.unit(&[0x81, 0xC4, n[0], n[1], n[2], n[3]], false);
-                    e.unit(&p1(11, false), false);
+                    e.unit(p1(11, false).bytes(), false);
                 }
                 _ => return fail("far or 16-bit return".into(), ""),
             }
@@ -835,7 +881,7 @@ fn rewrite_one(
                     if r == Register::RSP {
                         return fail("indirect branch through %rsp cannot be masked (P1 excludes rsp)".into(), "");
                     }
-                    e.unit(&p1(n, call), call);
+                    e.unit(p1(n, call).bytes(), call);
                 }
                 OpKind::Memory => {
                     // mov mem,%r11 (sandboxed operand), then P1 on r11.
@@ -852,7 +898,7 @@ fn rewrite_one(
                     let m2_or_m3 = ins.memory_index() == Register::None
                         && matches!(base, Register::RSP | Register::RIP | Register::None);
                     let need67 = !pfx.p67 && !m2_or_m3;
-                    let mut b = Vec::with_capacity(12);
+                    let mut b = Buf::default();
                     if pfx.p67 || need67 {
                         b.push(0x67);
                     }
@@ -861,11 +907,13 @@ fn rewrite_one(
                     b.push(0x8B);
                     let modrm = raw[pfx.op + 1];
                     b.push((modrm & 0xC7) | (3 << 3));
-                    b.extend_from_slice(&raw[pfx.op + 2..]);
+                    for &x in &raw[pfx.op + 2..] {
+                        b.push(x);
+                    }
                     // The bytes after the ModRM byte are copied unchanged, so every field
                     // moves by the difference in length.
                     let shift = (b.len() as isize) - (raw.len() as isize);
-                    let u = e.unit(&b, false);
+                    let u = e.unit(b.bytes(), false);
                     let mut local = None;
                     for r in rs {
                         let f = reloc_field(ctx, ins, co, r)?;
@@ -877,7 +925,7 @@ fn rewrite_one(
                     if let Some((target, f)) = local {
                         e.fix(u, (f as isize + shift) as usize, FixKind::LocalRip { target, bias: (len - f) as u8 });
                     }
-                    e.unit(&p1(11, call), call);
+                    e.unit(p1(11, call).bytes(), call);
                 }
                 _ => return fail("far indirect branch".into(), ""),
             }
@@ -1444,11 +1492,10 @@ fn fill_nops(buf: &mut [u8], mut at: usize, mut n: usize) {
     }
 }
 
-/// One part placed from a bundle boundary: map entries and unit offsets relative to the
-/// part's start, the unpadded length and the length padded to a bundle. The bytes are
+/// One part placed from a bundle boundary: unit offsets relative to the part's start (its
+/// map entries, relative too, are in the slice of the section's map it was given), the unpadded length and the length padded to a bundle. The bytes are
 /// written later by [`fill_part`], once, when relaxation has settled.
 struct Laid {
-    map: Vec<(u32, u32)>,
     offs: Vec<u32>,
     unpadded: u32,
     size: u32,
@@ -1456,18 +1503,12 @@ struct Laid {
     short: Vec<bool>,
 }
 
-fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
+fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
     // Branch relaxation: start with the rel8 form for every local branch whose target
     // lies in this part and was near in the all-rel32 layout, then widen any that does
     // not fit and lay out again until nothing changes (widening only, so this ends).
-    let mut laid = Laid {
-        map: Vec::with_capacity(part.units.len()),
-        offs: Vec::with_capacity(part.units.len()),
-        unpadded: 0,
-        size: 0,
-        short: Vec::new(),
-    };
-    layout_once(part, align, &[], &mut laid);
+    let mut laid = Laid { offs: Vec::with_capacity(part.units.len()), unpadded: 0, size: 0, short: Vec::new() };
+    layout_once(part, align, &[], &mut laid, map);
     let lo = part.units.first().map_or(0, |u| u.in_off);
     let hi = part.units.last().map_or(0, |u| u.in_off);
     let mut short: Vec<bool> = part
@@ -1478,19 +1519,18 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
             u.short != 0
                 && u.target >= lo
                 && u.target <= hi
-                && part_lookup(&laid.map, u.target)
-                    .is_some_and(|t| (i64::from(t) - i64::from(laid.offs[k])).abs() < 100)
+                && part_lookup(map, u.target).is_some_and(|t| (i64::from(t) - i64::from(laid.offs[k])).abs() < 100)
         })
         .collect();
     if !short.iter().any(|&x| x) {
         return laid;
     }
     for _ in 0..16 {
-        layout_once(part, align, &short, &mut laid);
+        layout_once(part, align, &short, &mut laid, map);
         let mut changed = false;
         for (k, u) in part.units.iter().enumerate() {
             if short[k] {
-                let fits = part_lookup(&laid.map, u.target).is_some_and(|t| {
+                let fits = part_lookup(map, u.target).is_some_and(|t| {
                     let rel = i64::from(t) - i64::from(laid.offs[k] + 2);
                     (-128..=127).contains(&rel)
                 });
@@ -1505,7 +1545,7 @@ fn layout_part(part: &Emitter, align: &[u32]) -> Laid {
             return laid;
         }
     }
-    layout_once(part, align, &[], &mut laid);
+    layout_once(part, align, &[], &mut laid, map);
     laid
 }
 
@@ -1514,21 +1554,21 @@ fn part_lookup(map: &[(u32, u32)], off: u32) -> Option<u32> {
     map.binary_search_by_key(&off, |&(i, _)| i).ok().map(|k| map[k].1)
 }
 
-/// Places the units of a part (offsets only) into `laid`, reusing its buffers; `short`
-/// (empty: none) marks the local branches laid out in their rel8 form.
-fn layout_once(part: &Emitter, align: &[u32], short: &[bool], laid: &mut Laid) {
-    let map = &mut laid.map;
+/// Places the units of a part (offsets only) into `laid`, reusing its buffers, and its
+/// map entries into `map` (one per first unit); `short` (empty: none) marks the local
+/// branches laid out in their rel8 form.
+fn layout_once(part: &Emitter, align: &[u32], short: &[bool], laid: &mut Laid, map: &mut [(u32, u32)]) {
     let offs = &mut laid.offs;
-    map.clear();
     offs.clear();
+    let mut m = 0;
     let mut ai = part.units.first().map_or(0, |u| align.partition_point(|&a| a < u.in_off));
     let mut cur = 0u32;
     let to_bundle = |cur: u32| (BUNDLE - cur % BUNDLE) % BUNDLE;
     for (k, u) in part.units.iter().enumerate() {
-        if u.align {
+        if u.align() {
             cur += to_bundle(cur);
         }
-        if u.first {
+        if u.first() {
             while ai < align.len() && align[ai] < u.in_off {
                 ai += 1;
             }
@@ -1539,10 +1579,11 @@ fn layout_once(part: &Emitter, align: &[u32], short: &[bool], laid: &mut Laid) {
         let len = if short.get(k).copied().unwrap_or(false) { 2 } else { u32::from(u.len) };
         // The map points at the padding before a call (NOPs fall through into it), so a
         // bundle-aligned instruction keeps its bundle-aligned address.
-        if u.first {
-            map.push((u.in_off, cur));
+        if u.first() {
+            map[m] = (u.in_off, cur);
+            m += 1;
         }
-        if u.call {
+        if u.call() {
             cur += to_bundle(cur + len);
         } else if len > 0 && cur % BUNDLE + len > BUNDLE {
             cur += BUNDLE - cur % BUNDLE;
@@ -1582,7 +1623,19 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     // Every part starts a bundle (a chunk starts at a symbol, which is an indirect-branch
     // target; a stub part starts with an aligned stub), so parts are placed
     // independently, in parallel, then written into one buffer, in parallel.
-    let laid: Vec<Laid> = d.parts.par_iter().map(|p| layout_part(p, align)).collect();
+    // The offset map is laid out in place: each part writes its entries (relative to
+    // the part) into its own slice, and the part's base is added below.
+    let mut map: Vec<(u32, u32)> = vec![(0, 0); d.parts.iter().map(|p| p.firsts as usize).sum::<usize>() + 1];
+    let laid: Vec<Laid> = {
+        let mut slices: Vec<&mut [(u32, u32)]> = Vec::with_capacity(d.parts.len());
+        let mut rest: &mut [(u32, u32)] = &mut map;
+        for p in &d.parts {
+            let (here, tail) = std::mem::take(&mut rest).split_at_mut(p.firsts as usize);
+            slices.push(here);
+            rest = tail;
+        }
+        d.parts.par_iter().zip(slices).map(|(p, m)| layout_part(p, align, m)).collect()
+    };
     let total: usize = laid.iter().map(|l| l.size as usize).sum();
     let mut out: Vec<u8> = vec![0; total];
     {
@@ -1599,21 +1652,25 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
             jobs.into_iter().for_each(|(p, l, dst)| fill_part(p, l, dst));
         }
     }
-    let mut map: Vec<(u32, u32)> = Vec::with_capacity(laid.iter().map(|l| l.map.len()).sum::<usize>() + 1);
     let mut unit_out: Vec<Vec<u32>> = Vec::with_capacity(laid.len());
     let mut shorts: Vec<Vec<bool>> = Vec::with_capacity(laid.len());
     let mut code_end = 0u32;
     let mut base = 0u32;
+    let mut m = 0;
     for (pi, l) in laid.into_iter().enumerate() {
         if pi < d.stubs_from {
             code_end = base + l.unpadded;
         }
-        map.extend(l.map.into_iter().map(|(i, o)| (i, o + base)));
+        let n = d.parts[pi].firsts as usize;
+        for e in &mut map[m..m + n] {
+            e.1 += base;
+        }
+        m += n;
         unit_out.push(l.offs.into_iter().map(|o| o + base).collect());
         shorts.push(l.short);
         base += l.size;
     }
-    map.push((d.size, code_end));
+    map[m] = (d.size, code_end);
 
     let stubs = d.stubs.iter().map(|(pi, s)| (s.table_sec, s.reloc_off, unit_out[*pi][s.unit as usize])).collect();
     let relocs = Vec::with_capacity(d.parts.iter().map(|p| p.relocs.len()).sum());
@@ -1621,14 +1678,14 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     rw.build_buckets();
     for (pi, f) in d.parts.iter().enumerate().flat_map(|(pi, p)| p.fixups.iter().map(move |f| (pi, f))) {
         let at = unit_out[pi][f.unit as usize] + u32::from(f.at);
-        match f.kind {
+        match f.kind() {
             Stored::Reloc(i) => {
                 let mut r = d.parts[pi].relocs[i as usize];
                 r.at = at;
                 rw.relocs.push(r);
             }
             Stored::LocalBranch { target } | Stored::LocalRip { target, .. } => {
-                let bias = match f.kind {
+                let bias = match f.kind() {
                     Stored::LocalRip { bias, .. } => u32::from(bias),
                     _ => 4,
                 };

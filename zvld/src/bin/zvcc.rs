@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use zvld::driver::{self, DriverError};
 
 fn main() -> ExitCode {
+    zvld::sys::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match driver::run(&args) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
