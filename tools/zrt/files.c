@@ -29,34 +29,41 @@
  * - The names are fixed: mkdir, unlink, rmdir, rename, link, symlink, mknod give Linux's
  *   lookup errors, EEXIST, EISDIR, ENOTDIR, ENOTEMPTY, else -EROFS. ftruncate/truncate
  *   shrink or grow (with zeros) a writable channel with a random write side.
+ * - pipe and pipe2 make two descriptions of kind K_PIPE (read end O_RDONLY, write end
+ *   O_WRONLY) over a buffer of pipe.c; they read and write through it, answer -ESPIPE to
+ *   lseek, pread and pwrite, fstat as S_IFIFO, FIONREAD and F_GETPIPE_SZ. Closing the last
+ *   fd of a description closes that end (pipe.c frees the buffer when both are closed).
+ * - zrt_fd_events tells poll.c what poll would see on a fd: pipes from their buffer,
+ *   everything else always ready for reading and writing, as Linux's regular files.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "zrt.h"
 
-#define ZRT_MAX_FD 256
 #define ZRT_MAX_OFD 256
 #define ZRT_PATH_MAX 1024
 #define ZRT_DIR_PATH 120
-/* Linux's largest single transfer (MAX_RW_COUNT). */
-#define ZRT_MAX_RW 0x7ffff000L
 #define ZRT_DEV 0x5a56
 #define ZRT_UID 1000
 /* ioctls setting and clearing close-on-exec (asm-generic/ioctls.h). */
 #define ZRT_FIONCLEX 0x5450
 #define ZRT_FIOCLEX 0x5451
+/* Inode numbers of pipes: this plus the pipe's index (apart from channels and dirs). */
+#define ZRT_PIPE_INO (1ull << 41)
 
-enum { K_FREE = 0, K_CHANNEL, K_DIR, K_NULL };
+enum { K_FREE = 0, K_CHANNEL, K_DIR, K_NULL, K_PIPE };
 
 struct ofd {
   int refs;
   int kind;
-  int ch;
+  int ch;         /* the channel; for K_PIPE the pipe's index in pipe.c */
   int flags;      /* access mode and status flags, as F_GETFL reports them */
   int64_t pos;    /* position of the random side(s) */
   int64_t extent; /* highest offset written through this description (random writes) */
@@ -351,6 +358,7 @@ long zrt_close(long fd) {
   struct ofd *o = get(fd);
   if (!o) return -EBADF;
   o->refs--;
+  if (o->refs == 0 && o->kind == K_PIPE) zrt_pipe_release(o->ch, can_write(o));
   fd_ofd[fd] = 0;
   fd_cloexec[fd] = 0;
   return 0;
@@ -377,6 +385,49 @@ long zrt_dup3(long oldfd, long newfd, long flags, int dup2_semantics) {
   return newfd;
 }
 
+/* ---- pipes and poll ------------------------------------------------------------------ */
+
+/* pipe2: the lowest two free fds, fds[0] the read end and fds[1] the write end, each its
+ * own description; O_CLOEXEC and O_NONBLOCK are accepted (O_NONBLOCK is reported by
+ * F_GETFL; no call ever waits, pipe.c), other flags -EINVAL. */
+long zrt_pipe2(int *fds, long flags) {
+  if (flags & ~(long)(O_CLOEXEC | O_NONBLOCK)) return -EINVAL;
+  if (!fds) return -EFAULT;
+  init_fds();
+  int rfd = lowest_free_fd(0);
+  if (rfd < 0) return rfd;
+  int wfd = lowest_free_fd(rfd + 1);
+  if (wfd < 0) return wfd;
+  int status = (int)(flags & O_NONBLOCK);
+  int r = new_ofd(K_PIPE, 0, O_RDONLY | status);
+  if (r < 0) return r;
+  int w = new_ofd(K_PIPE, 0, O_WRONLY | status);
+  if (w < 0) {
+    ofds[r].refs = 0;
+    return w;
+  }
+  int p = zrt_pipe_new();
+  if (p < 0) {
+    ofds[r].refs = ofds[w].refs = 0;
+    return p;
+  }
+  ofds[r].ch = ofds[w].ch = p;
+  fd_ofd[rfd] = r + 1;
+  fd_ofd[wfd] = w + 1;
+  fd_cloexec[rfd] = fd_cloexec[wfd] = (flags & O_CLOEXEC) != 0;
+  fds[0] = rfd;
+  fds[1] = wfd;
+  return 0;
+}
+
+int zrt_fd_events(long fd) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (o->kind == K_PIPE) return zrt_pipe_events(o->ch, can_write(o));
+  /* Channels, directories and /dev/null never make anyone wait (Linux's DEFAULT_POLLMASK). */
+  return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+}
+
 /* ---- read and write ------------------------------------------------------------------ */
 
 /* How many of `n` bytes a random read at `off` may return: none at or past the channel's
@@ -387,8 +438,19 @@ static size_t clamp_to_size(const struct ofd *o, int64_t off, size_t n) {
   return (int64_t)n > end - off ? (size_t)(end - off) : n;
 }
 
+/* A transfer on a pipe end (pipe.c), after the checks read/write/readv/writev make. */
+static long pipe_io(const struct ofd *o, const struct iovec *iov, long n, int write) {
+  if (n < 0 || n > 1024) return -EINVAL;
+  if (write ? !can_write(o) : !can_read(o)) return -EBADF;
+  return write ? zrt_pipe_write(o->ch, iov, n) : zrt_pipe_read(o->ch, iov, n);
+}
+
 long zrt_read(long fd, void *buf, size_t n) {
   struct ofd *o = get(fd);
+  if (o && o->kind == K_PIPE) {
+    struct iovec v = {buf, n};
+    return pipe_io(o, &v, 1, 0);
+  }
   if (!o || !can_read(o)) return -EBADF;
   if (o->kind == K_DIR) return -EISDIR;
   if (o->kind == K_NULL || n == 0) return 0;
@@ -403,6 +465,10 @@ long zrt_read(long fd, void *buf, size_t n) {
 
 long zrt_write(long fd, const void *buf, size_t n) {
   struct ofd *o = get(fd);
+  if (o && o->kind == K_PIPE) {
+    struct iovec v = {(void *)buf, n};
+    return pipe_io(o, &v, 1, 1);
+  }
   if (!o || !can_write(o)) return -EBADF;
   if (o->kind == K_NULL) return (long)(n > (size_t)ZRT_MAX_RW ? (size_t)ZRT_MAX_RW : n);
   if (o->kind != K_CHANNEL) return -EBADF;
@@ -442,12 +508,22 @@ static long vector_io(long fd, const void *iovp, long n, long (*op)(long, void *
 
 static long write_op(long fd, void *buf, size_t n) { return zrt_write(fd, buf, n); }
 
-long zrt_readv(long fd, const void *iovp, long n) { return vector_io(fd, iovp, n, zrt_read); }
+/* A pipe takes the whole vector at once: its atomic writes count the total length. */
+long zrt_readv(long fd, const void *iovp, long n) {
+  struct ofd *o = get(fd);
+  if (o && o->kind == K_PIPE) return pipe_io(o, iovp, n, 0);
+  return vector_io(fd, iovp, n, zrt_read);
+}
 
-long zrt_writev(long fd, const void *iovp, long n) { return vector_io(fd, iovp, n, write_op); }
+long zrt_writev(long fd, const void *iovp, long n) {
+  struct ofd *o = get(fd);
+  if (o && o->kind == K_PIPE) return pipe_io(o, iovp, n, 1);
+  return vector_io(fd, iovp, n, write_op);
+}
 
 long zrt_pread(long fd, void *buf, size_t n, long off) {
   struct ofd *o = get(fd);
+  if (o && o->kind == K_PIPE) return -ESPIPE;
   if (!o || !can_read(o)) return -EBADF;
   if (off < 0) return -EINVAL;
   if (o->kind == K_DIR) return -EISDIR;
@@ -461,6 +537,7 @@ long zrt_pread(long fd, void *buf, size_t n, long off) {
 
 long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
   struct ofd *o = get(fd);
+  if (o && o->kind == K_PIPE) return -ESPIPE;
   if (!o || !can_write(o)) return -EBADF;
   if (off < 0) return -EINVAL;
   if (o->kind == K_NULL) return (long)n;
@@ -501,6 +578,7 @@ long zrt_lseek(long fd, long off, long whence) {
     else if (!(whence == SEEK_CUR && off == 0)) return -EINVAL;
     return (long)o->pos;
   }
+  if (o->kind == K_PIPE) return -ESPIPE;
   if (o->kind != K_CHANNEL) return 0;
   if (!seekable(o)) return -ESPIPE;
   int64_t base;
@@ -653,6 +731,10 @@ static void facts_of(int kind, int ch, const char *path, int64_t size, struct fa
     f->mode = S_IFDIR | 0555;
     f->nlink = 2;
     f->size = 4096;
+  } else if (kind == K_PIPE) {
+    /* As Linux's pipefs: a FIFO readable and writable by its owner, size 0. */
+    f->ino = ZRT_PIPE_INO + (uint64_t)ch;
+    f->mode = S_IFIFO | 0600;
   } else if (kind == K_NULL) {
     f->ino = 3;
     f->mode = S_IFCHR | 0666;
@@ -781,6 +863,8 @@ long zrt_fcntl(long fd, long cmd, long arg) {
       return 0;
     case F_GETFL:
       return o->flags;
+    case F_GETPIPE_SZ:
+      return o->kind == K_PIPE ? (long)ZRT_PIPE_CAP : -EBADF;
     case F_SETFL: {
       int settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
       o->flags = (o->flags & ~settable) | ((int)arg & settable);
@@ -805,10 +889,16 @@ long zrt_fcntl(long fd, long cmd, long arg) {
 }
 
 long zrt_ioctl(long fd, long req, long arg) {
-  (void)arg;
-  if (!get(fd)) return -EBADF;
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
   if (req == ZRT_FIOCLEX || req == ZRT_FIONCLEX) {
     fd_cloexec[fd] = req == ZRT_FIOCLEX;
+    return 0;
+  }
+  if (req == FIONREAD && o->kind == K_PIPE) {
+    /* The bytes waiting in the pipe, on either end (as Linux's pipe_ioctl). */
+    if (!arg) return -EFAULT;
+    *(int *)arg = (int)zrt_pipe_unread(o->ch);
     return 0;
   }
   return -ENOTTY; /* TIOCGWINSZ included: channels are never terminals */

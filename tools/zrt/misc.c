@@ -1,4 +1,5 @@
-/* misc.c: the manifest's fixed time, deterministic random numbers, uname and limits.
+/* misc.c: the manifest's fixed time, deterministic random numbers, uname, limits and the
+ * one CPU.
  *
  * The runtime passes the session's fixed time and seed in two zv-specific auxv entries
  * (docs/zvrun.md, start-up block): 0x5A560001 = seconds since the epoch, 0x5A560002 =
@@ -7,7 +8,9 @@
  * started), and nothing ever advances: two runs of the same program see the same values.
  * getrandom draws from xoshiro256** seeded through splitmix64 from the seed, so the same
  * seed gives the same bytes and another seed other bytes. uname, prlimit and sysinfo
- * answer constants and manifest values, never the host's.
+ * answer constants and manifest values, never the host's. The guest runs one thread, so
+ * it has one CPU: the affinity mask is CPU 0 (musl's sysconf(_SC_NPROCESSORS_ONLN) and
+ * _CONF count its bits) and getcpu says 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -186,5 +189,33 @@ long zrt_sysinfo(void *info) {
   l[5] = zrt_free_heap_bytes();   /* freeram */
   *(uint16_t *)((char *)info + 80) = 1;      /* procs */
   *(uint32_t *)((char *)info + 104) = 1;     /* mem_unit */
+  return 0;
+}
+
+/* ---- the one CPU ----------------------------------------------------------------------- */
+
+/* The mask is CPU 0 in one long; as Linux with nr_cpu_ids = 1: the length must be a
+ * multiple of 8 bytes (-EINVAL), the call copies 8 bytes and returns 8 (musl clears the
+ * rest of the caller's set). */
+long zrt_sched_getaffinity(long pid, long len, void *mask) {
+  if (len <= 0 || (len & 7)) return -EINVAL;
+  if (pid != 0 && pid != 1) return -ESRCH;
+  if (!mask) return -EFAULT;
+  uint64_t one = 1;
+  zrt_copy(mask, &one, sizeof one);
+  return (long)sizeof one;
+}
+
+/* Any mask that holds CPU 0 is accepted (nothing changes); one without it is -EINVAL. */
+long zrt_sched_setaffinity(long pid, long len, const void *mask) {
+  if (pid != 0 && pid != 1) return -ESRCH;
+  if (len <= 0) return -EINVAL;
+  if (!mask) return -EFAULT;
+  return (*(const unsigned char *)mask & 1) ? 0 : -EINVAL;
+}
+
+long zrt_getcpu(unsigned *cpu, unsigned *node) {
+  if (cpu) *cpu = 0;
+  if (node) *node = 0;
   return 0;
 }

@@ -11,14 +11,18 @@
  *   readlink, readlinkat, fsync, fdatasync, truncate, ftruncate; the fixed name space
  *   (mkdir, mkdirat, mknod, mknodat, symlink, symlinkat, unlink, unlinkat, rmdir, rename,
  *   renameat, renameat2, link, linkat: Linux's lookup errors, EEXIST, else EROFS);
+ * - pipes inside the guest (files.c, pipe.c): pipe, pipe2; poll, ppoll, select and
+ *   pselect6 over every fd (poll.c), which never wait;
  * - memory inside the heap (memory.c): brk, mmap, munmap, mremap, madvise, mprotect;
  * - time, randomness, identity and limits (misc.c): clock_gettime, clock_getres,
- *   gettimeofday, time, getrandom, uname, prlimit64, getrlimit, setrlimit, sysinfo;
- *   times and getrusage report that no CPU time was used;
+ *   gettimeofday, time, getrandom, uname, prlimit64, getrlimit, setrlimit, sysinfo,
+ *   sched_getaffinity, sched_setaffinity and getcpu (one CPU); times and getrusage report
+ *   that no CPU time was used;
  * - here: exit and exit_group (Exit), arch_prctl (the thread pointer in __zv_tp),
  *   set_tid_address and the process and user ids, signal dispositions and the signal mask
- *   (recorded and reported back, never delivered), sched_yield, nanosleep and
- *   clock_nanosleep (nothing advances, 0), umask.
+ *   (recorded and reported back, never delivered; a self-sent signal or SIGPIPE whose
+ *   default is to terminate ends the guest), sched_yield, nanosleep and clock_nanosleep
+ *   (nothing advances, 0), umask.
  *
  * Everything else returns -ENOSYS, never a crash. No answer depends on the host.
  */
@@ -92,6 +96,15 @@ static long signal_self(long sig) {
   return 0;
 }
 
+/* SIGPIPE for a write to a pipe with no read end (pipe.c): as signal_self, unless the
+ * signal is blocked (then it would stay pending, and pending signals are never
+ * delivered). The write then returns -EPIPE. */
+void zrt_sigpipe(void) {
+  const int sigpipe = 13;
+  if (sigmask & (1ull << (sigpipe - 1))) return;
+  signal_self(sigpipe);
+}
+
 long __zv_syscall_c(const long *w);
 
 long __zv_syscall_c(const long *w) {
@@ -148,6 +161,12 @@ long __zv_syscall_c(const long *w) {
     case SYS_ftruncate: return zrt_ftruncate(a1, a2);
     case SYS_fsync:
     case SYS_fdatasync: return zrt_fsync(a1);
+    case SYS_pipe: return zrt_pipe2((int *)a1, 0);
+    case SYS_pipe2: return zrt_pipe2((int *)a1, a2);
+    case SYS_poll: return zrt_poll((void *)a1, a2, a3);
+    case SYS_ppoll: return zrt_ppoll((void *)a1, a2, (const void *)a3, (const void *)a4, a5);
+    case SYS_select: return zrt_select(a1, (void *)a2, (void *)a3, (void *)a4, (void *)a5);
+    case SYS_pselect6: return zrt_pselect6(a1, (void *)a2, (void *)a3, (void *)a4, (void *)a5, (const void *)a6);
 
     /* memory */
     case SYS_brk: return zrt_brk(a1);
@@ -168,6 +187,9 @@ long __zv_syscall_c(const long *w) {
     case SYS_getrlimit: return zrt_prlimit(0, a1, 0, (void *)a2);
     case SYS_setrlimit: return zrt_prlimit(0, a1, (const void *)a2, 0);
     case SYS_sysinfo: return zrt_sysinfo((void *)a1);
+    case SYS_sched_getaffinity: return zrt_sched_getaffinity(a1, a2, (void *)a3);
+    case SYS_sched_setaffinity: return zrt_sched_setaffinity(a1, a2, (const void *)a3);
+    case SYS_getcpu: return zrt_getcpu((unsigned *)a1, (unsigned *)a2);
     case SYS_times:
       /* struct tms: no CPU time has passed; the clock-tick count is 0 too. */
       if (a1) zrt_zero((void *)a1, 4 * sizeof(long));

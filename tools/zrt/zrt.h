@@ -15,6 +15,13 @@
 #include "zvm.h"
 
 #define ZRT_PAGE 4096u
+/* Linux's largest single transfer (MAX_RW_COUNT). */
+#define ZRT_MAX_RW 0x7ffff000L
+/* A pipe's capacity (Linux's default) and PIPE_BUF, the largest write that is atomic. */
+#define ZRT_PIPE_CAP 65536u
+#define ZRT_PIPE_BUF 4096u
+
+struct iovec;
 
 /* Memory (memory.c). */
 long zrt_brk(long addr);
@@ -57,6 +64,26 @@ long zrt_ftruncate(long fd, long len);
 long zrt_truncate(const char *path, long len);
 /* Reads a random-read channel of fd at off into buf (for file mmap); -errno. */
 long zrt_fd_pread_all(long fd, void *buf, size_t n, long off);
+long zrt_pipe2(int *fds, long flags);
+/* What poll would report for fd (POLLIN, POLLOUT, POLLHUP, POLLERR...), or -EBADF. */
+int zrt_fd_events(long fd);
+/* The number of fds poll and select look at (the size of the fd table). */
+#define ZRT_MAX_FD 256
+
+/* Pipes (pipe.c): i is the pipe's index, write_end 0 for the read end, 1 for the write
+ * end; files.c checks the descriptor's access mode before calling. */
+int zrt_pipe_new(void);
+void zrt_pipe_release(int i, int write_end);
+long zrt_pipe_read(int i, const struct iovec *iov, long n);
+long zrt_pipe_write(int i, const struct iovec *iov, long n);
+int zrt_pipe_events(int i, int write_end);
+long zrt_pipe_unread(int i);
+
+/* poll and select (poll.c). */
+long zrt_poll(void *fds, long nfds, long timeout_ms);
+long zrt_ppoll(void *fds, long nfds, const void *ts, const void *sigmask, long sigsetsize);
+long zrt_select(long n, void *rfds, void *wfds, void *efds, void *tv);
+long zrt_pselect6(long n, void *rfds, void *wfds, void *efds, void *ts, const void *sigdata);
 
 /* Time, randomness, identity (misc.c). */
 int64_t zrt_fixed_time(void);
@@ -68,6 +95,13 @@ long zrt_getrandom(void *buf, size_t n, long flags);
 long zrt_uname(void *u);
 long zrt_prlimit(long pid, long res, const void *new_lim, void *old_lim);
 long zrt_sysinfo(void *info);
+long zrt_sched_getaffinity(long pid, long len, void *mask);
+long zrt_sched_setaffinity(long pid, long len, const void *mask);
+long zrt_getcpu(unsigned *cpu, unsigned *node);
+
+/* Signals (syscall.c): SIGPIPE for a write to a pipe without a read end; ends the guest
+ * with status 141 when SIGPIPE has its default disposition and is not blocked. */
+void zrt_sigpipe(void);
 /* Bytes of the heap arena not mapped (memory.c). */
 uint64_t zrt_free_heap_bytes(void);
 

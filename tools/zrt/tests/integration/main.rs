@@ -8,9 +8,12 @@
 //!   MADV_DONTNEED) in a small memory limit, identical to native;
 //! - [`session`]: what a guest sees of its session: the manifest's fixed time, seeded
 //!   getrandom, uname, getcwd, -ENOSYS, ESPIPE, ENOTTY, EACCES, stat of channels;
+//! - [`pipes`]: pipes inside the guest, poll and select, identical to native where Linux
+//!   answers at once; zrt's answers where Linux would block; SIGPIPE; one CPU;
 //! - [`determinism`]: two runs with the same inputs give identical outputs and etags.
 
 mod determinism;
 mod files;
 mod memory;
+mod pipes;
 mod session;
