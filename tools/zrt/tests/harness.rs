@@ -24,6 +24,22 @@ pub fn sysroot() -> PathBuf {
         "the musl + zrt sysroot is missing at {}: run scripts/build-sysroot",
         p.display()
     );
+    // The sysroot's zrt must be the one in the tree: scripts/build-sysroot touches its
+    // stamp whenever it finds (or makes) libzrt.a up to date, so a source edited later
+    // means these tests would run the old library.
+    if let Ok(stamp) = std::fs::metadata(p.join(".zrt-stamp")).and_then(|m| m.modified()) {
+        let zrt = repo().join("tools/zrt");
+        for e in std::fs::read_dir(&zrt).expect("tools/zrt").flatten() {
+            let path = e.path();
+            let source = path.extension().is_some_and(|x| x == "c" || x == "h" || x == "S");
+            if source && e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t > stamp) {
+                panic!(
+                    "{} changed after the sysroot's libzrt.a was built: run scripts/build-sysroot",
+                    path.display()
+                );
+            }
+        }
+    }
     p
 }
 
