@@ -84,6 +84,18 @@ pub enum LinkError {
         /// What to do.
         hint: String,
     },
+    /// A kept section refers to a section of a COMDAT group whose copy in this object was
+    /// discarded (another object's copy of the group was kept).
+    Discarded {
+        /// The relocation's place.
+        at: Location,
+        /// The symbol the relocation names (the section's name for a section symbol).
+        symbol: String,
+        /// The discarded section, as `object(section)`.
+        section: String,
+        /// The group's signature.
+        group: String,
+    },
     /// A relocated value does not fit its field.
     Overflow {
         /// The relocation's place.
@@ -146,6 +158,12 @@ impl fmt::Display for LinkError {
             LinkError::UnsupportedRelocation { at, kind, symbol, hint } => {
                 write!(f, "unsupported relocation {kind} against `{symbol}` at {at}: {hint}")
             }
+            LinkError::Discarded { at, symbol, section, group } => write!(
+                f,
+                "`{symbol}` referenced from {at} is defined in discarded section {section} of COMDAT group \
+                 `{group}` (an earlier object's copy of the group was kept); refer to the group's global \
+                 symbols, not to its local labels or sections"
+            ),
             LinkError::Overflow { at, kind, symbol, value } => {
                 write!(f, "relocation {kind} against `{symbol}` at {at} overflows its field (value {value:#x})")
             }

@@ -158,17 +158,52 @@ fn classify(name: &str, sh_type: u32, flags: u64) -> Class {
         _ if tls && nobits => Class::TBss,
         _ if tls => Class::TData,
         _ if sh_type == elf::SHT_PREINIT_ARRAY || name.starts_with(".preinit_array") => Class::PreinitArray,
-        _ if sh_type == elf::SHT_INIT_ARRAY || name.starts_with(".init_array") => Class::InitArray,
-        _ if sh_type == elf::SHT_FINI_ARRAY || name.starts_with(".fini_array") => Class::FiniArray,
+        // `.ctors`/`.dtors` (older compilers, `-fno-use-init-array`) join the arrays as
+        // GNU ld's default script puts them there (musl runs no `.ctors` of its own);
+        // layout::init_priority orders `.ctors.N` among `.init_array.N`.
+        _ if sh_type == elf::SHT_INIT_ARRAY || name.starts_with(".init_array") || is_ctors(name, ".ctors") => {
+            Class::InitArray
+        }
+        _ if sh_type == elf::SHT_FINI_ARRAY || name.starts_with(".fini_array") || is_ctors(name, ".dtors") => {
+            Class::FiniArray
+        }
         _ if nobits => Class::Bss,
         _ if write => Class::Data,
         _ => Class::RoData,
     }
 }
 
+/// Whether `name` is `base` (`.ctors`, `.dtors`) or `base.SUFFIX` (a priority).
+fn is_ctors(name: &str, base: &str) -> bool {
+    name.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// Checks the identification bytes before anything else is read, so that an ELF file of
+/// the wrong kind is named for what it is (the `object` crate reads the header fields of
+/// a big-endian file as little-endian ones and accepts it).
+fn check_ident(name: &str, data: &[u8]) -> Result<()> {
+    // e_ident: magic, EI_CLASS at 4, EI_DATA at 5, 16 bytes in all.
+    if data.len() < 16 || data[..4] != elf::ELFMAG {
+        return Err(bad(name, "not an ELF64 object or ar archive (zvld links ELF64 x86-64 .o files and .a archives)"));
+    }
+    match data[4] {
+        elf::ELFCLASS64 => {}
+        elf::ELFCLASS32 => {
+            return Err(bad(name, "an ELF32 object (gcc -m32 or -mx32?); zvld links ELF64 x86-64 objects"))
+        }
+        c => return Err(bad(name, format!("unknown ELF class {c}; zvld links ELF64 x86-64 objects"))),
+    }
+    match data[5] {
+        elf::ELFDATA2LSB => Ok(()),
+        elf::ELFDATA2MSB => Err(bad(name, "a big-endian ELF object; zvld links little-endian x86-64 objects")),
+        d => Err(bad(name, format!("unknown ELF data encoding {d}; zvld links little-endian x86-64 objects"))),
+    }
+}
+
 /// Parses one relocatable object.
 pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
     let e = LE;
+    check_ident(&name, data)?;
     let hdr = elf::FileHeader64::<LE>::parse(data).map_err(|err| bad(&name, format!("not an ELF64 object: {err}")))?;
     if hdr.e_machine(e) != elf::EM_X86_64 {
         return Err(bad(&name, "not an x86-64 object"));
@@ -392,7 +427,14 @@ pub fn parse_archive<'a>(path: &str, data: &'a ArchiveData) -> Result<Archive<'a
                 let mdata = m.data(data).map_err(|err| bad(path, format!("bad archive member: {err}")))?;
                 let mname = format!("{path}({})", String::from_utf8_lossy(m.name()));
                 let Ok(obj) = parse_object(mname, mdata) else { continue };
-                let off = m.file_range().0.saturating_sub(60);
+                // The member's header offset (what the symbol table would hold): a BSD
+                // member's long name (`#1/N`) lies between its header and its data, so
+                // the data offset minus the header size is not it.
+                let Some(off) =
+                    m.header().map(|h| (h as *const _ as usize).wrapping_sub(data.as_ptr() as usize) as u64)
+                else {
+                    continue;
+                };
                 for s in &obj.symbols {
                     if s.global && s.def != SymDef::Undefined {
                         index.entry(s.name).or_insert(off);

@@ -3,14 +3,16 @@
 //! section on a bundle boundary and NOP-padded between sections (so `.init`/`.fini`
 //! fragments fall through), ending in a HLT sled up to the next 64 KiB boundary; then
 //! read-only data (the ELF header and program headers when `__ehdr_start` is referenced,
-//! then the GOT); then data and bss, each segment 4 KiB aligned. TLS
-//! sections (`.tdata`, `.tbss`) open the data segment and are described by PT_TLS.
+//! then the GOT, holding only the slots of references that relocation cannot relax);
+//! then data and bss, each segment 4 KiB aligned. TLS sections (`.tdata`, `.tbss`)
+//! open the data segment and are described by PT_TLS.
 //! Debug sections get offsets inside their concatenated output section.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{LinkError, Result};
 use crate::inputs::Class;
+use crate::relocate;
 use crate::resolve::{Def, Resolved, LINKER_SYMBOLS};
 use crate::rewrite::Rewritten;
 use crate::write;
@@ -111,8 +113,60 @@ pub struct Layout {
     pub headers: bool,
 }
 
+/// The sort key of an array section, as GNU ld's `SORT_BY_INIT_PRIORITY`: `.init_array.N`
+/// (and `.fini_array.N`, `.preinit_array.N`) is N, `.ctors.N`/`.dtors.N` is 65535 - N
+/// (they run from the end), and sections without a priority come after all of them, in
+/// input order (the sort is stable).
 fn init_priority(name: &str) -> u32 {
-    name.rsplit_once('.').and_then(|(_, n)| n.parse().ok()).unwrap_or(65536)
+    let Some((base, n)) = name.rsplit_once('.') else { return 65536 };
+    let Ok(n) = n.parse::<u32>() else { return 65536 };
+    if base == ".ctors" || base == ".dtors" {
+        65535u32.saturating_sub(n)
+    } else {
+        n
+    }
+}
+
+/// The GOT slots some instruction still reads: `got` (every slot a GOT-reading
+/// relocation names) without those whose every reader [`relocate::got_relaxation`]
+/// relaxes, in the same order. A GOT-reading relocation outside code is never relaxed.
+/// Runs only when the link has GOT-reading relocations at all (PIC input).
+fn unrelaxed_slots(
+    res: &Resolved<'_>,
+    code: &[(u32, u32)],
+    rewritten: &[Rewritten],
+    got: Vec<GotSlot>,
+) -> Vec<GotSlot> {
+    use rayon::prelude::*;
+    let slot = |tp: bool, def: Def| if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) };
+    let in_code: Vec<GotSlot> = rewritten
+        .par_iter()
+        .zip(code.par_iter())
+        .flat_map_iter(|(rw, &(obj, _))| {
+            rw.relocs.iter().filter_map(move |x| {
+                let tp = relocate::got_kind(x.r_type)?;
+                // An unresolvable symbol is reported when the code is relocated.
+                let def = relocate::out_def(res, obj, x.sym).ok()?;
+                let relaxed =
+                    relocate::got_relaxation(res, &rw.bytes, x.at as usize, x.r_type, x.addend, i64::from(x.bias), def);
+                relaxed.is_none().then_some(slot(tp, def))
+            })
+        })
+        .collect();
+    let mut needed: HashSet<GotSlot> = in_code.into_iter().collect();
+    for (oi, o) in res.objects.iter().enumerate() {
+        for s in &o.sections {
+            if s.discarded || matches!(s.class, Class::Code | Class::Drop | Class::Debug) {
+                continue;
+            }
+            for r in &s.relocs {
+                if let Some(tp) = relocate::got_kind(r.r_type) {
+                    needed.insert(slot(tp, res.def(oi as u32, r.sym)));
+                }
+            }
+        }
+    }
+    got.into_iter().filter(|g| needed.contains(g)).collect()
 }
 
 /// Lays out the link. `code` lists the code sections in order with their rewritten form.
@@ -201,6 +255,7 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
         cur += write::HEADERS_ROOM;
     }
     l.got_addr = cur;
+    let got = if got.is_empty() { got } else { unrelaxed_slots(res, code, rewritten, got) };
     l.got_index = got.iter().enumerate().map(|(i, g)| (*g, i as u32)).collect();
     cur += 8 * got.len() as u64;
     l.got = got;
@@ -310,4 +365,20 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
         l.linker.extend([a, b]);
     }
     Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::init_priority;
+
+    /// GNU ld's SORT_BY_INIT_PRIORITY: `.ctors.N` is priority 65535 - N; sections without
+    /// a number sort after every numbered one.
+    #[test]
+    fn array_sections_sort_by_init_priority() {
+        let mut names = vec![".init_array", ".ctors", ".init_array.00200", ".ctors.65435", ".init_array.00101"];
+        names.sort_by_key(|n| init_priority(n));
+        assert_eq!(names, [".ctors.65435", ".init_array.00101", ".init_array.00200", ".init_array", ".ctors"]);
+        assert_eq!(init_priority(".dtors.65235"), 300);
+        assert_eq!(init_priority(".fini_array.00300"), 300);
+    }
 }

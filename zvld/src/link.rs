@@ -803,6 +803,20 @@ fn out_symbols(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>) -> Vec<O
             section: 4,
         });
     }
+    // The linker-defined symbols a program referenced (`_end`, `__init_array_start`, ...),
+    // as GNU ld lists them, so that debuggers and `nm` see them; absolute (section 0).
+    for (i, name) in crate::resolve::LINKER_SYMBOLS.iter().enumerate() {
+        if res.linker_used[i] && res.global(name) == Some(Def::Linker(i as u32)) {
+            out.push(OutSymbol {
+                name: name.to_string(),
+                value: lay.linker[i],
+                size: 0,
+                global: true,
+                kind: elf::STT_NOTYPE,
+                section: 0,
+            });
+        }
+    }
     out
 }
 

@@ -3,9 +3,11 @@
 //! offset map; for a PC-relative field the *target* (symbol + addend + the distance from
 //! the field to the end of its instruction) is what is translated, so references into
 //! rewritten code land on the rewritten instruction. GOT-relative forms use the GOT that
-//! the layout placed in read-only data; TLS forms relax to local-exec offsets from the
-//! thread pointer (R_X86_64_DTPOFF32 in code too: the rewriter relaxed the local-dynamic
-//! sequence that computed its base to a load of the thread pointer).
+//! the layout placed in read-only data, unless the instruction is relaxed as GNU ld
+//! relaxes it in a static executable ([`got_relaxation`]: `mov` to `lea`, REX.W ALU
+//! operations and initial-exec TLS loads to immediates); TLS forms relax to local-exec
+//! offsets from the thread pointer (R_X86_64_DTPOFF32 in code too: the rewriter relaxed
+//! the local-dynamic sequence that computed its base to a load of the thread pointer).
 
 use object::elf;
 
@@ -103,19 +105,9 @@ impl Addresses<'_, '_> {
         }
     }
 
-    /// Whether `def` is thread-local: defined in `.tdata`/`.tbss` (or an undefined weak
-    /// symbol, which is 0 in every sense).
+    /// Whether `def` is thread-local (see [`is_tls`]).
     pub fn is_tls(&self, def: Def) -> bool {
-        match def {
-            Def::Section { obj, sec, .. } => self
-                .res
-                .objects
-                .get(obj as usize)
-                .and_then(|o| o.sections.get(sec as usize))
-                .is_some_and(|s| matches!(s.class, Class::TData | Class::TBss)),
-            Def::UndefinedWeak => true,
-            _ => false,
-        }
+        is_tls(self.res, def)
     }
 
     /// The thread-pointer offset of a TLS symbol.
@@ -140,6 +132,129 @@ impl Addresses<'_, '_> {
 
     fn got_addr(&self, slot: GotSlot) -> Option<u64> {
         self.layout.got_index.get(&slot).map(|&i| self.layout.got_addr + 8 * u64::from(i))
+    }
+}
+
+/// Whether `def` is thread-local: defined in `.tdata`/`.tbss` (or an undefined weak
+/// symbol, which is 0 in every sense).
+pub fn is_tls(res: &Resolved<'_>, def: Def) -> bool {
+    match def {
+        Def::Section { obj, sec, .. } => res
+            .objects
+            .get(obj as usize)
+            .and_then(|o| o.sections.get(sec as usize))
+            .is_some_and(|s| matches!(s.class, Class::TData | Class::TBss)),
+        Def::UndefinedWeak => true,
+        _ => false,
+    }
+}
+
+/// How a GOT-reading instruction in code is relaxed so that it needs no GOT slot (a
+/// static link has every address and thread-pointer offset at hand), as GNU ld relaxes
+/// them in a static executable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GotRelax {
+    /// `mov x@GOTPCREL(%rip),%reg` (8b, also the `mov mem,%r11` the rewriter makes of
+    /// `call *x@GOTPCREL(%rip)`/`jmp *...`) becomes `lea x(%rip),%reg` (8d): the field is
+    /// then PC-relative to the symbol.
+    Lea,
+    /// A REX.W `add/or/adc/sbb/and/sub/xor/cmp x@GOTPCREL(%rip),%reg` or `test` (from
+    /// R_X86_64_REX_GOTPCRELX) becomes the same operation with the address as a 32-bit
+    /// immediate (81 /digit, f7 /0), and R_X86_64_GOTTPOFF's `mov`/`add` becomes `mov`/`add`
+    /// of the thread-pointer offset (c7 /0, 81 /0): the three bytes before the field are
+    /// the new REX prefix, opcode and ModRM.
+    Imm([u8; 3]),
+}
+
+/// The relaxation of a GOT-reading relocation at `at` in the rewritten `code`, if the
+/// instruction there is one that can be relaxed: the field must end the instruction
+/// (addend -4), and an address must fit a sign-extended 32-bit field (everything in a
+/// nexe does; an absolute symbol may not). Only the instruction's own bytes are read, so
+/// the answer is the same before and after other relocations of the section are applied:
+/// [`crate::layout`] drops the GOT slots that no unrelaxed instruction reads, and
+/// [`apply`] relaxes the same instructions.
+pub fn got_relaxation(
+    res: &Resolved<'_>,
+    code: &[u8],
+    at: usize,
+    r_type: u32,
+    addend: i64,
+    bias: i64,
+    def: Def,
+) -> Option<GotRelax> {
+    if addend != -4 || bias != 4 || at < 3 || at + 4 > code.len() {
+        return None;
+    }
+    let (rex, op, modrm) = (code[at - 3], code[at - 2], code[at - 1]);
+    // ModRM with mod = 00 and r/m = 101: disp32(%rip).
+    if modrm & 0xc7 != 0x05 {
+        return None;
+    }
+    let reg = (modrm >> 3) & 7;
+    let rex_w = rex & 0xf8 == 0x48;
+    // REX.R moves to REX.B when the register moves from ModRM.reg to ModRM.r/m.
+    let rex_rm = (rex & !0x04) | ((rex >> 2) & 1);
+    // A 64-bit write of %rsp (C6) is left to the verifier, unrelaxed.
+    let writes_rsp = |writes: bool| writes && reg == 4 && rex & 0x04 == 0;
+    match r_type {
+        elf::R_X86_64_GOTTPOFF => {
+            if !rex_w || !is_tls(res, def) {
+                return None;
+            }
+            match op {
+                0x8b if !writes_rsp(true) => Some(GotRelax::Imm([rex_rm, 0xc7, 0xc0 | reg])),
+                0x03 if !writes_rsp(true) => Some(GotRelax::Imm([rex_rm, 0x81, 0xc0 | reg])),
+                _ => None,
+            }
+        }
+        elf::R_X86_64_GOTPCREL | elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX => {
+            let fits = match def {
+                Def::Absolute(v) => v < zvcore::form::CODE_LIMIT,
+                _ => true,
+            };
+            if !fits || r_type == elf::R_X86_64_GOTPCREL {
+                return None;
+            }
+            match op {
+                // ModRM.reg 4 is %rsp/%esp or %r12 depending on a REX prefix that a
+                // 32-bit form does not have; such loads keep their GOT slot.
+                0x8b if reg != 4 => Some(GotRelax::Lea),
+                0x85 if rex_w && r_type == elf::R_X86_64_REX_GOTPCRELX => {
+                    Some(GotRelax::Imm([rex_rm, 0xf7, 0xc0 | reg]))
+                }
+                // add, or, adc, sbb, and, sub, xor, cmp (r64, r/m64): 03, 0b, ..., 3b.
+                op if op & 0xc7 == 0x03 && rex_w && r_type == elf::R_X86_64_REX_GOTPCRELX => {
+                    let digit = op >> 3;
+                    (!writes_rsp(digit != 7)).then_some(GotRelax::Imm([rex_rm, 0x81, 0xc0 | (digit << 3) | reg]))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The error for a relocation whose target has no address: a section of a discarded
+/// COMDAT group, or a place that is not an instruction start in rewritten code.
+fn unmapped(a: &Addresses<'_, '_>, f: &Fix<'_>) -> LinkError {
+    if let Def::Section { obj, sec, .. } = f.def {
+        if let Some(o) = a.res.objects.get(obj as usize) {
+            if let Some(s) = o.sections.get(sec as usize).filter(|s| s.discarded) {
+                let group = o.comdats.iter().find(|(_, secs)| secs.contains(&sec)).map_or("", |g| g.0);
+                return LinkError::Discarded {
+                    at: (f.at)(),
+                    symbol: (f.symbol)(),
+                    section: format!("{}({})", o.name, s.name),
+                    group: group.to_string(),
+                };
+            }
+        }
+    }
+    LinkError::UnsupportedRelocation {
+        at: (f.at)(),
+        kind: reloc_name(f.r_type),
+        symbol: (f.symbol)(),
+        hint: "its target is not the start of an instruction in the rewritten code (a reference into the middle of an instruction cannot be translated)".into(),
     }
 }
 
@@ -169,14 +284,7 @@ pub struct Fix<'x> {
 /// Applies one relocation to `buf` at `off`.
 pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> Result<()> {
     let exact = !f.debug;
-    let unmapped = || {
-        LinkError::UnsupportedRelocation {
-        at: (f.at)(),
-        kind: reloc_name(f.r_type),
-        symbol: (f.symbol)(),
-        hint: "its target is not the start of an instruction in the rewritten code (a reference into the middle of an instruction cannot be translated)".into(),
-    }
-    };
+    let unmapped = || unmapped(a, f);
     let tls_code = !f.debug
         && (matches!(f.r_type, elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 | elf::R_X86_64_GOTTPOFF)
             || (matches!(f.r_type, elf::R_X86_64_DTPOFF32 | elf::R_X86_64_DTPOFF64) && a.in_code(f.place)));
@@ -191,59 +299,80 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
         });
     }
     let p = f.place as i64;
-    let (value, width, signed): (i64, usize, Option<bool>) = match f.r_type {
-        elf::R_X86_64_NONE => return Ok(()),
-        elf::R_X86_64_64 => (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64, 8, None),
-        elf::R_X86_64_32 => (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64, 4, Some(false)),
-        elf::R_X86_64_32S => (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64, 4, Some(true)),
-        elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 | elf::R_X86_64_PC64 => {
-            let t = a.addr(f.def, f.addend.wrapping_add(f.bias), exact).ok_or_else(unmapped)? as i64;
-            let v = t.wrapping_sub(p.wrapping_add(f.bias));
-            if f.r_type == elf::R_X86_64_PC64 {
-                (v, 8, None)
+    let relax = if got_kind(f.r_type).is_some() && !f.debug && a.in_code(f.place) {
+        got_relaxation(a.res, buf, off, f.r_type, f.addend, f.bias, f.def)
+    } else {
+        None
+    };
+    let (value, width, signed): (i64, usize, Option<bool>) = match (relax, f.r_type) {
+        (Some(GotRelax::Lea), _) => {
+            buf[off - 2] = 0x8d;
+            let t = a.addr(f.def, 0, exact).ok_or_else(unmapped)? as i64;
+            (t.wrapping_add(f.addend).wrapping_sub(p), 4, Some(true))
+        }
+        (Some(GotRelax::Imm(head)), t) => {
+            buf[off - 3..off].copy_from_slice(&head);
+            let v = if t == elf::R_X86_64_GOTTPOFF {
+                a.tpoff(f.def, 0).ok_or_else(unmapped)?
             } else {
-                (v, 4, Some(true))
-            }
-        }
-        elf::R_X86_64_GOTPCREL | elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX | elf::R_X86_64_GOTTPOFF => {
-            let slot = if f.r_type == elf::R_X86_64_GOTTPOFF { GotSlot::TpOff(f.def) } else { GotSlot::Address(f.def) };
-            let g = a.got_addr(slot).ok_or_else(unmapped)? as i64;
-            (g.wrapping_add(f.addend).wrapping_sub(p), 4, Some(true))
-        }
-        elf::R_X86_64_SIZE32 => (((f.size)() as i64).wrapping_add(f.addend), 4, Some(false)),
-        elf::R_X86_64_SIZE64 => (((f.size)() as i64).wrapping_add(f.addend), 8, None),
-        elf::R_X86_64_GOTPC32 => ((a.layout.got_addr as i64).wrapping_add(f.addend).wrapping_sub(p), 4, Some(true)),
-        elf::R_X86_64_GOTOFF64 => {
-            (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64 - a.layout.got_addr as i64, 8, None)
-        }
-        elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 => {
-            let v = a.tpoff(f.def, f.addend).ok_or_else(unmapped)?;
-            if f.r_type == elf::R_X86_64_TPOFF64 {
-                (v, 8, None)
-            } else {
-                (v, 4, Some(true))
-            }
-        }
-        elf::R_X86_64_DTPOFF32 | elf::R_X86_64_DTPOFF64 => {
-            // In code, a DTPOFF field is an offset from the base a local-dynamic sequence
-            // computed, and the rewriter relaxed every such sequence to load the thread
-            // pointer (local-exec): the field is the thread-pointer offset, as GNU ld
-            // makes it in an executable. Elsewhere (DWARF locations) it stays the offset
-            // in the TLS block.
-            let v = if !f.debug && a.in_code(f.place) {
-                a.tpoff(f.def, f.addend).ok_or_else(unmapped)?
-            } else {
-                let tls = a.layout.tls.map_or(0, |t| t.vaddr) as i64;
-                (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64).wrapping_sub(tls)
+                a.addr(f.def, 0, exact).ok_or_else(unmapped)? as i64
             };
-            if f.r_type == elf::R_X86_64_DTPOFF64 {
-                (v, 8, None)
-            } else {
-                (v, 4, Some(true))
-            }
+            (v, 4, Some(true))
         }
-        t => {
-            let hint = match t {
+        (None, r_type) => match r_type {
+            elf::R_X86_64_NONE => return Ok(()),
+            elf::R_X86_64_64 => (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64, 8, None),
+            elf::R_X86_64_32 => (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64, 4, Some(false)),
+            elf::R_X86_64_32S => (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64, 4, Some(true)),
+            elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 | elf::R_X86_64_PC64 => {
+                let t = a.addr(f.def, f.addend.wrapping_add(f.bias), exact).ok_or_else(unmapped)? as i64;
+                let v = t.wrapping_sub(p.wrapping_add(f.bias));
+                if f.r_type == elf::R_X86_64_PC64 {
+                    (v, 8, None)
+                } else {
+                    (v, 4, Some(true))
+                }
+            }
+            elf::R_X86_64_GOTPCREL | elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX | elf::R_X86_64_GOTTPOFF => {
+                let slot =
+                    if f.r_type == elf::R_X86_64_GOTTPOFF { GotSlot::TpOff(f.def) } else { GotSlot::Address(f.def) };
+                let g = a.got_addr(slot).ok_or_else(unmapped)? as i64;
+                (g.wrapping_add(f.addend).wrapping_sub(p), 4, Some(true))
+            }
+            elf::R_X86_64_SIZE32 => (((f.size)() as i64).wrapping_add(f.addend), 4, Some(false)),
+            elf::R_X86_64_SIZE64 => (((f.size)() as i64).wrapping_add(f.addend), 8, None),
+            elf::R_X86_64_GOTPC32 => ((a.layout.got_addr as i64).wrapping_add(f.addend).wrapping_sub(p), 4, Some(true)),
+            elf::R_X86_64_GOTOFF64 => {
+                (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64 - a.layout.got_addr as i64, 8, None)
+            }
+            elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 => {
+                let v = a.tpoff(f.def, f.addend).ok_or_else(unmapped)?;
+                if f.r_type == elf::R_X86_64_TPOFF64 {
+                    (v, 8, None)
+                } else {
+                    (v, 4, Some(true))
+                }
+            }
+            elf::R_X86_64_DTPOFF32 | elf::R_X86_64_DTPOFF64 => {
+                // In code, a DTPOFF field is an offset from the base a local-dynamic sequence
+                // computed, and the rewriter relaxed every such sequence to load the thread
+                // pointer (local-exec): the field is the thread-pointer offset, as GNU ld
+                // makes it in an executable. Elsewhere (DWARF locations) it stays the offset
+                // in the TLS block.
+                let v = if !f.debug && a.in_code(f.place) {
+                    a.tpoff(f.def, f.addend).ok_or_else(unmapped)?
+                } else {
+                    let tls = a.layout.tls.map_or(0, |t| t.vaddr) as i64;
+                    (a.addr(f.def, f.addend, exact).ok_or_else(unmapped)? as i64).wrapping_sub(tls)
+                };
+                if f.r_type == elf::R_X86_64_DTPOFF64 {
+                    (v, 8, None)
+                } else {
+                    (v, 4, Some(true))
+                }
+            }
+            t => {
+                let hint = match t {
                 elf::R_X86_64_TLSGD | elf::R_X86_64_TLSLD => {
                     "general- and local-dynamic TLS is relaxed only in code, in the sequence that calls __tls_get_addr"
                 }
@@ -252,13 +381,14 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
                 }
                 _ => "zvld does not implement it; compile with zvcc's flags",
             };
-            return Err(LinkError::UnsupportedRelocation {
-                at: (f.at)(),
-                kind: reloc_name(t),
-                symbol: (f.symbol)(),
-                hint: hint.into(),
-            });
-        }
+                return Err(LinkError::UnsupportedRelocation {
+                    at: (f.at)(),
+                    kind: reloc_name(t),
+                    symbol: (f.symbol)(),
+                    hint: hint.into(),
+                });
+            }
+        },
     };
     let fits = match signed {
         None => true,
@@ -316,5 +446,63 @@ pub fn sym_label(res: &Resolved<'_>, obj: u32, sym: RelSym) -> String {
                 s.name.to_string()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relax(code: &[u8], r_type: u32, def: Def) -> Option<GotRelax> {
+        let res = Resolved {
+            objects: Vec::new(),
+            globals: Default::default(),
+            commons: Vec::new(),
+            linker_used: Vec::new(),
+            section_bounds: Vec::new(),
+        };
+        // The field is the last four bytes.
+        got_relaxation(&res, code, code.len() - 4, r_type, -4, 4, def)
+    }
+
+    #[test]
+    fn got_reading_instructions_relax_as_gnu_ld_relaxes_them() {
+        let d = Def::Absolute(0x1234);
+        let f = [0u8; 4];
+        let with = |head: &[u8]| [head, &f[..]].concat();
+        // mov x@GOTPCREL(%rip),%rax / %eax / %r11 → lea.
+        assert_eq!(relax(&with(&[0x48, 0x8b, 0x05]), elf::R_X86_64_REX_GOTPCRELX, d), Some(GotRelax::Lea));
+        assert_eq!(relax(&with(&[0x90, 0x8b, 0x05]), elf::R_X86_64_GOTPCRELX, d), Some(GotRelax::Lea));
+        assert_eq!(relax(&with(&[0x4c, 0x8b, 0x1d]), elf::R_X86_64_GOTPCRELX, d), Some(GotRelax::Lea));
+        // add x@GOTPCREL(%rip),%r9 → add $x,%r9; cmp; test.
+        let imm = |head: &[u8]| relax(&with(head), elf::R_X86_64_REX_GOTPCRELX, d);
+        assert_eq!(imm(&[0x4c, 0x03, 0x0d]), Some(GotRelax::Imm([0x49, 0x81, 0xc1])));
+        assert_eq!(imm(&[0x48, 0x3b, 0x05]), Some(GotRelax::Imm([0x48, 0x81, 0xf8])));
+        assert_eq!(imm(&[0x48, 0x85, 0x35]), Some(GotRelax::Imm([0x48, 0xf7, 0xc6])));
+        // Not relaxed: plain GOTPCREL, an address that does not fit, a register
+        // operand, another opcode, a write of %rsp, an addend that is not -4.
+        assert_eq!(relax(&with(&[0x48, 0x8b, 0x05]), elf::R_X86_64_GOTPCREL, d), None);
+        let far = Def::Absolute(0x1_0000_0000);
+        assert_eq!(relax(&with(&[0x48, 0x8b, 0x05]), elf::R_X86_64_REX_GOTPCRELX, far), None);
+        assert_eq!(imm(&[0x48, 0x8b, 0xc0]), None);
+        assert_eq!(imm(&[0x48, 0x8a, 0x05]), None);
+        assert_eq!(imm(&[0x48, 0x03, 0x25]), None);
+        assert_eq!(imm(&[0x48, 0x3b, 0x25]), Some(GotRelax::Imm([0x48, 0x81, 0xfc])), "cmp does not write");
+        let res = Resolved {
+            objects: Vec::new(),
+            globals: Default::default(),
+            commons: Vec::new(),
+            linker_used: Vec::new(),
+            section_bounds: Vec::new(),
+        };
+        let code = with(&[0x48, 0x8b, 0x05]);
+        assert_eq!(got_relaxation(&res, &code, 3, elf::R_X86_64_REX_GOTPCRELX, 0, 4, d), None);
+        // Initial-exec TLS → local-exec: mov x@gottpoff(%rip),%r12 → mov $off,%r12;
+        // add → add $off; not for a symbol that is not thread-local.
+        let tls = Def::UndefinedWeak;
+        let ie = |head: &[u8], def| relax(&with(head), elf::R_X86_64_GOTTPOFF, def);
+        assert_eq!(ie(&[0x4c, 0x8b, 0x25], tls), Some(GotRelax::Imm([0x49, 0xc7, 0xc4])));
+        assert_eq!(ie(&[0x48, 0x03, 0x05], tls), Some(GotRelax::Imm([0x48, 0x81, 0xc0])));
+        assert_eq!(ie(&[0x48, 0x8b, 0x05], d), None);
     }
 }

@@ -2,7 +2,9 @@
 //! demand until no undefined symbol can be resolved from them, settles COMDAT groups
 //! (first group of a signature wins), and builds the global symbol table with ELF's
 //! rules: a strong definition beats weak and common ones, two strong ones are an error,
-//! commons merge to the largest, and an undefined weak reference resolves to 0. The
+//! commons merge to the largest, and an undefined weak reference resolves to 0. A
+//! symbol nothing defines is an error only where a kept section relocates against it
+//! (all of them are reported, each with its first such place), as with GNU ld. The
 //! linker-defined symbols ([`LINKER_SYMBOLS`]) are defined when referenced, and
 //! `__tls_get_addr` may stay undefined when only relaxed TLS sequences call it.
 //!
@@ -240,7 +242,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
             })
         })
     };
-    let mut undefined = Vec::new();
+    let mut undefined: Vec<&'a str> = Vec::new();
     for (name, e) in &table {
         let def = match e.state {
             State::Strong | State::Weak => {
@@ -280,7 +282,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
                 {
                     Def::UndefinedWeak
                 } else {
-                    undefined.push((name.to_string(), reference_location(&objects, e)));
+                    undefined.push(*name);
                     continue;
                 }
             }
@@ -288,8 +290,22 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
         globals.insert(*name, def);
     }
     if !undefined.is_empty() {
-        undefined.sort_by(|a, b| a.0.cmp(&b.0));
-        return Err(LinkError::Undefined { symbols: undefined });
+        // As with GNU ld, a symbol is missing only where a kept section relocates against
+        // it; the names required on the command line (`-u`, the entry) always are. A
+        // name only in a symbol table, or referenced only from a discarded COMDAT copy,
+        // stays out of `globals`: an object's reference to it is 0 (`Resolved::def`),
+        // and a reference that a rewrite introduces is still an error.
+        let mut missing = kept_references(&objects, &undefined);
+        for name in undefined {
+            if required.iter().any(|r| r == name) && !missing.iter().any(|(n, _)| n == name) {
+                let at = Location { object: "(command line: -u or the entry point)".into(), ..Default::default() };
+                missing.push((name.to_string(), at));
+            }
+        }
+        if !missing.is_empty() {
+            missing.sort_by(|a, b| a.0.cmp(&b.0));
+            return Err(LinkError::Undefined { symbols: missing });
+        }
     }
     commons.sort();
     // Re-number commons after sorting so the layout is deterministic.
@@ -341,20 +357,47 @@ fn definition_site(o: &Object<'_>, sym: u32) -> Location {
     Location { object: o.name.clone(), section, offset, function: None }
 }
 
-fn reference_location(objects: &[Object<'_>], e: &Entry) -> Location {
-    let Some(o) = objects.get(e.obj as usize) else {
-        return Location { object: "(command line: -u or the entry point)".into(), ..Default::default() };
-    };
-    // The first relocation that names the symbol.
-    for s in &o.sections {
-        if s.class == Class::Drop || s.class == Class::Debug {
-            continue;
-        }
-        if let Some(r) = s.relocs.iter().find(|r| r.sym == e.sym) {
-            return Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None };
+/// For each of `names` (undefined globals) that a relocation of a kept section refers
+/// to, the first such place (in link order: object, section, offset), with the function
+/// around it. Runs only when a link has undefined symbols.
+fn kept_references(objects: &[Object<'_>], names: &[&str]) -> Vec<(String, Location)> {
+    let wanted: HashSet<&str> = names.iter().copied().collect();
+    let mut found: HashMap<&str, Location> = HashMap::new();
+    for o in objects {
+        for s in &o.sections {
+            if s.discarded || matches!(s.class, Class::Drop | Class::Debug) {
+                continue;
+            }
+            for r in &s.relocs {
+                let Some(sym) = o.symbols.get(r.sym as usize) else { continue };
+                if !sym.global || sym.def != SymDef::Undefined || !wanted.contains(sym.name) {
+                    continue;
+                }
+                found.entry(sym.name).or_insert_with(|| Location {
+                    object: o.name.clone(),
+                    section: s.name.to_string(),
+                    offset: r.offset,
+                    function: enclosing_function(o, s, r.offset),
+                });
+            }
         }
     }
-    Location { object: o.name.clone(), ..Default::default() }
+    found.into_iter().map(|(n, at)| (n.to_string(), at)).collect()
+}
+
+/// The symbol of `o` that starts at or before `offset` in section `s` and is closest to
+/// it (a function, for code), with the distance from it.
+fn enclosing_function(o: &Object<'_>, s: &inputs::Section<'_>, offset: u64) -> Option<(String, u64)> {
+    let index = o.sections.iter().position(|x| std::ptr::eq(x, s))? as u32;
+    o.symbols
+        .iter()
+        .filter(|x| !x.name.is_empty() && !x.is_section() && x.kind != elf::STT_FILE)
+        .filter_map(|x| match x.def {
+            SymDef::Section { sec, value } if sec == index && value <= offset => Some((value, x.name)),
+            _ => None,
+        })
+        .max_by_key(|&(value, name)| (value, std::cmp::Reverse(name)))
+        .map(|(value, name)| (name.to_string(), offset - value))
 }
 
 fn add_object<'a>(

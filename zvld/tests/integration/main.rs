@@ -9,6 +9,8 @@
 //! - [`rewrites`]: each row of the rewrite table appears in a linked nexe;
 //! - [`tls`]: general- and local-dynamic TLS from `-fPIC` code, relaxed to local-exec;
 //! - [`ehdr`]: `__ehdr_start` reads the nexe's own ELF and program headers;
+//! - [`linking`]: TOOLCHAIN.md's *Linking* paragraph promise by promise (archives, weak,
+//!   common, COMDAT, arrays, TLS, linker symbols, relocations, errors, layout, bad inputs);
 //! - [`zvcc`]: the driver as build systems probe it (`-v`, `-dumpmachine`, `-###`,
 //!   conftest builds), sources from stdin, per-source `-x`, one-step `-MD` files,
 //!   response files, `-fsyntax-only`.
@@ -22,6 +24,7 @@ mod debug;
 mod ehdr;
 mod errors;
 mod fuzz_replay;
+mod linking;
 mod rewrites;
 mod tls;
 mod zvcc;

@@ -1,0 +1,1034 @@
+//! The *Linking* paragraph of TOOLCHAIN.md section 2, promise by promise, on small
+//! hand-written inputs: archive member selection (GNU and BSD symbol tables, duplicate
+//! member names, thin archives), weak, undefined weak and common symbols, COMDAT groups,
+//! the init/fini arrays and their priorities, PT_TLS, the linker-defined symbols, the
+//! relocation list (GOT and initial-exec TLS relaxed), the link errors (each naming
+//! object, section, offset and symbol), the layout of the segments, and malformed
+//! inputs. Each input is assembled by gcc, linked by zvld and checked in the nexe
+//! (symbols, program headers, bytes at an address) or run under zvrun.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+const CODE_START: u64 = 0x2_0000;
+const GNU_STACK: &str = "\n.section .note.GNU-stack,\"\",@progbits\n";
+
+/// Writes `dir/name` (an assembly or C source) and compiles it with `gcc -c`: zvcc's
+/// code-generation flags for C, none for assembly.
+fn object(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let src = dir.join(name);
+    let is_c = name.ends_with(".c");
+    std::fs::write(&src, if is_c { text.to_string() } else { format!("{text}{GNU_STACK}") }).unwrap();
+    let obj = src.with_extension("o");
+    let mut c = if is_c { zvcc() } else { Command::new("gcc") };
+    c.arg("-c").arg(&src).arg("-o").arg(&obj);
+    if is_c {
+        c.arg("-O2");
+    }
+    run_ok(c, &format!("compiling {name}"));
+    obj
+}
+
+/// `ar` with `args` making `dir/name` from `members`.
+fn archive(dir: &Path, name: &str, args: &str, members: &[&Path]) -> PathBuf {
+    let a = dir.join(name);
+    let _ = std::fs::remove_file(&a);
+    let mut c = Command::new("ar");
+    c.arg(args).arg(&a).args(members);
+    run_ok(c, &format!("ar {args} {name}"));
+    a
+}
+
+/// Runs zvld on `inputs` (then `extra` arguments) into `dir/out`.
+fn zvld_run(dir: &Path, out: &str, inputs: &[&Path], extra: &[&str]) -> (Output, PathBuf) {
+    let nexe = dir.join(out);
+    let mut c = zvld();
+    c.args(inputs).args(extra).arg("-o").arg(&nexe);
+    (c.output().expect("run zvld"), nexe)
+}
+
+/// Links and verifies; returns the nexe's bytes and path.
+fn link_ok(dir: &Path, out: &str, inputs: &[&Path]) -> (Vec<u8>, PathBuf) {
+    let (o, nexe) = zvld_run(dir, out, inputs, &[]);
+    assert!(o.status.success(), "zvld {out} failed ({}):\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+    verify(&nexe);
+    (std::fs::read(&nexe).unwrap(), nexe)
+}
+
+/// Links expecting failure with exit status 1; returns stderr (never a panic).
+fn link_err(dir: &Path, out: &str, inputs: &[&Path]) -> String {
+    let (o, nexe) = zvld_run(dir, out, inputs, &[]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "zvld {out}: exit status 1 expected:\n{err}");
+    assert!(!err.contains("panicked"), "zvld {out} panicked:\n{err}");
+    assert!(err.starts_with("zvld: error: "), "{err}");
+    assert!(!nexe.exists(), "{out}: no output after a failed link");
+    err
+}
+
+fn u16_at(b: &[u8], o: usize) -> u64 {
+    u64::from(u16::from_le_bytes([b[o], b[o + 1]]))
+}
+fn u32_at(b: &[u8], o: usize) -> u64 {
+    u64::from(u32::from_le_bytes(b[o..o + 4].try_into().unwrap()))
+}
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}
+
+/// A program header: type, flags, offset, vaddr, filesz, memsz, align.
+#[derive(Clone, Copy, Debug)]
+struct Phdr {
+    kind: u64,
+    flags: u64,
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+    memsz: u64,
+    align: u64,
+}
+
+const PT_LOAD: u64 = 1;
+const PT_TLS: u64 = 7;
+
+fn phdrs(file: &[u8]) -> Vec<Phdr> {
+    let (phoff, phnum) = (u64_at(file, 32) as usize, u16_at(file, 56) as usize);
+    (0..phnum)
+        .map(|i| {
+            let o = phoff + 56 * i;
+            Phdr {
+                kind: u32_at(file, o),
+                flags: u32_at(file, o + 4),
+                offset: u64_at(file, o + 8),
+                vaddr: u64_at(file, o + 16),
+                filesz: u64_at(file, o + 32),
+                memsz: u64_at(file, o + 40),
+                align: u64_at(file, o + 48),
+            }
+        })
+        .collect()
+}
+
+/// The last PT_LOAD: data and bss.
+fn last_load(file: &[u8]) -> Phdr {
+    phdrs(file).into_iter().rfind(|p| p.kind == PT_LOAD).expect("a PT_LOAD")
+}
+
+/// `len` bytes of the loaded image at guest address `addr` (zero past a segment's file
+/// bytes).
+fn bytes_at(file: &[u8], addr: u64, len: usize) -> Vec<u8> {
+    let p = phdrs(file)
+        .into_iter()
+        .find(|p| p.kind == PT_LOAD && p.vaddr <= addr && addr + len as u64 <= p.vaddr + p.memsz)
+        .unwrap_or_else(|| panic!("no segment holds {addr:#x}+{len}"));
+    (0..len as u64)
+        .map(|i| {
+            let rel = addr + i - p.vaddr;
+            if rel < p.filesz {
+                file[(p.offset + rel) as usize]
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+fn quad_at(file: &[u8], addr: u64) -> u64 {
+    u64::from_le_bytes(bytes_at(file, addr, 8).try_into().unwrap())
+}
+
+fn long_at(file: &[u8], addr: u64) -> u32 {
+    u32::from_le_bytes(bytes_at(file, addr, 4).try_into().unwrap())
+}
+
+/// The nexe's symbols by name (`nm`).
+fn symbols(nexe: &Path) -> HashMap<String, u64> {
+    let mut c = Command::new("nm");
+    c.arg(nexe);
+    let out = run_ok(c, "nm");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (v, _, n) = (f.next()?, f.next()?, f.next()?);
+            Some((n.to_string(), u64::from_str_radix(v, 16).ok()?))
+        })
+        .collect()
+}
+
+fn sym(syms: &HashMap<String, u64>, name: &str) -> u64 {
+    *syms.get(name).unwrap_or_else(|| panic!("no symbol {name} in {syms:?}"))
+}
+
+fn disassemble(nexe: &Path) -> String {
+    let mut c = Command::new("objdump");
+    c.arg("-d").arg(nexe);
+    String::from_utf8_lossy(&run_ok(c, "objdump -d").stdout).into_owned()
+}
+
+/// Builds a C program with zvcc from `sources` ((name, text) pairs; `extra` objects too)
+/// and runs it under zvrun; returns its standard output.
+fn run_c(dir: &Path, name: &str, sources: &[(&str, &str)], extra: &[&Path]) -> String {
+    let mut c = zvcc();
+    c.arg("-O2");
+    for (n, text) in sources {
+        let p = dir.join(n);
+        std::fs::write(&p, text).unwrap();
+        c.arg(p);
+    }
+    let nexe = dir.join(format!("{name}.nexe"));
+    c.args(extra).arg("-o").arg(&nexe);
+    run_ok(c, &format!("zvcc {name}"));
+    verify(&nexe);
+    let mut r = Command::new(sibling_binary("zvrun"));
+    r.arg("--timeout").arg("60").arg(&nexe);
+    String::from_utf8_lossy(&run_ok(r, &format!("zvrun {name}")).stdout).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------
+// Archives.
+
+/// `_start` calls `a`; `a` calls `b`; `b` calls `c`; `c` returns. In the archive the
+/// members come in the order c, b, a, so each pass over the symbol table can only find
+/// the member that a member pulled by the previous pass needs.
+fn chain(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
+    let start = object(dir, "start.s", ".text\n.globl _start\n_start:\n  call a\n  hlt\n");
+    let members = vec![
+        object(dir, "c.s", ".text\n.globl c\nc:\n  ret\n"),
+        object(dir, "b.s", ".text\n.globl b\nb:\n  call c\n  ret\n"),
+        object(dir, "a.s", ".text\n.globl a\na:\n  call b\n  ret\n"),
+        object(dir, "unused.s", ".text\n.globl unused\nunused:\n  ret\n"),
+    ];
+    (start, members)
+}
+
+fn assert_chain_linked(nexe: &Path) {
+    let syms = symbols(nexe);
+    for s in ["a", "b", "c"] {
+        assert!(syms.contains_key(s), "member defining {s} was not pulled in: {syms:?}");
+    }
+    assert!(!syms.contains_key("unused"), "a member nothing needs was pulled in: {syms:?}");
+}
+
+#[test]
+fn archive_members_are_pulled_until_nothing_more_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (start, m) = chain(d);
+    let members: Vec<&Path> = m.iter().map(|p| p.as_path()).collect();
+    let lib = archive(d, "libchain.a", "rcs", &members);
+    link_ok(d, "gnu.nexe", &[&start, &lib]);
+    assert_chain_linked(&d.join("gnu.nexe"));
+    // Without a symbol table (`ar rcS`) the members are scanned instead.
+    let lib = archive(d, "libnoindex.a", "rcS", &members);
+    link_ok(d, "noindex.nexe", &[&start, &lib]);
+    assert_chain_linked(&d.join("noindex.nexe"));
+}
+
+/// A BSD archive (`!<arch>`, `#1/N` long names stored before the member's bytes, a
+/// `__.SYMDEF` table of 32-bit ranlib entries) written by hand: binutils' `ar` cannot
+/// write one. `index` adds the symbol table.
+fn bsd_archive(path: &Path, members: &[(&str, Vec<u8>, &[&str])], index: bool) {
+    fn header(out: &mut Vec<u8>, name: &str, size: usize) {
+        let name = name.as_bytes();
+        let h = format!("#1/{:<13}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", name.len(), 0, 0, 0, 644, size + name.len());
+        assert_eq!(h.len(), 60);
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(name);
+    }
+    let pad = |v: &mut Vec<u8>| {
+        if v.len() % 2 == 1 {
+            v.push(b'\n');
+        }
+    };
+    // The table's size does not depend on the offsets it holds: lay it out first.
+    let mut strtab = Vec::new();
+    let mut entries: Vec<(u32, usize)> = Vec::new();
+    for (k, (_, _, defs)) in members.iter().enumerate() {
+        for d in *defs {
+            entries.push((strtab.len() as u32, k));
+            strtab.extend_from_slice(d.as_bytes());
+            strtab.push(0);
+        }
+    }
+    while strtab.len() % 4 != 0 {
+        strtab.push(0);
+    }
+    let symdef_name = "__.SYMDEF\0\0\0";
+    let table_len = 4 + 8 * entries.len() + 4 + strtab.len();
+    let mut offsets = Vec::new();
+    let mut at = 8 + if index { 60 + symdef_name.len() + table_len } else { 0 };
+    at += at % 2;
+    for (name, bytes, _) in members {
+        offsets.push(at as u32);
+        at += 60 + name.len() + bytes.len();
+        at += at % 2;
+    }
+    let mut out = b"!<arch>\n".to_vec();
+    if index {
+        header(&mut out, symdef_name, table_len);
+        out.extend_from_slice(&(8 * entries.len() as u32).to_le_bytes());
+        for (strx, k) in &entries {
+            out.extend_from_slice(&strx.to_le_bytes());
+            out.extend_from_slice(&offsets[*k].to_le_bytes());
+        }
+        out.extend_from_slice(&(strtab.len() as u32).to_le_bytes());
+        out.extend_from_slice(&strtab);
+        pad(&mut out);
+    }
+    for (k, (name, bytes, _)) in members.iter().enumerate() {
+        assert_eq!(out.len(), offsets[k] as usize);
+        header(&mut out, name, bytes.len());
+        out.extend_from_slice(bytes);
+        pad(&mut out);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Regression: in an archive without a symbol table, each member was located by its data
+/// offset minus 60, which for a BSD member (its `#1/N` name between header and data) is
+/// not its header: "bad archive member ...: Invalid archive terminator".
+#[test]
+fn bsd_archives_with_and_without_a_symbol_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (start, m) = chain(d);
+    let read = |p: &PathBuf| std::fs::read(p).unwrap();
+    let members: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        ("c_member_with_a_long_name.o", read(&m[0]), &["c"]),
+        ("b.o", read(&m[1]), &["b"]),
+        ("a_member.o", read(&m[2]), &["a"]),
+        ("unused.o", read(&m[3]), &["unused"]),
+    ];
+    for index in [true, false] {
+        let lib = d.join(format!("libbsd{index}.a"));
+        bsd_archive(&lib, &members, index);
+        let out = format!("bsd{index}.nexe");
+        link_ok(d, &out, &[&start, &lib]);
+        assert_chain_linked(&d.join(out));
+    }
+}
+
+/// Two members named `x.o` (`ar q`): each is found by its own offset.
+#[test]
+fn duplicate_member_names_in_one_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (start, m) = chain(d);
+    for (k, sub) in ["one", "two", "three"].iter().enumerate() {
+        std::fs::create_dir(d.join(sub)).unwrap();
+        std::fs::copy(&m[2 - k], d.join(sub).join("x.o")).unwrap();
+    }
+    let (one, two, three) = (d.join("one/x.o"), d.join("two/x.o"), d.join("three/x.o"));
+    let lib = archive(d, "libdup.a", "qcs", &[&one, &two, &three]);
+    let mut t = Command::new("ar");
+    t.arg("t").arg(&lib);
+    assert_eq!(String::from_utf8_lossy(&run_ok(t, "ar t").stdout), "x.o\nx.o\nx.o\n");
+    link_ok(d, "dup.nexe", &[&start, &lib]);
+    assert_chain_linked(&d.join("dup.nexe"));
+}
+
+/// Thin archives (`ar rcsT`: members stay separate files) are refused with one clear
+/// message, as documented.
+#[test]
+fn thin_archives_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (start, m) = chain(d);
+    let members: Vec<&Path> = m.iter().map(|p| p.as_path()).collect();
+    let lib = archive(d, "libthin.a", "rcsT", &members);
+    let err = link_err(d, "thin.nexe", &[&start, &lib]);
+    assert!(err.contains("libthin.a: thin archives are not supported"), "{err}");
+}
+
+/// An archive member that is pulled in and is not a valid object is named as
+/// `archive(member)`; an archive cut short is named too.
+#[test]
+fn corrupt_archive_members_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (start, m) = chain(d);
+    let members: Vec<&Path> = m.iter().map(|p| p.as_path()).collect();
+    let lib = archive(d, "libok.a", "rcs", &members);
+    let mut bytes = std::fs::read(&lib).unwrap();
+    // b.o's section header offset (e_shoff) points far past its end.
+    let b_at = {
+        let mut t = Command::new("ar");
+        t.arg("tvO").arg(&lib);
+        let list = String::from_utf8_lossy(&run_ok(t, "ar tvO").stdout).into_owned();
+        let line = list.lines().find(|l| l.contains(" b.o ")).unwrap_or_else(|| panic!("{list}"));
+        let off = line.rsplit("0x").next().unwrap().trim();
+        usize::from_str_radix(off, 16).unwrap()
+    };
+    assert_eq!(&bytes[b_at..b_at + 4], b"\x7fELF");
+    bytes[b_at + 0x28..b_at + 0x30].copy_from_slice(&0xff_ffffu64.to_le_bytes());
+    let bad = d.join("libbad.a");
+    std::fs::write(&bad, &bytes).unwrap();
+    let err = link_err(d, "bad.nexe", &[&start, &bad]);
+    assert!(err.contains("libbad.a(b.o)"), "names archive and member: {err}");
+    let cut = d.join("libcut.a");
+    std::fs::write(&cut, &std::fs::read(&lib).unwrap()[..b_at + 100]).unwrap();
+    let err = link_err(d, "cut.nexe", &[&start, &cut]);
+    assert!(err.contains("libcut.a"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Weak, undefined weak, common.
+
+#[test]
+fn weak_and_strong_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let main =
+        object(d, "main.s", ".text\n.globl _start\n_start:\n  hlt\n.data\n.globl table\ntable:\n  .quad v1, v2, v3\n");
+    // v1: weak then strong; v2: strong then weak; v3: weak twice (the first wins).
+    let first =
+        object(d, "first.s", ".data\n.weak v1\nv1: .quad 11\n.globl v2\nv2: .quad 21\n.weak v3\nv3: .quad 31\n");
+    let second =
+        object(d, "second.s", ".data\n.globl v1\nv1: .quad 12\n.weak v2\nv2: .quad 22\n.weak v3\nv3: .quad 32\n");
+    let (file, nexe) = link_ok(d, "weak.nexe", &[&main, &first, &second]);
+    let syms = symbols(&nexe);
+    let table = sym(&syms, "table");
+    let values: Vec<u64> = (0..3).map(|i| quad_at(&file, quad_at(&file, table + 8 * i))).collect();
+    assert_eq!(values, [12, 21, 31], "strong beats weak; the first of two weak definitions wins");
+    // A weak definition does not pull an archive member that defines it strongly.
+    let strong = object(d, "strong.s", ".data\n.globl v3\nv3: .quad 33\n.globl marker\nmarker: .quad 0\n");
+    let lib = archive(d, "libstrong.a", "rcs", &[&strong]);
+    let (_, nexe) = link_ok(d, "weak2.nexe", &[&main, &first, &second, &lib]);
+    assert!(!symbols(&nexe).contains_key("marker"), "the member was pulled for a weakly defined symbol");
+}
+
+/// An undefined weak symbol is 0 through every relocation that names it: R_X86_64_64 in
+/// data, PC32 and 32S in code, a call (PLT32) that a null check guards; and it does not
+/// pull an archive member that defines it.
+#[test]
+fn undefined_weak_symbols_are_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(
+        d,
+        "w.s",
+        ".text\n.globl _start\n_start:\n  movq $wfunc, %rax\n  testq %rax, %rax\n  je 1f\n  call wfunc\n1:\n  leaq wvar(%rip), %rcx\n  hlt\n\
+         .weak wfunc\n.weak wvar\n.data\n.globl ptrs\nptrs:\n  .quad wvar\n  .quad wfunc+8\n",
+    );
+    let def = object(d, "def.s", ".data\n.globl wvar\nwvar: .quad 5\n");
+    let lib = archive(d, "libw.a", "rcs", &[&def]);
+    let (file, nexe) = link_ok(d, "w.nexe", &[&s, &lib]);
+    let syms = symbols(&nexe);
+    assert!(!syms.contains_key("wvar"), "a weak reference pulled an archive member");
+    let ptrs = sym(&syms, "ptrs");
+    assert_eq!((quad_at(&file, ptrs), quad_at(&file, ptrs + 8)), (0, 8), "R_X86_64_64: 0 (+ addend)");
+    let text = disassemble(&nexe);
+    assert!(text.contains("mov    $0x0,%rax"), "R_X86_64_32S to 0:\n{text}");
+    // `lea wvar(%rip),%rcx` computes 0: its displacement is minus the address after it.
+    let lea =
+        text.lines().find(|l| l.contains("lea ") && l.contains("(%rip),%rcx")).unwrap_or_else(|| panic!("{text}"));
+    assert!(lea.contains("# 0 <"), "PC32 to an undefined weak symbol must give address 0: {lea}");
+    // At run time: the call is skipped, the addresses are null.
+    let out = run_c(
+        d,
+        "weakrun",
+        &[(
+            "weakrun.c",
+            "#include <stdio.h>\nextern void maybe(void) __attribute__((weak));\nextern int wv __attribute__((weak));\n\
+             int *in_data = &wv;\n\
+             int main(void) {\n  void *pc;\n  __asm__(\"lea wv(%%rip), %0\" : \"=r\"(pc));\n  if (maybe) maybe(); else puts(\"skipped\");\n\
+             \x20 printf(\"%d %d %d\\n\", in_data == 0, pc == 0, &wv == 0);\n  return 0;\n}\n",
+        )],
+        &[],
+    );
+    assert_same_text("weak run", "skipped\n1 1 1\n", &out);
+}
+
+/// Common symbols merge to the largest size and strictest alignment and go to bss; a
+/// strong definition beats them.
+#[test]
+fn common_symbols() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = object(
+        d,
+        "ca.s",
+        ".text\n.globl _start\n_start:\n  hlt\n.data\n.quad c1, c2, c3\n.comm c1, 4, 4\n.comm c2, 8, 8\n.comm c3, 8, 8\n",
+    );
+    let b = object(
+        d,
+        "cb.s",
+        ".comm c1, 64, 64\n.comm c2, 2, 2\n.data\n.globl c3\n.type c3,@object\nc3: .quad 7\n.size c3, 8\n",
+    );
+    let c = object(d, "cc.s", ".comm c2, 32, 4\n");
+    let (file, nexe) = link_ok(d, "common.nexe", &[&a, &b, &c]);
+    let syms = symbols(&nexe);
+    let (c1, c2, c3) = (sym(&syms, "c1"), sym(&syms, "c2"), sym(&syms, "c3"));
+    assert_eq!(c1 % 64, 0, "c1 aligned to 64: {c1:#x}");
+    assert_eq!(c2 % 8, 0, "c2 aligned to 8: {c2:#x}");
+    assert_eq!(quad_at(&file, c3), 7, "the strong definition of c3 wins");
+    let data = last_load(&file);
+    for (name, addr, size) in [("c1", c1, 64), ("c2", c2, 32)] {
+        assert!(addr >= data.vaddr + data.filesz, "{name} is in bss");
+        assert!(addr + size <= data.vaddr + data.memsz, "{name} has its largest size {size}");
+    }
+    assert!(c1 + 64 <= c2 || c2 + 32 <= c1, "commons overlap: c1 {c1:#x}, c2 {c2:#x}");
+}
+
+// ---------------------------------------------------------------------------------------
+// COMDAT.
+
+const GROUP: &str = ".section .text.inl,\"axG\",@progbits,inl,comdat\n.weak inl\n.type inl,@function\ninl:\n";
+
+/// Two objects with the same group: the first is kept; the second's sections, their
+/// relocations (here one against a symbol nothing defines) and their symbols are
+/// dropped; the second object's other sections still refer to the kept copy.
+/// Regression: an undefined symbol referenced only from the discarded copy was an error
+/// (GNU ld never looks at relocations of discarded sections).
+#[test]
+fn comdat_groups_keep_the_first_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let one = object(
+        d,
+        "one.s",
+        &format!(".text\n.globl _start\n_start:\n  call inl\n  call two\n  hlt\n{GROUP}  movl $1, %eax\n  ret\n.section .data.inl,\"awG\",@progbits,inl,comdat\n.globl inl_data\ninl_data: .quad 1\n"),
+    );
+    let two = object(
+        d,
+        "two.s",
+        &format!("{GROUP}  movl $2, %eax\n  call only_in_the_discarded_copy\n  ret\n.section .data.inl,\"awG\",@progbits,inl,comdat\n.globl inl_data\ninl_data: .quad 2\n\
+                  .text\n.globl two\ntwo:\n  call inl\n  ret\n.data\n.globl ptr\nptr: .quad inl_data\n"),
+    );
+    let (file, nexe) = link_ok(d, "comdat.nexe", &[&one, &two]);
+    let syms = symbols(&nexe);
+    let inl = sym(&syms, "inl");
+    assert_eq!(bytes_at(&file, inl, 5), [0xb8, 1, 0, 0, 0], "inl is the first object's copy");
+    assert_eq!(quad_at(&file, quad_at(&file, sym(&syms, "ptr"))), 1, "inl_data is the first object's copy");
+    let text = disassemble(&nexe);
+    assert_eq!(text.matches("mov    $0x2,%eax").count(), 0, "the second copy's code was kept:\n{text}");
+    let calls = text.lines().filter(|l| l.contains("call") && l.contains("<inl>")).count();
+    assert_eq!(calls, 2, "both objects call the kept copy:\n{text}");
+}
+
+/// A kept section that refers to a discarded group's section through a local label is
+/// an error naming the place, the discarded section and the group (as GNU ld's
+/// "defined in discarded section"), not a message about instruction boundaries.
+#[test]
+fn a_reference_into_a_discarded_group_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let one = object(d, "keep.s", &format!(".text\n.globl _start\n_start:\n  call inl\n  hlt\n{GROUP}  ret\n"));
+    let two = object(
+        d,
+        "drop.s",
+        &format!(
+            "{GROUP}.Linside:\n  movl $2, %eax\n  ret\n.text\n.globl user\nuser:\n  leaq .Linside(%rip), %rax\n  ret\n"
+        ),
+    );
+    let err = link_err(d, "discarded.nexe", &[&one, &two]);
+    assert!(err.contains("is defined in discarded section ") && err.contains("drop.o(.text.inl)"), "{err}");
+    assert!(err.contains("COMDAT group `inl`"), "{err}");
+    // The place of a relocation in code is its instruction's offset.
+    assert!(err.contains("drop.o(.text+0x0) in function user+0x0"), "names the place: {err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Arrays, .init/.fini.
+
+/// The arrays in the order GNU ld's default script gives them: `.init_array.N` and
+/// `.ctors.(65535-N)` sorted by priority, then the unsorted `.init_array` and `.ctors`
+/// sections in input order (likewise `.fini_array`/`.dtors`). Regression: `.ctors`/`.dtors`
+/// were placed in plain data and never run (musl runs only the arrays).
+#[test]
+fn init_and_fini_arrays_in_priority_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = "#include <stdio.h>\n\
+        static void i150(void) { puts(\"init_array.00150\"); }\n\
+        static void c100(void) { puts(\"ctors.65435 (priority 100)\"); }\n\
+        static void c_plain(void) { puts(\"ctors\"); }\n\
+        static void d_plain(void) { puts(\"dtors\"); }\n\
+        static void f200(void) { puts(\"fini_array.00200\"); }\n\
+        static void d300(void) { puts(\"dtors.65235 (priority 300)\"); }\n\
+        #define AT(s) __attribute__((section(s), used))\n\
+        AT(\".init_array.00150\") static void (*p1)(void) = i150;\n\
+        AT(\".ctors.65435\") static void (*p2)(void) = c100;\n\
+        AT(\".ctors\") static void (*p3)(void) = c_plain;\n\
+        AT(\".dtors\") static void (*p5)(void) = d_plain;\n\
+        AT(\".fini_array.00200\") static void (*p6)(void) = f200;\n\
+        AT(\".dtors.65235\") static void (*p7)(void) = d300;\n\
+        int main(void) { puts(\"main\"); return 0; }\n";
+    let second = "#include <stdio.h>\n\
+        __attribute__((constructor(120))) static void c120(void) { puts(\"constructor(120)\"); }\n\
+        __attribute__((constructor)) static void c(void) { puts(\"constructor\"); }\n\
+        __attribute__((destructor)) static void f(void) { puts(\"destructor\"); }\n";
+    let third = "#include <stdio.h>\n\
+        static void i_plain(void) { puts(\"init_array\"); }\n\
+        __attribute__((section(\".init_array\"), used)) static void (*p)(void) = i_plain;\n";
+    let out = run_c(d, "arrays", &[("arrays1.c", first), ("arrays2.c", second), ("arrays3.c", third)], &[]);
+    // musl runs `.fini_array` from its end: destructors of lower priority run last.
+    let want = "ctors.65435 (priority 100)\nconstructor(120)\ninit_array.00150\nctors\nconstructor\ninit_array\nmain\n\
+                destructor\ndtors\ndtors.65235 (priority 300)\nfini_array.00200\n";
+    assert_same_text("constructor and destructor order", want, &out);
+}
+
+#[test]
+fn array_bounds_and_the_other_linker_defined_symbols() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(
+        d,
+        "ls.s",
+        ".text\n.globl _start\n_start:\n  hlt\nf1: ret\nf2: ret\nf3: ret\nf4: ret\n\
+         .section .rodata\n.quad 5\n\
+         .data\n.globl syms\nsyms:\n\
+         .quad __preinit_array_start, __preinit_array_end, __init_array_start, __init_array_end\n\
+         .quad __fini_array_start, __fini_array_end, _end, end, _etext, etext, _edata, edata, __bss_start, __ehdr_start\n\
+         .section .init_array,\"aw\",@init_array\n.quad f1\n\
+         .section .init_array.00100,\"aw\",@init_array\n.quad f2\n\
+         .section .fini_array,\"aw\",@fini_array\n.quad f3\n\
+         .section .preinit_array,\"aw\",@preinit_array\n.quad f4\n\
+         .bss\n.zero 100\n",
+    );
+    let (file, nexe) = link_ok(d, "ls.nexe", &[&s]);
+    let syms = symbols(&nexe);
+    let base = sym(&syms, "syms");
+    let v: Vec<u64> = (0..14).map(|i| quad_at(&file, base + 8 * i)).collect();
+    let [pre0, pre1, init0, init1, fini0, fini1, end_, end2, etext, etext2, edata, edata2, bss, ehdr] = v[..] else {
+        unreachable!()
+    };
+    let (f1, f2, f3, f4) = (sym(&syms, "f1"), sym(&syms, "f2"), sym(&syms, "f3"), sym(&syms, "f4"));
+    let words = |a: u64, b: u64| (a..b).step_by(8).map(|x| quad_at(&file, x)).collect::<Vec<_>>();
+    assert_eq!(words(pre0, pre1), [f4], "__preinit_array_start/end");
+    assert_eq!(words(init0, init1), [f2, f1], "__init_array_start/end, .init_array.00100 first");
+    assert_eq!(words(fini0, fini1), [f3], "__fini_array_start/end");
+    assert_eq!((end_, etext, edata), (end2, etext2, edata2), "end, etext, edata equal _end, _etext, _edata");
+    let loads: Vec<Phdr> = phdrs(&file).into_iter().filter(|p| p.kind == PT_LOAD).collect();
+    let (code, data) = (loads[0], loads[loads.len() - 1]);
+    assert!(etext > f4 && etext <= code.vaddr + code.memsz, "_etext {etext:#x} ends the linked code");
+    assert_eq!(edata, data.vaddr + data.filesz, "_edata ends the data's file bytes");
+    assert_eq!(bss, edata, "__bss_start");
+    assert_eq!(end_, data.vaddr + data.memsz, "_end ends bss");
+    assert_eq!(&bytes_at(&file, ehdr, 4), b"\x7fELF", "__ehdr_start is the loaded ELF header");
+    // The symbol table lists the referenced ones at their values, as GNU ld's does.
+    for (name, value) in [("_end", end_), ("__init_array_start", init0), ("_etext", etext), ("__bss_start", bss)] {
+        assert_eq!(syms.get(name), Some(&value), "{name} in the nexe's symbol table");
+    }
+    assert!(!syms.contains_key("__executable_start"), "an unreferenced linker symbol is not listed");
+}
+
+/// A program's own definition of a name the linker would define wins (GNU ld's
+/// PROVIDE): `end` and `etext` are ordinary names in C.
+#[test]
+fn a_program_may_define_linker_symbol_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(
+        d,
+        "own.s",
+        ".text\n.globl _start\n_start:\n  hlt\n.data\n.globl end\nend: .quad 77\n.globl etext\netext: .quad 78\n.globl refs\nrefs: .quad end, etext, _end\n",
+    );
+    let (file, nexe) = link_ok(d, "own.nexe", &[&s]);
+    let syms = symbols(&nexe);
+    let refs = sym(&syms, "refs");
+    assert_eq!(quad_at(&file, quad_at(&file, refs)), 77);
+    assert_eq!(quad_at(&file, quad_at(&file, refs + 8)), 78);
+    let data = last_load(&file);
+    assert_eq!(quad_at(&file, refs + 16), data.vaddr + data.memsz, "_end is still the linker's");
+}
+
+/// crti.o's `.init` prologue, the program's fragments and crtn.o's epilogue are placed
+/// together in input order so they fall through into each other.
+#[test]
+fn init_and_fini_fragments_fall_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = run_c(
+        d,
+        "initfrag",
+        &[(
+            "initfrag.c",
+            "#include <stdio.h>\nint counter;\nvoid bump(void) { counter = counter * 10 + 1; }\n\
+             __asm__(\".section .init,\\\"ax\\\",@progbits\\n call bump\\n .text\");\n\
+             int main(void) { printf(\"%d\\n\", counter); return 0; }\n",
+        )],
+        &[],
+    );
+    assert_same_text(".init fragment ran once", "1\n", &out);
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS.
+
+/// PT_TLS: alignment above 16, a `.tbss`-only and a `.tdata`-only template; offsets from
+/// the thread pointer as GNU ld computes them (variant II: the block ends at the thread
+/// pointer, rounded up to its alignment).
+#[test]
+fn thread_local_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let code = ".text\n.globl _start\n_start:\n  movq %fs:0, %rax\n  movl a@tpoff(%rax), %ecx\n  movl b@tpoff(%rax), %ecx\n  hlt\n\
+                .data\n.globl __zv_tp\n__zv_tp: .quad 0\n";
+    // (sections, filesz, memsz, align, tpoff of a, tpoff of b)
+    let cases: [(&str, &str, u64, u64, u64, i64, i64); 3] = [
+        (
+            "mixed",
+            ".section .tdata,\"awT\",@progbits\n.p2align 6\na: .long 1\n.section .tbss,\"awT\",@nobits\n.p2align 5\nb: .zero 4\n",
+            4,
+            0x24,
+            64,
+            -0x40,
+            -0x20,
+        ),
+        (
+            "tbss",
+            ".section .tbss,\"awT\",@nobits\n.p2align 5\na: .zero 4\n.section .tbss.b,\"awT\",@nobits\n.p2align 7\nb: .zero 8\n",
+            0,
+            0x88,
+            128,
+            -0x100,
+            -0x80,
+        ),
+        (
+            "tdata",
+            ".section .tdata,\"awT\",@progbits\n.p2align 5\na: .long 7\n.section .tdata.b,\"awT\",@progbits\n.p2align 7\nb: .quad 8\n",
+            0x88,
+            0x88,
+            128,
+            -0x100,
+            -0x80,
+        ),
+    ];
+    for (name, tls, filesz, memsz, align, ta, tb) in cases {
+        let obj = object(d, &format!("{name}.s"), &format!("{code}{tls}"));
+        let (file, nexe) = link_ok(d, &format!("{name}.nexe"), &[&obj]);
+        let t = phdrs(&file).into_iter().find(|p| p.kind == PT_TLS).unwrap_or_else(|| panic!("{name}: no PT_TLS"));
+        assert_eq!((t.filesz, t.memsz, t.align), (filesz, memsz, align), "{name}: PT_TLS {t:?}");
+        assert_eq!(t.vaddr % align, 0, "{name}: template aligned");
+        let data = last_load(&file);
+        assert!(t.vaddr >= data.vaddr && t.vaddr + t.filesz <= data.vaddr + data.filesz, "{name}: in the data segment");
+        if name == "tdata" {
+            assert_eq!(long_at(&file, t.vaddr), 7, "{name}: template bytes");
+            assert_eq!(quad_at(&file, t.vaddr + 0x80), 8, "{name}: template bytes");
+        }
+        let text = disassemble(&nexe);
+        for (v, want) in [("a", ta), ("b", tb)] {
+            let disp = format!("-{:#x}(%", -want);
+            assert!(text.contains(&disp), "{name}: {v}@tpoff should be {want:#x}:\n{text}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Relocations.
+
+/// Each relocation type of the list, checked in the nexe against the symbols' addresses.
+#[test]
+fn relocation_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(
+        d,
+        "r.s",
+        ".text\n.globl _start\n.type _start,@function\n_start:\n  movq $gv, %rax\n  movl $gv, %eax\n  leaq gv(%rip), %rax\n  call fn\n  call fn@PLT\n  movabsq $gv+2, %rax\n  hlt\n\
+         .size _start, .-_start\n.globl fn\n.type fn,@function\nfn: ret\n.size fn, .-fn\n\
+         .data\n.globl gv\n.type gv,@object\ngv: .quad 0x1122\n.size gv, 24\n.zero 16\n\
+         .globl d\nd:\n  .quad gv+1\n  .long gv+3\n  .long gv - .\n  .quad gv - .\n  .long gv@SIZE\n  .quad gv@SIZE+3\n  .long fn@SIZE\n",
+    );
+    let (file, nexe) = link_ok(d, "r.nexe", &[&s]);
+    let syms = symbols(&nexe);
+    let (gv, fnv, dd) = (sym(&syms, "gv"), sym(&syms, "fn"), sym(&syms, "d"));
+    assert_eq!(quad_at(&file, dd), gv + 1, "R_X86_64_64");
+    assert_eq!(u64::from(long_at(&file, dd + 8)), gv + 3, "R_X86_64_32");
+    assert_eq!(i64::from(long_at(&file, dd + 12) as i32), gv as i64 - (dd + 12) as i64, "R_X86_64_PC32");
+    assert_eq!(quad_at(&file, dd + 16) as i64, gv as i64 - (dd + 16) as i64, "R_X86_64_PC64");
+    assert_eq!(long_at(&file, dd + 24), 24, "R_X86_64_SIZE32");
+    assert_eq!(quad_at(&file, dd + 28), 27, "R_X86_64_SIZE64");
+    assert_eq!(long_at(&file, dd + 36), 1, "R_X86_64_SIZE32 of a function");
+    let text = disassemble(&nexe);
+    for want in [
+        format!("mov    ${gv:#x},%rax"),
+        format!("mov    ${gv:#x},%eax"),
+        format!("# {gv:x} <gv>"),
+        format!("call   {fnv:x} <fn>"),
+        format!("${:#x},%rax", gv + 2),
+    ] {
+        assert!(text.contains(&want), "missing `{want}`:\n{text}");
+    }
+}
+
+/// GOTPCRELX and REX_GOTPCRELX are relaxed as GNU ld relaxes them in a static
+/// executable (`mov` → `lea`; `call *`, whose rewrite loads r11, → `lea` into r11; a
+/// REX.W `add`/`cmp`/`test` → its immediate form) and initial-exec GOTTPOFF loads become
+/// local-exec immediates: no GOT remains. Regression: every such reference read a GOT
+/// slot in read-only data.
+#[test]
+fn got_references_are_relaxed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(
+        d,
+        "got.s",
+        ".text\n.globl _start\n_start:\n  movq gv@GOTPCREL(%rip), %rax\n  movl gv@GOTPCREL(%rip), %edx\n  call *fn@GOTPCREL(%rip)\n\
+         \x20 addq gv@GOTPCREL(%rip), %rbx\n  cmpq gv@GOTPCREL(%rip), %r9\n  testq %rsi, gv@GOTPCREL(%rip)\n\
+         \x20 movq %fs:0, %r8\n  movq tv@gottpoff(%rip), %r12\n  addq tv@gottpoff(%rip), %r8\n  hlt\n\
+         .globl fn\nfn: ret\n.data\n.globl gv\ngv: .quad 1\n.globl __zv_tp\n__zv_tp: .quad 0\n\
+         .section .tbss,\"awT\",@nobits\n.p2align 4\ntv: .zero 16\n",
+    );
+    let mut dump = Command::new("objdump");
+    dump.arg("-dr").arg(&s);
+    let relocs = String::from_utf8_lossy(&run_ok(dump, "objdump -dr").stdout).into_owned();
+    for r in ["R_X86_64_REX_GOTPCRELX", "R_X86_64_GOTPCRELX", "R_X86_64_GOTTPOFF"] {
+        assert!(relocs.contains(r), "as emitted no {r}:\n{relocs}");
+    }
+    let (file, nexe) = link_ok(d, "got.nexe", &[&s]);
+    let syms = symbols(&nexe);
+    let (gv, fnv) = (sym(&syms, "gv"), sym(&syms, "fn"));
+    let text = disassemble(&nexe);
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |pat: &[&str]| lines.iter().any(|l| pat.iter().all(|p| l.contains(p)));
+    // (objdump may name the address `_GLOBAL_OFFSET_TABLE_`, which gas references and
+    // which is listed at the same place when no GOT slot is left.)
+    assert!(has(&["lea ", "(%rip),%rax", &format!("# {gv:x} <")]), "mov → lea:\n{text}");
+    assert!(has(&["lea ", "(%rip),%edx", &format!("# {gv:x} <")]), "32-bit mov → lea:\n{text}");
+    assert!(has(&["lea ", "(%rip),%r11", &format!("# {fnv:x} <fn>")]), "call * → lea into r11:\n{text}");
+    assert!(has(&["add ", &format!("${gv:#x},%rbx")]), "add → add $imm:\n{text}");
+    assert!(has(&["cmp ", &format!("${gv:#x},%r9")]), "cmp → cmp $imm:\n{text}");
+    assert!(has(&["test ", &format!("${gv:#x},%rsi")]), "test → test $imm:\n{text}");
+    assert!(has(&["mov ", "$0xfffffffffffffff0,%r12"]), "GOTTPOFF mov → mov $tpoff:\n{text}");
+    assert!(has(&["add ", "$0xfffffffffffffff0,%r8"]), "GOTTPOFF add → add $tpoff:\n{text}");
+    assert!(
+        !text.contains("(%rip)") || lines.iter().filter(|l| l.contains("(%rip)")).all(|l| l.contains("lea ")),
+        "an instruction still reads memory through the GOT:\n{text}"
+    );
+    // No GOT: the read-only segment (here only the GOT would be there) is gone.
+    let loads = phdrs(&file).into_iter().filter(|p| p.kind == PT_LOAD && p.flags == 4).count();
+    assert_eq!(loads, 0, "a read-only segment (the GOT) remains");
+}
+
+/// The same at run time, from C compiled `-fPIC` (GOTPCRELX) and an `extern __thread`
+/// variable (initial-exec GOTTPOFF even without `-fPIC`).
+#[test]
+fn relaxed_got_references_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lib = "int counter = 40;\n__thread int tls_counter = 2;\nint add(int x) { return counter + x; }\n";
+    let libo = object(d, "gotlib.c", lib);
+    // -fPIC code: compiled by gcc with zvcc's flags but -fPIC (zvcc forces -fno-pic).
+    let src = d.join("gotuse.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nextern int counter;\nextern __thread int tls_counter;\nint add(int);\n\
+         int (*volatile fp)(int) = 0;\n\
+         int main(void) { fp = add; counter += tls_counter; tls_counter += 5;\n\
+         printf(\"%d %d %d\\n\", add(0), fp(1), tls_counter); return 0; }\n",
+    )
+    .unwrap();
+    let obj = d.join("gotuse.o");
+    let mut c = Command::new("gcc");
+    c.args(["-O2", "-fPIC", "-fno-plt", "-ffixed-r11", "-mno-tls-direct-seg-refs", "-fcf-protection=none"]);
+    c.arg("-ftls-model=initial-exec").arg("-nostdinc").arg("-isystem").arg(sysroot().join("include"));
+    let inc = run_ok(
+        {
+            let mut g = Command::new("gcc");
+            g.arg("-print-file-name=include");
+            g
+        },
+        "gcc -print-file-name",
+    );
+    c.arg("-isystem").arg(String::from_utf8_lossy(&inc.stdout).trim());
+    c.arg("-c").arg(&src).arg("-o").arg(&obj);
+    run_ok(c, "gcc -fPIC -c gotuse.c");
+    let mut dump = Command::new("objdump");
+    dump.arg("-dr").arg(&obj);
+    let relocs = String::from_utf8_lossy(&run_ok(dump, "objdump -dr").stdout).into_owned();
+    assert!(relocs.contains("GOTPCRELX") && relocs.contains("R_X86_64_GOTTPOFF"), "{relocs}");
+    let out = run_c(d, "gotrun", &[], &[&obj, &libo]);
+    assert_same_text("relaxed GOT at run time", "42 43 7\n", &out);
+}
+
+/// An overflowing 32-bit field is an error naming object, section, offset, function,
+/// symbol, type and value.
+#[test]
+fn overflowing_fields_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let abs = ".globl big\n.set big, 0x180000000\n.globl neg\n.set neg, -5\n";
+    let code = object(d, "ovf32.s", &format!(".text\n.globl _start\n_start:\n  nop\n  movl $big, %eax\n  hlt\n{abs}"));
+    let err = link_err(d, "ovf32.nexe", &[&code]);
+    assert!(err.contains("relocation R_X86_64_32 against `big`"), "{err}");
+    // The place of a relocation in code is its instruction's offset.
+    assert!(err.contains("ovf32.o(.text+0x1) in function _start+0x1"), "{err}");
+    assert!(err.contains("overflows") && err.contains("0x180000000"), "{err}");
+    let code = object(d, "ovf32s.s", &format!(".text\n.globl _start\n_start:\n  movq $big, %rax\n  hlt\n{abs}"));
+    let err = link_err(d, "ovf32s.nexe", &[&code]);
+    assert!(err.contains("R_X86_64_32S against `big`") && err.contains("ovf32s.o(.text+0x0)"), "{err}");
+    let data =
+        object(d, "ovfdata.s", &format!(".text\n.globl _start\n_start:\n  hlt\n.data\n.quad 0\n.long neg\n{abs}"));
+    let err = link_err(d, "ovfdata.nexe", &[&data]);
+    assert!(
+        err.contains("R_X86_64_32 against `neg` at ")
+            && err.contains("ovfdata.o(.data+0x8)")
+            && err.contains("overflows"),
+        "{err}"
+    );
+}
+
+/// A relocation type zvld does not handle is an error naming it, its place and symbol.
+#[test]
+fn unsupported_relocations_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(d, "r16.s", ".text\n.globl _start\n_start:\n  hlt\n.data\n.quad 0\n.word _start\n");
+    let err = link_err(d, "r16.nexe", &[&s]);
+    assert!(
+        err.contains("unsupported relocation R_X86_64_16 against `_start` at ") && err.contains("r16.o(.data+0x8)"),
+        "{err}"
+    );
+    let s =
+        object(d, "copy.s", ".text\n.globl _start\n_start:\n  hlt\n.data\n.reloc ., R_X86_64_COPY, _start\n.quad 0\n");
+    let err = link_err(d, "copy.nexe", &[&s]);
+    assert!(err.contains("unsupported relocation") && err.contains("copy.o(.data+0x0)"), "{err}");
+}
+
+/// Every undefined symbol is reported (sorted), each with the first place that refers to
+/// it (object, section, offset, function). A name in a symbol table that nothing
+/// relocates against is not an error (GNU ld). Regression: it was reported as undefined.
+#[test]
+fn undefined_symbols_are_all_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(
+        d,
+        "undef.s",
+        ".text\n.globl _start\n_start:\n  call m2\n  call m1\n  hlt\n.globl other\nother:\n  call m1\n  movq $m3, %rax\n  ret\n",
+    );
+    let err = link_err(d, "undef.nexe", &[&s]);
+    assert!(err.contains("3 undefined symbol(s)"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("undefined symbol `")).collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[0].contains("`m1`, referenced from ") && lines[0].contains("undef.o(.text+0x6) in function _start+0x6"),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains("`m2`, referenced from ") && lines[1].contains("undef.o(.text+0x1) in function _start+0x1"),
+        "{err}"
+    );
+    assert!(
+        lines[2].contains("`m3`, referenced from ") && lines[2].contains("undef.o(.text+0x13) in function other+0x8"),
+        "{err}"
+    );
+    let s = object(d, "declared.s", ".text\n.globl _start\n_start:\n  hlt\n.globl declared_only\n");
+    link_ok(d, "declared.nexe", &[&s]);
+}
+
+/// Two strong definitions: both objects, sections and offsets are named.
+#[test]
+fn duplicate_strong_definitions_name_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = object(d, "dup1.s", ".text\n.globl _start\n_start:\n  hlt\n.data\n.quad 0\n.globl twice\ntwice: .quad 1\n");
+    let b = object(d, "dup2.s", ".data\n.globl twice\ntwice: .quad 2\n");
+    let err = link_err(d, "dup.nexe", &[&a, &b]);
+    assert!(
+        err.contains("duplicate definition of `twice`: in ")
+            && err.contains("dup1.o(.data+0x8) and in ")
+            && err.contains("dup2.o(.data+0x0)"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Layout and malformed inputs.
+
+/// Code at CODE_START in one R+X segment padded with HLT to a 64 KiB boundary (at least
+/// 32 bytes of sled, even when the code ends just short of a boundary), then read-only
+/// data, then data and bss, each 4 KiB aligned and in that order.
+#[test]
+fn segments_are_laid_out_as_promised() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Code of 0x10000 - 0x10 bytes (NOPs then hlt): fewer than 32 bytes remain before the
+    // boundary, so the sled must reach the next one.
+    let s = object(
+        d,
+        "lay.s",
+        ".text\n.globl _start\n_start:\n  .fill 0xffef, 1, 0x90\n  hlt\n.section .rodata\nro: .quad 1\n.data\ndv: .quad 2\n.bss\nbv: .zero 64\n",
+    );
+    let (file, nexe) = link_ok(d, "lay.nexe", &[&s]);
+    let loads: Vec<Phdr> = phdrs(&file).into_iter().filter(|p| p.kind == PT_LOAD).collect();
+    assert_eq!(loads.len(), 3, "{loads:?}");
+    let (code, ro, data) = (loads[0], loads[1], loads[2]);
+    assert_eq!((code.vaddr, code.flags), (CODE_START, 5), "code at CODE_START, R+X: {code:?}");
+    assert_eq!(code.memsz % 0x1_0000, 0, "code padded to 64 KiB: {code:?}");
+    assert_eq!(code.filesz, code.memsz);
+    let text = &file[code.offset as usize..(code.offset + code.filesz) as usize];
+    let sled = text.iter().rev().take_while(|&&b| b == 0xf4).count();
+    assert!(sled >= 32, "HLT sled of {sled} bytes");
+    assert!(code.memsz >= 0x2_0000, "the code ends less than 32 bytes before 64 KiB: the sled crosses it");
+    assert_eq!(ro.flags, 4, "read-only data: {ro:?}");
+    assert_eq!(data.flags, 6, "data: {data:?}");
+    for p in &loads {
+        assert_eq!(p.vaddr % 0x1000, 0, "4 KiB aligned: {p:?}");
+        assert_eq!(p.offset % 0x1000, p.vaddr % 0x1000, "file offset congruent: {p:?}");
+        assert_eq!(p.align, 0x1000);
+    }
+    assert!(
+        ro.vaddr >= code.vaddr + code.memsz && data.vaddr >= ro.vaddr + ro.memsz,
+        "order and no overlap: {loads:?}"
+    );
+    let syms = symbols(&nexe);
+    assert!((ro.vaddr..ro.vaddr + ro.memsz).contains(&sym(&syms, "ro")));
+    assert!((data.vaddr..data.vaddr + data.filesz).contains(&sym(&syms, "dv")));
+    assert!((data.vaddr + data.filesz..data.vaddr + data.memsz).contains(&sym(&syms, "bv")));
+}
+
+/// Malformed inputs: a clear error naming the file and exit status 1, never a panic.
+/// Regression: a big-endian object (EI_DATA = 2) was read as a little-endian one and
+/// linked; an ELF32 object was "Unsupported ELF header".
+#[test]
+fn malformed_inputs_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good =
+        object(d, "good.s", ".text\n.globl _start\n_start:\n  call f\n  hlt\n.globl f\nf: ret\n.data\n.quad f\n");
+    let bytes = std::fs::read(&good).unwrap();
+    let case = |name: &str, content: &[u8], want: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, content).unwrap();
+        let err = link_err(d, &format!("{name}.nexe"), &[&p]);
+        assert!(err.contains(name) && err.contains(want), "{name}: expected `{want}`:\n{err}");
+    };
+    case("empty.o", b"", "not an ELF64 object");
+    case("text.o", b"int main(void) { return 0; }\n", "not an ELF64 object");
+    case("header_only.o", &bytes[..64], "");
+    case("truncated.o", &bytes[..bytes.len() - 100], "");
+    let mut big = bytes.clone();
+    big[5] = 2;
+    case("big_endian.o", &big, "big-endian");
+    let mut elf32 = bytes.clone();
+    elf32[4] = 1;
+    case("elf32.o", &elf32, "ELF32");
+    let mut exec = bytes.clone();
+    exec[16] = 2;
+    case("exec.o", &exec, "not a relocatable object");
+    let mut arm = bytes.clone();
+    arm[18] = 183;
+    case("aarch64.o", &arm, "not an x86-64 object");
+    // A section whose data lies past the end of the file.
+    let shoff = u64_at(&bytes, 0x28) as usize;
+    let mut past = bytes.clone();
+    let text_sh = shoff + 64; // section 1
+    past[text_sh + 0x18..text_sh + 0x20].copy_from_slice(&0x10_0000u64.to_le_bytes());
+    case("past_end.o", &past, "");
+    // A real 32-bit object from gcc -m32, when gcc can make one.
+    let src = d.join("e32.c");
+    std::fs::write(&src, "int x = 1;\n").unwrap();
+    let mut c = Command::new("gcc");
+    c.arg("-m32").arg("-c").arg(&src).arg("-o").arg(d.join("e32.o"));
+    if c.output().is_ok_and(|o| o.status.success()) {
+        let err = link_err(d, "e32.nexe", &[&d.join("e32.o")]);
+        assert!(err.contains("e32.o: an ELF32 object"), "{err}");
+    }
+}
