@@ -614,18 +614,26 @@ impl Bits {
     fn new(n: usize) -> Self {
         Bits(vec![0; n.div_ceil(64)])
     }
-    fn set(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w |= 1 << (i % 64);
-        }
-    }
-    fn or(&mut self, other: &Bits) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= b;
-        }
-    }
     fn get(&self, i: usize) -> bool {
         self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
+/// Direct branches found by a scan: (offset, target, instruction length).
+type Branches = Vec<(usize, u64, u8)>;
+
+/// One scan's range of a region's bitmap: bit `i` of the region is bit `i - from` of
+/// `w`, where `from` is a multiple of 64 (a range owns whole words). Bits outside the
+/// range are ignored.
+struct BitsMut<'a> {
+    w: &'a mut [u64],
+    from: usize,
+}
+impl BitsMut<'_> {
+    fn set(&mut self, i: usize) {
+        if let Some(w) = i.checked_sub(self.from).and_then(|j| self.w.get_mut(j / 64)) {
+            *w |= 1 << (i % 64);
+        }
     }
 }
 
@@ -777,59 +785,66 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
     // Chunks end on 64-byte boundaries: bundle boundaries (where decoding state resets,
     // C2 and C9) that are also bitmap-word boundaries. Small regions are not split.
     let chunk = if threads == 1 || len < PARALLEL_MIN { len } else { len.div_ceil(threads).next_multiple_of(64) };
-    let scans: Vec<(Scan, Sink)> = if chunk >= len {
+    // One bitmap of instruction starts and one of second halves for the whole region;
+    // each scan sets bits only for its own range, whose words it owns (a range starts on
+    // a multiple of 64), so the scans write into disjoint slices and nothing is merged.
+    let mut starts = Bits::new(len);
+    let mut second = Bits::new(len);
+    let scans: Vec<(Branches, Sink)> = if chunk >= len {
         let mut sink = Sink::new(opts);
-        let sc = scan(base, code, 0, len, &mut sink);
-        vec![(sc, sink)]
+        let view = |w| BitsMut { w, from: 0 };
+        let br = scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0));
+        vec![(br, sink)]
     } else {
-        let bounds: Vec<(usize, usize)> = (0..len).step_by(chunk).map(|s| (s, (s + chunk).min(len))).collect();
+        let words = chunk / 64;
         std::thread::scope(|sc| {
-            let handles: Vec<_> = bounds
-                .iter()
-                .map(|&(s, e)| {
+            let handles: Vec<_> = starts
+                .0
+                .chunks_mut(words)
+                .zip(second.0.chunks_mut(words))
+                .enumerate()
+                .map(|(k, (st, se))| {
+                    let (s, e) = (k * chunk, ((k + 1) * chunk).min(len));
                     sc.spawn(move || {
                         let mut sink = Sink::new(opts);
-                        let r = scan(base, code, s, e, &mut sink);
-                        (r, sink)
+                        let br =
+                            scan(base, code, s, e, &mut sink, BitsMut { w: st, from: s }, BitsMut { w: se, from: s });
+                        (br, sink)
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
         })
     };
-    let mut starts = Bits::new(len);
-    let mut second = Bits::new(len);
-    let mut branches: Vec<(usize, u64, u8)> = Vec::new();
-    for (sc, sink) in scans {
-        starts.or(&sc.starts);
-        second.or(&sc.second);
-        branches.extend(sc.branches);
+    let mut branches = Vec::with_capacity(scans.len());
+    for (br, sink) in scans {
+        branches.push(br);
         out.absorb(sink);
     }
-    check_branches(base, code, &starts, &second, branches, out);
+    check_branches(base, code, &starts, &second, branches.iter().flatten(), out);
 }
 
-/// What one linear pass over [start, end) found, besides violations.
-struct Scan {
-    starts: Bits,
-    second: Bits,
-    branches: Vec<(usize, u64, u8)>,
-}
-
-/// Decodes and checks [start, end) of `code` (both bundle boundaries): C2-C6, C8, C9,
-/// and collects instruction starts, second halves of pseudo-instructions and direct
-/// branches for C7.
-fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Scan {
+/// Decodes and checks [start, end) of `code` (both bundle boundaries): C2-C6, C8, C9;
+/// marks instruction starts and second halves of pseudo-instructions in `starts` and
+/// `second` (the range's words of the region's bitmaps), and returns the direct
+/// branches, (offset, target, length), for C7.
+fn scan(
+    base: u64,
+    code: &[u8],
+    start: usize,
+    end: usize,
+    out: &mut Sink,
+    mut starts: BitsMut<'_>,
+    mut second: BitsMut<'_>,
+) -> Branches {
     let len = code.len();
-    let mut starts = Bits::new(len);
-    let mut second = Bits::new(len);
     let mut branches: Vec<(usize, u64, u8)> = Vec::new();
     let mut decoder = Decoder::with_ip(64, code, base, DecoderOptions::NONE);
     let mut ins = iced_x86::Instruction::default();
     let mut info = InstructionInfoFactory::new();
     let mut prev = Prev::None;
     if start > 0 && !resync(&mut decoder, base, start) {
-        return Scan { starts, second, branches };
+        return branches;
     }
 
     let b = form::BUNDLE as usize;
@@ -1142,21 +1157,21 @@ fn scan(base: u64, code: &[u8], start: usize, end: usize, out: &mut Sink) -> Sca
         prev = if pos + ilen == bundle_end { Prev::None } else { this };
     }
 
-    Scan { starts, second, branches }
+    branches
 }
 
 /// C7: every direct branch lands on a valid target.
-fn check_branches(
+fn check_branches<'b>(
     base: u64,
     code: &[u8],
     starts: &Bits,
     second: &Bits,
-    branches: Vec<(usize, u64, u8)>,
+    branches: impl Iterator<Item = &'b (usize, u64, u8)>,
     out: &mut Sink,
 ) {
     let len = code.len();
     let end = base + len as u64;
-    for (pos, target, ilen) in branches {
+    for &(pos, target, ilen) in branches {
         let inside = target >= base && target < end;
         let ok = if inside {
             let off = (target - base) as usize;
