@@ -1657,7 +1657,10 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     let mut code_end = 0u32;
     let mut base = 0u32;
     let mut m = 0;
+    let mut bases = Vec::with_capacity(laid.len());
+    let sizes: Vec<u32> = laid.iter().map(|l| l.size).collect();
     for (pi, l) in laid.into_iter().enumerate() {
+        bases.push(base);
         if pi < d.stubs_from {
             code_end = base + l.unpadded;
         }
@@ -1673,51 +1676,80 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     map[m] = (d.size, code_end);
 
     let stubs = d.stubs.iter().map(|(pi, s)| (s.table_sec, s.reloc_off, unit_out[*pi][s.unit as usize])).collect();
-    let relocs = Vec::with_capacity(d.parts.iter().map(|p| p.relocs.len()).sum());
-    let mut rw = Rewritten { bytes: out, map, relocs, stubs, buckets: Vec::new() };
+    let mut rw = Rewritten { bytes: Vec::new(), map, relocs: Vec::new(), stubs, buckets: Vec::new() };
     rw.build_buckets();
-    for (pi, f) in d.parts.iter().enumerate().flat_map(|(pi, p)| p.fixups.iter().map(move |f| (pi, f))) {
-        let at = unit_out[pi][f.unit as usize] + u32::from(f.at);
-        match f.kind() {
-            Stored::Reloc(i) => {
-                let mut r = d.parts[pi].relocs[i as usize];
-                r.at = at;
-                rw.relocs.push(r);
-            }
-            Stored::LocalBranch { target } | Stored::LocalRip { target, .. } => {
-                let bias = match f.kind() {
-                    Stored::LocalRip { bias, .. } => u32::from(bias),
-                    _ => 4,
-                };
-                let Some(t) = rw.lookup(u64::from(target)) else {
-                    let u = &d.parts[pi].units[f.unit as usize];
-                    return Err(ctx.err(
-                        u64::from(u.in_off),
-                        "",
-                        format!("branch or reference to offset {target:#x}, which is not an instruction start"),
-                        "",
-                    ));
-                };
-                if shorts[pi].get(f.unit as usize).copied().unwrap_or(false) {
-                    // The rel8 form: the displacement follows the one-byte opcode.
-                    let at = unit_out[pi][f.unit as usize] + 1;
-                    let rel = t as i64 - i64::from(at + 1);
-                    let Ok(rel8) = i8::try_from(rel) else {
+    // The fixups of each part write only into that part's bytes (a unit lies inside its
+    // part), so the parts are fixed up in parallel against the finished offset map.
+    let mut bytes = out;
+    let mut slices: Vec<(usize, u32, &mut [u8])> = Vec::with_capacity(d.parts.len());
+    {
+        let mut rest: &mut [u8] = &mut bytes;
+        for (pi, &size) in sizes.iter().enumerate() {
+            let (here, tail) = std::mem::take(&mut rest).split_at_mut(size as usize);
+            slices.push((pi, bases[pi], here));
+            rest = tail;
+        }
+    }
+    let fix_part = |(pi, base, dst): (usize, u32, &mut [u8])| -> Result<Vec<OutReloc>> {
+        let part = &d.parts[pi];
+        let mut relocs = Vec::new();
+        for f in &part.fixups {
+            // Offsets in the section, and in `dst` (the part's bytes).
+            let at = unit_out[pi][f.unit as usize] + u32::from(f.at);
+            let local = (at - base) as usize;
+            match f.kind() {
+                Stored::Reloc(i) => {
+                    let mut r = part.relocs[i as usize];
+                    r.at = at;
+                    relocs.push(r);
+                }
+                Stored::LocalBranch { target } | Stored::LocalRip { target, .. } => {
+                    let bias = match f.kind() {
+                        Stored::LocalRip { bias, .. } => u32::from(bias),
+                        _ => 4,
+                    };
+                    let Some(t) = rw.lookup(u64::from(target)) else {
+                        let u = &part.units[f.unit as usize];
                         return Err(ctx.err(
-                            0,
+                            u64::from(u.in_off),
                             "",
-                            format!("internal error: relaxed branch to {target:#x} out of rel8 range"),
+                            format!("branch or reference to offset {target:#x}, which is not an instruction start"),
                             "",
                         ));
                     };
-                    rw.bytes[at as usize] = rel8 as u8;
-                    continue;
+                    if shorts[pi].get(f.unit as usize).copied().unwrap_or(false) {
+                        // The rel8 form: the displacement follows the one-byte opcode.
+                        let at = unit_out[pi][f.unit as usize] + 1;
+                        let rel = t as i64 - i64::from(at + 1);
+                        let Ok(rel8) = i8::try_from(rel) else {
+                            return Err(ctx.err(
+                                0,
+                                "",
+                                format!("internal error: relaxed branch to {target:#x} out of rel8 range"),
+                                "",
+                            ));
+                        };
+                        dst[(at - base) as usize] = rel8 as u8;
+                        continue;
+                    }
+                    let rel = t as i64 - i64::from(at + bias);
+                    dst[local..local + 4].copy_from_slice(&(rel as i32).to_le_bytes());
                 }
-                let rel = t as i64 - i64::from(at + bias);
-                rw.bytes[at as usize..at as usize + 4].copy_from_slice(&(rel as i32).to_le_bytes());
             }
         }
+        Ok(relocs)
+    };
+    let per_part: Vec<Result<Vec<OutReloc>>> = if slices.len() > 1 {
+        slices.into_par_iter().map(fix_part).collect()
+    } else {
+        slices.into_iter().map(fix_part).collect()
+    };
+    let mut relocs = Vec::with_capacity(d.parts.iter().map(|p| p.relocs.len()).sum());
+    for r in per_part {
+        relocs.extend(r?); // the first error in input order, whichever thread hit it
     }
+    rw.relocs = relocs;
+    rw.bytes = bytes;
     Ok(rw)
 }
 
