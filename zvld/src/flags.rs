@@ -53,8 +53,9 @@ pub struct Replay {
 
 /// Whether some status flag may be read at `t` before being written, following
 /// fall-through, direct jumps and both sides of conditional branches (within a budget;
-/// anything unknown counts as a read).
-fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64) -> bool {
+/// anything unknown counts as a read). `func` is the dispatching function's range: a
+/// jump out of it is a tail call, after which the flags are dead (the ABI passes none).
+fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64, func: (u64, u64)) -> bool {
     // A branch with a relocation leaves the section: a tail call, where flags are dead.
     let external = |ins: &Instruction| {
         let k = relocs.partition_point(|r| r.offset < ins.ip());
@@ -96,6 +97,14 @@ fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64) -
                 FlowControl::IndirectBranch => break,
                 FlowControl::Interrupt if ins.mnemonic() != Mnemonic::Int3 => return true,
                 FlowControl::UnconditionalBranch if external(ins) => break,
+                // A jump out of the function (to another function of the section, with no
+                // relocation: gcc's tail call of a static function) is a tail call too.
+                FlowControl::UnconditionalBranch
+                    if ins.op0_kind() == OpKind::NearBranch64
+                        && !(func.0..func.1).contains(&ins.near_branch_target()) =>
+                {
+                    break
+                }
                 FlowControl::UnconditionalBranch if ins.op0_kind() == OpKind::NearBranch64 => {
                     let Some(n) = index(ins.near_branch_target()) else { return true };
                     k = n;
@@ -116,6 +125,38 @@ fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64) -
         }
     }
     false
+}
+
+/// Whether a status flag may be read at offset `at` of a cold section before it is
+/// written, following fall-through only: any branch is unknown, so it counts as a read.
+/// A call, a return, `ud2`/`hlt`/`int3`, or writing every status flag ends the search
+/// with the flags dead (a cold case is usually `call abort`).
+fn cold_flags_live(data: &[u8], at: u64) -> bool {
+    let Some(code) = usize::try_from(at).ok().and_then(|a| data.get(a..)) else { return true };
+    let mut d = iced_x86::Decoder::with_ip(64, code, at, iced_x86::DecoderOptions::NONE);
+    let mut written = 0;
+    for _ in 0..64 {
+        if !d.can_decode() {
+            return true;
+        }
+        let ins = d.decode();
+        if ins.is_invalid() || ins.rflags_read() & STATUS & !written != 0 {
+            return true;
+        }
+        written |= ins.rflags_modified() & STATUS;
+        if written == STATUS {
+            return false;
+        }
+        match ins.flow_control() {
+            FlowControl::Next => {}
+            FlowControl::Call | FlowControl::IndirectCall | FlowControl::Return | FlowControl::Exception => {
+                return false
+            }
+            _ if matches!(ins.mnemonic(), Mnemonic::Hlt | Mnemonic::Int3) => return false,
+            _ => return true,
+        }
+    }
+    true
 }
 
 fn reads(info: &mut InstructionInfoFactory, ins: &Instruction) -> Vec<Register> {
@@ -178,27 +219,45 @@ pub fn analyse(
         let lo = if f == 0 { range.0 } else { functions[f - 1].max(range.0) };
         let hi = functions.get(f).copied().unwrap_or(range.1).min(range.1);
         let mut entries = Vec::new();
+        // Entries into the function's cold part (gcc's hot/cold partitioning moves
+        // unlikely cases, such as `default: abort()`, to `.text.unlikely`): part of the
+        // table, but not code this chunk decodes.
+        let mut cold_live = false;
+        let mut n = 0u64;
         let mut k = table.relocs.partition_point(|x| x.offset < table_off);
         while let Some(x) = table.relocs.get(k) {
-            if x.offset != table_off + 8 * entries.len() as u64 || x.r_type != elf::R_X86_64_64 || entries.len() >= 4096
-            {
+            if x.offset != table_off + 8 * n || x.r_type != elf::R_X86_64_64 || n >= 4096 {
                 break;
             }
-            if !entries.is_empty() && starts.binary_search(&(table_sec, x.offset)).is_ok() {
+            if n > 0 && starts.binary_search(&(table_sec, x.offset)).is_ok() {
                 break; // the next table
             }
-            let SymDef::Section { sec, value } = ctx.obj.symbols[x.sym as usize].def else { break };
+            let sym = &ctx.obj.symbols[x.sym as usize];
+            let SymDef::Section { sec, value } = sym.def else { break };
             let target = value.wrapping_add(x.addend as u64);
-            if ctx.obj.sections.get(sec as usize).map(|s| std::ptr::eq(s, ctx.sec)) != Some(true)
-                || target < lo
-                || target >= hi
-            {
+            let Some(target_sec) = ctx.obj.sections.get(sec as usize) else { break };
+            if std::ptr::eq(target_sec, ctx.sec) {
+                if target < lo || target >= hi {
+                    break;
+                }
+                entries.push(Entry { table_sec, reloc_off: x.offset, target });
+            } else if target_sec.name.starts_with(".text.unlikely") {
+                cold_live |= cold_flags_live(target_sec.data, target);
+            } else {
                 break;
             }
-            entries.push(Entry { table_sec, reloc_off: x.offset, target });
+            n += 1;
             k += 1;
         }
-        let live: Vec<Entry> = entries.into_iter().filter(|e| live_at(insns, relocs, e.target)).collect();
+        if cold_live {
+            return Err(ctx_err(
+                ctx,
+                ins,
+                "a case of this jump-table dispatch lies in the function's cold part (.text.unlikely) and may read the status flags, which P1's mask changes".into(),
+                "compile this file with -fno-jump-tables or -fno-reorder-blocks-and-partition",
+            ));
+        }
+        let live: Vec<Entry> = entries.into_iter().filter(|e| live_at(insns, relocs, e.target, (lo, hi))).collect();
         if live.is_empty() {
             continue;
         }
