@@ -2,6 +2,10 @@
 //! every start-up, an eighth of a small program's whole session (docs/zvrun.md,
 //! "Start-up"). The grammar is small: options (`--name VALUE` or `--name=VALUE`), then the
 //! program and its arguments, which are never taken for options; `--` ends the options.
+//! The guest's arguments and `--env` values are bytes, as the kernel passes them (they
+//! need not be UTF-8); option names and the other values must be text.
+
+use std::ffi::OsString;
 
 /// The parsed command line.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -14,8 +18,8 @@ pub struct Cli {
     pub timeout: Option<u64>,
     /// `--channel SPEC`, in order.
     pub channels: Vec<String>,
-    /// `--env KEY=VALUE`, in order.
-    pub env: Vec<String>,
+    /// `--env KEY=VALUE`, in order (bytes: values need not be UTF-8).
+    pub env: Vec<OsString>,
     /// `--seed N`.
     pub seed: Option<u64>,
     /// `--time SECONDS`.
@@ -30,8 +34,8 @@ pub struct Cli {
     pub no_cache: bool,
     /// `--no-seccomp` (undocumented: for debugging the runtime itself).
     pub no_seccomp: bool,
-    /// The nexe or image, then the guest's arguments.
-    pub rest: Vec<String>,
+    /// The nexe or image, then the guest's arguments (bytes).
+    pub rest: Vec<OsString>,
 }
 
 /// What the command line asks for.
@@ -76,7 +80,7 @@ fn number(name: &str, v: &str) -> Result<u64, String> {
 }
 
 /// Parses the arguments after argv[0].
-pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> {
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, String> {
     let mut cli = Cli::default();
     let mut it = args.into_iter();
     // Options that take one value or are flags may be given once (as clap had it); only
@@ -89,16 +93,28 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
         seen.push(name.to_string());
         Ok(())
     };
+    let text = |a: OsString| a.into_string().map_err(|a| format!("argument {a:?} is not valid UTF-8"));
     while let Some(arg) = it.next() {
         if arg == "--" {
             cli.rest.extend(it);
             break;
         }
-        if !arg.starts_with('-') || arg == "-" {
+        if !arg.as_encoded_bytes().starts_with(b"-") || arg == "-" {
             cli.rest.push(arg);
             cli.rest.extend(it);
             break;
         }
+        // `--env=KEY=VALUE` keeps its value as bytes.
+        if let Some(v) = arg.as_encoded_bytes().strip_prefix(b"--env=") {
+            cli.env.push(os_from_bytes(v));
+            continue;
+        }
+        if arg == "--env" {
+            let v = it.next().ok_or_else(|| "option '--env' needs a value (see zvrun --help)".to_string())?;
+            cli.env.push(v);
+            continue;
+        }
+        let arg = text(arg)?;
         match arg.as_str() {
             "-h" | "--help" => return Ok(Parsed::Print(HELP.to_string())),
             "-V" | "--version" => return Ok(Parsed::Print(format!("zvrun {}\n", env!("CARGO_PKG_VERSION")))),
@@ -119,7 +135,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
                     None => (body, None),
                 };
                 const TAKES_VALUE: &[&str] =
-                    &["manifest", "memory", "timeout", "channel", "env", "seed", "time", "report", "report-file"];
+                    &["manifest", "memory", "timeout", "channel", "seed", "time", "report", "report-file"];
                 if !TAKES_VALUE.contains(&name) {
                     return Err(match inline {
                         Some(_) if ["etag", "no-cache", "no-seccomp", "help", "version"].contains(&name) => {
@@ -128,19 +144,20 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
                         _ => format!("unexpected argument '{arg}' (see zvrun --help)"),
                     });
                 }
-                if name != "channel" && name != "env" {
+                if name != "channel" {
                     once(name)?;
                 }
                 let value = match inline {
                     Some(v) => v,
-                    None => it.next().ok_or_else(|| format!("option '--{name}' needs a value (see zvrun --help)"))?,
+                    None => {
+                        text(it.next().ok_or_else(|| format!("option '--{name}' needs a value (see zvrun --help)"))?)?
+                    }
                 };
                 match name {
                     "manifest" => cli.manifest = Some(value),
                     "memory" => cli.memory = Some(value),
                     "timeout" => cli.timeout = Some(number(name, &value)?),
                     "channel" => cli.channels.push(value),
-                    "env" => cli.env.push(value),
                     "seed" => cli.seed = Some(number(name, &value)?),
                     "time" => cli.time = Some(number(name, &value)?),
                     "report" => {
@@ -157,12 +174,18 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
     Ok(Parsed::Run(cli))
 }
 
+/// An `OsString` of raw bytes (Unix: any bytes are a valid `OsStr`).
+fn os_from_bytes(b: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(b).to_os_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Cli, String> {
-        match parse(args.iter().map(|s| s.to_string()))? {
+        match parse(args.iter().map(OsString::from))? {
             Parsed::Run(c) => Ok(c),
             Parsed::Print(t) => Err(format!("printed {t}")),
         }
@@ -209,7 +232,7 @@ mod tests {
         let c = run(&["--etag", "--", "--weird-name.nexe", "a"]).unwrap();
         assert_eq!(c.rest, ["--weird-name.nexe", "a"]);
         let c = run(&["--manifest", "m.txt", "arg1"]).unwrap();
-        assert_eq!((c.manifest.as_deref(), c.rest.as_slice()), (Some("m.txt"), &["arg1".to_string()][..]));
+        assert_eq!((c.manifest.as_deref(), c.rest.as_slice()), (Some("m.txt"), &[OsString::from("arg1")][..]));
         assert_eq!(run(&[]).unwrap(), Cli::default());
     }
 
@@ -234,10 +257,10 @@ mod tests {
     #[test]
     fn help_and_version_print() {
         for a in ["--help", "-h"] {
-            assert!(matches!(parse([a.to_string()]), Ok(Parsed::Print(t)) if t.contains("Usage: zvrun")));
+            assert!(matches!(parse([OsString::from(a)]), Ok(Parsed::Print(t)) if t.contains("Usage: zvrun")));
         }
         for a in ["--version", "-V"] {
-            assert!(matches!(parse([a.to_string()]), Ok(Parsed::Print(t)) if t.starts_with("zvrun ")));
+            assert!(matches!(parse([OsString::from(a)]), Ok(Parsed::Print(t)) if t.starts_with("zvrun ")));
         }
     }
 }

@@ -42,10 +42,10 @@ pub type ChannelArg = (String, String, Option<(ChannelType, Limits)>);
 /// Command-line settings that override an image's manifest.
 #[derive(Default, Debug, Clone)]
 pub struct Overrides {
-    /// Extra arguments appended to argv.
-    pub args: Vec<String>,
-    /// Extra environment.
-    pub env: Vec<String>,
+    /// Extra arguments appended to argv (bytes).
+    pub args: Vec<std::ffi::OsString>,
+    /// Extra environment (bytes).
+    pub env: Vec<std::ffi::OsString>,
     /// Memory.
     pub memory: Option<u64>,
     /// Timeout.
@@ -127,9 +127,10 @@ pub fn session_from_open_image(
             limits: Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: 0, put_size: 0 },
         });
     }
-    let mut argv = m.args.clone().unwrap_or_else(|| vec![m.program.clone()]);
+    let mut argv: Vec<std::ffi::OsString> =
+        m.args.clone().unwrap_or_else(|| vec![m.program.clone()]).into_iter().map(Into::into).collect();
     argv.extend(o.args.iter().cloned());
-    let base: Vec<String> = m.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let base: Vec<std::ffi::OsString> = m.env.iter().map(|(k, v)| format!("{k}={v}").into()).collect();
     let env = crate::session::merge_env(&base, &o.env);
     Ok(SessionConfig {
         program: format!("{}:{}", path.display(), m.program),

@@ -97,14 +97,7 @@ static ALLOCATOR: zvrun::sys::Arena = zvrun::sys::Arena;
 zvrun::process_entry!(run);
 
 fn run(argv: Vec<std::ffi::OsString>) -> ! {
-    let mut args = Vec::new();
-    for a in argv {
-        match a.into_string() {
-            Ok(s) => args.push(s),
-            Err(a) => fail(&format!("argument {a:?} is not valid UTF-8")),
-        }
-    }
-    let cli = match cli::parse(args) {
+    let cli = match cli::parse(argv) {
         Ok(Parsed::Run(c)) => c,
         Ok(Parsed::Print(text)) => {
             let _ = std::io::stdout().write_all(text.as_bytes());
@@ -159,8 +152,8 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
         return Err("--timeout must be at least 1 second".into());
     }
     for e in &cli.env {
-        if e.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
-            return Err(format!("--env `{e}`: expected KEY=VALUE"));
+        if !e.as_encoded_bytes().iter().skip(1).any(|&c| c == b'=') || e.as_encoded_bytes().first() == Some(&b'=') {
+            return Err(format!("--env `{}`: expected KEY=VALUE", e.to_string_lossy()));
         }
     }
     let channel_args: Vec<ChannelArg> = cli.channels.iter().map(|c| parse_channel(c)).collect::<Result<_, _>>()?;
@@ -210,7 +203,7 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
             cfg.memory = m.memory;
             cfg.timeout = m.timeout;
             cfg.channels = m.channels.clone();
-            args.insert(0, m.program);
+            args.insert(0, m.program.into());
         } else {
             if args.is_empty() {
                 return Err(
@@ -218,7 +211,7 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
                         .into(),
                 );
             }
-            cfg.program = args[0].clone();
+            cfg.program = args[0].to_string_lossy().into_owned();
         }
         cfg.argv = args;
         if let Some(m) = memory {

@@ -29,10 +29,10 @@ pub struct SessionConfig {
     /// The image the session comes from, when it does: the nexe's bytes are read from
     /// it and channels with a uri `image:PATH` read its members in place.
     pub image: Option<ImageSource>,
-    /// argv as the guest sees it (argv[0] first).
-    pub argv: Vec<String>,
-    /// Environment, `KEY=VALUE`.
-    pub env: Vec<String>,
+    /// argv as the guest sees it (argv[0] first): bytes, as the kernel passes them.
+    pub argv: Vec<std::ffi::OsString>,
+    /// Environment, `KEY=VALUE` (bytes).
+    pub env: Vec<std::ffi::OsString>,
     /// Memory limit in bytes.
     pub memory: u64,
     /// Wall-clock timeout in seconds.
@@ -377,9 +377,12 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
 /// An environment: `base` (`KEY=VALUE` entries) with `overrides` applied in order, each
 /// replacing any entry of the same key (so the last `--env A=...` wins, and a
 /// command-line value replaces an image's).
-pub fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
-    let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
-    let mut out: Vec<String> = Vec::with_capacity(base.len() + overrides.len());
+pub fn merge_env(base: &[std::ffi::OsString], overrides: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+    let key = |e: &std::ffi::OsString| {
+        let b = e.as_encoded_bytes();
+        b[..b.iter().position(|&c| c == b'=').unwrap_or(b.len())].to_vec()
+    };
+    let mut out: Vec<std::ffi::OsString> = Vec::with_capacity(base.len() + overrides.len());
     for e in base.iter().chain(overrides) {
         let k = key(e);
         out.retain(|x| key(x) != k);
@@ -581,8 +584,8 @@ fn build_startup(
         blobs.push((*top, bytes));
         *top
     };
-    let mut str_ptr = |s: &str, top: &mut u64| {
-        let mut b = s.as_bytes().to_vec();
+    let mut str_ptr = |s: &std::ffi::OsStr, top: &mut u64| {
+        let mut b = std::os::unix::ffi::OsStrExt::as_bytes(s).to_vec();
         b.push(0);
         push(b, 1, top)
     };
