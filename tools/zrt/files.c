@@ -321,8 +321,11 @@ static long resolve(long dirfd, const char *path, struct target *t) {
 long zrt_openat(long dirfd, const char *path, long flags, long mode) {
   (void)mode;
   struct target t;
-  long r = resolve(dirfd, path, &t);
+  long r = lookup(dirfd, path, &t);
   if (r < 0) return r;
+  /* A missing name: creating it is what a read-only file system refuses (EROFS, as
+   * mkdir and the other file-name calls answer); opening it is ENOENT. */
+  if (t.kind == K_FREE) return (flags & O_CREAT) ? -EROFS : -ENOENT;
   int acc = (int)(flags & O_ACCMODE);
   if (acc == O_ACCMODE) return -EINVAL;
   if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;

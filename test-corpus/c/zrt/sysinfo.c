@@ -75,6 +75,12 @@ int main(void) {
   r = mkdir("/data/new", 0755);
   printf("mkdir new: %d %s\n", r, errno == EROFS ? "EROFS" : "other");
   errno = 0;
+  r = open("/data/created.txt", O_WRONLY | O_CREAT | O_EXCL, 0644);
+  printf("create new: %d %s\n", r, errno == EROFS ? "EROFS" : "other");
+  errno = 0;
+  r = open("/data/missing.txt", O_RDONLY);
+  printf("open missing: %d %s\n", r, errno == ENOENT ? "ENOENT" : "other");
+  errno = 0;
   r = rename("/data/input.bin", "/data/moved.bin");
   printf("rename channel: %d %s\n", r, errno == EROFS ? "EROFS" : "other");
   errno = 0;

@@ -53,6 +53,9 @@ fn the_guest_sees_its_session_and_zrt_answers() {
     expect(&got, "syscall 999", "-1 ENOSYS");
     expect(&got, "unlink channel", "-1 EROFS");
     expect(&got, "mkdir new", "-1 EROFS");
+    // Creating a file is refused as mkdir is (it was ENOENT); opening a missing one is not.
+    expect(&got, "create new", "-1 EROFS");
+    expect(&got, "open missing", "-1 ENOENT");
     expect(&got, "rename channel", "-1 EROFS");
     expect(&got, "truncate read-only channel", "-1 EACCES");
     expect(&got, "lseek stdin", "-1 ESPIPE");
