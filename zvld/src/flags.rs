@@ -45,7 +45,8 @@ pub struct Entry {
 pub struct Replay {
     /// Index (in the chunk's instructions) of the `jmp`.
     pub jmp: usize,
-    /// Bytes of the comparison to replay (register/immediate operands only).
+    /// Bytes of the comparison to replay, in the form (a memory operand with 0x67 unless
+    /// it is M2/M3).
     pub compare: Vec<u8>,
     /// Table entries whose case reads the flags.
     pub entries: Vec<Entry>,
@@ -157,6 +158,18 @@ fn cold_flags_live(data: &[u8], at: u64) -> bool {
         }
     }
     true
+}
+
+/// Whether `ins` may write memory (an explicit or implicit memory operand it writes).
+fn writes_memory(info: &mut InstructionInfoFactory, ins: &Instruction) -> bool {
+    info.info(ins).used_memory().iter().any(|m| {
+        matches!(m.access(), OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
+    })
+}
+
+/// A legacy prefix byte (segment, operand or address size, lock, rep).
+fn is_legacy_prefix(b: u8) -> bool {
+    matches!(b, 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3)
 }
 
 fn reads(info: &mut InstructionInfoFactory, ins: &Instruction) -> Vec<Register> {
@@ -294,15 +307,29 @@ pub fn analyse(
         };
         let Some(w) = found else { return fail("no comparison to replay was found") };
         let (cmp, _) = &insns[w];
-        let pure = matches!(cmp.mnemonic(), Mnemonic::Cmp | Mnemonic::Test)
-            && (0..cmp.op_count()).all(|i| !matches!(cmp.op_kind(i), OpKind::Memory));
+        let raw = &ctx.sec.data[cmp.ip() as usize..cmp.next_ip() as usize];
+        // A memory operand (gcc -Os compares the switch value where it lies: `cmpl
+        // $10,0x28(%rsp)`) is replayed too, when nothing between the comparison and the
+        // jump writes memory or the address registers, and the operand does not depend
+        // on where the instruction is (RIP-relative) or on a segment.
+        let mem = (0..cmp.op_count()).any(|i| cmp.op_kind(i) == OpKind::Memory);
+        let mem_ok = !mem
+            || (cmp.memory_base() != Register::RIP
+                && cmp.segment_prefix() == Register::None
+                && (0..cmp.op_count()).all(|i| {
+                    !matches!(cmp.op_kind(i), OpKind::MemorySegRSI | OpKind::MemorySegRDI | OpKind::MemoryESRDI)
+                }));
+        let pure = matches!(cmp.mnemonic(), Mnemonic::Cmp | Mnemonic::Test) && mem_ok;
         if !pure || relocs.iter().any(|r| r.offset >= cmp.ip() && r.offset < cmp.next_ip()) {
-            return fail("the instruction that sets them is not a register/immediate `cmp` or `test`");
+            return fail("the instruction that sets them is not a `cmp` or `test` of registers, immediates and a stack or register-addressed memory operand");
         }
         let inputs = reads(&mut info, cmp);
         for (mid, _) in &insns[w + 1..j] {
             if !keeps_compared_value(cmp, mid) && writes(&mut info, mid).iter().any(|r| inputs.contains(r)) {
                 return fail("the comparison's inputs change before the jump");
+            }
+            if mem && writes_memory(&mut info, mid) {
+                return fail("the memory the comparison reads may change before the jump");
             }
             if labels.binary_search(&mid.ip()).is_ok() {
                 return fail("another path joins between the comparison and the jump");
@@ -311,7 +338,15 @@ pub fn analyse(
         if labels.binary_search(&ins.ip()).is_ok() {
             return fail("another path joins at the jump");
         }
-        let compare = ctx.sec.data[cmp.ip() as usize..cmp.next_ip() as usize].to_vec();
+        // The stub's copy is in the form, as the rewriter makes the original: a memory
+        // operand that is not M2/M3 (rsp or no base, no index) gets the 0x67 prefix.
+        let m2_or_m3 =
+            cmp.memory_index() == Register::None && matches!(cmp.memory_base(), Register::RSP | Register::None);
+        let mut compare = Vec::with_capacity(raw.len() + 1);
+        if mem && !m2_or_m3 && !raw.iter().take_while(|&&b| is_legacy_prefix(b)).any(|&b| b == 0x67) {
+            compare.push(0x67);
+        }
+        compare.extend_from_slice(raw);
         out.push(Replay { jmp: j, compare, entries: live });
     }
     Ok(out)

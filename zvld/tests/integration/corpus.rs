@@ -110,6 +110,7 @@ corpus_tests!(
     structs_bits,
     switch_cold_case,
     switch_flags,
+    switch_flags_mem,
     switch_range_flags,
     switch_tail_call,
     switch_table,

@@ -1032,3 +1032,27 @@ fn malformed_inputs_are_named_errors() {
         assert!(err.contains("e32.o: an ELF32 object"), "{err}");
     }
 }
+
+/// A jump-table dispatch whose range check compares memory through a base register
+/// (`cmpl $3,8(%rdi)`, as gcc -Os writes for a switch on a field) with a case that reads
+/// the flags of that comparison: zvld replays the comparison in a stub per live case, in
+/// the form (with the 0x67 prefix the rewriter gives the original), so case 3 sees ZF
+/// set. zvld refused memory comparisons ("not a register/immediate `cmp`"); without a
+/// replay P1's mask would clear ZF and case 3 would answer 555.
+#[test]
+fn a_memory_comparison_is_replayed_for_cases_that_read_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let asm = ".text\n.globl pick\n.type pick,@function\npick:\n  cmpl $3, 8(%rdi)\n  ja .Ldef\n  movl 8(%rdi), %eax\n\
+               \x20 jmp *.Ltab(,%rax,8)\n.Lc0:\n  je .Lbad\n  movl $100, %eax\n  ret\n.Lbad:\n  movl $999, %eax\n  ret\n\
+               .Lc1:\n  movl $1, %eax\n  ret\n.Lc2:\n  movl $2, %eax\n  ret\n.Lc3:\n  je .Lthree\n  movl $555, %eax\n  ret\n\
+               .Lthree:\n  movl $3, %eax\n  ret\n.Ldef:\n  movl $-1, %eax\n  ret\n.size pick, .-pick\n\
+               .section .rodata\n.align 8\n.Ltab:\n  .quad .Lc0, .Lc1, .Lc2, .Lc3\n";
+    let main = "#include <stdio.h>\nstruct s { long pad; int v; };\nint pick(struct s *);\n\
+                int main(void) { for (int i = 0; i < 6; i++) { struct s x = { 0, i }; printf(\"%d \", pick(&x)); } puts(\"\"); return 0; }\n";
+    let out = run_c(d, "memcmp", &[("pick.s", asm), ("main.c", main)], &[]);
+    assert_eq!(out, "100 1 2 3 -1 -1 \n");
+    let text = disassemble(&d.join("memcmp.nexe"));
+    let replays = text.lines().filter(|l| l.contains("cmpl   $0x3,0x8(%edi)")).count();
+    assert!(replays >= 3, "the comparison (with 0x67) in pick and in the stubs of cases 0 and 3:\n{text}");
+}
