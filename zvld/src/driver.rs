@@ -381,6 +381,10 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     let deps = compile_args.iter().any(|a| a == "-MD" || a == "-MMD");
     let has_mf = compile_args.iter().any(|a| a.starts_with("-MF"));
     let has_mt = compile_args.iter().any(|a| a.starts_with("-MT") || a.starts_with("-MQ"));
+    let has_dump = compile_args.iter().any(|a| a.starts_with("-dumpdir") || a.starts_with("-dumpbase"));
+    // gcc's link spec adds libgcov for profiling (`%{fprofile-arcs|fprofile-generate*|coverage:-lgcov}`).
+    let gcov =
+        compile_args.iter().any(|a| a == "--coverage" || a == "-fprofile-arcs" || a.starts_with("-fprofile-generate"));
     // Compile the sources.
     let tmp = TempDir::new()?;
     for (k, src) in sources.iter().enumerate() {
@@ -404,6 +408,16 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         if let Some(l) = &src.lang {
             cmd.arg("-x").arg(l);
         }
+        // Auxiliary outputs (`--coverage`'s .gcno, `-save-temps`, `-gsplit-dwarf`'s .dwo)
+        // are named as gcc names them in a one-step build, `OUT-STEM.EXT` beside the
+        // output (`a-STEM.EXT` without -o), not after the temporary object.
+        if !has_dump && src.path != "-" {
+            let dumpdir = if explicit_output { format!("{}-", cfg.output.display()) } else { "a-".to_string() };
+            cmd.arg("-dumpdir").arg(dumpdir).arg("-dumpbase").arg(&stem);
+            if let Some(ext) = Path::new(&src.path).extension() {
+                cmd.arg("-dumpbase-ext").arg(format!(".{}", ext.to_string_lossy()));
+            }
+        }
         cmd.arg("-c").arg(&src.path).arg("-o").arg(&obj).args(&flags);
         if verbose || dry_run {
             eprintln!("zvcc: {:?}", cmd);
@@ -425,6 +439,11 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     }
     cfg.inputs.extend(user_inputs);
     if !nolibs {
+        if gcov {
+            if let Some(libgcov) = gcc_output(&["-print-file-name=libgcov.a"]) {
+                cfg.inputs.push(InputArg::Path(PathBuf::from(libgcov)));
+            }
+        }
         cfg.inputs.push(InputArg::Path(lib.join("libzrt.a")));
         cfg.inputs.push(InputArg::Path(lib.join("libc.a")));
         if let Some(libgcc) = gcc_output(&["-print-libgcc-file-name"]) {

@@ -390,3 +390,27 @@ fn zvcc_answers_help_queries_as_gcc_with_its_flags() {
     assert_eq!(state("-mavx512f"), Some(false), "{target}");
     assert_eq!(state("-mtls-direct-seg-refs"), Some(false), "{target}");
 }
+
+/// A one-step build leaves gcc's auxiliary outputs where gcc leaves them (`OUT-STEM.EXT`
+/// beside the output, `a-STEM.EXT` without `-o`): they were written next to zvcc's
+/// temporary objects and deleted with them. `--coverage` links libgcov, as gcc's link
+/// spec does (it failed with "undefined symbol `__gcov_init`").
+#[test]
+fn one_step_builds_keep_auxiliary_outputs_and_link_libgcov() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "h.c", "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["--coverage", "-save-temps", "h.c", "-o", "cov.nexe"]);
+    run_ok(c, "zvcc --coverage -save-temps");
+    for f in ["cov.nexe-h.gcno", "cov.nexe-h.i", "cov.nexe-h.s"] {
+        assert!(d.join(f).is_file(), "{f} is left as gcc leaves it");
+    }
+    assert!(verify(&d.join("cov.nexe")) > 0);
+    let out = Command::new(sibling_binary("zvrun")).arg(d.join("cov.nexe")).output().unwrap();
+    assert_eq!(out.stdout, b"hi\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let mut c = zvcc();
+    c.current_dir(d).args(["-g", "-gsplit-dwarf", "h.c"]);
+    run_ok(c, "zvcc -gsplit-dwarf");
+    assert!(d.join("a-h.dwo").is_file() && d.join("a.out").is_file(), "a-h.dwo without -o");
+}
