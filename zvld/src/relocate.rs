@@ -453,16 +453,19 @@ pub fn sym_label(res: &Resolved<'_>, obj: u32, sym: RelSym) -> String {
 mod tests {
     use super::*;
 
-    fn relax(code: &[u8], r_type: u32, def: Def) -> Option<GotRelax> {
-        let res = Resolved {
+    fn empty() -> Resolved<'static> {
+        Resolved {
             objects: Vec::new(),
             globals: Default::default(),
             commons: Vec::new(),
             linker_used: Vec::new(),
             section_bounds: Vec::new(),
-        };
+        }
+    }
+
+    fn relax(code: &[u8], r_type: u32, def: Def) -> Option<GotRelax> {
         // The field is the last four bytes.
-        got_relaxation(&res, code, code.len() - 4, r_type, -4, 4, def)
+        got_relaxation(&empty(), code, code.len() - 4, r_type, -4, 4, def)
     }
 
     #[test]
@@ -488,13 +491,7 @@ mod tests {
         assert_eq!(imm(&[0x48, 0x8a, 0x05]), None);
         assert_eq!(imm(&[0x48, 0x03, 0x25]), None);
         assert_eq!(imm(&[0x48, 0x3b, 0x25]), Some(GotRelax::Imm([0x48, 0x81, 0xfc])), "cmp does not write");
-        let res = Resolved {
-            objects: Vec::new(),
-            globals: Default::default(),
-            commons: Vec::new(),
-            linker_used: Vec::new(),
-            section_bounds: Vec::new(),
-        };
+        let res = empty();
         let code = with(&[0x48, 0x8b, 0x05]);
         assert_eq!(got_relaxation(&res, &code, 3, elf::R_X86_64_REX_GOTPCRELX, 0, 4, d), None);
         // Initial-exec TLS → local-exec: mov x@gottpoff(%rip),%r12 → mov $off,%r12;
