@@ -54,9 +54,10 @@ pub struct Replay {
 
 /// Whether some status flag may be read at `t` before being written, following
 /// fall-through, direct jumps and both sides of conditional branches (within a budget;
-/// anything unknown counts as a read). `func` is the dispatching function's range: a
-/// jump out of it is a tail call, after which the flags are dead (the ABI passes none).
-fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64, func: (u64, u64)) -> bool {
+/// anything unknown counts as a read). `functions` are the starts of the section's
+/// STT_FUNC symbols and `this` the dispatching function's: a direct jump to another
+/// function is a tail call, after which the flags are dead (the ABI passes none).
+fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64, functions: &[u64], this: u64) -> bool {
     // A branch with a relocation leaves the section: a tail call, where flags are dead.
     let external = |ins: &Instruction| {
         let k = relocs.partition_point(|r| r.offset < ins.ip());
@@ -98,11 +99,14 @@ fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64, f
                 FlowControl::IndirectBranch => break,
                 FlowControl::Interrupt if ins.mnemonic() != Mnemonic::Int3 => return true,
                 FlowControl::UnconditionalBranch if external(ins) => break,
-                // A jump out of the function (to another function of the section, with no
-                // relocation: gcc's tail call of a static function) is a tail call too.
+                // A jump to the start of another function of the section (STT_FUNC), with
+                // no relocation: gcc's tail call of a static function, after which the
+                // flags are dead. A jump to any other label is followed (a plain symbol
+                // inside a function is not a function boundary).
                 FlowControl::UnconditionalBranch
                     if ins.op0_kind() == OpKind::NearBranch64
-                        && !(func.0..func.1).contains(&ins.near_branch_target()) =>
+                        && ins.near_branch_target() != this
+                        && functions.binary_search(&ins.near_branch_target()).is_ok() =>
                 {
                     break
                 }
@@ -239,8 +243,17 @@ pub fn analyse(
         let mut n = 0u64;
         let mut k = table.relocs.partition_point(|x| x.offset < table_off);
         while let Some(x) = table.relocs.get(k) {
-            if x.offset != table_off + 8 * n || x.r_type != elf::R_X86_64_64 || n >= 4096 {
+            if x.offset != table_off + 8 * n || x.r_type != elf::R_X86_64_64 {
                 break;
+            }
+            if n >= 4096 {
+                // Entries past this would go unchecked: refuse rather than guess.
+                return Err(ctx_err(
+                    ctx,
+                    ins,
+                    "a jump table of more than 4096 entries (zvld checks each case for live status flags)".into(),
+                    "compile this file with -fno-jump-tables",
+                ));
             }
             if n > 0 && starts.binary_search(&(table_sec, x.offset)).is_ok() {
                 break; // the next table
@@ -270,7 +283,8 @@ pub fn analyse(
                 "compile this file with -fno-jump-tables or -fno-reorder-blocks-and-partition",
             ));
         }
-        let live: Vec<Entry> = entries.into_iter().filter(|e| live_at(insns, relocs, e.target, (lo, hi))).collect();
+        let live: Vec<Entry> =
+            entries.into_iter().filter(|e| live_at(insns, relocs, e.target, functions, lo)).collect();
         if live.is_empty() {
             continue;
         }

@@ -28,7 +28,7 @@ use iced_x86::{
 use object::elf;
 
 use crate::error::{LinkError, Location, Result};
-use crate::inputs::{Object, Reloc, Section};
+use crate::inputs::{Object, Reloc, Section, SymDef};
 use crate::resolve::TLS_GET_ADDR;
 
 /// Bundle size (FORM.md: BUNDLE).
@@ -777,7 +777,27 @@ fn decode_chunk(
         );
         labels.sort_unstable();
         labels.dedup();
-        let functions: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
+        // Function boundaries: the STT_FUNC symbols of the section (a plain label inside
+        // a function, from assembly, is not one); without any, every symbol.
+        let mut functions: Vec<u64> = ctx
+            .obj
+            .symbols
+            .iter()
+            .filter(|s| s.kind == elf::STT_FUNC)
+            .filter_map(|s| match s.def {
+                SymDef::Section { sec, value }
+                    if ctx.obj.sections.get(sec as usize).is_some_and(|x| std::ptr::eq(x, ctx.sec)) =>
+                {
+                    Some(value)
+                }
+                _ => None,
+            })
+            .collect();
+        if functions.is_empty() {
+            functions = syms.iter().map(|&(o, _)| o).collect();
+        }
+        functions.sort_unstable();
+        functions.dedup();
         crate::flags::analyse(ctx, insns, relocs, &labels, &functions, (start, end))?
     } else {
         Vec::new()

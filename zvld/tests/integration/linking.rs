@@ -1056,3 +1056,19 @@ fn a_memory_comparison_is_replayed_for_cases_that_read_its_flags() {
     let replays = text.lines().filter(|l| l.contains("cmpl   $0x3,0x8(%edi)")).count();
     assert!(replays >= 3, "the comparison (with 0x67) in pick and in the stubs of cases 0 and 3:\n{text}");
 }
+
+/// A plain (not STT_FUNC) symbol inside a function is not a function boundary: a case
+/// that jumps to it is followed, not taken for a tail call. Here both cases jump to
+/// `shared`, whose `sbb` reads CF from the dispatch's comparison; zvld took the jump for a
+/// tail call (flags dead), made no replay stub, and f(0) was 0 instead of -1.
+#[test]
+fn a_jump_to_a_plain_label_inside_the_function_is_not_a_tail_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let asm = ".text\n.globl f\n.type f,@function\nf:\n  cmpl $1, %edi\n  ja .Ldefault\n  movl %edi, %edi\n\
+               \x20 jmp *.Ltable(,%rdi,8)\n.Lcase0:\n  jmp shared\n.Lcase1:\n  jmp shared\n.Ldefault:\n  movl $7, %eax\n  ret\n\
+               shared:\n  sbbl %eax, %eax\n  ret\n.size f, .-f\n.section .rodata\n.align 8\n.Ltable:\n  .quad .Lcase0, .Lcase1\n";
+    let main =
+        "#include <stdio.h>\nint f(int);\nint main(void) { printf(\"%d %d %d\\n\", f(0), f(1), f(2)); return 0; }\n";
+    assert_eq!(run_c(d, "label", &[("f.s", asm), ("main.c", main)], &[]), "-1 0 7\n");
+}
