@@ -646,3 +646,102 @@ fn regions_must_lie_between_code_start_and_code_limit() {
     let nops = vec![0x90; 32];
     assert!(verify_region(form::CODE_LIMIT - 32, &nops, RegionKind::Jail, Options::default()).is_ok());
 }
+
+/// Parallel scans write into disjoint word ranges of the bitmaps: they lose no instruction start and no
+/// second half, whatever the region length (multiple of 64, 32 mod 64, not a multiple of
+/// 32) and thread count, checked against an oracle built from known bundle templates
+/// (not only against the single-threaded run, which shares the bitmap code).
+#[test]
+fn parallel_bitmaps_match_a_template_oracle() {
+    // Templates: (bytes, starts, second halves) per 32-byte bundle.
+    fn bundle(kind: u64) -> (Vec<u8>, Vec<bool>, Vec<bool>) {
+        let mut b = vec![0x90u8; 32];
+        let mut st = vec![true; 32];
+        let mut se = vec![false; 32];
+        match kind {
+            0 => {}
+            1 => {
+                // P1 at 27: and $-32,%eax (27..30), jmp *%rax (30..32)
+                b[27..32].copy_from_slice(&[0x83, 0xE0, 0xE0, 0xFF, 0xE0]);
+                st[28] = false;
+                st[29] = false;
+                st[31] = false;
+                se[30] = true;
+            }
+            2 => b.fill(0xF4),
+            3 => {
+                // jmp rel32 at 0 (filled in later)
+                b[0] = 0xE9;
+                for s in &mut st[1..5] {
+                    *s = false;
+                }
+            }
+            _ => {
+                // P2 at 23..31, ret at 31
+                b[23..32].copy_from_slice(&[0x48, 0x81, 0x24, 0x24, 0xE0, 0xFF, 0xFF, 0x7F, 0xC3]);
+                for s in &mut st[24..31] {
+                    *s = false;
+                }
+                se[31] = true;
+            }
+        }
+        (b, st, se)
+    }
+    let mut rng = crate::testgen::Rng::new(7);
+    for extra in [0usize, 32, 32 + 17, 64 + 5] {
+        let nb = (PARALLEL_MIN + 8192) / 32;
+        let mut code = Vec::new();
+        let mut starts = Vec::new();
+        let mut second = Vec::new();
+        let mut jumps = Vec::new();
+        for i in 0..nb {
+            // The last few bundles are HLT (the sled).
+            let kind = if i + 2 >= nb { 2 } else { rng.below(5) };
+            let (b, st, se) = bundle(kind);
+            if kind == 3 {
+                jumps.push(code.len());
+            }
+            code.extend(b);
+            starts.extend(st);
+            second.extend(se);
+        }
+        // A trailing partial region (all NOPs then HLT), not a multiple of 64 or 32.
+        for k in 0..extra {
+            code.push(if k + 1 == extra { 0xF4 } else { 0x90 });
+            starts.push(true);
+            second.push(false);
+        }
+        let len = code.len();
+        // Targets: random, and near every 64-byte boundary that could be a chunk start.
+        let mut bad = 0;
+        for (n, &at) in jumps.iter().enumerate() {
+            let t = if n % 2 == 0 {
+                rng.below(len as u64) as usize
+            } else {
+                let c = (rng.below(len as u64 / 64) as usize) * 64;
+                (c + 31 - (rng.below(3) as usize)).min(len - 1) - if n % 4 == 1 { 32 } else { 0 }
+            };
+            let rel = (t as i64 - (at as i64 + 5)) as i32;
+            code[at + 1..at + 5].copy_from_slice(&rel.to_le_bytes());
+            if !(starts[t] && !second[t]) {
+                bad += 1;
+            }
+        }
+        assert!(bad > 100, "the test exercises rejected targets ({bad})");
+        let c7 = |r: &Result<VerifiedCode<'static>, Rejected>| match r {
+            Ok(_) => 0,
+            Err(e) => e.violations.iter().filter(|v| v.rule == Rule::C7).count(),
+        };
+        let one = verify_region(form::CODE_START, &code, RegionKind::Jail, Options::default());
+        assert_eq!(c7(&one), bad, "single thread, extra {extra}");
+        for threads in [2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 31, 64, 1000, 5000] {
+            let many = verify_region_parallel(form::CODE_START, &code, RegionKind::Jail, Options::default(), threads);
+            assert_eq!(c7(&many), bad, "{threads} threads, extra {extra}");
+            match (&one, &many) {
+                (Err(a), Err(b)) => assert_eq!(a.violations, b.violations, "{threads} threads, extra {extra}"),
+                (Ok(_), Ok(_)) => {}
+                _ => panic!("verdicts differ, {threads} threads, extra {extra}"),
+            }
+        }
+    }
+}
