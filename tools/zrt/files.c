@@ -598,7 +598,13 @@ long zrt_lseek(long fd, long off, long whence) {
   return (long)p;
 }
 
-long zrt_fsync(long fd) { return get(fd) ? 0 : -EBADF; }
+/* fsync/fdatasync: nothing to flush (writes reach the host at once); a pipe cannot be
+ * synced (-EINVAL, as Linux). */
+long zrt_fsync(long fd) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  return o->kind == K_PIPE ? -EINVAL : 0;
+}
 
 /* ---- directories ------------------------------------------------------------------------ */
 

@@ -187,7 +187,6 @@ const IGNORED_WITH_ARG: &[&str] = &[
     "--rpath",
     "-rpath-link",
     "--rpath-link",
-    "-R",
     "-soname",
     "--soname",
     "-h",
@@ -229,6 +228,9 @@ const IGNORED_WITH_ARG: &[&str] = &[
     "--error-handling-script",
     "-O",
     "-a",
+    "--export-dynamic-symbol",
+    "--export-dynamic-symbol-list",
+    "-assert",
 ];
 
 /// GNU ld's long options (or their prefixes) that start like a short option with a
@@ -280,6 +282,8 @@ enum Pending {
     Lib,
     LibPath,
     Emulation,
+    /// `-R DIR` is `-rpath DIR` (meaningless here); `-R FILE` is `--just-symbols`.
+    RpathOrSymbols,
     /// The argument of an option that means nothing for a static nexe (`-rpath DIR`).
     Skip,
 }
@@ -326,6 +330,13 @@ impl LdArgs {
             Pending::Lib => inputs.push(InputArg::Lib(v.to_string())),
             Pending::LibPath => cfg.lib_paths.push(PathBuf::from(v)),
             Pending::Emulation => check_emulation(v)?,
+            Pending::RpathOrSymbols => {
+                if !std::path::Path::new(v).is_dir() {
+                    return Err(LdOptionError(format!(
+                        "-R {v}: zvld does not support --just-symbols (-R with a file; -R with a directory is -rpath)"
+                    )));
+                }
+            }
             Pending::Skip => {}
         }
         Ok(())
@@ -365,6 +376,7 @@ impl LdArgs {
             "-l" | "--library" => Some(Pending::Lib),
             "-L" | "--library-path" => Some(Pending::LibPath),
             "-m" => Some(Pending::Emulation),
+            "-R" => Some(Pending::RpathOrSymbols),
             _ if IGNORED_WITH_ARG.contains(&p) => Some(Pending::Skip),
             _ => None,
         };

@@ -87,6 +87,7 @@ static void basics(void) {
   printf("lseek: %s\n", res(lseek(p[0], 0, SEEK_CUR)));
   printf("pread: %s\n", res(pread(p[0], buf, 1, 0)));
   printf("pwrite: %s\n", res(pwrite(p[1], "x", 1, 0)));
+  printf("fsync: %s\n", res(fsync(p[1])));
   printf("read write end: %s\n", res(read(p[1], buf, 1)));
   printf("write read end: %s\n", res(write(p[0], "x", 1)));
   printf("F_GETFL: %o %o\n", fcntl(p[0], F_GETFL), fcntl(p[1], F_GETFL));

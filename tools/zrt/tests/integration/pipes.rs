@@ -68,6 +68,7 @@ fn pipes_poll_and_select_match_native() {
         "select empty: 1 read 0 write 1 except 0",
         "select after a write: 3 read 1 write 1 file 1",
         "select on a closed fd: -1 EBADF",
+        "fsync: -1 EINVAL",
         "pselect after the write end closed: 1 read 1",
         "churn: 300 pipes of 64 KiB, then pipe fds 3 4",
     ] {
