@@ -33,10 +33,7 @@ pub fn sysroot() -> PathBuf {
             let path = e.path();
             let source = path.extension().is_some_and(|x| x == "c" || x == "h" || x == "S");
             if source && e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t > stamp) {
-                panic!(
-                    "{} changed after the sysroot's libzrt.a was built: run scripts/build-sysroot",
-                    path.display()
-                );
+                panic!("{} changed after the sysroot's libzrt.a was built: run scripts/build-sysroot", path.display());
             }
         }
     }
