@@ -57,12 +57,22 @@ pub struct Replay {
 /// anything unknown counts as a read). `functions` are the starts of the section's
 /// STT_FUNC symbols and `this` the dispatching function's: a direct jump to another
 /// function is a tail call, after which the flags are dead (the ABI passes none).
-fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64, functions: &[u64], this: u64) -> bool {
-    // A branch with a relocation leaves the section: a tail call, where flags are dead.
-    let external = |ins: &Instruction| {
+fn live_at(
+    insns: &[(Instruction, ConstantOffsets)],
+    relocs: &[Reloc],
+    t: u64,
+    functions: &[u64],
+    this: u64,
+    cold: &dyn Fn(&Reloc) -> bool,
+) -> bool {
+    // A branch with a relocation leaves the section: a tail call, where flags are dead,
+    // unless it goes to the function's cold part, whose code `cold` checks.
+    let reloc_of = |ins: &Instruction| {
         let k = relocs.partition_point(|r| r.offset < ins.ip());
-        relocs.get(k).is_some_and(|r| r.offset < ins.next_ip())
+        relocs.get(k).filter(|r| r.offset < ins.next_ip())
     };
+    let external = |ins: &Instruction| reloc_of(ins).is_some();
+    let cold_read = |ins: &Instruction| reloc_of(ins).is_some_and(cold);
     let index = |ip: u64| insns.binary_search_by_key(&ip, |(i, _)| i.ip()).ok();
     let Some(k0) = index(t) else { return true };
     let mut work = vec![(k0, 0u32)];
@@ -98,7 +108,12 @@ fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64, f
                 // is analysed on its own.
                 FlowControl::IndirectBranch => break,
                 FlowControl::Interrupt if ins.mnemonic() != Mnemonic::Int3 => return true,
-                FlowControl::UnconditionalBranch if external(ins) => break,
+                FlowControl::UnconditionalBranch if external(ins) => {
+                    if cold_read(ins) {
+                        return true;
+                    }
+                    break;
+                }
                 // A jump to the start of another function of the section (STT_FUNC), with
                 // no relocation: gcc's tail call of a static function, after which the
                 // flags are dead. A jump to any other label is followed (a plain symbol
@@ -114,7 +129,12 @@ fn live_at(insns: &[(Instruction, ConstantOffsets)], relocs: &[Reloc], t: u64, f
                     let Some(n) = index(ins.near_branch_target()) else { return true };
                     k = n;
                 }
-                FlowControl::ConditionalBranch if external(ins) => k += 1,
+                FlowControl::ConditionalBranch if external(ins) => {
+                    if cold_read(ins) {
+                        return true;
+                    }
+                    k += 1;
+                }
                 FlowControl::ConditionalBranch if ins.op0_kind() == OpKind::NearBranch64 => {
                     let Some(n) = index(ins.near_branch_target()) else { return true };
                     work.push((n, written));
@@ -228,6 +248,17 @@ pub fn analyse(
     starts.sort_unstable();
     let mut out = Vec::new();
     let mut info = InstructionInfoFactory::new();
+    // A relocated branch (rel32, at the end of its instruction) into a cold section: may
+    // the code at its target read the flags first?
+    let cold = |r: &Reloc| -> bool {
+        let SymDef::Section { sec, value } = ctx.obj.symbols[r.sym as usize].def else { return false };
+        match ctx.obj.sections.get(sec as usize) {
+            Some(s) if s.name.starts_with(".text.unlikely") => {
+                cold_flags_live(s.data, value.wrapping_add(r.addend as u64).wrapping_add(4))
+            }
+            _ => false,
+        }
+    };
     for &(j, (table_sec, table_off)) in &sites {
         let ins = &insns[j].0;
         let Some(table) = ctx.obj.sections.get(table_sec as usize) else { continue };
@@ -284,7 +315,7 @@ pub fn analyse(
             ));
         }
         let live: Vec<Entry> =
-            entries.into_iter().filter(|e| live_at(insns, relocs, e.target, functions, lo)).collect();
+            entries.into_iter().filter(|e| live_at(insns, relocs, e.target, functions, lo, &cold)).collect();
         if live.is_empty() {
             continue;
         }

@@ -1072,3 +1072,20 @@ fn a_jump_to_a_plain_label_inside_the_function_is_not_a_tail_call() {
         "#include <stdio.h>\nint f(int);\nint main(void) { printf(\"%d %d %d\\n\", f(0), f(1), f(2)); return 0; }\n";
     assert_eq!(run_c(d, "label", &[("f.s", asm), ("main.c", main)], &[]), "-1 0 7\n");
 }
+
+/// A case that jumps into the function's cold part (`.text.unlikely`, a relocated
+/// branch) is not a tail call when the cold code reads the flags first: zvld checks the
+/// code there and replays the comparison for that case. It took every relocated branch
+/// for a tail call, so `sbb` in the cold part read P1's flags and f(0) was 0, not -1.
+#[test]
+fn a_case_continued_in_the_cold_part_keeps_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let asm = ".text\n.globl f\n.type f,@function\nf:\n  cmpl $1, %edi\n  ja .Ldefault\n  movl %edi, %edi\n\
+               \x20 jmp *.Ltable(,%rdi,8)\n.Lcase0:\n  jmp .Lcold\n.Lcase1:\n  jmp .Lcold\n.Ldefault:\n  movl $7, %eax\n  ret\n\
+               .size f, .-f\n.section .text.unlikely,\"ax\",@progbits\n.Lcold:\n  sbbl %eax, %eax\n  ret\n\
+               .section .rodata\n.align 8\n.Ltable:\n  .quad .Lcase0, .Lcase1\n";
+    let main =
+        "#include <stdio.h>\nint f(int);\nint main(void) { printf(\"%d %d %d\\n\", f(0), f(1), f(2)); return 0; }\n";
+    assert_eq!(run_c(d, "cold", &[("f.s", asm), ("main.c", main)], &[]), "-1 0 7\n");
+}
