@@ -160,6 +160,7 @@ fn rebuild_object(
                 bias: 4,
                 place: 0,
                 debug: true,
+                head: 0,
             };
             let pos = new_off + (r.offset as usize - off);
             let _ = crate::relocate::apply(a, &mut out, pos, &f);

@@ -147,8 +147,16 @@ fn unrelaxed_slots(
                 let tp = relocate::got_kind(x.r_type)?;
                 // An unresolvable symbol is reported when the code is relocated.
                 let def = relocate::out_def(res, obj, x.sym).ok()?;
-                let relaxed =
-                    relocate::got_relaxation(res, &rw.bytes, x.at as usize, x.r_type, x.addend, i64::from(x.bias), def);
+                let relaxed = relocate::got_relaxation(
+                    res,
+                    &rw.bytes,
+                    x.at as usize,
+                    x.head,
+                    x.r_type,
+                    x.addend,
+                    i64::from(x.bias),
+                    def,
+                );
                 relaxed.is_none().then_some(slot(tp, def))
             })
         })

@@ -552,6 +552,7 @@ fn build_code(
                 bias: i64::from(x.bias),
                 place: p.addr + u64::from(x.at),
                 debug: false,
+                head: x.head,
             };
             relocate::apply(a, bytes, x.at as usize, &f)?;
         }
@@ -613,6 +614,7 @@ fn fill_segment(
                 bias,
                 place: p.addr + r.offset,
                 debug: false,
+                head: 0,
             };
             relocate::apply(a, bytes, r.offset as usize, &f)?;
         }
@@ -702,6 +704,7 @@ fn debug_sections(
                         bias: 4,
                         place: r.offset,
                         debug: true,
+                        head: 0,
                     };
                     // Debug information is best effort: an unsupported field is left as is.
                     let _ = relocate::apply(a, dst, r.offset as usize, &f);

@@ -173,16 +173,22 @@ pub enum GotRelax {
 /// the answer is the same before and after other relocations of the section are applied:
 /// [`crate::layout`] drops the GOT slots that no unrelaxed instruction reads, and
 /// [`apply`] relaxes the same instructions.
+#[allow(clippy::too_many_arguments)]
 pub fn got_relaxation(
     res: &Resolved<'_>,
     code: &[u8],
     at: usize,
+    head: u8,
     r_type: u32,
     addend: i64,
     bias: i64,
     def: Def,
 ) -> Option<GotRelax> {
-    if addend != -4 || bias != 4 || at < 3 || at + 4 > code.len() {
+    // `head` bytes of the instruction precede the field: the opcode and ModRM (and the
+    // REX byte, for the immediate forms) must be among them, not bytes of the
+    // instruction before (a 32-bit GOTTPOFF load has no REX; the byte before its opcode
+    // may look like one).
+    if addend != -4 || bias != 4 || at < 3 || at + 4 > code.len() || head < 2 {
         return None;
     }
     let (rex, op, modrm) = (code[at - 3], code[at - 2], code[at - 1]);
@@ -191,7 +197,7 @@ pub fn got_relaxation(
         return None;
     }
     let reg = (modrm >> 3) & 7;
-    let rex_w = rex & 0xf8 == 0x48;
+    let rex_w = head >= 3 && rex & 0xf8 == 0x48;
     // REX.R moves to REX.B when the register moves from ModRM.reg to ModRM.r/m.
     let rex_rm = (rex & !0x04) | ((rex >> 2) & 1);
     // A 64-bit write of %rsp (C6) is left to the verifier, unrelaxed.
@@ -279,6 +285,8 @@ pub struct Fix<'x> {
     /// The field is in a debug section: translate code addresses to the nearest
     /// instruction and never fail on an unmapped target.
     pub debug: bool,
+    /// Bytes of its instruction before the field, in code (0: unknown or not code).
+    pub head: u8,
 }
 
 /// Applies one relocation to `buf` at `off`.
@@ -300,7 +308,7 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
     }
     let p = f.place as i64;
     let relax = if got_kind(f.r_type).is_some() && !f.debug && a.in_code(f.place) {
-        got_relaxation(a.res, buf, off, f.r_type, f.addend, f.bias, f.def)
+        got_relaxation(a.res, buf, off, f.head, f.r_type, f.addend, f.bias, f.def)
     } else {
         None
     };
@@ -465,7 +473,7 @@ mod tests {
 
     fn relax(code: &[u8], r_type: u32, def: Def) -> Option<GotRelax> {
         // The field is the last four bytes.
-        got_relaxation(&empty(), code, code.len() - 4, r_type, -4, 4, def)
+        got_relaxation(&empty(), code, code.len() - 4, 3, r_type, -4, 4, def)
     }
 
     #[test]
@@ -493,7 +501,7 @@ mod tests {
         assert_eq!(imm(&[0x48, 0x3b, 0x25]), Some(GotRelax::Imm([0x48, 0x81, 0xfc])), "cmp does not write");
         let res = empty();
         let code = with(&[0x48, 0x8b, 0x05]);
-        assert_eq!(got_relaxation(&res, &code, 3, elf::R_X86_64_REX_GOTPCRELX, 0, 4, d), None);
+        assert_eq!(got_relaxation(&res, &code, 3, 3, elf::R_X86_64_REX_GOTPCRELX, 0, 4, d), None);
         // Initial-exec TLS → local-exec: mov x@gottpoff(%rip),%r12 → mov $off,%r12;
         // add → add $off; not for a symbol that is not thread-local.
         let tls = Def::UndefinedWeak;
@@ -501,5 +509,12 @@ mod tests {
         assert_eq!(ie(&[0x4c, 0x8b, 0x25], tls), Some(GotRelax::Imm([0x49, 0xc7, 0xc4])));
         assert_eq!(ie(&[0x48, 0x03, 0x05], tls), Some(GotRelax::Imm([0x48, 0x81, 0xc0])));
         assert_eq!(ie(&[0x48, 0x8b, 0x05], d), None);
+        // A 32-bit `movl x@gottpoff(%rip),%eax` (8b 05, two bytes before the field) after
+        // an instruction ending in 0x48: that byte is not this instruction's REX, so
+        // nothing is relaxed (the previous instruction's last byte was overwritten).
+        let code = with(&[0x48, 0x8b, 0x05]);
+        assert_eq!(got_relaxation(&empty(), &code, 3, 2, elf::R_X86_64_GOTTPOFF, -4, 4, tls), None);
+        // With two bytes before the field, `mov` → `lea` still applies (it changes only the opcode).
+        assert_eq!(got_relaxation(&empty(), &code, 3, 2, elf::R_X86_64_GOTPCRELX, -4, 4, d), Some(GotRelax::Lea));
     }
 }

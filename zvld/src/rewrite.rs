@@ -59,6 +59,9 @@ pub struct OutReloc {
     pub bias: u8,
     /// The field is the target of a direct branch (its target need not start a bundle).
     pub branch: bool,
+    /// Bytes of its instruction before the field (0 when not known): GOT relaxation
+    /// rewrites the opcode and ModRM (and REX) before the field only when they are there.
+    pub head: u8,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -937,7 +940,11 @@ fn rewrite_one(
                     let mut local = None;
                     for r in rs {
                         let f = reloc_field(ctx, ins, co, r)?;
-                        e.fix(u, (f as isize + shift) as usize, FixKind::Reloc(out_reloc(r, len - f, false)));
+                        e.fix(
+                            u,
+                            (f as isize + shift) as usize,
+                            FixKind::Reloc(out_reloc(r, (f as isize + shift) as usize, len - f, false)),
+                        );
                     }
                     if base == Register::RIP && rs.is_empty() {
                         local = Some(rip_local(ctx, ins, co, size)?);
@@ -992,7 +999,7 @@ fn rewrite_one(
                     unit.target = t as u32;
                 }
                 [r] if (r.offset - pos) as usize + 4 == len => {
-                    e.fix(u, field, FixKind::Reloc(out_reloc(r, 4, true)));
+                    e.fix(u, field, FixKind::Reloc(out_reloc(r, field, 4, true)));
                 }
                 _ => {
                     return fail(
@@ -1136,7 +1143,7 @@ fn rewrite_one(
         let u = e.unit(raw, false);
         for r in rs {
             let f = reloc_field(ctx, ins, co, r)?;
-            e.fix(u, f, FixKind::Reloc(out_reloc(r, len - f, false)));
+            e.fix(u, f, FixKind::Reloc(out_reloc(r, f, len - f, false)));
         }
         if let Some((target, f)) = local_rip {
             e.fix(u, f, FixKind::LocalRip { target, bias: (len - f) as u8 });
@@ -1167,7 +1174,11 @@ fn rewrite_one(
     let u = e.unit(out.bytes(), false);
     for r in rs {
         let f = reloc_field(ctx, ins, co, r)?;
-        e.fix(u, (f as isize + shift) as usize, FixKind::Reloc(out_reloc(r, len - f, false)));
+        e.fix(
+            u,
+            (f as isize + shift) as usize,
+            FixKind::Reloc(out_reloc(r, (f as isize + shift) as usize, len - f, false)),
+        );
     }
     if let Some((target, f)) = local_rip {
         e.fix(u, (f as isize + shift) as usize, FixKind::LocalRip { target, bias: (len - f) as u8 });
@@ -1190,13 +1201,17 @@ fn call_past_red_zone(e: &mut Emitter, symbol: &'static str) {
             addend: -4,
             bias: 4,
             branch: true,
+            head: 0,
         }),
     );
     e.unit(&[0x8D, 0xA4, 0x24, 0x80, 0, 0, 0], false);
 }
 
-fn out_reloc(r: &Reloc, bias: usize, branch: bool) -> OutReloc {
-    OutReloc { at: 0, r_type: r.r_type, sym: RelSym::Obj(r.sym), addend: r.addend, bias: bias as u8, branch }
+/// A moved relocation: `head` bytes of the output instruction before the field, `bias`
+/// after it.
+fn out_reloc(r: &Reloc, head: usize, bias: usize, branch: bool) -> OutReloc {
+    let head = head as u8;
+    OutReloc { at: 0, r_type: r.r_type, sym: RelSym::Obj(r.sym), addend: r.addend, bias: bias as u8, branch, head }
 }
 
 /// A RIP-relative operand without a relocation: its target (in this section) and the
@@ -1284,7 +1299,11 @@ fn rewrite_fs(
     let u = e.unit(&out, false);
     for r in rs {
         let f = reloc_field(ctx, ins, co, r)?;
-        e.fix(u, (f as isize + shift) as usize, FixKind::Reloc(out_reloc(r, ins.len() - f, false)));
+        e.fix(
+            u,
+            (f as isize + shift) as usize,
+            FixKind::Reloc(out_reloc(r, (f as isize + shift) as usize, ins.len() - f, false)),
+        );
     }
     Ok(())
 }
@@ -1313,7 +1332,7 @@ fn rewrite_moffs(
     match rs {
         [] if high == [0, 0, 0, 0] => {}
         [r] if r.offset - pos == addr_at as u64 && r.r_type == elf::R_X86_64_64 => {
-            let mut o = out_reloc(r, 4, false);
+            let mut o = out_reloc(r, addr_at + 1, 4, false);
             o.r_type = elf::R_X86_64_32;
             e.fix(u, addr_at + 1, FixKind::Reloc(o));
         }
@@ -1470,6 +1489,7 @@ fn relax_tls(
                 addend,
                 bias: 4,
                 branch: false,
+                head: 0,
             }),
         );
     }
@@ -1484,6 +1504,7 @@ fn tp_reloc() -> FixKind {
         addend: 0,
         bias: 4,
         branch: false,
+        head: 0,
     })
 }
 
