@@ -160,6 +160,12 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
     let (image, program_file) = match (&cli.manifest, cli.rest.first()) {
         (None, Some(p)) => match zvrun::image::open_program(std::path::Path::new(p)) {
             Opened::Image(f) => (Some((p.clone(), f)), None),
+            // A name that is not UTF-8 cannot be opened again later by its (lossy) text:
+            // its open error is reported here.
+            Opened::Nexe(None) if p.to_str().is_none() => {
+                let e = std::fs::File::open(p).err().map_or_else(|| "cannot open".to_string(), |e| e.to_string());
+                return Err(format!("cannot read program {}: {e}", p.to_string_lossy()));
+            }
             Opened::Nexe(f) => (None, f.map(std::sync::Arc::new)),
         },
         _ => (None, None),

@@ -479,6 +479,15 @@ fn arguments_and_environment_are_bytes() {
     assert_eq!(argv, [b"\x81".to_vec(), b"caf\xe9".to_vec()]);
     let env: Vec<Vec<u8>> = (0..2).map(|i| cstr(word(block, 16 + 8 * argc + 8 * i))).collect();
     assert_eq!(env, [b"X=\xff\xfe".to_vec(), b"Y=a\x80b".to_vec()]);
+    // A program whose name is not UTF-8 runs, and a missing one is named.
+    let odd = std::env::temp_dir().join(os(b"zv-entry-\xff.nexe"));
+    std::fs::copy(&nexe, &odd).unwrap();
+    let out = zvrun().arg(&odd).stdin(std::process::Stdio::null()).output().expect("zvrun runs");
+    let _ = std::fs::remove_file(&odd);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = zvrun().arg(os(b"/nonexistent/\xff.nexe")).output().expect("zvrun runs");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file"));
     // A path option is still text, and says so.
     let out = zvrun().arg("--manifest").arg(os(b"m\xff")).output().expect("zvrun runs");
     assert_eq!(out.status.code(), Some(125));
