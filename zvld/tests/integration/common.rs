@@ -102,3 +102,16 @@ pub fn verify(path: &Path) -> usize {
         ),
     }
 }
+
+/// Little-endian fields of a file's bytes at offset `o`.
+pub fn u16_at(b: &[u8], o: usize) -> u64 {
+    u64::from(u16::from_le_bytes([b[o], b[o + 1]]))
+}
+/// See [`u16_at`].
+pub fn u32_at(b: &[u8], o: usize) -> u64 {
+    u64::from(u32::from_le_bytes(b[o..o + 4].try_into().unwrap()))
+}
+/// See [`u16_at`].
+pub fn u64_at(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}

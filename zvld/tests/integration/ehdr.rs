@@ -26,16 +26,6 @@ int main(void) {
 }
 "#;
 
-fn u16_at(b: &[u8], o: usize) -> u64 {
-    u64::from(u16::from_le_bytes([b[o], b[o + 1]]))
-}
-fn u32_at(b: &[u8], o: usize) -> u64 {
-    u64::from(u32::from_le_bytes(b[o..o + 4].try_into().unwrap()))
-}
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
-}
-
 /// The program headers of a file: (type, flags, offset, vaddr, filesz, memsz).
 fn phdrs(file: &[u8]) -> Vec<[u64; 6]> {
     let (phoff, phnum) = (u64_at(file, 32) as usize, u16_at(file, 56) as usize);

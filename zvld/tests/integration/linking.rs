@@ -69,16 +69,6 @@ fn link_err(dir: &Path, out: &str, inputs: &[&Path]) -> String {
     err
 }
 
-fn u16_at(b: &[u8], o: usize) -> u64 {
-    u64::from(u16::from_le_bytes([b[o], b[o + 1]]))
-}
-fn u32_at(b: &[u8], o: usize) -> u64 {
-    u64::from(u32::from_le_bytes(b[o..o + 4].try_into().unwrap()))
-}
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
-}
-
 /// A program header: type, flags, offset, vaddr, filesz, memsz, align.
 #[derive(Clone, Copy, Debug)]
 struct Phdr {
