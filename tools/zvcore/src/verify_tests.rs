@@ -723,7 +723,7 @@ fn parallel_bitmaps_match_a_template_oracle() {
             };
             let rel = (t as i64 - (at as i64 + 5)) as i32;
             code[at + 1..at + 5].copy_from_slice(&rel.to_le_bytes());
-            if !(starts[t] && !second[t]) {
+            if !starts[t] || second[t] {
                 bad += 1;
             }
         }
