@@ -7,6 +7,18 @@
 #include "zv.inc"
 	.text
 	.globl _start
+/* Fails with the code in %ebx unless every byte in [%esi, %edi) equals %al. */
+.macro EXPECT_FILL
+.Lfill\@:
+	cmp %edi, %esi
+	jae .Lfilled\@
+	cmpb %al, (%esi)
+	jne fail
+	inc %esi
+	jmp .Lfill\@
+.Lfilled\@:
+.endm
+
 _start:
 	/* 1: code tail */
 	mov $text_end, %esi
@@ -15,46 +27,26 @@ _start:
 	and $-4096, %edi
 	mov $0xf4, %eax
 	mov $1, %ebx
-1:	cmp %edi, %esi
-	jae 2f
-	cmpb %al, (%esi)
-	jne fail
-	inc %esi
-	jmp 1b
-2:	/* 2: trampoline past slot 0 */
+	EXPECT_FILL
+	/* 2: trampoline past slot 0 */
 	mov $0x10020, %esi
 	mov $0x20000, %edi
 	mov $2, %ebx
-3:	cmp %edi, %esi
-	jae 4f
-	cmpb %al, (%esi)
-	jne fail
-	inc %esi
-	jmp 3b
-4:	/* 3: read-only data tail */
+	EXPECT_FILL
+	/* 3: read-only data tail */
 	mov $rodata_end, %esi
 	mov %esi, %edi
 	add $4095, %edi
 	and $-4096, %edi
 	xor %eax, %eax
 	mov $3, %ebx
-5:	cmp %edi, %esi
-	jae 6f
-	cmpb %al, (%esi)
-	jne fail
-	inc %esi
-	jmp 5b
-6:	/* 4: data tail and all of .bss */
+	EXPECT_FILL
+	/* 4: data tail and all of .bss */
 	mov $data_end, %esi
 	mov $bss_end, %edi
 	mov $4, %ebx
-7:	cmp %edi, %esi
-	jae 8f
-	cmpb %al, (%esi)
-	jne fail
-	inc %esi
-	jmp 7b
-8:	/* 5: the data itself */
+	EXPECT_FILL
+	/* 5: the data itself */
 	mov $5, %ebx
 	cmpl $0x5a5a5a5a, data_start
 	jne fail
@@ -64,13 +56,8 @@ _start:
 	mov (%edx), %esi            /* heap_ptr */
 	lea 0x40000(%esi), %edi
 	mov $6, %ebx
-9:	cmp %edi, %esi
-	jae 10f
-	cmpb %al, (%esi)
-	jne fail
-	inc %esi
-	jmp 9b
-10:	xor %ebx, %ebx
+	EXPECT_FILL
+	xor %ebx, %ebx
 fail:
 	ZV ID_EXIT, %rbx
 	hlt
