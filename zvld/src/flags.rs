@@ -184,13 +184,6 @@ fn cold_flags_live(data: &[u8], at: u64) -> bool {
     true
 }
 
-/// Whether `ins` may write memory (an explicit or implicit memory operand it writes).
-fn writes_memory(info: &mut InstructionInfoFactory, ins: &Instruction) -> bool {
-    info.info(ins).used_memory().iter().any(|m| {
-        matches!(m.access(), OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
-    })
-}
-
 /// A legacy prefix byte (segment, operand or address size, lock, rep).
 fn is_legacy_prefix(b: u8) -> bool {
     matches!(b, 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3)
@@ -207,15 +200,15 @@ fn reads(info: &mut InstructionInfoFactory, ins: &Instruction) -> Vec<Register> 
         .collect()
 }
 
-fn writes(info: &mut InstructionInfoFactory, ins: &Instruction) -> Vec<Register> {
-    info.info(ins)
-        .used_registers()
-        .iter()
-        .filter(|u| {
-            matches!(u.access(), OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
-        })
-        .map(|u| u.register().full_register())
-        .collect()
+/// The registers `ins` writes (full registers), and whether it may write memory (an
+/// explicit or implicit memory operand it writes), from one look at iced's information.
+fn writes(info: &mut InstructionInfoFactory, ins: &Instruction) -> (Vec<Register>, bool) {
+    let is_write = |a: OpAccess| {
+        matches!(a, OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
+    };
+    let inf = info.info(ins);
+    let regs = inf.used_registers().iter().filter(|u| is_write(u.access())).map(|u| u.register().full_register());
+    (regs.collect(), inf.used_memory().iter().any(|m| is_write(m.access())))
 }
 
 /// Finds the jump-table dispatches of a chunk whose flags are live at some case.
@@ -370,10 +363,11 @@ pub fn analyse(
         }
         let inputs = reads(&mut info, cmp);
         for (mid, _) in &insns[w + 1..j] {
-            if !keeps_compared_value(cmp, mid) && writes(&mut info, mid).iter().any(|r| inputs.contains(r)) {
+            let (regs, memory) = writes(&mut info, mid);
+            if !keeps_compared_value(cmp, mid) && regs.iter().any(|r| inputs.contains(r)) {
                 return fail("the comparison's inputs change before the jump");
             }
-            if mem && writes_memory(&mut info, mid) {
+            if mem && memory {
                 return fail("the memory the comparison reads may change before the jump");
             }
             if labels.binary_search(&mid.ip()).is_ok() {

@@ -155,24 +155,35 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
     link_resolved(cfg, &res, &entry, stats, t0)
 }
 
-fn section_symbols<'a>(res: &Resolved<'a>) -> Vec<Vec<Vec<(u64, &'a str)>>> {
+/// One section's defined symbols, (offset, name) sorted by offset with one name per
+/// offset, and the sorted starts of its STT_FUNC symbols.
+type OneSection<'a> = (Vec<(u64, &'a str)>, Vec<u64>);
+/// [`OneSection`] per object and section.
+type SectionSymbols<'a> = Vec<Vec<OneSection<'a>>>;
+
+fn section_symbols<'a>(res: &Resolved<'a>) -> SectionSymbols<'a> {
     res.objects
         .par_iter()
         .map(|o| {
-            let mut per: Vec<Vec<(u64, &'a str)>> = vec![Vec::new(); o.sections.len()];
+            let mut per: Vec<OneSection<'a>> = vec![(Vec::new(), Vec::new()); o.sections.len()];
             for s in &o.symbols {
                 if s.name.is_empty() || s.is_section() || s.kind == elf::STT_FILE {
                     continue;
                 }
                 if let SymDef::Section { sec, value } = s.def {
-                    if let Some(v) = per.get_mut(sec as usize) {
+                    if let Some((v, f)) = per.get_mut(sec as usize) {
                         v.push((value, s.name));
+                        if s.kind == elf::STT_FUNC {
+                            f.push(value);
+                        }
                     }
                 }
             }
-            for v in &mut per {
+            for (v, f) in &mut per {
                 v.sort_unstable();
                 v.dedup_by_key(|x| x.0);
+                f.sort_unstable();
+                f.dedup();
             }
             per
         })
@@ -185,7 +196,7 @@ fn is_pcrel(t: u32) -> bool {
 
 fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats, t0: Instant) -> Result<Stats> {
     let t1 = Instant::now();
-    let syms = section_symbols(res);
+    let mut syms = section_symbols(res);
     // Code sections in input order.
     // `.init` and `.fini` fragments (crti.o ... crtn.o) must be contiguous, in input
     // order, so that they fall through into each other: .init first, then all other
@@ -211,11 +222,16 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     let code_of = |o: u32, s: u32| code_index[o as usize][s as usize];
     let ctxs: Vec<SectionCtx<'_, '_>> = code
         .iter()
-        .map(|&(o, s)| SectionCtx {
-            obj: &res.objects[o as usize],
-            sec: &res.objects[o as usize].sections[s as usize],
-            symbols: syms[o as usize][s as usize].clone(),
-            emulate_cpuid: cfg.emulate_cpuid,
+        .map(|&(o, s)| {
+            // Each code section appears once: its lists are moved, not copied.
+            let (symbols, functions) = std::mem::take(&mut syms[o as usize][s as usize]);
+            SectionCtx {
+                obj: &res.objects[o as usize],
+                sec: &res.objects[o as usize].sections[s as usize],
+                symbols,
+                functions,
+                emulate_cpuid: cfg.emulate_cpuid,
+            }
         })
         .collect();
     let decoded: Vec<Decoded> =

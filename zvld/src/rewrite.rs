@@ -28,7 +28,7 @@ use iced_x86::{
 use object::elf;
 
 use crate::error::{LinkError, Location, Result};
-use crate::inputs::{Object, Reloc, Section, SymDef};
+use crate::inputs::{Object, Reloc, Section};
 use crate::resolve::TLS_GET_ADDR;
 
 /// Bundle size (FORM.md: BUNDLE).
@@ -275,6 +275,9 @@ pub struct SectionCtx<'o, 'a> {
     pub sec: &'o Section<'a>,
     /// Defined symbols in this section: (offset, name), sorted by offset.
     pub symbols: Vec<(u64, &'a str)>,
+    /// Starts of the section's STT_FUNC symbols, sorted (function boundaries: a plain
+    /// label inside a function, from assembly, is not one).
+    pub functions: Vec<u64>,
     /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` (a fixed, deterministic answer)
     /// instead of rejecting it (`--emulate-cpuid`; off by default).
     pub emulate_cpuid: bool,
@@ -780,28 +783,15 @@ fn decode_chunk(
         );
         labels.sort_unstable();
         labels.dedup();
-        // Function boundaries: the STT_FUNC symbols of the section (a plain label inside
-        // a function, from assembly, is not one); without any, every symbol.
-        let mut functions: Vec<u64> = ctx
-            .obj
-            .symbols
-            .iter()
-            .filter(|s| s.kind == elf::STT_FUNC)
-            .filter_map(|s| match s.def {
-                SymDef::Section { sec, value }
-                    if ctx.obj.sections.get(sec as usize).is_some_and(|x| std::ptr::eq(x, ctx.sec)) =>
-                {
-                    Some(value)
-                }
-                _ => None,
-            })
-            .collect();
-        if functions.is_empty() {
-            functions = syms.iter().map(|&(o, _)| o).collect();
-        }
-        functions.sort_unstable();
-        functions.dedup();
-        crate::flags::analyse(ctx, insns, relocs, &labels, &functions, (start, end))?
+        // Function boundaries: the STT_FUNC symbols; without any, every symbol.
+        let all: Vec<u64>;
+        let functions = if ctx.functions.is_empty() {
+            all = syms.iter().map(|&(o, _)| o).collect();
+            &all
+        } else {
+            &ctx.functions
+        };
+        crate::flags::analyse(ctx, insns, relocs, &labels, functions, (start, end))?
     } else {
         Vec::new()
     };
@@ -1831,7 +1821,13 @@ mod tests {
     /// Rewrites `code` (function `f` at 0) with `relocs`.
     fn rewrite(code: &[u8], relocs: Vec<Reloc>) -> Result<Rewritten> {
         let obj = object(code, relocs);
-        let ctx = SectionCtx { obj: &obj, sec: &obj.sections[1], symbols: vec![(0, "f")], emulate_cpuid: false };
+        let ctx = SectionCtx {
+            obj: &obj,
+            sec: &obj.sections[1],
+            symbols: vec![(0, "f")],
+            functions: vec![0],
+            emulate_cpuid: false,
+        };
         let d = decode(&ctx)?;
         emit(&ctx, &d, &[0])
     }
