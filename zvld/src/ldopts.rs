@@ -279,6 +279,7 @@ enum Pending {
     Map,
     Entry,
     Undefined,
+    RequireDefined,
     Lib,
     LibPath,
     Emulation,
@@ -327,6 +328,7 @@ impl LdArgs {
             Pending::Map => cfg.map = Some(PathBuf::from(v)),
             Pending::Entry => cfg.entry = Some(v.to_string()),
             Pending::Undefined => cfg.undefined.push(v.to_string()),
+            Pending::RequireDefined => cfg.require_defined.push(v.to_string()),
             Pending::Lib => inputs.push(InputArg::Lib(v.to_string())),
             Pending::LibPath => cfg.lib_paths.push(PathBuf::from(v)),
             Pending::Emulation => check_emulation(v)?,
@@ -372,7 +374,8 @@ impl LdArgs {
             "-o" | "--output" => Some(Pending::Output),
             "-Map" | "--Map" => Some(Pending::Map),
             "-e" | "--entry" => Some(Pending::Entry),
-            "-u" | "--undefined" | "--require-defined" => Some(Pending::Undefined),
+            "-u" | "--undefined" => Some(Pending::Undefined),
+            "--require-defined" => Some(Pending::RequireDefined),
             "-l" | "--library" => Some(Pending::Lib),
             "-L" | "--library-path" => Some(Pending::LibPath),
             "-m" => Some(Pending::Emulation),
@@ -405,7 +408,9 @@ impl LdArgs {
                     cfg.output = PathBuf::from(v);
                 } else if let Some(v) = joined("--entry=", "-e") {
                     cfg.entry = Some(v.to_string());
-                } else if let Some(v) = p.strip_prefix("--require-defined=").or_else(|| joined("--undefined=", "-u")) {
+                } else if let Some(v) = p.strip_prefix("--require-defined=") {
+                    cfg.require_defined.push(v.to_string());
+                } else if let Some(v) = joined("--undefined=", "-u") {
                     cfg.undefined.push(v.to_string());
                 } else if let Some(v) = joined("--library=", "-l") {
                     inputs.push(InputArg::Lib(v.to_string()));
@@ -468,6 +473,12 @@ mod tests {
         for spelling in [&["-u", "f"][..], &["-uf"], &["--undefined=f"], &["--undefined", "f"], &["-undefined=f"]] {
             let (cfg, _, _) = parse(spelling).unwrap();
             assert_eq!(cfg.undefined, vec!["f".to_string()], "{spelling:?}");
+            assert!(cfg.require_defined.is_empty());
+        }
+        for spelling in [&["--require-defined", "f"][..], &["--require-defined=f"]] {
+            let (cfg, _, _) = parse(spelling).unwrap();
+            assert_eq!(cfg.require_defined, vec!["f".to_string()], "{spelling:?}");
+            assert!(cfg.undefined.is_empty(), "{spelling:?}");
         }
         for spelling in [&["-e", "go"][..], &["-ego"], &["--entry=go"], &["--entry", "go"], &["-entry=go"]] {
             let (cfg, _, _) = parse(spelling).unwrap();

@@ -40,8 +40,11 @@ pub struct Config {
     pub map: Option<PathBuf>,
     /// Entry symbol (default `_start`).
     pub entry: Option<String>,
-    /// `-u` symbols.
+    /// `-u` symbols: they pull archive members that define them; one that stays
+    /// undefined is not an error unless a kept section uses it (as with GNU ld).
     pub undefined: Vec<String>,
+    /// `--require-defined` symbols: like `-u`, and an error when nothing defines them.
+    pub require_defined: Vec<String>,
     /// Drop DWARF sections (`-s`/`--strip-debug`).
     pub strip_debug: bool,
     /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` instead of rejecting it.
@@ -148,8 +151,8 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
     }
     let entry = cfg.entry.clone().unwrap_or_else(|| "_start".to_string());
     let mut required = vec![entry.clone()];
-    required.extend(cfg.undefined.iter().cloned());
-    let res = resolve::resolve(ins, &required)?;
+    required.extend(cfg.require_defined.iter().cloned());
+    let res = resolve::resolve(ins, &required, &cfg.undefined)?;
     let mut stats = Stats { objects: res.objects.len(), ..Default::default() };
     stats.phase_ms.push(("read+resolve", t0.elapsed().as_secs_f64() * 1e3));
     link_resolved(cfg, &res, &entry, stats, t0)

@@ -165,8 +165,10 @@ pub enum Input<'a> {
 }
 
 /// Loads the inputs and resolves every symbol. `required` are names that must be
-/// defined (`-u`, the entry point).
-pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Resolved<'a>> {
+/// defined (the entry point, `--require-defined`); `wanted` (`-u`) pull archive members
+/// that define them like any undefined reference, and may stay undefined when no kept
+/// section uses them, as with GNU ld.
+pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [String]) -> Result<Resolved<'a>> {
     let mut objects: Vec<Object<'a>> = Vec::new();
     let mut archives: Vec<Archive<'a>> = Vec::new();
     let mut pending = Vec::new();
@@ -185,7 +187,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
         let o = o?;
         add_object(&mut objects, &mut table, &mut groups, o)?;
     }
-    for r in required {
+    for r in required.iter().chain(wanted) {
         if !table.contains_key(r.as_str()) {
             table.insert(r.as_str(), Entry { obj: u32::MAX, sym: 0, state: State::Undefined { weak: false } });
         }
@@ -291,14 +293,18 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String]) -> Result<Res
     }
     if !undefined.is_empty() {
         // As with GNU ld, a symbol is missing only where a kept section relocates against
-        // it; the names required on the command line (`-u`, the entry) always are. A
+        // it; the names required on the command line (the entry, `--require-defined`)
+        // always are, the ones `-u` names only when a kept section uses them. A
         // name only in a symbol table, or referenced only from a discarded COMDAT copy,
         // stays out of `globals`: an object's reference to it is 0 (`Resolved::def`),
         // and a reference that a rewrite introduces is still an error.
         let mut missing = kept_references(&objects, &undefined);
         for name in undefined {
             if required.iter().any(|r| r == name) && !missing.iter().any(|(n, _)| n == name) {
-                let at = Location { object: "(command line: -u or the entry point)".into(), ..Default::default() };
+                let at = Location {
+                    object: "(command line: the entry point or --require-defined)".into(),
+                    ..Default::default()
+                };
                 missing.push((name.to_string(), at));
             }
         }

@@ -272,7 +272,8 @@ fn zvcc_answers_build_system_queries_from_its_sysroot() {
 }
 
 /// Review findings on TLS: `__tls_get_addr` is exempt from "undefined" only when every
-/// reference is the call of a relaxed sequence (not when `-u` or the entry names it);
+/// reference is the call of a relaxed sequence (not when `--require-defined` or the entry
+/// names it);
 /// a thread-local access to a variable that is not thread-local is an error (as in GNU
 /// ld), not wrong code; a symbol on the call that relaxation removes is an error.
 #[test]
@@ -293,7 +294,7 @@ fn tls_sequences_are_checked_against_what_they_name() {
         err
     };
     let start = ".text\n.globl _start\n_start:\n  hlt\n";
-    let err = link("tgaddr", &[start], &["-u", "__tls_get_addr"]);
+    let err = link("tgaddr", &[start], &["--require-defined", "__tls_get_addr"]);
     assert!(err.contains("undefined") && err.contains("__tls_get_addr"), "{err}");
     let gd = ".text\n.globl _start\n_start:\n  .byte 0x66\n  leaq v@tlsgd(%rip), %rdi\n  .value 0x6666\n  rex64 call __tls_get_addr@PLT\n  hlt\n";
     let data_v = ".data\n.globl v\nv: .quad 1\n.globl __zv_tp\n__zv_tp: .quad 0\n";

@@ -913,6 +913,38 @@ fn undefined_symbols_are_all_named() {
     link_ok(d, "declared.nexe", &[&s]);
 }
 
+/// As with GNU ld: `-u SYM` pulls the archive member defining SYM, and a SYM nothing
+/// defines is not an error while no kept section uses it; `--require-defined` and the
+/// entry point must be defined. Regression: `-u` of a missing name stopped the link.
+#[test]
+fn dash_u_pulls_members_and_only_require_defined_insists() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let start = object(d, "ustart.s", ".text\n.globl _start\n_start:\n  hlt\n");
+    let member = object(d, "umember.s", ".text\n.globl pulled\npulled:\n  ret\n");
+    let lib = archive(d, "libu.a", "rcs", &[&member]);
+    let (o, nexe) = zvld_run(d, "u.nexe", &[&start, &lib], &["-u", "pulled", "-u", "nowhere"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    verify(&nexe);
+    let nm = Command::new("nm").arg(&nexe).output().unwrap();
+    let syms = String::from_utf8_lossy(&nm.stdout);
+    assert!(syms.lines().any(|l| l.ends_with(" T pulled")), "-u pulled the member:\n{syms}");
+    let (o, _) = zvld_run(d, "u2.nexe", &[&start, &lib], &[]);
+    assert!(o.status.success());
+    let nm = Command::new("nm").arg(d.join("u2.nexe")).output().unwrap();
+    assert!(!String::from_utf8_lossy(&nm.stdout).contains("pulled"), "without -u the member stays out");
+    for extra in [&["--require-defined", "nowhere"][..], &["--require-defined=nowhere"], &["-e", "nowhere"]] {
+        let (o, nexe) = zvld_run(d, "req.nexe", &[&start, &lib], extra);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(
+            err.contains("undefined symbol `nowhere`") && err.contains("the entry point or --require-defined"),
+            "{err}"
+        );
+        assert!(!nexe.exists());
+    }
+}
+
 /// Two strong definitions: both objects, sections and offsets are named.
 #[test]
 fn duplicate_strong_definitions_name_both() {

@@ -212,6 +212,9 @@ fn zvcc_gives_linker_options_to_zvld_in_every_spelling() {
         (&["--entry=main"], false, true),
         (&["-Wl,-entry=main"], false, true),
         (&["-Wl,-library-path=libdir,-lalt,-ualt"], true, false),
+        // As with GNU ld, a `-u` name nothing defines (or uses) is not an error.
+        (&["-u", "nosuch"], false, false),
+        (&["-Wl,-unosuch"], false, false),
         (&["-Wl,-export-dynamic,-eh-frame-hdr,-z,now,-rpath,/x,-soname,y", "-z", "relro", "-znow"], false, false),
     ];
     for (k, (args, alt, at_main)) in cases.iter().enumerate() {
@@ -238,8 +241,8 @@ fn zvcc_gives_linker_options_to_zvld_in_every_spelling() {
         (&["-Xlinker", "--wrap", "-Xlinker", "malloc"], "-Xlinker --wrap"),
         (&["-T", "x.ld"], "-T"),
         (&["-Wl,-Map"], "needs an argument"),
-        (&["-u", "nosuch"], "undefined symbol `nosuch`"),
-        (&["-Wl,-unosuch"], "undefined symbol `nosuch`"),
+        (&["-Wl,--require-defined=nosuch"], "undefined symbol `nosuch`"),
+        (&["-Wl,--require-defined,nosuch"], "undefined symbol `nosuch`"),
         // One dash and a word that is not ld's `--entry`: `-e ntry_main`, as with ld.
         (&["-Wl,-entry_main"], "undefined symbol `ntry_main`"),
     ] {
