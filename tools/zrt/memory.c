@@ -3,12 +3,23 @@
  * The heap [heap_ptr, heap_ptr + heap_size) is the only memory a guest can be given
  * (RUNTIME.md section 6), so zrt manages it as a page arena: a bitmap of 4 KiB pages,
  * kept in the first pages of the heap itself, says which pages are mapped. mmap takes
- * the lowest run of free pages that fits (first fit), munmap frees pages (any part of
- * any mapping), mremap shrinks in place, grows in place when the pages after the mapping
- * are free and otherwise, with MREMAP_MAYMOVE, allocates, copies and frees (what musl's
- * realloc expects), or fails with -ENOMEM. Fresh pages are zero: the runtime maps the
- * heap zeroed, and pages below the high-water mark (handed out before) are cleared when
- * they are handed out again.
+ * a run of free pages that fits, munmap frees pages (any part of any mapping), mremap
+ * shrinks in place, grows in place when the pages after the mapping are free and
+ * otherwise, with MREMAP_MAYMOVE, allocates, copies and frees (what musl's realloc
+ * expects), or fails with -ENOMEM.
+ *
+ * Placement keeps the free space in one piece as far as it can, since the heap is small
+ * next to a Linux address space: a run of ZRT_LARGE_RUN pages or more (musl's malloc maps
+ * every allocation over 128 KiB on its own) takes the lowest free run that fits (first
+ * fit), and can then grow upwards in place; a smaller one (musl's groups of small
+ * objects and their metadata, pipe buffers) takes the highest (last fit). So small
+ * objects made while a large buffer was live do not sit just above it: once it is freed,
+ * a larger one fits where it was (a program that frees 150 MiB and asks for 200 MiB in
+ * a 256 MiB session gets it, as on Linux).
+ *
+ * Fresh pages are zero: the runtime maps the heap zeroed, and the pages between two
+ * marks, [clean_lo, clean_hi), were never handed out; the others are cleared when they
+ * are handed out again.
  *
  * brk never moves (Linux's answer when the break cannot grow: the current break), so
  * musl's malloc uses mmap. Private file mappings of random-read channels are read into
@@ -31,8 +42,13 @@ static uintptr_t arena_base; /* page-aligned start of the arena (page 0) */
 static size_t arena_pages;   /* pages in the arena */
 static size_t first_page;    /* first page after the bitmap's own pages */
 static size_t lowest_free;   /* no free page below this index */
-static size_t high_water;    /* pages at or above this index were never handed out */
+static size_t top_free;      /* no free page at or above this index */
+static size_t clean_lo;      /* pages in [clean_lo, clean_hi) were never handed out */
+static size_t clean_hi;
 static uint64_t *bitmap;     /* bit i set: page i is mapped */
+
+/* Runs this long or longer are placed from the bottom, shorter ones from the top. */
+#define ZRT_LARGE_RUN 256
 
 static int arena_init(void) {
   if (bitmap) return 0;
@@ -48,7 +64,8 @@ static int arena_init(void) {
   bitmap = (uint64_t *)arena_base;
   first_page = bitmap_pages;
   for (size_t i = 0; i < bitmap_pages; i++) bitmap[i / 64] |= 1ull << (i % 64);
-  lowest_free = high_water = first_page;
+  lowest_free = clean_lo = first_page;
+  top_free = clean_hi = arena_pages;
   return 0;
 }
 
@@ -94,24 +111,43 @@ static int run_used(size_t i, size_t n) {
   return 1;
 }
 
+/* [i, i + n) has been handed out: the clean pages shrink to the larger side of the
+   two the run leaves (the pages of the other side only cost a clearing later). */
+static void dirtied(size_t i, size_t n) {
+  size_t end = i + n;
+  if (end <= clean_lo || i >= clean_hi) return;
+  size_t above = end < clean_hi ? clean_hi - (end > clean_lo ? end : clean_lo) : 0;
+  size_t below = i > clean_lo ? i - clean_lo : 0;
+  if (above >= below)
+    clean_lo = end < clean_hi ? end : clean_hi;
+  else
+    clean_hi = i;
+}
+
 /* Marks [i, i + n) mapped and makes it read as zero. */
 static void take(size_t i, size_t n) {
+  size_t end = i + n;
   mark(i, n, 1);
-  if (i < high_water) {
-    size_t dirty_end = i + n < high_water ? i + n : high_water;
-    zrt_zero((void *)(arena_base + i * ZRT_PAGE), (dirty_end - i) * ZRT_PAGE);
+  size_t lo = i > clean_lo ? i : clean_lo, hi = end < clean_hi ? end : clean_hi;
+  if (lo >= hi) {
+    zrt_zero((void *)(arena_base + i * ZRT_PAGE), n * ZRT_PAGE);
+  } else {
+    zrt_zero((void *)(arena_base + i * ZRT_PAGE), (lo - i) * ZRT_PAGE);
+    zrt_zero((void *)(arena_base + hi * ZRT_PAGE), (end - hi) * ZRT_PAGE);
   }
-  if (i + n > high_water) high_water = i + n;
-  if (i == lowest_free) lowest_free = i + n;
+  dirtied(i, n);
+  if (i == lowest_free) lowest_free = end;
+  if (end == top_free) top_free = i;
 }
 
 static void give_back(size_t i, size_t n) {
   mark(i, n, 0);
   if (i < lowest_free) lowest_free = i;
+  if (i + n > top_free) top_free = i + n;
 }
 
 /* First fit: the lowest free run of n pages, or arena_pages when there is none. */
-static size_t find_run(size_t n) {
+static size_t find_run_up(size_t n) {
   size_t i = lowest_free;
   while (i + n <= arena_pages) {
     if (i % 64 == 0 && bitmap[i / 64] == ~0ull) {
@@ -134,6 +170,30 @@ static size_t find_run(size_t n) {
   }
   return arena_pages;
 }
+
+/* Last fit: the highest free run of n pages, or arena_pages when there is none. */
+static size_t find_run_down(size_t n) {
+  size_t end = top_free; /* the end of the run being tried */
+  while (end >= first_page + n) {
+    if (page_used(end - 1)) {
+      end -= end % 64 == 0 && bitmap[(end - 1) / 64] == ~0ull ? 64 : 1;
+      continue;
+    }
+    size_t j = end; /* [j, end) is free */
+    while (j > end - n && !page_used(j - 1)) {
+      if (j % 64 == 0 && bitmap[(j - 1) / 64] == 0 && j - 64 >= end - n)
+        j -= 64;
+      else
+        j--;
+    }
+    if (j == end - n) return j;
+    end = j - 1; /* page j - 1 is mapped */
+  }
+  return arena_pages;
+}
+
+/* Where a new run of n pages goes (see the top of this file). */
+static size_t find_run(size_t n) { return n >= ZRT_LARGE_RUN ? find_run_up(n) : find_run_down(n); }
 
 /* Page index range of [addr, addr + len) inside the arena; 0 when it is not all inside. */
 static int to_pages(uintptr_t addr, size_t len, size_t *first, size_t *count) {
@@ -176,7 +236,7 @@ long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off) {
     /* A fixed mapping replaces what was there with fresh zero pages. */
     mark(i, n, 1);
     zrt_zero((void *)(arena_base + i * ZRT_PAGE), n * ZRT_PAGE);
-    if (i + n > high_water) high_water = i + n;
+    dirtied(i, n);
   } else {
     i = find_run(n);
     if (i >= arena_pages) return -ENOMEM;

@@ -6,7 +6,8 @@
  * --memory 96M), so munmapped pages must be reused; realloc grows a block step by step to
  * 48 MiB (mremap in place or moving) and shrinks it, keeping its contents; small blocks
  * interleave with the large ones; mmap, mremap without MREMAP_MAYMOVE, MAP_FIXED and
- * MADV_DONTNEED are used directly. Every page handed out again must read as zero. */
+ * MADV_DONTNEED are used directly; a large block freed while small ones made after it
+ * stay leaves room for a larger one. Every page handed out again must read as zero. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -96,5 +97,26 @@ int main(void) {
   printf("mremap grow: %d kept %d new zero %d\n", grown != MAP_FAILED, grown[(1 << 20) - 1] == 9,
          all_zero(grown + (1 << 20), 1 << 20));
   munmap(grown, 2 << 20);
+
+  /* 4. The free space stays in one piece: small blocks made while a large one is live do
+     not stop a larger one from fitting once it is freed (40 + 60 MiB do not fit at once
+     in the session's heap of under 80 MiB). */
+  unsigned char *first = malloc(40 << 20);
+  memset(first, 1, 40 << 20);
+  void *meanwhile[300];
+  for (int i = 0; i < 300; i++) meanwhile[i] = malloc(16 + (next() % 6000));
+  free(first);
+  unsigned char *larger = malloc(60 << 20);
+  printf("60 MiB after freeing 40 MiB with small blocks made meanwhile: %d", larger != NULL);
+  if (larger) {
+    printf(" zero %d", all_zero(larger, 60 << 20));
+    memset(larger, 2, 60 << 20);
+    /* ... and it can grow in place into the space above it. */
+    unsigned char *more = realloc(larger, 70 << 20);
+    printf(" grown to 70 MiB %d kept %d", more != NULL, more && more[(60 << 20) - 1] == 2);
+    free(more ? more : larger);
+  }
+  printf("\n");
+  for (int i = 0; i < 300; i++) free(meanwhile[i]);
   return 0;
 }
