@@ -422,6 +422,11 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         if verbose || dry_run {
             eprintln!("zvcc: {:?}", cmd);
         }
+        if src.path != "-" {
+            // Messages name the object as `gcc -c` would have named it, not its
+            // temporary path.
+            cfg.input_names.push((obj.clone(), Path::new(&src.path).with_extension("o").display().to_string()));
+        }
         user_inputs[src.slot] = InputArg::Path(obj);
         if dry_run {
             continue; // `-###`: show the commands, run none
@@ -464,7 +469,10 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     if dry_run {
         return Ok(0);
     }
-    crate::link::link(&cfg).map_err(DriverError::Link)?;
+    let stats = crate::link::link(&cfg).map_err(DriverError::Link)?;
+    for w in &stats.warnings {
+        eprintln!("zvcc: warning: {w}");
+    }
     Ok(0)
 }
 

@@ -135,6 +135,10 @@ pub struct Object<'a> {
     pub symbols: Vec<Symbol<'a>>,
     /// COMDAT groups: signature and member section indexes.
     pub comdats: Vec<(&'a str, Vec<u32>)>,
+    /// The object's `.note.GNU-stack` is executable: its code expects an executable stack
+    /// (gcc's trampolines for nested functions whose address is taken), which the
+    /// sandbox never gives (no memory is ever writable and executable).
+    pub exec_stack: bool,
 }
 
 fn bad(object: &str, reason: impl Into<String>) -> LinkError {
@@ -217,11 +221,13 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
 
     let mut out_secs = Vec::with_capacity(sections.len());
     let mut comdats = Vec::new();
+    let mut exec_stack = false;
     for (i, sh) in sections.iter().enumerate() {
         let sname = sections.section_name(e, sh).unwrap_or(b"");
         let sname = std::str::from_utf8(sname).map_err(|_| bad(&name, format!("section {i} has a non-UTF-8 name")))?;
         let sh_type = sh.sh_type(e);
         let flags = sh.sh_flags(e);
+        exec_stack |= sname == ".note.GNU-stack" && flags & u64::from(elf::SHF_EXECINSTR) != 0;
         let class = if i == 0 { Class::Drop } else { classify(sname, sh_type, flags) };
         if class == Class::Debug && flags & u64::from(elf::SHF_COMPRESSED) != 0 {
             // Read as they are, the compressed bytes would be relocated and rewritten as
@@ -379,7 +385,7 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
             }
         }
     }
-    Ok(Object { name, sections: out_secs, symbols: syms, comdats })
+    Ok(Object { name, sections: out_secs, symbols: syms, comdats, exec_stack })
 }
 
 /// The bytes of an archive (mapped: only the symbol table, the member-name table and

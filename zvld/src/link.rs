@@ -32,6 +32,9 @@ pub enum InputArg {
 pub struct Config {
     /// Inputs in order.
     pub inputs: Vec<InputArg>,
+    /// Names to show for some input paths in messages: zvcc's temporary objects are
+    /// named as `gcc -c` would name them, after the sources they were compiled from.
+    pub input_names: Vec<(PathBuf, String)>,
     /// `-L` directories.
     pub lib_paths: Vec<PathBuf>,
     /// Output file.
@@ -70,6 +73,8 @@ pub struct Stats {
     /// final verification checked the file's structure and layout without decoding the
     /// code again.
     pub code_verified_early: bool,
+    /// Warnings for the user (the link succeeded): zvld and zvcc print them.
+    pub warnings: Vec<String>,
 }
 
 /// Maps an input file (object or archive; told apart later by their magic).
@@ -128,8 +133,11 @@ fn link_files(cfg: &Config) -> Result<Stats> {
     // Inputs are mapped, not read: only the pages a link touches are faulted in (an
     // archive's symbol table and the members pulled in).
     let mapped: Vec<crate::sys::Mapped> = paths.iter().map(|p| open(p)).collect::<Result<_>>()?;
-    let named: Vec<(String, &[u8])> =
-        paths.iter().zip(&mapped).map(|(p, m)| (p.display().to_string(), m.bytes())).collect();
+    let shown = |p: &PathBuf| match cfg.input_names.iter().find(|(q, _)| q == p) {
+        Some((_, name)) => name.clone(),
+        None => p.display().to_string(),
+    };
+    let named: Vec<(String, &[u8])> = paths.iter().zip(&mapped).map(|(p, m)| (shown(p), m.bytes())).collect();
     link_inputs(cfg, &named, t0)
 }
 
@@ -154,6 +162,16 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
     required.extend(cfg.require_defined.iter().cloned());
     let res = resolve::resolve(ins, &required, &cfg.undefined)?;
     let mut stats = Stats { objects: res.objects.len(), ..Default::default() };
+    // GNU ld warns the same way ("requires executable stack"); here the stack can never be
+    // executable, so the code that needs it faults when it runs.
+    for o in res.objects.iter().filter(|o| o.exec_stack) {
+        stats.warnings.push(format!(
+            "{} needs an executable stack (its .note.GNU-stack is executable: gcc nested functions whose address \
+             is taken run trampolines on the stack); a nexe's stack is never executable, so calling such a \
+             function faults with SIGSEGV: make the nested functions ordinary functions",
+            o.name
+        ));
+    }
     stats.phase_ms.push(("read+resolve", t0.elapsed().as_secs_f64() * 1e3));
     link_resolved(cfg, &res, &entry, stats, t0)
 }

@@ -69,6 +69,9 @@ fn main() -> ExitCode {
     };
     match zvld::link(&cfg) {
         Ok(s) => {
+            for w in &s.warnings {
+                eprintln!("zvld: warning: {w}");
+            }
             if stats {
                 eprintln!(
                     "zvld: {} objects, {} code sections, code {} -> {} bytes (+{:.1}%), file {} bytes",

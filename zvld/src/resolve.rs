@@ -502,6 +502,7 @@ mod tests {
     fn object(relocs: Vec<Reloc>) -> Object<'static> {
         let sym = |name, kind| Symbol { name, def: SymDef::Undefined, global: true, weak: false, kind, size: 0 };
         Object {
+            exec_stack: false,
             name: "t.o".into(),
             sections: vec![Section {
                 name: ".text",

@@ -1798,6 +1798,7 @@ mod tests {
         let section =
             |name, class, data, relocs| Section { name, class, data, size: 0, align: 16, relocs, discarded: false };
         Object {
+            exec_stack: false,
             name: "tls.o".into(),
             sections: vec![
                 section("", Class::Drop, &[], Vec::new()),

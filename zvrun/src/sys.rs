@@ -776,8 +776,12 @@ pub fn timed_out() -> bool {
     TIMED_OUT.load(Ordering::SeqCst)
 }
 
+/// Whether a signal interrupted the guest. The runtime lives above 8 GiB (checked when
+/// the address space is reserved), so any pc below it is the guest's: its code, or
+/// anywhere a masked indirect branch or a P2 return can reach ([0, 4 GiB)) when the guest
+/// jumps where nothing is executable (a null function pointer, its stack, its heap).
 fn is_guest_pc(pc: u64) -> bool {
-    (form::TRAMPOLINE_START..form::CODE_LIMIT).contains(&pc)
+    pc < form::GUARD_END
 }
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {

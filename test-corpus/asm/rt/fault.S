@@ -1,6 +1,7 @@
 /* Faults in the way argv[1] says: ud2 (SIGILL), hlt (SIGSEGV), int3 (SIGTRAP),
    div (SIGFPE), null (SIGSEGV at 0x100), guard (SIGSEGV past 4 GiB through
-   disp32(%rsp)), jailw (SIGSEGV writing the code segment). */
+   disp32(%rsp)), jailw (SIGSEGV writing the code segment), zero (SIGSEGV jumping to
+   address 0), kstack (SIGSEGV jumping onto the stack). */
 #include "zv.inc"
 	.text
 	.globl _start
@@ -33,4 +34,20 @@ _start:
 6:	cmp $'j', %eax
 	jne 7f
 	movl $0, _start(%rip)
-7:	EXIT $0
+7:	cmp $'z', %eax
+	jne 8f
+	/* A call through a null function pointer: pc 0, in the never-mapped null guard. */
+	xor %edx, %edx
+	.bundle_lock
+	and $-32, %edx
+	jmp *%rdx
+	.bundle_unlock
+8:	cmp $'k', %eax
+	jne 9f
+	/* A jump onto the stack (readable and writable, never executable). */
+	mov %esp, %edx
+	.bundle_lock
+	and $-32, %edx
+	jmp *%rdx
+	.bundle_unlock
+9:	EXIT $0

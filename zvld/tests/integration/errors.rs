@@ -31,7 +31,46 @@ fn undefined_symbol_names_symbol_and_referencing_object() {
     let err = run_err(c, "zvcc undef.c");
     assert!(err.contains("undefined symbol `missing_function`"), "{err}");
     assert!(err.contains("undef.o(.text"), "names the object and section: {err}");
+    // As `gcc -c` would name it, not zvcc's temporary object.
+    assert!(!err.contains("zvcc-") && !err.contains("0-undef.o"), "{err}");
     assert!(!out.exists(), "no output is written");
+}
+
+/// gcc marks an object whose nested functions run trampolines on the stack with an
+/// executable `.note.GNU-stack`. The sandbox never makes the stack executable, so zvcc
+/// and zvld say so when linking (GNU ld warns too) instead of leaving it to a SIGSEGV at
+/// run time; the link succeeds and the nexe verifies (QA finding).
+#[test]
+fn objects_that_need_an_executable_stack_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "nested.c",
+        "__attribute__((noinline)) int apply(int (*f)(int), int x) { return f(x); }\n\
+         int main(void) { int k = 3; int add(int x) { return x + k; } return apply(add, 4) == 7 ? 0 : 1; }\n",
+    );
+    let out = dir.path().join("nested.nexe");
+    let mut c = zvcc();
+    c.arg("-O0").arg(&src).arg("-o").arg(&out);
+    let o = run_ok(c, "zvcc nested.c");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("zvcc: warning: ") && err.contains("nested.o needs an executable stack"), "{err}");
+    verify(&out);
+    // Linking the object compiled separately: zvld names it by its path.
+    let obj = dir.path().join("nested.o");
+    let mut c = zvcc();
+    c.arg("-O0").arg("-c").arg(&src).arg("-o").arg(&obj);
+    run_ok(c, "zvcc -c nested.c");
+    let mut c = zvcc();
+    c.arg(&obj).arg("-o").arg(dir.path().join("nested2.nexe"));
+    let o = run_ok(c, "zvcc nested.o");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{} needs an executable stack", obj.display())), "{err}");
+    let plain = write(dir.path(), "plain.c", "int main(void) { return 0; }\n");
+    let mut c = zvcc();
+    c.arg(&plain).arg("-o").arg(dir.path().join("plain.nexe"));
+    let o = run_ok(c, "zvcc plain.c");
+    assert!(o.stderr.is_empty(), "no warning without nested functions: {}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

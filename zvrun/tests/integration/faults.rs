@@ -31,6 +31,27 @@ fn every_fault_kind_is_reported_with_signal_and_guest_address() {
     assert_eq!(r["fault"]["address"], "0x100");
 }
 
+/// A guest that jumps where nothing is executable, out of the code segment (a null
+/// function pointer, the stack), faults at that pc; the runtime must take it for the
+/// guest's fault and report it. Regression (QA): only pcs in [0x10000, CODE_LIMIT)
+/// counted as the guest's, so zvrun died of the signal with no message and no report.
+#[test]
+fn a_jump_out_of_the_code_segment_is_the_guests_fault() {
+    for (mode, lo, hi) in [("zero", 0, 1), ("kstack", 0xFF00_0000u64, 0x1_0000_0000)] {
+        let t = tempfile::tempdir().expect("tmp");
+        let rep = t.path().join("r.json");
+        let out = run(&["--report", "json", "--report-file", s(&rep), s(&program("fault")), mode]);
+        assert_eq!(out.status.code(), Some(139), "{mode}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("guest fault") && err.contains("SIGSEGV"), "{mode}: {err}");
+        let r = json_report(&rep);
+        assert_eq!(r["state"], "fault", "{mode}");
+        assert_eq!(r["fault"]["name"], "SIGSEGV", "{mode}");
+        let pc = u64::from_str_radix(r["fault"]["pc"].as_str().expect("pc").trim_start_matches("0x"), 16).expect("hex");
+        assert!((lo..hi).contains(&pc), "{mode}: pc {pc:#x} in [{lo:#x}, {hi:#x})");
+    }
+}
+
 #[test]
 fn a_store_past_4_gib_through_disp32_rsp_faults_and_the_runtime_reports() {
     let (code, r) = fault("guard");
