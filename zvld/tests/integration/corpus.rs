@@ -91,6 +91,7 @@ macro_rules! corpus_tests {
 }
 
 corpus_tests!(
+    atomics_wide,
     ctors_dtors,
     deep_recursion,
     ehdr_start,
