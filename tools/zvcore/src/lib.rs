@@ -12,6 +12,7 @@
 pub mod abi;
 pub mod attacks;
 pub mod display;
+mod fastpath;
 pub mod form;
 pub mod image;
 pub mod manifest;
@@ -24,6 +25,6 @@ pub mod writer;
 
 pub use form::Rule;
 pub use verify::{
-    verify_nexe, verify_nexe_cached, verify_nexe_parallel, verify_region, verify_region_parallel, CacheUse, CodeKey,
-    Options, RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe, Violation,
+    verify_nexe, verify_nexe_cached, verify_nexe_parallel, verify_region, verify_region_parallel, verify_region_with,
+    CacheUse, CodeKey, Decoding, Options, RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe, Violation,
 };

@@ -23,7 +23,7 @@
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
 
 use crate::form;
-use crate::verify::{Rejected, VerifiedCode};
+use crate::verify::{Options, Rejected, RegionKind, VerifiedCode};
 
 /// Mnemonics that no Form-1 region may ever contain (FORM.md C3), whatever their
 /// operands or prefixes. The first five are the ones the fuzzing brief names; the rest
@@ -166,17 +166,32 @@ pub fn exercise_nexe(data: &[u8]) {
 /// sled (so that fuzzed code is accepted often enough for the oracle to matter). Every
 /// result goes through [`assert_result`].
 pub fn exercise_region(data: &[u8]) {
-    use crate::verify::{verify_region, Options, RegionKind};
+    use crate::verify::{verify_region, RegionKind};
     let base = form::CODE_START;
     for kind in [RegionKind::CodeSegment, RegionKind::Jail] {
         let r = verify_region(base, data, kind, Options::default());
         assert_result(base, data, &r);
+        same_without_fast_path(base, data, kind, &r);
     }
     let bundle = form::BUNDLE as usize;
     let mut padded = data.to_vec();
     padded.resize(data.len().next_multiple_of(bundle) + form::HLT_SLED_MIN as usize, form::HLT);
     let r = verify_region(base, &padded, RegionKind::CodeSegment, Options::default());
     assert_result(base, &padded, &r);
+    same_without_fast_path(base, &padded, RegionKind::CodeSegment, &r);
+}
+
+/// The verifier's fast path (the default) and iced alone must give the same verdict and
+/// the same violations.
+fn same_without_fast_path(base: u64, code: &[u8], kind: RegionKind, r: &Result<VerifiedCode<'_>, Rejected>) {
+    use crate::verify::{verify_region_with, Decoding};
+    let iced = verify_region_with(base, code, kind, Options::default(), 1, Decoding::IcedOnly);
+    let shown = |r: &Result<VerifiedCode<'_>, Rejected>| match r {
+        Ok(_) => Vec::new(),
+        Err(e) => e.violations.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+    };
+    assert_eq!(r.is_ok(), iced.is_ok(), "fast path and iced disagree on the verdict");
+    assert_eq!(shown(r), shown(&iced), "fast path and iced disagree on the violations");
 }
 
 /// The body of the `manifest` fuzz target: the ZeroVM text manifest parser and the image

@@ -8,6 +8,11 @@
 //! The walk is linear. Because no instruction may cross a bundle boundary (C2), a linear
 //! decode that resynchronises at the next bundle boundary after any failure decodes
 //! exactly the instructions that "decoding from every bundle boundary" would.
+//!
+//! The common instruction forms go through a table-driven fast path first
+//! ([`crate::fastpath`]), which only ever skips iced for instructions iced would accept
+//! without a word; [`Decoding::IcedOnly`] turns it off, and tests and fuzzers require
+//! both to give the same verdict, violations and instruction starts.
 
 use std::sync::OnceLock;
 
@@ -16,8 +21,20 @@ use iced_x86::{
     OpAccess, OpKind, Register,
 };
 
+use crate::fastpath::{self, Fast};
 use crate::form::{self, Rule};
 use crate::nexe::{LayoutViolation, Nexe, NexeError};
+
+/// How the verifier decodes. The verdict, the violations and the instruction starts are
+/// the same either way; `Fast` is the default everywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Decoding {
+    /// The table-driven fast path for common forms, iced-x86 for everything else.
+    #[default]
+    Fast,
+    /// iced-x86 for every instruction: the reference the fast path is checked against.
+    IcedOnly,
+}
 
 /// One broken rule at one address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,7 +177,7 @@ fn verify_parsed(nexe: Nexe<'_>, opts: Options, threads: usize) -> Result<Verifi
         return Err(out.finish(0));
     };
     let bytes = nexe.segment_bytes(&seg);
-    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out, threads);
+    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out, threads, Decoding::Fast);
     if out.count > 0 {
         return Err(out.finish(bytes.len() as u64));
     }
@@ -301,8 +318,21 @@ pub fn verify_region_parallel(
     opts: Options,
     threads: usize,
 ) -> Result<VerifiedCode<'static>, Rejected> {
+    verify_region_with(base, code, kind, opts, threads, Decoding::Fast)
+}
+
+/// [`verify_region_parallel`] with the decoding chosen: tests, fuzzers and benchmarks
+/// compare [`Decoding::Fast`] with [`Decoding::IcedOnly`].
+pub fn verify_region_with(
+    base: u64,
+    code: &[u8],
+    kind: RegionKind,
+    opts: Options,
+    threads: usize,
+    decoding: Decoding,
+) -> Result<VerifiedCode<'static>, Rejected> {
     let mut out = Sink::new(opts);
-    check_code(base, code, kind, &mut out, threads);
+    check_code(base, code, kind, &mut out, threads, decoding);
     if out.count > 0 {
         return Err(out.finish(code.len() as u64));
     }
@@ -733,7 +763,7 @@ fn mnemonic_text(m: Mnemonic) -> String {
 /// Regions at least this large are split across threads by the `_parallel` functions.
 pub const PARALLEL_MIN: usize = 256 * 1024;
 
-fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads: usize) {
+fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads: usize, decoding: Decoding) {
     let len = code.len();
     if !base.is_multiple_of(form::BUNDLE) {
         // Bundles are counted from the region's start, so it must be a bundle start.
@@ -793,7 +823,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
     let scans: Vec<(Branches, Sink)> = if chunk >= len {
         let mut sink = Sink::new(opts);
         let view = |w| BitsMut { w, from: 0 };
-        let br = scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0));
+        let br = scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0), decoding);
         vec![(br, sink)]
     } else {
         let words = chunk / 64;
@@ -807,8 +837,8 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
                     let (s, e) = (k * chunk, ((k + 1) * chunk).min(len));
                     sc.spawn(move || {
                         let mut sink = Sink::new(opts);
-                        let br =
-                            scan(base, code, s, e, &mut sink, BitsMut { w: st, from: s }, BitsMut { w: se, from: s });
+                        let (st, se) = (BitsMut { w: st, from: s }, BitsMut { w: se, from: s });
+                        let br = scan(base, code, s, e, &mut sink, st, se, decoding);
                         (br, sink)
                     })
                 })
@@ -828,6 +858,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
 /// marks instruction starts and second halves of pseudo-instructions in `starts` and
 /// `second` (the range's words of the region's bitmaps), and returns the direct
 /// branches, (offset, target, length), for C7.
+#[allow(clippy::too_many_arguments)]
 fn scan(
     base: u64,
     code: &[u8],
@@ -836,6 +867,7 @@ fn scan(
     out: &mut Sink,
     mut starts: BitsMut<'_>,
     mut second: BitsMut<'_>,
+    decoding: Decoding,
 ) -> Branches {
     let len = code.len();
     let mut branches: Vec<(usize, u64, u8)> = Vec::new();
@@ -862,6 +894,35 @@ fn scan(
                 break;
             }
             continue;
+        }
+        // The fast path (crate::fastpath): a run of instructions it proves admissible is
+        // marked and skipped; the first one it does not claim is decoded by iced below.
+        if decoding == Decoding::Fast {
+            let mut p = pos;
+            while p < end {
+                let bundle_end = (p | (b - 1)) + 1;
+                let Some(f) = fastpath::decode(code, p, bundle_end) else { break };
+                starts.set(p);
+                let len = match f {
+                    Fast::Plain(len) => usize::from(len),
+                    Fast::Branch { len, rel } => {
+                        let next = base.wrapping_add((p + usize::from(len)) as u64);
+                        branches.push((p, next.wrapping_add(rel as u64), len));
+                        usize::from(len)
+                    }
+                };
+                p += len;
+                prev = if p == bundle_end { Prev::None } else { Prev::Other };
+                if p.is_multiple_of(b) && code.get(p..p + b).is_some_and(|w| w.iter().all(|&x| x == form::HLT)) {
+                    break; // a bundle of HLT: the bulk path above
+                }
+            }
+            if p != pos {
+                if !resync(&mut decoder, base, p) {
+                    break;
+                }
+                continue;
+            }
         }
         decoder.decode_out(&mut ins);
         let addr = base + pos as u64;

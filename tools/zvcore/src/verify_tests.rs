@@ -745,3 +745,156 @@ fn parallel_bitmaps_match_a_template_oracle() {
         }
     }
 }
+
+// ---- the fast path against iced ----
+
+/// The two decodings of one region: verdicts, violations (all of them) and instruction
+/// starts must be identical.
+fn same_both_ways(base: u64, code: &[u8], kind: RegionKind, what: &str) {
+    let opts = Options { max_violations: usize::MAX };
+    let run = |d: Decoding| {
+        let mut out = Sink::new(opts);
+        check_code(base, code, kind, &mut out, 1, d);
+        out.v.iter().map(|v| v.to_string()).collect::<Vec<_>>()
+    };
+    let (fast, iced) = (run(Decoding::Fast), run(Decoding::IcedOnly));
+    assert_eq!(fast, iced, "{what}: violations differ between the fast path and iced");
+    // Instruction starts: the scan's bitmap for one thread.
+    let starts = |d: Decoding| {
+        let mut out = Sink::new(opts);
+        let mut st = Bits::new(code.len());
+        let mut se = Bits::new(code.len());
+        scan(
+            base,
+            code,
+            0,
+            code.len(),
+            &mut out,
+            BitsMut { w: &mut st.0, from: 0 },
+            BitsMut { w: &mut se.0, from: 0 },
+            d,
+        );
+        (st.0, se.0)
+    };
+    assert!(starts(Decoding::Fast) == starts(Decoding::IcedOnly), "{what}: instruction starts differ");
+}
+
+/// Every form the fast path claims, built from each opcode of the one-byte and 0F maps
+/// with prefix sets (including ones it must refuse), REX bytes, every ModRM byte and SIB
+/// bytes that select each addressing case: iced must decode the same length, not
+/// invalid, with the same branch target, and the full check (iced only) must accept it
+/// where a branch's target is inside the region; and both decodings must agree on the
+/// whole bundle. This is what makes the tables' claims safe: a form the tables admit
+/// that iced would reject fails here.
+#[test]
+fn fastpath_agrees_with_iced_on_every_form_it_claims() {
+    let base = form::CODE_START;
+    let prefix_sets: &[&[u8]] = &[
+        &[],
+        &[0x66],
+        &[0x67],
+        &[0xF2],
+        &[0xF3],
+        &[0x66, 0x67],
+        &[0x67, 0xF3],
+        &[0x66, 0xF2],
+        &[0x66, 0x66],
+        &[0x67, 0xF2],
+        &[0xF3, 0x66],
+        &[0x66, 0x67, 0xF3],
+        &[0xF2, 0xF3],
+        &[0x67, 0x67],
+        &[0x2E],
+        &[0x66, 0x2E],
+        &[0x2E, 0x66],
+        &[0x66, 0x66, 0x2E],
+        &[0x66, 0x66, 0x66],
+        &[0x66, 0x2E, 0x2E],
+        &[0x64],
+        &[0xF0],
+        &[0x3E],
+    ];
+    let rexes: &[&[u8]] = &[&[], &[0x40], &[0x41], &[0x42], &[0x44], &[0x48], &[0x4B], &[0x4D], &[0x4E], &[0x4F]];
+    let sibs = [0x24u8, 0x25, 0x20, 0x65, 0xE4, 0x04, 0x2C, 0x5D];
+    let filler = [0x10u8, 0x20, 0x30, 0x04, 0x50, 0x60, 0x70, 0x08, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06];
+    let mut claimed = 0usize;
+    let mut opcodes: Vec<Vec<u8>> = (0..=255u8).filter(|&o| o != 0x0F).map(|o| vec![o]).collect();
+    opcodes.extend((0..=255u8).map(|o| vec![0x0F, o]));
+    for opc in &opcodes {
+        for pre in prefix_sets {
+            for rex in rexes {
+                for modrm in 0..=255u8 {
+                    let needs_sib = modrm >> 6 != 3 && modrm & 7 == 4;
+                    let sib_choices: &[u8] = if needs_sib { &sibs } else { &sibs[..1] };
+                    for &sib in sib_choices {
+                        let mut cand: Vec<u8> = [*pre, *rex, &opc[..]].concat();
+                        cand.push(modrm);
+                        cand.push(sib);
+                        cand.extend_from_slice(&filler);
+                        let mut bundle = cand.clone();
+                        bundle.resize(32, form::HLT);
+                        let Some(f) = fastpath::decode(&bundle, 0, 32) else { continue };
+                        claimed += 1;
+                        let len = match f {
+                            Fast::Plain(l) => usize::from(l),
+                            Fast::Branch { len, .. } => usize::from(len),
+                        };
+                        let what = format!("{} (claimed as {f:?})", hex(&bundle[..len]));
+                        // The instruction as iced sees it, followed by HLT.
+                        let mut region = bundle[..len].to_vec();
+                        region.resize(64, form::HLT);
+                        let mut dec = Decoder::with_ip(64, &region, base, DecoderOptions::NONE);
+                        let ins = dec.decode();
+                        assert!(!ins.is_invalid() && ins.len() == len, "{what}: iced decodes length {}", ins.len());
+                        if let Fast::Branch { len, rel } = f {
+                            let want = base.wrapping_add(u64::from(len)).wrapping_add(rel as u64);
+                            assert_eq!(ins.near_branch_target(), want, "{what}: branch target");
+                            if ins.flow_control() == FlowControl::Call {
+                                // A call must end its bundle: the tables claim only those.
+                                assert_eq!(len, 32, "{what}");
+                            }
+                            // Its target lies outside the region: C7 both ways, the same.
+                            same_both_ways(base, &region, RegionKind::CodeSegment, &what);
+                        } else {
+                            let mut out = Sink::new(Options { max_violations: usize::MAX });
+                            check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::IcedOnly);
+                            assert!(
+                                out.v.is_empty(),
+                                "{what}: iced rejects it: {}",
+                                out.v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; ")
+                            );
+                            let mut out = Sink::new(Options::default());
+                            check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::Fast);
+                            assert!(out.v.is_empty(), "{what}: the fast path's own verdict");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("the fast path claims {claimed} of the forms tried");
+    assert!(claimed > 100_000, "the fast path claims {claimed} forms");
+}
+
+/// Random valid code (the generator the property tests use) and every attack of the
+/// catalogue give the same result both ways.
+#[test]
+fn fastpath_and_iced_agree_on_generated_code_and_attacks() {
+    for seed in 0..40u64 {
+        let code = valid_code(seed, 4096, form::CODE_START);
+        same_both_ways(form::CODE_START, &code, RegionKind::CodeSegment, &format!("valid_code seed {seed}"));
+        // Damaged copies: every 97th byte flipped.
+        let mut bad = code.clone();
+        for i in (seed as usize % 97..bad.len()).step_by(97) {
+            bad[i] ^= 0x5A;
+        }
+        same_both_ways(form::CODE_START, &bad, RegionKind::CodeSegment, &format!("damaged seed {seed}"));
+    }
+    for a in attacks() {
+        if let Ok(n) = crate::nexe::Nexe::parse(&a.nexe) {
+            if let Some(seg) = n.code_segment() {
+                same_both_ways(seg.vaddr, n.segment_bytes(&seg), RegionKind::CodeSegment, a.name);
+            }
+        }
+    }
+}
