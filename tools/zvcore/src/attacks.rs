@@ -167,6 +167,8 @@ pub fn attacks() -> Vec<Attack> {
     add("fs-memory-operand", "mov %fs:0,%rax", bytes_nexe(&[0x64, 0x48, 0x8B, 0x04, 0x25, 0, 0, 0, 0]), &[C4]);
     add("gs-memory-operand", "mov %gs:8,%eax", bytes_nexe(&[0x65, 0x8B, 0x04, 0x25, 8, 0, 0, 0]), &[C4]);
     add("cpuid", "cpuid", bytes_nexe(&[0x0F, 0xA2]), &[C3]);
+    add("mpx-bndmov", "bndmov %bnd0,(%rsp) (MPX)", bytes_nexe(&[0x66, 0x0F, 0x1B, 0x04, 0x24]), &[C3]);
+    add("bnd-jmp", "bnd jmp (the MPX bnd prefix on a branch)", bytes_nexe(&[0xF2, 0xE9, 0, 0, 0, 0]), &[C3]);
     add("rdtsc", "rdtsc", bytes_nexe(&[0x0F, 0x31]), &[C3]);
     add("mem-rax-no-67", "mov (%rax),%rax", bytes_nexe(&[0x48, 0x8B, 0x00]), &[C5]);
     add("mem-rsp-index-no-67", "mov (%rsp,%rax,1),%rax", bytes_nexe(&[0x48, 0x8B, 0x04, 0x04]), &[C5]);
@@ -183,7 +185,7 @@ pub fn attacks() -> Vec<Attack> {
     add("add-rsp", "add $8,%rsp", bytes_nexe(&[0x48, 0x83, 0xC4, 0x08]), &[C6]);
     add("mov-rsp", "mov %rax,%rsp", bytes_nexe(&[0x48, 0x89, 0xC4]), &[C6]);
     add("pop-rsp", "pop %rsp", bytes_nexe(&[0x5C]), &[C6]);
-    add("leave", "leave", bytes_nexe(&[0xC9]), &[C3]);
+    add("leave", "leave", bytes_nexe(&[0xC9]), &[C3, C6]);
     add("xchg-rsp", "xchg %rax,%rsp", bytes_nexe(&[0x48, 0x94]), &[C6]);
     add("mulx-rsp", "mulx %rax,%rsp,%rcx (VEX.vvvv names rsp)", bytes_nexe(&[0xC4, 0xE2, 0xDB, 0xF6, 0xC8]), &[C6]);
     add("branch-66", "0x66-prefixed jcc", bytes_nexe(&[0x66, 0x0F, 0x84, 0x00, 0x00, 0x00, 0x00]), &[C4]);

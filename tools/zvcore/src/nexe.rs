@@ -439,9 +439,8 @@ impl<'a> Nexe<'a> {
                 form::FORM_VERSION
             )));
         }
-        if segments.is_empty() {
-            return Err(NexeError::new("no PT_LOAD segments"));
-        }
+        // No PT_LOAD at all is a layout violation (C1: no code segment), like any other
+        // missing or misplaced code segment, not a malformed file.
         let mut nexe = Nexe {
             data,
             entry,
@@ -572,7 +571,11 @@ impl<'a> Nexe<'a> {
             None => v.push(LayoutViolation {
                 rule: Rule::C1,
                 addr: self.segments.first().map_or(0, |s| s.vaddr),
-                message: "no executable segment".into(),
+                message: if self.segments.is_empty() {
+                    "no code segment: the file has no PT_LOAD segment with contents".into()
+                } else {
+                    "no executable segment".into()
+                },
             }),
             Some(ci) => {
                 let c = self.segments[ci];

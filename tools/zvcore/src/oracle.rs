@@ -23,7 +23,7 @@
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
 
 use crate::form;
-use crate::verify::{Options, Rejected, RegionKind, VerifiedCode};
+use crate::verify::{Options, RegionKind, Rejected, VerifiedCode};
 
 /// Mnemonics that no Form-1 region may ever contain (FORM.md C3), whatever their
 /// operands or prefixes. The first five are the ones the fuzzing brief names; the rest

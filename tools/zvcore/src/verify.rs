@@ -532,6 +532,20 @@ const IMPLICIT_RSP_MNEMONICS: &[Mnemonic] = &[
     Mnemonic::Rsm,
 ];
 
+/// The MPX opcodes 0f 1a and 0f 1b, which iced decodes as reserved NOPs unless asked for
+/// MPX. FORM.md C3 rejects MPX, and "`nop` in all forms" does not cover them.
+fn is_mpx(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Reservednop_rm16_r16_0F1A
+            | Code::Reservednop_rm32_r32_0F1A
+            | Code::Reservednop_rm64_r64_0F1A
+            | Code::Reservednop_rm16_r16_0F1B
+            | Code::Reservednop_rm32_r32_0F1B
+            | Code::Reservednop_rm64_r64_0F1B
+    )
+}
+
 fn classify(code: Code) -> u8 {
     let m = code.mnemonic();
     let mut f = 0;
@@ -543,7 +557,7 @@ fn classify(code: Code) -> u8 {
         || code.is_jmp_far_indirect()
         || code.is_call_far_indirect()
         || code == Code::INVALID;
-    if !features_ok || denied {
+    if !features_ok || denied || is_mpx(code) {
         f |= DENY;
     }
     if IMPLICIT_RSP_MNEMONICS.contains(&m) {
@@ -687,6 +701,8 @@ struct Prefixes {
     p67: bool,
     /// An f2 or f3 prefix (rep, bnd, xacquire, xrelease or a mandatory prefix).
     rep: bool,
+    /// How many f2 prefixes (on a branch: `bnd`).
+    f2: u8,
     legacy: u8,
     count: usize,
 }
@@ -714,6 +730,7 @@ fn scan_prefixes(raw: &[u8]) -> Prefixes {
             0xF0 => p.legacy += 1,
             0xF2 | 0xF3 => {
                 p.rep = true;
+                p.f2 += u8::from(b == 0xF2);
                 p.legacy += 1;
             }
             0x40..=0x4F => {}
@@ -959,20 +976,23 @@ fn scan(
         let fc = ins.flow_control();
         let mut this = Prev::Other;
 
-        // C3: allow-list on the exact Code, then register classes.
+        // C3: allow-list on the exact Code, then register classes. A rejected form is
+        // reported once, under C3, except `leave` and `enter`, which FORM.md names under
+        // C6 as well (they write rsp in 64-bit form) and lists among the C6 attacks.
         if flags & DENY != 0 {
-            let feats: Vec<&str> = ins.cpuid_features().iter().map(|&f| crate::names::cpuid_feature(f)).collect();
-            out.push(
-                Rule::C3,
-                addr,
-                raw,
-                &mtext(),
-                format!("{} is not on the form-1 allow-list (CPUID features: {})", mtext(), feats.join(", ")),
-            );
-            prev = Prev::Other;
-            if pos + ilen == bundle_end {
-                prev = Prev::None;
+            let why = if is_mpx(ins.code()) {
+                "MPX (0f 1a/0f 1b: bndmov, bndcl, bndcu, bndcn, bndmk, bndldx, bndstx) is rejected by C3; \
+                 decoded without MPX these are reserved NOPs, which it does not make them allowed"
+                    .to_string()
+            } else {
+                let feats: Vec<&str> = ins.cpuid_features().iter().map(|&f| crate::names::cpuid_feature(f)).collect();
+                format!("{} is not on the form-1 allow-list (CPUID features: {})", mtext(), feats.join(", "))
+            };
+            out.push(Rule::C3, addr, raw, &mtext(), why);
+            if matches!(ins.mnemonic(), Mnemonic::Leave | Mnemonic::Enter) {
+                out.push(Rule::C6, addr, raw, &mtext(), format!("{} writes %rsp (64-bit)", mtext()));
             }
+            prev = if pos + ilen == bundle_end { Prev::None } else { Prev::Other };
             continue;
         }
         // HLE: an f2/f3 prefix on an instruction that can elide a lock (lock-prefixed, or
@@ -1010,14 +1030,21 @@ fn scan(
                 &mtext(),
                 format!("segment-override prefix {:#04x} (only 0x2e on a nop is allowed)", pfx.seg),
             );
-        } else if is_branch && pfx.legacy != 0 {
-            out.push(
-                Rule::C4,
-                addr,
-                raw,
-                &mtext(),
-                "prefix on a branch (no 0x66, 0x67, hints, bnd or notrack on branches)".into(),
-            );
+        } else if is_branch {
+            // FORM.md names the `bnd` prefix (f2 on a branch) under C3, with MPX; the
+            // other prefixes on a branch are C4's.
+            if pfx.f2 != 0 {
+                out.push(Rule::C3, addr, raw, &mtext(), "bnd prefix (f2) on a branch: MPX, which C3 rejects".into());
+            }
+            if pfx.legacy > pfx.f2 {
+                out.push(
+                    Rule::C4,
+                    addr,
+                    raw,
+                    &mtext(),
+                    "prefix on a branch (no 0x66, 0x67, hints, rep or notrack on branches)".into(),
+                );
+            }
         }
 
         // C3 register classes and C5 memory operands, in one pass over the operands.

@@ -166,7 +166,6 @@ fn c3_rejects_system_and_nondeterministic_instructions() {
         &[0x48, 0xCF],                   // iretq
         &[0xCB],                         // lret
         &[0x9D],                         // popf
-        &[0xC8, 0x08, 0x00, 0x00],       // enter
         &[0x0F, 0xFF, 0xC0],             // ud0
         &[0x0F, 0xB9, 0xC0],             // ud1
         &[0xFA],                         // cli
@@ -181,6 +180,27 @@ fn c3_rejects_system_and_nondeterministic_instructions() {
         rejects(b, Rule::C3);
     }
     rejects(&[0xFF, 0x2C, 0x24], Rule::C3); // ljmp *(%rsp)
+                                            // MPX (C3), which iced decodes as reserved NOPs unless asked for MPX: each form with
+                                            // operands that are otherwise admissible (M1, M2, registers). QA finding: accepted.
+    for b in [
+        &[0x66, 0x0F, 0x1A, 0xC1][..],         // bndmov %bnd1,%bnd0
+        &[0xF3, 0x0F, 0x1A, 0xC0],             // bndcl %rax,%bnd0
+        &[0xF2, 0x0F, 0x1A, 0xC0],             // bndcu %rax,%bnd0
+        &[0xF2, 0x0F, 0x1B, 0xC0],             // bndcn %rax,%bnd0
+        &[0xF3, 0x67, 0x0F, 0x1B, 0x00],       // bndmk (%eax),%bnd0
+        &[0x67, 0x66, 0x0F, 0x1B, 0x00],       // bndmov %bnd0,(%eax)
+        &[0x66, 0x0F, 0x1B, 0x04, 0x24],       // bndmov %bnd0,(%rsp)
+        &[0x67, 0x0F, 0x1A, 0x00],             // bndldx (%eax),%bnd0
+        &[0x67, 0x0F, 0x1B, 0x00],             // bndstx %bnd0,(%eax)
+        &[0x0F, 0x1A, 0xC0],                   // 0f 1a with a register operand
+        &[0x48, 0x0F, 0x1B, 0x44, 0x24, 0x08], // 0f 1b with REX.W, 8(%rsp)
+    ] {
+        rejects(b, Rule::C3);
+    }
+    // `enter` and `leave` are named under C3 and under C6 (they write rsp in 64-bit form).
+    for b in [&[0xC8, 0x08, 0x00, 0x00][..], &[0xC9]] {
+        assert_eq!(rules_of(&bytes_nexe(b)), BTreeSet::from([Rule::C3, Rule::C6]), "{}", hex(b));
+    }
 }
 
 #[test]
@@ -195,7 +215,10 @@ fn c4_allows_cs_on_nop_only() {
 fn c4_rejects_hints_and_bnd_on_branches() {
     rejects(&[0x2E, 0x74, 0x00], Rule::C4); // branch-not-taken hint
     rejects(&[0x3E, 0x74, 0x00], Rule::C4); // branch-taken hint
-    rejects(&[0xF2, 0xE9, 0, 0, 0, 0], Rule::C4); // bnd jmp
+                                            // The bnd prefix is MPX, which FORM.md rejects under C3.
+    rejects(&[0xF2, 0xE9, 0, 0, 0, 0], Rule::C3); // bnd jmp
+    rejects(&[0xF3, 0xE9, 0, 0, 0, 0], Rule::C4); // rep jmp
+    assert_eq!(rules_of(&bytes_nexe(&[0x66, 0xF2, 0xE9, 0, 0, 0, 0])), BTreeSet::from([Rule::C3, Rule::C4]));
 }
 
 #[test]
@@ -897,4 +920,20 @@ fn fastpath_and_iced_agree_on_generated_code_and_attacks() {
             }
         }
     }
+}
+
+/// A nexe without any PT_LOAD has no code segment: a C1 layout violation, as
+/// docs/zvverify.md says, not a malformed file (QA finding: it was `ELF`).
+#[test]
+fn no_load_segment_at_all_is_c1() {
+    let mut n = valid_nexe(3, 4096);
+    let phoff = u64::from_le_bytes(n[32..40].try_into().unwrap()) as usize;
+    let phnum = u16::from_le_bytes(n[56..58].try_into().unwrap()) as usize;
+    for i in 0..phnum {
+        let at = phoff + 56 * i;
+        if u32::from_le_bytes(n[at..at + 4].try_into().unwrap()) == 1 {
+            n[at..at + 4].copy_from_slice(&0u32.to_le_bytes()); // PT_LOAD -> PT_NULL
+        }
+    }
+    assert_eq!(rules_of(&n), BTreeSet::from([Rule::C1]));
 }
