@@ -35,9 +35,54 @@ pub fn open_program(path: &Path) -> Opened {
     }
 }
 
-/// A `--channel alias=path[,type[,limits]]` option: alias, path, and the type and limits
-/// when given.
-pub type ChannelArg = (String, String, Option<(ChannelType, Limits)>);
+/// A `--channel alias=path[,type[,limits]]` option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelArg {
+    /// The channel's alias.
+    pub alias: String,
+    /// Its source: a host path.
+    pub path: String,
+    /// The type, when given.
+    pub kind: Option<ChannelType>,
+    /// The four limits, when given.
+    pub limits: Option<Limits>,
+}
+
+impl ChannelArg {
+    /// Binds the channel in `channels`: a channel the manifest or image already has keeps
+    /// its type and limits unless this option gives them (docs/images.md); a new one is
+    /// type 0 unless given, with [`default_limits`] unless given.
+    pub fn apply(&self, channels: &mut Vec<ChannelSpec>, etag: bool) {
+        match channels.iter_mut().find(|c| c.alias == self.alias) {
+            Some(c) => {
+                c.uri = self.path.clone();
+                if let Some(k) = self.kind {
+                    c.kind = k;
+                }
+                if let Some(l) = self.limits {
+                    c.limits = l;
+                }
+            }
+            None => channels.push(ChannelSpec {
+                uri: self.path.clone(),
+                alias: self.alias.clone(),
+                kind: self.kind.unwrap_or(ChannelType::SeqReadSeqWrite),
+                etag,
+                limits: self.limits.unwrap_or_else(|| default_limits(&self.alias)),
+            }),
+        }
+    }
+}
+
+/// Limits of a new `--channel` given without them: the standard aliases keep their
+/// direction (so a FIFO given as stdin is opened for reading only and sees its end),
+/// others may be read and written; all unlimited.
+pub fn default_limits(alias: &str) -> Limits {
+    let read = alias != "/dev/stdout" && alias != "/dev/stderr";
+    let write = alias != "/dev/stdin";
+    let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
+    Limits { gets: g, get_size: g, puts: p, put_size: p }
+}
 
 /// Command-line settings that override an image's manifest.
 #[derive(Default, Debug, Clone)]
@@ -54,7 +99,7 @@ pub struct Overrides {
     pub seed: Option<u64>,
     /// Time.
     pub time: Option<u64>,
-    /// `--channel` bindings: (alias, path, explicit type and limits if given).
+    /// `--channel` bindings.
     pub channels: Vec<ChannelArg>,
     /// Etags on every channel.
     pub etag: bool,
@@ -88,32 +133,9 @@ pub fn session_from_open_image(
             limits: c.limits,
         });
     }
-    for (alias, p, explicit) in &o.channels {
-        match channels.iter_mut().find(|c| &c.alias == alias) {
-            Some(c) => {
-                c.uri = p.clone();
-                if let Some((k, l)) = explicit {
-                    c.kind = *k;
-                    c.limits = *l;
-                }
-            }
-            None => {
-                let (kind, limits) = explicit.unwrap_or((
-                    ChannelType::SeqReadSeqWrite,
-                    Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: UNLIMITED, put_size: UNLIMITED },
-                ));
-                channels.push(ChannelSpec { uri: p.clone(), alias: alias.clone(), kind, etag: o.etag, limits });
-            }
-        }
-    }
-    if let Some(c) = channels.iter().find(|c| c.uri.is_empty()) {
-        return Err(format!(
-            "{}: channel {} has no source; bind it with --channel {}=PATH",
-            path.display(),
-            c.alias,
-            c.alias
-        ));
-    }
+    // Every data file is a read-only, random-read channel unless the manifest names its
+    // alias; the command line then binds or overrides any of them (a data file's channel
+    // bound to a host file keeps its type and read-only limits unless given).
     for f in img.data_files() {
         let alias = format!("/{}", f.path);
         if channels.iter().any(|c| c.alias == alias) {
@@ -126,6 +148,17 @@ pub fn session_from_open_image(
             etag: o.etag,
             limits: Limits { gets: UNLIMITED, get_size: UNLIMITED, puts: 0, put_size: 0 },
         });
+    }
+    for c in &o.channels {
+        c.apply(&mut channels, o.etag);
+    }
+    if let Some(c) = channels.iter().find(|c| c.uri.is_empty()) {
+        return Err(format!(
+            "{}: channel {} has no source; bind it with --channel {}=PATH",
+            path.display(),
+            c.alias,
+            c.alias
+        ));
     }
     let mut argv: Vec<std::ffi::OsString> =
         m.args.clone().unwrap_or_else(|| vec![m.program.clone()]).into_iter().map(Into::into).collect();

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use zvcore::manifest::{self, ChannelSpec, ChannelType, Limits, UNLIMITED};
+use zvcore::manifest::{self, ChannelType, Limits};
 use zvrun::cli::{self, Parsed};
 use zvrun::image::{ChannelArg, Opened};
 use zvrun::report;
@@ -48,10 +48,8 @@ fn parse_channel(s: &str) -> Result<ChannelArg, String> {
         ),
         None => None,
     };
-    let explicit = match f.len() {
-        1 => None,
-        // Type without limits: the direction follows the alias (see default_limits).
-        2 => kind.map(|k| (k, default_limits(alias))),
+    let limits = match f.len() {
+        1 | 2 => None,
         6 => {
             let n = |i: usize| {
                 f[i].parse::<i64>()
@@ -59,24 +57,11 @@ fn parse_channel(s: &str) -> Result<ChannelArg, String> {
                     .filter(|v| *v >= 0)
                     .ok_or_else(|| format!("--channel `{s}`: limit `{}` is not a count", f[i]))
             };
-            Some((
-                kind.unwrap_or(ChannelType::SeqReadSeqWrite),
-                Limits { gets: n(2)?, get_size: n(3)?, puts: n(4)?, put_size: n(5)? },
-            ))
+            Some(Limits { gets: n(2)?, get_size: n(3)?, puts: n(4)?, put_size: n(5)? })
         }
         _ => return Err(format!("--channel `{s}`: give path, type, and either no limits or all four")),
     };
-    Ok((alias.to_string(), f[0].to_string(), explicit))
-}
-
-/// Limits of a `--channel` given without them: the standard aliases keep their
-/// direction (so a FIFO given as stdin is opened for reading only and sees its end),
-/// others may be read and written; all unlimited.
-fn default_limits(alias: &str) -> Limits {
-    let read = alias != "/dev/stdout" && alias != "/dev/stderr";
-    let write = alias != "/dev/stdin";
-    let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
-    Limits { gets: g, get_size: g, puts: p, put_size: p }
+    Ok(ChannelArg { alias: alias.to_string(), path: f[0].to_string(), kind, limits })
 }
 
 /// A manifest's bytes as text; bytes that are not UTF-8 make their line malformed, and
@@ -203,7 +188,7 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
             let text = manifest_text(bytes).map_err(|e| format!("{path}: {e}"))?;
             let m = manifest::parse_zerovm(&text).map_err(|e| format!("{path}: {e}"))?;
             if let Some((line, _)) = &m.job {
-                return Err(format!("{path}: line {line}: Job (daemon mode) is not implemented yet"));
+                return Err(format!("{path}: manifest line {line}: Job (daemon mode) is not implemented yet"));
             }
             cfg.program = m.program.clone();
             cfg.memory = m.memory;
@@ -226,10 +211,8 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
         if cli.timeout.is_some() {
             cfg.timeout = cli.timeout;
         }
-        for (alias, path, explicit) in channel_args {
-            let (kind, limits) = explicit.unwrap_or((ChannelType::SeqReadSeqWrite, default_limits(&alias)));
-            cfg.channels.retain(|x| x.alias != alias);
-            cfg.channels.push(ChannelSpec { uri: path, alias, kind, etag: false, limits });
+        for c in &channel_args {
+            c.apply(&mut cfg.channels, false);
         }
         if cli.etag {
             for c in &mut cfg.channels {

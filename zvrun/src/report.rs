@@ -83,7 +83,15 @@ pub fn json(o: &Outcome) -> String {
 /// ZeroVM's six-line report: validator state, daemon, user return code, etags,
 /// accounting, exit state.
 pub fn zerovm(o: &Outcome) -> String {
-    let validator = if matches!(o.ending, Ending::Invalid(_)) { 1 } else { 0 };
+    // ZeroVM's values: 0 validated, 1 rejected, 2 not validated (its initial state; a
+    // session that ended before verification, the same case JSON calls "not run").
+    let validator = if matches!(o.ending, Ending::Invalid(_)) {
+        1
+    } else if o.code_bytes > 0 {
+        0
+    } else {
+        2
+    };
     let code = match o.ending {
         Ending::Exit(c) => c,
         _ => 0,

@@ -166,3 +166,37 @@ fn command_line_env_replaces_the_images_value() {
     let cfg = zvrun::image::session_from_open_image(&img, f, &o, true).expect("session");
     assert_eq!(cfg.env, vec!["KEEP=1", "EXIT=3", "NEW=b"]);
 }
+
+/// `--channel alias=path[,type[,limits]]` binds or overrides a channel's source, and its
+/// type and limits only when given (docs/images.md). QA finding: a type without limits
+/// reset a declared channel's limits to unlimited, and a data file's channel bound to a
+/// host file lost its random-read type and read-only limits.
+#[test]
+fn a_channel_binding_keeps_what_it_does_not_give() {
+    let t = tempfile::tempdir().expect("tmp");
+    let input = t.path().join("in.txt");
+    std::fs::write(&input, b"bound on the command line\n").expect("write");
+    // stdin declared with a 5-byte read quota: a binding with a type keeps the quota.
+    let mut m = ImageManifest::new("echo.nexe");
+    let stdin = m.channels.iter_mut().find(|c| c.alias == "/dev/stdin").expect("stdin");
+    stdin.source = Source::Unbound;
+    stdin.limits = Limits { gets: 100, get_size: 5, puts: 0, put_size: 0 };
+    let img = pack(t.path(), "q.tar", &m, "echo", &[]);
+    for binding in [format!("/dev/stdin={}", s(&input)), format!("/dev/stdin={},0", s(&input))] {
+        let out = run(&["--channel", &binding, s(&img)]);
+        assert_eq!(out.stdout, b"bound", "{binding}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Limits given: they replace the declared ones.
+    let out = run(&["--channel", &format!("/dev/stdin={},0,100,1000,0,0", s(&input)), s(&img)]);
+    assert_eq!(out.stdout, b"bound on the command line\n");
+
+    // A data file's channel (type 1, random reads) bound to a host file stays random-read:
+    // the guest's read at offset 10 sees the host file's bytes there.
+    let m = ImageManifest::new("random.nexe");
+    let img = pack(t.path(), "r.tar", &m, "random", &[("data.txt", b"0123456789abcdefghij")]);
+    let host = t.path().join("host.txt");
+    std::fs::write(&host, b"0123456789ABCDEFGHIJ").expect("write");
+    let out = run(&["--channel", &format!("/data.txt={}", s(&host)), s(&img)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"ABCDE");
+}

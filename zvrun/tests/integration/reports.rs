@@ -29,6 +29,21 @@ fn zerovm_report_has_six_lines() {
     assert_eq!(lines[5], "exit state = ok");
 }
 
+/// ZeroVM's validator state: 0 verified, 1 rejected, 2 never verified (the session ended
+/// first). QA finding: a session that never reached verification said 0.
+#[test]
+fn zerovm_validator_state_says_whether_verification_ran() {
+    let state = |args: &[&str]| {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        err.lines().find(|l| l.starts_with("validator state = ")).map(str::to_string).unwrap_or(err)
+    };
+    let bad = crate::repo().join("test-corpus/attacks/bare-ret.nexe");
+    assert_eq!(state(&["--report", "zerovm", s(&program("hello"))]), "validator state = 0");
+    assert_eq!(state(&["--report", "zerovm", s(&bad)]), "validator state = 1");
+    assert_eq!(state(&["--report", "zerovm", "/nonexistent/app.nexe"]), "validator state = 2");
+}
+
 #[test]
 fn reports_are_written_when_the_program_is_invalid() {
     let t = tempfile::tempdir().expect("tmp");
