@@ -174,7 +174,8 @@ impl TrapHandler for Calls {
                 self.ending = Some(Ending::Exit(w[2] as i64));
                 TrapOutcome::Leave
             }
-            call::FORK => TrapOutcome::Return(0),
+            // Fork's array is the id and the reserved word: both must be readable.
+            call::FORK => TrapOutcome::Return(if self.words::<2>(args).is_some() { 0 } else { -EFAULT }),
             _ => TrapOutcome::Return(-EPERM),
         }
     }

@@ -158,6 +158,15 @@ _start:
 	ZV ID_UNJAIL, %r12, $0x10000
 	EXPECT $0, 20
 	movb $0x90, (%r12d)
+	/* 21: Fork whose reserved word lies past the end of the heap (unmapped): -EFAULT */
+	mov $MANIFEST_PTR, %edx
+	mov (%edx), %eax
+	mov (%eax), %edi            /* heap_ptr (below 4 GiB) */
+	mov 8(%eax), %ecx           /* heap_size */
+	lea -8(%rdi,%rcx), %edi
+	movq $ID_FORK, (%edi)
+	TRAP
+	EXPECT $-14, 21
 	EXIT $0
 	.data
 argc:	.quad 0
