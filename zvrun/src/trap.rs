@@ -168,7 +168,7 @@ impl TrapHandler for Calls {
             call::READ => self.io(args, false),
             call::WRITE => self.io(args, true),
             call::JAIL => TrapOutcome::Return(self.jail(args)),
-            call::UNJAIL => TrapOutcome::Return(self.unjail(args)),
+            call::UNJAIL | call::UNJAIL_AS_SPELLED => TrapOutcome::Return(self.unjail(args)),
             call::EXIT => {
                 let Some(w) = self.words::<3>(args) else { return TrapOutcome::Return(-EFAULT) };
                 self.ending = Some(Ending::Exit(w[2] as i64));

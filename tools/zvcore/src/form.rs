@@ -61,6 +61,10 @@ pub mod call {
     /// the value 0x6c6a6e55, which is ZeroVM's (its bytes read "Unjl"); the value is what
     /// binaries use, so zv follows it (see docs/DESIGN-NOTES.md).
     pub const UNJAIL: u32 = 0x6c6a_6e55;
+    /// The id RUNTIME.md's spelling "Unja" gives (0x616a6e55). zvrun accepts it as Unjail
+    /// too, so a guest written from either half of the table works; zrt sends
+    /// [`UNJAIL`].
+    pub const UNJAIL_AS_SPELLED: u32 = u32::from_le_bytes(*b"Unja");
     /// End the session.
     pub const EXIT: u32 = u32::from_le_bytes(*b"Exit");
     /// Daemon-mode fork.

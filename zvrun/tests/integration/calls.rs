@@ -19,7 +19,8 @@ fn every_call_error_path_and_register_promise() {
     // (13), Jail 0 and the jailed function callable (14, 15), Jail of unverifiable
     // code -EPERM (16), unaligned -EINVAL (17), outside the heap -EINVAL (18), size 0
     // -EINVAL (19), Unjail 0 and writable again (20), Fork with its reserved word
-    // unreadable -EFAULT (21; QA finding: it returned 0).
+    // unreadable -EFAULT (21; QA finding: it returned 0), Unjail by the id RUNTIME.md
+    // spells, "Unja", as well as by its hex value (22, 23).
     let out = run(&[s(&program("calls"))]);
     assert_eq!(
         out.status.code(),
