@@ -100,15 +100,7 @@ void zrt_atomic_feraiseexcept(int e) {
     *(volatile T *)mem = v;                                                                           \
     BARRIER();                                                                                        \
   }                                                                                                   \
-  T zrt_exchange_##N(volatile void *mem, T v, int m) __asm__("__atomic_exchange_" #N);               \
-  T zrt_exchange_##N(volatile void *mem, T v, int m) {                                               \
-    (void)m;                                                                                          \
-    BARRIER();                                                                                        \
-    T old = *(volatile T *)mem;                                                                       \
-    *(volatile T *)mem = v;                                                                           \
-    BARRIER();                                                                                        \
-    return old;                                                                                       \
-  }                                                                                                   \
+  RMW_OLD(exchange, N, T, v)                                                                          \
   bool zrt_cas_##N(volatile void *mem, void *expected, T desired, int s, int f)                       \
       __asm__("__atomic_compare_exchange_" #N);                                                       \
   bool zrt_cas_##N(volatile void *mem, void *expected, T desired, int s, int f) {                     \
@@ -131,27 +123,26 @@ void zrt_atomic_feraiseexcept(int e) {
   FETCH(N, T, xor, old ^ v)                                                                           \
   FETCH(N, T, nand, (T) ~(old & v))
 
-/* __atomic_fetch_OP_N returns the old value, __atomic_OP_fetch_N the new one. */
-#define FETCH(N, T, OP, EXPR)                                                                           \
-  T zrt_fetch_##OP##_##N(volatile void *mem, T v, int m) __asm__("__atomic_fetch_" #OP "_" #N);        \
-  T zrt_fetch_##OP##_##N(volatile void *mem, T v, int m) {                                            \
-    (void)m;                                                                                          \
-    BARRIER();                                                                                        \
-    T old = *(volatile T *)mem;                                                                       \
-    *(volatile T *)mem = (T)(EXPR);                                                                   \
-    BARRIER();                                                                                        \
-    return old;                                                                                       \
-  }                                                                                                   \
-  T zrt_##OP##_fetch_##N(volatile void *mem, T v, int m) __asm__("__atomic_" #OP "_fetch_" #N);        \
-  T zrt_##OP##_fetch_##N(volatile void *mem, T v, int m) {                                            \
+/* A read-modify-write named __atomic_NAME_N that stores EXPR (of `old` and `v`) and
+   returns the old value (RMW_OLD) or the new one (RMW_NEW). */
+#define RMW_OLD(NAME, N, T, EXPR) RMW(NAME, N, T, EXPR, old)
+#define RMW_NEW(NAME, N, T, EXPR) RMW(NAME, N, T, EXPR, now)
+#define RMW(NAME, N, T, EXPR, RESULT)                                                                   \
+  T zrt_##NAME##_##N(volatile void *mem, T v, int m) __asm__("__atomic_" #NAME "_" #N);               \
+  T zrt_##NAME##_##N(volatile void *mem, T v, int m) {                                                \
     (void)m;                                                                                          \
     BARRIER();                                                                                        \
     T old = *(volatile T *)mem;                                                                       \
     T now = (T)(EXPR);                                                                                \
     *(volatile T *)mem = now;                                                                         \
     BARRIER();                                                                                        \
-    return now;                                                                                       \
+    (void)old;                                                                                        \
+    (void)now;                                                                                        \
+    return RESULT;                                                                                    \
   }
+
+/* __atomic_fetch_OP_N returns the old value, __atomic_OP_fetch_N the new one. */
+#define FETCH(N, T, OP, EXPR) RMW_OLD(fetch_##OP, N, T, EXPR) RMW_NEW(OP##_fetch, N, T, EXPR)
 
 SIZED(1, uint8_t)
 SIZED(2, uint16_t)

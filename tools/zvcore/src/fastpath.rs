@@ -208,24 +208,17 @@ const fn two_byte_entry(o: u8) -> Desc {
 }
 
 /// The tables, built at compile time from the entries above.
-static ONE_BYTE: [Desc; 256] = {
+const fn build(two_byte: bool) -> [Desc; 256] {
     let mut t = [Desc::NONE; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = one_byte_entry(i as u8);
+        t[i] = if two_byte { two_byte_entry(i as u8) } else { one_byte_entry(i as u8) };
         i += 1;
     }
     t
-};
-static TWO_BYTE: [Desc; 256] = {
-    let mut t = [Desc::NONE; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = two_byte_entry(i as u8);
-        i += 1;
-    }
-    t
-};
+}
+static ONE_BYTE: [Desc; 256] = build(false);
+static TWO_BYTE: [Desc; 256] = build(true);
 
 /// Decodes the instruction at `pos` if it is one of the fast forms (see the module
 /// documentation); `bundle_end` is the end of its bundle.
