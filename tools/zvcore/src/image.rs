@@ -99,6 +99,68 @@ pub struct ImageManifest {
     pub channels: Vec<ImageChannel>,
 }
 
+/// A walk over any JSON value that fails on an object with the same key twice, naming it.
+mod no_duplicates {
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    use std::collections::HashSet;
+
+    /// Deserialises from JSON without duplicate keys at any depth (and keeps nothing).
+    pub struct Checked;
+
+    impl<'de> Deserialize<'de> for Checked {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Walk)
+        }
+    }
+
+    struct Walk;
+
+    impl<'de> Visitor<'de> for Walk {
+        type Value = Checked;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Checked, A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                if !seen.insert(k.clone()) {
+                    return Err(A::Error::custom(format!("duplicate key `{}`", crate::display::escape_controls(&k))));
+                }
+                m.next_value::<Checked>()?;
+            }
+            Ok(Checked)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Checked, A::Error> {
+            while s.next_element::<Checked>()?.is_some() {}
+            Ok(Checked)
+        }
+        fn visit_bool<E: Error>(self, _: bool) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_str<E: Error>(self, _: &str) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_none<E: Error>(self) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Checked, D::Error> {
+            Checked::deserialize(d)
+        }
+    }
+}
+
 /// The fast path of [`ImageManifest::parse`]: serde's typed deserialisation of a manifest
 /// that is entirely valid, with the same checks as the tree walk; `None` as soon as
 /// anything is off (an unknown key, a null where a value is needed, a duplicate key, a
@@ -185,6 +247,8 @@ mod typed {
 
     pub(super) fn parse(text: &[u8]) -> Option<ImageManifest> {
         let r: Raw = serde_json::from_slice(text).ok()?;
+        // A map (`env`) keeps the last of two equal keys: the tree walk reports them.
+        serde_json::from_slice::<super::no_duplicates::Checked>(text).ok()?;
         if r.version? != SCHEMA_VERSION {
             return None;
         }
@@ -290,6 +354,9 @@ impl ImageManifest {
     pub(crate) fn parse_tree(text: &[u8]) -> Result<ImageManifest, ImageError> {
         let v: Value =
             serde_json::from_slice(text).map_err(|e| bad(format!("manifest.json is not valid JSON: {e}")))?;
+        // serde_json keeps the last of two equal keys; a manifest saying `memory` twice
+        // is a mistake to report, not to resolve silently.
+        serde_json::from_slice::<no_duplicates::Checked>(text).map_err(|e| bad(format!("manifest.json: {e}")))?;
         let o = v.as_object().ok_or_else(|| bad("manifest.json: the top level must be an object"))?;
         const KEYS: &[&str] = &["version", "program", "memory", "timeout", "args", "env", "seed", "time", "channels"];
         for k in o.keys() {
@@ -1223,6 +1290,9 @@ mod tests {
             (r#"{"version":1}"#, "missing key `program`"),
             (r#"{"version":2,"program":"a"}"#, "key `version`"),
             (r#"{"version":1,"program":"a","colour":1}"#, "unknown key `colour`"),
+            // The last of two equal keys used to win silently (QA finding).
+            (r#"{"version":1,"program":"a","memory":1048576,"memory":2097152}"#, "duplicate key `memory`"),
+            (r#"{"version":1,"program":"a","env":{"A":"1","A":"2"}}"#, "duplicate key `A`"),
             (r#"{"version":1,"program":"../a"}"#, "key `program`"),
             (r#"{"version":1,"program":"a","memory":-1}"#, "key `memory`"),
             (r#"{"version":1,"program":"a","timeout":0}"#, "key `timeout`"),
