@@ -117,6 +117,14 @@ pub fn compile_flags(sysroot: &Path) -> Vec<String> {
     v
 }
 
+/// A header gcc compiles to a precompiled header (`.gch`), never linked.
+fn is_header(path: &str, lang: Option<&str>) -> bool {
+    match lang {
+        Some(l) => l.ends_with("-header"),
+        None => [".h", ".hh", ".H", ".hp", ".hxx", ".hpp", ".HPP", ".h++", ".tcc"].iter().any(|e| path.ends_with(e)),
+    }
+}
+
 fn is_source(a: &str) -> bool {
     [".c", ".s", ".S", ".sx", ".i", ".cc", ".cpp", ".cxx", ".c++", ".cp", ".CPP", ".C", ".ii"]
         .iter()
@@ -264,7 +272,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     let mut explicit_output = false;
     let mut user_inputs: Vec<InputArg> = Vec::new();
     let mut sources: Vec<Source> = Vec::new();
-    let (mut nostart, mut nolibs) = (false, false);
+    let (mut nostart, mut nolibs, mut nodefaultlibs) = (false, false, false);
     let mut lang_x: Option<String> = None;
     let mut ld = LdArgs::default();
     let mut i = 0;
@@ -291,7 +299,13 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                 nolibs = true;
             }
             "-nostartfiles" => nostart = true,
-            "-nodefaultlibs" => nolibs = true,
+            "-nodefaultlibs" => nodefaultlibs = true,
+            "-r" | "-Ur" => {
+                return Err(DriverError::Usage(format!(
+                    "{a}: a partial link (an object made of objects) is not supported: zvld writes only nexes; \
+                     link the objects into the program, or combine them with `ar rcs libx.a ...`"
+                )))
+            }
             "-x" => {
                 // Applies to the sources after it (each is compiled with its own `-x`).
                 let l = next(&mut i)?;
@@ -348,7 +362,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                     lang_x = if l == "none" { None } else { Some(l.to_string()) };
                 } else if a.starts_with('-') {
                     compile_args.push(a.clone());
-                } else if lang_x.is_some() || is_source(a) {
+                } else if lang_x.is_some() || is_source(a) || is_header(a, None) {
                     sources.push(Source { slot: user_inputs.len(), path: a.clone(), lang: lang_x.clone() });
                     user_inputs.push(InputArg::Path(PathBuf::new()));
                 } else {
@@ -359,6 +373,41 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         i += 1;
     }
     ld.finish()?;
+    if cfg.print_version {
+        // `-Wl,--version` (how Meson identifies the linker): ld prints its version and
+        // links nothing.
+        println!("{}", crate::link::version_line());
+        return Ok(0);
+    }
+    // gcc refuses an output that is one of the inputs (zvld removes and recreates its
+    // output, which would destroy a source or an object named twice).
+    if explicit_output {
+        let named = sources.iter().map(|s| PathBuf::from(&s.path)).chain(user_inputs.iter().filter_map(|i| match i {
+            InputArg::Path(p) if !p.as_os_str().is_empty() => Some(p.clone()),
+            _ => None,
+        }));
+        for p in named {
+            if crate::link::same_file(&p, &cfg.output) {
+                return Err(DriverError::Link(crate::LinkError::Usage(format!(
+                    "input file '{}' is the same as output file",
+                    p.display()
+                ))));
+            }
+        }
+    }
+    // Only headers: gcc makes the precompiled header(s), as with -c.
+    if !sources.is_empty()
+        && sources.len() == user_inputs.len()
+        && sources.iter().all(|s| is_header(&s.path, s.lang.as_deref()))
+    {
+        let root = sysroot()?;
+        let mut cmd = Command::new(gcc());
+        cmd.args(original).args(compile_flags(&root));
+        if verbose {
+            eprintln!("zvcc: {:?}", cmd);
+        }
+        return gcc_status(&mut cmd);
+    }
     if user_inputs.is_empty() {
         if verbose {
             // `zvcc -v` alone (autoconf logs it): what gcc -v says, after zvcc's own line.
@@ -393,7 +442,8 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         } else {
             Path::new(&src.path).file_stem().map_or("src".into(), |s| s.to_string_lossy().into_owned())
         };
-        let obj = tmp.0.join(format!("{k}-{stem}.o"));
+        let header = is_header(&src.path, src.lang.as_deref());
+        let obj = tmp.0.join(format!("{k}-{stem}.{}", if header { "gch" } else { "o" }));
         let mut cmd = Command::new(gcc());
         cmd.args(&compile_args);
         if deps && !has_mt {
@@ -427,13 +477,30 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             // temporary path.
             cfg.input_names.push((obj.clone(), Path::new(&src.path).with_extension("o").display().to_string()));
         }
-        user_inputs[src.slot] = InputArg::Path(obj);
+        // A header on the link line is compiled (gcc checks it and makes a precompiled
+        // header it then drops) and not linked, as with gcc.
+        user_inputs[src.slot] = if header { InputArg::Path(PathBuf::new()) } else { InputArg::Path(obj) };
         if dry_run {
             continue; // `-###`: show the commands, run none
         }
         let status = gcc_status(&mut cmd)?;
         if status != 0 {
             return Ok(status);
+        }
+    }
+    user_inputs.retain(|i| !matches!(i, InputArg::Path(p) if p.as_os_str().is_empty()));
+    // gcc's own libraries live in gcc's directory, not the sysroot: `-lgcc` and
+    // `-lgcc_eh` (common with -nostdlib) name them; the rest of that directory is built
+    // for glibc and is not searched.
+    for i in user_inputs.iter_mut() {
+        if let InputArg::Lib(n) = i {
+            if n == "gcc" || n == "gcc_eh" {
+                if let Some(p) =
+                    gcc_output(&[&format!("-print-file-name=lib{n}.a")]).filter(|p| Path::new(p).is_absolute())
+                {
+                    *i = InputArg::Path(PathBuf::from(p));
+                }
+            }
         }
     }
     let lib = root.join("lib");
@@ -443,17 +510,24 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         cfg.inputs.push(InputArg::Path(lib.join("crti.o")));
     }
     cfg.inputs.extend(user_inputs);
+    // -nostdlib is -nostartfiles plus -nodefaultlibs.
+    let nolibs = nolibs || nodefaultlibs;
+    let nostdlib = nolibs && nostart;
     if !nolibs {
         if gcov {
             if let Some(libgcov) = gcc_output(&["-print-file-name=libgcov.a"]) {
                 cfg.inputs.push(InputArg::Path(PathBuf::from(libgcov)));
             }
         }
-        cfg.inputs.push(InputArg::Path(lib.join("libzrt.a")));
         cfg.inputs.push(InputArg::Path(lib.join("libc.a")));
         if let Some(libgcc) = gcc_output(&["-print-libgcc-file-name"]) {
             cfg.inputs.push(InputArg::Path(PathBuf::from(libgcc)));
         }
+    }
+    // zrt is the runtime's half inside the guest, like crt1.o: -nodefaultlibs (the C
+    // library and libgcc left to the user, `-lc -lgcc`) keeps it; only -nostdlib drops it.
+    if !nostdlib {
+        cfg.inputs.push(InputArg::Path(lib.join("libzrt.a")));
         cfg.undefined.push("__zv_syscall".into());
         cfg.undefined.push("__zv_tp".into());
         if cfg.emulate_cpuid {

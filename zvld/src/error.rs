@@ -20,7 +20,12 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({}+{:#x})", self.object, self.section, self.offset)?;
+        if self.section.is_empty() {
+            // Not a place in an object (the command line, a rewrite): just what it is.
+            write!(f, "{}", self.object)?;
+        } else {
+            write!(f, "{}({}+{:#x})", self.object, self.section, self.offset)?;
+        }
         if let Some((name, off)) = &self.function {
             write!(f, " in function {name}+{off:#x}")?;
         }
@@ -58,6 +63,8 @@ pub enum LinkError {
         name: String,
         /// The directories searched.
         searched: Vec<String>,
+        /// A shared library of that name found there (which a static nexe cannot use).
+        shared_only: Option<String>,
     },
     /// Symbols that no input defines.
     Undefined {
@@ -141,13 +148,25 @@ impl fmt::Display for LinkError {
             LinkError::Io { path, error } => write!(f, "cannot read {path}: {error}"),
             LinkError::Write { path, error } => write!(f, "cannot write {path}: {error}"),
             LinkError::BadInput { object, reason } => write!(f, "{object}: {reason}"),
-            LinkError::LibraryNotFound { name, searched } => {
+            LinkError::LibraryNotFound { name, shared_only: Some(so), .. } => write!(
+                f,
+                "cannot find -l{name}: only the shared library {so} is there, and a nexe links static archives \
+                 (lib{name}.a); build or install the static library"
+            ),
+            LinkError::LibraryNotFound { name, searched, shared_only: None } => {
                 write!(f, "cannot find -l{name} (searched: {}); add its directory with -L", searched.join(", "))
             }
             LinkError::Undefined { symbols } => {
                 write!(f, "{} undefined symbol(s):", symbols.len())?;
                 for (s, at) in symbols {
                     write!(f, "\n  undefined symbol `{s}`, referenced from {at}")?;
+                }
+                if symbols.iter().any(|(s, _)| s.starts_with("__zv_")) {
+                    write!(
+                        f,
+                        "\n  (__zv_* are zrt's, which zvld's rewrites call: link the sysroot's libzrt.a; zvcc adds \
+                         it unless -nostdlib)"
+                    )?;
                 }
                 write!(f, "\n  (add the object or library that defines it, e.g. with -l)")
             }

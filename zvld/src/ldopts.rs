@@ -398,6 +398,7 @@ impl LdArgs {
         };
         match p {
             "--emulate-cpuid" => cfg.emulate_cpuid = true,
+            "--version" | "-v" | "-V" => cfg.print_version = true,
             "-s" | "-S" | "--strip-all" | "--strip-debug" => cfg.strip_debug = true,
             // GNU ld's `-M` prints the map on standard output.
             "-M" | "--print-map" => cfg.map = Some(PathBuf::from("/dev/stdout")),

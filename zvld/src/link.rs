@@ -52,6 +52,21 @@ pub struct Config {
     pub strip_debug: bool,
     /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` instead of rejecting it.
     pub emulate_cpuid: bool,
+    /// `--version`/`-v`/`-V` among the linker options: print [`version_line`] and link
+    /// nothing, as GNU ld does (build systems identify the linker this way, through
+    /// `cc -Wl,--version`).
+    pub print_version: bool,
+}
+
+/// What `zvld --version` and `zvcc -Wl,--version` print. It says "GNU ld compatible" because
+/// zvld takes GNU ld's options, and build systems (Meson) pick a linker's option syntax
+/// by looking for "GNU" in this line.
+pub fn version_line() -> String {
+    format!(
+        "zvld {} (GNU ld compatible options; links zv nexes, form version {})",
+        env!("CARGO_PKG_VERSION"),
+        zvcore::form::FORM_VERSION
+    )
 }
 
 /// Numbers about a link, for `--stats` and benchmarks.
@@ -85,15 +100,27 @@ fn open(path: &Path) -> Result<crate::sys::Mapped> {
 }
 
 fn find_lib(cfg: &Config, name: &str) -> Result<PathBuf> {
+    // `-l:FILE` searches for FILE itself (GNU ld), `-lNAME` for libNAME.a (a nexe is
+    // static: shared libraries are never used).
+    let file = match name.strip_prefix(':') {
+        Some(f) => f.to_string(),
+        None => format!("lib{name}.a"),
+    };
     for d in &cfg.lib_paths {
-        let p = d.join(format!("lib{name}.a"));
+        let p = d.join(&file);
         if p.is_file() {
             return Ok(p);
         }
     }
+    let shared = if name.starts_with(':') {
+        None
+    } else {
+        cfg.lib_paths.iter().map(|d| d.join(format!("lib{name}.so"))).find(|p| p.exists())
+    };
     Err(LinkError::LibraryNotFound {
         name: name.to_string(),
         searched: cfg.lib_paths.iter().map(|p| p.display().to_string()).collect(),
+        shared_only: shared.map(|p| p.display().to_string()),
     })
 }
 
@@ -102,6 +129,13 @@ fn find_lib(cfg: &Config, name: &str) -> Result<PathBuf> {
 /// that ignores the status cannot run a stale program; an output path that is also an
 /// input, or not a regular file, is left alone.
 pub fn link(cfg: &Config) -> Result<Stats> {
+    // As GNU ld: writing the output would destroy an input.
+    if let Some(p) = cfg.inputs.iter().find_map(|i| match i {
+        InputArg::Path(p) if same_file(p, &cfg.output) => Some(p),
+        _ => None,
+    }) {
+        return Err(LinkError::Usage(format!("input file '{}' is the same as output file", p.display())));
+    }
     let r = link_files(cfg);
     if r.is_err() {
         let is_input = cfg.inputs.iter().any(|i| matches!(i, InputArg::Path(p) if same_file(p, &cfg.output)));
@@ -113,7 +147,8 @@ pub fn link(cfg: &Config) -> Result<Stats> {
     r
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
+/// Whether two paths name the same existing file (device and inode).
+pub fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),

@@ -34,13 +34,7 @@ fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
                     continue;
                 }
                 "-h" | "--help" => return Err(USAGE.to_string()),
-                "--version" | "-v" | "-V" => {
-                    return Err(format!(
-                        "zvld {} (zv form version {})",
-                        env!("CARGO_PKG_VERSION"),
-                        zvcore::form::FORM_VERSION
-                    ))
-                }
+                "--version" | "-v" | "-V" => return Err(zvld::link::version_line()),
                 _ => {}
             }
         }

@@ -427,7 +427,7 @@ pub fn out_def(res: &Resolved<'_>, obj: u32, sym: RelSym) -> Result<Def> {
                 n.to_string(),
                 Location {
                     object: res.objects[obj as usize].name.clone(),
-                    section: "(introduced by a zvld rewrite; link libzrt, which zvcc does)".into(),
+                    section: "code zvld rewrote".into(),
                     ..Default::default()
                 },
             )],

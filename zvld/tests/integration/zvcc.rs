@@ -417,3 +417,99 @@ fn one_step_builds_keep_auxiliary_outputs_and_link_libgcov() {
     run_ok(c, "zvcc -gsplit-dwarf");
     assert!(d.join("a-h.dwo").is_file() && d.join("a.out").is_file(), "a-h.dwo without -o");
 }
+
+/// Build-system findings (QA of zvcc as CC for make, autoconf, CMake and Meson), each as
+/// gcc behaves:
+/// - an output that is one of the inputs is refused and the input left alone (zvcc
+///   overwrote `x.c` with the nexe; zvld an object named twice);
+/// - a header on the link line (`$(CC) -o $@ $^` with `two.h` among the prerequisites) is
+///   compiled and not linked, and headers alone make the precompiled header;
+/// - `-Wl,--version` prints a version line naming GNU ld compatibility and links nothing
+///   (Meson identifies the linker so);
+/// - `-r` is refused, not turned into a nexe named `ab.o`;
+/// - `-lgcc`, `-lgcc_eh` and `-l:FILE` are found; `-nodefaultlibs -lc -lgcc` links (zrt
+///   is kept, like crt1.o);
+/// - `-lNAME` with only `libNAME.so` there says so.
+#[test]
+fn zvcc_behaves_as_gcc_for_build_systems() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "m.c", "#include \"two.h\"\nint main(void) { return two(); }\n");
+    write(d, "two.h", "int two(void);\n");
+    write(d, "two.c", "int two(void) { return 2; }\n");
+    let zvcc_in = |args: &[&str]| {
+        let mut c = zvcc();
+        c.current_dir(d).args(args);
+        c.output().expect("zvcc")
+    };
+    let err_of = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    // Output == input.
+    let before = std::fs::read(d.join("two.c")).unwrap();
+    let o = zvcc_in(&["m.c", "two.c", "-o", "two.c"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err_of(&o));
+    assert!(err_of(&o).contains("input file 'two.c' is the same as output file"), "{}", err_of(&o));
+    assert_eq!(std::fs::read(d.join("two.c")).unwrap(), before, "the source is untouched");
+    run_ok(
+        {
+            let mut c = zvcc();
+            c.current_dir(d).args(["-c", "two.c"]);
+            c
+        },
+        "zvcc -c two.c",
+    );
+    let obj = std::fs::read(d.join("two.o")).unwrap();
+    let o = zvcc_in(&["m.c", "two.o", "-o", "two.o"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err_of(&o));
+    assert_eq!(std::fs::read(d.join("two.o")).unwrap(), obj);
+    let mut c = zvld();
+    c.current_dir(d).args(["two.o", "-o", "two.o"]);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_of(&o).contains("is the same as output file"), "{}", err_of(&o));
+    assert_eq!(std::fs::read(d.join("two.o")).unwrap(), obj);
+
+    // A header among the inputs.
+    let o = zvcc_in(&["-o", "prog.nexe", "m.c", "two.c", "two.h"]);
+    assert!(o.status.success(), "{}", err_of(&o));
+    verify(&d.join("prog.nexe"));
+    let mut run = Command::new(sibling_binary("zvrun"));
+    run.arg(d.join("prog.nexe"));
+    assert_eq!(run.output().unwrap().status.code(), Some(2));
+    let o = zvcc_in(&["-x", "c-header", "two.h", "-o", "two.h.gch"]);
+    assert!(o.status.success() && d.join("two.h.gch").is_file(), "{}", err_of(&o));
+
+    // -Wl,--version.
+    let o = zvcc_in(&["-Wl,--version"]);
+    assert!(o.status.success(), "{}", err_of(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("GNU ld compatible") && out.starts_with("zvld "), "{out}");
+    assert!(!d.join("a.out").exists(), "nothing linked");
+
+    // -r.
+    let o = zvcc_in(&["-r", "two.o", "-o", "ab.o"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err_of(&o).contains("partial link") && !d.join("ab.o").exists(), "{}", err_of(&o));
+
+    // gcc's libraries, -l:FILE, -nodefaultlibs.
+    let mut ar = Command::new("ar");
+    ar.current_dir(d).args(["rcs", "libfoo.a", "two.o"]);
+    run_ok(ar, "ar");
+    for args in [
+        &["m.c", "-L.", "-l:libfoo.a", "-o", "p1.nexe"][..],
+        &["m.c", "two.c", "-lgcc", "-lgcc_eh", "-o", "p2.nexe"],
+        &["-nodefaultlibs", "m.c", "two.c", "-lc", "-lgcc", "-o", "p3.nexe"],
+    ] {
+        let o = zvcc_in(args);
+        assert!(o.status.success(), "{args:?}: {}", err_of(&o));
+        let out = d.join(args.last().unwrap());
+        verify(&out);
+        let mut run = Command::new(sibling_binary("zvrun"));
+        run.arg(&out);
+        assert_eq!(run.output().unwrap().status.code(), Some(2), "{args:?}");
+    }
+    std::fs::copy(d.join("libfoo.a"), d.join("libbar.so")).unwrap();
+    let o = zvcc_in(&["m.c", "-L.", "-lbar", "-o", "p4.nexe"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_of(&o).contains("only the shared library ./libbar.so"), "{}", err_of(&o));
+}
