@@ -8,6 +8,7 @@
 //! scanned) and members are parsed only when resolution pulls them in.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use object::elf;
 use object::read::archive::ArchiveFile;
@@ -408,6 +409,58 @@ pub struct Archive<'a> {
 /// Whether the bytes are an `ar` archive.
 pub fn is_archive(data: &[u8]) -> bool {
     data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n")
+}
+
+/// A thin archive (`ar rcsT`, Meson's default for internal libraries) as an ordinary
+/// archive: each member's file, named relative to the archive's directory as GNU ld
+/// reads them, copied in with its name in a long-name table. No symbol table is written
+/// (the members are scanned, as for any archive without one).
+pub fn thin_to_regular(path: &Path, data: &[u8]) -> Result<Vec<u8>> {
+    let shown = path.display().to_string();
+    let ar = ArchiveFile::parse(data).map_err(|err| bad(&shown, format!("bad thin archive: {err}")))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let mut members: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for m in ar.members() {
+        let m = m.map_err(|err| bad(&shown, format!("bad thin archive member: {err}")))?;
+        let name = m.name().to_vec();
+        let rel = std::str::from_utf8(&name).map_err(|_| {
+            bad(&shown, format!("thin archive member name {} is not UTF-8", String::from_utf8_lossy(&name)))
+        })?;
+        let file = dir.join(rel);
+        let bytes = std::fs::read(&file)
+            .map_err(|e| bad(&shown, format!("thin archive member {}: cannot read {}: {e}", rel, file.display())))?;
+        if is_archive(&bytes) {
+            return Err(bad(
+                &shown,
+                format!("thin archive member {rel} is itself an archive, which zvld does not read"),
+            ));
+        }
+        members.push((name, bytes));
+    }
+    let mut names = Vec::new();
+    let mut offsets = Vec::new();
+    for (n, _) in &members {
+        offsets.push(names.len());
+        names.extend_from_slice(n);
+        names.extend_from_slice(b"/\n");
+    }
+    let header = |out: &mut Vec<u8>, name: &str, size: usize| {
+        out.extend_from_slice(format!("{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n", 0, 0, 0, 644).as_bytes());
+    };
+    let mut out = b"!<arch>\n".to_vec();
+    header(&mut out, "//", names.len());
+    out.extend_from_slice(&names);
+    if names.len() % 2 == 1 {
+        out.push(b'\n');
+    }
+    for ((_, bytes), off) in members.iter().zip(offsets) {
+        header(&mut out, &format!("/{off}"), bytes.len());
+        out.extend_from_slice(bytes);
+        if bytes.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    Ok(out)
 }
 
 /// Indexes an archive.

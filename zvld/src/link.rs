@@ -168,11 +168,21 @@ fn link_files(cfg: &Config) -> Result<Stats> {
     // Inputs are mapped, not read: only the pages a link touches are faulted in (an
     // archive's symbol table and the members pulled in).
     let mapped: Vec<crate::sys::Mapped> = paths.iter().map(|p| open(p)).collect::<Result<_>>()?;
+    // A thin archive names its members' files instead of holding them: it becomes an
+    // ordinary archive of those files in memory.
+    let thin: Vec<Option<Vec<u8>>> = paths
+        .iter()
+        .zip(&mapped)
+        .map(|(p, m)| {
+            m.bytes().starts_with(b"!<thin>\n").then(|| crate::inputs::thin_to_regular(p, m.bytes())).transpose()
+        })
+        .collect::<Result<_>>()?;
     let shown = |p: &PathBuf| match cfg.input_names.iter().find(|(q, _)| q == p) {
         Some((_, name)) => name.clone(),
         None => p.display().to_string(),
     };
-    let named: Vec<(String, &[u8])> = paths.iter().zip(&mapped).map(|(p, m)| (shown(p), m.bytes())).collect();
+    let named: Vec<(String, &[u8])> =
+        paths.iter().zip(&mapped).zip(&thin).map(|((p, m), t)| (shown(p), t.as_deref().unwrap_or(m.bytes()))).collect();
     link_inputs(cfg, &named, t0)
 }
 
