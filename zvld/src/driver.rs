@@ -431,6 +431,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     let has_mf = compile_args.iter().any(|a| a.starts_with("-MF"));
     let has_mt = compile_args.iter().any(|a| a.starts_with("-MT") || a.starts_with("-MQ"));
     let has_dump = compile_args.iter().any(|a| a.starts_with("-dumpdir") || a.starts_with("-dumpbase"));
+    let save_temps = compile_args.iter().any(|a| a == "-save-temps" || a.starts_with("-save-temps="));
     // gcc's link spec adds libgcov for profiling (`%{fprofile-arcs|fprofile-generate*|coverage:-lgcov}`).
     let gcov =
         compile_args.iter().any(|a| a == "--coverage" || a == "-fprofile-arcs" || a.starts_with("-fprofile-generate"));
@@ -443,7 +444,14 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             Path::new(&src.path).file_stem().map_or("src".into(), |s| s.to_string_lossy().into_owned())
         };
         let header = is_header(&src.path, src.lang.as_deref());
-        let obj = tmp.0.join(format!("{k}-{stem}.{}", if header { "gch" } else { "o" }));
+        let dumpdir = if explicit_output { format!("{}-", cfg.output.display()) } else { "a-".to_string() };
+        // With -save-temps gcc keeps the object too, named like the other temporaries.
+        let keep = save_temps && !has_dump && src.path != "-" && !header;
+        let obj = if keep {
+            PathBuf::from(format!("{dumpdir}{stem}.o"))
+        } else {
+            tmp.0.join(format!("{k}-{stem}.{}", if header { "gch" } else { "o" }))
+        };
         let mut cmd = Command::new(gcc());
         cmd.args(&compile_args);
         if deps && !has_mt {
@@ -462,8 +470,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         // are named as gcc names them in a one-step build, `OUT-STEM.EXT` beside the
         // output (`a-STEM.EXT` without -o), not after the temporary object.
         if !has_dump && src.path != "-" {
-            let dumpdir = if explicit_output { format!("{}-", cfg.output.display()) } else { "a-".to_string() };
-            cmd.arg("-dumpdir").arg(dumpdir).arg("-dumpbase").arg(&stem);
+            cmd.arg("-dumpdir").arg(&dumpdir).arg("-dumpbase").arg(&stem);
             if let Some(ext) = Path::new(&src.path).extension() {
                 cmd.arg("-dumpbase-ext").arg(format!(".{}", ext.to_string_lossy()));
             }

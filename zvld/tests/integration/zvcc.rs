@@ -406,7 +406,7 @@ fn one_step_builds_keep_auxiliary_outputs_and_link_libgcov() {
     let mut c = zvcc();
     c.current_dir(d).args(["--coverage", "-save-temps", "h.c", "-o", "cov.nexe"]);
     run_ok(c, "zvcc --coverage -save-temps");
-    for f in ["cov.nexe-h.gcno", "cov.nexe-h.i", "cov.nexe-h.s"] {
+    for f in ["cov.nexe-h.gcno", "cov.nexe-h.i", "cov.nexe-h.s", "cov.nexe-h.o"] {
         assert!(d.join(f).is_file(), "{f} is left as gcc leaves it");
     }
     assert!(verify(&d.join("cov.nexe")) > 0);
