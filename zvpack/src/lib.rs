@@ -115,6 +115,24 @@ pub fn validate_manifest(manifest: &ImageManifest, files: &[&str]) -> Result<(),
     Ok(())
 }
 
+/// The manifest's memory holds the program's data and bss and the stack, as zvrun
+/// requires when it lays the session out (status 125 there; refused here instead).
+pub fn check_memory(manifest: &ImageManifest, nexe: &[u8]) -> Result<(), PackError> {
+    let Ok(n) = zvcore::nexe::Nexe::parse(nexe) else { return Ok(()) }; // verification reports it
+    let page = zvcore::form::PAGE;
+    let data: u64 = n.segments.iter().filter(|s| !s.flags.x()).map(|s| s.memsz.div_ceil(page) * page).sum();
+    let need = data + zvcore::form::STACK_SIZE;
+    if manifest.memory < need {
+        return Err(PackError::Invalid(format!(
+            "memory {} bytes is too small for the program: its data and bss need {data} bytes and the stack {} \
+             (zvrun would refuse to run it); give at least {need}",
+            manifest.memory,
+            zvcore::form::STACK_SIZE
+        )));
+    }
+    Ok(())
+}
+
 /// Verifies `nexe`, validates the manifest ([`validate_manifest`]) and writes the image to
 /// `out` atomically (a temporary file renamed into place, so a failed run never leaves a
 /// partial image). Before the rename, the written image is read back with the image
@@ -131,6 +149,7 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
     }
     let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
     validate_manifest(manifest, &names)?;
+    check_memory(manifest, nexe)?;
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let base = out.file_name().and_then(|n| n.to_str()).unwrap_or("image");
     // A new file (O_EXCL: never an existing file or a symlink someone planted, which
@@ -184,6 +203,24 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, PackError> {
 
 use zvcore::display::{escape_controls, OpenError};
 
+/// Reads a whole input of `create` (the nexe, the manifest, a data file) if it is a
+/// regular file: a FIFO, a device or a directory is refused (status 2), never read, so
+/// `/dev/zero` cannot fill memory and a FIFO without a writer cannot block; at most
+/// `limit` bytes (the manifest's 1 MiB).
+pub fn read_regular(path: &Path, limit: Option<u64>) -> Result<Vec<u8>, PackError> {
+    use std::io::Read;
+    let f = open_regular(path)?;
+    let len = f.metadata().map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(path))))?.len();
+    if let Some(max) = limit.filter(|&m| len > m) {
+        return Err(PackError::Usage(format!("{}: {len} bytes, more than the {max} allowed", shown(path))));
+    }
+    let mut v = Vec::with_capacity(len as usize);
+    f.take(limit.unwrap_or(u64::MAX))
+        .read_to_end(&mut v)
+        .map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(path))))?;
+    Ok(v)
+}
+
 /// A path for messages, with control characters escaped.
 pub fn shown(p: &Path) -> String {
     escape_controls(&p.display().to_string())
@@ -195,6 +232,7 @@ pub fn open(path: &Path) -> Result<Opened, PackError> {
     let img = Image::read(&mut f).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
     let m = img.member(&img.manifest.program).cloned().ok_or_else(|| PackError::Invalid("program missing".into()))?;
     let nexe = image::read_member(&mut f, &m).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
+    check_memory(&img.manifest, &nexe).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
     let verdict = zvcore::verify_nexe(&nexe, zvcore::Options { max_violations: 20 }).map(|v| v.code.len() as u64);
     Ok((img, nexe, verdict))
 }

@@ -3,7 +3,7 @@
 //! fails verification, or the manifest, from `--manifest` and the options, would make an
 //! image that `check` refuses); 2 usage or I/O error (including an unreadable file).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use zvcore::image::ImageManifest;
@@ -76,13 +76,11 @@ enum Cmd {
 fn run(cli: Cli) -> Result<i32, PackError> {
     match cli.cmd {
         Cmd::Create { output, nexe, manifest, name, memory, timeout, args, env, seed, time, channels, files } => {
-            let bytes =
-                std::fs::read(&nexe).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", nexe.display())))?;
+            let bytes = zvpack::read_regular(&nexe, None)?;
             let default_name = nexe.file_name().and_then(|n| n.to_str()).unwrap_or("app.nexe").to_string();
             let mut m = match &manifest {
                 Some(p) => {
-                    let text =
-                        std::fs::read(p).map_err(|e| PackError::Usage(format!("cannot read {}: {e}", p.display())))?;
+                    let text = zvpack::read_regular(p, Some(zvcore::image::MAX_MANIFEST))?;
                     ImageManifest::parse(&text).map_err(|e| PackError::Invalid(format!("{}: {e}", p.display())))?
                 }
                 None => ImageManifest::new(name.as_deref().unwrap_or(&default_name)),
@@ -122,7 +120,7 @@ fn run(cli: Cli) -> Result<i32, PackError> {
             for f in files {
                 let (inside, host) =
                     f.split_once('=').ok_or_else(|| PackError::Usage(format!("--file `{f}`: expected inside=host")))?;
-                let b = std::fs::read(host).map_err(|e| PackError::Usage(format!("cannot read {host}: {e}")))?;
+                let b = zvpack::read_regular(Path::new(host), None)?;
                 data.push((inside.to_string(), b));
             }
             zvpack::create(&output, &bytes, &m, &data)?;

@@ -26,9 +26,12 @@ pub enum Opened {
 pub fn open_program(path: &Path) -> Opened {
     use std::io::Read;
     let mut head = [0u8; 512];
-    let Ok(mut f) = std::fs::File::open(path) else { return Opened::Nexe(None) };
+    let Ok(f) = std::fs::File::open(path) else { return Opened::Nexe(None) };
     let regular = f.metadata().is_ok_and(|m| m.file_type().is_file());
-    if regular && f.read_exact(&mut head).is_ok() && zvcore::image::looks_like_tar(&head) {
+    // A file cut short inside its first header still counts (the image reader then
+    // says it is truncated).
+    let n = if regular { (&f).take(512).read(&mut head).unwrap_or(0) } else { 0 };
+    if regular && zvcore::image::looks_like_tar(&head[..n]) {
         Opened::Image(f)
     } else {
         Opened::Nexe(Some(f))

@@ -24,9 +24,16 @@ pub fn describe(o: &Outcome) -> String {
         Ending::Fault { signal, addr, pc } => {
             format!("guest fault: {} ({signal}) at pc {pc:#x}, address {addr:#x}", signal_name(*signal))
         }
-        Ending::Invalid(m) => format!("validation failed: {m}"),
-        Ending::Error(m) => format!("error: {m}"),
+        // What a session could not do can quote a manifest or an image (aliases, host
+        // paths): control characters are escaped.
+        Ending::Invalid(m) => format!("validation failed: {}", escape_but_newlines(m)),
+        Ending::Error(m) => format!("error: {}", zvcore::display::escape_controls(m)),
     }
+}
+
+/// Control characters escaped except the newlines between the lines of a message.
+fn escape_but_newlines(m: &str) -> String {
+    m.split('\n').map(zvcore::display::escape_controls).collect::<Vec<_>>().join("\n")
 }
 
 /// The JSON report.

@@ -243,6 +243,16 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         ProgramBytes::Read(v) => v.as_slice(),
         ProgramBytes::Staged(st) => st.bytes(),
     };
+    // An image that could not be recognised as one (from a pipe, or cut short inside its
+    // first header) is a session that cannot run (125), not a nexe failing verification.
+    if cfg.image.is_none() && zvcore::image::looks_like_tar(data) {
+        out.ending = Ending::Error(format!(
+            "{} is a tar image, but not a complete one in a regular file: zvrun reads images in place, so give it \
+             the image as a file (not a pipe)",
+            cfg.program
+        ));
+        return out;
+    }
     // Large code is verified on several threads. This is the only time zvrun runs more
     // than one thread, and they are joined before any guest code is executable (the
     // form's P2 relies on no other thread ever running while the guest does; Jail

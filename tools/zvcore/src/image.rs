@@ -42,8 +42,21 @@ impl std::fmt::Display for ImageError {
 
 impl std::error::Error for ImageError {}
 
+/// An error about an image. Its text may quote what the image holds (keys, paths,
+/// aliases), so control characters are escaped (a hostile image must not drive the
+/// terminal or forge lines) and a very long text is cut.
 fn bad(msg: impl Into<String>) -> ImageError {
-    ImageError(msg.into())
+    const MAX: usize = 1000;
+    let mut s = crate::display::escape_controls(&msg.into());
+    if s.len() > MAX {
+        let mut cut = MAX;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("... (cut)");
+    }
+    ImageError(s)
 }
 
 /// Where a channel's bytes come from.
@@ -339,10 +352,49 @@ impl ImageManifest {
         // A well-formed manifest is read straight into typed fields (a quarter of the
         // time: no tree of maps, zvrun's start-up); anything else, including every
         // error, goes through the tree below, which names what is wrong.
-        if let Some(m) = typed::parse(text) {
-            return Ok(m);
+        let m = match typed::parse(text) {
+            Some(m) => m,
+            None => Self::parse_tree(text)?,
+        };
+        m.check_values()?;
+        Ok(m)
+    }
+
+    /// What both parses accept but a session could not use: NUL bytes in arguments,
+    /// environment, aliases and host paths (a C string ends there: `"A\u0000"` would
+    /// become the variable `A` without `=`), and a random type on a standard stream
+    /// (zvrun reads and writes those in sequence). `create` and `check` refuse them as
+    /// zvrun would.
+    pub fn check_values(&self) -> Result<(), ImageError> {
+        let nul = |what: String| Err(bad(format!("manifest.json: key `{what}`: contains a NUL byte")));
+        for (i, a) in self.args.iter().flatten().enumerate() {
+            if a.contains('\0') {
+                return nul(format!("args[{i}]"));
+            }
         }
-        Self::parse_tree(text)
+        for (k, v) in &self.env {
+            if k.contains('\0') || v.contains('\0') {
+                return nul(format!("env.{k}"));
+            }
+        }
+        for (i, c) in self.channels.iter().enumerate() {
+            if c.alias.contains('\0') {
+                return nul(format!("channels[{i}].alias"));
+            }
+            if matches!(&c.source, Source::Host(p) if p.contains('\0')) {
+                return nul(format!("channels[{i}].source.host"));
+            }
+            if matches!(c.source, Source::Stdin | Source::Stdout | Source::Stderr)
+                && c.kind != ChannelType::SeqReadSeqWrite
+            {
+                return Err(bad(format!(
+                    "manifest.json: key `channels[{i}].type`: {} on a standard stream; the standard streams are \
+                     read and written in sequence (type 0)",
+                    c.kind.number()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The typed fast path alone (`None`: the tree walk decides). For tests and fuzzing.
@@ -612,9 +664,15 @@ pub struct Image {
     pub file_len: u64,
 }
 
-/// Whether `head` (the first 512 bytes of a file) looks like a tar header.
+/// Whether `head` (the first bytes of a file, up to 512) looks like a tar header: the
+/// ustar or GNU magic, or a v7 header (no magic) whose checksum is right. An ELF file
+/// never counts.
 pub fn looks_like_tar(head: &[u8]) -> bool {
-    head.len() >= 263 && &head[257..262] == b"ustar"
+    if head.starts_with(b"\x7fELF") {
+        return false;
+    }
+    (head.len() >= 263 && &head[257..262] == b"ustar")
+        || (head.len() >= 512 && head[..100].iter().any(|&b| b != 0) && tar_checksum_ok(head))
 }
 
 /// A reader that serves small reads from the last two 4 KiB blocks it read and seeks
@@ -771,6 +829,8 @@ fn add_member(
 ) -> Result<(), ImageError> {
     let name = String::from_utf8(raw).map_err(|_| bad(format!("member {} has a path that is not UTF-8", n + 1)))?;
     match kind {
+        // `tar -C dir -cf app.tar .` starts with the entry `./`: the image's root.
+        Kind::Dir if name == "." || name == "./" => return Ok(()),
         Kind::Dir => {
             check_member_path(name.trim_end_matches('/'))
                 .map_err(|e| bad(format!("member `{}`: {}", name.escape_debug(), e.0)))?;
@@ -792,6 +852,17 @@ fn add_member(
     }
     if members.iter().any(|m| m.path == path) {
         return Err(bad(format!("member `{path}` appears twice")));
+    }
+    if path == "dev" || path.starts_with("dev/") {
+        return Err(bad(format!(
+            "member `{path}`: `/dev` holds the standard streams in the guest, so an image file there could not be reached"
+        )));
+    }
+    // A file is not also a directory: `d` and `d/x` cannot both be files.
+    if let Some(m) =
+        members.iter().find(|m| path.starts_with(&format!("{}/", m.path)) || m.path.starts_with(&format!("{path}/")))
+    {
+        return Err(bad(format!("members `{}` and `{path}`: one is a file the other lies under", m.path)));
     }
     members.push(Member { path, offset, size });
     Ok(())
@@ -880,12 +951,20 @@ impl Image {
                 if n >= MAX_MEMBERS {
                     return Err(bad(format!("more than {MAX_MEMBERS} members")));
                 }
-                let ent = ent.map_err(|e| bad(format!("malformed tar at member {}: {}", n + 1, printable(&e))))?;
+                let mut ent = ent.map_err(|e| bad(format!("malformed tar at member {}: {}", n + 1, printable(&e))))?;
                 let raw = ent.path_bytes().into_owned();
                 let t = ent.header().entry_type();
                 use tar::EntryType as T;
+                // A PAX sparse file (`tar --format=posix --sparse`) is a regular entry
+                // whose data is a sparse map, not the file: refused like GNU sparse files.
+                let pax_sparse = ent
+                    .pax_extensions()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|mut x| x.any(|e| e.is_ok_and(|e| e.key_bytes().starts_with(b"GNU.sparse."))));
                 let kind = match t {
                     _ if t.is_dir() => Kind::Dir,
+                    _ if t.is_file() && pax_sparse => Kind::Other("sparse file (PAX GNU.sparse records)".into()),
                     _ if t.is_file() => Kind::File,
                     T::Link => Kind::Other("hard link".into()),
                     T::Symlink => Kind::Other("symbolic link".into()),
@@ -916,6 +995,17 @@ impl Image {
                 if !members.iter().any(|x| &x.path == p) {
                     return Err(bad(format!(
                         "manifest.json: key `channels[{i}].source.image`: `{p}` is not in the image"
+                    )));
+                }
+            }
+            // Every data file is also a channel named `/` + its path; a declared channel
+            // of that name may serve that file, not hide it behind another source.
+            if let Some(m) = c.alias.strip_prefix('/').and_then(|p| members.iter().find(|m| m.path == p)) {
+                if m.path != manifest.program && c.source != Source::Image(m.path.clone()) {
+                    return Err(bad(format!(
+                        "manifest.json: key `channels[{i}].alias`: `{}` is the alias of the image file `{}`, \
+                         which this channel's source would hide",
+                        c.alias, m.path
                     )));
                 }
             }

@@ -135,7 +135,21 @@ fn regress_an_invalid_manifest_file_gives_1_and_an_unreadable_one_2() {
     }
     let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--manifest", s(&t.path().join("absent.json"))]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
+    // Inputs that are not regular files are refused, never read: /dev/zero filled memory
+    // and a FIFO without a writer blocked forever (QA finding).
+    for (flag, path) in [("--manifest", "/dev/zero"), ("--file", "x=/dev/zero"), ("--file", "x=/dev/null")] {
+        let out = zvpack(&["create", "-o", s(&img), s(&nexe), flag, path]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {path}: {err}");
+        assert!(err.contains("character device, not a regular file"), "{err}");
+    }
+    let fifo = t.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let out = zvpack(&["create", "-o", s(&img), s(&fifo)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FIFO"));
+    assert!(!img.exists());
 }
 
 /// Regression: `create` wrote (status 0) an image with an `{"image": ...}` channel

@@ -43,6 +43,40 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             raw_tar(&[(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b""), (b"pax", b'x', pax, b""), (b"innocent", b'0', b"x", b"")])
         }, "`..`"),
     ];
+    // QA findings (second pass): members an image may not hold, manifest values zvrun
+    // could not use, and control characters in what the messages quote.
+    v.push(("dev-member", base((b"dev/stdin", b'0', b"x", b"")), "`/dev` holds the standard streams"));
+    v.push((
+        "file-and-dir",
+        {
+            raw_tar(&[
+                (b"manifest.json", b'0', MANIFEST, b""),
+                (b"app.nexe", b'0', n, b""),
+                (b"d", b'0', b"x", b""),
+                (b"d/x", b'0', b"y", b""),
+            ])
+        },
+        "one is a file the other lies under",
+    ));
+    let with_manifest = |m: &'static [u8]| raw_tar(&[(b"manifest.json", b'0', m, b""), (b"app.nexe", b'0', n, b"")]);
+    v.push((
+        "nul-in-env",
+        with_manifest(br#"{"version":1,"program":"app.nexe","env":{"A\u0000":"v"}}"#),
+        "contains a NUL byte",
+    ));
+    v.push((
+        "nul-in-args",
+        with_manifest(br#"{"version":1,"program":"app.nexe","args":["a\u0000b"]}"#),
+        "`args[0]`: contains a NUL",
+    ));
+    v.push((
+        "duplicate-key",
+        with_manifest(br#"{"version":1,"program":"app.nexe","seed":1,"seed":2}"#),
+        "duplicate key `seed`",
+    ));
+    v.push(("random-stdin", with_manifest(br#"{"version":1,"program":"app.nexe","channels":[{"alias":"/dev/stdin","type":1,"limits":{"gets":1,"get_size":1,"puts":0,"put_size":0},"source":"stdin"},{"alias":"/dev/stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stdout"},{"alias":"/dev/stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stderr"}]}"#), "on a standard stream"));
+    v.push(("too-little-memory", with_manifest(br#"{"version":1,"program":"app.nexe","memory":4096}"#), "too small"));
+    v.push(("escape-in-program", with_manifest(b"{\"version\":1,\"program\":\"p\\u001b[31m\"}"), "p\\u{1b}[31m"));
     // A member claiming more bytes than the file has.
     let mut t = raw_tar(&[(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b"")]);
     t.truncate(t.len() - 1024 - 512);

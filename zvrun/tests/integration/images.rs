@@ -200,3 +200,54 @@ fn a_channel_binding_keeps_what_it_does_not_give() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, b"ABCDE");
 }
+
+/// Images made by hand with GNU tar run as the docs say (QA findings): `tar -C dir -cf
+/// app.tar .` (its `./` root entry and `./` prefixes), a v7 tar (no magic: recognised by
+/// its header checksum, as `zvpack check` reads it), while a PAX sparse member is refused
+/// (its data is a sparse map, not the file) and an image piped in is an error that says
+/// so (125), not a nexe failing verification.
+#[test]
+fn images_made_by_gnu_tar_run_or_are_refused_clearly() {
+    let t = tempfile::tempdir().expect("tmp");
+    let d = t.path().join("root");
+    std::fs::create_dir(&d).expect("mkdir");
+    std::fs::copy(program("exit"), d.join("app.nexe")).expect("copy");
+    std::fs::write(d.join("manifest.json"), br#"{"version":1,"program":"app.nexe"}"#).expect("write");
+    let tar = |name: &str, args: &[&str]| {
+        let out = t.path().join(name);
+        let st =
+            std::process::Command::new("tar").arg("-cf").arg(&out).args(args).current_dir(&d).status().expect("tar");
+        assert!(st.success(), "tar {args:?}");
+        out
+    };
+    let dot = tar("dot.tar", &["."]);
+    let out = run(&[s(&dot)]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let v7 = tar("v7.tar", &["--format=v7", "manifest.json", "app.nexe"]);
+    let out = run(&[s(&v7)]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let f = std::fs::File::create(d.join("sparse.bin")).expect("create");
+    f.set_len(1 << 20).expect("grow");
+    drop(f);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("sparse.bin"))
+        .and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(b"end")
+        })
+        .expect("append");
+    let sparse = tar("sparse.tar", &["--format=posix", "--sparse", "manifest.json", "app.nexe", "sparse.bin"]);
+    let out = run(&[s(&sparse)]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sparse"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let piped = run_with(&["/dev/stdin"], &std::fs::read(&v7).expect("read"));
+    assert_eq!(piped.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&piped.stderr).contains("is a tar image"),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+}
