@@ -71,8 +71,13 @@ pub fn parse_channel(s: &str) -> Result<ImageChannel, String> {
     };
     let limits = match f.len() {
         1 | 2 => {
-            let read = !matches!(source, Source::Stdout | Source::Stderr);
-            let write = !matches!(source, Source::Stdin | Source::Image(_));
+            // The direction follows the source, and for an unbound channel the alias, as
+            // zvrun's `--channel` defaults do: a standard input bound later must not be
+            // opened (and created) for writing.
+            let read = !matches!(source, Source::Stdout | Source::Stderr)
+                && !(source == Source::Unbound && matches!(alias, "/dev/stdout" | "/dev/stderr"));
+            let write = !matches!(source, Source::Stdin | Source::Image(_))
+                && !(source == Source::Unbound && alias == "/dev/stdin");
             let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
             Limits { gets: g, get_size: g, puts: p, put_size: p }
         }
@@ -229,6 +234,16 @@ pub fn shown(p: &Path) -> String {
 /// Opens and fully checks an image: tar, manifest and the nexe's verification.
 pub fn open(path: &Path) -> Result<Opened, PackError> {
     let mut f = open_regular(path)?;
+    let mut head = [0u8; 4];
+    if std::io::Read::read(&mut f, &mut head).is_ok_and(|n| n == 4) && zvcore::nexe::looks_like_elf(&head) {
+        return Err(PackError::Invalid(format!(
+            "{}: is an ELF file (a nexe?), not an image; make one with `zvpack create -o app.tar {}`",
+            shown(path),
+            shown(path)
+        )));
+    }
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0))
+        .map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(path))))?;
     let img = Image::read(&mut f).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
     let m = img.member(&img.manifest.program).cloned().ok_or_else(|| PackError::Invalid("program missing".into()))?;
     let nexe = image::read_member(&mut f, &m).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;

@@ -205,3 +205,26 @@ fn regress_create_does_not_write_through_a_planted_temporary_symlink() {
     assert!(std::fs::symlink_metadata(&img).expect("stat").file_type().is_file(), "the image is not a regular file");
     assert_eq!(zvpack(&["check", s(&img)]).status.code(), Some(0));
 }
+
+/// QA findings: an unbound standard input declared on the command line is read-only (as
+/// zvrun's `--channel` defaults: binding it later must not open the file for writing),
+/// and `check` on a nexe says it is one, not a tar checksum error.
+#[test]
+fn unbound_stdin_is_read_only_and_check_names_a_nexe() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let img = t.path().join("n.tar");
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--channel", "/dev/stdin=none"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = zvpack(&["inspect", "--json", s(&img)]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let stdin =
+        doc["manifest"]["channels"].as_array().expect("channels").iter().find(|c| c["alias"] == "/dev/stdin").cloned();
+    let limits = &stdin.expect("stdin")["limits"];
+    assert_eq!(limits["puts"], 0, "{limits}");
+    assert!(limits["gets"].as_i64().unwrap_or(0) > 0, "{limits}");
+    let out = zvpack(&["check", s(&nexe)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is an ELF file (a nexe?), not an image"));
+}
