@@ -74,10 +74,11 @@ pub fn parse_channel(s: &str) -> Result<ImageChannel, String> {
             // The direction follows the source, and for an unbound channel the alias, as
             // zvrun's `--channel` defaults do: a standard input bound later must not be
             // opened (and created) for writing.
-            let read = !matches!(source, Source::Stdout | Source::Stderr)
-                && !(source == Source::Unbound && matches!(alias, "/dev/stdout" | "/dev/stderr"));
-            let write = !matches!(source, Source::Stdin | Source::Image(_))
-                && !(source == Source::Unbound && alias == "/dev/stdin");
+            let unbound = source == Source::Unbound;
+            let write_only = matches!(source, Source::Stdout | Source::Stderr)
+                || (unbound && matches!(alias, "/dev/stdout" | "/dev/stderr"));
+            let read_only = matches!(source, Source::Stdin | Source::Image(_)) || (unbound && alias == "/dev/stdin");
+            let (read, write) = (!write_only, !read_only);
             let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
             Limits { gets: g, get_size: g, puts: p, put_size: p }
         }
