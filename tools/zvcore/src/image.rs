@@ -260,8 +260,15 @@ mod typed {
 
     pub(super) fn parse(text: &[u8]) -> Option<ImageManifest> {
         let r: Raw = serde_json::from_slice(text).ok()?;
-        // A map (`env`) keeps the last of two equal keys: the tree walk reports them.
-        serde_json::from_slice::<super::no_duplicates::Checked>(text).ok()?;
+        // serde's structs refuse a field given twice; only the maps (`env`, a `source`
+        // object) would keep the last of two equal keys, so only then is the text walked
+        // for duplicates (the tree walk reports them). The manifests zvpack writes by
+        // default have neither, and zvrun's start-up does not pay for the walk.
+        let maps = r.env.as_ref().is_some_and(|e| !e.is_empty())
+            || r.channels.0.iter().flatten().any(|c| matches!(c.source.0, Some(serde_json::Value::Object(_))));
+        if maps {
+            serde_json::from_slice::<super::no_duplicates::Checked>(text).ok()?;
+        }
         if r.version? != SCHEMA_VERSION {
             return None;
         }
