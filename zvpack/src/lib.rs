@@ -268,6 +268,7 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<(String, bool), PackError> 
         let manifest: serde_json::Value = serde_json::from_str(&img.manifest.to_json()).unwrap_or_default();
         let doc = json!({
             "image": path.display().to_string(),
+            "valid": ok,
             "size": img.file_len,
             "manifest": manifest,
             "members": img.members.iter().map(|m| json!({ "path": m.path, "offset": m.offset, "size": m.size })).collect::<Vec<_>>(),

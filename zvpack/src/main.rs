@@ -126,11 +126,21 @@ fn run(cli: Cli) -> Result<i32, PackError> {
             zvpack::create(&output, &bytes, &m, &data)?;
             Ok(0)
         }
-        Cmd::Inspect { image, json } => {
-            let (text, ok) = zvpack::inspect(&image, json)?;
-            print!("{text}");
-            Ok(if ok { 0 } else { 1 })
-        }
+        Cmd::Inspect { image, json } => match zvpack::inspect(&image, json) {
+            Ok((text, ok)) => {
+                print!("{text}");
+                Ok(if ok { 0 } else { 1 })
+            }
+            // A program reading `--json` gets a document for an invalid image too (the
+            // message also goes to stderr, and the status is the error's).
+            Err(e) if json => {
+                let doc =
+                    serde_json::json!({ "image": image.to_string_lossy(), "valid": false, "error": e.to_string() });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                Err(e)
+            }
+            Err(e) => Err(e),
+        },
         Cmd::Check { image } => {
             let (img, _, verdict) = zvpack::open(&image)?;
             match verdict {

@@ -227,4 +227,13 @@ fn unbound_stdin_is_read_only_and_check_names_a_nexe() {
     let out = zvpack(&["check", s(&nexe)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is an ELF file (a nexe?), not an image"));
+    // `inspect --json` prints a document for an invalid image too.
+    let out = zvpack(&["inspect", "--json", s(&nexe)]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["valid"], false);
+    assert!(doc["error"].as_str().unwrap_or("").contains("not an image"), "{doc}");
+    let out = zvpack(&["inspect", "--json", s(&img)]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["valid"], true);
 }
