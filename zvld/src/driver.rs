@@ -135,6 +135,18 @@ fn is_source(a: &str) -> bool {
 /// host's `x86_64-linux-gnu`, whose multiarch directories hold glibc's files).
 pub const DUMPMACHINE: &str = "x86_64-linux-musl";
 
+/// gcc on the command line as given (gcc reads the response files itself) with zvcc's
+/// code-generation flags: compile-only runs, and headers made into PCHs.
+fn gcc_with_flags(original: &[String], verbose: bool) -> Result<i32, DriverError> {
+    let root = sysroot()?;
+    let mut cmd = Command::new(gcc());
+    cmd.args(original).args(compile_flags(&root));
+    if verbose {
+        eprintln!("zvcc: {:?}", cmd);
+    }
+    gcc_status(&mut cmd)
+}
+
 /// Runs a gcc command to its end; its exit status (1 when killed by a signal).
 fn gcc_status(cmd: &mut Command) -> Result<i32, DriverError> {
     let st = cmd.status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
@@ -256,14 +268,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         return Err(DriverError::Usage("-shared is not supported: a nexe is a static executable".into()));
     }
     if compile_only {
-        let root = sysroot()?;
-        // gcc reads the response files itself.
-        let mut cmd = Command::new(gcc());
-        cmd.args(original).args(compile_flags(&root));
-        if verbose {
-            eprintln!("zvcc: {:?}", cmd);
-        }
-        return gcc_status(&mut cmd);
+        return gcc_with_flags(original, verbose);
     }
 
     // Link mode: split the arguments.
@@ -400,13 +405,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         && sources.len() == user_inputs.len()
         && sources.iter().all(|s| is_header(&s.path, s.lang.as_deref()))
     {
-        let root = sysroot()?;
-        let mut cmd = Command::new(gcc());
-        cmd.args(original).args(compile_flags(&root));
-        if verbose {
-            eprintln!("zvcc: {:?}", cmd);
-        }
-        return gcc_status(&mut cmd);
+        return gcc_with_flags(original, verbose);
     }
     if user_inputs.is_empty() {
         if verbose {
