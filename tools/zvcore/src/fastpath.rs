@@ -21,10 +21,11 @@
 //!
 //! Scope and safety: the tables cover only opcodes whose every listed form is on the C3
 //! allow-list; `fastpath_agrees_with_iced_on_every_form_it_claims` (verify_tests.rs)
-//! enumerates the claimed forms with prefixes, REX bytes, every ModRM and several SIB
-//! bytes and requires iced to decode the same length and the full check to accept it,
-//! and the fuzzers verify every input with the fast path on and off and require the same
-//! violations and instruction starts.
+//! enumerates the claimed forms with prefixes, every REX byte, every ModRM and several
+//! SIB and immediate bytes, at a bundle's start and end, and requires iced to decode the
+//! same length, to see no branch in a plain claim and no P1/P2 first half, and the full
+//! check to accept it; and the fuzzers verify every input with the fast path on and off
+//! and require the same violations and instruction starts.
 
 /// What [`decode`] proved about one instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

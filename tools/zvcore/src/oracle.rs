@@ -192,6 +192,13 @@ fn same_without_fast_path(base: u64, code: &[u8], kind: RegionKind, r: &Result<V
     };
     assert_eq!(r.is_ok(), iced.is_ok(), "fast path and iced disagree on the verdict");
     assert_eq!(shown(r), shown(&iced), "fast path and iced disagree on the violations");
+    // And on every instruction start and second half (a length wrong on code both accept
+    // would show only here, or as a C7 finding if a branch happened to target it).
+    use crate::verify::scan_bitmaps;
+    assert!(
+        scan_bitmaps(base, code, Decoding::Fast) == scan_bitmaps(base, code, Decoding::IcedOnly),
+        "fast path and iced disagree on the instruction starts"
+    );
 }
 
 /// The body of the `manifest` fuzz target: the ZeroVM text manifest parser and the image

@@ -1296,6 +1296,24 @@ fn operand_regs(b: Register, x: Register) -> String {
     }
 }
 
+/// The instruction starts and pseudo-instruction second halves one scan of all of `code`
+/// marks (one thread), for comparing the two decodings (tests and the fuzz oracle).
+pub(crate) fn scan_bitmaps(base: u64, code: &[u8], decoding: Decoding) -> (Vec<u64>, Vec<u64>) {
+    let mut out = Sink::new(Options::default());
+    let (mut st, mut se) = (Bits::new(code.len()), Bits::new(code.len()));
+    scan(
+        base,
+        code,
+        0,
+        code.len(),
+        &mut out,
+        BitsMut { w: &mut st.0, from: 0 },
+        BitsMut { w: &mut se.0, from: 0 },
+        decoding,
+    );
+    (st.0, se.0)
+}
+
 fn resync(decoder: &mut Decoder<'_>, base: u64, to: usize) -> bool {
     if decoder.set_position(to).is_err() {
         return false;

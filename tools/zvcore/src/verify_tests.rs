@@ -782,23 +782,8 @@ fn same_both_ways(base: u64, code: &[u8], kind: RegionKind, what: &str) {
     };
     let (fast, iced) = (run(Decoding::Fast), run(Decoding::IcedOnly));
     assert_eq!(fast, iced, "{what}: violations differ between the fast path and iced");
-    // Instruction starts: the scan's bitmap for one thread.
-    let starts = |d: Decoding| {
-        let mut out = Sink::new(opts);
-        let mut st = Bits::new(code.len());
-        let mut se = Bits::new(code.len());
-        scan(
-            base,
-            code,
-            0,
-            code.len(),
-            &mut out,
-            BitsMut { w: &mut st.0, from: 0 },
-            BitsMut { w: &mut se.0, from: 0 },
-            d,
-        );
-        (st.0, se.0)
-    };
+    // Instruction starts and second halves: the scan's bitmaps for one thread.
+    let starts = |d: Decoding| scan_bitmaps(base, code, d);
     assert!(starts(Decoding::Fast) == starts(Decoding::IcedOnly), "{what}: instruction starts differ");
 }
 
@@ -837,20 +822,23 @@ fn fastpath_agrees_with_iced_on_every_form_it_claims() {
         &[0xF0],
         &[0x3E],
     ];
-    let rexes: &[&[u8]] = &[&[], &[0x40], &[0x41], &[0x42], &[0x44], &[0x48], &[0x4B], &[0x4D], &[0x4E], &[0x4F]];
+    let rexes: Vec<Vec<u8>> = std::iter::once(Vec::new()).chain((0x40..=0x4Fu8).map(|r| vec![r])).collect();
     let sibs = [0x24u8, 0x25, 0x20, 0x65, 0xE4, 0x04, 0x2C, 0x5D];
-    let filler = [0x10u8, 0x20, 0x30, 0x04, 0x50, 0x60, 0x70, 0x08, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06];
+    // The byte after a register-form ModRM is an immediate's first: 0xE0 makes `83 e0 e0`,
+    // P1's mask, which the fast path must leave to iced (review finding).
+    let after_register_form = [0x24u8, 0xE0];
+    let filler = [0xE0u8, 0x00, 0x80, 0xFF, 0x50, 0x60, 0x70, 0x08, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06];
     let mut claimed = 0usize;
     let mut opcodes: Vec<Vec<u8>> = (0..=255u8).filter(|&o| o != 0x0F).map(|o| vec![o]).collect();
     opcodes.extend((0..=255u8).map(|o| vec![0x0F, o]));
     for opc in &opcodes {
         for pre in prefix_sets {
-            for rex in rexes {
+            for rex in &rexes {
                 for modrm in 0..=255u8 {
                     let needs_sib = modrm >> 6 != 3 && modrm & 7 == 4;
-                    let sib_choices: &[u8] = if needs_sib { &sibs } else { &sibs[..1] };
+                    let sib_choices: &[u8] = if needs_sib { &sibs } else { &after_register_form };
                     for &sib in sib_choices {
-                        let mut cand: Vec<u8> = [*pre, *rex, &opc[..]].concat();
+                        let mut cand: Vec<u8> = [*pre, &rex[..], &opc[..]].concat();
                         cand.push(modrm);
                         cand.push(sib);
                         cand.extend_from_slice(&filler);
@@ -863,6 +851,20 @@ fn fastpath_agrees_with_iced_on_every_form_it_claims() {
                             Fast::Branch { len, .. } => usize::from(len),
                         };
                         let what = format!("{} (claimed as {f:?})", hex(&bundle[..len]));
+                        // The same bytes ending exactly at the bundle's end are the same
+                        // claim; one byte later they cross it and are not claimed.
+                        let mut at_end = vec![form::HLT; 32 - len];
+                        at_end.extend_from_slice(&bundle[..len]);
+                        assert_eq!(fastpath::decode(&at_end, 32 - len, 32).map(|g| g == f || matches!((g, f), (Fast::Branch { len: a, .. }, Fast::Branch { len: b, .. }) if a == b)), Some(true), "{what} at the bundle's end");
+                        if len > 1 {
+                            let mut crossing = vec![form::HLT; 33 - len];
+                            crossing.extend_from_slice(&bundle[..len - 1]);
+                            assert_eq!(
+                                fastpath::decode(&crossing, 33 - len, 32),
+                                None,
+                                "{what} crossing the bundle's end"
+                            );
+                        }
                         // The instruction as iced sees it, followed by HLT.
                         let mut region = bundle[..len].to_vec();
                         region.resize(64, form::HLT);
@@ -879,6 +881,14 @@ fn fastpath_agrees_with_iced_on_every_form_it_claims() {
                             // Its target lies outside the region: C7 both ways, the same.
                             same_both_ways(base, &region, RegionKind::CodeSegment, &what);
                         } else {
+                            // Not a branch, and not the first half of P1 or P2 (which set
+                            // the pseudo-instruction state only iced tracks).
+                            assert_eq!(ins.flow_control(), FlowControl::Next, "{what}: a branch claimed as plain");
+                            let raw = &region[..len];
+                            let p1 = ins.code() == Code::And_rm32_imm8
+                                && ins.op0_kind() == OpKind::Register
+                                && raw.last() == Some(&form::P1_MASK_IMM8);
+                            assert!(!p1 && raw != form::P2_MASK_BYTES, "{what}: a P1/P2 mask claimed");
                             let mut out = Sink::new(Options { max_violations: usize::MAX });
                             check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::IcedOnly);
                             assert!(
