@@ -249,6 +249,16 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                     println!("{}", p.display());
                     return Ok(0);
                 }
+                // gcc would find other libraries in the host's multiarch directories
+                // (glibc's builds, which a nexe never links): only gcc's own directory
+                // counts, and otherwise the name comes back alone, gcc's "not found".
+                if let Some(found) = gcc_output(&[q.as_str()]) {
+                    let own = gcc_output(&["-print-libgcc-file-name"])
+                        .and_then(|l| Path::new(&l).parent().map(Path::to_path_buf));
+                    let in_own = own.is_some_and(|d| Path::new(&found).parent() == Some(d.as_path()));
+                    println!("{}", if in_own || !Path::new(&found).is_absolute() { found.as_str() } else { name });
+                    return Ok(0);
+                }
             }
         }
         return run_gcc(original);

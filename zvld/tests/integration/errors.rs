@@ -299,6 +299,10 @@ fn zvcc_answers_build_system_queries_from_its_sysroot() {
     // Not in the sysroot: gcc's answer (its libgcc), as gcc itself would give it.
     let libgcc = out(&["-print-file-name=libgcc.a"]);
     assert!(libgcc.ends_with("libgcc.a") && Path::new(&libgcc).is_file(), "{libgcc}");
+    // A library only the host has (glibc's libanl.a, from libc6-dev, which gcc needs) is
+    // not named: a nexe never links it, so the name comes back alone, gcc's "not found"
+    // (QA finding: the host's path was printed).
+    assert_eq!(out(&["-print-file-name=libanl.a"]), "libanl.a");
     assert!(out(&["-dumpversion"]).chars().next().is_some_and(|c| c.is_ascii_digit()));
     let dir = tempfile::tempdir().unwrap();
     let src = write(dir.path(), "x.c", "int main(void) { return 0; }\n");
