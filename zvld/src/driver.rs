@@ -44,6 +44,9 @@ pub enum DriverError {
     Link(crate::LinkError),
     /// I/O.
     Io(String),
+    /// SIGINT, SIGTERM or SIGHUP arrived: the child was stopped and the temporary files
+    /// are removed on the way out; zvcc then ends by the same signal.
+    Interrupted(i32),
 }
 
 impl std::fmt::Display for DriverError {
@@ -58,6 +61,7 @@ impl std::fmt::Display for DriverError {
             DriverError::Usage(s) => write!(f, "{s}"),
             DriverError::Link(e) => write!(f, "{e}"),
             DriverError::Io(s) => write!(f, "{s}"),
+            DriverError::Interrupted(sig) => write!(f, "interrupted by signal {sig}"),
         }
     }
 }
@@ -149,7 +153,15 @@ fn gcc_with_flags(original: &[String], verbose: bool) -> Result<i32, DriverError
 
 /// Runs a gcc command to its end; its exit status (1 when killed by a signal).
 fn gcc_status(cmd: &mut Command) -> Result<i32, DriverError> {
-    let st = cmd.status().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+    use crate::sys::interrupt;
+    let mut child = cmd.spawn().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+    interrupt::set_child(child.id());
+    let st = child.wait();
+    interrupt::set_child(0);
+    let st = st.map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+    if let Some(sig) = interrupt::interrupted() {
+        return Err(DriverError::Interrupted(sig));
+    }
     Ok(st.code().unwrap_or(1))
 }
 
@@ -560,6 +572,9 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         return Ok(0);
     }
     let stats = crate::link::link(&cfg).map_err(DriverError::Link)?;
+    if let Some(sig) = crate::sys::interrupt::interrupted() {
+        return Err(DriverError::Interrupted(sig));
+    }
     for w in &stats.warnings {
         eprintln!("zvcc: warning: {w}");
     }

@@ -2,6 +2,8 @@
 //! memory read-only instead of read (TOOLCHAIN.md section 2, "Speed"), so the kernel
 //! hands zvld the page cache's pages and only the pages a link touches are faulted in
 //! (a large archive contributes a few members; a stripped link never touches DWARF).
+//! Also the allocator's tuning ([`tune_allocator`]) and zvcc's signal handling
+//! ([`interrupt`]).
 
 use std::fs::File;
 use std::io;
@@ -77,5 +79,74 @@ pub fn tune_allocator() {
             libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
             libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
         }
+    }
+}
+
+/// zvcc's answer to SIGINT, SIGTERM and SIGHUP while it compiles and links, as gcc's
+/// driver does: the gcc it is waiting for gets the same signal (a SIGTERM sent to zvcc
+/// alone, by `timeout` or a build tool, would leave it running), and zvcc itself does not
+/// die on the spot: the signal is recorded, the driver removes its temporary directory
+/// when the child has ended ([`interrupted`]), and then ends the same way
+/// ([`die_of`]). Only async-signal-safe work happens in the handler (an atomic load,
+/// `kill`, an atomic store).
+pub mod interrupt {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    static CHILD: AtomicI32 = AtomicI32::new(0);
+    static SIGNAL: AtomicI32 = AtomicI32::new(0);
+    const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+    extern "C" fn on_signal(sig: libc::c_int) {
+        SIGNAL.store(sig, Ordering::SeqCst);
+        let child = CHILD.load(Ordering::SeqCst);
+        if child > 0 {
+            // SAFETY: kill is async-signal-safe; the pid is a child zvcc has not waited
+            // for yet (it is cleared after the wait), so it cannot name another process.
+            unsafe {
+                libc::kill(child, sig);
+            }
+        }
+    }
+
+    /// Installs the handlers (for signals that were not ignored when zvcc started, as a
+    /// shell's `&` ignores SIGINT).
+    pub fn install() {
+        for sig in SIGNALS {
+            // SAFETY: a plain handler that only touches atomics and calls kill; the
+            // previous disposition is read first so an ignored signal stays ignored.
+            unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 || old.sa_sigaction == libc::SIG_IGN {
+                    continue;
+                }
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_signal as *const () as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+    }
+
+    /// The child zvcc is about to wait for (0: none).
+    pub fn set_child(pid: u32) {
+        CHILD.store(i32::try_from(pid).unwrap_or(0), Ordering::SeqCst);
+    }
+
+    /// The signal that arrived, if any.
+    pub fn interrupted() -> Option<i32> {
+        Some(SIGNAL.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+
+    /// Ends the process by `sig` with its default action (the status a shell reports as
+    /// killed by it), after the caller has cleaned up.
+    pub fn die_of(sig: i32) -> ! {
+        // SAFETY: restoring the default action and raising the signal ends the process;
+        // exit is the fallback if it somehow returns.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+        std::process::exit(128 + sig)
     }
 }

@@ -8,9 +8,13 @@ use zvld::driver::{self, DriverError};
 
 fn main() -> ExitCode {
     zvld::sys::tune_allocator();
+    zvld::sys::interrupt::install();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match driver::run(&args) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        // The temporary files are gone (dropped on the way out): end as the signal would
+        // have ended zvcc, with no message, as gcc's driver does.
+        Err(DriverError::Interrupted(sig)) => zvld::sys::interrupt::die_of(sig),
         Err(e) => {
             eprintln!("zvcc: error: {e}");
             match e {

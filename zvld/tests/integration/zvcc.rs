@@ -513,3 +513,57 @@ fn zvcc_behaves_as_gcc_for_build_systems() {
     assert_eq!(o.status.code(), Some(1));
     assert!(err_of(&o).contains("only the shared library ./libbar.so"), "{}", err_of(&o));
 }
+
+/// SIGTERM to zvcc alone (as `timeout` or a build tool sends it) stops the gcc it is
+/// waiting for and removes zvcc's temporary directory, and zvcc ends by that signal, as
+/// gcc's driver does (QA finding: the directory stayed and gcc ran on).
+#[test]
+fn a_terminated_zvcc_stops_gcc_and_leaves_no_temporary_files() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Several seconds of gcc -O3.
+    let src = write(
+        d,
+        "slow_zvcc_term.c",
+        "#define A(x) x x x x x x x x\nint f(void) { volatile int s = 0; A(A(A(A(A(s++;))))) return s; }\n\
+         int main(void) { return f(); }\n",
+    );
+    let tmp = d.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut c = zvcc();
+    c.env("TMPDIR", &tmp).arg("-O3").arg(&src).arg("-o").arg(d.join("slow.nexe"));
+    let mut child = c.spawn().unwrap();
+    // Wait until gcc is running (zvcc has made its temporary directory).
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&tmp).unwrap().next().is_none() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = child.id() as i32;
+    assert_eq!(Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap().code(), Some(0));
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(15), "zvcc ends by SIGTERM: {status:?}");
+    assert!(std::fs::read_dir(&tmp).unwrap().next().is_none(), "the temporary directory is removed");
+    // The gcc driver zvcc waited for is gone. (Its cc1, which gcc's driver itself does not
+    // stop when it alone is sent SIGTERM, may run on to its end; a signal to the whole
+    // process group, as `timeout` and a terminal send, reaches it directly. It is stopped
+    // here so the test leaves nothing behind.)
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut driver_left = false;
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&cmd).into_owned();
+        if !cmd.contains("slow_zvcc_term") {
+            continue;
+        }
+        let argv0 = cmd.split('\0').next().unwrap_or("");
+        if argv0.ends_with("cc1") {
+            let _ = Command::new("kill").arg("-KILL").arg(e.file_name()).status();
+        } else if argv0.ends_with("gcc") {
+            driver_left = true;
+        }
+    }
+    assert!(!driver_left, "the gcc driver was stopped");
+    assert!(!d.join("slow.nexe").exists());
+}
