@@ -406,14 +406,10 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         println!("{}", crate::link::version_line());
         return Ok(0);
     }
-    // gcc refuses an output that is one of the inputs (zvld removes and recreates its
-    // output, which would destroy a source or an object named twice).
+    // gcc refuses an output that is one of the sources (zvld removes and recreates its
+    // output; an object or library among its inputs it refuses itself, in link::link).
     if explicit_output {
-        let named = sources.iter().map(|s| PathBuf::from(&s.path)).chain(user_inputs.iter().filter_map(|i| match i {
-            InputArg::Path(p) if !p.as_os_str().is_empty() => Some(p.clone()),
-            _ => None,
-        }));
-        for p in named {
+        for p in sources.iter().map(|s| PathBuf::from(&s.path)) {
             if crate::link::same_file(&p, &cfg.output) {
                 return Err(DriverError::Link(crate::LinkError::Usage(format!(
                     "input file '{}' is the same as output file",

@@ -72,15 +72,15 @@ pub fn parse_channel(s: &str) -> Result<ImageChannel, String> {
     let limits = match f.len() {
         1 | 2 => {
             // The direction follows the source, and for an unbound channel the alias, as
-            // zvrun's `--channel` defaults do: a standard input bound later must not be
-            // opened (and created) for writing.
-            let unbound = source == Source::Unbound;
-            let write_only = matches!(source, Source::Stdout | Source::Stderr)
-                || (unbound && matches!(alias, "/dev/stdout" | "/dev/stderr"));
-            let read_only = matches!(source, Source::Stdin | Source::Image(_)) || (unbound && alias == "/dev/stdin");
-            let (read, write) = (!write_only, !read_only);
-            let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
-            Limits { gets: g, get_size: g, puts: p, put_size: p }
+            // zvrun's `--channel` defaults do (a standard input bound later must not be
+            // opened, and created, for writing).
+            let (r, w) = (UNLIMITED, UNLIMITED);
+            match source {
+                Source::Unbound => zvcore::manifest::default_limits(alias),
+                Source::Stdout | Source::Stderr => Limits { gets: 0, get_size: 0, puts: w, put_size: w },
+                Source::Stdin | Source::Image(_) => Limits { gets: r, get_size: r, puts: 0, put_size: 0 },
+                Source::Host(_) => Limits { gets: r, get_size: r, puts: w, put_size: w },
+            }
         }
         6 => {
             let n = |i: usize| {
@@ -125,8 +125,7 @@ pub fn validate_manifest(manifest: &ImageManifest, files: &[&str]) -> Result<(),
 /// requires when it lays the session out (status 125 there; refused here instead).
 pub fn check_memory(manifest: &ImageManifest, nexe: &[u8]) -> Result<(), PackError> {
     let Ok(n) = zvcore::nexe::Nexe::parse(nexe) else { return Ok(()) }; // verification reports it
-    let page = zvcore::form::PAGE;
-    let data: u64 = n.segments.iter().filter(|s| !s.flags.x()).map(|s| s.memsz.div_ceil(page) * page).sum();
+    let data = n.data_bytes();
     let need = data + zvcore::form::STACK_SIZE;
     if manifest.memory < need {
         return Err(PackError::Invalid(format!(
@@ -235,17 +234,22 @@ pub fn shown(p: &Path) -> String {
 /// Opens and fully checks an image: tar, manifest and the nexe's verification.
 pub fn open(path: &Path) -> Result<Opened, PackError> {
     let mut f = open_regular(path)?;
-    let mut head = [0u8; 4];
-    if std::io::Read::read(&mut f, &mut head).is_ok_and(|n| n == 4) && zvcore::nexe::looks_like_elf(&head) {
-        return Err(PackError::Invalid(format!(
-            "{}: is an ELF file (a nexe?), not an image; make one with `zvpack create -o app.tar {}`",
-            shown(path),
-            shown(path)
-        )));
-    }
-    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0))
-        .map_err(|e| PackError::Usage(format!("cannot read {}: {e}", shown(path))))?;
-    let img = Image::read(&mut f).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
+    let img = Image::read(&mut f).map_err(|e| {
+        // Only when it is not an image: is it a nexe given by mistake?
+        let mut head = [0u8; 4];
+        let elf = std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0)).is_ok()
+            && std::io::Read::read_exact(&mut f, &mut head).is_ok()
+            && zvcore::nexe::looks_like_elf(&head);
+        PackError::Invalid(if elf {
+            format!(
+                "{}: is an ELF file (a nexe?), not an image; make one with `zvpack create -o app.tar {}`",
+                shown(path),
+                shown(path)
+            )
+        } else {
+            format!("{}: {e}", shown(path))
+        })
+    })?;
     let m = img.member(&img.manifest.program).cloned().ok_or_else(|| PackError::Invalid("program missing".into()))?;
     let nexe = image::read_member(&mut f, &m).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
     check_memory(&img.manifest, &nexe).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;

@@ -54,7 +54,7 @@ pub struct ChannelArg {
 impl ChannelArg {
     /// Binds the channel in `channels`: a channel the manifest or image already has keeps
     /// its type and limits unless this option gives them (docs/images.md); a new one is
-    /// type 0 unless given, with [`default_limits`] unless given.
+    /// type 0 unless given, with [`zvcore::manifest::default_limits`] unless given.
     pub fn apply(&self, channels: &mut Vec<ChannelSpec>, etag: bool) {
         match channels.iter_mut().find(|c| c.alias == self.alias) {
             Some(c) => {
@@ -71,20 +71,10 @@ impl ChannelArg {
                 alias: self.alias.clone(),
                 kind: self.kind.unwrap_or(ChannelType::SeqReadSeqWrite),
                 etag,
-                limits: self.limits.unwrap_or_else(|| default_limits(&self.alias)),
+                limits: self.limits.unwrap_or_else(|| zvcore::manifest::default_limits(&self.alias)),
             }),
         }
     }
-}
-
-/// Limits of a new `--channel` given without them: the standard aliases keep their
-/// direction (so a FIFO given as stdin is opened for reading only and sees its end),
-/// others may be read and written; all unlimited.
-pub fn default_limits(alias: &str) -> Limits {
-    let read = alias != "/dev/stdout" && alias != "/dev/stderr";
-    let write = alias != "/dev/stdin";
-    let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
-    Limits { gets: g, get_size: g, puts: p, put_size: p }
 }
 
 /// Command-line settings that override an image's manifest.

@@ -31,6 +31,20 @@ pub fn describe(o: &Outcome) -> String {
     }
 }
 
+/// Whether the program was verified, in ZeroVM's numbering: 0 validated, 1 rejected,
+/// 2 not validated (its initial state: the session ended before verification). The JSON
+/// report spells the same three "ok", "failed", "not run".
+fn validation(o: &Outcome) -> u8 {
+    match (&o.ending, o.code_bytes) {
+        (Ending::Invalid(_), _) => 1,
+        (_, 0) => 2,
+        _ => 0,
+    }
+}
+
+/// [`validation`]'s values as the JSON report spells them.
+const VALIDATION_NAMES: [&str; 3] = ["ok", "failed", "not run"];
+
 /// Control characters escaped except the newlines between the lines of a message.
 fn escape_but_newlines(m: &str) -> String {
     m.split('\n').map(zvcore::display::escape_controls).collect::<Vec<_>>().join("\n")
@@ -67,7 +81,7 @@ pub fn json(o: &Outcome) -> String {
         .collect();
     let v = json!({
         "version": 1,
-        "validation": if matches!(o.ending, Ending::Invalid(_)) { "failed" } else if o.code_bytes > 0 { "ok" } else { "not run" },
+        "validation": VALIDATION_NAMES[usize::from(validation(o))],
         "state": state,
         "exit_code": exit_code,
         "fault": fault,
@@ -90,15 +104,7 @@ pub fn json(o: &Outcome) -> String {
 /// ZeroVM's six-line report: validator state, daemon, user return code, etags,
 /// accounting, exit state.
 pub fn zerovm(o: &Outcome) -> String {
-    // ZeroVM's values: 0 validated, 1 rejected, 2 not validated (its initial state; a
-    // session that ended before verification, the same case JSON calls "not run").
-    let validator = if matches!(o.ending, Ending::Invalid(_)) {
-        1
-    } else if o.code_bytes > 0 {
-        0
-    } else {
-        2
-    };
+    let validator = validation(o);
     let code = match o.ending {
         Ending::Exit(c) => c,
         _ => 0,

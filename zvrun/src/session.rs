@@ -320,12 +320,13 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     let zvcore::VerifiedNexe { nexe, code } = verified;
     let (entry, phdrs, phnum) = (nexe.entry, nexe.phdr_bytes().to_vec(), nexe.phdrs.1);
     let segments = nexe_segments(&nexe);
+    let data_bytes = nexe.data_bytes();
     drop(nexe);
     let staged = match &program {
         ProgramBytes::Staged(st) => Some(st),
         ProgramBytes::Read(_) => None,
     };
-    let layout = match load(&mut mem, &segments, &code, staged, cfg, &open) {
+    let layout = match load(&mut mem, &segments, data_bytes, &code, staged, cfg, &open) {
         Ok(l) => l,
         Err(e) => {
             out.ending = Ending::Error(e);
@@ -527,13 +528,13 @@ fn nexe_segments<'a>(nexe: &Nexe<'a>) -> Vec<(u64, u64, &'a [u8], u8)> {
 fn load(
     mem: &mut GuestMemory,
     segments: &[(u64, u64, &[u8], u8)],
+    data_bytes: u64,
     code: &zvcore::VerifiedCode,
     staged: Option<&sys::Staged>,
     cfg: &SessionConfig,
     channels: &[Channel],
 ) -> Result<Layout, String> {
     let e = |what: &str, err: std::io::Error| format!("cannot map {what}: {err}");
-    let data_bytes: u64 = segments.iter().map(|s| s.1).sum();
     let code_end = code.base() + round_up(code.len() as u64, PAGE);
     let last_end = segments.iter().map(|s| s.0 + s.1).fold(code_end, u64::max);
     mem.load_program(code, segments, staged).map_err(|err| e("the program", err))?;

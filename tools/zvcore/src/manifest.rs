@@ -84,6 +84,17 @@ impl Limits {
 /// Effectively unlimited (what the default standard channels get).
 pub const UNLIMITED: i64 = i64::MAX;
 
+/// Limits of a channel declared without them (zvrun's `--channel`, zvpack's `--channel`
+/// with no source yet): the standard aliases keep their direction (so a FIFO given as
+/// stdin is opened for reading only and sees its end, and a file bound later is never
+/// created for writing), others may be read and written; all unlimited.
+pub fn default_limits(alias: &str) -> Limits {
+    let read = alias != "/dev/stdout" && alias != "/dev/stderr";
+    let write = alias != "/dev/stdin";
+    let (g, p) = (if read { UNLIMITED } else { 0 }, if write { UNLIMITED } else { 0 });
+    Limits { gets: g, get_size: g, puts: p, put_size: p }
+}
+
 /// One channel of a session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelSpec {

@@ -597,6 +597,13 @@ impl<'a> Nexe<'a> {
         self.data
     }
 
+    /// The bytes the guest's data and bss take: every segment but the executable one,
+    /// each rounded up to whole pages. With the stack this is the least memory a session
+    /// needs (zvrun lays the session out from it; zvpack refuses an image below it).
+    pub fn data_bytes(&self) -> u64 {
+        self.segments.iter().filter(|s| !s.flags.x()).map(|s| s.memsz.div_ceil(form::PAGE) * form::PAGE).sum()
+    }
+
     /// The code segment, if there is one.
     pub fn code_segment(&self) -> Option<Segment> {
         self.code_index.and_then(|i| self.segments.get(i).copied())
