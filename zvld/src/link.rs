@@ -398,10 +398,11 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     let code_bytes = build_code(res, &lay, &rewritten, &a, &ctxs)?;
     stats.phase_ms.push(("  +code", ms(t2)));
     // The code is final: when there is DWARF to rebuild (work with a long serial tail on
-    // one core), verify the code meanwhile. The verdict counts only as a cache entry keyed
-    // by the exact bytes: the file is verified below with that cache, so a mismatch (or a
-    // rejection, which is not recorded) means a full verification of the file. Without
-    // DWARF there is little to overlap, and hashing the code twice costs more than it saves.
+    // one core), verify the code meanwhile. The verdict counts only as a cache entry of
+    // the exact bytes: the file is verified below with that cache, which compares the
+    // code it finds there with these bytes, so a mismatch (or a rejection, which is not
+    // recorded) means a full verification of the file. Without DWARF there is little to
+    // overlap.
     let threads = rayon::current_num_threads();
     let opts = zvcore::Options { max_violations: 50 };
     let overlap = !cfg.strip_debug && !lay.debug.is_empty();
@@ -410,7 +411,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         let kind = zvcore::verify::RegionKind::CodeSegment;
         zvcore::verify::verify_region_parallel(base, &code_bytes, kind, opts, threads)
             .ok()
-            .map(|_| zvcore::verify::CodeKey::of(base, &code_bytes, kind))
+            .map(|_| zvcore::CodeRecord::new(base, &code_bytes, kind))
     };
     let rest = || -> Result<_> {
         let mut phases = Vec::new();
@@ -517,14 +518,14 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
 }
 
 /// The code accepted while the rest of the output was built, as a one-entry
-/// [`zvcore::VerdictCache`]: the key of that code.
-struct EarlyVerdict(zvcore::verify::CodeKey);
+/// [`zvcore::VerdictCache`]: that code's record (its bytes, base and kind).
+struct EarlyVerdict<'a>(zvcore::CodeRecord<'a>);
 
-impl zvcore::VerdictCache for EarlyVerdict {
-    fn contains(&self, key: &zvcore::verify::CodeKey) -> bool {
-        self.0 == *key
+impl zvcore::VerdictCache for EarlyVerdict<'_> {
+    fn contains(&self, record: &zvcore::CodeRecord) -> bool {
+        self.0 == *record
     }
-    fn insert(&self, _: &zvcore::verify::CodeKey) {}
+    fn insert(&self, _: &zvcore::CodeRecord) {}
 }
 
 /// Writes the output as a new file, like GNU ld: an existing regular file (or symlink) at

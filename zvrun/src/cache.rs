@@ -1,21 +1,24 @@
-//! zvrun's verdict cache (docs/zvrun.md, "Verdict cache"): a directory of empty files
-//! named by [`zvcore::CodeKey`]s, one per code segment this build's verifier accepted.
-//! A hit lets a session skip decoding code that was verified before; it never skips
-//! parsing the file or checking its layout, and rejections are never stored.
+//! zvrun's verdict cache (docs/zvrun.md, "Verdict cache"): a directory of files, one per
+//! code segment this build's verifier accepted, each holding the segment's
+//! [`zvcore::CodeRecord`] (the verifier's identity, the region and its bytes) and named by
+//! its [`zvcore::CodeKey`]. A hit is a stored record equal to the code byte for byte; it
+//! lets a session skip decoding code that was verified before, it never skips parsing the
+//! file or checking its layout, and rejections are never stored.
 //!
 //! The cache is only as trustworthy as the directory, so a directory is used only when it
 //! is owned by the effective user and nobody else may write to it (checked on an open
 //! descriptor, through which every lookup then goes), and an entry counts only when it is
-//! an empty regular file (not a link, one name) owned by the effective user with mode
-//! exactly 0500, which no file a session's channel creates can have. Anything else (missing
-//! directory, foreign owner, group- or world-writable, I/O errors) is a miss, never an
-//! error: the cache can only make a session faster, not change its outcome.
+//! a regular file (not a link, one name) owned by the effective user with mode exactly
+//! 0500, which no file a session's channel creates can have, and holds exactly the record. Anything else (missing
+//! directory, foreign owner, group- or world-writable, I/O errors, a record that differs)
+//! is a miss, never an error: the cache can only make a session faster, not change its
+//! outcome.
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use zvcore::{CodeKey, VerdictCache};
+use zvcore::{CodeRecord, VerdictCache};
 
 /// The default cache directory: `$ZV_CACHE_DIR` (empty or `off` disables the cache),
 /// else `$XDG_CACHE_HOME/zv/verified`, else `$HOME/.cache/zv/verified`.
@@ -34,7 +37,7 @@ pub fn default_dir() -> Option<PathBuf> {
 /// zvrun itself creates for a session's channels (which a hostile image's manifest may
 /// point into this directory) are created with mode 0666 minus the umask, never with an
 /// execute bit, and a guest cannot change modes, so no channel can produce an entry.
-/// Entries must also be empty and have one link.
+/// Entries must also have one link and hold exactly the record looked up.
 const ENTRY_MODE: u32 = 0o500;
 
 /// A verdict-cache directory that passed the ownership checks.
@@ -67,39 +70,44 @@ impl DirCache {
 }
 
 impl VerdictCache for DirCache {
-    fn contains(&self, key: &CodeKey) -> bool {
+    fn contains(&self, record: &CodeRecord) -> bool {
         let Some(dir) = &self.handle else { return false };
-        // Not following links, relative to the checked directory.
-        crate::sys::stat_at(dir, &key.to_hex()).is_some_and(|e| {
-            e.regular && e.uid == self.uid && e.mode & 0o7777 == ENTRY_MODE && e.size == 0 && e.links == 1
-        })
+        // Relative to the checked directory, not following links, checked on the open
+        // file, then compared byte for byte.
+        let Some(mut f) = crate::sys::open_at(dir, &record.key().to_hex()) else { return false };
+        let entry = f.metadata().is_ok_and(|m| {
+            m.file_type().is_file()
+                && m.uid() == self.uid
+                && m.mode() & 0o7777 == ENTRY_MODE
+                && m.nlink() == 1
+                && m.len() == record.stored_len()
+        });
+        entry && record.matches(&mut f)
     }
 
-    fn insert(&self, key: &CodeKey) {
+    fn insert(&self, record: &CodeRecord) {
         if self.handle.is_none() {
             let _ = fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir);
             if open_trusted(&self.dir, self.uid).is_none() {
                 return;
             }
         }
-        // An empty file; create_new never follows or reuses an existing name. (Created by
-        // path: if the directory was swapped meanwhile, the entry lands where no lookup
-        // trusts it.) Its mode is set exactly, whatever the umask.
-        let path = self.dir.join(key.to_hex());
-        let create = || fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
-        let file = match create() {
-            // Something else has the name (a file a channel created, an entry of a wrong
-            // mode): replace it once.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !self.contains(key) => {
-                let _ = fs::remove_file(&path);
-                create()
-            }
-            other => other,
-        };
-        if let Ok(f) = file {
-            if f.set_permissions(fs::Permissions::from_mode(ENTRY_MODE)).is_err() {
-                let _ = fs::remove_file(&path);
-            }
+        // Written under a temporary name (create_new never follows or reuses an existing
+        // name), given its exact mode whatever the umask, then renamed over the key's name
+        // in one step: a concurrent lookup sees the old entry, none, or the whole new one.
+        // (By path: if the directory was swapped meanwhile, the entry lands where no
+        // lookup trusts it.)
+        let name = record.key().to_hex();
+        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let written = (|| {
+            let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            std::io::Write::write_all(&mut f, &record.header())?;
+            std::io::Write::write_all(&mut f, record.body())?;
+            f.set_permissions(fs::Permissions::from_mode(ENTRY_MODE))?;
+            fs::rename(&tmp, self.dir.join(&name))
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
         }
     }
 }
@@ -108,8 +116,22 @@ impl VerdictCache for DirCache {
 mod tests {
     use super::*;
 
-    fn key(n: u8) -> CodeKey {
-        CodeKey::of(0x20000, &[n; 64], zvcore::RegionKind::CodeSegment)
+    const CODE: [[u8; 64]; 10] = {
+        let mut c = [[0u8; 64]; 10];
+        let mut i = 0;
+        while i < 10 {
+            c[i] = [i as u8; 64];
+            i += 1;
+        }
+        c
+    };
+
+    fn key(n: u8) -> CodeRecord<'static> {
+        CodeRecord::new(0x20000, &CODE[n as usize], zvcore::RegionKind::CodeSegment)
+    }
+
+    fn name(r: &CodeRecord) -> String {
+        r.key().to_hex()
     }
 
     #[test]
@@ -135,7 +157,7 @@ mod tests {
         let other = tmp.path().join("other");
         fs::create_dir(&other).unwrap();
         fs::set_permissions(&other, fs::Permissions::from_mode(0o700)).unwrap();
-        fs::write(other.join(key(2).to_hex()), b"").unwrap();
+        fs::write(other.join(name(&key(2))), b"").unwrap();
         fs::rename(&dir, tmp.path().join("moved")).unwrap();
         fs::rename(&other, &dir).unwrap();
         assert!(!c.contains(&key(2)), "a lookup followed the path to the swapped-in directory");
@@ -147,12 +169,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("v");
         DirCache::open(dir.clone()).insert(&key(9));
-        fs::write(dir.join(key(1).to_hex()), b"").unwrap();
+        fs::write(dir.join(name(&key(1))), b"").unwrap();
         let c = DirCache::open(dir.clone());
         assert!(!c.contains(&key(1)), "a plain file counted");
         c.insert(&key(1));
         assert!(c.contains(&key(1)));
-        let m = fs::symlink_metadata(dir.join(key(1).to_hex())).unwrap();
+        let m = fs::symlink_metadata(dir.join(name(&key(1)))).unwrap();
         assert_eq!(m.permissions().mode() & 0o7777, ENTRY_MODE);
     }
 
@@ -162,12 +184,12 @@ mod tests {
         for mode in [0o770, 0o707, 0o777] {
             let dir = tmp.path().join(format!("d{mode:o}"));
             fs::create_dir(&dir).unwrap();
-            fs::write(dir.join(key(1).to_hex()), b"").unwrap();
+            fs::write(dir.join(name(&key(1))), b"").unwrap();
             fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
             let c = DirCache::open(dir.clone());
             assert!(!c.contains(&key(1)), "mode {mode:o}");
             c.insert(&key(2));
-            assert!(!dir.join(key(2).to_hex()).exists(), "mode {mode:o}: wrote into it");
+            assert!(!dir.join(name(&key(2))).exists(), "mode {mode:o}: wrote into it");
         }
     }
 }

@@ -478,45 +478,21 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// What the verdict cache needs to know about a directory entry.
-#[derive(Clone, Copy, Debug)]
-pub struct EntryStat {
-    /// A regular file (not a link, directory or device).
-    pub regular: bool,
-    /// Owner.
-    pub uid: u32,
-    /// Permission bits and file type (st_mode).
-    pub mode: u32,
-    /// Size in bytes.
-    pub size: u64,
-    /// Number of hard links.
-    pub links: u64,
-}
-
-/// `name` in the directory `dir`, without following links. `None` when it does not
-/// exist or cannot be examined.
-pub fn stat_at(dir: &std::fs::File, name: &str) -> Option<EntryStat> {
-    use std::os::fd::AsRawFd;
+/// Opens `name` in the directory `dir` for reading, without following a link and
+/// without blocking (a FIFO or a device under that name opens and is then refused by the
+/// caller's checks on the open file). `None` when it cannot be opened.
+pub fn open_at(dir: &std::fs::File, name: &str) -> Option<std::fs::File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
     let c = std::ffi::CString::new(name).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `dir` is an open descriptor, `c` a NUL-terminated string and `st` a
-    // writable stat buffer; fstatat only writes `st`.
-    let r = unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
-    if r != 0 {
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: `dir` is an open descriptor and `c` a NUL-terminated string; openat touches
+    // no other memory.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags) };
+    if fd < 0 {
         return None;
     }
-    // SAFETY: fstatat returned 0, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    Some(EntryStat {
-        regular: st.st_mode & libc::S_IFMT == libc::S_IFREG,
-        uid: st.st_uid,
-        mode: st.st_mode,
-        size: st.st_size as u64,
-        // nlink_t is u64 on x86-64 Linux (glibc and musl); the cast keeps other layouts
-        // compiling.
-        #[allow(clippy::unnecessary_cast)]
-        links: st.st_nlink as u64,
-    })
+    // SAFETY: `fd` was just opened by us and is owned by nothing else.
+    Some(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
 /// Where the trampoline's slot 0 jumps: a one-page host stub at a fixed address above the
@@ -1010,6 +986,13 @@ pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char)
                 .then(|| std::ffi::OsStr::from_bytes(unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()).into())
         })
         .collect()
+}
+
+/// Ends the process with `status` at once (`_exit`): no Rust or C exit handlers and no
+/// flushing of Rust's stdout buffer, which the caller must not have used unflushed.
+pub fn exit_now(status: i32) -> ! {
+    // SAFETY: _exit takes no pointers and does not return.
+    unsafe { libc::_exit(status) }
 }
 
 /// Defines the process entry of a binary (the C `main`, called by the C start-up code):

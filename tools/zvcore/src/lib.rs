@@ -26,5 +26,6 @@ pub mod writer;
 pub use form::Rule;
 pub use verify::{
     verify_nexe, verify_nexe_cached, verify_nexe_parallel, verify_region, verify_region_parallel, verify_region_with,
-    CacheUse, CodeKey, Decoding, Options, RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe, Violation,
+    CacheUse, CodeKey, CodeRecord, Decoding, Options, RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe,
+    Violation,
 };

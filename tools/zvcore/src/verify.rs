@@ -186,35 +186,186 @@ fn verify_parsed(nexe: Nexe<'_>, opts: Options, threads: usize) -> Result<Verifi
 }
 
 /// The identity of this verifier build: a digest of zvcore's sources, its version and
-/// the decoder's version (computed by `build.rs`). Part of every [`CodeKey`].
+/// the decoder's version (computed by `build.rs`). Part of every [`CodeRecord`].
 pub const VERIFIER_ID: &str = env!("ZV_VERIFIER_ID");
 
-/// The key of one code region in a [`VerdictCache`]: a BLAKE3 digest (derive-key mode,
-/// its own context string) of [`VERIFIER_ID`], the region's kind, base address, length
-/// and bytes. The trailing HLT sled is represented by its length rather than hashed byte
-/// by byte, which determines the same bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CodeKey([u8; 32]);
+/// One accepted code region as a [`VerdictCache`] stores it: a record of this verifier's
+/// identity ([`VERIFIER_ID`]), the region's kind, base address and length, and its bytes
+/// (the trailing HLT sled by its length, which determines the same bytes). A cache finds
+/// a stored record by its [`CodeKey`] and then compares it byte for byte
+/// ([`CodeRecord::matches`]): a hit means the stored bytes are exactly these, so the
+/// cache needs no cryptographic digest (hashing was most of a cached start-up) and no
+/// collision can pass one region off as another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeRecord<'a> {
+    base: u64,
+    kind: RegionKind,
+    code: &'a [u8],
+    /// `code` without its trailing HLT bytes.
+    body: usize,
+}
 
-impl CodeKey {
-    /// The key of `code` verified as `kind` at guest address `base`.
-    pub fn of(base: u64, code: &[u8], kind: RegionKind) -> CodeKey {
-        let body = code.len() - trailing_hlt(code);
-        let mut h = blake3::Hasher::new_derive_key("zv 2026 verdict cache: code accepted by the ZV64 verifier");
-        h.update(VERIFIER_ID.as_bytes());
-        h.update(&[match kind {
+/// The first bytes of every record (a format change changes them).
+const RECORD_MAGIC: &[u8; 8] = b"zvvc\x001\x00\x00";
+
+impl<'a> CodeRecord<'a> {
+    /// The record of `code` verified as `kind` at guest address `base`.
+    pub fn new(base: u64, code: &'a [u8], kind: RegionKind) -> CodeRecord<'a> {
+        CodeRecord { base, kind, code, body: code.len() - trailing_hlt(code) }
+    }
+
+    /// The record's header: the magic, [`VERIFIER_ID`] (with its length), the kind, the
+    /// base, the code's length and the body's length, little-endian.
+    pub fn header(&self) -> Vec<u8> {
+        let id = VERIFIER_ID.as_bytes();
+        let mut h = Vec::with_capacity(RECORD_MAGIC.len() + 8 + id.len() + 25);
+        h.extend_from_slice(RECORD_MAGIC);
+        h.extend_from_slice(&(id.len() as u64).to_le_bytes());
+        h.extend_from_slice(id);
+        h.push(match self.kind {
             RegionKind::CodeSegment => 1,
             RegionKind::Jail => 2,
-        }]);
-        h.update(&base.to_le_bytes());
-        h.update(&(code.len() as u64).to_le_bytes());
-        h.update(&(body as u64).to_le_bytes());
-        h.update(code.get(..body).unwrap_or(&[]));
-        CodeKey(*h.finalize().as_bytes())
+        });
+        h.extend_from_slice(&self.base.to_le_bytes());
+        h.extend_from_slice(&(self.code.len() as u64).to_le_bytes());
+        h.extend_from_slice(&(self.body as u64).to_le_bytes());
+        h
     }
-    /// The digest as 64 lowercase hex digits (a file name).
+
+    /// The bytes stored after the header: the code without its trailing HLT sled.
+    pub fn body(&self) -> &'a [u8] {
+        self.code.get(..self.body).unwrap_or(&[])
+    }
+
+    /// The stored record's length in bytes (header and body).
+    pub fn stored_len(&self) -> u64 {
+        (RECORD_MAGIC.len() + 8 + VERIFIER_ID.len() + 25 + self.body) as u64
+    }
+
+    /// The name to store and find the record by: a 128-bit digest of the header and the
+    /// body. Not cryptographic (two regions may share a key; the byte comparison tells
+    /// them apart): a few microseconds for a 64 KiB code segment.
+    pub fn key(&self) -> CodeKey {
+        let mut d = Digest::new();
+        d.update(&self.header());
+        d.update(self.body());
+        CodeKey(d.finish())
+    }
+
+    /// Whether `stored` yields exactly this record (header and body) and then ends. Reads
+    /// through a fixed buffer; a read error is a mismatch.
+    pub fn matches(&self, stored: &mut dyn std::io::Read) -> bool {
+        const CHUNK: usize = 16 * 1024;
+        let mut buf = [0u8; CHUNK];
+        let header = self.header();
+        for part in [header.as_slice(), self.body()].into_iter().flat_map(|s| s.chunks(CHUNK)) {
+            if stored.read_exact(&mut buf[..part.len()]).is_err() || !same_bytes(&buf[..part.len()], part) {
+                return false;
+            }
+        }
+        loop {
+            match stored.read(&mut buf[..1]) {
+                Ok(0) => return true,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// Whether `a` and `b` hold the same bytes, compared eight at a time: slice equality
+/// calls the C library's `memcmp`, and musl's (zvrun's static build) compares one byte
+/// per step, ~25 us for a 40 KiB record.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |c: &[u8], i: usize| u64::from_ne_bytes(c[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let (mut x, mut y) = (a.chunks_exact(64), b.chunks_exact(64));
+    for (p, q) in (&mut x).zip(&mut y) {
+        if (0..8).fold(0, |d, i| d | (word(p, i) ^ word(q, i))) != 0 {
+            return false;
+        }
+    }
+    x.remainder().iter().zip(y.remainder()).all(|(p, q)| p == q)
+}
+
+/// The index a [`VerdictCache`] files a [`CodeRecord`] under ([`CodeRecord::key`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CodeKey([u8; 16]);
+
+impl CodeKey {
+    /// The key as 32 lowercase hex digits (a file name).
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(32);
+        for b in self.0 {
+            s.push(HEX[usize::from(b >> 4)] as char);
+            s.push(HEX[usize::from(b & 15)] as char);
+        }
+        s
+    }
+}
+
+/// A fast non-cryptographic 128-bit digest (four multiply-xor lanes over 32-byte blocks,
+/// then a final mix): the index of [`CodeKey`], never a proof of anything.
+struct Digest {
+    lanes: [u64; 4],
+    tail: Vec<u8>,
+    len: u64,
+}
+
+impl Digest {
+    const K: [u64; 4] = [0x9E37_79B9_7F4A_7C15, 0xC2B2_AE3D_27D4_EB4F, 0x1656_67B1_9E37_79F9, 0x85EB_CA77_C2B2_AE63];
+
+    fn new() -> Digest {
+        Digest { lanes: Digest::K, tail: Vec::new(), len: 0 }
+    }
+
+    fn block(&mut self, b: &[u8]) {
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            let w = b.get(i * 8..i * 8 + 8).map_or(0, |c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+            *lane = (*lane ^ w).wrapping_mul(Digest::K[i] | 1).rotate_left(29);
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        self.len += data.len() as u64;
+        if !self.tail.is_empty() {
+            let take = (32 - self.tail.len()).min(data.len());
+            self.tail.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.tail.len() < 32 {
+                return;
+            }
+            let t = std::mem::take(&mut self.tail);
+            self.block(&t);
+        }
+        let mut blocks = data.chunks_exact(32);
+        for b in &mut blocks {
+            self.block(b);
+        }
+        self.tail.extend_from_slice(blocks.remainder());
+    }
+
+    fn finish(mut self) -> [u8; 16] {
+        let mut last = std::mem::take(&mut self.tail);
+        last.resize(32, 0);
+        self.block(&last);
+        let mix = |mut x: u64| {
+            x ^= x >> 33;
+            x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+            x ^= x >> 33;
+            x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+            x ^ (x >> 33)
+        };
+        let [a, b, c, d] = self.lanes;
+        let lo = mix(a ^ c.rotate_left(17) ^ self.len);
+        let hi = mix(b ^ d.rotate_left(41) ^ lo);
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&mix(lo ^ hi).to_le_bytes());
+        out[8..].copy_from_slice(&hi.to_le_bytes());
+        out
     }
 }
 
@@ -224,10 +375,10 @@ impl CodeKey {
 /// must be writable only by the user running the runtime (zvrun's implementation checks
 /// that). Rejections are never cached, so diagnostics always come from a full pass.
 pub trait VerdictCache {
-    /// Whether `key` was recorded as accepted.
-    fn contains(&self, key: &CodeKey) -> bool;
-    /// Records `key` as accepted. Failures are the store's business (a cache miss later).
-    fn insert(&self, key: &CodeKey);
+    /// Whether `record` was stored as accepted: a stored record equal to it byte for byte.
+    fn contains(&self, record: &CodeRecord) -> bool;
+    /// Stores `record` as accepted. Failures are the store's business (a miss later).
+    fn insert(&self, record: &CodeRecord);
 }
 
 /// Whether [`verify_nexe_cached`] found the code in the cache.
@@ -253,17 +404,17 @@ pub fn verify_nexe_cached<'a>(
     // Only a file with a clean layout and a code segment can be accepted at all.
     let code = nexe.code_segment().filter(|_| nexe.layout_violations.is_empty()).map(|seg| {
         let bytes = nexe.segment_bytes(&seg);
-        (seg.vaddr, bytes, CodeKey::of(seg.vaddr, bytes, RegionKind::CodeSegment))
+        (seg.vaddr, bytes, CodeRecord::new(seg.vaddr, bytes, RegionKind::CodeSegment))
     });
     match code {
-        Some((base, bytes, key)) if cache.contains(&key) => {
+        Some((base, bytes, record)) if cache.contains(&record) => {
             let code = VerifiedCode { base, bytes: bytes.into() };
             Ok((VerifiedNexe { nexe, code }, CacheUse::Hit))
         }
         _ => {
             let v = verify_parsed(nexe, opts, threads)?;
-            if let Some((_, _, key)) = code {
-                cache.insert(&key);
+            if let Some((_, _, record)) = code {
+                cache.insert(&record);
             }
             Ok((v, CacheUse::Miss))
         }

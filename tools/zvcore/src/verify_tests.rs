@@ -491,20 +491,25 @@ fn parallel_verification_gives_exactly_the_single_threaded_result() {
     }
 }
 
-/// An in-memory verdict cache that records what it was asked.
+/// An in-memory verdict cache that records what it was asked: whole stored records
+/// (header and body), looked up by key and compared as zvrun's directory cache does.
 #[derive(Default)]
 struct MemCache {
-    keys: std::cell::RefCell<BTreeSet<[u8; 32]>>,
+    records: std::cell::RefCell<std::collections::BTreeMap<CodeKey, Vec<u8>>>,
     lookups: std::cell::Cell<usize>,
 }
 
+fn stored(r: &CodeRecord) -> Vec<u8> {
+    [r.header(), r.body().to_vec()].concat()
+}
+
 impl VerdictCache for MemCache {
-    fn contains(&self, key: &CodeKey) -> bool {
+    fn contains(&self, r: &CodeRecord) -> bool {
         self.lookups.set(self.lookups.get() + 1);
-        self.keys.borrow().contains(&key.0)
+        self.records.borrow().get(&r.key()).is_some_and(|s| r.matches(&mut s.as_slice()))
     }
-    fn insert(&self, key: &CodeKey) {
-        self.keys.borrow_mut().insert(key.0);
+    fn insert(&self, r: &CodeRecord) {
+        self.records.borrow_mut().insert(r.key(), stored(r));
     }
 }
 
@@ -514,7 +519,7 @@ fn verdict_cache_records_acceptances_and_hits_give_the_same_code() {
     let cache = MemCache::default();
     let (first, use1) = verify_nexe_cached(&n, Options::default(), 1, &cache).expect("verifies");
     assert_eq!(use1, CacheUse::Miss);
-    assert_eq!(cache.keys.borrow().len(), 1);
+    assert_eq!(cache.records.borrow().len(), 1);
     let (second, use2) = verify_nexe_cached(&n, Options::default(), 1, &cache).expect("verifies");
     assert_eq!(use2, CacheUse::Hit);
     assert_eq!(first.code.bytes(), second.code.bytes());
@@ -531,27 +536,64 @@ fn verdict_cache_never_records_a_rejection() {
         let got: BTreeSet<Rule> = r.err().map(|r| r.violations.iter().map(|v| v.rule).collect()).unwrap_or_default();
         assert_eq!(got, want, "{}", a.name);
     }
-    assert!(cache.keys.borrow().is_empty(), "a rejected region was recorded");
+    assert!(cache.records.borrow().is_empty(), "a rejected region was recorded");
 }
 
 #[test]
-fn code_keys_cover_every_byte_the_base_the_kind_and_the_sled() {
+fn code_records_cover_every_byte_the_base_the_kind_and_the_sled() {
     let code = valid_code(3, 2048, 0x20000);
-    let k = CodeKey::of(0x20000, &code, RegionKind::CodeSegment);
-    assert_eq!(k, CodeKey::of(0x20000, &code, RegionKind::CodeSegment));
-    assert_ne!(k, CodeKey::of(0x20020, &code, RegionKind::CodeSegment));
-    assert_ne!(k, CodeKey::of(0x20000, &code, RegionKind::Jail));
-    let mut seen = BTreeSet::from([k.0]);
-    for i in (0..code.len()).step_by(97).chain([code.len() - 1]) {
-        let mut c = code.clone();
-        c[i] ^= 0x40;
-        assert!(seen.insert(CodeKey::of(0x20000, &c, RegionKind::CodeSegment).0), "flip at {i} kept the key");
-    }
-    // A longer or shorter HLT sled is different code.
+    let r = CodeRecord::new(0x20000, &code, RegionKind::CodeSegment);
+    let bytes = stored(&r);
+    assert_eq!(bytes.len() as u64, r.stored_len());
+    assert!(r.matches(&mut bytes.as_slice()));
+    assert_eq!(r.key(), CodeRecord::new(0x20000, &code, RegionKind::CodeSegment).key());
+    // Another base, kind or sled length is another record, and another key.
     let mut longer = code.clone();
     longer.extend_from_slice(&[form::HLT; 32]);
-    assert!(seen.insert(CodeKey::of(0x20000, &longer, RegionKind::CodeSegment).0));
-    assert_eq!(k.to_hex().len(), 64);
+    for other in [
+        CodeRecord::new(0x20020, &code, RegionKind::CodeSegment),
+        CodeRecord::new(0x20000, &code, RegionKind::Jail),
+        CodeRecord::new(0x20000, &longer, RegionKind::CodeSegment),
+    ] {
+        assert!(!other.matches(&mut bytes.as_slice()), "{other:?}");
+        assert_ne!(other.key(), r.key());
+    }
+    // Any changed, missing or extra stored byte is a mismatch; and a changed code byte
+    // changes the key (the index spreads; the comparison decides).
+    let mut keys = BTreeSet::from([r.key()]);
+    for i in (0..bytes.len()).step_by(61).chain([bytes.len() - 1]) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x40;
+        assert!(!r.matches(&mut b.as_slice()), "flip at {i} matched");
+    }
+    assert!(!r.matches(&mut &bytes[..bytes.len() - 1]));
+    assert!(!r.matches(&mut [bytes.as_slice(), &[0]].concat().as_slice()));
+    assert!(!r.matches(&mut &[][..]));
+    for i in (0..code.len()).step_by(97) {
+        let mut c = code.clone();
+        c[i] ^= 0x40;
+        assert!(keys.insert(CodeRecord::new(0x20000, &c, RegionKind::CodeSegment).key()), "flip at {i} kept the key");
+    }
+    assert_eq!(r.key().to_hex().len(), 32);
+    assert!(r.key().to_hex().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+}
+
+#[test]
+fn the_key_digest_is_the_same_however_the_input_is_split() {
+    // Records are keyed by header then body; the digest must not depend on where those
+    // pieces end (a stored record is read back in other pieces).
+    let data: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let whole = {
+        let mut d = Digest::new();
+        d.update(&data);
+        d.finish()
+    };
+    for cut in [0, 1, 31, 32, 33, 500, 999, 1000] {
+        let mut d = Digest::new();
+        d.update(&data[..cut]);
+        d.update(&data[cut..]);
+        assert_eq!(d.finish(), whole, "split at {cut}");
+    }
 }
 
 #[test]
@@ -562,7 +604,7 @@ fn a_cached_code_key_does_not_excuse_layout_or_structure() {
     for a in attacks().into_iter().filter(|a| a.rules.iter().any(|r| matches!(r, Rule::C10 | Rule::Elf))) {
         if let Ok(n) = Nexe::parse(&a.nexe) {
             if let Some(seg) = n.code_segment() {
-                cache.insert(&CodeKey::of(seg.vaddr, n.segment_bytes(&seg), RegionKind::CodeSegment));
+                cache.insert(&CodeRecord::new(seg.vaddr, n.segment_bytes(&seg), RegionKind::CodeSegment));
             }
         }
         let got = verify_nexe_cached(&a.nexe, Options::default(), 1, &cache);
@@ -946,4 +988,18 @@ fn no_load_segment_at_all_is_c1() {
         }
     }
     assert_eq!(rules_of(&n), BTreeSet::from([Rule::C1]));
+}
+
+#[test]
+fn same_bytes_finds_a_difference_anywhere() {
+    for len in [0usize, 1, 7, 8, 63, 64, 65, 200] {
+        let a: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        assert!(same_bytes(&a, &a.clone()), "len {len}");
+        for i in 0..len {
+            let mut b = a.clone();
+            b[i] ^= 0x80;
+            assert!(!same_bytes(&a, &b), "len {len}, byte {i}");
+        }
+        assert!(!same_bytes(&a, &[a.as_slice(), &[0]].concat()));
+    }
 }

@@ -41,7 +41,7 @@ fn first_run_verifies_and_records_second_run_hits_with_the_same_result() {
     let e = entries(&dir);
     assert_eq!(e.len(), 1, "one entry per accepted code segment");
     let name = e[0].file_name().unwrap().to_string_lossy().to_string();
-    assert!(name.len() == 64 && name.bytes().all(|c| c.is_ascii_hexdigit()), "entry name {name}");
+    assert!(name.len() == 32 && name.bytes().all(|c| c.is_ascii_hexdigit()), "entry name {name}");
     let meta = std::fs::metadata(&dir).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o700, "the cache directory is private");
 }
@@ -69,38 +69,67 @@ fn a_directory_others_can_write_is_never_used() {
     // Even with an entry planted under the right name (recorded in a private cache).
     let private = tmp.path().join("private");
     run_cached(s(&private), &[], &hello);
-    let key = entries(&private)[0].file_name().unwrap().to_owned();
-    std::fs::write(dir.join(&key), b"").unwrap();
+    let real = entries(&private).remove(0);
+    let planted = dir.join(real.file_name().unwrap());
+    std::fs::copy(&real, &planted).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o500)).unwrap();
     assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss");
+    assert_eq!(run_cached(s(&private), &[], &hello).1, "hit", "the planted copy is a real entry elsewhere");
+}
+
+/// Writes `bytes` to `path` (replacing it) with mode `mode`.
+fn put(path: &Path, bytes: &[u8], mode: u32) {
+    let _ = std::fs::remove_file(path);
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]
-fn entries_that_are_links_or_owned_by_others_do_not_count() {
+fn entries_that_are_links_owned_by_others_or_not_the_exact_record_do_not_count() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("verdicts");
     let hello = program("hello");
     run_cached(s(&dir), &[], &hello);
     let entry = entries(&dir).remove(0);
-    std::fs::remove_file(&entry).unwrap();
+    let record = std::fs::read(&entry).unwrap();
+    assert_eq!(std::fs::metadata(&entry).unwrap().mode() & 0o7777, 0o500);
+    // A link to a copy of the real entry.
     let target = tmp.path().join("elsewhere");
-    std::fs::write(&target, b"").unwrap();
+    put(&target, &record, 0o500);
+    std::fs::remove_file(&entry).unwrap();
     std::os::unix::fs::symlink(&target, &entry).unwrap();
     assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "a symlink entry was trusted");
-    std::fs::remove_file(&entry).unwrap();
-    // An empty file as any program (or a session's channel) creates it: mode 0666 minus
-    // the umask, never an execute bit.
-    std::fs::write(&entry, b"").unwrap();
-    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
-    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "a plain empty file was trusted");
-    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o500)).unwrap();
+    // The exact record, written as any program (or a session's channel) writes a file:
+    // mode 0666 minus the umask, never an execute bit.
+    put(&entry, &record, 0o600);
+    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "an entry without the entry mode was trusted");
+    put(&entry, &record, 0o500);
     assert_eq!(run_cached(s(&dir), &[], &hello).1, "hit");
-    // Not empty, or a second name: not an entry zvrun made.
-    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::write(&entry, b"x").unwrap();
-    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o500)).unwrap();
-    assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "a non-empty entry was trusted");
+    // Not exactly the record: one byte changed (in the header and in the code), one
+    // byte short, one byte more, empty.
+    let mut changed = vec![];
+    for at in [0, 12, record.len() / 2, record.len() - 1] {
+        let mut r = record.clone();
+        r[at] ^= 1;
+        changed.push(r);
+    }
+    changed.push(record[..record.len() - 1].to_vec());
+    changed.push([record.as_slice(), b"x"].concat());
+    changed.push(Vec::new());
+    for (i, r) in changed.iter().enumerate() {
+        put(&entry, r, 0o500);
+        assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "altered record {i} was trusted");
+        // The miss verified the code again and wrote the real record back.
+        assert_eq!(std::fs::read(&entry).unwrap(), record, "altered record {i} was not replaced");
+    }
+    // A FIFO under the entry's name: a miss, and zvrun does not block opening it.
     std::fs::remove_file(&entry).unwrap();
-    run_cached(s(&dir), &[], &hello);
+    let made = std::process::Command::new("mkfifo").arg("-m").arg("500").arg(&entry).status();
+    if made.is_ok_and(|st| st.success()) {
+        assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "a FIFO entry was trusted");
+    }
+    // A second name.
+    put(&entry, &record, 0o500);
     std::fs::hard_link(&entry, tmp.path().join("second-name")).unwrap();
     assert_eq!(run_cached(s(&dir), &[], &hello).1, "miss", "an entry with two links was trusted");
     std::fs::remove_file(tmp.path().join("second-name")).unwrap();
@@ -149,7 +178,7 @@ fn an_image_channel_cannot_forge_an_entry() {
     let at = (seg.offset + (n.entry - seg.vaddr)) as usize;
     bytes[at..at + 2].copy_from_slice(&[0x0f, 0x05]);
     let n = zvcore::nexe::Nexe::parse(&bytes).unwrap();
-    let key = zvcore::CodeKey::of(seg.vaddr, n.segment_bytes(&seg), zvcore::RegionKind::CodeSegment).to_hex();
+    let key = zvcore::CodeRecord::new(seg.vaddr, n.segment_bytes(&seg), zvcore::RegionKind::CodeSegment).key().to_hex();
     std::fs::write(&evil, &bytes).unwrap();
     // The helper image: a valid program, plus a write channel whose host file is the entry.
     let image = tmp.path().join("helper.tar");
