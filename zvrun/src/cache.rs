@@ -15,7 +15,7 @@
 //! outcome.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use zvcore::{CodeRecord, VerdictCache};
@@ -37,8 +37,18 @@ pub fn default_dir() -> Option<PathBuf> {
 /// zvrun itself creates for a session's channels (which a hostile image's manifest may
 /// point into this directory) are created with mode 0666 minus the umask, never with an
 /// execute bit, and a guest cannot change modes, so no channel can produce an entry.
-/// Entries must also have one link and hold exactly the record looked up.
-const ENTRY_MODE: u32 = 0o500;
+/// Entries must also have one link and hold exactly the record looked up. Because root
+/// may write to a file whatever its mode, zvrun's channels also refuse to write to a
+/// regular file of this mode owned by the effective user ([`is_entry_like`]): a hostile
+/// image naming an entry as a host file cannot rewrite it (a record of other code under
+/// a colliding key would otherwise pass the byte comparison).
+pub const ENTRY_MODE: u32 = 0o500;
+
+/// Whether `m` describes a file that could be a verdict-cache entry: regular, owned by
+/// the effective user, mode exactly [`ENTRY_MODE`].
+pub fn is_entry_like(m: &fs::Metadata) -> bool {
+    m.file_type().is_file() && m.uid() == crate::sys::effective_uid() && m.mode() & 0o7777 == ENTRY_MODE
+}
 
 /// A verdict-cache directory that passed the ownership checks.
 pub struct DirCache {
@@ -93,17 +103,25 @@ impl VerdictCache for DirCache {
             }
         }
         // Written under a temporary name (create_new never follows or reuses an existing
-        // name), given its exact mode whatever the umask, then renamed over the key's name
-        // in one step: a concurrent lookup sees the old entry, none, or the whole new one.
-        // (By path: if the directory was swapped meanwhile, the entry lands where no
-        // lookup trusts it.)
+        // name) that has the entry's exact mode from its creation (the umask is lowered
+        // for that open, which still returns a writable descriptor), then renamed over
+        // the key's name in one step: a concurrent lookup sees the old entry, none, or
+        // the whole new one, and there is no moment at which a session's channel could
+        // open the file for writing (channels refuse files of the entry mode; see
+        // `Channel::open`). (By path: if the directory was swapped meanwhile, the entry
+        // lands where no lookup trusts it.)
         let name = record.key().to_hex();
         let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let written = (|| {
-            let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            let mask = crate::sys::set_umask(0o077);
+            let created = fs::OpenOptions::new().write(true).create_new(true).mode(ENTRY_MODE).open(&tmp);
+            crate::sys::set_umask(mask);
+            let mut f = created?;
+            if f.metadata()?.mode() & 0o7777 != ENTRY_MODE {
+                return Err(std::io::Error::other("entry created with another mode"));
+            }
             std::io::Write::write_all(&mut f, &record.header())?;
             std::io::Write::write_all(&mut f, record.body())?;
-            f.set_permissions(fs::Permissions::from_mode(ENTRY_MODE))?;
             fs::rename(&tmp, self.dir.join(&name))
         })();
         if written.is_err() {
@@ -115,6 +133,7 @@ impl VerdictCache for DirCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     const CODE: [[u8; 64]; 10] = {
         let mut c = [[0u8; 64]; 10];

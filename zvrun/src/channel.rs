@@ -101,17 +101,26 @@ impl Channel {
             o.read(r).write(w).custom_flags(libc::O_CLOEXEC);
             if is_file && w {
                 o.create(true);
-                if !r {
-                    o.truncate(true);
-                }
             }
             if !r && !w {
                 o.read(true);
             }
             o.open(&spec.uri).map_err(what)?
         };
-        // One fstat serves the source kind, the sizes and the stderr check.
-        let meta = file.metadata().map_err(what)?;
+        // One fstat serves the source kind, the sizes, the stderr and the cache checks.
+        let mut meta = file.metadata().map_err(what)?;
+        if w && !is_std && crate::cache::is_entry_like(&meta) {
+            return Err(ChannelError(format!(
+                "channel {} ({}): a regular file of mode 0500 is what zvrun's verdict cache trusts, so zvrun \
+                 does not write to one (change the file's mode, or use another file)",
+                spec.alias, spec.uri
+            )));
+        }
+        // Write-only files are truncated once the check above passed (not by the open).
+        if w && !r && meta.file_type().is_file() && meta.len() > 0 {
+            file.set_len(0).map_err(what)?;
+            meta = file.metadata().map_err(what)?;
+        }
         let ft = meta.file_type();
         let source = if ft.is_file() {
             SourceKind::File

@@ -988,6 +988,12 @@ pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char)
         .collect()
 }
 
+/// Sets the process's file-mode creation mask, returning the previous one.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask only swaps the process's mask; it touches no memory.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
 /// Ends the process with `status` at once (`_exit`): no Rust or C exit handlers and no
 /// flushing of Rust's stdout buffer, which the caller must not have used unflushed.
 pub fn exit_now(status: i32) -> ! {

@@ -202,3 +202,40 @@ fn an_image_channel_cannot_forge_an_entry() {
     assert_eq!(out.status.code(), Some(126), "unverified code ran: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(v, "miss");
 }
+
+/// Root may write to a file whatever its mode, so a hostile image's host channel naming
+/// an existing entry could rewrite it with the record of other code whose key collides
+/// (the key is not cryptographic; the byte comparison is what counts). zvrun's channels
+/// refuse to write to any file of the entry mode, whichever channel type opens it, and
+/// the entry stays as it was.
+#[test]
+fn no_channel_writes_to_an_entry() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("verdicts");
+    let hello = program("hello");
+    run_cached(s(&dir), &[], &hello);
+    let entry = entries(&dir).remove(0);
+    let record = std::fs::read(&entry).unwrap();
+    for kind in ["0", "1", "2", "3"] {
+        let spec = format!("/dev/log={},{kind},0,0,1,1", entry.display());
+        let (out, _) = run_cached(s(&dir), &["--channel", &spec], &hello);
+        assert_eq!(out.status.code(), Some(125), "type {kind}: {}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("/dev/log") && err.contains("verdict cache"), "type {kind}: {err}");
+        assert_eq!(std::fs::read(&entry).unwrap(), record, "type {kind} changed the entry");
+    }
+    // Reading one is harmless (it holds code the user ran), and the entry still counts.
+    let spec = format!("/dev/log={},0,1,100000,0,0", entry.display());
+    assert_eq!(run_cached(s(&dir), &["--channel", &spec], &hello).1, "hit");
+    // Any other file of that mode is refused alike, and a write-only channel's file is
+    // truncated only after the check.
+    let other = tmp.path().join("other");
+    put(&other, b"keep", 0o500);
+    let (out, _) = run_cached(s(&dir), &["--channel", &format!("/dev/log={},0,0,0,1,1", other.display())], &hello);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(std::fs::read(&other).unwrap(), b"keep");
+    put(&other, b"gone", 0o600);
+    let (out, _) = run_cached(s(&dir), &["--channel", &format!("/dev/log={},0,0,0,1,1", other.display())], &hello);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&other).unwrap(), b"", "a write-only channel's file was not truncated");
+}
