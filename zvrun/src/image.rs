@@ -175,6 +175,7 @@ pub fn session_from_open_image(
         time: o.time.unwrap_or(m.time),
         seccomp,
         verdict_cache: None,
+        timed: false,
         program_file: None,
     })
 }

@@ -183,6 +183,7 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
             time: cli.time.unwrap_or(0),
             seccomp: !cli.no_seccomp,
             verdict_cache: None,
+            timed: false,
             program_file,
         };
         let mut args = cli.rest.clone();
@@ -225,5 +226,6 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
         cfg
     };
     cfg.verdict_cache = if cli.no_cache { None } else { zvrun::cache::default_dir() };
+    cfg.timed = cli.report.is_some();
     Ok(cfg)
 }
