@@ -367,7 +367,9 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         sys::arm_timeout(t);
     }
     let end = sys::run_guest(entry, rsp, &mut calls);
-    sys::disarm_timeout();
+    if cfg.timeout.is_some() {
+        sys::disarm_timeout();
+    }
     phase(&mut out, "guest");
     out.ending = match end {
         RunEnd::Fault { signal, addr, pc } => Ending::Fault { signal, addr, pc },
