@@ -116,8 +116,11 @@ impl Channel {
                 spec.alias, spec.uri
             )));
         }
-        // Write-only files are truncated once the check above passed (not by the open).
-        if w && !r && meta.file_type().is_file() && meta.len() > 0 {
+        // Write-only files named as the source are truncated once the check above passed
+        // (not by the open). Never zvrun's own standard streams: whatever they are
+        // redirected to (`>>`, a file shared with other writers) is written as any
+        // program writes it.
+        if w && !r && !is_std && meta.file_type().is_file() && meta.len() > 0 {
             file.set_len(0).map_err(what)?;
             meta = file.metadata().map_err(what)?;
         }

@@ -215,3 +215,32 @@ fn standard_streams_refuse_random_types_even_when_redirected_from_a_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("standard streams are read and written in sequence"), "{err}");
 }
+
+/// zvrun's own stdout and stderr are written as any program writes them: a file they are
+/// appended to (`>>`) or shared with other writers keeps what it held (QA finding: the
+/// files behind them were truncated).
+#[test]
+fn the_files_behind_zvruns_standard_streams_are_not_truncated() {
+    let t = tempfile::tempdir().expect("tmp");
+    let out_file = t.path().join("out.txt");
+    let err_file = t.path().join("err.txt");
+    std::fs::write(&out_file, b"before\n").unwrap();
+    std::fs::write(&err_file, b"kept\n").unwrap();
+    let append = |p: &std::path::Path| std::fs::OpenOptions::new().append(true).open(p).unwrap();
+    let st = crate::zvrun()
+        .arg(program("hello"))
+        .stdout(append(&out_file))
+        .stderr(append(&err_file))
+        .status()
+        .expect("zvrun runs");
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(std::fs::read(&out_file).unwrap(), b"before\nhello, world\n");
+    assert_eq!(std::fs::read(&err_file).unwrap(), b"kept\n");
+    // A shared file opened for writing, not appending, at an offset: zvrun writes there.
+    std::fs::write(&out_file, b"first\n").unwrap();
+    let mut f = std::fs::OpenOptions::new().write(true).open(&out_file).unwrap();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(6)).unwrap();
+    let st = crate::zvrun().arg(program("hello")).stdout(f).status().expect("zvrun runs");
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(std::fs::read(&out_file).unwrap(), b"first\nhello, world\n");
+}
