@@ -172,10 +172,15 @@ impl Report {
     }
 }
 
+/// The most worker threads a run uses (`-j` above it is clamped): far more than any
+/// machine's cores. Threads start only for work: one per file at most, and zvcore splits
+/// a file's code into chunks of at least 64 KiB.
+pub const MAX_JOBS: usize = 1024;
+
 /// Settings of one run.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    /// Worker threads (0 = all cores).
+    /// Worker threads (0 = all cores; at most [`MAX_JOBS`] are started).
     pub jobs: usize,
     /// Shard (K, N).
     pub shard: Option<(usize, usize)>,
@@ -375,12 +380,17 @@ pub fn run(roots: &[PathBuf], cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) 
     if let Some((k, n)) = cfg.shard {
         files = walk::shard(files, k, n);
     }
+    let threads = match cfg.jobs {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(MAX_JOBS);
+    // One worker per file at most: with fewer files than threads, the spare threads help
+    // inside each file (zvcore splits a large code segment) instead of idling in the pool.
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cfg.jobs)
+        .num_threads(threads.min(files.len().max(1)))
         .build()
         .map_err(|e| format!("cannot start worker threads: {e}"))?;
-    let threads = pool.current_num_threads();
-    // With fewer files than threads, the spare threads help inside each file.
     let per_file = if files.len() < threads { threads / files.len().max(1) } else { 1 };
     let t = Instant::now();
     let outcomes: Vec<Outcome> = pool.install(|| {

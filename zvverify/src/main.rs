@@ -121,7 +121,9 @@ fn main() {
     if cli.jobs == Some(0) {
         usage_error("-j needs at least 1 thread");
     }
-    let cfg = RunConfig { jobs: cli.jobs.unwrap_or(0), shard, max_violations: cli.max_violations };
+    // More threads than MAX_JOBS only cost time to start (thousands take seconds).
+    let jobs = cli.jobs.unwrap_or(0).min(zvverify::MAX_JOBS);
+    let cfg = RunConfig { jobs, shard, max_violations: cli.max_violations };
     let bar = if std::io::stderr().is_terminal() && !cli.quiet {
         let total = zvverify::count_files(&cli.paths, shard) as u64;
         let b = indicatif::ProgressBar::new(total);

@@ -982,7 +982,13 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
     let threads = threads.max(1);
     // Chunks end on 64-byte boundaries: bundle boundaries (where decoding state resets,
     // C2 and C9) that are also bitmap-word boundaries. Small regions are not split.
-    let chunk = if threads == 1 || len < PARALLEL_MIN { len } else { len.div_ceil(threads).next_multiple_of(64) };
+    // No chunk is smaller than PARALLEL_MIN / 4: more threads than that would cost more
+    // to start than they save (and a huge thread count would take seconds to spawn).
+    let chunk = if threads == 1 || len < PARALLEL_MIN {
+        len
+    } else {
+        len.div_ceil(threads).max(PARALLEL_MIN / 4).next_multiple_of(64)
+    };
     // One bitmap of instruction starts and one of second halves for the whole region;
     // each scan sets bits only for its own range, whose words it owns (a range starts on
     // a multiple of 64), so the scans write into disjoint slices and nothing is merged.

@@ -246,3 +246,20 @@ fn regress_help_describes_shards_by_path_hash() {
     assert!(help.contains("FNV-1a"), "{help}");
     assert!(!help.contains("every N-th file"), "{help}");
 }
+
+/// `-j` has no useful upper bound, and starting tens of thousands of threads took
+/// seconds to minutes (QA finding): it is clamped to zvverify::MAX_JOBS, and no more
+/// workers start than there are files.
+#[test]
+fn huge_job_counts_are_clamped() {
+    let t = tempfile::tempdir().expect("tmp");
+    valid_tree(t.path(), 3);
+    for j in ["100000", "99999999999"] {
+        let out = run(&["--format", "json", "-j", j, t.path().to_str().expect("utf8")]);
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(0), "-j {j}: {}", String::from_utf8_lossy(&out.stderr));
+        let r = json_report(&out);
+        assert_eq!(r["throughput"]["threads"], zvverify::MAX_JOBS as u64, "-j {j}");
+        assert_eq!(r["totals"]["passed"], 3);
+    }
+}
