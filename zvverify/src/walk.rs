@@ -28,10 +28,11 @@ impl std::fmt::Display for WalkError {
     }
 }
 
-/// A path as reports show it: the path itself when it is UTF-8; otherwise each byte that
-/// is not part of valid UTF-8 written as `\xNN`, so that two names that differ only in
-/// such bytes stay distinct (a lossy conversion would make both `a\u{FFFD}`, and their
-/// shard reports would not merge).
+/// A path as reports show it: the path itself when it is UTF-8 without a backslash;
+/// otherwise each backslash doubled and each byte that is not part of valid UTF-8 written
+/// as `\xNN`. Two different names never give the same text: a lossy conversion would make
+/// `a\xff` and `a\xfe` both `a\u{FFFD}` (and their shard reports would not merge), and
+/// without the doubled backslash the byte 0xFF and a name spelling `\xff` would coincide.
 pub fn path_text(p: &Path) -> String {
     #[cfg(unix)]
     {
@@ -39,11 +40,19 @@ pub fn path_text(p: &Path) -> String {
         use std::os::unix::ffi::OsStrExt;
         let bytes = p.as_os_str().as_bytes();
         if let Ok(s) = std::str::from_utf8(bytes) {
-            return s.to_string();
+            if !s.contains('\\') {
+                return s.to_string();
+            }
         }
         let mut out = String::with_capacity(bytes.len() + 8);
         for chunk in bytes.utf8_chunks() {
-            out.push_str(chunk.valid());
+            for c in chunk.valid().chars() {
+                if c == '\\' {
+                    out.push_str("\\\\");
+                } else {
+                    out.push(c);
+                }
+            }
             for b in chunk.invalid() {
                 let _ = write!(out, "\\x{b:02x}");
             }
@@ -166,6 +175,33 @@ pub fn shard(files: Vec<Found>, k: usize, n: usize) -> Vec<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn path_texts_of_different_names_differ() {
+        use std::os::unix::ffi::OsStrExt;
+        let text = |n: &[u8]| path_text(Path::new(std::ffi::OsStr::from_bytes(n)));
+        let names: [&[u8]; 12] = [
+            br"x\xffy",
+            br"x\\xffy",
+            br"x\\\xffy",
+            br"x\y",
+            br"x\\y",
+            b"plain",
+            br"a\nb",
+            b"a\nb",
+            b"x\xffy",
+            b"x\xfey",
+            b"x\\\xffy",
+            b"x\xff\\y",
+        ];
+        let texts: Vec<String> = names.iter().map(|n| text(n)).collect();
+        let unique: std::collections::BTreeSet<&String> = texts.iter().collect();
+        assert_eq!(unique.len(), texts.len(), "{texts:?}");
+        assert_eq!(text(b"plain/a.nexe"), "plain/a.nexe");
+        assert_eq!(text(b"x\xffy"), r"x\xffy");
+        assert_eq!(text(br"x\xffy"), r"x\\xffy");
+    }
 
     #[test]
     fn shards_partition_and_are_balanced_on_large_sets() {
