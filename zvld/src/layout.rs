@@ -146,7 +146,7 @@ fn unrelaxed_slots(
             rw.relocs.iter().filter_map(move |x| {
                 let tp = relocate::got_kind(x.r_type)?;
                 // An unresolvable symbol is reported when the code is relocated.
-                let def = relocate::out_def(res, obj, x.sym).ok()?;
+                let def = relocate::out_def(res, obj, x.sym, &crate::error::Location::default).ok()?;
                 let relaxed = relocate::got_relaxation(
                     res,
                     &rw.bytes,

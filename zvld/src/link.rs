@@ -205,7 +205,17 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
     let entry = cfg.entry.clone().unwrap_or_else(|| "_start".to_string());
     let mut required = vec![entry.clone()];
     required.extend(cfg.require_defined.iter().cloned());
-    let res = resolve::resolve(ins, &required, &cfg.undefined)?;
+    // The symbols zvld's own rewrites call or load (a `syscall` becomes a call of
+    // __zv_syscall, `%fs:` operands load __zv_tp, an emulated cpuid calls __zv_cpuid) are
+    // wanted from the start, so the archive that defines them (libzrt.a) gives its
+    // members on demand wherever it stands on the command line. Like `-u`, they may stay
+    // undefined; a rewrite that uses one then fails naming it.
+    let mut wanted = cfg.undefined.clone();
+    wanted.extend(["__zv_syscall", "__zv_tp"].map(String::from));
+    if cfg.emulate_cpuid {
+        wanted.push("__zv_cpuid".into());
+    }
+    let res = resolve::resolve(ins, &required, &wanted)?;
     let mut stats = Stats { objects: res.objects.len(), ..Default::default() };
     // GNU ld warns the same way ("requires executable stack"); here the stack can never be
     // executable, so the code that needs it faults when it runs.
@@ -316,7 +326,9 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     for (ci, d) in decoded.iter().enumerate() {
         let (obj, _) = code[ci];
         for r in d.relocs() {
-            let def = relocate::out_def(res, obj, r.sym)?;
+            // An undefined global (a rewrite's __zv_* without libzrt.a) is reported when
+            // the relocation is applied below, where the input instruction is known.
+            let Ok(def) = relocate::out_def(res, obj, r.sym, &Location::default) else { continue };
             if let Some(tp) = relocate::got_kind(r.r_type) {
                 add_got(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
                 if let Def::Section { obj: o2, sec: s2, value } = def {
@@ -616,12 +628,12 @@ fn build_code(
         let r = &rw[ci];
         bytes.copy_from_slice(&r.bytes);
         for x in &r.relocs {
-            let def = relocate::out_def(res, p.obj, x.sym)?;
             let name = || relocate::sym_label(res, p.obj, x.sym);
             let at = || {
                 let off = r.reverse(u64::from(x.at)).unwrap_or(0);
                 ctxs[ci].location(off)
             };
+            let def = relocate::out_def(res, p.obj, x.sym, &at)?;
             let f = Fix {
                 at: &at,
                 r_type: x.r_type,

@@ -418,20 +418,13 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
     Ok(())
 }
 
-/// The definition a rewritten section's relocation refers to.
-pub fn out_def(res: &Resolved<'_>, obj: u32, sym: RelSym) -> Result<Def> {
+/// The definition a rewritten section's relocation refers to. A global that zvld's own
+/// rewrite introduced (`__zv_syscall`, `__zv_tp`) may be undefined: the error names it
+/// and `at`, the input instruction whose rewrite refers to it.
+pub fn out_def(res: &Resolved<'_>, obj: u32, sym: RelSym, at: &dyn Fn() -> Location) -> Result<Def> {
     match sym {
         RelSym::Obj(i) => Ok(res.def(obj, i)),
-        RelSym::Global(n) => res.global(n).ok_or_else(|| LinkError::Undefined {
-            symbols: vec![(
-                n.to_string(),
-                Location {
-                    object: res.objects[obj as usize].name.clone(),
-                    section: "code zvld rewrote".into(),
-                    ..Default::default()
-                },
-            )],
-        }),
+        RelSym::Global(n) => res.global(n).ok_or_else(|| LinkError::Undefined { symbols: vec![(n.to_string(), at())] }),
     }
 }
 

@@ -390,3 +390,46 @@ fn zvcc_refuses_what_it_cannot_honour_and_leaves_no_stale_output() {
     assert!(err.contains("undefined"), "{err}");
     assert!(!out.exists(), "the older nexe was removed");
 }
+
+/// zvld called directly, as a user would after reading TOOLCHAIN.md: libzrt.a anywhere
+/// on the line is enough (the symbols zvld's rewrites introduce pull its members on
+/// demand, without zvcc's `-u` flags); without it, the error names the input instruction
+/// whose rewrite needs `__zv_syscall` (QA finding: libzrt.a after libc.a failed, and the
+/// message gave no section or function).
+#[test]
+fn zvld_pulls_what_its_rewrites_need_from_libzrt_wherever_it_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let obj = zvcc_obj(d);
+    let lib = sysroot().join("lib");
+    let libgcc = String::from_utf8(Command::new("gcc").arg("-print-libgcc-file-name").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let head = [lib.join("crt1.o"), lib.join("crti.o"), obj.clone()];
+    let orders: [&[&str]; 3] =
+        [&["libzrt.a", "libc.a", "gcc"], &["libc.a", "gcc", "libzrt.a"], &["libc.a", "libzrt.a", "gcc"]];
+    for (i, order) in orders.iter().enumerate() {
+        let out = d.join(format!("o{i}.nexe"));
+        let mut c = zvld();
+        c.arg("-o").arg(&out).args(&head);
+        for a in *order {
+            if *a == "gcc" {
+                c.arg(&libgcc);
+            } else {
+                c.arg(lib.join(a));
+            }
+        }
+        c.arg(lib.join("crtn.o"));
+        run_ok(c, &format!("zvld with {order:?}"));
+        let ran = Command::new(sibling_binary("zvrun")).arg(&out).output().unwrap();
+        assert_eq!(ran.status.code(), Some(0), "{order:?}: {}", String::from_utf8_lossy(&ran.stderr));
+        assert!(!ran.stdout.is_empty(), "{order:?}: no output");
+    }
+    let mut c = zvld();
+    c.arg("-o").arg(d.join("no-zrt.nexe")).args(&head).arg(lib.join("libc.a")).arg(&libgcc).arg(lib.join("crtn.o"));
+    let err = run_err(c, "zvld without libzrt.a");
+    assert!(err.contains("undefined symbol `__zv_syscall`"), "{err}");
+    assert!(err.contains("libc.a(") && err.contains("(.text") && err.contains(" in function "), "{err}");
+    assert!(err.contains("libzrt.a"), "no advice: {err}");
+}
