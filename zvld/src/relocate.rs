@@ -58,7 +58,24 @@ pub fn reloc_name(t: u32) -> String {
         elf::R_X86_64_TLSDESC_CALL => "R_X86_64_TLSDESC_CALL",
         elf::R_X86_64_GOTPCRELX => "R_X86_64_GOTPCRELX",
         elf::R_X86_64_REX_GOTPCRELX => "R_X86_64_REX_GOTPCRELX",
-        _ => return format!("relocation type {t}"),
+        elf::R_X86_64_NONE => "R_X86_64_NONE",
+        elf::R_X86_64_COPY => "R_X86_64_COPY",
+        elf::R_X86_64_GLOB_DAT => "R_X86_64_GLOB_DAT",
+        elf::R_X86_64_JUMP_SLOT => "R_X86_64_JUMP_SLOT",
+        elf::R_X86_64_RELATIVE => "R_X86_64_RELATIVE",
+        elf::R_X86_64_GOTPCREL64 => "R_X86_64_GOTPCREL64",
+        elf::R_X86_64_GOTPC64 => "R_X86_64_GOTPC64",
+        elf::R_X86_64_GOT64 => "R_X86_64_GOT64",
+        elf::R_X86_64_GOTPLT64 => "R_X86_64_GOTPLT64",
+        elf::R_X86_64_PLTOFF64 => "R_X86_64_PLTOFF64",
+        elf::R_X86_64_TLSDESC => "R_X86_64_TLSDESC",
+        elf::R_X86_64_IRELATIVE => "R_X86_64_IRELATIVE",
+        elf::R_X86_64_RELATIVE64 => "R_X86_64_RELATIVE64",
+        // Not named by the object crate's constants: numbers from the x86-64 psABI.
+        43 => "R_X86_64_CODE_4_GOTPCRELX",
+        44 => "R_X86_64_CODE_4_GOTTPOFF",
+        45 => "R_X86_64_CODE_4_GOTPC32_TLSDESC",
+        _ => return format!("type {t}"),
     };
     n.to_string()
 }

@@ -827,7 +827,10 @@ fn reloc_field(ctx: &SectionCtx<'_, '_>, ins: &Instruction, co: &ConstantOffsets
         return Err(ctx.err(
             r.offset,
             &text(ins),
-            format!("relocation type {} is not on a displacement or immediate field of the instruction", r.r_type),
+            format!(
+                "relocation {} is not on a displacement or immediate field of the instruction",
+                crate::relocate::reloc_name(r.r_type)
+            ),
             "",
         ));
     }

@@ -885,7 +885,15 @@ fn unsupported_relocations_are_named() {
     let s =
         object(d, "copy.s", ".text\n.globl _start\n_start:\n  hlt\n.data\n.reloc ., R_X86_64_COPY, _start\n.quad 0\n");
     let err = link_err(d, "copy.nexe", &[&s]);
-    assert!(err.contains("unsupported relocation") && err.contains("copy.o(.data+0x0)"), "{err}");
+    assert!(err.contains("unsupported relocation R_X86_64_COPY against") && err.contains("copy.o(.data+0x0)"), "{err}");
+    // The large code model's relocations are named too (they were given by number).
+    let s = object(
+        d,
+        "gp64.s",
+        ".text\n.globl _start\n_start:\n  hlt\n.data\n.reloc ., R_X86_64_GOTPC64, _start\n.quad 0\n",
+    );
+    let err = link_err(d, "gp64.nexe", &[&s]);
+    assert!(err.contains("unsupported relocation R_X86_64_GOTPC64 against `_start`"), "{err}");
 }
 
 /// Every undefined symbol is reported (sorted), each with the first place that refers to
