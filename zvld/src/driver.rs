@@ -179,8 +179,9 @@ struct Source {
 
 /// Expands gcc's response files: an argument `@FILE` stands for the arguments in FILE,
 /// separated by white space, with `'...'`, `"..."` and backslash quoting, themselves
-/// expanded (to a depth of 16); `@FILE` stays as it is when FILE cannot be read.
-pub fn expand_response_files(args: &[String]) -> Vec<String> {
+/// expanded (to a depth of 16: deeper, as a file that names itself gives, is an error);
+/// `@FILE` stays as it is when FILE cannot be read.
+pub fn expand_response_files(args: &[String]) -> Result<Vec<String>, DriverError> {
     fn split(text: &str) -> Vec<String> {
         let mut out = Vec::new();
         let mut cur = String::new();
@@ -217,24 +218,30 @@ pub fn expand_response_files(args: &[String]) -> Vec<String> {
         }
         out
     }
-    fn expand(args: &[String], depth: u32, out: &mut Vec<String>) {
+    fn expand(args: &[String], depth: u32, out: &mut Vec<String>) -> Result<(), DriverError> {
         for a in args {
-            let text = a.strip_prefix('@').filter(|_| depth < 16).and_then(|f| std::fs::read_to_string(f).ok());
+            let text = a.strip_prefix('@').and_then(|f| std::fs::read_to_string(f).ok());
             match text {
-                Some(t) => expand(&split(&t), depth + 1, out),
+                Some(_) if depth >= 16 => {
+                    return Err(DriverError::Usage(format!(
+                        "response file {a}: response files nested more than 16 deep (does one name itself?)"
+                    )))
+                }
+                Some(t) => expand(&split(&t), depth + 1, out)?,
                 None => out.push(a.clone()),
             }
         }
+        Ok(())
     }
     let mut out = Vec::new();
-    expand(args, 0, &mut out);
-    out
+    expand(args, 0, &mut out)?;
+    Ok(out)
 }
 
 /// Runs zvcc with `args` (without the program name). Returns the exit status to use.
 pub fn run(args: &[String]) -> Result<i32, DriverError> {
     let original = args;
-    let expanded = expand_response_files(args);
+    let expanded = expand_response_files(args)?;
     let args = &expanded[..];
     let verbose = args.iter().any(|a| a == "-v");
     let dry_run = args.iter().any(|a| a == "-###");
@@ -286,11 +293,13 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             "-c" | "-S" | "-E" | "-M" | "-MM" | "-fsyntax-only" | "--help" | "--target-help" | "-dumpspecs"
         ) || a.starts_with("--help=")
     });
-    if args.iter().any(|a| a == "-shared") {
-        return Err(DriverError::Usage("-shared is not supported: a nexe is a static executable".into()));
-    }
+    // gcc ignores -shared when it does not link (build systems pass their link flags to
+    // every step); a link with it is refused.
     if compile_only {
         return gcc_with_flags(original, verbose);
+    }
+    if args.iter().any(|a| a == "-shared") {
+        return Err(DriverError::Usage("-shared is not supported: a nexe is a static executable".into()));
     }
 
     // Link mode: split the arguments.

@@ -203,6 +203,14 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
         }
     }
     let entry = cfg.entry.clone().unwrap_or_else(|| "_start".to_string());
+    // GNU ld reads an entry that is no symbol as an address; zvld moves code as it
+    // rewrites, so an input address means nothing in the output.
+    if entry.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(LinkError::Usage(format!(
+            "-e {entry}: a numeric entry address is not supported (zvld moves code when it rewrites it); \
+             name the entry function instead"
+        )));
+    }
     let mut required = vec![entry.clone()];
     required.extend(cfg.require_defined.iter().cloned());
     // The symbols zvld's own rewrites call or load (a `syscall` becomes a call of
@@ -461,6 +469,16 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
             Some(d) => a.addr(d, 0, true).unwrap_or(0),
             None => 0,
         };
+        // A data symbol given as the entry is the user's mistake, not an output that
+        // fails verification (C1: the entry is a bundle start in the code).
+        if !(zvcore::form::CODE_START..lay.code_content_end).contains(&entry_addr) {
+            return Err(LinkError::Usage(format!(
+                "the entry symbol `{entry}` is at {entry_addr:#x}, outside the code \
+                 ([{:#x}, {:#x})): the entry must be a function (give -e/--entry a function's name)",
+                zvcore::form::CODE_START,
+                lay.code_content_end
+            )));
+        }
         let symbols = out_symbols(res, &lay, &a);
         Ok((rodata, data, extra, entry_addr, symbols, phases))
     };

@@ -1126,3 +1126,21 @@ fn a_case_continued_in_the_cold_part_keeps_its_flags() {
         "#include <stdio.h>\nint f(int);\nint main(void) { printf(\"%d %d %d\\n\", f(0), f(1), f(2)); return 0; }\n";
     assert_eq!(run_c(d, "cold", &[("f.s", asm), ("main.c", main)], &[]), "-1 0 7\n");
 }
+
+/// The entry must be a function: a data symbol given to `-e` is named as the user's
+/// mistake (it was reported as an output failing verification, "a zvld bug"), and a
+/// numeric entry, which GNU ld reads as an address, is refused saying why.
+#[test]
+fn the_entry_must_name_a_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(d, "ent.s", ".text\n.globl _start\n_start:\n  hlt\n.data\n.globl g\ng:\n.quad 1\n");
+    let (o, nexe) = zvld_run(d, "ent.nexe", &[&s], &["-e", "g"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && !nexe.exists(), "{err}");
+    assert!(err.contains("entry symbol `g`") && err.contains("outside the code") && !err.contains("zvld bug"), "{err}");
+    let (o, _) = zvld_run(d, "ent2.nexe", &[&s], &["-e", "0x20000"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("numeric entry address is not supported"), "{err}");
+    link_ok(d, "ent3.nexe", &[&s]);
+}

@@ -161,6 +161,25 @@ fn zvcc_reads_response_files_and_checks_syntax_only() {
     c.current_dir(d).args(["-fsyntax-only", "helper.c"]);
     let err = run_err(c, "zvcc -fsyntax-only with an error");
     assert!(err.contains("HELPER_VALUE"), "{err}");
+
+    // A response file that names itself is an error saying so (QA finding: it was
+    // reported as a missing file).
+    write(d, "self.rsp", "@self.rsp\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["@self.rsp", "helper.c"]);
+    let err = run_err(c, "zvcc @self.rsp");
+    assert!(err.contains("self.rsp") && err.contains("nested more than 16 deep"), "{err}");
+
+    // gcc ignores -shared when it only compiles (build systems pass link flags to every
+    // step); linking with it is refused.
+    let mut c = zvcc();
+    c.current_dir(d).args(["-shared", "-DHELPER_VALUE=2", "-c", "helper.c", "-o", "shared-flag.o"]);
+    run_ok(c, "zvcc -shared -c");
+    assert!(d.join("shared-flag.o").is_file());
+    let mut c = zvcc();
+    c.current_dir(d).args(["-shared", "shared-flag.o", "-o", "lib.so"]);
+    let err = run_err(c, "zvcc -shared (link)");
+    assert!(err.contains("-shared is not supported"), "{err}");
 }
 
 /// The entry address and whether a symbol is defined, read from a linked nexe.
