@@ -140,6 +140,9 @@ pub struct Object<'a> {
     /// (gcc's trampolines for nested functions whose address is taken), which the
     /// sandbox never gives (no memory is ever writable and executable).
     pub exec_stack: bool,
+    /// Allocated sections that are both writable and executable (`"awx"`): zvld puts them
+    /// in the code, which is never writable, so writes to them fault (a warning says so).
+    pub writable_code: Vec<String>,
 }
 
 fn bad(object: &str, reason: impl Into<String>) -> LinkError {
@@ -223,6 +226,7 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
     let mut out_secs = Vec::with_capacity(sections.len());
     let mut comdats = Vec::new();
     let mut exec_stack = false;
+    let mut writable_code = Vec::new();
     for (i, sh) in sections.iter().enumerate() {
         let sname = sections.section_name(e, sh).unwrap_or(b"");
         let sname = std::str::from_utf8(sname).map_err(|_| bad(&name, format!("section {i} has a non-UTF-8 name")))?;
@@ -230,6 +234,9 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         let flags = sh.sh_flags(e);
         exec_stack |= sname == ".note.GNU-stack" && flags & u64::from(elf::SHF_EXECINSTR) != 0;
         let class = if i == 0 { Class::Drop } else { classify(sname, sh_type, flags) };
+        if class == Class::Code && flags & u64::from(elf::SHF_WRITE) != 0 {
+            writable_code.push(sname.to_string());
+        }
         if class == Class::Debug && flags & u64::from(elf::SHF_COMPRESSED) != 0 {
             // Read as they are, the compressed bytes would be relocated and rewritten as
             // DWARF (relocations then lie past the compressed size).
@@ -386,7 +393,7 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
             }
         }
     }
-    Ok(Object { name, sections: out_secs, symbols: syms, comdats, exec_stack })
+    Ok(Object { name, sections: out_secs, symbols: syms, comdats, exec_stack, writable_code })
 }
 
 /// The bytes of an archive (mapped: only the symbol table, the member-name table and

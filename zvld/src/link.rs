@@ -235,6 +235,16 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
             o.name
         ));
     }
+    for o in &res.objects {
+        for sec in &o.writable_code {
+            stats.warnings.push(format!(
+                "{}: section {sec} is writable and executable (\"awx\"); a nexe's code is never writable (C10), \
+                 so zvld puts it in the read-only code and writes to it fault with SIGSEGV: make it either code \
+                 or data",
+                o.name
+            ));
+        }
+    }
     stats.phase_ms.push(("read+resolve", t0.elapsed().as_secs_f64() * 1e3));
     link_resolved(cfg, &res, &entry, stats, t0)
 }

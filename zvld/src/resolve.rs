@@ -503,6 +503,7 @@ mod tests {
         let sym = |name, kind| Symbol { name, def: SymDef::Undefined, global: true, weak: false, kind, size: 0 };
         Object {
             exec_stack: false,
+            writable_code: Vec::new(),
             name: "t.o".into(),
             sections: vec![Section {
                 name: ".text",

@@ -1802,6 +1802,7 @@ mod tests {
             |name, class, data, relocs| Section { name, class, data, size: 0, align: 16, relocs, discarded: false };
         Object {
             exec_stack: false,
+            writable_code: Vec::new(),
             name: "tls.o".into(),
             sections: vec![
                 section("", Class::Drop, &[], Vec::new()),

@@ -71,6 +71,19 @@ fn objects_that_need_an_executable_stack_are_warned_about() {
     c.arg(&plain).arg("-o").arg(dir.path().join("plain.nexe"));
     let o = run_ok(c, "zvcc plain.c");
     assert!(o.stderr.is_empty(), "no warning without nested functions: {}", String::from_utf8_lossy(&o.stderr));
+    // A section that is both writable and executable ("awx") lands in the read-only code:
+    // said when linking (QA finding: silent, then SIGSEGV at run time).
+    let wx = write(
+        dir.path(),
+        "wx.S",
+        ".section .wx,\"awx\",@progbits\n.globl patch\npatch:\n  ret\n.text\n.globl main\nmain:\n  xor %eax, %eax\n  ret\n\
+         .section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let mut c = zvcc();
+    c.arg(&wx).arg("-o").arg(dir.path().join("wx.nexe"));
+    let o = run_ok(c, "zvcc wx.S");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("section .wx is writable and executable") && err.contains("SIGSEGV"), "{err}");
 }
 
 #[test]
