@@ -502,6 +502,13 @@ impl Sink {
         Sink { opts, count: 0, v: Vec::new() }
     }
     fn push(&mut self, rule: Rule, addr: u64, bytes: &[u8], insn: &str, reason: String) {
+        // A layout problem found twice (by the nexe's layout check and again by the code
+        // walk, such as a code size that is not a multiple of 32) is one violation.
+        if bytes.is_empty()
+            && self.v.iter().any(|v| v.rule == rule && v.addr == addr && v.bytes.is_empty() && v.reason == reason)
+        {
+            return;
+        }
         self.count += 1;
         if self.v.len() < self.opts.max_violations {
             self.v.push(Violation { rule, addr, bytes: bytes.to_vec(), instruction: insn.to_string(), reason });
@@ -963,7 +970,7 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
         }
     }
     if !(len as u64).is_multiple_of(form::BUNDLE) {
-        out.push(Rule::C1, base, &[], "", format!("code size {len:#x} is not a multiple of 32"));
+        out.push(Rule::C1, base, &[], "", format!("code size {len:#x} is not a positive multiple of 32"));
     }
     if kind == RegionKind::CodeSegment {
         let sled = trailing_hlt(code);

@@ -1003,3 +1003,23 @@ fn same_bytes_finds_a_difference_anywhere() {
         assert!(!same_bytes(&a, &[a.as_slice(), &[0]].concat()));
     }
 }
+
+#[test]
+fn a_code_size_not_a_multiple_of_32_is_one_violation() {
+    // The code segment's p_filesz and p_memsz both 0x9f: the layout check and the code
+    // walk both see it; the report has it once (QA finding: two C1 lines).
+    let mut n = valid_nexe(5, 4096);
+    let phoff = u64::from_le_bytes(n[0x20..0x28].try_into().unwrap()) as usize;
+    let phnum = u16::from_le_bytes(n[0x38..0x3a].try_into().unwrap()) as usize;
+    let code = (0..phnum)
+        .map(|i| phoff + i * 56)
+        .find(|&p| u32::from_le_bytes(n[p..p + 4].try_into().unwrap()) == 1 && n[p + 4] & 1 != 0)
+        .expect("an executable PT_LOAD");
+    n[code + 32..code + 40].copy_from_slice(&0x9fu64.to_le_bytes());
+    n[code + 40..code + 48].copy_from_slice(&0x9fu64.to_le_bytes());
+    let r = verify_nexe(&n, Options::default()).expect_err("rejected");
+    let sizes: Vec<&Violation> = r.violations.iter().filter(|v| v.reason.contains("code size")).collect();
+    assert_eq!(sizes.len(), 1, "{:?}", r.violations);
+    assert_eq!(sizes[0].rule, Rule::C1);
+    assert_eq!(r.violation_count, r.violations.len(), "{:?}", r.violations);
+}
