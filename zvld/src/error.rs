@@ -16,6 +16,9 @@ pub struct Location {
     pub offset: u64,
     /// The function symbol containing the offset, with the offset from its start.
     pub function: Option<(String, u64)>,
+    /// The section holds data, so `function` names a data object (shown as `in NAME`,
+    /// not `in function NAME`).
+    pub in_data: bool,
 }
 
 impl fmt::Display for Location {
@@ -27,7 +30,8 @@ impl fmt::Display for Location {
             write!(f, "{}({}+{:#x})", self.object, self.section, self.offset)?;
         }
         if let Some((name, off)) = &self.function {
-            write!(f, " in function {name}+{off:#x}")?;
+            let what = if self.in_data { "" } else { "function " };
+            write!(f, " in {what}{name}+{off:#x}")?;
         }
         Ok(())
     }

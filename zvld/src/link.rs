@@ -382,7 +382,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
                     if let Some(k) = code_of(o2, s2) {
                         if is_pcrel(r.r_type) {
                             return Err(LinkError::UnsupportedRelocation {
-                                at: Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None },
+                                at: Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None, in_data: false },
                                 kind: relocate::reloc_name(r.r_type),
                                 symbol: res.objects[o2 as usize].sections[s2 as usize].name.to_string(),
                                 hint: "a PC-relative reference from data into code (a PIC jump table?) cannot be rewritten; compile with -fno-pic (zvcc does)".into(),
@@ -721,8 +721,13 @@ fn fill_segment(
                 None => (res.def(p.obj, r.sym), r.addend),
             };
             let name = || relocate::sym_label(res, p.obj, RelSym::Obj(r.sym));
-            let at =
-                || Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None };
+            let at = || Location {
+                object: o.name.clone(),
+                section: s.name.to_string(),
+                offset: r.offset,
+                function: None,
+                in_data: false,
+            };
             let bias = match r.r_type {
                 elf::R_X86_64_PC64 => 8,
                 _ => 4,

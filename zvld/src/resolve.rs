@@ -360,7 +360,7 @@ fn definition_site(o: &Object<'_>, sym: u32) -> Location {
         Some(SymDef::Absolute(v)) => ("*ABS*".to_string(), v),
         _ => ("?".to_string(), 0),
     };
-    Location { object: o.name.clone(), section, offset, function: None }
+    Location { object: o.name.clone(), section, offset, function: None, in_data: false }
 }
 
 /// For each of `names` (undefined globals) that a relocation of a kept section refers
@@ -384,6 +384,7 @@ fn kept_references(objects: &[Object<'_>], names: &[&str]) -> Vec<(String, Locat
                     section: s.name.to_string(),
                     offset: r.offset,
                     function: enclosing_function(o, s, r.offset),
+                    in_data: s.class != inputs::Class::Code,
                 });
             }
         }

@@ -288,7 +288,13 @@ impl SectionCtx<'_, '_> {
     pub fn location(&self, off: u64) -> Location {
         let k = self.symbols.partition_point(|&(o, _)| o <= off);
         let function = k.checked_sub(1).map(|k| (self.symbols[k].1.to_string(), off - self.symbols[k].0));
-        Location { object: self.obj.name.clone(), section: self.sec.name.to_string(), offset: off, function }
+        Location {
+            object: self.obj.name.clone(),
+            section: self.sec.name.to_string(),
+            offset: off,
+            function,
+            in_data: false,
+        }
     }
 
     fn err(&self, off: u64, ins: &str, reason: impl Into<String>, hint: impl Into<String>) -> LinkError {

@@ -1144,3 +1144,15 @@ fn the_entry_must_name_a_function() {
     assert!(!o.status.success() && err.contains("numeric entry address is not supported"), "{err}");
     link_ok(d, "ent3.nexe", &[&s]);
 }
+
+/// A reference from data names the data object that holds it, not a "function" (QA
+/// finding: `void *ptr = &d1;` was reported "in function ptr+0x0").
+#[test]
+fn references_from_data_name_the_object_not_a_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(d, "u2.s", ".text\n.globl _start\n_start:\n  hlt\n.data\n.globl ptr\nptr:\n.quad d1\n");
+    let err = link_err(d, "u2.nexe", &[&s]);
+    assert!(err.contains("`d1`, referenced from ") && err.contains("u2.o(.data+0x0) in ptr+0x0"), "{err}");
+    assert!(!err.contains("in function ptr"), "{err}");
+}
