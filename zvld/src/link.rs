@@ -381,11 +381,27 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
                 if let Def::Section { obj: o2, sec: s2, value } = def {
                     if let Some(k) = code_of(o2, s2) {
                         if is_pcrel(r.r_type) {
+                            // Name the function the data points into (a PIC jump table's
+                            // dispatching function), not only the section.
+                            let (o2r, s2r) =
+                                (&res.objects[o2 as usize], &res.objects[o2 as usize].sections[s2 as usize]);
+                            let into =
+                                crate::resolve::enclosing_function(o2r, s2r, value.wrapping_add(r.addend as u64))
+                                    .map_or(String::new(), |(f, _)| format!(" (it points into function {f})"));
                             return Err(LinkError::UnsupportedRelocation {
-                                at: Location { object: o.name.clone(), section: s.name.to_string(), offset: r.offset, function: None, in_data: false },
+                                at: Location {
+                                    object: o.name.clone(),
+                                    section: s.name.to_string(),
+                                    offset: r.offset,
+                                    function: crate::resolve::enclosing_function(o, s, r.offset),
+                                    in_data: true,
+                                },
                                 kind: relocate::reloc_name(r.r_type),
-                                symbol: res.objects[o2 as usize].sections[s2 as usize].name.to_string(),
-                                hint: "a PC-relative reference from data into code (a PIC jump table?) cannot be rewritten; compile with -fno-pic (zvcc does)".into(),
+                                symbol: s2r.name.to_string(),
+                                hint: format!(
+                                    "a PC-relative reference from data into code{into}, as in a PIC jump table, cannot be \
+                                     rewritten; compile with -fno-pic (zvcc does)"
+                                ),
                             });
                         }
                         align[k].push(value.wrapping_add(r.addend as u64) as u32);

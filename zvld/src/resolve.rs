@@ -394,7 +394,7 @@ fn kept_references(objects: &[Object<'_>], names: &[&str]) -> Vec<(String, Locat
 
 /// The symbol of `o` that starts at or before `offset` in section `s` and is closest to
 /// it (a function, for code), with the distance from it.
-fn enclosing_function(o: &Object<'_>, s: &inputs::Section<'_>, offset: u64) -> Option<(String, u64)> {
+pub(crate) fn enclosing_function(o: &Object<'_>, s: &inputs::Section<'_>, offset: u64) -> Option<(String, u64)> {
     let index = o.sections.iter().position(|x| std::ptr::eq(x, s))? as u32;
     o.symbols
         .iter()

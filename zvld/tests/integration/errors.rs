@@ -153,6 +153,8 @@ fn pic_jump_table_is_rejected_with_advice() {
     assert!(err.contains("PIC jump table"), "{err}");
     assert!(err.contains("switch_table.o(.rodata"), "{err}");
     assert!(err.contains("-fno-pic"), "{err}");
+    // The dispatching function is named (QA finding: only the table's section was).
+    assert!(err.contains("it points into function classify"), "{err}");
 }
 
 #[test]
