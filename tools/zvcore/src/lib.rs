@@ -23,6 +23,7 @@ pub mod testgen;
 pub mod verify;
 pub mod writer;
 
+pub use fastpath::{decode_input, InputForm};
 pub use form::Rule;
 pub use verify::{
     verify_nexe, verify_nexe_cached, verify_nexe_parallel, verify_region, verify_region_parallel, verify_region_with,
