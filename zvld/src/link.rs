@@ -397,20 +397,17 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     stats.phase_ms.push(("  layout", ms(t2)));
     let code_bytes = build_code(res, &lay, &rewritten, &a, &ctxs)?;
     stats.phase_ms.push(("  +code", ms(t2)));
-    // The code is final: when there is DWARF to rebuild (work with a long serial tail on
-    // one core), verify the code meanwhile. The verdict counts only as a cache entry keyed
-    // by the exact bytes: the file is verified below with that cache, so a mismatch (or a
-    // rejection, which is not recorded) means a full verification of the file. Without
-    // DWARF there is little to overlap, and hashing the code twice costs more than it saves.
+    // The code is final: verify it while the rest of the file is built (with DWARF to
+    // rebuild, work with a long serial tail on one core). The verdict counts only for
+    // these exact bytes: the file is verified below knowing it, and its code segment is
+    // compared byte for byte with the code verified here, so a mismatch (or a rejection
+    // here) means a full verification of the file.
     let threads = rayon::current_num_threads();
     let opts = zvcore::Options { max_violations: 50 };
-    let overlap = !cfg.strip_debug && !lay.debug.is_empty();
     let early = || {
         let base = zvcore::form::CODE_START;
         let kind = zvcore::verify::RegionKind::CodeSegment;
-        zvcore::verify::verify_region_parallel(base, &code_bytes, kind, opts, threads)
-            .ok()
-            .map(|_| zvcore::verify::CodeKey::of(base, &code_bytes, kind))
+        zvcore::verify_region_in_place(base, &code_bytes, kind, opts, threads, zvcore::Decoding::Fast).ok()
     };
     let rest = || -> Result<_> {
         let mut phases = Vec::new();
@@ -451,7 +448,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         let symbols = out_symbols(res, &lay, &a);
         Ok((rodata, data, extra, entry_addr, symbols, phases))
     };
-    let (accepted, rest) = if overlap { rayon::join(early, rest) } else { (None, rest()) };
+    let (accepted, rest) = rayon::join(early, rest);
     let (rodata, data, extra, entry_addr, symbols, phases) = rest?;
     stats.phase_ms.extend(phases);
     let img = write::Image {
@@ -474,7 +471,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     // one thread (zvcore::verify_nexe_parallel).
     let t3 = Instant::now();
     let verdict = match accepted {
-        Some(key) => zvcore::verify_nexe_cached(&file, opts, threads, &EarlyVerdict(key)).map(|(_, used)| used),
+        Some(known) => zvcore::verify_nexe_known(&file, opts, threads, &known).map(|(_, used)| used),
         None => zvcore::verify_nexe_parallel(&file, opts, threads).map(|_| zvcore::CacheUse::Miss),
     };
     stats.code_verified_early = matches!(verdict, Ok(zvcore::CacheUse::Hit));
@@ -514,17 +511,6 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     }
     drop(freeing);
     Ok(stats)
-}
-
-/// The code accepted while the rest of the output was built, as a one-entry
-/// [`zvcore::VerdictCache`]: the key of that code.
-struct EarlyVerdict(zvcore::verify::CodeKey);
-
-impl zvcore::VerdictCache for EarlyVerdict {
-    fn contains(&self, key: &zvcore::verify::CodeKey) -> bool {
-        self.0 == *key
-    }
-    fn insert(&self, _: &zvcore::verify::CodeKey) {}
 }
 
 /// Writes the output as a new file, like GNU ld: an existing regular file (or symlink) at
