@@ -448,7 +448,19 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         let symbols = out_symbols(res, &lay, &a);
         Ok((rodata, data, extra, entry_addr, symbols, phases))
     };
-    let (accepted, rest) = rayon::join(early, rest);
+    // The verification runs on a thread of its own (its scan threads are its own too), not
+    // on one of rayon's: rayon's threads all stay free for the jobs of `rest`, so neither
+    // waits for the other to release a thread.
+    let (accepted, rest) = std::thread::scope(|s| {
+        let verifying = std::thread::Builder::new().spawn_scoped(s, early);
+        let rest = rest();
+        let accepted = match verifying {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread (a process limit): verified here, after the rest.
+            Err(_) => early(),
+        };
+        (accepted, rest)
+    });
     let (rodata, data, extra, entry_addr, symbols, phases) = rest?;
     stats.phase_ms.extend(phases);
     let img = write::Image {
