@@ -1823,7 +1823,14 @@ fn fill_part(part: &Emitter, laid: &Laid, out: &mut [u8]) {
             out[off..off + 2].copy_from_slice(&[u.short, 0]);
             at = off + 2;
         } else {
-            out[off..off + long].copy_from_slice(&part.bytes[start..start + long]);
+            // Units are short: copy a fixed 16 bytes where both sides have them (one
+            // move instead of a call of memcpy per unit). The bytes past the unit are
+            // overwritten by what follows it, since every byte of `out` is written in
+            // order from here on (NOPs, the next units, the final padding).
+            match (part.bytes.get(start..start + 16), out.get_mut(off..off + 16)) {
+                (Some(src), Some(dst)) if long <= 16 => dst.copy_from_slice(src),
+                _ => out[off..off + long].copy_from_slice(&part.bytes[start..start + long]),
+            }
             at = off + long;
         }
         start += long;
