@@ -614,8 +614,21 @@ fn decode_range(
     let (mut items, mut full) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     items.clear();
     full.clear();
-    let result = decode_items(ctx, start, size, data, fast, &mut items, &mut full)
-        .and_then(|()| decode_chunk(ctx, start, end, size, data, n, Listing { items: &items, full: &full, data }));
+    let result = decode_items(ctx, start, size, data, fast, &mut items, &mut full).and_then(|()| {
+        decode_chunk(
+            ctx,
+            start,
+            end,
+            size,
+            data,
+            n,
+            Listing {
+                items: &items,
+                full: &full,
+                decoder: std::cell::RefCell::new(Decoder::with_ip(64, data, 0, DecoderOptions::NONE)),
+            },
+        )
+    });
     SCRATCH.with(|s| *s.borrow_mut() = (items, full));
     result
 }
@@ -651,8 +664,8 @@ struct Item {
 pub(crate) struct Listing<'c> {
     items: &'c [Item],
     full: &'c [(Instruction, ConstantOffsets)],
-    /// The section's bytes up to the chunk's end.
-    data: &'c [u8],
+    /// A decoder over the section's bytes up to the chunk's end, for the claimed items.
+    decoder: std::cell::RefCell<Decoder<'c>>,
 }
 
 impl Listing<'_> {
@@ -669,9 +682,10 @@ impl Listing<'_> {
         if it.form == Form::Full {
             return Some(self.full[it.aux as usize]);
         }
-        let (at, len) = (it.ip as usize, usize::from(it.len));
-        let ins = Decoder::with_ip(64, &self.data[at..at + len], u64::from(it.ip), DecoderOptions::NONE).decode();
-        Some((ins, ConstantOffsets::default()))
+        let mut d = self.decoder.borrow_mut();
+        d.set_position(it.ip as usize).ok()?;
+        d.set_ip(u64::from(it.ip));
+        Some((d.decode(), ConstantOffsets::default()))
     }
 
     /// The instruction `k` if iced decoded it in the first pass: every indirect branch,

@@ -369,8 +369,10 @@ fn decode_as<const INPUT: bool>(code: &[u8], pos: usize, bundle_end: usize) -> O
     if !plain_ok {
         return None;
     }
-    if let Some(f) = esp_form::<INPUT>(b, i, op, p66, p67, rex) {
-        return Some(f);
+    if matches!(op, 0x81 | 0x83 | 0x89 | 0x8D) {
+        if let Some(f) = esp_form::<INPUT>(b, i, op, p66, p67, rex) {
+            return Some(f);
+        }
     }
     let m = ONE_BYTE[usize::from(op)];
     if !m.valid() {
