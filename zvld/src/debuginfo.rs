@@ -128,12 +128,39 @@ fn fix_object(
         let unit_off = header.offset();
         let Ok(unit) = dwarf.unit(header) else { continue };
         let Ok(mut raw) = unit.entries_raw(None) else { continue };
+        // Per abbreviation code: 0 not seen yet, 1 has low_pc, high_pc or ranges, 2 none.
+        let mut kinds: Vec<u8> = Vec::new();
         while !raw.is_empty() {
             let abbrev = match raw.read_abbreviation() {
                 Ok(Some(ab)) => ab,
                 Ok(None) => continue,
                 Err(_) => break,
             };
+            // Most entries (variables, parameters, types) have none of the attributes
+            // this reads: their attributes are skipped, not parsed (an error ends the
+            // unit either way). Abbreviation codes are small and dense: cached by code.
+            let code = abbrev.code() as usize;
+            let interesting = match kinds.get(code).copied().unwrap_or(0) {
+                0 => {
+                    let yes = abbrev.attributes().iter().any(|s| {
+                        matches!(s.name(), constants::DW_AT_low_pc | constants::DW_AT_high_pc | constants::DW_AT_ranges)
+                    });
+                    if code < 1 << 16 {
+                        if kinds.len() <= code {
+                            kinds.resize(code + 1, 0);
+                        }
+                        kinds[code] = if yes { 1 } else { 2 };
+                    }
+                    yes
+                }
+                v => v == 1,
+            };
+            if !interesting {
+                if raw.skip_attributes(abbrev.attributes()).is_err() {
+                    break;
+                }
+                continue;
+            }
             let mut low = None;
             let mut high = None;
             let mut ok = true;

@@ -73,6 +73,70 @@ pub(crate) fn translate(a: &Addresses<'_, '_>, code: &[(u32, u32)], v: u64) -> O
     a.addr(Def::Section { obj, sec: s, value: v & 0xFFFF_FFFF }, 0, false)
 }
 
+/// [`translate`] for a stream of addresses that mostly grow, such as a line program's
+/// rows: the same answers, but it remembers the section and the place in its offset map
+/// of the previous address, so the next is usually a step or two further on instead of
+/// a new lookup.
+pub(crate) struct Translator<'t, 'r, 'a> {
+    a: &'t Addresses<'r, 'a>,
+    code: &'t [(u32, u32)],
+    /// The code section of the last address (index into `code`), its output address and
+    /// the partition point of the last offset in its map.
+    last: Option<(usize, u64, usize)>,
+}
+
+impl<'t, 'r, 'a> Translator<'t, 'r, 'a> {
+    pub(crate) fn new(a: &'t Addresses<'r, 'a>, code: &'t [(u32, u32)]) -> Self {
+        Translator { a, code, last: None }
+    }
+
+    /// The output address of a [`virtual_address`], as [`translate`] gives it.
+    pub(crate) fn get(&mut self, v: u64) -> Option<u64> {
+        let ci = (v >> 32).checked_sub(1)? as usize;
+        let off = v & 0xFFFF_FFFF;
+        let (base, hint) = match self.last {
+            Some((c, base, k)) if c == ci => (base, Some(k)),
+            _ => {
+                // A new section: the cursor applies only to a placed code section whose
+                // map `Addresses::addr` would search (anything else is asked directly).
+                let &(obj, s) = self.code.get(ci)?;
+                let lay = self.a.layout;
+                let placed = lay.code_index[obj as usize][s as usize] == Some(ci);
+                match lay.addr[obj as usize][s as usize] {
+                    Some(base) if placed => (base, None),
+                    _ => {
+                        self.last = None;
+                        return translate(self.a, self.code, v);
+                    }
+                }
+            }
+        };
+        let map = &self.a.code[ci].map;
+        let k = nearest_from(map, hint, off as u32);
+        self.last = Some((ci, base, k));
+        let (i, o) = map[k.checked_sub(1)?];
+        Some(base + u64::from(o) + (off - u64::from(i)))
+    }
+}
+
+/// The partition point of `off` in `map` (the number of entries whose input offset is at
+/// most `off`), found by stepping from `hint` (the partition point of a nearby offset)
+/// when it is close, else by bisection.
+fn nearest_from(map: &[(u32, u32)], hint: Option<usize>, off: u32) -> usize {
+    if let Some(mut k) = hint.filter(|&k| k <= map.len()) {
+        for _ in 0..16 {
+            if k < map.len() && map[k].0 <= off {
+                k += 1;
+            } else if k > 0 && map[k - 1].0 > off {
+                k -= 1;
+            } else {
+                return k;
+            }
+        }
+    }
+    map.partition_point(|&(i, _)| i <= off)
+}
+
 fn uleb(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let b = (v & 0x7F) as u8;
@@ -170,12 +234,13 @@ fn rebuild_object(
         let mut in_seq = false;
         let mut skip = false;
         let mut rows = program.rows();
+        let mut tr = Translator::new(a, code);
         while let Ok(Some((_, row))) = rows.next_row() {
             if skip {
                 skip = !row.end_sequence();
                 continue;
             }
-            let Some(addr) = translate(a, code, row.address()) else {
+            let Some(addr) = tr.get(row.address()) else {
                 if in_seq {
                     out.extend_from_slice(&[0, 1, 1]);
                     in_seq = false;
@@ -282,4 +347,21 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
         bytes.extend_from_slice(&b);
     }
     Some(Line { bytes, offsets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest_from;
+
+    /// Stepping from any hint finds the partition point bisection finds.
+    #[test]
+    fn nearest_from_agrees_with_bisection() {
+        let map: Vec<(u32, u32)> = (0..200u32).map(|k| (k * 3 + k % 3, k * 7)).collect();
+        for hint in [None, Some(0), Some(1), Some(57), Some(199), Some(200), Some(500)] {
+            for off in 0..700u32 {
+                assert_eq!(nearest_from(&map, hint, off), map.partition_point(|&(i, _)| i <= off), "{hint:?} {off}");
+            }
+        }
+        assert_eq!(nearest_from(&[], Some(0), 5), 0);
+    }
 }

@@ -24,7 +24,7 @@ use object::elf;
 
 use crate::error::Result;
 use crate::inputs::{Reloc, SymDef};
-use crate::rewrite::SectionCtx;
+use crate::rewrite::{Listing, SectionCtx};
 
 /// The status flags (OF, SF, ZF, AF, CF, PF).
 const STATUS: u32 = RflagsBits::OF | RflagsBits::SF | RflagsBits::ZF | RflagsBits::AF | RflagsBits::CF | RflagsBits::PF;
@@ -58,7 +58,7 @@ pub struct Replay {
 /// STT_FUNC symbols and `this` the dispatching function's: a direct jump to another
 /// function is a tail call, after which the flags are dead (the ABI passes none).
 fn live_at(
-    insns: &[(Instruction, ConstantOffsets)],
+    insns: &Listing<'_>,
     relocs: &[Reloc],
     t: u64,
     functions: &[u64],
@@ -73,7 +73,7 @@ fn live_at(
     };
     let external = |ins: &Instruction| reloc_of(ins).is_some();
     let cold_read = |ins: &Instruction| reloc_of(ins).is_some_and(cold);
-    let index = |ip: u64| insns.binary_search_by_key(&ip, |(i, _)| i.ip()).ok();
+    let index = |ip: u64| insns.index(ip);
     let Some(k0) = index(t) else { return true };
     let mut work = vec![(k0, 0u32)];
     let mut seen = std::collections::HashSet::new();
@@ -88,6 +88,7 @@ fn live_at(
                 return true;
             }
             let Some((ins, _)) = insns.get(k) else { return true };
+            let ins = &ins;
             // `syscall` saves the flags in r11 (which gcc treats as clobbered) and zvld
             // turns it into a call of __zv_syscall: it consumes them like a call.
             if ins.code() == Code::Syscall {
@@ -213,9 +214,9 @@ fn writes(info: &mut InstructionInfoFactory, ins: &Instruction) -> (Vec<Register
 
 /// Finds the jump-table dispatches of a chunk whose flags are live at some case.
 /// `labels` are input offsets that other code may branch to (symbols, branch targets).
-pub fn analyse(
+pub(crate) fn analyse(
     ctx: &SectionCtx<'_, '_>,
-    insns: &[(Instruction, ConstantOffsets)],
+    insns: &Listing<'_>,
     relocs: &[Reloc],
     labels: &[u64],
     functions: &[u64],
@@ -235,8 +236,10 @@ pub fn analyse(
         let SymDef::Section { sec, value } = ctx.obj.symbols[r.sym as usize].def else { return None };
         Some((sec, value.wrapping_add(r.addend as u64)))
     };
-    let sites: Vec<(usize, (u32, u64))> =
-        insns.iter().enumerate().filter_map(|(j, (ins, co))| table_of(ins, co).map(|t| (j, t))).collect();
+    // Every `jmp *mem` is among the instructions iced decoded in the first pass.
+    let sites: Vec<(usize, (u32, u64))> = (0..insns.len())
+        .filter_map(|j| insns.decoded(j).and_then(|(ins, co)| table_of(ins, co)).map(|t| (j, t)))
+        .collect();
     let mut starts: Vec<(u32, u64)> = sites.iter().map(|&(_, t)| t).collect();
     starts.sort_unstable();
     let mut out = Vec::new();
@@ -253,7 +256,7 @@ pub fn analyse(
         }
     };
     for &(j, (table_sec, table_off)) in &sites {
-        let ins = &insns[j].0;
+        let ins = &insns.decoded(j).expect("a site was decoded").0;
         let Some(table) = ctx.obj.sections.get(table_sec as usize) else { continue };
         // Cases must lie in the function that dispatches.
         let f = functions.partition_point(|&o| o <= ins.ip());
@@ -330,7 +333,7 @@ pub fn analyse(
                 break None;
             }
             w -= 1;
-            let (c, _) = &insns[w];
+            let Some((c, _)) = insns.get(w) else { break None };
             // The range check `cmp $N,%r; ja default` before a dispatch falls through to
             // the jump and keeps the flags: the comparison is above it.
             if c.flow_control() == FlowControl::ConditionalBranch && c.is_jcc_short_or_near() {
@@ -344,7 +347,8 @@ pub fn analyse(
             }
         };
         let Some(w) = found else { return fail("no comparison to replay was found") };
-        let (cmp, _) = &insns[w];
+        let (cmp, _) = insns.get(w).expect("found above");
+        let cmp = &cmp;
         let raw = &ctx.sec.data[cmp.ip() as usize..cmp.next_ip() as usize];
         // A memory operand (gcc -Os compares the switch value where it lies: `cmpl
         // $10,0x28(%rsp)`) is replayed too, when nothing between the comparison and the
@@ -362,7 +366,8 @@ pub fn analyse(
             return fail("the instruction that sets them is not a `cmp` or `test` of registers, immediates and a stack or register-addressed memory operand");
         }
         let inputs = reads(&mut info, cmp);
-        for (mid, _) in &insns[w + 1..j] {
+        for (mid, _) in (w + 1..j).filter_map(|m| insns.get(m)) {
+            let mid = &mid;
             let (regs, memory) = writes(&mut info, mid);
             if !keeps_compared_value(cmp, mid) && regs.iter().any(|r| inputs.contains(r)) {
                 return fail("the comparison's inputs change before the jump");

@@ -297,9 +297,11 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
     let parsed: Vec<(usize, Vec<Reloc>)> = tables
         .into_par_iter()
         .map(|(target, relas)| {
+            // A large table (a debug section's) is itself parsed in parallel pieces,
+            // written in place in order; R_X86_64_NONE entries (rare) are dropped after.
             let mut relocs: Vec<Reloc> = relas
-                .iter()
-                .filter(|r| r.r_type(e, false) != elf::R_X86_64_NONE)
+                .par_iter()
+                .with_min_len(8192)
                 .map(|r| Reloc {
                     offset: r.r_offset(e),
                     r_type: r.r_type(e, false),
@@ -307,6 +309,9 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
                     addend: r.r_addend(e),
                 })
                 .collect();
+            if relocs.iter().any(|r| r.r_type == elf::R_X86_64_NONE) {
+                relocs.retain(|r| r.r_type != elf::R_X86_64_NONE);
+            }
             if !relocs.is_sorted_by_key(|r| r.offset) {
                 relocs.sort_by_key(|r| r.offset);
             }

@@ -443,21 +443,17 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     stats.phase_ms.push(("  layout", ms(t2)));
     let code_bytes = build_code(res, &lay, &rewritten, &a, &ctxs)?;
     stats.phase_ms.push(("  +code", ms(t2)));
-    // The code is final: when there is DWARF to rebuild (work with a long serial tail on
-    // one core), verify the code meanwhile. The verdict counts only as a cache entry of
-    // the exact bytes: the file is verified below with that cache, which compares the
-    // code it finds there with these bytes, so a mismatch (or a rejection, which is not
-    // recorded) means a full verification of the file. Without DWARF there is little to
-    // overlap.
+    // The code is final: verify it while the rest of the file is built (with DWARF to
+    // rebuild, work with a long serial tail on one core). The verdict counts only for
+    // these exact bytes: the file is verified below knowing it, and its code segment is
+    // compared byte for byte with the code verified here, so a mismatch (or a rejection
+    // here) means a full verification of the file.
     let threads = rayon::current_num_threads();
     let opts = zvcore::Options { max_violations: 50 };
-    let overlap = !cfg.strip_debug && !lay.debug.is_empty();
     let early = || {
         let base = zvcore::form::CODE_START;
         let kind = zvcore::verify::RegionKind::CodeSegment;
-        zvcore::verify::verify_region_parallel(base, &code_bytes, kind, opts, threads)
-            .ok()
-            .map(|_| zvcore::CodeRecord::new(base, &code_bytes, kind))
+        zvcore::verify_region_in_place(base, &code_bytes, kind, opts, threads, zvcore::Decoding::Fast).ok()
     };
     let rest = || -> Result<_> {
         let mut phases = Vec::new();
@@ -508,7 +504,19 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         let symbols = out_symbols(res, &lay, &a);
         Ok((rodata, data, extra, entry_addr, symbols, phases))
     };
-    let (accepted, rest) = if overlap { rayon::join(early, rest) } else { (None, rest()) };
+    // The verification runs on a thread of its own (its scan threads are its own too), not
+    // on one of rayon's: rayon's threads all stay free for the jobs of `rest`, so neither
+    // waits for the other to release a thread.
+    let (accepted, rest) = std::thread::scope(|s| {
+        let verifying = std::thread::Builder::new().spawn_scoped(s, early);
+        let rest = rest();
+        let accepted = match verifying {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread (a process limit): verified here, after the rest.
+            Err(_) => early(),
+        };
+        (accepted, rest)
+    });
     let (rodata, data, extra, entry_addr, symbols, phases) = rest?;
     stats.phase_ms.extend(phases);
     let img = write::Image {
@@ -531,7 +539,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     // one thread (zvcore::verify_nexe_parallel).
     let t3 = Instant::now();
     let verdict = match accepted {
-        Some(key) => zvcore::verify_nexe_cached(&file, opts, threads, &EarlyVerdict(key)).map(|(_, used)| used),
+        Some(known) => zvcore::verify_nexe_known(&file, opts, threads, &known).map(|(_, used)| used),
         None => zvcore::verify_nexe_parallel(&file, opts, threads).map(|_| zvcore::CacheUse::Miss),
     };
     stats.code_verified_early = matches!(verdict, Ok(zvcore::CacheUse::Hit));
@@ -571,17 +579,6 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     }
     drop(freeing);
     Ok(stats)
-}
-
-/// The code accepted while the rest of the output was built, as a one-entry
-/// [`zvcore::VerdictCache`]: that code's record (its bytes, base and kind).
-struct EarlyVerdict<'a>(zvcore::CodeRecord<'a>);
-
-impl zvcore::VerdictCache for EarlyVerdict<'_> {
-    fn contains(&self, record: &zvcore::CodeRecord) -> bool {
-        self.0 == *record
-    }
-    fn insert(&self, _: &zvcore::CodeRecord) {}
 }
 
 /// Writes the output as a new file, like GNU ld: an existing regular file (or symlink) at

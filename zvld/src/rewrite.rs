@@ -80,7 +80,7 @@ enum FixKind {
 }
 
 /// A fixup as stored: a moved relocation is kept in its part's `relocs` (by index).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stored {
     Reloc(u32),
     LocalBranch { target: u32 },
@@ -89,7 +89,7 @@ enum Stored {
 
 /// A fixup in 12 bytes (one per relocation and local branch: tens of thousands per
 /// link): the [`Stored`] kind packed beside the unit and field.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Fixup {
     unit: u32,
     /// The relocation index or the target, by `tag`.
@@ -122,7 +122,7 @@ const _: () = assert!(std::mem::size_of::<Fixup>() == 12 && std::mem::size_of::<
 /// One output piece: an instruction, or one of the several an instruction becomes. 12
 /// bytes (the three flags share a byte): there is one per input instruction and more, so
 /// their size is pages faulted in on every link.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Unit {
     in_off: u32,
     /// For a section-local `jmp`/`jcc` (rel32 in `bytes`): the branch target (input
@@ -566,6 +566,11 @@ const CHUNK: u64 = 16 * 1024;
 /// Large sections are cut at symbol offsets (which must be instruction starts of the
 /// linear decode) into chunks that are decoded and rewritten in parallel, then joined.
 pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
+    decode_with(ctx, true)
+}
+
+/// [`decode`], with zvcore's fast decoder for compiler output (`fast`) or iced alone.
+fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
     use rayon::prelude::*;
     let data = ctx.sec.data;
     let size = u32::try_from(data.len()).map_err(|_| ctx.err(0, "", "code section larger than 4 GiB", ""))?;
@@ -578,7 +583,7 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
     cuts.push(u64::from(size));
     let parts: Vec<(Emitter, Emitter, Vec<Stub>)> = cuts
         .par_windows(2)
-        .map(|w| decode_range(ctx, w[0], w[1], size))
+        .map(|w| decode_range(ctx, w[0], w[1], size, fast))
         .collect::<Vec<Result<_>>>()
         .into_iter()
         .collect::<Result<_>>()?; // the first error in input order, whichever thread hit it
@@ -597,47 +602,157 @@ pub fn decode(ctx: &SectionCtx<'_, '_>) -> Result<Decoded> {
 
 /// Decodes and rewrites the instructions in [start, end) of a section; `start` is the
 /// section start or a symbol, and the linear decode must end exactly at `end`.
-fn decode_range(ctx: &SectionCtx<'_, '_>, start: u64, end: u64, size: u32) -> Result<(Emitter, Emitter, Vec<Stub>)> {
-    let data = &ctx.sec.data[..end as usize];
-    let mut decoder = Decoder::with_ip(64, data, 0, DecoderOptions::NONE);
-    decoder.set_position(start as usize).map_err(|_| ctx.err(start, "", "bad decode start", ""))?;
-    decoder.set_ip(start);
-    let n = (end - start) as usize;
-    // The decoded instructions of a chunk live in a per-thread buffer that is reused, so
-    // chunks do not each allocate (and fault in) fresh memory.
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<(Instruction, ConstantOffsets)>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let mut insns = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    insns.clear();
-    let result = decode_chunk(ctx, start, end, size, data, decoder, n, &mut insns);
-    SCRATCH.with(|s| *s.borrow_mut() = insns);
-    result
-}
-
-#[allow(clippy::too_many_arguments)]
-fn decode_chunk(
+fn decode_range(
     ctx: &SectionCtx<'_, '_>,
     start: u64,
     end: u64,
     size: u32,
-    data: &[u8],
-    mut decoder: Decoder<'_>,
-    n: usize,
-    insns: &mut Vec<(Instruction, ConstantOffsets)>,
+    fast: bool,
 ) -> Result<(Emitter, Emitter, Vec<Stub>)> {
+    let data = &ctx.sec.data[..end as usize];
+    let n = (end - start) as usize;
+    // The decoded instructions of a chunk live in per-thread buffers that are reused, so
+    // chunks do not each allocate (and fault in) fresh memory.
+    type Scratch = (Vec<Item>, Vec<(Instruction, ConstantOffsets)>);
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    }
+    let (mut items, mut full) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    items.clear();
+    full.clear();
+    let result = decode_items(ctx, start, size, data, fast, &mut items, &mut full).and_then(|()| {
+        decode_chunk(
+            ctx,
+            start,
+            end,
+            size,
+            data,
+            n,
+            Listing {
+                items: &items,
+                full: &full,
+                decoder: std::cell::RefCell::new(Decoder::with_ip(64, data, 0, DecoderOptions::NONE)),
+            },
+        )
+    });
+    SCRATCH.with(|s| *s.borrow_mut() = (items, full));
+    result
+}
+
+/// How an instruction of a chunk was decoded: by iced ([`Form::Full`]), or by zvcore's
+/// table-driven decoder for compiler output ([`zvcore::decode_input`]), which claims
+/// only forms whose rewrite needs nothing iced knows beyond the length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// Decoded by iced: `aux` indexes the chunk's full instructions.
+    Full,
+    /// Kept byte for byte.
+    Keep,
+    /// Kept with the 0x67 prefix before it.
+    Addr32,
+    /// A direct `jmp`, `jcc` or `call` without prefixes or relocation to `aux`, an
+    /// offset inside the section.
+    Branch,
+}
+
+/// One instruction of a chunk: 12 bytes, and iced's 48 only for those it decoded.
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    ip: u32,
+    aux: u32,
+    len: u8,
+    form: Form,
+}
+
+/// A chunk's instructions in order, as [`decode_items`] left them; the ones the fast
+/// decoder claimed are decoded by iced again when an analysis asks for them (the flag
+/// analysis of a jump-table dispatch, the r11 check of a function).
+pub(crate) struct Listing<'c> {
+    items: &'c [Item],
+    full: &'c [(Instruction, ConstantOffsets)],
+    /// A decoder over the section's bytes up to the chunk's end, for the claimed items.
+    decoder: std::cell::RefCell<Decoder<'c>>,
+}
+
+impl Listing<'_> {
+    /// The number of instructions.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The instruction `k` (its offset in the section is its `ip`), with its field
+    /// offsets when it has a relocation, a RIP-relative operand or is an indirect branch
+    /// (the others never do when the fast decoder claimed them).
+    pub(crate) fn get(&self, k: usize) -> Option<(Instruction, ConstantOffsets)> {
+        let it = self.items.get(k)?;
+        if it.form == Form::Full {
+            return Some(self.full[it.aux as usize]);
+        }
+        let mut d = self.decoder.borrow_mut();
+        d.set_position(it.ip as usize).ok()?;
+        d.set_ip(u64::from(it.ip));
+        Some((d.decode(), ConstantOffsets::default()))
+    }
+
+    /// The instruction `k` if iced decoded it in the first pass: every indirect branch,
+    /// every instruction with a relocation or a RIP-relative operand, and others.
+    pub(crate) fn decoded(&self, k: usize) -> Option<&(Instruction, ConstantOffsets)> {
+        let it = self.items.get(k)?;
+        (it.form == Form::Full).then(|| &self.full[it.aux as usize])
+    }
+
+    /// The index of the instruction at offset `ip`.
+    pub(crate) fn index(&self, ip: u64) -> Option<usize> {
+        let ip = u32::try_from(ip).ok()?;
+        self.items.binary_search_by_key(&ip, |it| it.ip).ok()
+    }
+}
+
+/// The first pass over a chunk: each instruction's length and [`Form`], iced's decoding
+/// kept only where the fast decoder does not claim the instruction (with `fast` off,
+/// iced decodes every one: tests compare the two).
+fn decode_items(
+    ctx: &SectionCtx<'_, '_>,
+    start: u64,
+    size: u32,
+    data: &[u8],
+    fast: bool,
+    items: &mut Vec<Item>,
+    full: &mut Vec<(Instruction, ConstantOffsets)>,
+) -> Result<()> {
+    let mut decoder = Decoder::with_ip(64, data, 0, DecoderOptions::NONE);
     let relocs = &ctx.sec.relocs[..];
     let mut ri = relocs.partition_point(|r| r.offset < start);
-    while decoder.can_decode() {
+    let mut pos = start as usize;
+    // Whether the decoder stands at `pos`.
+    let mut synced = false;
+    while pos < data.len() {
+        while ri < relocs.len() && relocs[ri].offset < pos as u64 {
+            ri += 1;
+        }
+        let next_reloc = relocs.get(ri).map_or(u64::MAX, |r| r.offset);
+        if fast {
+            if let Some(it) = fast_item(data, pos, size, next_reloc) {
+                pos += usize::from(it.len);
+                items.push(it);
+                synced = false;
+                continue;
+            }
+        }
+        if !synced {
+            decoder.set_position(pos).map_err(|_| ctx.err(pos as u64, "", "bad decode start", ""))?;
+            decoder.set_ip(pos as u64);
+            synced = true;
+        }
         // Decoded in place in the buffer (no copy of the instruction).
-        insns.push((Instruction::default(), ConstantOffsets::default()));
-        let slot = insns.last_mut().expect("just pushed");
+        full.push((Instruction::default(), ConstantOffsets::default()));
+        let slot = full.last_mut().expect("just pushed");
         decoder.decode_out(&mut slot.0);
         let ins = &slot.0;
         if ins.is_invalid() {
             let pos = ins.ip();
             let stop = (pos as usize + 8).min(ctx.sec.data.len());
-            let reason = if decoder.position() >= data.len() && end < u64::from(size) {
+            let reason = if decoder.position() >= data.len() && data.len() < size as usize {
                 "an instruction runs into the next symbol (data or overlapping code in a code section?)"
             } else {
                 "bytes do not decode as an x86-64 instruction (data in a code section?)"
@@ -653,28 +768,65 @@ fn decode_chunk(
         // RIP-relative operand or an indirect branch (jump tables); the others keep the
         // default (no fields), which nothing reads.
         let next = decoder.position() as u64;
-        while ri < relocs.len() && relocs[ri].offset < ins.ip() {
-            ri += 1;
-        }
-        let has_reloc = ri < relocs.len() && relocs[ri].offset < next;
+        let has_reloc = next_reloc < next;
         if has_reloc
             || ins.is_ip_rel_memory_operand()
             || matches!(ins.flow_control(), FlowControl::IndirectBranch | FlowControl::IndirectCall)
         {
             slot.1 = decoder.get_constant_offsets(ins);
         }
+        let len = ins.len() as u8;
+        items.push(Item { ip: pos as u32, aux: full.len() as u32 - 1, len, form: Form::Full });
+        pos = next as usize;
     }
+    Ok(())
+}
+
+/// The instruction at `pos` as the fast decoder sees it, if it claims it and no
+/// relocation (the first at or after `pos` is at `next_reloc`) lies in it; a branch only
+/// when its target lies in the section (else iced's decoding reports it).
+fn fast_item(data: &[u8], pos: usize, size: u32, next_reloc: u64) -> Option<Item> {
+    let f = zvcore::decode_input(data, pos, data.len())?;
+    let len = f.length();
+    if (pos + len) as u64 > next_reloc {
+        return None;
+    }
+    let (form, aux) = match f {
+        zvcore::InputForm::Keep(_) => (Form::Keep, 0),
+        zvcore::InputForm::Addr32(_) => (Form::Addr32, 0),
+        zvcore::InputForm::Branch { rel, .. } => {
+            let t = ((pos + len) as i64).checked_add(rel)?;
+            if t < 0 || t > i64::from(size) {
+                return None;
+            }
+            (Form::Branch, t as u32)
+        }
+    };
+    Some(Item { ip: pos as u32, aux, len: len as u8, form })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_chunk(
+    ctx: &SectionCtx<'_, '_>,
+    start: u64,
+    end: u64,
+    size: u32,
+    data: &[u8],
+    n: usize,
+    insns: Listing<'_>,
+) -> Result<(Emitter, Emitter, Vec<Stub>)> {
     // Symbols must start instructions (the decode path from the section start reaches them).
     let syms_lo = ctx.symbols.partition_point(|&(o, _)| o < start);
     let syms_hi = ctx.symbols.partition_point(|&(o, _)| o < end);
     let syms = &ctx.symbols[syms_lo..syms_hi];
     {
         let mut k = 0;
+        let items = insns.items;
         for &(off, name) in syms {
-            while k < insns.len() && insns[k].0.ip() < off {
+            while k < items.len() && u64::from(items[k].ip) < off {
                 k += 1;
             }
-            if k == insns.len() || insns[k].0.ip() != off {
+            if k == items.len() || u64::from(items[k].ip) != off {
                 return Err(ctx.err(
                     off,
                     "",
@@ -698,9 +850,12 @@ fn decode_chunk(
         }
         let lo = bounds[r];
         let hi = bounds.get(r + 1).copied().unwrap_or(end);
-        let first = insns.partition_point(|(i, _)| i.ip() < lo);
-        let count = insns[first..].iter().take_while(|(i, _)| i.ip() < hi).count();
-        let used = function_uses_r11(&insns[first..first + count]);
+        // The function's instructions as iced decodes them (the fast decoder's too).
+        let first = insns.items.partition_point(|it| u64::from(it.ip) < lo);
+        let count = insns.items[first..].iter().take_while(|it| u64::from(it.ip) < hi).count();
+        let function: Vec<(Instruction, ConstantOffsets)> =
+            (first..first + count).filter_map(|k| insns.get(k)).collect();
+        let used = function_uses_r11(&function);
         r11_used.borrow_mut()[r] = Some(used);
         !used
     };
@@ -721,10 +876,10 @@ fn decode_chunk(
     };
     let mut info = InstructionInfoFactory::new();
     let mut k = 0;
-    while let Some((ins, co)) = insns.get(k) {
+    while let Some(item) = insns.items.get(k) {
         k += 1;
-        let pos = ins.ip() as usize;
-        let len = ins.len();
+        let pos = item.ip as usize;
+        let len = usize::from(item.len);
         let raw = &data[pos..pos + len];
         if ri < relocs.len() && (relocs[ri].offset as usize) < pos {
             return Err(ctx.err(relocs[ri].offset, "", "relocation does not lie on an instruction field", ""));
@@ -736,6 +891,31 @@ fn decode_chunk(
         let rs = &relocs[r0..ri];
         e.in_off = pos as u32;
         e.first = true;
+        // The fast decoder's forms (no relocation in them): what rewrite_one would make.
+        match item.form {
+            Form::Keep => {
+                e.unit(raw, false);
+                continue;
+            }
+            Form::Addr32 => {
+                let mut b = Buf::default();
+                b.push(0x67);
+                for &x in raw {
+                    b.push(x);
+                }
+                e.unit(b.bytes(), false);
+                continue;
+            }
+            Form::Branch => {
+                let (op, op2) = (raw[0], raw.get(1).copied().unwrap_or(0));
+                let (bytes, n, field) = branch_form(op, op2).expect("the fast decoder claims only these branches");
+                let u = e.unit(&bytes[..n], op == 0xE8);
+                local_branch(&mut e, u, field, op, op2, item.aux);
+                continue;
+            }
+            Form::Full => {}
+        }
+        let (ins, co) = &insns.full[item.aux as usize];
         if let Some(r) = rs.iter().find(|r| {
             matches!(
                 r.r_type,
@@ -754,7 +934,8 @@ fn decode_chunk(
             // A general- or local-dynamic sequence: this `lea` and the call of
             // `__tls_get_addr` that follows it are relaxed together, and the call's
             // relocation is consumed with it.
-            let call = insns.get(k).map(|(c, _)| {
+            let next = insns.get(k);
+            let call = next.as_ref().map(|(c, _)| {
                 let (at, n) = (c.ip() as usize, c.len());
                 let c0 = ri;
                 while ri < relocs.len() && (relocs[ri].offset as usize) < at + n {
@@ -773,7 +954,8 @@ fn decode_chunk(
     }
     // Jump-table dispatches with live flags get replay stubs (see crate::flags). Only
     // `jmp *mem` can be a dispatch: without one the analysis has nothing to do.
-    let replays = if insns.iter().any(|(i, _)| i.code() == Code::Jmp_rm64 && i.op0_kind() == OpKind::Memory) {
+    // Every `jmp *mem` was decoded by iced.
+    let replays = if insns.full.iter().any(|(i, _)| i.code() == Code::Jmp_rm64 && i.op0_kind() == OpKind::Memory) {
         let mut labels: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
         // A branch with a relocation leaves the section (`ja` to `.text.unlikely`, a
         // tail call): its encoded displacement is the addend, not a label here.
@@ -781,12 +963,14 @@ fn decode_chunk(
             let k = relocs.partition_point(|r| r.offset < i.ip());
             relocs.get(k).is_some_and(|r| r.offset < i.next_ip())
         };
-        labels.extend(
-            insns
-                .iter()
-                .filter(|(i, _)| i.op0_kind() == OpKind::NearBranch64 && !relocated(i))
-                .map(|(i, _)| i.near_branch_target()),
-        );
+        labels.extend(insns.items.iter().filter_map(|it| match it.form {
+            Form::Branch => Some(u64::from(it.aux)),
+            Form::Full => {
+                let i = &insns.full[it.aux as usize].0;
+                (i.op0_kind() == OpKind::NearBranch64 && !relocated(i)).then(|| i.near_branch_target())
+            }
+            Form::Keep | Form::Addr32 => None,
+        }));
         labels.sort_unstable();
         labels.dedup();
         // Function boundaries: the STT_FUNC symbols; without any, every symbol.
@@ -797,7 +981,7 @@ fn decode_chunk(
         } else {
             &ctx.functions
         };
-        crate::flags::analyse(ctx, insns, relocs, &labels, functions, (start, end))?
+        crate::flags::analyse(ctx, &insns, relocs, &labels, functions, (start, end))?
     } else {
         Vec::new()
     };
@@ -820,6 +1004,35 @@ fn decode_chunk(
         }
     }
     Ok((e, se, stubs))
+}
+
+/// The rel32 form of a direct branch whose opcode is `op` (`op2` the next byte, for
+/// 0x0F): its bytes, their length and the offset of the displacement.
+fn branch_form(op: u8, op2: u8) -> Option<([u8; 9], usize, usize)> {
+    Some(match op {
+        0xE8 => ([0xE8, 0, 0, 0, 0, 0, 0, 0, 0], 5, 1),
+        0xE9 | 0xEB => ([0xE9, 0, 0, 0, 0, 0, 0, 0, 0], 5, 1),
+        0x70..=0x7F => ([0x0F, 0x80 | (op & 0xF), 0, 0, 0, 0, 0, 0, 0], 6, 2),
+        0x0F => ([0x0F, op2, 0, 0, 0, 0, 0, 0, 0], 6, 2),
+        // loop/loope/loopne/jrcxz have only rel8 forms: `op +2; jmp +5; jmp target`.
+        0xE0..=0xE3 => ([op, 2, 0xEB, 5, 0xE9, 0, 0, 0, 0], 9, 5),
+        _ => return None,
+    })
+}
+
+/// The fixup of unit `u`, a direct branch (opcode `op`, then `op2`) to `target` in its
+/// own section, and the rel8 form the layout may pick for `jmp` and `jcc`.
+fn local_branch(e: &mut Emitter, u: u32, field: usize, op: u8, op2: u8, target: u32) {
+    e.fix(u, field, FixKind::LocalBranch { target });
+    let short = match op {
+        0xE9 | 0xEB => 0xEB,
+        0x70..=0x7F => op,
+        0x0F => 0x70 | (op2 & 0xF),
+        _ => 0,
+    };
+    let unit = &mut e.units[u as usize];
+    unit.short = short;
+    unit.target = target;
 }
 
 /// The field of an instruction a relocation applies to, checked.
@@ -965,15 +1178,10 @@ fn rewrite_one(
                 return fail("branch with an operand- or address-size prefix".into(), "");
             }
             let op = raw[pfx.op];
+            let op2 = raw.get(pfx.op + 1).copied().unwrap_or(0);
             let call = ins.flow_control() == FlowControl::Call;
-            let (bytes, n, field): ([u8; 9], usize, usize) = match op {
-                0xE8 => ([0xE8, 0, 0, 0, 0, 0, 0, 0, 0], 5, 1),
-                0xE9 | 0xEB => ([0xE9, 0, 0, 0, 0, 0, 0, 0, 0], 5, 1),
-                0x70..=0x7F => ([0x0F, 0x80 | (op & 0xF), 0, 0, 0, 0, 0, 0, 0], 6, 2),
-                0x0F => ([0x0F, raw[pfx.op + 1], 0, 0, 0, 0, 0, 0, 0], 6, 2),
-                // loop/loope/loopne/jrcxz have only rel8 forms: `op +2; jmp +5; jmp target`.
-                0xE0..=0xE3 => ([op, 2, 0xEB, 5, 0xE9, 0, 0, 0, 0], 9, 5),
-                _ => return fail("unexpected branch encoding".into(), ""),
+            let Some((bytes, n, field)) = branch_form(op, op2) else {
+                return fail("unexpected branch encoding".into(), "");
             };
             let u = e.unit(&bytes[..n], call);
             match rs {
@@ -985,17 +1193,7 @@ fn rewrite_one(
                             "",
                         );
                     }
-                    e.fix(u, field, FixKind::LocalBranch { target: t as u32 });
-                    // jmp and jcc have rel8 forms the layout may pick.
-                    let short = match op {
-                        0xE9 | 0xEB => 0xEB,
-                        0x70..=0x7F => op,
-                        0x0F => 0x70 | (raw[pfx.op + 1] & 0xF),
-                        _ => 0,
-                    };
-                    let unit = &mut e.units[u as usize];
-                    unit.short = short;
-                    unit.target = t as u32;
+                    local_branch(e, u, field, op, op2, t as u32);
                 }
                 [r] if (r.offset - pos) as usize + 4 == len => {
                     e.fix(u, field, FixKind::Reloc(out_reloc(r, field, 4, true)));
@@ -1648,7 +1846,14 @@ fn fill_part(part: &Emitter, laid: &Laid, out: &mut [u8]) {
             out[off..off + 2].copy_from_slice(&[u.short, 0]);
             at = off + 2;
         } else {
-            out[off..off + long].copy_from_slice(&part.bytes[start..start + long]);
+            // Units are short: copy a fixed 16 bytes where both sides have them (one
+            // move instead of a call of memcpy per unit). The bytes past the unit are
+            // overwritten by what follows it, since every byte of `out` is written in
+            // order from here on (NOPs, the next units, the final padding).
+            match (part.bytes.get(start..start + 16), out.get_mut(off..off + 16)) {
+                (Some(src), Some(dst)) if long <= 16 => dst.copy_from_slice(src),
+                _ => out[off..off + long].copy_from_slice(&part.bytes[start..start + long]),
+            }
             at = off + long;
         }
         start += long;
@@ -1841,6 +2046,92 @@ mod tests {
         };
         let d = decode(&ctx)?;
         emit(&ctx, &d, &[0])
+    }
+
+    /// Every form zvcore's fast decoder claims in the rewriter's input, built from each
+    /// opcode of the one-byte and 0F maps with prefix sets (some it must refuse), REX
+    /// bytes, every ModRM byte and SIB bytes for each addressing case, and displacements
+    /// and immediates that make a branch land in its section or outside it: rewritten
+    /// with the fast decoder and with iced alone, the units, bytes and fixups (or the
+    /// error) must be the same.
+    #[test]
+    fn the_fast_decoder_rewrites_every_form_it_claims_as_iced_does() {
+        let prefix_sets: &[&[u8]] = &[
+            &[],
+            &[0x66],
+            &[0x67],
+            &[0xF2],
+            &[0xF3],
+            &[0x66, 0x67],
+            &[0x66, 0xF2],
+            &[0x67, 0xF3],
+            &[0x2E],
+            &[0x66, 0x66, 0x2E],
+            &[0x3E],
+            &[0x64],
+            &[0xF0],
+        ];
+        let rexes: &[&[u8]] = &[&[], &[0x41], &[0x42], &[0x44], &[0x48], &[0x4F]];
+        let sibs = [0x24u8, 0x25, 0x20, 0x65, 0xE4, 0x04, 0x2C];
+        // After the opcode (and ModRM, SIB): zero (a branch to the section's end), 0xE0
+        // (`and $-32`), 0xFB (a branch back before the section), others.
+        let fillers: [&[u8]; 3] =
+            [&[0x00; 12], &[0xE0, 0x00, 0x80, 0xFF, 0x50, 0x60, 0x70, 0x08, 0x01, 0x02, 0x03, 0x04], &[0xFB; 12]];
+        let mut opcodes: Vec<Vec<u8>> = (0..=255u8).filter(|&o| o != 0x0F).map(|o| vec![o]).collect();
+        opcodes.extend((0..=255u8).map(|o| vec![0x0F, o]));
+        let mut seen = std::collections::HashSet::new();
+        let (mut keep, mut addr32, mut branch) = (0usize, 0usize, 0usize);
+        for opc in &opcodes {
+            for pre in prefix_sets {
+                for rex in rexes {
+                    for modrm in 0..=255u8 {
+                        let needs_sib = modrm >> 6 != 3 && modrm & 7 == 4;
+                        let sib_choices: &[u8] = if needs_sib { &sibs } else { &[0x00] };
+                        for &sib in sib_choices {
+                            for filler in fillers {
+                                let mut cand: Vec<u8> = [*pre, rex, &opc[..]].concat();
+                                let opcode_end = cand.len();
+                                cand.push(modrm);
+                                if needs_sib {
+                                    cand.push(sib);
+                                }
+                                cand.extend_from_slice(filler);
+                                let Some(f) = zvcore::decode_input(&cand, 0, cand.len()) else { continue };
+                                let code = &cand[..f.length()];
+                                if f.length() < opcode_end || !seen.insert(code.to_vec()) {
+                                    continue;
+                                }
+                                match f {
+                                    zvcore::InputForm::Keep(_) => keep += 1,
+                                    zvcore::InputForm::Addr32(_) => addr32 += 1,
+                                    zvcore::InputForm::Branch { .. } => branch += 1,
+                                }
+                                let obj = object(code, Vec::new());
+                                let ctx = SectionCtx {
+                                    obj: &obj,
+                                    sec: &obj.sections[1],
+                                    symbols: vec![(0, "f")],
+                                    functions: vec![0],
+                                    emulate_cpuid: false,
+                                };
+                                let size = code.len() as u32;
+                                let run = |fast| match decode_range(&ctx, 0, u64::from(size), size, fast) {
+                                    Ok((e, se, stubs)) => {
+                                        assert!(se.units.is_empty() && stubs.is_empty());
+                                        Ok((e.bytes, e.units, e.fixups, e.relocs.len()))
+                                    }
+                                    Err(err) => Err(err.to_string()),
+                                };
+                                let (a, b) = (run(true), run(false));
+                                assert_eq!(a, b, "{} (claimed as {f:?})", zvcore::verify::hex(code));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("the fast decoder claims {keep} kept, {addr32} addr32 and {branch} branch forms");
+        assert!(keep > 100_000 && addr32 > 100_000 && branch >= 40, "{keep} {addr32} {branch}");
     }
 
     const GD_LEA: [u8; 8] = [0x66, 0x48, 0x8D, 0x3D, 0, 0, 0, 0];

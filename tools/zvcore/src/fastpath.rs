@@ -19,6 +19,11 @@
 //! the tables
 //! below: indirect branches, `ret`, system and string instructions, VEX and EVEX forms.
 //!
+//! [`decode_input`] reads the same tables for zvld's rewriter, whose input is compiler
+//! output before the rewrite: it also claims memory operands that need the 0x67 prefix
+//! (saying so), refuses RIP-relative ones, and lets a call end anywhere. Its claims only
+//! spare the rewriter iced; the rewritten code is verified as all code is.
+//!
 //! Scope and safety: the tables cover only opcodes whose every listed form is on the C3
 //! allow-list; `fastpath_agrees_with_iced_on_every_form_it_claims` (verify_tests.rs)
 //! enumerates the claimed forms with prefixes, every REX byte, every ModRM and several
@@ -224,6 +229,65 @@ static TWO_BYTE: [Desc; 256] = build(true);
 /// Decodes the instruction at `pos` if it is one of the fast forms (see the module
 /// documentation); `bundle_end` is the end of its bundle.
 pub(crate) fn decode(code: &[u8], pos: usize, bundle_end: usize) -> Option<Fast> {
+    decode_as::<false>(code, pos, bundle_end).map(|(f, _)| f)
+}
+
+/// What [`decode_input`] proved about one instruction of compiler output, for the
+/// rewriter (zvld): the length agrees with iced, and so does the rewrite the form needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputForm {
+    /// Not a branch, no RIP-relative operand, and every operand admissible as it is:
+    /// the rewriter keeps its `len` bytes unchanged.
+    Keep(u8),
+    /// Like [`InputForm::Keep`], except that it accesses memory through an operand that
+    /// is not M1, M2 or M3 and has no 0x67 prefix: the rewriter puts 0x67 before its
+    /// `len` bytes (M1), which stays within 15 bytes.
+    Addr32(u8),
+    /// A direct near `jmp`, `jcc` (rel8 or rel32) or `call` (rel32) without any prefix or
+    /// REX, of `len` bytes, whose target is the next instruction's offset plus `rel`.
+    Branch {
+        /// The instruction's length.
+        len: u8,
+        /// The sign-extended displacement.
+        rel: i64,
+    },
+}
+
+impl InputForm {
+    /// The instruction's length in the input.
+    pub fn length(self) -> usize {
+        match self {
+            InputForm::Keep(l) | InputForm::Addr32(l) | InputForm::Branch { len: l, .. } => usize::from(l),
+        }
+    }
+}
+
+/// The same tables for the rewriter's input (compiler output, before the rewrite): the
+/// instruction at `pos`, which must end by `end`, if it is a fast form. Differences from
+/// the verifier's [`decode`]: a memory operand that needs the 0x67 prefix is claimed as
+/// [`InputForm::Addr32`] instead of refused, a RIP-relative operand is refused (its
+/// target needs iced's field offsets), and a call need not end a bundle. Whatever the
+/// verifier's path refuses for other reasons (prefixes, the stack pointer, P1/P2 halves,
+/// opcodes outside the tables) is refused here too, and goes to iced.
+/// zvld's test `the_fast_decoder_rewrites_every_form_it_claims_as_iced_does` rewrites
+/// every claimed form both ways and requires the same result.
+pub fn decode_input(code: &[u8], pos: usize, end: usize) -> Option<InputForm> {
+    let (f, addr32) = decode_as::<true>(code, pos, end)?;
+    Some(match f {
+        Fast::Plain(len) if addr32 => {
+            if len >= 15 {
+                return None;
+            }
+            InputForm::Addr32(len)
+        }
+        Fast::Plain(len) => InputForm::Keep(len),
+        Fast::Branch { len, rel } => InputForm::Branch { len, rel },
+    })
+}
+
+/// [`decode`] (`INPUT` false) or [`decode_input`] (true); the flag says that a memory
+/// operand needs 0x67 (only ever set with `INPUT`).
+fn decode_as<const INPUT: bool>(code: &[u8], pos: usize, bundle_end: usize) -> Option<(Fast, bool)> {
     let b = code.get(pos..bundle_end.min(code.len()))?;
     let mut i = 0;
     let (mut p66, mut p67, mut rep) = (false, false, 0u8);
@@ -258,11 +322,11 @@ pub(crate) fn decode(code: &[u8], pos: usize, bundle_end: usize) -> Option<Fast>
     i += 1;
 
     // Forms without a ModRM byte.
-    let done = |len: usize, imm: usize| -> Option<Fast> {
+    let done = |len: usize, imm: usize| -> Option<(Fast, bool)> {
         let len = len + imm;
-        (len <= 15 && len <= b.len()).then_some(Fast::Plain(len as u8))
+        (len <= 15 && len <= b.len()).then_some((Fast::Plain(len as u8), false))
     };
-    let branch = |len: usize, rel_bytes: usize, call: bool| -> Option<Fast> {
+    let branch = |len: usize, rel_bytes: usize, call: bool| -> Option<(Fast, bool)> {
         if prefixed || rex != 0 {
             return None; // C4 (and REX on a branch is not worth the fast path)
         }
@@ -272,15 +336,15 @@ pub(crate) fn decode(code: &[u8], pos: usize, bundle_end: usize) -> Option<Fast>
             1 => i64::from(d[0] as i8),
             _ => i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]])),
         };
-        if call && pos + total != bundle_end {
+        if call && pos + total != bundle_end && !INPUT {
             return None; // C8: iced reports it
         }
-        Some(Fast::Branch { len: total as u8, rel })
+        Some((Fast::Branch { len: total as u8, rel }, false))
     };
     let iz = if p66 && !w { 2 } else { 4 };
     let plain_ok = rep == 0; // F2/F3 only as SSE mandatory prefixes
     match op {
-        0x0F => return two_byte(b, i, p66, p67, rep, rex),
+        0x0F => return two_byte::<INPUT>(b, i, p66, p67, rep, rex),
         // ALU with %al/%eax and an immediate.
         0x04 | 0x0C | 0x14 | 0x1C | 0x24 | 0x2C | 0x34 | 0x3C | 0xA8 if plain_ok => return done(i, 1),
         0x05 | 0x0D | 0x15 | 0x1D | 0x25 | 0x2D | 0x35 | 0x3D | 0xA9 if plain_ok => return done(i, iz),
@@ -305,8 +369,10 @@ pub(crate) fn decode(code: &[u8], pos: usize, bundle_end: usize) -> Option<Fast>
     if !plain_ok {
         return None;
     }
-    if let Some(f) = esp_form(b, i, op, p66, p67, rex) {
-        return Some(f);
+    if matches!(op, 0x81 | 0x83 | 0x89 | 0x8D) {
+        if let Some(f) = esp_form::<INPUT>(b, i, op, p66, p67, rex) {
+            return Some(f);
+        }
     }
     let m = ONE_BYTE[usize::from(op)];
     if !m.valid() {
@@ -328,11 +394,11 @@ pub(crate) fn decode(code: &[u8], pos: usize, bundle_end: usize) -> Option<Fast>
             return None;
         }
     }
-    modrm_form(b, i, m, imm, p67, rex)
+    modrm_form::<INPUT>(b, i, m, imm, p67, rex)
 }
 
 /// The 0F map: `i` is the offset of the byte after 0x0F.
-fn two_byte(b: &[u8], i: usize, p66: bool, p67: bool, rep: u8, rex: u8) -> Option<Fast> {
+fn two_byte<const INPUT: bool>(b: &[u8], i: usize, p66: bool, p67: bool, rep: u8, rex: u8) -> Option<(Fast, bool)> {
     let op = *b.get(i)?;
     let i = i + 1;
     if (0x80..=0x8F).contains(&op) {
@@ -342,12 +408,12 @@ fn two_byte(b: &[u8], i: usize, p66: bool, p67: bool, rep: u8, rex: u8) -> Optio
         }
         let d = b.get(i..i + 4)?;
         let rel = i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]));
-        return Some(Fast::Branch { len: (i + 4) as u8, rel });
+        return Some((Fast::Branch { len: (i + 4) as u8, rel }, false));
     }
     if (0xC8..=0xCF).contains(&op) {
         // bswap of a register other than the stack pointer
         let r = op & 7 | (rex & 1) << 3;
-        return (!p66 && rep == 0 && r != 4 && i <= b.len()).then_some(Fast::Plain(i as u8));
+        return (!p66 && rep == 0 && r != 4 && i <= b.len()).then_some((Fast::Plain(i as u8), false));
     }
     let class = match (p66, rep) {
         (false, 0) => P_NONE,
@@ -370,14 +436,14 @@ fn two_byte(b: &[u8], i: usize, p66: bool, p67: bool, rep: u8, rex: u8) -> Optio
         return None;
     }
     let imm = usize::from(m.imm_kind() == 1);
-    modrm_form(b, i, m, imm, p67, rex)
+    modrm_form::<INPUT>(b, i, m, imm, p67, rex)
 }
 
 /// The stack-pointer forms C6 admits that compilers emit most, each exactly: `add` or
 /// `sub` of an immediate to %esp and `lea ...,%esp` (32-bit writes, which zero-extend
 /// into range), and `mov` from the stack pointer to another register (a read). Anything
 /// else naming register 4 is left to iced.
-fn esp_form(b: &[u8], i: usize, op: u8, p66: bool, p67: bool, rex: u8) -> Option<Fast> {
+fn esp_form<const INPUT: bool>(b: &[u8], i: usize, op: u8, p66: bool, p67: bool, rex: u8) -> Option<(Fast, bool)> {
     let modrm = *b.get(i)?;
     let (md, reg, rm) = (modrm >> 6, (modrm >> 3) & 7, modrm & 7);
     let (rex_r, rex_b, w) = ((rex >> 2) & 1, rex & 1, rex & 8 != 0);
@@ -385,27 +451,29 @@ fn esp_form(b: &[u8], i: usize, op: u8, p66: bool, p67: bool, rex: u8) -> Option
         // add/sub $imm, %esp
         0x81 | 0x83 if md == 3 && rm == 4 && rex_b == 0 && !w && !p66 && (reg == 0 || reg == 5) => {
             let len = i + 1 + if op == 0x83 { 1 } else { 4 };
-            (len <= 15 && len <= b.len()).then_some(Fast::Plain(len as u8))
+            (len <= 15 && len <= b.len()).then_some((Fast::Plain(len as u8), false))
         }
         // lea m, %esp
         0x8D if md != 3 && reg == 4 && rex_r == 0 && !w && !p66 => {
             let m = Desc::new(Reg::Ext(0xFF), Rm::MemOnly, Imm::None, true, PS_PD);
-            modrm_form(b, i, m, 0, p67, rex)
+            modrm_form::<INPUT>(b, i, m, 0, p67, rex)
         }
         // mov %rsp/%esp/%sp, r (register destination other than the stack pointer)
         0x89 if md == 3 && reg == 4 && rex_r == 0 && (rm | rex_b << 3) != 4 => {
             let len = i + 1;
-            (len <= b.len()).then_some(Fast::Plain(len as u8))
+            (len <= b.len()).then_some((Fast::Plain(len as u8), false))
         }
         _ => None,
     }
 }
 
 /// The ModRM byte at `i`, its SIB and displacement, then `imm` bytes: the instruction's
-/// length, if every operand is admissible.
-fn modrm_form(b: &[u8], i: usize, m: Desc, imm: usize, p67: bool, rex: u8) -> Option<Fast> {
+/// length, if every operand is admissible. With `INPUT`, a memory operand that is not
+/// (it needs 0x67) is claimed with the flag set, and a RIP-relative one is refused.
+fn modrm_form<const INPUT: bool>(b: &[u8], i: usize, m: Desc, imm: usize, p67: bool, rex: u8) -> Option<(Fast, bool)> {
     let modrm = *b.get(i)?;
     let mut len = i + 1;
+    let mut addr32 = false;
     let md = modrm >> 6;
     let reg = (modrm >> 3) & 7;
     let rm = modrm & 7;
@@ -436,11 +504,17 @@ fn modrm_form(b: &[u8], i: usize, m: Desc, imm: usize, p67: bool, rex: u8) -> Op
             }
             admissible |= no_index && (no_base || (base == 4 && rex_b == 0));
         } else if md == 0 && rm == 5 {
+            if INPUT {
+                return None; // the rewriter needs iced's view of a RIP-relative operand
+            }
             len += 4; // rip-relative (M2)
             admissible = true;
         }
         if !admissible {
-            return None;
+            if !INPUT {
+                return None;
+            }
+            addr32 = true;
         }
         len += match md {
             1 => 1,
@@ -449,5 +523,5 @@ fn modrm_form(b: &[u8], i: usize, m: Desc, imm: usize, p67: bool, rex: u8) -> Op
         };
     }
     let len = len + imm;
-    (len <= 15 && len <= b.len()).then_some(Fast::Plain(len as u8))
+    (len <= 15 && len <= b.len()).then_some((Fast::Plain(len as u8), addr32))
 }

@@ -109,6 +109,7 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct VerifiedCode<'a> {
     base: u64,
+    kind: RegionKind,
     bytes: std::borrow::Cow<'a, [u8]>,
 }
 
@@ -181,7 +182,7 @@ fn verify_parsed(nexe: Nexe<'_>, opts: Options, threads: usize) -> Result<Verifi
     if out.count > 0 {
         return Err(out.finish(bytes.len() as u64));
     }
-    let code = VerifiedCode { base: seg.vaddr, bytes: bytes.into() };
+    let code = VerifiedCode { base: seg.vaddr, kind: RegionKind::CodeSegment, bytes: bytes.into() };
     Ok(VerifiedNexe { nexe, code })
 }
 
@@ -408,7 +409,7 @@ pub fn verify_nexe_cached<'a>(
     });
     match code {
         Some((base, bytes, record)) if cache.contains(&record) => {
-            let code = VerifiedCode { base, bytes: bytes.into() };
+            let code = VerifiedCode { base, kind: RegionKind::CodeSegment, bytes: bytes.into() };
             Ok((VerifiedNexe { nexe, code }, CacheUse::Hit))
         }
         _ => {
@@ -482,13 +483,58 @@ pub fn verify_region_with(
     threads: usize,
     decoding: Decoding,
 ) -> Result<VerifiedCode<'static>, Rejected> {
+    let v = verify_region_in_place(base, code, kind, opts, threads, decoding)?;
+    // A private copy: the caller's memory may change after this returns.
+    Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Owned(v.bytes.into_owned()) })
+}
+
+/// [`verify_region_with`] without the private copy: the result borrows `code`, which no
+/// Rust code can change while it is borrowed. As with [`verify_nexe_parallel`], the
+/// caller must verify private memory, never a shared or file-backed mapping (zvld
+/// verifies the code it built in its own buffer, then writes that buffer).
+pub fn verify_region_in_place(
+    base: u64,
+    code: &[u8],
+    kind: RegionKind,
+    opts: Options,
+    threads: usize,
+    decoding: Decoding,
+) -> Result<VerifiedCode<'_>, Rejected> {
     let mut out = Sink::new(opts);
     check_code(base, code, kind, &mut out, threads, decoding);
     if out.count > 0 {
         return Err(out.finish(code.len() as u64));
     }
-    // A private copy: the caller's memory may change after this returns.
-    Ok(VerifiedCode { base, bytes: std::borrow::Cow::Owned(code.to_vec()) })
+    Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Borrowed(code) })
+}
+
+/// [`verify_nexe_parallel`] for a file whose code the caller has verified already (zvld
+/// verifies the code it built while it builds the rest of the file): the file's structure
+/// and layout (ELF, C1, C10) are checked every time, and the code's rules are skipped
+/// only when the file's code segment is exactly `known`: the same base address and the
+/// same bytes (compared byte for byte), verified as a code segment. Anything else is
+/// verified in full. The result is the one a full verification gives, as with
+/// [`verify_nexe_cached`], whose hit this is without a digest.
+pub fn verify_nexe_known<'a>(
+    data: &'a [u8],
+    opts: Options,
+    threads: usize,
+    known: &VerifiedCode<'_>,
+) -> Result<(VerifiedNexe<'a>, CacheUse), Rejected> {
+    let nexe = Nexe::parse(data).map_err(|e| reject_malformed(&e))?;
+    // Only a file with a clean layout and a code segment can be accepted at all.
+    let same = nexe.code_segment().filter(|_| nexe.layout_violations.is_empty()).and_then(|seg| {
+        let bytes = nexe.segment_bytes(&seg);
+        let same = known.kind == RegionKind::CodeSegment && known.base == seg.vaddr && *known.bytes == *bytes;
+        same.then_some((seg.vaddr, bytes))
+    });
+    match same {
+        Some((base, bytes)) => {
+            let code = VerifiedCode { base, kind: RegionKind::CodeSegment, bytes: bytes.into() };
+            Ok((VerifiedNexe { nexe, code }, CacheUse::Hit))
+        }
+        None => Ok((verify_parsed(nexe, opts, threads)?, CacheUse::Miss)),
+    }
 }
 
 struct Sink {

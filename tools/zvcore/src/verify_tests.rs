@@ -612,6 +612,34 @@ fn a_cached_code_key_does_not_excuse_layout_or_structure() {
     }
 }
 
+/// zvld's check of its own output: code verified in place beforehand excuses only a
+/// code segment with exactly those bytes, at that base, verified as a code segment.
+#[test]
+fn known_code_excuses_only_the_same_bytes_at_the_same_base() {
+    let n = valid_nexe(7, 4096);
+    let parsed = Nexe::parse(&n).expect("parses");
+    let seg = parsed.code_segment().expect("a code segment");
+    let code = parsed.segment_bytes(&seg).to_vec();
+    let opts = Options::default();
+    let known = verify_region_in_place(seg.vaddr, &code, RegionKind::CodeSegment, opts, 2, Decoding::Fast).unwrap();
+    let (v, used) = verify_nexe_known(&n, opts, 1, &known).expect("verifies");
+    assert_eq!(used, CacheUse::Hit);
+    assert_eq!(v.code.bytes(), verify_nexe(&n, opts).unwrap().code.bytes());
+    assert_eq!(v.code.base(), seg.vaddr);
+    // The same bytes known at another base, or as a Jail region (no sled rule): verified again.
+    let elsewhere = verify_region_in_place(seg.vaddr + 32, &code, RegionKind::CodeSegment, opts, 1, Decoding::Fast);
+    assert_eq!(verify_nexe_known(&n, opts, 1, &elsewhere.unwrap()).unwrap().1, CacheUse::Miss);
+    let jail = verify_region_in_place(seg.vaddr, &code, RegionKind::Jail, opts, 1, Decoding::Fast).unwrap();
+    assert_eq!(verify_nexe_known(&n, opts, 1, &jail).unwrap().1, CacheUse::Miss);
+    // Every attack (other code, or a broken file around it) gets the full verifier's verdict.
+    for a in attacks() {
+        let want: BTreeSet<Rule> = a.rules.iter().copied().collect();
+        let r = verify_nexe_known(&a.nexe, opts, 1, &known);
+        let got: BTreeSet<Rule> = r.err().map(|r| r.violations.iter().map(|v| v.rule).collect()).unwrap_or_default();
+        assert_eq!(got, want, "{}", a.name);
+    }
+}
+
 #[test]
 fn trailing_hlt_counts_like_a_byte_loop() {
     let slow = |c: &[u8]| c.iter().rev().take_while(|&&b| b == form::HLT).count();
