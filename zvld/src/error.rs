@@ -144,6 +144,44 @@ pub enum LinkError {
     },
     /// A command-line error.
     Usage(String),
+    /// Several errors of one phase (every instruction that cannot be rewritten, in input
+    /// order), reported together like undefined symbols.
+    Several(Vec<LinkError>),
+}
+
+impl LinkError {
+    /// One error for `errors` (at least one): the error itself when there is one.
+    pub fn combine(mut errors: Vec<LinkError>) -> LinkError {
+        let mut flat = Vec::with_capacity(errors.len());
+        for e in errors.drain(..) {
+            match e {
+                LinkError::Several(v) => flat.extend(v),
+                e => flat.push(e),
+            }
+        }
+        if flat.len() == 1 {
+            flat.pop().unwrap_or(LinkError::Usage(String::new()))
+        } else {
+            LinkError::Several(flat)
+        }
+    }
+
+    /// Collects `results` in order: every value, or every error (combined).
+    pub fn collect<T>(results: impl IntoIterator<Item = Result<T>>) -> Result<Vec<T>> {
+        let mut ok = Vec::new();
+        let mut errors = Vec::new();
+        for r in results {
+            match r {
+                Ok(v) => ok.push(v),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(ok)
+        } else {
+            Err(LinkError::combine(errors))
+        }
+    }
 }
 
 impl fmt::Display for LinkError {
@@ -213,6 +251,13 @@ impl fmt::Display for LinkError {
             }
             LinkError::Layout { reason } => write!(f, "layout: {reason}"),
             LinkError::Usage(s) => write!(f, "{s}"),
+            LinkError::Several(v) => {
+                write!(f, "{} errors:", v.len())?;
+                for e in v {
+                    write!(f, "\n  {e}")?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -328,8 +328,8 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
             }
         })
         .collect();
-    let decoded: Vec<Decoded> =
-        ctxs.par_iter().map(rewrite::decode).collect::<Vec<Result<_>>>().into_iter().collect::<Result<_>>()?;
+    // Every section's errors, not only the first's.
+    let decoded: Vec<Decoded> = LinkError::collect(ctxs.par_iter().map(rewrite::decode).collect::<Vec<Result<_>>>())?;
     let t_dec = t1.elapsed().as_secs_f64() * 1e3;
 
     // Indirect-branch targets: symbols, and every code address a relocation takes.

@@ -581,12 +581,10 @@ fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
         }
     }
     cuts.push(u64::from(size));
-    let parts: Vec<(Emitter, Emitter, Vec<Stub>)> = cuts
-        .par_windows(2)
-        .map(|w| decode_range(ctx, w[0], w[1], size, fast))
-        .collect::<Vec<Result<_>>>()
-        .into_iter()
-        .collect::<Result<_>>()?; // the first error in input order, whichever thread hit it
+    let parts: Vec<Result<(Emitter, Emitter, Vec<Stub>)>> =
+        cuts.par_windows(2).map(|w| decode_range(ctx, w[0], w[1], size, fast)).collect();
+    // Every chunk's errors, in input order, whichever thread hit them.
+    let parts = LinkError::collect(parts)?;
     let mut main = Vec::with_capacity(parts.len());
     let mut stub_parts = Vec::new();
     let mut stubs = Vec::new();
@@ -875,6 +873,7 @@ fn decode_chunk(
         firsts: 0,
     };
     let mut info = InstructionInfoFactory::new();
+    let mut failed: Vec<LinkError> = Vec::new();
     let mut k = 0;
     while let Some(item) = insns.items.get(k) {
         k += 1;
@@ -947,7 +946,19 @@ fn decode_chunk(
             relax_tls(ctx, &mut e, ins, raw, rs, call)?;
             continue;
         }
-        rewrite_one(ctx, &mut e, ins, co, raw, rs, &|| r11_free_at(pos as u64), size, &mut info)?;
+        // An instruction that cannot be rewritten is recorded and the walk goes on, so
+        // that one link names them all (up to 100 a chunk); the chunk then fails.
+        match rewrite_one(ctx, &mut e, ins, co, raw, rs, &|| r11_free_at(pos as u64), size, &mut info) {
+            Ok(()) => {}
+            Err(err @ LinkError::Rewrite { .. }) if failed.len() < 100 => failed.push(err),
+            Err(err) => {
+                failed.push(err);
+                return Err(LinkError::combine(failed));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(LinkError::combine(failed));
     }
     if let Some(r) = relocs.get(ri) {
         return Err(ctx.err(r.offset, "", "relocation past the last instruction", ""));
@@ -1098,23 +1109,37 @@ fn rewrite_one(
                     e.unit(&[0x81, 0xC4, n[0], n[1], n[2], n[3]], false);
                     e.unit(p1(11, false).bytes(), false);
                 }
-                _ => return fail("far or 16-bit return".into(), ""),
+                _ => {
+                    return fail(
+                        "far or 16-bit return (C3)".into(),
+                        "use a near `ret` (a flat sandbox has no far transfers)",
+                    )
+                }
             }
             return Ok(());
         }
         FlowControl::IndirectBranch | FlowControl::IndirectCall => {
             let call = ins.flow_control() == FlowControl::IndirectCall;
             if pfx.p66 {
-                return fail("16-bit indirect branch".into(), "");
+                return fail(
+                    "16-bit indirect branch (C4: no 0x66 prefix on a branch)".into(),
+                    "branch through a 64-bit register or memory operand",
+                );
             }
             match ins.op0_kind() {
                 OpKind::Register => {
                     let r = ins.op0_register();
                     let Some(n) = gpr64_number(r) else {
-                        return fail("indirect branch through a non-64-bit register".into(), "");
+                        return fail(
+                            "indirect branch through a register that is not 64-bit".into(),
+                            "branch through a 64-bit general register",
+                        );
                     };
                     if r == Register::RSP {
-                        return fail("indirect branch through %rsp cannot be masked (P1 excludes rsp)".into(), "");
+                        return fail(
+                            "indirect branch through %rsp cannot be masked (C9: P1 excludes rsp)".into(),
+                            "copy the target to another register first (`mov %rsp,%rax; jmp *%rax`)",
+                        );
                     }
                     e.unit(p1(n, call).bytes(), call);
                 }
@@ -1127,7 +1152,10 @@ fn rewrite_one(
                         );
                     }
                     if pfx.seg.is_some_and(|s| s == 0x64 || s == 0x65) {
-                        return fail("indirect branch through a %fs/%gs operand".into(), "");
+                        return fail(
+                            "indirect branch through a %fs/%gs operand (C4)".into(),
+                            "load the target into a register first (`mov %fs:X,%rax; jmp *%rax`: zvld rewrites %fs loads)",
+                        );
                     }
                     let base = ins.memory_base();
                     let m2_or_m3 = ins.memory_index() == Register::None
@@ -1166,16 +1194,19 @@ fn rewrite_one(
                     }
                     e.unit(p1(11, call).bytes(), call);
                 }
-                _ => return fail("far indirect branch".into(), ""),
+                _ => return fail("far indirect branch (C3)".into(), "use a near branch"),
             }
             return Ok(());
         }
         FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch | FlowControl::Call => {
             if ins.op0_kind() != OpKind::NearBranch64 {
-                return fail("far branch".into(), "");
+                return fail("far branch (C3)".into(), "use a near branch");
             }
             if pfx.p66 || pfx.p67 {
-                return fail("branch with an operand- or address-size prefix".into(), "");
+                return fail(
+                    "branch with an operand- or address-size prefix (C4)".into(),
+                    "remove the 0x66/0x67 prefix (assemblers add it only when asked, with data16/addr32 or .byte)",
+                );
             }
             let op = raw[pfx.op];
             let op2 = raw.get(pfx.op + 1).copied().unwrap_or(0);
@@ -1224,11 +1255,7 @@ fn rewrite_one(
     if !zvcore::verify::code_is_allowed(code) {
         return fail(
             format!("`{}` is not on the form-1 allow-list (C3)", format!("{:?}", ins.mnemonic()).to_lowercase()),
-            if code == Code::Cpuid {
-                "the sandbox hides the CPU's identity; remove it, or link with -Wl,--emulate-cpuid to get zrt's fixed baseline answer (SSE2, no AVX)"
-            } else {
-                "remove it from the program (non-deterministic and system instructions cannot run in the sandbox)"
-            },
+            allow_list_hint(code, ins.mnemonic()),
         );
     }
     // One pass over the operands: system registers, the stack pointer, memory forms.
@@ -1240,7 +1267,11 @@ fn rewrite_one(
             OpKind::Register => {
                 let r = ins.op_register(i);
                 if r.is_segment_register() || r.is_cr() || r.is_dr() || r.is_tr() || r.is_bnd() || r.is_k() {
-                    return fail(format!("accesses the system register {r:?} (C3)"), "");
+                    return fail(
+                        format!("accesses the system register {r:?} (C3)"),
+                        "segment, control, debug, bound and mask registers are not available in the sandbox: remove \
+                         the instruction (thread-local storage is reached through %fs: operands, which zvld rewrites)",
+                    );
                 }
                 names_sp |= is_sp(r);
             }
@@ -1266,12 +1297,23 @@ fn rewrite_one(
             | Code::Btc_rm64_r64
     ) && ins.op0_kind() == OpKind::Memory
     {
-        return fail("bit test with a register offset on memory (C3)".into(), "");
+        let reach = match ins.op1_register().size() {
+            2 => "2^15",
+            4 => "2^31",
+            _ => "2^63",
+        };
+        return fail(
+            format!("bit test with a register bit offset on memory (C3: the offset reaches +-{reach} bits)"),
+            "load the word into a register and test it there, or use an immediate bit offset",
+        );
     }
 
     // %fs: operands (TLS).
     if pfx.seg == Some(0x65) {
-        return fail("%gs: memory operand (C4); zv has no %gs base".into(), "");
+        return fail(
+            "%gs: memory operand (C4); zv has no %gs base".into(),
+            "use %fs: (thread-local storage, which zvld rewrites) or an ordinary address",
+        );
     }
     if pfx.seg == Some(0x64) {
         return rewrite_fs(ctx, e, ins, co, raw, rs, &pfx, r11_free());
@@ -1303,13 +1345,20 @@ fn rewrite_one(
             {
                 clear_w = true;
             } else {
-                return fail("writes the stack pointer in a way that has no 32-bit equivalent (C6)".into(), "");
+                return fail(
+                    "writes the stack pointer in a way that has no 32-bit equivalent (C6)".into(),
+                    "compute the new stack pointer in another register, then move its 32-bit half to %esp \
+                     (`mov %eax,%esp`, kept as it is)",
+                );
             }
         }
     } else if m == Mnemonic::Pop && ins.op0_kind() == OpKind::Register && is_sp(ins.op0_register()) {
-        return fail("pop into the stack pointer (C6)".into(), "");
+        return fail("pop into the stack pointer (C6)".into(), "pop into another register, then `mov %eXX,%esp`");
     } else if matches!(m, Mnemonic::Enter) {
-        return fail("enter (C6)".into(), "");
+        return fail(
+            "enter (C3, C6)".into(),
+            "build the frame with `push %rbp; mov %rsp,%rbp; sub $N,%rsp` (compilers do)",
+        );
     }
 
     // Memory operands.
@@ -1419,6 +1468,34 @@ fn rip_local(ctx: &SectionCtx<'_, '_>, ins: &Instruction, co: &ConstantOffsets, 
         return Err(ctx.err(ins.ip(), &text(ins), "RIP-relative operand outside its section without a relocation", ""));
     }
     Ok((target as u32, co.displacement_offset()))
+}
+
+/// What to do about an instruction that is not on the form's allow-list (C3).
+fn allow_list_hint(code: Code, m: Mnemonic) -> &'static str {
+    use Mnemonic::*;
+    match m {
+        _ if code == Code::Cpuid => {
+            "the sandbox hides the CPU's identity; remove it, or link with -Wl,--emulate-cpuid to get zrt's fixed \
+             baseline answer (SSE2, no AVX)"
+        }
+        Rdtsc | Rdtscp | Rdpmc | Rdrand | Rdseed | Rdpid | Xgetbv => {
+            "it is non-deterministic: use what zrt gives instead (clock_gettime, getrandom: fixed by --time and --seed)"
+        }
+        Enter => "build the frame with `push %rbp; mov %rsp,%rbp; sub $N,%rsp` (compilers do)",
+        Pushf | Pushfq | Popf | Popfq => {
+            "the flags register cannot be saved or loaded whole in the sandbox: use lahf/sahf or setcc for the flags \
+             you need"
+        }
+        Syscall | Sysenter | Int | Int3 | Into | Iret | Iretd | Iretq => {
+            "system calls reach the runtime only through zrt (a `syscall` in code zvld rewrites becomes a call of \
+             __zv_syscall): call the C library instead"
+        }
+        _ => {
+            "it is not in the instruction sets FORM.md C3 allows (general-purpose, x87, MMX, SSE to SSE4.2, AVX, \
+             AVX2, FMA, F16C, BMI1/2, LZCNT, POPCNT, ADX, MOVBE, AES-NI, PCLMULQDQ, SHA): remove it, or compile \
+             without the extension that emits it"
+        }
+    }
 }
 
 /// `%fs:` operands: `mov %fs:0,%reg` becomes a load of `__zv_tp`; any other operand with

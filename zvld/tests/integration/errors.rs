@@ -448,3 +448,37 @@ fn zvld_pulls_what_its_rewrites_need_from_libzrt_wherever_it_stands() {
     assert!(err.contains("libc.a(") && err.contains("(.text") && err.contains(" in function "), "{err}");
     assert!(err.contains("libzrt.a"), "no advice: {err}");
 }
+
+/// Every instruction that cannot be rewritten is named in one link (QA finding: only the
+/// first was), each with its rule id and what to do.
+#[test]
+fn every_instruction_that_cannot_be_rewritten_is_named_with_its_rule_and_a_remedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "many.S",
+        ".text\n.globl main\nmain:\n  cpuid\n  rdtsc\n  pushf\n  pop %rsp\n  jmp *%rsp\n  bt %eax,(%rdi)\n  ret\n\
+         .section .text.other,\"ax\",@progbits\n.globl f2\nf2:\n  mov %gs:0,%rax\n  enter $8,$0\n  ret\n\
+         .section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let mut c = zvcc();
+    c.arg(&src).arg("-o").arg(dir.path().join("many.nexe"));
+    let err = run_err(c, "zvcc many.S");
+    assert!(err.contains("8 errors:"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("cannot rewrite ")).collect();
+    assert_eq!(lines.len(), 8, "{err}");
+    let expect = [
+        ("`cpuid`", "(C3)", "--emulate-cpuid"),
+        ("`rdtsc`", "(C3)", "clock_gettime"),
+        ("`pushf`", "(C3)", "lahf/sahf"),
+        ("`pop %rsp`", "(C6)", "pop into another register"),
+        ("`jmp *%rsp`", "(C9", "another register"),
+        ("`bt %eax,(%rdi)`", "(C3", "2^31"),
+        ("`mov %gs:0,%rax`", "(C4)", "%fs:"),
+        ("`enter $8,$0`", "(C3)", "push %rbp"),
+    ];
+    for (line, (insn, rule, remedy)) in lines.iter().zip(expect) {
+        assert!(line.contains(insn) && line.contains(rule) && line.contains(remedy), "{insn}: {line}");
+        assert!(line.contains("many.o(.text") && line.contains(" in function "), "{line}");
+    }
+}
