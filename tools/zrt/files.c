@@ -49,7 +49,8 @@
 
 #define ZRT_MAX_OFD 256
 #define ZRT_PATH_MAX 1024
-#define ZRT_DIR_PATH 120
+/* Directory paths (open directories, the working directory) as long as any path. */
+#define ZRT_DIR_PATH ZRT_PATH_MAX
 #define ZRT_DEV 0x5a56
 #define ZRT_UID 1000
 /* ioctls setting and clearing close-on-exec (asm-generic/ioctls.h). */
@@ -67,10 +68,13 @@ struct ofd {
   int flags;      /* access mode and status flags, as F_GETFL reports them */
   int64_t pos;    /* position of the random side(s) */
   int64_t extent; /* highest offset written through this description (random writes) */
-  char path[ZRT_DIR_PATH]; /* directories: the canonical path */
+  char *path;     /* directories: the canonical path (in ofd_paths) */
 };
 
 static struct ofd ofds[ZRT_MAX_OFD];
+/* The descriptions' directory paths, apart from them so that the table stays small (its
+ * slots are touched only for directories). */
+static char ofd_paths[ZRT_MAX_OFD][ZRT_DIR_PATH];
 static int fd_ofd[ZRT_MAX_FD]; /* ofd index + 1; 0: the fd is free */
 static unsigned char fd_cloexec[ZRT_MAX_FD];
 static int fds_ready;
@@ -84,6 +88,20 @@ static int ch_writable(int ch) { return channel(ch)->limits[PutsLimit] > 0 && ch
 static int read_random(int ch) { return channel(ch)->type == RGetSPut || channel(ch)->type == RGetRPut; }
 static int write_random(int ch) { return channel(ch)->type == SGetRPut || channel(ch)->type == RGetRPut; }
 
+/* A directory's inode number: 2 for `/`, else an FNV-1a hash of its canonical path (the
+ * first `len` bytes of `a`, then `/` and `b` when `b` is given), the same in stat and in
+ * a parent's getdents64 entries. */
+static uint64_t dir_ino(const char *a, size_t len, const char *b, size_t blen) {
+  if (!b && len <= 1) return 2;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)a[i]) * 1099511628211ull;
+  if (b) {
+    if (len > 1) h = (h ^ (unsigned char)'/') * 1099511628211ull;
+    for (size_t i = 0; i < blen; i++) h = (h ^ (unsigned char)b[i]) * 1099511628211ull;
+  }
+  return h | (1ull << 40);
+}
+
 static int new_ofd(int kind, int ch, int flags) {
   for (int i = 0; i < ZRT_MAX_OFD; i++) {
     if (ofds[i].refs == 0) {
@@ -93,7 +111,8 @@ static int new_ofd(int kind, int ch, int flags) {
       ofds[i].flags = flags;
       ofds[i].pos = 0;
       ofds[i].extent = 0;
-      ofds[i].path[0] = 0;
+      ofds[i].path = ofd_paths[i];
+      if (kind == K_DIR) ofds[i].path[0] = 0;
       return i;
     }
   }
@@ -160,6 +179,38 @@ static void ch_set_size(int ch, int64_t size) {
 /* Bytes written up to `end`: the channel is at least that long. */
 static void ch_grow(int ch, int64_t end) {
   if (end > ch_size(ch)) ch_set_size(ch, end);
+}
+
+/* What the guest's truncation of a channel changes beyond its size (O_TRUNC):
+ * - a random-read, sequential-write channel (type 1) appends its writes at the host
+ *   file's end, so after a truncation the guest's offset 0 is where the host file ended
+ *   then: reads are shifted by ch_read_base;
+ * - a sequential-read channel is read where the runtime's position is (ch_seq_read
+ *   counts what it delivered): once the guest truncated it, reads stop at the size. */
+static int64_t ch_read_base[ZRT_MAX_CH];
+static int64_t ch_seq_read[ZRT_MAX_CH];
+static unsigned char ch_truncated[ZRT_MAX_CH];
+
+static int in_table(int ch) { return ch >= 0 && ch < ZRT_MAX_CH; }
+static int64_t read_base(int ch) { return in_table(ch) ? ch_read_base[ch] : 0; }
+
+/* Empties the channel as the guest sees it (O_TRUNC, or a truncate to 0 bytes). */
+static void ch_truncate(int ch) {
+  if (in_table(ch)) {
+    if (read_random(ch) && !write_random(ch)) ch_read_base[ch] += ch_size(ch);
+    ch_truncated[ch] = 1;
+  }
+  ch_set_size(ch, 0);
+}
+
+/* Whether zrt knows the channel's size: the user manifest gives it for a random-read
+ * channel (RUNTIME.md section 4), zvrun empties a write-only one at start-up, and a
+ * truncation sets it. A readable channel with a sequential read side and a random write
+ * side (type 2) starts with a size zrt cannot know: O_APPEND and SEEK_END on it are
+ * refused (-EINVAL) instead of writing over the file from offset 0. */
+static int size_known(int ch) {
+  if (read_random(ch) || !ch_readable(ch) || !write_random(ch)) return 1;
+  return in_table(ch) && ch_truncated[ch];
 }
 
 static int64_t ofd_size(const struct ofd *o) {
@@ -343,6 +394,7 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
    * channel has no size to reset. */
   int truncate = t.kind == K_CHANNEL && (flags & O_TRUNC) && acc != O_RDONLY &&
                  (read_random(t.ch) || write_random(t.ch));
+  if (t.kind == K_CHANNEL && (flags & O_APPEND) && acc != O_RDONLY && !truncate && !size_known(t.ch)) return -EINVAL;
   init_fds();
   int fd = lowest_free_fd(0);
   if (fd < 0) return fd;
@@ -350,7 +402,7 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
   /* The kernel sets O_LARGEFILE on every file a 64-bit process opens. */
   int o = new_ofd(t.kind, t.ch, acc | status | O_LARGEFILE);
   if (o < 0) return o;
-  if (truncate) ch_set_size(t.ch, 0);
+  if (truncate) ch_truncate(t.ch);
   if (t.kind == K_DIR) zrt_copy(ofds[o].path, t.path, (size_t)t.len + 1);
   fd_ofd[fd] = o + 1;
   fd_cloexec[fd] = (flags & O_CLOEXEC) != 0;
@@ -458,10 +510,20 @@ long zrt_read(long fd, void *buf, size_t n) {
   if (o->kind == K_DIR) return -EISDIR;
   if (o->kind == K_NULL || n == 0) return 0;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
-  if (!read_random(o->ch)) return io_result(zvm_pread(o->ch, buf, (int64_t)n, 0));
+  if (!read_random(o->ch)) {
+    int ch = o->ch;
+    if (in_table(ch) && ch_truncated[ch]) {
+      int64_t left = ch_size(ch) - ch_seq_read[ch];
+      if (left <= 0) return 0;
+      if ((int64_t)n > left) n = (size_t)left;
+    }
+    int64_t r = zvm_pread(ch, buf, (int64_t)n, 0);
+    if (r > 0 && in_table(ch)) ch_seq_read[ch] += r;
+    return io_result(r);
+  }
   n = clamp_to_size(o, o->pos, n);
   if (n == 0) return 0;
-  int64_t r = zvm_pread(o->ch, buf, (int64_t)n, o->pos);
+  int64_t r = zvm_pread(o->ch, buf, (int64_t)n, read_base(o->ch) + o->pos);
   if (r > 0) o->pos += r;
   return io_result(r);
 }
@@ -484,6 +546,7 @@ long zrt_write(long fd, const void *buf, size_t n) {
     return io_result(r);
   }
   if (o->flags & O_APPEND) o->pos = ofd_size(o);
+  if (o->pos > INT64_MAX - (int64_t)n) return -EINVAL; /* past the largest offset, as Linux */
   int64_t r = zvm_pwrite(o->ch, buf, (int64_t)n, o->pos);
   if (r > 0) {
     o->pos += r;
@@ -535,7 +598,7 @@ long zrt_pread(long fd, void *buf, size_t n, long off) {
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
   n = clamp_to_size(o, off, n);
   if (n == 0) return 0;
-  return io_result(zvm_pread(o->ch, buf, (int64_t)n, off));
+  return io_result(zvm_pread(o->ch, buf, (int64_t)n, read_base(o->ch) + off));
 }
 
 long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
@@ -548,6 +611,7 @@ long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
   if (!write_random(o->ch)) return -ESPIPE;
   if (n == 0) return 0;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
+  if (off > INT64_MAX - (int64_t)n) return -EINVAL; /* past the largest offset, as Linux */
   int64_t r = zvm_pwrite(o->ch, buf, (int64_t)n, off);
   if (r > 0 && off + r > o->extent) o->extent = off + r;
   if (r > 0) ch_grow(o->ch, off + r);
@@ -564,7 +628,7 @@ long zrt_fd_pread_all(long fd, void *buf, size_t n, long off) {
   size_t done = 0;
   while (done < n) {
     size_t want = n - done > (size_t)ZRT_MAX_RW ? (size_t)ZRT_MAX_RW : n - done;
-    int64_t r = zvm_pread(o->ch, (char *)buf + done, (int64_t)want, off + (int64_t)done);
+    int64_t r = zvm_pread(o->ch, (char *)buf + done, (int64_t)want, read_base(o->ch) + off + (int64_t)done);
     if (r < 0) return io_result(r);
     if (r == 0) break; /* past the end: the rest of the mapping stays zero */
     done += (size_t)r;
@@ -588,7 +652,10 @@ long zrt_lseek(long fd, long off, long whence) {
   switch (whence) {
     case SEEK_SET: base = 0; break;
     case SEEK_CUR: base = o->pos; break;
-    case SEEK_END: base = ofd_size(o); break;
+    case SEEK_END:
+      if (!size_known(o->ch)) return -EINVAL;
+      base = ofd_size(o);
+      break;
     default: return -EINVAL;
   }
   if ((off > 0 && base > INT64_MAX - off)) return -EOVERFLOW;
@@ -645,7 +712,13 @@ long zrt_getdents64(long fd, void *buf, size_t size) {
       name = o->pos == 0 ? "." : "..";
       len = (size_t)o->pos + 1;
       type = 4; /* DT_DIR */
-      ino = 2;
+      /* `.` is this directory, `..` its parent (`/` is its own). */
+      size_t plen = dlen;
+      if (o->pos == 1) {
+        while (plen > 1 && o->path[plen - 1] != '/') plen--;
+        if (plen > 1) plen--;
+      }
+      ino = dir_ino(o->path, plen, 0, 0);
     } else {
       int ch = (int)(o->pos - 2);
       char *n;
@@ -666,7 +739,7 @@ long zrt_getdents64(long fd, void *buf, size_t size) {
       }
       name = n;
       type = subdir ? 4 : (channel(ch)->type == SGetSPut ? 2 : 8); /* DT_DIR, DT_CHR, DT_REG */
-      ino = subdir ? 4 : 16 + (uint64_t)ch;
+      ino = subdir ? dir_ino(o->path, dlen, n, len) : 16 + (uint64_t)ch;
     }
     /* struct linux_dirent64: ino, off, reclen, type, name, NUL, padded to 8 bytes */
     size_t reclen = (19 + len + 1 + 7) & ~(size_t)7;
@@ -733,10 +806,8 @@ static void facts_of(int kind, int ch, const char *path, int64_t size, struct fa
   f->rdev = 0;
   f->size = 0;
   if (kind == K_DIR) {
-    /* A stable inode for a directory: 2 for `/`, else a hash of the path. */
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    f->ino = path[1] ? (h | (1ull << 40)) : 2;
+    /* A stable inode for a directory (dir_ino). */
+    f->ino = dir_ino(path, zrt_strlen(path), 0, 0);
     f->mode = S_IFDIR | 0555;
     f->nlink = 2;
     f->size = 4096;
@@ -876,6 +947,7 @@ long zrt_fcntl(long fd, long cmd, long arg) {
       return o->kind == K_PIPE ? (long)ZRT_PIPE_CAP : -EBADF;
     case F_SETFL: {
       int settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+      if ((arg & O_APPEND) && o->kind == K_CHANNEL && can_write(o) && !size_known(o->ch)) return -EINVAL;
       o->flags = (o->flags & ~settable) | ((int)arg & settable);
       return 0;
     }
@@ -1009,6 +1081,12 @@ static long truncate_channel(int ch, long len) {
   if (len < 0) return -EINVAL;
   if (!write_random(ch)) return -EINVAL;
   int64_t size = ch_size(ch);
+  if (len == 0) {
+    ch_truncate(ch);
+    return 0;
+  }
+  /* Shrinking or growing from a size zrt does not know could only guess. */
+  if (!size_known(ch)) return -EINVAL;
   if (len <= size) {
     ch_set_size(ch, len);
     return 0;

@@ -221,6 +221,8 @@ long zrt_brk(long addr) {
 
 long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off) {
   if (len <= 0 || (off & (ZRT_PAGE - 1)) || off < 0) return -EINVAL;
+  /* Exactly one of MAP_SHARED, MAP_PRIVATE (or MAP_SHARED_VALIDATE), as Linux requires. */
+  if ((flags & 3) == 0) return -EINVAL;
   if (prot & PROT_EXEC) return -EACCES; /* only Jail makes memory executable */
   if (arena_init() < 0) return -ENOMEM;
   if ((size_t)len > arena_pages * (size_t)ZRT_PAGE) return -ENOMEM;

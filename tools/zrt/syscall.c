@@ -53,6 +53,9 @@ struct zrt_sigaction {
 };
 static struct zrt_sigaction sigactions[ZRT_NSIG];
 static uint64_t sigmask;
+/* Signals sent while blocked (bit = sig - 1): delivered when unblocked, as Linux does. */
+static uint64_t sigpending_set;
+static long deliver(long sig);
 
 static long do_sigaction(long sig, const struct zrt_sigaction *act, struct zrt_sigaction *old, long setsize) {
   if (setsize != 8 || sig < 1 || sig >= ZRT_NSIG) return -EINVAL;
@@ -77,6 +80,11 @@ static long do_sigprocmask(long how, const uint64_t *set, uint64_t *old, long se
     sigmask &= ~unblockable;
   }
   if (old) *old = prev;
+  /* Pending signals the new mask lets through take effect now, lowest first. */
+  uint64_t ready = sigpending_set & ~sigmask;
+  sigpending_set &= sigmask;
+  for (long sig = 1; ready; sig++, ready >>= 1)
+    if (ready & 1) deliver(sig);
   return 0;
 }
 
@@ -89,6 +97,16 @@ static long do_sigprocmask(long how, const uint64_t *set, uint64_t *old, long se
 static long signal_self(long sig) {
   if (sig < 0 || sig >= ZRT_NSIG) return -EINVAL;
   if (sig == 0) return 0;
+  /* A blocked signal stays pending (SIGKILL and SIGSTOP cannot be blocked). */
+  if (sig != 9 && sig != 19 && (sigmask & (1ull << (sig - 1)))) {
+    sigpending_set |= 1ull << (sig - 1);
+    return 0;
+  }
+  return deliver(sig);
+}
+
+/* A signal's effect when it reaches the process (see signal_self). */
+static long deliver(long sig) {
   int ignored_by_default = sig == 17 || sig == 18 || sig == 23 || sig == 28; /* CHLD CONT URG WINCH */
   int stops = sig >= 19 && sig <= 22;                                     /* STOP TSTP TTIN TTOU */
   uint64_t handler = sigactions[sig].handler;
@@ -96,14 +114,9 @@ static long signal_self(long sig) {
   return 0;
 }
 
-/* SIGPIPE for a write to a pipe with no read end (pipe.c): as signal_self, unless the
- * signal is blocked (then it would stay pending, and pending signals are never
- * delivered). The write then returns -EPIPE. */
-void zrt_sigpipe(void) {
-  const int sigpipe = 13;
-  if (sigmask & (1ull << (sigpipe - 1))) return;
-  signal_self(sigpipe);
-}
+/* SIGPIPE for a write to a pipe with no read end (pipe.c): as signal_self (a blocked
+ * SIGPIPE stays pending until unblocked). The write then returns -EPIPE. */
+void zrt_sigpipe(void) { signal_self(13); }
 
 long __zv_syscall_c(const long *w);
 
@@ -226,7 +239,14 @@ long __zv_syscall_c(const long *w) {
     case SYS_rt_sigaction:
       return do_sigaction(a1, (const struct zrt_sigaction *)a2, (struct zrt_sigaction *)a3, a4);
     case SYS_rt_sigprocmask: return do_sigprocmask(a1, (const uint64_t *)a2, (uint64_t *)a3, a4);
-    case SYS_kill: return (a1 == ZRT_PID || a1 == 0 || a1 == -1 || a1 == -ZRT_PID) ? signal_self(a2) : -ESRCH;
+    /* kill(0) signals the caller's process group, which holds only the caller; kill(-1)
+     * signals every process but the caller (Linux), and there are none. */
+    case SYS_kill: return (a1 == ZRT_PID || a1 == 0) ? signal_self(a2) : -ESRCH;
+    case SYS_rt_sigpending:
+      if (a2 != 8) return -EINVAL;
+      if (!a1) return -EFAULT;
+      *(uint64_t *)a1 = sigpending_set;
+      return 0;
     case SYS_tkill: return a1 == ZRT_PID ? signal_self(a2) : (a1 <= 0 ? -EINVAL : -ESRCH);
     case SYS_tgkill: return (a1 == ZRT_PID && a2 == ZRT_PID) ? signal_self(a3) : (a1 <= 0 || a2 <= 0 ? -EINVAL : -ESRCH);
     case SYS_sched_yield: return 0;

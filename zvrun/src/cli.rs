@@ -76,7 +76,19 @@ Exit status: the guest's exit code; 124 timeout; 125 the session could not run;
 ";
 
 fn number(name: &str, v: &str) -> Result<u64, String> {
-    v.parse::<u64>().map_err(|_| format!("invalid value '{v}' for '--{name} <{}>': not a number", name.to_uppercase()))
+    let bad = |why: &str| format!("invalid value '{v}' for '--{name} <{}>': {why}", name.to_uppercase());
+    let n = v.parse::<u64>().map_err(|_| {
+        if v.strip_prefix('-').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
+            bad("must not be negative")
+        } else {
+            bad("not a number")
+        }
+    })?;
+    // The guest's time_t is signed: a larger time would come back negative.
+    if name == "time" && n > i64::MAX as u64 {
+        return Err(bad(&format!("at most {} seconds since the epoch", i64::MAX)));
+    }
+    Ok(n)
 }
 
 /// Parses the arguments after argv[0].
@@ -248,6 +260,10 @@ mod tests {
             (&["--etag=yes", "a.nexe"][..], "'--etag' takes no value"),
             (&["--memory", "1M", "--memory=2M", "a.nexe"][..], "'--memory' given more than once"),
             (&["--etag", "--etag", "a.nexe"][..], "'--etag' given more than once"),
+            // QA findings: a negative value is not "not a number", and a time past
+            // i64::MAX would reach the guest's signed time_t negative.
+            (&["--time", "-86400", "a.nexe"][..], "must not be negative"),
+            (&["--time", "9223372036854775808", "a.nexe"][..], "at most 9223372036854775807 seconds"),
         ] {
             let e = run(args).unwrap_err();
             assert!(e.contains(want), "{args:?}: {e}");

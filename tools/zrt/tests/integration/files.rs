@@ -184,3 +184,110 @@ fn paths_through_files_are_enotdir_as_natively() {
     check_ok(&o, "zvrun paths.nexe");
     assert_same_text("paths (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
 }
+
+/// Runs test-corpus/c/zrt/chantypes.c in `mode` on a file holding `start`: natively on
+/// a real file, and under zvrun on a read-write channel of `kind`. Returns (stdout, the
+/// file afterwards) for each.
+fn chantypes(b: &Built, dir: &Path, mode: &str, kind: u8, start: &[u8]) -> [(String, Vec<u8>); 2] {
+    let native_file = dir.join(format!("native-{mode}-{kind}.txt"));
+    std::fs::write(&native_file, start).unwrap();
+    let native = Command::new(&b.native).arg(mode).arg(&native_file).output().unwrap();
+    check_ok(&native, &format!("native chantypes {mode}"));
+    let zv_file = dir.join(format!("zv-{mode}-{kind}.txt"));
+    std::fs::write(&zv_file, start).unwrap();
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--channel").arg(format!("/data/f={},{kind}", zv_file.display())).arg(&b.nexe).arg(mode).arg("/data/f");
+    let zv = c.output().unwrap();
+    check_ok(&zv, &format!("zvrun chantypes {mode} type {kind}"));
+    [
+        (String::from_utf8_lossy(&native.stdout).into_owned(), std::fs::read(&native_file).unwrap()),
+        (String::from_utf8_lossy(&zv.stdout).into_owned(), std::fs::read(&zv_file).unwrap()),
+    ]
+}
+
+/// QA findings: appending to a type-2 channel (sequential read, random write), whose
+/// size zrt cannot know, wrote over the file from offset 0; after O_TRUNC a type-1
+/// channel read the host file's old bytes back and a type-2 channel read them on.
+/// Type 3 and type 1 now behave as a real file; type 2 refuses O_APPEND and SEEK_END
+/// (EINVAL, documented) and loses nothing; an offset past 2^63 is EINVAL, as natively.
+#[test]
+fn channel_types_append_and_truncate_without_losing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = build(d, "chantypes");
+    let start = b"existing line 1\nexisting line 2\n";
+    for kind in [1, 3] {
+        for mode in ["append", "trunc-write-read", "trunc-read", "overflow"] {
+            let [(n_out, n_file), (z_out, z_file)] = chantypes(&b, d, mode, kind, start);
+            if kind == 1 && mode == "overflow" {
+                // A sequential write side has no offsets: pwrite is ESPIPE there.
+                assert!(z_out.contains("pwrite at INT64_MAX - 5: -1 Invalid seek"), "{z_out}");
+                continue;
+            }
+            let mut z_out = z_out;
+            if kind == 1 && mode == "append" {
+                // A write-only description of a type-1 channel has only its sequential
+                // side: lseek is ESPIPE there (documented); the rest is as natively.
+                let line = "SEEK_END: -1 Invalid seek\n";
+                assert!(z_out.contains(line), "{z_out}");
+                let end = n_out.lines().find(|l| l.starts_with("SEEK_END: ")).unwrap_or_default();
+                z_out = z_out.replacen(line, &format!("{end}\n"), 1);
+            }
+            assert_same_text(&format!("chantypes {mode}, type {kind}"), &n_out, &z_out);
+            if mode == "append" || kind == 1 {
+                // Type 3's host file keeps its tail after O_TRUNC (documented); the
+                // bytes the program sees are compared above.
+                assert_eq!(String::from_utf8_lossy(&z_file).ends_with("stdio append\n"), mode == "append", "{mode}");
+            }
+            if mode == "append" {
+                assert_eq!(n_file, z_file, "type {kind}: the appended file");
+            }
+        }
+    }
+    let [_, (out, file)] = chantypes(&b, d, "append", 2, start);
+    assert!(out.contains("open O_APPEND: -1 Invalid argument"), "{out}");
+    assert!(out.contains("lseek SEEK_END: -1 Invalid argument"), "{out}");
+    assert!(out.contains("fcntl F_SETFL O_APPEND: -1 Invalid argument"), "{out}");
+    assert!(out.contains("fopen a: Invalid argument"), "{out}");
+    assert_eq!(file, start, "type 2: the file was changed");
+    let [_, (out, _)] = chantypes(&b, d, "trunc-read", 2, start);
+    assert!(out.contains("fstat size: 0") && out.contains("read: 0"), "{out}");
+    let [(native, _), (out, _)] = chantypes(&b, d, "overflow", 3, start);
+    assert!(native.contains("pwrite at INT64_MAX - 5: -1 Invalid argument"), "{native}");
+    assert!(out.contains("pwrite at INT64_MAX - 5: -1 Invalid argument"), "{out}");
+}
+
+/// test-corpus/c/zrt/dirino.c: directory entries report the inode stat gives (QA
+/// finding: `.` and subdirectories did not), and a directory whose path is longer than
+/// 120 bytes can be opened, listed and entered (QA finding: ENAMETOOLONG).
+#[test]
+fn directory_entries_match_stat_and_long_directory_paths_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = build(d, "dirino");
+    let long = format!("data/{}/{}", "d".repeat(60), "e".repeat(90));
+    let root = d.join("native-root");
+    std::fs::create_dir_all(root.join(&long).join("sub")).unwrap();
+    std::fs::write(root.join(&long).join("f"), b"f").unwrap();
+    std::fs::write(root.join(&long).join("sub/b"), b"b").unwrap();
+    let mut n = Command::new(&b.native);
+    n.current_dir(&root).arg(&long);
+    let native = n.output().unwrap();
+    check_ok(&native, "native dirino");
+    let file = d.join("f.txt");
+    std::fs::write(&file, b"f").unwrap();
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--channel")
+        .arg(format!("/{long}/f={},1", file.display()))
+        .arg("--channel")
+        .arg(format!("/{long}/sub/b={},1", file.display()))
+        .arg(&b.nexe)
+        .arg(&long);
+    let zv = c.output().unwrap();
+    check_ok(&zv, "zvrun dirino");
+    let (want, got) = (String::from_utf8_lossy(&native.stdout), String::from_utf8_lossy(&zv.stdout));
+    assert!(want.contains("d_ino mismatches: 0") && want.contains("chdir: ok"), "{want}");
+    let getcwd = |t: &str| t.lines().filter(|l| !l.starts_with("getcwd")).collect::<Vec<_>>().join("\n");
+    assert_same_text("dirino", &getcwd(&want), &getcwd(&got));
+    assert!(got.contains(&format!("getcwd length: {}", long.len() + 1)), "{got}");
+}
