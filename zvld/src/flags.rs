@@ -416,7 +416,7 @@ fn keeps_compared_value(cmp: &Instruction, mid: &Instruction) -> bool {
 fn ctx_err(ctx: &SectionCtx<'_, '_>, ins: &Instruction, reason: String, hint: &str) -> crate::error::LinkError {
     crate::error::LinkError::Rewrite {
         at: ctx.location(ins.ip()),
-        instruction: format!("{ins}"),
+        instruction: crate::rewrite::text(ins),
         reason,
         hint: hint.to_string(),
     }

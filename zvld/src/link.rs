@@ -284,7 +284,7 @@ fn section_symbols<'a>(res: &Resolved<'a>) -> SectionSymbols<'a> {
         .collect()
 }
 
-fn is_pcrel(t: u32) -> bool {
+pub(crate) fn is_pcrel(t: u32) -> bool {
     matches!(t, elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 | elf::R_X86_64_PC64 | elf::R_X86_64_PC16 | elf::R_X86_64_PC8)
 }
 

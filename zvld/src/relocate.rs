@@ -273,6 +273,27 @@ fn unmapped(a: &Addresses<'_, '_>, f: &Fix<'_>) -> LinkError {
             }
         }
     }
+    // A target past the end of its code section (a constant added to a function's
+    // address) is said as such: not "the middle of an instruction".
+    if let Def::Section { obj, sec, value } = f.def {
+        if let Some(s) = a.res.objects.get(obj as usize).and_then(|o| o.sections.get(sec as usize)) {
+            let bias = if crate::link::is_pcrel(f.r_type) { f.bias } else { 0 };
+            let target = i128::from(value) + i128::from(f.addend) + i128::from(bias);
+            if target < 0 || target > i128::from(s.size) {
+                return LinkError::UnsupportedRelocation {
+                    at: (f.at)(),
+                    kind: reloc_name(f.r_type),
+                    symbol: (f.symbol)(),
+                    hint: format!(
+                        "its target, offset {target:#x} from the start of code section {} ({:#x} bytes), lies \
+                         outside that section; zvld moves code as it rewrites it, so only addresses of \
+                         instructions in code can be translated",
+                        s.name, s.size
+                    ),
+                };
+            }
+        }
+    }
     LinkError::UnsupportedRelocation {
         at: (f.at)(),
         kind: reloc_name(f.r_type),

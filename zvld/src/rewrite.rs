@@ -554,8 +554,14 @@ fn c5_exempt(m: Mnemonic) -> bool {
     )
 }
 
-fn text(ins: &Instruction) -> String {
-    format!("{ins}")
+pub(crate) fn text(ins: &Instruction) -> String {
+    // GAS syntax with lowercase hex, as objdump and the rest of zvld's messages write it.
+    use iced_x86::Formatter as _;
+    let mut f = iced_x86::GasFormatter::new();
+    f.options_mut().set_uppercase_hex(false);
+    let mut s = String::new();
+    f.format(ins, &mut s);
+    s
 }
 
 /// Sections larger than this are decoded in parallel chunks cut at symbols.

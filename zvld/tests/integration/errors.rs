@@ -457,7 +457,7 @@ fn every_instruction_that_cannot_be_rewritten_is_named_with_its_rule_and_a_remed
     let src = write(
         dir.path(),
         "many.S",
-        ".text\n.globl main\nmain:\n  cpuid\n  rdtsc\n  pushf\n  pop %rsp\n  jmp *%rsp\n  bt %eax,(%rdi)\n  ret\n\
+        ".text\n.globl main\nmain:\n  cpuid\n  rdtsc\n  pushf\n  pop %rsp\n  jmp *%rsp\n  bt %eax,0x12AB(%rdi)\n  ret\n\
          .section .text.other,\"ax\",@progbits\n.globl f2\nf2:\n  mov %gs:0,%rax\n  enter $8,$0\n  ret\n\
          .section .note.GNU-stack,\"\",@progbits\n",
     );
@@ -473,7 +473,8 @@ fn every_instruction_that_cannot_be_rewritten_is_named_with_its_rule_and_a_remed
         ("`pushf`", "(C3)", "lahf/sahf"),
         ("`pop %rsp`", "(C6)", "pop into another register"),
         ("`jmp *%rsp`", "(C9", "another register"),
-        ("`bt %eax,(%rdi)`", "(C3", "2^31"),
+        // Lowercase hex, as objdump writes it (QA finding: iced's default was uppercase).
+        ("`bt %eax,0x12ab(%rdi)`", "(C3", "2^31"),
         ("`mov %gs:0,%rax`", "(C4)", "%fs:"),
         ("`enter $8,$0`", "(C3)", "push %rbp"),
     ];

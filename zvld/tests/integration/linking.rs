@@ -1156,3 +1156,18 @@ fn references_from_data_name_the_object_not_a_function() {
     assert!(err.contains("`d1`, referenced from ") && err.contains("u2.o(.data+0x0) in ptr+0x0"), "{err}");
     assert!(!err.contains("in function ptr"), "{err}");
 }
+
+/// An address computed past the end of a code section (a constant added to a function's
+/// address) is named as such (QA finding: it was called a reference into the middle of
+/// an instruction).
+#[test]
+fn a_code_address_past_its_section_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = object(d, "far.s", ".text\n.globl _start\n_start:\n  mov $_start+0x7ffff000, %rax\n  hlt\n");
+    let err = link_err(d, "far.nexe", &[&s]);
+    assert!(
+        err.contains("offset 0x7ffff000 from the start of code section .text") && err.contains("lies outside"),
+        "{err}"
+    );
+}
