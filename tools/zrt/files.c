@@ -400,7 +400,8 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
   if (fd < 0) return fd;
   int status = (int)(flags & (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME | O_DSYNC | O_SYNC));
   /* The kernel sets O_LARGEFILE on every file a 64-bit process opens. */
-  int o = new_ofd(t.kind, t.ch, acc | status | O_LARGEFILE);
+  /* ... and O_DIRECTORY as asked for on a directory (F_GETFL shows it, as Linux). */
+  int o = new_ofd(t.kind, t.ch, acc | status | O_LARGEFILE | (t.kind == K_DIR ? (int)(flags & O_DIRECTORY) : 0));
   if (o < 0) return o;
   if (truncate) ch_truncate(t.ch);
   if (t.kind == K_DIR) zrt_copy(ofds[o].path, t.path, (size_t)t.len + 1);

@@ -4,6 +4,7 @@
  * however long. Prints the entry names sorted and the number of mismatches. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,10 @@ int main(int argc, char **argv) {
   snprintf(up, sizeof up, "%s/..", argv[1]);
   int bad = check(argv[1]) + check(up);
   printf("d_ino mismatches: %d\n", bad);
+  int dfd = open(argv[1], O_RDONLY);
+  printf("F_GETFL of a directory: %o\n", dfd < 0 ? -1 : fcntl(dfd, F_GETFL));
+  DIR *dd = opendir(argv[1]);
+  printf("F_GETFL of an opendir: %o\n", dd ? fcntl(dirfd(dd), F_GETFL) : -1);
   printf("chdir: %s\n", chdir(argv[1]) == 0 ? "ok" : strerror(errno));
   char cwd[4096];
   printf("getcwd length: %zu\n", getcwd(cwd, sizeof cwd) ? strlen(cwd) : (size_t)0);
