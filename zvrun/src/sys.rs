@@ -696,6 +696,9 @@ pub enum TrapOutcome {
 pub trait TrapHandler {
     /// Handles one call; `args` is the guest's %rdi.
     fn trap(&mut self, args: u64) -> TrapOutcome;
+    /// Whether the 8 bytes at the guest's stack pointer `rsp` are readable and writable
+    /// guest memory, where the return to the guest reads and masks its return address.
+    fn can_return(&self, rsp: u64) -> bool;
 }
 
 thread_local! {
@@ -716,7 +719,23 @@ extern "C" fn zv_dispatch(args: u64) -> u64 {
         ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
     }
     match out {
-        TrapOutcome::Return(v) => v as u64,
+        TrapOutcome::Return(v) => {
+            // The return path reads and masks the return address at the guest's rsp
+            // (`andq $mask,(%rsp); ret`). A guest can reach the trap with `jmp 0x10000`
+            // and any rsp below 4 GiB, or make its stack page executable with Jail during
+            // the call: host code must not fault there (RUNTIME.md section 3). It is the
+            // guest's fault, reported as a `ret` there would be: SIGSEGV at rsp.
+            let rsp = ctx(slot::GUEST_RSP).load(Ordering::SeqCst);
+            // SAFETY: as above; `can_return` only reads the handler's memory map.
+            if ctx(slot::EXIT_FLAG).load(Ordering::SeqCst) == 0 && !unsafe { (*h).can_return(rsp) } {
+                FAULT_ADDR.store(rsp, Ordering::SeqCst);
+                FAULT_PC.store(form::TRAMPOLINE_START, Ordering::SeqCst);
+                FAULT_SIG.store(libc::SIGSEGV, Ordering::SeqCst);
+                ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
+                return 0;
+            }
+            v as u64
+        }
         TrapOutcome::Leave => {
             ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
             0
@@ -750,6 +769,12 @@ static TIMED_OUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 /// Whether the timeout has expired (host code checks this after blocking I/O).
 pub fn timed_out() -> bool {
     TIMED_OUT.load(Ordering::SeqCst)
+}
+
+/// The flag the timeout sets, for work that should stop when it expires (Jail's
+/// verification, [`zvcore::verify_region_until`]).
+pub fn timeout_flag() -> &'static std::sync::atomic::AtomicBool {
+    &TIMED_OUT
 }
 
 /// Whether a signal interrupted the guest. The runtime lives above 8 GiB (checked when

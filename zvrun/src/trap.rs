@@ -17,6 +17,12 @@ pub struct Calls {
     /// Channels in guest order.
     pub channels: Vec<Channel>,
     heap: (u64, u64),
+    /// The regions Jail accepted and Unjail has not released, `(start, end)`, sorted and
+    /// disjoint. Each was verified as one unit (C7 admits a direct branch to any
+    /// instruction start inside it), so it is released only whole, and no new region may
+    /// overlap it: otherwise part of it could be rewritten and jailed again while the
+    /// rest still branches into it (an escape a security review found).
+    jailed: Vec<(u64, u64)>,
     /// Set when the session ends from host code (Exit or a host I/O error).
     pub ending: Option<Ending>,
     /// The last byte the guest wrote to the file that is zvrun's stderr was not a newline
@@ -27,7 +33,7 @@ pub struct Calls {
 impl Calls {
     /// A handler over loaded memory, open channels and the heap [start, end).
     pub fn new(mem: GuestMemory, channels: Vec<Channel>, heap_start: u64, heap_end: u64) -> Calls {
-        Calls { mem, channels, heap: (heap_start, heap_end), ending: None, stderr_line_open: false }
+        Calls { mem, channels, heap: (heap_start, heap_end), jailed: Vec::new(), ending: None, stderr_line_open: false }
     }
 
     /// The first `N` words of the guest's argument block (no allocation: this runs on
@@ -136,10 +142,25 @@ impl Calls {
             Ok(r) => r,
             Err(e) => return e,
         };
+        let end = addr + size;
+        // Jailed already, exactly: it is not writable, so its bytes are the ones verified.
+        if self.jailed.contains(&(addr, end)) {
+            return 0;
+        }
+        if self.jailed.iter().any(|&(s, e)| s < end && addr < e) {
+            return -EINVAL;
+        }
         let Some(bytes) = self.mem.read(addr, size) else { return -EINVAL };
-        match zvcore::verify_region(addr, bytes, zvcore::RegionKind::Jail, zvcore::Options { max_violations: 1 }) {
+        // Verified in pieces that stop when the session's time runs out (the trap then
+        // ends the session with the timeout), however large the region.
+        let opts = zvcore::Options { max_violations: 1 };
+        match zvcore::verify_region_until(addr, bytes, zvcore::RegionKind::Jail, opts, crate::sys::timeout_flag()) {
             Ok(code) => match self.mem.make_executable(&code) {
-                Ok(()) => 0,
+                Ok(()) => {
+                    let at = self.jailed.partition_point(|&(s, _)| s < addr);
+                    self.jailed.insert(at, (addr, end));
+                    0
+                }
                 Err(_) => -EINVAL,
             },
             Err(_) => -EPERM,
@@ -151,14 +172,33 @@ impl Calls {
             Ok(r) => r,
             Err(e) => return e,
         };
+        let end = addr + size;
+        // Every jailed region it touches must lie inside it: a region is released whole.
+        if self.jailed.iter().any(|&(s, e)| s < end && addr < e && (s < addr || e > end)) {
+            return -EINVAL;
+        }
         match self.mem.protect(addr, size, PROT_R | PROT_W) {
-            Ok(()) => 0,
+            Ok(()) => {
+                self.jailed.retain(|&(s, e)| !(s < end && addr < e));
+                0
+            }
             Err(_) => -EINVAL,
         }
+    }
+
+    /// Whether the trap can return to the guest: it reads the return address at the
+    /// guest's stack pointer and masks it in place (P2), so those 8 bytes must be
+    /// readable and writable guest memory.
+    pub fn can_return(&self, rsp: u64) -> bool {
+        self.mem.check(rsp, 8, PROT_R | PROT_W)
     }
 }
 
 impl TrapHandler for Calls {
+    fn can_return(&self, rsp: u64) -> bool {
+        Calls::can_return(self, rsp)
+    }
+
     fn trap(&mut self, args: u64) -> TrapOutcome {
         let Some(id) = self.words::<1>(args).map(|w| w[0]) else { return TrapOutcome::Return(-EFAULT) };
         if id > u64::from(u32::MAX) {

@@ -178,7 +178,7 @@ fn verify_parsed(nexe: Nexe<'_>, opts: Options, threads: usize) -> Result<Verifi
         return Err(out.finish(0));
     };
     let bytes = nexe.segment_bytes(&seg);
-    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out, threads, Decoding::Fast);
+    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out, threads, Decoding::Fast, None);
     if out.count > 0 {
         return Err(out.finish(bytes.len() as u64));
     }
@@ -488,6 +488,26 @@ pub fn verify_region_with(
     Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Owned(v.bytes.into_owned()) })
 }
 
+/// [`verify_region`] that gives up as soon as it sees `stop` set (it looks between
+/// pieces of 1 MiB): the region is then rejected (a `C1` violation saying so), never
+/// accepted. zvrun verifies Jail regions this way, so that a session's timeout ends it
+/// even while it verifies a large region. The verdict, when not stopped, is
+/// [`verify_region`]'s.
+pub fn verify_region_until(
+    base: u64,
+    code: &[u8],
+    kind: RegionKind,
+    opts: Options,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<VerifiedCode<'static>, Rejected> {
+    let mut out = Sink::new(opts);
+    check_code(base, code, kind, &mut out, 1, Decoding::Fast, Some(stop));
+    if out.count > 0 {
+        return Err(out.finish(code.len() as u64));
+    }
+    Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Owned(code.to_vec()) })
+}
+
 /// [`verify_region_with`] without the private copy: the result borrows `code`, which no
 /// Rust code can change while it is borrowed. As with [`verify_nexe_parallel`], the
 /// caller must verify private memory, never a shared or file-backed mapping (zvld
@@ -501,7 +521,7 @@ pub fn verify_region_in_place(
     decoding: Decoding,
 ) -> Result<VerifiedCode<'_>, Rejected> {
     let mut out = Sink::new(opts);
-    check_code(base, code, kind, &mut out, threads, decoding);
+    check_code(base, code, kind, &mut out, threads, decoding, None);
     if out.count > 0 {
         return Err(out.finish(code.len() as u64));
     }
@@ -984,7 +1004,19 @@ fn mnemonic_text(m: Mnemonic) -> String {
 /// Regions at least this large are split across threads by the `_parallel` functions.
 pub const PARALLEL_MIN: usize = 256 * 1024;
 
-fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads: usize, decoding: Decoding) {
+/// The piece [`verify_region_until`] scans between two looks at its stop flag (a few
+/// milliseconds of decoding).
+const STOP_CHUNK: usize = 1 << 20;
+
+fn check_code(
+    base: u64,
+    code: &[u8],
+    kind: RegionKind,
+    out: &mut Sink,
+    threads: usize,
+    decoding: Decoding,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) {
     let len = code.len();
     if !base.is_multiple_of(form::BUNDLE) {
         // Bundles are counted from the region's start, so it must be a bundle start.
@@ -1047,7 +1079,31 @@ fn check_code(base: u64, code: &[u8], kind: RegionKind, out: &mut Sink, threads:
     // a multiple of 64), so the scans write into disjoint slices and nothing is merged.
     let mut starts = Bits::new(len);
     let mut second = Bits::new(len);
-    let scans: Vec<(Branches, Sink)> = if chunk >= len {
+    let scans: Vec<(Branches, Sink)> = if let (Some(stop), true) = (stop, chunk >= len) {
+        // One thread, in pieces, looking at `stop` between them: the same scans as the
+        // parallel split (64-byte aligned ranges), run in turn. Stopped, the region is
+        // rejected without a word on its code.
+        let words = STOP_CHUNK / 64;
+        let mut v = Vec::new();
+        for (k, (st, se)) in starts.0.chunks_mut(words).zip(second.0.chunks_mut(words)).enumerate() {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                out.push(
+                    Rule::C1,
+                    base,
+                    &[],
+                    "",
+                    "verification stopped before its end (the caller's time ran out)".into(),
+                );
+                return;
+            }
+            let (s, e) = (k * STOP_CHUNK, ((k + 1) * STOP_CHUNK).min(len));
+            let mut sink = Sink::new(opts);
+            let br =
+                scan(base, code, s, e, &mut sink, BitsMut { w: st, from: s }, BitsMut { w: se, from: s }, decoding);
+            v.push((br, sink));
+        }
+        v
+    } else if chunk >= len {
         let mut sink = Sink::new(opts);
         let view = |w| BitsMut { w, from: 0 };
         let br = scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0), decoding);

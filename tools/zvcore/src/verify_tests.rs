@@ -847,7 +847,7 @@ fn same_both_ways(base: u64, code: &[u8], kind: RegionKind, what: &str) {
     let opts = Options { max_violations: usize::MAX };
     let run = |d: Decoding| {
         let mut out = Sink::new(opts);
-        check_code(base, code, kind, &mut out, 1, d);
+        check_code(base, code, kind, &mut out, 1, d, None);
         out.v.iter().map(|v| v.to_string()).collect::<Vec<_>>()
     };
     let (fast, iced) = (run(Decoding::Fast), run(Decoding::IcedOnly));
@@ -960,14 +960,14 @@ fn fastpath_agrees_with_iced_on_every_form_it_claims() {
                                 && raw.last() == Some(&form::P1_MASK_IMM8);
                             assert!(!p1 && raw != form::P2_MASK_BYTES, "{what}: a P1/P2 mask claimed");
                             let mut out = Sink::new(Options { max_violations: usize::MAX });
-                            check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::IcedOnly);
+                            check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::IcedOnly, None);
                             assert!(
                                 out.v.is_empty(),
                                 "{what}: iced rejects it: {}",
                                 out.v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; ")
                             );
                             let mut out = Sink::new(Options::default());
-                            check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::Fast);
+                            check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::Fast, None);
                             assert!(out.v.is_empty(), "{what}: the fast path's own verdict");
                         }
                     }
@@ -1050,4 +1050,27 @@ fn a_code_size_not_a_multiple_of_32_is_one_violation() {
     assert_eq!(sizes.len(), 1, "{:?}", r.violations);
     assert_eq!(sizes[0].rule, Rule::C1);
     assert_eq!(r.violation_count, r.violations.len(), "{:?}", r.violations);
+}
+
+#[test]
+fn a_stoppable_verification_agrees_and_a_stopped_one_rejects() {
+    // Larger than one piece: the pieces' scans must give the one-pass verdict and
+    // violations, on valid and on damaged code.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let base = 0x100_0000;
+    let good = valid_code(11, 3 * STOP_CHUNK + 4096, base);
+    assert!(verify_region_until(base, &good, RegionKind::Jail, Options::default(), &stop).is_ok());
+    let mut bad = good.clone();
+    for at in [5, STOP_CHUNK - 3, STOP_CHUNK + 1, 2 * STOP_CHUNK + 77] {
+        bad[at] = 0x0f;
+        bad[at + 1] = 0x05; // syscall
+    }
+    let one = verify_region(base, &bad, RegionKind::Jail, Options::default()).unwrap_err();
+    let pieces = verify_region_until(base, &bad, RegionKind::Jail, Options::default(), &stop).unwrap_err();
+    assert_eq!(one.violations, pieces.violations);
+    assert_eq!(one.violation_count, pieces.violation_count);
+    // Stopped: rejected, whatever the code.
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = verify_region_until(base, &good, RegionKind::Jail, Options::default(), &stop).unwrap_err();
+    assert!(r.violations[0].reason.contains("stopped"), "{:?}", r.violations);
 }
