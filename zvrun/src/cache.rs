@@ -38,16 +38,17 @@ pub fn default_dir() -> Option<PathBuf> {
 /// point into this directory) are created with mode 0666 minus the umask, never with an
 /// execute bit, and a guest cannot change modes, so no channel can produce an entry.
 /// Entries must also have one link and hold exactly the record looked up. Because root
-/// may write to a file whatever its mode, zvrun's channels also refuse to write to a
-/// regular file of this mode owned by the effective user ([`is_entry_like`]): a hostile
-/// image naming an entry as a host file cannot rewrite it (a record of other code under
-/// a colliding key would otherwise pass the byte comparison).
+/// may write to a file whatever its mode, zvrun's channels also refuse to write to any
+/// regular file of this mode ([`is_entry_like`]): a hostile image naming an entry as a
+/// host file cannot rewrite it (a record of other code under a colliding key would
+/// otherwise pass the byte comparison).
 pub const ENTRY_MODE: u32 = 0o500;
 
-/// Whether `m` describes a file that could be a verdict-cache entry: regular, owned by
-/// the effective user, mode exactly [`ENTRY_MODE`].
+/// Whether `m` describes a file that could be a verdict-cache entry, any user's: regular,
+/// mode exactly [`ENTRY_MODE`]. (Root's sessions must not write another user's entries
+/// either: a security review rewrote one through an image run by root.)
 pub fn is_entry_like(m: &fs::Metadata) -> bool {
-    m.file_type().is_file() && m.uid() == crate::sys::effective_uid() && m.mode() & 0o7777 == ENTRY_MODE
+    m.file_type().is_file() && m.mode() & 0o7777 == ENTRY_MODE
 }
 
 /// A verdict-cache directory that passed the ownership checks.

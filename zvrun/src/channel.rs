@@ -109,6 +109,16 @@ impl Channel {
         };
         // One fstat serves the source kind, the sizes, the stderr and the cache checks.
         let mut meta = file.metadata().map_err(what)?;
+        // Checked on the opened file (symlinks, relative paths and /dev/fd lead there
+        // too): a channel on /proc/self/mem would let the guest write zvrun's memory,
+        // its own verified code included (a security review ran raw system calls so).
+        if let Some(fs) = (!is_std).then(|| crate::sys::kernel_fs(&file)).flatten() {
+            return Err(ChannelError(format!(
+                "channel {} ({}): the file is on the kernel's {fs} file system, which channels may not use \
+                 (/proc/self/mem would expose zvrun's own memory to the guest)",
+                spec.alias, spec.uri
+            )));
+        }
         if w && !is_std && crate::cache::is_entry_like(&meta) {
             return Err(ChannelError(format!(
                 "channel {} ({}): a regular file of mode 0500 is what zvrun's verdict cache trusts, so zvrun \

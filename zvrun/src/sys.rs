@@ -1013,6 +1013,35 @@ pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char)
         .collect()
 }
 
+/// The kernel-interface file systems a channel may not use (statfs magic numbers):
+/// proc (a channel on /proc/self/mem would write zvrun's own memory, whatever its
+/// protections), sysfs, debugfs, tracefs, securityfs and bpffs (kernel state, not data).
+const KERNEL_FS: [(i64, &str); 6] = [
+    (0x9fa0, "proc"),
+    (0x6265_6572, "sysfs"),
+    (0x6462_6720, "debugfs"),
+    (0x7472_6163, "tracefs"),
+    (0x7363_6673, "securityfs"),
+    (0xcafe_4a11, "bpf"),
+];
+
+/// The name of the kernel-interface file system `f` lives on, if it does (see
+/// [`KERNEL_FS`]); `None` for ordinary files, devices, pipes, or when statfs fails.
+pub fn kernel_fs(f: &std::fs::File) -> Option<&'static str> {
+    use std::os::fd::AsRawFd;
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `f` is an open descriptor and `st` a writable statfs buffer; fstatfs only
+    // writes `st`.
+    if unsafe { libc::fstatfs(f.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: fstatfs returned 0, so it filled `st`.
+    // f_type is a signed long in glibc, an unsigned one in musl.
+    #[allow(clippy::unnecessary_cast)]
+    let magic = unsafe { st.assume_init() }.f_type as i64;
+    KERNEL_FS.iter().find(|&&(m, _)| m == magic).map(|&(_, name)| name)
+}
+
 /// Sets the process's file-mode creation mask, returning the previous one.
 pub fn set_umask(mask: u32) -> u32 {
     // SAFETY: umask only swaps the process's mask; it touches no memory.

@@ -227,6 +227,15 @@ fn no_channel_writes_to_an_entry() {
     // Reading one is harmless (it holds code the user ran), and the entry still counts.
     let spec = format!("/dev/log={},0,1,100000,0,0", entry.display());
     assert_eq!(run_cached(s(&dir), &["--channel", &spec], &hello).1, "hit");
+    // Another user's entry too (a security review had root's image rewrite one).
+    let (uid, gid) = std::fs::metadata(&entry).map(|m| (m.uid(), m.gid())).unwrap();
+    if std::os::unix::fs::lchown(&entry, Some(54321), Some(54321)).is_ok() {
+        let spec = format!("/dev/log={},3,0,0,1,1", entry.display());
+        let (out, _) = run_cached(s(&dir), &["--channel", &spec], &hello);
+        assert_eq!(out.status.code(), Some(125), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read(&entry).unwrap(), record, "another user's entry changed");
+        std::os::unix::fs::lchown(&entry, Some(uid), Some(gid)).unwrap();
+    }
     // Any other file of that mode is refused alike, and a write-only channel's file is
     // truncated only after the check.
     let other = tmp.path().join("other");

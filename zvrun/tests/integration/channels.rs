@@ -244,3 +244,29 @@ fn the_files_behind_zvruns_standard_streams_are_not_truncated() {
     assert_eq!(st.code(), Some(0));
     assert_eq!(std::fs::read(&out_file).unwrap(), b"first\nhello, world\n");
 }
+
+/// Channels may not use the kernel's interface file systems, checked on the opened file:
+/// a type-3 channel on /proc/self/mem let a guest overwrite its own verified code and
+/// run raw system calls (security review); /proc/self/maps would show it zvrun's layout.
+#[test]
+fn channels_on_proc_and_sys_are_refused() {
+    let t = tempfile::tempdir().expect("tmp");
+    let link = t.path().join("mem-link");
+    std::os::unix::fs::symlink("/proc/self/mem", &link).unwrap();
+    for (spec, fs) in [
+        ("/mem=/proc/self/mem,3".to_string(), "proc"),
+        ("/mem=/proc/thread-self/mem,2,0,0,10,1000000".to_string(), "proc"),
+        (format!("/mem={},3", link.display()), "proc"),
+        ("/maps=/proc/self/maps,1,10,100000,0,0".to_string(), "proc"),
+        ("/k=/sys/kernel/mm/transparent_hugepage/enabled,0,10,1000,0,0".to_string(), "sysfs"),
+    ] {
+        if fs == "sysfs" && !std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
+            continue;
+        }
+        let out = run(&["--channel", &spec, s(&program("hello"))]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{spec}: {err}");
+        assert!(err.contains(&format!("kernel's {fs} file system")), "{spec}: {err}");
+        assert!(out.stdout.is_empty(), "{spec}: the guest ran");
+    }
+}
