@@ -391,6 +391,20 @@ impl ImageManifest {
             if matches!(&c.source, Source::Host(p) if p.contains('\0')) {
                 return nul(format!("channels[{i}].source.host"));
             }
+            // zvrun refuses channels on the kernel's file systems (checked on the opened
+            // file); the evident spellings are refused here already, so that `zvpack check`
+            // names them.
+            if let Source::Host(p) = &c.source {
+                let parts: Vec<&str> = p.split('/').filter(|x| !x.is_empty() && *x != ".").collect();
+                if p.starts_with('/') && matches!(parts.first(), Some(&"proc") | Some(&"sys")) {
+                    return Err(bad(format!(
+                        "manifest.json: key `channels[{i}].source.host`: {} is on the kernel's /{} file system, \
+                         which channels may not use",
+                        crate::display::escape_controls(p),
+                        parts[0]
+                    )));
+                }
+            }
             if matches!(c.source, Source::Stdin | Source::Stdout | Source::Stderr)
                 && c.kind != ChannelType::SeqReadSeqWrite
             {
