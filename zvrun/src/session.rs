@@ -193,8 +193,37 @@ fn round_up(v: u64, to: u64) -> u64 {
     v.div_ceil(to) * to
 }
 
+/// No verdict cache (`--no-cache`): nothing is found, nothing recorded.
+struct NoCache;
+
+impl zvcore::VerdictCache for NoCache {
+    fn contains(&self, _: &zvcore::CodeRecord) -> bool {
+        false
+    }
+    fn insert(&self, _: &zvcore::CodeRecord) {}
+}
+
 /// Runs a session to its end. Never returns early without an [`Outcome`].
+///
+/// The timeout covers the whole session, reading and verifying the program included
+/// (RUNTIME.md section 6; a security review ran a 1 GiB code segment's verification
+/// many seconds past `--timeout 1`): the timer starts first, verification stops when it
+/// expires, and a session it ends before the guest runs ends as a timeout.
 pub fn run(cfg: &SessionConfig) -> Outcome {
+    if let Some(t) = cfg.timeout {
+        if let Err(e) = sys::install_signal_handlers() {
+            return Outcome::error(format!("cannot install signal handlers: {e}"));
+        }
+        sys::arm_timeout(t);
+    }
+    let mut out = run_session(cfg);
+    if cfg.timeout.is_some() && sys::timed_out() && matches!(out.ending, Ending::Error(_) | Ending::Invalid(_)) {
+        out.ending = Ending::Timeout;
+    }
+    out
+}
+
+fn run_session(cfg: &SessionConfig) -> Outcome {
     let t0 = cfg.timed.then(Instant::now);
     let mut out = Outcome::error(String::new());
     let mut mark = t0;
@@ -269,9 +298,12 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         1
     };
     let opts = zvcore::Options { max_violations: 20 };
+    let stop = cfg.timeout.map(|_| sys::timeout_flag());
     let result = match &cfg.verdict_cache {
-        Some(dir) => zvcore::verify_nexe_cached(data, opts, threads, &crate::cache::DirCache::open(dir.clone())),
-        None => zvcore::verify_nexe_parallel(data, opts, threads).map(|v| (v, zvcore::CacheUse::Miss)),
+        Some(dir) => {
+            zvcore::verify_nexe_cached_until(data, opts, threads, &crate::cache::DirCache::open(dir.clone()), stop)
+        }
+        None => zvcore::verify_nexe_cached_until(data, opts, threads, &NoCache, stop),
     };
     let verified = match result {
         Ok((v, used)) => {
@@ -363,9 +395,6 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     }
     phase(&mut out, "seccomp");
     let mut calls = Calls::new(mem, open, layout.heap_start, layout.heap_start + layout.heap_size);
-    if let Some(t) = cfg.timeout {
-        sys::arm_timeout(t);
-    }
     let end = sys::run_guest(entry, rsp, &mut calls);
     if cfg.timeout.is_some() {
         sys::disarm_timeout();

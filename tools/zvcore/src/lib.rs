@@ -26,7 +26,7 @@ pub mod writer;
 pub use fastpath::{decode_input, InputForm};
 pub use form::Rule;
 pub use verify::{
-    verify_nexe, verify_nexe_cached, verify_nexe_known, verify_nexe_parallel, verify_region, verify_region_in_place,
-    verify_region_parallel, verify_region_until, verify_region_with, CacheUse, CodeKey, CodeRecord, Decoding, Options,
-    RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe, Violation,
+    verify_nexe, verify_nexe_cached, verify_nexe_cached_until, verify_nexe_known, verify_nexe_parallel, verify_region,
+    verify_region_in_place, verify_region_parallel, verify_region_until, verify_region_with, CacheUse, CodeKey,
+    CodeRecord, Decoding, Options, RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe, Violation,
 };

@@ -163,13 +163,18 @@ pub fn verify_nexe(data: &[u8], opts: Options) -> Result<VerifiedNexe<'_>, Rejec
 /// exactly those of one thread.
 pub fn verify_nexe_parallel(data: &[u8], opts: Options, threads: usize) -> Result<VerifiedNexe<'_>, Rejected> {
     match Nexe::parse(data) {
-        Ok(n) => verify_parsed(n, opts, threads),
+        Ok(n) => verify_parsed(n, opts, threads, None),
         Err(e) => Err(reject_malformed(&e)),
     }
 }
 
 /// Layout and code rules of a parsed nexe (the body of [`verify_nexe_parallel`]).
-fn verify_parsed(nexe: Nexe<'_>, opts: Options, threads: usize) -> Result<VerifiedNexe<'_>, Rejected> {
+fn verify_parsed<'a>(
+    nexe: Nexe<'a>,
+    opts: Options,
+    threads: usize,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<VerifiedNexe<'a>, Rejected> {
     let mut out = Sink::new(opts);
     for LayoutViolation { rule, addr, message } in &nexe.layout_violations {
         out.push(*rule, *addr, &[], "", message.clone());
@@ -178,7 +183,7 @@ fn verify_parsed(nexe: Nexe<'_>, opts: Options, threads: usize) -> Result<Verifi
         return Err(out.finish(0));
     };
     let bytes = nexe.segment_bytes(&seg);
-    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out, threads, Decoding::Fast, None);
+    check_code(seg.vaddr, bytes, RegionKind::CodeSegment, &mut out, threads, Decoding::Fast, stop);
     if out.count > 0 {
         return Err(out.finish(bytes.len() as u64));
     }
@@ -401,6 +406,19 @@ pub fn verify_nexe_cached<'a>(
     threads: usize,
     cache: &dyn VerdictCache,
 ) -> Result<(VerifiedNexe<'a>, CacheUse), Rejected> {
+    verify_nexe_cached_until(data, opts, threads, cache, None)
+}
+
+/// [`verify_nexe_cached`] that gives up soon after it sees `stop` set (as
+/// [`verify_region_until`]): the file is then rejected, never accepted or recorded.
+/// zvrun verifies at load this way, so that a session's timeout covers verification.
+pub fn verify_nexe_cached_until<'a>(
+    data: &'a [u8],
+    opts: Options,
+    threads: usize,
+    cache: &dyn VerdictCache,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<(VerifiedNexe<'a>, CacheUse), Rejected> {
     let nexe = Nexe::parse(data).map_err(|e| reject_malformed(&e))?;
     // Only a file with a clean layout and a code segment can be accepted at all.
     let code = nexe.code_segment().filter(|_| nexe.layout_violations.is_empty()).map(|seg| {
@@ -413,7 +431,7 @@ pub fn verify_nexe_cached<'a>(
             Ok((VerifiedNexe { nexe, code }, CacheUse::Hit))
         }
         _ => {
-            let v = verify_parsed(nexe, opts, threads)?;
+            let v = verify_parsed(nexe, opts, threads, stop)?;
             if let Some((_, _, record)) = code {
                 cache.insert(&record);
             }
@@ -488,9 +506,9 @@ pub fn verify_region_with(
     Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Owned(v.bytes.into_owned()) })
 }
 
-/// [`verify_region`] that gives up as soon as it sees `stop` set (it looks between
-/// pieces of 1 MiB): the region is then rejected (a `C1` violation saying so), never
-/// accepted. zvrun verifies Jail regions this way, so that a session's timeout ends it
+/// [`verify_region`] that gives up soon after it sees `stop` set (the decoder looks at it
+/// every 4096 instructions): the region is then rejected (a `C1` violation saying so),
+/// never accepted. zvrun verifies Jail regions this way, so that a session's timeout ends it
 /// even while it verifies a large region. The verdict, when not stopped, is
 /// [`verify_region`]'s.
 pub fn verify_region_until(
@@ -553,7 +571,7 @@ pub fn verify_nexe_known<'a>(
             let code = VerifiedCode { base, kind: RegionKind::CodeSegment, bytes: bytes.into() };
             Ok((VerifiedNexe { nexe, code }, CacheUse::Hit))
         }
-        None => Ok((verify_parsed(nexe, opts, threads)?, CacheUse::Miss)),
+        None => Ok((verify_parsed(nexe, opts, threads, None)?, CacheUse::Miss)),
     }
 }
 
@@ -1004,10 +1022,6 @@ fn mnemonic_text(m: Mnemonic) -> String {
 /// Regions at least this large are split across threads by the `_parallel` functions.
 pub const PARALLEL_MIN: usize = 256 * 1024;
 
-/// The piece [`verify_region_until`] scans between two looks at its stop flag (a few
-/// milliseconds of decoding).
-const STOP_CHUNK: usize = 1 << 20;
-
 fn check_code(
     base: u64,
     code: &[u8],
@@ -1079,34 +1093,10 @@ fn check_code(
     // a multiple of 64), so the scans write into disjoint slices and nothing is merged.
     let mut starts = Bits::new(len);
     let mut second = Bits::new(len);
-    let scans: Vec<(Branches, Sink)> = if let (Some(stop), true) = (stop, chunk >= len) {
-        // One thread, in pieces, looking at `stop` between them: the same scans as the
-        // parallel split (64-byte aligned ranges), run in turn. Stopped, the region is
-        // rejected without a word on its code.
-        let words = STOP_CHUNK / 64;
-        let mut v = Vec::new();
-        for (k, (st, se)) in starts.0.chunks_mut(words).zip(second.0.chunks_mut(words)).enumerate() {
-            if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                out.push(
-                    Rule::C1,
-                    base,
-                    &[],
-                    "",
-                    "verification stopped before its end (the caller's time ran out)".into(),
-                );
-                return;
-            }
-            let (s, e) = (k * STOP_CHUNK, ((k + 1) * STOP_CHUNK).min(len));
-            let mut sink = Sink::new(opts);
-            let br =
-                scan(base, code, s, e, &mut sink, BitsMut { w: st, from: s }, BitsMut { w: se, from: s }, decoding);
-            v.push((br, sink));
-        }
-        v
-    } else if chunk >= len {
+    let scans: Vec<(Branches, Sink)> = if chunk >= len {
         let mut sink = Sink::new(opts);
         let view = |w| BitsMut { w, from: 0 };
-        let br = scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0), decoding);
+        let br = scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0), decoding, stop);
         vec![(br, sink)]
     } else {
         let words = chunk / 64;
@@ -1121,7 +1111,7 @@ fn check_code(
                     sc.spawn(move || {
                         let mut sink = Sink::new(opts);
                         let (st, se) = (BitsMut { w: st, from: s }, BitsMut { w: se, from: s });
-                        let br = scan(base, code, s, e, &mut sink, st, se, decoding);
+                        let br = scan(base, code, s, e, &mut sink, st, se, decoding, stop);
                         (br, sink)
                     })
                 })
@@ -1129,6 +1119,11 @@ fn check_code(
             handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
         })
     };
+    // Stopped (the scans may have ended early): rejected without a word on the code.
+    if stop.is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
+        out.push(Rule::C1, base, &[], "", "verification stopped before its end (the caller's time ran out)".into());
+        return;
+    }
     let mut branches = Vec::with_capacity(scans.len());
     for (br, sink) in scans {
         branches.push(br);
@@ -1151,8 +1146,10 @@ fn scan(
     mut starts: BitsMut<'_>,
     mut second: BitsMut<'_>,
     decoding: Decoding,
+    stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> Branches {
     let len = code.len();
+    let mut steps = 0u32;
     let mut branches: Vec<(usize, u64, u8)> = Vec::new();
     let mut decoder = Decoder::with_ip(64, code, base, DecoderOptions::NONE);
     let mut ins = iced_x86::Instruction::default();
@@ -1164,6 +1161,11 @@ fn scan(
 
     let b = form::BUNDLE as usize;
     while decoder.can_decode() && decoder.position() < end {
+        // A caller's stop flag, looked at every 4096 steps (check_code then rejects).
+        steps = steps.wrapping_add(1);
+        if steps.is_multiple_of(4096) && stop.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+            break;
+        }
         let pos = decoder.position();
         // Fast path for whole bundles of HLT (the sled and the padding to 64 KiB): each
         // byte is a one-byte `hlt`, allowed, with no operands, so it is exactly what
@@ -1576,6 +1578,7 @@ pub(crate) fn scan_bitmaps(base: u64, code: &[u8], decoding: Decoding) -> (Vec<u
         BitsMut { w: &mut st.0, from: 0 },
         BitsMut { w: &mut se.0, from: 0 },
         decoding,
+        None,
     );
     (st.0, se.0)
 }

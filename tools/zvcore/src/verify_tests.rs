@@ -1058,10 +1058,11 @@ fn a_stoppable_verification_agrees_and_a_stopped_one_rejects() {
     // violations, on valid and on damaged code.
     let stop = std::sync::atomic::AtomicBool::new(false);
     let base = 0x100_0000;
-    let good = valid_code(11, 3 * STOP_CHUNK + 4096, base);
+    let piece = 1 << 20;
+    let good = valid_code(11, 3 * piece + 4096, base);
     assert!(verify_region_until(base, &good, RegionKind::Jail, Options::default(), &stop).is_ok());
     let mut bad = good.clone();
-    for at in [5, STOP_CHUNK - 3, STOP_CHUNK + 1, 2 * STOP_CHUNK + 77] {
+    for at in [5, piece - 3, piece + 1, 2 * piece + 77] {
         bad[at] = 0x0f;
         bad[at + 1] = 0x05; // syscall
     }

@@ -111,3 +111,37 @@ fn sessions_that_cannot_run_get_125() {
     let out = run(&["--channel", "nonsense", s(&program("hello"))]);
     assert_eq!(out.status.code(), Some(125));
 }
+
+/// The timeout covers verification at load: 128 MiB of code (one-byte `lahf`, which the
+/// verifier decodes one by one) takes seconds to verify, and `--timeout 1` ends the
+/// session while it verifies, with status 124 and its report (security review: the
+/// timer started only when the guest did, so the session ran seconds past it and then
+/// ended otherwise). The guard only catches a verification that runs to its end.
+#[test]
+fn the_timeout_covers_verification_at_load() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("big.nexe");
+    std::fs::write(&nexe, zvcore::attacks::bytes_nexe(&vec![0x9f; 128 << 20])).unwrap();
+    let rep = t.path().join("r.json");
+    let mut child = crate::zvrun()
+        .env("ZV_CACHE_DIR", "off")
+        .args(["--timeout", "1", "--report", "json", "--report-file", s(&rep)])
+        .arg(&nexe)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("zvrun runs");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("zvrun --timeout 1 still running after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(124));
+    assert_eq!(crate::json_report(&rep)["state"], "timeout");
+}
