@@ -105,24 +105,14 @@ fn a_trap_without_a_writable_return_address_is_a_guest_fault_with_a_report() {
 fn the_timeout_ends_a_session_while_jail_verifies() {
     let t = tempfile::tempdir().expect("tmp");
     let rep = t.path().join("r.txt");
-    let mut child = crate::zvrun()
+    let child = crate::zvrun()
         .args(["--timeout", "1", "--report", "zerovm", "--report-file", s(&rep)])
         .arg(program("jailall"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("zvrun runs");
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("zvrun --timeout 1 still verifying a Jail region after 60 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = crate::wait_or_fail(child, 60, "zvrun --timeout 1 verifying a Jail region");
     assert_eq!(status.code(), Some(124));
     assert!(std::fs::read_to_string(&rep).unwrap().contains("timeout"));
 }

@@ -123,7 +123,7 @@ fn the_timeout_covers_verification_at_load() {
     let nexe = t.path().join("big.nexe");
     std::fs::write(&nexe, zvcore::attacks::bytes_nexe(&vec![0x9f; 128 << 20])).unwrap();
     let rep = t.path().join("r.json");
-    let mut child = crate::zvrun()
+    let child = crate::zvrun()
         .env("ZV_CACHE_DIR", "off")
         .args(["--timeout", "1", "--report", "json", "--report-file", s(&rep)])
         .arg(&nexe)
@@ -131,17 +131,7 @@ fn the_timeout_covers_verification_at_load() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("zvrun runs");
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("zvrun --timeout 1 still running after 60 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = crate::wait_or_fail(child, 60, "zvrun --timeout 1 verifying at load");
     assert_eq!(status.code(), Some(124));
     assert_eq!(crate::json_report(&rep)["state"], "timeout");
 }

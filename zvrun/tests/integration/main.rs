@@ -94,3 +94,19 @@ pub fn s(p: &Path) -> &str {
 pub fn json_report(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report is JSON")
 }
+
+/// Waits for `child`; kills it and fails the test with `what` if it is still running
+/// after `secs` seconds (a guard against a hang, not a timing assertion).
+pub fn wait_or_fail(mut child: std::process::Child, secs: u64, what: &str) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            let _ = child.kill();
+            panic!("{what}: still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
