@@ -1015,25 +1015,37 @@ pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char)
 
 /// The kernel-interface file systems a channel may not use (statfs magic numbers):
 /// proc (a channel on /proc/self/mem would write zvrun's own memory, whatever its
-/// protections), sysfs, debugfs, tracefs, securityfs and bpffs (kernel state, not data).
-const KERNEL_FS: [(i64, &str); 6] = [
+/// protections) and the others that expose kernel state or control rather than data.
+const KERNEL_FS: [(i64, &str); 17] = [
     (0x9fa0, "proc"),
     (0x6265_6572, "sysfs"),
     (0x6462_6720, "debugfs"),
     (0x7472_6163, "tracefs"),
     (0x7363_6673, "securityfs"),
     (0xcafe_4a11, "bpf"),
+    (0x4249_4e4d, "binfmt_misc"),
+    (0x0027_e0eb, "cgroup"),
+    (0x6367_7270, "cgroup2"),
+    (0xf97c_ff8c, "selinuxfs"),
+    (0x4341_5d53, "smackfs"),
+    (0x6265_6570, "configfs"),
+    (0xde5e_81e4, "efivarfs"),
+    (0x6165_676c, "pstore"),
+    (0x6573_5546, "fusectl"),
+    (0x6e73_6673, "nsfs"),
+    (0x5a3c_69f0, "aafs"),
 ];
 
 /// The name of the kernel-interface file system `f` lives on, if it does (see
-/// [`KERNEL_FS`]); `None` for ordinary files, devices, pipes, or when statfs fails.
+/// [`KERNEL_FS`]); `None` for ordinary files, devices and pipes. When statfs fails the
+/// file is treated as one (refused: fail closed).
 pub fn kernel_fs(f: &std::fs::File) -> Option<&'static str> {
     use std::os::fd::AsRawFd;
     let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
     // SAFETY: `f` is an open descriptor and `st` a writable statfs buffer; fstatfs only
     // writes `st`.
     if unsafe { libc::fstatfs(f.as_raw_fd(), st.as_mut_ptr()) } != 0 {
-        return None;
+        return Some("unknown (fstatfs failed)");
     }
     // SAFETY: fstatfs returned 0, so it filled `st`.
     // f_type is a signed long in glibc, an unsigned one in musl.

@@ -23,6 +23,8 @@ pub struct Calls {
     /// overlap it: otherwise part of it could be rewritten and jailed again while the
     /// rest still branches into it (an escape a security review found).
     jailed: Vec<(u64, u64)>,
+    /// A Jail or Unjail left memory in an unknown state: the trap ends the session.
+    fatal: bool,
     /// Set when the session ends from host code (Exit or a host I/O error).
     pub ending: Option<Ending>,
     /// The last byte the guest wrote to the file that is zvrun's stderr was not a newline
@@ -33,7 +35,15 @@ pub struct Calls {
 impl Calls {
     /// A handler over loaded memory, open channels and the heap [start, end).
     pub fn new(mem: GuestMemory, channels: Vec<Channel>, heap_start: u64, heap_end: u64) -> Calls {
-        Calls { mem, channels, heap: (heap_start, heap_end), jailed: Vec::new(), ending: None, stderr_line_open: false }
+        Calls {
+            mem,
+            channels,
+            heap: (heap_start, heap_end),
+            jailed: Vec::new(),
+            fatal: false,
+            ending: None,
+            stderr_line_open: false,
+        }
     }
 
     /// The first `N` words of the guest's argument block (no allocation: this runs on
@@ -161,10 +171,20 @@ impl Calls {
                     self.jailed.insert(at, (addr, end));
                     0
                 }
-                Err(_) => -EINVAL,
+                Err(e) => self.protect_failed("Jail", e),
             },
             Err(_) => -EPERM,
         }
+    }
+
+    /// An mprotect of Jail or Unjail that failed (out of kernel memory, a lowered
+    /// vm.max_map_count): part of the range may have changed, so the recorded
+    /// permissions no longer match the real ones. The session ends (never a guest run on
+    /// memory in an unknown state).
+    fn protect_failed(&mut self, what: &str, e: std::io::Error) -> i64 {
+        self.ending = Some(Ending::Error(format!("{what}: the host could not change the region's protection: {e}")));
+        self.fatal = true;
+        -EINVAL
     }
 
     fn unjail(&mut self, args: u64) -> i64 {
@@ -182,7 +202,7 @@ impl Calls {
                 self.jailed.retain(|&(s, e)| !(s < end && addr < e));
                 0
             }
-            Err(_) => -EINVAL,
+            Err(e) => self.protect_failed("Unjail", e),
         }
     }
 
@@ -207,8 +227,14 @@ impl TrapHandler for Calls {
         match id as u32 {
             call::READ => self.io(args, false),
             call::WRITE => self.io(args, true),
-            call::JAIL => TrapOutcome::Return(self.jail(args)),
-            call::UNJAIL | call::UNJAIL_AS_SPELLED => TrapOutcome::Return(self.unjail(args)),
+            call::JAIL | call::UNJAIL | call::UNJAIL_AS_SPELLED => {
+                let r = if id as u32 == call::JAIL { self.jail(args) } else { self.unjail(args) };
+                if self.fatal {
+                    TrapOutcome::Leave
+                } else {
+                    TrapOutcome::Return(r)
+                }
+            }
             call::EXIT => {
                 let Some(w) = self.words::<3>(args) else { return TrapOutcome::Return(-EFAULT) };
                 self.ending = Some(Ending::Exit(w[2] as i64));

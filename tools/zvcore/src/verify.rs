@@ -1150,6 +1150,7 @@ fn scan(
 ) -> Branches {
     let len = code.len();
     let mut steps = 0u32;
+    let mut stopped = false;
     let mut branches: Vec<(usize, u64, u8)> = Vec::new();
     let mut decoder = Decoder::with_ip(64, code, base, DecoderOptions::NONE);
     let mut ins = iced_x86::Instruction::default();
@@ -1201,6 +1202,16 @@ fn scan(
                 if p.is_multiple_of(b) && code.get(p..p + b).is_some_and(|w| w.iter().all(|&x| x == form::HLT)) {
                     break; // a bundle of HLT: the bulk path above
                 }
+                // The stop flag, here too: a long run of fast forms never returns to
+                // the outer loop's look at it.
+                steps = steps.wrapping_add(1);
+                if steps.is_multiple_of(4096) && stop.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+                    stopped = true;
+                    break;
+                }
+            }
+            if stopped {
+                break;
             }
             if p != pos {
                 if !resync(&mut decoder, base, p) {

@@ -1075,3 +1075,31 @@ fn a_stoppable_verification_agrees_and_a_stopped_one_rejects() {
     let r = verify_region_until(base, &good, RegionKind::Jail, Options::default(), &stop).unwrap_err();
     assert!(r.violations[0].reason.contains("stopped"), "{:?}", r.violations);
 }
+
+#[test]
+fn a_stop_is_seen_inside_long_runs_of_fast_forms() {
+    // 64 MiB of `nop`, which the fast path claims bundle after bundle: with the flag set
+    // the scan must return to where it looks at it and end after a few thousand
+    // instructions, not at the end (a review found the fast path's run never returning).
+    // Counted, not timed: the bitmap of instruction starts shows how far it got.
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let code = vec![0x90u8; 64 << 20];
+    let (mut st, mut se) = (Bits::new(code.len()), Bits::new(code.len()));
+    let mut out = Sink::new(Options::default());
+    let view = |w| BitsMut { w, from: 0 };
+    scan(
+        form::CODE_START,
+        &code,
+        0,
+        code.len(),
+        &mut out,
+        view(&mut st.0),
+        view(&mut se.0),
+        Decoding::Fast,
+        Some(&stop),
+    );
+    let marked: u32 = st.0.iter().map(|w| w.count_ones()).sum();
+    assert!(marked > 0 && marked < 1 << 20, "scanned {marked} instructions with the stop flag set");
+    let r = verify_region_until(form::CODE_START, &code, RegionKind::Jail, Options::default(), &stop).unwrap_err();
+    assert!(r.violations[0].reason.contains("stopped"));
+}
