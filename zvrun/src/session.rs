@@ -381,9 +381,12 @@ fn run_session(cfg: &SessionConfig) -> Outcome {
     };
     phase(&mut out, "startup_block");
     sys::probe_vector_state();
-    if let Err(e) = sys::install_signal_handlers() {
-        out.ending = Ending::Error(format!("cannot install signal handlers: {e}"));
-        return out;
+    // With a timeout, `run` installed them before the timer started.
+    if cfg.timeout.is_none() {
+        if let Err(e) = sys::install_signal_handlers() {
+            out.ending = Ending::Error(format!("cannot install signal handlers: {e}"));
+            return out;
+        }
     }
     phase(&mut out, "signals");
     sys::prepare_c_allocator();

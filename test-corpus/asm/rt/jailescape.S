@@ -4,23 +4,11 @@
    half again (it verifies alone), and let the first half run the hidden syscall: a raw
    write of the host's trap stub to stdout. Now the partial Unjail is refused (-EINVAL):
    exits 2 and writes nothing. */
-/* Partial Unjail: jail [h, h+128K) whose first half jumps into an instruction start of
-   the second half (h+0x10003); Unjail only the second half, rewrite it so h+0x10003 is
-   inside a movabs immediate that hides "syscall; jmp +3", re-Jail the second half alone,
-   then run the first half. The hidden syscall is write(1, 0x300000000, 16): it prints the
-   host trap stub (which holds the host entry address). */
 #include "zv.inc"
 	.text
 	.globl _start
 _start:
-	mov $MANIFEST_PTR, %edx
-	mov (%edx), %eax
-	mov (%eax), %r12            /* heap_ptr */
-	/* fill 128 KiB with HLT */
-	mov %r12d, %edi
-	mov $0xf4, %al
-	mov $0x20000, %ecx
-	rep stosb %al, (%edi)
+	HEAP_HLT 0x20000
 	/* first half, bundle 0: jmp h+0x10003  (e9 rel32, rel = 0x10003 - 5 = 0xfffe) */
 	movb $0xe9, (%r12d)
 	movl $0xfffe, 1(%r12d)

@@ -6,14 +6,7 @@
 	.text
 	.globl _start
 _start:
-	/* The heap from the user manifest, filled with 3 MiB of HLT. */
-	mov $MANIFEST_PTR, %edx
-	mov (%edx), %eax
-	mov (%eax), %r12
-	mov %r12d, %edi
-	mov $0xf4, %al
-	mov $0x300000, %ecx
-	rep stosb %al, (%edi)
+	HEAP_HLT 0x300000
 	xor %r13d, %r13d
 9:	mov $0x300000, %r14d
 	test $1, %r13d

@@ -7,13 +7,7 @@
 	.text
 	.globl _start
 _start:
-	mov $MANIFEST_PTR, %edx
-	mov (%edx), %eax
-	mov (%eax), %r12            /* heap_ptr */
-	mov %r12d, %edi
-	mov $0xf4, %al
-	mov $0x40000, %ecx
-	rep stosb %al, (%edi)       /* 256 KiB of HLT */
+	HEAP_HLT 0x40000
 	lea 0x10000(%r12), %rbx     /* the second 64 KiB */
 	ZV ID_JAIL, %r12, $0x20000
 	EXPECT $0, 1

@@ -518,12 +518,9 @@ pub fn verify_region_until(
     opts: Options,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<VerifiedCode<'static>, Rejected> {
-    let mut out = Sink::new(opts);
-    check_code(base, code, kind, &mut out, 1, Decoding::Fast, Some(stop));
-    if out.count > 0 {
-        return Err(out.finish(code.len() as u64));
-    }
-    Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Owned(code.to_vec()) })
+    let v = region_in_place(base, code, kind, opts, 1, Decoding::Fast, Some(stop))?;
+    // A private copy, as verify_region_with makes.
+    Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Owned(v.bytes.into_owned()) })
 }
 
 /// [`verify_region_with`] without the private copy: the result borrows `code`, which no
@@ -538,8 +535,22 @@ pub fn verify_region_in_place(
     threads: usize,
     decoding: Decoding,
 ) -> Result<VerifiedCode<'_>, Rejected> {
+    region_in_place(base, code, kind, opts, threads, decoding, None)
+}
+
+/// The region rules on `code` where it lies, stopping when `stop` is set (see
+/// [`verify_region_until`]); the body of the region functions.
+fn region_in_place<'a>(
+    base: u64,
+    code: &'a [u8],
+    kind: RegionKind,
+    opts: Options,
+    threads: usize,
+    decoding: Decoding,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<VerifiedCode<'a>, Rejected> {
     let mut out = Sink::new(opts);
-    check_code(base, code, kind, &mut out, threads, decoding, None);
+    check_code(base, code, kind, &mut out, threads, decoding, stop);
     if out.count > 0 {
         return Err(out.finish(code.len() as u64));
     }
