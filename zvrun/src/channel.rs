@@ -317,7 +317,7 @@ fn read_full_at(f: &File, buf: &mut [u8], mut at: u64) -> io::Result<usize> {
                 done += n;
                 at += n as u64;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::timed_out() => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
             Err(e) => return Err(e),
         }
     }
@@ -327,7 +327,7 @@ fn read_full_at(f: &File, buf: &mut [u8], mut at: u64) -> io::Result<usize> {
 fn read_retry(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match f.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::timed_out() => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
             r => return r,
         }
     }
@@ -338,7 +338,7 @@ fn write_retry(f: &mut File, mut data: &[u8]) -> io::Result<()> {
         match f.write(data) {
             Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
             Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::timed_out() => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
             Err(e) => return Err(e),
         }
     }

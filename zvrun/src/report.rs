@@ -12,6 +12,9 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGILL => "SIGILL",
         libc::SIGFPE => "SIGFPE",
         libc::SIGTRAP => "SIGTRAP",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
         _ => "signal",
     }
 }
@@ -21,6 +24,7 @@ pub fn describe(o: &Outcome) -> String {
     match &o.ending {
         Ending::Exit(c) => format!("exit {c}"),
         Ending::Timeout => "timeout".into(),
+        Ending::Killed(signal) => format!("killed by {} ({signal})", signal_name(*signal)),
         Ending::Fault { signal, addr, pc } => {
             format!("guest fault: {} ({signal}) at pc {pc:#x}, address {addr:#x}", signal_name(*signal))
         }
@@ -55,6 +59,7 @@ pub fn json(o: &Outcome) -> String {
     let (state, exit_code, fault) = match &o.ending {
         Ending::Exit(c) => ("exit", Some(*c), None),
         Ending::Timeout => ("timeout", None, None),
+        Ending::Killed(_) => ("killed", None, None),
         Ending::Fault { signal, addr, pc } => (
             "fault",
             None,
@@ -67,6 +72,7 @@ pub fn json(o: &Outcome) -> String {
     };
     let message = match &o.ending {
         Ending::Invalid(m) | Ending::Error(m) => Some(m.clone()),
+        Ending::Killed(_) => Some(describe(o)),
         _ => None,
     };
     let channels: Vec<serde_json::Value> = o

@@ -92,6 +92,8 @@ pub enum Ending {
     Exit(i64),
     /// The timeout expired.
     Timeout,
+    /// A termination signal (SIGTERM, SIGINT, SIGHUP) ended the session.
+    Killed(i32),
     /// A guest fault.
     Fault {
         /// Signal number.
@@ -160,6 +162,7 @@ impl Outcome {
         match &self.ending {
             Ending::Exit(c) => (*c & 0xFF) as i32,
             Ending::Timeout => 124,
+            Ending::Killed(signal) => 128 + signal,
             Ending::Fault { signal, .. } => 128 + signal,
             Ending::Invalid(_) => 126,
             Ending::Error(_) => 125,
@@ -210,15 +213,20 @@ impl zvcore::VerdictCache for NoCache {
 /// many seconds past `--timeout 1`): the timer starts first, verification stops when it
 /// expires, and a session it ends before the guest runs ends as a timeout.
 pub fn run(cfg: &SessionConfig) -> Outcome {
+    // The handlers first: the timeout and the termination signals cover the whole
+    // session, loading and verification included.
+    if let Err(e) = sys::install_signal_handlers() {
+        return Outcome::error(format!("cannot install signal handlers: {e}"));
+    }
     if let Some(t) = cfg.timeout {
-        if let Err(e) = sys::install_signal_handlers() {
-            return Outcome::error(format!("cannot install signal handlers: {e}"));
-        }
         sys::arm_timeout(t);
     }
     let mut out = run_session(cfg);
-    if cfg.timeout.is_some() && sys::timed_out() && matches!(out.ending, Ending::Error(_) | Ending::Invalid(_)) {
-        out.ending = Ending::Timeout;
+    // Work cut short by the stop (verification, a read) ends as the stop, not as an error.
+    if let Some(reason) = sys::stop_reason() {
+        if matches!(out.ending, Ending::Error(_) | Ending::Invalid(_)) {
+            out.ending = if reason == libc::SIGALRM { Ending::Timeout } else { Ending::Killed(reason) };
+        }
     }
     out
 }
@@ -298,7 +306,7 @@ fn run_session(cfg: &SessionConfig) -> Outcome {
         1
     };
     let opts = zvcore::Options { max_violations: 20 };
-    let stop = cfg.timeout.map(|_| sys::timeout_flag());
+    let stop = Some(sys::stop_flag());
     let result = match &cfg.verdict_cache {
         Some(dir) => {
             zvcore::verify_nexe_cached_until(data, opts, threads, &crate::cache::DirCache::open(dir.clone()), stop)
@@ -380,14 +388,9 @@ fn run_session(cfg: &SessionConfig) -> Outcome {
         }
     };
     phase(&mut out, "startup_block");
+    // The signal handlers were installed by `run`; this phase asks what vector state the
+    // trap must clear.
     sys::probe_vector_state();
-    // With a timeout, `run` installed them before the timer started.
-    if cfg.timeout.is_none() {
-        if let Err(e) = sys::install_signal_handlers() {
-            out.ending = Ending::Error(format!("cannot install signal handlers: {e}"));
-            return out;
-        }
-    }
     phase(&mut out, "signals");
     sys::prepare_c_allocator();
     if cfg.seccomp {
@@ -399,13 +402,15 @@ fn run_session(cfg: &SessionConfig) -> Outcome {
     phase(&mut out, "seccomp");
     let mut calls = Calls::new(mem, open, layout.heap_start, layout.heap_start + layout.heap_size);
     let end = sys::run_guest(entry, rsp, &mut calls);
-    if cfg.timeout.is_some() {
+    // The timer is also what interrupts host code again after a termination signal.
+    if cfg.timeout.is_some() || sys::stopping() {
         sys::disarm_timeout();
     }
     phase(&mut out, "guest");
     out.ending = match end {
         RunEnd::Fault { signal, addr, pc } => Ending::Fault { signal, addr, pc },
         RunEnd::Timeout => Ending::Timeout,
+        RunEnd::Killed(signal) => Ending::Killed(signal),
         RunEnd::Left => match calls.ending.take() {
             Some(e) => e,
             None => Ending::Error("the guest left without calling Exit".into()),

@@ -715,7 +715,7 @@ extern "C" fn zv_dispatch(args: u64) -> u64 {
     // outlives the guest's run, and only this (single) thread dereferences it, while the
     // guest is stopped in the trap.
     let out = unsafe { (*h).trap(args) };
-    if TIMED_OUT.load(Ordering::SeqCst) {
+    if STOPPING.load(Ordering::SeqCst) {
         ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
     }
     match out {
@@ -750,6 +750,8 @@ pub enum RunEnd {
     Left,
     /// The wall-clock timeout expired.
     Timeout,
+    /// A termination signal (one of [`TERMINATING`]) arrived.
+    Killed(i32),
     /// A guest fault.
     Fault {
         /// Signal number.
@@ -764,17 +766,30 @@ pub enum RunEnd {
 static FAULT_SIG: AtomicI32 = AtomicI32::new(0);
 static FAULT_ADDR: AtomicU64 = AtomicU64::new(0);
 static FAULT_PC: AtomicU64 = AtomicU64::new(0);
-static TIMED_OUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set when the session must stop: the timeout expired or a termination signal came.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Why: SIGALRM for the timeout, else the termination signal; the first one wins.
+static STOP_REASON: AtomicI32 = AtomicI32::new(0);
 
-/// Whether the timeout has expired (host code checks this after blocking I/O).
-pub fn timed_out() -> bool {
-    TIMED_OUT.load(Ordering::SeqCst)
+/// The signals that end a session as its user asked (`kill`, Ctrl-C, a closed terminal),
+/// with the report written and channels closed, instead of killing zvrun outright.
+pub const TERMINATING: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// Whether the session is stopping (host code checks this after blocking I/O).
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::SeqCst)
 }
 
-/// The flag the timeout sets, for work that should stop when it expires (Jail's
-/// verification, [`zvcore::verify_region_until`]).
-pub fn timeout_flag() -> &'static std::sync::atomic::AtomicBool {
-    &TIMED_OUT
+/// Why the session is stopping, once it is: `SIGALRM` when the timeout expired, else the
+/// termination signal that arrived first.
+pub fn stop_reason() -> Option<i32> {
+    Some(STOP_REASON.load(Ordering::SeqCst)).filter(|_| stopping())
+}
+
+/// The flag the timeout and the termination signals set, for work that should stop
+/// then (verification at load, Jail's verification: [`zvcore::verify_region_until`]).
+pub fn stop_flag() -> &'static std::sync::atomic::AtomicBool {
+    &STOPPING
 }
 
 /// Whether a signal interrupted the guest. The runtime lives above 8 GiB (checked when
@@ -789,13 +804,16 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut l
     // SAFETY: the kernel passes a valid ucontext_t for SA_SIGINFO handlers.
     let uc = unsafe { &mut *(uc as *mut libc::ucontext_t) };
     let pc = uc.uc_mcontext.gregs[libc::REG_RIP as usize] as u64;
-    if sig == libc::SIGALRM {
-        TIMED_OUT.store(true, Ordering::SeqCst);
+    if sig == libc::SIGALRM || TERMINATING.contains(&sig) {
+        // A SIGALRM after a termination signal only interrupts again (below).
+        let _ = STOP_REASON.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+        STOPPING.store(true, Ordering::SeqCst);
         if is_guest_pc(pc) {
             uc.uc_mcontext.gregs[libc::REG_RIP as usize] = zv_exit_path as *const () as usize as i64;
         } else {
             // In host code: the trap's return path checks the flag; fire again soon in
-            // case the flag was checked just before it was set.
+            // case the flag was checked just before it was set (a blocking read that
+            // began then is interrupted by the next SIGALRM).
             ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
             arm_timer_ms(10);
         }
@@ -832,15 +850,17 @@ struct AltStack(std::cell::UnsafeCell<[u8; ALT_STACK]>);
 unsafe impl Sync for AltStack {}
 static ALT: AltStack = AltStack(std::cell::UnsafeCell::new([0; ALT_STACK]));
 
-/// Installs the fault and timer handlers on an alternate stack (the guest's stack is
-/// guest memory and never used by the host).
+/// Installs the fault, timer and termination handlers on an alternate stack (the guest's
+/// stack is guest memory and never used by the host). A termination signal that zvrun
+/// was started with ignored (`nohup`, a shell's background job) stays ignored.
 pub fn install_signal_handlers() -> io::Result<()> {
     let ss = libc::stack_t { ss_sp: ALT.0.get().cast::<libc::c_void>(), ss_flags: 0, ss_size: ALT_STACK };
     // SAFETY: the stack is a static, so it lives as long as the process.
     if unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGALRM] {
+    let faults = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGALRM];
+    for sig in faults.into_iter().chain(TERMINATING) {
         // SAFETY: a zeroed sigaction is a valid starting point; the handler has the
         // SA_SIGINFO signature.
         let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
@@ -848,9 +868,17 @@ pub fn install_signal_handlers() -> io::Result<()> {
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
         // SAFETY: sa_mask is a valid sigset inside sa.
         unsafe { libc::sigemptyset(&mut sa.sa_mask) };
-        // SAFETY: installing a handler for a valid signal number.
-        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+        // SAFETY: a zeroed sigaction is a valid buffer for the old action.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: installing a handler for a valid signal number; `old` is writable.
+        if unsafe { libc::sigaction(sig, &sa, &mut old) } != 0 {
             return Err(io::Error::last_os_error());
+        }
+        if TERMINATING.contains(&sig) && old.sa_sigaction == libc::SIG_IGN {
+            // SAFETY: putting back the action the kernel just returned.
+            if unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
     }
     Ok(())
@@ -940,8 +968,12 @@ pub fn run_guest(entry: u64, rsp: u64, handler: &mut dyn TrapHandler) -> RunEnd 
     let sig = FAULT_SIG.load(Ordering::SeqCst);
     if sig != 0 {
         RunEnd::Fault { signal: sig, addr: FAULT_ADDR.load(Ordering::SeqCst), pc: FAULT_PC.load(Ordering::SeqCst) }
-    } else if TIMED_OUT.load(Ordering::SeqCst) {
-        RunEnd::Timeout
+    } else if let Some(reason) = stop_reason() {
+        if reason == libc::SIGALRM {
+            RunEnd::Timeout
+        } else {
+            RunEnd::Killed(reason)
+        }
     } else {
         RunEnd::Left
     }

@@ -117,7 +117,7 @@ impl Calls {
             Err(e) if write && e.raw_os_error() == Some(libc::EFBIG) => TrapOutcome::Return(-(libc::EFBIG as i64)),
             Err(e) => {
                 // Any other host I/O error ends the session; the guest never sees host errors.
-                if crate::sys::timed_out() {
+                if crate::sys::stopping() {
                     return TrapOutcome::Leave;
                 }
                 let alias = chan.spec.alias.clone();
@@ -164,7 +164,7 @@ impl Calls {
         // Verified in pieces that stop when the session's time runs out (the trap then
         // ends the session with the timeout), however large the region.
         let opts = zvcore::Options { max_violations: 1 };
-        match zvcore::verify_region_until(addr, bytes, zvcore::RegionKind::Jail, opts, crate::sys::timeout_flag()) {
+        match zvcore::verify_region_until(addr, bytes, zvcore::RegionKind::Jail, opts, crate::sys::stop_flag()) {
             Ok(code) => match self.mem.make_executable(&code) {
                 Ok(()) => {
                     let at = self.jailed.partition_point(|&(s, _)| s < addr);

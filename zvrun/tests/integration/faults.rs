@@ -135,3 +135,80 @@ fn the_timeout_covers_verification_at_load() {
     assert_eq!(status.code(), Some(124));
     assert_eq!(crate::json_report(&rep)["state"], "timeout");
 }
+
+/// Sends `sig` (a `kill` signal name) to a running zvrun.
+fn signal(child: &std::process::Child, sig: &str) {
+    let st = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status();
+    assert!(st.expect("kill runs").success(), "kill -{sig}");
+}
+
+/// A termination signal (SIGTERM, SIGINT, SIGHUP) ends the session as the timeout does:
+/// channels closed, the report written ("killed", the signal named), status 128 + n,
+/// whether the guest is running its own code or zvrun is blocked in a Read for it.
+#[test]
+fn termination_signals_end_the_session_with_its_report() {
+    for (prog, sig, status) in [("loop", "TERM", 143), ("echo", "INT", 130), ("loop", "HUP", 129)] {
+        let t = tempfile::tempdir().expect("tmp");
+        let rep = t.path().join("r.json");
+        let mut child = crate::zvrun()
+            .args(["--report", "json", "--report-file", s(&rep)])
+            .arg(program(prog))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("zvrun runs");
+        // The stdin pipe stays open: echo blocks in its Read until the signal.
+        let stdin = child.stdin.take();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        signal(&child, sig);
+        let st = crate::wait_or_fail(child, 30, &format!("zvrun {prog} after SIG{sig}"));
+        drop(stdin);
+        assert_eq!(st.code(), Some(status), "{prog} SIG{sig}");
+        let r = crate::json_report(&rep);
+        assert_eq!(r["state"], "killed", "{r}");
+        assert_eq!(r["status"], status);
+        assert!(r["message"].as_str().unwrap_or("").contains(&format!("SIG{sig}")), "{r}");
+        assert_eq!(r["validation"], "ok");
+    }
+}
+
+/// The signal also stops verification at load (as the timeout does), and one that zvrun
+/// was started with ignored (`nohup`, `trap '' HUP`) stays ignored.
+#[test]
+fn termination_covers_loading_and_ignored_signals_stay_ignored() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("big.nexe");
+    std::fs::write(&nexe, zvcore::attacks::bytes_nexe(&vec![0x9f; 128 << 20])).unwrap();
+    let rep = t.path().join("r.json");
+    let child = crate::zvrun()
+        .env("ZV_CACHE_DIR", "off")
+        .args(["--report", "json", "--report-file", s(&rep)])
+        .arg(&nexe)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("zvrun runs");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "TERM");
+    let st = crate::wait_or_fail(child, 60, "zvrun verifying at load after SIGTERM");
+    assert_eq!(st.code(), Some(143));
+    assert_eq!(crate::json_report(&rep)["state"], "killed");
+
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' HUP; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_zvrun"))
+        .arg(program("loop"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sh runs");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "HUP");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().expect("wait").is_none(), "an ignored SIGHUP ended zvrun");
+    signal(&child, "TERM");
+    let st = crate::wait_or_fail(child, 30, "zvrun after SIGTERM");
+    assert_eq!(st.code(), Some(143));
+}
