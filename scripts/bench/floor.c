@@ -8,7 +8,13 @@
      - a seccomp filter as long as zvrun's (37 instructions, starting with TAX as
        zvrun::filter::compact does, so the kernel's cache emulation stops at once).
    Built -nostdlib -static-pie, so it lives far above 8 GiB like zvrun. What zvrun costs
-   beyond this program is its own work and its larger binary. */
+   beyond this program is its own work and its larger binary.
+   -DSTEPS=N builds it with only the first N of those requests, in the order filter (1),
+   reservation (2), populated pages (3), protections (4, the default: all), so that
+   bench-run can say what each costs. */
+#ifndef STEPS
+#define STEPS 4
+#endif
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -45,21 +51,29 @@ static void fail(int code) { sys6(SYS_exit_group, code, 0, 0, 0, 0, 0); }
 
 void _start_c(void) {
   const long anon = MAP_PRIVATE | MAP_ANONYMOUS;
+  (void)anon;
+#if STEPS >= 2
   if (sys6(SYS_mmap, 0x10000, (8L << 30) - 0x10000, PROT_NONE, anon | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0)
       != 0x10000)
     fail(3);
+#endif
+#if STEPS >= 3
   /* 35 fresh pages for the trampoline region and the loaded prefix, as zvrun maps them. */
   if (sys6(SYS_mmap, 0x10000, 35 * 4096, PROT_READ | PROT_WRITE, anon | MAP_FIXED | MAP_POPULATE, -1, 0) != 0x10000)
     fail(4);
   volatile char *p = (volatile char *)0x10000;
   p[0] = (char)0xe8;
+#endif
+#if STEPS >= 4
   sys6(SYS_mprotect, 0x10000, 0x20000, PROT_READ | PROT_EXEC, 0, 0, 0);
   sys6(SYS_mprotect, 0x30000, 0x2000, PROT_READ, 0, 0, 0);
   sys6(SYS_mprotect, 0x50000, 0xefe0000, PROT_READ | PROT_WRITE, 0, 0, 0);
   sys6(SYS_mmap, 0xfefff000, 4096, PROT_READ | PROT_WRITE, anon | MAP_FIXED | MAP_POPULATE, -1, 0);
   sys6(SYS_mprotect, 0xfefff000, 4096, PROT_READ, 0, 0, 0);
   sys6(SYS_mprotect, 0xff000000, 16 << 20, PROT_READ | PROT_WRITE, 0, 0, 0);
+#endif
 
+#if STEPS >= 1
   struct sock_filter f[37];
   f[0] = (struct sock_filter)BPF_STMT(BPF_MISC | BPF_TAX, 0);
   for (int i = 1; i < 36; i++)
@@ -68,6 +82,7 @@ void _start_c(void) {
   struct sock_fprog prog = {37, f};
   if (sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0) != 0) fail(5);
   if (sys6(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0, 0) != 0) fail(6);
+#endif
 
   static const char msg[] = "hello, world\n";
   sys6(SYS_write, 1, (long)msg, sizeof msg - 1, 0, 0, 0);
