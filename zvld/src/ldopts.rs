@@ -13,6 +13,26 @@ use std::path::PathBuf;
 
 use crate::link::{Config, InputArg};
 
+/// The command line of `tool` as text: an argument that is not valid UTF-8 (a file name
+/// in another encoding) is a usage error naming it, not a panic. zvld and zvcc read
+/// options, symbols and paths as UTF-8 throughout; such a file needs a UTF-8 name (or a
+/// symlink with one).
+pub fn utf8_args(tool: &str, args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Vec<String>, String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|a| {
+                format!(
+                    "{tool}: argument {} is not valid UTF-8: {}; {tool} takes UTF-8 options and file names (give the \
+                     file a UTF-8 name or a symlink with one)",
+                    i + 1,
+                    zvcore::display::escape_controls(&a.to_string_lossy())
+                )
+            })
+        })
+        .collect()
+}
+
 /// GNU ld options that change the result and that zvld does not implement: refused
 /// rather than silently ignored. Both spellings count: `--wrap=malloc` and `--wrap malloc`.
 fn unsupported(p: &str) -> bool {
@@ -455,6 +475,15 @@ fn check_emulation(v: &str) -> Result<(), LdOptionError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn arguments_that_are_not_utf8_are_a_usage_error_naming_them() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = vec!["-o".into(), std::ffi::OsString::from_vec(b"a\xffb.o".to_vec())];
+        let e = super::utf8_args("zvld", args).unwrap_err();
+        assert!(e.starts_with("zvld: argument 2 is not valid UTF-8: a\u{fffd}b.o;"), "{e}");
+        assert_eq!(super::utf8_args("zvld", vec!["x".into()]), Ok(vec!["x".to_string()]));
+    }
+
     use super::*;
 
     fn parse(args: &[&str]) -> Result<(Config, Vec<InputArg>, Vec<Taken>), LdOptionError> {

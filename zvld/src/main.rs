@@ -53,7 +53,8 @@ fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
 
 fn main() -> ExitCode {
     zvld::sys::tune_allocator();
-    let (cfg, stats) = match parse(std::env::args().skip(1).collect()) {
+    let parsed = zvld::ldopts::utf8_args("zvld", std::env::args_os().skip(1)).and_then(parse);
+    let (cfg, stats) = match parsed {
         Ok(x) => x,
         Err(msg) => {
             let usage_ok = msg.starts_with("usage") || msg.starts_with("zvld 0");

@@ -9,7 +9,13 @@ use zvld::driver::{self, DriverError};
 fn main() -> ExitCode {
     zvld::sys::tune_allocator();
     zvld::sys::interrupt::install();
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match zvld::ldopts::utf8_args("zvcc", std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
     match driver::run(&args) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         // The temporary files are gone (dropped on the way out): end as the signal would

@@ -589,3 +589,18 @@ fn a_terminated_zvcc_stops_gcc_and_leaves_no_temporary_files() {
     assert!(!driver_left, "the gcc driver was stopped");
     assert!(!d.join("slow.nexe").exists());
 }
+
+/// An argument that is not valid UTF-8 (a file name in another encoding) is a usage
+/// error naming it, for zvld and zvcc alike: status 2, never a panic (argument fuzzing
+/// found both binaries panicking in std::env::args).
+#[test]
+fn arguments_that_are_not_utf8_are_usage_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"caf\xe9.o");
+    for mut c in [zvld(), zvcc()] {
+        let out = c.arg("-o").arg("x.nexe").arg(bad).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("argument 3 is not valid UTF-8: caf\u{fffd}.o") && !err.contains("panicked"), "{err}");
+    }
+}
