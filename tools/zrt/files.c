@@ -1004,9 +1004,9 @@ long zrt_faccessat(long dirfd, const char *path, long mode) {
 }
 
 long zrt_getcwd(char *buf, size_t size) {
-  if (!buf) return -EFAULT;
   size_t n = zrt_strlen(cwd) + 1;
-  if (size < n) return -ERANGE;
+  if (size < n) return -ERANGE; /* checked first, as Linux does */
+  if (!buf) return -EFAULT;
   zrt_copy(buf, cwd, n);
   return (long)n; /* the kernel returns the length including the NUL */
 }

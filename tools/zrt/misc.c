@@ -76,6 +76,32 @@ long zrt_clock_getres(long clk, void *tsp) {
   return 0;
 }
 
+/* nanosleep and clock_nanosleep: nothing advances, so a valid request returns 0 at once;
+ * Linux's argument checks stay (a tv_nsec outside [0, 999999999] or a negative tv_sec is
+ * -EINVAL; for clock_nanosleep an unknown clock is -EINVAL and a clock that cannot sleep
+ * (the coarse and raw ones, the thread's CPU clock) -EOPNOTSUPP, checked first). */
+static long check_sleep(const void *tsp) {
+  if (!tsp) return -EFAULT;
+  const struct timespec *ts = tsp;
+  if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec > 999999999) return -EINVAL;
+  return 0;
+}
+
+long zrt_nanosleep(const void *req, void *rem) {
+  (void)rem;
+  return check_sleep(req);
+}
+
+long zrt_clock_nanosleep(long clk, long flags, const void *req, void *rem) {
+  (void)flags;
+  (void)rem;
+  if (clock_kind(clk) < 0) return -EINVAL;
+  if (clk == CLOCK_REALTIME_COARSE || clk == CLOCK_MONOTONIC_RAW || clk == CLOCK_MONOTONIC_COARSE ||
+      clk == CLOCK_THREAD_CPUTIME_ID)
+    return -EOPNOTSUPP;
+  return check_sleep(req);
+}
+
 long zrt_gettimeofday(void *tvp, void *tzp) {
   if (tvp) {
     long *tv = tvp; /* struct timeval: seconds, microseconds */
@@ -163,9 +189,11 @@ long zrt_uname(void *u) {
 }
 
 long zrt_prlimit(long pid, long res, const void *new_lim, void *old_lim) {
-  (void)new_lim; /* accepted and ignored: there is nothing to enforce it on */
+  /* A new limit is checked as Linux does (soft above hard: -EINVAL), then ignored: there
+   * is nothing to enforce it on. */
   if (pid != 0 && pid != 1) return -ESRCH;
   if (res < 0 || res >= RLIM_NLIMITS) return -EINVAL;
+  if (new_lim && ((const uint64_t *)new_lim)[0] > ((const uint64_t *)new_lim)[1]) return -EINVAL;
   if (old_lim) {
     uint64_t *l = old_lim; /* struct rlimit: soft, hard */
     uint64_t v = RLIM_INFINITY;

@@ -19,10 +19,11 @@
  *   sched_getaffinity, sched_setaffinity and getcpu (one CPU); times and getrusage report
  *   that no CPU time was used;
  * - here: exit and exit_group (Exit), arch_prctl (the thread pointer in __zv_tp),
- *   set_tid_address and the process and user ids, signal dispositions and the signal mask
+ *   set_tid_address, the process, group, session and user ids, signal dispositions, the
+ *   alternate signal stack and the signal mask
  *   (recorded and reported back, never delivered; a self-sent signal or SIGPIPE whose
- *   default is to terminate ends the guest), sched_yield, nanosleep and clock_nanosleep
- *   (nothing advances, 0), umask.
+ *   default is to terminate ends the guest), sched_yield, umask (recorded); nanosleep
+ *   and clock_nanosleep (misc.c: nothing advances, 0 once the arguments are valid).
  *
  * Everything else returns -ENOSYS, never a crash. No answer depends on the host.
  */
@@ -56,6 +57,34 @@ static uint64_t sigmask;
 /* Signals sent while blocked (bit = sig - 1): delivered when unblocked, as Linux does. */
 static uint64_t sigpending_set;
 static long deliver(long sig);
+
+/* The alternate signal stack (stack_t: sp, flags, size), recorded and reported back; no
+ * handler ever runs on it (signals are never delivered asynchronously). */
+struct zrt_stack {
+  uint64_t sp;
+  int32_t flags, pad;
+  uint64_t size;
+};
+#define ZRT_SS_DISABLE 2
+#define ZRT_SS_AUTODISARM (1u << 31)
+#define ZRT_MINSIGSTKSZ 2048
+static struct zrt_stack altstack = {0, ZRT_SS_DISABLE, 0, 0};
+
+static long do_sigaltstack(const struct zrt_stack *ss, struct zrt_stack *old) {
+  struct zrt_stack prev = altstack;
+  if (ss) {
+    uint32_t mode = (uint32_t)ss->flags & ~ZRT_SS_AUTODISARM;
+    if (mode != 0 && mode != ZRT_SS_DISABLE && mode != 1 /* SS_ONSTACK, accepted as 0 */) return -EINVAL;
+    if (mode == ZRT_SS_DISABLE) {
+      altstack = (struct zrt_stack){0, ZRT_SS_DISABLE, 0, 0};
+    } else {
+      if (ss->size < ZRT_MINSIGSTKSZ) return -ENOMEM;
+      altstack = (struct zrt_stack){ss->sp, (int32_t)((uint32_t)ss->flags & ZRT_SS_AUTODISARM), 0, ss->size};
+    }
+  }
+  if (old) *old = prev;
+  return 0;
+}
 
 static long do_sigaction(long sig, const struct zrt_sigaction *act, struct zrt_sigaction *old, long setsize) {
   if (setsize != 8 || sig < 1 || sig >= ZRT_NSIG) return -EINVAL;
@@ -231,11 +260,31 @@ long __zv_syscall_c(const long *w) {
     case SYS_gettid:
     case SYS_getpid: return ZRT_PID;
     case SYS_getppid: return 0;
+    /* The guest is the leader of its own process group and session. */
+    case SYS_getpgrp: return ZRT_PID;
+    case SYS_getpgid:
+    case SYS_getsid: return (a1 == 0 || a1 == ZRT_PID) ? ZRT_PID : -ESRCH;
+    case SYS_setpgid:
+      if (a2 < 0) return -EINVAL;
+      return (a1 == 0 || a1 == ZRT_PID) ? -EPERM : -ESRCH; /* a session leader's group is fixed */
+    case SYS_setsid: return -EPERM;                         /* already a group leader */
+    case SYS_getresuid:
+    case SYS_getresgid:
+      if (!a1 || !a2 || !a3) return -EFAULT;
+      *(uint32_t *)a1 = *(uint32_t *)a2 = *(uint32_t *)a3 = ZRT_UID;
+      return 0;
+    case SYS_sigaltstack: return do_sigaltstack((const struct zrt_stack *)a1, (struct zrt_stack *)a2);
     case SYS_getuid:
     case SYS_geteuid:
     case SYS_getgid:
     case SYS_getegid: return ZRT_UID;
-    case SYS_umask: return 022;
+    case SYS_umask: {
+      /* Recorded and reported back, as Linux does (no file is ever created with it). */
+      static long mask = 022;
+      long old = mask;
+      mask = a1 & 0777;
+      return old;
+    }
     case SYS_rt_sigaction:
       return do_sigaction(a1, (const struct zrt_sigaction *)a2, (struct zrt_sigaction *)a3, a4);
     case SYS_rt_sigprocmask: return do_sigprocmask(a1, (const uint64_t *)a2, (uint64_t *)a3, a4);
@@ -250,8 +299,8 @@ long __zv_syscall_c(const long *w) {
     case SYS_tkill: return a1 == ZRT_PID ? signal_self(a2) : (a1 <= 0 ? -EINVAL : -ESRCH);
     case SYS_tgkill: return (a1 == ZRT_PID && a2 == ZRT_PID) ? signal_self(a3) : (a1 <= 0 || a2 <= 0 ? -EINVAL : -ESRCH);
     case SYS_sched_yield: return 0;
-    case SYS_nanosleep: return a1 ? 0 : -EFAULT;
-    case SYS_clock_nanosleep: return a3 ? 0 : -EFAULT;
+    case SYS_nanosleep: return zrt_nanosleep((const void *)a1, (void *)a2);
+    case SYS_clock_nanosleep: return zrt_clock_nanosleep(a1, a2, (const void *)a3, (void *)a4);
     default: return -ENOSYS;
   }
 }

@@ -91,6 +91,8 @@ long zrt_clock_gettime(long clk, void *ts);
 long zrt_clock_getres(long clk, void *ts);
 long zrt_gettimeofday(void *tv, void *tz);
 long zrt_time(long *t);
+long zrt_nanosleep(const void *req, void *rem);
+long zrt_clock_nanosleep(long clk, long flags, const void *req, void *rem);
 long zrt_getrandom(void *buf, size_t n, long flags);
 long zrt_uname(void *u);
 long zrt_prlimit(long pid, long res, const void *new_lim, void *old_lim);

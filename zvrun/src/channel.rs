@@ -284,8 +284,12 @@ impl Channel {
             self.write_pos += data.len() as u64;
             self.write_pos
         } else {
-            write_retry(&mut self.file, data)?;
-            0
+            // The timeout may cut a write to a pipe short: what went out is counted.
+            let n = write_retry(&mut self.file, data)?;
+            if let Some(h) = &mut self.etag {
+                h.update(&data[..n]);
+            }
+            return Ok(n);
         };
         // A channel that is read at random sees what was written to it: its size grows.
         if self.spec.kind.random_read() && self.spec.limits.readable() && !data.is_empty() {
@@ -318,6 +322,8 @@ fn read_full_at(f: &File, buf: &mut [u8], mut at: u64) -> io::Result<usize> {
                 at += n as u64;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
+            // Cut short by the stop after some bytes: those were read (and count).
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && done > 0 => break,
             Err(e) => return Err(e),
         }
     }
@@ -333,16 +339,21 @@ fn read_retry(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-fn write_retry(f: &mut File, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        match f.write(data) {
+/// Writes all of `data` to a stream; returns the bytes written, fewer only when the
+/// session's stop (the timeout, a termination signal) interrupted a blocked write after some went out (the session then
+/// ends, and the report counts exactly what the channel received).
+fn write_retry(f: &mut File, data: &[u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < data.len() {
+        match f.write(&data[done..]) {
             Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
-            Ok(n) => data = &data[n..],
+            Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && done > 0 => break,
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(done)
 }
 
 trait DupFd {

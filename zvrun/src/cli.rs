@@ -93,7 +93,21 @@ fn number(name: &str, v: &str) -> Result<u64, String> {
 
 /// Parses the arguments after argv[0].
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, String> {
+    parse_partial(args).0
+}
+
+/// Like [`parse`], and also gives what was parsed before an error: a usage error still
+/// gets the report that `--report` (and `--report-file`) before it asked for (RUNTIME.md
+/// section 6: the report is written in every case).
+pub fn parse_partial<I: IntoIterator<Item = OsString>>(args: I) -> (Result<Parsed, String>, Cli) {
     let mut cli = Cli::default();
+    let r = parse_into(&mut cli, args);
+    (r.map(|p| if let Parsed::Print(t) = p { Parsed::Print(t) } else { Parsed::Run(std::mem::take(&mut cli)) }), cli)
+}
+
+/// The parser proper: fills `cli`; `Ok(Parsed::Run(_))` means `cli` is complete (its
+/// value inside is a placeholder).
+fn parse_into<I: IntoIterator<Item = OsString>>(cli: &mut Cli, args: I) -> Result<Parsed, String> {
     let mut it = args.into_iter();
     // Options that take one value or are flags may be given once (as clap had it); only
     // --channel and --env repeat.
@@ -183,7 +197,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, String
             }
         }
     }
-    Ok(Parsed::Run(cli))
+    Ok(Parsed::Run(Cli::default()))
 }
 
 /// An `OsString` of raw bytes (Unix: any bytes are a valid `OsStr`).
@@ -268,6 +282,16 @@ mod tests {
             let e = run(args).unwrap_err();
             assert!(e.contains(want), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn what_came_before_an_error_is_kept() {
+        let args = ["--report", "json", "--report-file=r.json", "--bogus", "a.nexe"];
+        let (r, c) = parse_partial(args.iter().map(OsString::from));
+        assert!(r.unwrap_err().contains("'--bogus'"));
+        assert_eq!((c.report.as_deref(), c.report_file.as_deref()), (Some("json"), Some("r.json")));
+        let (r, c) = parse_partial(["--report", "xml"].iter().map(OsString::from));
+        assert!(r.is_err() && c.report.is_none());
     }
 
     #[test]

@@ -82,13 +82,17 @@ static ALLOCATOR: zvrun::sys::Arena = zvrun::sys::Arena;
 zvrun::process_entry!(run);
 
 fn run(argv: Vec<std::ffi::OsString>) -> ! {
-    let cli = match cli::parse(argv) {
-        Ok(Parsed::Run(c)) => c,
+    let (parsed, partial) = cli::parse_partial(argv);
+    let (cli, usage_error) = match parsed {
+        Ok(Parsed::Run(c)) => (c, None),
         Ok(Parsed::Print(text)) => {
             let _ = std::io::stdout().write_all(text.as_bytes());
             std::process::exit(0);
         }
-        Err(e) => fail(&e),
+        // A usage error still gets the report asked for before it (RUNTIME.md section 6:
+        // the report is written in every case); without one it is only a message.
+        Err(e) if partial.report.is_none() => fail(&e),
+        Err(e) => (partial, Some(e)),
     };
     // The report destination is opened first (and before the session: no opens after
     // lock-down), so that a session refused for its configuration (a bad manifest,
@@ -97,7 +101,7 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         .report_file
         .as_ref()
         .map(|p| std::fs::File::create(p).unwrap_or_else(|e| fail(&format!("cannot create report file {p}: {e}"))));
-    let outcome = match config(&cli) {
+    let outcome = match usage_error.map_or_else(|| config(&cli), Err) {
         Ok(cfg) => session::run(&cfg),
         Err(msg) => Outcome::error(msg),
     };

@@ -221,7 +221,13 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     if let Some(t) = cfg.timeout {
         sys::arm_timeout(t);
     }
+    let t0 = cfg.timed.then(Instant::now);
     let mut out = run_session(cfg);
+    // A session that ended before the guest ran (a refused channel, a memory limit too
+    // small, a rejected program) reports the time it took too, not 0.
+    if let (Some(t), true) = (t0, out.seconds == 0.0) {
+        out.seconds = t.elapsed().as_secs_f64();
+    }
     // Work cut short by the stop (verification, a read) ends as the stop, not as an error.
     if let Some(reason) = sys::stop_reason() {
         if matches!(out.ending, Ending::Error(_) | Ending::Invalid(_)) {

@@ -93,8 +93,12 @@ impl Calls {
         let result = if write {
             match self.mem.read(buf, n) {
                 Some(data) => {
-                    last = data.last().copied();
-                    chan.write(data, offset as u64)
+                    let r = chan.write(data, offset as u64);
+                    // The last byte that went out (a timeout can cut a write short).
+                    if let Ok(done) = &r {
+                        last = done.checked_sub(1).and_then(|i| data.get(i)).copied();
+                    }
+                    r
                 }
                 None => return TrapOutcome::Return(-EINVAL),
             }

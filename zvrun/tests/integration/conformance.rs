@@ -493,3 +493,40 @@ fn arguments_and_environment_are_bytes() {
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not valid UTF-8"));
 }
+
+/// Section 6, "per-channel counts and bytes": a Write blocked on a full pipe that the
+/// timeout interrupts after part of it went out reports exactly the bytes the channel
+/// received (QA finding: the bytes of the cut-short write were missing from put_bytes,
+/// so the report said 57,400 bytes where the reader got 65,536).
+#[test]
+fn a_write_cut_short_by_the_timeout_counts_what_went_out() {
+    use std::io::Read;
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let input = t.path().join("in");
+    std::fs::write(&input, c(WRITE, &[1, he(0), 1 << 20])).unwrap();
+    let mut child = zvrun()
+        .args(["--timeout", "1", "--etag", "--report", "json", "--report-file", s(&rep), s(&program("drive"))])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Nothing reads the pipe until zvrun has ended: the write blocks once it is full.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let status = crate::wait_or_fail(child, 60, "a write blocked on a full pipe");
+    assert_eq!(status.code(), Some(124));
+    let mut got = Vec::new();
+    stdout.read_to_end(&mut got).unwrap();
+    assert!(!got.is_empty() && got.len() < 1 << 20, "{} bytes", got.len());
+    let r = json_report(&rep);
+    assert_eq!(r["state"], "timeout", "{r}");
+    let ch = &r["channels"][1];
+    assert_eq!((ch["puts"].as_u64(), ch["put_bytes"].as_u64()), (Some(1), Some(got.len() as u64)), "{r}");
+    let sha = {
+        let mut h = sha1_smol::Sha1::new();
+        h.update(&got);
+        h.digest().to_string()
+    };
+    assert_eq!(ch["etag"].as_str(), Some(sha.as_str()), "the etag covers what went out: {r}");
+}

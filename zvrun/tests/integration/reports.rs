@@ -55,3 +55,52 @@ fn reports_are_written_when_the_program_is_invalid() {
     assert_eq!(r["validation"], "failed");
     assert!(r["message"].as_str().expect("message").contains("C9"));
 }
+
+/// RUNTIME.md section 6, "the report is written in every case" (QA finding): a usage
+/// error after `--report` (an unknown option, a value that is not a number) wrote only a
+/// message; now the report asked for before it is written too, with the message and
+/// status 125. Without `--report` it stays a message.
+#[test]
+fn a_usage_error_after_report_still_writes_the_report() {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let hello = program("hello");
+    for (args, want) in [
+        (&["--bogus"][..], "unexpected argument '--bogus'"),
+        (&["--seed", "many"][..], "invalid value 'many' for '--seed <SEED>'"),
+        (&["--etag", "--etag"][..], "'--etag' given more than once"),
+    ] {
+        let _ = std::fs::remove_file(&rep);
+        let mut all = vec!["--report", "json", "--report-file", s(&rep)];
+        all.extend_from_slice(args);
+        all.push(s(&hello));
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(125), "{all:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(want), "{all:?}");
+        let r = json_report(&rep);
+        assert_eq!((r["state"].as_str(), r["status"].as_i64()), (Some("error"), Some(125)), "{r}");
+        assert!(r["message"].as_str().is_some_and(|m| m.contains(want)), "{r}");
+    }
+    let out = run(&["--report", "zerovm", "--timeout", "soon", s(&hello)]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exit state = error: invalid value 'soon'"), "{err}");
+    // No report asked for before the error: the message alone.
+    let out = run(&["--bogus", "--report", "zerovm", s(&hello)]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("validator state"));
+}
+
+/// The JSON report's `seconds` is the session's time also when it ended before the guest
+/// ran (QA finding: a memory limit too small reported its phases but `"seconds": 0.0`).
+#[test]
+fn a_session_refused_after_loading_reports_its_time() {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let out = run(&["--report", "json", "--report-file", s(&rep), "--memory", "1K", s(&program("hello"))]);
+    assert_eq!(out.status.code(), Some(125));
+    let r = json_report(&rep);
+    let phases: f64 = r["phases"].as_object().expect("phases").values().filter_map(|v| v.as_f64()).sum();
+    let seconds = r["seconds"].as_f64().expect("seconds");
+    assert!(phases > 0.0 && seconds >= phases, "seconds {seconds} < phases {phases}: {r}");
+}

@@ -140,3 +140,23 @@ fn blocked_signals_stay_pending_and_kill_minus_one_spares_the_caller() {
     assert_eq!(zv.status.code(), Some(0), "{}", String::from_utf8_lossy(&zv.stderr));
     assert!(String::from_utf8_lossy(&zv.stdout).contains("kill(-1): -1 No such process"), "{zv:?}");
 }
+
+/// test-corpus/c/zrt/procstate.c: calls zrt answers on its own check their arguments as
+/// Linux does and report back what was set (QA findings: nanosleep and clock_nanosleep
+/// returned 0 for an invalid timespec or clock, umask always said 022, setrlimit took a
+/// soft limit above the hard one, getcwd(NULL, 0) was EFAULT, sigaltstack, getpgrp,
+/// getpgid, getsid and getresuid were ENOSYS). Identical to the native build.
+#[test]
+fn sleeps_umask_and_process_state_check_their_arguments_as_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "procstate");
+    let native = Command::new(&b.native).output().unwrap();
+    check_ok(&native, "native procstate");
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let expected = expected("procstate", &native_out);
+    assert_same_text("procstate (native build vs procstate.expected)", &expected, &native_out);
+    assert!(expected.contains("nanosleep(&(struct timespec){0, -1}, NULL)   -1 Invalid argument"), "{expected}");
+    let o = Command::new(tool("zvrun")).arg("--timeout").arg("60").arg(&b.nexe).output().unwrap();
+    check_ok(&o, "zvrun procstate.nexe");
+    assert_same_text("procstate (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
+}
