@@ -285,10 +285,12 @@ fn unmapped(a: &Addresses<'_, '_>, f: &Fix<'_>) -> LinkError {
                     kind: reloc_name(f.r_type),
                     symbol: (f.symbol)(),
                     hint: format!(
-                        "its target, offset {target:#x} from the start of code section {} ({:#x} bytes), lies \
+                        "its target, offset {} from the start of code section {} ({:#x} bytes), lies \
                          outside that section; zvld moves code as it rewrites it, so only addresses of \
                          instructions in code can be translated",
-                        s.name, s.size
+                        signed_hex(target),
+                        s.name,
+                        s.size
                     ),
                 };
             }
@@ -299,6 +301,15 @@ fn unmapped(a: &Addresses<'_, '_>, f: &Fix<'_>) -> LinkError {
         kind: reloc_name(f.r_type),
         symbol: (f.symbol)(),
         hint: "its target is not the start of an instruction in the rewritten code (a reference into the middle of an instruction cannot be translated)".into(),
+    }
+}
+
+/// `-0x10` for -16: `{:#x}` of a negative i128 prints its 128-bit two's complement.
+fn signed_hex(v: i128) -> String {
+    if v < 0 {
+        format!("-{:#x}", v.unsigned_abs())
+    } else {
+        format!("{v:#x}")
     }
 }
 

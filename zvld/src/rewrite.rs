@@ -1504,8 +1504,12 @@ fn allow_list_hint(code: Code, m: Mnemonic) -> &'static str {
     }
 }
 
-/// `%fs:` operands: `mov %fs:0,%reg` becomes a load of `__zv_tp`; any other operand with
-/// no base register is rebased on r11 after `mov __zv_tp,%r11`.
+/// `%fs:` operands: `mov %fs:0,%reg` becomes a load of `__zv_tp`; any other operand is
+/// rebased on r11 after `mov __zv_tp,%r11` (TOOLCHAIN.md's table). An operand with a base
+/// register (`%fs:(%rdx)`, what stock gcc emits for initial-exec TLS when it is not given
+/// `-mno-tls-direct-seg-refs`) first gets the base added to r11 with
+/// `lea (%base,%r11,1),%r11` (no flags written); the operand then becomes
+/// `addr32 disp32(%r11d,%index,scale)`, which reaches the same guest address.
 #[allow(clippy::too_many_arguments)]
 fn rewrite_fs(
     ctx: &SectionCtx<'_, '_>,
@@ -1519,10 +1523,15 @@ fn rewrite_fs(
 ) -> Result<()> {
     let pos = ins.ip();
     let fail = |reason: &str| Err(ctx.err(pos, &text(ins), reason.to_string(), HINT_FLAGS.to_string()));
-    if ins.memory_base() != Register::None {
-        return fail("%fs: operand with a base register");
+    let base = ins.memory_base();
+    if !(0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory) {
+        return fail("%fs: prefix on an instruction without an explicit memory operand");
+    }
+    if matches!(raw.get(pfx.op), Some(0xA0..=0xA3)) {
+        return fail("unsupported %fs: operand encoding (a 64-bit moffs address)");
     }
     if ins.code() == Code::Mov_r64_rm64
+        && base == Register::None
         && ins.memory_index() == Register::None
         && ins.memory_displacement64() == 0
         && rs.is_empty()
@@ -1537,8 +1546,8 @@ fn rewrite_fs(
         return fail("a %fs: operand needs %r11 as scratch, but this function uses %r11");
     }
     let modrm_i = pfx.op
-        + if raw[pfx.op] == 0x0F {
-            if matches!(raw[pfx.op + 1], 0x38 | 0x3A) {
+        + if raw.get(pfx.op) == Some(&0x0F) {
+            if matches!(raw.get(pfx.op + 1), Some(0x38 | 0x3A)) {
                 3
             } else {
                 2
@@ -1546,44 +1555,80 @@ fn rewrite_fs(
         } else {
             1
         };
-    if matches!(raw[pfx.op], 0xC4 | 0xC5 | 0x62 | 0x8F) || modrm_i + 1 >= raw.len() {
+    let base_n = match base {
+        Register::None => None,
+        b => match gpr64_number(b) {
+            Some(n) => Some(n),
+            // RIP-relative, or a 32-bit base under 0x67.
+            None => return fail("unsupported %fs: operand (its base is not a 64-bit register)"),
+        },
+    };
+    let index_ok = ins.memory_index() == Register::None || ins.memory_index().is_gpr64();
+    if matches!(raw.get(pfx.op), Some(0xC4 | 0xC5 | 0x62 | 0x8F)) || modrm_i >= raw.len() || pfx.p67 || !index_ok {
         return fail("unsupported %fs: operand encoding");
     }
+    // The operand as encoded: ModRM, an optional SIB, a displacement of 0, 1 or 4 bytes.
     let modrm = raw[modrm_i];
-    let sib = raw[modrm_i + 1];
-    if modrm >> 6 != 0 || modrm & 7 != 4 || sib & 7 != 5 {
+    let (md, rm) = (modrm >> 6, modrm & 7);
+    let sib = (rm == 4).then(|| raw.get(modrm_i + 1).copied()).flatten();
+    if md == 3 || (rm == 4 && sib.is_none()) || (md == 0 && rm == 5) {
         return fail("unsupported %fs: operand encoding");
     }
+    let disp_at = modrm_i + 1 + usize::from(sib.is_some());
+    let disp_len = match md {
+        1 => 1,
+        2 => 4,
+        _ if sib.is_some_and(|s| s & 7 == 5) => 4,
+        _ => 0,
+    };
+    let tail_at = disp_at + disp_len;
+    if tail_at > raw.len() || (co.has_displacement() && co.displacement_offset() != disp_at) {
+        return fail("unsupported %fs: operand encoding");
+    }
+    // The displacement as a sign-extended 32-bit value (iced sign-extends it to 64 bits).
+    let disp = ins.memory_displacement64() as u32;
     // mov __zv_tp,%r11
     let u = e.unit(&[0x4C, 0x8B, 0x1C, 0x25, 0, 0, 0, 0], false);
     e.fix(u, 4, tp_reloc());
+    if let Some(n) = base_n {
+        // lea 0(%base,%r11,1),%r11: REX.W, R (r11 in reg), X (r11 as index), B (base >= 8).
+        e.unit(&[0x4E | (n >> 3), 0x8D, 0x5C, 0x18 | (n & 7), 0x00], false);
+    }
     let mut out = vec![0x67];
-    for (i, &b) in raw.iter().enumerate() {
+    for (i, &b) in raw[..modrm_i].iter().enumerate() {
         if i < pfx.op && b == 0x64 {
             continue;
         }
         if i == pfx.op && pfx.rex.is_none() {
             out.push(0x41);
         }
-        out.push(match i {
-            _ if Some(i) == pfx.rex => b | 1,
-            _ if i == modrm_i => (modrm & 0x3F) | 0x80,
-            _ if i == modrm_i + 1 => (sib & 0xF8) | 3,
-            _ => b,
-        });
+        // REX.B selects r11 as the new base; without a SIB byte in the input REX.X meant
+        // nothing, and under the new SIB's "no index" it would name %r12.
+        out.push(if Some(i) == pfx.rex { (b | 1) & if sib.is_some() { 0xFF } else { !2 } } else { b });
     }
+    out.push(0x80 | (modrm & 0x38) | 4);
+    out.push(match sib {
+        Some(s) => (s & 0xF8) | 3,
+        None => 0x20 | 3,
+    });
+    let new_disp_at = out.len();
+    out.extend_from_slice(&disp.to_le_bytes());
+    let new_tail_at = out.len();
+    out.extend_from_slice(&raw[tail_at..]);
     if out.len() > 15 {
         return fail("instruction would exceed 15 bytes");
     }
-    let shift = out.len() as isize - raw.len() as isize;
     let u = e.unit(&out, false);
     for r in rs {
         let f = reloc_field(ctx, ins, co, r)?;
-        e.fix(
-            u,
-            (f as isize + shift) as usize,
-            FixKind::Reloc(out_reloc(r, (f as isize + shift) as usize, ins.len() - f, false)),
-        );
+        let g = if f == disp_at && disp_len == 4 {
+            new_disp_at
+        } else if f >= tail_at {
+            f - tail_at + new_tail_at
+        } else {
+            return fail("relocation on a short displacement of a %fs: operand");
+        };
+        e.fix(u, g, FixKind::Reloc(out_reloc(r, g, out.len() - g, false)));
     }
     Ok(())
 }

@@ -101,7 +101,12 @@ pub fn find_files(roots: &[PathBuf]) -> (Vec<Found>, Vec<WalkError>) {
             }
             // Anything else named is verified (or reported as not a regular file).
             Ok(_) => found.push(Found { path: root.clone(), rel: path_text(root), named: true }),
-            Err(error) => errors.push(WalkError { path: root.clone(), what: "cannot read", error }),
+            // A named symlink whose target is missing is called what it is, as in a walk.
+            Err(error) => {
+                let dangling = std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink());
+                let what = if dangling { "dangling symlink" } else { "cannot read" };
+                errors.push(WalkError { path: root.clone(), what, error })
+            }
         }
     }
     // A file both named and found in a walk is verified once, as named (its path and
@@ -235,5 +240,20 @@ mod tests {
         assert!(found[0].named && found[0].path == named);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].to_string().contains("dangling: dangling symlink: "), "{}", errors[0]);
+    }
+
+    /// A dangling symlink named on the command line is reported as one, as in a walk (it
+    /// said "cannot read: No such file or directory", like a missing path).
+    #[cfg(unix)]
+    #[test]
+    fn a_named_dangling_symlink_is_called_one() {
+        let d = tempfile::tempdir().expect("tmp");
+        let link = d.path().join("app.nexe");
+        std::os::unix::fs::symlink("/nonexistent/target", &link).expect("symlink");
+        let (found, errors) = find_files(&[link, d.path().join("missing.nexe")]);
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].to_string().contains("app.nexe: dangling symlink: "), "{}", errors[0]);
+        assert!(errors[1].to_string().contains("missing.nexe: cannot read: "), "{}", errors[1]);
     }
 }

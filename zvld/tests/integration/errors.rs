@@ -86,6 +86,26 @@ fn objects_that_need_an_executable_stack_are_warned_about() {
     assert!(err.contains("section .wx is writable and executable") && err.contains("SIGSEGV"), "{err}");
 }
 
+/// A data word holding a code address minus a constant that puts it before its section:
+/// the message gives the offset as a signed number (it printed
+/// `0xffffffffffffffffffffffff00000000`, the 128-bit two's complement, before).
+#[test]
+fn code_address_before_its_section_is_named_with_a_signed_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "before.s",
+        ".text\n.globl main\nmain:\n  xor %eax,%eax\n  ret\n.data\n  .quad main - 0x100000000\n\
+         .section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let out = dir.path().join("before.nexe");
+    let mut c = zvcc();
+    c.arg(&src).arg("-o").arg(&out);
+    let err = run_err(c, "zvcc before.s");
+    assert!(err.contains("offset -0x100000000 from the start of code section .text"), "{err}");
+    assert!(!err.contains("0xffffffff"), "{err}");
+}
+
 #[test]
 fn duplicate_definition_names_both_objects() {
     let dir = tempfile::tempdir().unwrap();

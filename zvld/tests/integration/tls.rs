@@ -26,11 +26,12 @@ fn gcc_include() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Compiles `src` to an object with gcc, zvcc's flags but `-fPIC`, and `model` flags.
+/// Compiles `src` to an object with gcc, zvcc's flags but `-fPIC`, and `model` flags
+/// (after zvcc's, so they may override them).
 fn pic_object(dir: &Path, src: &Path, model: &[&str]) -> PathBuf {
     let obj = dir.join("pic.o");
     let mut c = Command::new("gcc");
-    c.arg("-O2").arg("-fPIC").args(model).args(ZV_FLAGS_BUT_PIC);
+    c.arg("-O2").arg("-fPIC").args(ZV_FLAGS_BUT_PIC).args(model);
     c.arg("-nostdinc").arg("-isystem").arg(sysroot().join("include")).arg("-isystem").arg(gcc_include());
     c.arg("-c").arg(src).arg("-o").arg(&obj);
     run_ok(c, "gcc -fPIC -c");
@@ -100,6 +101,105 @@ fn general_dynamic_no_plt_is_relaxed_to_local_exec() {
 fn local_dynamic_no_plt_is_relaxed_to_local_exec() {
     pic_program(&["-ftls-model=local-dynamic", "-fno-plt"], &["R_X86_64_TLSLD", "R_X86_64_GOTPCRELX"]);
 }
+
+/// Stock gcc's initial-exec TLS (`-mtls-direct-seg-refs`, gcc's default, not zvcc's):
+/// `mov x@gottpoff(%rip),%r12; mov %fs:(%r12),%eax`. TOOLCHAIN.md rebases every `%fs:`
+/// operand on r11; one with a base register used to be refused ("%fs: operand with a
+/// base register").
+#[test]
+fn initial_exec_with_direct_seg_refs_is_rebased() {
+    pic_program(&["-ftls-model=initial-exec", "-mtls-direct-seg-refs"], &["R_X86_64_GOTTPOFF", "%fs:(%r"]);
+}
+
+/// Every shape of a `%fs:` operand with a base register, in hand-written assembly (base
+/// alone, with disp8 and disp32, base and index, r8-r15 and rbp/r13 bases, an immediate
+/// after the displacement, an 0F-map SSE load, a store, a compare whose flags are read),
+/// run natively and under zvrun with the same result.
+#[test]
+fn fs_operands_with_base_registers_run_as_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let asm = d.join("fs_forms.s");
+    std::fs::write(&asm, FS_FORMS).unwrap();
+    let main = d.join("main.c");
+    std::fs::write(
+        &main,
+        "#include <stdio.h>\nint fs_forms(void);\nint main(void) { printf(\"%d\\n\", fs_forms()); return 0; }\n",
+    )
+    .unwrap();
+    let nexe = d.join("fs.nexe");
+    let mut c = zvcc();
+    c.arg("-O2").arg(&main).arg(&asm).arg("-o").arg(&nexe);
+    run_ok(c, "zvcc fs_forms.s");
+    verify(&nexe);
+    let native = d.join("fs.native");
+    let mut g = native_gcc();
+    g.arg("-O2").arg("-static").arg(&main).arg(&asm).arg("-o").arg(&native);
+    run_ok(g, "native gcc fs_forms.s");
+    let want = String::from_utf8_lossy(&run_ok(Command::new(&native), "native fs_forms").stdout).into_owned();
+    assert_same_text("native fs_forms", "1103\n", &want);
+    let mut run = Command::new(sibling_binary("zvrun"));
+    run.arg("--timeout").arg("60").arg(&nexe);
+    let got = run_ok(run, "zvrun fs_forms");
+    assert_same_text("fs_forms: zvrun vs native", &want, &String::from_utf8_lossy(&got.stdout));
+}
+
+const FS_FORMS: &str = r#"
+.text
+.globl fs_forms
+.type fs_forms,@function
+fs_forms:
+  push %rbx
+  push %rbp
+  push %r12
+  push %r13
+  push %r14
+  mov $tarr@tpoff, %rax
+  mov $tarr@tpoff, %r13
+  mov $tarr@tpoff, %rbp
+  mov $tarr@tpoff, %r9
+  mov $2, %ecx
+  mov $3, %r12
+  xor %edx, %edx
+  add %fs:(%rax), %edx          # tarr[0] = 1
+  add %fs:8(%rax), %edx         # disp8: tarr[2] = 3
+  add %fs:0x100(%rax), %edx     # disp32: tarr[64] = 65
+  add %fs:(%rax,%rcx,4), %edx   # base and index: tarr[2] = 3
+  add %fs:4(%r13,%r12,4), %edx  # r13 base, r12 index: tarr[4] = 5
+  add %fs:(%rbp), %edx          # rbp base (mod 01, disp8 0): 1
+  add %fs:12(%r9), %edx         # r9 base: tarr[3] = 4
+  addl $1000, %fs:16(%rax)      # an immediate after the displacement: tarr[4] = 1005
+  add %fs:16(%rax), %edx        # 1005
+  movl $7, %fs:tarr@tpoff+20    # no base: tarr[5] = 7
+  add %fs:20(%rax), %edx        # 7
+  mov %fs:0, %r14               # the thread pointer itself
+  add (%r14,%rax), %edx         # tarr[0] = 1
+  movq %fs:24(%rax), %xmm0      # f3 0f 7e: tarr[6] = 7
+  movd %xmm0, %ebx
+  add %ebx, %edx                # 7
+  cmpl $3, %fs:8(%rax)          # flags of a compare on a %fs: operand
+  sete %bl
+  movzbl %bl, %ebx
+  add %ebx, %edx                # 1
+  mov %edx, %eax
+  pop %r14
+  pop %r13
+  pop %r12
+  pop %rbp
+  pop %rbx
+  ret
+.size fs_forms,.-fs_forms
+.section .tdata,"awT",@progbits
+.globl tarr
+.align 4
+tarr:
+  .long 1,2,3,4,5,6,7,8
+  .rept 56
+  .long 0
+  .endr
+  .long 65
+.section .note.GNU-stack,"",@progbits
+"#;
 
 /// `_start` with a general-dynamic sequence, `__zv_tp` defined beside it, no libc: the
 /// relaxed sequence needs no `__tls_get_addr`; `extra` is more code for `_start`.

@@ -237,3 +237,43 @@ fn unbound_stdin_is_read_only_and_check_names_a_nexe() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["valid"], true);
 }
+
+/// docs/images.md: the options override the `--manifest` file: `--arg` replaces its `args`
+/// (argv in full), `--env` adds to its `env` (the option wins on a shared key), and
+/// `--channel` replaces a channel of the same alias.
+#[test]
+fn options_override_the_manifest_file() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let m = t.path().join("m.json");
+    std::fs::write(&m, r#"{"version": 1, "program": "app.nexe", "args": ["m0", "m1"], "env": {"A": "1", "C": "4"}}"#)
+        .expect("write");
+    let img = t.path().join("app.tar");
+    let out = zvpack(&[
+        "create",
+        "-o",
+        s(&img),
+        s(&nexe),
+        "--manifest",
+        s(&m),
+        "--arg",
+        "c0",
+        "--env",
+        "A=3",
+        "--env",
+        "B=2",
+        "--channel",
+        "/dev/stdout=stdout,0,0,0,5,500",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = zvpack(&["inspect", "--json", s(&img)]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(j["manifest"]["args"], serde_json::json!(["c0"]));
+    assert_eq!(j["manifest"]["env"], serde_json::json!({"A": "3", "B": "2", "C": "4"}));
+    let chans = j["manifest"]["channels"].as_array().expect("channels");
+    let stdout: Vec<_> = chans.iter().filter(|c| c["alias"] == "/dev/stdout").collect();
+    assert_eq!(stdout.len(), 1, "{chans:?}");
+    assert_eq!(stdout[0]["limits"]["puts"], 5);
+    assert_eq!(stdout[0]["limits"]["put_size"], 500);
+}
