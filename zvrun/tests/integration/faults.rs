@@ -112,6 +112,25 @@ fn sessions_that_cannot_run_get_125() {
     assert_eq!(out.status.code(), Some(125));
 }
 
+/// zvrun with `args` loading 128 MiB of code (one-byte `lahf`, which the verifier decodes
+/// one by one: seconds of verification), the verdict cache off, its JSON report going to
+/// the returned path in `dir`.
+fn spawn_verifying_at_load(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, std::path::PathBuf) {
+    let nexe = dir.join("big.nexe");
+    std::fs::write(&nexe, zvcore::attacks::bytes_nexe(&vec![0x9f; 128 << 20])).unwrap();
+    let rep = dir.join("r.json");
+    let child = crate::zvrun()
+        .env("ZV_CACHE_DIR", "off")
+        .args(args)
+        .args(["--report", "json", "--report-file", s(&rep)])
+        .arg(&nexe)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("zvrun runs");
+    (child, rep)
+}
+
 /// The timeout covers verification at load: 128 MiB of code (one-byte `lahf`, which the
 /// verifier decodes one by one) takes seconds to verify, and `--timeout 1` ends the
 /// session while it verifies, with status 124 and its report (security review: the
@@ -120,17 +139,7 @@ fn sessions_that_cannot_run_get_125() {
 #[test]
 fn the_timeout_covers_verification_at_load() {
     let t = tempfile::tempdir().expect("tmp");
-    let nexe = t.path().join("big.nexe");
-    std::fs::write(&nexe, zvcore::attacks::bytes_nexe(&vec![0x9f; 128 << 20])).unwrap();
-    let rep = t.path().join("r.json");
-    let child = crate::zvrun()
-        .env("ZV_CACHE_DIR", "off")
-        .args(["--timeout", "1", "--report", "json", "--report-file", s(&rep)])
-        .arg(&nexe)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("zvrun runs");
+    let (child, rep) = spawn_verifying_at_load(t.path(), &["--timeout", "1"]);
     let status = crate::wait_or_fail(child, 60, "zvrun --timeout 1 verifying at load");
     assert_eq!(status.code(), Some(124));
     assert_eq!(crate::json_report(&rep)["state"], "timeout");
@@ -178,17 +187,7 @@ fn termination_signals_end_the_session_with_its_report() {
 #[test]
 fn termination_covers_loading_and_ignored_signals_stay_ignored() {
     let t = tempfile::tempdir().expect("tmp");
-    let nexe = t.path().join("big.nexe");
-    std::fs::write(&nexe, zvcore::attacks::bytes_nexe(&vec![0x9f; 128 << 20])).unwrap();
-    let rep = t.path().join("r.json");
-    let child = crate::zvrun()
-        .env("ZV_CACHE_DIR", "off")
-        .args(["--report", "json", "--report-file", s(&rep)])
-        .arg(&nexe)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("zvrun runs");
+    let (child, rep) = spawn_verifying_at_load(t.path(), &[]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     signal(&child, "TERM");
     let st = crate::wait_or_fail(child, 60, "zvrun verifying at load after SIGTERM");
