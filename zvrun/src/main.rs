@@ -134,6 +134,9 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     // Everything zvrun writes is written: channels were flushed and closed by the
     // session, stderr and the report file are unbuffered. Rust's exit would first set up
     // its stdout buffer only to flush it (~10 us of a hello session).
+    if let Ending::Killed(sig) = outcome.ending {
+        zvrun::sys::die_of(sig)
+    }
     zvrun::sys::exit_now(outcome.exit_status())
 }
 

@@ -1099,6 +1099,27 @@ pub fn exit_now(status: i32) -> ! {
     unsafe { libc::_exit(status) }
 }
 
+/// Ends the process by termination signal `sig` with its default action, once the
+/// session's report is written: its parent sees a process killed by `sig` (a shell's `$?`
+/// is 128 + n, and a script's loop stops on Ctrl-C instead of going on to the next
+/// command). The seccomp filter allows what this needs (rt_sigaction, rt_sigprocmask,
+/// tgkill); `_exit(128 + sig)` if the signal somehow does not end the process.
+pub fn die_of(sig: i32) -> ! {
+    // SAFETY: a zeroed sigaction with SIG_DFL is a valid action; the signal set is a
+    // local; raise sends `sig` to this thread, whose default action ends the process.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+        libc::_exit(128 + sig)
+    }
+}
+
 /// Defines the process entry of a binary (the C `main`, called by the C start-up code):
 /// [`process_start`], then `$run` (which never returns) with the arguments after
 /// argv[0]; a panic ends the process with status 125. The binary declares `#![no_main]`.
