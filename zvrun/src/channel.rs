@@ -2,9 +2,9 @@
 //! standard streams behind the guest's Read and Write calls, with ZeroVM's sequential and
 //! random semantics, the four quotas, and optional SHA-1 etags.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt};
 
 use zvcore::manifest::{ChannelSpec, ChannelType, Limits};
 
@@ -97,15 +97,9 @@ impl Channel {
         } else {
             let meta = std::fs::metadata(&spec.uri).ok();
             let is_file = meta.as_ref().is_none_or(|m| m.is_file());
-            let mut o = OpenOptions::new();
-            o.read(r).write(w).custom_flags(libc::O_CLOEXEC);
-            if is_file && w {
-                o.create(true);
-            }
-            if !r && !w {
-                o.read(true);
-            }
-            o.open(&spec.uri).map_err(what)?
+            // Not std's open, which retries an interrupted open for ever: an open that
+            // blocks (a FIFO nobody opens) ends with the timeout or a termination signal.
+            crate::sys::open_stoppable(std::path::Path::new(&spec.uri), r || !w, w, is_file).map_err(what)?
         };
         // One fstat serves the source kind, the sizes, the stderr and the cache checks.
         let mut meta = file.metadata().map_err(what)?;
