@@ -924,9 +924,21 @@ pub fn install_signal_handlers() -> io::Result<()> {
         // SA_SIGINFO signature.
         let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
         sa.sa_sigaction = on_signal as *const () as usize;
-        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
-        // SAFETY: sa_mask is a valid sigset inside sa.
-        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+        // The stop signals (the timer's and the termination signals) are blocked while
+        // any handler runs, so they never nest: with SA_NODEFER a storm of them (kill in a
+        // loop) nested handler frames until they overflowed the alternate stack and the
+        // kernel killed zvrun with SIGSEGV, with no report (security review). One that
+        // comes meanwhile is delivered when the handler returns. A fault signal keeps
+        // SA_NODEFER: a fault in a handler is a runtime bug and ends the process.
+        let stop = sig == libc::SIGALRM || TERMINATING.contains(&sig);
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | if stop { 0 } else { libc::SA_NODEFER };
+        // SAFETY: sa_mask is a valid sigset inside sa; the signals added are valid.
+        unsafe {
+            libc::sigemptyset(&mut sa.sa_mask);
+            for s in TERMINATING.into_iter().chain([libc::SIGALRM]) {
+                libc::sigaddset(&mut sa.sa_mask, s);
+            }
+        }
         // SAFETY: a zeroed sigaction is a valid buffer for the old action.
         let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
         // SAFETY: installing a handler for a valid signal number; `old` is writable.

@@ -296,3 +296,32 @@ fn termination_and_the_timeout_end_blocking_work_outside_the_guests_calls() {
     assert_eq!(r["state"], "killed", "{r}");
     assert!(r["channels"][1]["put_bytes"].as_i64().is_some_and(|n| n > 0), "{r}");
 }
+
+/// A storm of stop signals (a script sending SIGTERM, SIGINT, SIGHUP and SIGALRM in a
+/// loop) still ends the session with its report: the handlers nested without bound
+/// (SA_NODEFER) until they overflowed the alternate stack and the kernel killed zvrun
+/// with SIGSEGV and no report (security review).
+#[test]
+fn a_storm_of_termination_signals_still_ends_with_a_report() {
+    for round in 0..3 {
+        let t = tempfile::tempdir().expect("tmp");
+        let rep = t.path().join("r.json");
+        let child = crate::zvrun()
+            .args(["--report", "json", "--report-file", s(&rep)])
+            .arg(program("loop"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("zvrun runs");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // The shell's built-in kill, as fast as it goes, until zvrun is gone (at most
+        // 20,000 rounds).
+        let storm = "i=0; while [ $i -lt 20000 ] && kill -s TERM $0 2>/dev/null && kill -s INT $0 2>/dev/null \
+                     && kill -s HUP $0 2>/dev/null && kill -s ALRM $0 2>/dev/null; do i=$((i+1)); done";
+        let st = std::process::Command::new("sh").arg("-c").arg(storm).arg(child.id().to_string()).status();
+        assert!(st.is_ok(), "sh runs");
+        let st = crate::wait_or_fail(child, 30, "zvrun under a signal storm");
+        assert!([Some(129), Some(130), Some(143)].contains(&st.code()), "round {round}: {st:?}");
+        assert_eq!(crate::json_report(&rep)["state"], "killed", "round {round}");
+    }
+}
