@@ -2,9 +2,9 @@
 //! standard streams behind the guest's Read and Write calls, with ZeroVM's sequential and
 //! random semantics, the four quotas, and optional SHA-1 etags.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt};
 
 use zvcore::manifest::{ChannelSpec, ChannelType, Limits};
 
@@ -97,15 +97,9 @@ impl Channel {
         } else {
             let meta = std::fs::metadata(&spec.uri).ok();
             let is_file = meta.as_ref().is_none_or(|m| m.is_file());
-            let mut o = OpenOptions::new();
-            o.read(r).write(w).custom_flags(libc::O_CLOEXEC);
-            if is_file && w {
-                o.create(true);
-            }
-            if !r && !w {
-                o.read(true);
-            }
-            o.open(&spec.uri).map_err(what)?
+            // Not std's open, which retries an interrupted open for ever: an open that
+            // blocks (a FIFO nobody opens) ends with the timeout or a termination signal.
+            crate::sys::open_stoppable(std::path::Path::new(&spec.uri), r || !w, w, is_file).map_err(what)?
         };
         // One fstat serves the source kind, the sizes, the stderr and the cache checks.
         let mut meta = file.metadata().map_err(what)?;
@@ -272,17 +266,17 @@ impl Channel {
 
     /// Writes all of `data` at `offset` for random channels or sequentially otherwise.
     pub fn write(&mut self, data: &[u8], offset: u64) -> io::Result<usize> {
-        let end = if self.spec.kind.random_write() {
-            self.file.write_all_at(data, offset)?;
-            let end = offset + data.len() as u64;
-            if !data.is_empty() {
+        let (n, end) = if self.spec.kind.random_write() {
+            let n = write_full_at(&self.file, data, offset)?;
+            let end = offset + n as u64;
+            if n > 0 {
                 self.extent = self.extent.max(end);
             }
-            end
+            (n, end)
         } else if self.source == SourceKind::File && !self.std_stream {
-            self.file.write_all_at(data, self.write_pos)?;
-            self.write_pos += data.len() as u64;
-            self.write_pos
+            let n = write_full_at(&self.file, data, self.write_pos)?;
+            self.write_pos += n as u64;
+            (n, self.write_pos)
         } else {
             // The timeout may cut a write to a pipe short: what went out is counted.
             let n = write_retry(&mut self.file, data)?;
@@ -292,13 +286,13 @@ impl Channel {
             return Ok(n);
         };
         // A channel that is read at random sees what was written to it: its size grows.
-        if self.spec.kind.random_read() && self.spec.limits.readable() && !data.is_empty() {
+        if self.spec.kind.random_read() && self.spec.limits.readable() && n > 0 {
             self.size = self.size.max(end);
         }
         if let Some(h) = &mut self.etag {
-            h.update(data);
+            h.update(&data[..n]);
         }
-        Ok(data.len())
+        Ok(n)
     }
 
     /// Flushes buffered data to the host.
@@ -324,6 +318,31 @@ fn read_full_at(f: &File, buf: &mut [u8], mut at: u64) -> io::Result<usize> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
             // Cut short by the stop after some bytes: those were read (and count).
             Err(e) if e.kind() == io::ErrorKind::Interrupted && done > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Writes `data` to a file at `at`; returns the bytes written: all of them, or fewer when
+/// the file-size limit (EFBIG: RLIMIT_FSIZE, the file system's largest file) or the
+/// session's stop cut the write short after some went out. Those were written, so they
+/// count (quota, etag, position), and the call returns their number, as write(2) does;
+/// the next write gets the error. (std's `write_all_at` returned the error and counted
+/// nothing, so a Write across RLIMIT_FSIZE put bytes past the channel's quota.)
+fn write_full_at(f: &File, data: &[u8], mut at: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < data.len() {
+        match f.write_at(&data[done..], at) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
+            Ok(n) => {
+                done += n;
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
+            Err(e) if done > 0 && (e.kind() == io::ErrorKind::Interrupted || e.raw_os_error() == Some(libc::EFBIG)) => {
+                break
+            }
             Err(e) => return Err(e),
         }
     }

@@ -14,7 +14,27 @@ use zvrun::session::{self, Ending, Outcome, SessionConfig};
 
 /// Writes a line to stderr; a closed or broken stderr is not an error (no panic).
 fn say(msg: std::fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stderr(), "zvrun: {msg}");
+    let _ = write_own(&mut std::io::stderr(), format!("zvrun: {msg}\n").as_bytes());
+}
+
+/// Writes all of `bytes` (zvrun's own message or report) to `w`, unless a termination
+/// signal came: zvrun catches SIGTERM, SIGINT and SIGHUP to report, so a write blocked
+/// on a full pipe (a guest filled stderr, `2>&1 | reader` that stopped reading) would
+/// otherwise keep it alive for good, where the signal's default action ends a program.
+/// Once one came, each write is interrupted within 10 ms if it blocks, and given up.
+fn write_own(w: &mut dyn Write, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        if zvrun::sys::terminated() {
+            zvrun::sys::interrupt_soon();
+        }
+        match w.write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !zvrun::sys::terminated() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn fail(msg: &str) -> ! {
@@ -111,9 +131,9 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     let mut to_stderr = |text: &str| {
         let mut e = std::io::stderr().lock();
         if std::mem::take(&mut line_open) {
-            let _ = e.write_all(b"\n");
+            let _ = write_own(&mut e, b"\n");
         }
-        e.write_all(text.as_bytes())
+        write_own(&mut e, text.as_bytes())
     };
     match &outcome.ending {
         Ending::Exit(_) => {}
@@ -124,7 +144,7 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     if let Some(fmt) = &cli.report {
         let text = if fmt == "json" { report::json(&outcome) + "\n" } else { report::zerovm(&outcome) };
         let r = match &mut report_file {
-            Some(f) => f.write_all(text.as_bytes()),
+            Some(f) => write_own(f, text.as_bytes()),
             None => to_stderr(&text),
         };
         if let Err(e) = r {

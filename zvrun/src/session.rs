@@ -262,8 +262,9 @@ fn run_session(cfg: &SessionConfig) -> Outcome {
         let f = match cfg.image.as_ref().and_then(|i| i.file.as_deref()).or(cfg.program_file.as_deref()) {
             Some(f) => f,
             None => {
-                opened =
-                    std::fs::File::open(cfg.image.as_ref().map_or(std::path::Path::new(&cfg.program), |i| &i.path))?;
+                // Interruptible (a manifest's Program may name a FIFO): see sys::open_stoppable.
+                let path = cfg.image.as_ref().map_or(std::path::Path::new(&cfg.program), |i| &i.path);
+                opened = sys::open_stoppable(path, true, false, false)?;
                 &opened
             }
         };
@@ -514,11 +515,23 @@ pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool)
     buffer_prefix(f, off, size, head, needed)
 }
 
-/// A pipe or a device (`zvrun /dev/stdin`, `<(...)`): read whole, bounded.
+/// A pipe or a device (`zvrun /dev/stdin`, `<(...)`): read whole, bounded. A read that
+/// blocks ends with the timeout or a termination signal (std's `read_to_end` would retry
+/// it for ever: a writer that stalls would keep zvrun past `--timeout`, and SIGTERM would
+/// not end it).
 fn read_stream(f: &std::fs::File) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut buf = Vec::new();
-    f.take(MAX_STREAMED_NEXE + 1).read_to_end(&mut buf)?;
+    let mut src = f.take(MAX_STREAMED_NEXE + 1);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match src.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !sys::stopping() => {}
+            Err(e) => return Err(e),
+        }
+    }
     if buf.len() as u64 > MAX_STREAMED_NEXE {
         return Err(std::io::Error::other(format!(
             "a nexe read from a stream is limited to {MAX_STREAMED_NEXE} bytes"

@@ -619,6 +619,11 @@ std::arch::global_asm!(
     "xor %ebp, %ebp", "xor %r8d, %r8d", "xor %r9d, %r9d", "xor %r10d, %r10d", "xor %r11d, %r11d",
     "xor %r12d, %r12d", "xor %r13d, %r13d", "xor %r14d, %r14d", "xor %r15d, %r15d",
     "xor %eax, %eax",
+    // A stop that came while the host was loading (the handler set the flag in host
+    // code): never run the guest. A stop after this test is the trap return's case: the
+    // handler's 10 ms timer finds the guest.
+    "cmpq $0, ({ctx}+104)(%rip)",
+    "jne zv_exit_path",
     "jmp *({ctx}+96)(%rip)",
     "",
     ".p2align 4",
@@ -770,6 +775,10 @@ static FAULT_PC: AtomicU64 = AtomicU64::new(0);
 static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// Why: SIGALRM for the timeout, else the termination signal; the first one wins.
 static STOP_REASON: AtomicI32 = AtomicI32::new(0);
+/// Set when a termination signal (one of [`TERMINATING`]) arrived, whether or not it was
+/// the first reason to stop: zvrun's own output after the session then gives up rather
+/// than block (see [`terminated`]).
+static TERMINATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The signals that end a session as its user asked (`kill`, Ctrl-C, a closed terminal),
 /// with the report written and channels closed, instead of killing zvrun outright.
@@ -784,6 +793,53 @@ pub fn stopping() -> bool {
 /// termination signal that arrived first.
 pub fn stop_reason() -> Option<i32> {
     Some(STOP_REASON.load(Ordering::SeqCst)).filter(|_| stopping())
+}
+
+/// Whether a termination signal arrived (at any point, even after the session ended).
+/// zvrun's writes of its own message and report then stop at the first interruption
+/// ([`interrupt_soon`] makes sure one comes) instead of blocking for good on a full pipe:
+/// zvrun catches these signals so as to report, and must still end when sent one.
+pub fn terminated() -> bool {
+    TERMINATED.load(Ordering::SeqCst)
+}
+
+/// Interrupts whatever blocking call the process makes next within 10 ms (SIGALRM; the
+/// handler keeps firing it every 10 ms once the session is stopping).
+pub fn interrupt_soon() {
+    arm_timer_ms(10);
+}
+
+/// Opens `path` (`read`, `write`, created with mode 0666 minus the umask when `create`),
+/// close-on-exec. Unlike std's `OpenOptions::open`, which retries an open interrupted by a
+/// signal for ever, an open that blocks (a FIFO with no other end, a device waiting for a
+/// line) ends with `Interrupted` once the session is stopping: the timeout and the
+/// termination signals cover opening channels too.
+pub fn open_stoppable(path: &std::path::Path, read: bool, write: bool, create: bool) -> io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    let mut flags = libc::O_CLOEXEC
+        | match (read, write) {
+            (_, false) => libc::O_RDONLY,
+            (false, true) => libc::O_WRONLY,
+            (true, true) => libc::O_RDWR,
+        };
+    if create && write {
+        flags |= libc::O_CREAT;
+    }
+    loop {
+        // SAFETY: `c` is a NUL-terminated path; open touches no other memory of ours.
+        let fd = unsafe { libc::open(c.as_ptr(), flags, 0o666 as libc::c_uint) };
+        if fd >= 0 {
+            // SAFETY: `fd` was just opened by us and is owned by nothing else.
+            return Ok(unsafe { std::fs::File::from_raw_fd(fd) });
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted || stopping() {
+            return Err(e);
+        }
+    }
 }
 
 /// The flag the timeout and the termination signals set, for work that should stop
@@ -807,6 +863,9 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut l
     if sig == libc::SIGALRM || TERMINATING.contains(&sig) {
         // A SIGALRM after a termination signal only interrupts again (below).
         let _ = STOP_REASON.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+        if sig != libc::SIGALRM {
+            TERMINATED.store(true, Ordering::SeqCst);
+        }
         STOPPING.store(true, Ordering::SeqCst);
         if is_guest_pc(pc) {
             uc.uc_mcontext.gregs[libc::REG_RIP as usize] = zv_exit_path as *const () as usize as i64;
@@ -865,9 +924,21 @@ pub fn install_signal_handlers() -> io::Result<()> {
         // SA_SIGINFO signature.
         let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
         sa.sa_sigaction = on_signal as *const () as usize;
-        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
-        // SAFETY: sa_mask is a valid sigset inside sa.
-        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+        // The stop signals (the timer's and the termination signals) are blocked while
+        // any handler runs, so they never nest: with SA_NODEFER a storm of them (kill in a
+        // loop) nested handler frames until they overflowed the alternate stack and the
+        // kernel killed zvrun with SIGSEGV, with no report (security review). One that
+        // comes meanwhile is delivered when the handler returns. A fault signal keeps
+        // SA_NODEFER: a fault in a handler is a runtime bug and ends the process.
+        let stop = sig == libc::SIGALRM || TERMINATING.contains(&sig);
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | if stop { 0 } else { libc::SA_NODEFER };
+        // SAFETY: sa_mask is a valid sigset inside sa; the signals added are valid.
+        unsafe {
+            libc::sigemptyset(&mut sa.sa_mask);
+            for s in TERMINATING.into_iter().chain([libc::SIGALRM]) {
+                libc::sigaddset(&mut sa.sa_mask, s);
+            }
+        }
         // SAFETY: a zeroed sigaction is a valid buffer for the old action.
         let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
         // SAFETY: installing a handler for a valid signal number; `old` is writable.
@@ -951,9 +1022,17 @@ pub fn run_guest(entry: u64, rsp: u64, handler: &mut dyn TrapHandler) -> RunEnd 
     ctx(slot::ENTRY).store(entry, Ordering::SeqCst);
     ctx(slot::START_RSP).store(rsp, Ordering::SeqCst);
     ctx(slot::START_MXCSR).store(0x1F80, Ordering::SeqCst);
-    ctx(slot::EXIT_FLAG).store(0, Ordering::SeqCst);
     ctx(slot::HAS_AVX).store(u64::from(has_avx()), Ordering::SeqCst);
     FAULT_SIG.store(0, Ordering::SeqCst);
+    // The session may already be stopping (a termination signal or the timeout while the
+    // program was loaded): the guest must not run at all, not even until the handler's
+    // next 10 ms interruption (a guest once wrote its output after "killed by SIGTERM").
+    // The flag is cleared before `stopping` is read, so a stop between the two sets it
+    // again, and zv_enter_guest tests it last.
+    ctx(slot::EXIT_FLAG).store(0, Ordering::SeqCst);
+    if stopping() {
+        ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
+    }
     // SAFETY: erasing the lifetime of the handler pointer is sound because it is cleared
     // below before `handler`'s borrow ends, and the guest cannot call into the runtime
     // after zv_enter_guest returns.
@@ -1340,6 +1419,32 @@ mod tests {
         for (s, off) in pairs {
             assert_eq!(s * 8, off);
         }
+    }
+
+    /// A stop that came before the guest was entered (a termination signal or the
+    /// timeout while the program was loaded) keeps the guest from running at all: it used
+    /// to run until the handler's next 10 ms interruption, and a guest wrote its output
+    /// after the session was reported killed. The entry here is address 0, never mapped:
+    /// entering it would kill this test process.
+    #[test]
+    fn a_stopped_session_never_enters_the_guest() {
+        struct NoCalls;
+        impl TrapHandler for NoCalls {
+            fn trap(&mut self, _: u64) -> TrapOutcome {
+                TrapOutcome::Leave
+            }
+            fn can_return(&self, _: u64) -> bool {
+                false
+            }
+        }
+        // What the handler does for a SIGTERM in host code.
+        STOP_REASON.store(libc::SIGTERM, Ordering::SeqCst);
+        STOPPING.store(true, Ordering::SeqCst);
+        ctx(slot::EXIT_FLAG).store(1, Ordering::SeqCst);
+        let end = run_guest(0, 0, &mut NoCalls);
+        STOPPING.store(false, Ordering::SeqCst);
+        STOP_REASON.store(0, Ordering::SeqCst);
+        assert_eq!(end, RunEnd::Killed(libc::SIGTERM));
     }
 
     /// The arena is one per process: its tests take turns.

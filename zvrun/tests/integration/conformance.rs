@@ -530,3 +530,45 @@ fn a_write_cut_short_by_the_timeout_counts_what_went_out() {
     };
     assert_eq!(ch["etag"].as_str(), Some(sha.as_str()), "the etag covers what went out: {r}");
 }
+
+/// A write that crosses RLIMIT_FSIZE writes the bytes below the limit and returns their
+/// count, as write(2) does; they count against the channel's quota and in its etag
+/// (security review: they were written, then the call gave -EFBIG and counted nothing,
+/// so every such Write put up to the limit's worth of bytes past put_size and the etag).
+#[test]
+fn a_write_cut_short_by_the_file_size_limit_counts_what_went_out() {
+    let t = tempfile::tempdir().expect("tmp");
+    let f = t.path().join("big");
+    std::fs::write(&f, vec![1u8; 51_100]).unwrap();
+    let nexe = program("drive");
+    // RLIMIT_FSIZE of 100 blocks (51,200 bytes): three writes of 4,096 bytes at 51,100
+    // (the file's end), on a channel allowed 300 bytes.
+    let mut input = Vec::new();
+    for _ in 0..3 {
+        input.extend(c(WRITE, &[3, he(0), 4096, 51_100]));
+    }
+    let stdin = t.path().join("in");
+    std::fs::write(&stdin, &input).unwrap();
+    let rep = t.path().join("r.json");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 100; exec '{}' --etag --report json --report-file '{}' --channel '/dev/c={},3,1,1,100,300' '{}' < '{}'",
+            env!("CARGO_BIN_EXE_zvrun"),
+            s(&rep),
+            s(&f),
+            s(&nexe),
+            s(&stdin)
+        ))
+        .output()
+        .expect("sh runs");
+    let r: Vec<i64> = out.stdout.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
+    // 100 bytes fit below the limit each time; the quota then has 200, 100, 0 left.
+    assert_eq!((out.status.code(), r), (Some(0), vec![100, 100, 100]), "{}", String::from_utf8_lossy(&out.stderr));
+    let rep = crate::json_report(&rep);
+    let ch = rep["channels"].as_array().expect("channels").iter().find(|c| c["alias"] == "/dev/c").expect("/dev/c");
+    assert_eq!((ch["puts"].as_i64(), ch["put_bytes"].as_i64()), (Some(3), Some(300)), "{rep}");
+    let zeros = sha1_smol::Sha1::from(vec![0u8; 300]).digest().to_string();
+    assert_eq!(ch["etag"], zeros.as_str(), "{rep}");
+    assert_eq!(std::fs::metadata(&f).expect("file").len(), 51_200);
+}

@@ -212,3 +212,116 @@ fn termination_covers_loading_and_ignored_signals_stay_ignored() {
     let st = crate::wait_or_fail(child, 30, "zvrun after SIGTERM");
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(libc::SIGTERM), "{st}");
 }
+
+/// The timeout and a termination signal also end work that blocks outside the guest's
+/// calls, which std retries for ever when a signal interrupts it (security review): a
+/// program read from a pipe whose writer stalls, a channel on a FIFO that nobody opens
+/// (the guest then ran once the FIFO opened, writing after "killed by SIGTERM"), and
+/// zvrun's own message on a stderr pipe the guest filled and nobody reads. Each kept
+/// zvrun alive past `--timeout`, or after SIGTERM, until SIGKILL.
+#[test]
+fn termination_and_the_timeout_end_blocking_work_outside_the_guests_calls() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    // A program read from a pipe that stays open.
+    for (timeout, sig, status) in [(true, None, 124), (false, Some("TERM"), 143)] {
+        let (r, mut w) = std::io::pipe().expect("pipe");
+        let mut cmd = crate::zvrun();
+        if timeout {
+            cmd.args(["--timeout", "1"]);
+        }
+        let child =
+            cmd.arg("/dev/stdin").stdin(r).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("zvrun runs");
+        w.write_all(&std::fs::read(program("hello")).expect("hello")).expect("write the nexe");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        if let Some(sig) = sig {
+            signal(&child, sig);
+        }
+        let st = crate::wait_or_fail(child, 20, "zvrun reading its program from a stalled pipe");
+        drop(w);
+        assert_eq!(st.code(), Some(status), "timeout {timeout}, signal {sig:?}");
+    }
+
+    // A channel on a FIFO: the signal ends the open, and the guest never runs.
+    let t = tempfile::tempdir().expect("tmp");
+    let fifo = t.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let rep = t.path().join("r.json");
+    let mut child = crate::zvrun()
+        .args(["--report", "json", "--report-file", s(&rep), "--channel"])
+        .arg(format!("/dev/extra={},0,1,100,0,0", s(&fifo)))
+        .arg(program("hello"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("zvrun runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "TERM");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ended_alone = child.try_wait().expect("wait").is_some();
+    // The FIFO's other end (read-write: never blocks), so that a zvrun still in its open
+    // goes on and shows what it does then.
+    let other = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).expect("fifo");
+    let st = crate::wait_or_fail(child, 20, "zvrun opening a FIFO channel after SIGTERM");
+    drop(other);
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).expect("stdout");
+    assert_eq!(out, "", "the guest ran after SIGTERM");
+    assert!(ended_alone, "the open of a FIFO channel outlived SIGTERM");
+    assert_eq!(st.code(), Some(143));
+    assert_eq!(crate::json_report(&rep)["state"], "killed");
+
+    // zvrun's message on a full stderr pipe: given up, the report still written.
+    let (r, w) = std::io::pipe().expect("pipe");
+    let mut child = crate::zvrun()
+        .args(["--report", "json", "--report-file", s(&rep)])
+        .arg(program("echo"))
+        .stdin(Stdio::piped())
+        .stdout(w.try_clone().expect("dup"))
+        .stderr(w)
+        .spawn()
+        .expect("zvrun runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&vec![b'x'; 1 << 20]);
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    signal(&child, "TERM");
+    let st = crate::wait_or_fail(child, 20, "zvrun writing its message to a full stderr after SIGTERM");
+    drop(r);
+    let _ = feeder.join();
+    assert_eq!(st.code(), Some(143));
+    let r = crate::json_report(&rep);
+    assert_eq!(r["state"], "killed", "{r}");
+    assert!(r["channels"][1]["put_bytes"].as_i64().is_some_and(|n| n > 0), "{r}");
+}
+
+/// A storm of stop signals (a script sending SIGTERM, SIGINT, SIGHUP and SIGALRM in a
+/// loop) still ends the session with its report: the handlers nested without bound
+/// (SA_NODEFER) until they overflowed the alternate stack and the kernel killed zvrun
+/// with SIGSEGV and no report (security review).
+#[test]
+fn a_storm_of_termination_signals_still_ends_with_a_report() {
+    for round in 0..3 {
+        let t = tempfile::tempdir().expect("tmp");
+        let rep = t.path().join("r.json");
+        let child = crate::zvrun()
+            .args(["--report", "json", "--report-file", s(&rep)])
+            .arg(program("loop"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("zvrun runs");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // The shell's built-in kill, as fast as it goes, until zvrun is gone (at most
+        // 20,000 rounds).
+        let storm = "i=0; while [ $i -lt 20000 ] && kill -s TERM $0 2>/dev/null && kill -s INT $0 2>/dev/null \
+                     && kill -s HUP $0 2>/dev/null && kill -s ALRM $0 2>/dev/null; do i=$((i+1)); done";
+        let st = std::process::Command::new("sh").arg("-c").arg(storm).arg(child.id().to_string()).status();
+        assert!(st.is_ok(), "sh runs");
+        let st = crate::wait_or_fail(child, 30, "zvrun under a signal storm");
+        assert!([Some(129), Some(130), Some(143)].contains(&st.code()), "round {round}: {st:?}");
+        assert_eq!(crate::json_report(&rep)["state"], "killed", "round {round}");
+    }
+}
