@@ -893,7 +893,7 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut l
     unsafe {
         libc::signal(sig, libc::SIG_DFL);
         if code <= 0 {
-            libc::raise(sig);
+            raise_here(sig);
         }
     }
 }
@@ -1178,11 +1178,20 @@ pub fn exit_now(status: i32) -> ! {
     unsafe { libc::_exit(status) }
 }
 
+/// Sends `sig` to the calling thread with tgkill, which the seccomp filter allows (musl's
+/// `raise` uses tkill, which it does not: the process died of SIGSYS instead).
+fn raise_here(sig: libc::c_int) {
+    // SAFETY: tgkill, getpid and gettid take no pointers.
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, libc::getpid(), libc::syscall(libc::SYS_gettid), sig);
+    }
+}
+
 /// Ends the process by termination signal `sig` with its default action, once the
 /// session's report is written: its parent sees a process killed by `sig` (a shell's `$?`
 /// is 128 + n, and a script's loop stops on Ctrl-C instead of going on to the next
 /// command). The seccomp filter allows what this needs (rt_sigaction, rt_sigprocmask,
-/// tgkill); `_exit(128 + sig)` if the signal somehow does not end the process.
+/// getpid, gettid, tgkill); `_exit(128 + sig)` if the signal somehow does not end the process.
 pub fn die_of(sig: i32) -> ! {
     // SAFETY: a zeroed sigaction with SIG_DFL is a valid action; the signal set is a
     // local; raise sends `sig` to this thread, whose default action ends the process.
@@ -1194,7 +1203,7 @@ pub fn die_of(sig: i32) -> ! {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, sig);
         libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::raise(sig);
+        raise_here(sig);
         libc::_exit(128 + sig)
     }
 }

@@ -145,6 +145,12 @@ fn the_timeout_covers_verification_at_load() {
     assert_eq!(crate::json_report(&rep)["state"], "timeout");
 }
 
+/// The status a shell shows for a process: its exit code, or 128 + the signal it died of
+/// (zvrun dies of a termination signal once its report is written).
+fn shell_status(st: &std::process::ExitStatus) -> Option<i32> {
+    st.code().or_else(|| std::os::unix::process::ExitStatusExt::signal(st).map(|n| 128 + n))
+}
+
 /// Sends `sig` (a `kill` signal name) to a running zvrun.
 fn signal(child: &std::process::Child, sig: &str) {
     let st = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status();
@@ -239,7 +245,7 @@ fn termination_and_the_timeout_end_blocking_work_outside_the_guests_calls() {
         }
         let st = crate::wait_or_fail(child, 20, "zvrun reading its program from a stalled pipe");
         drop(w);
-        assert_eq!(st.code(), Some(status), "timeout {timeout}, signal {sig:?}");
+        assert_eq!(shell_status(&st), Some(status), "timeout {timeout}, signal {sig:?}");
     }
 
     // A channel on a FIFO: the signal ends the open, and the guest never runs.
@@ -269,7 +275,7 @@ fn termination_and_the_timeout_end_blocking_work_outside_the_guests_calls() {
     stdout.read_to_string(&mut out).expect("stdout");
     assert_eq!(out, "", "the guest ran after SIGTERM");
     assert!(ended_alone, "the open of a FIFO channel outlived SIGTERM");
-    assert_eq!(st.code(), Some(143));
+    assert_eq!(shell_status(&st), Some(143));
     assert_eq!(crate::json_report(&rep)["state"], "killed");
 
     // zvrun's message on a full stderr pipe: given up, the report still written.
@@ -291,7 +297,7 @@ fn termination_and_the_timeout_end_blocking_work_outside_the_guests_calls() {
     let st = crate::wait_or_fail(child, 20, "zvrun writing its message to a full stderr after SIGTERM");
     drop(r);
     let _ = feeder.join();
-    assert_eq!(st.code(), Some(143));
+    assert_eq!(shell_status(&st), Some(143));
     let r = crate::json_report(&rep);
     assert_eq!(r["state"], "killed", "{r}");
     assert!(r["channels"][1]["put_bytes"].as_i64().is_some_and(|n| n > 0), "{r}");
@@ -321,7 +327,7 @@ fn a_storm_of_termination_signals_still_ends_with_a_report() {
         let st = std::process::Command::new("sh").arg("-c").arg(storm).arg(child.id().to_string()).status();
         assert!(st.is_ok(), "sh runs");
         let st = crate::wait_or_fail(child, 30, "zvrun under a signal storm");
-        assert!([Some(129), Some(130), Some(143)].contains(&st.code()), "round {round}: {st:?}");
+        assert!([Some(129), Some(130), Some(143)].contains(&shell_status(&st)), "round {round}: {st:?}");
         assert_eq!(crate::json_report(&rep)["state"], "killed", "round {round}");
     }
 }
