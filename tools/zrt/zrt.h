@@ -64,6 +64,8 @@ long zrt_ftruncate(long fd, long len);
 long zrt_truncate(const char *path, long len);
 /* Reads a random-read channel of fd at off into buf (for file mmap); -errno. */
 long zrt_fd_pread_all(long fd, void *buf, size_t n, long off);
+/* Is fd open on /dev/zero (whose mappings are anonymous memory, shared or not)? */
+int zrt_fd_is_dev_zero(long fd);
 long zrt_pipe2(int *fds, long flags);
 /* What poll would report for fd (POLLIN, POLLOUT, POLLHUP, POLLERR...), or -EBADF. */
 int zrt_fd_events(long fd);
