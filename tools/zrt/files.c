@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -246,6 +247,8 @@ static int64_t ofd_size(const struct ofd *o) {
 }
 
 /* The runtime's -EINVAL for a valid channel and offset means a bad buffer: -EFAULT. */
+static long truncate_channel(int ch, long len);
+
 static long io_result(int64_t r) { return r == -EINVAL ? -EFAULT : (long)r; }
 
 static int lowest_free_fd(int from) {
@@ -718,6 +721,50 @@ long zrt_fsync(long fd) {
   struct ofd *o = get(fd);
   if (!o) return -EBADF;
   return o->kind == K_PIPE ? -EINVAL : 0;
+}
+
+/* flock: one process, so no lock is ever held by anyone else; the operation is checked
+ * (LOCK_SH, LOCK_EX or LOCK_UN, optionally with LOCK_NB: else -EINVAL, as Linux). */
+long zrt_flock(long fd, long op) {
+  if (!get(fd)) return -EBADF;
+  long cmd = op & ~(long)LOCK_NB;
+  return (cmd == LOCK_SH || cmd == LOCK_EX || cmd == LOCK_UN) ? 0 : -EINVAL;
+}
+
+/* syncfs: as fsync, nothing is left to flush. */
+long zrt_syncfs(long fd) { return get(fd) ? 0 : -EBADF; }
+
+/* fadvise64: advice only, accepted after Linux's checks (a pipe -ESPIPE, an unknown
+ * advice or a negative length -EINVAL). */
+long zrt_fadvise(long fd, long off, long len, long advice) {
+  (void)off;
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (o->kind == K_PIPE) return -ESPIPE;
+  if (len < 0 || advice < 0 || advice > 5) return -EINVAL;
+  return 0;
+}
+
+/* fallocate: mode 0 (posix_fallocate) makes a channel with a random write side at least
+ * off + len bytes long (zeros, as ftruncate growing it); FALLOC_FL_KEEP_SIZE changes
+ * nothing (space is not reserved on the host); other modes -EOPNOTSUPP. Linux's checks
+ * first: a bad fd -EBADF, a negative offset or a length <= 0 -EINVAL, a fd not open for
+ * writing -EBADF, a pipe -ESPIPE, a directory -EISDIR, a device (a sequential channel
+ * included) -ENODEV; a channel without a random write side (appended to) -EOPNOTSUPP. */
+long zrt_fallocate(long fd, long mode, long off, long len) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (off < 0 || len <= 0) return -EINVAL;
+  if (!can_write(o)) return -EBADF;
+  if (o->kind == K_PIPE) return -ESPIPE;
+  if (o->kind == K_DIR) return -EISDIR;
+  if (o->kind != K_CHANNEL || channel(o->ch)->type == SGetSPut) return -ENODEV;
+  if (off > INT64_MAX - len) return -EFBIG;
+  if (mode == 1 /* FALLOC_FL_KEEP_SIZE */) return 0;
+  if (mode != 0) return -EOPNOTSUPP;
+  if (!write_random(o->ch)) return -EOPNOTSUPP;
+  if (off + len <= ofd_size(o)) return 0;
+  return truncate_channel(o->ch, off + len);
 }
 
 /* ---- directories ------------------------------------------------------------------------ */

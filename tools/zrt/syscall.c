@@ -8,7 +8,8 @@
  * - files and channels (files.c): read, write, readv, writev, pread64, pwrite64, lseek,
  *   open, openat, creat, close, dup, dup2, dup3, fstat, stat, lstat, newfstatat, statx,
  *   fcntl, ioctl, access, faccessat, faccessat2, getcwd, chdir, fchdir, getdents64,
- *   readlink, readlinkat, fsync, fdatasync, truncate, ftruncate; the fixed name space
+ *   readlink, readlinkat, fsync, fdatasync, syncfs, flock, fadvise64, fallocate,
+ *   truncate, ftruncate; the fixed name space
  *   (mkdir, mkdirat, mknod, mknodat, symlink, symlinkat, unlink, unlinkat, rmdir, rename,
  *   renameat, renameat2, link, linkat: Linux's lookup errors, EEXIST, else EROFS);
  * - pipes inside the guest (files.c, pipe.c): pipe, pipe2; poll, ppoll, select and
@@ -303,6 +304,10 @@ long __zv_syscall_c(const long *w) {
     case SYS_ftruncate: return zrt_ftruncate(a1, a2);
     case SYS_fsync:
     case SYS_fdatasync: return zrt_fsync(a1);
+    case SYS_syncfs: return zrt_syncfs(a1);
+    case SYS_flock: return zrt_flock(a1, a2);
+    case SYS_fadvise64: return zrt_fadvise(a1, a2, a3, a4);
+    case SYS_fallocate: return zrt_fallocate(a1, a2, a3, a4);
     case SYS_pipe: return zrt_pipe2((int *)a1, 0);
     case SYS_pipe2: return zrt_pipe2((int *)a1, a2);
     case SYS_poll: return zrt_poll((void *)a1, a2, a3);

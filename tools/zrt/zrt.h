@@ -54,6 +54,10 @@ long zrt_getdents64(long fd, void *buf, size_t size);
 long zrt_fchdir(long fd);
 long zrt_readlinkat(long dirfd, const char *path, char *buf, size_t size);
 long zrt_fsync(long fd);
+long zrt_flock(long fd, long op);
+long zrt_syncfs(long fd);
+long zrt_fadvise(long fd, long off, long len, long advice);
+long zrt_fallocate(long fd, long mode, long off, long len);
 /* The fixed name space: what mkdir/unlink/rmdir (op) and rename/link answer. */
 #define ZRT_NS_CREATE 0
 #define ZRT_NS_UNLINK 1
