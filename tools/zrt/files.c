@@ -10,7 +10,8 @@
  *   when none does) and check the access mode against the channel's limits: O_RDONLY needs
  *   a readable channel (gets and get_size > 0), O_WRONLY a writable one (puts and put_size
  *   > 0), O_RDWR both, else -EACCES. Proper prefixes of aliases (`/`, `/dev`, `/data`)
- *   are read-only directories; `/dev/null` exists even when no channel has that alias.
+ *   are read-only directories; /dev/null, /dev/zero, /dev/full, /dev/random and
+ *   /dev/urandom exist even when no channel has their alias (K_DEV).
  * - A random side of a channel (reads on types 1 and 3, writes on types 2 and 3) reads or
  *   writes at the fd's position and advances it; lseek moves it (Linux rules: any
  *   non-negative position, SEEK_END from the channel size). A fd whose directions are all
@@ -40,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -59,7 +61,32 @@
 /* Inode numbers of pipes: this plus the pipe's index (apart from channels and dirs). */
 #define ZRT_PIPE_INO (1ull << 41)
 
-enum { K_FREE = 0, K_CHANNEL, K_DIR, K_NULL, K_PIPE };
+/* K_DEV: one of the built-in devices below (its index in `ch`). */
+enum { K_FREE = 0, K_CHANNEL, K_DIR, K_DEV, K_PIPE };
+
+/* The memory devices Linux has on every system (drivers/char/mem.c, random.c), which
+ * exist even when no channel has their name: /dev/null (reads 0 bytes, takes every
+ * write), /dev/zero (reads zeros, takes every write, maps as anonymous memory),
+ * /dev/full (reads zeros, writes -ENOSPC), /dev/random and /dev/urandom (read the
+ * session's getrandom stream, so they follow the seed; take every write). Character
+ * devices 1:3, 1:5, 1:7, 1:8, 1:9, as on Linux. A channel with one of these aliases
+ * takes its place. */
+enum { DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_COUNT };
+static const char *const dev_names[DEV_COUNT] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                                 "/dev/urandom"};
+static const unsigned char dev_minor[DEV_COUNT] = {3, 5, 7, 8, 9};
+
+/* The built-in device this canonical path names, or -1. */
+static int same(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+static int find_device(const char *path) {
+  for (int i = 0; i < DEV_COUNT; i++)
+    if (same(path, dev_names[i])) return i;
+  return -1;
+}
 
 struct ofd {
   int refs;
@@ -220,6 +247,8 @@ static int64_t ofd_size(const struct ofd *o) {
 }
 
 /* The runtime's -EINVAL for a valid channel and offset means a bad buffer: -EFAULT. */
+static long truncate_channel(int ch, long len);
+
 static long io_result(int64_t r) { return r == -EINVAL ? -EFAULT : (long)r; }
 
 static int lowest_free_fd(int from) {
@@ -229,11 +258,6 @@ static int lowest_free_fd(int from) {
 }
 
 /* ---- paths ------------------------------------------------------------------------- */
-
-static int same(const char *a, const char *b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
-}
 
 static int find_channel(const char *path);
 static int is_dir(const char *path, size_t len);
@@ -246,7 +270,7 @@ static long need_dir(char *out, size_t len) {
   if (len == 0) return 0; /* `/` */
   out[len] = 0;
   if (is_dir(out, len)) return 0;
-  if (find_channel(out) >= 0 || same(out, "/dev/null")) return -ENOTDIR;
+  if (find_channel(out) >= 0 || find_device(out) >= 0) return -ENOTDIR;
   return -ENOENT;
 }
 
@@ -351,8 +375,8 @@ static long lookup(long dirfd, const char *path, struct target *t) {
   t->ch = find_channel(t->path);
   if (t->ch >= 0)
     t->kind = K_CHANNEL;
-  else if (same(t->path, "/dev/null"))
-    t->kind = K_NULL;
+  else if ((t->ch = find_device(t->path)) >= 0)
+    t->kind = K_DEV;
   else if (is_dir(t->path, (size_t)t->len))
     t->kind = K_DIR;
   else
@@ -494,6 +518,23 @@ static size_t clamp_to_size(const struct ofd *o, int64_t off, size_t n) {
   return (int64_t)n > end - off ? (size_t)(end - off) : n;
 }
 
+/* A read of a built-in device: nothing from /dev/null, zeros from /dev/zero and
+ * /dev/full, the getrandom stream from /dev/random and /dev/urandom. */
+static long dev_read(int dev, void *buf, size_t n) {
+  if (dev == DEV_NULL || n == 0) return 0;
+  if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
+  if (dev == DEV_RANDOM || dev == DEV_URANDOM) return zrt_getrandom(buf, n, 0);
+  zrt_zero(buf, n);
+  return (long)n;
+}
+
+/* A write to a built-in device: /dev/full has no space (even for 0 bytes, as Linux's
+ * write_full), the others take everything. */
+static long dev_write(int dev, size_t n) {
+  if (dev == DEV_FULL) return -ENOSPC;
+  return (long)(n > (size_t)ZRT_MAX_RW ? (size_t)ZRT_MAX_RW : n);
+}
+
 /* A transfer on a pipe end (pipe.c), after the checks read/write/readv/writev make. */
 static long pipe_io(const struct ofd *o, const struct iovec *iov, long n, int write) {
   if (n < 0 || n > 1024) return -EINVAL;
@@ -509,7 +550,8 @@ long zrt_read(long fd, void *buf, size_t n) {
   }
   if (!o || !can_read(o)) return -EBADF;
   if (o->kind == K_DIR) return -EISDIR;
-  if (o->kind == K_NULL || n == 0) return 0;
+  if (o->kind == K_DEV) return dev_read(o->ch, buf, n);
+  if (n == 0) return 0;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
   if (!read_random(o->ch)) {
     int ch = o->ch;
@@ -536,7 +578,7 @@ long zrt_write(long fd, const void *buf, size_t n) {
     return pipe_io(o, &v, 1, 1);
   }
   if (!o || !can_write(o)) return -EBADF;
-  if (o->kind == K_NULL) return (long)(n > (size_t)ZRT_MAX_RW ? (size_t)ZRT_MAX_RW : n);
+  if (o->kind == K_DEV) return dev_write(o->ch, n);
   if (o->kind != K_CHANNEL) return -EBADF;
   if (n == 0) return 0;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
@@ -594,7 +636,8 @@ long zrt_pread(long fd, void *buf, size_t n, long off) {
   if (!o || !can_read(o)) return -EBADF;
   if (off < 0) return -EINVAL;
   if (o->kind == K_DIR) return -EISDIR;
-  if (o->kind == K_NULL || n == 0) return 0;
+  if (o->kind == K_DEV) return dev_read(o->ch, buf, n);
+  if (n == 0) return 0;
   if (!read_random(o->ch)) return -ESPIPE;
   if (n > (size_t)ZRT_MAX_RW) n = ZRT_MAX_RW;
   n = clamp_to_size(o, off, n);
@@ -607,7 +650,7 @@ long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
   if (o && o->kind == K_PIPE) return -ESPIPE;
   if (!o || !can_write(o)) return -EBADF;
   if (off < 0) return -EINVAL;
-  if (o->kind == K_NULL) return (long)n;
+  if (o->kind == K_DEV) return dev_write(o->ch, n);
   if (o->kind != K_CHANNEL) return -EBADF;
   if (!write_random(o->ch)) return -ESPIPE;
   if (n == 0) return 0;
@@ -619,10 +662,16 @@ long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
   return io_result(r);
 }
 
+int zrt_fd_is_dev_zero(long fd) {
+  struct ofd *o = get(fd);
+  return o && o->kind == K_DEV && o->ch == DEV_ZERO && can_read(o);
+}
+
 long zrt_fd_pread_all(long fd, void *buf, size_t n, long off) {
   struct ofd *o = get(fd);
   if (!o) return -EBADF;
   if (!can_read(o)) return -EACCES;
+  if (o->kind == K_DEV && o->ch == DEV_ZERO) return 0; /* the pages are zero already */
   if (o->kind != K_CHANNEL || !read_random(o->ch)) return -ENODEV;
   n = clamp_to_size(o, off, n);
   if (n == 0) return 0;
@@ -674,6 +723,50 @@ long zrt_fsync(long fd) {
   return o->kind == K_PIPE ? -EINVAL : 0;
 }
 
+/* flock: one process, so no lock is ever held by anyone else; the operation is checked
+ * (LOCK_SH, LOCK_EX or LOCK_UN, optionally with LOCK_NB: else -EINVAL, as Linux). */
+long zrt_flock(long fd, long op) {
+  if (!get(fd)) return -EBADF;
+  long cmd = op & ~(long)LOCK_NB;
+  return (cmd == LOCK_SH || cmd == LOCK_EX || cmd == LOCK_UN) ? 0 : -EINVAL;
+}
+
+/* syncfs: as fsync, nothing is left to flush. */
+long zrt_syncfs(long fd) { return get(fd) ? 0 : -EBADF; }
+
+/* fadvise64: advice only, accepted after Linux's checks (a pipe -ESPIPE, an unknown
+ * advice or a negative length -EINVAL). */
+long zrt_fadvise(long fd, long off, long len, long advice) {
+  (void)off;
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (o->kind == K_PIPE) return -ESPIPE;
+  if (len < 0 || advice < 0 || advice > 5) return -EINVAL;
+  return 0;
+}
+
+/* fallocate: mode 0 (posix_fallocate) makes a channel with a random write side at least
+ * off + len bytes long (zeros, as ftruncate growing it); FALLOC_FL_KEEP_SIZE changes
+ * nothing (space is not reserved on the host); other modes -EOPNOTSUPP. Linux's checks
+ * first: a bad fd -EBADF, a negative offset or a length <= 0 -EINVAL, a fd not open for
+ * writing -EBADF, a pipe -ESPIPE, a directory -EISDIR, a device (a sequential channel
+ * included) -ENODEV; a channel without a random write side (appended to) -EOPNOTSUPP. */
+long zrt_fallocate(long fd, long mode, long off, long len) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (off < 0 || len <= 0) return -EINVAL;
+  if (!can_write(o)) return -EBADF;
+  if (o->kind == K_PIPE) return -ESPIPE;
+  if (o->kind == K_DIR) return -EISDIR;
+  if (o->kind != K_CHANNEL || channel(o->ch)->type == SGetSPut) return -ENODEV;
+  if (off > INT64_MAX - len) return -EFBIG;
+  if (mode == 1 /* FALLOC_FL_KEEP_SIZE */) return 0;
+  if (mode != 0) return -EOPNOTSUPP;
+  if (!write_random(o->ch)) return -EOPNOTSUPP;
+  if (off + len <= ofd_size(o)) return 0;
+  return truncate_channel(o->ch, off + len);
+}
+
 /* ---- directories ------------------------------------------------------------------------ */
 
 /* The entry that channel ch's alias gives directory dir (canonical, length dlen): the
@@ -695,7 +788,8 @@ static size_t entry_of(int ch, const char *dir, size_t dlen, char *alias, char *
 }
 
 /* getdents64: `.`, `..`, then one entry per distinct name below the directory, in channel
- * order. The position counts: 0 `.`, 1 `..`, 2 + i channel i. */
+ * order, and in `/dev` the built-in devices no channel replaces. The position counts: 0
+ * `.`, 1 `..`, 2 + i channel i, 2 + channels + j device j. */
 long zrt_getdents64(long fd, void *buf, size_t size) {
   struct ofd *o = get(fd);
   if (!o) return -EBADF;
@@ -704,7 +798,8 @@ long zrt_getdents64(long fd, void *buf, size_t size) {
   size_t dlen = zrt_strlen(o->path);
   size_t used = 0;
   int count = channels_count();
-  while (o->pos < 2 + (int64_t)count) {
+  int devs = same(o->path, "/dev") ? DEV_COUNT : 0;
+  while (o->pos < 2 + (int64_t)count + devs) {
     const char *name;
     size_t len;
     unsigned char type;
@@ -720,6 +815,16 @@ long zrt_getdents64(long fd, void *buf, size_t size) {
         if (plen > 1) plen--;
       }
       ino = dir_ino(o->path, plen, 0, 0);
+    } else if (o->pos >= 2 + (int64_t)count) {
+      int dev = (int)(o->pos - 2 - count);
+      if (find_channel(dev_names[dev]) >= 0) {
+        o->pos++;
+        continue;
+      }
+      name = dev_names[dev] + 5; /* after "/dev/" */
+      len = zrt_strlen(name);
+      type = 2; /* DT_CHR */
+      ino = 3 + (uint64_t)dev;
     } else {
       int ch = (int)(o->pos - 2);
       char *n;
@@ -816,10 +921,10 @@ static void facts_of(int kind, int ch, const char *path, int64_t size, struct fa
     /* As Linux's pipefs: a FIFO readable and writable by its owner, size 0. */
     f->ino = ZRT_PIPE_INO + (uint64_t)ch;
     f->mode = S_IFIFO | 0600;
-  } else if (kind == K_NULL) {
-    f->ino = 3;
+  } else if (kind == K_DEV) {
+    f->ino = 3 + (uint64_t)ch; /* below the channels' 16 */
     f->mode = S_IFCHR | 0666;
-    f->rdev = (1u << 8) | 3u; /* makedev(1, 3) */
+    f->rdev = (1u << 8) | dev_minor[ch]; /* makedev(1, minor) */
   } else {
     const struct ZVMChannel *c = channel(ch);
     uint32_t perm = (ch_readable(ch) ? 0444u : 0u) | (ch_writable(ch) ? 0222u : 0u);
@@ -1115,7 +1220,7 @@ long zrt_truncate(const char *path, long len) {
   long r = resolve(AT_FDCWD, path, &t);
   if (r < 0) return r;
   if (t.kind == K_DIR) return -EISDIR;
-  if (t.kind == K_NULL) return -EINVAL;
+  if (t.kind == K_DEV) return -EINVAL;
   if (!ch_writable(t.ch)) return -EACCES;
   return truncate_channel(t.ch, len);
 }

@@ -227,7 +227,8 @@ long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off) {
   if (arena_init() < 0) return -ENOMEM;
   if ((size_t)len > arena_pages * (size_t)ZRT_PAGE) return -ENOMEM;
   size_t n = ((size_t)len + ZRT_PAGE - 1) / ZRT_PAGE;
-  int anonymous = (flags & MAP_ANONYMOUS) != 0;
+  /* A mapping of /dev/zero is anonymous memory (with one process, shared or not). */
+  int anonymous = (flags & MAP_ANONYMOUS) != 0 || zrt_fd_is_dev_zero(fd);
   if (!anonymous && (flags & MAP_SHARED) && (prot & PROT_WRITE)) return -ENODEV;
   size_t i;
   if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {

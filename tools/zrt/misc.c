@@ -35,7 +35,8 @@ int64_t zrt_fixed_time(void) {
 }
 
 /* 1: realtime family (the fixed time); 0: monotonic and CPU clocks (zero); -1: invalid. */
-static int clock_kind(long clk) {
+static int clock_kind(long id) {
+  int clk = (int)id; /* the kernel's clockid_t is an int: the upper bits are not looked at */
   switch (clk) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
@@ -51,8 +52,12 @@ static int clock_kind(long clk) {
     case 9: /* CLOCK_BOOTTIME_ALARM */
       return 0;
     default:
-      /* Negative ids are the CPU-time clocks of processes and threads (clock_getcpuclockid). */
-      return clk < 0 ? 0 : -1;
+      /* Negative ids are the CPU-time clocks of processes and threads
+       * (clock_getcpuclockid): ~pid << 3 | thread << 2 | which, with which 0-2 (3 names
+       * a clock by fd, and there are none) and pid 0 (the caller) or the guest's own. */
+      if (clk >= 0 || (clk & 3) == 3) return -1;
+      int pid = ~(clk >> 3);
+      return pid == 0 || pid == 1 ? 0 : -1;
   }
 }
 
@@ -96,6 +101,7 @@ long zrt_clock_nanosleep(long clk, long flags, const void *req, void *rem) {
   (void)flags;
   (void)rem;
   if (clock_kind(clk) < 0) return -EINVAL;
+  clk = (int)clk;
   if (clk == CLOCK_REALTIME_COARSE || clk == CLOCK_MONOTONIC_RAW || clk == CLOCK_MONOTONIC_COARSE ||
       clk == CLOCK_THREAD_CPUTIME_ID)
     return -EOPNOTSUPP;

@@ -8,7 +8,8 @@
  * - files and channels (files.c): read, write, readv, writev, pread64, pwrite64, lseek,
  *   open, openat, creat, close, dup, dup2, dup3, fstat, stat, lstat, newfstatat, statx,
  *   fcntl, ioctl, access, faccessat, faccessat2, getcwd, chdir, fchdir, getdents64,
- *   readlink, readlinkat, fsync, fdatasync, truncate, ftruncate; the fixed name space
+ *   readlink, readlinkat, fsync, fdatasync, syncfs, flock, fadvise64, fallocate,
+ *   truncate, ftruncate; the fixed name space
  *   (mkdir, mkdirat, mknod, mknodat, symlink, symlinkat, unlink, unlinkat, rmdir, rename,
  *   renameat, renameat2, link, linkat: Linux's lookup errors, EEXIST, else EROFS);
  * - pipes inside the guest (files.c, pipe.c): pipe, pipe2; poll, ppoll, select and
@@ -22,7 +23,8 @@
  *   set_tid_address, the process, group, session and user ids, signal dispositions, the
  *   alternate signal stack and the signal mask
  *   (recorded and reported back, never delivered; a self-sent signal or SIGPIPE whose
- *   default is to terminate ends the guest), sched_yield, umask (recorded); nanosleep
+ *   default is to terminate ends the guest), rt_sigtimedwait (takes pending signals),
+ *   setitimer and getitimer (recorded; they never expire), sched_yield, umask (recorded); nanosleep
  *   and clock_nanosleep (misc.c: nothing advances, 0 once the arguments are valid).
  *
  * Everything else returns -ENOSYS, never a crash. No answer depends on the host.
@@ -54,8 +56,12 @@ struct zrt_sigaction {
 };
 static struct zrt_sigaction sigactions[ZRT_NSIG];
 static uint64_t sigmask;
-/* Signals sent while blocked (bit = sig - 1): delivered when unblocked, as Linux does. */
-static uint64_t sigpending_set;
+/* Signals sent while blocked (bit = sig - 1): delivered when unblocked, as Linux does.
+ * Linux keeps two queues and takes from the thread's before the process's: [0] holds the
+ * signals sent to the thread (tkill, tgkill: raise; SIGPIPE), [1] those sent to the
+ * process (kill). rt_sigpending shows both. */
+static uint64_t sigpending_set[2];
+static int pending_code[2][ZRT_NSIG]; /* si_code of each pending signal (sigtimedwait) */
 static long deliver(long sig);
 
 /* The alternate signal stack (stack_t: sp, flags, size), recorded and reported back; no
@@ -86,12 +92,41 @@ static long do_sigaltstack(const struct zrt_stack *ss, struct zrt_stack *old) {
   return 0;
 }
 
+/* Signals whose default action is to do nothing: CHLD, CONT, URG, WINCH (Linux's
+ * sig_kernel_ignore). */
+static int ignored_by_default(long sig) { return sig == 17 || sig == 18 || sig == 23 || sig == 28; }
+
 static long do_sigaction(long sig, const struct zrt_sigaction *act, struct zrt_sigaction *old, long setsize) {
   if (setsize != 8 || sig < 1 || sig >= ZRT_NSIG) return -EINVAL;
   if (act && (sig == 9 || sig == 19)) return -EINVAL; /* SIGKILL, SIGSTOP */
   struct zrt_sigaction prev = sigactions[sig];
-  if (act) sigactions[sig] = *act;
+  if (act) {
+    sigactions[sig] = *act;
+    /* An action that ignores the signal discards it when it is pending (POSIX; Linux's
+     * do_sigaction flushes it): unblocking it later does nothing. */
+    if (act->handler == 1 /* SIG_IGN */ || (act->handler == 0 && ignored_by_default(sig)))
+      sigpending_set[0] &= ~(1ull << (sig - 1)), sigpending_set[1] &= ~(1ull << (sig - 1));
+  }
   if (old) *old = prev;
+  return 0;
+}
+
+/* The signal Linux's dequeue_signal takes next among the pending ones in `set`: from the
+ * thread's queue before the process's; within one, the synchronous signals (SEGV, BUS,
+ * ILL, TRAP, FPE, SYS) first, else the lowest. Removes it (its si_code in *code when
+ * asked); 0 when none is pending. */
+static long take_pending(uint64_t set, int *code) {
+  const uint64_t synchronous = (1ull << 10) | (1ull << 6) | (1ull << 3) | (1ull << 4) | (1ull << 7) | (1ull << 30);
+  for (int q = 0; q < 2; q++) {
+    uint64_t ready = sigpending_set[q] & set;
+    if (!ready) continue;
+    if (ready & synchronous) ready &= synchronous;
+    long sig = 1;
+    while (!(ready & 1)) ready >>= 1, sig++;
+    sigpending_set[q] &= ~(1ull << (sig - 1));
+    if (code) *code = pending_code[q][sig];
+    return sig;
+  }
   return 0;
 }
 
@@ -109,11 +144,10 @@ static long do_sigprocmask(long how, const uint64_t *set, uint64_t *old, long se
     sigmask &= ~unblockable;
   }
   if (old) *old = prev;
-  /* Pending signals the new mask lets through take effect now, lowest first. */
-  uint64_t ready = sigpending_set & ~sigmask;
-  sigpending_set &= sigmask;
-  for (long sig = 1; ready; sig++, ready >>= 1)
-    if (ready & 1) deliver(sig);
+  /* Pending signals the new mask lets through take effect now, in the order Linux
+   * takes them (take_pending). */
+  long sig;
+  while ((sig = take_pending(~sigmask, 0)) > 0) deliver(sig);
   return 0;
 }
 
@@ -123,12 +157,21 @@ static long do_sigprocmask(long how, const uint64_t *set, uint64_t *old, long se
  * as it would: Exit with 128 + the signal (abort: 134, the status a native run's shell
  * reports). Signals ignored, caught by a handler, or whose default is to ignore or stop
  * return 0 and do nothing. Other targets do not exist (-ESRCH). */
-static long signal_self(long sig) {
+/* si_code of a pending signal, for sigtimedwait's siginfo: SI_USER (kill, and SIGPIPE,
+ * which Linux sends without information) or SI_TKILL (tkill, tgkill: raise). */
+#define ZRT_SI_USER 0
+#define ZRT_SI_TKILL (-6)
+
+/* `thread`: sent to the thread (tkill, tgkill, SIGPIPE) rather than the process (kill). */
+static long signal_self(long sig, int code, int thread) {
   if (sig < 0 || sig >= ZRT_NSIG) return -EINVAL;
   if (sig == 0) return 0;
-  /* A blocked signal stays pending (SIGKILL and SIGSTOP cannot be blocked). */
+  /* A blocked signal stays pending (SIGKILL and SIGSTOP cannot be blocked); a second
+   * one of the same kind is merged into it (its siginfo is the first's). */
   if (sig != 9 && sig != 19 && (sigmask & (1ull << (sig - 1)))) {
-    sigpending_set |= 1ull << (sig - 1);
+    int q = thread ? 0 : 1;
+    if (!(sigpending_set[q] & (1ull << (sig - 1)))) pending_code[q][sig] = code;
+    sigpending_set[q] |= 1ull << (sig - 1);
     return 0;
   }
   return deliver(sig);
@@ -136,16 +179,74 @@ static long signal_self(long sig) {
 
 /* A signal's effect when it reaches the process (see signal_self). */
 static long deliver(long sig) {
-  int ignored_by_default = sig == 17 || sig == 18 || sig == 23 || sig == 28; /* CHLD CONT URG WINCH */
-  int stops = sig >= 19 && sig <= 22;                                     /* STOP TSTP TTIN TTOU */
+  int stops = sig >= 19 && sig <= 22; /* STOP TSTP TTIN TTOU */
   uint64_t handler = sigactions[sig].handler;
-  if (sig == 9 || (handler == 0 && !ignored_by_default && !stops)) zvm_exit(128 + sig);
+  if (sig == 9 || (handler == 0 && !ignored_by_default(sig) && !stops)) zvm_exit(128 + sig);
   return 0;
 }
 
 /* SIGPIPE for a write to a pipe with no read end (pipe.c): as signal_self (a blocked
  * SIGPIPE stays pending until unblocked). The write then returns -EPIPE. */
-void zrt_sigpipe(void) { signal_self(13); }
+void zrt_sigpipe(void) { signal_self(13, ZRT_SI_USER, 1); }
+
+/* rt_sigtimedwait (sigwait, sigwaitinfo, sigtimedwait): takes a pending signal of the
+ * set out of the pending set (the one take_pending chooses) and returns it, with its
+ * siginfo (signal, code, the sender's pid and uid: the guest itself). Nothing else can
+ * ever make a signal pending while the guest waits (one thread, no asynchronous
+ * delivery), so with none pending the call returns -EAGAIN at once, what Linux answers
+ * when the timeout expires, whatever the timeout (none, which would wait forever,
+ * included); an invalid timeout and a set size other than 8 are -EINVAL, as Linux. */
+static long do_sigtimedwait(const uint64_t *set, int32_t *info, const int64_t *ts, long setsize) {
+  if (setsize != 8) return -EINVAL;
+  if (!set) return -EFAULT;
+  uint64_t want = *set & ~((1ull << 8) | (1ull << 18)); /* never SIGKILL, SIGSTOP */
+  if (ts && (ts[0] < 0 || ts[1] < 0 || ts[1] > 999999999)) return -EINVAL;
+  int code = 0;
+  long sig = take_pending(want, &code);
+  if (!sig) return -EAGAIN;
+  if (info) {
+    zrt_zero(info, 128); /* siginfo_t: signo, errno, code, pad, then si_pid, si_uid */
+    info[0] = (int32_t)sig;
+    info[2] = code;
+    info[4] = ZRT_PID;
+    info[5] = ZRT_UID;
+  }
+  return sig;
+}
+
+/* Interval timers (setitimer, getitimer; musl's alarm is setitimer(ITIMER_REAL)):
+ * recorded and reported back, as the kernel reports a timer's remaining time. Time never
+ * advances in a session (misc.c), so an armed timer never expires and its signal never
+ * comes: getitimer and the old value show the time set, undiminished. Linux's checks: a
+ * `which` other than ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF and a tv_usec outside
+ * [0, 999999] or negative tv_sec are -EINVAL; a zero value disarms (ITIMER_REAL's
+ * interval becomes 0 too, the CPU-time timers keep theirs, as in Linux). */
+struct zrt_itimerval {
+  int64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+static struct zrt_itimerval itimers[3];
+
+static long do_getitimer(long which, struct zrt_itimerval *cur) {
+  if (which < 0 || which > 2) return -EINVAL;
+  if (!cur) return -EFAULT;
+  *cur = itimers[which];
+  return 0;
+}
+
+static long do_setitimer(long which, const struct zrt_itimerval *val, struct zrt_itimerval *old) {
+  struct zrt_itimerval v = {0, 0, 0, 0};
+  if (val) {
+    v = *val;
+    if (v.interval_sec < 0 || v.interval_usec < 0 || v.interval_usec > 999999 || v.value_sec < 0 ||
+        v.value_usec < 0 || v.value_usec > 999999)
+      return -EINVAL;
+  }
+  if (which < 0 || which > 2) return -EINVAL;
+  if (which == 0 && v.value_sec == 0 && v.value_usec == 0) v.interval_sec = v.interval_usec = 0;
+  if (old) *old = itimers[which];
+  itimers[which] = v;
+  return 0;
+}
 
 long __zv_syscall_c(const long *w);
 
@@ -203,6 +304,10 @@ long __zv_syscall_c(const long *w) {
     case SYS_ftruncate: return zrt_ftruncate(a1, a2);
     case SYS_fsync:
     case SYS_fdatasync: return zrt_fsync(a1);
+    case SYS_syncfs: return zrt_syncfs(a1);
+    case SYS_flock: return zrt_flock(a1, a2);
+    case SYS_fadvise64: return zrt_fadvise(a1, a2, a3, a4);
+    case SYS_fallocate: return zrt_fallocate(a1, a2, a3, a4);
     case SYS_pipe: return zrt_pipe2((int *)a1, 0);
     case SYS_pipe2: return zrt_pipe2((int *)a1, a2);
     case SYS_poll: return zrt_poll((void *)a1, a2, a3);
@@ -290,14 +395,19 @@ long __zv_syscall_c(const long *w) {
     case SYS_rt_sigprocmask: return do_sigprocmask(a1, (const uint64_t *)a2, (uint64_t *)a3, a4);
     /* kill(0) signals the caller's process group, which holds only the caller; kill(-1)
      * signals every process but the caller (Linux), and there are none. */
-    case SYS_kill: return (a1 == ZRT_PID || a1 == 0) ? signal_self(a2) : -ESRCH;
+    case SYS_kill: return (a1 == ZRT_PID || a1 == 0) ? signal_self(a2, ZRT_SI_USER, 0) : -ESRCH;
     case SYS_rt_sigpending:
       if (a2 != 8) return -EINVAL;
       if (!a1) return -EFAULT;
-      *(uint64_t *)a1 = sigpending_set;
+      *(uint64_t *)a1 = sigpending_set[0] | sigpending_set[1];
       return 0;
-    case SYS_tkill: return a1 == ZRT_PID ? signal_self(a2) : (a1 <= 0 ? -EINVAL : -ESRCH);
-    case SYS_tgkill: return (a1 == ZRT_PID && a2 == ZRT_PID) ? signal_self(a3) : (a1 <= 0 || a2 <= 0 ? -EINVAL : -ESRCH);
+    case SYS_tkill: return a1 == ZRT_PID ? signal_self(a2, ZRT_SI_TKILL, 1) : (a1 <= 0 ? -EINVAL : -ESRCH);
+    case SYS_tgkill:
+      return (a1 == ZRT_PID && a2 == ZRT_PID) ? signal_self(a3, ZRT_SI_TKILL, 1) : (a1 <= 0 || a2 <= 0 ? -EINVAL : -ESRCH);
+    case SYS_rt_sigtimedwait: return do_sigtimedwait((const uint64_t *)a1, (int32_t *)a2, (const int64_t *)a3, a4);
+    case SYS_setitimer:
+      return do_setitimer(a1, (const struct zrt_itimerval *)a2, (struct zrt_itimerval *)a3);
+    case SYS_getitimer: return do_getitimer(a1, (struct zrt_itimerval *)a2);
     case SYS_sched_yield: return 0;
     case SYS_nanosleep: return zrt_nanosleep((const void *)a1, (void *)a2);
     case SYS_clock_nanosleep: return zrt_clock_nanosleep(a1, a2, (const void *)a3, (void *)a4);

@@ -54,6 +54,10 @@ long zrt_getdents64(long fd, void *buf, size_t size);
 long zrt_fchdir(long fd);
 long zrt_readlinkat(long dirfd, const char *path, char *buf, size_t size);
 long zrt_fsync(long fd);
+long zrt_flock(long fd, long op);
+long zrt_syncfs(long fd);
+long zrt_fadvise(long fd, long off, long len, long advice);
+long zrt_fallocate(long fd, long mode, long off, long len);
 /* The fixed name space: what mkdir/unlink/rmdir (op) and rename/link answer. */
 #define ZRT_NS_CREATE 0
 #define ZRT_NS_UNLINK 1
@@ -64,6 +68,8 @@ long zrt_ftruncate(long fd, long len);
 long zrt_truncate(const char *path, long len);
 /* Reads a random-read channel of fd at off into buf (for file mmap); -errno. */
 long zrt_fd_pread_all(long fd, void *buf, size_t n, long off);
+/* Is fd open on /dev/zero (whose mappings are anonymous memory, shared or not)? */
+int zrt_fd_is_dev_zero(long fd);
 long zrt_pipe2(int *fds, long flags);
 /* What poll would report for fd (POLLIN, POLLOUT, POLLHUP, POLLERR...), or -EBADF. */
 int zrt_fd_events(long fd);

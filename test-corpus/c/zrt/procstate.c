@@ -3,7 +3,8 @@
  * returned 0 for anything), umask reports the previous mask (it always said 022),
  * setrlimit refuses a soft limit above the hard one, getcwd(NULL, 0) is ERANGE,
  * sigaltstack records the stack and reports it back (it was ENOSYS), the group and
- * session ids and getresuid answer (ENOSYS). Compared line by line with a native run
+ * session ids and getresuid answer (ENOSYS), an invalid CPU-time clock id is EINVAL
+ * (it was accepted). Compared line by line with a native run
  * (procstate.expected). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -78,5 +79,16 @@ int main(void) {
   E(getpgid(-1));
   E(getsid(-1));
   E(setpgid(0, -1));
+  /* CPU-time clock ids: ~pid << 3 | thread << 2 | which; which 3 is a clock named by an
+   * fd, and 99999999 no process (QA finding: every negative id was accepted). */
+  clockid_t cpu;
+  E(clock_getcpuclockid(0, &cpu));
+  E(clock_gettime(cpu, &ts));
+  E(syscall(SYS_clock_gettime, -6, &ts)); /* the caller's process CPU time */
+  E(syscall(SYS_clock_gettime, -2, &ts)); /* the calling thread's */
+  E(syscall(SYS_clock_gettime, -1, &ts));
+  E(syscall(SYS_clock_gettime, -5, &ts));
+  E(syscall(SYS_clock_getres, -1, &ts));
+  E(syscall(SYS_clock_gettime, (~99999999 << 3) | 2, &ts));
   return 0;
 }

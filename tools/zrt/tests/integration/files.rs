@@ -291,3 +291,30 @@ fn directory_entries_match_stat_and_long_directory_paths_work() {
     assert_same_text("dirino", &getcwd(&want), &getcwd(&got));
     assert!(got.contains(&format!("getcwd length: {}", long.len() + 1)), "{got}");
 }
+
+/// test-corpus/c/zrt/fileops.c: posix_fallocate grows a type-3 channel with zeros,
+/// FALLOC_FL_KEEP_SIZE leaves it, posix_fadvise, flock and syncfs are accepted, each
+/// with Linux's argument errors (QA finding: all four were ENOSYS, so a program that
+/// preallocates its output or locks a file failed where natively it works). The same
+/// lines and the same file as natively on a real file.
+#[test]
+fn fallocate_fadvise_flock_and_syncfs_work_on_channels_as_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "fileops");
+    let native_file = dir.path().join("native.txt");
+    std::fs::write(&native_file, b"old").unwrap();
+    let native = Command::new(&b.native).arg(&native_file).output().unwrap();
+    check_ok(&native, "native fileops");
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let expected = expected("fileops", &native_out);
+    assert_same_text("fileops (native build vs fileops.expected)", &expected, &native_out);
+    assert!(expected.contains("size after posix_fallocate(0, 100): 100"), "{expected}");
+    let zv_file = dir.path().join("zv.txt");
+    std::fs::write(&zv_file, b"old").unwrap();
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60").arg("--channel").arg(format!("/data/f={},3", zv_file.display()));
+    let zv = c.arg(&b.nexe).arg("/data/f").output().unwrap();
+    check_ok(&zv, "zvrun fileops.nexe");
+    assert_same_text("fileops (zvrun vs native)", &expected, &String::from_utf8_lossy(&zv.stdout));
+    assert_eq!(std::fs::read(&zv_file).unwrap(), std::fs::read(&native_file).unwrap(), "the file afterwards");
+}
