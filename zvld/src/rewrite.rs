@@ -328,14 +328,20 @@ impl Emitter {
         self.unit_with(b, call, false)
     }
     fn unit_with(&mut self, b: &[u8], call: bool, align: bool) -> u32 {
+        let i = self.unit_bytes_later(b.len(), call, align);
+        self.bytes.extend_from_slice(b);
+        i
+    }
+    /// A unit of `len` bytes whose bytes the caller appends to `bytes` before the next
+    /// unit's (a run of instructions kept byte for byte is copied with one move).
+    fn unit_bytes_later(&mut self, len: usize, call: bool, align: bool) -> u32 {
         let i = self.units.len() as u32;
         let flags = if call { Unit::CALL } else { 0 }
             | if self.first { Unit::FIRST } else { 0 }
             | if align { Unit::ALIGN } else { 0 };
-        self.units.push(Unit { in_off: self.in_off, target: 0, len: b.len() as u8, short: 0, flags });
+        self.units.push(Unit { in_off: self.in_off, target: 0, len: len as u8, short: 0, flags });
         self.firsts += u32::from(self.first);
         self.first = false;
-        self.bytes.extend_from_slice(b);
         i
     }
     fn fix(&mut self, unit: u32, at: usize, kind: FixKind) {
@@ -880,6 +886,9 @@ fn decode_chunk(
     };
     let mut info = InstructionInfoFactory::new();
     let mut failed: Vec<LinkError> = Vec::new();
+    // The input bytes of the units made so far whose bytes are not in `e.bytes` yet: a
+    // run of instructions kept as they are (after a 0x67 or not), copied at once.
+    let mut run = 0..0;
     let mut k = 0;
     while let Some(item) = insns.items.get(k) {
         k += 1;
@@ -897,18 +906,23 @@ fn decode_chunk(
         e.in_off = pos as u32;
         e.first = true;
         // The fast decoder's forms (no relocation in them): what rewrite_one would make.
-        match item.form {
-            Form::Keep => {
-                e.unit(raw, false);
-                continue;
+        if item.form == Form::Keep {
+            e.unit_bytes_later(len, false, false);
+            if run.end != pos {
+                e.bytes.extend_from_slice(&data[run]);
+                run = pos..pos;
             }
+            run.end = pos + len;
+            continue;
+        }
+        e.bytes.extend_from_slice(&data[run]);
+        run = pos + len..pos + len;
+        match item.form {
+            Form::Keep => unreachable!("handled above"),
             Form::Addr32 => {
-                let mut b = Buf::default();
-                b.push(0x67);
-                for &x in raw {
-                    b.push(x);
-                }
-                e.unit(b.bytes(), false);
+                e.unit_bytes_later(len + 1, false, false);
+                e.bytes.push(0x67);
+                run.start = pos;
                 continue;
             }
             Form::Branch => {
@@ -963,6 +977,7 @@ fn decode_chunk(
             }
         }
     }
+    e.bytes.extend_from_slice(&data[run]);
     if !failed.is_empty() {
         return Err(LinkError::combine(failed));
     }
