@@ -117,20 +117,19 @@ impl Fixup {
     }
 }
 
-const _: () = assert!(std::mem::size_of::<Fixup>() == 12 && std::mem::size_of::<Unit>() == 12);
+const _: () = assert!(std::mem::size_of::<Fixup>() == 12 && std::mem::size_of::<Unit>() == 8);
 
-/// One output piece: an instruction, or one of the several an instruction becomes. 12
-/// bytes (the three flags share a byte): there is one per input instruction and more, so
-/// their size is pages faulted in on every link.
+/// One output piece: an instruction, or one of the several an instruction becomes. 8
+/// bytes (the three flags share a byte; a local branch's target is in its fixup): there
+/// is one per input instruction and more, so their size is pages faulted in on every
+/// link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Unit {
     in_off: u32,
-    /// For a section-local `jmp`/`jcc` (rel32 in `bytes`): the branch target (input
-    /// offset) when `short` is set.
-    target: u32,
     len: u8,
-    /// The opcode of the rel8 form of a section-local `jmp`/`jcc`, used when the target
-    /// is near enough after layout; 0 otherwise.
+    /// The opcode of the rel8 form of a section-local `jmp`/`jcc` (rel32 in `bytes`,
+    /// its target in the unit's `LocalBranch` fixup), used when the target is near
+    /// enough after layout; 0 otherwise.
     short: u8,
     /// [`Unit::CALL`], [`Unit::FIRST`], [`Unit::ALIGN`].
     flags: u8,
@@ -339,7 +338,7 @@ impl Emitter {
         let flags = if call { Unit::CALL } else { 0 }
             | if self.first { Unit::FIRST } else { 0 }
             | if align { Unit::ALIGN } else { 0 };
-        self.units.push(Unit { in_off: self.in_off, target: 0, len: len as u8, short: 0, flags });
+        self.units.push(Unit { in_off: self.in_off, len: len as u8, short: 0, flags });
         self.firsts += u32::from(self.first);
         self.first = false;
         i
@@ -1062,9 +1061,7 @@ fn local_branch(e: &mut Emitter, u: u32, field: usize, op: u8, op2: u8, target: 
         0x0F => 0x70 | (op2 & 0xF),
         _ => 0,
     };
-    let unit = &mut e.units[u as usize];
-    unit.short = short;
-    unit.target = target;
+    e.units[u as usize].short = short;
 }
 
 /// The field of an instruction a relocation applies to, checked.
@@ -1847,26 +1844,35 @@ fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
     layout_once(part, align, &[], &mut laid, map);
     let lo = part.units.first().map_or(0, |u| u.in_off);
     let hi = part.units.last().map_or(0, |u| u.in_off);
-    let mut short: Vec<bool> = part
-        .units
+    // The candidates: (unit, target) of the local branches with a rel8 form (one
+    // `LocalBranch` fixup each, see `local_branch`) whose target lies in this part and
+    // was near in the all-rel32 layout.
+    let near: Vec<(usize, u32)> = part
+        .fixups
         .iter()
-        .enumerate()
-        .map(|(k, u)| {
-            u.short != 0
-                && u.target >= lo
-                && u.target <= hi
-                && part_lookup(map, u.target).is_some_and(|t| (i64::from(t) - i64::from(laid.offs[k])).abs() < 100)
+        .filter_map(|f| match f.kind() {
+            Stored::LocalBranch { target } if part.units[f.unit as usize].short != 0 => Some((f.unit as usize, target)),
+            _ => None,
+        })
+        .filter(|&(k, target)| {
+            target >= lo
+                && target <= hi
+                && part_lookup(map, target).is_some_and(|t| (i64::from(t) - i64::from(laid.offs[k])).abs() < 100)
         })
         .collect();
-    if !short.iter().any(|&x| x) {
+    if near.is_empty() {
         return laid;
+    }
+    let mut short = vec![false; part.units.len()];
+    for &(k, _) in &near {
+        short[k] = true;
     }
     for _ in 0..16 {
         layout_once(part, align, &short, &mut laid, map);
         let mut changed = false;
-        for (k, u) in part.units.iter().enumerate() {
+        for &(k, target) in &near {
             if short[k] {
-                let fits = part_lookup(map, u.target).is_some_and(|t| {
+                let fits = part_lookup(map, target).is_some_and(|t| {
                     let rel = i64::from(t) - i64::from(laid.offs[k] + 2);
                     (-128..=127).contains(&rel)
                 });
