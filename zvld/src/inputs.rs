@@ -7,7 +7,6 @@
 //! Archives are indexed by their symbol table (GNU or BSD; members without a table are
 //! scanned) and members are parsed only when resolution pulls them in.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use object::elf;
@@ -415,7 +414,7 @@ pub struct Archive<'a> {
     /// The archive bytes.
     pub data: &'a ArchiveData,
     /// Symbol name to member offset (first definition wins, as with GNU ld).
-    pub index: HashMap<&'a str, u64>,
+    pub index: crate::fxhash::FxHashMap<&'a str, u64>,
 }
 
 /// Whether the bytes are an `ar` archive.
@@ -481,7 +480,7 @@ pub fn parse_archive<'a>(path: &str, data: &'a ArchiveData) -> Result<Archive<'a
     if ar.is_thin() {
         return Err(bad(path, "thin archives are not supported; build it with `ar rcs` (not `ar rcsT`)"));
     }
-    let mut index = HashMap::new();
+    let mut index = crate::fxhash::FxHashMap::default();
     match ar.symbols().map_err(|err| bad(path, format!("bad archive symbol table: {err}")))? {
         Some(syms) => {
             for s in syms {

@@ -29,6 +29,7 @@ pub mod driver;
 pub mod error;
 pub mod flags;
 pub mod fuzzing;
+pub mod fxhash;
 pub mod inputs;
 pub mod layout;
 pub mod ldopts;

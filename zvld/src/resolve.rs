@@ -89,7 +89,7 @@ pub struct Resolved<'a> {
     /// order they were pulled in.
     pub objects: Vec<Object<'a>>,
     /// Global name to its definition.
-    pub globals: HashMap<&'a str, Def>,
+    pub globals: crate::fxhash::FxHashMap<&'a str, Def>,
     /// Common symbols to allocate: name, size, alignment.
     pub commons: Vec<(&'a str, u64, u64)>,
     /// Linker-defined symbols that are referenced.
@@ -228,7 +228,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
     }
 
     // Final table.
-    let mut globals = HashMap::with_capacity(table.len());
+    let mut globals = crate::fxhash::FxHashMap::with_capacity_and_hasher(table.len(), Default::default());
     let mut commons = Vec::new();
     let mut linker_used = vec![false; LINKER_SYMBOLS.len()];
     let mut section_bounds: Vec<String> = Vec::new();

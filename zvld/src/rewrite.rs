@@ -117,20 +117,19 @@ impl Fixup {
     }
 }
 
-const _: () = assert!(std::mem::size_of::<Fixup>() == 12 && std::mem::size_of::<Unit>() == 12);
+const _: () = assert!(std::mem::size_of::<Fixup>() == 12 && std::mem::size_of::<Unit>() == 8);
 
-/// One output piece: an instruction, or one of the several an instruction becomes. 12
-/// bytes (the three flags share a byte): there is one per input instruction and more, so
-/// their size is pages faulted in on every link.
+/// One output piece: an instruction, or one of the several an instruction becomes. 8
+/// bytes (the three flags share a byte; a local branch's target is in its fixup): there
+/// is one per input instruction and more, so their size is pages faulted in on every
+/// link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Unit {
     in_off: u32,
-    /// For a section-local `jmp`/`jcc` (rel32 in `bytes`): the branch target (input
-    /// offset) when `short` is set.
-    target: u32,
     len: u8,
-    /// The opcode of the rel8 form of a section-local `jmp`/`jcc`, used when the target
-    /// is near enough after layout; 0 otherwise.
+    /// The opcode of the rel8 form of a section-local `jmp`/`jcc` (rel32 in `bytes`,
+    /// its target in the unit's `LocalBranch` fixup), used when the target is near
+    /// enough after layout; 0 otherwise.
     short: u8,
     /// [`Unit::CALL`], [`Unit::FIRST`], [`Unit::ALIGN`].
     flags: u8,
@@ -328,14 +327,20 @@ impl Emitter {
         self.unit_with(b, call, false)
     }
     fn unit_with(&mut self, b: &[u8], call: bool, align: bool) -> u32 {
+        let i = self.unit_bytes_later(b.len(), call, align);
+        self.bytes.extend_from_slice(b);
+        i
+    }
+    /// A unit of `len` bytes whose bytes the caller appends to `bytes` before the next
+    /// unit's (a run of instructions kept byte for byte is copied with one move).
+    fn unit_bytes_later(&mut self, len: usize, call: bool, align: bool) -> u32 {
         let i = self.units.len() as u32;
         let flags = if call { Unit::CALL } else { 0 }
             | if self.first { Unit::FIRST } else { 0 }
             | if align { Unit::ALIGN } else { 0 };
-        self.units.push(Unit { in_off: self.in_off, target: 0, len: b.len() as u8, short: 0, flags });
+        self.units.push(Unit { in_off: self.in_off, len: len as u8, short: 0, flags });
         self.firsts += u32::from(self.first);
         self.first = false;
-        self.bytes.extend_from_slice(b);
         i
     }
     fn fix(&mut self, unit: u32, at: usize, kind: FixKind) {
@@ -880,6 +885,9 @@ fn decode_chunk(
     };
     let mut info = InstructionInfoFactory::new();
     let mut failed: Vec<LinkError> = Vec::new();
+    // The input bytes of the units made so far whose bytes are not in `e.bytes` yet: a
+    // run of instructions kept as they are (after a 0x67 or not), copied at once.
+    let mut run = 0..0;
     let mut k = 0;
     while let Some(item) = insns.items.get(k) {
         k += 1;
@@ -897,18 +905,23 @@ fn decode_chunk(
         e.in_off = pos as u32;
         e.first = true;
         // The fast decoder's forms (no relocation in them): what rewrite_one would make.
-        match item.form {
-            Form::Keep => {
-                e.unit(raw, false);
-                continue;
+        if item.form == Form::Keep {
+            e.unit_bytes_later(len, false, false);
+            if run.end != pos {
+                e.bytes.extend_from_slice(&data[run]);
+                run = pos..pos;
             }
+            run.end = pos + len;
+            continue;
+        }
+        e.bytes.extend_from_slice(&data[run]);
+        run = pos + len..pos + len;
+        match item.form {
+            Form::Keep => unreachable!("handled above"),
             Form::Addr32 => {
-                let mut b = Buf::default();
-                b.push(0x67);
-                for &x in raw {
-                    b.push(x);
-                }
-                e.unit(b.bytes(), false);
+                e.unit_bytes_later(len + 1, false, false);
+                e.bytes.push(0x67);
+                run.start = pos;
                 continue;
             }
             Form::Branch => {
@@ -963,6 +976,7 @@ fn decode_chunk(
             }
         }
     }
+    e.bytes.extend_from_slice(&data[run]);
     if !failed.is_empty() {
         return Err(LinkError::combine(failed));
     }
@@ -1047,9 +1061,7 @@ fn local_branch(e: &mut Emitter, u: u32, field: usize, op: u8, op2: u8, target: 
         0x0F => 0x70 | (op2 & 0xF),
         _ => 0,
     };
-    let unit = &mut e.units[u as usize];
-    unit.short = short;
-    unit.target = target;
+    e.units[u as usize].short = short;
 }
 
 /// The field of an instruction a relocation applies to, checked.
@@ -1877,26 +1889,35 @@ fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
     layout_once(part, align, &[], &mut laid, map);
     let lo = part.units.first().map_or(0, |u| u.in_off);
     let hi = part.units.last().map_or(0, |u| u.in_off);
-    let mut short: Vec<bool> = part
-        .units
+    // The candidates: (unit, target) of the local branches with a rel8 form (one
+    // `LocalBranch` fixup each, see `local_branch`) whose target lies in this part and
+    // was near in the all-rel32 layout.
+    let near: Vec<(usize, u32)> = part
+        .fixups
         .iter()
-        .enumerate()
-        .map(|(k, u)| {
-            u.short != 0
-                && u.target >= lo
-                && u.target <= hi
-                && part_lookup(map, u.target).is_some_and(|t| (i64::from(t) - i64::from(laid.offs[k])).abs() < 100)
+        .filter_map(|f| match f.kind() {
+            Stored::LocalBranch { target } if part.units[f.unit as usize].short != 0 => Some((f.unit as usize, target)),
+            _ => None,
+        })
+        .filter(|&(k, target)| {
+            target >= lo
+                && target <= hi
+                && part_lookup(map, target).is_some_and(|t| (i64::from(t) - i64::from(laid.offs[k])).abs() < 100)
         })
         .collect();
-    if !short.iter().any(|&x| x) {
+    if near.is_empty() {
         return laid;
+    }
+    let mut short = vec![false; part.units.len()];
+    for &(k, _) in &near {
+        short[k] = true;
     }
     for _ in 0..16 {
         layout_once(part, align, &short, &mut laid, map);
         let mut changed = false;
-        for (k, u) in part.units.iter().enumerate() {
+        for &(k, target) in &near {
             if short[k] {
-                let fits = part_lookup(map, u.target).is_some_and(|t| {
+                let fits = part_lookup(map, target).is_some_and(|t| {
                     let rel = i64::from(t) - i64::from(laid.offs[k] + 2);
                     (-128..=127).contains(&rel)
                 });

@@ -87,11 +87,14 @@ const P_F2: u8 = 8;
 const ALL: u8 = P_NONE | P_66 | P_F3 | P_F2;
 const PS_PD: u8 = P_NONE | P_66;
 
+/// [`Desc`]'s bit for [`Desc::special`].
+const SPECIAL: u32 = 1 << 20;
+
 /// One opcode's ModRM form, packed into a word so that table lookups stay in registers:
 /// bit 0 valid; bits 1-2 the reg kind (0 Gpr, 1 Xmm, 2 extension); bits 3-4 the rm kind
 /// (0 Gpr, 1 Xmm, 2 memory only); bits 5-6 the immediate (0 none, 1 byte, 2 Z); bit 7
 /// "accesses no memory" (`lea`, `nop`: C5 does not apply); bits 8-15 the allowed
-/// extension values; bits 16-19 the allowed prefix classes.
+/// extension values; bits 16-19 the allowed prefix classes; bit 20 [`Desc::special`].
 #[derive(Clone, Copy)]
 struct Desc(u32);
 
@@ -135,6 +138,11 @@ impl Desc {
     }
     fn prefixes(self) -> u8 {
         (self.0 >> 16) as u8 & 0xF
+    }
+    /// A one-byte-map opcode with forms the decoder looks at before the table's general
+    /// rule (see `decode_as`): 81, 83, 89, 8D, F6, F7.
+    fn special(self) -> bool {
+        self.0 & SPECIAL != 0
     }
 }
 
@@ -219,6 +227,9 @@ const fn build(two_byte: bool) -> [Desc; 256] {
     let mut i = 0;
     while i < 256 {
         t[i] = if two_byte { two_byte_entry(i as u8) } else { one_byte_entry(i as u8) };
+        if !two_byte && matches!(i, 0x81 | 0x83 | 0x89 | 0x8D | 0xF6 | 0xF7) {
+            t[i].0 |= SPECIAL;
+        }
         i += 1;
     }
     t
@@ -285,115 +296,200 @@ pub fn decode_input(code: &[u8], pos: usize, end: usize) -> Option<InputForm> {
     })
 }
 
+/// The one-byte map's forms without a ModRM byte, one entry per opcode (0: none; the
+/// ModRM forms are in [`ONE_BYTE`]), so that the decoder tells them apart with one load
+/// instead of a match: bits 0-1 the kind (`FX_PLAIN`, `FX_BRANCH`, `FX_CALL`); for a
+/// plain form, bits 2-4 the immediate (`IMM_*`) and bits 5-9 the conditions (`NEED_*`);
+/// for a branch, bit 2 a 32-bit displacement (else 8-bit).
+static FIXED: [u16; 256] = build_fixed();
+
+const FX_PLAIN: u16 = 1;
+const FX_BRANCH: u16 = 2;
+const FX_CALL: u16 = 3;
+const FX_REL32: u16 = 1 << 2;
+/// Immediates of plain forms (bits 2-4): none, one byte, Z (2 with 0x66, else 4), four,
+/// and `mov $imm, %reg`'s (8 with REX.W, else Z).
+const IMM_B: u16 = 1 << 2;
+const IMM_Z: u16 = 2 << 2;
+const IMM_4: u16 = 3 << 2;
+const IMM_MOV: u16 = 4 << 2;
+/// No F2/F3 prefix.
+const NEED_NO_REP: u16 = 1 << 5;
+/// No legacy prefix at all.
+const NEED_NO_PREFIX: u16 = 1 << 6;
+/// No REX.
+const NEED_NO_REX: u16 = 1 << 7;
+/// No 0x67.
+const NEED_NO_67: u16 = 1 << 8;
+/// The register in the opcode's low bits (with REX.B) is not the stack pointer.
+const NEED_NOT_SP: u16 = 1 << 9;
+
+const fn fixed_entry(o: u8) -> u16 {
+    match o {
+        // ALU with %al/%eax and an immediate.
+        0x04 | 0x0C | 0x14 | 0x1C | 0x24 | 0x2C | 0x34 | 0x3C | 0xA8 => FX_PLAIN | IMM_B | NEED_NO_REP,
+        0x05 | 0x0D | 0x15 | 0x1D | 0x25 | 0x2D | 0x35 | 0x3D | 0xA9 => FX_PLAIN | IMM_Z | NEED_NO_REP,
+        // push/pop of a register other than the stack pointer.
+        0x50..=0x5F => FX_PLAIN | NEED_NO_PREFIX | NEED_NOT_SP,
+        0x68 => FX_PLAIN | IMM_4 | NEED_NO_PREFIX,
+        0x6A => FX_PLAIN | IMM_B | NEED_NO_PREFIX,
+        0x70..=0x7F | 0xEB => FX_BRANCH,
+        // nop, and 66 90 (xchg %ax,%ax)
+        0x90 => FX_PLAIN | NEED_NO_REX | NEED_NO_67 | NEED_NO_REP,
+        0x98 | 0x99 => FX_PLAIN | NEED_NO_REP, // cbw/cwde/cdqe, cwd/cdq/cqo
+        // mov of an immediate to a register other than the stack pointer.
+        0xB0..=0xB7 => FX_PLAIN | IMM_B | NEED_NO_REP | NEED_NOT_SP,
+        0xB8..=0xBF => FX_PLAIN | IMM_MOV | NEED_NO_REP | NEED_NOT_SP,
+        0xE8 => FX_CALL | FX_REL32,
+        0xE9 => FX_BRANCH | FX_REL32,
+        0xF4 => FX_PLAIN | NEED_NO_PREFIX | NEED_NO_REX, // hlt
+        _ => 0,
+    }
+}
+
+const fn build_fixed() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = fixed_entry(i as u8);
+        i += 1;
+    }
+    t
+}
+
+/// Whether a byte is a legacy prefix the decoder looks at (0x66, 0x67, 0xF2, 0xF3, 0x2E).
+fn is_prefix(x: u8) -> bool {
+    matches!(x, 0x66 | 0x67 | 0xF2 | 0xF3 | 0x2E)
+}
+
 /// [`decode`] (`INPUT` false) or [`decode_input`] (true); the flag says that a memory
-/// operand needs 0x67 (only ever set with `INPUT`).
+/// operand needs 0x67 (only ever set with `INPUT`). Written for few unpredictable
+/// branches (it runs for most instructions a link rewrites and every verifier scans):
+/// the prefix loop only when the first byte is a prefix, one table load to tell the
+/// forms without a ModRM byte from the others, the ModRM operand's length and
+/// admissibility computed without branching on its shape.
+#[inline(always)]
 fn decode_as<const INPUT: bool>(code: &[u8], pos: usize, bundle_end: usize) -> Option<(Fast, bool)> {
     let b = code.get(pos..bundle_end.min(code.len()))?;
     let mut i = 0;
     let (mut p66, mut p67, mut rep) = (false, false, 0u8);
-    // Padding NOPs carry repeated 0x66 and one 0x2e (C4 allows 0x2e on a nop only).
-    let (mut extra66, mut cs) = (false, false);
-    loop {
-        match *b.get(i)? {
-            0x66 if !p66 => p66 = true,
-            0x66 => extra66 = true,
-            0x2E if !cs => cs = true,
-            0x67 if !p67 => p67 = true,
-            x @ (0xF2 | 0xF3) if rep == 0 => rep = x,
-            _ => break,
+    if is_prefix(*b.first()?) {
+        // Padding NOPs carry repeated 0x66 and one 0x2e (C4 allows 0x2e on a nop only).
+        let (mut extra66, mut cs) = (false, false);
+        loop {
+            match *b.get(i)? {
+                0x66 if !p66 => p66 = true,
+                0x66 => extra66 = true,
+                0x2E if !cs => cs = true,
+                0x67 if !p67 => p67 = true,
+                x @ (0xF2 | 0xF3) if rep == 0 => rep = x,
+                _ => break,
+            }
+            i += 1;
         }
-        i += 1;
+        if extra66 || cs {
+            // Only `66.. [2e] 0f 1f /0` (nop r/m) with no other prefix.
+            let nop = !p67 && rep == 0 && b.get(i) == Some(&0x0F) && b.get(i + 1) == Some(&0x1F);
+            if !nop {
+                return None;
+            }
+        }
     }
     let prefixed = i > 0;
-    if extra66 || cs {
-        // Only `66.. [2e] 0f 1f /0` (nop r/m) with no other prefix.
-        let nop = !p67 && rep == 0 && b.get(i) == Some(&0x0F) && b.get(i + 1) == Some(&0x1F);
-        if !nop {
-            return None;
-        }
-    }
     let mut rex = 0u8;
-    if let 0x40..=0x4F = *b.get(i)? {
-        rex = b[i];
+    let mut op = *b.get(i)?;
+    if op & 0xF0 == 0x40 {
+        rex = op;
         i += 1;
+        op = *b.get(i)?;
     }
-    let w = rex & 8 != 0;
-    let op = *b.get(i)?;
     i += 1;
+    let w = rex & 8 != 0;
+    let iz = if p66 && !w { 2 } else { 4 };
+    if op == 0x0F {
+        return two_byte::<INPUT>(b, i, p66, p67, rep, rex);
+    }
 
     // Forms without a ModRM byte.
-    let done = |len: usize, imm: usize| -> Option<(Fast, bool)> {
-        let len = len + imm;
-        (len <= 15 && len <= b.len()).then_some((Fast::Plain(len as u8), false))
-    };
-    let branch = |len: usize, rel_bytes: usize, call: bool| -> Option<(Fast, bool)> {
+    let fx = FIXED[usize::from(op)];
+    if fx != 0 {
+        if fx & 3 == FX_PLAIN {
+            let not_sp = (op & 7 | (rex & 1) << 3) != 4;
+            let bad = (fx & NEED_NO_REP != 0) & (rep != 0)
+                | (fx & NEED_NO_PREFIX != 0) & prefixed
+                | (fx & NEED_NO_REX != 0) & (rex != 0)
+                | (fx & NEED_NO_67 != 0) & p67
+                | (fx & NEED_NOT_SP != 0) & !not_sp;
+            if bad {
+                return None;
+            }
+            let imm = match fx & (7 << 2) {
+                0 => 0,
+                IMM_B => 1,
+                IMM_Z => iz,
+                IMM_4 => 4,
+                _ => {
+                    if w {
+                        8
+                    } else {
+                        iz
+                    }
+                }
+            };
+            let len = i + imm;
+            return (len <= 15 && len <= b.len()).then_some((Fast::Plain(len as u8), false));
+        }
         if prefixed || rex != 0 {
             return None; // C4 (and REX on a branch is not worth the fast path)
         }
-        let total = len + rel_bytes;
-        let d = b.get(len..total)?;
-        let rel = match rel_bytes {
-            1 => i64::from(d[0] as i8),
-            _ => i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]])),
+        let (total, rel) = if fx & FX_REL32 != 0 {
+            let d = b.get(i..i + 4)?;
+            (i + 4, i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]])))
+        } else {
+            (i + 1, i64::from(*b.get(i)? as i8))
         };
-        if call && pos + total != bundle_end && !INPUT {
+        if fx & 3 == FX_CALL && pos + total != bundle_end && !INPUT {
             return None; // C8: iced reports it
         }
-        Some((Fast::Branch { len: total as u8, rel }, false))
-    };
-    let iz = if p66 && !w { 2 } else { 4 };
-    let plain_ok = rep == 0; // F2/F3 only as SSE mandatory prefixes
-    match op {
-        0x0F => return two_byte::<INPUT>(b, i, p66, p67, rep, rex),
-        // ALU with %al/%eax and an immediate.
-        0x04 | 0x0C | 0x14 | 0x1C | 0x24 | 0x2C | 0x34 | 0x3C | 0xA8 if plain_ok => return done(i, 1),
-        0x05 | 0x0D | 0x15 | 0x1D | 0x25 | 0x2D | 0x35 | 0x3D | 0xA9 if plain_ok => return done(i, iz),
-        // push/pop of a register other than the stack pointer.
-        0x50..=0x5F if !prefixed && (op & 7 | (rex & 1) << 3) != 4 => return done(i, 0),
-        0x68 if !prefixed => return done(i, 4),
-        0x6A if !prefixed => return done(i, 1),
-        0x70..=0x7F => return branch(i, 1, false),
-        0x90 if rex == 0 && !p67 && rep == 0 => return done(i, 0), // nop, and 66 90 (xchg %ax,%ax)
-        0x98 | 0x99 if plain_ok => return done(i, 0),              // cbw/cwde/cdqe, cwd/cdq/cqo
-        // mov of an immediate to a register other than the stack pointer.
-        0xB0..=0xB7 if plain_ok && (op & 7 | (rex & 1) << 3) != 4 => return done(i, 1),
-        0xB8..=0xBF if plain_ok && (op & 7 | (rex & 1) << 3) != 4 => {
-            return done(i, if w { 8 } else { iz });
-        }
-        0xE8 => return branch(i, 4, true),
-        0xE9 => return branch(i, 4, false),
-        0xEB => return branch(i, 1, false),
-        0xF4 if !prefixed && rex == 0 => return done(i, 0),
-        _ => {}
+        return Some((Fast::Branch { len: total as u8, rel }, false));
     }
-    if !plain_ok {
-        return None;
-    }
-    if matches!(op, 0x81 | 0x83 | 0x89 | 0x8D) {
-        if let Some(f) = esp_form::<INPUT>(b, i, op, p66, p67, rex) {
-            return Some(f);
-        }
+    if rep != 0 {
+        return None; // F2/F3 only as SSE mandatory prefixes
     }
     let m = ONE_BYTE[usize::from(op)];
     if !m.valid() {
         return None;
     }
-    let imm = match (op, m.imm_kind()) {
-        // test r/m, imm is /0 of F6/F7; the others of the group have no immediate.
-        (0xF6, _) => usize::from((b.get(i)? >> 3) & 7 == 0),
-        (0xF7, _) => usize::from((b.get(i)? >> 3) & 7 == 0) * iz,
-        (_, 0) => 0,
-        (_, 1) => 1,
-        _ => iz,
-    };
     let modrm = *b.get(i)?;
-    if matches!(op, 0x81 | 0x83) && (modrm >> 3) & 7 == 4 {
-        // `and`: never the first half of P1 (`and $-32` on a register: 83 /4 ... e0) or
-        // of P2 (`andq $imm32, mem`), which only iced marks as such.
-        if modrm >> 6 != 3 || (op == 0x83 && b.get(i + 1) == Some(&0xE0)) {
-            return None;
+    let reg = (modrm >> 3) & 7;
+    if m.special() {
+        // The stack-pointer forms (81, 83, 89, 8D naming register 4), `and` (81 /4, 83 /4)
+        // and `test` (F6 /0, F7 /0), each rare enough to branch on.
+        if matches!(op, 0x81 | 0x83 | 0x89 | 0x8D) && (reg == 4 || modrm & 0xC7 == 0xC4) {
+            if let Some(f) = esp_form::<INPUT>(b, i, op, p66, p67, rex) {
+                return Some(f);
+            }
+        }
+        if matches!(op, 0x81 | 0x83) && reg == 4 {
+            // `and`: never the first half of P1 (`and $-32` on a register: 83 /4 ... e0) or
+            // of P2 (`andq $imm32, mem`), which only iced marks as such.
+            if modrm >> 6 != 3 || (op == 0x83 && b.get(i + 1) == Some(&0xE0)) {
+                return None;
+            }
+        }
+        // test r/m, imm is /0 of F6/F7; the others of the group have no immediate.
+        if op == 0xF6 {
+            return modrm_form::<INPUT>(b, i, m, usize::from(reg == 0), p67, rex);
+        }
+        if op == 0xF7 {
+            return modrm_form::<INPUT>(b, i, m, usize::from(reg == 0) * iz, p67, rex);
         }
     }
+    let imm = match m.imm_kind() {
+        0 => 0,
+        1 => 1,
+        _ => iz,
+    };
     modrm_form::<INPUT>(b, i, m, imm, p67, rex)
 }
 
@@ -469,59 +565,41 @@ fn esp_form<const INPUT: bool>(b: &[u8], i: usize, op: u8, p66: bool, p67: bool,
 
 /// The ModRM byte at `i`, its SIB and displacement, then `imm` bytes: the instruction's
 /// length, if every operand is admissible. With `INPUT`, a memory operand that is not
-/// (it needs 0x67) is claimed with the flag set, and a RIP-relative one is refused.
+/// (it needs 0x67) is claimed with the flag set, and a RIP-relative one is refused. The
+/// operand's shape (register, SIB, RIP-relative, displacement) is computed without
+/// branches: a missing SIB byte reads as 0 and the length check refuses it.
+#[inline(always)]
 fn modrm_form<const INPUT: bool>(b: &[u8], i: usize, m: Desc, imm: usize, p67: bool, rex: u8) -> Option<(Fast, bool)> {
     let modrm = *b.get(i)?;
-    let mut len = i + 1;
-    let mut addr32 = false;
     let md = modrm >> 6;
     let reg = (modrm >> 3) & 7;
     let rm = modrm & 7;
     let (rex_r, rex_x, rex_b) = ((rex >> 2) & 1, (rex >> 1) & 1, rex & 1);
-    match m.reg_kind() {
-        0 if reg | rex_r << 3 == 4 => return None, // a general register: not the stack pointer
-        2 if m.ext_mask() & (1 << reg) == 0 => return None, // an opcode extension
-        _ => {}
+    let reg_bad = match m.reg_kind() {
+        0 => reg | rex_r << 3 == 4,          // a general register: not the stack pointer
+        2 => m.ext_mask() & (1 << reg) == 0, // an opcode extension
+        _ => false,
+    };
+    let is_reg = md == 3;
+    let rmk = m.rm_kind();
+    // A register operand: not where only memory is valid, and a general register is not
+    // the stack pointer.
+    let rm_bad = is_reg & ((rmk == 2) | ((rmk == 0) & (rm | rex_b << 3 == 4)));
+    // A memory operand: M1 (0x67, 32-bit registers), M2 (rsp or rip, no index), M3
+    // (absolute disp32) or, for lea and nop, anything.
+    let has_sib = !is_reg & (rm == 4);
+    let rip = (md == 0) & (rm == 5);
+    let sib = b.get(i + 1).copied().unwrap_or(0);
+    let base = sib & 7;
+    let no_index = ((sib >> 3) & 7 == 4) & (rex_x == 0);
+    let no_base = has_sib & (base == 5) & (md == 0);
+    let disp = [0, 1, 4, 0][usize::from(md)] + 4 * usize::from(rip | no_base);
+    let admissible =
+        is_reg | p67 | m.no_access() | rip | (has_sib & no_index & (no_base | ((base == 4) & (rex_b == 0))));
+    if reg_bad | rm_bad | (INPUT & rip) | (!INPUT & !admissible) {
+        // With INPUT, the rewriter needs iced's view of a RIP-relative operand.
+        return None;
     }
-    if md == 3 {
-        match m.rm_kind() {
-            2 => return None,                         // memory only
-            0 if rm | rex_b << 3 == 4 => return None, // a general register: not the stack pointer
-            _ => {}
-        }
-    } else {
-        // A memory operand: M1 (0x67, 32-bit registers), M2 (rsp or rip, no index), M3
-        // (absolute disp32) or, for lea and nop, anything.
-        let mut admissible = p67 || m.no_access();
-        if rm == 4 {
-            let sib = *b.get(len)?;
-            len += 1;
-            let base = sib & 7;
-            let no_index = (sib >> 3) & 7 == 4 && rex_x == 0;
-            let no_base = base == 5 && md == 0;
-            if no_base {
-                len += 4;
-            }
-            admissible |= no_index && (no_base || (base == 4 && rex_b == 0));
-        } else if md == 0 && rm == 5 {
-            if INPUT {
-                return None; // the rewriter needs iced's view of a RIP-relative operand
-            }
-            len += 4; // rip-relative (M2)
-            admissible = true;
-        }
-        if !admissible {
-            if !INPUT {
-                return None;
-            }
-            addr32 = true;
-        }
-        len += match md {
-            1 => 1,
-            2 => 4,
-            _ => 0,
-        };
-    }
-    let len = len + imm;
-    (len <= 15 && len <= b.len()).then_some((Fast::Plain(len as u8), addr32))
+    let len = i + 1 + usize::from(has_sib) + disp + imm;
+    (len <= 15 && len <= b.len()).then_some((Fast::Plain(len as u8), INPUT & !admissible))
 }
