@@ -139,6 +139,75 @@ fn is_source(a: &str) -> bool {
 /// host's `x86_64-linux-gnu`, whose multiarch directories hold glibc's files).
 pub const DUMPMACHINE: &str = "x86_64-linux-musl";
 
+/// gcc's `-print-*` queries in one spelling: `--print-X` (Meson's) is `-print-X`, and
+/// `--print-file-name NAME` / `--print-prog-name NAME` are `-print-...=NAME`.
+fn normalize_queries(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.strip_prefix("--print-") {
+            Some(q @ ("file-name" | "prog-name")) => {
+                out.push(format!("-print-{q}={}", it.next().map_or("", |s| s.as_str())))
+            }
+            Some(q) => out.push(format!("-print-{q}")),
+            None => out.push(a.clone()),
+        }
+    }
+    out
+}
+
+/// zvcc's own answer (with its newline) to the query gcc would answer first (gcc's order:
+/// `-print-search-dirs`, `-print-file-name=`, `-print-prog-name=`, `-print-multi-lib`,
+/// `-print-multi-directory`, `-print-sysroot`, `-print-multi-os-directory`,
+/// `-print-multiarch`), or None for gcc's answer:
+/// - `-print-search-dirs`: gcc's, with `libraries:` the sysroot's directory only (the one
+///   `-l` searches; Meson's and libtool's library searches read this line, and the host's
+///   multiarch directories hold glibc's builds, which a nexe never links);
+/// - `-print-file-name=NAME`: the sysroot's file, else gcc's own (`libgcc.a`,
+///   `crtbegin.o`), else NAME alone (gcc's "not found") for what only the host's
+///   multiarch directories hold;
+/// - `-print-sysroot`: the sysroot; `-print-multiarch`: empty, as for a gcc built for musl
+///   (`x86_64-linux-gnu` would send build systems to glibc's directories).
+fn sysroot_query(queries: &[String], root: &Path) -> Option<String> {
+    let first = |p: &str| queries.iter().find(|a| a.starts_with(p)).map(String::as_str);
+    if first("-print-search-dirs").is_some() {
+        let dirs = gcc_output(&["-print-search-dirs"])?;
+        let libs = format!("libraries: ={}/", root.join("lib").display());
+        let lines: Vec<&str> =
+            dirs.lines().map(|l| if l.starts_with("libraries:") { libs.as_str() } else { l }).collect();
+        return Some(format!("{}\n", lines.join("\n")));
+    }
+    if let Some(name) = first("-print-file-name=").and_then(|q| q.strip_prefix("-print-file-name=")) {
+        let p = root.join("lib").join(name);
+        if !name.is_empty() && !name.contains('/') && p.exists() {
+            return Some(format!("{}\n", p.display()));
+        }
+        // gcc would find other libraries in the host's multiarch directories (glibc's
+        // builds, which a nexe never links): only gcc's own directory counts, and
+        // otherwise the name comes back alone, gcc's "not found".
+        let found = gcc_output(&[&format!("-print-file-name={name}")])?;
+        let own = gcc_output(&["-print-libgcc-file-name"]).and_then(|l| Path::new(&l).parent().map(Path::to_path_buf));
+        let in_own = own.is_some_and(|d| Path::new(&found).parent() == Some(d.as_path()));
+        return Some(format!("{}\n", if in_own || !Path::new(&found).is_absolute() { found.as_str() } else { name }));
+    }
+    let has = |q: &str| queries.iter().any(|a| a == q);
+    // (`-print-libgcc-file-name` is gcc's file-name query.)
+    if has("-print-libgcc-file-name")
+        || first("-print-prog-name=").is_some()
+        || has("-print-multi-lib")
+        || has("-print-multi-directory")
+    {
+        return None;
+    }
+    if has("-print-sysroot") {
+        return Some(format!("{}\n", root.display()));
+    }
+    if has("-print-multiarch") && !has("-print-multi-os-directory") {
+        return Some("\n".to_string());
+    }
+    None
+}
+
 /// gcc on the command line as given (gcc reads the response files itself) with zvcc's
 /// code-generation flags: compile-only runs, and headers made into PCHs.
 fn gcc_with_flags(original: &[String], verbose: bool) -> Result<i32, DriverError> {
@@ -249,35 +318,18 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         println!("{DUMPMACHINE}");
         return Ok(0);
     }
-    // Queries that autoconf and build systems make: hand them to gcc unchanged.
+    // Queries that autoconf and build systems make: gcc answers them, whatever else is on
+    // the line, and compiles nothing; zvcc answers those that concern the sysroot.
+    let queries = normalize_queries(args);
     if args.is_empty()
-        || args
+        || queries
             .iter()
             .any(|a| a == "--version" || a == "-dumpversion" || a == "-dumpfullversion" || a.starts_with("-print-"))
     {
-        // Files of the sysroot are answered from it (`-print-file-name=libc.a` must not
-        // name the host's C library), and so is `-print-sysroot`.
-        if let ([q], Ok(root)) = (args, sysroot()) {
-            if q == "-print-sysroot" {
-                println!("{}", root.display());
+        if let Ok(root) = sysroot() {
+            if let Some(answer) = sysroot_query(&queries, &root) {
+                print!("{answer}");
                 return Ok(0);
-            }
-            if let Some(name) = q.strip_prefix("-print-file-name=") {
-                let p = root.join("lib").join(name);
-                if !name.is_empty() && !name.contains('/') && p.exists() {
-                    println!("{}", p.display());
-                    return Ok(0);
-                }
-                // gcc would find other libraries in the host's multiarch directories
-                // (glibc's builds, which a nexe never links): only gcc's own directory
-                // counts, and otherwise the name comes back alone, gcc's "not found".
-                if let Some(found) = gcc_output(&[q.as_str()]) {
-                    let own = gcc_output(&["-print-libgcc-file-name"])
-                        .and_then(|l| Path::new(&l).parent().map(Path::to_path_buf));
-                    let in_own = own.is_some_and(|d| Path::new(&found).parent() == Some(d.as_path()));
-                    println!("{}", if in_own || !Path::new(&found).is_absolute() { found.as_str() } else { name });
-                    return Ok(0);
-                }
             }
         }
         return run_gcc(original);

@@ -604,3 +604,48 @@ fn arguments_that_are_not_utf8_are_usage_errors() {
         assert!(err.contains("argument 3 is not valid UTF-8: caf\u{fffd}.o") && !err.contains("panicked"), "{err}");
     }
 }
+
+/// The queries in gcc's other spelling (`--print-X`) and with other arguments on the line
+/// (`$(CC) $(CFLAGS) -print-file-name=...`; Meson asks `zvcc FILE -o OUT -c ... --print-search-dirs`)
+/// get the sysroot's answers, not the host's: gcc answers the query and compiles nothing.
+/// `-print-search-dirs` lists the sysroot's library directory only (Meson's and libtool's
+/// library search read it: a host's glibc-built `libz.a` was found and linked), and
+/// `-print-multiarch` is empty, as for a gcc built for musl (it named the host's
+/// `x86_64-linux-gnu`). (QA finding: `--print-file-name=libc.a` said "no input files",
+/// `-O2 -print-file-name=libc.a` named glibc's libc.a.)
+#[test]
+fn zvcc_answers_queries_in_every_spelling_from_its_sysroot() {
+    let root = sysroot();
+    let libc = root.join("lib/libc.a").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "t.c", "int main(void) { return 0; }\n");
+    let src = src.to_str().unwrap();
+    for args in [
+        &["--print-file-name=libc.a"][..],
+        &["-O2", "-g", "-print-file-name=libc.a"],
+        &["-O2", "--print-file-name", "libc.a"],
+    ] {
+        assert_eq!(stdout_of(args).trim(), libc, "zvcc {args:?}");
+    }
+    for args in [&["--print-sysroot"][..], &["-O2", "-print-sysroot"]] {
+        assert_eq!(stdout_of(args).trim(), root.display().to_string(), "zvcc {args:?}");
+    }
+    for args in [&["-print-multiarch"][..], &["--print-multiarch"]] {
+        assert_eq!(stdout_of(args).trim(), "", "zvcc {args:?}");
+    }
+    // Meson's library search: the compile line with the query added; nothing is compiled.
+    let obj = dir.path().join("output.obj");
+    let obj_s = obj.to_str().unwrap();
+    for q in ["--print-search-dirs", "-print-search-dirs"] {
+        let dirs = stdout_of(&[src, "-o", obj_s, "-c", "-D_FILE_OFFSET_BITS=64", "-O0", q]);
+        let libs: Vec<&str> = dirs.lines().filter(|l| l.starts_with("libraries:")).collect();
+        assert_eq!(libs, [format!("libraries: ={}/", root.join("lib").display())], "{q}: {dirs}");
+        assert!(dirs.lines().any(|l| l.starts_with("programs: =")), "{q}: gcc's programs line: {dirs}");
+        assert!(!obj.exists(), "{q}: nothing is compiled");
+    }
+    // gcc's own answers are still gcc's, in both spellings.
+    for q in ["-print-libgcc-file-name", "--print-libgcc-file-name", "--print-prog-name=cc1"] {
+        let a = stdout_of(&["-O2", q]);
+        assert!(Path::new(a.trim()).is_file(), "zvcc {q}: {a}");
+    }
+}
