@@ -979,6 +979,99 @@ fn fastpath_agrees_with_iced_on_every_form_it_claims() {
     assert!(claimed > 100_000, "the fast path claims {claimed} forms");
 }
 
+/// Padding `nop`s with long prefix runs, the only claimed forms that can reach the
+/// 15-byte limit: 0 to 14 0x66 bytes with no, one or two 0x2e anywhere among them (and a
+/// 0x67 or 0xF3 at the end), every REX or none, `0f 1f`, every ModRM byte and SIB bytes for
+/// each addressing case. Every claim (of either decoder) must be what iced decodes, and
+/// the full check must accept it; no claim may survive any truncation of the bytes; and
+/// both decodings must agree on the bundle. The forms of
+/// `fastpath_agrees_with_iced_on_every_form_it_claims` carry at most three prefixes and
+/// never come near 15 bytes, so that test passed with the limit taken out of the fast
+/// path (review of 7dd7a16): a 16-byte `66 x7 2e 0f 1f 84 ..` was then claimed, which
+/// the CPU and iced refuse.
+#[test]
+fn fastpath_agrees_with_iced_on_long_padding_nops() {
+    let base = form::CODE_START;
+    let sibs = [0x24u8, 0x25, 0x20, 0x65, 0x04, 0x2C];
+    let filler = [0xE0u8, 0x00, 0x80, 0xFF, 0x50, 0x60, 0x70, 0x08];
+    let mut prefix_runs: Vec<Vec<u8>> = Vec::new();
+    for n66 in 0..=14usize {
+        prefix_runs.push(vec![0x66; n66]);
+        for at in 0..=n66 {
+            let mut p = vec![0x66; n66];
+            p.insert(at, 0x2E);
+            prefix_runs.push(p.clone());
+            p.insert(at, 0x2E);
+            prefix_runs.push(p);
+        }
+        for last in [0x67u8, 0xF3] {
+            let mut p = vec![0x66; n66];
+            p.push(last);
+            prefix_runs.push(p);
+        }
+    }
+    let (mut claimed, mut longest) = (0usize, 0usize);
+    for pre in &prefix_runs {
+        for rex in std::iter::once(None).chain((0x40..=0x4Fu8).map(Some)) {
+            let rex = rex.as_slice();
+            for modrm in 0..=255u8 {
+                let needs_sib = modrm >> 6 != 3 && modrm & 7 == 4;
+                let sib_choices: &[u8] = if needs_sib { &sibs } else { &[0x00] };
+                for &sib in sib_choices {
+                    let mut bundle: Vec<u8> = [&pre[..], rex, &[0x0F, 0x1F, modrm]].concat();
+                    if needs_sib {
+                        bundle.push(sib);
+                    }
+                    bundle.extend_from_slice(&filler);
+                    bundle.resize(32, form::HLT);
+                    let f = fastpath::decode(&bundle, 0, 32);
+                    let g = fastpath::decode_input(&bundle, 0, 32);
+                    let len = match (f, g) {
+                        (None, None) => continue,
+                        (Some(Fast::Plain(l)), _) => usize::from(l),
+                        (None, Some(g)) => g.length(),
+                        (Some(other), _) => panic!("{}: a nop claimed as {other:?}", hex(&bundle[..16])),
+                    };
+                    if let Some(g) = g {
+                        assert_eq!(g.length(), len, "{}: decode and decode_input disagree", hex(&bundle[..16]));
+                    }
+                    claimed += 1;
+                    longest = longest.max(len);
+                    let what = format!("{} (claimed as {f:?} / {g:?})", hex(&bundle[..len.min(32)]));
+                    let mut dec = Decoder::with_ip(64, &bundle, base, DecoderOptions::NONE);
+                    let ins = dec.decode();
+                    assert!(
+                        !ins.is_invalid() && ins.len() == len && len <= 15,
+                        "{what}: iced decodes {:?} of length {}",
+                        ins.code(),
+                        ins.len()
+                    );
+                    for cut in 0..len {
+                        assert_eq!(fastpath::decode(&bundle[..cut], 0, 32), None, "{what} cut to {cut} bytes");
+                        assert_eq!(fastpath::decode(&bundle, 0, cut), None, "{what} in a bundle of {cut} bytes");
+                        assert_eq!(fastpath::decode_input(&bundle[..cut], 0, 32), None, "{what} cut to {cut} bytes");
+                    }
+                    if f.is_some() {
+                        let mut region = bundle[..len].to_vec();
+                        region.resize(64, form::HLT);
+                        let mut out = Sink::new(Options { max_violations: usize::MAX });
+                        check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::IcedOnly, None);
+                        assert!(
+                            out.v.is_empty(),
+                            "{what}: iced rejects it: {}",
+                            out.v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; ")
+                        );
+                        same_both_ways(base, &region, RegionKind::CodeSegment, &what);
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("the fast path claims {claimed} of the long nop forms tried");
+    // The runs reach 15 bytes (claimed) and go past it (refused).
+    assert!(claimed > 5_000 && longest == 15, "{claimed} claims, the longest {longest} bytes");
+}
+
 /// Random valid code (the generator the property tests use) and every attack of the
 /// catalogue give the same result both ways.
 #[test]
