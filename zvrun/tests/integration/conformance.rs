@@ -222,26 +222,10 @@ fn writes_too_large_for_the_host_file_are_efbig() {
     );
     assert_eq!((code, r), (Some(0), vec![EFBIG, 2]), "{err}");
     // RLIMIT_FSIZE of 100 blocks (51,200 bytes): a write at 1 MiB.
-    let nexe = program("drive");
     let mut input = c(WRITE, &[3, ro(0), 2, 1 << 20]);
     input.extend(c(WRITE, &[3, ro(0), 2, 0]));
-    let stdin = t.path().join("in");
-    std::fs::write(&stdin, &input).unwrap();
-    let rep = t.path().join("r.json");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -f 100; exec '{}' --report json --report-file '{}' --channel '/dev/c={},3' '{}' < '{}'",
-            env!("CARGO_BIN_EXE_zvrun"),
-            s(&rep),
-            s(&f),
-            s(&nexe),
-            s(&stdin)
-        ))
-        .output()
-        .expect("sh runs");
-    let r: Vec<i64> = out.stdout.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
-    assert_eq!((out.status.code(), r), (Some(0), vec![EFBIG, 2]), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, r, rep, err) = drive_under_fsize_limit(t.path(), &format!("/dev/c={},3", s(&f)), "", &input);
+    assert_eq!((code, r), (Some(0), vec![EFBIG, 2]), "{err}");
     assert_eq!(crate::json_report(&rep)["state"], "exit");
 }
 
@@ -540,35 +524,48 @@ fn a_write_cut_short_by_the_file_size_limit_counts_what_went_out() {
     let t = tempfile::tempdir().expect("tmp");
     let f = t.path().join("big");
     std::fs::write(&f, vec![1u8; 51_100]).unwrap();
-    let nexe = program("drive");
     // RLIMIT_FSIZE of 100 blocks (51,200 bytes): three writes of 4,096 bytes at 51,100
     // (the file's end), on a channel allowed 300 bytes.
     let mut input = Vec::new();
     for _ in 0..3 {
         input.extend(c(WRITE, &[3, he(0), 4096, 51_100]));
     }
-    let stdin = t.path().join("in");
-    std::fs::write(&stdin, &input).unwrap();
-    let rep = t.path().join("r.json");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -f 100; exec '{}' --etag --report json --report-file '{}' --channel '/dev/c={},3,1,1,100,300' '{}' < '{}'",
-            env!("CARGO_BIN_EXE_zvrun"),
-            s(&rep),
-            s(&f),
-            s(&nexe),
-            s(&stdin)
-        ))
-        .output()
-        .expect("sh runs");
-    let r: Vec<i64> = out.stdout.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
+    let (code, r, rep, err) =
+        drive_under_fsize_limit(t.path(), &format!("/dev/c={},3,1,1,100,300", s(&f)), "--etag", &input);
     // 100 bytes fit below the limit each time; the quota then has 200, 100, 0 left.
-    assert_eq!((out.status.code(), r), (Some(0), vec![100, 100, 100]), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((code, r), (Some(0), vec![100, 100, 100]), "{err}");
     let rep = crate::json_report(&rep);
     let ch = rep["channels"].as_array().expect("channels").iter().find(|c| c["alias"] == "/dev/c").expect("/dev/c");
     assert_eq!((ch["puts"].as_i64(), ch["put_bytes"].as_i64()), (Some(3), Some(300)), "{rep}");
     let zeros = sha1_smol::Sha1::from(vec![0u8; 300]).digest().to_string();
     assert_eq!(ch["etag"], zeros.as_str(), "{rep}");
     assert_eq!(std::fs::metadata(&f).expect("file").len(), 51_200);
+}
+
+/// Runs the `drive` program (its calls read from stdin, each result written to stdout as
+/// 8 bytes) under RLIMIT_FSIZE of 100 blocks (51,200 bytes, set by the shell) with
+/// `channel`, the option `extra` (or none) and a JSON report in `dir`: its status, the
+/// results, the report's path and its stderr.
+fn drive_under_fsize_limit(
+    dir: &std::path::Path,
+    channel: &str,
+    extra: &str,
+    calls: &[u8],
+) -> (Option<i32>, Vec<i64>, std::path::PathBuf, String) {
+    let stdin = dir.join("in");
+    std::fs::write(&stdin, calls).unwrap();
+    let rep = dir.join("r.json");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 100; exec '{}' {extra} --report json --report-file '{}' --channel '{channel}' '{}' < '{}'",
+            env!("CARGO_BIN_EXE_zvrun"),
+            s(&rep),
+            s(&program("drive")),
+            s(&stdin)
+        ))
+        .output()
+        .expect("sh runs");
+    let r = out.stdout.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
+    (out.status.code(), r, rep, String::from_utf8_lossy(&out.stderr).into_owned())
 }
