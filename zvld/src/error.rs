@@ -203,6 +203,22 @@ impl fmt::Display for LinkError {
                 for (s, at) in symbols {
                     write!(f, "\n  undefined symbol `{s}`, referenced from {at}")?;
                 }
+                // Runtimes that compiler options pull in and that zv does not provide.
+                const RUNTIMES: [(&str, &str); 5] = [
+                    ("__asan_", "AddressSanitizer's runtime (-fsanitize=address)"),
+                    ("__ubsan_", "UndefinedBehaviorSanitizer's runtime (-fsanitize=undefined)"),
+                    ("__tsan_", "ThreadSanitizer's runtime (-fsanitize=thread)"),
+                    ("GOMP_", "libgomp, OpenMP's runtime (-fopenmp: a guest has one thread)"),
+                    ("mcount", "gprof's profiling runtime (-pg)"),
+                ];
+                for (prefix, what) in RUNTIMES {
+                    if symbols.iter().any(|(s, _)| s.starts_with(prefix)) {
+                        write!(
+                            f,
+                            "\n  ({prefix}* belong to {what}, which zv does not provide: build without that option)"
+                        )?;
+                    }
+                }
                 if symbols.iter().any(|(s, _)| s.starts_with("__zv_")) {
                     write!(
                         f,

@@ -36,6 +36,21 @@ fn undefined_symbol_names_symbol_and_referencing_object() {
     assert!(!out.exists(), "no output is written");
 }
 
+/// Options that make gcc call a runtime zv does not provide (sanitizers, gprof's
+/// `mcount`) end in undefined symbols: the message says which option they come from
+/// (found building real projects with `CC=zvcc`).
+#[test]
+fn undefined_runtime_symbols_name_the_option_that_needs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "san.c", "int main(int argc, char **argv) { return argv[argc - 1][0] == 'x'; }\n");
+    for (flag, says) in [("-fsanitize=address", "AddressSanitizer's runtime"), ("-pg", "gprof's profiling runtime")] {
+        let mut c = zvcc();
+        c.arg(flag).arg(&src).arg("-o").arg(dir.path().join("san.nexe"));
+        let err = run_err(c, &format!("zvcc {flag}"));
+        assert!(err.contains(says) && err.contains("build without that option"), "{flag}: {err}");
+    }
+}
+
 /// gcc marks an object whose nested functions run trampolines on the stack with an
 /// executable `.note.GNU-stack`. The sandbox never makes the stack executable, so zvcc
 /// and zvld say so when linking (GNU ld warns too) instead of leaving it to a SIGSEGV at
