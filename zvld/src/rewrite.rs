@@ -2183,16 +2183,15 @@ mod tests {
         Reloc { offset, r_type, sym, addend: -4 }
     }
 
+    /// The context of `obj`'s code section, one function `f` at 0.
+    fn ctx_of<'o, 'a>(obj: &'o Object<'a>) -> SectionCtx<'o, 'a> {
+        SectionCtx { obj, sec: &obj.sections[1], symbols: vec![(0, "f")], functions: vec![0], emulate_cpuid: false }
+    }
+
     /// Rewrites `code` (function `f` at 0) with `relocs`.
     fn rewrite(code: &[u8], relocs: Vec<Reloc>) -> Result<Rewritten> {
         let obj = object(code, relocs);
-        let ctx = SectionCtx {
-            obj: &obj,
-            sec: &obj.sections[1],
-            symbols: vec![(0, "f")],
-            functions: vec![0],
-            emulate_cpuid: false,
-        };
+        let ctx = ctx_of(&obj);
         let d = decode(&ctx)?;
         emit(&ctx, &d, &[0])
     }
@@ -2256,13 +2255,7 @@ mod tests {
                                     zvcore::InputForm::Branch { .. } => branch += 1,
                                 }
                                 let obj = object(code, Vec::new());
-                                let ctx = SectionCtx {
-                                    obj: &obj,
-                                    sec: &obj.sections[1],
-                                    symbols: vec![(0, "f")],
-                                    functions: vec![0],
-                                    emulate_cpuid: false,
-                                };
+                                let ctx = ctx_of(&obj);
                                 let size = code.len() as u32;
                                 let run = |fast| match decode_range(&ctx, 0, u64::from(size), size, fast) {
                                     Ok((e, se, stubs)) => {

@@ -222,23 +222,31 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
         sys::arm_timeout(t);
     }
     let t0 = cfg.timed.then(Instant::now);
-    let mut out = run_session(cfg);
-    // A session that ended before the guest ran (a refused channel, a memory limit too
-    // small, a rejected program) reports the time it took too, not 0.
-    if let (Some(t), true) = (t0, out.seconds == 0.0) {
-        out.seconds = t.elapsed().as_secs_f64();
-    }
+    let mut out = run_session(cfg, t0);
+    // Every session reports the time it took, also one that ended before the guest ran
+    // (a refused channel, a memory limit too small, a rejected program).
+    out.seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
     // Work cut short by the stop (verification, a read) ends as the stop, not as an error.
     if let Some(reason) = sys::stop_reason() {
         if matches!(out.ending, Ending::Error(_) | Ending::Invalid(_)) {
-            out.ending = if reason == libc::SIGALRM { Ending::Timeout } else { Ending::Killed(reason) };
+            out.ending = stopped(reason);
         }
     }
     out
 }
 
-fn run_session(cfg: &SessionConfig) -> Outcome {
-    let t0 = cfg.timed.then(Instant::now);
+/// How a session that was stopped ends: SIGALRM is the timeout, any other signal a
+/// termination signal ([`sys::TERMINATING`]).
+fn stopped(reason: i32) -> Ending {
+    if reason == libc::SIGALRM {
+        Ending::Timeout
+    } else {
+        Ending::Killed(reason)
+    }
+}
+
+/// The session after the signal handlers and the timer; `t0`, when timed, is its start.
+fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
     let mut out = Outcome::error(String::new());
     let mut mark = t0;
     let mut phase = |out: &mut Outcome, name: &'static str| {
@@ -416,8 +424,7 @@ fn run_session(cfg: &SessionConfig) -> Outcome {
     phase(&mut out, "guest");
     out.ending = match end {
         RunEnd::Fault { signal, addr, pc } => Ending::Fault { signal, addr, pc },
-        RunEnd::Timeout => Ending::Timeout,
-        RunEnd::Killed(signal) => Ending::Killed(signal),
+        RunEnd::Stopped(reason) => stopped(reason),
         RunEnd::Left => match calls.ending.take() {
             Some(e) => e,
             None => Ending::Error("the guest left without calling Exit".into()),
@@ -432,7 +439,6 @@ fn run_session(cfg: &SessionConfig) -> Outcome {
         out.channels.push(ChannelReport { alias: c.spec.alias.clone(), used: c.used, etag: c.etag() });
     }
     out.stderr_line_open = calls.stderr_line_open;
-    out.seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
     out
 }
 

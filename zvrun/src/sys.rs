@@ -753,10 +753,9 @@ extern "C" fn zv_dispatch(args: u64) -> u64 {
 pub enum RunEnd {
     /// The handler asked to leave (Exit or a host-side error).
     Left,
-    /// The wall-clock timeout expired.
-    Timeout,
-    /// A termination signal (one of [`TERMINATING`]) arrived.
-    Killed(i32),
+    /// The session is stopping ([`stop_reason`]: SIGALRM for the timeout, else the
+    /// termination signal).
+    Stopped(i32),
     /// A guest fault.
     Fault {
         /// Signal number.
@@ -1048,11 +1047,7 @@ pub fn run_guest(entry: u64, rsp: u64, handler: &mut dyn TrapHandler) -> RunEnd 
     if sig != 0 {
         RunEnd::Fault { signal: sig, addr: FAULT_ADDR.load(Ordering::SeqCst), pc: FAULT_PC.load(Ordering::SeqCst) }
     } else if let Some(reason) = stop_reason() {
-        if reason == libc::SIGALRM {
-            RunEnd::Timeout
-        } else {
-            RunEnd::Killed(reason)
-        }
+        RunEnd::Stopped(reason)
     } else {
         RunEnd::Left
     }
@@ -1453,7 +1448,7 @@ mod tests {
         let end = run_guest(0, 0, &mut NoCalls);
         STOPPING.store(false, Ordering::SeqCst);
         STOP_REASON.store(0, Ordering::SeqCst);
-        assert_eq!(end, RunEnd::Killed(libc::SIGTERM));
+        assert_eq!(end, RunEnd::Stopped(libc::SIGTERM));
     }
 
     /// The arena is one per process: its tests take turns.

@@ -130,6 +130,11 @@ impl VerifiedCode<'_> {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+    /// The same verdict over a private copy of the bytes, for a caller whose memory may
+    /// change after verification.
+    pub fn into_private(self) -> VerifiedCode<'static> {
+        VerifiedCode { base: self.base, kind: self.kind, bytes: std::borrow::Cow::Owned(self.bytes.into_owned()) }
+    }
 }
 
 /// A rejected file or region: every violation found (up to the limit) and their count.
@@ -501,9 +506,8 @@ pub fn verify_region_with(
     threads: usize,
     decoding: Decoding,
 ) -> Result<VerifiedCode<'static>, Rejected> {
-    let v = verify_region_in_place(base, code, kind, opts, threads, decoding)?;
     // A private copy: the caller's memory may change after this returns.
-    Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Owned(v.bytes.into_owned()) })
+    verify_region_in_place(base, code, kind, opts, threads, decoding).map(VerifiedCode::into_private)
 }
 
 /// [`verify_region`] that gives up soon after it sees `stop` set (the decoder looks at it
@@ -518,9 +522,8 @@ pub fn verify_region_until(
     opts: Options,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<VerifiedCode<'static>, Rejected> {
-    let v = region_in_place(base, code, kind, opts, 1, Decoding::Fast, Some(stop))?;
     // A private copy, as verify_region_with makes.
-    Ok(VerifiedCode { base, kind, bytes: std::borrow::Cow::Owned(v.bytes.into_owned()) })
+    region_in_place(base, code, kind, opts, 1, Decoding::Fast, Some(stop)).map(VerifiedCode::into_private)
 }
 
 /// [`verify_region_with`] without the private copy: the result borrows `code`, which no

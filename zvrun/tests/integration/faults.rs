@@ -151,10 +151,13 @@ fn shell_status(st: &std::process::ExitStatus) -> Option<i32> {
     st.code().or_else(|| std::os::unix::process::ExitStatusExt::signal(st).map(|n| 128 + n))
 }
 
-/// Sends `sig` (a `kill` signal name) to a running zvrun.
+/// Sends `sig` (a `kill` signal name) to a running zvrun, with the shell's built-in kill
+/// (no procps needed).
 fn signal(child: &std::process::Child, sig: &str) {
-    let st = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status();
-    assert!(st.expect("kill runs").success(), "kill -{sig}");
+    let st = std::process::Command::new("sh")
+        .args(["-c", "kill -s \"$1\" \"$2\"", "sh", sig, &child.id().to_string()])
+        .status();
+    assert!(st.expect("sh runs").success(), "kill -s {sig}");
 }
 
 /// A termination signal (SIGTERM, SIGINT, SIGHUP) ends the session as the timeout does:
