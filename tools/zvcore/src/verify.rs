@@ -13,7 +13,11 @@
 //! ([`crate::fastpath`]), which only ever skips iced for instructions iced would accept
 //! without a word; [`Decoding::IcedOnly`] turns it off, and tests and fuzzers require
 //! both to give the same verdict, violations and instruction starts.
+//!
+//! Memory is bounded by the code, whatever the code (a guest's Jail chooses it): bitmaps
+//! of one bit per code byte, and no list of branches (see [`Targets`]).
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use iced_x86::{
@@ -178,7 +182,7 @@ fn verify_parsed<'a>(
     nexe: Nexe<'a>,
     opts: Options,
     threads: usize,
-    stop: Option<&std::sync::atomic::AtomicBool>,
+    stop: Option<&AtomicBool>,
 ) -> Result<VerifiedNexe<'a>, Rejected> {
     let mut out = Sink::new(opts);
     for LayoutViolation { rule, addr, message } in &nexe.layout_violations {
@@ -422,7 +426,7 @@ pub fn verify_nexe_cached_until<'a>(
     opts: Options,
     threads: usize,
     cache: &dyn VerdictCache,
-    stop: Option<&std::sync::atomic::AtomicBool>,
+    stop: Option<&AtomicBool>,
 ) -> Result<(VerifiedNexe<'a>, CacheUse), Rejected> {
     let nexe = Nexe::parse(data).map_err(|e| reject_malformed(&e))?;
     // Only a file with a clean layout and a code segment can be accepted at all.
@@ -520,7 +524,7 @@ pub fn verify_region_until(
     code: &[u8],
     kind: RegionKind,
     opts: Options,
-    stop: &std::sync::atomic::AtomicBool,
+    stop: &AtomicBool,
 ) -> Result<VerifiedCode<'static>, Rejected> {
     // A private copy, as verify_region_with makes.
     region_in_place(base, code, kind, opts, 1, Decoding::Fast, Some(stop)).map(VerifiedCode::into_private)
@@ -550,7 +554,7 @@ fn region_in_place<'a>(
     opts: Options,
     threads: usize,
     decoding: Decoding,
-    stop: Option<&std::sync::atomic::AtomicBool>,
+    stop: Option<&AtomicBool>,
 ) -> Result<VerifiedCode<'a>, Rejected> {
     let mut out = Sink::new(opts);
     check_code(base, code, kind, &mut out, threads, decoding, stop);
@@ -919,8 +923,57 @@ impl Bits {
     }
 }
 
-/// Direct branches found by a scan: (offset, target, instruction length).
-type Branches = Vec<(usize, u64, u8)>;
+/// A direct branch: (offset, target, instruction length).
+type Branch = (usize, u64, u8);
+
+/// What a scan does with the direct branches it finds (C7). Branches are not kept: a
+/// region of two-byte jumps would otherwise cost many times its own size (a guest's Jail
+/// of such code could exhaust the host). The first pass marks each in-region target in
+/// one bit per code byte and checks each out-of-region target at once; only when some
+/// target fails does a second pass find the failing branches, in order, for the report.
+enum Targets<'a> {
+    /// First pass: in-region targets set in `bits` (shared by the scans, hence atomic);
+    /// `outside_bad` counts out-of-region targets that fail C7.
+    Mark { bits: &'a [AtomicU64], outside_bad: usize },
+    /// Second pass: the branches whose target fails (in-region targets failing are the
+    /// bits of `bad`), at most `cap` of them kept, `count` counting them all.
+    Find { bad: &'a Bits, found: Vec<Branch>, count: usize, cap: usize },
+}
+
+impl Targets<'_> {
+    /// A direct branch at offset `pos` of `len` bytes, to `target`, in the region
+    /// [base, base + size).
+    #[inline]
+    fn branch(&mut self, base: u64, size: usize, pos: usize, target: u64, len: u8) {
+        let inside = target.wrapping_sub(base) < size as u64;
+        match self {
+            Targets::Mark { bits, outside_bad } => {
+                if inside {
+                    let off = (target - base) as usize;
+                    if let Some(w) = bits.get(off / 64) {
+                        w.fetch_or(1 << (off % 64), Ordering::Relaxed);
+                    }
+                } else if !outside_target_ok(target) {
+                    *outside_bad += 1;
+                }
+            }
+            Targets::Find { bad, found, count, cap } => {
+                let fails = if inside { bad.get((target - base) as usize) } else { !outside_target_ok(target) };
+                if fails {
+                    *count += 1;
+                    if found.len() < *cap {
+                        found.push((pos, target, len));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// C7 for a target outside the region: a bundle start below CODE_LIMIT.
+fn outside_target_ok(target: u64) -> bool {
+    target.is_multiple_of(form::BUNDLE) && target < form::CODE_LIMIT
+}
 
 /// One scan's range of a region's bitmap: bit `i` of the region is bit `i - from` of
 /// `w`, where `from` is a multiple of 64 (a range owns whole words). Bits outside the
@@ -1043,7 +1096,7 @@ fn check_code(
     out: &mut Sink,
     threads: usize,
     decoding: Decoding,
-    stop: Option<&std::sync::atomic::AtomicBool>,
+    stop: Option<&AtomicBool>,
 ) {
     let len = code.len();
     if !base.is_multiple_of(form::BUNDLE) {
@@ -1105,28 +1158,36 @@ fn check_code(
     // One bitmap of instruction starts and one of second halves for the whole region;
     // each scan sets bits only for its own range, whose words it owns (a range starts on
     // a multiple of 64), so the scans write into disjoint slices and nothing is merged.
+    // Branch targets may lie in any range: their bitmap is shared and atomic.
     let mut starts = Bits::new(len);
     let mut second = Bits::new(len);
-    let scans: Vec<(Branches, Sink)> = if chunk >= len {
+    let targets: Vec<AtomicU64> = (0..len.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+    let ranges: Vec<(usize, usize)> =
+        (0..len.div_ceil(chunk)).map(|k| (k * chunk, ((k + 1) * chunk).min(len))).collect();
+    let words = chunk / 64;
+    let scans: Vec<(usize, Sink)> = if ranges.len() == 1 {
         let mut sink = Sink::new(opts);
         let view = |w| BitsMut { w, from: 0 };
-        let br = scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0), decoding, stop);
-        vec![(br, sink)]
+        let mut t = Targets::Mark { bits: &targets, outside_bad: 0 };
+        scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0), &mut t, decoding, stop);
+        let Targets::Mark { outside_bad, .. } = t else { unreachable!("the first pass marks") };
+        vec![(outside_bad, sink)]
     } else {
-        let words = chunk / 64;
         std::thread::scope(|sc| {
             let handles: Vec<_> = starts
                 .0
                 .chunks_mut(words)
                 .zip(second.0.chunks_mut(words))
-                .enumerate()
-                .map(|(k, (st, se))| {
-                    let (s, e) = (k * chunk, ((k + 1) * chunk).min(len));
+                .zip(&ranges)
+                .map(|((st, se), &(s, e))| {
+                    let targets = &targets;
                     sc.spawn(move || {
                         let mut sink = Sink::new(opts);
                         let (st, se) = (BitsMut { w: st, from: s }, BitsMut { w: se, from: s });
-                        let br = scan(base, code, s, e, &mut sink, st, se, decoding, stop);
-                        (br, sink)
+                        let mut t = Targets::Mark { bits: targets, outside_bad: 0 };
+                        scan(base, code, s, e, &mut sink, st, se, &mut t, decoding, stop);
+                        let Targets::Mark { outside_bad, .. } = t else { unreachable!("the first pass marks") };
+                        (outside_bad, sink)
                     })
                 })
                 .collect();
@@ -1134,22 +1195,62 @@ fn check_code(
         })
     };
     // Stopped (the scans may have ended early): rejected without a word on the code.
-    if stop.is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
+    let stopped = || stop.is_some_and(|f| f.load(Ordering::SeqCst));
+    if stopped() {
         out.push(Rule::C1, base, &[], "", "verification stopped before its end (the caller's time ran out)".into());
         return;
     }
-    let mut branches = Vec::with_capacity(scans.len());
-    for (br, sink) in scans {
-        branches.push(br);
+    let mut outside_bad = 0;
+    for (n, sink) in scans {
+        outside_bad += n;
         out.absorb(sink);
     }
-    check_branches(base, code, &starts, &second, branches.iter().flatten(), out);
+    // C7 for in-region targets, a word at a time: a target must be an instruction start
+    // and not the second half of a pseudo-instruction.
+    let bad = Bits(
+        targets
+            .into_iter()
+            .zip(starts.0.iter().zip(&second.0))
+            .map(|(t, (&st, &se))| t.into_inner() & (!st | se))
+            .collect(),
+    );
+    if outside_bad == 0 && bad.0.iter().all(|&w| w == 0) {
+        return;
+    }
+    // Some target fails: a second pass finds the failing branches, in order. Its own
+    // findings on C2-C9 are the first pass's again and are dropped.
+    let cap = opts.max_violations;
+    let find = |s: usize, e: usize| {
+        let mut t = Targets::Find { bad: &bad, found: Vec::new(), count: 0, cap };
+        let none = || BitsMut { w: &mut [], from: s };
+        scan(base, code, s, e, &mut Sink::new(Options { max_violations: 0 }), none(), none(), &mut t, decoding, stop);
+        let Targets::Find { found, count, .. } = t else { unreachable!("the second pass finds") };
+        (found, count)
+    };
+    let finds: Vec<(Vec<Branch>, usize)> = if ranges.len() == 1 {
+        vec![find(0, len)]
+    } else {
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = ranges.iter().map(|&(s, e)| sc.spawn(move || find(s, e))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        })
+    };
+    if stopped() {
+        out.push(Rule::C1, base, &[], "", "verification stopped before its end (the caller's time ran out)".into());
+        return;
+    }
+    let mut unlisted = 0;
+    for (found, count) in &finds {
+        unlisted += count - found.len();
+    }
+    check_branches(base, code, &starts, &second, finds.iter().flat_map(|(f, _)| f), out);
+    out.count += unlisted;
 }
 
 /// Decodes and checks [start, end) of `code` (both bundle boundaries): C2-C6, C8, C9;
 /// marks instruction starts and second halves of pseudo-instructions in `starts` and
-/// `second` (the range's words of the region's bitmaps), and returns the direct
-/// branches, (offset, target, length), for C7.
+/// `second` (the range's words of the region's bitmaps), and hands every direct branch
+/// to `targets` (C7).
 #[allow(clippy::too_many_arguments)]
 fn scan(
     base: u64,
@@ -1159,26 +1260,26 @@ fn scan(
     out: &mut Sink,
     mut starts: BitsMut<'_>,
     mut second: BitsMut<'_>,
+    targets: &mut Targets<'_>,
     decoding: Decoding,
-    stop: Option<&std::sync::atomic::AtomicBool>,
-) -> Branches {
+    stop: Option<&AtomicBool>,
+) {
     let len = code.len();
     let mut steps = 0u32;
     let mut stopped = false;
-    let mut branches: Vec<(usize, u64, u8)> = Vec::new();
     let mut decoder = Decoder::with_ip(64, code, base, DecoderOptions::NONE);
     let mut ins = iced_x86::Instruction::default();
     let mut info = InstructionInfoFactory::new();
     let mut prev = Prev::None;
     if start > 0 && !resync(&mut decoder, base, start) {
-        return branches;
+        return;
     }
 
     let b = form::BUNDLE as usize;
     while decoder.can_decode() && decoder.position() < end {
         // A caller's stop flag, looked at every 4096 steps (check_code then rejects).
         steps = steps.wrapping_add(1);
-        if steps.is_multiple_of(4096) && stop.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+        if steps.is_multiple_of(4096) && stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
             break;
         }
         let pos = decoder.position();
@@ -1207,7 +1308,7 @@ fn scan(
                     Fast::Plain(len) => usize::from(len),
                     Fast::Branch { len, rel } => {
                         let next = base.wrapping_add((p + usize::from(len)) as u64);
-                        branches.push((p, next.wrapping_add(rel as u64), len));
+                        targets.branch(base, code.len(), p, next.wrapping_add(rel as u64), len);
                         usize::from(len)
                     }
                 };
@@ -1219,7 +1320,7 @@ fn scan(
                 // The stop flag, here too: a long run of fast forms never returns to
                 // the outer loop's look at it.
                 steps = steps.wrapping_add(1);
-                if steps.is_multiple_of(4096) && stop.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+                if steps.is_multiple_of(4096) && stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
                     stopped = true;
                     break;
                 }
@@ -1453,7 +1554,7 @@ fn scan(
         match fc {
             FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch | FlowControl::Call => {
                 if ins.op0_kind() == OpKind::NearBranch64 {
-                    branches.push((pos, ins.near_branch_target(), ilen as u8));
+                    targets.branch(base, len, pos, ins.near_branch_target(), ilen as u8);
                 } else {
                     out.push(Rule::C3, addr, raw, &mtext(), "branch that is not a near relative branch".into());
                 }
@@ -1537,8 +1638,6 @@ fn scan(
         }
         prev = if pos + ilen == bundle_end { Prev::None } else { this };
     }
-
-    branches
 }
 
 /// C7: every direct branch lands on a valid target.
@@ -1547,7 +1646,7 @@ fn check_branches<'b>(
     code: &[u8],
     starts: &Bits,
     second: &Bits,
-    branches: impl Iterator<Item = &'b (usize, u64, u8)>,
+    branches: impl Iterator<Item = &'b Branch>,
     out: &mut Sink,
 ) {
     let len = code.len();
@@ -1594,6 +1693,7 @@ fn operand_regs(b: Register, x: Register) -> String {
 pub(crate) fn scan_bitmaps(base: u64, code: &[u8], decoding: Decoding) -> (Vec<u64>, Vec<u64>) {
     let mut out = Sink::new(Options::default());
     let (mut st, mut se) = (Bits::new(code.len()), Bits::new(code.len()));
+    let targets: Vec<AtomicU64> = (0..code.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
     scan(
         base,
         code,
@@ -1602,6 +1702,7 @@ pub(crate) fn scan_bitmaps(base: u64, code: &[u8], decoding: Decoding) -> (Vec<u
         &mut out,
         BitsMut { w: &mut st.0, from: 0 },
         BitsMut { w: &mut se.0, from: 0 },
+        &mut Targets::Mark { bits: &targets, outside_bad: 0 },
         decoding,
         None,
     );

@@ -1188,6 +1188,7 @@ fn a_stop_is_seen_inside_long_runs_of_fast_forms() {
         &mut out,
         view(&mut st.0),
         view(&mut se.0),
+        &mut Targets::Mark { bits: &[], outside_bad: 0 },
         Decoding::Fast,
         Some(&stop),
     );
@@ -1195,4 +1196,53 @@ fn a_stop_is_seen_inside_long_runs_of_fast_forms() {
     assert!(marked > 0 && marked < 1 << 20, "scanned {marked} instructions with the stop flag set");
     let r = verify_region_until(form::CODE_START, &code, RegionKind::Jail, Options::default(), &stop).unwrap_err();
     assert!(r.violations[0].reason.contains("stopped"));
+}
+
+#[test]
+fn c7_failures_are_found_in_order_and_counted_beyond_the_limit() {
+    // C7 is checked after the scans (from a bitmap of targets, with a second pass that
+    // finds the failing branches only when there are some). The report must not depend on
+    // that: the other rules' violations first, then C7's in the branches' order, up to the
+    // limit, and every violation counted, on any number of threads.
+    let base = form::CODE_START + (64 << 20);
+    let bundles = 3 * PARALLEL_MIN / 32;
+    let mut code = vec![0x90u8; bundles * 32];
+    let (mut others, mut c7) = (0, Vec::new());
+    for k in 0..bundles {
+        let at = k * 32;
+        if k % 3 == 0 {
+            code[at] = 0x06; // invalid in 64-bit mode: C2
+            others += 1;
+        } else if k % 5 == 0 {
+            code[at..at + 2].copy_from_slice(&[0xEB, 0xFF]); // jmp .+1: into itself
+            c7.push(base + at as u64);
+        } else if k % 7 == 0 {
+            // jmp to an unaligned address below the region: outside it, not a bundle start
+            let rel = (form::CODE_START as i64 + 3 - (base + at as u64 + 5) as i64) as i32;
+            code[at] = 0xE9;
+            code[at + 1..at + 5].copy_from_slice(&rel.to_le_bytes());
+            c7.push(base + at as u64);
+        }
+    }
+    let opts = Options { max_violations: others + 5 };
+    for threads in [1, 2, 3, 8] {
+        let e = verify_region_parallel(base, &code, RegionKind::Jail, opts, threads).unwrap_err();
+        assert_eq!(e.violation_count, others + c7.len(), "{threads} threads");
+        assert_eq!(e.violations.len(), others + 5, "{threads} threads");
+        let kept: Vec<u64> = e.violations.iter().filter(|v| v.rule == Rule::C7).map(|v| v.addr).collect();
+        assert_eq!(kept, c7[..5], "{threads} threads: the first five C7 failures");
+        assert!(e.violations.iter().filter(|v| v.rule == Rule::C7).any(|v| v.reason.contains("outside the code")));
+        assert!(e
+            .violations
+            .iter()
+            .filter(|v| v.rule == Rule::C7)
+            .any(|v| v.reason.contains("not an instruction start")));
+    }
+    // Without a limit, every one of them, and the same on many threads.
+    let all = Options { max_violations: usize::MAX };
+    let one = verify_region_parallel(base, &code, RegionKind::Jail, all, 1).unwrap_err();
+    let kept: Vec<u64> = one.violations.iter().filter(|v| v.rule == Rule::C7).map(|v| v.addr).collect();
+    assert_eq!(kept, c7);
+    let many = verify_region_parallel(base, &code, RegionKind::Jail, all, 4).unwrap_err();
+    assert_eq!(one.violations, many.violations);
 }

@@ -6,6 +6,8 @@
 //! - [`props`]: proptest properties of the verifier on random and mutated inputs: it never
 //!   panics, whatever it accepts passes the independent oracle (`zvcore::oracle`), and
 //!   forbidden instructions planted in valid code are rejected with the right rule.
+//! - [`memory`]: what verifying hostile code costs in memory (a counting allocator).
 
 mod fuzz_replay;
+mod memory;
 mod props;
