@@ -284,6 +284,61 @@ fn section_symbols<'a>(res: &Resolved<'a>) -> SectionSymbols<'a> {
         .collect()
 }
 
+/// What the relocations of the data sections say before any code is decoded: the GOT
+/// slots they name, in order, and the code addresses they take (code section, input
+/// offset), which must be indirect-branch targets.
+struct DataTargets {
+    got: Vec<GotSlot>,
+    targets: Vec<(usize, u32)>,
+}
+
+fn data_targets(res: &Resolved<'_>, code_of: &(dyn Fn(u32, u32) -> Option<usize> + Sync)) -> Result<DataTargets> {
+    let mut out = DataTargets { got: Vec::new(), targets: Vec::new() };
+    for (oi, o) in res.objects.iter().enumerate() {
+        for s in &o.sections {
+            if s.discarded || matches!(s.class, Class::Code | Class::Drop | Class::Debug) {
+                continue;
+            }
+            for r in &s.relocs {
+                let def = res.def(oi as u32, r.sym);
+                if let Some(tp) = relocate::got_kind(r.r_type) {
+                    out.got.push(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
+                }
+                if let Def::Section { obj: o2, sec: s2, value } = def {
+                    if let Some(k) = code_of(o2, s2) {
+                        if is_pcrel(r.r_type) {
+                            // Name the function the data points into (a PIC jump table's
+                            // dispatching function), not only the section.
+                            let (o2r, s2r) =
+                                (&res.objects[o2 as usize], &res.objects[o2 as usize].sections[s2 as usize]);
+                            let into =
+                                crate::resolve::enclosing_function(o2r, s2r, value.wrapping_add(r.addend as u64))
+                                    .map_or(String::new(), |(f, _)| format!(" (it points into function {f})"));
+                            return Err(LinkError::UnsupportedRelocation {
+                                at: Location {
+                                    object: o.name.clone(),
+                                    section: s.name.to_string(),
+                                    offset: r.offset,
+                                    function: crate::resolve::enclosing_function(o, s, r.offset),
+                                    in_data: true,
+                                },
+                                kind: relocate::reloc_name(r.r_type),
+                                symbol: s2r.name.to_string(),
+                                hint: format!(
+                                    "a PC-relative reference from data into code{into}, as in a PIC jump table, cannot be \
+                                     rewritten; compile with -fno-pic (zvcc does)"
+                                ),
+                            });
+                        }
+                        out.targets.push((k, value.wrapping_add(r.addend as u64) as u32));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn is_pcrel(t: u32) -> bool {
     matches!(t, elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 | elf::R_X86_64_PC64 | elf::R_X86_64_PC16 | elf::R_X86_64_PC8)
 }
@@ -328,10 +383,15 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
             }
         })
         .collect();
-    // Every section's errors, not only the first's.
-    let decoded: Vec<Decoded> = LinkError::collect(ctxs.par_iter().map(rewrite::decode).collect::<Vec<Result<_>>>())?;
+    // Every section's errors, not only the first's. The relocations of the data sections
+    // (which code addresses they take) need no decoding: read while the code decodes.
+    let (decoded, from_data) = rayon::join(
+        || LinkError::collect(ctxs.par_iter().map(rewrite::decode).collect::<Vec<Result<_>>>()),
+        || data_targets(res, &code_of),
+    );
+    let decoded: Vec<Decoded> = decoded?;
+    let from_data = from_data?;
     let t_dec = t1.elapsed().as_secs_f64() * 1e3;
-
     // Indirect-branch targets: symbols, and every code address a relocation takes.
     let mut align: Vec<Vec<u32>> = ctxs.iter().map(|c| c.symbols.iter().map(|&(o, _)| o as u32).collect()).collect();
     let mut got: Vec<GotSlot> = Vec::new();
@@ -368,47 +428,11 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         }
         align[ci].extend(d.local_address_targets());
     }
-    for (oi, o) in res.objects.iter().enumerate() {
-        for s in &o.sections {
-            if s.discarded || matches!(s.class, Class::Code | Class::Drop | Class::Debug) {
-                continue;
-            }
-            for r in &s.relocs {
-                let def = res.def(oi as u32, r.sym);
-                if let Some(tp) = relocate::got_kind(r.r_type) {
-                    add_got(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
-                }
-                if let Def::Section { obj: o2, sec: s2, value } = def {
-                    if let Some(k) = code_of(o2, s2) {
-                        if is_pcrel(r.r_type) {
-                            // Name the function the data points into (a PIC jump table's
-                            // dispatching function), not only the section.
-                            let (o2r, s2r) =
-                                (&res.objects[o2 as usize], &res.objects[o2 as usize].sections[s2 as usize]);
-                            let into =
-                                crate::resolve::enclosing_function(o2r, s2r, value.wrapping_add(r.addend as u64))
-                                    .map_or(String::new(), |(f, _)| format!(" (it points into function {f})"));
-                            return Err(LinkError::UnsupportedRelocation {
-                                at: Location {
-                                    object: o.name.clone(),
-                                    section: s.name.to_string(),
-                                    offset: r.offset,
-                                    function: crate::resolve::enclosing_function(o, s, r.offset),
-                                    in_data: true,
-                                },
-                                kind: relocate::reloc_name(r.r_type),
-                                symbol: s2r.name.to_string(),
-                                hint: format!(
-                                    "a PC-relative reference from data into code{into}, as in a PIC jump table, cannot be \
-                                     rewritten; compile with -fno-pic (zvcc does)"
-                                ),
-                            });
-                        }
-                        align[k].push(value.wrapping_add(r.addend as u64) as u32);
-                    }
-                }
-            }
-        }
+    for slot in from_data.got {
+        add_got(slot);
+    }
+    for (k, at) in from_data.targets {
+        align[k].push(at);
     }
     for a in &mut align {
         a.sort_unstable();
