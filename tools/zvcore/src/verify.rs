@@ -1200,11 +1200,7 @@ fn check_code(
         out.push(Rule::C1, base, &[], "", "verification stopped before its end (the caller's time ran out)".into());
         return;
     }
-    let mut outside_bad = 0;
-    for (n, sink) in scans {
-        outside_bad += n;
-        out.absorb(sink);
-    }
+    let outside_bad: usize = scans.iter().map(|(n, _)| n).sum();
     // C7 for in-region targets, a word at a time: a target must be an instruction start
     // and not the second half of a pseudo-instruction.
     let bad = Bits(
@@ -1214,7 +1210,9 @@ fn check_code(
             .map(|(t, (&st, &se))| t.into_inner() & (!st | se))
             .collect(),
     );
-    if outside_bad == 0 && bad.0.iter().all(|&w| w == 0) {
+    let bad_targets: usize = bad.0.iter().map(|w| w.count_ones() as usize).sum();
+    if outside_bad == 0 && bad_targets == 0 {
+        scans.into_iter().for_each(|(_, sink)| out.absorb(sink));
         return;
     }
     // Some target fails: a second pass finds the failing branches, in order. Its own
@@ -1235,14 +1233,29 @@ fn check_code(
             handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
         })
     };
+    // Stopped during the second pass: rejected without a word on the code, as above.
     if stopped() {
         out.push(Rule::C1, base, &[], "", "verification stopped before its end (the caller's time ran out)".into());
         return;
     }
-    let mut unlisted = 0;
-    for (found, count) in &finds {
-        unlisted += count - found.len();
+    scans.into_iter().for_each(|(_, sink)| out.absorb(sink));
+    let found: usize = finds.iter().map(|(_, count)| count).sum();
+    // Every failing target is the target of at least one branch the second pass meets
+    // again, and every failing out-of-region branch is met again: fewer means the passes
+    // disagree, and the region is rejected (fail closed) rather than trusted.
+    if found < outside_bad + bad_targets {
+        out.push(
+            Rule::C7,
+            base,
+            &[],
+            "",
+            format!(
+                "internal error: {} failing branch targets found, {found} failing branches found again",
+                outside_bad + bad_targets
+            ),
+        );
     }
+    let unlisted: usize = finds.iter().map(|(f, count)| count - f.len()).sum();
     check_branches(base, code, &starts, &second, finds.iter().flat_map(|(f, _)| f), out);
     out.count += unlisted;
 }
