@@ -196,6 +196,11 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
     let mut channels: Vec<ChannelSpec> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
+        // A NUL byte would end the C string the guest reads: an alias `/dev/a\0x` showed
+        // as `/dev/a`, so two channels could look alike (image manifests refuse it too).
+        if raw.contains('\0') {
+            return Err(err(n, "contains a NUL byte (a manifest is text)"));
+        }
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -330,6 +335,10 @@ Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
             ("Channel = a, /dev/stdin, 0, 0, 1, 1, 1, 1", 10, "given twice"),
             ("Timeout = 3", 10, "given twice"),
             ("just words", 10, "not `Key = value`"),
+            // QA finding: an alias with a NUL byte reached the guest cut at the NUL.
+            ("Channel = a, /dev/a\0x, 0, 0, 1, 1, 1, 1", 10, "NUL byte"),
+            ("Channel = a\0b, /dev/a, 0, 0, 1, 1, 1, 1", 10, "NUL byte"),
+            ("# a comment \0", 10, "NUL byte"),
         ];
         for (extra, line, msg) in cases {
             let text = format!("{GOOD}{extra}\n");
