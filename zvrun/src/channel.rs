@@ -129,6 +129,15 @@ impl Channel {
             meta = file.metadata().map_err(what)?;
         }
         let ft = meta.file_type();
+        // A directory opens read-only, but no Read of it can succeed: refused here, before
+        // the guest runs, rather than ending the session at its first Read (a QA finding).
+        if ft.is_dir() {
+            return Err(ChannelError(format!(
+                "channel {} ({}): is a directory; a channel's source is a file, a character device, a FIFO or a \
+                 standard stream",
+                spec.alias, spec.uri
+            )));
+        }
         let source = if ft.is_file() {
             SourceKind::File
         } else if ft.is_char_device() {
