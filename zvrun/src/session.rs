@@ -371,7 +371,14 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
     for spec in &channels {
         let opened = match (spec.uri.strip_prefix("image:"), &cfg.image) {
             (Some(member), Some(img)) => match img.members.get(member) {
-                Some(&(off, size)) => Channel::open_window(spec, &img.path, off, size),
+                Some(&(off, size)) => match &img.file {
+                    Some(f) => Channel::open_window(spec, f.clone(), off, size),
+                    None => std::fs::File::open(&img.path)
+                        .map_err(|e| {
+                            crate::channel::ChannelError(format!("channel {} ({}): {e}", spec.alias, img.path.display()))
+                        })
+                        .and_then(|f| Channel::open_window(spec, std::sync::Arc::new(f), off, size)),
+                },
                 None => {
                     Err(crate::channel::ChannelError(format!("channel {}: `{member}` is not in the image", spec.alias)))
                 }
