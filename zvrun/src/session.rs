@@ -375,7 +375,11 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
                     Some(f) => Channel::open_window(spec, f.clone(), off, size),
                     None => std::fs::File::open(&img.path)
                         .map_err(|e| {
-                            crate::channel::ChannelError(format!("channel {} ({}): {e}", spec.alias, img.path.display()))
+                            crate::channel::ChannelError(format!(
+                                "channel {} ({}): {e}",
+                                spec.alias,
+                                img.path.display()
+                            ))
                         })
                         .and_then(|f| Channel::open_window(spec, std::sync::Arc::new(f), off, size)),
                 },
