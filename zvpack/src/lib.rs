@@ -40,6 +40,22 @@ impl std::fmt::Display for PackError {
     }
 }
 
+/// A byte count with an optional K, M or G suffix (binary: `64M` is 64 MiB), spelled as
+/// zvrun's `--memory` spells it, so the same value works for both commands.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, shift) = match t.as_bytes().last() {
+        Some(b'K' | b'k') => (&t[..t.len() - 1], 10),
+        Some(b'M' | b'm') => (&t[..t.len() - 1], 20),
+        Some(b'G' | b'g') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("`{s}` is not a byte count (digits, then optionally K, M or G)"))
+}
+
 /// Parses a channel option: `alias=source[,type[,gets,get_size,puts,put_size]]` where
 /// source is stdin, stdout, stderr, none, host:PATH or image:PATH.
 pub fn parse_channel(s: &str) -> Result<ImageChannel, String> {

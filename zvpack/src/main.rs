@@ -32,8 +32,8 @@ enum Cmd {
         /// Path of the nexe inside the image (default: its file name).
         #[arg(long)]
         name: Option<String>,
-        /// Memory limit in bytes.
-        #[arg(long)]
+        /// Memory limit in bytes (suffixes K, M, G, as zvrun's --memory).
+        #[arg(long, value_parser = zvpack::parse_bytes)]
         memory: Option<u64>,
         /// Timeout in seconds.
         #[arg(long)]

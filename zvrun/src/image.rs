@@ -22,11 +22,13 @@ pub enum Opened {
 /// Opens the program at `path` and tells an image (a tar) from a nexe. Only regular
 /// files are looked into: peeking at a pipe would consume what the nexe reader needs,
 /// and an image needs random access anyway. The open file is kept for reading the
-/// program (one open at start-up; the nexe reader seeks back to its start).
+/// program (one open at start-up; the nexe reader seeks back to its start). The open is
+/// one the timeout and the termination signals end (a FIFO that no writer opens would
+/// otherwise keep zvrun waiting past `--timeout`: std's open retries for ever).
 pub fn open_program(path: &Path) -> Opened {
     use std::io::Read;
     let mut head = [0u8; 512];
-    let Ok(f) = std::fs::File::open(path) else { return Opened::Nexe(None) };
+    let Ok(f) = crate::sys::open_stoppable(path, true, false, false) else { return Opened::Nexe(None) };
     let regular = f.metadata().is_ok_and(|m| m.file_type().is_file());
     // A file cut short inside its first header still counts (the image reader then
     // says it is truncated).

@@ -114,16 +114,39 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         Err(e) if partial.report.is_none() => fail(&e),
         Err(e) => (partial, Some(e)),
     };
+    // The timeout and the termination signals cover everything from here (RUNTIME.md
+    // section 6, docs/zvrun.md: the whole session): the report file, the manifest and the
+    // program may be FIFOs whose other end never comes (a QA finding: `--timeout 1` with a
+    // program or manifest FIFO nobody wrote waited for good, and SIGTERM left no report).
+    let t0 = cli.report.is_some().then(std::time::Instant::now);
+    if let Err(e) = zvrun::sys::install_signal_handlers() {
+        fail(&format!("cannot install signal handlers: {e}"));
+    }
+    if let Some(t) = cli.timeout.filter(|_| usage_error.is_none()) {
+        zvrun::sys::arm_timeout(t);
+    }
     // The report destination is opened first (and before the session: no opens after
     // lock-down), so that a session refused for its configuration (a bad manifest,
     // channel or option) still gets its report.
-    let mut report_file = cli
-        .report_file
-        .as_ref()
-        .map(|p| std::fs::File::create(p).unwrap_or_else(|e| fail(&format!("cannot create report file {p}: {e}"))));
+    let mut report_file = cli.report_file.as_ref().map(|p| {
+        create_report_file(p).unwrap_or_else(|e| {
+            let msg = format!("cannot create report file {p}: {e}");
+            // Stopped while waiting for a reader of a FIFO: the stop's status, no report.
+            let outcome = Outcome::refused(msg.clone());
+            if matches!(outcome.ending, Ending::Error(_)) {
+                fail(&msg);
+            }
+            say(format_args!("{}", report::describe(&outcome)));
+            end(&outcome)
+        })
+    });
     let outcome = match usage_error.map_or_else(|| config(&cli), Err) {
         Ok(cfg) => session::run(&cfg),
-        Err(msg) => Outcome::error(msg),
+        Err(msg) => {
+            let mut out = Outcome::refused(msg);
+            out.seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            out
+        }
     };
     // When the guest left a partial line in the file zvrun's stderr writes to, zvrun's
     // first output there starts on a new line (docs/zvrun.md, "Exit status").
@@ -151,13 +174,28 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
             say(format_args!("cannot write the report: {e}"));
         }
     }
-    // Everything zvrun writes is written: channels were flushed and closed by the
-    // session, stderr and the report file are unbuffered. Rust's exit would first set up
-    // its stdout buffer only to flush it (~10 us of a hello session).
+    end(&outcome)
+}
+
+/// Ends zvrun with the session's status: everything zvrun writes is written (channels
+/// were flushed and closed by the session, stderr and the report file are unbuffered).
+/// Rust's exit would first set up its stdout buffer only to flush it (~10 us of a hello
+/// session). After a termination signal zvrun dies of it.
+fn end(outcome: &Outcome) -> ! {
     if let Ending::Killed(sig) = outcome.ending {
         zvrun::sys::die_of(sig)
     }
     zvrun::sys::exit_now(outcome.exit_status())
+}
+
+/// Creates (or truncates) the report file, in a way the timeout and the termination
+/// signals interrupt (a FIFO with no reader blocks the open; std's open retries for ever).
+fn create_report_file(p: &str) -> std::io::Result<std::fs::File> {
+    let f = zvrun::sys::open_stoppable(std::path::Path::new(p), false, true, true)?;
+    if f.metadata()?.file_type().is_file() {
+        f.set_len(0)?;
+    }
+    Ok(f)
 }
 
 /// The session the command line describes; an error says what is wrong (status 125).
@@ -174,6 +212,8 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
     let channel_args: Vec<ChannelArg> = cli.channels.iter().map(|c| parse_channel(c)).collect::<Result<_, _>>()?;
     let (image, program_file) = match (&cli.manifest, cli.rest.first()) {
         (None, Some(p)) => match zvrun::image::open_program(std::path::Path::new(p)) {
+            // The open was cut short by the timeout or a termination signal.
+            _ if zvrun::sys::stopping() => return Err(format!("cannot open program {}", p.to_string_lossy())),
             Opened::Image(f) => (Some((p.clone(), f)), None),
             // A name that is not UTF-8 cannot be opened again later by its (lossy) text:
             // its open error is reported here.
@@ -215,7 +255,14 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
         };
         let mut args = cli.rest.clone();
         if let Some(path) = &cli.manifest {
-            let bytes = std::fs::read(path).map_err(|e| format!("cannot read manifest {path}: {e}"))?;
+            // At most one byte more than a manifest may hold (`/dev/zero` is no manifest),
+            // from a file, a FIFO or `<(generator)` alike.
+            let limit = manifest::MAX_MANIFEST_BYTES as u64;
+            let bytes = session::read_small_file(std::path::Path::new(path), limit)
+                .map_err(|e| format!("cannot read manifest {path}: {e}"))?;
+            if bytes.len() as u64 > limit {
+                return Err(format!("{path}: manifest: larger than {limit} bytes"));
+            }
             let text = manifest_text(bytes).map_err(|e| format!("{path}: {e}"))?;
             let m = manifest::parse_zerovm(&text).map_err(|e| format!("{path}: {e}"))?;
             if let Some((line, _)) = &m.job {

@@ -157,6 +157,18 @@ impl Outcome {
         }
     }
 
+    /// A session that could not start (status 125), or, when the timeout or a
+    /// termination signal cut short what it was doing (reading the manifest, opening the
+    /// program or the report file: FIFOs that block), one that ended as that stop
+    /// (124, or the signal).
+    pub fn refused(msg: String) -> Outcome {
+        let mut out = Outcome::error(msg);
+        if let Some(reason) = sys::stop_reason() {
+            out.ending = stopped(reason);
+        }
+        out
+    }
+
     /// zvrun's exit status (RUNTIME.md section 6).
     pub fn exit_status(&self) -> i32 {
         match &self.ending {
@@ -359,7 +371,18 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
     for spec in &channels {
         let opened = match (spec.uri.strip_prefix("image:"), &cfg.image) {
             (Some(member), Some(img)) => match img.members.get(member) {
-                Some(&(off, size)) => Channel::open_window(spec, &img.path, off, size),
+                Some(&(off, size)) => match &img.file {
+                    Some(f) => Channel::open_window(spec, f.clone(), off, size),
+                    None => std::fs::File::open(&img.path)
+                        .map_err(|e| {
+                            crate::channel::ChannelError(format!(
+                                "channel {} ({}): {e}",
+                                spec.alias,
+                                img.path.display()
+                            ))
+                        })
+                        .and_then(|f| Channel::open_window(spec, std::sync::Arc::new(f), off, size)),
+                },
                 None => {
                     Err(crate::channel::ChannelError(format!("channel {}: `{member}` is not in the image", spec.alias)))
                 }
@@ -526,9 +549,29 @@ pub fn read_loaded_prefix(f: &std::fs::File, off: u64, size: u64, regular: bool)
 /// it for ever: a writer that stalls would keep zvrun past `--timeout`, and SIGTERM would
 /// not end it).
 fn read_stream(f: &std::fs::File) -> std::io::Result<Vec<u8>> {
+    let buf = read_at_most(f, MAX_STREAMED_NEXE)?;
+    if buf.len() as u64 > MAX_STREAMED_NEXE {
+        return Err(std::io::Error::other(format!(
+            "a nexe read from a stream is limited to {MAX_STREAMED_NEXE} bytes"
+        )));
+    }
+    Ok(buf)
+}
+
+/// Reads a small file that may be a FIFO or a device (a manifest: `--manifest
+/// <(generate)`), at most `limit` + 1 bytes (so a caller sees that it is too large; std's
+/// `fs::read` of `/dev/zero` grew until memory ran out), opening and reading it so that
+/// the timeout and the termination signals end a wait for a writer.
+pub fn read_small_file(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    read_at_most(&sys::open_stoppable(path, true, false, false)?, limit)
+}
+
+/// Reads `f` to its end or past `limit` bytes (at most `limit` + 1), stopping when the
+/// session is stopping.
+fn read_at_most(f: &std::fs::File, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut buf = Vec::new();
-    let mut src = f.take(MAX_STREAMED_NEXE + 1);
+    let mut src = f.take(limit + 1);
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         match src.read(&mut chunk) {
@@ -537,11 +580,6 @@ fn read_stream(f: &std::fs::File) -> std::io::Result<Vec<u8>> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted && !sys::stopping() => {}
             Err(e) => return Err(e),
         }
-    }
-    if buf.len() as u64 > MAX_STREAMED_NEXE {
-        return Err(std::io::Error::other(format!(
-            "a nexe read from a stream is limited to {MAX_STREAMED_NEXE} bytes"
-        )));
     }
     Ok(buf)
 }

@@ -910,8 +910,20 @@ static ALT: AltStack = AltStack(std::cell::UnsafeCell::new([0; ALT_STACK]));
 
 /// Installs the fault, timer and termination handlers on an alternate stack (the guest's
 /// stack is guest memory and never used by the host). A termination signal that zvrun
-/// was started with ignored (`nohup`, a shell's background job) stays ignored.
+/// was started with ignored (`nohup`, a shell's background job) stays ignored. Only the
+/// first call installs them (zvrun's `main` installs them before it reads the manifest,
+/// the session again for library users); later calls do nothing.
 pub fn install_signal_handlers() -> io::Result<()> {
+    static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if INSTALLED.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    install_signal_handlers_now()?;
+    INSTALLED.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+fn install_signal_handlers_now() -> io::Result<()> {
     let ss = libc::stack_t { ss_sp: ALT.0.get().cast::<libc::c_void>(), ss_flags: 0, ss_size: ALT_STACK };
     // SAFETY: the stack is a static, so it lives as long as the process.
     if unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } != 0 {
@@ -963,14 +975,22 @@ fn arm_timer_ms(ms: u64) {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
 }
 
-/// Starts the wall-clock timeout.
+/// Set once the wall-clock timeout is running ([`arm_timeout`]).
+static TIMEOUT_ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts the wall-clock timeout, unless it is running already: zvrun's `main` starts a
+/// `--timeout` before it reads the manifest and opens the program (FIFOs that may block),
+/// and the session, which arms it again, must not restart it.
 pub fn arm_timeout(seconds: u64) {
-    arm_timer_ms(seconds.saturating_mul(1000));
+    if !TIMEOUT_ARMED.swap(true, Ordering::SeqCst) {
+        arm_timer_ms(seconds.saturating_mul(1000));
+    }
 }
 
 /// Stops the timeout.
 pub fn disarm_timeout() {
     arm_timer_ms(0);
+    TIMEOUT_ARMED.store(false, Ordering::SeqCst);
 }
 
 /// Whether the ymm registers exist (and must be zeroed with `vzeroall`): 0 not known

@@ -181,11 +181,49 @@ fn mentions_manifest(bytes: &[u8]) -> bool {
     bytes.windows(name.len()).any(|w| w == name)
 }
 
-/// Whether the tar `file` might hold a member named `manifest.json` (and so be an image
-/// that zvrun would run). `false` only when a walk over its headers, made as the tar
-/// reader makes it, meets no header or PAX / GNU long-name record that mentions the name;
-/// anything unexpected (a bad checksum, a number field it might read differently, a PAX
-/// `size`, a truncated header, a read error) answers `true`.
+/// Whether a path from a tar header (`bytes`, up to a NUL) may be the image's manifest
+/// as the image reader finds it: its last component is `manifest.json` and any before it
+/// are empty or `.` (`./manifest.json`, as `tar -C dir -cf app.tar .` writes it). A
+/// `manifest.json` in a directory (`ext/manifest.json`, a browser extension's sources) is
+/// another file: an image's manifest lies at its root.
+fn may_be_root_manifest(bytes: &[u8]) -> bool {
+    let path = &bytes[..bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len())];
+    let mut parts: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+    while parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop();
+    }
+    let name = zvcore::image::MANIFEST_NAME.as_bytes();
+    parts.split_last().is_some_and(|(last, dirs)| *last == name && dirs.iter().all(|d| d.is_empty() || *d == b"."))
+}
+
+/// Whether a plain tar header (not a PAX or GNU extension record) may name the image's
+/// manifest: its path, the ustar prefix and name joined as the tar reader joins them, is
+/// [`may_be_root_manifest`], or the name appears anywhere else in the header (its link
+/// name, other fields: answered `true`, to be safe).
+fn header_may_name_manifest(h: &[u8]) -> bool {
+    // The ustar magic and version, as the tar reader requires before it reads a prefix.
+    let ustar = h.get(257..263) == Some(&b"ustar\0"[..]) && h.get(263..265) == Some(&b"00"[..]);
+    let mut rest = h.to_vec();
+    rest[..100].fill(0);
+    if ustar {
+        rest[345..500].fill(0);
+    }
+    if mentions_manifest(&rest) {
+        return true;
+    }
+    let field = |f: &[u8]| f[..f.iter().position(|&b| b == 0).unwrap_or(f.len())].to_vec();
+    let (name, prefix) = (field(&h[..100]), if ustar { field(&h[345..500]) } else { Vec::new() });
+    let path = if prefix.is_empty() { name } else { [prefix, b"/".to_vec(), name].concat() };
+    may_be_root_manifest(&path)
+}
+
+/// Whether the tar `file` might hold a member named `manifest.json` at its root (and so
+/// be an image that zvrun would run). `false` only when a walk over its headers, made as
+/// the tar reader makes it, meets no header or PAX / GNU long-name record that may name
+/// it: a header's path that is `manifest.json` (or `./manifest.json`), a GNU long name
+/// that is, or any mention of the name elsewhere (a PAX record, a link name); anything
+/// unexpected (a bad checksum, a number field it might read differently, a PAX `size`, a
+/// truncated header, a read error) answers `true`.
 pub fn tar_may_hold_manifest(file: &File, len: u64) -> bool {
     let region = Region { file, base: 0, len };
     let mut pos = 0u64;
@@ -200,13 +238,14 @@ pub fn tar_may_hold_manifest(file: &File, len: u64) -> bool {
         if h.iter().all(|&b| b == 0) {
             return false; // the end-of-archive block
         }
-        if mentions_manifest(&h) {
+        let extension = matches!(h[156], b'x' | b'g' | b'L' | b'K');
+        if if extension { mentions_manifest(&h) } else { header_may_name_manifest(&h) } {
             return true;
         }
         let Some(size) = tar_octal(&h[124..136]).filter(|_| tar_checksum_ok(&h)) else {
             return true;
         };
-        if matches!(h[156], b'x' | b'g' | b'L' | b'K') {
+        if extension {
             if size > MAX_TAR_EXTENSION {
                 return true;
             }
@@ -214,7 +253,9 @@ pub fn tar_may_hold_manifest(file: &File, len: u64) -> bool {
                 return true;
             };
             let pax = matches!(h[156], b'x' | b'g');
-            if mentions_manifest(&data) || (pax && data.windows(5).any(|w| w == b"size=")) {
+            // A GNU long name is a path; anything else that mentions the name counts.
+            let named = if h[156] == b'L' { may_be_root_manifest(&data) } else { mentions_manifest(&data) };
+            if named || (pax && data.windows(5).any(|w| w == b"size=")) {
                 return true;
             }
         }
@@ -317,6 +358,25 @@ mod tests {
         let pax = zvcore::testgen::raw_tar(&[(b"p", b'x', b"22 path=manifest.json\n", b""), (b"x", b'0', b"", b"")]);
         let mut broken = plain.clone();
         broken[148] = b'7';
+        // QA finding: a tar holding `ext/manifest.json` (not an image: its manifest would
+        // lie at the root) was checked as an image in a walk and failed with "the image
+        // has no manifest.json".
+        let nested = zvcore::testgen::raw_tar(&[(b"ext/manifest.json", b'0', man, b""), (b"app.nexe", b'0', &n, b"")]);
+        let long_nested =
+            zvcore::testgen::raw_tar(&[(b"././@LongLink", b'L', b"ext/manifest.json", b""), (b"x", b'0', b"", b"")]);
+        let renamed = zvcore::testgen::raw_tar(&[(b"manifest.json.bak", b'0', man, b"")]);
+        let dotted = zvcore::testgen::raw_tar(&[(b"./manifest.json", b'0', man, b"")]);
+        let linked = zvcore::testgen::raw_tar(&[(b"m", b'2', b"", b"manifest.json")]);
+        // A ustar prefix: `a` + `manifest.json` is `a/manifest.json`; `.` + it is the root's.
+        let with_prefix = |prefix: &[u8]| {
+            let mut t = zvcore::testgen::raw_tar(&[(b"manifest.json", b'0', man, b"")]);
+            t[345..345 + prefix.len()].copy_from_slice(prefix);
+            t[148..156].copy_from_slice(b"        ");
+            let sum: u32 = t[..512].iter().map(|&b| u32::from(b)).sum();
+            t[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            t
+        };
+        let (in_dir, in_dot) = (with_prefix(b"a"), with_prefix(b"."));
         for (name, tar, want) in [
             ("plain", &plain, false),
             ("image", &image, true),
@@ -324,6 +384,13 @@ mod tests {
             ("long", &long, true),
             ("pax", &pax, true),
             ("broken", &broken, true),
+            ("nested", &nested, false),
+            ("long nested", &long_nested, false),
+            ("renamed", &renamed, false),
+            ("dotted", &dotted, true),
+            ("linked", &linked, true),
+            ("prefix a", &in_dir, false),
+            ("prefix .", &in_dot, true),
         ] {
             let (_d, file) = temp_file(tar);
             assert_eq!(tar_may_hold_manifest(&file, tar.len() as u64), want, "{name}");

@@ -128,14 +128,19 @@ fn walk_dir(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<WalkError>) {
             return;
         }
     };
+    // In sorted order, as documented: the files are sorted again at the end anyway, but
+    // the errors met (dangling symlinks, unreadable subdirectories) came in the order the
+    // file system lists entries, which differs between file systems and checkouts (a QA
+    // finding: `b`, `self`, `a`).
+    let mut entries = Vec::new();
     for ent in rd {
-        let ent = match ent {
-            Ok(e) => e,
-            Err(error) => {
-                errors.push(WalkError { path: dir.to_path_buf(), what: "cannot read directory", error });
-                continue;
-            }
-        };
+        match ent {
+            Ok(e) => entries.push(e),
+            Err(error) => errors.push(WalkError { path: dir.to_path_buf(), what: "cannot read directory", error }),
+        }
+    }
+    entries.sort_by_key(|e| e.file_name());
+    for ent in entries {
         let path = ent.path();
         match ent.file_type() {
             Ok(t) if t.is_dir() => walk_dir(&path, files, errors),
@@ -240,6 +245,27 @@ mod tests {
         assert!(found[0].named && found[0].path == named);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].to_string().contains("dangling: dangling symlink: "), "{}", errors[0]);
+    }
+
+    /// Errors met in a walk come in sorted order, whatever order the file system lists the
+    /// entries in.
+    #[cfg(unix)]
+    #[test]
+    fn walk_errors_come_in_sorted_order() {
+        let d = tempfile::tempdir().expect("tmp");
+        let names: Vec<String> = (0..40u32).map(|i| format!("l{:02}", (i * 17) % 40)).collect();
+        for n in &names {
+            std::os::unix::fs::symlink("/nonexistent/target", d.path().join(n)).expect("symlink");
+            std::fs::create_dir(d.path().join(format!("d{n}"))).expect("dir");
+            std::os::unix::fs::symlink("/nonexistent/target", d.path().join(format!("d{n}/x"))).expect("symlink");
+        }
+        let (_, errors) = find_files(&[d.path().to_path_buf()]);
+        let got: Vec<String> =
+            errors.iter().map(|e| e.path.strip_prefix(d.path()).unwrap().display().to_string()).collect();
+        let mut want = got.clone();
+        want.sort();
+        assert_eq!(got.len(), 80);
+        assert_eq!(got, want);
     }
 
     /// A dangling symlink named on the command line is reported as one, as in a walk (it

@@ -370,10 +370,18 @@ impl ImageManifest {
     /// What both parses accept but a session could not use: NUL bytes in arguments,
     /// environment, aliases and host paths (a C string ends there: `"A\u0000"` would
     /// become the variable `A` without `=`), and a random type on a standard stream
-    /// (zvrun reads and writes those in sequence). `create` and `check` refuse them as
-    /// zvrun would.
+    /// (zvrun reads and writes those in sequence), and a `time` past 2^63 - 1 (the
+    /// guest's `time_t` is signed: it would read the clock as a negative time; zvrun's
+    /// `--time` refuses it too). `create` and `check` refuse them as zvrun would.
     pub fn check_values(&self) -> Result<(), ImageError> {
         let nul = |what: String| Err(bad(format!("manifest.json: key `{what}`: contains a NUL byte")));
+        if self.time > i64::MAX as u64 {
+            return Err(bad(format!(
+                "manifest.json: key `time`: {} is more than {} seconds since the epoch (the guest's time_t is signed)",
+                self.time,
+                i64::MAX
+            )));
+        }
         for (i, a) in self.args.iter().flatten().enumerate() {
             if a.contains('\0') {
                 return nul(format!("args[{i}]"));
@@ -1407,6 +1415,10 @@ mod tests {
             (r#"{"version":1,"program":"../a"}"#, "key `program`"),
             (r#"{"version":1,"program":"a","memory":-1}"#, "key `memory`"),
             (r#"{"version":1,"program":"a","timeout":0}"#, "key `timeout`"),
+            // The guest read a time past 2^63 - 1 as negative (QA finding; zvrun's --time
+            // refused it already).
+            (r#"{"version":1,"program":"a","time":9223372036854775808}"#, "key `time`"),
+            (r#"{"version":1,"program":"a","time":18446744073709551615}"#, "key `time`"),
             (r#"{"version":1,"program":"a","args":[1]}"#, "key `args[0]`"),
             (r#"{"version":1,"program":"a","env":{"A=B":"c"}}"#, "key `env.A=B`"),
             (

@@ -277,3 +277,34 @@ fn options_override_the_manifest_file() {
     assert_eq!(stdout[0]["limits"]["puts"], 5);
     assert_eq!(stdout[0]["limits"]["put_size"], 500);
 }
+
+/// QA findings: `--memory` takes zvrun's spelling (K, M, G suffixes; `64M` was a clap
+/// error), and a `--time` past 2^63 - 1, which the guest's signed `time_t` would read as
+/// negative (zvrun's `--time` refuses it), makes an invalid image (status 1, naming
+/// `time`), as such a manifest.json does for `check` and zvrun.
+#[test]
+fn memory_takes_suffixes_and_a_time_past_i64_is_refused() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let img = t.path().join("app.tar");
+    for (m, bytes) in [("64M", 64u64 << 20), ("65536k", 64 << 20), ("1G", 1 << 30), ("67108864", 64 << 20)] {
+        let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--memory", m]);
+        assert_eq!(out.status.code(), Some(0), "{m}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = zvpack(&["inspect", "--json", s(&img)]);
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(j["manifest"]["memory"], bytes, "{m}");
+    }
+    for m in ["64MB", "1.5G", "-1", "", "18446744073709551615K"] {
+        let out = zvpack(&["create", "-o", s(&img), s(&nexe), &format!("--memory={m}")]);
+        assert_eq!(out.status.code(), Some(2), "{m}");
+    }
+    std::fs::remove_file(&img).expect("rm");
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--time", "9223372036854775808"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("key `time`"), "{err}");
+    assert!(!img.exists(), "an image was written");
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--time", "9223372036854775807"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -270,3 +270,19 @@ fn channels_on_proc_and_sys_are_refused() {
         assert!(out.stdout.is_empty(), "{spec}: the guest ran");
     }
 }
+
+/// A read-only channel on a directory opened, the guest ran, and its first Read ended the
+/// session with a host I/O error (QA finding): a directory is no channel source, refused
+/// before the guest runs, whatever the channel's direction.
+#[test]
+fn a_channel_on_a_directory_is_refused_before_the_guest_runs() {
+    let t = tempfile::tempdir().expect("tmp");
+    let dir = s(t.path());
+    for spec in [format!("/d={dir},0,1,1,0,0"), format!("/d={dir},1,1,1,0,0"), format!("/d={dir}")] {
+        let out = run(&["--channel", &spec, s(&program("hello"))]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{spec}: {err}");
+        assert!(err.contains("channel /d") && err.contains("directory"), "{spec}: {err}");
+        assert!(out.stdout.is_empty(), "{spec}: the guest ran");
+    }
+}

@@ -306,6 +306,51 @@ fn termination_and_the_timeout_end_blocking_work_outside_the_guests_calls() {
     assert!(r["channels"][1]["put_bytes"].as_i64().is_some_and(|n| n > 0), "{r}");
 }
 
+/// `--timeout` and the termination signals also cover what zvrun opens and reads before
+/// the session proper: a program, a manifest or a report file that is a FIFO nobody opens
+/// (QA finding: zvrun waited in the open for good, past `--timeout 1`, and SIGTERM killed
+/// it with no report). A manifest is read at most one byte past its limit (`/dev/zero`
+/// grew zvrun's memory until it ran out).
+#[test]
+fn the_timeout_and_termination_cover_opening_the_program_manifest_and_report() {
+    use std::process::Stdio;
+    let t = tempfile::tempdir().expect("tmp");
+    let fifo = t.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let rep = t.path().join("r.json");
+    let hello = program("hello");
+    let cases: [(&str, Vec<&str>); 3] = [
+        ("program", vec!["--report", "json", "--report-file", s(&rep), s(&fifo)]),
+        ("manifest", vec!["--report", "json", "--report-file", s(&rep), "--manifest", s(&fifo)]),
+        ("report file", vec!["--report", "json", "--report-file", s(&fifo), s(&hello)]),
+    ];
+    for (what, args) in &cases {
+        for (timeout, status) in [(true, 124), (false, 143)] {
+            let _ = std::fs::remove_file(&rep);
+            let mut cmd = crate::zvrun();
+            if timeout {
+                cmd.args(["--timeout", "1"]);
+            }
+            let child = cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("zvrun runs");
+            if !timeout {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                signal(&child, "TERM");
+            }
+            let st = crate::wait_or_fail(child, 20, &format!("zvrun opening a {what} FIFO nobody opens"));
+            assert_eq!(shell_status(&st), Some(status), "{what}, timeout {timeout}");
+            if *what != "report file" {
+                let r = crate::json_report(&rep);
+                assert_eq!(r["state"], if timeout { "timeout" } else { "killed" }, "{what}: {r}");
+                assert_eq!(r["status"], status, "{what}: {r}");
+            }
+        }
+    }
+    let out = crate::run(&["--manifest", "/dev/zero"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("larger than 1048576 bytes"), "{err}");
+}
+
 /// A storm of stop signals (a script sending SIGTERM, SIGINT, SIGHUP and SIGALRM in a
 /// loop) still ends the session with its report: the handlers nested without bound
 /// (SA_NODEFER) until they overflowed the alternate stack and the kernel killed zvrun
