@@ -64,7 +64,7 @@ Options:
       --time <TIME>            Fixed time the guest's clocks show, seconds since the epoch (default 0, or the image's)
       --etag                   Compute SHA-1 etags for every channel
       --report <FORMAT>        Write a report: json or zerovm
-      --report-file <FILE>     Where to write the report (default: stderr)
+      --report-file <FILE>     Where to write the report (default: stderr; alone, it asks for a JSON report)
       --no-cache               Verify the code even when the verdict cache says it was accepted before, and do
                                not record the verdict (the cache is $ZV_CACHE_DIR, else $XDG_CACHE_HOME/zv/verified,
                                else ~/.cache/zv/verified; ZV_CACHE_DIR=off also disables it)
@@ -102,6 +102,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, String
 pub fn parse_partial<I: IntoIterator<Item = OsString>>(args: I) -> (Result<Parsed, String>, Cli) {
     let mut cli = Cli::default();
     let r = parse_into(&mut cli, args);
+    // A report file asks for a report: JSON unless --report names the format (it used to
+    // leave an empty file and write nothing).
+    if cli.report_file.is_some() && cli.report.is_none() {
+        cli.report = Some("json".to_string());
+    }
     (r.map(|p| if let Parsed::Print(t) = p { Parsed::Print(t) } else { Parsed::Run(std::mem::take(&mut cli)) }), cli)
 }
 
@@ -251,6 +256,20 @@ mod tests {
         assert_eq!(c.report.as_deref(), Some("zerovm"));
         assert_eq!(c.report_file.as_deref(), Some("r.txt"));
         assert_eq!(c.rest, ["app.nexe", "--memory", "-x", "--"], "the guest's arguments are never options");
+    }
+
+    #[test]
+    fn a_report_file_alone_asks_for_a_json_report() {
+        let c = run(&["--report-file", "r.json", "app.nexe"]).unwrap();
+        assert_eq!((c.report.as_deref(), c.report_file.as_deref()), (Some("json"), Some("r.json")));
+        // Named, the format stays the one named; without a file, no report.
+        let c = run(&["--report-file", "r.txt", "--report", "zerovm", "app.nexe"]).unwrap();
+        assert_eq!(c.report.as_deref(), Some("zerovm"));
+        assert_eq!(run(&["app.nexe"]).unwrap().report, None);
+        // A usage error after it still gets its report (the partial parse has the format).
+        let (r, partial) = parse_partial(["--report-file", "r.json", "--bogus"].map(OsString::from));
+        assert!(r.is_err());
+        assert_eq!(partial.report.as_deref(), Some("json"));
     }
 
     #[test]

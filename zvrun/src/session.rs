@@ -277,7 +277,7 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
             return out;
         }
     };
-    let mut read_program = || -> std::io::Result<ProgramBytes> {
+    let mut read_program = || -> std::io::Result<(ProgramBytes, bool)> {
         let opened;
         let f = match cfg.image.as_ref().and_then(|i| i.file.as_deref()).or(cfg.program_file.as_deref()) {
             Some(f) => f,
@@ -298,9 +298,9 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
                 std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not in the image", img.program))
             })?,
         };
-        read_program(&mut mem, f, off, size, regular)
+        read_program(&mut mem, f, off, size, regular).map(|p| (p, regular))
     };
-    let program = match read_program() {
+    let (program, program_regular) = match read_program() {
         Ok(d) => d,
         Err(e) => {
             out.ending = Ending::Error(format!("cannot read program {}: {e}", cfg.program));
@@ -315,11 +315,19 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
     // An image that could not be recognised as one (from a pipe, or cut short inside its
     // first header) is a session that cannot run (125), not a nexe failing verification.
     if cfg.image.is_none() && zvcore::image::looks_like_tar(data) {
-        out.ending = Ending::Error(format!(
-            "{} is a tar image, but not a complete one in a regular file: zvrun reads images in place, so give it \
-             the image as a file (not a pipe)",
-            cfg.program
-        ));
+        out.ending = Ending::Error(if program_regular {
+            format!(
+                "{} is a tar image, not a nexe: a manifest's Program must be a nexe; run an image as \
+                 `zvrun IMAGE.tar` (its manifest.json describes the session)",
+                cfg.program
+            )
+        } else {
+            format!(
+                "{} is a tar image, but not a complete one in a regular file: zvrun reads images in place, so give \
+                 it the image as a file (not a pipe)",
+                cfg.program
+            )
+        });
         return out;
     }
     // Large code is verified on several threads. This is the only time zvrun runs more
@@ -510,6 +518,11 @@ fn read_program(
     }
     let mut page = [0u8; PAGE as usize];
     let (head, needed) = read_head(f, off, size, &mut page)?;
+    // An image named where a nexe must be (a ZeroVM manifest's Program): its first page
+    // is enough for the session to say so.
+    if zvcore::image::looks_like_tar(head) {
+        return Ok(ProgramBytes::Read(head.to_vec()));
+    }
     match staging_place(head, needed) {
         Some((bias, end)) => mem.stage(f, off, bias, end, head).map(ProgramBytes::Staged),
         None => buffer_prefix(f, off, size, head, needed).map(ProgramBytes::Read),

@@ -204,6 +204,9 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
     let mut timeout = None;
     let mut job = None;
     let mut channels: Vec<ChannelSpec> = Vec::new();
+    // A byte-order mark (editors on some systems write one) is not part of the first key:
+    // it read as "unknown key `\u{feff}Version`", the mark invisible in the message.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         // A NUL byte would end the C string the guest reads: an alias `/dev/a\0x` showed
@@ -329,6 +332,13 @@ Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
         assert_eq!(m.channels[3].kind, ChannelType::RandReadSeqWrite);
         assert!(m.channels[1].etag);
         assert!(m.channels[3].limits.readable() && !m.channels[3].limits.writable());
+        // With a byte-order mark first (a QA finding: "unknown key `\u{feff}Version`"),
+        // and with CRLF line ends: the same manifest.
+        let with_bom = format!("\u{feff}{}", GOOD.replace('\n', "\r\n"));
+        assert_eq!(parse_zerovm(&with_bom).expect("parses"), m);
+        // Only at the very start: elsewhere it is part of a key, and named as such.
+        let later = GOOD.replace("Timeout", "\u{feff}Timeout");
+        assert!(parse_zerovm(&later).unwrap_err().to_string().contains("unknown key"));
     }
 
     #[test]

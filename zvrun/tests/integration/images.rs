@@ -250,6 +250,26 @@ fn images_made_by_gnu_tar_run_or_are_refused_clearly() {
         "{}",
         String::from_utf8_lossy(&piped.stderr)
     );
+
+    // An image named as a ZeroVM manifest's Program: a session that cannot run (125) that
+    // says to run the image itself, not a nexe failing verification (126, "missing ELF
+    // magic", as a QA round found).
+    let manifest = t.path().join("m.txt");
+    let text = format!(
+        "Version = 20130611\nProgram = {}\nMemory = 67108864, 0\n\
+         Channel = /dev/stdin, /dev/stdin, 0, 0, 1, 1, 0, 0\n\
+         Channel = /dev/stdout, /dev/stdout, 0, 0, 0, 0, 100, 100000\n\
+         Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 100000\n",
+        s(&dot)
+    );
+    std::fs::write(&manifest, text).expect("write");
+    let out = run(&["--manifest", s(&manifest)]);
+    assert_eq!(out.status.code(), Some(125), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is a tar image, not a nexe"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Every data file of an image is a channel, and each opened the tar again: an image of a
