@@ -128,14 +128,17 @@ fn walk_dir(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<WalkError>) {
             return;
         }
     };
+    // Entries in name order (the file system returns them in its own order, by hash on
+    // ext4): the walk, and so the order of its errors, is the same on every machine.
+    let mut entries = Vec::new();
     for ent in rd {
-        let ent = match ent {
-            Ok(e) => e,
-            Err(error) => {
-                errors.push(WalkError { path: dir.to_path_buf(), what: "cannot read directory", error });
-                continue;
-            }
-        };
+        match ent {
+            Ok(e) => entries.push(e),
+            Err(error) => errors.push(WalkError { path: dir.to_path_buf(), what: "cannot read directory", error }),
+        }
+    }
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for ent in entries {
         let path = ent.path();
         match ent.file_type() {
             Ok(t) if t.is_dir() => walk_dir(&path, files, errors),

@@ -263,3 +263,33 @@ fn huge_job_counts_are_clamped() {
         assert_eq!(r["totals"]["passed"], 3);
     }
 }
+
+/// Regression: walk errors were listed in the order the file system returned directory
+/// entries (on ext4, by hash), though directories are walked in sorted order and reports
+/// are deterministic: two trees with the same names gave their dangling symlinks in
+/// different orders. They are listed in walk order, which is sorted.
+#[cfg(unix)]
+#[test]
+fn regress_walk_errors_are_listed_in_sorted_order() {
+    let t = tempfile::tempdir().expect("tmp");
+    let names: Vec<String> = (0..40).map(|i| format!("d{:02}", (i * 17) % 40)).collect();
+    for n in &names {
+        std::os::unix::fs::symlink("/nonexistent/target", t.path().join(n)).expect("symlink");
+    }
+    std::fs::create_dir(t.path().join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink("/nonexistent/target", t.path().join("sub/z")).expect("symlink");
+    let out = run(&["--format", "json", "-q", t.path().to_str().expect("utf8")]);
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(2));
+    let r = json_report(&out);
+    let got: Vec<String> = r["walk_errors"]
+        .as_array()
+        .expect("walk errors")
+        .iter()
+        .map(|e| e.as_str().expect("str").split(": ").next().expect("path").to_string())
+        .collect();
+    let mut want: Vec<String> = names.iter().map(|n| t.path().join(n).display().to_string()).collect();
+    want.push(t.path().join("sub/z").display().to_string());
+    want.sort();
+    assert_eq!(got, want);
+}
