@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use zvcore::image::ImageManifest;
 use zvcore::nexe::{looks_like_elf, Nexe};
 use zvcore::{Options, Rejected};
 
@@ -255,7 +256,7 @@ pub fn verify_file(path: &Path, named: bool, max_violations: usize, threads: usi
         Err(e) => return Outcome::File(unreadable(shown, &e)),
     };
     if looks_like_elf(&head) {
-        return Outcome::File(verify_region(shown, &region, head, max_violations, threads));
+        return Outcome::File(verify_region(shown, &region, head, None, max_violations, threads));
     }
     if zvcore::image::looks_like_tar(&head) {
         let report = verify_image_file(shown, &file, max_violations, threads);
@@ -268,18 +269,21 @@ pub fn verify_file(path: &Path, named: bool, max_violations: usize, threads: usi
     }
     if named {
         // Not a nexe: the parser says why ("missing ELF magic"); it needs only the head.
-        return Outcome::File(verify_region(shown, &region, head, max_violations, threads));
+        return Outcome::File(verify_region(shown, &region, head, None, max_violations, threads));
     }
     Outcome::Skipped
 }
 
 /// Verifies the nexe in `region` (a file, or an image's member) whose first bytes are
 /// `head`, reading only what verification needs (and the whole region, up to
-/// [`input::MAX_WHOLE`], to locate the violations of a failing nexe).
+/// [`input::MAX_WHOLE`], to locate the violations of a failing nexe). `image`: the
+/// manifest of the image the nexe is in, whose memory must hold the program (else the
+/// image is not valid, as `zvpack check` and zvrun say).
 fn verify_region(
     path: String,
     region: &input::Region<'_>,
     head: Vec<u8>,
+    image: Option<&ImageManifest>,
     max_violations: usize,
     threads: usize,
 ) -> FileReport {
@@ -288,6 +292,12 @@ fn verify_region(
         Ok(input::Loaded::Refused(message)) => return not_valid(path, message, max_violations),
         Err(e) => return unreadable(path, &e),
     };
+    // The loaded prefix holds the program headers; a nexe that does not parse fails below.
+    if let (Some(m), Ok(n)) = (image, Nexe::parse(&data)) {
+        if let Err(e) = m.check_memory(n.data_bytes()) {
+            return not_valid(path, format!("not a valid image: {e}"), max_violations);
+        }
+    }
     match zvcore::verify_nexe_parallel(&data, Options { max_violations: max_violations.max(1) }, threads) {
         Ok(v) => passed(path, v.code.len() as u64),
         Err(mut rej) => {
@@ -321,7 +331,7 @@ fn verify_image_file(path: String, file: &std::fs::File, max_violations: usize, 
     };
     let region = input::Region { file, base: m.offset, len: m.size };
     match region.head() {
-        Ok(head) => verify_region(path, &region, head, max_violations, threads),
+        Ok(head) => verify_region(path, &region, head, Some(&img.manifest), max_violations, threads),
         Err(e) => unreadable(path, &e),
     }
 }

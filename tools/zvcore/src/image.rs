@@ -367,6 +367,24 @@ impl ImageManifest {
         Ok(m)
     }
 
+    /// Whether `memory` holds a program whose data and bss take `data_bytes` (from
+    /// [`crate::nexe::Nexe::data_bytes`]) plus the stack, as zvrun needs to lay the session
+    /// out. An image whose manifest fails this is invalid (docs/images.md, "Hostile
+    /// images"): zvpack and zvverify refuse it as zvrun would, unless zvrun's `--memory`
+    /// gives more.
+    pub fn check_memory(&self, data_bytes: u64) -> Result<(), ImageError> {
+        let stack = crate::form::STACK_SIZE;
+        let need = data_bytes.saturating_add(stack);
+        if self.memory < need {
+            return Err(bad(format!(
+                "manifest.json: key `memory`: {} bytes is too small for the program: its data and bss need \
+                 {data_bytes} bytes and the stack {stack} (zvrun would refuse to run it); give at least {need}",
+                self.memory
+            )));
+        }
+        Ok(())
+    }
+
     /// What both parses accept but a session could not use: NUL bytes in arguments,
     /// environment, aliases and host paths (a C string ends there: `"A\u0000"` would
     /// become the variable `A` without `=`), and a random type on a standard stream
