@@ -907,6 +907,21 @@ fn add_member(
     Ok(())
 }
 
+/// The paths of an image's regular-file members, checked one by one as [`Image::read`]
+/// checks them while indexing (a valid path, none twice, none under `dev/`, no file that
+/// is also a directory of another), so that a writer can refuse a path before writing.
+#[derive(Debug, Default)]
+pub struct MemberPaths(Vec<Member>);
+
+impl MemberPaths {
+    /// Adds one file's path (a leading `./` is dropped), or says why an image cannot hold
+    /// it next to those already added (which then stay as they were).
+    pub fn add(&mut self, path: &str) -> Result<(), ImageError> {
+        let n = self.0.len();
+        add_member(&mut self.0, n, path.as_bytes().to_vec(), Kind::File, 0, 0, 0)
+    }
+}
+
 /// The index of a plain ustar archive, as zvpack writes it, read straight from the
 /// headers: every header has a valid checksum, the ustar or GNU magic, an empty prefix
 /// field, an octal size and type regular file or directory, and the archive ends with a
