@@ -138,20 +138,11 @@ pub fn validate_manifest(manifest: &ImageManifest, files: &[&str]) -> Result<(),
 }
 
 /// The manifest's memory holds the program's data and bss and the stack, as zvrun
-/// requires when it lays the session out (status 125 there; refused here instead).
+/// requires when it lays the session out (status 125 there; refused here instead, by
+/// the check zvverify also makes: [`ImageManifest::check_memory`]).
 pub fn check_memory(manifest: &ImageManifest, nexe: &[u8]) -> Result<(), PackError> {
     let Ok(n) = zvcore::nexe::Nexe::parse(nexe) else { return Ok(()) }; // verification reports it
-    let data = n.data_bytes();
-    let need = data + zvcore::form::STACK_SIZE;
-    if manifest.memory < need {
-        return Err(PackError::Invalid(format!(
-            "memory {} bytes is too small for the program: its data and bss need {data} bytes and the stack {} \
-             (zvrun would refuse to run it); give at least {need}",
-            manifest.memory,
-            zvcore::form::STACK_SIZE
-        )));
-    }
-    Ok(())
+    manifest.check_memory(n.data_bytes()).map_err(|e| PackError::Invalid(e.0))
 }
 
 /// Verifies `nexe`, validates the manifest ([`validate_manifest`]) and writes the image to
@@ -170,7 +161,8 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
     }
     let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
     validate_manifest(manifest, &names)?;
-    check_memory(manifest, nexe)?;
+    check_memory(manifest, nexe)
+        .map_err(|e| PackError::Invalid(format!("the manifest would make an invalid image: {e}")))?;
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let base = out.file_name().and_then(|n| n.to_str()).unwrap_or("image");
     // A new file (O_EXCL: never an existing file or a symlink someone planted, which

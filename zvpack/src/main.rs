@@ -116,10 +116,21 @@ fn run(cli: Cli) -> Result<i32, PackError> {
                 m.channels.retain(|x| x.alias != ch.alias);
                 m.channels.push(ch);
             }
+            // Each path inside the image is checked as the image reader will check it,
+            // against the manifest, the program and the files before it: a path an image
+            // may not hold is a usage error naming the option (status 2), not an invalid
+            // image found when the written tar is read back. (An invalid program path is
+            // the manifest's error, status 1, reported when it is validated.)
+            let mut paths = zvcore::image::MemberPaths::default();
+            let _ = paths.add(zvcore::image::MANIFEST_NAME);
+            let _ = paths.add(&m.program);
             let mut data = Vec::new();
             for f in files {
                 let (inside, host) =
                     f.split_once('=').ok_or_else(|| PackError::Usage(format!("--file `{f}`: expected inside=host")))?;
+                paths
+                    .add(inside)
+                    .map_err(|e| PackError::Usage(format!("--file `{}`: {e}", zvcore::display::escape_controls(&f))))?;
                 let b = zvpack::read_regular(Path::new(host), None)?;
                 data.push((inside.to_string(), b));
             }

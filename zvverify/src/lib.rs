@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use zvcore::image::ImageManifest;
 use zvcore::nexe::{looks_like_elf, Nexe};
 use zvcore::{Options, Rejected};
 
@@ -255,7 +256,7 @@ pub fn verify_file(path: &Path, named: bool, max_violations: usize, threads: usi
         Err(e) => return Outcome::File(unreadable(shown, &e)),
     };
     if looks_like_elf(&head) {
-        return Outcome::File(verify_region(shown, &region, head, max_violations, threads));
+        return Outcome::File(verify_region(shown, &region, head, None, max_violations, threads));
     }
     if zvcore::image::looks_like_tar(&head) {
         let report = verify_image_file(shown, &file, max_violations, threads);
@@ -268,18 +269,21 @@ pub fn verify_file(path: &Path, named: bool, max_violations: usize, threads: usi
     }
     if named {
         // Not a nexe: the parser says why ("missing ELF magic"); it needs only the head.
-        return Outcome::File(verify_region(shown, &region, head, max_violations, threads));
+        return Outcome::File(verify_region(shown, &region, head, None, max_violations, threads));
     }
     Outcome::Skipped
 }
 
 /// Verifies the nexe in `region` (a file, or an image's member) whose first bytes are
 /// `head`, reading only what verification needs (and the whole region, up to
-/// [`input::MAX_WHOLE`], to locate the violations of a failing nexe).
+/// [`input::MAX_WHOLE`], to locate the violations of a failing nexe). `image`: the
+/// manifest of the image the nexe is in, whose memory must hold the program (else the
+/// image is not valid, as `zvpack check` and zvrun say).
 fn verify_region(
     path: String,
     region: &input::Region<'_>,
     head: Vec<u8>,
+    image: Option<&ImageManifest>,
     max_violations: usize,
     threads: usize,
 ) -> FileReport {
@@ -288,6 +292,12 @@ fn verify_region(
         Ok(input::Loaded::Refused(message)) => return not_valid(path, message, max_violations),
         Err(e) => return unreadable(path, &e),
     };
+    // The loaded prefix holds the program headers; a nexe that does not parse fails below.
+    if let (Some(m), Ok(n)) = (image, Nexe::parse(&data)) {
+        if let Err(e) = m.check_memory(n.data_bytes()) {
+            return not_valid(path, format!("not a valid image: {e}"), max_violations);
+        }
+    }
     match zvcore::verify_nexe_parallel(&data, Options { max_violations: max_violations.max(1) }, threads) {
         Ok(v) => passed(path, v.code.len() as u64),
         Err(mut rej) => {
@@ -321,7 +331,7 @@ fn verify_image_file(path: String, file: &std::fs::File, max_violations: usize, 
     };
     let region = input::Region { file, base: m.offset, len: m.size };
     match region.head() {
-        Ok(head) => verify_region(path, &region, head, max_violations, threads),
+        Ok(head) => verify_region(path, &region, head, Some(&img.manifest), max_violations, threads),
         Err(e) => unreadable(path, &e),
     }
 }
@@ -373,6 +383,14 @@ fn locate(data: &[u8], rej: &Rejected) -> Vec<ViolationReport> {
         .collect()
 }
 
+/// The order of files in a report: by path components, as a walk visits them (`a/x`
+/// before `a-b/x`, though `-` sorts before `/` in a string). A run and a merge of its
+/// shards sort by this one key, on the paths as reports show them, so they list the same
+/// files in the same order.
+pub fn report_order(a: &str, b: &str) -> std::cmp::Ordering {
+    Path::new(a).cmp(Path::new(b))
+}
+
 /// Finds, shards and verifies everything under `roots`. `progress` is called once per
 /// file from worker threads.
 pub fn run(roots: &[PathBuf], cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Report, String> {
@@ -412,6 +430,9 @@ pub fn run(roots: &[PathBuf], cfg: &RunConfig, progress: &(dyn Fn(u64) + Sync)) 
             Outcome::Skipped => skipped += 1,
         }
     }
+    // Already in walk order, except where a shown path (`\xNN` for a byte that is not
+    // UTF-8) sorts otherwise than the name's bytes.
+    reports.sort_by(|a, b| report_order(&a.path, &b.path));
     let mut report = Report {
         version: REPORT_VERSION,
         tool: format!("zvverify {}", env!("CARGO_PKG_VERSION")),
@@ -475,9 +496,12 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         }
         files.extend(r.files);
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    if let Some(w) = files.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(format!("file {} appears in more than one report", w[0].path));
+    files.sort_by(|a, b| report_order(&a.path, &b.path));
+    // Two spellings of one path (`a//b`, `a/b`) sort as equal, so equal texts need not be
+    // neighbours: look for repeats in a set.
+    let mut seen = std::collections::HashSet::new();
+    if let Some(f) = files.iter().find(|f| !seen.insert(f.path.as_str())) {
+        return Err(format!("file {} appears in more than one report", f.path));
     }
     indices.sort_unstable();
     let mut report = Report {

@@ -107,9 +107,10 @@ pub fn json(r: &Report) -> String {
     serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise report: {e}\"}}"))
 }
 
-/// SARIF 2.1.0: one result per violation. The location is the source line when DWARF
-/// gives one, else the nexe file; the guest address and symbol are in the message and
-/// in a logical location.
+/// SARIF 2.1.0: one result per violation, with its rule's `ruleId` and `ruleIndex`. The
+/// physical location is the source line when DWARF gives one (a `region`), else the nexe
+/// file and the `address` in it; the symbol is a logical location; the guest address,
+/// bytes and nexe path are also in the result's `properties`.
 pub fn sarif(r: &Report) -> String {
     let rules: Vec<Value> = Rule::ALL
         .iter()
@@ -149,19 +150,34 @@ pub fn sarif(r: &Report) -> String {
                         "region": { "startLine": line.parse::<u64>().unwrap_or(1) },
                     })
                 }
-                _ => json!({ "artifactLocation": { "uri": uri(&f.path) } }),
+                // Without a source line, the place is the address in the nexe: the guest
+                // address of an instruction or a segment, or for `ELF` a file offset.
+                _ => {
+                    let mut p = json!({ "artifactLocation": { "uri": uri(&f.path) } });
+                    if let Some(a) = v.address.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()) {
+                        p["address"] = json!({ "absoluteAddress": a });
+                        if v.bytes.is_some() {
+                            p["address"]["kind"] = json!("instruction");
+                        }
+                    }
+                    p
+                }
             };
             let mut loc = json!({ "physicalLocation": physical });
             if let Some(sym) = &v.symbol {
                 loc["logicalLocations"] = json!([{ "name": sym, "kind": "function" }]);
             }
-            results.push(json!({
+            let mut result = json!({
                 "ruleId": v.rule,
                 "level": "error",
                 "message": { "text": text },
                 "locations": [loc],
                 "properties": { "nexe": f.path, "address": v.address, "bytes": v.bytes },
-            }));
+            });
+            if let Some(i) = Rule::ALL.iter().position(|r| r.id() == v.rule) {
+                result["ruleIndex"] = json!(i);
+            }
+            results.push(result);
         }
     }
     for e in &r.walk_errors {

@@ -367,6 +367,24 @@ impl ImageManifest {
         Ok(m)
     }
 
+    /// Whether `memory` holds a program whose data and bss take `data_bytes` (from
+    /// [`crate::nexe::Nexe::data_bytes`]) plus the stack, as zvrun needs to lay the session
+    /// out. An image whose manifest fails this is invalid (docs/images.md, "Hostile
+    /// images"): zvpack and zvverify refuse it as zvrun would, unless zvrun's `--memory`
+    /// gives more.
+    pub fn check_memory(&self, data_bytes: u64) -> Result<(), ImageError> {
+        let stack = crate::form::STACK_SIZE;
+        let need = data_bytes.saturating_add(stack);
+        if self.memory < need {
+            return Err(bad(format!(
+                "manifest.json: key `memory`: {} bytes is too small for the program: its data and bss need \
+                 {data_bytes} bytes and the stack {stack} (zvrun would refuse to run it); give at least {need}",
+                self.memory
+            )));
+        }
+        Ok(())
+    }
+
     /// What both parses accept but a session could not use: NUL bytes in arguments,
     /// environment, aliases and host paths (a C string ends there: `"A\u0000"` would
     /// become the variable `A` without `=`), and a random type on a standard stream
@@ -895,6 +913,21 @@ fn add_member(
     }
     members.push(Member { path, offset, size });
     Ok(())
+}
+
+/// The paths of an image's regular-file members, checked one by one as [`Image::read`]
+/// checks them while indexing (a valid path, none twice, none under `dev/`, no file that
+/// is also a directory of another), so that a writer can refuse a path before writing.
+#[derive(Debug, Default)]
+pub struct MemberPaths(Vec<Member>);
+
+impl MemberPaths {
+    /// Adds one file's path (a leading `./` is dropped), or says why an image cannot hold
+    /// it next to those already added (which then stay as they were).
+    pub fn add(&mut self, path: &str) -> Result<(), ImageError> {
+        let n = self.0.len();
+        add_member(&mut self.0, n, path.as_bytes().to_vec(), Kind::File, 0, 0, 0)
+    }
 }
 
 /// The index of a plain ustar archive, as zvpack writes it, read straight from the

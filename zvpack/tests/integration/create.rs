@@ -308,3 +308,44 @@ fn memory_takes_suffixes_and_a_time_past_i64_is_refused() {
     let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--time", "9223372036854775807"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Regression: a `--file` path an image may not hold is a usage error (status 2,
+/// docs/images.md), but a path under `dev/` or one that is both a file and a directory
+/// of another (`d` and `d/x`) was refused only when the written image was read back, as
+/// an invalid image (status 1, "the image would be invalid: member ..."). They are refused
+/// with status 2, naming the option, like `../up` and duplicates; nothing is written.
+#[test]
+fn regress_file_paths_an_image_may_not_hold_are_usage_errors() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("x.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let data = t.path().join("data");
+    std::fs::write(&data, b"data").expect("write");
+    let img = t.path().join("out.tar");
+    let f = |inside: &str| format!("{inside}={}", s(&data));
+    for files in [
+        vec![f("dev/x")],
+        vec![f("dev")],
+        vec![f("d"), f("d/x")],
+        vec![f("d/x/y"), f("d/x")],
+        vec![f("x.nexe/y")],
+        vec![f("manifest.json/y")],
+        vec![f("a"), f("./a")],
+        vec![f("../up")],
+    ] {
+        let mut args = vec!["create", "-o", s(&img), s(&nexe)];
+        for x in &files {
+            args.extend(["--file", x.as_str()]);
+        }
+        let out = zvpack(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{files:?}: {err}");
+        assert!(err.contains("--file"), "{files:?}: the message names the option: {err}");
+        assert!(!img.exists(), "{files:?}: nothing is written");
+    }
+    // The program's own path is the manifest's: an invalid image, status 1, as before.
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--name", "dev/app"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--file", &f("d/x"), "--file", &f("dx")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

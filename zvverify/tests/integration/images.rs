@@ -75,3 +75,34 @@ fn regress_a_plain_tar_in_a_walk_is_skipped_and_fails_when_named() {
     assert_eq!(r["files"][0]["violations"][0]["rule"], "ELF");
     assert!(r["files"][0]["violations"][0]["message"].as_str().expect("msg").contains("not a valid image"));
 }
+
+/// Regression: an image whose `memory` cannot hold the program's data and bss plus the
+/// 16 MiB stack passed zvverify, though docs/images.md lists it among the invalid images
+/// ("a failing file (id `ELF`, "not a valid image: ...") in zvverify") and `zvpack check`
+/// (status 1) and zvrun (125) refuse it. It fails, named and in a walk; with enough
+/// memory the same image passes.
+#[test]
+fn regress_an_image_whose_memory_cannot_hold_the_program_fails() {
+    let t = tempfile::tempdir().expect("tmp");
+    let good = zvcore::testgen::valid_nexe(1, 4096);
+    for (name, memory, verdict) in [("small.tar", 4096u64, "fail"), ("enough.tar", 64 << 20, "pass")] {
+        let man = format!(r#"{{"version":1,"program":"app.nexe","memory":{memory}}}"#);
+        let tar =
+            zvcore::testgen::raw_tar(&[(b"manifest.json", b'0', man.as_bytes(), b""), (b"app.nexe", b'0', &good, b"")]);
+        std::fs::write(t.path().join(name), &tar).expect("write");
+        let out = run(&["--format", "json", "-q", t.path().join(name).to_str().expect("utf8")]);
+        no_panic(&out);
+        let r = json_report(&out);
+        assert_eq!(r["files"][0]["verdict"], verdict, "{name}: {r}");
+    }
+    let out = run(&["--format", "json", "-q", t.path().to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = json_report(&out);
+    assert_eq!((r["totals"]["passed"].clone(), r["totals"]["failed"].clone()), (1.into(), 1.into()), "{r}");
+    let v = &r["files"][1]["violations"][0];
+    assert!(r["files"][1]["path"].as_str().expect("path").ends_with("small.tar"), "{r}");
+    assert_eq!(v["rule"], "ELF");
+    assert_eq!(v["address"], "0x0");
+    let msg = v["message"].as_str().expect("message");
+    assert!(msg.starts_with("not a valid image: ") && msg.contains("`memory`") && msg.contains("too small"), "{msg}");
+}

@@ -56,3 +56,35 @@ fn shards_are_disjoint_cover_everything_and_merge_to_the_full_report() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a zvverify JSON report"));
 }
+
+/// Regression: `zvverify merge` sorted files by their path as a string, a run by path
+/// components, so `a/x.nexe` came first in a run and after `a-b/x.nexe` and `a.c/x.nexe`
+/// in the merge of its shards (`-` and `.` sort before `/`): the merged report was not the
+/// full report. Both now use one order ([`zvverify::report_order`]).
+#[test]
+fn regress_merged_shards_list_files_in_the_order_of_a_full_run() {
+    let t = tempfile::tempdir().expect("tmp");
+    let outdir = tempfile::tempdir().expect("tmp");
+    let nexe = zvcore::testgen::valid_nexe(1, 4096);
+    for d in ["a", "a-b", "a.c", "a/b", "a b", "b"] {
+        std::fs::create_dir_all(t.path().join(d)).expect("mkdir");
+        std::fs::write(t.path().join(d).join("x.nexe"), &nexe).expect("write");
+    }
+    std::fs::write(t.path().join("a0.nexe"), &nexe).expect("write");
+    let root = t.path().to_str().expect("utf8");
+    let full = json_report(&run(&["--format", "json", "-q", root]));
+    let mut args = vec!["merge".to_string()];
+    for k in 1..=3 {
+        let p = outdir.path().join(format!("s{k}.json"));
+        let out = run(&["--format", "json", "-q", "--shard", &format!("{k}/3"), "-o", p.to_str().expect("utf8"), root]);
+        assert_eq!(out.status.code(), Some(0));
+        args.push(p.to_str().expect("utf8").to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let merged = json_report(&run(&args));
+    let paths = |r: &serde_json::Value| -> Vec<String> {
+        r["files"].as_array().expect("files").iter().map(|f| f["path"].as_str().expect("path").to_string()).collect()
+    };
+    assert_eq!(paths(&merged), paths(&full));
+    assert_eq!(merged["files"], full["files"]);
+}
