@@ -515,7 +515,7 @@ impl ImageManifest {
         let seed = uint(o, "seed")?.unwrap_or(0);
         let time = uint(o, "time")?.unwrap_or(0);
         let channels = match o.get("channels") {
-            None => standard_channels(),
+            None | Some(Value::Null) => standard_channels(),
             Some(Value::Array(a)) => a.iter().enumerate().map(|(i, c)| channel(i, c)).collect::<Result<Vec<_>, _>>()?,
             Some(_) => return Err(bad("manifest.json: key `channels`: expected an array")),
         };
@@ -1434,6 +1434,20 @@ mod tests {
             assert_eq!(e.header().mtime().expect("mtime"), 0);
             assert_eq!(e.header().uid().expect("uid"), 0);
         }
+    }
+
+    #[test]
+    fn null_for_an_optional_key_is_its_default() {
+        // docs/images.md: `null` means the key is absent. `channels` was the one optional
+        // key that refused it ("expected an array"; a QA round found the docs silent).
+        let absent = ImageManifest::parse(br#"{"version":1,"program":"a"}"#).expect("parses");
+        for key in ["memory", "timeout", "args", "env", "seed", "time", "channels"] {
+            let text = format!(r#"{{"version":1,"program":"a","{key}":null}}"#);
+            let m = ImageManifest::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(m, absent, "{key}");
+        }
+        // A required key is never absent by being null.
+        assert!(ImageManifest::parse(br#"{"version":1,"program":null}"#).is_err());
     }
 
     #[test]
