@@ -1144,6 +1144,11 @@ fn rewrite_one(
                     "branch through a 64-bit register or memory operand",
                 );
             }
+            // `ff /3` and `ff /5` (`lcall`/`ljmp *mem`) load a segment too: far transfers,
+            // which C3 rejects; only `ff /2` and `ff /4` become P1.
+            if !matches!(code, Code::Jmp_rm64 | Code::Call_rm64) {
+                return fail("far indirect branch (C3)".into(), "use a near branch");
+            }
             match ins.op0_kind() {
                 OpKind::Register => {
                     let r = ins.op0_register();
@@ -1217,8 +1222,18 @@ fn rewrite_one(
             return Ok(());
         }
         FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch | FlowControl::Call => {
-            if ins.op0_kind() != OpKind::NearBranch64 {
-                return fail("far branch (C3)".into(), "use a near branch");
+            match ins.op0_kind() {
+                OpKind::NearBranch64 => {}
+                OpKind::FarBranch16 | OpKind::FarBranch32 => {
+                    return fail("far branch (C3)".into(), "use a near branch");
+                }
+                // `sysenter`, `sysexit` and relatives: no branch operand.
+                _ => {
+                    return fail(
+                        format!("`{}` is not on the form-1 allow-list (C3)", mnemonic_text(ins)),
+                        allow_list_hint(code, ins.mnemonic()),
+                    );
+                }
             }
             if pfx.p66 || pfx.p67 {
                 return fail(
@@ -1272,7 +1287,7 @@ fn rewrite_one(
     }
     if !zvcore::verify::code_is_allowed(code) {
         return fail(
-            format!("`{}` is not on the form-1 allow-list (C3)", format!("{:?}", ins.mnemonic()).to_lowercase()),
+            format!("`{}` is not on the form-1 allow-list (C3)", mnemonic_text(ins)),
             allow_list_hint(code, ins.mnemonic()),
         );
     }
@@ -1486,6 +1501,11 @@ fn rip_local(ctx: &SectionCtx<'_, '_>, ins: &Instruction, co: &ConstantOffsets, 
         return Err(ctx.err(ins.ip(), &text(ins), "RIP-relative operand outside its section without a relocation", ""));
     }
     Ok((target as u32, co.displacement_offset()))
+}
+
+/// An instruction's mnemonic as the messages write it (`cpuid`, `sysenter`).
+fn mnemonic_text(ins: &Instruction) -> String {
+    format!("{:?}", ins.mnemonic()).to_lowercase()
 }
 
 /// What to do about an instruction that is not on the form's allow-list (C3).
