@@ -380,6 +380,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             "-static" | "-pie" | "-no-pie" | "-rdynamic" | "-s" | "-v" | "-###" => {
                 if a == "-s" {
                     cfg.strip_debug = true;
+                    cfg.strip_all = true;
                 }
             }
             "-nostdlib" => {

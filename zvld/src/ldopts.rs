@@ -419,7 +419,11 @@ impl LdArgs {
         match p {
             "--emulate-cpuid" => cfg.emulate_cpuid = true,
             "--version" | "-v" | "-V" => cfg.print_version = true,
-            "-s" | "-S" | "--strip-all" | "--strip-debug" => cfg.strip_debug = true,
+            "-s" | "--strip-all" => {
+                cfg.strip_debug = true;
+                cfg.strip_all = true;
+            }
+            "-S" | "--strip-debug" => cfg.strip_debug = true,
             // GNU ld's `-M` prints the map on standard output.
             "-M" | "--print-map" => cfg.map = Some(PathBuf::from("/dev/stdout")),
             _ => {

@@ -48,8 +48,11 @@ pub struct Config {
     pub undefined: Vec<String>,
     /// `--require-defined` symbols: like `-u`, and an error when nothing defines them.
     pub require_defined: Vec<String>,
-    /// Drop DWARF sections (`-s`/`--strip-debug`).
+    /// Drop DWARF sections (`-S`/`--strip-debug`, and `-s`).
     pub strip_debug: bool,
+    /// Drop the symbol table too (`-s`/`--strip-all`, as GNU ld; the map still lists
+    /// the symbols).
+    pub strip_all: bool,
     /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` instead of rejecting it.
     pub emulate_cpuid: bool,
     /// `--version`/`-v`/`-V` among the linker options: print [`version_line`] and link
@@ -528,6 +531,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         symbols,
         extra,
         headers: lay.headers,
+        symbol_table: !cfg.strip_all,
     };
     stats.phase_ms.push(("  +symbols", ms(t2)));
     let file = write::write(&img);

@@ -649,3 +649,47 @@ fn zvcc_answers_queries_in_every_spelling_from_its_sysroot() {
         assert!(Path::new(a.trim()).is_file(), "zvcc {q}: {a}");
     }
 }
+
+/// The names of a nexe's sections, read from its section headers.
+fn section_names(nexe: &Path) -> Vec<String> {
+    let b = std::fs::read(nexe).unwrap();
+    let (shoff, shnum, shstrndx) = (u64_at(&b, 0x28) as usize, u16_at(&b, 0x3c) as usize, u16_at(&b, 0x3e) as usize);
+    let sh = |i: usize| shoff + i * 64;
+    let strings = u64_at(&b, sh(shstrndx) + 24) as usize;
+    (0..shnum)
+        .map(|i| {
+            let at = strings + u32_at(&b, sh(i)) as usize;
+            let end = at + b[at..].iter().position(|&c| c == 0).unwrap();
+            String::from_utf8_lossy(&b[at..end]).into_owned()
+        })
+        .collect()
+}
+
+/// `-s`/`--strip-all` drops the symbol table with the DWARF, as GNU ld and `gcc -s` do;
+/// `-S`/`--strip-debug` drops only the DWARF (QA finding: `-s` kept `.symtab`).
+#[test]
+fn dash_s_strips_all_symbols_and_dash_capital_s_only_debug_information() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "s.c", "int main(void) { return 0; }\n");
+    let sections = |flags: &[&str]| {
+        let out = dir.path().join("s.nexe");
+        let mut c = zvcc();
+        c.arg("-g").args(flags).arg(&src).arg("-o").arg(&out);
+        run_ok(c, &format!("zvcc {flags:?}"));
+        verify(&out);
+        section_names(&out)
+    };
+    let has = |names: &[String], n: &str| names.iter().any(|x| x == n);
+    let full = sections(&[]);
+    assert!(has(&full, ".symtab") && has(&full, ".debug_info"), "{full:?}");
+    for flags in [&["-s"][..], &["-Wl,-s"], &["-Wl,--strip-all"]] {
+        let names = sections(flags);
+        assert!(!has(&names, ".symtab") && !has(&names, ".strtab"), "{flags:?}: {names:?}");
+        assert!(!names.iter().any(|n| n.starts_with(".debug")), "{flags:?}: {names:?}");
+    }
+    for flags in [&["-Wl,-S"][..], &["-Wl,--strip-debug"]] {
+        let names = sections(flags);
+        assert!(has(&names, ".symtab") && has(&names, ".strtab"), "{flags:?}: {names:?}");
+        assert!(!names.iter().any(|n| n.starts_with(".debug")), "{flags:?}: {names:?}");
+    }
+}
