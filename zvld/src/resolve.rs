@@ -1,5 +1,6 @@
 //! Phase 2, symbol resolution: loads the command-line objects, pulls archive members on
-//! demand until no undefined symbol can be resolved from them, settles COMDAT groups
+//! demand until no undefined symbol can be resolved from them (and, as GNU ld, for a
+//! common symbol a member defines with global binding), settles COMDAT groups
 //! (first group of a signature wins), and builds the global symbol table with ELF's
 //! rules: a strong definition beats weak and common ones, two strong ones are an error,
 //! commons merge to the largest, and an undefined weak reference resolves to 0. A
@@ -194,6 +195,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
     }
     // Pull archive members until nothing more resolves.
     let mut loaded: HashSet<(usize, u64)> = HashSet::new();
+    let mut not_defining: HashSet<(usize, u64, &'a str)> = HashSet::new();
     loop {
         let mut progress = false;
         let undefined: Vec<&'a str> = table
@@ -208,6 +210,33 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
                     if loaded.insert((ai, off)) {
                         wanted.push((ai, off));
                     }
+                    break;
+                }
+            }
+        }
+        // A common symbol pulls a member that defines it as data with global binding (not
+        // as another common, not weakly, not as a function), as GNU ld does (`elf_link_is_defined_archive_symbol`):
+        // old code declares `int x;` in a header and initialises it in a library. Members
+        // looked at and left out are remembered, so each is parsed once for this.
+        let commons: Vec<&'a str> =
+            table.iter().filter(|(_, e)| matches!(e.state, State::Common { .. })).map(|(n, _)| *n).collect();
+        for name in commons {
+            for (ai, ar) in archives.iter().enumerate() {
+                let Some(&off) = ar.index.get(name) else { continue };
+                if loaded.contains(&(ai, off)) || !not_defining.insert((ai, off, name)) {
+                    continue;
+                }
+                let (member, data) = inputs::archive_member_bytes(ar, off)?;
+                let defines = inputs::parse_object(member, data)?.symbols.iter().any(|s| {
+                    s.global
+                        && !s.weak
+                        && !matches!(s.kind, elf::STT_FUNC | elf::STT_GNU_IFUNC)
+                        && s.name == name
+                        && matches!(s.def, SymDef::Section { .. } | SymDef::Absolute(_))
+                });
+                if defines {
+                    loaded.insert((ai, off));
+                    wanted.push((ai, off));
                     break;
                 }
             }

@@ -471,6 +471,39 @@ fn common_symbols() {
     assert!(c1 + 64 <= c2 || c2 + 32 <= c1, "commons overlap: c1 {c1:#x}, c2 {c2:#x}");
 }
 
+/// A common symbol pulls the archive member that defines it (strongly, not as another
+/// common), as GNU ld does: old code declares `int x;` (a common with `-fcommon`) and a
+/// library initialises it. Members with only a common or a weak definition are left out.
+/// QA finding: zvld pulled members only for undefined symbols, and the program read 0.
+#[test]
+fn a_common_symbol_pulls_the_member_that_defines_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let start = object(d, "cs.s", ".text\n.globl _start\n_start:\n  hlt\n.data\n.quad lv, cm, wk\n.comm lv, 4, 4\n.comm cm, 4, 4\n.comm wk, 4, 4\n");
+    let lv = object(
+        d,
+        "lv.s",
+        ".data\n.globl lv\n.type lv,@object\nlv: .long 7\n.size lv, 4\n.globl lv_member\nlv_member:\n",
+    );
+    let cm = object(d, "cm.s", ".comm cm, 16, 16\n.data\n.globl cm_member\ncm_member: .long 1\n");
+    let wk = object(d, "wk.s", ".data\n.weak wk\nwk: .long 9\n.globl wk_member\nwk_member:\n");
+    let lib = archive(d, "libc1.a", "rcs", &[&cm, &wk]);
+    let lib2 = archive(d, "libc2.a", "rcs", &[&lv]);
+    let (file, nexe) = link_ok(d, "common-pull.nexe", &[&start, &lib, &lib2]);
+    let syms = symbols(&nexe);
+    assert!(syms.contains_key("lv_member"), "the member defining lv was not pulled in: {syms:?}");
+    assert_eq!(long_at(&file, sym(&syms, "lv")), 7, "lv is the archive's initialised definition");
+    assert!(!syms.contains_key("cm_member"), "a member with only a common was pulled in: {syms:?}");
+    assert!(!syms.contains_key("wk_member"), "a member with only a weak definition was pulled in: {syms:?}");
+    let out = run_c(
+        d,
+        "common-c",
+        &[("main.c", "#include <stdio.h>\nint answer __attribute__((common));\nint main(void) { printf(\"%d\\n\", answer); return 0; }\n")],
+        &[&archive(d, "libanswer.a", "rcs", &[&object(d, "answer.c", "int answer = 42;\n")])],
+    );
+    assert_same_text("common pulled from an archive", "42\n", &out);
+}
+
 // ---------------------------------------------------------------------------------------
 // COMDAT.
 
