@@ -693,3 +693,57 @@ fn dash_s_strips_all_symbols_and_dash_capital_s_only_debug_information() {
         assert!(!names.iter().any(|n| n.starts_with(".debug")), "{flags:?}: {names:?}");
     }
 }
+
+/// `-march=` values that enable extensions FORM.md's C3 rejects still give code that
+/// links and verifies: zvcc turns those extensions off after the build's flags and keeps
+/// the ones form 1 allows. QA finding: `-O3 -march=native` on an Alder Lake or Sapphire
+/// Rapids machine vectorized dot products with AVX-VNNI (`vpdpwssd`), which zvld refused.
+#[test]
+fn march_values_with_extensions_outside_form_1_still_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "dot.c",
+        "#include <stdio.h>\n#include <stdint.h>\n\
+         __attribute__((noinline)) int dot16(const int16_t *a, const int16_t *b, int n) {\n\
+           int s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n\
+         __attribute__((noinline)) int dot8(const uint8_t *a, const int8_t *b, int n) {\n\
+           int s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n\
+         __attribute__((noinline)) void rot(uint32_t *a, int n) {\n\
+           for (int i = 0; i < n; i++) a[i] = (a[i] << 7 | a[i] >> 25) ^ (a[i] & ~(a[i] >> 3)); }\n\
+         int main(void) {\n\
+           int16_t a[1000], b[1000]; uint8_t c[1000]; int8_t d[1000]; uint32_t r[1000];\n\
+           for (int i = 0; i < 1000; i++) { a[i] = i % 300 - 150; b[i] = (i * 7) % 200 - 100;\n\
+             c[i] = i * 13; d[i] = (i * 5) % 250 - 125; r[i] = i * 2654435761u; }\n\
+           rot(r, 1000);\n\
+           printf(\"%d %d %u\\n\", dot16(a, b, 1000), dot8(c, d, 1000), r[999] ^ r[3]);\n\
+           return 0; }\n",
+    );
+    let native = dir.path().join("dot-native");
+    let mut g = native_gcc();
+    g.arg("-static").arg("-O2").arg(&src).arg("-o").arg(&native);
+    run_ok(g, "native gcc");
+    let expected = String::from_utf8(run_ok(Command::new(&native), "native dot").stdout).unwrap();
+    for march in ["-march=alderlake", "-march=sapphirerapids", "-march=bdver2"] {
+        let out = dir.path().join("dot.nexe");
+        let mut c = zvcc();
+        c.arg("-O3").arg(march).arg(&src).arg("-o").arg(&out);
+        run_ok(c, &format!("zvcc -O3 {march}"));
+        verify(&out);
+        let mut r = Command::new(sibling_binary("zvrun"));
+        r.arg(&out);
+        let got = String::from_utf8(run_ok(r, &format!("zvrun ({march})")).stdout).unwrap();
+        assert_same_text(march, &expected, &got);
+    }
+    // The feature macros follow: portable code takes its fallback instead of intrinsics
+    // zvld would refuse; what form 1 allows stays on.
+    let macros = stdout_of(&["-march=sapphirerapids", "-dM", "-E", "-x", "c", "/dev/null"]);
+    for off in
+        ["__AVXVNNI__", "__AVX512F__", "__RDRND__", "__RDSEED__", "__VAES__", "__GFNI__", "__RTM__", "__CLFLUSHOPT__"]
+    {
+        assert!(!macros.contains(&format!("#define {off} ")), "{off} is defined");
+    }
+    for on in ["__AVX2__", "__FMA__", "__BMI2__", "__SHA__", "__AES__", "__F16C__", "__MOVBE__", "__ADX__"] {
+        assert!(macros.contains(&format!("#define {on} ")), "{on} is not defined");
+    }
+}
