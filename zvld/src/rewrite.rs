@@ -1417,7 +1417,14 @@ fn rewrite_one(
 
     let keep_seg = m == Mnemonic::Nop;
     let strip_seg = !keep_seg && raw[..pfx.op].iter().any(|b| matches!(b, 0x26 | 0x2E | 0x36 | 0x3E));
-    if !need67 && !clear_w && !strip_seg {
+    // xacquire/xrelease (F2/F3 on a lock-prefixed instruction, or on xchg or mov to
+    // memory) are Hardware Lock Elision, TSX, which C3 rejects. They are hints (a CPU
+    // without HLE ignores them and the instruction does the same), so they are dropped,
+    // like `notrack`; gcc emits them for `__ATOMIC_HLE_*` whatever its flags.
+    let lock_elidable =
+        ins.has_lock_prefix() || (matches!(m, Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory);
+    let strip_hle = lock_elidable && raw[..pfx.op].iter().any(|b| matches!(b, 0xF2 | 0xF3));
+    if !need67 && !clear_w && !strip_seg && !strip_hle {
         // The common case: the instruction is kept byte for byte.
         let u = e.unit(raw, false);
         for r in rs {
@@ -1435,6 +1442,9 @@ fn rewrite_one(
     }
     for (i, &b) in raw.iter().enumerate() {
         if i < pfx.op && !keep_seg && matches!(b, 0x26 | 0x2E | 0x36 | 0x3E) && Some(i) != pfx.rex {
+            continue;
+        }
+        if i < pfx.op && strip_hle && matches!(b, 0xF2 | 0xF3) {
             continue;
         }
         if clear_w && Some(i) == pfx.rex {

@@ -504,6 +504,34 @@ fn a_common_symbol_pulls_the_member_that_defines_it() {
     assert_same_text("common pulled from an archive", "42\n", &out);
 }
 
+/// Hardware Lock Elision prefixes (`xacquire`/`xrelease`, which gcc emits for
+/// `__ATOMIC_HLE_ACQUIRE`/`__ATOMIC_HLE_RELEASE` whatever its flags) are TSX, which C3
+/// rejects; they are hints, so zvld drops them and the program does the same. QA finding:
+/// zvld kept them and refused its own output as "a zvld bug".
+#[test]
+fn lock_elision_prefixes_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "#include <stdio.h>\n\
+        int l, n; long c[4];\n\
+        __attribute__((noinline)) void add(long *p, long v) {\n\
+          __asm__ volatile(\"xacquire lock addq %1,(%0)\\n\\txrelease lock subq $1,(%0)\" :: \"r\"(p), \"r\"(v) : \"memory\"); }\n\
+        __attribute__((noinline)) int swap(int *p, int v) {\n\
+          __asm__ volatile(\"xacquire xchg %0,(%1)\" : \"+r\"(v) : \"r\"(p) : \"memory\"); return v; }\n\
+        int main(void) {\n\
+          for (int i = 0; i < 5; i++) {\n\
+            while (__atomic_exchange_n(&l, 1, __ATOMIC_ACQUIRE | __ATOMIC_HLE_ACQUIRE)) ;\n\
+            n++;\n\
+            __atomic_store_n(&l, 0, __ATOMIC_RELEASE | __ATOMIC_HLE_RELEASE);\n\
+          }\n\
+          add(&c[2], 10); int x = 3; int old = swap(&x, 9);\n\
+          printf(\"%d %d %ld %d %d\\n\", n, l, c[2], old, x);\n\
+          return 0; }\n";
+    let out = run_c(dir.path(), "hle", &[("hle.c", src)], &[]);
+    assert_same_text("HLE program", "5 0 9 3 9\n", &out);
+    let dis = disassemble(&dir.path().join("hle.nexe"));
+    assert!(!dis.contains("xacquire") && !dis.contains("xrelease"), "{dis}");
+}
+
 // ---------------------------------------------------------------------------------------
 // COMDAT.
 
