@@ -973,6 +973,20 @@ fn map_file(res: &Resolved<'_>, lay: &Layout, img: &write::Image<'_>, entry: &st
     let mut s = String::new();
     let _ = writeln!(s, "zvld link map (form version {})", zvcore::form::FORM_VERSION);
     let _ = writeln!(s, "entry {entry} = {:#x}\n", img.entry);
+    // As GNU ld's map: each archive member and the reference that pulled it in.
+    let pulled: Vec<_> = res.objects.iter().zip(&res.pulled_by).filter_map(|(o, p)| p.map(|p| (o, p))).collect();
+    if !pulled.is_empty() {
+        let _ = writeln!(s, "archive members included to satisfy a reference by file (symbol)");
+        for (o, (by, name)) in pulled {
+            let by = match res.objects.get(by as usize) {
+                Some(b) => b.name.as_str(),
+                None if matches!(name, "__zv_syscall" | "__zv_tp" | "__zv_cpuid") => "(zvld: its rewrites use it)",
+                None => "(command line: -u, --require-defined or the entry point)",
+            };
+            let _ = writeln!(s, "  {}\n      {by} ({name})", o.name);
+        }
+        let _ = writeln!(s);
+    }
     let _ = writeln!(
         s,
         "segment code   {:#010x} size {:#x} (R+X; linked code ends {:#x}, HLT sled after)",

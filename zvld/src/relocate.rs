@@ -510,6 +510,7 @@ mod tests {
             commons: Vec::new(),
             linker_used: Vec::new(),
             section_bounds: Vec::new(),
+            pulled_by: Vec::new(),
         }
     }
 

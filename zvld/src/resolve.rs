@@ -99,7 +99,15 @@ pub struct Resolved<'a> {
     /// (GNU ld's section bounds). `Def::Linker(LINKER_SYMBOLS.len() + 2k)` is the start of
     /// the k-th, `+ 2k + 1` its end.
     pub section_bounds: Vec<String>,
+    /// Why each object is in the link, by object index: `None` for a command-line object;
+    /// for an archive member, the object whose reference pulled it in ([`COMMAND_LINE`] for
+    /// `-u`, `--require-defined` and the entry) and the symbol (the map's "archive members
+    /// included", as GNU ld's "to satisfy reference by file (symbol)").
+    pub pulled_by: Vec<Option<(u32, &'a str)>>,
 }
+
+/// The "object" of a reference made on the command line (`-u`, the entry point).
+pub const COMMAND_LINE: u32 = u32::MAX;
 
 /// Whether `s` is a C identifier (sections named so get `__start_`/`__stop_` symbols).
 pub fn is_c_identifier(s: &str) -> bool {
@@ -190,37 +198,42 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
     }
     for r in required.iter().chain(wanted) {
         if !table.contains_key(r.as_str()) {
-            table.insert(r.as_str(), Entry { obj: u32::MAX, sym: 0, state: State::Undefined { weak: false } });
+            table.insert(r.as_str(), Entry { obj: COMMAND_LINE, sym: 0, state: State::Undefined { weak: false } });
         }
     }
     // Pull archive members until nothing more resolves.
     let mut loaded: HashSet<(usize, u64)> = HashSet::new();
     let mut not_defining: HashSet<(usize, u64, &'a str)> = HashSet::new();
+    let mut pulled_by: Vec<Option<(u32, &'a str)>> = vec![None; objects.len()];
     loop {
         let mut progress = false;
-        let undefined: Vec<&'a str> = table
+        // Sorted, so that the reference the map names for a member is the same every time.
+        let mut undefined: Vec<(&'a str, u32)> = table
             .iter()
             .filter(|(_, e)| matches!(e.state, State::Undefined { weak: false }))
-            .map(|(n, _)| *n)
+            .map(|(n, e)| (*n, e.obj))
             .collect();
-        let mut wanted: Vec<(usize, u64)> = Vec::new();
-        for name in undefined {
+        undefined.sort_unstable();
+        let mut wanted: Vec<(usize, u64, u32, &'a str)> = Vec::new();
+        for (name, by) in undefined {
             for (ai, ar) in archives.iter().enumerate() {
                 if let Some(&off) = ar.index.get(name) {
                     if loaded.insert((ai, off)) {
-                        wanted.push((ai, off));
+                        wanted.push((ai, off, by, name));
                     }
                     break;
                 }
             }
         }
         // A common symbol pulls a member that defines it as data with global binding (not
-        // as another common, not weakly, not as a function), as GNU ld does (`elf_link_is_defined_archive_symbol`):
-        // old code declares `int x;` in a header and initialises it in a library. Members
-        // looked at and left out are remembered, so each is parsed once for this.
-        let commons: Vec<&'a str> =
-            table.iter().filter(|(_, e)| matches!(e.state, State::Common { .. })).map(|(n, _)| *n).collect();
-        for name in commons {
+        // as another common, not weakly, not as a function), as GNU ld does
+        // (`elf_link_is_defined_archive_symbol`): old code declares `int x;` in a header
+        // and initialises it in a library. Members looked at and left out are remembered,
+        // so each is parsed once for this.
+        let mut commons: Vec<(&'a str, u32)> =
+            table.iter().filter(|(_, e)| matches!(e.state, State::Common { .. })).map(|(n, e)| (*n, e.obj)).collect();
+        commons.sort_unstable();
+        for (name, by) in commons {
             for (ai, ar) in archives.iter().enumerate() {
                 let Some(&off) = ar.index.get(name) else { continue };
                 if loaded.contains(&(ai, off)) || !not_defining.insert((ai, off, name)) {
@@ -236,19 +249,22 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
                 });
                 if defines {
                     loaded.insert((ai, off));
-                    wanted.push((ai, off));
+                    wanted.push((ai, off, by, name));
                     break;
                 }
             }
         }
         wanted.sort_unstable();
         // The members are located in order, then parsed in parallel.
-        let bytes: Vec<(String, &'a [u8])> =
-            wanted.iter().map(|&(ai, off)| inputs::archive_member_bytes(&archives[ai], off)).collect::<Result<_>>()?;
+        let bytes: Vec<(String, &'a [u8])> = wanted
+            .iter()
+            .map(|&(ai, off, ..)| inputs::archive_member_bytes(&archives[ai], off))
+            .collect::<Result<_>>()?;
         let members: Vec<Result<Object<'a>>> =
             bytes.into_par_iter().map(|(name, data)| inputs::parse_object(name, data)).collect();
-        for m in members {
+        for (m, &(_, _, by, name)) in members.into_iter().zip(&wanted) {
             add_object(&mut objects, &mut table, &mut groups, m?)?;
+            pulled_by.push(Some((by, name)));
             progress = true;
         }
         if !progress {
@@ -347,7 +363,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
     for (i, (name, _, _)) in commons.iter().enumerate() {
         globals.insert(name, Def::Common(i as u32));
     }
-    Ok(Resolved { objects, globals, commons, linker_used, section_bounds })
+    Ok(Resolved { objects, globals, commons, linker_used, section_bounds, pulled_by })
 }
 
 /// Whether every relocation that names `name` (`__tls_get_addr`) is the call of a

@@ -218,6 +218,33 @@ fn archive_members_are_pulled_until_nothing_more_resolves() {
     assert_chain_linked(&d.join("noindex.nexe"));
 }
 
+/// The map says, as GNU ld's does, which reference pulled each archive member in: the
+/// chain's members, each named with the object and symbol that needed it, and a `-u`
+/// name as the command line's (QA finding: the map listed the members' sections but not
+/// why they were there, which is what a map is read for when an archive gives a surprise).
+#[test]
+fn the_map_names_the_reference_that_pulled_each_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (start, m) = chain(d);
+    let members: Vec<&Path> = m.iter().map(|p| p.as_path()).collect();
+    let lib = archive(d, "libchain.a", "rcs", &members);
+    let map = d.join("chain.map");
+    let (o, _) = zvld_run(d, "chain.nexe", &[&start, &lib], &["-u", "unused", "-Map", map.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&map).unwrap();
+    let lib = lib.display();
+    let start = start.display();
+    for (member, by) in [
+        (format!("{lib}(a.o)"), format!("{start} (a)")),
+        (format!("{lib}(b.o)"), format!("{lib}(a.o) (b)")),
+        (format!("{lib}(c.o)"), format!("{lib}(b.o) (c)")),
+        (format!("{lib}(unused.o)"), "(command line: -u, --require-defined or the entry point) (unused)".to_string()),
+    ] {
+        assert!(text.contains(&format!("\n  {member}\n      {by}\n")), "{member} pulled by {by}:\n{text}");
+    }
+}
+
 /// A BSD archive (`!<arch>`, `#1/N` long names stored before the member's bytes, a
 /// `__.SYMDEF` table of 32-bit ranlib entries) written by hand: binutils' `ar` cannot
 /// write one. `index` adds the symbol table.
