@@ -941,13 +941,13 @@ fn out_symbols(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>) -> Vec<O
             out.push(OutSymbol { name: s.name.to_string(), value: addr, size, global: s.global, kind, section });
         }
     }
-    for (i, (name, size, _)) in res.commons.iter().enumerate() {
+    for (i, (name, size, _, tls)) in res.commons.iter().enumerate() {
         out.push(OutSymbol {
             name: name.to_string(),
             value: lay.commons[i],
             size: *size,
             global: true,
-            kind: elf::STT_OBJECT,
+            kind: if *tls { elf::STT_TLS } else { elf::STT_OBJECT },
             section: 4,
         });
     }

@@ -78,9 +78,16 @@ struct Entry {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    Undefined { weak: bool },
+    Undefined {
+        weak: bool,
+    },
     Weak,
-    Common { size: u64, align: u64 },
+    /// `tls`: a thread-local common (`.tls_common`), allocated in the TLS block.
+    Common {
+        size: u64,
+        align: u64,
+        tls: bool,
+    },
     Strong,
 }
 
@@ -91,8 +98,9 @@ pub struct Resolved<'a> {
     pub objects: Vec<Object<'a>>,
     /// Global name to its definition.
     pub globals: crate::fxhash::FxHashMap<&'a str, Def>,
-    /// Common symbols to allocate: name, size, alignment.
-    pub commons: Vec<(&'a str, u64, u64)>,
+    /// Common symbols to allocate: name, size, alignment, and whether it is thread-local
+    /// (`.tls_common`: allocated in the TLS block after `.tbss`, as GNU ld does).
+    pub commons: Vec<(&'a str, u64, u64, bool)>,
     /// Linker-defined symbols that are referenced.
     pub linker_used: Vec<bool>,
     /// Sections with C-identifier names whose `__start_NAME`/`__stop_NAME` are referenced
@@ -300,8 +308,8 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
                     _ => Def::UndefinedWeak,
                 }
             }
-            State::Common { size, align } => {
-                commons.push((*name, size, align));
+            State::Common { size, align, tls } => {
+                commons.push((*name, size, align, tls));
                 Def::Common(commons.len() as u32 - 1)
             }
             State::Undefined { weak } => {
@@ -360,7 +368,7 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
     }
     commons.sort();
     // Re-number commons after sorting so the layout is deterministic.
-    for (i, (name, _, _)) in commons.iter().enumerate() {
+    for (i, (name, ..)) in commons.iter().enumerate() {
         globals.insert(name, Def::Common(i as u32));
     }
     Ok(Resolved { objects, globals, commons, linker_used, section_bounds, pulled_by })
@@ -494,7 +502,7 @@ fn add_object<'a>(
                     State::Strong
                 }
             }
-            SymDef::Common { size, align } => State::Common { size, align },
+            SymDef::Common { size, align } => State::Common { size, align, tls: s.kind == elf::STT_TLS },
         };
         let new = Entry { obj: oi, sym: si as u32, state };
         match table.get_mut(s.name) {
@@ -522,8 +530,22 @@ fn add_object<'a>(
                     }
                     (State::Strong, _) => false,
                     (_, State::Strong) => true,
-                    (State::Common { size: a, align: aa }, State::Common { size: b, align: ba }) => {
-                        old.state = State::Common { size: a.max(b), align: aa.max(ba) };
+                    (State::Common { size: a, align: aa, tls: ta }, State::Common { size: b, align: ba, tls: tb }) => {
+                        if ta != tb {
+                            let first = objects.get(old.obj as usize).map_or("(unknown)", |x| x.name.as_str());
+                            let kind = |t: bool| if t { "a thread-local" } else { "an ordinary" };
+                            return Err(LinkError::BadInput {
+                                object: o.name.clone(),
+                                reason: format!(
+                                    "common symbol `{}` is {} common here and {} one in {first}; the declarations \
+                                     disagree about _Thread_local",
+                                    s.name,
+                                    kind(tb),
+                                    kind(ta)
+                                ),
+                            });
+                        }
+                        old.state = State::Common { size: a.max(b), align: aa.max(ba), tls: ta };
                         false
                     }
                     (State::Weak, State::Common { .. }) => true,

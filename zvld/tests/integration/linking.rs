@@ -559,6 +559,35 @@ fn lock_elision_prefixes_are_dropped() {
     assert!(!dis.contains("xacquire") && !dis.contains("xrelease"), "{dis}");
 }
 
+/// A thread-local common symbol (`.tls_common`, STT_TLS in SHN_COMMON) is allocated in
+/// the TLS block after `.tbss`, as GNU ld allocates it, and merges with other thread-local
+/// commons; a common that is thread-local in one object and not in another is an error
+/// naming both kinds. QA finding: it went to the ordinary bss, and its first access failed
+/// with "the declarations of the variable disagree about _Thread_local".
+#[test]
+fn thread_local_common_symbols_go_to_the_tls_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tc = object(d, "tc.s", ".tls_common tcz, 16, 8\n.tls_common tcw, 4, 4\n");
+    let tc2 = object(d, "tc2.s", ".tls_common tcz, 32, 32\n");
+    let out = run_c(
+        d,
+        "tls-common",
+        &[(
+            "main.c",
+            "#include <stdio.h>\nextern __thread long tcz[4]; extern __thread int tcw;\n\
+             __thread int after = 5;\n\
+             int main(void) { tcz[3] = 7; tcw = 2; printf(\"%ld %ld %d %d %d\\n\", tcz[0], tcz[3], tcw, after,\n\
+               (int)((unsigned long)&tcz % 32)); return 0; }\n",
+        )],
+        &[&tc, &tc2],
+    );
+    assert_same_text("thread-local commons", "0 7 2 5 0\n", &out);
+    let plain = object(d, "plain.s", ".comm tcz, 8, 8\n.text\n.globl _start\n_start:\n  hlt\n");
+    let err = link_err(d, "mixed.nexe", &[&plain, &tc]);
+    assert!(err.contains("tcz") && err.contains("thread-local"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------
 // COMDAT.
 
