@@ -210,7 +210,6 @@ const IGNORED_WITH_ARG: &[&str] = &[
     "-soname",
     "--soname",
     "-h",
-    "-z",
     "-I",
     "--dynamic-linker",
     "--version-script",
@@ -307,6 +306,19 @@ enum Pending {
     RpathOrSymbols,
     /// The argument of an option that means nothing for a static nexe (`-rpath DIR`).
     Skip,
+    /// `-z KEYWORD`: meaningless for a static nexe, except the ones [`z_unsupported`] names.
+    Z,
+}
+
+/// `-z` keywords that change what is linked: `muldefs` is `--allow-multiple-definition`.
+fn z_unsupported(keyword: &str) -> Result<(), LdOptionError> {
+    if keyword == "muldefs" {
+        return Err(LdOptionError(format!(
+            "-z {keyword}: zvld does not support this linker option (it would change what is linked: it is \
+             --allow-multiple-definition)"
+        )));
+    }
+    Ok(())
 }
 
 /// What [`LdArgs::arg`] made of one argument.
@@ -360,6 +372,7 @@ impl LdArgs {
                 }
             }
             Pending::Skip => {}
+            Pending::Z => z_unsupported(v)?,
         }
         Ok(())
     }
@@ -400,12 +413,16 @@ impl LdArgs {
             "-L" | "--library-path" => Some(Pending::LibPath),
             "-m" => Some(Pending::Emulation),
             "-R" => Some(Pending::RpathOrSymbols),
+            "-z" => Some(Pending::Z),
             _ if IGNORED_WITH_ARG.contains(&p) => Some(Pending::Skip),
             _ => None,
         };
         if let Some(w) = with_arg {
             self.pending = Some((w, shown.to_string()));
             return Ok(Taken::Applied);
+        }
+        if let Some(k) = p.strip_prefix("-z").filter(|k| !k.is_empty()) {
+            z_unsupported(k)?;
         }
         if unsupported(p) {
             return Err(LdOptionError(format!(
@@ -570,5 +587,16 @@ mod tests {
         assert!(parse(&["-m", "elf_i386"]).unwrap_err().0.contains("x86-64 only"));
         assert!(parse(&["-melf_x86_64"]).is_ok());
         assert!(parse(&["-Map"]).unwrap_err().0.contains("needs an argument"));
+    }
+
+    /// `-z muldefs` is `--allow-multiple-definition` and is refused like it, in both
+    /// spellings (QA finding: it was ignored with the other `-z` keywords).
+    #[test]
+    fn z_muldefs_is_refused_like_allow_multiple_definition() {
+        for args in [&["-z", "muldefs"][..], &["-zmuldefs"]] {
+            let e = parse(args).unwrap_err();
+            assert!(e.0.contains("does not support") && e.0.contains("--allow-multiple-definition"), "{args:?}: {e}");
+        }
+        assert!(parse(&["-z", "now", "-znoexecstack"]).is_ok());
     }
 }
