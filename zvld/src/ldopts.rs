@@ -310,6 +310,11 @@ enum Pending {
     Z,
 }
 
+/// Where `-Map FILE` writes: `-` is standard output, as with GNU ld.
+fn map_path(v: &str) -> PathBuf {
+    PathBuf::from(if v == "-" { "/dev/stdout" } else { v })
+}
+
 /// `-z` keywords that change what is linked: `muldefs` is `--allow-multiple-definition`.
 fn z_unsupported(keyword: &str) -> Result<(), LdOptionError> {
     if keyword == "muldefs" {
@@ -357,7 +362,7 @@ impl LdArgs {
     fn apply(what: Pending, v: &str, cfg: &mut Config, inputs: &mut Vec<InputArg>) -> Result<(), LdOptionError> {
         match what {
             Pending::Output => cfg.output = PathBuf::from(v),
-            Pending::Map => cfg.map = Some(PathBuf::from(v)),
+            Pending::Map => cfg.map = Some(map_path(v)),
             Pending::Entry => cfg.entry = Some(v.to_string()),
             Pending::Undefined => cfg.undefined.push(v.to_string()),
             Pending::RequireDefined => cfg.require_defined.push(v.to_string()),
@@ -445,7 +450,7 @@ impl LdArgs {
             "-M" | "--print-map" => cfg.map = Some(PathBuf::from("/dev/stdout")),
             _ => {
                 if let Some(v) = p.strip_prefix("-Map=").or_else(|| p.strip_prefix("--Map=")) {
-                    cfg.map = Some(PathBuf::from(v));
+                    cfg.map = Some(map_path(v));
                 } else if let Some(v) = p.strip_prefix("--output=").or_else(|| joined("--output=", "-o")) {
                     cfg.output = PathBuf::from(v);
                 } else if let Some(v) = joined("--entry=", "-e") {
@@ -598,5 +603,15 @@ mod tests {
             assert!(e.0.contains("does not support") && e.0.contains("--allow-multiple-definition"), "{args:?}: {e}");
         }
         assert!(parse(&["-z", "now", "-znoexecstack"]).is_ok());
+    }
+
+    /// `-Map -` and `-Map=-` write the map on standard output, as with GNU ld (QA finding:
+    /// zvld wrote a file named `-`).
+    #[test]
+    fn map_dash_is_standard_output() {
+        for args in [&["-Map", "-"][..], &["-Map=-"], &["--Map=-"]] {
+            assert_eq!(parse(args).unwrap().0.map, Some(PathBuf::from("/dev/stdout")), "{args:?}");
+        }
+        assert_eq!(parse(&["-Map", "x.map"]).unwrap().0.map, Some(PathBuf::from("x.map")));
     }
 }
