@@ -374,7 +374,7 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
         .collect();
     for name in &res.section_bounds {
         let mut bounds: Option<(u64, u64)> = None;
-        for p in l.rodata.pieces.iter().chain(&l.data.pieces) {
+        for p in l.code.iter().map(|(p, _)| p).chain(&l.rodata.pieces).chain(&l.data.pieces) {
             if res.objects[p.obj as usize].sections[p.sec as usize].name == name {
                 let (a, b) = bounds.unwrap_or((p.addr, p.addr + p.size));
                 bounds = Some((a.min(p.addr), b.max(p.addr + p.size)));

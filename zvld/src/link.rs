@@ -306,10 +306,20 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
             }
         }
     }
-    let group = |&(o, s): &(u32, u32)| match res.objects[o as usize].sections[s as usize].name {
-        ".init" => 0,
-        ".fini" => 2,
-        _ => 1,
+    // Sections with C-identifier names go after the other code, grouped by name (in order
+    // of first appearance), so that `__start_NAME`/`__stop_NAME` bound them, as GNU ld
+    // does (the same rule as for data, in `layout`).
+    let name = |&(o, s): &(u32, u32)| res.objects[o as usize].sections[s as usize].name;
+    let mut named: Vec<&str> = Vec::new();
+    for p in &code {
+        if resolve::is_c_identifier(name(p)) && !named.contains(&name(p)) {
+            named.push(name(p));
+        }
+    }
+    let group = |p: &(u32, u32)| match name(p) {
+        ".init" => (0, 0),
+        ".fini" => (2, 0),
+        n => (1, named.iter().position(|x| *x == n).map_or(0, |i| i + 1)),
     };
     code.sort_by_key(group);
     let mut code_index: Vec<Vec<Option<usize>>> = res.objects.iter().map(|o| vec![None; o.sections.len()]).collect();

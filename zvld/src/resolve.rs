@@ -292,7 +292,10 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
                     && !s.discarded
                     && matches!(
                         s.class,
-                        crate::inputs::Class::RoData | crate::inputs::Class::Data | crate::inputs::Class::Bss
+                        crate::inputs::Class::Code
+                            | crate::inputs::Class::RoData
+                            | crate::inputs::Class::Data
+                            | crate::inputs::Class::Bss
                     )
             })
         })

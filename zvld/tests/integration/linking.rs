@@ -588,6 +588,28 @@ fn thread_local_common_symbols_go_to_the_tls_block() {
     assert!(err.contains("tcz") && err.contains("thread-local"), "{err}");
 }
 
+/// `__start_NAME`/`__stop_NAME` bound a code section with a C-identifier name too
+/// (`__attribute__((section("mycode")))` on functions), as GNU ld bounds any such section:
+/// its pieces are grouped after the other code, before `.fini`. QA finding: they were
+/// undefined symbols for code sections (only data sections had them).
+#[test]
+fn section_bounds_of_a_code_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "#include <stdio.h>\n\
+        __attribute__((section(\"mycode\"), noinline)) int f1(int x) { return x * 3; }\n\
+        __attribute__((noinline)) int between(int x) { return x ^ 1; }\n\
+        __attribute__((section(\"mycode\"), noinline)) int f2(int x) { return x + 100; }\n\
+        extern char __start_mycode[], __stop_mycode[];\n\
+        int main(void) {\n\
+          char *f[] = { (char *)f1, (char *)f2, (char *)between, (char *)main };\n\
+          for (int i = 0; i < 4; i++) printf(\"%d\", f[i] >= __start_mycode && f[i] < __stop_mycode);\n\
+          printf(\" %d %d\\n\", f1(5), f2(between(4)));\n\
+          return 0; }\n";
+    let other = "__attribute__((section(\"mycode\"), noinline)) int f3(int x) { return x; }\n";
+    let out = run_c(dir.path(), "code-bounds", &[("main.c", src), ("other.c", other)], &[]);
+    assert_same_text("code section bounds", "1100 15 105\n", &out);
+}
+
 // ---------------------------------------------------------------------------------------
 // COMDAT.
 
