@@ -1415,8 +1415,11 @@ fn rewrite_one(
         }
     }
 
-    let keep_seg = m == Mnemonic::Nop;
-    let strip_seg = !keep_seg && raw[..pfx.op].iter().any(|b| matches!(b, 0x26 | 0x2E | 0x36 | 0x3E));
+    // Segment overrides other than %fs/%gs are dropped (they change nothing in 64-bit
+    // mode), except 0x2E on a nop, which C4 allows (assemblers' padding).
+    let keep_cs = m == Mnemonic::Nop;
+    let dropped_seg = |b: u8| matches!(b, 0x26 | 0x36 | 0x3E) || (b == 0x2E && !keep_cs);
+    let strip_seg = raw[..pfx.op].iter().any(|&b| dropped_seg(b));
     // xacquire/xrelease (F2/F3 on a lock-prefixed instruction, or on xchg or mov to
     // memory) are Hardware Lock Elision, TSX, which C3 rejects. They are hints (a CPU
     // without HLE ignores them and the instruction does the same), so they are dropped,
@@ -1441,7 +1444,7 @@ fn rewrite_one(
         out.push(0x67);
     }
     for (i, &b) in raw.iter().enumerate() {
-        if i < pfx.op && !keep_seg && matches!(b, 0x26 | 0x2E | 0x36 | 0x3E) && Some(i) != pfx.rex {
+        if i < pfx.op && dropped_seg(b) && Some(i) != pfx.rex {
             continue;
         }
         if i < pfx.op && strip_hle && matches!(b, 0xF2 | 0xF3) {

@@ -61,3 +61,36 @@ fn every_rewrite_of_the_table_appears_in_rewrite_forms() {
         assert!(!asm.contains(forbidden), "`{forbidden}` survived rewriting:\n{asm}");
     }
 }
+
+/// Segment overrides that mean nothing in 64-bit mode (0x26, 0x36, 0x3E) are dropped from
+/// nops as from other instructions; 0x2E stays on a nop (C4 allows it for assemblers'
+/// padding). QA finding: `ds nop` and `ss nopl (%rdi)` were kept, and zvld refused its
+/// own output as a zvld bug.
+#[test]
+fn segment_prefixes_on_nops_are_dropped_except_cs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("nops.s");
+    std::fs::write(
+        &src,
+        ".text\n.globl _start\n.type _start,@function\n_start:\n\
+         .byte 0x3e, 0x90\n.byte 0x36, 0x0f, 0x1f, 0x07\n.byte 0x26, 0x48, 0x90\n\
+         .byte 0x3e, 0xf2, 0x0f, 0x1f, 0x07\n.byte 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0\n  hlt\n\
+         .section .note.GNU-stack,\"\",@progbits\n",
+    )
+    .unwrap();
+    let obj = dir.path().join("nops.o");
+    let mut a = Command::new("as");
+    a.arg(&src).arg("-o").arg(&obj);
+    run_ok(a, "as nops.s");
+    let nexe = dir.path().join("nops.nexe");
+    let mut c = zvld();
+    c.arg(&obj).arg("-o").arg(&nexe);
+    run_ok(c, "zvld nops.o");
+    verify(&nexe);
+    let code = std::fs::read(&nexe).unwrap();
+    let text = &code[0x1000..0x1000 + 32];
+    let expected: &[u8] = &[
+        0x90, 0x0f, 0x1f, 0x07, 0x48, 0x90, 0xf2, 0x0f, 0x1f, 0x07, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0, 0xf4,
+    ];
+    assert_eq!(&text[..expected.len()], expected, "the nops without their 0x26/0x36/0x3E prefixes");
+}
