@@ -1450,6 +1450,10 @@ fn rewrite_one(
         if i < pfx.op && strip_hle && matches!(b, 0xF2 | 0xF3) {
             continue;
         }
+        // With REX.W, 0x66 meant nothing; without it, it would make the operation 16-bit.
+        if clear_w && i < pfx.op && b == 0x66 {
+            continue;
+        }
         if clear_w && Some(i) == pfx.rex {
             let nb = b & !8;
             if nb != 0x40 {
@@ -1696,15 +1700,19 @@ fn rewrite_moffs(
     }
     let high = &raw[addr_at + 4..];
     let mut out = vec![0x67];
-    out.extend_from_slice(&raw[..addr_at]);
+    // xacquire/xrelease on a store are dropped, as in `rewrite_one`.
+    let store = ins.op0_kind() == OpKind::Memory;
+    out.extend(raw[..pfx.op].iter().filter(|&&b| !(store && matches!(b, 0xF2 | 0xF3))));
+    out.push(raw[pfx.op]);
+    let field = out.len();
     out.extend_from_slice(&raw[addr_at..addr_at + 4]);
     let u = e.unit(&out, false);
     match rs {
         [] if high == [0, 0, 0, 0] => {}
         [r] if r.offset - pos == addr_at as u64 && r.r_type == elf::R_X86_64_64 => {
-            let mut o = out_reloc(r, addr_at + 1, 4, false);
+            let mut o = out_reloc(r, field, 4, false);
             o.r_type = elf::R_X86_64_32;
-            e.fix(u, addr_at + 1, FixKind::Reloc(o));
+            e.fix(u, field, FixKind::Reloc(o));
         }
         _ => {
             return Err(ctx.err(
