@@ -1415,10 +1415,12 @@ fn rewrite_one(
         }
     }
 
-    // Segment overrides other than %fs/%gs are dropped (they change nothing in 64-bit
-    // mode), except 0x2E on a nop, which C4 allows (assemblers' padding).
+    // Segment overrides are dropped: 0x26, 0x2E, 0x36 and 0x3E change nothing in 64-bit
+    // mode, and an %fs/%gs one here is overridden by a later prefix (the last one counts;
+    // when %fs or %gs is last, `rewrite_fs` or the error above took the instruction);
+    // 0x2E stays on a nop, which C4 allows (assemblers' padding).
     let keep_cs = m == Mnemonic::Nop;
-    let dropped_seg = |b: u8| matches!(b, 0x26 | 0x36 | 0x3E) || (b == 0x2E && !keep_cs);
+    let dropped_seg = |b: u8| matches!(b, 0x26 | 0x36 | 0x3E | 0x64 | 0x65) || (b == 0x2E && !keep_cs);
     let strip_seg = raw[..pfx.op].iter().any(|&b| dropped_seg(b));
     // xacquire/xrelease (F2/F3 on a lock-prefixed instruction, or on xchg or mov to
     // memory) are Hardware Lock Elision, TSX, which C3 rejects. They are hints (a CPU
