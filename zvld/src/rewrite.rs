@@ -1646,8 +1646,14 @@ fn rewrite_fs(
         e.unit(&[0x4E | (n >> 3), 0x8D, 0x5C, 0x18 | (n & 7), 0x00], false);
     }
     let mut out = vec![0x67];
+    // Dropped with %fs itself: the other segment overrides (overridden by the last one,
+    // %fs) and xacquire/xrelease on a store, as in `rewrite_one`.
+    let lock_elidable = ins.has_lock_prefix()
+        || (matches!(ins.mnemonic(), Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory);
     for (i, &b) in raw[..modrm_i].iter().enumerate() {
-        if i < pfx.op && b == 0x64 {
+        if i < pfx.op
+            && (matches!(b, 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65) || (lock_elidable && matches!(b, 0xF2 | 0xF3)))
+        {
             continue;
         }
         if i == pfx.op && pfx.rex.is_none() {
