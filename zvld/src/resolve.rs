@@ -482,6 +482,13 @@ fn add_object<'a>(
         }
     }
     o.comdats = comdats;
+    // `.gnu.linkonce.*`, COMDAT before section groups: the first section of a name wins,
+    // as with GNU ld (the name is its own signature).
+    for sec in o.sections.iter_mut() {
+        if sec.name.starts_with(".gnu.linkonce.") && !sec.discarded && !groups.insert(sec.name) {
+            sec.discarded = true;
+        }
+    }
     for (si, s) in o.symbols.iter().enumerate() {
         if !s.global || s.name.is_empty() || s.kind == elf::STT_FILE {
             continue;

@@ -615,6 +615,31 @@ fn section_bounds_of_a_code_section() {
 
 const GROUP: &str = ".section .text.inl,\"axG\",@progbits,inl,comdat\n.weak inl\n.type inl,@function\ninl:\n";
 
+/// `.gnu.linkonce.*` sections (COMDAT before section groups, still written by hand and by
+/// older tools) are kept once per name, the first one, as GNU ld keeps them; the global
+/// symbols of the dropped copies resolve to the kept one. QA finding: two copies were a
+/// duplicate definition.
+#[test]
+fn gnu_linkonce_sections_are_kept_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let once = |n: u32| {
+        format!(
+            ".section .gnu.linkonce.t.foo,\"ax\",@progbits\n.globl foo\n.type foo,@function\nfoo:\n  mov ${n},%eax\n  ret\n\
+             .section .gnu.linkonce.r.tbl,\"a\",@progbits\n.globl tbl\ntbl: .long {n}\n"
+        )
+    };
+    let a = object(d, "once1.s", &once(1));
+    let b = object(d, "once2.s", &once(2));
+    let out = run_c(
+        d,
+        "linkonce",
+        &[("main.c", "#include <stdio.h>\nint foo(void); extern int tbl;\nint main(void) { printf(\"%d %d\\n\", foo(), tbl); return 0; }\n")],
+        &[&a, &b],
+    );
+    assert_same_text("linkonce", "1 1\n", &out);
+}
+
 /// Two objects with the same group: the first is kept; the second's sections, their
 /// relocations (here one against a symbol nothing defines) and their symbols are
 /// dropped; the second object's other sections still refer to the kept copy.
