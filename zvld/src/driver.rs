@@ -18,17 +18,60 @@ use crate::link::{Config, InputArg};
 /// The code-generation flags every object in a nexe is compiled with. scripts/build-sysroot
 /// builds musl and zrt with the same list.
 ///
-/// Beyond TOOLCHAIN.md's list: `-mno-avx512f`, since FORM.md's C3 never allows AVX-512
-/// (so `-march=native` on an AVX-512 machine still gives code that verifies), and
-/// `-fno-lto`, since zvld reads machine code, not GCC's LTO bytecode.
-pub const ZV_CFLAGS: &[&str] = &[
-    "-fno-pic",
-    "-fno-pie",
-    "-ffixed-r11",
-    "-mno-tls-direct-seg-refs",
-    "-fcf-protection=none",
+/// Beyond TOOLCHAIN.md's list: [`NOT_IN_FORM_1`] (after the others), and `-fno-lto`,
+/// since zvld reads machine code, not GCC's LTO bytecode.
+pub const ZV_CFLAGS: &[&str] =
+    &["-fno-pic", "-fno-pie", "-ffixed-r11", "-mno-tls-direct-seg-refs", "-fcf-protection=none", "-fno-lto"];
+
+/// The instruction-set extensions gcc (11 and later) knows that FORM.md's C3 does not
+/// allow, turned off after the build's own flags, so that `-march=native` (or
+/// `-march=alderlake`, `-march=bdver2`, ...) gives code that verifies while keeping what
+/// form 1 allows (AVX2, FMA, BMI2, ...): gcc vectorizes dot products with AVX-VNNI
+/// (`vpdpwssd`) and AVX-512, and loops with XOP and FMA4; the others are reached only
+/// through intrinsics, whose feature macros (`__RDRND__`, `__VAES__`, ...) are then
+/// undefined, so portable code takes its fallback. Not listed: `-mno-xsave` (it turns
+/// AVX off too; gcc emits xsave only for its intrinsics) and `-mno-hle` (gcc emits HLE
+/// prefixes for `__ATOMIC_HLE_*` whatever it says).
+pub const NOT_IN_FORM_1: &[&str] = &[
     "-mno-avx512f",
-    "-fno-lto",
+    "-mno-avxvnni",
+    "-mno-xop",
+    "-mno-fma4",
+    "-mno-tbm",
+    "-mno-sse4a",
+    "-mno-lwp",
+    "-mno-gfni",
+    "-mno-vaes",
+    "-mno-vpclmulqdq",
+    "-mno-rtm",
+    "-mno-tsxldtrk",
+    "-mno-rdrnd",
+    "-mno-rdseed",
+    "-mno-rdpid",
+    "-mno-clflushopt",
+    "-mno-clwb",
+    "-mno-cldemote",
+    "-mno-movdiri",
+    "-mno-movdir64b",
+    "-mno-serialize",
+    "-mno-waitpkg",
+    "-mno-enqcmd",
+    "-mno-uintr",
+    "-mno-hreset",
+    "-mno-kl",
+    "-mno-widekl",
+    "-mno-amx-tile",
+    "-mno-amx-int8",
+    "-mno-amx-bf16",
+    "-mno-pku",
+    "-mno-ptwrite",
+    "-mno-sgx",
+    "-mno-pconfig",
+    "-mno-wbnoinvd",
+    "-mno-shstk",
+    "-mno-prefetchwt1",
+    "-mno-mwaitx",
+    "-mno-clzero",
 ];
 
 /// Errors of the driver.
@@ -114,7 +157,7 @@ pub fn compile_flags(sysroot: &Path) -> Vec<String> {
         v.push("-isystem".into());
         v.push(inc);
     }
-    v.extend(ZV_CFLAGS.iter().map(|s| s.to_string()));
+    v.extend(ZV_CFLAGS.iter().chain(NOT_IN_FORM_1).map(|s| s.to_string()));
     // zvld reads uncompressed debug sections only: a build's `-gz` is undone, as
     // `-fPIC` is by the flags above.
     v.push("-gz=none".into());
@@ -380,6 +423,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             "-static" | "-pie" | "-no-pie" | "-rdynamic" | "-s" | "-v" | "-###" => {
                 if a == "-s" {
                     cfg.strip_debug = true;
+                    cfg.strip_all = true;
                 }
             }
             "-nostdlib" => {

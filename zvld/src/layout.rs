@@ -277,11 +277,14 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
     let mut cur = data_start;
     let tdata = get(Class::TData);
     let tbss = get(Class::TBss);
-    if !tdata.is_empty() || !tbss.is_empty() {
+    l.commons = vec![0; res.commons.len()];
+    let tls_commons = || res.commons.iter().enumerate().filter(|c| c.1 .3);
+    if !tdata.is_empty() || !tbss.is_empty() || tls_commons().next().is_some() {
         let align = tdata
             .iter()
             .chain(tbss.iter())
             .map(|&(o, s)| res.objects[o as usize].sections[s as usize].align)
+            .chain(tls_commons().map(|(_, c)| c.2))
             .max()
             .unwrap_or(1);
         cur = cur.next_multiple_of(align);
@@ -295,6 +298,12 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
             tcur = tcur.next_multiple_of(s.align);
             l.addr[obj as usize][sec as usize] = Some(tcur);
             tcur += s.size;
+        }
+        // Thread-local commons after .tbss, as GNU ld places them.
+        for (i, &(_, size, align, _)) in tls_commons() {
+            tcur = tcur.next_multiple_of(align.max(1));
+            l.commons[i] = tcur;
+            tcur += size;
         }
         l.tls = Some(Tls { vaddr: start, filesz, memsz: tcur - start, align });
     }
@@ -314,10 +323,12 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
     l.data.filesz = edata - data_start;
     l.bss_start = edata;
     place(&mut l, &get(Class::Bss), &mut cur, true);
-    for &(_, size, align) in &res.commons {
-        cur = cur.next_multiple_of(align.max(1));
-        l.commons.push(cur);
-        cur += size;
+    for (i, &(_, size, align, tls)) in res.commons.iter().enumerate() {
+        if !tls {
+            cur = cur.next_multiple_of(align.max(1));
+            l.commons[i] = cur;
+            cur += size;
+        }
     }
     let end = cur;
     l.data.memsz = end - data_start;
@@ -363,7 +374,7 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
         .collect();
     for name in &res.section_bounds {
         let mut bounds: Option<(u64, u64)> = None;
-        for p in l.rodata.pieces.iter().chain(&l.data.pieces) {
+        for p in l.code.iter().map(|(p, _)| p).chain(&l.rodata.pieces).chain(&l.data.pieces) {
             if res.objects[p.obj as usize].sections[p.sec as usize].name == name {
                 let (a, b) = bounds.unwrap_or((p.addr, p.addr + p.size));
                 bounds = Some((a.min(p.addr), b.max(p.addr + p.size)));

@@ -210,7 +210,6 @@ const IGNORED_WITH_ARG: &[&str] = &[
     "-soname",
     "--soname",
     "-h",
-    "-z",
     "-I",
     "--dynamic-linker",
     "--version-script",
@@ -307,6 +306,24 @@ enum Pending {
     RpathOrSymbols,
     /// The argument of an option that means nothing for a static nexe (`-rpath DIR`).
     Skip,
+    /// `-z KEYWORD`: meaningless for a static nexe, except the ones [`z_unsupported`] names.
+    Z,
+}
+
+/// Where `-Map FILE` writes: `-` is standard output, as with GNU ld.
+fn map_path(v: &str) -> PathBuf {
+    PathBuf::from(if v == "-" { "/dev/stdout" } else { v })
+}
+
+/// `-z` keywords that change what is linked: `muldefs` is `--allow-multiple-definition`.
+fn z_unsupported(keyword: &str) -> Result<(), LdOptionError> {
+    if keyword == "muldefs" {
+        return Err(LdOptionError(format!(
+            "-z {keyword}: zvld does not support this linker option (it would change what is linked: it is \
+             --allow-multiple-definition)"
+        )));
+    }
+    Ok(())
 }
 
 /// What [`LdArgs::arg`] made of one argument.
@@ -345,7 +362,7 @@ impl LdArgs {
     fn apply(what: Pending, v: &str, cfg: &mut Config, inputs: &mut Vec<InputArg>) -> Result<(), LdOptionError> {
         match what {
             Pending::Output => cfg.output = PathBuf::from(v),
-            Pending::Map => cfg.map = Some(PathBuf::from(v)),
+            Pending::Map => cfg.map = Some(map_path(v)),
             Pending::Entry => cfg.entry = Some(v.to_string()),
             Pending::Undefined => cfg.undefined.push(v.to_string()),
             Pending::RequireDefined => cfg.require_defined.push(v.to_string()),
@@ -360,6 +377,7 @@ impl LdArgs {
                 }
             }
             Pending::Skip => {}
+            Pending::Z => z_unsupported(v)?,
         }
         Ok(())
     }
@@ -400,12 +418,16 @@ impl LdArgs {
             "-L" | "--library-path" => Some(Pending::LibPath),
             "-m" => Some(Pending::Emulation),
             "-R" => Some(Pending::RpathOrSymbols),
+            "-z" => Some(Pending::Z),
             _ if IGNORED_WITH_ARG.contains(&p) => Some(Pending::Skip),
             _ => None,
         };
         if let Some(w) = with_arg {
             self.pending = Some((w, shown.to_string()));
             return Ok(Taken::Applied);
+        }
+        if let Some(k) = p.strip_prefix("-z").filter(|k| !k.is_empty()) {
+            z_unsupported(k)?;
         }
         if unsupported(p) {
             return Err(LdOptionError(format!(
@@ -419,12 +441,16 @@ impl LdArgs {
         match p {
             "--emulate-cpuid" => cfg.emulate_cpuid = true,
             "--version" | "-v" | "-V" => cfg.print_version = true,
-            "-s" | "-S" | "--strip-all" | "--strip-debug" => cfg.strip_debug = true,
+            "-s" | "--strip-all" => {
+                cfg.strip_debug = true;
+                cfg.strip_all = true;
+            }
+            "-S" | "--strip-debug" => cfg.strip_debug = true,
             // GNU ld's `-M` prints the map on standard output.
             "-M" | "--print-map" => cfg.map = Some(PathBuf::from("/dev/stdout")),
             _ => {
                 if let Some(v) = p.strip_prefix("-Map=").or_else(|| p.strip_prefix("--Map=")) {
-                    cfg.map = Some(PathBuf::from(v));
+                    cfg.map = Some(map_path(v));
                 } else if let Some(v) = p.strip_prefix("--output=").or_else(|| joined("--output=", "-o")) {
                     cfg.output = PathBuf::from(v);
                 } else if let Some(v) = joined("--entry=", "-e") {
@@ -566,5 +592,26 @@ mod tests {
         assert!(parse(&["-m", "elf_i386"]).unwrap_err().0.contains("x86-64 only"));
         assert!(parse(&["-melf_x86_64"]).is_ok());
         assert!(parse(&["-Map"]).unwrap_err().0.contains("needs an argument"));
+    }
+
+    /// `-z muldefs` is `--allow-multiple-definition` and is refused like it, in both
+    /// spellings (QA finding: it was ignored with the other `-z` keywords).
+    #[test]
+    fn z_muldefs_is_refused_like_allow_multiple_definition() {
+        for args in [&["-z", "muldefs"][..], &["-zmuldefs"]] {
+            let e = parse(args).unwrap_err();
+            assert!(e.0.contains("does not support") && e.0.contains("--allow-multiple-definition"), "{args:?}: {e}");
+        }
+        assert!(parse(&["-z", "now", "-znoexecstack"]).is_ok());
+    }
+
+    /// `-Map -` and `-Map=-` write the map on standard output, as with GNU ld (QA finding:
+    /// zvld wrote a file named `-`).
+    #[test]
+    fn map_dash_is_standard_output() {
+        for args in [&["-Map", "-"][..], &["-Map=-"], &["--Map=-"]] {
+            assert_eq!(parse(args).unwrap().0.map, Some(PathBuf::from("/dev/stdout")), "{args:?}");
+        }
+        assert_eq!(parse(&["-Map", "x.map"]).unwrap().0.map, Some(PathBuf::from("x.map")));
     }
 }

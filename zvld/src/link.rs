@@ -48,8 +48,11 @@ pub struct Config {
     pub undefined: Vec<String>,
     /// `--require-defined` symbols: like `-u`, and an error when nothing defines them.
     pub require_defined: Vec<String>,
-    /// Drop DWARF sections (`-s`/`--strip-debug`).
+    /// Drop DWARF sections (`-S`/`--strip-debug`, and `-s`).
     pub strip_debug: bool,
+    /// Drop the symbol table too (`-s`/`--strip-all`, as GNU ld; the map still lists
+    /// the symbols).
+    pub strip_all: bool,
     /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` instead of rejecting it.
     pub emulate_cpuid: bool,
     /// `--version`/`-v`/`-V` among the linker options: print [`version_line`] and link
@@ -358,10 +361,20 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
             }
         }
     }
-    let group = |&(o, s): &(u32, u32)| match res.objects[o as usize].sections[s as usize].name {
-        ".init" => 0,
-        ".fini" => 2,
-        _ => 1,
+    // Sections with C-identifier names go after the other code, grouped by name (in order
+    // of first appearance), so that `__start_NAME`/`__stop_NAME` bound them, as GNU ld
+    // does (the same rule as for data, in `layout`).
+    let name = |&(o, s): &(u32, u32)| res.objects[o as usize].sections[s as usize].name;
+    let mut named: Vec<&str> = Vec::new();
+    for p in &code {
+        if resolve::is_c_identifier(name(p)) && !named.contains(&name(p)) {
+            named.push(name(p));
+        }
+    }
+    let group = |p: &(u32, u32)| match name(p) {
+        ".init" => (0, 0),
+        ".fini" => (2, 0),
+        n => (1, named.iter().position(|x| *x == n).map_or(0, |i| i + 1)),
     };
     code.sort_by_key(group);
     let mut code_index: Vec<Vec<Option<usize>>> = res.objects.iter().map(|o| vec![None; o.sections.len()]).collect();
@@ -552,6 +565,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         symbols,
         extra,
         headers: lay.headers,
+        symbol_table: !cfg.strip_all,
     };
     stats.phase_ms.push(("  +symbols", ms(t2)));
     let file = write::write(&img);
@@ -961,13 +975,13 @@ fn out_symbols(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>) -> Vec<O
             out.push(OutSymbol { name: s.name.to_string(), value: addr, size, global: s.global, kind, section });
         }
     }
-    for (i, (name, size, _)) in res.commons.iter().enumerate() {
+    for (i, (name, size, _, tls)) in res.commons.iter().enumerate() {
         out.push(OutSymbol {
             name: name.to_string(),
             value: lay.commons[i],
             size: *size,
             global: true,
-            kind: elf::STT_OBJECT,
+            kind: if *tls { elf::STT_TLS } else { elf::STT_OBJECT },
             section: 4,
         });
     }
@@ -993,6 +1007,20 @@ fn map_file(res: &Resolved<'_>, lay: &Layout, img: &write::Image<'_>, entry: &st
     let mut s = String::new();
     let _ = writeln!(s, "zvld link map (form version {})", zvcore::form::FORM_VERSION);
     let _ = writeln!(s, "entry {entry} = {:#x}\n", img.entry);
+    // As GNU ld's map: each archive member and the reference that pulled it in.
+    let pulled: Vec<_> = res.objects.iter().zip(&res.pulled_by).filter_map(|(o, p)| p.map(|p| (o, p))).collect();
+    if !pulled.is_empty() {
+        let _ = writeln!(s, "archive members included to satisfy a reference by file (symbol)");
+        for (o, (by, name)) in pulled {
+            let by = match res.objects.get(by as usize) {
+                Some(b) => b.name.as_str(),
+                None if matches!(name, "__zv_syscall" | "__zv_tp" | "__zv_cpuid") => "(zvld: its rewrites use it)",
+                None => "(command line: -u, --require-defined or the entry point)",
+            };
+            let _ = writeln!(s, "  {}\n      {by} ({name})", o.name);
+        }
+        let _ = writeln!(s);
+    }
     let _ = writeln!(
         s,
         "segment code   {:#010x} size {:#x} (R+X; linked code ends {:#x}, HLT sled after)",

@@ -15,7 +15,7 @@ use zvld::ldopts::{LdArgs, Taken};
 use zvld::Config;
 
 const USAGE: &str =
-    "usage: zvld [-o OUT] [-L DIR] [-l NAME] [-e SYM] [-u SYM] [-Map FILE] [-M] [-s] [--stats] [--emulate-cpuid] INPUT...
+    "usage: zvld [-o OUT] [-L DIR] [-l NAME] [-e SYM] [-u SYM] [-Map FILE] [-M] [-s|-S] [--stats] [--emulate-cpuid] INPUT...
 Links ELF64 x86-64 objects and archives into a verified nexe (ZV64 form 1).
 GNU ld's other spellings of these options are accepted (-uSYM, --undefined=SYM, --library=NAME, ...),
 and so are the options that mean nothing for a static nexe (-static, --gc-sections, -z KEYWORD, ...).";

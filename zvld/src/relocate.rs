@@ -161,6 +161,7 @@ pub fn is_tls(res: &Resolved<'_>, def: Def) -> bool {
             .get(obj as usize)
             .and_then(|o| o.sections.get(sec as usize))
             .is_some_and(|s| matches!(s.class, Class::TData | Class::TBss)),
+        Def::Common(i) => res.commons.get(i as usize).is_some_and(|c| c.3),
         Def::UndefinedWeak => true,
         _ => false,
     }
@@ -510,6 +511,7 @@ mod tests {
             commons: Vec::new(),
             linker_used: Vec::new(),
             section_bounds: Vec::new(),
+            pulled_by: Vec::new(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Phase 2, symbol resolution: loads the command-line objects, pulls archive members on
-//! demand until no undefined symbol can be resolved from them, settles COMDAT groups
+//! demand until no undefined symbol can be resolved from them (and, as GNU ld, for a
+//! common symbol a member defines with global binding), settles COMDAT groups
 //! (first group of a signature wins), and builds the global symbol table with ELF's
 //! rules: a strong definition beats weak and common ones, two strong ones are an error,
 //! commons merge to the largest, and an undefined weak reference resolves to 0. A
@@ -77,9 +78,16 @@ struct Entry {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    Undefined { weak: bool },
+    Undefined {
+        weak: bool,
+    },
     Weak,
-    Common { size: u64, align: u64 },
+    /// `tls`: a thread-local common (`.tls_common`), allocated in the TLS block.
+    Common {
+        size: u64,
+        align: u64,
+        tls: bool,
+    },
     Strong,
 }
 
@@ -90,15 +98,24 @@ pub struct Resolved<'a> {
     pub objects: Vec<Object<'a>>,
     /// Global name to its definition.
     pub globals: crate::fxhash::FxHashMap<&'a str, Def>,
-    /// Common symbols to allocate: name, size, alignment.
-    pub commons: Vec<(&'a str, u64, u64)>,
+    /// Common symbols to allocate: name, size, alignment, and whether it is thread-local
+    /// (`.tls_common`: allocated in the TLS block after `.tbss`, as GNU ld does).
+    pub commons: Vec<(&'a str, u64, u64, bool)>,
     /// Linker-defined symbols that are referenced.
     pub linker_used: Vec<bool>,
     /// Sections with C-identifier names whose `__start_NAME`/`__stop_NAME` are referenced
     /// (GNU ld's section bounds). `Def::Linker(LINKER_SYMBOLS.len() + 2k)` is the start of
     /// the k-th, `+ 2k + 1` its end.
     pub section_bounds: Vec<String>,
+    /// Why each object is in the link, by object index: `None` for a command-line object;
+    /// for an archive member, the object whose reference pulled it in ([`COMMAND_LINE`] for
+    /// `-u`, `--require-defined` and the entry) and the symbol (the map's "archive members
+    /// included", as GNU ld's "to satisfy reference by file (symbol)").
+    pub pulled_by: Vec<Option<(u32, &'a str)>>,
 }
+
+/// The "object" of a reference made on the command line (`-u`, the entry point).
+pub const COMMAND_LINE: u32 = u32::MAX;
 
 /// Whether `s` is a C identifier (sections named so get `__start_`/`__stop_` symbols).
 pub fn is_c_identifier(s: &str) -> bool {
@@ -189,37 +206,73 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
     }
     for r in required.iter().chain(wanted) {
         if !table.contains_key(r.as_str()) {
-            table.insert(r.as_str(), Entry { obj: u32::MAX, sym: 0, state: State::Undefined { weak: false } });
+            table.insert(r.as_str(), Entry { obj: COMMAND_LINE, sym: 0, state: State::Undefined { weak: false } });
         }
     }
     // Pull archive members until nothing more resolves.
     let mut loaded: HashSet<(usize, u64)> = HashSet::new();
+    let mut not_defining: HashSet<(usize, u64, &'a str)> = HashSet::new();
+    let mut pulled_by: Vec<Option<(u32, &'a str)>> = vec![None; objects.len()];
     loop {
         let mut progress = false;
-        let undefined: Vec<&'a str> = table
+        // Sorted, so that the reference the map names for a member is the same every time.
+        let mut undefined: Vec<(&'a str, u32)> = table
             .iter()
             .filter(|(_, e)| matches!(e.state, State::Undefined { weak: false }))
-            .map(|(n, _)| *n)
+            .map(|(n, e)| (*n, e.obj))
             .collect();
-        let mut wanted: Vec<(usize, u64)> = Vec::new();
-        for name in undefined {
+        undefined.sort_unstable();
+        let mut wanted: Vec<(usize, u64, u32, &'a str)> = Vec::new();
+        for (name, by) in undefined {
             for (ai, ar) in archives.iter().enumerate() {
                 if let Some(&off) = ar.index.get(name) {
                     if loaded.insert((ai, off)) {
-                        wanted.push((ai, off));
+                        wanted.push((ai, off, by, name));
                     }
+                    break;
+                }
+            }
+        }
+        // A common symbol pulls a member that defines it as data with global binding (not
+        // as another common, not weakly, not as a function), as GNU ld does
+        // (`elf_link_is_defined_archive_symbol`): old code declares `int x;` in a header
+        // and initialises it in a library. Members looked at and left out are remembered,
+        // so each is parsed once for this.
+        let mut commons: Vec<(&'a str, u32)> =
+            table.iter().filter(|(_, e)| matches!(e.state, State::Common { .. })).map(|(n, e)| (*n, e.obj)).collect();
+        commons.sort_unstable();
+        for (name, by) in commons {
+            for (ai, ar) in archives.iter().enumerate() {
+                let Some(&off) = ar.index.get(name) else { continue };
+                if loaded.contains(&(ai, off)) || !not_defining.insert((ai, off, name)) {
+                    continue;
+                }
+                let (member, data) = inputs::archive_member_bytes(ar, off)?;
+                let defines = inputs::parse_object(member, data)?.symbols.iter().any(|s| {
+                    s.global
+                        && !s.weak
+                        && !matches!(s.kind, elf::STT_FUNC | elf::STT_GNU_IFUNC)
+                        && s.name == name
+                        && matches!(s.def, SymDef::Section { .. } | SymDef::Absolute(_))
+                });
+                if defines {
+                    loaded.insert((ai, off));
+                    wanted.push((ai, off, by, name));
                     break;
                 }
             }
         }
         wanted.sort_unstable();
         // The members are located in order, then parsed in parallel.
-        let bytes: Vec<(String, &'a [u8])> =
-            wanted.iter().map(|&(ai, off)| inputs::archive_member_bytes(&archives[ai], off)).collect::<Result<_>>()?;
+        let bytes: Vec<(String, &'a [u8])> = wanted
+            .iter()
+            .map(|&(ai, off, ..)| inputs::archive_member_bytes(&archives[ai], off))
+            .collect::<Result<_>>()?;
         let members: Vec<Result<Object<'a>>> =
             bytes.into_par_iter().map(|(name, data)| inputs::parse_object(name, data)).collect();
-        for m in members {
+        for (m, &(_, _, by, name)) in members.into_iter().zip(&wanted) {
             add_object(&mut objects, &mut table, &mut groups, m?)?;
+            pulled_by.push(Some((by, name)));
             progress = true;
         }
         if !progress {
@@ -239,7 +292,10 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
                     && !s.discarded
                     && matches!(
                         s.class,
-                        crate::inputs::Class::RoData | crate::inputs::Class::Data | crate::inputs::Class::Bss
+                        crate::inputs::Class::Code
+                            | crate::inputs::Class::RoData
+                            | crate::inputs::Class::Data
+                            | crate::inputs::Class::Bss
                     )
             })
         })
@@ -255,8 +311,8 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
                     _ => Def::UndefinedWeak,
                 }
             }
-            State::Common { size, align } => {
-                commons.push((*name, size, align));
+            State::Common { size, align, tls } => {
+                commons.push((*name, size, align, tls));
                 Def::Common(commons.len() as u32 - 1)
             }
             State::Undefined { weak } => {
@@ -315,10 +371,10 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
     }
     commons.sort();
     // Re-number commons after sorting so the layout is deterministic.
-    for (i, (name, _, _)) in commons.iter().enumerate() {
+    for (i, (name, ..)) in commons.iter().enumerate() {
         globals.insert(name, Def::Common(i as u32));
     }
-    Ok(Resolved { objects, globals, commons, linker_used, section_bounds })
+    Ok(Resolved { objects, globals, commons, linker_used, section_bounds, pulled_by })
 }
 
 /// Whether every relocation that names `name` (`__tls_get_addr`) is the call of a
@@ -426,6 +482,13 @@ fn add_object<'a>(
         }
     }
     o.comdats = comdats;
+    // `.gnu.linkonce.*`, COMDAT before section groups: the first section of a name wins,
+    // as with GNU ld (the name is its own signature).
+    for sec in o.sections.iter_mut() {
+        if sec.name.starts_with(".gnu.linkonce.") && !sec.discarded && !groups.insert(sec.name) {
+            sec.discarded = true;
+        }
+    }
     for (si, s) in o.symbols.iter().enumerate() {
         if !s.global || s.name.is_empty() || s.kind == elf::STT_FILE {
             continue;
@@ -449,7 +512,7 @@ fn add_object<'a>(
                     State::Strong
                 }
             }
-            SymDef::Common { size, align } => State::Common { size, align },
+            SymDef::Common { size, align } => State::Common { size, align, tls: s.kind == elf::STT_TLS },
         };
         let new = Entry { obj: oi, sym: si as u32, state };
         match table.get_mut(s.name) {
@@ -477,8 +540,22 @@ fn add_object<'a>(
                     }
                     (State::Strong, _) => false,
                     (_, State::Strong) => true,
-                    (State::Common { size: a, align: aa }, State::Common { size: b, align: ba }) => {
-                        old.state = State::Common { size: a.max(b), align: aa.max(ba) };
+                    (State::Common { size: a, align: aa, tls: ta }, State::Common { size: b, align: ba, tls: tb }) => {
+                        if ta != tb {
+                            let first = objects.get(old.obj as usize).map_or("(unknown)", |x| x.name.as_str());
+                            let kind = |t: bool| if t { "a thread-local" } else { "an ordinary" };
+                            return Err(LinkError::BadInput {
+                                object: o.name.clone(),
+                                reason: format!(
+                                    "common symbol `{}` is {} common here and {} one in {first}; the declarations \
+                                     disagree about _Thread_local",
+                                    s.name,
+                                    kind(tb),
+                                    kind(ta)
+                                ),
+                            });
+                        }
+                        old.state = State::Common { size: a.max(b), align: aa.max(ba), tls: ta };
                         false
                     }
                     (State::Weak, State::Common { .. }) => true,

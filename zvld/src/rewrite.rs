@@ -1144,6 +1144,11 @@ fn rewrite_one(
                     "branch through a 64-bit register or memory operand",
                 );
             }
+            // `ff /3` and `ff /5` (`lcall`/`ljmp *mem`) load a segment too: far transfers,
+            // which C3 rejects; only `ff /2` and `ff /4` become P1.
+            if !matches!(code, Code::Jmp_rm64 | Code::Call_rm64) {
+                return fail("far indirect branch (C3)".into(), "use a near branch");
+            }
             match ins.op0_kind() {
                 OpKind::Register => {
                     let r = ins.op0_register();
@@ -1217,8 +1222,18 @@ fn rewrite_one(
             return Ok(());
         }
         FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch | FlowControl::Call => {
-            if ins.op0_kind() != OpKind::NearBranch64 {
-                return fail("far branch (C3)".into(), "use a near branch");
+            match ins.op0_kind() {
+                OpKind::NearBranch64 => {}
+                OpKind::FarBranch16 | OpKind::FarBranch32 => {
+                    return fail("far branch (C3)".into(), "use a near branch");
+                }
+                // `sysenter`, `sysexit` and relatives: no branch operand.
+                _ => {
+                    return fail(
+                        format!("`{}` is not on the form-1 allow-list (C3)", mnemonic_text(ins)),
+                        allow_list_hint(code, ins.mnemonic()),
+                    );
+                }
             }
             if pfx.p66 || pfx.p67 {
                 return fail(
@@ -1272,7 +1287,7 @@ fn rewrite_one(
     }
     if !zvcore::verify::code_is_allowed(code) {
         return fail(
-            format!("`{}` is not on the form-1 allow-list (C3)", format!("{:?}", ins.mnemonic()).to_lowercase()),
+            format!("`{}` is not on the form-1 allow-list (C3)", mnemonic_text(ins)),
             allow_list_hint(code, ins.mnemonic()),
         );
     }
@@ -1400,9 +1415,21 @@ fn rewrite_one(
         }
     }
 
-    let keep_seg = m == Mnemonic::Nop;
-    let strip_seg = !keep_seg && raw[..pfx.op].iter().any(|b| matches!(b, 0x26 | 0x2E | 0x36 | 0x3E));
-    if !need67 && !clear_w && !strip_seg {
+    // Segment overrides are dropped: 0x26, 0x2E, 0x36 and 0x3E change nothing in 64-bit
+    // mode, and an %fs/%gs one here is overridden by a later prefix (the last one counts;
+    // when %fs or %gs is last, `rewrite_fs` or the error above took the instruction);
+    // 0x2E stays on a nop, which C4 allows (assemblers' padding).
+    let keep_cs = m == Mnemonic::Nop;
+    let dropped_seg = |b: u8| matches!(b, 0x26 | 0x36 | 0x3E | 0x64 | 0x65) || (b == 0x2E && !keep_cs);
+    let strip_seg = raw[..pfx.op].iter().any(|&b| dropped_seg(b));
+    // xacquire/xrelease (F2/F3 on a lock-prefixed instruction, or on xchg or mov to
+    // memory) are Hardware Lock Elision, TSX, which C3 rejects. They are hints (a CPU
+    // without HLE ignores them and the instruction does the same), so they are dropped,
+    // like `notrack`; gcc emits them for `__ATOMIC_HLE_*` whatever its flags.
+    let lock_elidable =
+        ins.has_lock_prefix() || (matches!(m, Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory);
+    let strip_hle = lock_elidable && raw[..pfx.op].iter().any(|b| matches!(b, 0xF2 | 0xF3));
+    if !need67 && !clear_w && !strip_seg && !strip_hle {
         // The common case: the instruction is kept byte for byte.
         let u = e.unit(raw, false);
         for r in rs {
@@ -1419,7 +1446,14 @@ fn rewrite_one(
         out.push(0x67);
     }
     for (i, &b) in raw.iter().enumerate() {
-        if i < pfx.op && !keep_seg && matches!(b, 0x26 | 0x2E | 0x36 | 0x3E) && Some(i) != pfx.rex {
+        if i < pfx.op && dropped_seg(b) && Some(i) != pfx.rex {
+            continue;
+        }
+        if i < pfx.op && strip_hle && matches!(b, 0xF2 | 0xF3) {
+            continue;
+        }
+        // With REX.W, 0x66 meant nothing; without it, it would make the operation 16-bit.
+        if clear_w && i < pfx.op && b == 0x66 {
             continue;
         }
         if clear_w && Some(i) == pfx.rex {
@@ -1486,6 +1520,11 @@ fn rip_local(ctx: &SectionCtx<'_, '_>, ins: &Instruction, co: &ConstantOffsets, 
         return Err(ctx.err(ins.ip(), &text(ins), "RIP-relative operand outside its section without a relocation", ""));
     }
     Ok((target as u32, co.displacement_offset()))
+}
+
+/// An instruction's mnemonic as the messages write it (`cpuid`, `sysenter`).
+fn mnemonic_text(ins: &Instruction) -> String {
+    format!("{:?}", ins.mnemonic()).to_lowercase()
 }
 
 /// What to do about an instruction that is not on the form's allow-list (C3).
@@ -1607,8 +1646,14 @@ fn rewrite_fs(
         e.unit(&[0x4E | (n >> 3), 0x8D, 0x5C, 0x18 | (n & 7), 0x00], false);
     }
     let mut out = vec![0x67];
+    // Dropped with %fs itself: the other segment overrides (overridden by the last one,
+    // %fs) and xacquire/xrelease on a store, as in `rewrite_one`.
+    let lock_elidable = ins.has_lock_prefix()
+        || (matches!(ins.mnemonic(), Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory);
     for (i, &b) in raw[..modrm_i].iter().enumerate() {
-        if i < pfx.op && b == 0x64 {
+        if i < pfx.op
+            && (matches!(b, 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65) || (lock_elidable && matches!(b, 0xF2 | 0xF3)))
+        {
             continue;
         }
         if i == pfx.op && pfx.rex.is_none() {
@@ -1663,15 +1708,19 @@ fn rewrite_moffs(
     }
     let high = &raw[addr_at + 4..];
     let mut out = vec![0x67];
-    out.extend_from_slice(&raw[..addr_at]);
+    // xacquire/xrelease on a store are dropped, as in `rewrite_one`.
+    let store = ins.op0_kind() == OpKind::Memory;
+    out.extend(raw[..pfx.op].iter().filter(|&&b| !(store && matches!(b, 0xF2 | 0xF3))));
+    out.push(raw[pfx.op]);
+    let field = out.len();
     out.extend_from_slice(&raw[addr_at..addr_at + 4]);
     let u = e.unit(&out, false);
     match rs {
         [] if high == [0, 0, 0, 0] => {}
         [r] if r.offset - pos == addr_at as u64 && r.r_type == elf::R_X86_64_64 => {
-            let mut o = out_reloc(r, addr_at + 1, 4, false);
+            let mut o = out_reloc(r, field, 4, false);
             o.r_type = elf::R_X86_64_32;
-            e.fix(u, addr_at + 1, FixKind::Reloc(o));
+            e.fix(u, field, FixKind::Reloc(o));
         }
         _ => {
             return Err(ctx.err(

@@ -52,6 +52,8 @@ pub struct Image<'x> {
     /// then mapped from file offset 0, so the guest reads the file's own headers at its
     /// address (`__ehdr_start`).
     pub headers: bool,
+    /// Write `.symtab` and `.strtab` (false for `-s`/`--strip-all`).
+    pub symbol_table: bool,
 }
 
 /// The most program headers a nexe from zvld has: code, read-only data, data, PT_TLS,
@@ -271,64 +273,66 @@ pub fn write(img: &Image<'_>) -> Vec<u8> {
             entsize: 0,
         });
     }
-    // Symbols: locals first.
-    let mut syms: Vec<&OutSymbol> = img.symbols.iter().collect();
-    syms.sort_by_key(|s| s.global);
-    let nlocal = 1 + syms.iter().filter(|s| !s.global).count();
-    let mut strtab = vec![0u8];
-    let mut symtab = vec![0u8; 24];
-    for s in &syms {
-        let mut e = [0u8; 24];
-        put32(&mut e, 0, strtab.len() as u32);
-        strtab.extend_from_slice(s.name.as_bytes());
-        strtab.push(0);
-        e[4] = (u8::from(s.global) << 4) | s.kind;
-        let shndx = match s.section {
-            1 => text_i,
-            2 => ro_i,
-            3 => data_i,
-            4 if bss_i != 0 => bss_i,
-            4 => data_i,
-            _ => 0xFFF1,
-        };
-        put16(&mut e, 6, shndx as u16);
-        put64(&mut e, 8, s.value);
-        put64(&mut e, 16, s.size);
-        symtab.extend_from_slice(&e);
+    // Symbols: locals first (none for `-s`).
+    if img.symbol_table {
+        let mut syms: Vec<&OutSymbol> = img.symbols.iter().collect();
+        syms.sort_by_key(|s| s.global);
+        let nlocal = 1 + syms.iter().filter(|s| !s.global).count();
+        let mut strtab = vec![0u8];
+        let mut symtab = vec![0u8; 24];
+        for s in &syms {
+            let mut e = [0u8; 24];
+            put32(&mut e, 0, strtab.len() as u32);
+            strtab.extend_from_slice(s.name.as_bytes());
+            strtab.push(0);
+            e[4] = (u8::from(s.global) << 4) | s.kind;
+            let shndx = match s.section {
+                1 => text_i,
+                2 => ro_i,
+                3 => data_i,
+                4 if bss_i != 0 => bss_i,
+                4 => data_i,
+                _ => 0xFFF1,
+            };
+            put16(&mut e, 6, shndx as u16);
+            put64(&mut e, 8, s.value);
+            put64(&mut e, 16, s.size);
+            symtab.extend_from_slice(&e);
+        }
+        len = len.next_multiple_of(8);
+        let symoff = len;
+        len += symtab.len() as u64;
+        let stroff = len;
+        len += strtab.len() as u64;
+        let (symtab_len, strtab_len) = (symtab.len() as u64, strtab.len() as u64);
+        parts.push((symoff, Cow::Owned(symtab)));
+        parts.push((stroff, Cow::Owned(strtab)));
+        let strndx = sh.len() as u32 + 1;
+        sh.push(Shdr {
+            name: name(".symtab"),
+            kind: 2,
+            flags: 0,
+            addr: 0,
+            off: symoff,
+            size: symtab_len,
+            link: strndx,
+            info: nlocal as u32,
+            align: 8,
+            entsize: 24,
+        });
+        sh.push(Shdr {
+            name: name(".strtab"),
+            kind: 3,
+            flags: 0,
+            addr: 0,
+            off: stroff,
+            size: strtab_len,
+            link: 0,
+            info: 0,
+            align: 1,
+            entsize: 0,
+        });
     }
-    len = len.next_multiple_of(8);
-    let symoff = len;
-    len += symtab.len() as u64;
-    let stroff = len;
-    len += strtab.len() as u64;
-    let (symtab_len, strtab_len) = (symtab.len() as u64, strtab.len() as u64);
-    parts.push((symoff, Cow::Owned(symtab)));
-    parts.push((stroff, Cow::Owned(strtab)));
-    let strndx = sh.len() as u32 + 1;
-    sh.push(Shdr {
-        name: name(".symtab"),
-        kind: 2,
-        flags: 0,
-        addr: 0,
-        off: symoff,
-        size: symtab_len,
-        link: strndx,
-        info: nlocal as u32,
-        align: 8,
-        entsize: 24,
-    });
-    sh.push(Shdr {
-        name: name(".strtab"),
-        kind: 3,
-        flags: 0,
-        addr: 0,
-        off: stroff,
-        size: strtab_len,
-        link: 0,
-        info: 0,
-        align: 1,
-        entsize: 0,
-    });
     let shstrndx = sh.len();
     let n = name(".shstrtab");
     let shstroff = len;

@@ -518,3 +518,33 @@ fn every_instruction_that_cannot_be_rewritten_is_named_with_its_rule_and_a_remed
         assert!(line.contains("many.o(.text") && line.contains(" in function "), "{line}");
     }
 }
+
+/// Far indirect branches through memory (`ljmp *(%rax)`, `lcall *8(%rdi)`, `ff /5` and
+/// `ff /3`) are refused by C3 like any far transfer (QA finding: zvld rewrote them as near
+/// `mov mem,%r11` + P1, a silently different branch), and `sysenter` is named as a system
+/// call, not as a far branch.
+#[test]
+fn far_indirect_branches_and_sysenter_are_refused_not_made_near() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "far.S",
+        ".text\n.globl main\nmain:\n  ljmp *(%rax)\n  lcall *8(%rdi)\n  rex.W ljmp *(%rsp)\n  sysenter\n  ret\n\
+         .section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let mut c = zvcc();
+    c.arg(&src).arg("-o").arg(dir.path().join("far.nexe"));
+    let err = run_err(c, "zvcc far.S");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("cannot rewrite ")).collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    let expect = [
+        ("far.o(.text+0x0) in function main+0x0", "far indirect branch (C3)"),
+        ("far.o(.text+0x2) in function main+0x2", "far indirect branch (C3)"),
+        ("far.o(.text+0x5) in function main+0x5", "far indirect branch (C3)"),
+        ("`sysenter`", "system calls reach the runtime only through zrt"),
+    ];
+    for (line, (place, why)) in lines.iter().zip(expect) {
+        assert!(line.contains(place) && line.contains(why), "expected {place} / {why}: {line}");
+    }
+    assert!(!dir.path().join("far.nexe").exists());
+}

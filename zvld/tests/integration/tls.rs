@@ -238,3 +238,31 @@ fn tls_get_addr_need_not_exist_when_every_call_is_relaxed() {
     let err = run_err(c, "zvld with a call of __tls_get_addr outside a sequence");
     assert!(err.contains("undefined symbol `__tls_get_addr`"), "{err}");
 }
+
+/// A `%fs:` operand that also carries another segment override (the last one, %fs,
+/// counts) or xrelease on a store is rebased without those prefixes, as other
+/// instructions lose them. QA finding: they were kept and the output failed C4/C3.
+#[test]
+fn fs_operands_lose_prefixes_without_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("fsp.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n__thread int tv = 5;\n\
+         __attribute__((noinline)) int get(void) { int r;\n\
+           __asm__ volatile(\".byte 0x3e\\n\\tmovl %%fs:tv@tpoff, %0\" : \"=r\"(r)); return r; }\n\
+         __attribute__((noinline)) void put(int v) {\n\
+           __asm__ volatile(\".byte 0xf3\\n\\tmovl %0, %%fs:tv@tpoff\" :: \"r\"(v) : \"memory\"); }\n\
+         int main(void) { int a = get(); put(9); printf(\"%d %d %d\\n\", a, get(), tv); return 0; }\n",
+    )
+    .unwrap();
+    let nexe = dir.path().join("fsp.nexe");
+    let mut c = zvcc();
+    c.arg("-O2").arg(&src).arg("-o").arg(&nexe);
+    run_ok(c, "zvcc fsp.c");
+    verify(&nexe);
+    let mut r = Command::new(sibling_binary("zvrun"));
+    r.arg(&nexe);
+    let out = String::from_utf8(run_ok(r, "zvrun fsp.nexe").stdout).unwrap();
+    assert_same_text("prefixed %fs: operands", "5 9 9\n", &out);
+}

@@ -649,3 +649,101 @@ fn zvcc_answers_queries_in_every_spelling_from_its_sysroot() {
         assert!(Path::new(a.trim()).is_file(), "zvcc {q}: {a}");
     }
 }
+
+/// The names of a nexe's sections, read from its section headers.
+fn section_names(nexe: &Path) -> Vec<String> {
+    let b = std::fs::read(nexe).unwrap();
+    let (shoff, shnum, shstrndx) = (u64_at(&b, 0x28) as usize, u16_at(&b, 0x3c) as usize, u16_at(&b, 0x3e) as usize);
+    let sh = |i: usize| shoff + i * 64;
+    let strings = u64_at(&b, sh(shstrndx) + 24) as usize;
+    (0..shnum)
+        .map(|i| {
+            let at = strings + u32_at(&b, sh(i)) as usize;
+            let end = at + b[at..].iter().position(|&c| c == 0).unwrap();
+            String::from_utf8_lossy(&b[at..end]).into_owned()
+        })
+        .collect()
+}
+
+/// `-s`/`--strip-all` drops the symbol table with the DWARF, as GNU ld and `gcc -s` do;
+/// `-S`/`--strip-debug` drops only the DWARF (QA finding: `-s` kept `.symtab`).
+#[test]
+fn dash_s_strips_all_symbols_and_dash_capital_s_only_debug_information() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "s.c", "int main(void) { return 0; }\n");
+    let sections = |flags: &[&str]| {
+        let out = dir.path().join("s.nexe");
+        let mut c = zvcc();
+        c.arg("-g").args(flags).arg(&src).arg("-o").arg(&out);
+        run_ok(c, &format!("zvcc {flags:?}"));
+        verify(&out);
+        section_names(&out)
+    };
+    let has = |names: &[String], n: &str| names.iter().any(|x| x == n);
+    let full = sections(&[]);
+    assert!(has(&full, ".symtab") && has(&full, ".debug_info"), "{full:?}");
+    for flags in [&["-s"][..], &["-Wl,-s"], &["-Wl,--strip-all"]] {
+        let names = sections(flags);
+        assert!(!has(&names, ".symtab") && !has(&names, ".strtab"), "{flags:?}: {names:?}");
+        assert!(!names.iter().any(|n| n.starts_with(".debug")), "{flags:?}: {names:?}");
+    }
+    for flags in [&["-Wl,-S"][..], &["-Wl,--strip-debug"]] {
+        let names = sections(flags);
+        assert!(has(&names, ".symtab") && has(&names, ".strtab"), "{flags:?}: {names:?}");
+        assert!(!names.iter().any(|n| n.starts_with(".debug")), "{flags:?}: {names:?}");
+    }
+}
+
+/// `-march=` values that enable extensions FORM.md's C3 rejects still give code that
+/// links and verifies: zvcc turns those extensions off after the build's flags and keeps
+/// the ones form 1 allows. QA finding: `-O3 -march=native` on an Alder Lake or Sapphire
+/// Rapids machine vectorized dot products with AVX-VNNI (`vpdpwssd`), which zvld refused.
+#[test]
+fn march_values_with_extensions_outside_form_1_still_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "dot.c",
+        "#include <stdio.h>\n#include <stdint.h>\n\
+         __attribute__((noinline)) int dot16(const int16_t *a, const int16_t *b, int n) {\n\
+           int s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n\
+         __attribute__((noinline)) int dot8(const uint8_t *a, const int8_t *b, int n) {\n\
+           int s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n\
+         __attribute__((noinline)) void rot(uint32_t *a, int n) {\n\
+           for (int i = 0; i < n; i++) a[i] = (a[i] << 7 | a[i] >> 25) ^ (a[i] & ~(a[i] >> 3)); }\n\
+         int main(void) {\n\
+           int16_t a[1000], b[1000]; uint8_t c[1000]; int8_t d[1000]; uint32_t r[1000];\n\
+           for (int i = 0; i < 1000; i++) { a[i] = i % 300 - 150; b[i] = (i * 7) % 200 - 100;\n\
+             c[i] = i * 13; d[i] = (i * 5) % 250 - 125; r[i] = i * 2654435761u; }\n\
+           rot(r, 1000);\n\
+           printf(\"%d %d %u\\n\", dot16(a, b, 1000), dot8(c, d, 1000), r[999] ^ r[3]);\n\
+           return 0; }\n",
+    );
+    let native = dir.path().join("dot-native");
+    let mut g = native_gcc();
+    g.arg("-static").arg("-O2").arg(&src).arg("-o").arg(&native);
+    run_ok(g, "native gcc");
+    let expected = String::from_utf8(run_ok(Command::new(&native), "native dot").stdout).unwrap();
+    for march in ["-march=alderlake", "-march=sapphirerapids", "-march=bdver2"] {
+        let out = dir.path().join("dot.nexe");
+        let mut c = zvcc();
+        c.arg("-O3").arg(march).arg(&src).arg("-o").arg(&out);
+        run_ok(c, &format!("zvcc -O3 {march}"));
+        verify(&out);
+        let mut r = Command::new(sibling_binary("zvrun"));
+        r.arg(&out);
+        let got = String::from_utf8(run_ok(r, &format!("zvrun ({march})")).stdout).unwrap();
+        assert_same_text(march, &expected, &got);
+    }
+    // The feature macros follow: portable code takes its fallback instead of intrinsics
+    // zvld would refuse; what form 1 allows stays on.
+    let macros = stdout_of(&["-march=sapphirerapids", "-dM", "-E", "-x", "c", "/dev/null"]);
+    for off in
+        ["__AVXVNNI__", "__AVX512F__", "__RDRND__", "__RDSEED__", "__VAES__", "__GFNI__", "__RTM__", "__CLFLUSHOPT__"]
+    {
+        assert!(!macros.contains(&format!("#define {off} ")), "{off} is defined");
+    }
+    for on in ["__AVX2__", "__FMA__", "__BMI2__", "__SHA__", "__AES__", "__F16C__", "__MOVBE__", "__ADX__"] {
+        assert!(macros.contains(&format!("#define {on} ")), "{on} is not defined");
+    }
+}
