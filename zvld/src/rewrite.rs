@@ -1611,6 +1611,11 @@ fn rewrite_fs(
         b => match gpr64_number(b) {
             Some(n) => Some(n),
             // RIP-relative, or a 32-bit base under 0x67.
+            None if b == Register::RIP => {
+                return fail(
+                    "unsupported %fs: operand relative to %rip (a thread-local address is %fs: plus an offset)",
+                )
+            }
             None => return fail("unsupported %fs: operand (its base is not a 64-bit register)"),
         },
     };

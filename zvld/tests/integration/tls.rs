@@ -266,3 +266,24 @@ fn fs_operands_lose_prefixes_without_effect() {
     let out = String::from_utf8(run_ok(r, "zvrun fsp.nexe").stdout).unwrap();
     assert_same_text("prefixed %fs: operands", "5 9 9\n", &out);
 }
+
+/// A `%fs:` operand relative to %rip (`%fs:x(%rip)`, which no compiler emits: a
+/// thread-local address is `%fs:` plus an offset) is refused naming that shape; the message
+/// said its base was "not a 64-bit register", which sent readers looking for a 32-bit base.
+#[test]
+fn a_rip_relative_fs_operand_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("fsrip.c");
+    std::fs::write(
+        &src,
+        "int g = 3;\n\
+         int main(void) { int r; __asm__ volatile(\"movl %%fs:g(%%rip), %0\" : \"=r\"(r)); return r; }\n",
+    )
+    .unwrap();
+    let mut c = zvcc();
+    c.arg("-O2").arg(&src).arg("-o").arg(dir.path().join("fsrip.nexe"));
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "linked: {err}");
+    assert!(err.contains("relative to %rip") && err.contains("main"), "{err}");
+}
