@@ -151,6 +151,14 @@ fn shell_status(st: &std::process::ExitStatus) -> Option<i32> {
     st.code().or_else(|| std::os::unix::process::ExitStatusExt::signal(st).map(|n| 128 + n))
 }
 
+/// Whether signal `n` is ignored in this process (the `SigIgn` mask of
+/// /proc/self/status), as it is when the tests run under `nohup`.
+fn ignored_here(n: i32) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).map(str::trim).unwrap_or("0");
+    u64::from_str_radix(mask, 16).is_ok_and(|m| m & (1 << (n - 1)) != 0)
+}
+
 /// Sends `sig` (a `kill` signal name) to a running zvrun, with the shell's built-in kill
 /// (no procps needed).
 fn signal(child: &std::process::Child, sig: &str) {
@@ -166,6 +174,13 @@ fn signal(child: &std::process::Child, sig: &str) {
 #[test]
 fn termination_signals_end_the_session_with_its_report() {
     for (prog, sig, status) in [("loop", "TERM", 143), ("echo", "INT", 130), ("loop", "HUP", 129)] {
+        // A signal this test process was started with ignored (`nohup cargo test`, a
+        // background job's SIGINT) is ignored by the zvrun it starts too, by design (see
+        // termination_covers_loading_and_ignored_signals_stay_ignored): not this case.
+        if ignored_here(status - 128) {
+            eprintln!("SIG{sig} is ignored in this test process (inherited): its case is skipped");
+            continue;
+        }
         let t = tempfile::tempdir().expect("tmp");
         let rep = t.path().join("r.json");
         let mut child = crate::zvrun()
