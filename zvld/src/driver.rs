@@ -396,6 +396,14 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     if args.iter().any(|a| a == "-shared") {
         return Err(DriverError::Usage("-shared is not supported: a nexe is a static executable".into()));
     }
+    // Split stacks grow through libgcc's __morestack and its unwinder, which a nexe does
+    // not link: the link failed on an undefined `_Unwind_Resume` that named no cause.
+    if args.iter().any(|a| a == "-fsplit-stack") {
+        return Err(DriverError::Usage(
+            "-fsplit-stack is not supported: a guest's stack is one fixed region (RUNTIME.md section 2); build without it"
+                .into(),
+        ));
+    }
 
     // Link mode: split the arguments.
     let mut compile_args: Vec<String> = Vec::new();

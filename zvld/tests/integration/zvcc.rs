@@ -180,6 +180,13 @@ fn zvcc_reads_response_files_and_checks_syntax_only() {
     c.current_dir(d).args(["-shared", "shared-flag.o", "-o", "lib.so"]);
     let err = run_err(c, "zvcc -shared (link)");
     assert!(err.contains("-shared is not supported"), "{err}");
+
+    // A split-stack link is refused naming the option (it failed on an undefined
+    // `_Unwind_Resume` that named no cause; a QA round's note).
+    let mut c = zvcc();
+    c.current_dir(d).args(["-fsplit-stack", "helper.c", "-o", "split.nexe"]);
+    let err = run_err(c, "zvcc -fsplit-stack (link)");
+    assert!(err.contains("-fsplit-stack is not supported"), "{err}");
 }
 
 /// The entry address and whether a symbol is defined, read from a linked nexe.
