@@ -1165,39 +1165,34 @@ fn check_code(
     let ranges: Vec<(usize, usize)> =
         (0..len.div_ceil(chunk)).map(|k| (k * chunk, ((k + 1) * chunk).min(len))).collect();
     let words = chunk / 64;
-    let scans: Vec<(usize, Sink)> = if ranges.len() == 1 {
-        let mut sink = Sink::new(opts);
-        let view = |w| BitsMut { w, from: 0 };
-        let mut t = Targets::Mark { bits: &targets, outside_bad: 0 };
-        scan(base, code, 0, len, &mut sink, view(&mut starts.0), view(&mut second.0), &mut t, decoding, stop);
-        let Targets::Mark { outside_bad, .. } = t else { unreachable!("the first pass marks") };
-        vec![(outside_bad, sink)]
+    // One job per range: its words of the two bitmaps (all of them for a single range,
+    // whose length need not be a multiple of 64).
+    let jobs: Vec<ScanJob<'_>> = if ranges.len() == 1 {
+        vec![(&mut starts.0[..], &mut second.0[..], (0, len))]
     } else {
-        std::thread::scope(|sc| {
-            let handles: Vec<_> = starts
-                .0
-                .chunks_mut(words)
-                .zip(second.0.chunks_mut(words))
-                .zip(&ranges)
-                .map(|((st, se), &(s, e))| {
-                    let targets = &targets;
-                    sc.spawn(move || {
-                        let mut sink = Sink::new(opts);
-                        let (st, se) = (BitsMut { w: st, from: s }, BitsMut { w: se, from: s });
-                        let mut t = Targets::Mark { bits: targets, outside_bad: 0 };
-                        scan(base, code, s, e, &mut sink, st, se, &mut t, decoding, stop);
-                        let Targets::Mark { outside_bad, .. } = t else { unreachable!("the first pass marks") };
-                        (outside_bad, sink)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        })
+        starts
+            .0
+            .chunks_mut(words)
+            .zip(second.0.chunks_mut(words))
+            .zip(ranges.iter().copied())
+            .map(|((st, se), r)| (st, se, r))
+            .collect()
     };
+    let scans: Vec<(usize, Sink)> = in_parallel(jobs, |(st, se, (s, e))| {
+        let mut sink = Sink::new(opts);
+        let (st, se) = (BitsMut { w: st, from: s }, BitsMut { w: se, from: s });
+        let mut t = Targets::Mark { bits: &targets, outside_bad: 0 };
+        scan(base, code, s, e, &mut sink, st, se, &mut t, decoding, stop);
+        let Targets::Mark { outside_bad, .. } = t else { unreachable!("the first pass marks") };
+        (outside_bad, sink)
+    });
     // Stopped (the scans may have ended early): rejected without a word on the code.
     let stopped = || stop.is_some_and(|f| f.load(Ordering::SeqCst));
-    if stopped() {
+    let say_stopped = |out: &mut Sink| {
         out.push(Rule::C1, base, &[], "", "verification stopped before its end (the caller's time ran out)".into());
+    };
+    if stopped() {
+        say_stopped(out);
         return;
     }
     let outside_bad: usize = scans.iter().map(|(n, _)| n).sum();
@@ -1225,17 +1220,10 @@ fn check_code(
         let Targets::Find { found, count, .. } = t else { unreachable!("the second pass finds") };
         (found, count)
     };
-    let finds: Vec<(Vec<Branch>, usize)> = if ranges.len() == 1 {
-        vec![find(0, len)]
-    } else {
-        std::thread::scope(|sc| {
-            let handles: Vec<_> = ranges.iter().map(|&(s, e)| sc.spawn(move || find(s, e))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        })
-    };
+    let finds: Vec<(Vec<Branch>, usize)> = in_parallel(ranges, |(s, e)| find(s, e));
     // Stopped during the second pass: rejected without a word on the code, as above.
     if stopped() {
-        out.push(Rule::C1, base, &[], "", "verification stopped before its end (the caller's time ran out)".into());
+        say_stopped(out);
         return;
     }
     scans.into_iter().for_each(|(_, sink)| out.absorb(sink));
@@ -1258,6 +1246,22 @@ fn check_code(
     let unlisted: usize = finds.iter().map(|(f, count)| count - f.len()).sum();
     check_branches(base, code, &starts, &second, finds.iter().flat_map(|(f, _)| f), out);
     out.count += unlisted;
+}
+
+/// A first-pass scan's words of the start and second-half bitmaps, and its range.
+type ScanJob<'a> = (&'a mut [u64], &'a mut [u64], (usize, usize));
+
+/// Runs `f` on each job, in order of the jobs: on a scoped thread each when there are
+/// several (they borrow the region), on the caller's thread when there is one.
+fn in_parallel<J: Send, T: Send>(jobs: Vec<J>, f: impl Fn(J) -> T + Sync) -> Vec<T> {
+    if jobs.len() <= 1 {
+        return jobs.into_iter().map(f).collect();
+    }
+    std::thread::scope(|sc| {
+        let f = &f;
+        let handles: Vec<_> = jobs.into_iter().map(|j| sc.spawn(move || f(j))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
 }
 
 /// Decodes and checks [start, end) of `code` (both bundle boundaries): C2-C6, C8, C9;

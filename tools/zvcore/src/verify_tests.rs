@@ -841,6 +841,18 @@ fn parallel_bitmaps_match_a_template_oracle() {
 
 // ---- the fast path against iced ----
 
+/// iced alone finds nothing wrong in `region` (a form the fast path claims must be one
+/// the full check admits).
+fn assert_iced_accepts(base: u64, region: &[u8], what: &str) {
+    let mut out = Sink::new(Options { max_violations: usize::MAX });
+    check_code(base, region, RegionKind::CodeSegment, &mut out, 1, Decoding::IcedOnly, None);
+    assert!(
+        out.v.is_empty(),
+        "{what}: iced rejects it: {}",
+        out.v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; ")
+    );
+}
+
 /// The two decodings of one region: verdicts, violations (all of them) and instruction
 /// starts must be identical.
 fn same_both_ways(base: u64, code: &[u8], kind: RegionKind, what: &str) {
@@ -959,13 +971,7 @@ fn fastpath_agrees_with_iced_on_every_form_it_claims() {
                                 && ins.op0_kind() == OpKind::Register
                                 && raw.last() == Some(&form::P1_MASK_IMM8);
                             assert!(!p1 && raw != form::P2_MASK_BYTES, "{what}: a P1/P2 mask claimed");
-                            let mut out = Sink::new(Options { max_violations: usize::MAX });
-                            check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::IcedOnly, None);
-                            assert!(
-                                out.v.is_empty(),
-                                "{what}: iced rejects it: {}",
-                                out.v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; ")
-                            );
+                            assert_iced_accepts(base, &region, &what);
                             let mut out = Sink::new(Options::default());
                             check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::Fast, None);
                             assert!(out.v.is_empty(), "{what}: the fast path's own verdict");
@@ -1054,13 +1060,7 @@ fn fastpath_agrees_with_iced_on_long_padding_nops() {
                     if f.is_some() {
                         let mut region = bundle[..len].to_vec();
                         region.resize(64, form::HLT);
-                        let mut out = Sink::new(Options { max_violations: usize::MAX });
-                        check_code(base, &region, RegionKind::CodeSegment, &mut out, 1, Decoding::IcedOnly, None);
-                        assert!(
-                            out.v.is_empty(),
-                            "{what}: iced rejects it: {}",
-                            out.v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; ")
-                        );
+                        assert_iced_accepts(base, &region, &what);
                         same_both_ways(base, &region, RegionKind::CodeSegment, &what);
                     }
                 }
