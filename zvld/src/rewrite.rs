@@ -466,22 +466,28 @@ fn mentions_r11(ins: &Instruction) -> bool {
     false
 }
 
-/// Does a function (its instructions) use %r11, apart from gcc's stack-clash probe loops?
-/// With `-fstack-clash-protection` (the default of some distributions' gcc) gcc probes
-/// a large fixed frame in its prologue with r11 as the loop's scratch register, even
-/// under `-ffixed-r11`:
-///
-/// ```text
-///     lea -N(%rsp),%r11
-/// L:  sub $4096,%rsp
-///     orq $0,(%rsp)
-///     cmp %r11,%rsp
-///     jne L
-/// ```
-///
-/// r11 is written before the loop and read only inside it, so it is dead everywhere
-/// else in the function, and no instruction of the loop needs zvld's scratch: zvld may
-/// use r11 for the function's other rewrites (`%fs:` operands, `jmp *mem`).
+/// Whether an instruction's bytes can name %r11 in an operand: only a REX prefix with
+/// its R, X or B bit set (the fourth bit of a register number), or a VEX, EVEX or XOP
+/// prefix (which carry those bits, and whose `vvvv` names a general register in the BMI
+/// instructions) can name r8-r15. Without one, every register operand is one of the
+/// first eight. `false` is certain (the instruction does not mention r11); `true` means
+/// iced has to look.
+fn may_mention_r11(raw: &[u8]) -> bool {
+    for &b in raw {
+        match b {
+            0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3 => {}
+            0x40..=0x4F if b & 7 == 0 => {}
+            // REX.R, .X or .B; VEX (C4, C5), EVEX (62), XOP (8F, or `pop r/m`).
+            0x41..=0x4F | 0xC4 | 0xC5 | 0x62 | 0x8F => return true,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The reference for [`Listing::function_uses_r11`], with every instruction decoded by
+/// iced (tests compare the two).
+#[cfg(test)]
 fn function_uses_r11<T>(insns: &[(Instruction, T)]) -> bool {
     let mut j = 0;
     while j < insns.len() {
@@ -499,7 +505,7 @@ fn function_uses_r11<T>(insns: &[(Instruction, T)]) -> bool {
     false
 }
 
-/// The five instructions of gcc's stack-clash probe loop (see [`function_uses_r11`]).
+/// The five instructions of gcc's stack-clash probe loop (see [`Listing::function_uses_r11`]).
 fn is_stack_clash_probe_loop([lea, sub, or, cmp, jne]: [&Instruction; 5]) -> bool {
     let rsp_mem = |i: &Instruction, op: u32| {
         i.op_kind(op) == OpKind::Memory
@@ -710,6 +716,47 @@ impl Listing<'_> {
         (it.form == Form::Full).then(|| &self.full[it.aux as usize])
     }
 
+    /// Does the function made of the instructions `range` (`data` the section's bytes)
+    /// use %r11, apart from gcc's stack-clash probe loops? With
+    /// `-fstack-clash-protection` (the default of some distributions' gcc) gcc probes a
+    /// large fixed frame in its prologue with r11 as the loop's scratch register, even
+    /// under `-ffixed-r11`:
+    ///
+    /// ```text
+    ///     lea -N(%rsp),%r11
+    /// L:  sub $4096,%rsp
+    ///     orq $0,(%rsp)
+    ///     cmp %r11,%rsp
+    ///     jne L
+    /// ```
+    ///
+    /// r11 is written before the loop and read only inside it, so it is dead everywhere
+    /// else in the function, and no instruction of the loop needs zvld's scratch: zvld may
+    /// use r11 for the function's other rewrites (`%fs:` operands, `jmp *mem`).
+    ///
+    /// iced decodes only the instructions whose bytes may name r11 ([`may_mention_r11`]),
+    /// not the whole function (a fifth of sqlite3's code was decoded again for this).
+    pub(crate) fn function_uses_r11(&self, data: &[u8], range: std::ops::Range<usize>) -> bool {
+        let end = range.end;
+        let mut j = range.start;
+        while j < end {
+            let it = self.items[j];
+            let raw = &data[it.ip as usize..it.ip as usize + usize::from(it.len)];
+            // An instruction that does not mention r11 cannot start a probe loop either
+            // (its `lea` writes r11): both walks step over it alike.
+            if !may_mention_r11(raw) || !self.get(j).is_some_and(|(i, _)| mentions_r11(&i)) {
+                j += 1;
+                continue;
+            }
+            let window: Vec<Instruction> = (j..(j + 5).min(end)).filter_map(|k| self.get(k).map(|(i, _)| i)).collect();
+            match window[..] {
+                [a, b, c, d, e] if is_stack_clash_probe_loop([&a, &b, &c, &d, &e]) => j += 5,
+                _ => return true,
+            }
+        }
+        false
+    }
+
     /// The index of the instruction at offset `ip`.
     pub(crate) fn index(&self, ip: u64) -> Option<usize> {
         let ip = u32::try_from(ip).ok()?;
@@ -859,12 +906,9 @@ fn decode_chunk(
         }
         let lo = bounds[r];
         let hi = bounds.get(r + 1).copied().unwrap_or(end);
-        // The function's instructions as iced decodes them (the fast decoder's too).
         let first = insns.items.partition_point(|it| u64::from(it.ip) < lo);
         let count = insns.items[first..].iter().take_while(|it| u64::from(it.ip) < hi).count();
-        let function: Vec<(Instruction, ConstantOffsets)> =
-            (first..first + count).filter_map(|k| insns.get(k)).collect();
-        let used = function_uses_r11(&function);
+        let used = insns.function_uses_r11(data, first..first + count);
         r11_used.borrow_mut()[r] = Some(used);
         !used
     };
@@ -2328,6 +2372,113 @@ mod tests {
         }
         eprintln!("the fast decoder claims {keep} kept, {addr32} addr32 and {branch} branch forms");
         assert!(keep > 100_000 && addr32 > 100_000 && branch >= 40, "{keep} {addr32} {branch}");
+    }
+
+    /// `may_mention_r11` is never wrong. It rules an instruction out only when it has no
+    /// REX prefix with R, X or B and no VEX, EVEX or XOP prefix; over each opcode of the
+    /// one-byte, 0F, 0F38 and 0F3A maps with such prefixes (none, 0x40, REX.W, and a
+    /// REX.B that a later prefix cancels), prefix sets, every ModRM register and
+    /// register-or-base field and SIB bytes, no instruction that iced says names r11 is
+    /// ruled out; and the filter does rule out most of them (else it would save nothing).
+    /// REX.B and REX.R forms are there too, so that the check is seen to find r11.
+    #[test]
+    fn may_mention_r11_lets_every_use_of_r11_through() {
+        let prefix_sets: &[&[u8]] = &[&[], &[0x66], &[0xF3]];
+        let rexes: &[&[u8]] = &[&[], &[0x40], &[0x48], &[0x41, 0x66], &[0x41], &[0x4C]];
+        let mut opcodes: Vec<Vec<u8>> = (0..=255u8).filter(|&o| o != 0x0F).map(|o| vec![o]).collect();
+        opcodes.extend((0..=255u8).filter(|&o| o != 0x38 && o != 0x3A).map(|o| vec![0x0F, o]));
+        opcodes.extend((0..=255u8).map(|o| vec![0x0F, 0x38, o]));
+        opcodes.extend((0..=255u8).map(|o| vec![0x0F, 0x3A, o]));
+        // VEX (BMI: andn with vvvv = r11d, shlx), EVEX and XOP forms.
+        opcodes.extend([
+            vec![0xC4, 0xE2, 0x20, 0xF2],
+            vec![0xC4, 0x62, 0x78, 0xF7],
+            vec![0xC5, 0xF8, 0x77],
+            vec![0x62, 0xF1, 0x7C, 0x48, 0x10],
+            vec![0x8F, 0xE9, 0x78, 0x81],
+        ]);
+        let modrms: Vec<u8> = [0u8, 3].iter().flat_map(|&m| (0..64u8).map(move |rr| m << 6 | rr)).collect();
+        let (mut named, mut ruled_out, mut decoded) = (0usize, 0usize, 0usize);
+        for opc in &opcodes {
+            for pre in prefix_sets {
+                for rex in rexes {
+                    for &modrm in &modrms {
+                        let sibs: &[u8] = if modrm >> 6 != 3 && modrm & 7 == 4 { &[0x24, 0xDB, 0x1C] } else { &[0x11] };
+                        for &sib in sibs {
+                            let mut cand: Vec<u8> = [*pre, rex, &opc[..]].concat();
+                            cand.push(modrm);
+                            cand.push(sib);
+                            cand.extend_from_slice(&[0x11; 10]);
+                            let mut d = Decoder::with_ip(64, &cand, 0, DecoderOptions::NONE);
+                            let ins = d.decode();
+                            if ins.is_invalid() {
+                                continue;
+                            }
+                            decoded += 1;
+                            let raw = &cand[..ins.len()];
+                            if mentions_r11(&ins) {
+                                named += 1;
+                                assert!(may_mention_r11(raw), "{} names r11 ({ins})", zvcore::verify::hex(raw));
+                            } else if !may_mention_r11(raw) {
+                                ruled_out += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("{decoded} instructions, {named} name r11, {ruled_out} ruled out by the bytes alone");
+        assert!(named > 10_000 && ruled_out > decoded / 3, "{decoded} {named} {ruled_out}");
+    }
+
+    /// `Listing::function_uses_r11` gives the reference's answer on functions that use
+    /// r11, use it only in a stack-clash probe loop, use r11d in a BMI instruction, or
+    /// use r8-r15 but not r11.
+    #[test]
+    fn function_uses_r11_agrees_with_decoding_everything() {
+        let probe: &[u8] = &[
+            0x4C, 0x8D, 0x9C, 0x24, 0x00, 0xE0, 0xFF, 0xFF, // lea -0x2000(%rsp),%r11
+            0x48, 0x81, 0xEC, 0x00, 0x10, 0x00, 0x00, // sub $0x1000,%rsp
+            0x48, 0x83, 0x0C, 0x24, 0x00, // orq $0,(%rsp)
+            0x4C, 0x39, 0xDC, // cmp %r11,%rsp
+            0x75, 0xEF, // jne (the sub)
+        ];
+        let others: &[u8] = &[0x4D, 0x89, 0xC2, 0x49, 0x8B, 0x07, 0x48, 0x89, 0xC3]; // mov %r8,%r10; mov (%r15),%rax; mov %rax,%rbx
+        let uses: &[&[u8]] = &[
+            &[0x4D, 0x89, 0xD3],             // mov %r10,%r11
+            &[0x49, 0x8B, 0x03],             // mov (%r11),%rax
+            &[0x4A, 0x8B, 0x04, 0x18],       // mov (%rax,%r11,1),%rax
+            &[0xC4, 0xE2, 0x20, 0xF2, 0xC1], // andn %ecx,%r11d,%eax (vvvv)
+            &[0x41, 0x53],                   // push %r11
+        ];
+        let mut functions: Vec<Vec<u8>> = vec![others.to_vec(), [probe, others].concat(), [others, probe].concat()];
+        for u in uses {
+            functions.push([others, u].concat());
+            functions.push([probe, u, others].concat());
+        }
+        functions.push([probe, &probe[..20]].concat()); // a loop cut short: r11 used
+        for (n, code) in functions.iter().enumerate() {
+            let obj = object(code, Vec::new());
+            let ctx = ctx_of(&obj);
+            let size = code.len() as u32;
+            let (mut items, mut full) = (Vec::new(), Vec::new());
+            decode_items(&ctx, 0, size, code, true, &mut items, &mut full).expect("decodes");
+            let listing = Listing {
+                items: &items,
+                full: &full,
+                decoder: std::cell::RefCell::new(Decoder::with_ip(64, code, 0, DecoderOptions::NONE)),
+            };
+            let all: Vec<(Instruction, ())> =
+                (0..listing.len()).map(|k| (listing.get(k).expect("listed").0, ())).collect();
+            let expected = function_uses_r11(&all);
+            assert_eq!(
+                listing.function_uses_r11(code, 0..listing.len()),
+                expected,
+                "function {n}: {}",
+                zvcore::verify::hex(code)
+            );
+            assert_eq!(expected, n >= 3, "function {n}");
+        }
     }
 
     const GD_LEA: [u8; 8] = [0x66, 0x48, 0x8D, 0x3D, 0, 0, 0, 0];
