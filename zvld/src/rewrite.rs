@@ -246,17 +246,29 @@ impl Rewritten {
     }
 
     fn build_buckets(&mut self) {
+        use rayon::prelude::*;
         let size = self.map.last().map_or(0, |&(i, _)| i);
         let n = (size >> BUCKET_SHIFT) as usize + 2;
-        self.buckets = Vec::with_capacity(n);
-        let mut k = 0usize;
-        for b in 0..n {
-            let start = (b as u32) << BUCKET_SHIFT;
-            while k < self.map.len() && self.map[k].0 < start {
-                k += 1;
+        let mut buckets = vec![0u32; n];
+        let map = &self.map;
+        // Buckets [first, first + out.len()): a search for the first, then a walk.
+        let fill = |first: usize, out: &mut [u32]| {
+            let mut k = map.partition_point(|&(i, _)| i < (first as u32) << BUCKET_SHIFT);
+            for (j, slot) in out.iter_mut().enumerate() {
+                let start = ((first + j) as u32) << BUCKET_SHIFT;
+                while k < map.len() && map[k].0 < start {
+                    k += 1;
+                }
+                *slot = k as u32;
             }
-            self.buckets.push(k as u32);
+        };
+        const PIECE: usize = 4096;
+        if n > 4 * PIECE {
+            buckets.par_chunks_mut(PIECE).enumerate().for_each(|(c, out)| fill(c * PIECE, out));
+        } else {
+            fill(0, &mut buckets);
         }
+        self.buckets = buckets;
     }
 
     /// The input offset of the instruction whose output covers `out` (for diagnostics).
@@ -2118,54 +2130,60 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     // The offset map is laid out in place: each part writes its entries (relative to
     // the part) into its own slice, and the part's base is added below.
     let mut map: Vec<(u32, u32)> = vec![(0, 0); d.parts.iter().map(|p| p.firsts as usize).sum::<usize>() + 1];
-    let laid: Vec<Laid> = {
-        let mut slices: Vec<&mut [(u32, u32)]> = Vec::with_capacity(d.parts.len());
-        let mut rest: &mut [(u32, u32)] = &mut map;
-        for p in &d.parts {
+    // Each part's slice of the map (the last entry, the section's end, is set below).
+    fn map_slices<'m>(parts: &[Emitter], map: &'m mut [(u32, u32)]) -> Vec<&'m mut [(u32, u32)]> {
+        let mut slices = Vec::with_capacity(parts.len());
+        let mut rest = map;
+        for p in parts {
             let (here, tail) = std::mem::take(&mut rest).split_at_mut(p.firsts as usize);
             slices.push(here);
             rest = tail;
         }
-        d.parts.par_iter().zip(slices).map(|(p, m)| layout_part(p, align, m)).collect()
-    };
-    let total: usize = laid.iter().map(|l| l.size as usize).sum();
-    let mut out: Vec<u8> = vec![0; total];
-    {
-        let mut jobs: Vec<(&Emitter, &Laid, &mut [u8])> = Vec::with_capacity(laid.len());
-        let mut rest: &mut [u8] = &mut out;
-        for (p, l) in d.parts.iter().zip(&laid) {
-            let (dst, tail) = std::mem::take(&mut rest).split_at_mut(l.size as usize);
-            rest = tail;
-            jobs.push((p, l, dst));
-        }
-        if jobs.len() > 1 {
-            jobs.into_par_iter().for_each(|(p, l, dst)| fill_part(p, l, dst));
-        } else {
-            jobs.into_iter().for_each(|(p, l, dst)| fill_part(p, l, dst));
-        }
+        slices
     }
-    let mut unit_out: Vec<Vec<u32>> = Vec::with_capacity(laid.len());
-    let mut shorts: Vec<Vec<bool>> = Vec::with_capacity(laid.len());
-    let mut code_end = 0u32;
-    let mut base = 0u32;
-    let mut m = 0;
+    let laid: Vec<Laid> =
+        d.parts.par_iter().zip(map_slices(&d.parts, &mut map)).map(|(p, m)| layout_part(p, align, m)).collect();
+    // Parts follow each other: each one's base is the sum of the sizes before it.
     let mut bases = Vec::with_capacity(laid.len());
-    let sizes: Vec<u32> = laid.iter().map(|l| l.size).collect();
-    for (pi, l) in laid.into_iter().enumerate() {
+    let mut base = 0u32;
+    let mut code_end = 0u32;
+    for (pi, l) in laid.iter().enumerate() {
         bases.push(base);
         if pi < d.stubs_from {
             code_end = base + l.unpadded;
         }
-        let n = d.parts[pi].firsts as usize;
-        for e in &mut map[m..m + n] {
-            e.1 += base;
-        }
-        m += n;
-        unit_out.push(l.offs.into_iter().map(|o| o + base).collect());
-        shorts.push(l.short);
         base += l.size;
     }
-    map[m] = (d.size, code_end);
+    let sizes: Vec<u32> = laid.iter().map(|l| l.size).collect();
+    let mut out: Vec<u8> = vec![0; base as usize];
+    // Each part is written into its bytes and its map entries and unit offsets are made
+    // relative to the section, in parallel.
+    let (unit_out, shorts): (Vec<Vec<u32>>, Vec<Vec<bool>>) = {
+        let mut jobs = Vec::with_capacity(laid.len());
+        let mut rest: &mut [u8] = &mut out;
+        for ((((p, l), m), &b), &size) in
+            d.parts.iter().zip(laid).zip(map_slices(&d.parts, &mut map)).zip(&bases).zip(&sizes)
+        {
+            let (dst, tail) = std::mem::take(&mut rest).split_at_mut(size as usize);
+            rest = tail;
+            jobs.push((p, l, m, b, dst));
+        }
+        type Job<'j> = (&'j Emitter, Laid, &'j mut [(u32, u32)], u32, &'j mut [u8]);
+        let place = |(p, l, m, b, dst): Job<'_>| {
+            fill_part(p, &l, dst);
+            for e in m.iter_mut() {
+                e.1 += b;
+            }
+            (l.offs.into_iter().map(|o| o + b).collect::<Vec<u32>>(), l.short)
+        };
+        if jobs.len() > 1 {
+            jobs.into_par_iter().map(place).unzip()
+        } else {
+            jobs.into_iter().map(place).unzip()
+        }
+    };
+    let last = map.len() - 1;
+    map[last] = (d.size, code_end);
 
     let stubs = d.stubs.iter().map(|(pi, s)| (s.table_sec, s.reloc_off, unit_out[*pi][s.unit as usize])).collect();
     let mut rw = Rewritten { bytes: Vec::new(), map, relocs: Vec::new(), stubs, buckets: Vec::new() };
