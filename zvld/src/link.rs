@@ -10,7 +10,7 @@ use object::elf;
 use rayon::prelude::*;
 
 use crate::error::{LinkError, Location, Result};
-use crate::inputs::{self, Class, SymDef};
+use crate::inputs::{self, Class, Object, SymDef};
 use crate::layout::{self, GotSlot, Layout};
 use crate::relocate::{self, Addresses, Fix};
 use crate::resolve::{self, Def, Input, Resolved};
@@ -226,7 +226,11 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
     if cfg.emulate_cpuid {
         wanted.push("__zv_cpuid".into());
     }
-    let res = resolve::resolve(ins, &required, &wanted)?;
+    // The command-line objects' code (sqlite3.o, not libc.a's members) is decoded while
+    // the archives are searched: decoding a section needs only its own object.
+    let emulate_cpuid = cfg.emulate_cpuid;
+    let (res, early) =
+        resolve::resolve_with(ins, &required, &wanted, |objects| decode_code(objects, 0, emulate_cpuid))?;
     let mut stats = Stats { objects: res.objects.len(), ..Default::default() };
     // GNU ld warns the same way ("requires executable stack"); here the stack can never be
     // executable, so the code that needs it faults when it runs.
@@ -249,7 +253,7 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
         }
     }
     stats.phase_ms.push(("read+resolve", t0.elapsed().as_secs_f64() * 1e3));
-    link_resolved(cfg, &res, &entry, stats, t0)
+    link_resolved(cfg, &res, &entry, stats, t0, early)
 }
 
 /// One section's defined symbols, (offset, name) sorted by offset with one name per
@@ -258,8 +262,8 @@ type OneSection<'a> = (Vec<(u64, &'a str)>, Vec<u64>);
 /// [`OneSection`] per object and section.
 type SectionSymbols<'a> = Vec<Vec<OneSection<'a>>>;
 
-fn section_symbols<'a>(res: &Resolved<'a>) -> SectionSymbols<'a> {
-    res.objects
+fn section_symbols<'a>(objects: &[Object<'a>]) -> SectionSymbols<'a> {
+    objects
         .par_iter()
         .map(|o| {
             let mut per: Vec<OneSection<'a>> = vec![(Vec::new(), Vec::new()); o.sections.len()];
@@ -346,9 +350,40 @@ pub(crate) fn is_pcrel(t: u32) -> bool {
     matches!(t, elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 | elf::R_X86_64_PC64 | elf::R_X86_64_PC16 | elf::R_X86_64_PC8)
 }
 
-fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats, t0: Instant) -> Result<Stats> {
+/// Whether a section is code zvld rewrites and places.
+fn is_placed_code(s: &crate::inputs::Section<'_>) -> bool {
+    s.class == Class::Code && !s.discarded && s.size > 0
+}
+
+/// Decoded code sections of `objects` (numbered from `first`), each with its result.
+type EarlyDecoded = HashMap<(u32, u32), Result<Decoded>>;
+
+/// Decodes the code sections of `objects`, in parallel ([`rewrite::decode`]).
+fn decode_code(objects: &[Object<'_>], first: u32, emulate_cpuid: bool) -> EarlyDecoded {
+    let mut syms = section_symbols(objects);
+    let mut ctxs = Vec::new();
+    for (oi, o) in objects.iter().enumerate() {
+        for (si, s) in o.sections.iter().enumerate() {
+            if is_placed_code(s) {
+                let (symbols, functions) = std::mem::take(&mut syms[oi][si]);
+                let ctx = SectionCtx { obj: o, sec: s, symbols, functions, emulate_cpuid };
+                ctxs.push(((first + oi as u32, si as u32), ctx));
+            }
+        }
+    }
+    ctxs.par_iter().map(|(k, c)| (*k, rewrite::decode(c))).collect()
+}
+
+fn link_resolved(
+    cfg: &Config,
+    res: &Resolved<'_>,
+    entry: &str,
+    mut stats: Stats,
+    t0: Instant,
+    mut early: EarlyDecoded,
+) -> Result<Stats> {
     let t1 = Instant::now();
-    let mut syms = section_symbols(res);
+    let mut syms = section_symbols(&res.objects);
     // Code sections in input order.
     // `.init` and `.fini` fragments (crti.o ... crtn.o) must be contiguous, in input
     // order, so that they fall through into each other: .init first, then all other
@@ -356,7 +391,7 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
     let mut code: Vec<(u32, u32)> = Vec::new();
     for (oi, o) in res.objects.iter().enumerate() {
         for (si, s) in o.sections.iter().enumerate() {
-            if s.class == Class::Code && !s.discarded && s.size > 0 {
+            if is_placed_code(s) {
                 code.push((oi as u32, si as u32));
             }
         }
@@ -398,8 +433,18 @@ fn link_resolved(cfg: &Config, res: &Resolved<'_>, entry: &str, mut stats: Stats
         .collect();
     // Every section's errors, not only the first's. The relocations of the data sections
     // (which code addresses they take) need no decoding: read while the code decodes.
+    // Sections decoded while resolving (the command-line objects') are taken as they are.
+    let early: Vec<Option<Result<Decoded>>> = code.iter().map(|k| early.remove(k)).collect();
     let (decoded, from_data) = rayon::join(
-        || LinkError::collect(ctxs.par_iter().map(rewrite::decode).collect::<Vec<Result<_>>>()),
+        || {
+            LinkError::collect(
+                early
+                    .into_par_iter()
+                    .zip(ctxs.par_iter())
+                    .map(|(e, c)| e.unwrap_or_else(|| rewrite::decode(c)))
+                    .collect::<Vec<Result<_>>>(),
+            )
+        },
         || data_targets(res, &code_of),
     );
     let decoded: Vec<Decoded> = decoded?;

@@ -186,6 +186,21 @@ pub enum Input<'a> {
 /// that define them like any undefined reference, and may stay undefined when no kept
 /// section uses them, as with GNU ld.
 pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [String]) -> Result<Resolved<'a>> {
+    resolve_with(inputs, required, wanted, |_| ()).map(|(res, ())| res)
+}
+
+/// [`resolve`], and `early` run on the command-line objects (the first objects of the
+/// result, in order) while archive members are being selected and parsed, on another
+/// thread when one is free: what `early` computes from them may not depend on what the
+/// archives add. Their sections' COMDAT and `.gnu.linkonce` fates are already settled
+/// then (an object only ever discards its own duplicates of groups seen before it).
+/// When resolution fails, `early`'s result is dropped.
+pub fn resolve_with<'a, P: Send>(
+    inputs: Vec<Input<'a>>,
+    required: &'a [String],
+    wanted: &'a [String],
+    early: impl FnOnce(&[Object<'a>]) -> P + Send,
+) -> Result<(Resolved<'a>, P)> {
     let mut objects: Vec<Object<'a>> = Vec::new();
     let mut archives: Vec<Archive<'a>> = Vec::new();
     let mut pending = Vec::new();
@@ -202,17 +217,46 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
     let mut groups: HashSet<&'a str> = HashSet::new();
     for o in parsed {
         let o = o?;
-        add_object(&mut objects, &mut table, &mut groups, o)?;
+        add_object(&mut objects, &mut table, &mut groups, 0, o)?;
     }
     for r in required.iter().chain(wanted) {
         if !table.contains_key(r.as_str()) {
             table.insert(r.as_str(), Entry { obj: COMMAND_LINE, sym: 0, state: State::Undefined { weak: false } });
         }
     }
-    // Pull archive members until nothing more resolves.
+    // Pull archive members until nothing more resolves, while `early` looks at the
+    // command-line objects.
+    let command_line = std::mem::take(&mut objects);
+    let base = command_line.len() as u32;
+    let (pre, pulled) = rayon::join(
+        || early(&command_line),
+        || -> Result<_> {
+            let mut members: Vec<Object<'a>> = Vec::new();
+            let mut pulled_by: Vec<Option<(u32, &'a str)>> = vec![None; base as usize];
+            pull_members(&archives, &mut table, &mut groups, base, &mut members, &mut pulled_by)?;
+            Ok((members, pulled_by))
+        },
+    );
+    let (members, pulled_by) = pulled?;
+    objects = command_line;
+    objects.extend(members);
+    Ok((finish(objects, table, required, pulled_by)?, pre))
+}
+
+/// Pulls archive members that define undefined (or common) symbols of `table` until
+/// nothing more resolves; the members get object numbers from `base` on, in the order
+/// they are added to `members`.
+fn pull_members<'a>(
+    archives: &[Archive<'a>],
+    table: &mut HashMap<&'a str, Entry>,
+    groups: &mut HashSet<&'a str>,
+    base: u32,
+    objects: &mut Vec<Object<'a>>,
+    pulled_by: &mut Vec<Option<(u32, &'a str)>>,
+) -> Result<()> {
+    use rayon::prelude::*;
     let mut loaded: HashSet<(usize, u64)> = HashSet::new();
     let mut not_defining: HashSet<(usize, u64, &'a str)> = HashSet::new();
-    let mut pulled_by: Vec<Option<(u32, &'a str)>> = vec![None; objects.len()];
     loop {
         let mut progress = false;
         // Sorted, so that the reference the map names for a member is the same every time.
@@ -271,15 +315,23 @@ pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [
         let members: Vec<Result<Object<'a>>> =
             bytes.into_par_iter().map(|(name, data)| inputs::parse_object(name, data)).collect();
         for (m, &(_, _, by, name)) in members.into_iter().zip(&wanted) {
-            add_object(&mut objects, &mut table, &mut groups, m?)?;
+            add_object(objects, table, groups, base, m?)?;
             pulled_by.push(Some((by, name)));
             progress = true;
         }
         if !progress {
-            break;
+            return Ok(());
         }
     }
+}
 
+/// The final table of a resolution, once every object is loaded.
+fn finish<'a>(
+    objects: Vec<Object<'a>>,
+    table: HashMap<&'a str, Entry>,
+    required: &'a [String],
+    pulled_by: Vec<Option<(u32, &'a str)>>,
+) -> Result<Resolved<'a>> {
     // Final table.
     let mut globals = crate::fxhash::FxHashMap::with_capacity_and_hasher(table.len(), Default::default());
     let mut commons = Vec::new();
@@ -467,9 +519,11 @@ fn add_object<'a>(
     objects: &mut Vec<Object<'a>>,
     table: &mut HashMap<&'a str, Entry>,
     groups: &mut HashSet<&'a str>,
+    base: u32,
     mut o: Object<'a>,
 ) -> Result<()> {
-    let oi = objects.len() as u32;
+    // Its number: `objects` holds those from `base` on.
+    let oi = base + objects.len() as u32;
     // COMDAT: the first group with a signature wins; later groups are discarded.
     let comdats = std::mem::take(&mut o.comdats);
     for (sig, secs) in &comdats {
