@@ -226,11 +226,12 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
     if cfg.emulate_cpuid {
         wanted.push("__zv_cpuid".into());
     }
-    // The command-line objects' code (sqlite3.o, not libc.a's members) is decoded while
-    // the archives are searched: decoding a section needs only its own object.
+    // Code is decoded as soon as its object is loaded, while the archives are searched:
+    // decoding a section needs only its own object.
     let emulate_cpuid = cfg.emulate_cpuid;
     let (res, early) =
-        resolve::resolve_with(ins, &required, &wanted, |objects| decode_code(objects, 0, emulate_cpuid))?;
+        resolve::resolve_with(ins, &required, &wanted, |objects, first| decode_code(objects, first, emulate_cpuid))?;
+    let early: EarlyDecoded = early.into_iter().flatten().collect();
     let mut stats = Stats { objects: res.objects.len(), ..Default::default() };
     // GNU ld warns the same way ("requires executable stack"); here the stack can never be
     // executable, so the code that needs it faults when it runs.
@@ -459,32 +460,49 @@ fn link_resolved(
             got.push(slot);
         }
     };
-    for (ci, d) in decoded.iter().enumerate() {
-        let (obj, _) = code[ci];
-        for r in d.relocs() {
-            // An undefined global (a rewrite's __zv_* without libzrt.a) is reported when
-            // the relocation is applied below, where the input instruction is known.
-            let Ok(def) = relocate::out_def(res, obj, r.sym, &Location::default) else { continue };
-            if let Some(tp) = relocate::got_kind(r.r_type) {
-                add_got(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
+    // Each section's relocations are read in parallel: the GOT slots they name, in order,
+    // and the code addresses they take (code section, input offset); then merged in
+    // section order, so the GOT's order is the relocations' order.
+    type Taken = (Vec<GotSlot>, Vec<(usize, u32)>);
+    let per_section: Vec<Taken> = decoded
+        .par_iter()
+        .enumerate()
+        .map(|(ci, d)| {
+            let (obj, _) = code[ci];
+            let (mut slots, mut at) = (Vec::new(), Vec::new());
+            for r in d.relocs() {
+                // An undefined global (a rewrite's __zv_* without libzrt.a) is reported
+                // when the relocation is applied below, where the input instruction is
+                // known.
+                let Ok(def) = relocate::out_def(res, obj, r.sym, &Location::default) else { continue };
+                if let Some(tp) = relocate::got_kind(r.r_type) {
+                    slots.push(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
+                    if let Def::Section { obj: o2, sec: s2, value } = def {
+                        if let Some(k) = code_of(o2, s2) {
+                            at.push((k, value as u32));
+                        }
+                    }
+                    continue;
+                }
+                if r.branch {
+                    continue;
+                }
                 if let Def::Section { obj: o2, sec: s2, value } = def {
                     if let Some(k) = code_of(o2, s2) {
-                        align[k].push(value as u32);
+                        let extra = r.addend.wrapping_add(if is_pcrel(r.r_type) { i64::from(r.bias) } else { 0 });
+                        at.push((k, value.wrapping_add(extra as u64) as u32));
                     }
                 }
-                continue;
             }
-            if r.branch {
-                continue;
-            }
-            if let Def::Section { obj: o2, sec: s2, value } = def {
-                if let Some(k) = code_of(o2, s2) {
-                    let extra = r.addend.wrapping_add(if is_pcrel(r.r_type) { i64::from(r.bias) } else { 0 });
-                    align[k].push(value.wrapping_add(extra as u64) as u32);
-                }
-            }
+            at.extend(d.local_address_targets().map(|t| (ci, t)));
+            (slots, at)
+        })
+        .collect();
+    for (slots, at) in per_section {
+        slots.into_iter().for_each(&mut add_got);
+        for (k, t) in at {
+            align[k].push(t);
         }
-        align[ci].extend(d.local_address_targets());
     }
     for slot in from_data.got {
         add_got(slot);
@@ -492,10 +510,10 @@ fn link_resolved(
     for (k, at) in from_data.targets {
         align[k].push(at);
     }
-    for a in &mut align {
+    align.par_iter_mut().for_each(|a| {
         a.sort_unstable();
         a.dedup();
-    }
+    });
     let t_align = t1.elapsed().as_secs_f64() * 1e3;
     let rewritten: Vec<Rewritten> = ctxs
         .par_iter()

@@ -186,21 +186,22 @@ pub enum Input<'a> {
 /// that define them like any undefined reference, and may stay undefined when no kept
 /// section uses them, as with GNU ld.
 pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [String]) -> Result<Resolved<'a>> {
-    resolve_with(inputs, required, wanted, |_| ()).map(|(res, ())| res)
+    resolve_with(inputs, required, wanted, |_, _| ()).map(|(res, _)| res)
 }
 
-/// [`resolve`], and `early` run on the command-line objects (the first objects of the
-/// result, in order) while archive members are being selected and parsed, on another
-/// thread when one is free: what `early` computes from them may not depend on what the
-/// archives add. Their sections' COMDAT and `.gnu.linkonce` fates are already settled
-/// then (an object only ever discards its own duplicates of groups seen before it).
-/// When resolution fails, `early`'s result is dropped.
+/// [`resolve`], and `early` run on every object as soon as it is loaded, beside the
+/// search of the archives: on the command-line objects (numbered from 0) while archive
+/// members are being selected and parsed, and on each member (numbered from its place)
+/// in the parallel job that parses it. What `early` computes may depend only on the
+/// objects it is given: the COMDAT and `.gnu.linkonce` fates of their sections are not
+/// settled yet for a member (a section `early` sees may end up discarded). Returns its
+/// results, the command-line objects' first; when resolution fails they are dropped.
 pub fn resolve_with<'a, P: Send>(
     inputs: Vec<Input<'a>>,
     required: &'a [String],
     wanted: &'a [String],
-    early: impl FnOnce(&[Object<'a>]) -> P + Send,
-) -> Result<(Resolved<'a>, P)> {
+    early: impl Fn(&[Object<'a>], u32) -> P + Sync,
+) -> Result<(Resolved<'a>, Vec<P>)> {
     let mut objects: Vec<Object<'a>> = Vec::new();
     let mut archives: Vec<Archive<'a>> = Vec::new();
     let mut pending = Vec::new();
@@ -229,31 +230,35 @@ pub fn resolve_with<'a, P: Send>(
     let command_line = std::mem::take(&mut objects);
     let base = command_line.len() as u32;
     let (pre, pulled) = rayon::join(
-        || early(&command_line),
+        || early(&command_line, 0),
         || -> Result<_> {
             let mut members: Vec<Object<'a>> = Vec::new();
             let mut pulled_by: Vec<Option<(u32, &'a str)>> = vec![None; base as usize];
-            pull_members(&archives, &mut table, &mut groups, base, &mut members, &mut pulled_by)?;
-            Ok((members, pulled_by))
+            let results = pull_members(&archives, &mut table, &mut groups, base, &mut members, &mut pulled_by, &early)?;
+            Ok((members, pulled_by, results))
         },
     );
-    let (members, pulled_by) = pulled?;
+    let (members, pulled_by, member_results) = pulled?;
     objects = command_line;
     objects.extend(members);
-    Ok((finish(objects, table, required, pulled_by)?, pre))
+    let mut results = vec![pre];
+    results.extend(member_results);
+    Ok((finish(objects, table, required, pulled_by)?, results))
 }
 
 /// Pulls archive members that define undefined (or common) symbols of `table` until
 /// nothing more resolves; the members get object numbers from `base` on, in the order
 /// they are added to `members`.
-fn pull_members<'a>(
+fn pull_members<'a, P: Send>(
     archives: &[Archive<'a>],
     table: &mut HashMap<&'a str, Entry>,
     groups: &mut HashSet<&'a str>,
     base: u32,
     objects: &mut Vec<Object<'a>>,
     pulled_by: &mut Vec<Option<(u32, &'a str)>>,
-) -> Result<()> {
+    early: &(dyn Fn(&[Object<'a>], u32) -> P + Sync),
+) -> Result<Vec<P>> {
+    let mut results = Vec::new();
     use rayon::prelude::*;
     let mut loaded: HashSet<(usize, u64)> = HashSet::new();
     let mut not_defining: HashSet<(usize, u64, &'a str)> = HashSet::new();
@@ -312,15 +317,26 @@ fn pull_members<'a>(
             .iter()
             .map(|&(ai, off, ..)| inputs::archive_member_bytes(&archives[ai], off))
             .collect::<Result<_>>()?;
-        let members: Vec<Result<Object<'a>>> =
-            bytes.into_par_iter().map(|(name, data)| inputs::parse_object(name, data)).collect();
+        // Each member's number: they are added in this order below.
+        let first = base + objects.len() as u32;
+        let members: Vec<Result<(Object<'a>, P)>> = bytes
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, (name, data))| {
+                let o = inputs::parse_object(name, data)?;
+                let p = early(std::slice::from_ref(&o), first + i as u32);
+                Ok((o, p))
+            })
+            .collect();
         for (m, &(_, _, by, name)) in members.into_iter().zip(&wanted) {
-            add_object(objects, table, groups, base, m?)?;
+            let (m, p) = m?;
+            add_object(objects, table, groups, base, m)?;
+            results.push(p);
             pulled_by.push(Some((by, name)));
             progress = true;
         }
         if !progress {
-            return Ok(());
+            return Ok(results);
         }
     }
 }
