@@ -189,7 +189,24 @@ fn link_files(cfg: &Config) -> Result<Stats> {
     };
     let named: Vec<(String, &[u8])> =
         paths.iter().zip(&mapped).zip(&thin).map(|((p, m), t)| (shown(p), t.as_deref().unwrap_or(m.bytes()))).collect();
-    link_inputs(cfg, &named, t0)
+    let r = link_inputs(cfg, &named, t0);
+    if EXIT_AFTER_LINK.load(std::sync::atomic::Ordering::Relaxed) {
+        std::mem::forget(named);
+        std::mem::forget(thin);
+        std::mem::forget(mapped);
+    }
+    r
+}
+
+/// Set by the zvld and zvcc programs, which exit right after their one link ([`exit_after_link`]).
+static EXIT_AFTER_LINK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says that the process exits right after its link: the link's large structures (the
+/// loaded objects, the mapped inputs) are then left for the kernel to reclaim at exit
+/// rather than freed and unmapped one by one (~1 ms of a link of sqlite3; lld does the
+/// same). For the programs only: a process that links many times must not call it.
+pub fn exit_after_link() {
+    EXIT_AFTER_LINK.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Links inputs already in memory, (name, bytes) of objects and archives (told apart by
@@ -257,7 +274,11 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
         }
     }
     stats.phase_ms.push(("read+resolve", t0.elapsed().as_secs_f64() * 1e3));
-    link_resolved(cfg, &res, &entry, stats, t0, early)
+    let r = link_resolved(cfg, &res, &entry, stats, t0, early);
+    if EXIT_AFTER_LINK.load(std::sync::atomic::Ordering::Relaxed) {
+        std::mem::forget(res);
+    }
+    r
 }
 
 /// One section's defined symbols, (offset, name) sorted by offset with one name per
@@ -673,8 +694,12 @@ fn link_resolved(
     // The large buffers are freed on another thread: `zvld` exits as soon as the link is
     // done instead of returning tens of megabytes to the kernel first.
     let write::Image { symbols, extra, .. } = img;
-    drop(ctxs);
     let buffers = (file, rewritten, code_bytes, rodata, data, symbols, extra, lay);
+    if EXIT_AFTER_LINK.load(std::sync::atomic::Ordering::Relaxed) {
+        std::mem::forget((buffers, ctxs));
+        return Ok(stats);
+    }
+    drop(ctxs);
     let (tx, rx) = std::sync::mpsc::channel();
     let freeing = std::thread::Builder::new().spawn(move || drop(rx.recv()));
     // No thread (a process limit): the send fails and they are freed here.

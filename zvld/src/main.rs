@@ -53,6 +53,7 @@ fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
 
 fn main() -> ExitCode {
     zvld::sys::tune_allocator();
+    zvld::link::exit_after_link();
     let parsed = zvld::ldopts::utf8_args("zvld", std::env::args_os().skip(1)).and_then(parse);
     let (cfg, stats) = match parsed {
         Ok(x) => x,

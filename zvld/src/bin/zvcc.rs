@@ -8,6 +8,7 @@ use zvld::driver::{self, DriverError};
 
 fn main() -> ExitCode {
     zvld::sys::tune_allocator();
+    zvld::link::exit_after_link();
     zvld::sys::interrupt::install();
     let args = match zvld::ldopts::utf8_args("zvcc", std::env::args_os().skip(1)) {
         Ok(a) => a,
