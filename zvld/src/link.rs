@@ -325,45 +325,61 @@ struct DataTargets {
 }
 
 fn data_targets(res: &Resolved<'_>, code_of: &(dyn Fn(u32, u32) -> Option<usize> + Sync)) -> Result<DataTargets> {
+    // Each object's data sections in parallel, merged in object order (the GOT's order,
+    // and the first error in input order).
+    let per_object: Vec<Result<DataTargets>> =
+        (0..res.objects.len()).into_par_iter().map(|oi| object_data_targets(res, oi, code_of)).collect();
     let mut out = DataTargets { got: Vec::new(), targets: Vec::new() };
-    for (oi, o) in res.objects.iter().enumerate() {
-        for s in &o.sections {
-            if s.discarded || matches!(s.class, Class::Code | Class::Drop | Class::Debug) {
-                continue;
+    for o in per_object {
+        let o = o?;
+        out.got.extend(o.got);
+        out.targets.extend(o.targets);
+    }
+    Ok(out)
+}
+
+/// [`data_targets`] of one object.
+fn object_data_targets(
+    res: &Resolved<'_>,
+    oi: usize,
+    code_of: &(dyn Fn(u32, u32) -> Option<usize> + Sync),
+) -> Result<DataTargets> {
+    let mut out = DataTargets { got: Vec::new(), targets: Vec::new() };
+    let o = &res.objects[oi];
+    for s in &o.sections {
+        if s.discarded || matches!(s.class, Class::Code | Class::Drop | Class::Debug) {
+            continue;
+        }
+        for r in &s.relocs {
+            let def = res.def(oi as u32, r.sym);
+            if let Some(tp) = relocate::got_kind(r.r_type) {
+                out.got.push(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
             }
-            for r in &s.relocs {
-                let def = res.def(oi as u32, r.sym);
-                if let Some(tp) = relocate::got_kind(r.r_type) {
-                    out.got.push(if tp { GotSlot::TpOff(def) } else { GotSlot::Address(def) });
-                }
-                if let Def::Section { obj: o2, sec: s2, value } = def {
-                    if let Some(k) = code_of(o2, s2) {
-                        if is_pcrel(r.r_type) {
-                            // Name the function the data points into (a PIC jump table's
-                            // dispatching function), not only the section.
-                            let (o2r, s2r) =
-                                (&res.objects[o2 as usize], &res.objects[o2 as usize].sections[s2 as usize]);
-                            let into =
-                                crate::resolve::enclosing_function(o2r, s2r, value.wrapping_add(r.addend as u64))
-                                    .map_or(String::new(), |(f, _)| format!(" (it points into function {f})"));
-                            return Err(LinkError::UnsupportedRelocation {
-                                at: Location {
-                                    object: o.name.clone(),
-                                    section: s.name.to_string(),
-                                    offset: r.offset,
-                                    function: crate::resolve::enclosing_function(o, s, r.offset),
-                                    in_data: true,
-                                },
-                                kind: relocate::reloc_name(r.r_type),
-                                symbol: s2r.name.to_string(),
-                                hint: format!(
-                                    "a PC-relative reference from data into code{into}, as in a PIC jump table, cannot be \
-                                     rewritten; compile with -fno-pic (zvcc does)"
-                                ),
-                            });
-                        }
-                        out.targets.push((k, value.wrapping_add(r.addend as u64) as u32));
+            if let Def::Section { obj: o2, sec: s2, value } = def {
+                if let Some(k) = code_of(o2, s2) {
+                    if is_pcrel(r.r_type) {
+                        // Name the function the data points into (a PIC jump table's
+                        // dispatching function), not only the section.
+                        let (o2r, s2r) = (&res.objects[o2 as usize], &res.objects[o2 as usize].sections[s2 as usize]);
+                        let into = crate::resolve::enclosing_function(o2r, s2r, value.wrapping_add(r.addend as u64))
+                            .map_or(String::new(), |(f, _)| format!(" (it points into function {f})"));
+                        return Err(LinkError::UnsupportedRelocation {
+                            at: Location {
+                                object: o.name.clone(),
+                                section: s.name.to_string(),
+                                offset: r.offset,
+                                function: crate::resolve::enclosing_function(o, s, r.offset),
+                                in_data: true,
+                            },
+                            kind: relocate::reloc_name(r.r_type),
+                            symbol: s2r.name.to_string(),
+                            hint: format!(
+                                "a PC-relative reference from data into code{into}, as in a PIC jump table, cannot be \
+                                 rewritten; compile with -fno-pic (zvcc does)"
+                            ),
+                        });
                     }
+                    out.targets.push((k, value.wrapping_add(r.addend as u64) as u32));
                 }
             }
         }
