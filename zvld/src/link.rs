@@ -412,7 +412,7 @@ fn decode_code(objects: &[Object<'_>], first: u32, emulate_cpuid: bool) -> Early
             }
         }
     }
-    ctxs.par_iter().map(|(k, c)| (*k, rewrite::decode(c))).collect()
+    ctxs.par_iter().with_max_len(1).map(|(k, c)| (*k, rewrite::decode(c))).collect()
 }
 
 fn link_resolved(

@@ -611,7 +611,7 @@ fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
     }
     cuts.push(u64::from(size));
     let parts: Vec<Result<(Emitter, Emitter, Vec<Stub>)>> =
-        cuts.par_windows(2).map(|w| decode_range(ctx, w[0], w[1], size, fast)).collect();
+        cuts.par_windows(2).with_max_len(1).map(|w| decode_range(ctx, w[0], w[1], size, fast)).collect();
     // Every chunk's errors, in input order, whichever thread hit them.
     let parts = LinkError::collect(parts)?;
     let mut main = Vec::with_capacity(parts.len());
@@ -2142,7 +2142,7 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         slices
     }
     let laid: Vec<Laid> =
-        d.parts.par_iter().zip(map_slices(&d.parts, &mut map)).map(|(p, m)| layout_part(p, align, m)).collect();
+        d.parts.par_iter().zip(map_slices(&d.parts, &mut map)).with_max_len(1).map(|(p, m)| layout_part(p, align, m)).collect();
     // Parts follow each other: each one's base is the sum of the sizes before it.
     let mut bases = Vec::with_capacity(laid.len());
     let mut base = 0u32;
@@ -2177,7 +2177,7 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
             (l.offs.into_iter().map(|o| o + b).collect::<Vec<u32>>(), l.short)
         };
         if jobs.len() > 1 {
-            jobs.into_par_iter().map(place).unzip()
+            jobs.into_par_iter().with_max_len(1).map(place).unzip()
         } else {
             jobs.into_iter().map(place).unzip()
         }
