@@ -2141,8 +2141,13 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         }
         slices
     }
-    let laid: Vec<Laid> =
-        d.parts.par_iter().zip(map_slices(&d.parts, &mut map)).with_max_len(1).map(|(p, m)| layout_part(p, align, m)).collect();
+    let laid: Vec<Laid> = d
+        .parts
+        .par_iter()
+        .zip(map_slices(&d.parts, &mut map))
+        .with_max_len(1)
+        .map(|(p, m)| layout_part(p, align, m))
+        .collect();
     // Parts follow each other: each one's base is the sum of the sizes before it.
     let mut bases = Vec::with_capacity(laid.len());
     let mut base = 0u32;
