@@ -323,7 +323,10 @@ fn pull_members<'a, P: Send>(
             .into_par_iter()
             .enumerate()
             .map(|(i, (name, data))| {
-                let o = inputs::parse_object(name, data)?;
+                let mut o = inputs::parse_object(name, data)?;
+                // Groups already loaded: their sections here are discarded (add_object
+                // says so again below), and `early` need not look at them.
+                discard_known_groups(&mut o, groups);
                 let p = early(std::slice::from_ref(&o), first + i as u32);
                 Ok((o, p))
             })
@@ -337,6 +340,25 @@ fn pull_members<'a, P: Send>(
         }
         if !progress {
             return Ok(results);
+        }
+    }
+}
+
+/// Marks the sections of `o` that [`add_object`] will discard because their COMDAT
+/// group (or `.gnu.linkonce` name) is among `groups` already.
+fn discard_known_groups<'a>(o: &mut Object<'a>, groups: &HashSet<&'a str>) {
+    for (sig, secs) in &o.comdats {
+        if groups.contains(sig) {
+            for &s in secs {
+                if let Some(sec) = o.sections.get_mut(s as usize) {
+                    sec.discarded = true;
+                }
+            }
+        }
+    }
+    for sec in o.sections.iter_mut() {
+        if sec.name.starts_with(".gnu.linkonce.") && groups.contains(sec.name) {
+            sec.discarded = true;
         }
     }
 }

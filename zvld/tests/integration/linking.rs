@@ -671,6 +671,39 @@ fn comdat_groups_keep_the_first_copy() {
     assert_eq!(calls, 2, "both objects call the kept copy:\n{text}");
 }
 
+/// An archive member pulled in with a copy of a group already loaded: its copy is
+/// discarded and never rewritten, even though zvld decodes a member's code as soon as it
+/// is parsed (while the archives are searched). Here the discarded copy holds `cpuid`,
+/// which zvld refuses to rewrite: the link must succeed with the first copy.
+#[test]
+fn a_members_copy_of_a_loaded_group_is_not_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let one = object(
+        d,
+        "one.s",
+        &format!(".text\n.globl _start\n_start:\n  call inl\n  call two\n  hlt\n{GROUP}  movl $1, %eax\n  ret\n"),
+    );
+    let two = object(d, "two.s", &format!("{GROUP}  cpuid\n  ret\n.text\n.globl two\ntwo:\n  call inl\n  ret\n"));
+    let lib = archive(d, "libtwo.a", "rcs", &[&two]);
+    let (file, nexe) = link_ok(d, "member-comdat.nexe", &[&one, &lib]);
+    let syms = symbols(&nexe);
+    assert_eq!(bytes_at(&file, sym(&syms, "inl"), 5), [0xb8, 1, 0, 0, 0], "inl is the first object's copy");
+    assert!(syms.iter().any(|(n, _)| n == "two"), "the member was pulled in");
+    // The same member alone (its group not loaded before) is rewritten and refused.
+    let (o, _) = zvld_run(
+        d,
+        "member-alone.nexe",
+        &[&object(d, "start.s", ".text\n.globl _start\n_start:\n  call two\n  hlt\n"), &lib],
+        &[],
+    );
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("cpuid"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// A kept section that refers to a discarded group's section through a local label is
 /// an error naming the place, the discarded section and the group (as GNU ld's
 /// "defined in discarded section"), not a message about instruction boundaries.
