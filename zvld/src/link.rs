@@ -564,9 +564,8 @@ fn link_resolved(
         .into_iter()
         .collect::<Result<_>>()?;
     let t_emit = t1.elapsed().as_secs_f64() * 1e3;
-    // Freeing the decoded sections returns many pages to the kernel; do it off the
-    // critical path.
-    std::thread::spawn(move || drop(decoded));
+    // Freed now: the memory is reused by the phases that follow.
+    drop(decoded);
     stats.code_sections = code.len();
     stats.code_in = ctxs.iter().map(|c| c.sec.size).sum();
     stats.phase_ms.push(("  decode", t_dec));
@@ -707,22 +706,16 @@ fn link_resolved(
     stats.file_size = file.len() as u64;
     stats.phase_ms.push(("write", t4.elapsed().as_secs_f64() * 1e3));
     stats.phase_ms.push(("total", t0.elapsed().as_secs_f64() * 1e3));
-    // The large buffers are freed on another thread: `zvld` exits as soon as the link is
-    // done instead of returning tens of megabytes to the kernel first.
+    // The programs exit right after: their large buffers are left to the kernel
+    // (`exit_after_link`) instead of being freed one by one.
     let write::Image { symbols, extra, .. } = img;
     let buffers = (file, rewritten, code_bytes, rodata, data, symbols, extra, lay);
     if EXIT_AFTER_LINK.load(std::sync::atomic::Ordering::Relaxed) {
         std::mem::forget((buffers, ctxs));
         return Ok(stats);
     }
-    drop(ctxs);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let freeing = std::thread::Builder::new().spawn(move || drop(rx.recv()));
-    // No thread (a process limit): the send fails and they are freed here.
-    if let Err(std::sync::mpsc::SendError(b)) = tx.send(buffers) {
-        drop(b);
-    }
-    drop(freeing);
+    // A library caller gets no thread left behind: everything is freed before returning.
+    drop((buffers, ctxs));
     Ok(stats)
 }
 
