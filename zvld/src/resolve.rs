@@ -218,7 +218,7 @@ pub fn resolve_with<'a, P: Send>(
     let mut groups: HashSet<&'a str> = HashSet::new();
     for o in parsed {
         let o = o?;
-        add_object(&mut objects, &mut table, &mut groups, 0, o)?;
+        add_object(&[], &mut objects, &mut table, &mut groups, o)?;
     }
     for r in required.iter().chain(wanted) {
         if !table.contains_key(r.as_str()) {
@@ -234,7 +234,8 @@ pub fn resolve_with<'a, P: Send>(
         || -> Result<_> {
             let mut members: Vec<Object<'a>> = Vec::new();
             let mut pulled_by: Vec<Option<(u32, &'a str)>> = vec![None; base as usize];
-            let results = pull_members(&archives, &mut table, &mut groups, base, &mut members, &mut pulled_by, &early)?;
+            let results =
+                pull_members(&archives, &mut table, &mut groups, &command_line, &mut members, &mut pulled_by, &early)?;
             Ok((members, pulled_by, results))
         },
     );
@@ -247,18 +248,19 @@ pub fn resolve_with<'a, P: Send>(
 }
 
 /// Pulls archive members that define undefined (or common) symbols of `table` until
-/// nothing more resolves; the members get object numbers from `base` on, in the order
-/// they are added to `members`.
+/// nothing more resolves; the members get object numbers after the `earlier` objects',
+/// in the order they are added to `objects`.
 fn pull_members<'a, P: Send>(
     archives: &[Archive<'a>],
     table: &mut HashMap<&'a str, Entry>,
     groups: &mut HashSet<&'a str>,
-    base: u32,
+    earlier: &[Object<'a>],
     objects: &mut Vec<Object<'a>>,
     pulled_by: &mut Vec<Option<(u32, &'a str)>>,
     early: &(dyn Fn(&[Object<'a>], u32) -> P + Sync),
 ) -> Result<Vec<P>> {
     let mut results = Vec::new();
+    let base = earlier.len() as u32;
     use rayon::prelude::*;
     let mut loaded: HashSet<(usize, u64)> = HashSet::new();
     let mut not_defining: HashSet<(usize, u64, &'a str)> = HashSet::new();
@@ -333,7 +335,7 @@ fn pull_members<'a, P: Send>(
             .collect();
         for (m, &(_, _, by, name)) in members.into_iter().zip(&wanted) {
             let (m, p) = m?;
-            add_object(objects, table, groups, base, m)?;
+            add_object(earlier, objects, table, groups, m)?;
             results.push(p);
             pulled_by.push(Some((by, name)));
             progress = true;
@@ -554,14 +556,16 @@ pub(crate) fn enclosing_function(o: &Object<'_>, s: &inputs::Section<'_>, offset
 }
 
 fn add_object<'a>(
+    earlier: &[Object<'a>],
     objects: &mut Vec<Object<'a>>,
     table: &mut HashMap<&'a str, Entry>,
     groups: &mut HashSet<&'a str>,
-    base: u32,
     mut o: Object<'a>,
 ) -> Result<()> {
-    // Its number: `objects` holds those from `base` on.
+    // Its number: `earlier` holds the objects numbered before `objects`' first.
+    let base = earlier.len() as u32;
     let oi = base + objects.len() as u32;
+    let loaded = |i: u32| if i < base { earlier.get(i as usize) } else { objects.get((i - base) as usize) };
     // COMDAT: the first group with a signature wins; later groups are discarded.
     let comdats = std::mem::take(&mut o.comdats);
     for (sig, secs) in &comdats {
@@ -623,7 +627,7 @@ fn add_object<'a>(
                     (State::Undefined { .. }, _) => true,
                     (_, State::Undefined { .. }) => false,
                     (State::Strong, State::Strong) => {
-                        let first = objects.get(old.obj as usize).map_or_else(
+                        let first = loaded(old.obj).map_or_else(
                             || Location { object: "(unknown)".into(), ..Default::default() },
                             |x| definition_site(x, old.sym),
                         );
@@ -634,7 +638,7 @@ fn add_object<'a>(
                     (_, State::Strong) => true,
                     (State::Common { size: a, align: aa, tls: ta }, State::Common { size: b, align: ba, tls: tb }) => {
                         if ta != tb {
-                            let first = objects.get(old.obj as usize).map_or("(unknown)", |x| x.name.as_str());
+                            let first = loaded(old.obj).map_or("(unknown)", |x| x.name.as_str());
                             let kind = |t: bool| if t { "a thread-local" } else { "an ordinary" };
                             return Err(LinkError::BadInput {
                                 object: o.name.clone(),

@@ -704,6 +704,44 @@ fn a_members_copy_of_a_loaded_group_is_not_rewritten() {
     );
 }
 
+/// A duplicate definition found when an archive member is pulled in names both places:
+/// a command-line object's and the member's, or two members' (in the order they were
+/// loaded); and a common symbol declared `_Thread_local` in one and not in the other
+/// names the first object. (Members are numbered after the command-line objects while
+/// the archives are searched; a wrong number named the wrong object.)
+#[test]
+fn clashes_with_archive_members_name_the_right_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let start = object(d, "start.s", ".text\n.globl _start\n_start:\n  call twice\n  call pulled\n  hlt\n");
+    let mine = object(d, "mine.s", ".text\n  nop\n.globl twice\ntwice:\n  ret\n");
+    let member = object(d, "member.s", ".text\n.globl pulled\npulled:\n  ret\n.globl twice\ntwice:\n  ret\n");
+    let lib = archive(d, "libm1.a", "rcs", &[&member]);
+    let (o, _) = zvld_run(d, "clash1.nexe", &[&start, &mine, &lib], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("duplicate definition of `twice`"), "{err}");
+    assert!(err.contains("mine.o(.text+0x1)") && err.contains("libm1.a(member.o)(.text+0x1)"), "{err}");
+    // Two members: `first` pulls x.o (defining `twice`), whose reference to `later`
+    // pulls y.o, which defines `twice` again.
+    let first = object(d, "first.s", ".text\n.globl _start\n_start:\n  call twice\n  hlt\n");
+    let x = object(d, "x.s", ".text\n.globl twice\ntwice:\n  call later\n  ret\n");
+    let y = object(d, "y.s", ".text\n  nop\n  nop\n.globl later\nlater:\n  ret\n.globl twice\ntwice:\n  ret\n");
+    let lib2 = archive(d, "libm2.a", "rcs", &[&x, &y]);
+    let (o, _) = zvld_run(d, "clash2.nexe", &[&first, &lib2], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("libm2.a(x.o)(.text+0x0)") && err.contains("libm2.a(y.o)(.text+0x3)"), "{err}");
+    // A common symbol, thread-local on the command line, ordinary in a member.
+    let tls = object(d, "tls.s", ".text\n.globl _start\n_start:\n  call pulls\n  hlt\n.tls_common counter,4,4\n");
+    let plain = object(d, "plain.s", ".text\n.globl pulls\npulls:\n  ret\n.comm counter,4,4\n");
+    let lib3 = archive(d, "libm3.a", "rcs", &[&plain]);
+    let (o, _) = zvld_run(d, "clash3.nexe", &[&tls, &lib3], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("a thread-local one in") && err.contains("tls.o"), "{err}");
+}
+
 /// A kept section that refers to a discarded group's section through a local label is
 /// an error naming the place, the discarded section and the group (as GNU ld's
 /// "defined in discarded section"), not a message about instruction boundaries.
