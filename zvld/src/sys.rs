@@ -76,8 +76,9 @@ impl Mapped {
 /// [`HEAP_RESERVE`] of address space (untouched until used) and marked `MADV_HUGEPAGE`.
 /// A link of sqlite3 then takes ~1,000 page faults instead of ~4,500; on a virtual
 /// machine, where each fault of a 4 KiB page costs microseconds, that was a quarter of
-/// zvld's CPU time (zvld/README.md, "Speed"). When the heap cannot grow (`RLIMIT_DATA`,
-/// strict overcommit, something mapped above the break), glibc falls back to mapped
+/// zvld's CPU time (zvld/README.md, "Speed"). Under a data-size limit the reserve is a
+/// quarter of the limit, under strict overcommit there is none ([`heap_reserve`]); when
+/// the heap cannot grow (something mapped above the break), glibc falls back to mapped
 /// memory and nothing is marked: the link is the same, only slower. Without glibc (musl),
 /// nothing is tuned.
 pub fn tune_allocator() {
@@ -100,26 +101,54 @@ pub fn tune_allocator() {
 #[cfg(target_env = "gnu")]
 const HEAP_RESERVE: usize = 256 << 20;
 
-/// Grows the main arena by [`HEAP_RESERVE`] and marks the new part for huge pages.
+/// How much to add to the heap at start: [`HEAP_RESERVE`], less under a data-size limit
+/// (a quarter of it: the reserve counts against `RLIMIT_DATA` as soon as the break
+/// moves), and nothing under strict overcommit (`vm.overcommit_memory` = 2, where it
+/// would be committed memory) or when a quarter of the limit is under 8 MiB.
+#[cfg(target_env = "gnu")]
+fn heap_reserve() -> usize {
+    if std::fs::read_to_string("/proc/sys/vm/overcommit_memory").is_ok_and(|v| v.trim() == "2") {
+        return 0;
+    }
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the limit into `lim`, which lives for the call.
+    let limited = unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut lim) } == 0 && lim.rlim_cur != libc::RLIM_INFINITY;
+    if !limited {
+        return HEAP_RESERVE;
+    }
+    let quarter = usize::try_from(lim.rlim_cur / 4).unwrap_or(usize::MAX);
+    if quarter < 8 << 20 {
+        0
+    } else {
+        quarter.min(HEAP_RESERVE)
+    }
+}
+
+/// Grows the main arena by [`heap_reserve`] and marks the new part for huge pages.
 #[cfg(target_env = "gnu")]
 fn huge_heap() {
     const HUGE: usize = 2 << 20;
+    let reserve = heap_reserve();
+    if reserve == 0 {
+        return;
+    }
     // SAFETY: sbrk(0) only reads the current break. malloc/free are glibc's own; the
     // block is freed at once (it merges into the top of the heap, kept there by the trim
     // threshold above). madvise(MADV_HUGEPAGE) changes no content and no permission:
     // it is a hint about how to back pages, and it is applied only to [before, after),
     // the address space the heap gained by this very growth (checked below), which no
-    // other mapping can occupy.
+    // other mapping can occupy. When the break cannot move, glibc serves the block from
+    // a mapping instead, nothing is marked, and the pad is set back below.
     unsafe {
         let before = libc::sbrk(0) as usize;
-        libc::mallopt(libc::M_TOP_PAD, HEAP_RESERVE as libc::c_int);
+        libc::mallopt(libc::M_TOP_PAD, reserve as libc::c_int);
         let p = libc::malloc(1 << 20);
         let after = libc::sbrk(0) as usize;
         libc::free(p);
         // glibc's default pad again: later growth (a link larger than the reserve) asks
         // for what it needs, as before.
         libc::mallopt(libc::M_TOP_PAD, 128 << 10);
-        let grew = before != usize::MAX && after != usize::MAX && after >= before + HEAP_RESERVE;
+        let grew = before != usize::MAX && after != usize::MAX && after >= before + reserve;
         // The block starts in the old top of the heap, below `before`, and the heap
         // grew past it: it came from the heap, not from a mapping glibc fell back to.
         let from_heap = !p.is_null() && (p as usize) < before && (p as usize) + (1 << 20) <= after;

@@ -1252,15 +1252,29 @@ fn check_code(
 type ScanJob<'a> = (&'a mut [u64], &'a mut [u64], (usize, usize));
 
 /// Runs `f` on each job, in order of the jobs: on a scoped thread each when there are
-/// several (they borrow the region), on the caller's thread when there is one.
+/// several (they borrow the region), on the caller's thread when there is one. A job
+/// whose thread cannot be started (a process or memory limit) runs on the caller's
+/// thread instead, after the others have started: the results are the same.
 fn in_parallel<J: Send, T: Send>(jobs: Vec<J>, f: impl Fn(J) -> T + Sync) -> Vec<T> {
     if jobs.len() <= 1 {
         return jobs.into_iter().map(f).collect();
     }
+    let slots: Vec<std::sync::Mutex<Option<J>>> = jobs.into_iter().map(|j| std::sync::Mutex::new(Some(j))).collect();
+    // Each job is taken once: by its thread, or here when that thread did not start.
+    let take = |k: usize| slots[k].lock().unwrap_or_else(|e| e.into_inner()).take();
     std::thread::scope(|sc| {
-        let f = &f;
-        let handles: Vec<_> = jobs.into_iter().map(|j| sc.spawn(move || f(j))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        let (f, take) = (&f, &take);
+        let handles: Vec<_> = (0..slots.len())
+            .map(|k| std::thread::Builder::new().spawn_scoped(sc, move || take(k).map(f)).ok())
+            .collect();
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(k, h)| {
+                let done = h.and_then(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                done.or_else(|| take(k).map(f)).expect("every job runs once")
+            })
+            .collect()
     })
 }
 
