@@ -251,7 +251,7 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
     let emulate_cpuid = cfg.emulate_cpuid;
     let (res, early) =
         resolve::resolve_with(ins, &required, &wanted, |objects, first| decode_code(objects, first, emulate_cpuid))?;
-    let early: EarlyDecoded = early.into_iter().flatten().collect();
+    let early: EarlyDecoded<'_> = early.into_iter().flatten().collect();
     let mut stats = Stats { objects: res.objects.len(), ..Default::default() };
     // GNU ld warns the same way ("requires executable stack"); here the stack can never be
     // executable, so the code that needs it faults when it runs.
@@ -396,11 +396,13 @@ fn is_placed_code(s: &crate::inputs::Section<'_>) -> bool {
     s.class == Class::Code && !s.discarded && s.size > 0
 }
 
-/// Decoded code sections of `objects` (numbered from `first`), each with its result.
-type EarlyDecoded = HashMap<(u32, u32), Result<Decoded>>;
+/// The code sections of some objects, keyed by (object, section): each one's symbols
+/// and its decoding.
+type EarlyDecoded<'a> = HashMap<(u32, u32), (OneSection<'a>, Result<Decoded>)>;
 
-/// Decodes the code sections of `objects`, in parallel ([`rewrite::decode`]).
-fn decode_code(objects: &[Object<'_>], first: u32, emulate_cpuid: bool) -> EarlyDecoded {
+/// Decodes the code sections of `objects` (numbered from `first`), in parallel
+/// ([`rewrite::decode`]).
+fn decode_code<'a>(objects: &[Object<'a>], first: u32, emulate_cpuid: bool) -> EarlyDecoded<'a> {
     let mut syms = section_symbols(objects);
     let mut ctxs = Vec::new();
     for (oi, o) in objects.iter().enumerate() {
@@ -412,7 +414,13 @@ fn decode_code(objects: &[Object<'_>], first: u32, emulate_cpuid: bool) -> Early
             }
         }
     }
-    ctxs.par_iter().with_max_len(1).map(|(k, c)| (*k, rewrite::decode(c))).collect()
+    ctxs.into_par_iter()
+        .with_max_len(1)
+        .map(|(k, c)| {
+            let d = rewrite::decode(&c);
+            (k, ((c.symbols, c.functions), d))
+        })
+        .collect()
 }
 
 fn link_resolved(
@@ -421,10 +429,9 @@ fn link_resolved(
     entry: &str,
     mut stats: Stats,
     t0: Instant,
-    mut early: EarlyDecoded,
+    mut early: EarlyDecoded<'_>,
 ) -> Result<Stats> {
     let t1 = Instant::now();
-    let mut syms = section_symbols(&res.objects);
     // Code sections in input order.
     // `.init` and `.fini` fragments (crti.o ... crtn.o) must be contiguous, in input
     // order, so that they fall through into each other: .init first, then all other
@@ -458,24 +465,28 @@ fn link_resolved(
         code_index[o as usize][s as usize] = Some(i);
     }
     let code_of = |o: u32, s: u32| code_index[o as usize][s as usize];
-    let ctxs: Vec<SectionCtx<'_, '_>> = code
+    // Every object's code was decoded while resolving (`decode_code`): its symbol lists
+    // and decoding are taken from there (a section missing there is done here).
+    let (ctxs, early): (Vec<SectionCtx<'_, '_>>, Vec<Option<Result<Decoded>>>) = code
         .iter()
         .map(|&(o, s)| {
-            // Each code section appears once: its lists are moved, not copied.
-            let (symbols, functions) = std::mem::take(&mut syms[o as usize][s as usize]);
-            SectionCtx {
-                obj: &res.objects[o as usize],
-                sec: &res.objects[o as usize].sections[s as usize],
+            let obj = &res.objects[o as usize];
+            let ((symbols, functions), decoded) = match early.remove(&(o, s)) {
+                Some((lists, d)) => (lists, Some(d)),
+                None => (std::mem::take(&mut section_symbols(std::slice::from_ref(obj))[0][s as usize]), None),
+            };
+            let ctx = SectionCtx {
+                obj,
+                sec: &obj.sections[s as usize],
                 symbols,
                 functions,
                 emulate_cpuid: cfg.emulate_cpuid,
-            }
+            };
+            (ctx, decoded)
         })
-        .collect();
+        .unzip();
     // Every section's errors, not only the first's. The relocations of the data sections
     // (which code addresses they take) need no decoding: read while the code decodes.
-    // Sections decoded while resolving (the command-line objects') are taken as they are.
-    let early: Vec<Option<Result<Decoded>>> = code.iter().map(|k| early.remove(k)).collect();
     let (decoded, from_data) = rayon::join(
         || {
             LinkError::collect(

@@ -185,17 +185,14 @@ pub enum Input<'a> {
 /// defined (the entry point, `--require-defined`); `wanted` (`-u`) pull archive members
 /// that define them like any undefined reference, and may stay undefined when no kept
 /// section uses them, as with GNU ld.
-pub fn resolve<'a>(inputs: Vec<Input<'a>>, required: &'a [String], wanted: &'a [String]) -> Result<Resolved<'a>> {
-    resolve_with(inputs, required, wanted, |_, _| ()).map(|(res, _)| res)
-}
-
-/// [`resolve`], and `early` run on every object as soon as it is loaded, beside the
-/// search of the archives: on the command-line objects (numbered from 0) while archive
-/// members are being selected and parsed, and on each member (numbered from its place)
-/// in the parallel job that parses it. What `early` computes may depend only on the
-/// objects it is given: the COMDAT and `.gnu.linkonce` fates of their sections are not
-/// settled yet for a member (a section `early` sees may end up discarded). Returns its
-/// results, the command-line objects' first; when resolution fails they are dropped.
+///
+/// `early` runs on every object as soon as it is loaded, beside the search of the
+/// archives: on the command-line objects (numbered from 0) while archive members are
+/// being selected and parsed, and on each member (numbered from its place) in the
+/// parallel job that parses it. What `early` computes may depend only on the objects it
+/// is given: the COMDAT and `.gnu.linkonce` fates of their sections are not settled yet
+/// for a member (a section `early` sees may end up discarded). Returns its results, the
+/// command-line objects' first; when resolution fails they are dropped.
 pub fn resolve_with<'a, P: Send>(
     inputs: Vec<Input<'a>>,
     required: &'a [String],
