@@ -150,10 +150,40 @@ fn gcc_output(args: &[&str]) -> Option<String> {
     o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
+/// The record scripts/build-sysroot keeps in the sysroot of the system gcc's answers to
+/// the path queries zvcc makes on every compile and link (`gcc=` the gcc it asked, then
+/// `QUERY=ANSWER` lines), so that zvcc does not start gcc once more each time only to ask.
+const GCC_PATHS: &str = "gcc-paths";
+
+/// gcc's answer to a path query (`-print-libgcc-file-name`, `-print-file-name=include`):
+/// the sysroot's record of it when zvcc runs the very gcc the record names (no
+/// `ZVCC_GCC`, and `gcc` on `PATH` resolves to the same file) and the path it gives
+/// exists, else gcc's own answer.
+fn gcc_path(sysroot: &Path, query: &str) -> Option<String> {
+    recorded_gcc_path(sysroot, query).or_else(|| gcc_output(&[query]))
+}
+
+fn recorded_gcc_path(sysroot: &Path, query: &str) -> Option<String> {
+    if std::env::var_os("ZVCC_GCC").is_some() {
+        return None;
+    }
+    let record = std::fs::read_to_string(sysroot.join(GCC_PATHS)).ok()?;
+    let mut lines = record.lines();
+    let recorded_gcc = lines.next()?.strip_prefix("gcc=")?;
+    let on_path = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("gcc")).find(|g| g.is_file()))
+        .and_then(|g| std::fs::canonicalize(g).ok())?;
+    if on_path != Path::new(recorded_gcc) {
+        return None;
+    }
+    let answer = lines.find_map(|l| l.strip_prefix(query)?.strip_prefix('='))?;
+    Path::new(answer).exists().then(|| answer.to_string())
+}
+
 /// The arguments zvcc adds to every gcc compile.
 pub fn compile_flags(sysroot: &Path) -> Vec<String> {
     let mut v: Vec<String> = vec!["-nostdinc".into(), "-isystem".into(), sysroot.join("include").display().to_string()];
-    if let Some(inc) = gcc_output(&["-print-file-name=include"]) {
+    if let Some(inc) = gcc_path(sysroot, "-print-file-name=include") {
         v.push("-isystem".into());
         v.push(inc);
     }
@@ -657,7 +687,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             }
         }
         cfg.inputs.push(InputArg::Path(lib.join("libc.a")));
-        if let Some(libgcc) = gcc_output(&["-print-libgcc-file-name"]) {
+        if let Some(libgcc) = gcc_path(&root, "-print-libgcc-file-name") {
             cfg.inputs.push(InputArg::Path(PathBuf::from(libgcc)));
         }
     }

@@ -754,3 +754,80 @@ fn march_values_with_extensions_outside_form_1_still_link() {
         assert!(macros.contains(&format!("#define {on} ")), "{on} is not defined");
     }
 }
+
+/// The system gcc's answer to a query (`-print-libgcc-file-name`).
+fn gcc_says(query: &str) -> String {
+    let mut g = Command::new("gcc");
+    g.arg(query);
+    String::from_utf8(run_ok(g, &format!("gcc {query}")).stdout).unwrap().trim().to_string()
+}
+
+/// zvcc takes gcc's path answers (libgcc's file, gcc's include directory) from the record
+/// scripts/build-sysroot keeps in the sysroot (`gcc-paths`) instead of starting gcc to ask
+/// on every link and compile, but only when it runs the gcc the record names and the
+/// recorded file exists: a record naming a marked copy of libgcc is used, and ignored
+/// under `ZVCC_GCC`, for another gcc, and when the file is gone.
+#[test]
+fn zvcc_takes_gcc_paths_from_the_sysroot_record_only_for_the_same_gcc() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = sysroot();
+    // A sysroot that is the real one but for its record.
+    let sr = dir.path().join("sysroot");
+    std::fs::create_dir(&sr).unwrap();
+    for d in ["include", "lib"] {
+        std::os::unix::fs::symlink(real.join(d), sr.join(d)).unwrap();
+    }
+    // gcc's libgcc plus a marker function (zrt needs libgcc's own functions too).
+    let marker = write(dir.path(), "marker.c", "int zv_marker(void) { return 42; }\n");
+    let obj = dir.path().join("marker.o");
+    let mut c = zvcc();
+    c.arg("-O2").arg("-c").arg(&marker).arg("-o").arg(&obj);
+    run_ok(c, "zvcc -c marker.c");
+    let marked = dir.path().join("libgcc-marked.a");
+    std::fs::copy(gcc_says("-print-libgcc-file-name"), &marked).unwrap();
+    let mut a = Command::new("ar");
+    a.arg("rs").arg(&marked).arg(&obj);
+    run_ok(a, "ar rs");
+    let main =
+        write(dir.path(), "main.c", "int zv_marker(void);\nint main(void) { return zv_marker() == 42 ? 0 : 1; }\n");
+    let gcc = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("gcc"))
+        .find(|g| g.is_file())
+        .map(|g| std::fs::canonicalize(g).unwrap())
+        .expect("gcc on PATH");
+    let include = gcc_says("-print-file-name=include");
+    let record = |gcc: &Path, libgcc: &Path| {
+        let text = format!(
+            "gcc={}\n-print-libgcc-file-name={}\n-print-file-name=include={include}\n",
+            gcc.display(),
+            libgcc.display()
+        );
+        std::fs::write(sr.join("gcc-paths"), text).unwrap();
+    };
+    let link = |src: &Path, gcc_env: Option<&str>| {
+        let mut c = zvcc();
+        c.env("ZV_SYSROOT", &sr).env_remove("ZVCC_GCC").arg(src).arg("-o").arg(dir.path().join("m.nexe"));
+        if let Some(g) = gcc_env {
+            c.env("ZVCC_GCC", g);
+        }
+        let o = c.output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    // The record names this gcc and the marked libgcc: zv_marker resolves.
+    record(&gcc, &marked);
+    let (ok, err) = link(&main, None);
+    assert!(ok, "the record was not used: {err}");
+    verify(&dir.path().join("m.nexe"));
+    // Under ZVCC_GCC zvcc asks that gcc: its libgcc has no zv_marker.
+    let (ok, err) = link(&main, Some("gcc"));
+    assert!(!ok && err.contains("undefined symbol `zv_marker`"), "ZVCC_GCC: {err}");
+    // Another gcc's record is ignored.
+    record(Path::new("/nonexistent/gcc"), &marked);
+    let (ok, err) = link(&main, None);
+    assert!(!ok && err.contains("undefined symbol `zv_marker`"), "another gcc's record: {err}");
+    // A recorded file that is gone: gcc's own answer (a program without the marker links).
+    record(&gcc, &dir.path().join("gone/libgcc.a"));
+    let plain = write(dir.path(), "plain.c", "int main(void) { return 0; }\n");
+    let (ok, err) = link(&plain, None);
+    assert!(ok, "a stale record: {err}");
+}
