@@ -9,7 +9,9 @@
 //! a `DW_AT_ranges` names as `DW_RLE_start_end` pairs of new addresses in a new
 //! `.debug_rnglists`, redirecting the `DW_AT_ranges` offsets. DWARF 4 lists
 //! (`.debug_ranges`, fixed 16-byte entries relative to a base address) are patched in
-//! place instead, entry for entry, so their offsets do not change. Location lists are kept
+//! place instead, entry for entry, so their offsets do not change, and so are the lengths
+//! of `.debug_aranges` (which gdb and llvm-symbolizer use to find a unit by address).
+//! Location lists are kept
 //! as they are (their offset pairs may be stale; variables' locations in gdb can be off
 //! inside rewritten functions). Best effort: never fails a link.
 
@@ -35,6 +37,9 @@ pub struct InfoFix {
     /// Per object: (offset in that object's `.debug_ranges`, width, value): DWARF 4 range
     /// lists patched in place.
     pub range_patches: HashMap<u32, Vec<(u64, usize, u64)>>,
+    /// Per object: (offset in that object's `.debug_aranges`, width, value): the lengths
+    /// of its address ranges, patched in place.
+    pub aranges_patches: HashMap<u32, Vec<(u64, usize, u64)>>,
 }
 
 impl InfoFix {
@@ -49,6 +54,51 @@ struct ObjectFix {
     offsets: Vec<(u64, u64)>,
     patches: Vec<(u64, usize, u64)>,
     range_patches: Vec<(u64, usize, u64)>,
+    aranges_patches: Vec<(u64, usize, u64)>,
+}
+
+/// The length patches of one object's `.debug_aranges` (`data`, relocated in input
+/// terms): each set of ranges is a header (unit length, version, `.debug_info` offset,
+/// address size, segment selector size, padding to twice the address size) and
+/// (address, length) pairs up to a (0, 0) pair. The addresses are relocated like any
+/// other; the lengths are the input's and become new(address + length) - new(address),
+/// as for `DW_AT_high_pc`, so that gdb and llvm-symbolizer, which look a unit up by its
+/// address ranges, find the code that grew. A set this does not understand (another
+/// address size, a segment selector) is left as it is.
+fn fix_aranges(data: &[u8], tr: &dyn Fn(u64) -> Option<u64>, out: &mut Vec<(u64, usize, u64)>) {
+    let u32_at = |o: usize| data.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let u64_at = |o: usize| data.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+    let mut at = 0usize;
+    while let Some(len32) = u32_at(at) {
+        // 32- or 64-bit DWARF: the unit length, then where the header's fields start.
+        let (unit_len, fields, offset_size) = if len32 == 0xFFFF_FFFF {
+            let Some(l) = u64_at(at + 4) else { return };
+            (l, at + 12, 8)
+        } else {
+            (u64::from(len32), at + 4, 4)
+        };
+        let Some(end) = usize::try_from(unit_len).ok().and_then(|l| fields.checked_add(l)) else { return };
+        if end > data.len() || end <= fields {
+            return;
+        }
+        let address_size = data.get(fields + 2 + offset_size).copied();
+        let segment_size = data.get(fields + 3 + offset_size).copied();
+        if address_size == Some(8) && segment_size == Some(0) {
+            // The pairs start at the first multiple of 16 from the set's start.
+            let mut p = (fields + 4 + offset_size - at).next_multiple_of(16) + at;
+            while p + 16 <= end {
+                let (Some(addr), Some(len)) = (u64_at(p), u64_at(p + 8)) else { break };
+                if addr == 0 && len == 0 {
+                    break;
+                }
+                if let (Some(b), Some(e)) = (tr(addr), tr(addr.wrapping_add(len))) {
+                    out.push(((p + 8) as u64, 8, e.saturating_sub(b)));
+                }
+                p += 16;
+            }
+        }
+        at = end;
+    }
 }
 
 /// Patches one DWARF 4 range list in place: each entry is two 8-byte words (begin, end)
@@ -111,7 +161,10 @@ fn fix_object(
     for (si, s) in o.sections.iter().enumerate() {
         if s.class == Class::Debug && !s.discarded {
             let needs_relocation = !s.relocs.is_empty()
-                && matches!(s.name, ".debug_info" | ".debug_rnglists" | ".debug_ranges" | ".debug_addr");
+                && matches!(
+                    s.name,
+                    ".debug_info" | ".debug_rnglists" | ".debug_ranges" | ".debug_addr" | ".debug_aranges"
+                );
             let bytes = if needs_relocation { Cow::Owned(relocated(o, oi, si, lay)) } else { Cow::Borrowed(s.data) };
             store.insert(s.name, bytes);
         }
@@ -121,7 +174,16 @@ fn fix_object(
     })
     .ok()?;
     let tr = |v: u64| translate(a, code, v);
-    let mut fix = ObjectFix { lists: Vec::new(), offsets: Vec::new(), patches: Vec::new(), range_patches: Vec::new() };
+    let mut fix = ObjectFix {
+        lists: Vec::new(),
+        offsets: Vec::new(),
+        patches: Vec::new(),
+        range_patches: Vec::new(),
+        aranges_patches: Vec::new(),
+    };
+    if let Some(aranges) = store.get(".debug_aranges") {
+        fix_aranges(aranges, &tr, &mut fix.aranges_patches);
+    }
     let mut done: HashMap<u64, ()> = HashMap::new();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
@@ -250,6 +312,7 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
         offsets: HashMap::new(),
         patches: HashMap::new(),
         range_patches: HashMap::new(),
+        aranges_patches: HashMap::new(),
     };
     for (oi, f) in objs.iter().zip(fixes) {
         let Some(f) = f else { continue };
@@ -270,6 +333,9 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
         out.patches.insert(*oi, f.patches);
         if !f.range_patches.is_empty() {
             out.range_patches.insert(*oi, f.range_patches);
+        }
+        if !f.aranges_patches.is_empty() {
+            out.aranges_patches.insert(*oi, f.aranges_patches);
         }
     }
     Some(out)

@@ -1023,6 +1023,7 @@ fn debug_sections(
             let by_object = match name.as_str() {
                 ".debug_info" => &i.patches,
                 ".debug_ranges" => &i.range_patches,
+                ".debug_aranges" => &i.aranges_patches,
                 _ => continue,
             };
             for p in pieces {

@@ -226,3 +226,88 @@ fn dwarf4_range_lists_inside_functions_follow_the_rewritten_code() {
     assert_eq!(lines[0].1, lines[1].1, "each range starts at the same source line in both builds");
     assert!(lines[0].1.iter().filter(|l| l.starts_with("w.c:")).count() >= 5, "{:?}", lines[0].1);
 }
+
+/// `.debug_aranges` (each unit's address ranges, which gdb and llvm-symbolizer use to
+/// find the unit of an address) follows the rewritten code: every function of every unit
+/// lies inside its unit's ranges. The lengths in the input are the native code's, which is
+/// shorter, so without zvld's patch a second unit's later functions fall outside (gdb then
+/// finds no line for them).
+#[test]
+fn debug_aranges_cover_every_rewritten_function() {
+    use object::{Object, ObjectSection};
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.c");
+    std::fs::write(
+        &a,
+        "#include <stdio.h>\n\
+         int apply(int (*f)(int), int x);\n\
+         static int sq(int x) { return x * x; }\n\
+         int main(int argc, char **argv) { int s = 0; for (int i = 0; i < argc * 50; i++) s += apply(sq, i) % 7;\n\
+           printf(\"%d %s\\n\", s, argv[0]); return 0; }\n",
+    )
+    .unwrap();
+    let b = dir.path().join("b.c");
+    std::fs::write(
+        &b,
+        "__attribute__((noinline)) int table(int k) { switch (k) { case 0: return 3; case 1: return 5; case 2: return 8; case 3: return 13;\n\
+           case 4: return 21; case 5: return 34; default: return k; } }\n\
+         __attribute__((noinline)) int walk(int *v, int n) { int s = 0; for (int i = 0; i < n; i++) s += table(v[i] & 7); return s; }\n\
+         int apply(int (*f)(int), int x) { int v[4] = { x, x + 1, x + 2, x + 3 }; return f(x) + walk(v, 4); }\n",
+    )
+    .unwrap();
+    let exe = dir.path().join("p.nexe");
+    let mut c = zvcc();
+    c.arg("-O2").arg("-g").arg(&a).arg(&b).arg("-o").arg(&exe);
+    run_ok(c, "zvcc -g");
+    let data = std::fs::read(&exe).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::LittleEndian>, gimli::Error> {
+        let bytes = file.section_by_name(id.name()).and_then(|s| s.data().ok()).unwrap_or(&[]);
+        Ok(gimli::EndianSlice::new(bytes, gimli::LittleEndian))
+    };
+    let dwarf = gimli::Dwarf::load(load).unwrap();
+    // Each unit's address ranges, by the unit's offset in .debug_info.
+    let mut aranges: std::collections::HashMap<usize, Vec<(u64, u64)>> = Default::default();
+    let mut headers = dwarf.debug_aranges.headers();
+    while let Some(h) = headers.next().unwrap() {
+        let mut entries = h.entries();
+        while let Some(e) = entries.next().unwrap() {
+            aranges.entry(h.debug_info_offset().0).or_default().push((e.range().begin, e.range().end));
+        }
+    }
+    let mut checked = Vec::new();
+    let mut units = dwarf.units();
+    while let Some(h) = units.next().unwrap() {
+        let off = h.offset().0;
+        let unit = dwarf.unit(h).unwrap();
+        let name = unit.name.map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !(name.ends_with("a.c") || name.ends_with("b.c")) {
+            continue;
+        }
+        let ranges = aranges.get(&off).unwrap_or_else(|| panic!("{name}: no .debug_aranges set"));
+        let mut entries = unit.entries();
+        while let Some(e) = entries.next_dfs().unwrap() {
+            if e.tag() != gimli::DW_TAG_subprogram {
+                continue;
+            }
+            let mut r = dwarf.die_ranges(&unit, e).unwrap();
+            while let Some(x) = r.next().unwrap() {
+                let f = e
+                    .attr_value(gimli::DW_AT_name)
+                    .and_then(|v| dwarf.attr_string(&unit, v).ok())
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                assert!(
+                    ranges.iter().any(|&(b, end)| b <= x.begin && x.end <= end),
+                    "{name}: {f} at {:#x}..{:#x} lies outside the unit's .debug_aranges {ranges:x?}",
+                    x.begin,
+                    x.end
+                );
+                checked.push(f);
+            }
+        }
+    }
+    for f in ["main", "table", "walk", "apply"] {
+        assert!(checked.iter().any(|c| c == f), "{f} was not checked: {checked:?}");
+    }
+}
