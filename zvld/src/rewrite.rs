@@ -28,7 +28,7 @@ use iced_x86::{
 use object::elf;
 
 use crate::error::{LinkError, Location, Result};
-use crate::inputs::{Object, Reloc, Section};
+use crate::inputs::{Object, Reloc, Section, SymDef};
 use crate::resolve::TLS_GET_ADDR;
 
 /// Bundle size (FORM.md: BUNDLE).
@@ -321,6 +321,12 @@ impl SectionCtx<'_, '_> {
 const HINT_FLAGS: &str =
     "compile with zvcc (its flags: -fno-pic -fno-pie -ffixed-r11 -mno-tls-direct-seg-refs -fcf-protection=none)";
 
+/// The hint for a rewrite that needs r11 where the function uses it.
+const HINT_R11: &str = "compile with zvcc (its flags: -fno-pic -fno-pie -ffixed-r11 -mno-tls-direct-seg-refs \
+     -fcf-protection=none): -ffixed-r11 keeps compiled code off r11; in inline or hand-written assembly, keep r11 \
+     out of every function (and every part of a function split into f and f.cold) that branches through memory \
+     or uses %fs: operands";
+
 #[derive(Debug)]
 struct Emitter {
     bytes: Vec<u8>,
@@ -497,9 +503,47 @@ fn may_mention_r11(raw: &[u8]) -> bool {
     true
 }
 
-/// The reference for [`Listing::function_uses_r11`], with every instruction decoded by
-/// iced (tests compare the two).
-#[cfg(test)]
+/// The name of the function a part named `name` belongs to: `f` for gcc's cold parts
+/// `f.cold` and `f.cold.N`, else `name` itself.
+fn split_function(name: &str) -> &str {
+    match name.find(".cold") {
+        Some(k) if name[k + 5..].is_empty() || name[k + 5..].starts_with('.') => &name[..k],
+        _ => name,
+    }
+}
+
+/// Whether another part of the function `name` belongs to (its hot part `f` or a cold part
+/// `f.cold`, `f.cold.N`, defined in `obj`) mentions r11 (as [`Listing::function_uses_r11`]
+/// reads a function). Rare: only functions gcc split and that need r11 as scratch get
+/// here, so the parts are decoded here with iced. A part without a size, or outside its
+/// section, counts as using r11 (zvld then says so rather than guess).
+fn split_parts_use_r11(obj: &Object<'_>, name: &str) -> bool {
+    let base = split_function(name);
+    let is_part = |n: &str| n != name && split_function(n) == base;
+    obj.symbols.iter().filter(|s| is_part(s.name)).any(|s| {
+        let SymDef::Section { sec, value } = s.def else { return false };
+        let Some(bytes) = obj
+            .sections
+            .get(sec as usize)
+            .and_then(|sec| sec.data.get(value as usize..value.checked_add(s.size)? as usize))
+        else {
+            return true;
+        };
+        if s.size == 0 {
+            return true;
+        }
+        let mut d = Decoder::with_ip(64, bytes, value, DecoderOptions::NONE);
+        let mut insns = Vec::new();
+        while d.can_decode() {
+            insns.push((d.decode(), ()));
+        }
+        function_uses_r11(&insns)
+    })
+}
+
+/// Whether a function, every instruction decoded by iced, mentions r11 other than in
+/// gcc's stack-clash probe loop: the reference for [`Listing::function_uses_r11`] (tests
+/// compare the two), and the reading of another section's part of a split function.
 fn function_uses_r11<T>(insns: &[(Instruction, T)]) -> bool {
     let mut j = 0;
     while j < insns.len() {
@@ -603,6 +647,7 @@ fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
     use rayon::prelude::*;
     let data = ctx.sec.data;
     let size = u32::try_from(data.len()).map_err(|_| ctx.err(0, "", "code section larger than 4 GiB", ""))?;
+    data_objects_in_code(ctx)?;
     let mut cuts = vec![0u64];
     for &(off, _) in &ctx.symbols {
         if off < u64::from(size) && off - cuts[cuts.len() - 1] >= CHUNK {
@@ -625,6 +670,27 @@ fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
     }
     main.extend(stub_parts);
     Ok(Decoded { parts: main, size, stubs_from, stubs })
+}
+
+/// Data in a code section is an error (TOOLCHAIN.md): zvld rewrites what it decodes, so a
+/// table that happens to decode would change silently. Data that does not decode is
+/// refused where the decode fails; a symbol typed as data (`.type K,@object`, as
+/// hand-written assembly marks its constant tables) is refused here, before decoding.
+fn data_objects_in_code(ctx: &SectionCtx<'_, '_>) -> Result<()> {
+    let here = |sec: u32| ctx.obj.sections.get(sec as usize).is_some_and(|s| std::ptr::eq(s, ctx.sec));
+    let found = ctx.obj.symbols.iter().find_map(|s| match s.def {
+        SymDef::Section { sec, value } if s.kind == elf::STT_OBJECT && here(sec) => Some((s.name, value)),
+        _ => None,
+    });
+    match found {
+        Some((name, value)) => Err(ctx.err(
+            value,
+            "",
+            format!("symbol `{name}` is data (STT_OBJECT) in a code section: zvld rewrites code, which would change its bytes"),
+            "move the data out of executable sections (into `.section .rodata`)",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Decodes and rewrites the instructions in [start, end) of a section; `start` is the
@@ -920,7 +986,15 @@ fn decode_chunk(
         let hi = bounds.get(r + 1).copied().unwrap_or(end);
         let first = insns.items.partition_point(|it| u64::from(it.ip) < lo);
         let count = insns.items[first..].iter().take_while(|it| u64::from(it.ip) < hi).count();
-        let used = insns.function_uses_r11(data, first..first + count);
+        let mut used = insns.function_uses_r11(data, first..first + count);
+        // A function gcc split into a hot and a cold part (`f` and `f.cold`, often in
+        // another section) is one function: r11 live in one part may be read in the other.
+        if !used {
+            let k = syms.partition_point(|&(o, _)| o < lo);
+            if let Some(&(o, name)) = syms.get(k) {
+                used = o == lo && split_parts_use_r11(ctx.obj, name);
+            }
+        }
         r11_used.borrow_mut()[r] = Some(used);
         !used
     };
@@ -1225,10 +1299,7 @@ fn rewrite_one(
                 OpKind::Memory => {
                     // mov mem,%r11 (sandboxed operand), then P1 on r11.
                     if !call && !r11_free() {
-                        return fail(
-                            "`jmp *mem` needs %r11 as scratch, but this function uses %r11".into(),
-                            HINT_FLAGS,
-                        );
+                        return fail("`jmp *mem` needs %r11 as scratch, but this function uses %r11".into(), HINT_R11);
                     }
                     if pfx.seg.is_some_and(|s| s == 0x64 || s == 0x65) {
                         return fail(
@@ -1650,7 +1721,12 @@ fn rewrite_fs(
         return Ok(());
     }
     if !r11_free {
-        return fail("a %fs: operand needs %r11 as scratch, but this function uses %r11");
+        return Err(ctx.err(
+            pos,
+            &text(ins),
+            "a %fs: operand needs %r11 as scratch, but this function uses %r11".to_string(),
+            HINT_R11.to_string(),
+        ));
     }
     let modrm_i = pfx.op
         + if raw.get(pfx.op) == Some(&0x0F) {

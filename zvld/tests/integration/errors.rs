@@ -209,6 +209,82 @@ fn r11_live_where_a_rewrite_needs_it() {
     assert!(err.contains("-ffixed-r11"), "says what to do: {err}");
 }
 
+/// A function gcc split into `f` and `f.cold` (the cold part in `.text.unlikely`) is one
+/// function for the r11 rule: r11 set in one part and read in the other is live across
+/// the jump between them, so a rewrite that needs r11 in either part is refused (it was
+/// silently clobbered); without r11 in either part, the same code links and runs as
+/// natively.
+#[test]
+fn r11_live_across_the_hot_and_cold_parts_of_a_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "m.c",
+        "#include <stdio.h>\nlong f(long);\nint main(void) { printf(\"%ld %ld\\n\", f(-2), f(-1)); return 0; }\n",
+    );
+    // f: r (r11 or rdx) = 5; for a negative argument, jump to f.cold, which dispatches
+    // through a table back into f, where r is read.
+    let part = |hot_reg: &str| {
+        format!(
+            ".text\n.globl f\n.type f,@function\nf:\n  movq $5, {hot_reg}\n  testq %rdi, %rdi\n  js f.cold\n  xor %eax,%eax\n  ret\n\
+             .La: leaq 100({hot_reg}), %rax\n  ret\n.Lb: leaq 200({hot_reg}), %rax\n  ret\n.size f,.-f\n\
+             .section .text.unlikely,\"ax\",@progbits\n.type f.cold,@function\nf.cold:\n  addq $2, %rdi\n\
+             jmp *tbl(,%rdi,8)\n.size f.cold,.-f.cold\n.section .rodata\ntbl: .quad .La, .Lb\n\
+             .section .note.GNU-stack,\"\",@progbits\n"
+        )
+    };
+    let build = |name: &str, asm: String| {
+        let s = write(dir.path(), &format!("{name}.s"), &asm);
+        let mut c = zvcc();
+        c.arg(&main).arg(&s).arg("-o").arg(dir.path().join(format!("{name}.nexe")));
+        c
+    };
+    // r11 set in the hot part, read back there after the cold part's `jmp *mem`.
+    let err = run_err(build("hot", part("%r11")), "r11 in the hot part");
+    assert!(err.contains("needs %r11 as scratch, but this function uses %r11"), "{err}");
+    assert!(err.contains("in function f.cold+0x"), "names the cold part: {err}");
+    assert!(err.contains("-ffixed-r11") && err.contains("f.cold"), "says what to do: {err}");
+    // The same with rdx: links, verifies and runs as natively (105 205).
+    let exe = dir.path().join("rdx.nexe");
+    run_ok(build("rdx", part("%rdx")), "rdx instead of r11");
+    verify(&exe);
+    let mut r = Command::new(sibling_binary("zvrun"));
+    r.arg(&exe);
+    assert_eq!(String::from_utf8(run_ok(r, "zvrun").stdout).unwrap(), "105 205\n");
+    // r11 read only in the cold part, and the `jmp *mem` in the hot part: refused as well.
+    let asm = ".text\n.globl f\n.type f,@function\nf:\n  testq %rdi, %rdi\n  js f.cold\n  xor %eax,%eax\n  ret\n\
+               .Lback: jmp *tbl(,%rdi,8)\n.La: leaq 100(%rcx), %rax\n  ret\n.Lb: leaq 200(%rcx), %rax\n  ret\n\
+               .size f,.-f\n.section .text.unlikely,\"ax\",@progbits\n.type f.cold,@function\nf.cold:\n\
+               movq %r11, %rcx\n  addq $2, %rdi\n  jmp .Lback\n.size f.cold,.-f.cold\n\
+               .section .rodata\ntbl: .quad .La, .Lb\n.section .note.GNU-stack,\"\",@progbits\n";
+    let err = run_err(build("cold", asm.to_string()), "r11 in the cold part");
+    assert!(err.contains("needs %r11 as scratch, but this function uses %r11"), "{err}");
+    assert!(err.contains("in function f+0x"), "names the hot part: {err}");
+}
+
+/// A constant table typed as data in `.text` (as hand-written assembly such as OpenSSL's
+/// perlasm marks `K256`) is refused, even when its bytes happen to decode: zvld would
+/// rewrite them (it gave the program different constants).
+#[test]
+fn a_data_object_in_a_code_section_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(
+        dir.path(),
+        "tab.s",
+        ".text\n.globl getk\n.type getk,@function\ngetk: leaq ktab(%rip), %rax\n  movl (%rax,%rdi,4), %eax\n  ret\n\
+         .size getk,.-getk\n.type ktab,@object\nktab: .long 0x90c3008b, 0x90909090, 0x90c3d889\n.size ktab,12\n\
+         .section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let m = write(dir.path(), "m.c", "int getk(long);\nint main(void) { return getk(1) == 0x90909090 ? 0 : 1; }\n");
+    let mut c = zvcc();
+    c.arg(&m).arg(&s).arg("-o").arg(dir.path().join("tab.nexe"));
+    let err = run_err(c, "zvcc with data in .text");
+    assert!(err.contains("symbol `ktab` is data (STT_OBJECT) in a code section"), "{err}");
+    assert!(err.contains("tab.o(.text+0xb)"), "names the place: {err}");
+    assert!(err.contains(".rodata"), "says what to do: {err}");
+    assert!(!dir.path().join("tab.nexe").exists(), "no output is written");
+}
+
 #[test]
 fn output_that_fails_verification_is_not_written() {
     // A direct jump to an absolute address that is not a bundle start: zvld cannot
