@@ -54,6 +54,10 @@ pub struct Channel {
     /// The host file is the one zvrun's own stderr writes to (same device and inode), so
     /// what the guest writes here and zvrun's messages share lines.
     pub shares_stderr: bool,
+    /// The host error that cut the last write short after some bytes went out (EFBIG:
+    /// RLIMIT_FSIZE, the file system's largest file): those bytes count, and the session
+    /// then ends as for any host I/O error ([`Channel::take_cut_short`]).
+    cut_short: Option<io::Error>,
 }
 
 /// Why a channel could not be opened.
@@ -191,6 +195,7 @@ impl Channel {
             etag: spec.etag.then(sha1_smol::Sha1::new),
             extent,
             shares_stderr,
+            cut_short: None,
         })
     }
 
@@ -215,6 +220,7 @@ impl Channel {
             etag: spec.etag.then(sha1_smol::Sha1::new),
             extent: 0,
             shares_stderr: false,
+            cut_short: None,
         })
     }
 
@@ -275,14 +281,14 @@ impl Channel {
     /// Writes all of `data` at `offset` for random channels or sequentially otherwise.
     pub fn write(&mut self, data: &[u8], offset: u64) -> io::Result<usize> {
         let (n, end) = if self.spec.kind.random_write() {
-            let n = write_full_at(&self.file, data, offset)?;
+            let n = write_full_at(&self.file, data, offset, &mut self.cut_short)?;
             let end = offset + n as u64;
             if n > 0 {
                 self.extent = self.extent.max(end);
             }
             (n, end)
         } else if self.source == SourceKind::File && !self.std_stream {
-            let n = write_full_at(&self.file, data, self.write_pos)?;
+            let n = write_full_at(&self.file, data, self.write_pos, &mut self.cut_short)?;
             self.write_pos += n as u64;
             (n, self.write_pos)
         } else {
@@ -301,6 +307,11 @@ impl Channel {
             h.update(&data[..n]);
         }
         Ok(n)
+    }
+
+    /// The host error that cut the last write short, if one did (see `cut_short`).
+    pub fn take_cut_short(&mut self) -> Option<io::Error> {
+        self.cut_short.take()
     }
 
     /// Flushes buffered data to the host.
@@ -335,10 +346,12 @@ fn read_full_at(f: &File, buf: &mut [u8], mut at: u64) -> io::Result<usize> {
 /// Writes `data` to a file at `at`; returns the bytes written: all of them, or fewer when
 /// the file-size limit (EFBIG: RLIMIT_FSIZE, the file system's largest file) or the
 /// session's stop cut the write short after some went out. Those were written, so they
-/// count (quota, etag, position), and the call returns their number, as write(2) does;
-/// the next write gets the error. (std's `write_all_at` returned the error and counted
-/// nothing, so a Write across RLIMIT_FSIZE put bytes past the channel's quota.)
-fn write_full_at(f: &File, data: &[u8], mut at: u64) -> io::Result<usize> {
+/// count (quota, etag, position); the file-size error is left in `cut` and ends the
+/// session, like any host I/O error (RUNTIME.md section 3: the guest never sees a
+/// host-dependent result, and a short count would be one). (std's `write_all_at`
+/// returned the error and counted nothing, so a Write across RLIMIT_FSIZE put bytes past
+/// the channel's quota.)
+fn write_full_at(f: &File, data: &[u8], mut at: u64, cut: &mut Option<io::Error>) -> io::Result<usize> {
     let mut done = 0;
     while done < data.len() {
         match f.write_at(&data[done..], at) {
@@ -348,8 +361,10 @@ fn write_full_at(f: &File, data: &[u8], mut at: u64) -> io::Result<usize> {
                 at += n as u64;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
-            Err(e) if done > 0 && (e.kind() == io::ErrorKind::Interrupted || e.raw_os_error() == Some(libc::EFBIG)) => {
-                break
+            Err(e) if done > 0 && e.kind() == io::ErrorKind::Interrupted => break,
+            Err(e) if done > 0 && e.raw_os_error() == Some(libc::EFBIG) => {
+                *cut = Some(e);
+                break;
             }
             Err(e) => return Err(e),
         }

@@ -1122,8 +1122,8 @@ pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char)
     }
     // SAFETY: setting a signal to SIG_IGN touches no memory of ours.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    // A guest's write past RLIMIT_FSIZE fails with EFBIG (returned to the guest) instead
-    // of killing zvrun before it reports.
+    // A guest's write past RLIMIT_FSIZE fails with EFBIG (a host I/O error, which ends
+    // the session with a report) instead of killing zvrun before it reports.
     // SAFETY: as above.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let n = usize::try_from(argc).unwrap_or(0);

@@ -108,6 +108,15 @@ impl Calls {
                 None => return TrapOutcome::Return(-EINVAL),
             }
         };
+        // A write the host cut short (RLIMIT_FSIZE, the file system's largest file): the
+        // bytes that went out count, and the session ends as for any host I/O error.
+        let result = match (result, chan.take_cut_short()) {
+            (Ok(done), Some(e)) => {
+                chan.used[bytes_i] += done as i64;
+                Err(e)
+            }
+            (r, _) => r,
+        };
         match result {
             Ok(done) => {
                 chan.used[bytes_i] += done as i64;
@@ -116,11 +125,9 @@ impl Calls {
                 }
                 TrapOutcome::Return(done as i64)
             }
-            // A write the host refuses for its size (past the file system's largest file
-            // or RLIMIT_FSIZE): the guest asked for it, like a quota, so it gets -EFBIG.
-            Err(e) if write && e.raw_os_error() == Some(libc::EFBIG) => TrapOutcome::Return(-(libc::EFBIG as i64)),
             Err(e) => {
-                // Any other host I/O error ends the session; the guest never sees host errors.
+                // A host I/O error ends the session; the guest never sees host errors (nor
+                // a host's file-size limit: EFBIG ends it too, RUNTIME.md section 3).
                 if crate::sys::stopping() {
                     return TrapOutcome::Leave;
                 }

@@ -206,13 +206,14 @@ fn random_writes_stay_within_the_channel_size_and_quota() {
     }
 }
 
-/// A write the host refuses for its size is the guest's error (-EFBIG), not a host I/O
-/// error that ends the session: an offset past the file system's largest file on an
-/// unlimited random channel, and a sequential write past RLIMIT_FSIZE (SIGXFSZ would
-/// otherwise kill zvrun before it reports).
+/// A write the host refuses for its size is a host I/O error, which ends the session with
+/// status 125 and a report (RUNTIME.md section 3: "the guest never sees host-dependent
+/// errors"; the largest file and RLIMIT_FSIZE are the host's): an offset past the file
+/// system's largest file on an unlimited random channel, and a write past RLIMIT_FSIZE
+/// (whose SIGXFSZ would otherwise kill zvrun before it reports). The guest gets no
+/// result from the call, and runs no further.
 #[test]
-fn writes_too_large_for_the_host_file_are_efbig() {
-    const EFBIG: i64 = -27;
+fn writes_too_large_for_the_host_file_end_the_session() {
     let t = tempfile::tempdir().expect("tmp");
     let f = t.path().join("big");
     std::fs::write(&f, b"").unwrap();
@@ -220,13 +221,17 @@ fn writes_too_large_for_the_host_file_are_efbig() {
         &["--channel", &format!("/dev/c={},3", s(&f))],
         &[c(WRITE, &[3, ro(0), 2, 1 << 60]), c(WRITE, &[3, ro(0), 2, 0])],
     );
-    assert_eq!((code, r), (Some(0), vec![EFBIG, 2]), "{err}");
+    assert_eq!((code, r), (Some(125), vec![]), "{err}");
+    assert!(err.contains("channel /dev/c: host I/O error during Write"), "{err}");
+    assert_eq!(std::fs::metadata(&f).unwrap().len(), 0, "the second write did not run");
     // RLIMIT_FSIZE of 100 blocks (51,200 bytes): a write at 1 MiB.
     let mut input = c(WRITE, &[3, ro(0), 2, 1 << 20]);
     input.extend(c(WRITE, &[3, ro(0), 2, 0]));
     let (code, r, rep, err) = drive_under_fsize_limit(t.path(), &format!("/dev/c={},3", s(&f)), "", &input);
-    assert_eq!((code, r), (Some(0), vec![EFBIG, 2]), "{err}");
-    assert_eq!(crate::json_report(&rep)["state"], "exit");
+    assert_eq!((code, r), (Some(125), vec![]), "{err}");
+    let rep = crate::json_report(&rep);
+    assert_eq!(rep["state"], "error", "{rep}");
+    assert!(rep["message"].as_str().is_some_and(|m| m.contains("host I/O error during Write")), "{rep}");
 }
 
 /// Section 3: Jail and Unjail's alignment and range errors.
@@ -515,29 +520,31 @@ fn a_write_cut_short_by_the_timeout_counts_what_went_out() {
     assert_eq!(ch["etag"].as_str(), Some(sha.as_str()), "the etag covers what went out: {r}");
 }
 
-/// A write that crosses RLIMIT_FSIZE writes the bytes below the limit and returns their
-/// count, as write(2) does; they count against the channel's quota and in its etag
-/// (security review: they were written, then the call gave -EFBIG and counted nothing,
-/// so every such Write put up to the limit's worth of bytes past put_size and the etag).
+/// A write that crosses RLIMIT_FSIZE writes the bytes below the limit; they count against
+/// the channel's quota and in its etag (security review: they were written, then the
+/// call counted nothing, so every such Write put up to the limit's worth of bytes past
+/// put_size and the etag), and the session then ends as for any host I/O error (the
+/// short count is the host's, so the guest does not see it).
 #[test]
 fn a_write_cut_short_by_the_file_size_limit_counts_what_went_out() {
     let t = tempfile::tempdir().expect("tmp");
     let f = t.path().join("big");
     std::fs::write(&f, vec![1u8; 51_100]).unwrap();
-    // RLIMIT_FSIZE of 100 blocks (51,200 bytes): three writes of 4,096 bytes at 51,100
-    // (the file's end), on a channel allowed 300 bytes.
+    // RLIMIT_FSIZE of 100 blocks (51,200 bytes): writes of 4,096 bytes at 51,100 (the
+    // file's end), on a channel allowed 300 bytes.
     let mut input = Vec::new();
     for _ in 0..3 {
         input.extend(c(WRITE, &[3, he(0), 4096, 51_100]));
     }
     let (code, r, rep, err) =
         drive_under_fsize_limit(t.path(), &format!("/dev/c={},3,1,1,100,300", s(&f)), "--etag", &input);
-    // 100 bytes fit below the limit each time; the quota then has 200, 100, 0 left.
-    assert_eq!((code, r), (Some(0), vec![100, 100, 100]), "{err}");
+    // 100 bytes fit below the limit; the call returns nothing and the session ends.
+    assert_eq!((code, r), (Some(125), vec![]), "{err}");
     let rep = crate::json_report(&rep);
+    assert_eq!(rep["state"], "error", "{rep}");
     let ch = rep["channels"].as_array().expect("channels").iter().find(|c| c["alias"] == "/dev/c").expect("/dev/c");
-    assert_eq!((ch["puts"].as_i64(), ch["put_bytes"].as_i64()), (Some(3), Some(300)), "{rep}");
-    let zeros = sha1_smol::Sha1::from(vec![0u8; 300]).digest().to_string();
+    assert_eq!((ch["puts"].as_i64(), ch["put_bytes"].as_i64()), (Some(1), Some(100)), "{rep}");
+    let zeros = sha1_smol::Sha1::from(vec![0u8; 100]).digest().to_string();
     assert_eq!(ch["etag"], zeros.as_str(), "{rep}");
     assert_eq!(std::fs::metadata(&f).expect("file").len(), 51_200);
 }
