@@ -213,9 +213,12 @@ pub fn resolve_with<'a, P: Send>(
     let parsed: Vec<Result<Object<'a>>> = pending.into_par_iter().map(|(n, d)| inputs::parse_object(n, d)).collect();
     let mut table: HashMap<&'a str, Entry> = HashMap::new();
     let mut groups: HashSet<&'a str> = HashSet::new();
+    // Duplicate definitions are collected, not the first returned, so that one link names
+    // them all (as GNU ld does); the first definition stays in the table meanwhile.
+    let mut dups: Vec<LinkError> = Vec::new();
     for o in parsed {
         let o = o?;
-        add_object(&[], &mut objects, &mut table, &mut groups, o)?;
+        add_object(&[], &mut objects, &mut table, &mut groups, &mut dups, o)?;
     }
     for r in required.iter().chain(wanted) {
         if !table.contains_key(r.as_str()) {
@@ -231,12 +234,23 @@ pub fn resolve_with<'a, P: Send>(
         || -> Result<_> {
             let mut members: Vec<Object<'a>> = Vec::new();
             let mut pulled_by: Vec<Option<(u32, &'a str)>> = vec![None; base as usize];
-            let results =
-                pull_members(&archives, &mut table, &mut groups, &command_line, &mut members, &mut pulled_by, &early)?;
+            let results = pull_members(
+                &archives,
+                &mut table,
+                &mut groups,
+                &mut dups,
+                &command_line,
+                &mut members,
+                &mut pulled_by,
+                &early,
+            )?;
             Ok((members, pulled_by, results))
         },
     );
     let (members, pulled_by, member_results) = pulled?;
+    if !dups.is_empty() {
+        return Err(LinkError::combine(dups));
+    }
     objects = command_line;
     objects.extend(members);
     let mut results = vec![pre];
@@ -247,10 +261,12 @@ pub fn resolve_with<'a, P: Send>(
 /// Pulls archive members that define undefined (or common) symbols of `table` until
 /// nothing more resolves; the members get object numbers after the `earlier` objects',
 /// in the order they are added to `objects`.
+#[allow(clippy::too_many_arguments)]
 fn pull_members<'a, P: Send>(
     archives: &[Archive<'a>],
     table: &mut HashMap<&'a str, Entry>,
     groups: &mut HashSet<&'a str>,
+    dups: &mut Vec<LinkError>,
     earlier: &[Object<'a>],
     objects: &mut Vec<Object<'a>>,
     pulled_by: &mut Vec<Option<(u32, &'a str)>>,
@@ -332,7 +348,7 @@ fn pull_members<'a, P: Send>(
             .collect();
         for (m, &(_, _, by, name)) in members.into_iter().zip(&wanted) {
             let (m, p) = m?;
-            add_object(earlier, objects, table, groups, m)?;
+            add_object(earlier, objects, table, groups, dups, m)?;
             results.push(p);
             pulled_by.push(Some((by, name)));
             progress = true;
@@ -552,11 +568,15 @@ pub(crate) fn enclosing_function(o: &Object<'_>, s: &inputs::Section<'_>, offset
         .map(|(value, name)| (name.to_string(), offset - value))
 }
 
+/// The most duplicate definitions one link names.
+const MAX_DUPLICATES: usize = 100;
+
 fn add_object<'a>(
     earlier: &[Object<'a>],
     objects: &mut Vec<Object<'a>>,
     table: &mut HashMap<&'a str, Entry>,
     groups: &mut HashSet<&'a str>,
+    dups: &mut Vec<LinkError>,
     mut o: Object<'a>,
 ) -> Result<()> {
     // Its number: `earlier` holds the objects numbered before `objects`' first.
@@ -629,7 +649,11 @@ fn add_object<'a>(
                             |x| definition_site(x, old.sym),
                         );
                         let second = definition_site(&o, si as u32);
-                        return Err(LinkError::Duplicate { symbol: s.name.to_string(), first, second });
+                        // Every clash is named (up to a hundred); the first definition stays.
+                        if dups.len() < MAX_DUPLICATES {
+                            dups.push(LinkError::Duplicate { symbol: s.name.to_string(), first, second });
+                        }
+                        false
                     }
                     (State::Strong, _) => false,
                     (_, State::Strong) => true,

@@ -135,6 +135,41 @@ fn duplicate_definition_names_both_objects() {
     assert!(err.contains("first.o(.text+0x0)") && err.contains("second.o(.text+0x0)"), "{err}");
 }
 
+/// Every duplicate definition of a link is named, not only the first (as GNU ld lists
+/// them): two clashing functions and a clashing variable, between command-line objects
+/// and with an archive member.
+#[test]
+fn every_duplicate_definition_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(
+        dir.path(),
+        "one.c",
+        "int shared_v = 1;\nint f1(void) { return 1; }\nint f2(void) { return 2; }\nint g(void);\n\
+         int main(void) { return f1() + f2() + g() + shared_v; }\n",
+    );
+    let b = write(dir.path(), "two.c", "int f1(void) { return 10; }\nint f2(void) { return 20; }\n");
+    let m = write(dir.path(), "member.c", "int shared_v = 3;\nint g(void) { return 5; }\n");
+    let mo = dir.path().join("member.o");
+    let mut c = zvcc();
+    c.arg("-c").arg(&m).arg("-o").arg(&mo);
+    run_ok(c, "zvcc -c member.c");
+    let lib = dir.path().join("libm1.a");
+    let mut ar = Command::new("ar");
+    ar.arg("rcs").arg(&lib).arg(&mo);
+    run_ok(ar, "ar");
+    let mut c = zvcc();
+    c.arg(&a).arg(&b).arg(&lib).arg("-o").arg(dir.path().join("dups.nexe"));
+    let err = run_err(c, "zvcc with three duplicates");
+    for (sym, second) in [("f1", "two.o"), ("f2", "two.o"), ("shared_v", "member.o")] {
+        assert!(
+            err.contains(&format!("duplicate definition of `{sym}`: in ")) && err.contains(second),
+            "`{sym}` is named: {err}"
+        );
+    }
+    assert!(err.contains("3 errors"), "{err}");
+    assert!(!dir.path().join("dups.nexe").exists(), "no output is written");
+}
+
 #[test]
 fn cpuid_in_user_code_is_rejected_with_its_location() {
     let dir = tempfile::tempdir().unwrap();
