@@ -219,6 +219,14 @@ impl fmt::Display for LinkError {
                         )?;
                     }
                 }
+                if symbols.iter().any(|(s, _)| s == "_TLS_MODULE_BASE_") {
+                    write!(
+                        f,
+                        "\n  (_TLS_MODULE_BASE_ is the base that TLS descriptors refer to (-mtls-dialect=gnu2), which \
+                         zvld does not support: compile without it, or with zvcc (-fno-pic), which uses local-exec and \
+                         initial-exec TLS)"
+                    )?;
+                }
                 if symbols.iter().any(|(s, _)| s.starts_with("__zv_")) {
                     write!(
                         f,

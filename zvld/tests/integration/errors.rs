@@ -659,3 +659,31 @@ fn far_indirect_branches_and_sysenter_are_refused_not_made_near() {
     }
     assert!(!dir.path().join("far.nexe").exists());
 }
+
+/// TLS descriptors (`-fPIC -mtls-dialect=gnu2`) are refused with advice in both shapes:
+/// global-dynamic (a TLSDESC relocation against the variable) and local-dynamic (against
+/// `_TLS_MODULE_BASE_`, a symbol only a linker that implements descriptors defines, so
+/// the link stops at it as undefined: the message says what it is).
+#[test]
+fn tls_descriptors_are_refused_with_advice_in_both_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let gd = write(
+        dir.path(),
+        "gd.c",
+        "extern _Thread_local int tv;\nint get(void) { return tv; }\n_Thread_local int tv = 3;\nint main(void) { return get(); }\n",
+    );
+    let ld = write(
+        dir.path(),
+        "ld.c",
+        "static _Thread_local int a = 1, b = 2;\n\
+         __attribute__((noinline)) int bump(void) { a++; b += a; return a + b; }\n\
+         int main(void) { return bump() + bump(); }\n",
+    );
+    for (src, what) in [(&gd, "global-dynamic"), (&ld, "local-dynamic")] {
+        let obj = gcc_c(dir.path(), src, &["-O2", "-fPIC", "-mtls-dialect=gnu2"]);
+        let mut c = zvcc();
+        c.arg(&obj).arg("-o").arg(dir.path().join("tls.nexe"));
+        let err = run_err(c, &format!("zvcc with {what} TLS descriptors"));
+        assert!(err.contains("-mtls-dialect=gnu2") && err.contains("-fno-pic"), "{what}: {err}");
+    }
+}
