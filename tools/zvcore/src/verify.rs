@@ -1012,6 +1012,8 @@ struct Prefixes {
     rep: bool,
     /// How many f2 prefixes (on a branch: `bnd`).
     f2: u8,
+    /// How many f3 prefixes (on a direct branch: ignored by the CPU, and allowed by C4).
+    f3: u8,
     legacy: u8,
     count: usize,
 }
@@ -1040,6 +1042,7 @@ fn scan_prefixes(raw: &[u8]) -> Prefixes {
             0xF2 | 0xF3 => {
                 p.rep = true;
                 p.f2 += u8::from(b == 0xF2);
+                p.f3 += u8::from(b == 0xF3);
                 p.legacy += 1;
             }
             0x40..=0x4F => {}
@@ -1053,12 +1056,17 @@ fn scan_prefixes(raw: &[u8]) -> Prefixes {
 /// C3 for an instruction with an f2 or f3 prefix byte: Hardware Lock Elision (TSX) is
 /// rejected: xacquire/xrelease, or f2/f3 on any instruction that can elide a lock
 /// (lock-prefixed, or xchg/mov to memory), whatever order the prefixes come in. Out of
-/// line: few instructions have such a byte, and `scan` runs for every one.
+/// line: few instructions have such a byte, and `scan` runs for every one. A lock-prefixed
+/// instruction or an `xchg` with memory can elide with either byte (xacquire f2, xrelease
+/// f3); a `mov` to memory only with xrelease (f3): f2 on it is no HLE hint (the CPU
+/// ignores it, as iced's decoding says), so it is not rejected.
 #[cold]
 #[inline(never)]
-fn check_hle(ins: &iced_x86::Instruction, addr: u64, raw: &[u8], out: &mut Sink) {
+fn check_hle(ins: &iced_x86::Instruction, addr: u64, raw: &[u8], has_f3: bool, out: &mut Sink) {
+    let to_memory = ins.op0_kind() == OpKind::Memory;
     let lock_elidable = ins.has_lock_prefix()
-        || (matches!(ins.mnemonic(), Mnemonic::Xchg | Mnemonic::Mov) && ins.op0_kind() == OpKind::Memory);
+        || (ins.mnemonic() == Mnemonic::Xchg && to_memory)
+        || (ins.mnemonic() == Mnemonic::Mov && to_memory && has_f3);
     if ins.has_xacquire_prefix() || ins.has_xrelease_prefix() || lock_elidable {
         out.push(
             Rule::C3,
@@ -1425,7 +1433,7 @@ fn scan(
         // are f2 and f3, so only instructions with one of those bytes are asked (this runs
         // for every instruction).
         if pfx.rep {
-            check_hle(&ins, addr, raw, out);
+            check_hle(&ins, addr, raw, pfx.f3 > 0, out);
         }
         if flags & BT_REG != 0 && ins.op0_kind() == OpKind::Memory {
             out.push(
@@ -1456,18 +1464,21 @@ fn scan(
                 format!("segment-override prefix {:#04x} (only 0x2e on a nop is allowed)", pfx.seg),
             );
         } else if is_branch {
-            // FORM.md names the `bnd` prefix (f2 on a branch) under C3, with MPX; the
-            // other prefixes on a branch are C4's.
+            // FORM.md names the `bnd` prefix (f2 on a branch) under C3, with MPX; C4 names
+            // branch hints, `notrack` (segment prefixes, above), 0x66 and 0x67. f3 (`rep`)
+            // on a branch is in neither list: the CPU ignores it (`rep ret` was AMD's
+            // advice for years), so a direct branch may carry it; P1's branch and P2's
+            // `ret` must be exact anyway (C9).
             if pfx.f2 != 0 {
                 out.push(Rule::C3, addr, raw, &mtext(), "bnd prefix (f2) on a branch: MPX, which C3 rejects".into());
             }
-            if pfx.legacy > pfx.f2 {
+            if pfx.legacy > pfx.f2 + pfx.f3 {
                 out.push(
                     Rule::C4,
                     addr,
                     raw,
                     &mtext(),
-                    "prefix on a branch (no 0x66, 0x67, hints, rep or notrack on branches)".into(),
+                    "prefix on a branch (no 0x66, 0x67, lock, hints or notrack on branches)".into(),
                 );
             }
         }

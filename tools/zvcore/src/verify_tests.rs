@@ -217,8 +217,27 @@ fn c4_rejects_hints_and_bnd_on_branches() {
     rejects(&[0x3E, 0x74, 0x00], Rule::C4); // branch-taken hint
                                             // The bnd prefix is MPX, which FORM.md rejects under C3.
     rejects(&[0xF2, 0xE9, 0, 0, 0, 0], Rule::C3); // bnd jmp
-    rejects(&[0xF3, 0xE9, 0, 0, 0, 0], Rule::C4); // rep jmp
+    rejects(&[0x66, 0xE9, 0, 0, 0, 0], Rule::C4); // jmp with 0x66
+    rejects(&[0x67, 0x74, 0x00], Rule::C4); // jcc with 0x67
     assert_eq!(rules_of(&bytes_nexe(&[0x66, 0xF2, 0xE9, 0, 0, 0, 0])), BTreeSet::from([Rule::C3, Rule::C4]));
+    assert_eq!(rules_of(&bytes_nexe(&[0x66, 0xF3, 0xE9, 0, 0, 0, 0])), BTreeSet::from([Rule::C4]));
+}
+
+/// C4 lists hints, `notrack`, 0x66 and 0x67 for branches, and C3 the `bnd` prefix (f2);
+/// f3 (`rep`) is in neither list, and the CPU ignores it on a branch: a direct jmp, jcc
+/// or call may carry it. An indirect branch or a return with it is still not P1's or
+/// P2's exact form (C9).
+#[test]
+fn rep_on_a_direct_branch_is_allowed_but_not_in_p1_or_p2() {
+    accepts(&[0xF3, 0xE9, 0, 0, 0, 0]); // rep jmp
+    accepts(&[0xF3, 0x74, 0x00]); // rep je
+    accepts(&[0xF3, 0x0F, 0x84, 0, 0, 0, 0]); // rep je rel32
+    let mut call = vec![0x90; 26];
+    call.extend([0xF3, 0xE8, 0xE0, 0xFF, 0xFF, 0xFF]); // rep call back to the bundle's start
+    accepts(&call);
+    rejects(&[0x83, 0xE0, 0xE0, 0xF3, 0xFF, 0xE0], Rule::C9); // and $-32,%eax; rep jmp *%rax
+    rejects(&[0x48, 0x81, 0x24, 0x24, 0xE0, 0xFF, 0xFF, 0x7F, 0xF3, 0xC3], Rule::C9);
+    // P2 mask; rep ret
 }
 
 #[test]
@@ -674,6 +693,8 @@ fn c3_rejects_hle_prefixes() {
     accepts(&[0xF0, 0x67, 0x01, 0x00]);
     accepts(&[0x67, 0x87, 0x00]);
     accepts(&[0x67, 0x89, 0x00]);
+    accepts(&[0xF2, 0x67, 0x89, 0x00]); // f2 mov %eax,(%eax): xacquire applies to locked ops and xchg only
+    accepts(&[0xF2, 0x67, 0xC7, 0x00, 1, 0, 0, 0]); // f2 movl $1,(%eax)
 }
 
 #[test]
