@@ -1,5 +1,6 @@
 //! zvld's integration tests: one test binary, one module per area.
 //!
+//! - [`clang`]: clang's objects (without -ffixed-r11) linked, verified and run as natively;
 //! - [`corpus`]: every C program in test-corpus/c built with zvcc, verified in-process
 //!   with zvcore, its native build (gcc -static against the same musl) checked against
 //!   the committed expected output, and the nexe run under zvrun with the same output;
@@ -18,6 +19,7 @@
 //! Tests that need the musl + zrt sysroot fail (never skip) with a message saying to run
 //! scripts/build-sysroot.
 
+mod clang;
 mod common;
 mod corpus;
 mod debug;
