@@ -185,6 +185,26 @@ mod typed {
     use serde::{Deserialize, Deserializer};
     use std::collections::BTreeMap;
 
+    /// A struct read only from a JSON object: serde's derived structs also take an array
+    /// of the fields in order, which the schema does not allow (the tree walk refuses it).
+    struct Obj<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+                type Value = T;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                    T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                }
+            }
+            d.deserialize_map(V(std::marker::PhantomData)).map(Obj)
+        }
+    }
+
     /// A key that must hold a value when present (`null` is an error, not "absent").
     struct Req<T>(Option<T>);
 
@@ -222,7 +242,7 @@ mod typed {
         kind: i64,
         #[serde(default)]
         etag: bool,
-        limits: RawLimits,
+        limits: Obj<RawLimits>,
         #[serde(default)]
         source: Req<serde_json::Value>,
     }
@@ -240,13 +260,13 @@ mod typed {
         seed: Option<u64>,
         time: Option<u64>,
         #[serde(default)]
-        channels: Req<Vec<RawChannel>>,
+        channels: Req<Vec<Obj<RawChannel>>>,
     }
 
-    fn channel(c: RawChannel) -> Option<ImageChannel> {
+    fn channel(Obj(c): Obj<RawChannel>) -> Option<ImageChannel> {
         let alias = c.alias.0.filter(|a| !a.is_empty())?;
         let kind = ChannelType::from_number(c.kind)?;
-        let l = &c.limits;
+        let l = &c.limits.0;
         if [l.gets, l.get_size, l.puts, l.put_size].iter().any(|v| *v < 0) {
             return None;
         }
@@ -259,13 +279,13 @@ mod typed {
     }
 
     pub(super) fn parse(text: &[u8]) -> Option<ImageManifest> {
-        let r: Raw = serde_json::from_slice(text).ok()?;
+        let Obj(r) = serde_json::from_slice::<Obj<Raw>>(text).ok()?;
         // serde's structs refuse a field given twice; only the maps (`env`, a `source`
         // object) would keep the last of two equal keys, so only then is the text walked
         // for duplicates (the tree walk reports them). The manifests zvpack writes by
         // default have neither, and zvrun's start-up does not pay for the walk.
         let maps = r.env.as_ref().is_some_and(|e| !e.is_empty())
-            || r.channels.0.iter().flatten().any(|c| matches!(c.source.0, Some(serde_json::Value::Object(_))));
+            || r.channels.0.iter().flatten().any(|c| matches!(c.0.source.0, Some(serde_json::Value::Object(_))));
         if maps {
             serde_json::from_slice::<super::no_duplicates::Checked>(text).ok()?;
         }
@@ -865,8 +885,15 @@ fn printable(e: &dyn std::fmt::Display) -> String {
 }
 
 /// Checks one member of the index (path, type, bounds, duplicates) and records it.
+/// Whether `path` lies under the directory `dir` (`dir/...`).
+fn lies_under(path: &str, dir: &str) -> bool {
+    path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+}
+
+#[allow(clippy::too_many_arguments)]
 fn add_member(
     members: &mut Vec<Member>,
+    dirs: &mut Vec<String>,
     n: usize,
     raw: Vec<u8>,
     kind: Kind,
@@ -877,10 +904,28 @@ fn add_member(
     let name = String::from_utf8(raw).map_err(|_| bad(format!("member {} has a path that is not UTF-8", n + 1)))?;
     match kind {
         // `tar -C dir -cf app.tar .` starts with the entry `./`: the image's root.
-        Kind::Dir if name == "." || name == "./" => return Ok(()),
+        Kind::Dir if (name == "." || name == "./") && size == 0 => return Ok(()),
         Kind::Dir => {
-            check_member_path(name.trim_end_matches('/'))
+            // Data after a directory header is skipped by some tar readers and read as
+            // the next header by others: members could hide behind it.
+            if size != 0 {
+                return Err(bad(format!(
+                    "directory entry `{}` declares {size} bytes of data; tar readers disagree on whether to skip them",
+                    name.escape_debug()
+                )));
+            }
+            let dir = check_member_path(name.trim_end_matches('/'))
                 .map_err(|e| bad(format!("member `{}`: {}", name.escape_debug(), e.0)))?;
+            if dirs.contains(&dir) {
+                return Err(bad(format!("directory `{dir}` appears twice")));
+            }
+            if let Some(m) = members.iter().find(|m| m.path == dir || lies_under(&dir, &m.path)) {
+                return Err(bad(format!(
+                    "members `{}` and `{dir}/`: a directory cannot be or lie under a file",
+                    m.path
+                )));
+            }
+            dirs.push(dir);
             return Ok(());
         }
         Kind::Other(t) => {
@@ -905,11 +950,13 @@ fn add_member(
             "member `{path}`: `/dev` holds the standard streams in the guest, so an image file there could not be reached"
         )));
     }
-    // A file is not also a directory: `d` and `d/x` cannot both be files.
-    if let Some(m) =
-        members.iter().find(|m| path.starts_with(&format!("{}/", m.path)) || m.path.starts_with(&format!("{path}/")))
-    {
+    // A file is not also a directory: `d` and `d/x` cannot both be files, and neither
+    // can `d` be a file and a directory entry `d/`, or a directory entry lie under it.
+    if let Some(m) = members.iter().find(|m| lies_under(&path, &m.path) || lies_under(&m.path, &path)) {
         return Err(bad(format!("members `{}` and `{path}`: one is a file the other lies under", m.path)));
+    }
+    if let Some(d) = dirs.iter().find(|d| **d == path || lies_under(d, &path)) {
+        return Err(bad(format!("members `{d}/` and `{path}`: a directory cannot be or lie under a file")));
     }
     members.push(Member { path, offset, size });
     Ok(())
@@ -926,7 +973,7 @@ impl MemberPaths {
     /// it next to those already added (which then stay as they were).
     pub fn add(&mut self, path: &str) -> Result<(), ImageError> {
         let n = self.0.len();
-        add_member(&mut self.0, n, path.as_bytes().to_vec(), Kind::File, 0, 0, 0)
+        add_member(&mut self.0, &mut Vec::new(), n, path.as_bytes().to_vec(), Kind::File, 0, 0, 0)
     }
 }
 
@@ -986,6 +1033,30 @@ fn plain_ustar_index<R: Read + Seek>(file: &mut R) -> Option<Vec<IndexEntry>> {
     }
 }
 
+/// A member's PAX records must all be well formed, and a `size` record a decimal number:
+/// the tar crate skips a record it cannot parse and keeps the header's size when `size`
+/// is not a number, where other tar readers stop or read something else, so an image
+/// could show different members to zv and to the tools that made or inspect it.
+fn check_pax<R: Read>(ent: &mut tar::Entry<'_, R>, n: usize) -> Result<(), ImageError> {
+    let which = || format!("member {}", n + 1);
+    let Some(records) =
+        ent.pax_extensions().map_err(|e| bad(format!("{}: unreadable PAX header: {}", which(), printable(&e))))?
+    else {
+        return Ok(());
+    };
+    for r in records {
+        let r = r.map_err(|e| bad(format!("{}: malformed PAX record: {}", which(), printable(&e))))?;
+        if r.key_bytes() == b"size" {
+            let v = r.value_bytes();
+            let number = std::str::from_utf8(v).ok().filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
+            if number.is_none_or(|t| t.parse::<u64>().is_err()) {
+                return Err(bad(format!("{}: PAX size `{}` is not a byte count", which(), v.escape_ascii())));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Image {
     /// Reads the index and the manifest of an image, enforcing every limit.
     pub fn read<R: Read + Seek>(file: R) -> Result<Image, ImageError> {
@@ -997,12 +1068,13 @@ impl Image {
         let mut file = Blocks::new(file).map_err(|e| bad(format!("cannot read the image: {e}")))?;
         let file_len = file.len;
         let mut members: Vec<Member> = Vec::new();
+        let mut dirs: Vec<String> = Vec::new();
         if let Some(plain) = if fast { plain_ustar_index(&mut file) } else { None } {
             for (n, (raw, kind, offset, size)) in plain.into_iter().enumerate() {
                 if n >= MAX_MEMBERS {
                     return Err(bad(format!("more than {MAX_MEMBERS} members")));
                 }
-                add_member(&mut members, n, raw, kind, offset, size, file_len)?;
+                add_member(&mut members, &mut dirs, n, raw, kind, offset, size, file_len)?;
             }
         } else {
             file.seek(SeekFrom::Start(0)).map_err(|e| bad(format!("cannot read the image: {e}")))?;
@@ -1024,6 +1096,7 @@ impl Image {
                     .ok()
                     .flatten()
                     .is_some_and(|mut x| x.any(|e| e.is_ok_and(|e| e.key_bytes().starts_with(b"GNU.sparse."))));
+                check_pax(&mut ent, n)?;
                 let kind = match t {
                     _ if t.is_dir() => Kind::Dir,
                     _ if t.is_file() && pax_sparse => Kind::Other("sparse file (PAX GNU.sparse records)".into()),
@@ -1038,7 +1111,7 @@ impl Image {
                     T::XGlobalHeader => Kind::Other("PAX global header".into()),
                     _ => Kind::Other(format!("tar entry of type {}", t.as_byte().escape_ascii())),
                 };
-                add_member(&mut members, n, raw, kind, ent.raw_file_position(), ent.size(), file_len)?;
+                add_member(&mut members, &mut dirs, n, raw, kind, ent.raw_file_position(), ent.size(), file_len)?;
             }
         }
         file.budget = u64::MAX;

@@ -80,6 +80,63 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     v.push(("proc-mem-channel", with_manifest(br#"{"version":1,"program":"app.nexe","channels":[{"alias":"/dev/stdin","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0},"source":"stdin"},{"alias":"/dev/stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stdout"},{"alias":"/dev/stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stderr"},{"alias":"/mem","type":3,"limits":{"gets":1,"get_size":1,"puts":1,"put_size":1000000},"source":{"host":"/proc/./self/mem"}}]}"#), "kernel's /proc file system"));
     v.push(("too-little-memory", with_manifest(br#"{"version":1,"program":"app.nexe","memory":4096}"#), "too small"));
     v.push(("escape-in-program", with_manifest(b"{\"version\":1,\"program\":\"p\\u001b[31m\"}"), "p\\u{1b}[31m"));
+    // Audit findings (eleventh session): tar tricks that make zv and other tar readers
+    // see different members, and a manifest struct given as an array.
+    v.push(("dir-with-data", base((b"dd/", b'5', b"0123456789", b"")), "declares 10 bytes of data"));
+    v.push((
+        "file-and-dir-entry",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"d", b'0', b"x", b""),
+            (b"d/", b'5', b"", b""),
+        ]),
+        "a directory cannot be or lie under a file",
+    ));
+    v.push((
+        "manifest-as-dir-too",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"manifest.json/", b'5', b"", b""),
+        ]),
+        "a directory cannot be or lie under a file",
+    ));
+    v.push((
+        "dir-entry-twice",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"e/", b'5', b"", b""),
+            (b"./e/", b'5', b"", b""),
+        ]),
+        "directory `e` appears twice",
+    ));
+    v.push((
+        "pax-malformed-record",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"pax", b'x', b"99999 path=x\n", b""),
+            (b"a.txt", b'0', b"x", b""),
+        ]),
+        "malformed PAX record",
+    ));
+    v.push((
+        "pax-size-not-a-number",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"pax", b'x', b"12 size=abc\n", b""),
+            (b"a.txt", b'0', b"xy", b""),
+        ]),
+        "PAX size `abc` is not a byte count",
+    ));
+    v.push((
+        "limits-as-array",
+        with_manifest(br#"{"version":1,"program":"app.nexe","channels":[{"alias":"/dev/stdin","limits":[1,1,0,0],"source":"stdin"},{"alias":"/dev/stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stdout"},{"alias":"/dev/stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stderr"}]}"#),
+        "`channels[0].limits`: expected an object",
+    ));
     // A member claiming more bytes than the file has.
     let mut t = raw_tar(&[(b"manifest.json", b'0', MANIFEST, b""), (b"app.nexe", b'0', n, b"")]);
     t.truncate(t.len() - 1024 - 512);
