@@ -113,8 +113,12 @@ fn run(cli: Cli) -> Result<i32, PackError> {
             }
             for c in channels {
                 let ch = zvpack::parse_channel(&c).map_err(PackError::Usage)?;
-                m.channels.retain(|x| x.alias != ch.alias);
-                m.channels.push(ch);
+                // A channel of an alias already there is replaced in its place (the
+                // guest sees the channels in this order); a new one is added at the end.
+                match m.channels.iter_mut().find(|x| x.alias == ch.alias) {
+                    Some(x) => *x = ch,
+                    None => m.channels.push(ch),
+                }
             }
             // Each path inside the image is checked as the image reader will check it,
             // against the manifest, the program and the files before it: a path an image

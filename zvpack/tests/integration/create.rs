@@ -349,3 +349,31 @@ fn regress_file_paths_an_image_may_not_hold_are_usage_errors() {
     let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--file", &f("d/x"), "--file", &f("dx")]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `--channel` of an alias the manifest already has replaces that channel in its place
+/// (the guest sees the channels in manifest order); a new alias goes at the end.
+#[test]
+fn a_replaced_channel_keeps_its_place() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let img = t.path().join("app.tar");
+    let out = zvpack(&[
+        "create",
+        "-o",
+        s(&img),
+        s(&nexe),
+        "--channel",
+        "/dev/stdin=none,0,5,500,0,0",
+        "--channel",
+        "/dev/new=none,0,1,1,0,0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = zvpack(&["inspect", "--json", s(&img)]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let aliases: Vec<&str> =
+        j["manifest"]["channels"].as_array().expect("channels").iter().map(|c| c["alias"].as_str().unwrap()).collect();
+    assert_eq!(aliases, ["/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/new"], "{j}");
+    assert_eq!(j["manifest"]["channels"][0]["limits"]["gets"], 5, "{j}");
+    assert_eq!(j["manifest"]["channels"][0]["source"], "none", "{j}");
+}
