@@ -21,7 +21,10 @@
  *   permission bits from the limits; every time is the manifest's fixed time; inode
  *   numbers follow the channel index. No answer depends on the host.
  * - fcntl: F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; record locks
- *   always succeed (there is one process). ioctl: -ENOTTY (channels are never terminals).
+ *   always succeed (there is one process); the owner and signal of signal-driven I/O are
+ *   none and leases are never held (no signal is delivered, no other process opens the
+ *   file). ioctl: -ENOTTY (channels are never terminals). lseek also answers SEEK_DATA
+ *   and SEEK_HOLE (no holes). An O_PATH descriptor is EBADF for I/O, as Linux.
  * - Directories list the next components of the aliases below them (getdents64).
  * - The working directory starts at `/`; chdir and fchdir move it to another directory;
  *   there are no symbolic links (readlink: -EINVAL on any existing path).
@@ -170,8 +173,11 @@ static struct ofd *get(long fd) {
   return &ofds[fd_ofd[fd] - 1];
 }
 
-static int can_read(const struct ofd *o) { return (o->flags & O_ACCMODE) != O_WRONLY; }
-static int can_write(const struct ofd *o) { return (o->flags & O_ACCMODE) != O_RDONLY; }
+/* An O_PATH descriptor names a file without opening it for I/O: reading, writing,
+ * seeking and listing it are EBADF, as Linux answers. */
+static int is_path_only(const struct ofd *o) { return (o->flags & O_PATH) != 0; }
+static int can_read(const struct ofd *o) { return !is_path_only(o) && (o->flags & O_ACCMODE) != O_WRONLY; }
+static int can_write(const struct ofd *o) { return !is_path_only(o) && (o->flags & O_ACCMODE) != O_RDONLY; }
 
 /* Does this description move by its position (one of its directions is random)? */
 static int seekable(const struct ofd *o) {
@@ -401,6 +407,8 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
   /* A missing name: creating it is what a read-only file system refuses (EROFS, as
    * mkdir and the other file-name calls answer); opening it is ENOENT. */
   if (t.kind == K_FREE) return (flags & O_CREAT) ? -EROFS : -ENOENT;
+  /* O_PATH: only O_CLOEXEC, O_DIRECTORY and O_NOFOLLOW count (Linux ignores the rest). */
+  if (flags & O_PATH) flags &= O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW;
   int acc = (int)(flags & O_ACCMODE);
   if (acc == O_ACCMODE) return -EINVAL;
   if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
@@ -425,7 +433,8 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
   int status = (int)(flags & (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME | O_DSYNC | O_SYNC));
   /* The kernel sets O_LARGEFILE on every file a 64-bit process opens. */
   /* ... and O_DIRECTORY as asked for on a directory (F_GETFL shows it, as Linux). */
-  int o = new_ofd(t.kind, t.ch, acc | status | O_LARGEFILE | (t.kind == K_DIR ? (int)(flags & O_DIRECTORY) : 0));
+  int fl = (flags & O_PATH) ? O_PATH : acc | status | O_LARGEFILE;
+  int o = new_ofd(t.kind, t.ch, fl | (t.kind == K_DIR ? (int)(flags & O_DIRECTORY) : 0));
   if (o < 0) return o;
   if (truncate) ch_truncate(t.ch);
   if (t.kind == K_DIR) zrt_copy(ofds[o].path, t.path, (size_t)t.len + 1);
@@ -688,7 +697,7 @@ long zrt_fd_pread_all(long fd, void *buf, size_t n, long off) {
 
 long zrt_lseek(long fd, long off, long whence) {
   struct ofd *o = get(fd);
-  if (!o) return -EBADF;
+  if (!o || is_path_only(o)) return -EBADF;
   if (o->kind == K_DIR) {
     /* A directory's position is getdents64's cursor (rewinddir, seekdir, telldir). */
     if (whence == SEEK_SET && off >= 0) o->pos = off;
@@ -706,9 +715,21 @@ long zrt_lseek(long fd, long off, long whence) {
       if (!size_known(o->ch)) return -EINVAL;
       base = ofd_size(o);
       break;
+    case SEEK_DATA:
+    case SEEK_HOLE: {
+      /* No holes: data runs from 0 to the size, and the one hole is at the end; an
+       * offset at or past the end is ENXIO (as Linux's generic_file_llseek). */
+      if (!size_known(o->ch)) return -EINVAL;
+      int64_t size = ofd_size(o);
+      if (off < 0 || off >= size) return -ENXIO;
+      o->pos = whence == SEEK_DATA ? off : size;
+      return (long)o->pos;
+    }
     default: return -EINVAL;
   }
-  if ((off > 0 && base > INT64_MAX - off)) return -EOVERFLOW;
+  /* An offset past the largest or below zero is EINVAL (Linux: EOVERFLOW only for an
+   * offset a 32-bit off_t cannot hold). */
+  if ((off > 0 && base > INT64_MAX - off)) return -EINVAL;
   int64_t p = base + off;
   if (p < 0) return -EINVAL;
   o->pos = p;
@@ -719,7 +740,7 @@ long zrt_lseek(long fd, long off, long whence) {
  * synced (-EINVAL, as Linux). */
 long zrt_fsync(long fd) {
   struct ofd *o = get(fd);
-  if (!o) return -EBADF;
+  if (!o || is_path_only(o)) return -EBADF;
   return o->kind == K_PIPE ? -EINVAL : 0;
 }
 
@@ -792,7 +813,7 @@ static size_t entry_of(int ch, const char *dir, size_t dlen, char *alias, char *
  * `.`, 1 `..`, 2 + i channel i, 2 + channels + j device j. */
 long zrt_getdents64(long fd, void *buf, size_t size) {
   struct ofd *o = get(fd);
-  if (!o) return -EBADF;
+  if (!o || is_path_only(o)) return -EBADF;
   if (o->kind != K_DIR) return -ENOTDIR;
   char alias[ZRT_PATH_MAX], other[ZRT_PATH_MAX];
   size_t dlen = zrt_strlen(o->path);
@@ -1057,6 +1078,30 @@ long zrt_fcntl(long fd, long cmd, long arg) {
       o->flags = (o->flags & ~settable) | ((int)arg & settable);
       return 0;
     }
+    /* Signal-driven I/O and leases: no signal is ever delivered and no other process
+     * opens the file, so the owner is none (0), the signal the default (0), and no
+     * lease is held (F_UNLCK); setting them is accepted, or EAGAIN for a lease that
+     * Linux would refuse as well. (An error here was taken by musl's F_GETOWN for an
+     * owner: process group 22.) */
+    case F_GETOWN:
+    case F_GETSIG:
+      return 0;
+    case F_SETOWN:
+    case F_SETSIG:
+      return 0;
+    case F_GETOWN_EX: {
+      struct f_owner_ex *x = (struct f_owner_ex *)arg;
+      if (!x) return -EFAULT;
+      x->type = F_OWNER_PID;
+      x->pid = 0;
+      return 0;
+    }
+    case F_SETOWN_EX:
+      return 0;
+    case F_GETLEASE:
+      return F_UNLCK;
+    case F_SETLEASE:
+      return arg == F_UNLCK ? 0 : -EAGAIN;
     case F_GETLK:
     case F_OFD_GETLK: {
       /* One process: nothing else ever holds a lock. */
@@ -1077,7 +1122,7 @@ long zrt_fcntl(long fd, long cmd, long arg) {
 
 long zrt_ioctl(long fd, long req, long arg) {
   struct ofd *o = get(fd);
-  if (!o) return -EBADF;
+  if (!o || is_path_only(o)) return -EBADF;
   if (req == ZRT_FIOCLEX || req == ZRT_FIONCLEX) {
     fd_cloexec[fd] = req == ZRT_FIOCLEX;
     return 0;

@@ -318,3 +318,26 @@ fn fallocate_fadvise_flock_and_syncfs_work_on_channels_as_natively() {
     assert_same_text("fileops (zvrun vs native)", &expected, &String::from_utf8_lossy(&zv.stdout));
     assert_eq!(std::fs::read(&zv_file).unwrap(), std::fs::read(&native_file).unwrap(), "the file afterwards");
 }
+
+/// test-corpus/c/zrt/fdedge.c: fcntl's owner, signal and lease queries (zrt answered
+/// EINVAL, which musl's F_GETOWN returned as the owner "process group 22"), lseek's
+/// SEEK_DATA and SEEK_HOLE and an offset overflow (EINVAL, as Linux, not EOVERFLOW), and
+/// an O_PATH descriptor (fstat and F_GETFL work, read, write and lseek are EBADF): the
+/// same lines as natively on a real file (audit findings, eleventh session).
+#[test]
+fn descriptor_queries_seek_data_and_o_path_answer_as_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "fdedge");
+    let file = dir.path().join("twelve.txt");
+    std::fs::write(&file, b"0123456789AB").unwrap();
+    let native = Command::new(&b.native).arg(&file).output().unwrap();
+    check_ok(&native, "native fdedge");
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let expected = expected("fdedge", &native_out);
+    assert_same_text("fdedge (native build vs fdedge.expected)", &expected, &native_out);
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60").arg("--channel").arg(format!("/data/f={},1", file.display()));
+    let zv = c.arg(&b.nexe).arg("/data/f").output().unwrap();
+    check_ok(&zv, "zvrun fdedge.nexe");
+    assert_same_text("fdedge (zvrun vs native)", &expected, &String::from_utf8_lossy(&zv.stdout));
+}

@@ -1,0 +1,63 @@
+/* fdedge.c: descriptor calls with answers a program relies on (audit findings, eleventh
+ * session): fcntl's signal-driven I/O owner and signal and its leases (zrt answered
+ * EINVAL, which musl's F_GETOWN turned into the owner "process group 22"), lseek's
+ * SEEK_DATA and SEEK_HOLE (a file without holes) and an offset overflow (EINVAL, not
+ * EOVERFLOW), and an O_PATH descriptor (fstat and F_GETFL work, I/O is EBADF).
+ * Usage: fdedge FILE, a regular file of 12 bytes read-only (natively) or a type-1
+ * channel on one (under zvrun); compared line by line with the native run. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void show(const char *what, long r) {
+  printf("%-44s %ld %s\n", what, r, errno ? strerror(errno) : "");
+  errno = 0;
+}
+#define E(x) show(#x, (long)(x))
+
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  int fd = open(argv[1], O_RDONLY);
+  E(fd >= 0);
+  E(fcntl(fd, F_GETOWN));
+  E(fcntl(fd, F_SETOWN, 0));
+  struct f_owner_ex ex = {F_OWNER_TID, 77};
+  E(fcntl(fd, F_GETOWN_EX, &ex));
+  printf("owner_ex pid %d\n", ex.pid);
+  E(fcntl(fd, F_GETSIG));
+  E(fcntl(fd, F_GETLEASE) == F_UNLCK);
+  E(lseek(fd, 0, SEEK_DATA));
+  E(lseek(fd, 5, SEEK_DATA));
+  E(lseek(fd, 0, SEEK_HOLE));
+  E(lseek(fd, 11, SEEK_HOLE));
+  E(lseek(fd, 12, SEEK_DATA));
+  E(lseek(fd, 100, SEEK_HOLE));
+  E(lseek(fd, -1, SEEK_DATA));
+  E(lseek(fd, 1, SEEK_SET));
+  E(lseek(fd, INT64_MAX, SEEK_CUR));
+  E(lseek(fd, 0, SEEK_CUR));
+  E(lseek(fd, -2, SEEK_SET));
+  E(close(fd));
+  int p = open(argv[1], O_PATH);
+  E(p >= 0);
+  struct stat st;
+  E(fstat(p, &st));
+  printf("O_PATH size %ld\n", (long)st.st_size);
+  E((fcntl(p, F_GETFL) & O_PATH) != 0);
+  char buf[4];
+  E(read(p, buf, sizeof buf));
+  E(pread(p, buf, sizeof buf, 0));
+  E(lseek(p, 0, SEEK_SET));
+  E(write(p, "x", 1));
+  int d = dup(p);
+  E(d >= 0);
+  E(read(d, buf, sizeof buf));
+  E(close(d));
+  E(close(p));
+  return 0;
+}
