@@ -247,7 +247,9 @@ long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off) {
   }
   void *p = (void *)(arena_base + i * ZRT_PAGE);
   if (!anonymous) {
-    long r = zrt_fd_pread_all(fd, p, (size_t)len, off);
+    /* Whole pages, as Linux maps them: the last page shows the file's bytes past `len`
+     * (zeros past the file's end). */
+    long r = zrt_fd_pread_all(fd, p, n * ZRT_PAGE, off);
     if (r < 0) {
       zrt_zero(p, n * ZRT_PAGE);
       give_back(i, n);

@@ -2,7 +2,8 @@
  * session): fcntl's signal-driven I/O owner and signal and its leases (zrt answered
  * EINVAL, which musl's F_GETOWN turned into the owner "process group 22"), lseek's
  * SEEK_DATA and SEEK_HOLE (a file without holes) and an offset overflow (EINVAL, not
- * EOVERFLOW), and an O_PATH descriptor (fstat and F_GETFL work, I/O is EBADF).
+ * EOVERFLOW), an O_PATH descriptor (fstat and F_GETFL work, I/O is EBADF), and a file
+ * mapping's last page (the file's bytes past the length asked for, zeros past its end).
  * Usage: fdedge FILE, a regular file of 12 bytes read-only (natively) or a type-1
  * channel on one (under zvrun); compared line by line with the native run. */
 #define _GNU_SOURCE
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,5 +61,11 @@ int main(int argc, char **argv) {
   E(read(d, buf, sizeof buf));
   E(close(d));
   E(close(p));
+  int m = open(argv[1], O_RDONLY);
+  const char *q = mmap(0, 5, PROT_READ, MAP_PRIVATE, m, 0);
+  E(q != MAP_FAILED);
+  printf("mapped 5 bytes: [4] %c, [7] %c, [11] %c, [12] %d, [4095] %d\n", q[4], q[7], q[11], q[12], q[4095]);
+  E(munmap((void *)q, 5));
+  E(close(m));
   return 0;
 }
