@@ -559,7 +559,8 @@ impl<'a> Nexe<'a> {
                         rule: Rule::C1,
                         addr: s.vaddr,
                         message: format!(
-                            "segment {i} at {:#x} overlaps or precedes the page of the segment before it (ends {:#x})",
+                            "segment {i} at {:#x} overlaps or precedes the page of the segment before it (ends {:#x}); \
+                             PT_LOAD segments must come in ascending address order (as ELF requires), each starting on a page after the end of the one before it",
                             s.vaddr, pe
                         ),
                     });
