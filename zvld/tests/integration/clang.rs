@@ -24,25 +24,14 @@ fn clang() -> String {
 /// Compiles `src` with clang, zvcc's flags (no -ffixed-r11) and `extra` into `dir`.
 fn clang_c(dir: &Path, src: &Path, extra: &[String]) -> PathBuf {
     let cc = clang();
-    let resource = String::from_utf8(
-        run_ok(
-            {
-                let mut c = Command::new(&cc);
-                c.arg("-print-resource-dir");
-                c
-            },
-            "clang -print-resource-dir",
-        )
-        .stdout,
-    )
-    .unwrap();
+    let resource = tool_says(&cc, "-print-resource-dir");
     let obj = dir.join(format!("{}.o", src.file_stem().unwrap().to_string_lossy()));
     let mut c = Command::new(&cc);
     c.args(["-O2", "-g", "-fno-pic", "-fno-pie", "-mno-tls-direct-seg-refs", "-fcf-protection=none", "-nostdinc"])
         .arg("-isystem")
         .arg(sysroot().join("include"))
         .arg("-isystem")
-        .arg(Path::new(resource.trim()).join("include"))
+        .arg(Path::new(&resource).join("include"))
         .args(extra)
         .arg("-c")
         .arg(src)
@@ -56,25 +45,14 @@ fn clang_c(dir: &Path, src: &Path, extra: &[String]) -> PathBuf {
 fn native_output(dir: &Path, obj: &Path, libs: &[&str]) -> Vec<u8> {
     let lib = sysroot().join("lib");
     let exe = dir.join(format!("{}.native", obj.file_stem().unwrap().to_string_lossy()));
-    let libgcc = String::from_utf8(
-        run_ok(
-            {
-                let mut g = Command::new("gcc");
-                g.arg("-print-libgcc-file-name");
-                g
-            },
-            "gcc -print-libgcc-file-name",
-        )
-        .stdout,
-    )
-    .unwrap();
+    let libgcc = tool_says("gcc", "-print-libgcc-file-name");
     let mut ld = Command::new("ld");
     ld.arg("-static").arg("-o").arg(&exe).arg(lib.join("crt1.o")).arg(lib.join("crti.o")).arg(obj);
     ld.arg("--start-group");
     for l in libs {
         ld.arg(format!("-l{l}"));
     }
-    ld.arg("-L").arg(&lib).arg(lib.join("libc.a")).arg(libgcc.trim()).arg("--end-group").arg(lib.join("crtn.o"));
+    ld.arg("-L").arg(&lib).arg(lib.join("libc.a")).arg(&libgcc).arg("--end-group").arg(lib.join("crtn.o"));
     run_ok(ld, "ld -static");
     run_ok(Command::new(&exe), "the native program").stdout
 }

@@ -50,6 +50,14 @@ pub fn native_gcc() -> Command {
     c
 }
 
+/// What `program arg` prints (trimmed), e.g. gcc's `-print-libgcc-file-name`; panics with
+/// its output when it fails.
+pub fn tool_says(program: &str, arg: &str) -> String {
+    let mut c = Command::new(program);
+    c.arg(arg);
+    String::from_utf8_lossy(&run_ok(c, &format!("{program} {arg}")).stdout).trim().to_string()
+}
+
 /// Runs a command, panicking with its output when it fails.
 pub fn run_ok(mut c: Command, what: &str) -> Output {
     let o = c.output().unwrap_or_else(|e| panic!("{what}: cannot run {c:?}: {e}"));

@@ -90,23 +90,12 @@ fn code_is_verified_during_the_dwarf_work_and_the_file_check_finds_the_same_byte
     c.arg("-O2").arg("-g").arg("-c").arg(repo().join("test-corpus/c/switch_table.c")).arg("-o").arg(&obj);
     run_ok(c, "zvcc -g -c");
     let lib = sysroot().join("lib");
-    let libgcc = String::from_utf8(
-        run_ok(
-            {
-                let mut g = Command::new("gcc");
-                g.arg("-print-libgcc-file-name");
-                g
-            },
-            "gcc -print-libgcc-file-name",
-        )
-        .stdout,
-    )
-    .unwrap();
+    let libgcc = tool_says("gcc", "-print-libgcc-file-name");
     let link = |extra: &[&str]| {
         let mut c = zvld();
         c.args(extra).arg("--stats").arg("-o").arg(dir.path().join("switch.nexe"));
         c.arg(lib.join("crt1.o")).arg(lib.join("crti.o")).arg(&obj).arg(lib.join("libzrt.a")).arg(lib.join("libc.a"));
-        c.arg(libgcc.trim()).arg(lib.join("crtn.o")).args(["-u", "__zv_syscall", "-u", "__zv_tp"]);
+        c.arg(&libgcc).arg(lib.join("crtn.o")).args(["-u", "__zv_syscall", "-u", "__zv_tp"]);
         String::from_utf8_lossy(&run_ok(c, "zvld --stats").stderr).into_owned()
     };
     let with_dwarf = link(&[]);

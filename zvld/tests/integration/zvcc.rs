@@ -755,13 +755,6 @@ fn march_values_with_extensions_outside_form_1_still_link() {
     }
 }
 
-/// The system gcc's answer to a query (`-print-libgcc-file-name`).
-fn gcc_says(query: &str) -> String {
-    let mut g = Command::new("gcc");
-    g.arg(query);
-    String::from_utf8(run_ok(g, &format!("gcc {query}")).stdout).unwrap().trim().to_string()
-}
-
 /// zvcc takes gcc's path answers (libgcc's file, gcc's include directory) from the record
 /// scripts/build-sysroot keeps in the sysroot (`gcc-paths`) instead of starting gcc to ask
 /// on every link and compile, but only when it runs the gcc the record names and the
@@ -784,7 +777,7 @@ fn zvcc_takes_gcc_paths_from_the_sysroot_record_only_for_the_same_gcc() {
     c.arg("-O2").arg("-c").arg(&marker).arg("-o").arg(&obj);
     run_ok(c, "zvcc -c marker.c");
     let marked = dir.path().join("libgcc-marked.a");
-    std::fs::copy(gcc_says("-print-libgcc-file-name"), &marked).unwrap();
+    std::fs::copy(tool_says("gcc", "-print-libgcc-file-name"), &marked).unwrap();
     let mut a = Command::new("ar");
     a.arg("rs").arg(&marked).arg(&obj);
     run_ok(a, "ar rs");
@@ -795,7 +788,7 @@ fn zvcc_takes_gcc_paths_from_the_sysroot_record_only_for_the_same_gcc() {
         .find(|g| g.is_file())
         .map(|g| std::fs::canonicalize(g).unwrap())
         .expect("gcc on PATH");
-    let include = gcc_says("-print-file-name=include");
+    let include = tool_says("gcc", "-print-file-name=include");
     let record = |gcc: &Path, libgcc: &Path| {
         let text = format!(
             "gcc={}\n-print-libgcc-file-name={}\n-print-file-name=include={include}\n",
