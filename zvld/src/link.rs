@@ -409,7 +409,8 @@ fn decode_code<'a>(objects: &[Object<'a>], first: u32, emulate_cpuid: bool) -> E
         for (si, s) in o.sections.iter().enumerate() {
             if is_placed_code(s) {
                 let (symbols, functions) = std::mem::take(&mut syms[oi][si]);
-                let ctx = SectionCtx { obj: o, sec: s, symbols, functions, emulate_cpuid };
+                let ctx =
+                    SectionCtx { obj: o, sec: s, symbols, functions, emulate_cpuid, cold_parts: Default::default() };
                 ctxs.push(((first + oi as u32, si as u32), ctx));
             }
         }
@@ -481,6 +482,7 @@ fn link_resolved(
                 symbols,
                 functions,
                 emulate_cpuid: cfg.emulate_cpuid,
+                cold_parts: Default::default(),
             };
             (ctx, decoded)
         })

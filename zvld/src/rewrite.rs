@@ -292,6 +292,10 @@ pub struct SectionCtx<'o, 'a> {
     /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` (a fixed, deterministic answer)
     /// instead of rejecting it (`--emulate-cpuid`; off by default).
     pub emulate_cpuid: bool,
+    /// The object's symbols that are gcc's cold parts of functions (`f.cold`,
+    /// `f.cold.N`), by index, found once when the r11 rule first asks
+    /// ([`split_parts_use_r11`]).
+    pub cold_parts: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl SectionCtx<'_, '_> {
@@ -506,8 +510,11 @@ fn may_mention_r11(raw: &[u8]) -> bool {
 /// The name of the function a part named `name` belongs to: `f` for gcc's cold parts
 /// `f.cold` and `f.cold.N`, else `name` itself.
 fn split_function(name: &str) -> &str {
-    match name.find(".cold") {
-        Some(k) if name[k + 5..].is_empty() || name[k + 5..].starts_with('.') => &name[..k],
+    // A byte scan: `str::find` sets up a substring searcher per call, which cost 4% of a
+    // link when every symbol of sqlite3.o was looked at.
+    let b = name.as_bytes();
+    match b.windows(5).position(|w| w == b".cold") {
+        Some(k) if b.len() == k + 5 || b[k + 5] == b'.' => &name[..k],
         _ => name,
     }
 }
@@ -517,10 +524,21 @@ fn split_function(name: &str) -> &str {
 /// reads a function). Rare: only functions gcc split and that need r11 as scratch get
 /// here, so the parts are decoded here with iced. A part without a size, or outside its
 /// section, counts as using r11 (zvld then says so rather than guess).
-fn split_parts_use_r11(obj: &Object<'_>, name: &str) -> bool {
+fn split_parts_use_r11(ctx: &SectionCtx<'_, '_>, name: &str) -> bool {
+    let obj = ctx.obj;
+    let cold = ctx.cold_parts.get_or_init(|| {
+        (0..obj.symbols.len() as u32)
+            .filter(|&i| split_function(obj.symbols[i as usize].name).len() < obj.symbols[i as usize].name.len())
+            .collect()
+    });
     let base = split_function(name);
-    let is_part = |n: &str| n != name && split_function(n) == base;
-    obj.symbols.iter().filter(|s| is_part(s.name)).any(|s| {
+    // The other parts: the cold ones of `base` and, for a cold part, `base` itself (found
+    // by a scan of the symbols: only a cold part that needs r11 gets here).
+    let cold_parts =
+        cold.iter().map(|&i| &obj.symbols[i as usize]).filter(|s| s.name != name && split_function(s.name) == base);
+    let hot =
+        (base.len() < name.len()).then(|| obj.symbols.iter().filter(move |s| s.name == base)).into_iter().flatten();
+    cold_parts.chain(hot).any(|s| {
         let SymDef::Section { sec, value } = s.def else { return false };
         let Some(bytes) = obj
             .sections
@@ -992,7 +1010,7 @@ fn decode_chunk(
         if !used {
             let k = syms.partition_point(|&(o, _)| o < lo);
             if let Some(&(o, name)) = syms.get(k) {
-                used = o == lo && split_parts_use_r11(ctx.obj, name);
+                used = o == lo && split_parts_use_r11(ctx, name);
             }
         }
         r11_used.borrow_mut()[r] = Some(used);
@@ -2382,7 +2400,14 @@ mod tests {
 
     /// The context of `obj`'s code section, one function `f` at 0.
     fn ctx_of<'o, 'a>(obj: &'o Object<'a>) -> SectionCtx<'o, 'a> {
-        SectionCtx { obj, sec: &obj.sections[1], symbols: vec![(0, "f")], functions: vec![0], emulate_cpuid: false }
+        SectionCtx {
+            obj,
+            sec: &obj.sections[1],
+            symbols: vec![(0, "f")],
+            functions: vec![0],
+            emulate_cpuid: false,
+            cold_parts: Default::default(),
+        }
     }
 
     /// Rewrites `code` (function `f` at 0) with `relocs`.
