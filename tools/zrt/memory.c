@@ -247,9 +247,12 @@ long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off) {
   }
   void *p = (void *)(arena_base + i * ZRT_PAGE);
   if (!anonymous) {
-    /* Whole pages, as Linux maps them: the last page shows the file's bytes past `len`
-     * (zeros past the file's end). */
-    long r = zrt_fd_pread_all(fd, p, n * ZRT_PAGE, off);
+    long r = zrt_fd_pread_all(fd, p, (size_t)len, off);
+    /* The rest of the last page shows the file's bytes past `len`, as Linux maps whole
+     * pages (zeros past the file's end); best effort: a quota that allows only `len`
+     * bytes leaves zeros there rather than failing the mapping. */
+    if (r == len && (size_t)len < n * ZRT_PAGE)
+      (void)zrt_fd_pread_all(fd, (char *)p + len, n * ZRT_PAGE - (size_t)len, off + len);
     if (r < 0) {
       zrt_zero(p, n * ZRT_PAGE);
       give_back(i, n);

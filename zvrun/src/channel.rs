@@ -293,7 +293,7 @@ impl Channel {
             (n, self.write_pos)
         } else {
             // The timeout may cut a write to a pipe short: what went out is counted.
-            let n = write_retry(&self.file, data)?;
+            let n = write_retry(&self.file, data, &mut self.cut_short)?;
             if let Some(h) = &mut self.etag {
                 h.update(&data[..n]);
             }
@@ -362,7 +362,7 @@ fn write_full_at(f: &File, data: &[u8], mut at: u64, cut: &mut Option<io::Error>
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
             Err(e) if done > 0 && e.kind() == io::ErrorKind::Interrupted => break,
-            Err(e) if done > 0 && e.raw_os_error() == Some(libc::EFBIG) => {
+            Err(e) if done > 0 => {
                 *cut = Some(e);
                 break;
             }
@@ -384,7 +384,11 @@ fn read_retry(mut f: &File, buf: &mut [u8]) -> io::Result<usize> {
 /// Writes all of `data` to a stream; returns the bytes written, fewer only when the
 /// session's stop (the timeout, a termination signal) interrupted a blocked write after some went out (the session then
 /// ends, and the report counts exactly what the channel received).
-fn write_retry(mut f: &File, data: &[u8]) -> io::Result<usize> {
+/// Writes `data` in sequence (standard streams, pipes, devices); returns the bytes
+/// written. An error after some bytes went out (EFBIG past RLIMIT_FSIZE on a redirected
+/// stream, a closed pipe) is left in `cut`: those bytes count, then the session ends, as
+/// in [`write_full_at`].
+fn write_retry(mut f: &File, data: &[u8], cut: &mut Option<io::Error>) -> io::Result<usize> {
     let mut done = 0;
     while done < data.len() {
         match f.write(&data[done..]) {
@@ -392,6 +396,10 @@ fn write_retry(mut f: &File, data: &[u8]) -> io::Result<usize> {
             Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted && !crate::sys::stopping() => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted && done > 0 => break,
+            Err(e) if done > 0 => {
+                *cut = Some(e);
+                break;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -1039,13 +1039,31 @@ fn plain_ustar_index<R: Read + Seek>(file: &mut R) -> Option<Vec<IndexEntry>> {
 /// could show different members to zv and to the tools that made or inspect it.
 fn check_pax<R: Read>(ent: &mut tar::Entry<'_, R>, n: usize) -> Result<(), ImageError> {
     let which = || format!("member {}", n + 1);
+    let path = ent.path_bytes().into_owned();
     let Some(records) =
         ent.pax_extensions().map_err(|e| bad(format!("{}: unreadable PAX header: {}", which(), printable(&e))))?
     else {
         return Ok(());
     };
+    let mut keys: Vec<Vec<u8>> = Vec::new();
     for r in records {
         let r = r.map_err(|e| bad(format!("{}: malformed PAX record: {}", which(), printable(&e))))?;
+        // A key twice: the tar crate takes the first record, GNU tar, Python and
+        // libarchive the last, so the two would see different paths or sizes.
+        if keys.iter().any(|k| k == r.key_bytes()) {
+            return Err(bad(format!("{}: PAX record `{}` appears twice", which(), r.key_bytes().escape_ascii())));
+        }
+        keys.push(r.key_bytes().to_vec());
+        // The path the tar crate reports must be the PAX one: it prefers a GNU long name
+        // (`L`) where other readers let the PAX record win.
+        if r.key_bytes() == b"path" && r.value_bytes() != &path[..] {
+            return Err(bad(format!(
+                "{}: PAX path `{}` and a GNU long name `{}` disagree",
+                which(),
+                r.value_bytes().escape_ascii(),
+                path.escape_ascii()
+            )));
+        }
         if r.key_bytes() == b"size" {
             let v = r.value_bytes();
             let number = std::str::from_utf8(v).ok().filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));

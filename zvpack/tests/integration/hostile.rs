@@ -132,6 +132,38 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ]),
         "PAX size `abc` is not a byte count",
     ));
+    // Review findings: PAX records the tar crate reads differently from other readers.
+    v.push((
+        "pax-path-twice",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"pax", b'x', b"14 path=a.txt\n14 path=b.txt\n", b""),
+            (b"a.txt", b'0', b"x", b""),
+        ]),
+        "PAX record `path` appears twice",
+    ));
+    v.push((
+        "pax-size-twice",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"pax", b'x', b"9 size=1\n9 size=1\n", b""),
+            (b"a.txt", b'0', b"x", b""),
+        ]),
+        "PAX record `size` appears twice",
+    ));
+    v.push((
+        "pax-path-and-long-name",
+        raw_tar(&[
+            (b"manifest.json", b'0', MANIFEST, b""),
+            (b"app.nexe", b'0', n, b""),
+            (b"pax", b'x', b"14 path=b.txt\n", b""),
+            (b"././@LongLink", b'L', b"readme.txt", b""),
+            (b"a.txt", b'0', b"x", b""),
+        ]),
+        "and a GNU long name `readme.txt` disagree",
+    ));
     v.push((
         "limits-as-array",
         with_manifest(br#"{"version":1,"program":"app.nexe","channels":[{"alias":"/dev/stdin","limits":[1,1,0,0],"source":"stdin"},{"alias":"/dev/stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stdout"},{"alias":"/dev/stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1},"source":"stderr"}]}"#),

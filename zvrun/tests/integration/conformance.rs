@@ -563,6 +563,38 @@ fn a_write_cut_short_by_the_file_size_limit_counts_what_went_out() {
     assert_eq!(std::fs::metadata(&f).expect("file").len(), 51_200);
 }
 
+/// The same on a standard stream (a sequential write, not a file channel's positioned
+/// one): stdout redirected to a file under RLIMIT_FSIZE of 4 blocks (2,048 bytes); a
+/// Write of 4,096 bytes puts 2,048 in the file, which the report counts, and the session
+/// ends with 125 (review finding: the bytes were not counted).
+#[test]
+fn a_standard_stream_write_cut_short_by_the_file_size_limit_counts_what_went_out() {
+    let t = tempfile::tempdir().expect("tmp");
+    let stdin = t.path().join("in");
+    std::fs::write(&stdin, c(WRITE, &[1, he(0), 4096, 0])).unwrap();
+    let (rep, out) = (t.path().join("r.json"), t.path().join("out"));
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 4; exec '{}' --report json --report-file '{}' '{}' < '{}' > '{}'",
+            env!("CARGO_BIN_EXE_zvrun"),
+            s(&rep),
+            s(&program("drive")),
+            s(&stdin),
+            s(&out)
+        ))
+        .output()
+        .expect("sh runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("channel /dev/stdout: host I/O error during Write"), "{err}");
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 2048);
+    let rep = crate::json_report(&rep);
+    let ch =
+        rep["channels"].as_array().expect("channels").iter().find(|c| c["alias"] == "/dev/stdout").expect("stdout");
+    assert_eq!((ch["puts"].as_i64(), ch["put_bytes"].as_i64()), (Some(1), Some(2048)), "{rep}");
+}
+
 /// Runs the `drive` program (its calls read from stdin, each result written to stdout as
 /// 8 bytes) under RLIMIT_FSIZE of 100 blocks (51,200 bytes, set by the shell) with
 /// `channel`, the option `extra` (or none) and a JSON report in `dir`: its status, the
