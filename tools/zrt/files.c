@@ -406,9 +406,10 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
   if (r < 0) return r;
   /* A missing name: creating it is what a read-only file system refuses (EROFS, as
    * mkdir and the other file-name calls answer); opening it is ENOENT. */
-  if (t.kind == K_FREE) return (flags & O_CREAT) ? -EROFS : -ENOENT;
-  /* O_PATH: only O_CLOEXEC, O_DIRECTORY and O_NOFOLLOW count (Linux ignores the rest). */
+  /* O_PATH: only O_CLOEXEC, O_DIRECTORY and O_NOFOLLOW count (Linux ignores the rest,
+   * O_CREAT included). */
   if (flags & O_PATH) flags &= O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW;
+  if (t.kind == K_FREE) return (flags & O_CREAT) ? -EROFS : -ENOENT;
   int acc = (int)(flags & O_ACCMODE);
   if (acc == O_ACCMODE) return -EINVAL;
   if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
@@ -1052,6 +1053,10 @@ long zrt_statx(long dirfd, const char *path, long flags, long mask, void *stx) {
 long zrt_fcntl(long fd, long cmd, long arg) {
   struct ofd *o = get(fd);
   if (!o) return -EBADF;
+  /* An O_PATH descriptor answers only these (as Linux). */
+  if (is_path_only(o) && cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC && cmd != F_GETFD && cmd != F_SETFD &&
+      cmd != F_GETFL)
+    return -EBADF;
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
@@ -1085,23 +1090,31 @@ long zrt_fcntl(long fd, long cmd, long arg) {
      * owner: process group 22.) */
     case F_GETOWN:
     case F_GETSIG:
-      return 0;
     case F_SETOWN:
-    case F_SETSIG:
       return 0;
+    case F_SETSIG:
+      return arg < 0 || arg > 64 ? -EINVAL : 0;
     case F_GETOWN_EX: {
       struct f_owner_ex *x = (struct f_owner_ex *)arg;
       if (!x) return -EFAULT;
-      x->type = F_OWNER_PID;
+      x->type = F_OWNER_TID; /* Linux's answer when no owner is set */
       x->pid = 0;
       return 0;
     }
-    case F_SETOWN_EX:
-      return 0;
+    case F_SETOWN_EX: {
+      const struct f_owner_ex *x = (const struct f_owner_ex *)arg;
+      if (!x) return -EFAULT;
+      return x->type == F_OWNER_TID || x->type == F_OWNER_PID || x->type == F_OWNER_PGRP ? 0 : -EINVAL;
+    }
     case F_GETLEASE:
       return F_UNLCK;
     case F_SETLEASE:
-      return arg == F_UNLCK ? 0 : -EAGAIN;
+      /* A read lease on a descriptor not open for writing is granted (nobody else can
+       * open the file to break it); a write lease Linux grants only when no other
+       * descriptor has the file open, which zrt does not track: EAGAIN. */
+      if (arg == F_UNLCK) return 0;
+      if (arg == F_RDLCK) return can_write(o) ? -EAGAIN : 0;
+      return arg == F_WRLCK ? -EAGAIN : -EINVAL;
     case F_GETLK:
     case F_OFD_GETLK: {
       /* One process: nothing else ever holds a lock. */

@@ -27,12 +27,16 @@ int main(int argc, char **argv) {
   int fd = open(argv[1], O_RDONLY);
   E(fd >= 0);
   E(fcntl(fd, F_GETOWN));
+  struct f_owner_ex ex = {F_OWNER_PGRP, 77};
+  E(fcntl(fd, F_GETOWN_EX, &ex)); /* no owner set: type F_OWNER_TID, pid 0 */
+  printf("owner_ex type %d pid %d\n", ex.type, ex.pid);
   E(fcntl(fd, F_SETOWN, 0));
-  struct f_owner_ex ex = {F_OWNER_TID, 77};
-  E(fcntl(fd, F_GETOWN_EX, &ex));
-  printf("owner_ex pid %d\n", ex.pid);
   E(fcntl(fd, F_GETSIG));
+  E(fcntl(fd, F_SETSIG, 1000));
   E(fcntl(fd, F_GETLEASE) == F_UNLCK);
+  E(fcntl(fd, F_SETLEASE, F_RDLCK));
+  E(fcntl(fd, F_SETLEASE, F_UNLCK));
+  E(fcntl(fd, F_SETLEASE, 42));
   E(lseek(fd, 0, SEEK_DATA));
   E(lseek(fd, 5, SEEK_DATA));
   E(lseek(fd, 0, SEEK_HOLE));
@@ -51,6 +55,10 @@ int main(int argc, char **argv) {
   E(fstat(p, &st));
   printf("O_PATH size %ld\n", (long)st.st_size);
   E((fcntl(p, F_GETFL) & O_PATH) != 0);
+  E(fcntl(p, F_GETOWN));
+  E(fcntl(p, F_SETFL, O_NONBLOCK));
+  E(fcntl(p, F_GETFD));
+  E(open("missing-file", O_PATH | O_CREAT, 0644));
   char buf[4];
   E(read(p, buf, sizeof buf));
   E(pread(p, buf, sizeof buf, 0));
