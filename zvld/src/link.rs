@@ -433,6 +433,8 @@ fn link_resolved(
     mut early: EarlyDecoded<'_>,
 ) -> Result<Stats> {
     let t1 = Instant::now();
+    // Data typed as such in a code section: one pass over each object's symbols.
+    LinkError::collect(res.objects.par_iter().map(|o| crate::rewrite::data_objects_in_code(o)).collect::<Vec<_>>())?;
     // Code sections in input order.
     // `.init` and `.fini` fragments (crti.o ... crtn.o) must be contiguous, in input
     // order, so that they fall through into each other: .init first, then all other

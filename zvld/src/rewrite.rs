@@ -665,7 +665,6 @@ fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
     use rayon::prelude::*;
     let data = ctx.sec.data;
     let size = u32::try_from(data.len()).map_err(|_| ctx.err(0, "", "code section larger than 4 GiB", ""))?;
-    data_objects_in_code(ctx)?;
     let mut cuts = vec![0u64];
     for &(off, _) in &ctx.symbols {
         if off < u64::from(size) && off - cuts[cuts.len() - 1] >= CHUNK {
@@ -693,22 +692,34 @@ fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
 /// Data in a code section is an error (TOOLCHAIN.md): zvld rewrites what it decodes, so a
 /// table that happens to decode would change silently. Data that does not decode is
 /// refused where the decode fails; a symbol typed as data (`.type K,@object`, as
-/// hand-written assembly marks its constant tables) is refused here, before decoding.
-fn data_objects_in_code(ctx: &SectionCtx<'_, '_>) -> Result<()> {
-    let here = |sec: u32| ctx.obj.sections.get(sec as usize).is_some_and(|s| std::ptr::eq(s, ctx.sec));
-    let found = ctx.obj.symbols.iter().find_map(|s| match s.def {
-        SymDef::Section { sec, value } if s.kind == elf::STT_OBJECT && here(sec) => Some((s.name, value)),
+/// hand-written assembly marks its constant tables) in a code section that is linked is
+/// refused by this, one pass over the object's symbols before any decoding is used.
+pub fn data_objects_in_code(obj: &Object<'_>) -> Result<()> {
+    let found = obj.symbols.iter().find_map(|s| match s.def {
+        SymDef::Section { sec, value } if s.kind == elf::STT_OBJECT => obj
+            .sections
+            .get(sec as usize)
+            .filter(|x| x.class == crate::inputs::Class::Code && !x.discarded && x.size > 0)
+            .map(|x| (x, s.name, value)),
         _ => None,
     });
-    match found {
-        Some((name, value)) => Err(ctx.err(
-            value,
-            "",
-            format!("symbol `{name}` is data (STT_OBJECT) in a code section: zvld rewrites code, which would change its bytes"),
-            "move the data out of executable sections (into `.section .rodata`)",
-        )),
-        None => Ok(()),
-    }
+    let Some((sec, name, value)) = found else { return Ok(()) };
+    let ctx = SectionCtx {
+        obj,
+        sec,
+        symbols: vec![(value, name)],
+        functions: Vec::new(),
+        emulate_cpuid: false,
+        cold_parts: Default::default(),
+    };
+    Err(ctx.err(
+        value,
+        "",
+        format!(
+            "symbol `{name}` is data (STT_OBJECT) in a code section: zvld rewrites code, which would change its bytes"
+        ),
+        "move the data out of executable sections (into `.section .rodata`)",
+    ))
 }
 
 /// Decodes and rewrites the instructions in [start, end) of a section; `start` is the
