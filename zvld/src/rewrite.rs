@@ -292,10 +292,9 @@ pub struct SectionCtx<'o, 'a> {
     /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` (a fixed, deterministic answer)
     /// instead of rejecting it (`--emulate-cpuid`; off by default).
     pub emulate_cpuid: bool,
-    /// The object's symbols that are gcc's cold parts of functions (`f.cold`,
-    /// `f.cold.N`), by index, found once when the r11 rule first asks
-    /// ([`split_parts_use_r11`]).
-    pub cold_parts: std::sync::OnceLock<Vec<u32>>,
+    /// The parts of the object's functions that gcc split into `f` and `f.cold`
+    /// (`f.cold.N`), found once when the r11 rule first asks ([`split_parts_use_r11`]).
+    pub cold_parts: std::sync::OnceLock<SplitParts>,
 }
 
 impl SectionCtx<'_, '_> {
@@ -524,39 +523,84 @@ fn split_function(name: &str) -> &str {
 /// reads a function). Rare: only functions gcc split and that need r11 as scratch get
 /// here, so the parts are decoded here with iced. A part without a size, or outside its
 /// section, counts as using r11 (zvld then says so rather than guess).
-fn split_parts_use_r11(ctx: &SectionCtx<'_, '_>, name: &str) -> bool {
+fn split_parts_use_r11(ctx: &SectionCtx<'_, '_>, lo: u64) -> bool {
     let obj = ctx.obj;
-    let cold = ctx.cold_parts.get_or_init(|| {
-        (0..obj.symbols.len() as u32)
-            .filter(|&i| split_function(obj.symbols[i as usize].name).len() < obj.symbols[i as usize].name.len())
-            .collect()
-    });
-    let base = split_function(name);
-    // The other parts: the cold ones of `base` and, for a cold part, `base` itself (found
-    // by a scan of the symbols: only a cold part that needs r11 gets here).
-    let cold_parts =
-        cold.iter().map(|&i| &obj.symbols[i as usize]).filter(|s| s.name != name && split_function(s.name) == base);
-    let hot =
-        (base.len() < name.len()).then(|| obj.symbols.iter().filter(move |s| s.name == base)).into_iter().flatten();
-    cold_parts.chain(hot).any(|s| {
-        let SymDef::Section { sec, value } = s.def else { return false };
+    let sp = ctx.cold_parts.get_or_init(|| SplitParts::of(ctx));
+    // The functions with a part that starts here (found by position, so an alias of the
+    // hot part at the same address, whatever its name, does not hide it), and their
+    // other parts.
+    let here = |p: &&Part| p.sec == sp.sec && p.start == lo;
+    let groups: Vec<u32> = sp.parts.iter().filter(here).map(|p| p.group).collect();
+    if groups.is_empty() {
+        return false;
+    }
+    sp.parts.iter().filter(|p| groups.contains(&p.group) && !here(p)).any(|p| {
         let Some(bytes) = obj
             .sections
-            .get(sec as usize)
-            .and_then(|sec| sec.data.get(value as usize..value.checked_add(s.size)? as usize))
+            .get(p.sec as usize)
+            .and_then(|sec| sec.data.get(p.start as usize..p.start.checked_add(p.size)? as usize))
         else {
             return true;
         };
-        if s.size == 0 {
+        if p.size == 0 {
             return true;
         }
-        let mut d = Decoder::with_ip(64, bytes, value, DecoderOptions::NONE);
+        let mut d = Decoder::with_ip(64, bytes, p.start, DecoderOptions::NONE);
         let mut insns = Vec::new();
         while d.can_decode() {
             insns.push((d.decode(), ()));
         }
         function_uses_r11(&insns)
     })
+}
+
+/// One part of a split function: where it lies and which function (`group`) it is of.
+#[derive(Debug)]
+pub struct Part {
+    sec: u32,
+    start: u64,
+    size: u64,
+    group: u32,
+}
+
+/// Every part (hot and cold) of the functions gcc split in an object, and the index of
+/// the section being decoded.
+#[derive(Debug)]
+pub struct SplitParts {
+    sec: u32,
+    parts: Vec<Part>,
+}
+
+impl SplitParts {
+    fn of(ctx: &SectionCtx<'_, '_>) -> SplitParts {
+        let obj = ctx.obj;
+        let sec = obj.sections.iter().position(|s| std::ptr::eq(s, ctx.sec)).unwrap_or(usize::MAX) as u32;
+        let mut bases: Vec<&str> = Vec::new();
+        let mut parts = Vec::new();
+        let mut part = |s: &crate::inputs::Symbol<'_>, group: usize| {
+            if let SymDef::Section { sec, value } = s.def {
+                parts.push(Part { sec, start: value, size: s.size, group: group as u32 });
+            }
+        };
+        for s in &obj.symbols {
+            let base = split_function(s.name);
+            if base.len() < s.name.len() {
+                let g = bases.iter().position(|b| *b == base).unwrap_or_else(|| {
+                    bases.push(base);
+                    bases.len() - 1
+                });
+                part(s, g);
+            }
+        }
+        if !bases.is_empty() {
+            for s in &obj.symbols {
+                if let Some(g) = bases.iter().position(|b| *b == s.name) {
+                    part(s, g);
+                }
+            }
+        }
+        SplitParts { sec, parts }
+    }
 }
 
 /// Whether a function, every instruction decoded by iced, mentions r11 other than in
@@ -1019,10 +1063,7 @@ fn decode_chunk(
         // A function gcc split into a hot and a cold part (`f` and `f.cold`, often in
         // another section) is one function: r11 live in one part may be read in the other.
         if !used {
-            let k = syms.partition_point(|&(o, _)| o < lo);
-            if let Some(&(o, name)) = syms.get(k) {
-                used = o == lo && split_parts_use_r11(ctx, name);
-            }
+            used = split_parts_use_r11(ctx, lo);
         }
         r11_used.borrow_mut()[r] = Some(used);
         !used

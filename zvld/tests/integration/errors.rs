@@ -295,6 +295,13 @@ fn r11_live_across_the_hot_and_cold_parts_of_a_function() {
     let err = run_err(build("cold", asm.to_string()), "r11 in the cold part");
     assert!(err.contains("needs %r11 as scratch, but this function uses %r11"), "{err}");
     assert!(err.contains("in function f+0x"), "names the hot part: {err}");
+    // The same with an alias `_f` of `f` (the name zvld keeps for that address): the
+    // parts are found by address, not by the name kept (review finding).
+    let aliased = asm.replace("f:\n  testq", "_f:\nf:\n  testq").replace(".globl f\n", ".globl f\n.globl _f\n");
+    assert!(aliased.contains("_f:"), "{aliased}");
+    let err = run_err(build("alias", aliased), "r11 in the cold part of an aliased function");
+    assert!(err.contains("needs %r11 as scratch, but this function uses %r11"), "{err}");
+    assert!(err.contains("in function _f+0x"), "names the hot part by its alias: {err}");
 }
 
 /// A constant table typed as data in `.text` (as hand-written assembly such as OpenSSL's
