@@ -321,14 +321,22 @@ impl SectionCtx<'_, '_> {
     }
 }
 
-const HINT_FLAGS: &str =
-    "compile with zvcc (its flags: -fno-pic -fno-pie -ffixed-r11 -mno-tls-direct-seg-refs -fcf-protection=none)";
+/// The advice for input zvld cannot rewrite because of how it was compiled (a literal,
+/// so that [`HINT_R11`] can extend it).
+macro_rules! hint_flags {
+    () => {
+        "compile with zvcc (its flags: -fno-pic -fno-pie -ffixed-r11 -mno-tls-direct-seg-refs -fcf-protection=none)"
+    };
+}
+const HINT_FLAGS: &str = hint_flags!();
 
 /// The hint for a rewrite that needs r11 where the function uses it.
-const HINT_R11: &str = "compile with zvcc (its flags: -fno-pic -fno-pie -ffixed-r11 -mno-tls-direct-seg-refs \
-     -fcf-protection=none): -ffixed-r11 keeps compiled code off r11; in inline or hand-written assembly, keep r11 \
-     out of every function (and every part of a function split into f and f.cold) that branches through memory \
-     or uses %fs: operands";
+const HINT_R11: &str = concat!(
+    hint_flags!(),
+    ": -ffixed-r11 keeps compiled code off r11; in inline or hand-written assembly, keep r11 out of every \
+     function (and every part of a function split into f and f.cold) that branches through memory or uses %fs: \
+     operands"
+);
 
 #[derive(Debug)]
 struct Emitter {

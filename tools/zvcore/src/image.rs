@@ -1036,15 +1036,17 @@ fn plain_ustar_index<R: Read + Seek>(file: &mut R) -> Option<Vec<IndexEntry>> {
 /// A member's PAX records must all be well formed, and a `size` record a decimal number:
 /// the tar crate skips a record it cannot parse and keeps the header's size when `size`
 /// is not a number, where other tar readers stop or read something else, so an image
-/// could show different members to zv and to the tools that made or inspect it.
-fn check_pax<R: Read>(ent: &mut tar::Entry<'_, R>, n: usize) -> Result<(), ImageError> {
+/// could show different members to zv and to the tools that made or inspect it. Returns
+/// whether the records make the member a PAX sparse file (`GNU.sparse.*`).
+fn check_pax<R: Read>(ent: &mut tar::Entry<'_, R>, n: usize) -> Result<bool, ImageError> {
     let which = || format!("member {}", n + 1);
     let path = ent.path_bytes().into_owned();
     let Some(records) =
         ent.pax_extensions().map_err(|e| bad(format!("{}: unreadable PAX header: {}", which(), printable(&e))))?
     else {
-        return Ok(());
+        return Ok(false);
     };
+    let mut sparse = false;
     let mut keys: Vec<Vec<u8>> = Vec::new();
     for r in records {
         let r = r.map_err(|e| bad(format!("{}: malformed PAX record: {}", which(), printable(&e))))?;
@@ -1054,6 +1056,7 @@ fn check_pax<R: Read>(ent: &mut tar::Entry<'_, R>, n: usize) -> Result<(), Image
             return Err(bad(format!("{}: PAX record `{}` appears twice", which(), r.key_bytes().escape_ascii())));
         }
         keys.push(r.key_bytes().to_vec());
+        sparse |= r.key_bytes().starts_with(b"GNU.sparse.");
         // The path the tar crate reports must be the PAX one: it prefers a GNU long name
         // (`L`) where other readers let the PAX record win.
         if r.key_bytes() == b"path" && r.value_bytes() != &path[..] {
@@ -1072,7 +1075,7 @@ fn check_pax<R: Read>(ent: &mut tar::Entry<'_, R>, n: usize) -> Result<(), Image
             }
         }
     }
-    Ok(())
+    Ok(sparse)
 }
 
 impl Image {
@@ -1109,12 +1112,7 @@ impl Image {
                 use tar::EntryType as T;
                 // A PAX sparse file (`tar --format=posix --sparse`) is a regular entry
                 // whose data is a sparse map, not the file: refused like GNU sparse files.
-                let pax_sparse = ent
-                    .pax_extensions()
-                    .ok()
-                    .flatten()
-                    .is_some_and(|mut x| x.any(|e| e.is_ok_and(|e| e.key_bytes().starts_with(b"GNU.sparse."))));
-                check_pax(&mut ent, n)?;
+                let pax_sparse = check_pax(&mut ent, n)?;
                 let kind = match t {
                     _ if t.is_dir() => Kind::Dir,
                     _ if t.is_file() && pax_sparse => Kind::Other("sparse file (PAX GNU.sparse records)".into()),
