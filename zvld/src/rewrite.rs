@@ -2153,22 +2153,22 @@ fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
     layout_once(part, align, &[], &mut laid, map);
     let lo = part.units.first().map_or(0, |u| u.in_off);
     let hi = part.units.last().map_or(0, |u| u.in_off);
-    // The candidates: (unit, target) of the local branches with a rel8 form (one
-    // `LocalBranch` fixup each, see `local_branch`) whose target lies in this part and
-    // was near in the all-rel32 layout.
-    let near: Vec<(usize, u32)> = part
-        .fixups
-        .iter()
-        .filter_map(|f| match f.kind() {
-            Stored::LocalBranch { target } if part.units[f.unit as usize].short != 0 => Some((f.unit as usize, target)),
-            _ => None,
-        })
-        .filter(|&(k, target)| {
-            target >= lo
-                && target <= hi
-                && part_lookup(map, target).is_some_and(|t| (i64::from(t) - i64::from(laid.offs[k])).abs() < 100)
-        })
-        .collect();
+    // The candidates: (unit, map entry of the target) of the local branches with a rel8
+    // form (one `LocalBranch` fixup each, see `local_branch`) whose target lies in this
+    // part and was near in the all-rel32 layout. A target's map entry stays where it is
+    // from one layout to the next (only its offset changes), so it is searched once.
+    let mut near: Vec<(usize, usize)> = Vec::with_capacity(part.fixups.len());
+    for f in &part.fixups {
+        let Stored::LocalBranch { target } = f.kind() else { continue };
+        let k = f.unit as usize;
+        if part.units[k].short == 0 || target < lo || target > hi {
+            continue;
+        }
+        let Ok(j) = map.binary_search_by_key(&target, |&(i, _)| i) else { continue };
+        if (i64::from(map[j].1) - i64::from(laid.offs[k])).abs() < 100 {
+            near.push((k, j));
+        }
+    }
     if near.is_empty() {
         return laid;
     }
@@ -2179,13 +2179,10 @@ fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
     for _ in 0..16 {
         layout_once(part, align, &short, &mut laid, map);
         let mut changed = false;
-        for &(k, target) in &near {
+        for &(k, j) in &near {
             if short[k] {
-                let fits = part_lookup(map, target).is_some_and(|t| {
-                    let rel = i64::from(t) - i64::from(laid.offs[k] + 2);
-                    (-128..=127).contains(&rel)
-                });
-                if !fits {
+                let rel = i64::from(map[j].1) - i64::from(laid.offs[k] + 2);
+                if !(-128..=127).contains(&rel) {
                     short[k] = false;
                     changed = true;
                 }
@@ -2198,11 +2195,6 @@ fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
     }
     layout_once(part, align, &[], &mut laid, map);
     laid
-}
-
-/// The output offset of input offset `off` in a part's map.
-fn part_lookup(map: &[(u32, u32)], off: u32) -> Option<u32> {
-    map.binary_search_by_key(&off, |&(i, _)| i).ok().map(|k| map[k].1)
 }
 
 /// Places the units of a part (offsets only) into `laid`, reusing its buffers, and its
