@@ -23,6 +23,7 @@
 // built once on the cold path, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod debugframe;
 pub mod debuginfo;
 pub mod debugline;
 pub mod driver;

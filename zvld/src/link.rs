@@ -1008,8 +1008,13 @@ fn debug_sections(
             .flatten_iter()
             .collect()
     };
-    let ((line, info), deferred) = rayon::join(
-        || rayon::join(|| debugline::rebuild(res, lay, a, code), || debuginfo::rebuild(res, lay, a, code)),
+    let (((line, info), frame), deferred) = rayon::join(
+        || {
+            rayon::join(
+                || rayon::join(|| debugline::rebuild(res, lay, a, code), || debuginfo::rebuild(res, lay, a, code)),
+                || crate::debugframe::rebuild(res, lay, a, code),
+            )
+        },
         relocate_pieces,
     );
     for (k, obj, off, width, old, is_line) in deferred {
@@ -1042,11 +1047,25 @@ fn debug_sections(
         }
     }
     let mut out = Vec::new();
+    let mut frame = frame;
     for ((name, _, _), buf) in lay.debug.iter().zip(bufs) {
         if (name == ".debug_line" && line.is_some()) || (name == ".debug_rnglists" && info.is_some()) {
             continue;
         }
+        // `.debug_frame` in place of the relocated copy, when every input's frame
+        // information read (see debugframe).
+        let buf = match frame.take() {
+            Some(f) if name == ".debug_frame" => f,
+            other => {
+                frame = other;
+                buf
+            }
+        };
         out.push((name.clone(), buf));
+    }
+    // Only `.eh_frame` inputs: the section is new.
+    if let Some(f) = frame {
+        out.push((".debug_frame".to_string(), f));
     }
     if let Some(l) = line {
         out.push((".debug_line".to_string(), l.bytes));

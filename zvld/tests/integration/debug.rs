@@ -300,3 +300,162 @@ fn debug_aranges_cover_every_rewritten_function() {
         assert!(checked.iter().any(|c| c == f), "{f} was not checked: {checked:?}");
     }
 }
+
+/// One unwind rule set: the CFA's register and offset, and where each callee-saved
+/// register (rbx, rbp, r12-r15) is saved (`None`: unchanged).
+type Rules = ((u16, i64), Vec<Option<i64>>);
+
+/// The unwind rules at `addr` from a frame section (`.debug_frame` or `.eh_frame`).
+fn rules_at<S: gimli::UnwindSection<gimli::EndianSlice<'static, gimli::LittleEndian>>>(
+    frame: &S,
+    bases: &gimli::BaseAddresses,
+    addr: u64,
+) -> Rules {
+    let mut ctx = Box::new(gimli::UnwindContext::new());
+    let row = frame
+        .unwind_info_for_address(bases, &mut ctx, addr, S::cie_from_offset)
+        .unwrap_or_else(|e| panic!("no unwind row for {addr:#x}: {e}"));
+    let cfa = match row.cfa() {
+        gimli::CfaRule::RegisterAndOffset { register, offset } => (register.0, *offset),
+        other => panic!("CFA rule at {addr:#x} is an expression: {other:?}"),
+    };
+    let saved = [3u16, 6, 12, 13, 14, 15]
+        .iter()
+        .map(|&r| match row.register(gimli::Register(r)) {
+            Some(gimli::RegisterRule::Offset(o)) => Some(o),
+            _ => None,
+        })
+        .collect();
+    (cfa, saved)
+}
+
+/// A function's instructions (address and mnemonic), from its symbol's address and size.
+fn instructions(data: &[u8], file: &object::File<'_>, name: &str) -> Vec<(u64, iced_x86::Instruction)> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let sym = file.symbols().find(|s| s.name() == Ok(name)).unwrap_or_else(|| panic!("no symbol {name}"));
+    let sec = file.section_by_index(sym.section_index().unwrap()).unwrap();
+    let (off, _) = sec.file_range().unwrap();
+    let start = (off + sym.address() - sec.address()) as usize;
+    let bytes = &data[start..start + sym.size() as usize];
+    let mut d = iced_x86::Decoder::with_ip(64, bytes, sym.address(), iced_x86::DecoderOptions::NONE);
+    d.iter().map(|i| (i.ip(), i)).collect()
+}
+
+/// The rewrite's own instructions, which have no input counterpart: padding NOPs and the
+/// first halves of P1 (`and $-32,%reg`) and P2 (`andq $0x7fffffe0,(%rsp)`).
+fn added_by_the_rewrite(i: &iced_x86::Instruction) -> bool {
+    use iced_x86::{Mnemonic, OpKind};
+    match i.mnemonic() {
+        Mnemonic::Nop => true,
+        Mnemonic::And => {
+            (i.op0_kind() == OpKind::Memory && i.memory_base() == iced_x86::Register::RSP)
+                || (i.op0_kind() == OpKind::Register && i.immediate(1) as i64 == -32)
+        }
+        _ => false,
+    }
+}
+
+/// Call frame information follows the rewritten code (zvld/README.md, "Debug
+/// information"): the inputs' `.eh_frame` (gcc's default unwind tables) or `.debug_frame`
+/// becomes `.debug_frame` entries with translated starts, lengths and rows. At every instruction
+/// of the rewritten functions, paired one for one with the native build's (padding and
+/// the rewrite's masks left out, `leave` as its `mov` and `pop`), the unwind rules (the CFA
+/// and the saved callee-saved registers) are the native build's at that instruction.
+fn frames_follow_the_rewritten_code(unwind_tables: bool) {
+    use iced_x86::Mnemonic;
+    use object::{Object, ObjectSection};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("frames.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n\
+         #include <string.h>\n\
+         __attribute__((noinline)) int leaf(int x) { if (x > 3) printf(\"%d\\n\", x); return x * 2; }\n\
+         __attribute__((noinline)) int sum(int n) { int s = 0; for (int i = 0; i < n; i++) s += leaf(i); return s; }\n\
+         __attribute__((noinline)) long framed(const char *p) { char buf[200]; strncpy(buf, p, sizeof buf - 1);\n\
+           buf[199] = 0; long h = 0; for (char *q = buf; *q; q++) h = h * 31 + *q + sum(*q & 3); return h; }\n\
+         __attribute__((noinline, optimize(\"O0\"))) int plain(int a, int b) { int v[8]; for (int i = 0; i < 8; i++) v[i] = a * i + b;\n\
+           return v[a & 7] + leaf(v[3]); }\n\
+         int main(int argc, char **argv) { printf(\"%ld %d\\n\", framed(argv[0]), plain(argc, 4) + sum(argc + 5)); return 0; }\n",
+    )
+    .unwrap();
+    let nexe = dir.path().join("frames.nexe");
+    let native = dir.path().join("frames.native");
+    // gcc writes `.eh_frame` by default, `.debug_frame` with -g and no unwind tables (as
+    // the sysroot's zrt is built).
+    let tables = if unwind_tables { "-fasynchronous-unwind-tables" } else { "-fno-asynchronous-unwind-tables" };
+    let mut c = zvcc();
+    c.arg("-O2").arg("-g").arg(tables).arg(&src).arg("-o").arg(&nexe);
+    run_ok(c, "zvcc -g");
+    // Natively with zvcc's code-generation flags (TOOLCHAIN.md section 1), so that both
+    // builds compile the same instructions.
+    let mut g = native_gcc();
+    g.args(["-O2", "-g", "-static", "-fno-pic", "-fno-pie", "-ffixed-r11", "-mno-tls-direct-seg-refs"])
+        .args(["-fcf-protection=none", tables])
+        .arg(&src)
+        .arg("-o")
+        .arg(&native);
+    run_ok(g, "gcc -g");
+    let zdata: &'static [u8] = Box::leak(std::fs::read(&nexe).unwrap().into_boxed_slice());
+    let ndata: &'static [u8] = Box::leak(std::fs::read(&native).unwrap().into_boxed_slice());
+    let zfile = object::File::parse(zdata).unwrap();
+    let nfile = object::File::parse(ndata).unwrap();
+    let zsec = zfile.section_by_name(".debug_frame").expect("the nexe has a .debug_frame");
+    let mut zframe = gimli::DebugFrame::new(zsec.data().unwrap(), gimli::LittleEndian);
+    zframe.set_address_size(8);
+    // The native build's rules come from its `.eh_frame` or its `.debug_frame`.
+    let (neh, ndebug) = if unwind_tables {
+        let nsec = nfile.section_by_name(".eh_frame").expect("the native build has an .eh_frame");
+        let bases = gimli::BaseAddresses::default().set_eh_frame(nsec.address());
+        (Some((gimli::EhFrame::new(nsec.data().unwrap(), gimli::LittleEndian), bases)), None)
+    } else {
+        let nsec = nfile.section_by_name(".debug_frame").expect("the native build has a .debug_frame");
+        let mut f = gimli::DebugFrame::new(nsec.data().unwrap(), gimli::LittleEndian);
+        f.set_address_size(8);
+        (None, Some(f))
+    };
+    let native_rules = |addr: u64| match (&neh, &ndebug) {
+        (Some((f, b)), _) => rules_at(f, b, addr),
+        (_, Some(f)) => rules_at(f, &gimli::BaseAddresses::default(), addr),
+        _ => unreachable!(),
+    };
+    let zbases = gimli::BaseAddresses::default();
+    let mut compared = 0;
+    for f in ["leaf", "sum", "framed", "plain", "main"] {
+        let zi: Vec<_> = instructions(zdata, &zfile, f).into_iter().filter(|(_, i)| !added_by_the_rewrite(i)).collect();
+        // Alignment padding of the native build (`.p2align` before loops) has no
+        // counterpart either.
+        let ni: Vec<_> =
+            instructions(ndata, &nfile, f).into_iter().filter(|(_, i)| i.mnemonic() != Mnemonic::Nop).collect();
+        let mut z = zi.iter();
+        for (na, n) in &ni {
+            let want = native_rules(*na);
+            // `leave` is rewritten as `mov %ebp,%esp; pop %rbp`: both keep its rules.
+            let expect: &[Mnemonic] =
+                if n.mnemonic() == Mnemonic::Leave { &[Mnemonic::Mov, Mnemonic::Pop] } else { &[n.mnemonic()] };
+            for m in expect {
+                let (za, zins) =
+                    z.next().unwrap_or_else(|| panic!("{f}: the nexe has fewer instructions than the native build"));
+                assert_eq!(zins.mnemonic(), *m, "{f}: native {na:#x} {n} pairs with nexe {za:#x} {zins}");
+                let got = rules_at(&zframe, &zbases, *za);
+                assert_eq!(got, want, "{f}: unwind rules at nexe {za:#x} ({zins}) differ from native {na:#x} ({n})");
+                compared += 1;
+            }
+        }
+        assert!(z.next().is_none(), "{f}: the nexe has more instructions than the native build");
+    }
+    assert!(compared > 80, "only {compared} instructions compared");
+}
+
+/// [`frames_follow_the_rewritten_code`] for objects with `.eh_frame` (gcc's default).
+#[test]
+fn call_frame_information_from_eh_frame_follows_the_rewritten_code() {
+    frames_follow_the_rewritten_code(true);
+}
+
+/// [`frames_follow_the_rewritten_code`] for objects with `.debug_frame` (`-g` without
+/// unwind tables, as zrt and musl are built).
+#[test]
+fn call_frame_information_from_debug_frame_follows_the_rewritten_code() {
+    frames_follow_the_rewritten_code(false);
+}
