@@ -1,5 +1,4 @@
-//! Address ranges and location lists in `.debug_info`, `.debug_rnglists` and
-//! `.debug_loclists` for rewritten code.
+//! Address ranges in `.debug_info` and `.debug_rnglists` for rewritten code.
 //!
 //! Rewriting changes function lengths, so lengths stored as constants go stale: the
 //! `DW_AT_high_pc` offsets from `DW_AT_low_pc`, and the offset pairs and lengths of range
@@ -12,13 +11,9 @@
 //! (`.debug_ranges`, fixed 16-byte entries relative to a base address) are patched in
 //! place instead, entry for entry, so their offsets do not change, and so are the lengths
 //! of `.debug_aranges` (which gdb and llvm-symbolizer use to find a unit by address).
-//! Variables' location lists (`DW_AT_location` as a list) follow too: a DWARF 5 list
-//! (gcc writes offset pairs from a base address) is rewritten as `DW_LLE_start_end`
-//! entries of new addresses, with its location views (`DW_AT_GNU_locviews`) copied
-//! before it, into tables that go after the input `.debug_loclists` (kept for lists
-//! reached otherwise, through `DW_FORM_loclistx` as clang writes them, which keep their
-//! input offsets); a DWARF 4 list in `.debug_loc` is patched in place like the ranges.
-//! Best effort: never fails a link.
+//! Location lists are kept
+//! as they are (their offset pairs may be stale; variables' locations in gdb can be off
+//! inside rewritten functions). Best effort: never fails a link.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -45,27 +40,12 @@ pub struct InfoFix {
     /// Per object: (offset in that object's `.debug_aranges`, width, value): the lengths
     /// of its address ranges, patched in place.
     pub aranges_patches: HashMap<u32, Vec<(u64, usize, u64)>>,
-    /// The rewritten DWARF 5 location lists, one table per object, which go after the
-    /// input `.debug_loclists` (kept, relocated, for what was not rewritten).
-    pub loclists: Vec<u8>,
-    loc_offsets: HashMap<(u32, u64), u64>,
-    /// Per object: (offset in that object's `.debug_loc`, width, value): DWARF 4 location
-    /// lists patched in place.
-    pub loc_patches: HashMap<u32, Vec<(u64, usize, u64)>>,
 }
 
 impl InfoFix {
     /// The new offset of the range list that started at `old` in object `obj`.
     pub fn offset_of(&self, obj: u32, old: u64) -> u64 {
         self.offsets.get(&(obj, old)).copied().unwrap_or(0)
-    }
-
-    /// The offset in [`InfoFix::loclists`] of the rewritten location list (or location
-    /// view list) that started at `old` in object `obj`'s `.debug_loclists`; `None` when
-    /// it was not rewritten (lists reached through `DW_FORM_loclistx`, as clang writes
-    /// them, keep their input offsets and addresses).
-    pub fn loc_offset_of(&self, obj: u32, old: u64) -> Option<u64> {
-        self.loc_offsets.get(&(obj, old)).copied()
     }
 }
 
@@ -75,9 +55,6 @@ struct ObjectFix {
     patches: Vec<(u64, usize, u64)>,
     range_patches: Vec<(u64, usize, u64)>,
     aranges_patches: Vec<(u64, usize, u64)>,
-    loclists: Vec<u8>,
-    loc_offsets: Vec<(u64, u64)>,
-    loc_patches: Vec<(u64, usize, u64)>,
 }
 
 /// The length patches of one object's `.debug_aranges` (`data`, relocated in input
@@ -168,140 +145,6 @@ fn fix_ranges_v4(
     }
 }
 
-/// [`fix_ranges_v4`] for a DWARF 4 location list in `.debug_loc`: the same (begin, end)
-/// pairs relative to a base address, each followed by a two-byte expression length and
-/// the expression, patched in place.
-fn fix_locs_v4(
-    dwarf: &gimli::Dwarf<EndianSlice<'_, LittleEndian>>,
-    unit: &gimli::Unit<EndianSlice<'_, LittleEndian>>,
-    off: gimli::LocationListsOffset,
-    tr: &dyn Fn(u64) -> Option<u64>,
-    out: &mut Vec<(u64, usize, u64)>,
-) {
-    let Ok(mut it) = dwarf.raw_locations(unit, off) else { return };
-    let new_of = |v: u64| if v == 0 { Some(0) } else { tr(v) };
-    let (mut base_in, mut base_out) = (unit.low_pc, new_of(unit.low_pc));
-    let mut at = off.0 as u64;
-    while let Ok(Some(e)) = it.next() {
-        match e {
-            gimli::RawLocListEntry::BaseAddress { addr } => {
-                base_in = addr;
-                base_out = new_of(addr);
-                if let Some(b) = base_out {
-                    out.push((at + 8, 8, b));
-                }
-                at += 16;
-            }
-            gimli::RawLocListEntry::AddressOrOffsetPair { begin, end, data } => {
-                let new = |x: u64| tr(base_in.wrapping_add(x)).zip(base_out).map(|(a, b)| a.wrapping_sub(b));
-                let (b, e) = match (new(begin), new(end)) {
-                    (Some(b), Some(e)) if (b, e) != (0, 0) => (b, e),
-                    _ => (1, 1),
-                };
-                out.push((at, 8, b));
-                out.push((at + 8, 8, e));
-                at += 18 + data.0.len() as u64;
-            }
-            _ => return,
-        }
-    }
-}
-
-/// One ULEB128 of `data` at `*at`, advancing it.
-fn read_uleb(data: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *data.get(*at)?;
-        *at += 1;
-        v |= u64::from(b & 0x7F) << shift;
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
-
-fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7F) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-/// Rewrites the DWARF 5 location list at `off` of the object's `.debug_loclists` (`raw`,
-/// relocated in input terms) into `fix.loclists` as `DW_LLE_start_end` entries of
-/// translated addresses (gcc writes offset pairs from a base address, whose offsets the
-/// rewrite makes stale), with its location views (`views`: gcc's `DW_AT_GNU_locviews`, one
-/// pair of view numbers per address entry) copied right before it, as gcc places them.
-/// An entry whose addresses do not translate becomes an empty range, so that the views
-/// stay paired with the entries. Both new offsets are recorded for the redirection of the
-/// attributes.
-fn rewrite_loclist(
-    dwarf: &gimli::Dwarf<EndianSlice<'_, LittleEndian>>,
-    unit: &gimli::Unit<EndianSlice<'_, LittleEndian>>,
-    off: u64,
-    views: Option<u64>,
-    raw: &[u8],
-    tr: &dyn Fn(u64) -> Option<u64>,
-    fix: &mut ObjectFix,
-) {
-    let mut list = Vec::new();
-    let mut count = 0usize;
-    if let Ok(mut it) = dwarf.locations(unit, gimli::LocationListsOffset(off as usize)) {
-        while let Ok(Some(raw_entry)) = it.next_raw() {
-            let data = match &raw_entry {
-                gimli::RawLocListEntry::BaseAddress { .. } | gimli::RawLocListEntry::BaseAddressx { .. } => {
-                    // Sets the base of the entries that follow (convert_raw keeps it).
-                    let _ = it.convert_raw(raw_entry);
-                    continue;
-                }
-                gimli::RawLocListEntry::DefaultLocation { data } => {
-                    list.push(constants::DW_LLE_default_location.0);
-                    write_uleb(&mut list, data.0.len() as u64);
-                    list.extend_from_slice(data.0.slice());
-                    continue;
-                }
-                gimli::RawLocListEntry::AddressOrOffsetPair { data, .. }
-                | gimli::RawLocListEntry::OffsetPair { data, .. }
-                | gimli::RawLocListEntry::StartEnd { data, .. }
-                | gimli::RawLocListEntry::StartLength { data, .. }
-                | gimli::RawLocListEntry::StartxEndx { data, .. }
-                | gimli::RawLocListEntry::StartxLength { data, .. } => *data,
-            };
-            count += 1;
-            let range = it.convert_raw(raw_entry).ok().flatten().map(|e| e.range);
-            let (b, e): (u64, u64) = match range.map(|r| (tr(r.begin), tr(r.end))) {
-                Some((Some(b), Some(e))) if e >= b => (b, e),
-                _ => (1, 1),
-            };
-            list.push(constants::DW_LLE_start_end.0);
-            list.extend_from_slice(&b.to_le_bytes());
-            list.extend_from_slice(&e.to_le_bytes());
-            write_uleb(&mut list, data.0.len() as u64);
-            list.extend_from_slice(data.0.slice());
-        }
-    }
-    list.push(constants::DW_LLE_end_of_list.0);
-    if let Some(v) = views {
-        // The view pairs, as they were (zeros when they do not read).
-        let mut at = usize::try_from(v).unwrap_or(usize::MAX);
-        let mut pairs = Vec::new();
-        for _ in 0..2 * count {
-            let n = read_uleb(raw, &mut at).unwrap_or(0);
-            write_uleb(&mut pairs, n);
-        }
-        fix.loc_offsets.push((v, fix.loclists.len() as u64));
-        fix.loclists.extend_from_slice(&pairs);
-    }
-    fix.loc_offsets.push((off, fix.loclists.len() as u64));
-    fix.loclists.extend_from_slice(&list);
-}
-
 fn fix_object(
     res: &Resolved<'_>,
     oi: u32,
@@ -320,13 +163,7 @@ fn fix_object(
             let needs_relocation = !s.relocs.is_empty()
                 && matches!(
                     s.name,
-                    ".debug_info"
-                        | ".debug_rnglists"
-                        | ".debug_ranges"
-                        | ".debug_addr"
-                        | ".debug_aranges"
-                        | ".debug_loclists"
-                        | ".debug_loc"
+                    ".debug_info" | ".debug_rnglists" | ".debug_ranges" | ".debug_addr" | ".debug_aranges"
                 );
             let bytes = if needs_relocation { Cow::Owned(relocated(o, oi, si, lay)) } else { Cow::Borrowed(s.data) };
             store.insert(s.name, bytes);
@@ -343,16 +180,11 @@ fn fix_object(
         patches: Vec::new(),
         range_patches: Vec::new(),
         aranges_patches: Vec::new(),
-        loclists: Vec::new(),
-        loc_offsets: Vec::new(),
-        loc_patches: Vec::new(),
     };
-    let raw_loclists: &[u8] = store.get(".debug_loclists").map_or(&[][..], |b| &b[..]);
     if let Some(aranges) = store.get(".debug_aranges") {
         fix_aranges(aranges, &tr, &mut fix.aranges_patches);
     }
     let mut done: HashMap<u64, ()> = HashMap::new();
-    let mut done_loc: HashMap<u64, ()> = HashMap::new();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
         let unit_off = header.offset();
@@ -374,11 +206,6 @@ fn fix_object(
                 0 => {
                     let yes = abbrev.attributes().iter().any(|s| {
                         matches!(s.name(), constants::DW_AT_low_pc | constants::DW_AT_high_pc | constants::DW_AT_ranges)
-                            || (matches!(s.name(), constants::DW_AT_location | constants::DW_AT_GNU_locviews)
-                                && matches!(
-                                    s.form(),
-                                    constants::DW_FORM_sec_offset | constants::DW_FORM_data4 | constants::DW_FORM_data8
-                                ))
                     });
                     if code < 1 << 16 {
                         if kinds.len() <= code {
@@ -399,10 +226,6 @@ fn fix_object(
             let mut low = None;
             let mut high = None;
             let mut ok = true;
-            // A location list and its location views (DWARF 5, a GNU extension that
-            // gcc writes), rewritten together once the entry's attributes are read.
-            let mut loc = None;
-            let mut views = None;
             for spec in abbrev.attributes() {
                 let pos = raw.next_offset().0 as u64;
                 let Ok(attr) = raw.read_attribute(*spec) else {
@@ -425,23 +248,6 @@ fn fix_object(
                         };
                         if let (true, Some(v)) = (width > 0, attr.udata_value()) {
                             high = Some((pos, width, v));
-                        }
-                    }
-                    constants::DW_AT_location | constants::DW_AT_GNU_locviews
-                        if matches!(
-                            attr.value(),
-                            AttributeValue::SecOffset(_) | AttributeValue::LocationListsRef(_)
-                        ) || (unit.header.version() <= 4 && attr.udata_value().is_some()) =>
-                    {
-                        let off = match attr.value() {
-                            AttributeValue::LocationListsRef(o) => o.0 as u64,
-                            AttributeValue::SecOffset(o) => o as u64,
-                            v => v.udata_value().unwrap_or(0),
-                        };
-                        if attr.name() == constants::DW_AT_location {
-                            loc = Some(off);
-                        } else {
-                            views = Some(off);
                         }
                     }
                     constants::DW_AT_ranges => {
@@ -470,15 +276,6 @@ fn fix_object(
             }
             if !ok {
                 break;
-            }
-            if let Some(off) = loc {
-                if done_loc.insert(off, ()).is_none() {
-                    if unit.header.version() <= 4 {
-                        fix_locs_v4(&dwarf, &unit, gimli::LocationListsOffset(off as usize), &tr, &mut fix.loc_patches);
-                    } else {
-                        rewrite_loclist(&dwarf, &unit, off, views, raw_loclists, &tr, &mut fix);
-                    }
-                }
             }
             if let (Some(lo), Some((pos, width, len))) = (low, high) {
                 if let (Some(b), Some(e)) = (tr(lo), tr(lo.wrapping_add(len))) {
@@ -516,9 +313,6 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
         patches: HashMap::new(),
         range_patches: HashMap::new(),
         aranges_patches: HashMap::new(),
-        loclists: Vec::new(),
-        loc_offsets: HashMap::new(),
-        loc_patches: HashMap::new(),
     };
     for (oi, f) in objs.iter().zip(fixes) {
         let Some(f) = f else { continue };
@@ -542,23 +336,6 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
         }
         if !f.aranges_patches.is_empty() {
             out.aranges_patches.insert(*oi, f.aranges_patches);
-        }
-        if !f.loc_offsets.is_empty() {
-            // One DWARF 5 location-list table per object, headed like the range lists'.
-            let body = 8 + f.loclists.len() as u32;
-            let base = out.loclists.len() as u64 + 12;
-            out.loclists.extend_from_slice(&body.to_le_bytes());
-            out.loclists.extend_from_slice(&5u16.to_le_bytes());
-            out.loclists.push(8);
-            out.loclists.push(0);
-            out.loclists.extend_from_slice(&0u32.to_le_bytes());
-            out.loclists.extend_from_slice(&f.loclists);
-            for (old, new) in f.loc_offsets {
-                out.loc_offsets.insert((*oi, old), base + new);
-            }
-        }
-        if !f.loc_patches.is_empty() {
-            out.loc_patches.insert(*oi, f.loc_patches);
         }
     }
     Some(out)

@@ -114,7 +114,8 @@ impl<'t, 'r, 'a> Translator<'t, 'r, 'a> {
         let map = &self.a.code[ci].map;
         let k = nearest_from(map, hint, off as u32);
         self.last = Some((ci, base, k));
-        crate::rewrite::nearest_in(map, k, off).map(|o| base + o)
+        let (i, o) = map[k.checked_sub(1)?];
+        Some(base + u64::from(o) + (off - u64::from(i)))
     }
 }
 

@@ -930,11 +930,9 @@ fn debug_sections(
     code: &[(u32, u32)],
 ) -> Result<Vec<(String, Vec<u8>)>> {
     // .debug_line and .debug_rnglists are regenerated (see debugline, debuginfo), so their
-    // input pieces are not copied at all; DWARF 5 location lists are rewritten after the
-    // input .debug_loclists (kept for the lists that are not). The offsets that
-    // .debug_info's DW_AT_stmt_list, DW_AT_ranges, DW_AT_location and DW_AT_GNU_locviews
-    // hold change with them (those fields are patched once all are known), and
-    // DW_AT_high_pc lengths are patched in place. The other sections are
+    // input pieces are not copied at all; the offsets that .debug_info's DW_AT_stmt_list
+    // and DW_AT_ranges hold change with them (those fields are patched once both are
+    // known), and DW_AT_high_pc lengths are patched in place. The other sections are
     // copied once, straight into their output buffers, with relocations applied. The
     // three jobs run in parallel.
     let has_line = debugline::has_input(res);
@@ -962,15 +960,9 @@ fn debug_sections(
             jobs.push((k, p, dst));
         }
     }
-    // (section, object, offset in the output section, width, old offset, the section it
-    // points into) of fields to redirect later.
-    #[derive(Clone, Copy, PartialEq)]
-    enum Points {
-        Line,
-        Ranges,
-        Locations,
-    }
-    type Deferred = Vec<(usize, u32, usize, usize, u64, Points)>;
+    // (section, object, offset in the output section, width, old offset, is .debug_line)
+    // of fields to redirect later.
+    type Deferred = Vec<(usize, u32, usize, usize, u64, bool)>;
     let relocate_pieces = move || -> Deferred {
         jobs.into_par_iter()
             .map(|(k, p, dst)| {
@@ -981,13 +973,8 @@ fn debug_sections(
                 for r in &s.relocs {
                     let def = res.def(p.obj, r.sym);
                     if let Def::Section { sec, value, .. } = def {
-                        let into = match o.sections.get(sec as usize).map_or("", |x| x.name) {
-                            ".debug_line" => Some(Points::Line),
-                            ".debug_rnglists" => Some(Points::Ranges),
-                            ".debug_loclists" => Some(Points::Locations),
-                            _ => None,
-                        };
-                        if let Some(into) = into {
+                        let target = o.sections.get(sec as usize).map_or("", |x| x.name);
+                        if target == ".debug_line" || target == ".debug_rnglists" {
                             let width = if r.r_type == object::elf::R_X86_64_64 { 8 } else { 4 };
                             deferred.push((
                                 k,
@@ -995,7 +982,7 @@ fn debug_sections(
                                 p.addr as usize + r.offset as usize,
                                 width,
                                 value.wrapping_add(r.addend as u64),
-                                into,
+                                target == ".debug_line",
                             ));
                             continue;
                         }
@@ -1030,22 +1017,10 @@ fn debug_sections(
         },
         relocate_pieces,
     );
-    // Where each object's input location lists are in the output section, and where the
-    // rewritten ones start (after all of them).
-    let loclists = lay.debug.iter().find(|(name, _, _)| name == ".debug_loclists");
-    let loclists_end = loclists.map_or(0, |(_, _, size)| *size);
-    let pieces: HashMap<u32, u64> =
-        loclists.map(|(_, pieces, _)| pieces.iter().map(|p| (p.obj, p.addr)).collect()).unwrap_or_default();
-    let loclists_piece = |obj: u32| pieces.get(&obj).copied().unwrap_or(0);
-    for (k, obj, off, width, old, into) in deferred {
-        let v = match (into, &line, &info) {
-            (Points::Line, Some(l), _) => l.offset_of(obj, old),
-            (Points::Ranges, _, Some(i)) => i.offset_of(obj, old),
-            (Points::Locations, _, Some(i)) => match i.loc_offset_of(obj, old) {
-                Some(new) => loclists_end + new,
-                None => loclists_piece(obj) + old,
-            },
-            (Points::Locations, _, None) => loclists_piece(obj) + old,
+    for (k, obj, off, width, old, is_line) in deferred {
+        let v = match (is_line, &line, &info) {
+            (true, Some(l), _) => l.offset_of(obj, old),
+            (false, _, Some(i)) => i.offset_of(obj, old),
             _ => old,
         };
         if let Some(dst) = bufs[k].get_mut(off..off + width) {
@@ -1058,7 +1033,6 @@ fn debug_sections(
                 ".debug_info" => &i.patches,
                 ".debug_ranges" => &i.range_patches,
                 ".debug_aranges" => &i.aranges_patches,
-                ".debug_loc" => &i.loc_patches,
                 _ => continue,
             };
             for p in pieces {
@@ -1077,12 +1051,6 @@ fn debug_sections(
     for ((name, _, _), buf) in lay.debug.iter().zip(bufs) {
         if (name == ".debug_line" && line.is_some()) || (name == ".debug_rnglists" && info.is_some()) {
             continue;
-        }
-        let mut buf = buf;
-        if name == ".debug_loclists" {
-            if let Some(i) = &info {
-                buf.extend_from_slice(&i.loclists);
-            }
         }
         // `.debug_frame` in place of the relocated copy, when every input's frame
         // information read (see debugframe).

@@ -234,15 +234,15 @@ impl Rewritten {
         }
     }
 
-    /// The output offset of input offset `off`, or for an offset inside an instruction the
-    /// same distance before the end of its output (for debug information; see
-    /// [`nearest_in`]).
+    /// The output offset of input offset `off`, or of the instruction containing it
+    /// plus the distance into it (for debug information).
     pub fn lookup_nearest(&self, off: u64) -> Option<u64> {
         let o32 = u32::try_from(off).ok()?;
         let (lo, hi) = self.bucket(o32);
         let m = &self.map[..hi];
         let k = lo + m[lo..].partition_point(|&(i, _)| i <= o32);
-        nearest_in(&self.map, k, off)
+        let (i, o) = self.map[k.checked_sub(1)?];
+        Some(u64::from(o) + (off - u64::from(i)))
     }
 
     fn build_buckets(&mut self) {
@@ -2412,29 +2412,6 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     rw.relocs = relocs;
     rw.bytes = bytes;
     Ok(rw)
-}
-
-/// The output offset of input offset `off` of a section whose offset map is `map`, given
-/// `k`, the number of map entries at or before `off` (debug information's translation).
-/// An instruction start maps through its entry. An offset inside an instruction (gcc ends
-/// a variable's location at a call's return address minus one, so that the call is in
-/// the range and the return address is not) keeps its distance from the instruction's
-/// end: the output's end is where the next instruction's entry points, and a call's
-/// entry points at the padding before it, so counting from the start would land in the
-/// padding.
-pub(crate) fn nearest_in(map: &[(u32, u32)], k: usize, off: u64) -> Option<u64> {
-    let (i, o) = map[k.checked_sub(1)?];
-    let (i, o) = (u64::from(i), u64::from(o));
-    if off == i {
-        return Some(o);
-    }
-    match map.get(k) {
-        Some(&(next_i, next_o)) => {
-            let to_end = u64::from(next_i).checked_sub(off)?;
-            Some(u64::from(next_o).saturating_sub(to_end).max(o))
-        }
-        None => Some(o + (off - i)),
-    }
 }
 
 #[cfg(test)]

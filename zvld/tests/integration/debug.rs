@@ -355,77 +355,6 @@ fn added_by_the_rewrite(i: &iced_x86::Instruction) -> bool {
     }
 }
 
-/// The functions of [`FRAMES_C`] the DWARF tests look at.
-const FUNCTIONS: [&str; 5] = ["leaf", "sum", "framed", "plain", "main"];
-
-/// A program whose functions save registers, keep a frame (`plain` at -O0, with
-/// `leave`), return early, loop and call: their unwind rules and variable locations
-/// change often.
-const FRAMES_C: &str = "#include <stdio.h>\n\
-     #include <string.h>\n\
-     __attribute__((noinline)) int leaf(int x) { if (x > 3) printf(\"%d\\n\", x); return x * 2; }\n\
-     __attribute__((noinline)) int sum(int n) { int s = 0; for (int i = 0; i < n; i++) s += leaf(i); return s; }\n\
-     __attribute__((noinline)) long framed(const char *p) { char buf[200]; strncpy(buf, p, sizeof buf - 1);\n\
-       buf[199] = 0; long h = 0; for (char *q = buf; *q; q++) h = h * 31 + *q + sum(*q & 3); return h; }\n\
-     __attribute__((noinline, optimize(\"O0\"))) int plain(int a, int b) { int v[8]; for (int i = 0; i < 8; i++) v[i] = a * i + b;\n\
-       return v[a & 7] + leaf(v[3]); }\n\
-     int main(int argc, char **argv) { printf(\"%ld %d\\n\", framed(argv[0]), plain(argc, 4) + sum(argc + 5)); return 0; }\n";
-
-/// [`FRAMES_C`] built by zvcc and natively (GNU ld, the same musl) with zvcc's
-/// code-generation flags (TOOLCHAIN.md section 1), so that both compile the same
-/// instructions, plus `extra` flags: (nexe bytes, native bytes), leaked for gimli's
-/// 'static slices.
-fn frames_builds(extra: &[&str]) -> (&'static [u8], &'static [u8]) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("frames.c");
-    std::fs::write(&src, FRAMES_C).unwrap();
-    let nexe = dir.path().join("frames.nexe");
-    let native = dir.path().join("frames.native");
-    let mut c = zvcc();
-    c.arg("-O2").arg("-g").args(extra).arg(&src).arg("-o").arg(&nexe);
-    run_ok(c, "zvcc -g");
-    let mut g = native_gcc();
-    g.args(["-O2", "-g", "-static", "-fno-pic", "-fno-pie", "-ffixed-r11", "-mno-tls-direct-seg-refs"])
-        .arg("-fcf-protection=none")
-        .args(extra)
-        .arg(&src)
-        .arg("-o")
-        .arg(&native);
-    run_ok(g, "gcc -g");
-    let leak = |p: &Path| -> &'static [u8] { Box::leak(std::fs::read(p).unwrap().into_boxed_slice()) };
-    (leak(&nexe), leak(&native))
-}
-
-/// Function `f`'s instructions in the nexe and in the native build, paired one for one
-/// (padding and the rewrite's masks left out, `leave` as the `mov` and `pop` it becomes):
-/// (nexe address, native address, nexe instruction, native instruction).
-fn paired(
-    zdata: &[u8],
-    zfile: &object::File<'_>,
-    ndata: &[u8],
-    nfile: &object::File<'_>,
-    f: &str,
-) -> Vec<(u64, u64, iced_x86::Instruction, iced_x86::Instruction)> {
-    use iced_x86::Mnemonic;
-    let zi: Vec<_> = instructions(zdata, zfile, f).into_iter().filter(|(_, i)| !added_by_the_rewrite(i)).collect();
-    // Alignment padding of the native build (`.p2align` before loops) has no counterpart.
-    let ni: Vec<_> = instructions(ndata, nfile, f).into_iter().filter(|(_, i)| i.mnemonic() != Mnemonic::Nop).collect();
-    let mut z = zi.iter();
-    let mut out = Vec::new();
-    for (na, n) in &ni {
-        let expect: &[Mnemonic] =
-            if n.mnemonic() == Mnemonic::Leave { &[Mnemonic::Mov, Mnemonic::Pop] } else { &[n.mnemonic()] };
-        for m in expect {
-            let (za, zins) =
-                z.next().unwrap_or_else(|| panic!("{f}: the nexe has fewer instructions than the native build"));
-            assert_eq!(zins.mnemonic(), *m, "{f}: native {na:#x} {n} pairs with nexe {za:#x} {zins}");
-            out.push((*za, *na, *zins, *n));
-        }
-    }
-    assert!(z.next().is_none(), "{f}: the nexe has more instructions than the native build");
-    out
-}
-
 /// Call frame information follows the rewritten code (zvld/README.md, "Debug
 /// information"): the inputs' `.eh_frame` (gcc's default unwind tables) or `.debug_frame`
 /// becomes `.debug_frame` entries with translated starts, lengths and rows. At every instruction
@@ -433,11 +362,42 @@ fn paired(
 /// the rewrite's masks left out, `leave` as its `mov` and `pop`), the unwind rules (the CFA
 /// and the saved callee-saved registers) are the native build's at that instruction.
 fn frames_follow_the_rewritten_code(unwind_tables: bool) {
+    use iced_x86::Mnemonic;
     use object::{Object, ObjectSection};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("frames.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n\
+         #include <string.h>\n\
+         __attribute__((noinline)) int leaf(int x) { if (x > 3) printf(\"%d\\n\", x); return x * 2; }\n\
+         __attribute__((noinline)) int sum(int n) { int s = 0; for (int i = 0; i < n; i++) s += leaf(i); return s; }\n\
+         __attribute__((noinline)) long framed(const char *p) { char buf[200]; strncpy(buf, p, sizeof buf - 1);\n\
+           buf[199] = 0; long h = 0; for (char *q = buf; *q; q++) h = h * 31 + *q + sum(*q & 3); return h; }\n\
+         __attribute__((noinline, optimize(\"O0\"))) int plain(int a, int b) { int v[8]; for (int i = 0; i < 8; i++) v[i] = a * i + b;\n\
+           return v[a & 7] + leaf(v[3]); }\n\
+         int main(int argc, char **argv) { printf(\"%ld %d\\n\", framed(argv[0]), plain(argc, 4) + sum(argc + 5)); return 0; }\n",
+    )
+    .unwrap();
+    let nexe = dir.path().join("frames.nexe");
+    let native = dir.path().join("frames.native");
     // gcc writes `.eh_frame` by default, `.debug_frame` with -g and no unwind tables (as
     // the sysroot's zrt is built).
     let tables = if unwind_tables { "-fasynchronous-unwind-tables" } else { "-fno-asynchronous-unwind-tables" };
-    let (zdata, ndata) = frames_builds(&[tables]);
+    let mut c = zvcc();
+    c.arg("-O2").arg("-g").arg(tables).arg(&src).arg("-o").arg(&nexe);
+    run_ok(c, "zvcc -g");
+    // Natively with zvcc's code-generation flags (TOOLCHAIN.md section 1), so that both
+    // builds compile the same instructions.
+    let mut g = native_gcc();
+    g.args(["-O2", "-g", "-static", "-fno-pic", "-fno-pie", "-ffixed-r11", "-mno-tls-direct-seg-refs"])
+        .args(["-fcf-protection=none", tables])
+        .arg(&src)
+        .arg("-o")
+        .arg(&native);
+    run_ok(g, "gcc -g");
+    let zdata: &'static [u8] = Box::leak(std::fs::read(&nexe).unwrap().into_boxed_slice());
+    let ndata: &'static [u8] = Box::leak(std::fs::read(&native).unwrap().into_boxed_slice());
     let zfile = object::File::parse(zdata).unwrap();
     let nfile = object::File::parse(ndata).unwrap();
     let zsec = zfile.section_by_name(".debug_frame").expect("the nexe has a .debug_frame");
@@ -461,13 +421,28 @@ fn frames_follow_the_rewritten_code(unwind_tables: bool) {
     };
     let zbases = gimli::BaseAddresses::default();
     let mut compared = 0;
-    for f in FUNCTIONS {
-        for (za, na, zins, n) in paired(zdata, &zfile, ndata, &nfile, f) {
-            let want = native_rules(na);
-            let got = rules_at(&zframe, &zbases, za);
-            assert_eq!(got, want, "{f}: unwind rules at nexe {za:#x} ({zins}) differ from native {na:#x} ({n})");
-            compared += 1;
+    for f in ["leaf", "sum", "framed", "plain", "main"] {
+        let zi: Vec<_> = instructions(zdata, &zfile, f).into_iter().filter(|(_, i)| !added_by_the_rewrite(i)).collect();
+        // Alignment padding of the native build (`.p2align` before loops) has no
+        // counterpart either.
+        let ni: Vec<_> =
+            instructions(ndata, &nfile, f).into_iter().filter(|(_, i)| i.mnemonic() != Mnemonic::Nop).collect();
+        let mut z = zi.iter();
+        for (na, n) in &ni {
+            let want = native_rules(*na);
+            // `leave` is rewritten as `mov %ebp,%esp; pop %rbp`: both keep its rules.
+            let expect: &[Mnemonic] =
+                if n.mnemonic() == Mnemonic::Leave { &[Mnemonic::Mov, Mnemonic::Pop] } else { &[n.mnemonic()] };
+            for m in expect {
+                let (za, zins) =
+                    z.next().unwrap_or_else(|| panic!("{f}: the nexe has fewer instructions than the native build"));
+                assert_eq!(zins.mnemonic(), *m, "{f}: native {na:#x} {n} pairs with nexe {za:#x} {zins}");
+                let got = rules_at(&zframe, &zbases, *za);
+                assert_eq!(got, want, "{f}: unwind rules at nexe {za:#x} ({zins}) differ from native {na:#x} ({n})");
+                compared += 1;
+            }
         }
+        assert!(z.next().is_none(), "{f}: the nexe has more instructions than the native build");
     }
     assert!(compared > 80, "only {compared} instructions compared");
 }
@@ -483,97 +458,4 @@ fn call_frame_information_from_eh_frame_follows_the_rewritten_code() {
 #[test]
 fn call_frame_information_from_debug_frame_follows_the_rewritten_code() {
     frames_follow_the_rewritten_code(false);
-}
-
-/// One variable's location list: (begin, end, expression).
-type LocationList = Vec<(u64, u64, Vec<u8>)>;
-
-/// The location lists of the variables and parameters of each function (in the order of
-/// their entries, inlined instances included), from `.debug_loclists` (DWARF 5) or
-/// `.debug_loc` (4).
-fn variable_locations(data: &'static [u8]) -> std::collections::HashMap<String, Vec<LocationList>> {
-    use object::{Object, ObjectSection};
-    let file = object::File::parse(data).unwrap();
-    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'static, gimli::LittleEndian>, gimli::Error> {
-        let bytes = file.section_by_name(id.name()).and_then(|s| s.data().ok()).unwrap_or(&[]);
-        Ok(gimli::EndianSlice::new(bytes, gimli::LittleEndian))
-    };
-    let dwarf = gimli::Dwarf::load(load).unwrap();
-    let mut out: std::collections::HashMap<String, Vec<LocationList>> = Default::default();
-    let mut units = dwarf.units();
-    while let Some(h) = units.next().unwrap() {
-        let unit = dwarf.unit(h).unwrap();
-        let mut entries = unit.entries();
-        // The function an entry lies in: (its depth, its name).
-        let mut current: Option<(isize, String)> = None;
-        while let Some(e) = entries.next_dfs().unwrap() {
-            let depth = e.depth();
-            if current.as_ref().is_some_and(|(d, _)| depth <= *d) {
-                current = None;
-            }
-            if e.tag() == gimli::DW_TAG_subprogram {
-                if let Some(name) = e.attr_value(gimli::DW_AT_name).and_then(|v| dwarf.attr_string(&unit, v).ok()) {
-                    current = Some((depth, name.to_string_lossy().into_owned()));
-                }
-                continue;
-            }
-            let Some((_, f)) = &current else { continue };
-            if !matches!(e.tag(), gimli::DW_TAG_variable | gimli::DW_TAG_formal_parameter) {
-                continue;
-            }
-            let Some(gimli::AttributeValue::LocationListsRef(off)) = e.attr_value(gimli::DW_AT_location) else {
-                continue;
-            };
-            let mut list = Vec::new();
-            let mut it = dwarf.locations(&unit, off).unwrap();
-            while let Some(l) = it.next().unwrap() {
-                list.push((l.range.begin, l.range.end, l.data.0.slice().to_vec()));
-            }
-            out.entry(f.clone()).or_default().push(list);
-        }
-    }
-    out
-}
-
-/// Variables' locations follow the rewritten code (zvld/README.md, "Debug information"):
-/// DWARF 5 location lists (gcc's offset pairs from a base address) are rewritten with
-/// translated addresses, DWARF 4 ones patched in place. At every instruction of the
-/// rewritten functions, paired one for one with the native build's, every variable's
-/// location (the expression whose range covers it, or none) is the native build's.
-fn locations_follow_the_rewritten_code(dwarf_version: &str) {
-    let (zdata, ndata) = frames_builds(&[dwarf_version]);
-    let zfile = object::File::parse(zdata).unwrap();
-    let nfile = object::File::parse(ndata).unwrap();
-    let zlocs = variable_locations(zdata);
-    let nlocs = variable_locations(ndata);
-    let at =
-        |list: &[(u64, u64, Vec<u8>)], pc: u64| list.iter().find(|(b, e, _)| *b <= pc && pc < *e).map(|x| x.2.clone());
-    let mut compared = 0;
-    for f in FUNCTIONS {
-        let (Some(z), Some(n)) = (zlocs.get(f), nlocs.get(f)) else { continue };
-        assert_eq!(z.len(), n.len(), "{f}: variables with location lists");
-        for (za, na, zins, nins) in paired(zdata, &zfile, ndata, &nfile, f) {
-            for (k, (zl, nl)) in z.iter().zip(n).enumerate() {
-                assert_eq!(
-                    at(zl, za),
-                    at(nl, na),
-                    "{f}: variable {k}'s location at nexe {za:#x} ({zins}) differs from native {na:#x} ({nins})"
-                );
-                compared += 1;
-            }
-        }
-    }
-    assert!(compared > 100, "only {compared} locations compared");
-}
-
-/// [`locations_follow_the_rewritten_code`] for DWARF 5 (gcc 12's default).
-#[test]
-fn dwarf5_location_lists_follow_the_rewritten_code() {
-    locations_follow_the_rewritten_code("-gdwarf-5");
-}
-
-/// [`locations_follow_the_rewritten_code`] for DWARF 4 (`.debug_loc`).
-#[test]
-fn dwarf4_location_lists_follow_the_rewritten_code() {
-    locations_follow_the_rewritten_code("-gdwarf-4");
 }
