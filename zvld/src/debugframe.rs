@@ -25,6 +25,7 @@ use gimli::{CallFrameInstruction as In, EndianSlice, LittleEndian, UnwindSection
 use object::elf;
 use rayon::prelude::*;
 
+use crate::debuginfo::has_info;
 use crate::debugline::{relocated, virtual_address, Translator};
 use crate::inputs::{Class, SymDef};
 use crate::layout::Layout;
@@ -117,8 +118,9 @@ fn convert_cie<'d, S: UnwindSection<Slice<'d>>>(
 /// The frame entries of one section (`.debug_frame` or `.eh_frame`), translated: `at`
 /// gives the input address ([`virtual_address`]) of the code `delta` bytes after an FDE's
 /// start address as the section reads it (see [`object_frames`]), which is translated to
-/// the output's with a cursor per piece (an FDE's rows go forward). The entries are read in one pass (each
-/// CIE parsed once), then translated in parallel pieces (a large object has thousands).
+/// the output's with a cursor per piece (an FDE's rows go forward). The entries are read
+/// in one pass (each CIE parsed once), then translated in parallel pieces (a large object
+/// has thousands).
 fn frames<'d, S: UnwindSection<Slice<'d>> + Sync>(
     frame: &S,
     bases: &gimli::BaseAddresses,
@@ -292,22 +294,13 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
             // serve a debugger; an object built without gets none (its translation costs
             // a link without DWARF about 8%).
             let debug =
-                |s: &&crate::inputs::Section<'_>| s.name == ".debug_frame" && s.class == Class::Debug && !s.discarded;
-            let has_debug = o.sections.iter().any(|s| debug(&s));
-            let has_info =
-                o.sections.iter().any(|s| s.name == ".debug_info" && s.class == Class::Debug && !s.discarded);
+                |s: &crate::inputs::Section<'_>| s.name == ".debug_frame" && s.class == Class::Debug && !s.discarded;
+            let has_debug = o.sections.iter().any(debug);
+            let eh = has_info(o) && !has_debug;
             o.sections
                 .iter()
                 .enumerate()
-                .filter(
-                    move |(_, s)| {
-                        if has_debug {
-                            debug(s)
-                        } else {
-                            has_info && s.name == ".eh_frame" && !s.data.is_empty()
-                        }
-                    },
-                )
+                .filter(move |(_, s)| debug(s) || (eh && s.name == ".eh_frame" && !s.data.is_empty()))
                 .map(move |(si, _)| (oi as u32, si))
         })
         .collect();

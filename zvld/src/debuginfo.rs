@@ -290,7 +290,8 @@ fn fix_object(
     Some(fix)
 }
 
-fn has_info(o: &crate::inputs::Object<'_>) -> bool {
+/// Whether the object has a `.debug_info` that is linked (it was compiled with `-g`).
+pub(crate) fn has_info(o: &crate::inputs::Object<'_>) -> bool {
     o.sections.iter().any(|s| s.name == ".debug_info" && s.class == Class::Debug && !s.discarded)
 }
 

@@ -1054,13 +1054,7 @@ fn debug_sections(
         }
         // `.debug_frame` in place of the relocated copy, when every input's frame
         // information read (see debugframe).
-        let buf = match frame.take() {
-            Some(f) if name == ".debug_frame" => f,
-            other => {
-                frame = other;
-                buf
-            }
-        };
+        let buf = if name == ".debug_frame" { frame.take().unwrap_or(buf) } else { buf };
         out.push((name.clone(), buf));
     }
     // Only `.eh_frame` inputs: the section is new.
