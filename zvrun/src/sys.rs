@@ -760,7 +760,9 @@ pub enum RunEnd {
     Fault {
         /// Signal number.
         signal: i32,
-        /// Faulting data address (si_addr).
+        /// Faulting data address (si_addr), or the faulting instruction's address when
+        /// the kernel gives none (SI_KERNEL: `hlt` and other general-protection faults,
+        /// `int3`).
         addr: u64,
         /// Guest instruction address.
         pc: u64,
@@ -880,6 +882,16 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut l
     // SAFETY: info is valid for SA_SIGINFO handlers.
     let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as u64) };
     if is_guest_pc(pc) && code > 0 {
+        // The kernel gives no address for a general-protection fault (`hlt`, a
+        // privileged instruction: SIGSEGV) or a breakpoint (`int3`: SIGTRAP), both
+        // SI_KERNEL with si_addr 0, which would read as a null access: the guest address
+        // of such a fault is its instruction's, the pc, or for `int3` (a trap, after
+        // which the pc is the next instruction) the byte before it.
+        let addr = match (code, sig) {
+            (libc::SI_KERNEL, libc::SIGTRAP) => pc.wrapping_sub(1),
+            (libc::SI_KERNEL, _) => pc,
+            _ => addr,
+        };
         FAULT_SIG.store(sig, Ordering::SeqCst);
         FAULT_ADDR.store(addr, Ordering::SeqCst);
         FAULT_PC.store(pc, Ordering::SeqCst);

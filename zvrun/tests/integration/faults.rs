@@ -29,6 +29,13 @@ fn every_fault_kind_is_reported_with_signal_and_guest_address() {
     }
     let (_, r) = fault("null");
     assert_eq!(r["fault"]["address"], "0x100");
+    // Faults the kernel reports without an address (SI_KERNEL) give the instruction's:
+    // `hlt` faults at its own pc, `int3` traps with the pc after its one byte.
+    let hex = |v: &serde_json::Value| u64::from_str_radix(v.as_str().expect("hex").trim_start_matches("0x"), 16);
+    let (_, r) = fault("hlt");
+    assert_eq!(hex(&r["fault"]["address"]), hex(&r["fault"]["pc"]), "{r}");
+    let (_, r) = fault("int3");
+    assert_eq!(hex(&r["fault"]["address"]).expect("address") + 1, hex(&r["fault"]["pc"]).expect("pc"), "{r}");
 }
 
 /// A guest that jumps where nothing is executable, out of the code segment (a null
