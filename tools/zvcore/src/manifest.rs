@@ -308,6 +308,11 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
             return Err(err(0, format!("missing the {std} channel")));
         }
     }
+    // RUNTIME.md section 5 lists Timeout among the keys and only Job as optional, as
+    // in ZeroVM 1.x, whose manifests always carry one.
+    if timeout.is_none() {
+        return Err(err(0, "missing `Timeout = seconds`"));
+    }
     Ok(Manifest { program, memory, memory_etag, timeout, channels, job })
 }
 
@@ -400,5 +405,7 @@ Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
         assert!(parse_zerovm(&no_stderr).expect_err("stderr").message.contains("/dev/stderr"));
         let no_mem = GOOD.replace("Memory = 268435456, 0\n", "");
         assert!(parse_zerovm(&no_mem).expect_err("mem").message.contains("Memory"));
+        let no_timeout = GOOD.replace("Timeout = 5\n", "");
+        assert!(parse_zerovm(&no_timeout).expect_err("timeout").message.contains("missing `Timeout"));
     }
 }

@@ -207,6 +207,7 @@ pub fn exercise_manifests(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(m) = crate::manifest::parse_zerovm(text) {
             assert!(m.channels.iter().any(|c| c.alias == "/dev/stdin"), "parsed without stdin");
+            assert!(m.timeout.is_some(), "parsed without Timeout");
             assert!(m.channels.len() <= crate::manifest::MAX_CHANNELS);
         }
     }

@@ -360,6 +360,8 @@ fn manifest_lines_are_named() {
          Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 100000\n",
         s(&program("drive"))
     );
+    // Every key but Timeout: the cases below add a line 7, and a Timeout when theirs is
+    // not the line under test (it is required: RUNTIME.md section 5).
     let m = t.path().join("m");
     let cases: &[(&[u8], &str)] = &[
         (b"Environment = A, 1\n", "line 7: unknown key `Environment`"),
@@ -381,7 +383,8 @@ fn manifest_lines_are_named() {
         (b"\nTimeout = \xc3\n", "line 8: not UTF-8"),
     ];
     for (extra, want) in cases {
-        std::fs::write(&m, [head.as_bytes(), extra].concat()).unwrap();
+        let timeout: &[u8] = if extra.windows(7).any(|w| w == b"Timeout") { b"" } else { b"Timeout = 9\n" };
+        std::fs::write(&m, [head.as_bytes(), extra, timeout].concat()).unwrap();
         let out = run_with(&["--manifest", s(&m)], b"");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(125), "{extra:?}: {err}");

@@ -256,7 +256,7 @@ fn images_made_by_gnu_tar_run_or_are_refused_clearly() {
     // magic", as a QA round found).
     let manifest = t.path().join("m.txt");
     let text = format!(
-        "Version = 20130611\nProgram = {}\nMemory = 67108864, 0\n\
+        "Version = 20130611\nProgram = {}\nMemory = 67108864, 0\nTimeout = 10\n\
          Channel = /dev/stdin, /dev/stdin, 0, 0, 1, 1, 0, 0\n\
          Channel = /dev/stdout, /dev/stdout, 0, 0, 0, 0, 100, 100000\n\
          Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 100000\n",

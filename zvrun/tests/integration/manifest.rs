@@ -49,6 +49,11 @@ fn bad_manifests_name_the_line_and_give_125() {
     let out = run(&["--manifest", s(&m)]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing the /dev/stdin channel"));
+    // RUNTIME.md section 5: Timeout is one of the keys (only Job is optional).
+    let m = manifest(t.path(), &format!("{head}{std3}"));
+    let out = run(&["--manifest", s(&m)]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing `Timeout = seconds`"));
 }
 
 /// docs/zvrun.md, "Exit status": the report is written in every case, also when the
@@ -63,7 +68,7 @@ fn a_refused_configuration_still_gets_its_report() {
     std::fs::write(
         &job,
         format!(
-            "Version = 20130611\nProgram = {}\nJob = /tmp/job.sock\nMemory = 67108864, 0\n\
+            "Version = 20130611\nProgram = {}\nJob = /tmp/job.sock\nMemory = 67108864, 0\nTimeout = 10\n\
              Channel = /dev/stdin, /dev/stdin, 0, 0, 1, 1, 0, 0\n\
              Channel = /dev/stdout, /dev/stdout, 0, 0, 0, 0, 1, 1\n\
              Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 1, 1\n",
