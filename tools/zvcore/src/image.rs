@@ -181,7 +181,7 @@ mod no_duplicates {
 /// thousands of valid and damaged manifests.
 mod typed {
     use super::{check_member_path, source_of, standard_channels, ImageChannel, ImageManifest, Source, SCHEMA_VERSION};
-    use crate::manifest::{ChannelType, Limits};
+    use crate::manifest::Limits;
     use serde::{Deserialize, Deserializer};
     use std::collections::BTreeMap;
 
@@ -220,10 +220,6 @@ mod typed {
         }
     }
 
-    fn zero() -> i64 {
-        0
-    }
-
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct RawLimits {
@@ -238,8 +234,9 @@ mod typed {
     struct RawChannel {
         #[serde(default)]
         alias: Req<String>,
-        #[serde(rename = "type", default = "zero")]
-        kind: i64,
+        /// Absent: `None` (a `null` is refused, as the tree walk refuses it).
+        #[serde(rename = "type", default)]
+        kind: Req<i64>,
         #[serde(default)]
         etag: bool,
         limits: Obj<RawLimits>,
@@ -265,7 +262,6 @@ mod typed {
 
     fn channel(Obj(c): Obj<RawChannel>) -> Option<ImageChannel> {
         let alias = c.alias.0.filter(|a| !a.is_empty())?;
-        let kind = ChannelType::from_number(c.kind)?;
         let l = &c.limits.0;
         if [l.gets, l.get_size, l.puts, l.put_size].iter().any(|v| *v < 0) {
             return None;
@@ -275,6 +271,7 @@ mod typed {
         if matches!(source, Source::Image(_)) && limits.writable() {
             return None;
         }
+        let kind = super::channel_type(c.kind.0, &source).ok()?;
         Some(ImageChannel { alias, kind, limits, etag: c.etag, source })
     }
 
@@ -646,8 +643,10 @@ fn channel(i: usize, c: &Value) -> Result<ImageChannel, ImageError> {
         .and_then(Value::as_str)
         .filter(|a| !a.is_empty())
         .ok_or_else(|| bad(format!("{}: expected a non-empty string", at("alias"))))?;
-    let t = o.get("type").map_or(Some(0), Value::as_i64).ok_or_else(|| bad(format!("{}: expected 0-3", at("type"))))?;
-    let kind = ChannelType::from_number(t).ok_or_else(|| bad(format!("{}: {t} is not 0-3", at("type"))))?;
+    let t = match o.get("type") {
+        None => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| bad(format!("{}: expected 0-3", at("type"))))?),
+    };
     let etag = o
         .get("etag")
         .map_or(Some(false), Value::as_bool)
@@ -682,7 +681,20 @@ fn channel(i: usize, c: &Value) -> Result<ImageChannel, ImageError> {
     if matches!(source, Source::Image(_)) && limits.writable() {
         return Err(bad(format!("{}: files inside the image are read-only", at("limits"))));
     }
+    let kind = channel_type(t, &source).map_err(|e| bad(format!("{}: {e}", at("type"))))?;
     Ok(ImageChannel { alias: alias.to_string(), kind, limits, etag, source })
+}
+
+/// A channel's type from its `type` key (`None`: absent). A file inside the image is
+/// random access (RUNTIME.md section 5), so its channel's type is 1 (random reads) when
+/// the key is absent; a type given is kept (stdin served from a file of the image may
+/// well be read sequentially). Other channels default to 0.
+fn channel_type(t: Option<i64>, source: &Source) -> Result<ChannelType, String> {
+    match t {
+        None if matches!(source, Source::Image(_)) => Ok(ChannelType::RandReadSeqWrite),
+        None => Ok(ChannelType::SeqReadSeqWrite),
+        Some(t) => ChannelType::from_number(t).ok_or_else(|| format!("{t} is not 0-3")),
+    }
 }
 
 /// Checks a member path: relative, at most [`MAX_PATH`] bytes, no empty, `.` or `..`
@@ -1537,6 +1549,27 @@ mod tests {
         }
         // A required key is never absent by being null.
         assert!(ImageManifest::parse(br#"{"version":1,"program":null}"#).is_err());
+    }
+
+    #[test]
+    fn an_image_file_channel_reads_randomly_by_default() {
+        let std = r#"{"alias":"/dev/stdin","source":"stdin","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0}},
+            {"alias":"/dev/stdout","source":"stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}},
+            {"alias":"/dev/stderr","source":"stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}}"#;
+        // Absent: 1; given: kept, a sequential type too (stdin served from the image).
+        for (ty, want) in [("", 1), (r#""type":1,"#, 1), (r#""type":3,"#, 3), (r#""type":0,"#, 0)] {
+            let text = format!(
+                r#"{{"version":1,"program":"a","channels":[{std},
+                {{"alias":"/d",{ty}"limits":{{"gets":1,"get_size":1,"puts":0,"put_size":0}},"source":{{"image":"f"}}}}]}}"#
+            );
+            let m = ImageManifest::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{ty}: {e}"));
+            let c = m.channels.iter().find(|c| c.alias == "/d").expect("the channel");
+            assert_eq!(c.kind.number(), want, "{ty}");
+        }
+        // Other channels still default to type 0.
+        let text = format!(r#"{{"version":1,"program":"a","channels":[{std}]}}"#);
+        let m = ImageManifest::parse(text.as_bytes()).expect("parses");
+        assert!(m.channels.iter().all(|c| c.kind.number() == 0));
     }
 
     #[test]
