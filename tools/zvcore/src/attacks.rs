@@ -227,6 +227,25 @@ pub fn attacks() -> Vec<Attack> {
         &[C1, C10],
     );
     add(
+        "empty-exec-segment",
+        "an empty PT_LOAD (p_memsz 0) marked writable and executable",
+        NexeWriter::with_code(Asm::new().finish()).segment(form::CODE_START + 0x10000, RX | RW, Vec::new(), 0).build(),
+        &[C10],
+    );
+    add(
+        "executable-tls",
+        "a PT_TLS segment marked executable",
+        {
+            let mut f = NexeWriter::with_code(Asm::new().finish())
+                .segment(form::CODE_START + 0x10000, RX, Vec::new(), 0)
+                .build();
+            // The second program header (the empty segment) becomes PT_TLS.
+            f[64 + 56..64 + 56 + 4].copy_from_slice(&7u32.to_le_bytes());
+            f
+        },
+        &[C10],
+    );
+    add(
         "write-only-data-segment",
         "a data segment that is writable but not readable",
         NexeWriter::with_code(Asm::new().finish()).segment(form::CODE_START + 0x1000, 2, vec![0; 16], 16).build(),

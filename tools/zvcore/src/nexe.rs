@@ -374,6 +374,8 @@ impl<'a> Nexe<'a> {
 
         let mut segments = Vec::new();
         let mut tls = None;
+        // Layout violations found while the headers are read (empty or TLS segments).
+        let mut early: Vec<LayoutViolation> = Vec::new();
         let mut form_version = None;
         for i in 0..u64::from(phnum) {
             let ph = phoff + i * PHDR_SIZE as u64;
@@ -406,10 +408,37 @@ impl<'a> Nexe<'a> {
                     }
                     match p_type {
                         // An empty PT_LOAD maps nothing (GNU ld emits one for an empty
-                        // data segment); it takes no part in the layout rules.
-                        PT_LOAD if memsz == 0 => {}
+                        // data segment); it takes no part in the layout rules, except
+                        // that it may not ask for execution (C10: nothing but the
+                        // verified code is executable, and FORM.md refuses any W+X or
+                        // second executable segment, empty or not).
+                        PT_LOAD if memsz == 0 => {
+                            if seg.flags.x() {
+                                early.push(LayoutViolation {
+                                    rule: Rule::C10,
+                                    addr: vaddr,
+                                    message: format!(
+                                        "program header {i} is an empty PT_LOAD at {vaddr:#x} with permissions {}: \
+                                         only the code segment may be executable",
+                                        seg.flags
+                                    ),
+                                });
+                            }
+                        }
                         PT_LOAD => segments.push(seg),
                         PT_TLS => {
+                            // The TLS template is data, never code (C10).
+                            if seg.flags.x() {
+                                early.push(LayoutViolation {
+                                    rule: Rule::C10,
+                                    addr: vaddr,
+                                    message: format!(
+                                        "the PT_TLS segment at {vaddr:#x} has permissions {}: a TLS template is \
+                                         data and may not be executable",
+                                        seg.flags
+                                    ),
+                                });
+                            }
                             if tls.replace(seg).is_some() {
                                 return Err(NexeError::at(ph, "more than one PT_TLS"));
                             }
@@ -455,6 +484,7 @@ impl<'a> Nexe<'a> {
             shstrndx,
         };
         nexe.check_layout();
+        nexe.layout_violations.extend(early);
         Ok(nexe)
     }
 
