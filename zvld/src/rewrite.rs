@@ -717,8 +717,18 @@ fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
     use rayon::prelude::*;
     let data = ctx.sec.data;
     let size = u32::try_from(data.len()).map_err(|_| ctx.err(0, "", "code section larger than 4 GiB", ""))?;
+    // Chunks start at functions (the STT_FUNC symbols; without any, every symbol), never
+    // at a plain label inside one: the r11 rule looks at a function's instructions in its
+    // chunk, so a function must not be split across two.
+    let symbol_starts: Vec<u64>;
+    let starts = if ctx.functions.is_empty() {
+        symbol_starts = ctx.symbols.iter().map(|&(o, _)| o).collect();
+        &symbol_starts
+    } else {
+        &ctx.functions
+    };
     let mut cuts = vec![0u64];
-    for &(off, _) in &ctx.symbols {
+    for &off in starts {
         if off < u64::from(size) && off - cuts[cuts.len() - 1] >= CHUNK {
             cuts.push(off);
         }
@@ -1051,10 +1061,18 @@ fn decode_chunk(
             }
         }
     }
-    // r11 use, per function (the ranges between symbols).
+    // r11 use, per function: the ranges between the STT_FUNC symbols (without any, between
+    // all symbols). A plain label inside a function (`dispatch:` in assembly) does not end
+    // it: r11 set before the label and read after it is live across it (audit finding: a
+    // function split at such a label had r11 clobbered by its `jmp *mem` rewrite).
     let mut bounds: Vec<u64> = Vec::with_capacity(syms.len() + 1);
     bounds.push(start);
-    bounds.extend(syms.iter().map(|&(o, _)| o).filter(|&o| o > start));
+    if ctx.functions.is_empty() {
+        bounds.extend(syms.iter().map(|&(o, _)| o).filter(|&o| o > start));
+    } else {
+        let f = &ctx.functions;
+        bounds.extend(f[f.partition_point(|&o| o <= start)..f.partition_point(|&o| o < end)].iter().copied());
+    }
     // Computed only for the (rare) rewrites that need r11 as scratch.
     let r11_used = std::cell::RefCell::new(vec![None::<bool>; bounds.len()]);
     let region = |ip: u64| bounds.partition_point(|&b| b <= ip) - 1;

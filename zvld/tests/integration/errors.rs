@@ -244,6 +244,35 @@ fn r11_live_where_a_rewrite_needs_it() {
     assert!(err.contains("-ffixed-r11"), "says what to do: {err}");
 }
 
+/// A plain label inside a function (assembly's `dispatch:`, a symbol but not STT_FUNC)
+/// does not end it for the r11 rule: r11 set before the label is live after it. Audit
+/// finding: the function was cut at the label, its `jmp *mem` rewrite took r11 as scratch
+/// and the program computed a wrong result with no error.
+#[test]
+fn r11_live_across_a_plain_label_inside_a_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let asm = |reg: &str| {
+        format!(
+            ".text\n.globl main\n.type main,@function\nmain:\n  movq $5,{reg}\n  leaq tab(%rip),%rax\n\
+             dispatch:\n  jmp *(%rax)\n.size main,.-main\n.type f,@function\nf:\n  movq {reg},%rax\n  ret\n\
+             .size f,.-f\n.data\ntab: .quad f\n.section .note.GNU-stack,\"\",@progbits\n"
+        )
+    };
+    let s = write(dir.path(), "r11.s", &asm("%r11"));
+    let mut c = zvcc();
+    c.arg(&s).arg("-o").arg(dir.path().join("r11.nexe"));
+    let err = run_err(c, "r11 live across a label");
+    assert!(err.contains("needs %r11 as scratch, but this function uses %r11"), "{err}");
+    // With rdx instead, the same code links and exits with 5.
+    let s = write(dir.path(), "rdx.s", &asm("%rdx"));
+    let exe = dir.path().join("rdx.nexe");
+    let mut c = zvcc();
+    c.arg(&s).arg("-o").arg(&exe);
+    run_ok(c, "rdx");
+    let out = Command::new(sibling_binary("zvrun")).arg(&exe).output().expect("zvrun runs");
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A function gcc split into `f` and `f.cold` (the cold part in `.text.unlikely`) is one
 /// function for the r11 rule: r11 set in one part and read in the other is live across
 /// the jump between them, so a rewrite that needs r11 in either part is refused (it was
