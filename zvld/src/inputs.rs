@@ -281,14 +281,49 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
     // Relocations, section by section in parallel (debug sections of a large object
     // carry hundreds of thousands).
     let mut tables = Vec::new();
-    for sh in sections.iter() {
+    let mut relocated = vec![false; out_secs.len()];
+    for (i, sh) in sections.iter().enumerate() {
         if sh.sh_type(e) == elf::SHT_REL {
             return Err(bad(&name, "SHT_REL relocations (x86-64 objects use RELA)"));
         }
         if let Some((relas, _)) = sh.rela(e, data).map_err(|err| bad(&name, format!("bad relocations: {err}")))? {
             let target = sh.sh_info(e) as usize;
+            let rname = out_secs.get(i).map_or("", |s| s.name);
             if target >= out_secs.len() {
-                return Err(bad(&name, format!("relocation section for missing section {target}")));
+                return Err(bad(&name, format!("relocation section {rname} for missing section {target}")));
+            }
+            // The target must be a section with contents: not the null section, not the
+            // relocation section itself, not a symbol, string, group or relocation table
+            // (their relocations were dropped without a word: audit finding). GNU ld
+            // refuses these objects too.
+            let ttype = sections.section(object::SectionIndex(target)).map_or(elf::SHT_NULL, |t| t.sh_type(e));
+            if target == 0
+                || target == i
+                || matches!(
+                    ttype,
+                    elf::SHT_NULL
+                        | elf::SHT_SYMTAB
+                        | elf::SHT_STRTAB
+                        | elf::SHT_RELA
+                        | elf::SHT_REL
+                        | elf::SHT_GROUP
+                        | elf::SHT_SYMTAB_SHNDX
+                        | elf::SHT_DYNSYM
+                )
+            {
+                return Err(bad(
+                    &name,
+                    format!(
+                        "relocation section {rname} applies to section {target} ({}), which holds nothing to relocate",
+                        out_secs[target].name
+                    ),
+                ));
+            }
+            if std::mem::replace(&mut relocated[target], true) {
+                return Err(bad(
+                    &name,
+                    format!("section {} has more than one relocation section", out_secs[target].name),
+                ));
             }
             tables.push((target, relas));
         }
@@ -339,7 +374,11 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
     // Symbols.
     let mut syms = Vec::with_capacity(symtab.len());
     for (i, s) in symtab.symbols().iter().enumerate() {
-        let sname = symtab.symbol_name(e, s).unwrap_or(b"");
+        // A name offset outside the string table is a malformed object (it read as an
+        // empty name: audit finding), as GNU ld says ("invalid string offset").
+        let sname = symtab
+            .symbol_name(e, s)
+            .map_err(|err| bad(&name, format!("symbol {i}: its name is outside the string table ({err})")))?;
         let sname = std::str::from_utf8(sname).map_err(|_| bad(&name, format!("symbol {i} has a non-UTF-8 name")))?;
         let shndx = s.st_shndx(e);
         let def = match shndx {

@@ -1294,6 +1294,27 @@ fn malformed_inputs_are_named_errors() {
     let text_sh = shoff + 64; // section 1
     past[text_sh + 0x18..text_sh + 0x20].copy_from_slice(&0x10_0000u64.to_le_bytes());
     case("past_end.o", &past, "");
+    // Relocation sections that apply to the null section, to themselves or to the symbol
+    // table, and a symbol name outside the string table: their relocations and names
+    // were dropped without a word (audit finding); GNU ld refuses them too.
+    let shnum = usize::from(u16::from_le_bytes([bytes[0x3c], bytes[0x3d]]));
+    let sh = |i: usize| shoff + 64 * i;
+    let sh_type = |i: usize| u32::from_le_bytes(bytes[sh(i) + 4..sh(i) + 8].try_into().unwrap());
+    let rela = (0..shnum).find(|&i| sh_type(i) == 4).expect("a .rela section");
+    let symtab = (0..shnum).find(|&i| sh_type(i) == 2).expect("a .symtab");
+    for (name, target, want) in [
+        ("rela_null.o", 0, "holds nothing to relocate"),
+        ("rela_self.o", rela, "holds nothing to relocate"),
+        ("rela_symtab.o", symtab, "holds nothing to relocate"),
+    ] {
+        let mut b = bytes.clone();
+        b[sh(rela) + 0x2c..sh(rela) + 0x30].copy_from_slice(&(target as u32).to_le_bytes());
+        case(name, &b, want);
+    }
+    let symoff = u64_at(&bytes, sh(symtab) + 0x18) as usize;
+    let mut b = bytes.clone();
+    b[symoff + 24..symoff + 28].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
+    case("sym_name.o", &b, "outside the string table");
     // A real 32-bit object from gcc -m32, when gcc can make one.
     let src = d.join("e32.c");
     std::fs::write(&src, "int x = 1;\n").unwrap();
