@@ -250,7 +250,13 @@ impl fmt::Display for LinkError {
                  symbols, not to its local labels or sections"
             ),
             LinkError::Overflow { at, kind, symbol, value } => {
-                write!(f, "relocation {kind} against `{symbol}` at {at} overflows its field (value {value:#x})")
+                write!(
+                    f,
+                    "relocation {kind} against `{symbol}` at {at} overflows its field (value {value:#x}); the \
+                     value does not fit the field's width: check the symbol's address and the addend (a nexe's \
+                     addresses lie below 4 GiB, so a 32-bit absolute field holds them, but not an addend that \
+                     pushes them past it; a PC-relative field reaches +-2 GiB)"
+                )
             }
             LinkError::Rewrite { at, instruction, reason, hint } => {
                 write!(f, "cannot rewrite {at}")?;

@@ -823,10 +823,8 @@ fn build_code(
         bytes.copy_from_slice(&r.bytes);
         for x in &r.relocs {
             let name = || relocate::sym_label(res, p.obj, x.sym);
-            let at = || {
-                let off = r.reverse(u64::from(x.at)).unwrap_or(0);
-                ctxs[ci].location(off)
-            };
+            // The input relocation's own offset (the field's), not its instruction's.
+            let at = || ctxs[ci].location(u64::from(x.input));
             let def = relocate::out_def(res, p.obj, x.sym, &at)?;
             let f = Fix {
                 at: &at,

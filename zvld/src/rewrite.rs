@@ -62,7 +62,14 @@ pub struct OutReloc {
     /// Bytes of its instruction before the field (0 when not known): GOT relaxation
     /// rewrites the opcode and ModRM (and REX) before the field only when they are there.
     pub head: u8,
+    /// Where messages place it in the input section: the input relocation's offset, or
+    /// for a relocation a rewrite introduces, its instruction's offset ([`NO_INPUT`]
+    /// until [`Emitter::fix`] sets it).
+    pub input: u32,
 }
+
+/// [`OutReloc::input`] not known yet.
+const NO_INPUT: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug)]
 enum FixKind {
@@ -374,7 +381,10 @@ impl Emitter {
     }
     fn fix(&mut self, unit: u32, at: usize, kind: FixKind) {
         let kind = match kind {
-            FixKind::Reloc(r) => {
+            FixKind::Reloc(mut r) => {
+                if r.input == NO_INPUT {
+                    r.input = self.in_off;
+                }
                 self.relocs.push(r);
                 Stored::Reloc(self.relocs.len() as u32 - 1)
             }
@@ -1723,6 +1733,7 @@ fn call_past_red_zone(e: &mut Emitter, symbol: &'static str) {
             bias: 4,
             branch: true,
             head: 0,
+            input: NO_INPUT,
         }),
     );
     e.unit(&[0x8D, 0xA4, 0x24, 0x80, 0, 0, 0], false);
@@ -1732,7 +1743,16 @@ fn call_past_red_zone(e: &mut Emitter, symbol: &'static str) {
 /// after it.
 fn out_reloc(r: &Reloc, head: usize, bias: usize, branch: bool) -> OutReloc {
     let head = head as u8;
-    OutReloc { at: 0, r_type: r.r_type, sym: RelSym::Obj(r.sym), addend: r.addend, bias: bias as u8, branch, head }
+    OutReloc {
+        at: 0,
+        r_type: r.r_type,
+        sym: RelSym::Obj(r.sym),
+        addend: r.addend,
+        bias: bias as u8,
+        branch,
+        head,
+        input: r.offset as u32,
+    }
 }
 
 /// A RIP-relative operand without a relocation: its target (in this section) and the
@@ -2109,6 +2129,7 @@ fn relax_tls(
                 bias: 4,
                 branch: false,
                 head: 0,
+                input: NO_INPUT,
             }),
         );
     }
@@ -2124,6 +2145,7 @@ fn tp_reloc() -> FixKind {
         bias: 4,
         branch: false,
         head: 0,
+        input: NO_INPUT,
     })
 }
 
