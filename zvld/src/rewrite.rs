@@ -28,7 +28,7 @@ use iced_x86::{
 use object::elf;
 
 use crate::error::{LinkError, Location, Result};
-use crate::inputs::{Object, Reloc, Section, SymDef};
+use crate::inputs::{Class, Object, Reloc, Section, SymDef};
 use crate::resolve::TLS_GET_ADDR;
 
 /// Bundle size (FORM.md: BUNDLE).
@@ -1634,9 +1634,35 @@ fn rewrite_one(
         let b = ins.memory_base();
         let x = ins.memory_index();
         if b == Register::RIP {
-            let disp_has_reloc = rs.iter().any(|r| (r.offset - pos) as usize == co.displacement_offset());
-            if !disp_has_reloc && m != Mnemonic::Nop {
+            let disp_reloc = rs.iter().find(|r| (r.offset - pos) as usize == co.displacement_offset());
+            if disp_reloc.is_none() && m != Mnemonic::Nop {
                 local_rip = Some(rip_local(ctx, ins, co, size)?);
+            }
+            // Data in a code section (TOOLCHAIN.md: an error): an operand that reads or
+            // writes memory in this object's code, its own section without a relocation
+            // or a code section through a PC32 relocation, treats code bytes as data.
+            // zvld rewrites code, so such data would change under the program (audit
+            // finding: a table after a `ret` that decoded as `mov ...; ret` was rewritten
+            // and read back wrong). `lea`, `nop` and prefetches access nothing.
+            if !c5_exempt(m) {
+                let into_code = match disp_reloc {
+                    None => local_rip.is_some(),
+                    Some(r) => {
+                        r.r_type == elf::R_X86_64_PC32
+                            && matches!(ctx.obj.symbols.get(r.sym as usize).map(|s| s.def),
+                                Some(SymDef::Section { sec, .. })
+                                    if ctx.obj.sections.get(sec as usize).is_some_and(|s| s.class == Class::Code))
+                    }
+                };
+                if into_code {
+                    return fail(
+                        "its memory operand refers to an object's code section: data in a code section is an \
+                         error (zvld rewrites code, so the bytes read there would not be the ones assembled)"
+                            .into(),
+                        "move the data out of executable sections (to .rodata or .data); take a code address \
+                         with `lea`",
+                    );
+                }
             }
         } else if !(c5_exempt(m) || pfx.p67) {
             if is_moffs(code) {

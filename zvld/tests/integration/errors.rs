@@ -356,6 +356,38 @@ fn a_data_object_in_a_code_section_is_refused() {
     assert!(!dir.path().join("tab.nexe").exists(), "no output is written");
 }
 
+/// Untyped data in `.text` read through a RIP-relative operand (a local label, no
+/// relocation; or a section symbol, through a relocation) is refused: its bytes decoded
+/// (`mov 0x8(%rsp),%rax; ret`), the `ret` was rewritten and the program read a
+/// different constant with no error (audit finding). Taking the address with `lea` is
+/// how code addresses are taken, and stays allowed.
+#[test]
+fn a_load_from_a_code_section_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(dir.path(), "m.c", "long getv(void);\nint main(void) { return getv() == 0xc30824448b48 ? 0 : 1; }\n");
+    for (name, head) in [
+        ("local", ".text\n"),
+        // The table in another code section of the object: reached through a relocation.
+        ("reloc", ".section .text.other,\"ax\",@progbits\n.Lt0:\n.text\n"),
+    ] {
+        let table = if name == "local" { "" } else { ".section .text.other,\"ax\",@progbits\n" };
+        let s = write(
+            dir.path(),
+            &format!("{name}.s"),
+            &format!(
+                "{head}.globl getv\n.type getv,@function\ngetv:\n  movq .Ltbl(%rip), %rax\n  ret\n.size getv,.-getv\n\
+                 {table}.p2align 3\n.Ltbl: .quad 0x0000c30824448b48\n.section .note.GNU-stack,\"\",@progbits\n"
+            ),
+        );
+        let mut c = zvcc();
+        c.arg(&m).arg(&s).arg("-o").arg(dir.path().join(format!("{name}.nexe")));
+        let err = run_err(c, name);
+        assert!(err.contains("data in a code section is an error"), "{name}: {err}");
+        assert!(err.contains(&format!("{name}.o(.text+0x0) in function getv+0x0")), "{name}: names the place: {err}");
+        assert!(err.contains("to .rodata or .data"), "{name}: says what to do: {err}");
+    }
+}
+
 #[test]
 fn output_that_fails_verification_is_not_written() {
     // A direct jump to an absolute address that is not a bundle start: zvld cannot
