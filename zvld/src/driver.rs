@@ -424,7 +424,11 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         return gcc_with_flags(original, verbose);
     }
     if args.iter().any(|a| a == "-shared") {
-        return Err(DriverError::Usage("-shared is not supported: a nexe is a static executable".into()));
+        return Err(DriverError::Usage(
+            "-shared is not supported: a nexe is a static executable; build the library as a static archive \
+             (`ar rcs libNAME.a *.o`) and link it into the program with -lNAME"
+                .into(),
+        ));
     }
     // Split stacks grow through libgcc's __morestack and its unwinder, which a nexe does
     // not link: the link failed on an undefined `_Unwind_Resume` that named no cause.

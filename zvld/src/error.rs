@@ -196,7 +196,11 @@ impl fmt::Display for LinkError {
                  (lib{name}.a); build or install the static library"
             ),
             LinkError::LibraryNotFound { name, searched, shared_only: None } => {
-                write!(f, "cannot find -l{name} (searched: {}); add its directory with -L", searched.join(", "))
+                if searched.is_empty() {
+                    write!(f, "cannot find -l{name} (no library directory was given); add its directory with -L")
+                } else {
+                    write!(f, "cannot find -l{name} (searched: {}); add its directory with -L", searched.join(", "))
+                }
             }
             LinkError::Undefined { symbols } => {
                 write!(f, "{} undefined symbol(s):", symbols.len())?;

@@ -421,6 +421,16 @@ fn missing_library_lists_search_path() {
     c.arg(&src).arg("-lnosuchlib").arg("-o").arg(dir.path().join("m.nexe"));
     let err = run_err(c, "zvcc -lnosuchlib");
     assert!(err.contains("cannot find -lnosuchlib"), "{err}");
+    // zvld alone, with no -L: the message says no directory was given rather than
+    // listing an empty search path (audit finding).
+    let obj = gcc_c(dir.path(), &write(dir.path(), "s.s", ".text\n.globl _start\n_start: hlt\n"), &[]);
+    let mut c = zvld();
+    c.arg(&obj).arg("-lnosuchlib").arg("-o").arg(dir.path().join("s.nexe"));
+    let err = run_err(c, "zvld -lnosuchlib");
+    assert!(
+        err.contains("cannot find -lnosuchlib (no library directory was given); add its directory with -L"),
+        "{err}"
+    );
 }
 
 /// zvld's own link line around one object (what zvcc passes it).

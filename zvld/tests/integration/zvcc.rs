@@ -180,6 +180,7 @@ fn zvcc_reads_response_files_and_checks_syntax_only() {
     c.current_dir(d).args(["-shared", "shared-flag.o", "-o", "lib.so"]);
     let err = run_err(c, "zvcc -shared (link)");
     assert!(err.contains("-shared is not supported"), "{err}");
+    assert!(err.contains("ar rcs libNAME.a"), "says what to do instead: {err}");
 
     // A split-stack link is refused naming the option (it failed on an undefined
     // `_Unwind_Resume` that named no cause; a QA round's note).
