@@ -257,6 +257,13 @@ static long truncate_channel(int ch, long len);
 
 static long io_result(int64_t r) { return r == -EINVAL ? -EFAULT : (long)r; }
 
+/* A random write's -EINVAL: its buffer was checked before the call (the dispatcher's
+ * args_ok), so the runtime refused the offset: past the channel's size plus what its
+ * put_size quota still allows (docs/zvrun.md). The file cannot grow that far: -EFBIG, as
+ * Linux answers a write past the largest file size allowed (it was -EFAULT, "Bad
+ * address", for a good buffer: audit finding). */
+static long random_write_result(int64_t r) { return r == -EINVAL ? -EFBIG : (long)r; }
+
 static int lowest_free_fd(int from) {
   for (int i = from; i < ZRT_MAX_FD; i++)
     if (fd_ofd[i] == 0) return i;
@@ -606,7 +613,7 @@ long zrt_write(long fd, const void *buf, size_t n) {
     if (o->pos > o->extent) o->extent = o->pos;
     ch_grow(o->ch, o->pos);
   }
-  return io_result(r);
+  return random_write_result(r);
 }
 
 /* readv/writev: one call per non-empty buffer until a short transfer or an error. */
@@ -669,7 +676,7 @@ long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
   int64_t r = zvm_pwrite(o->ch, buf, (int64_t)n, off);
   if (r > 0 && off + r > o->extent) o->extent = off + r;
   if (r > 0) ch_grow(o->ch, off + r);
-  return io_result(r);
+  return random_write_result(r);
 }
 
 int zrt_fd_is_dev_zero(long fd) {
@@ -1169,7 +1176,7 @@ long zrt_faccessat(long dirfd, const char *path, long mode) {
 long zrt_getcwd(char *buf, size_t size) {
   size_t n = zrt_strlen(cwd) + 1;
   if (size < n) return -ERANGE; /* checked first, as Linux does */
-  if (!buf) return -EFAULT;
+  if (!zrt_mem_ok(buf, n, 1)) return -EFAULT;
   zrt_copy(buf, cwd, n);
   return (long)n; /* the kernel returns the length including the NUL */
 }

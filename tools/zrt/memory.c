@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 
 #include "zrt.h"
@@ -319,5 +320,58 @@ long zrt_mprotect(long addr, long len, long prot) {
   size_t i, n;
   /* Accepted (and without effect) inside the heap: the heap stays readable and writable. */
   if (!to_pages((uintptr_t)addr, (size_t)len, &i, &n)) return -ENOMEM;
+  return 0;
+}
+
+/* ---- guest pointers ----------------------------------------------------------------
+ *
+ * Where the kernel answers a bad pointer with -EFAULT, zrt must not dereference it (the
+ * guest would fault instead). The guest's memory is known exactly (docs/zvrun.md,
+ * "Address space"): the program's PT_LOAD segments with their permissions (read from
+ * AT_PHDR), the heap (read-write as a whole: zrt's arena hands out pages inside it), the
+ * read-only user manifest pages below the stack, and the stack [0xFF000000, 4 GiB).
+ * Jailed heap regions (R+X, made so only by a guest's own Jail call) are not tracked. */
+
+#define ZRT_STACK_LO 0xFF000000ull
+#define ZRT_GUEST_END 0x100000000ull
+
+/* The end of the region holding address a with the access asked (write: read-write),
+ * or 0 when none does. */
+static uint64_t region_end(uint64_t a, int write) {
+  if (a >= ZRT_STACK_LO && a < ZRT_GUEST_END) return ZRT_GUEST_END;
+  const struct UserManifest *m = MANIFEST;
+  uint64_t hs = (uint64_t)(uintptr_t)m->heap_ptr, he = hs + m->heap_size;
+  if (a >= hs && a < he) return he;
+  uint64_t ms = (uint64_t)(uintptr_t)m & ~(uint64_t)(ZRT_PAGE - 1);
+  if (!write && a >= ms && a < ZRT_STACK_LO) return ZRT_STACK_LO;
+  const unsigned char *ph = (const unsigned char *)getauxval(AT_PHDR);
+  unsigned long n = getauxval(AT_PHNUM);
+  for (unsigned long i = 0; ph && i < n; i++, ph += 56) {
+    uint32_t type, flags;
+    uint64_t vaddr, memsz;
+    zrt_copy(&type, ph, 4);
+    zrt_copy(&flags, ph + 4, 4);
+    zrt_copy(&vaddr, ph + 16, 8);
+    zrt_copy(&memsz, ph + 40, 8);
+    if (type != 1 /* PT_LOAD */ || !(flags & 4) || (write && !(flags & 2))) continue;
+    uint64_t end = (vaddr + memsz + ZRT_PAGE - 1) & ~(uint64_t)(ZRT_PAGE - 1);
+    if (a >= vaddr && a < end) return end;
+  }
+  return 0;
+}
+
+int zrt_mem_ok(const void *p, size_t n, int write) {
+  uint64_t a = (uint64_t)(uintptr_t)p;
+  if (n == 0) return 1;
+  uint64_t end = region_end(a, write);
+  return end != 0 && n <= end - a;
+}
+
+int zrt_str_ok(const char *s) {
+  uint64_t a = (uint64_t)(uintptr_t)s;
+  uint64_t end = region_end(a, 0);
+  if (!end) return 0;
+  for (uint64_t p = a; p < end; p++)
+    if (*(const char *)(uintptr_t)p == 0) return 1;
   return 0;
 }

@@ -248,10 +248,127 @@ static long do_setitimer(long which, const struct zrt_itimerval *val, struct zrt
   return 0;
 }
 
+/* Whether the pointer arguments of call w lie in guest memory with the access the
+ * kernel would make (zrt_mem_ok), for the calls whose kernel answer to a bad pointer is
+ * -EFAULT: zrt then answers -EFAULT too instead of faulting on it (audit finding: fstat,
+ * clock_gettime and some thirty others ended the guest with SIGSEGV). A null pointer
+ * where the call takes one as "none" is allowed (OPT). Sizes are those of the kernel's
+ * structures on x86-64. */
+static int args_ok(const long *w) {
+#define R(i, n) zrt_mem_ok((const void *)w[i], (size_t)(n), 0)
+#define W(i, n) zrt_mem_ok((const void *)w[i], (size_t)(n), 1)
+#define S(i) zrt_str_ok((const char *)w[i])
+#define OPT(i, x) (w[i] == 0 || (x))
+  long n3 = w[3] < 0 ? 0 : w[3];
+  switch (w[0]) {
+    case SYS_read:
+    case SYS_pread64: return W(2, n3);
+    case SYS_write:
+    case SYS_pwrite64: return R(2, n3);
+    case SYS_readv:
+    case SYS_writev: {
+      if (w[3] < 0 || w[3] > 1024) return 1; /* -EINVAL, from the call itself */
+      if (!R(2, w[3] * 16)) return 0;
+      const long *iov = (const long *)w[2];
+      for (long i = 0; i < w[3]; i++)
+        if (!zrt_mem_ok((const void *)iov[2 * i], (size_t)iov[2 * i + 1], w[0] == SYS_readv)) return 0;
+      return 1;
+    }
+    case SYS_fstat: return W(2, 144);
+    case SYS_stat:
+    case SYS_lstat: return S(1) && W(2, 144);
+    case SYS_newfstatat: return S(2) && W(3, 144);
+    case SYS_statx: return S(2) && W(5, 256);
+    case SYS_open:
+    case SYS_creat:
+    case SYS_access:
+    case SYS_chdir:
+    case SYS_truncate:
+    case SYS_mkdir:
+    case SYS_rmdir:
+    case SYS_unlink: return S(1);
+    case SYS_openat:
+    case SYS_faccessat:
+    case SYS_faccessat2:
+    case SYS_mkdirat:
+    case SYS_unlinkat: return S(2);
+    /* There are no symbolic links: readlink never writes its buffer (the lookup's error,
+     * or EINVAL for a path that is not a link, come first, as on Linux). */
+    case SYS_readlink: return S(1);
+    case SYS_readlinkat: return S(2);
+    case SYS_getdents64: return W(2, n3);
+    case SYS_pipe:
+    case SYS_pipe2: return W(1, 8);
+    case SYS_poll: return w[2] < 0 || w[2] > 4096 || W(1, w[2] * 8);
+    case SYS_ppoll: return (w[2] < 0 || w[2] > 4096 || W(1, w[2] * 8)) && OPT(3, R(3, 16)) && OPT(4, R(4, 8));
+    case SYS_select:
+    case SYS_pselect6: {
+      long bytes = w[1] <= 0 || w[1] > 1024 ? 0 : (w[1] + 63) / 64 * 8;
+      return OPT(2, W(2, bytes)) && OPT(3, W(3, bytes)) && OPT(4, W(4, bytes)) && OPT(5, W(5, 16));
+    }
+    case SYS_clock_gettime: return W(2, 16);
+    case SYS_clock_getres: return OPT(2, W(2, 16));
+    case SYS_gettimeofday: return OPT(1, W(1, 16)) && OPT(2, W(2, 8));
+    case SYS_time: return OPT(1, W(1, 8));
+    case SYS_nanosleep: return R(1, 16) && OPT(2, W(2, 16));
+    case SYS_clock_nanosleep: return R(3, 16) && OPT(4, W(4, 16));
+    case SYS_getrandom: return W(1, w[2] < 0 ? 0 : w[2]);
+    case SYS_uname: return W(1, 390);
+    case SYS_sysinfo: return W(1, 112);
+    case SYS_getrlimit: return W(2, 16);
+    case SYS_setrlimit: return R(2, 16);
+    case SYS_prlimit64: return OPT(3, R(3, 16)) && OPT(4, W(4, 16));
+    case SYS_times: return OPT(1, W(1, 32));
+    case SYS_getrusage: return W(2, 144);
+    case SYS_sched_getaffinity: return W(3, w[2] < 0 ? 0 : w[2]);
+    case SYS_sched_setaffinity: return R(3, w[2] < 0 ? 0 : w[2]);
+    case SYS_getresuid:
+    case SYS_getresgid: return W(1, 4) && W(2, 4) && W(3, 4);
+    case SYS_arch_prctl: return w[1] != ZRT_ARCH_GET_FS || W(2, 8);
+    case SYS_rt_sigaction: return OPT(2, R(2, 32)) && OPT(3, W(3, 32));
+    case SYS_rt_sigprocmask: return OPT(2, R(2, 8)) && OPT(3, W(3, 8));
+    case SYS_rt_sigpending: return W(1, 8);
+    case SYS_rt_sigtimedwait: return R(1, 8) && OPT(2, W(2, 128)) && OPT(3, R(3, 16));
+    case SYS_sigaltstack: return OPT(1, R(1, 24)) && OPT(2, W(2, 24));
+    case SYS_setitimer: return OPT(2, R(2, 32)) && OPT(3, W(3, 32));
+    case SYS_getitimer: return W(2, 32);
+    case SYS_futex: return W(1, 4) && (!((w[2] & 127) == 0 || (w[2] & 127) == 9) || OPT(4, R(4, 16)));
+    default: return 1;
+  }
+#undef R
+#undef W
+#undef S
+#undef OPT
+}
+
+/* futex(2) in a guest with one thread: nothing else can change a futex word or wake a
+ * waiter. A wait whose word differs is -EAGAIN, as in Linux; one with a timeout runs to
+ * its deadline, which it reaches at once (-ETIMEDOUT: the guest's clock does not move,
+ * so musl's timed waits would otherwise retry for ever: audit finding, sem_timedwait,
+ * pthread_cond_timedwait and pthread_mutex_timedlock spun until the session's timeout);
+ * one without a timeout can never be woken, as on Linux, where it would block for ever:
+ * -EINTR, after which musl waits again. Wakes and requeues find no waiter (0). */
+static long do_futex(int32_t *addr, long op, long val, long timeout, long val3) {
+  switch (op & ~(128L | 256L)) { /* FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
+    case 0:                      /* FUTEX_WAIT */
+    case 9:                      /* FUTEX_WAIT_BITSET */
+      if (*(volatile int32_t *)addr != (int32_t)val) return -EAGAIN;
+      return timeout ? -ETIMEDOUT : -EINTR;
+    case 1:  /* FUTEX_WAKE */
+    case 10: /* FUTEX_WAKE_BITSET */
+    case 3:  /* FUTEX_REQUEUE */
+      return 0;
+    case 4: /* FUTEX_CMP_REQUEUE */
+      return *(volatile int32_t *)addr != (int32_t)val3 ? -EAGAIN : 0;
+    default: return -ENOSYS;
+  }
+}
+
 long __zv_syscall_c(const long *w);
 
 long __zv_syscall_c(const long *w) {
   long a1 = w[1], a2 = w[2], a3 = w[3], a4 = w[4], a5 = w[5], a6 = w[6];
+  if (!args_ok(w)) return -EFAULT;
   switch (w[0]) {
     /* files */
     case SYS_read: return zrt_read(a1, (void *)a2, (size_t)a3);
@@ -409,6 +526,10 @@ long __zv_syscall_c(const long *w) {
       return do_setitimer(a1, (const struct zrt_itimerval *)a2, (struct zrt_itimerval *)a3);
     case SYS_getitimer: return do_getitimer(a1, (struct zrt_itimerval *)a2);
     case SYS_sched_yield: return 0;
+    case SYS_futex: return do_futex((int32_t *)a1, a2, a3, a4, a6);
+    /* The guest has no children. */
+    case SYS_wait4:
+    case SYS_waitid: return -ECHILD;
     case SYS_nanosleep: return zrt_nanosleep((const void *)a1, (void *)a2);
     case SYS_clock_nanosleep: return zrt_clock_nanosleep(a1, a2, (const void *)a3, (void *)a4);
     default: return -ENOSYS;

@@ -30,6 +30,10 @@ long zrt_munmap(long addr, long len);
 long zrt_mremap(long old, long old_len, long new_len, long flags, long new_addr);
 long zrt_madvise(long addr, long len, long advice);
 long zrt_mprotect(long addr, long len, long prot);
+/* Whether [p, p + n) is guest memory the guest can read (write: and write), and whether
+ * s is a readable NUL-terminated string: where the kernel answers -EFAULT. */
+int zrt_mem_ok(const void *p, size_t n, int write);
+int zrt_str_ok(const char *s);
 
 /* Files (files.c). */
 long zrt_read(long fd, void *buf, size_t n);

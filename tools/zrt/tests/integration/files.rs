@@ -341,3 +341,21 @@ fn descriptor_queries_seek_data_and_o_path_answer_as_natively() {
     check_ok(&zv, "zvrun fdedge.nexe");
     assert_same_text("fdedge (zvrun vs native)", &expected, &String::from_utf8_lossy(&zv.stdout));
 }
+
+/// test-corpus/c/zrt/wquota.c: a random write past what the channel's put_size quota
+/// still allows (the runtime refuses the offset) is EFBIG, not EFAULT ("Bad address" for
+/// a good buffer: audit finding); a write within it succeeds.
+#[test]
+fn a_random_write_past_the_quota_is_efbig() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "wquota");
+    let f = dir.path().join("f3");
+    std::fs::write(&f, b"abc").unwrap();
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--channel").arg(format!("/f={},3,1000,1000000,1000,1000", f.display())).arg(&b.nexe).arg("/f");
+    let o = run_ok(c, "zvrun wquota.nexe");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "pwrite at 10: 1\npwrite at 100000: -1 File too large\nwrite at 100000: -1 File too large\n"
+    );
+}

@@ -161,6 +161,29 @@ fn sleeps_umask_and_process_state_check_their_arguments_as_natively() {
     assert_same_text("procstate (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
 }
 
+/// test-corpus/c/zrt/badptr.c: a bad pointer given to some thirty calls is EFAULT, as
+/// the kernel answers (the guest faulted: audit finding); timed waits on a semaphore, a
+/// condition variable and mutexes time out (they spun until the session's timeout: audit
+/// finding); a process without children waits with ECHILD. Identical to the native build.
+#[test]
+fn bad_pointers_are_efault_and_timed_waits_time_out_as_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "badptr");
+    let native = Command::new(&b.native).output().unwrap();
+    check_ok(&native, "native badptr");
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let expected = expected("badptr", &native_out);
+    assert_same_text("badptr (native build vs badptr.expected)", &expected, &native_out);
+    assert!(expected.contains("syscall(SYS_fstat, 1, BAD)                           -1 Bad address"), "{expected}");
+    assert!(
+        expected.contains("sem_timedwait(&s, &t)                                -1 Operation timed out"),
+        "{expected}"
+    );
+    let o = Command::new(tool("zvrun")).arg("--timeout").arg("60").arg(&b.nexe).output().unwrap();
+    check_ok(&o, "zvrun badptr.nexe");
+    assert_same_text("badptr (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
+}
+
 /// test-corpus/c/zrt/sigwait.c: sigtimedwait, sigwait and sigwaitinfo take a pending
 /// signal (thread-directed ones before process-directed ones, as Linux dequeues them)
 /// and sigtimedwait's zero timeout with none pending is EAGAIN (QA finding: ENOSYS);

@@ -1,0 +1,96 @@
+/* badptr.c: calls given a pointer outside the process's memory answer EFAULT, as the
+ * kernel does, instead of faulting (audit finding: zrt dereferenced them and the guest
+ * ended with SIGSEGV); timed waits on locks, condition variables and semaphores time
+ * out (audit finding: they spun for ever, the guest's clock never reaching the
+ * deadline); a futex wait on a changed word is EAGAIN, a wake finds nobody; a process
+ * without children waits with ECHILD (it was ENOSYS). Compared line by line with a
+ * native run (badptr.expected). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+
+static void show(const char *what, long r) {
+  printf("%-52s %ld %s\n", what, r, r < 0 ? strerror(errno) : "");
+  errno = 0;
+}
+#define E(x) show(#x, (long)(x))
+/* For calls that return an error number instead of setting errno. */
+static void shown(const char *what, int r) { printf("%-52s %s\n", what, r ? strerror(r) : "0"); }
+#define N(x) shown(#x, (x))
+
+#define BAD ((void *)0x10)
+/* <linux/futex.h>'s numbers (the sysroot has no kernel headers). */
+#define FUTEX_WAIT_PRIVATE 128
+#define FUTEX_WAKE 1
+#define FUTEX_WAKE_PRIVATE 129
+
+static struct timespec soon(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += 10 * 1000 * 1000;
+  if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+  return ts;
+}
+
+int main(void) {
+  E(syscall(SYS_fstat, 1, BAD));
+  E(syscall(SYS_stat, BAD, BAD));
+  E(syscall(SYS_stat, "/dev/null", BAD));
+  E(syscall(SYS_open, BAD, 0));
+  E(syscall(SYS_access, BAD, 0));
+  E(syscall(SYS_chdir, BAD));
+  E(syscall(SYS_clock_gettime, CLOCK_REALTIME, BAD));
+  E(syscall(SYS_clock_getres, CLOCK_REALTIME, BAD));
+  E(syscall(SYS_gettimeofday, BAD, 0));
+  E(syscall(SYS_uname, BAD));
+  E(syscall(SYS_pipe, BAD));
+  E(syscall(SYS_getrandom, BAD, 8, 0));
+  E(syscall(SYS_nanosleep, BAD, 0));
+  E(syscall(SYS_rt_sigprocmask, SIG_BLOCK, BAD, 0, 8));
+  E(syscall(SYS_sysinfo, BAD));
+  E(syscall(SYS_getrlimit, RLIMIT_STACK, BAD));
+  E(syscall(SYS_write, 1, BAD, 5));
+  E(syscall(SYS_writev, 1, BAD, 1));
+  E(syscall(SYS_getcwd, BAD, 64));
+  E(syscall(SYS_readlink, "/x", BAD, 8));
+  E(syscall(SYS_futex, BAD, FUTEX_WAKE, 1, 0, 0, 0));
+  fflush(stdout);
+
+  int word = 7;
+  struct timespec rel = {0, 10 * 1000 * 1000};
+  E(syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 8, &rel, 0, 0));
+  E(syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 7, &rel, 0, 0));
+  E(syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0));
+
+  sem_t s;
+  sem_init(&s, 0, 0);
+  struct timespec t = soon();
+  E(sem_timedwait(&s, &t));
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+  pthread_mutex_lock(&m);
+  t = soon();
+  N(pthread_cond_timedwait(&c, &m, &t));
+  t = soon();
+  N(pthread_mutex_timedlock(&m, &t));
+  pthread_mutex_unlock(&m);
+  mtx_t mt;
+  mtx_init(&mt, mtx_timed);
+  mtx_lock(&mt);
+  t = soon();
+  E(mtx_timedlock(&mt, &t) == thrd_timedout);
+
+  E(waitpid(-1, NULL, WNOHANG));
+  E(wait(NULL));
+  return 0;
+}
