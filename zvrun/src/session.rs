@@ -190,10 +190,19 @@ pub fn order_channels(mut ch: Vec<ChannelSpec>) -> Result<Vec<ChannelSpec>, Stri
         out.push(ch.remove(i));
     }
     ch.sort_by(|a, b| a.alias.cmp(&b.alias));
-    for w in ch.windows(2) {
-        if w[0].alias == w[1].alias {
-            return Err(format!("channel alias {} given twice", w[0].alias));
+    // Two aliases the guest opens as one path (`/x`, `//x`, `/d/../x`: zrt canonicalises
+    // them) would let one channel hide another: refused like a repeated alias.
+    let mut seen: Vec<(String, &str)> = Vec::new();
+    for c in out.iter().chain(&ch) {
+        let canon = zvcore::manifest::canonical_alias(&c.alias);
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == canon) {
+            return Err(if *first == c.alias {
+                format!("channel alias {} given twice", c.alias)
+            } else {
+                format!("channel aliases {first} and {} name the same path for the guest ({canon})", c.alias)
+            });
         }
+        seen.push((canon, &c.alias));
     }
     out.extend(ch);
     Ok(out)

@@ -234,14 +234,14 @@ mod typed {
     struct RawChannel {
         #[serde(default)]
         alias: Req<String>,
-        /// Absent: `None` (a `null` is refused, as the tree walk refuses it).
+        /// Absent or `null`: `None` (docs/images.md: `null` means the key's default).
         #[serde(rename = "type", default)]
-        kind: Req<i64>,
+        kind: Option<i64>,
         #[serde(default)]
-        etag: bool,
+        etag: Option<bool>,
         limits: Obj<RawLimits>,
         #[serde(default)]
-        source: Req<serde_json::Value>,
+        source: Option<serde_json::Value>,
     }
 
     #[derive(Deserialize)]
@@ -267,12 +267,12 @@ mod typed {
             return None;
         }
         let limits = Limits { gets: l.gets, get_size: l.get_size, puts: l.puts, put_size: l.put_size };
-        let source = source_of(c.source.0.as_ref()).ok()?;
+        let source = source_of(c.source.as_ref()).ok()?;
         if matches!(source, Source::Image(_)) && limits.writable() {
             return None;
         }
-        let kind = super::channel_type(c.kind.0, &source).ok()?;
-        Some(ImageChannel { alias, kind, limits, etag: c.etag, source })
+        let kind = super::channel_type(c.kind, &source).ok()?;
+        Some(ImageChannel { alias, kind, limits, etag: c.etag.unwrap_or(false), source })
     }
 
     pub(super) fn parse(text: &[u8]) -> Option<ImageManifest> {
@@ -282,7 +282,7 @@ mod typed {
         // for duplicates (the tree walk reports them). The manifests zvpack writes by
         // default have neither, and zvrun's start-up does not pay for the walk.
         let maps = r.env.as_ref().is_some_and(|e| !e.is_empty())
-            || r.channels.0.iter().flatten().any(|c| matches!(c.0.source.0, Some(serde_json::Value::Object(_))));
+            || r.channels.0.iter().flatten().any(|c| matches!(c.0.source, Some(serde_json::Value::Object(_))));
         if maps {
             serde_json::from_slice::<super::no_duplicates::Checked>(text).ok()?;
         }
@@ -304,8 +304,10 @@ mod typed {
         if channels.len() > crate::manifest::MAX_CHANNELS {
             return None;
         }
-        for (i, c) in channels.iter().enumerate() {
-            if channels[..i].iter().any(|d| d.alias == c.alias) {
+        // Duplicates as the guest opens the aliases (the tree walk's rule).
+        let canon: Vec<String> = channels.iter().map(|c| crate::manifest::canonical_alias(&c.alias)).collect();
+        for (i, c) in canon.iter().enumerate() {
+            if canon[..i].contains(c) {
                 return None;
             }
         }
@@ -539,9 +541,14 @@ impl ImageManifest {
         if channels.len() > crate::manifest::MAX_CHANNELS {
             return Err(bad("manifest.json: key `channels`: too many channels"));
         }
+        // Duplicates as the guest opens them: `//x`, `/./x` and `/d/../x` are all `/x`.
         for (i, c) in channels.iter().enumerate() {
-            if channels[..i].iter().any(|d| d.alias == c.alias) {
-                return Err(bad(format!("manifest.json: key `channels[{i}].alias`: `{}` given twice", c.alias)));
+            let canon = crate::manifest::canonical_alias(&c.alias);
+            if channels[..i].iter().any(|d| crate::manifest::canonical_alias(&d.alias) == canon) {
+                return Err(bad(format!(
+                    "manifest.json: key `channels[{i}].alias`: `{}` given twice (as the guest opens it, `{canon}`)",
+                    c.alias
+                )));
             }
         }
         for std in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
@@ -611,7 +618,7 @@ enum SourceProblem {
 /// A channel's `source` (absent: unbound), shared by the typed and the tree parse.
 fn source_of(v: Option<&Value>) -> Result<Source, SourceProblem> {
     Ok(match v {
-        None => Source::Unbound,
+        None | Some(Value::Null) => Source::Unbound,
         Some(Value::String(s)) => match s.as_str() {
             "stdin" => Source::Stdin,
             "stdout" => Source::Stdout,
@@ -643,12 +650,15 @@ fn channel(i: usize, c: &Value) -> Result<ImageChannel, ImageError> {
         .and_then(Value::as_str)
         .filter(|a| !a.is_empty())
         .ok_or_else(|| bad(format!("{}: expected a non-empty string", at("alias"))))?;
+    // An optional key given as `null` is the key absent (docs/images.md), here as at the
+    // top level (audit finding: `null` was refused inside a channel).
     let t = match o.get("type") {
-        None => None,
+        None | Some(Value::Null) => None,
         Some(v) => Some(v.as_i64().ok_or_else(|| bad(format!("{}: expected 0-3", at("type"))))?),
     };
     let etag = o
         .get("etag")
+        .filter(|v| !v.is_null())
         .map_or(Some(false), Value::as_bool)
         .ok_or_else(|| bad(format!("{}: expected true or false", at("etag"))))?;
     let lim = o
@@ -1163,7 +1173,10 @@ impl Image {
             }
             // Every data file is also a channel named `/` + its path; a declared channel
             // of that name may serve that file, not hide it behind another source.
-            if let Some(m) = c.alias.strip_prefix('/').and_then(|p| members.iter().find(|m| m.path == p)) {
+            // Compared as the guest opens the alias (audit finding: `//x` or `/d/../x`
+            // hid the data file `x` behind a host file while check said the image was fine).
+            let canon = crate::manifest::canonical_alias(&c.alias);
+            if let Some(m) = canon.strip_prefix('/').and_then(|p| members.iter().find(|m| m.path == p)) {
                 if m.path != manifest.program && c.source != Source::Image(m.path.clone()) {
                     return Err(bad(format!(
                         "manifest.json: key `channels[{i}].alias`: `{}` is the alias of the image file `{}`, \
@@ -1549,6 +1562,23 @@ mod tests {
         }
         // A required key is never absent by being null.
         assert!(ImageManifest::parse(br#"{"version":1,"program":null}"#).is_err());
+        // Inside a channel too (audit finding: `null` was refused there).
+        let std = r#"{"alias":"/dev/stdin","source":"stdin","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0}},
+            {"alias":"/dev/stdout","source":"stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}},
+            {"alias":"/dev/stderr","source":"stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}}"#;
+        let with = |extra: &str| {
+            format!(
+                r#"{{"version":1,"program":"a","channels":[{std},
+                {{"alias":"/d",{extra}"limits":{{"gets":1,"get_size":1,"puts":0,"put_size":0}}}}]}}"#
+            )
+        };
+        let absent = ImageManifest::parse(with("").as_bytes()).expect("parses");
+        for key in ["type", "etag", "source"] {
+            let m = ImageManifest::parse(with(&format!(r#""{key}":null,"#)).as_bytes())
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(m, absent, "{key}");
+        }
+        assert!(ImageManifest::parse(with(r#""alias":null,"#).as_bytes()).is_err(), "a required key");
     }
 
     #[test]

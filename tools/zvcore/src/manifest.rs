@@ -193,6 +193,24 @@ fn flag(line: usize, what: &str, s: &str) -> Result<bool, ManifestError> {
     }
 }
 
+/// The path a guest opens a channel by: its alias as zrt reads it (docs/zrt.md), relative
+/// to `/`, without empty, `.` or `..` components (`..` drops the component before it,
+/// nothing at the root). Two aliases with the same canonical path name one file for the
+/// guest, so duplicates are looked for among these, not among the spellings.
+pub fn canonical_alias(alias: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in alias.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Parses a ZeroVM 1.x text manifest.
 pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
     if text.len() > MAX_MANIFEST_BYTES {
@@ -277,8 +295,15 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
                     puts: nonneg(n, "puts", f[6])?,
                     put_size: nonneg(n, "put_size", f[7])?,
                 };
-                if channels.iter().any(|c| c.alias == f[1]) {
-                    return Err(err(n, format!("Channel alias {} given twice", f[1])));
+                if channels.iter().any(|c| canonical_alias(&c.alias) == canonical_alias(f[1])) {
+                    return Err(err(
+                        n,
+                        format!(
+                            "Channel alias {} given twice (as the guest opens it, {})",
+                            f[1],
+                            canonical_alias(f[1])
+                        ),
+                    ));
                 }
                 if channels.len() >= MAX_CHANNELS {
                     return Err(err(n, format!("more than {MAX_CHANNELS} channels")));
@@ -347,6 +372,21 @@ Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
     }
 
     #[test]
+    fn aliases_are_compared_as_the_guest_opens_them() {
+        for (a, want) in [
+            ("/dev/stdin", "/dev/stdin"),
+            ("//x", "/x"),
+            ("/./x/", "/x"),
+            ("/d/../x", "/x"),
+            ("/../x", "/x"),
+            ("x", "/x"),
+            ("/", "/"),
+        ] {
+            assert_eq!(canonical_alias(a), want, "{a}");
+        }
+    }
+
+    #[test]
     fn every_bad_line_is_named() {
         let cases: &[(&str, usize, &str)] = &[
             ("Bogus = 1", 10, "unknown key"),
@@ -358,6 +398,9 @@ Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
             ("Channel = a, b, 0, 0, 1-, 1, 1, 1", 10, "not an integer"),
             ("Channel = a, b, 0, 0, 1, 99999999999999999999, 1, 1", 10, "out of range"),
             ("Channel = a, /dev/stdin, 0, 0, 1, 1, 1, 1", 10, "given twice"),
+            // The guest opens `//dev/./stdin` as `/dev/stdin`: one channel would hide the
+            // other (audit finding for images; the same rule here).
+            ("Channel = a, //dev/./stdin, 0, 0, 1, 1, 1, 1", 10, "given twice (as the guest opens it, /dev/stdin)"),
             ("Timeout = 3", 10, "given twice"),
             ("just words", 10, "not `Key = value`"),
             // QA finding: an alias with a NUL byte reached the guest cut at the NUL.

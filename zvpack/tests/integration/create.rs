@@ -90,6 +90,40 @@ fn an_invalid_nexe_is_refused_and_nothing_is_written() {
     assert_eq!(std::fs::read_dir(t.path()).expect("dir").count(), 1, "no temporary file left behind");
 }
 
+/// A declared channel whose alias names a data file's (`/` + its path) with another
+/// source would hide the file from the guest: refused however the alias is spelled, as
+/// zrt opens `//x`, `/./x` and `/d/../x` as `/x` (audit finding: only the exact
+/// spelling was refused, and the guest read the host file instead of the image's).
+/// Two channels whose aliases name one path are refused the same way.
+#[test]
+fn an_alias_that_would_hide_a_data_file_is_refused_however_spelled() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let data = t.path().join("a.txt");
+    std::fs::write(&data, b"image data").expect("write");
+    let host = t.path().join("h.txt");
+    std::fs::write(&host, b"host data").expect("write");
+    let img = t.path().join("hide.tar");
+    let file = format!("x={}", s(&data));
+    for alias in ["/x", "//x", "/./x", "/d/../x", "x"] {
+        let ch = format!("{alias}=host:{}", s(&host));
+        let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--channel", &ch, "--file", &file]);
+        assert_eq!(out.status.code(), Some(1), "{alias}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("is the alias of the image file `x`, which this channel's source would hide"),
+            "{alias}: {err}"
+        );
+        assert!(!img.exists(), "{alias}");
+    }
+    let a = format!("/y=host:{}", s(&host));
+    let b = format!("//y=host:{}", s(&host));
+    let out = zvpack(&["create", "-o", s(&img), s(&nexe), "--channel", &a, "--channel", &b]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("given twice (as the guest opens it, `/y`)"));
+}
+
 #[test]
 fn a_manifest_file_is_used_and_usage_errors_give_2() {
     let t = tempfile::tempdir().expect("tmp");
