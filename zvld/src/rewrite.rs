@@ -1638,12 +1638,14 @@ fn rewrite_one(
             if disp_reloc.is_none() && m != Mnemonic::Nop {
                 local_rip = Some(rip_local(ctx, ins, co, size)?);
             }
-            // Data in a code section (TOOLCHAIN.md: an error): an operand that reads or
-            // writes memory in this object's code, its own section without a relocation
-            // or a code section through a PC32 relocation, treats code bytes as data.
-            // zvld rewrites code, so such data would change under the program (audit
-            // finding: a table after a `ret` that decoded as `mov ...; ret` was rewritten
-            // and read back wrong). `lea`, `nop` and prefetches access nothing.
+            // Data in a code section (TOOLCHAIN.md: an error): an operand that reads
+            // memory in this object's code, its own section without a relocation or a
+            // code section through a PC32 relocation, reads code bytes as data. zvld
+            // rewrites code, so such data would change under the program (audit finding:
+            // a table after a `ret` that decoded as `mov ...; ret` was rewritten and read
+            // back wrong). `lea`, `nop` and prefetches access nothing; an access that
+            // writes faults at run time (code is never writable), the same in every run,
+            // so it is left to fault (the runtime's tests write into code on purpose).
             if !c5_exempt(m) {
                 let into_code = match disp_reloc {
                     None => local_rip.is_some(),
@@ -1654,7 +1656,16 @@ fn rewrite_one(
                                     if ctx.obj.sections.get(sec as usize).is_some_and(|s| s.class == Class::Code))
                     }
                 };
-                if into_code {
+                // Asked only of the (rare) accesses into code: the factory is not cheap.
+                let writes = |info: &mut InstructionInfoFactory| {
+                    info.info(ins).used_memory().iter().any(|u| {
+                        matches!(
+                            u.access(),
+                            OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+                        )
+                    })
+                };
+                if into_code && !writes(info) {
                     return fail(
                         "its memory operand refers to an object's code section: data in a code section is an \
                          error (zvld rewrites code, so the bytes read there would not be the ones assembled)"
