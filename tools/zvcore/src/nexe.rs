@@ -766,8 +766,37 @@ fn form_notes(notes: &[u8]) -> Vec<u32> {
 pub fn symbolize(symbols: &[Symbol], addr: u64) -> Option<String> {
     let idx = symbols.partition_point(|s| s.addr <= addr);
     let cands = symbols.get(..idx)?;
-    // Prefer the nearest function symbol that covers the address.
-    let s = cands.iter().rev().find(|s| s.is_func && (s.size == 0 || addr < s.addr.saturating_add(s.size)))?;
+    // The function whose extent covers the address; else, as objdump and addr2line name
+    // it, the nearest function before it (padding after a function, or code after a
+    // symbol of unknown size). A sizeless symbol further back does not cover everything
+    // after it (audit finding: padding after `main` was named `_start+0x251`).
+    let s = cands
+        .iter()
+        .rev()
+        .find(|s| s.is_func && s.size > 0 && addr < s.addr.saturating_add(s.size))
+        .or_else(|| cands.iter().rev().find(|s| s.is_func))?;
     let off = addr - s.addr;
     Some(if off == 0 { s.name.clone() } else { format!("{}+{:#x}", s.name, off) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{symbolize, Symbol};
+
+    fn sym(name: &str, addr: u64, size: u64) -> Symbol {
+        Symbol { name: name.into(), addr, size, is_func: true }
+    }
+
+    /// The covering function, else the nearest one before: padding after `main` is
+    /// `main+...`, not a sizeless `_start`'s (audit finding: `_start+0x251`).
+    #[test]
+    fn an_address_is_named_after_the_function_that_covers_it_or_precedes_it() {
+        let syms = [sym("_start", 0x20000, 0), sym("classify", 0x20040, 0x50), sym("main", 0x20120, 0x171)];
+        assert_eq!(symbolize(&syms, 0x20004).as_deref(), Some("_start+0x4"));
+        assert_eq!(symbolize(&syms, 0x20050).as_deref(), Some("classify+0x10"));
+        assert_eq!(symbolize(&syms, 0x2009d).as_deref(), Some("classify+0x5d"));
+        assert_eq!(symbolize(&syms, 0x20120).as_deref(), Some("main"));
+        assert_eq!(symbolize(&syms, 0x20291).as_deref(), Some("main+0x171"));
+        assert_eq!(symbolize(&syms, 0x1ffff), None);
+    }
 }
