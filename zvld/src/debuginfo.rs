@@ -145,6 +145,60 @@ fn fix_ranges_v4(
     }
 }
 
+/// A unit as gimli's `Unit::new` builds it, without its line program (which this module
+/// never reads): for a unit whose program cannot be parsed.
+fn unit_without_lines<R: gimli::Reader>(
+    dwarf: &gimli::Dwarf<R>,
+    header: gimli::UnitHeader<R>,
+) -> gimli::Result<gimli::Unit<R>> {
+    let abbreviations = dwarf.abbreviations(&header)?;
+    let enc = header.encoding();
+    let mut str_offsets_base = gimli::DebugStrOffsetsBase::default_for_encoding_and_file(enc, dwarf.file_type);
+    let mut addr_base = gimli::DebugAddrBase(<R::Offset as gimli::ReaderOffset>::from_u8(0));
+    let mut loclists_base = gimli::DebugLocListsBase::default_for_encoding_and_file(enc, dwarf.file_type);
+    let mut rnglists_base = gimli::DebugRngListsBase::default_for_encoding_and_file(enc, dwarf.file_type);
+    let mut low_pc_attr = None;
+    {
+        let mut cursor = header.entries(&abbreviations);
+        cursor.next_dfs()?;
+        let root = cursor.current().ok_or(gimli::Error::MissingUnitDie)?;
+        for attr in root.attrs() {
+            match (attr.name(), attr.value()) {
+                (constants::DW_AT_str_offsets_base, AttributeValue::DebugStrOffsetsBase(b)) => str_offsets_base = b,
+                (constants::DW_AT_addr_base | constants::DW_AT_GNU_addr_base, AttributeValue::DebugAddrBase(b)) => {
+                    addr_base = b
+                }
+                (constants::DW_AT_loclists_base, AttributeValue::DebugLocListsBase(b)) => loclists_base = b,
+                (
+                    constants::DW_AT_rnglists_base | constants::DW_AT_GNU_ranges_base,
+                    AttributeValue::DebugRngListsBase(b),
+                ) => rnglists_base = b,
+                (constants::DW_AT_low_pc, v) => low_pc_attr = Some(v),
+                _ => {}
+            }
+        }
+    }
+    let mut unit = gimli::Unit {
+        abbreviations,
+        name: None,
+        comp_dir: None,
+        low_pc: 0,
+        str_offsets_base,
+        addr_base,
+        loclists_base,
+        rnglists_base,
+        line_program: None,
+        dwo_id: None,
+        header,
+    };
+    if let Some(v) = low_pc_attr {
+        if let Some(addr) = dwarf.attr_address(&unit, v)? {
+            unit.low_pc = addr;
+        }
+    }
+    Ok(unit)
+}
+
 fn fix_object(
     res: &Resolved<'_>,
     oi: u32,
@@ -188,7 +242,11 @@ fn fix_object(
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
         let unit_off = header.offset();
-        let Ok(unit) = dwarf.unit(header) else { continue };
+        // A unit whose line program cannot be read (gimli's `Unit` parses it) is still
+        // fixed: its ranges must get their new offsets like any other's, or its
+        // DW_AT_ranges would name another object's list (audit finding, with a corrupt
+        // `.debug_line` header).
+        let Ok(unit) = dwarf.unit(header).or_else(|_| unit_without_lines(&dwarf, header)) else { continue };
         let Ok(mut raw) = unit.entries_raw(None) else { continue };
         // Per abbreviation code: 0 not seen yet, 1 has low_pc, high_pc or ranges, 2 none.
         let mut kinds: Vec<u8> = Vec::new();

@@ -326,20 +326,46 @@ pub fn has_input(res: &Resolved<'_>) -> bool {
     res.objects.iter().any(|o| line_section(o).is_some())
 }
 
+/// An object's `.debug_line` that cannot be read, kept as it is: a section of its own in
+/// the output, so that its compilation units' `DW_AT_stmt_list` still point at their own
+/// (unreadable) programs. Dropping it made them point at whatever program came to lie
+/// at their offset, another object's (audit finding: a corrupt header in one object
+/// took the source lines of another). Every unit start that its lengths reach is mapped.
+fn kept_as_is(o: &Object<'_>, oi: u32, sec: usize, lay: &Layout) -> Rebuilt {
+    let data = relocated(o, oi, sec, lay);
+    let mut offsets = vec![(0, 0)];
+    let mut off = 0usize;
+    while off + 4 <= data.len() {
+        let len = u32::from_le_bytes(data[off..off + 4].try_into().unwrap_or([0; 4])) as usize;
+        if len == 0 || len >= 0xFFFF_FFF0 || off + 4 + len > data.len() {
+            break;
+        }
+        off += 4 + len;
+        if off < data.len() {
+            offsets.push((off as u64, off as u64));
+        }
+    }
+    (data, offsets)
+}
+
 /// Rebuilds `.debug_line`; `None` when no input has one. Objects whose programs cannot
-/// be read contribute nothing.
+/// be read are kept as they are ([`kept_as_is`]).
 pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[(u32, u32)]) -> Option<Line> {
     let inputs: Vec<(u32, usize)> =
         res.objects.iter().enumerate().filter_map(|(oi, o)| line_section(o).map(|si| (oi as u32, si))).collect();
     if inputs.is_empty() {
         return None;
     }
-    let parts: Vec<Option<Rebuilt>> =
-        inputs.par_iter().map(|&(oi, si)| rebuild_object(res, oi, si, lay, a, code)).collect();
-    let mut bytes = Vec::with_capacity(parts.iter().flatten().map(|(b, _)| b.len()).sum());
+    let parts: Vec<Rebuilt> = inputs
+        .par_iter()
+        .map(|&(oi, si)| {
+            rebuild_object(res, oi, si, lay, a, code)
+                .unwrap_or_else(|| kept_as_is(&res.objects[oi as usize], oi, si, lay))
+        })
+        .collect();
+    let mut bytes = Vec::with_capacity(parts.iter().map(|(b, _)| b.len()).sum());
     let mut offsets = HashMap::new();
-    for ((oi, _), part) in inputs.iter().zip(parts) {
-        let Some((b, offs)) = part else { continue };
+    for ((oi, _), (b, offs)) in inputs.iter().zip(parts) {
         let base = bytes.len() as u64;
         for (old, new) in offs {
             offsets.insert((*oi, old), base + new);

@@ -82,6 +82,42 @@ fn addr2line_finds_function_lines_in_a_rewritten_nexe() {
 /// zvld verifies the code while it builds the rest of the file (with DWARF, while it
 /// rebuilds that); the final check of the file then finds exactly those bytes (compared
 /// byte for byte) and does not decode them again. Without DWARF it does the same.
+/// An object whose `.debug_line` cannot be read (its version field corrupted) keeps it
+/// as it is, so that its compilation unit's `DW_AT_stmt_list` does not land on another
+/// object's program: the other object's functions keep their source lines (audit
+/// finding: the unreadable program was dropped, the unit's offset 0 then named the
+/// other object's program, and addr2line answered `??:?` for it).
+#[test]
+fn an_unreadable_line_program_does_not_take_another_objects_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("main.c"), "int other_fn(int);\nint main(void) { return other_fn(3) == 9 ? 0 : 1; }\n")
+        .unwrap();
+    std::fs::write(d.join("other.c"), "int other_fn(int x)\n{\n  return x * x;\n}\n").unwrap();
+    for f in ["main", "other"] {
+        let mut c = zvcc();
+        c.current_dir(d).args(["-O2", "-g", "-c", &format!("{f}.c")]);
+        run_ok(c, "zvcc -c");
+    }
+    // main.o's line program gets version 9, which no reader knows.
+    let mut c = Command::new("objcopy");
+    c.current_dir(d).args(["--dump-section", ".debug_line=dl.bin", "main.o"]);
+    run_ok(c, "objcopy --dump-section");
+    let mut dl = std::fs::read(d.join("dl.bin")).unwrap();
+    dl[4..6].copy_from_slice(&9u16.to_le_bytes());
+    std::fs::write(d.join("dl.bin"), &dl).unwrap();
+    let mut c = Command::new("objcopy");
+    c.current_dir(d).args(["--update-section", ".debug_line=dl.bin", "main.o"]);
+    run_ok(c, "objcopy --update-section");
+    let nexe = d.join("app.nexe");
+    let mut c = zvcc();
+    c.current_dir(d).args(["main.o", "other.o", "-o"]).arg(&nexe);
+    run_ok(c, "zvcc link");
+    let at = symbols(&nexe).into_iter().find(|(n, _)| n == "other_fn").expect("other_fn").1;
+    let got = addr2line(&nexe, at);
+    assert!(got.starts_with("other.c:"), "addr2line for other_fn: {got}");
+}
+
 #[test]
 fn code_is_verified_during_the_dwarf_work_and_the_file_check_finds_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
