@@ -1074,6 +1074,20 @@ fn out_symbols(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>) -> Vec<O
     let mut out = Vec::new();
     for (oi, o) in res.objects.iter().enumerate() {
         for s in &o.symbols {
+            // The source file's name (STT_FILE, absolute, before the file's locals, as in
+            // the input and as GNU ld keeps it): addr2line falls back to it for code
+            // without DWARF (musl's), which it showed as `??` (audit finding).
+            if s.kind == elf::STT_FILE && !s.name.is_empty() && !s.global {
+                out.push(OutSymbol {
+                    name: s.name.to_string(),
+                    value: 0,
+                    size: 0,
+                    global: false,
+                    kind: elf::STT_FILE,
+                    section: 0,
+                });
+                continue;
+            }
             if s.name.is_empty() || s.is_section() || s.kind == elf::STT_FILE {
                 continue;
             }

@@ -1240,7 +1240,10 @@ pub fn write_image<W: Write>(
     if program.len() > 100 {
         // Longer names need an extra GNU long-name entry before the nexe's header,
         // which would move its data off the 4 KiB boundary.
-        return Err(bad(format!("the program path `{program}` is longer than 100 bytes")));
+        return Err(bad(format!(
+            "the program path `{program}` is longer than the 100 bytes zvpack writes for the program (its data \
+             must start on a 4 KiB boundary); give a shorter --name"
+        )));
     }
     let mut files: Vec<(String, &Vec<u8>)> =
         files.iter().map(|(p, d)| check_member_path(p).map(|p| (p, d))).collect::<Result<_, _>>()?;

@@ -118,6 +118,30 @@ fn an_unreadable_line_program_does_not_take_another_objects_lines() {
     assert!(got.starts_with("other.c:"), "addr2line for other_fn: {got}");
 }
 
+/// The inputs' STT_FILE symbols are kept, before each object's locals: addr2line names
+/// the source file of a static function compiled without DWARF (as musl's code is) from
+/// them, where it said `??` (audit finding).
+#[test]
+fn file_symbols_name_the_source_of_code_without_dwarf() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("nodebug.c"),
+        "__attribute__((noinline)) static int twice(int x) { return 2 * x; }\nint api(int x) { return twice(x) + 1; }\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("m.c"), "int api(int);\nint main(void) { return api(3) == 7 ? 0 : 1; }\n").unwrap();
+    let nexe = d.join("f.nexe");
+    let mut c = zvcc();
+    c.current_dir(d).args(["-O2", "nodebug.c", "m.c", "-o"]).arg(&nexe);
+    run_ok(c, "zvcc");
+    let at = symbols(&nexe).into_iter().find(|(n, _)| n == "twice").expect("twice").1;
+    let mut c = Command::new("addr2line");
+    c.arg("-e").arg(&nexe).arg(format!("{at:#x}"));
+    let out = String::from_utf8_lossy(&run_ok(c, "addr2line").stdout).trim().to_string();
+    assert_eq!(out, "nodebug.c:?", "addr2line for a static function without DWARF");
+}
+
 #[test]
 fn code_is_verified_during_the_dwarf_work_and_the_file_check_finds_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
