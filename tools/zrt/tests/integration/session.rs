@@ -141,6 +141,22 @@ fn blocked_signals_stay_pending_and_kill_minus_one_spares_the_caller() {
     assert!(String::from_utf8_lossy(&zv.stdout).contains("kill(-1): -1 No such process"), "{zv:?}");
 }
 
+/// Builds test-corpus/c/zrt/NAME.c natively and with zvcc, requires the native run to
+/// print NAME.expected and the run under zvrun to print the same; returns the builds and
+/// the expected text (for the test's own checks of it).
+fn same_as_native(dir: &Path, name: &str) -> (Built, String) {
+    let b = build(dir, name);
+    let native = Command::new(&b.native).output().unwrap();
+    check_ok(&native, &format!("native {name}"));
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let expected = expected(name, &native_out);
+    assert_same_text(&format!("{name} (native build vs {name}.expected)"), &expected, &native_out);
+    let o = Command::new(tool("zvrun")).arg("--timeout").arg("60").arg(&b.nexe).output().unwrap();
+    check_ok(&o, &format!("zvrun {name}.nexe"));
+    assert_same_text(&format!("{name} (zvrun vs native)"), &expected, &String::from_utf8_lossy(&o.stdout));
+    (b, expected)
+}
+
 /// test-corpus/c/zrt/procstate.c: calls zrt answers on its own check their arguments as
 /// Linux does and report back what was set (QA findings: nanosleep and clock_nanosleep
 /// returned 0 for an invalid timespec or clock, umask always said 022, setrlimit took a
@@ -149,16 +165,8 @@ fn blocked_signals_stay_pending_and_kill_minus_one_spares_the_caller() {
 #[test]
 fn sleeps_umask_and_process_state_check_their_arguments_as_natively() {
     let dir = tempfile::tempdir().unwrap();
-    let b = build(dir.path(), "procstate");
-    let native = Command::new(&b.native).output().unwrap();
-    check_ok(&native, "native procstate");
-    let native_out = String::from_utf8_lossy(&native.stdout);
-    let expected = expected("procstate", &native_out);
-    assert_same_text("procstate (native build vs procstate.expected)", &expected, &native_out);
+    let (_, expected) = same_as_native(dir.path(), "procstate");
     assert!(expected.contains("nanosleep(&(struct timespec){0, -1}, NULL)   -1 Invalid argument"), "{expected}");
-    let o = Command::new(tool("zvrun")).arg("--timeout").arg("60").arg(&b.nexe).output().unwrap();
-    check_ok(&o, "zvrun procstate.nexe");
-    assert_same_text("procstate (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
 }
 
 /// test-corpus/c/zrt/badptr.c: a bad pointer given to some thirty calls is EFAULT, as
@@ -168,20 +176,12 @@ fn sleeps_umask_and_process_state_check_their_arguments_as_natively() {
 #[test]
 fn bad_pointers_are_efault_and_timed_waits_time_out_as_natively() {
     let dir = tempfile::tempdir().unwrap();
-    let b = build(dir.path(), "badptr");
-    let native = Command::new(&b.native).output().unwrap();
-    check_ok(&native, "native badptr");
-    let native_out = String::from_utf8_lossy(&native.stdout);
-    let expected = expected("badptr", &native_out);
-    assert_same_text("badptr (native build vs badptr.expected)", &expected, &native_out);
+    let (_, expected) = same_as_native(dir.path(), "badptr");
     assert!(expected.contains("syscall(SYS_fstat, 1, BAD)                           -1 Bad address"), "{expected}");
     assert!(
         expected.contains("sem_timedwait(&s, &t)                                -1 Operation timed out"),
         "{expected}"
     );
-    let o = Command::new(tool("zvrun")).arg("--timeout").arg("60").arg(&b.nexe).output().unwrap();
-    check_ok(&o, "zvrun badptr.nexe");
-    assert_same_text("badptr (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
 }
 
 /// test-corpus/c/zrt/sigwait.c: sigtimedwait, sigwait and sigwaitinfo take a pending
@@ -194,16 +194,8 @@ fn bad_pointers_are_efault_and_timed_waits_time_out_as_natively() {
 #[test]
 fn pending_signals_are_taken_by_sigwait_and_discarded_by_sig_ign_and_timers_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let b = build(dir.path(), "sigwait");
-    let native = Command::new(&b.native).output().unwrap();
-    check_ok(&native, "native sigwait");
-    let native_out = String::from_utf8_lossy(&native.stdout);
-    let expected = expected("sigwait", &native_out);
-    assert_same_text("sigwait (native build vs sigwait.expected)", &expected, &native_out);
+    let (_, expected) = same_as_native(dir.path(), "sigwait");
     assert!(expected.contains("still running after unblocking") && expected.contains("alarm(0)   "), "{expected}");
-    let o = Command::new(tool("zvrun")).arg("--timeout").arg("60").arg(&b.nexe).output().unwrap();
-    check_ok(&o, "zvrun sigwait.nexe");
-    assert_same_text("sigwait (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
 }
 
 /// test-corpus/c/zrt/devices.c: /dev/zero, /dev/full, /dev/random and /dev/urandom exist
@@ -214,16 +206,8 @@ fn pending_signals_are_taken_by_sigwait_and_discarded_by_sig_ign_and_timers_are_
 #[test]
 fn memory_devices_exist_and_the_random_ones_follow_the_seed() {
     let dir = tempfile::tempdir().unwrap();
-    let b = build(dir.path(), "devices");
-    let native = Command::new(&b.native).output().unwrap();
-    check_ok(&native, "native devices");
-    let native_out = String::from_utf8_lossy(&native.stdout);
-    let expected = expected("devices", &native_out);
-    assert_same_text("devices (native build vs devices.expected)", &expected, &native_out);
+    let (b, expected) = same_as_native(dir.path(), "devices");
     assert!(expected.contains("32 random bytes all zero: 0"), "{expected}");
-    let o = Command::new(tool("zvrun")).arg("--timeout").arg("60").arg(&b.nexe).output().unwrap();
-    check_ok(&o, "zvrun devices.nexe");
-    assert_same_text("devices (zvrun vs native)", &expected, &String::from_utf8_lossy(&o.stdout));
     let hex = |seed: &str| {
         let o = Command::new(tool("zvrun")).arg("--seed").arg(seed).arg(&b.nexe).arg("hex").output().unwrap();
         check_ok(&o, "zvrun devices.nexe hex");
