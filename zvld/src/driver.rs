@@ -239,6 +239,7 @@ fn normalize_queries(args: &[String]) -> Vec<String> {
 /// - `-print-file-name=NAME`: the sysroot's file, else gcc's own (`libgcc.a`,
 ///   `crtbegin.o`), else NAME alone (gcc's "not found") for what only the host's
 ///   multiarch directories hold;
+/// - `-print-multi-lib`: `.;` alone (zvcc refuses the other multilibs, -m32 and -mx32);
 /// - `-print-sysroot`: the sysroot; `-print-multiarch`: empty, as for a gcc built for musl
 ///   (`x86_64-linux-gnu` would send build systems to glibc's directories).
 fn sysroot_query(queries: &[String], root: &Path) -> Option<String> {
@@ -265,11 +266,15 @@ fn sysroot_query(queries: &[String], root: &Path) -> Option<String> {
     }
     let has = |q: &str| queries.iter().any(|a| a == q);
     // (`-print-libgcc-file-name` is gcc's file-name query.)
-    if has("-print-libgcc-file-name")
-        || first("-print-prog-name=").is_some()
-        || has("-print-multi-lib")
-        || has("-print-multi-directory")
-    {
+    if has("-print-libgcc-file-name") || first("-print-prog-name=").is_some() {
+        return None;
+    }
+    // One multilib, the default (gcc's `.;`): zvcc refuses -m32 and -mx32, whose libraries
+    // gcc would list (audit finding).
+    if has("-print-multi-lib") {
+        return Some(".;\n".to_string());
+    }
+    if has("-print-multi-directory") {
         return None;
     }
     if has("-print-sysroot") {

@@ -535,6 +535,8 @@ fn zvcc_answers_build_system_queries_from_its_sysroot() {
     assert_eq!(Path::new(&out(&["-print-file-name=libc.a"])), root.join("lib/libc.a"));
     assert_eq!(Path::new(&out(&["-print-file-name=crt1.o"])), root.join("lib/crt1.o"));
     assert_eq!(Path::new(&out(&["-print-sysroot"])), root);
+    // One multilib: -m32 and -mx32 are refused, so gcc's `32;@m32` lines are not given.
+    assert_eq!(out(&["-print-multi-lib"]), ".;");
     // Not in the sysroot: gcc's answer (its libgcc), as gcc itself would give it.
     let libgcc = out(&["-print-file-name=libgcc.a"]);
     assert!(libgcc.ends_with("libgcc.a") && Path::new(&libgcc).is_file(), "{libgcc}");
