@@ -301,7 +301,11 @@ fn unmapped(a: &Addresses<'_, '_>, f: &Fix<'_>) -> LinkError {
         at: (f.at)(),
         kind: reloc_name(f.r_type),
         symbol: (f.symbol)(),
-        hint: "its target is not the start of an instruction in the rewritten code (a reference into the middle of an instruction cannot be translated)".into(),
+        hint: "its target is not the start of an instruction in the rewritten code (a reference into the middle of an \
+               instruction cannot be translated: rewriting moves and changes instructions); refer to an instruction \
+               start, such as a label on the instruction, or keep data that code addresses point into out of code \
+               sections"
+            .into(),
     }
 }
 

@@ -388,6 +388,25 @@ fn a_load_from_a_code_section_is_refused() {
     }
 }
 
+/// A data reference into the middle of an instruction (`.quad main+1`) is an error that
+/// names the place and says what to do (audit finding: it said only why).
+#[test]
+fn a_reference_into_the_middle_of_an_instruction_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(
+        dir.path(),
+        "mid.s",
+        ".text\n.globl _start\n.type _start,@function\n_start:\n  xor %eax,%eax\n  hlt\n.size _start,.-_start\n\
+         .data\n.quad _start+1\n.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let obj = gcc_c(dir.path(), &s, &[]);
+    let mut c = zvld();
+    c.arg(&obj).arg("-o").arg(dir.path().join("mid.nexe"));
+    let err = run_err(c, "zvld mid");
+    assert!(err.contains("mid.o(.data+0x0)") && err.contains("is not the start of an instruction"), "{err}");
+    assert!(err.contains("refer to an instruction start"), "says what to do: {err}");
+}
+
 #[test]
 fn output_that_fails_verification_is_not_written() {
     // A direct jump to an absolute address that is not a bundle start: zvld cannot
