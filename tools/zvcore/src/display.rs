@@ -3,11 +3,15 @@
 
 /// `s` with control characters escaped (`\n`, `\u{1b}`): reports print one line per file,
 /// member or violation, and a name with a newline or an escape sequence must neither forge
-/// lines nor drive the terminal.
+/// lines nor drive the terminal. The bidirectional formatting characters (U+061C,
+/// U+200E-U+200F, U+202A-U+202E, U+2066-U+2069) are escaped too: a right-to-left override
+/// in a name reordered how the rest of its line displayed (audit finding).
 pub fn escape_controls(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        let bidi =
+            matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -79,6 +83,9 @@ mod tests {
     #[test]
     fn controls_are_escaped_and_the_rest_kept() {
         assert_eq!(escape_controls("a\nb\u{1b}[31mé"), "a\\nb\\u{1b}[31mé");
+        // Bidirectional overrides and isolates, which reorder how a line displays.
+        assert_eq!(escape_controls("bad\u{202e}z.nexe"), "bad\\u{202e}z.nexe");
+        assert_eq!(escape_controls("\u{2066}x\u{2069}\u{200f}"), "\\u{2066}x\\u{2069}\\u{200f}");
     }
 
     #[test]

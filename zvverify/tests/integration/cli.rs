@@ -206,6 +206,26 @@ fn regress_named_fifo_or_device_is_an_error_not_a_hang() {
     assert_eq!(json_report(&out)["totals"]["files"], 0);
 }
 
+/// Files of the kernel's interface file systems report size 0 and then have content
+/// (`/proc/self/status`) or fail to read (`/proc/self/mem`): they are inputs that cannot
+/// be read (status 2), not empty files failing with "missing ELF magic" (audit finding).
+/// `merge` reads at most 1 GiB of a report (`merge /dev/zero` read until memory ran
+/// out: audit finding).
+#[test]
+fn files_that_lie_about_their_size_and_endless_reports_are_errors() {
+    for (p, what) in [("/proc/self/status", "reports size 0 but has content"), ("/proc/self/mem", "cannot read")] {
+        let out = run(&["--format", "json", p]);
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "{p}");
+        let e = json_report(&out)["files"][0]["error"].as_str().expect("error").to_string();
+        assert!(e.contains(what), "{p}: {e}");
+    }
+    let out = run(&["merge", "/dev/zero"]);
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a zvverify report"));
+}
+
 /// Regression: a dangling symlink inside a walked directory was silently ignored, and a
 /// missing path showed as "1 unreadable" in the summary but `totals.errors` 0 in JSON.
 /// Walk errors are listed in `walk_errors`, counted in `totals.errors` (and
