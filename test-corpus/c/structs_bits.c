@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-struct big { long a[12]; char tag[9]; };
+struct big { long a[12]; char tag[10]; };
 struct small { float x, y; };
 struct flags { unsigned a : 3, b : 7, c : 1; int d : 12; };
 union num { double d; unsigned long long u; };

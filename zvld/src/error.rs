@@ -74,6 +74,9 @@ pub enum LinkError {
     Undefined {
         /// Each undefined symbol with the first place that references it.
         symbols: Vec<(String, Location)>,
+        /// Archives that hold GCC LTO bytecode members (`-flto` without
+        /// `-ffat-lto-objects`), whose symbols zvld cannot see.
+        lto_archives: Vec<String>,
     },
     /// Two strong definitions of one symbol.
     Duplicate {
@@ -202,7 +205,7 @@ impl fmt::Display for LinkError {
                     write!(f, "cannot find -l{name} (searched: {}); add its directory with -L", searched.join(", "))
                 }
             }
-            LinkError::Undefined { symbols } => {
+            LinkError::Undefined { symbols, lto_archives } => {
                 write!(f, "{} undefined symbol(s):", symbols.len())?;
                 for (s, at) in symbols {
                     write!(f, "\n  undefined symbol `{s}`, referenced from {at}")?;
@@ -236,6 +239,13 @@ impl fmt::Display for LinkError {
                         f,
                         "\n  (__zv_* are zrt's, which zvld's rewrites call: link the sysroot's libzrt.a; zvcc adds \
                          it unless -nostdlib)"
+                    )?;
+                }
+                for a in lto_archives {
+                    write!(
+                        f,
+                        "\n  ({a} holds GCC LTO bytecode objects (-flto without -ffat-lto-objects), whose symbols \
+                         zvld cannot see: rebuild them without -flto, or with -ffat-lto-objects)"
                     )?;
                 }
                 write!(f, "\n  (add the object or library that defines it, e.g. with -l)")

@@ -207,6 +207,9 @@ fn check_ident(name: &str, data: &[u8]) -> Result<()> {
     }
 }
 
+/// The symbol GCC puts in an object that holds only LTO bytecode.
+pub const LTO_SLIM: &str = "__gnu_lto_slim";
+
 /// Parses one relocatable object.
 pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
     let e = LE;
@@ -422,6 +425,16 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
             kind: s.st_type(),
             size: s.st_size(e),
         });
+    }
+    // GCC marks an object that holds only LTO bytecode (`-flto` without
+    // `-ffat-lto-objects`) with this symbol: it has no machine code to link (audit
+    // finding: its symbols were reported as undefined, "add the object that defines it").
+    if syms.iter().any(|s| s.name == LTO_SLIM) {
+        return Err(bad(
+            &name,
+            "holds only GCC LTO bytecode (compiled with -flto, without -ffat-lto-objects): zvld links machine \
+             code; rebuild it without -flto (zvcc compiles with -fno-lto), or with -ffat-lto-objects",
+        ));
     }
     if syms.is_empty() {
         syms.push(Symbol { name: "", def: SymDef::Undefined, global: false, weak: false, kind: 0, size: 0 });

@@ -478,7 +478,9 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
 pub fn out_def(res: &Resolved<'_>, obj: u32, sym: RelSym, at: &dyn Fn() -> Location) -> Result<Def> {
     match sym {
         RelSym::Obj(i) => Ok(res.def(obj, i)),
-        RelSym::Global(n) => res.global(n).ok_or_else(|| LinkError::Undefined { symbols: vec![(n.to_string(), at())] }),
+        RelSym::Global(n) => res
+            .global(n)
+            .ok_or_else(|| LinkError::Undefined { symbols: vec![(n.to_string(), at())], lto_archives: Vec::new() }),
     }
 }
 

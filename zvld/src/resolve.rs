@@ -255,7 +255,21 @@ pub fn resolve_with<'a, P: Send>(
     objects.extend(members);
     let mut results = vec![pre];
     results.extend(member_results);
-    Ok((finish(objects, table, required, pulled_by)?, results))
+    // An undefined symbol may be defined in an archive member of GCC LTO bytecode, which
+    // `ar` indexes only by `__gnu_lto_slim`: the error says so (audit finding: it only
+    // said to add the library that was there).
+    let resolved = finish(objects, table, required, pulled_by).map_err(|e| match e {
+        LinkError::Undefined { symbols, .. } => LinkError::Undefined {
+            symbols,
+            lto_archives: archives
+                .iter()
+                .filter(|a| a.index.contains_key(inputs::LTO_SLIM))
+                .map(|a| a.path.clone())
+                .collect(),
+        },
+        e => e,
+    })?;
+    Ok((resolved, results))
 }
 
 /// Pulls archive members that define undefined (or common) symbols of `table` until
@@ -471,7 +485,7 @@ fn finish<'a>(
         }
         if !missing.is_empty() {
             missing.sort_by(|a, b| a.0.cmp(&b.0));
-            return Err(LinkError::Undefined { symbols: missing });
+            return Err(LinkError::Undefined { symbols: missing, lto_archives: Vec::new() });
         }
     }
     commons.sort();

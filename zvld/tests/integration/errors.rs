@@ -388,6 +388,33 @@ fn a_load_from_a_code_section_is_refused() {
     }
 }
 
+/// An object of GCC LTO bytecode alone (`gcc -flto -c`, without `-ffat-lto-objects`) has
+/// no machine code: the error says so and what to do, given as an object or in an
+/// archive (audit finding: its symbols were reported undefined, "add the object").
+#[test]
+fn an_lto_bytecode_object_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lf = write(d, "lf.c", "int f(void) { return 42; }\n");
+    let m = write(d, "m.c", "int f(void);\nint main(void) { return f() == 42 ? 0 : 1; }\n");
+    let mut g = Command::new("gcc");
+    g.arg("-O2").arg("-flto").arg("-c").arg(&lf).arg("-o").arg(d.join("lf.o"));
+    run_ok(g, "gcc -flto -c");
+    let mut a = Command::new("ar");
+    a.current_dir(d).args(["rcs", "liblf.a", "lf.o"]);
+    run_ok(a, "ar");
+    for extra in [&["lf.o"][..], &["-L.", "-llf"][..]] {
+        let mut c = zvcc();
+        c.current_dir(d).arg(&m).args(extra).arg("-o").arg(d.join("l.nexe"));
+        let err = run_err(c, "zvcc with an LTO object");
+        assert!(
+            err.contains("holds only GCC LTO bytecode") || err.contains("holds GCC LTO bytecode objects"),
+            "{extra:?}: {err}"
+        );
+        assert!(err.contains("-ffat-lto-objects"), "{extra:?}: says what to do: {err}");
+    }
+}
+
 /// A data reference into the middle of an instruction (`.quad main+1`) is an error that
 /// names the place and says what to do (audit finding: it said only why).
 #[test]
