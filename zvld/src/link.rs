@@ -310,6 +310,11 @@ fn section_symbols<'a>(objects: &[Object<'a>]) -> SectionSymbols<'a> {
                 v.dedup_by_key(|x| x.0);
                 f.sort_unstable();
                 f.dedup();
+                // A section without STT_FUNC symbols (hand-written assembly that types
+                // none): every symbol starts a function (`SectionCtx::functions`).
+                if f.is_empty() {
+                    f.extend(v.iter().map(|x| x.0));
+                }
             }
             per
         })

@@ -293,8 +293,9 @@ pub struct SectionCtx<'o, 'a> {
     pub sec: &'o Section<'a>,
     /// Defined symbols in this section: (offset, name), sorted by offset.
     pub symbols: Vec<(u64, &'a str)>,
-    /// Starts of the section's STT_FUNC symbols, sorted (function boundaries: a plain
-    /// label inside a function, from assembly, is not one).
+    /// Starts of the section's functions, sorted: its STT_FUNC symbols (a plain label
+    /// inside a function, from assembly, is not one), or all its symbols when it has no
+    /// STT_FUNC symbol. Chunks, the r11 rule and the flag analysis all cut here.
     pub functions: Vec<u64>,
     /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` (a fixed, deterministic answer)
     /// instead of rejecting it (`--emulate-cpuid`; off by default).
@@ -727,18 +728,10 @@ fn decode_with(ctx: &SectionCtx<'_, '_>, fast: bool) -> Result<Decoded> {
     use rayon::prelude::*;
     let data = ctx.sec.data;
     let size = u32::try_from(data.len()).map_err(|_| ctx.err(0, "", "code section larger than 4 GiB", ""))?;
-    // Chunks start at functions (the STT_FUNC symbols; without any, every symbol), never
-    // at a plain label inside one: the r11 rule looks at a function's instructions in its
-    // chunk, so a function must not be split across two.
-    let symbol_starts: Vec<u64>;
-    let starts = if ctx.functions.is_empty() {
-        symbol_starts = ctx.symbols.iter().map(|&(o, _)| o).collect();
-        &symbol_starts
-    } else {
-        &ctx.functions
-    };
+    // Chunks start at functions, never at a plain label inside one: the r11 rule looks at
+    // a function's instructions in its chunk, so a function must not be split across two.
     let mut cuts = vec![0u64];
-    for &off in starts {
+    for &off in &ctx.functions {
         if off < u64::from(size) && off - cuts[cuts.len() - 1] >= CHUNK {
             cuts.push(off);
         }
@@ -1071,18 +1064,14 @@ fn decode_chunk(
             }
         }
     }
-    // r11 use, per function: the ranges between the STT_FUNC symbols (without any, between
-    // all symbols). A plain label inside a function (`dispatch:` in assembly) does not end
-    // it: r11 set before the label and read after it is live across it (audit finding: a
-    // function split at such a label had r11 clobbered by its `jmp *mem` rewrite).
+    // r11 use, per function (`SectionCtx::functions`). A plain label inside a function
+    // (`dispatch:` in assembly) does not end it: r11 set before the label and read after it
+    // is live across it (audit finding: a function split at such a label had r11 clobbered
+    // by its `jmp *mem` rewrite).
+    let f = &ctx.functions;
     let mut bounds: Vec<u64> = Vec::with_capacity(syms.len() + 1);
     bounds.push(start);
-    if ctx.functions.is_empty() {
-        bounds.extend(syms.iter().map(|&(o, _)| o).filter(|&o| o > start));
-    } else {
-        let f = &ctx.functions;
-        bounds.extend(f[f.partition_point(|&o| o <= start)..f.partition_point(|&o| o < end)].iter().copied());
-    }
+    bounds.extend(f[f.partition_point(|&o| o <= start)..f.partition_point(|&o| o < end)].iter().copied());
     // Computed only for the (rare) rewrites that need r11 as scratch.
     let r11_used = std::cell::RefCell::new(vec![None::<bool>; bounds.len()]);
     let region = |ip: u64| bounds.partition_point(|&b| b <= ip) - 1;
@@ -1240,15 +1229,7 @@ fn decode_chunk(
         }));
         labels.sort_unstable();
         labels.dedup();
-        // Function boundaries: the STT_FUNC symbols; without any, every symbol.
-        let all: Vec<u64>;
-        let functions = if ctx.functions.is_empty() {
-            all = syms.iter().map(|&(o, _)| o).collect();
-            &all
-        } else {
-            &ctx.functions
-        };
-        crate::flags::analyse(ctx, &insns, relocs, &labels, functions, (start, end))?
+        crate::flags::analyse(ctx, &insns, relocs, &labels, &ctx.functions, (start, end))?
     } else {
         Vec::new()
     };

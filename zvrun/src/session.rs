@@ -192,17 +192,13 @@ pub fn order_channels(mut ch: Vec<ChannelSpec>) -> Result<Vec<ChannelSpec>, Stri
     ch.sort_by(|a, b| a.alias.cmp(&b.alias));
     // Two aliases the guest opens as one path (`/x`, `//x`, `/d/../x`: zrt canonicalises
     // them) would let one channel hide another: refused like a repeated alias.
-    let mut seen: Vec<(String, &str)> = Vec::new();
-    for c in out.iter().chain(&ch) {
-        let canon = zvcore::manifest::canonical_alias(&c.alias);
-        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == canon) {
-            return Err(if *first == c.alias {
-                format!("channel alias {} given twice", c.alias)
-            } else {
-                format!("channel aliases {first} and {} name the same path for the guest ({canon})", c.alias)
-            });
-        }
-        seen.push((canon, &c.alias));
+    let all: Vec<&str> = out.iter().chain(&ch).map(|c| c.alias.as_str()).collect();
+    if let Some((i, j, canon)) = zvcore::manifest::repeated_alias(all.iter().copied()) {
+        return Err(if all[i] == all[j] {
+            format!("channel alias {} given twice", all[i])
+        } else {
+            format!("channel aliases {} and {} name the same path for the guest ({canon})", all[j], all[i])
+        });
     }
     out.extend(ch);
     Ok(out)

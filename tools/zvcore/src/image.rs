@@ -305,11 +305,8 @@ mod typed {
             return None;
         }
         // Duplicates as the guest opens the aliases (the tree walk's rule).
-        let canon: Vec<String> = channels.iter().map(|c| crate::manifest::canonical_alias(&c.alias)).collect();
-        for (i, c) in canon.iter().enumerate() {
-            if canon[..i].contains(c) {
-                return None;
-            }
+        if crate::manifest::repeated_alias(channels.iter().map(|c| c.alias.as_str())).is_some() {
+            return None;
         }
         for std in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
             if !channels.iter().any(|c| c.alias == std) {
@@ -542,14 +539,11 @@ impl ImageManifest {
             return Err(bad("manifest.json: key `channels`: too many channels"));
         }
         // Duplicates as the guest opens them: `//x`, `/./x` and `/d/../x` are all `/x`.
-        for (i, c) in channels.iter().enumerate() {
-            let canon = crate::manifest::canonical_alias(&c.alias);
-            if channels[..i].iter().any(|d| crate::manifest::canonical_alias(&d.alias) == canon) {
-                return Err(bad(format!(
-                    "manifest.json: key `channels[{i}].alias`: `{}` given twice (as the guest opens it, `{canon}`)",
-                    c.alias
-                )));
-            }
+        if let Some((i, _, canon)) = crate::manifest::repeated_alias(channels.iter().map(|c| c.alias.as_str())) {
+            return Err(bad(format!(
+                "manifest.json: key `channels[{i}].alias`: `{}` given twice (as the guest opens it, `{canon}`)",
+                channels[i].alias
+            )));
         }
         for std in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
             if !channels.iter().any(|c| c.alias == std) {
@@ -1566,9 +1560,7 @@ mod tests {
         // A required key is never absent by being null.
         assert!(ImageManifest::parse(br#"{"version":1,"program":null}"#).is_err());
         // Inside a channel too (audit finding: `null` was refused there).
-        let std = r#"{"alias":"/dev/stdin","source":"stdin","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0}},
-            {"alias":"/dev/stdout","source":"stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}},
-            {"alias":"/dev/stderr","source":"stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}}"#;
+        let std = STD_CHANNELS;
         let with = |extra: &str| {
             format!(
                 r#"{{"version":1,"program":"a","channels":[{std},
@@ -1584,11 +1576,14 @@ mod tests {
         assert!(ImageManifest::parse(with(r#""alias":null,"#).as_bytes()).is_err(), "a required key");
     }
 
+    /// The three standard channels of a manifest.json, for tests that add one.
+    const STD_CHANNELS: &str = r#"{"alias":"/dev/stdin","source":"stdin","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0}},
+        {"alias":"/dev/stdout","source":"stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}},
+        {"alias":"/dev/stderr","source":"stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}}"#;
+
     #[test]
     fn an_image_file_channel_reads_randomly_by_default() {
-        let std = r#"{"alias":"/dev/stdin","source":"stdin","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0}},
-            {"alias":"/dev/stdout","source":"stdout","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}},
-            {"alias":"/dev/stderr","source":"stderr","limits":{"gets":0,"get_size":0,"puts":1,"put_size":1}}"#;
+        let std = STD_CHANNELS;
         // Absent: 1; given: kept, a sequential type too (stdin served from the image).
         for (ty, want) in [("", 1), (r#""type":1,"#, 1), (r#""type":3,"#, 3), (r#""type":0,"#, 0)] {
             let text = format!(

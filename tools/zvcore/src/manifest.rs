@@ -211,6 +211,21 @@ pub fn canonical_alias(alias: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// The first alias that names, as the guest opens it ([`canonical_alias`]), the same path
+/// as an earlier one: (its index, the earlier one's index, the path). Every manifest
+/// reader and zvrun's channel list refuse such a pair: one channel would hide the other.
+pub fn repeated_alias<'a>(aliases: impl IntoIterator<Item = &'a str>) -> Option<(usize, usize, String)> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, a) in aliases.into_iter().enumerate() {
+        let canon = canonical_alias(a);
+        if let Some(&j) = seen.get(&canon) {
+            return Some((i, j, canon));
+        }
+        seen.insert(canon, i);
+    }
+    None
+}
+
 /// Parses a ZeroVM 1.x text manifest.
 pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
     if text.len() > MAX_MANIFEST_BYTES {
@@ -222,6 +237,7 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
     let mut timeout = None;
     let mut job = None;
     let mut channels: Vec<ChannelSpec> = Vec::new();
+    let mut seen_aliases: std::collections::HashSet<String> = std::collections::HashSet::new();
     // A byte-order mark (editors on some systems write one) is not part of the first key:
     // it read as "unknown key `\u{feff}Version`", the mark invisible in the message.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -295,16 +311,12 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
                     puts: nonneg(n, "puts", f[6])?,
                     put_size: nonneg(n, "put_size", f[7])?,
                 };
-                if channels.iter().any(|c| canonical_alias(&c.alias) == canonical_alias(f[1])) {
-                    return Err(err(
-                        n,
-                        format!(
-                            "Channel alias {} given twice (as the guest opens it, {})",
-                            f[1],
-                            canonical_alias(f[1])
-                        ),
-                    ));
+                // As the guest opens them (`repeated_alias`'s rule), line by line.
+                let canon = canonical_alias(f[1]);
+                if seen_aliases.contains(&canon) {
+                    return Err(err(n, format!("Channel alias {} given twice (as the guest opens it, {canon})", f[1])));
                 }
+                seen_aliases.insert(canon);
                 if channels.len() >= MAX_CHANNELS {
                     return Err(err(n, format!("more than {MAX_CHANNELS} channels")));
                 }
