@@ -42,6 +42,8 @@ pub enum InputError {
     Open(std::io::Error),
     /// The path is not a regular file (what it is instead).
     NotRegular(&'static str),
+    /// A regular file that reports size 0 but has content (a file of `/proc` or `/sys`).
+    SizeUnknown,
     /// A read failed.
     Read(std::io::Error),
     /// The file ended before the bytes its size promised (it changed while being read).
@@ -57,6 +59,10 @@ impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InputError::Open(e) => write!(f, "cannot open: {e}"),
+            InputError::SizeUnknown => write!(
+                f,
+                "reports size 0 but has content (a file of /proc or /sys?): its size is not known, so it is not read"
+            ),
             InputError::NotRegular(what) => {
                 write!(f, "is a {what}, not a regular file (zvverify reads only regular files)")
             }
@@ -87,7 +93,7 @@ pub fn open_regular(path: &Path, known: bool) -> Result<(File, u64), InputError>
     if len == 0 {
         let mut probe = [0u8; 1];
         if (&f).read(&mut probe).map_err(InputError::Read)? != 0 {
-            return Err(InputError::NotRegular("file that reports size 0 but has content (a file of /proc or /sys?)"));
+            return Err(InputError::SizeUnknown);
         }
     }
     Ok((f, len))
