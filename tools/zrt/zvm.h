@@ -105,9 +105,18 @@ static inline __attribute__((noreturn)) void zvm_exit(int64_t code) {
   for (;;) __zv_trap(w);
 }
 
-/* Daemon-mode fork: 0 outside daemon mode (RUNTIME.md section 7). */
+/* zrt's part of Fork: the C library's buffered output is written out first, so that what
+   the warm guest printed goes out once (in the daemon) and not again in every forked
+   session. */
+void __zrt_fork_prepare(void);
+
+/* Daemon-mode fork (RUNTIME.md section 7, docs/zvrun.md "Daemon mode"): 0 outside daemon
+   mode; with a job socket it returns 0 in each forked session, with that request's
+   channels. Open channel files after it, not before (a forked session's host channels
+   are new files; the image's files are the same). */
 static inline int64_t zvm_fork(void) {
   uint64_t w[2] = {ZVM_CALL_FORK, 0};
+  __zrt_fork_prepare();
   return __zv_trap(w);
 }
 

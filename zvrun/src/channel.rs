@@ -109,12 +109,32 @@ impl Channel {
             // blocks (a FIFO nobody opens) ends with the timeout or a termination signal.
             crate::sys::open_stoppable(std::path::Path::new(&spec.uri), r || !w, w, is_file).map_err(what)?
         };
+        Channel::from_file(spec, file, is_std, true)
+    }
+
+    /// A channel on a file a daemon-mode client opened as [`Channel::open`] does and sent
+    /// with its request (crate::daemon): checked again here (the daemon trusts no
+    /// client), not truncated again. A standard-stream uri (`/dev/stdout`) names the
+    /// client's stream, read and written in sequence.
+    pub fn adopt(spec: &ChannelSpec, file: File) -> Result<Channel, ChannelError> {
+        Channel::from_file(spec, file, std_stream(&spec.uri).is_some(), false)
+    }
+
+    /// The checks and the state of a channel on the open `file`. `opened_here`: zvrun
+    /// opened it for this session (a write-only regular file is then emptied, as opening
+    /// it names it, and zvrun's own stderr is recognised by its inode); else a daemon-mode
+    /// client did, and its `/dev/stderr` is the stderr the client reports on.
+    fn from_file(spec: &ChannelSpec, file: File, is_std: bool, opened_here: bool) -> Result<Channel, ChannelError> {
+        let (r, w) = (spec.limits.readable(), spec.limits.writable());
+        let what = |e: io::Error| ChannelError(format!("channel {} ({}): {e}", spec.alias, spec.uri));
         // One fstat serves the source kind, the sizes, the stderr and the cache checks.
         let mut meta = file.metadata().map_err(what)?;
         // Checked on the opened file (symlinks, relative paths and /dev/fd lead there
         // too): a channel on /proc/self/mem would let the guest write zvrun's memory,
         // its own verified code included (a security review ran raw system calls so).
-        if let Some(fs) = (!is_std).then(|| crate::sys::kernel_fs(&file)).flatten() {
+        // A client's descriptors are all checked, its standard streams included (the
+        // daemon did not open them).
+        if let Some(fs) = (!is_std || !opened_here).then(|| crate::sys::kernel_fs(&file)).flatten() {
             return Err(ChannelError(format!(
                 "channel {} ({}): the file is on the kernel's {fs} file system, which channels may not use \
                  (/proc/self/mem would expose zvrun's own memory to the guest)",
@@ -132,7 +152,7 @@ impl Channel {
         // (not by the open). Never zvrun's own standard streams: whatever they are
         // redirected to (`>>`, a file shared with other writers) is written as any
         // program writes it.
-        if w && !r && !is_std && meta.file_type().is_file() && meta.len() > 0 {
+        if opened_here && w && !r && !is_std && meta.file_type().is_file() && meta.len() > 0 {
             file.set_len(0).map_err(what)?;
             meta = file.metadata().map_err(what)?;
         }
@@ -181,7 +201,7 @@ impl Channel {
             write_pos = file.seek(SeekFrom::End(0)).map_err(what)?;
         }
         let extent = if source == SourceKind::File && w && spec.kind.random_write() { meta.len() } else { 0 };
-        let shares_stderr = w && is_zvruns_stderr(&meta);
+        let shares_stderr = w && if opened_here { is_zvruns_stderr(&meta) } else { spec.uri == "/dev/stderr" };
         Ok(Channel {
             spec: spec.clone(),
             file: Arc::new(file),
@@ -197,6 +217,21 @@ impl Channel {
             shares_stderr,
             cut_short: None,
         })
+    }
+
+    /// The channel's host descriptor (a daemon-mode client sends it with its request).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.file.as_raw_fd()
+    }
+
+    /// The same file inside the image, read from its start again with nothing used
+    /// (a forked session of a daemon, crate::daemon); `None` for other channels.
+    pub fn fresh(&self, etag: bool) -> Option<Channel> {
+        let (offset, size) = self.window?;
+        let mut spec = self.spec.clone();
+        spec.etag = etag;
+        Channel::open_window(&spec, self.file.clone(), offset, size).ok()
     }
 
     /// A read-only channel on the bytes [offset, offset+size) of `file` (a member of an

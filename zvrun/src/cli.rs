@@ -34,12 +34,18 @@ pub struct Cli {
     pub no_cache: bool,
     /// `--no-seccomp` (undocumented: for debugging the runtime itself).
     pub no_seccomp: bool,
+    /// `--serve SOCKET`: daemon mode (RUNTIME.md section 7).
+    pub serve: Option<String>,
+    /// `--job SOCKET`: send this session's channels as a request to the daemon there.
+    pub job: Option<String>,
     /// The nexe or image, then the guest's arguments (bytes).
     pub rest: Vec<OsString>,
 }
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
+// Made once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed {
     /// Run a session.
     Run(Cli),
@@ -53,6 +59,8 @@ Run a verified nexe in the zv sandbox (RUNTIME.md)
 
 Usage: zvrun [OPTIONS] NEXE|IMAGE [ARGS]...
        zvrun --manifest FILE [OPTIONS] [ARGS]...
+       zvrun --serve SOCKET [OPTIONS] NEXE|IMAGE [ARGS]...   (daemon mode)
+       zvrun --job SOCKET [OPTIONS] NEXE|IMAGE               (a request to a daemon)
 
 Options:
       --manifest <FILE>        ZeroVM 1.x text manifest (RUNTIME.md section 5) describing the session
@@ -65,6 +73,10 @@ Options:
       --etag                   Compute SHA-1 etags for every channel
       --report <FORMAT>        Write a report: json or zerovm
       --report-file <FILE>     Where to write the report (default: stderr; alone, it asks for a JSON report)
+      --serve <SOCKET>         Daemon mode (RUNTIME.md section 7): at the guest's first Fork, serve requests on
+                               this Unix socket, each in a copy-on-write fork of the warm guest
+      --job <SOCKET>           Send this session's channels (the same command line, other files) as a request to
+                               the daemon serving on SOCKET; its status and report are this command's
       --no-cache               Verify the code even when the verdict cache says it was accepted before, and do
                                not record the verdict (the cache is $ZV_CACHE_DIR, else $XDG_CACHE_HOME/zv/verified,
                                else ~/.cache/zv/verified; ZV_CACHE_DIR=off also disables it)
@@ -165,8 +177,18 @@ fn parse_into<I: IntoIterator<Item = OsString>>(cli: &mut Cli, args: I) -> Resul
                     Some((n, v)) => (n, Some(v.to_string())),
                     None => (body, None),
                 };
-                const TAKES_VALUE: &[&str] =
-                    &["manifest", "memory", "timeout", "channel", "seed", "time", "report", "report-file"];
+                const TAKES_VALUE: &[&str] = &[
+                    "manifest",
+                    "memory",
+                    "timeout",
+                    "channel",
+                    "seed",
+                    "time",
+                    "report",
+                    "report-file",
+                    "serve",
+                    "job",
+                ];
                 if !TAKES_VALUE.contains(&name) {
                     return Err(match inline {
                         Some(_) if ["etag", "no-cache", "no-seccomp", "help", "version"].contains(&name) => {
@@ -197,7 +219,12 @@ fn parse_into<I: IntoIterator<Item = OsString>>(cli: &mut Cli, args: I) -> Resul
                         }
                         cli.report = Some(value);
                     }
+                    "serve" => cli.serve = Some(value),
+                    "job" => cli.job = Some(value),
                     _ => cli.report_file = Some(value),
+                }
+                if cli.serve.is_some() && cli.job.is_some() {
+                    return Err("--serve (be the daemon) and --job (send it a request) exclude each other".into());
                 }
             }
         }
@@ -220,6 +247,17 @@ mod tests {
             Parsed::Run(c) => Ok(c),
             Parsed::Print(t) => Err(format!("printed {t}")),
         }
+    }
+
+    #[test]
+    fn serve_and_job_take_a_socket_and_exclude_each_other() {
+        let c = run(&["--serve", "/run/a.sock", "app.tar"]).expect("serve");
+        assert_eq!(c.serve.as_deref(), Some("/run/a.sock"));
+        let c = run(&["--job=/run/a.sock", "app.tar"]).expect("job");
+        assert_eq!(c.job.as_deref(), Some("/run/a.sock"));
+        let e = run(&["--serve", "a", "--job", "a", "app.tar"]).expect_err("both");
+        assert!(e.contains("exclude each other"), "{e}");
+        assert!(run(&["--job"]).expect_err("no value").contains("needs a value"));
     }
 
     #[test]

@@ -260,7 +260,16 @@ mod tests {
 
     #[test]
     fn compact_filter_decides_exactly_as_seccompilers() {
-        let allowed = crate::ALLOWED_SYSCALLS;
+        same_as_seccompiler(crate::ALLOWED_SYSCALLS);
+    }
+
+    /// The daemon's list (crate::daemon) too: the ordinary one and the daemon's calls.
+    #[test]
+    fn the_daemon_filter_decides_exactly_as_seccompilers() {
+        same_as_seccompiler(&crate::daemon::daemon_syscalls());
+    }
+
+    fn same_as_seccompiler(allowed: &[i64]) {
         let ours = compact(allowed).unwrap();
         let theirs = reference(allowed).unwrap();
         assert!(ours.len() * 2 < theirs.len(), "compact {} vs seccompiler {}", ours.len(), theirs.len());

@@ -178,6 +178,7 @@ pub fn session_from_open_image(
         seccomp,
         verdict_cache: None,
         timed: false,
+        serve: None,
         program_file: None,
     })
 }

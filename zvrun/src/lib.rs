@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod channel;
 pub mod cli;
+pub mod daemon;
 pub mod filter;
 pub mod image;
 pub mod report;

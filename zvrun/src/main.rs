@@ -122,7 +122,9 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     if let Err(e) = zvrun::sys::install_signal_handlers() {
         fail(&format!("cannot install signal handlers: {e}"));
     }
-    if let Some(t) = cli.timeout.filter(|_| usage_error.is_none()) {
+    // A request's timeout is its forked session's (the daemon's child ends it and
+    // reports); the client waits for that report.
+    if let Some(t) = cli.timeout.filter(|_| usage_error.is_none() && cli.job.is_none()) {
         zvrun::sys::arm_timeout(t);
     }
     // The report destination is opened first (and before the session: no opens after
@@ -140,7 +142,8 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
             end(&outcome)
         })
     });
-    let outcome = match usage_error.map_or_else(|| config(&cli), Err) {
+    let mut outcome = match usage_error.map_or_else(|| config(&cli), Err) {
+        Ok(cfg) if cli.job.is_some() => client(&cli, &cfg, report_file.as_mut()),
         Ok(cfg) => session::run(&cfg),
         Err(msg) => {
             let mut out = Outcome::refused(msg);
@@ -148,6 +151,10 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
             out
         }
     };
+    // A session forked by a daemon answers its client, and says nothing of its own.
+    if zvrun::daemon::respond(&mut outcome) {
+        zvrun::sys::exit_now(outcome.exit_status());
+    }
     // When the guest left a partial line in the file zvrun's stderr writes to, zvrun's
     // first output there starts on a new line (docs/zvrun.md, "Exit status").
     let mut line_open = outcome.stderr_line_open;
@@ -175,6 +182,42 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         }
     }
     end(&outcome)
+}
+
+/// `zvrun --job SOCKET ...`: the request and its answer. The daemon's forked session
+/// ran it; its message goes to stderr and its report where `--report` asks, and zvrun
+/// ends with its status. A request that could not be made is an ordinary refusal (125).
+fn client(cli: &cli::Cli, cfg: &SessionConfig, report_file: Option<&mut std::fs::File>) -> ! {
+    let socket = cli.job.as_deref().unwrap_or_default();
+    let r = match zvrun::daemon::request(socket, cfg) {
+        Ok(r) => r,
+        // Interrupted (Ctrl-C): the client ends as the signal asks; the forked session
+        // goes on to its own end (its timeout), as a session whose client went away.
+        Err(_) if zvrun::sys::terminated() => zvrun::sys::die_of(zvrun::sys::stop_reason().unwrap_or(libc::SIGTERM)),
+        Err(e) => fail(&e),
+    };
+    let mut e = std::io::stderr().lock();
+    let mut line_open = r.stderr_line_open;
+    let mut to_stderr = |text: &str| {
+        if std::mem::take(&mut line_open) {
+            let _ = write_own(&mut e, b"\n");
+        }
+        write_own(&mut e, text.as_bytes())
+    };
+    if !r.message.is_empty() {
+        let _ = to_stderr(&format!("zvrun: {}\n", r.message));
+    }
+    if let Some(fmt) = &cli.report {
+        let text = if fmt == "json" { r.report.clone() + "\n" } else { r.zerovm.clone() };
+        let w = match report_file {
+            Some(f) => write_own(f, text.as_bytes()),
+            None => to_stderr(&text),
+        };
+        if let Err(err) = w {
+            say(format_args!("cannot write the report: {err}"));
+        }
+    }
+    zvrun::sys::exit_now(r.status)
 }
 
 /// Ends zvrun with the session's status: everything zvrun writes is written (channels
@@ -251,6 +294,7 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
             seccomp: !cli.no_seccomp,
             verdict_cache: None,
             timed: false,
+            serve: None,
             program_file,
         };
         let mut args = cli.rest.clone();
@@ -265,9 +309,7 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
             }
             let text = manifest_text(bytes).map_err(|e| format!("{path}: {e}"))?;
             let m = manifest::parse_zerovm(&text).map_err(|e| format!("{path}: {e}"))?;
-            if let Some((line, _)) = &m.job {
-                return Err(format!("{path}: manifest line {line}: Job (daemon mode) is not implemented yet"));
-            }
+            cfg.serve = m.job.as_ref().map(|(_, socket)| socket.clone());
             cfg.program = m.program.clone();
             cfg.memory = m.memory;
             cfg.timeout = m.timeout;
@@ -299,6 +341,9 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
         }
         cfg
     };
+    if let Some(s) = &cli.serve {
+        cfg.serve = Some(s.clone());
+    }
     cfg.verdict_cache = if cli.no_cache { None } else { zvrun::cache::default_dir() };
     cfg.timed = cli.report.is_some();
     Ok(cfg)

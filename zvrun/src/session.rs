@@ -50,6 +50,9 @@ pub struct SessionConfig {
     /// Measure the session's phases and total time (for a report). Off, the session
     /// reads no clock (the first read of the vDSO clock costs microseconds).
     pub timed: bool,
+    /// The job socket of daemon mode (RUNTIME.md section 7, [`crate::daemon`]): the
+    /// guest's first Fork turns the session into a daemon serving requests on it.
+    pub serve: Option<String>,
     /// The nexe at `program`, already open (see [`crate::image::open_program`]); when
     /// `None` and there is no image, `program` is opened.
     pub program_file: Option<std::sync::Arc<std::fs::File>>,
@@ -254,7 +257,7 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
 
 /// How a session that was stopped ends: SIGALRM is the timeout, any other signal a
 /// termination signal ([`sys::TERMINATING`]).
-fn stopped(reason: i32) -> Ending {
+pub(crate) fn stopped(reason: i32) -> Ending {
     if reason == libc::SIGALRM {
         Ending::Timeout
     } else {
@@ -443,15 +446,25 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
     // trap must clear.
     sys::probe_vector_state();
     phase(&mut out, "signals");
+    // The job socket is bound before lock-down (the filter allows no bind).
+    let job = match cfg.serve.as_deref().map(|p| crate::daemon::Job::bind(p, cfg)).transpose() {
+        Ok(j) => j,
+        Err(e) => {
+            out.ending = Ending::Error(e);
+            return out;
+        }
+    };
     sys::prepare_c_allocator();
     if cfg.seccomp {
-        if let Err(e) = sys::lock_down(crate::ALLOWED_SYSCALLS) {
+        let daemon = job.as_ref().map(|_| crate::daemon::daemon_syscalls());
+        if let Err(e) = sys::lock_down(daemon.as_deref().unwrap_or(crate::ALLOWED_SYSCALLS)) {
             out.ending = Ending::Error(format!("cannot install the seccomp filter: {e}"));
             return out;
         }
     }
     phase(&mut out, "seccomp");
     let mut calls = Calls::new(mem, open, layout.heap_start, layout.heap_start + layout.heap_size);
+    calls.job = job;
     let end = sys::run_guest(entry, rsp, &mut calls);
     // The timer is also what interrupts host code again after a termination signal.
     if cfg.timeout.is_some() || sys::stopping() {

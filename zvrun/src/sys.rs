@@ -1570,3 +1570,265 @@ mod tests {
         }
     }
 }
+
+/// Daemon mode's host calls (RUNTIME.md section 7, [`crate::daemon`]): the job socket (a
+/// Unix `SOCK_SEQPACKET` socket: one request or response is one message, channel
+/// descriptors travel with it as `SCM_RIGHTS`), the fork of a warm session, and the
+/// stricter seccomp filter a forked session adds on top of the daemon's.
+pub mod job {
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+    use std::path::Path;
+
+    /// The most descriptors one request carries (the kernel's SCM_MAX_FD).
+    pub const MAX_FDS: usize = 253;
+
+    fn address(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
+        let mut a: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        a.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let b = path.as_os_str().as_bytes();
+        if b.is_empty() || b.len() >= a.sun_path.len() || b.contains(&0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a socket path must be 1 to {} bytes without NUL", a.sun_path.len() - 1),
+            ));
+        }
+        for (d, &s) in a.sun_path.iter_mut().zip(b) {
+            *d = s as libc::c_char;
+        }
+        let len = std::mem::size_of::<libc::sa_family_t>() + b.len() + 1;
+        Ok((a, len as libc::socklen_t))
+    }
+
+    fn socket() -> io::Result<OwnedFd> {
+        // SAFETY: socket takes no pointers; the descriptor it returns is owned here.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// A listening socket bound at `path` (created with mode 0600: only the daemon's user
+    /// may send it requests).
+    pub fn listen(path: &Path) -> io::Result<OwnedFd> {
+        let (a, len) = address(path)?;
+        let s = socket()?;
+        let old = super::set_umask(0o177);
+        // SAFETY: `a` is a valid sockaddr_un of `len` bytes for the duration of the call.
+        let r = unsafe { libc::bind(s.as_raw_fd(), (&a as *const libc::sockaddr_un).cast(), len) };
+        let err = io::Error::last_os_error();
+        super::set_umask(old);
+        if r != 0 {
+            return Err(err);
+        }
+        // SAFETY: listen takes no pointers.
+        if unsafe { libc::listen(s.as_raw_fd(), 128) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(s)
+    }
+
+    /// A connection to the socket at `path` (interrupted by a signal like any call: the
+    /// caller decides whether to retry).
+    pub fn connect(path: &Path) -> io::Result<OwnedFd> {
+        let (a, len) = address(path)?;
+        let s = socket()?;
+        // SAFETY: `a` is a valid sockaddr_un of `len` bytes for the duration of the call.
+        if unsafe { libc::connect(s.as_raw_fd(), (&a as *const libc::sockaddr_un).cast(), len) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(s)
+    }
+
+    /// The next connection on `l`. Not retried on EINTR (std's accept is): a termination
+    /// signal must be able to end the daemon.
+    pub fn accept(l: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+        // SAFETY: null address pointers ask for no peer address; the descriptor returned
+        // is new and owned here.
+        let fd =
+            unsafe { libc::accept4(l.as_raw_fd(), std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Sends one message: `bytes`, with `fds` attached. Without descriptors it is one
+    /// write (a record on this socket), the call a forked session's seccomp filter allows
+    /// for its response.
+    pub fn send(s: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
+        if fds.is_empty() {
+            loop {
+                // SAFETY: `bytes` is readable for its length for the call. SIGPIPE is
+                // ignored by zvrun (process_start): a closed peer is EPIPE.
+                let n = unsafe { libc::write(s.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+                if n >= 0 {
+                    return if n as usize == bytes.len() {
+                        Ok(())
+                    } else {
+                        Err(io::Error::new(io::ErrorKind::WriteZero, "message cut short"))
+                    };
+                }
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted || super::stopping() {
+                    return Err(e);
+                }
+            }
+        }
+        if fds.len() > MAX_FDS {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("more than {MAX_FDS} descriptors")));
+        }
+        let space = if fds.is_empty() {
+            0
+        } else {
+            // SAFETY: CMSG_SPACE only computes a size.
+            unsafe { libc::CMSG_SPACE(std::mem::size_of_val(fds) as u32) as usize }
+        };
+        // u64 elements: the control buffer must be aligned for cmsghdr.
+        let mut control = vec![0u64; space.div_ceil(8)];
+        let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+        // SAFETY: msghdr is plain data; all zeroes is a valid (empty) value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if space > 0 {
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = space as _;
+            // SAFETY: msg_control points to `space` writable, aligned bytes, enough for one
+            // header and the descriptors (CMSG_SPACE above); CMSG_FIRSTHDR is then non-null
+            // and CMSG_DATA lies inside the buffer.
+            unsafe {
+                let c = libc::CMSG_FIRSTHDR(&msg);
+                (*c).cmsg_level = libc::SOL_SOCKET;
+                (*c).cmsg_type = libc::SCM_RIGHTS;
+                (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(fds) as u32) as _;
+                std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast::<RawFd>(), fds.len());
+            }
+        }
+        loop {
+            // SAFETY: `msg` points to `iov` (the caller's bytes, only read) and `control`,
+            // both alive for the call.
+            let n = unsafe { libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+            if n >= 0 {
+                return if n as usize == bytes.len() {
+                    Ok(())
+                } else {
+                    Err(io::Error::new(io::ErrorKind::WriteZero, "message cut short"))
+                };
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted || super::stopping() {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Receives one message of at most `max` bytes and the descriptors attached to it
+    /// (close-on-exec). A longer message or more descriptors than [`MAX_FDS`] is an
+    /// error (what was attached is closed). `Ok` with no bytes: the peer closed.
+    pub fn recv(s: BorrowedFd<'_>, max: usize) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+        // Not zeroed: only the bytes the kernel writes are kept (zeroing a large buffer
+        // was a third of a forked session's time).
+        let mut buf: Vec<u8> = Vec::with_capacity(max);
+        // SAFETY: CMSG_SPACE only computes a size.
+        let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) as usize };
+        let mut control = vec![0u64; space.div_ceil(8)];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: max };
+        // SAFETY: msghdr is plain data; all zeroes is a valid (empty) value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        let n = loop {
+            // SAFETY: `msg` points to `iov` over `buf` and to `control`, both writable
+            // and alive for the call.
+            let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted || super::stopping() {
+                return Err(e);
+            }
+        };
+        let mut fds = Vec::new();
+        // SAFETY: recvmsg filled `control` and set msg_controllen; CMSG_FIRSTHDR and
+        // CMSG_NXTHDR walk only the headers inside it, and each SCM_RIGHTS payload holds
+        // (cmsg_len - CMSG_LEN(0)) / 4 descriptors the kernel just installed in this
+        // process, which become owned here (so they are closed on every path).
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let bytes = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                    let data = libc::CMSG_DATA(c).cast::<RawFd>();
+                    for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                        fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        if msg.msg_flags & libc::MSG_TRUNC != 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("message larger than {max} bytes")));
+        }
+        if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("more than {MAX_FDS} descriptors")));
+        }
+        // SAFETY: recvmsg wrote `n` <= max bytes at the start of `buf`'s allocation
+        // (MSG_TRUNC was not set, so n is what it wrote, not a longer message's length).
+        unsafe { buf.set_len(n) };
+        Ok((buf, fds))
+    }
+
+    /// Forks the process (the fork system call itself: a copy of this single-threaded
+    /// process with copy-on-write memory, the guest's included). `true` in the child.
+    pub fn fork() -> io::Result<bool> {
+        // SAFETY: zvrun runs one thread while a guest runs (session.rs: verification's
+        // threads are joined before any guest code is executable), so no lock is held by
+        // a thread the child would lack; fork takes no pointers. glibc's caches that a
+        // raw fork leaves stale (the thread id) are not used: zvrun asks the kernel
+        // (getpid, gettid) where it needs them.
+        let r = unsafe { libc::syscall(libc::SYS_fork) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(r == 0)
+    }
+
+    /// Children are reaped by the kernel (SIGCHLD ignored): the daemon never waits.
+    pub fn reap_children_automatically() -> io::Result<()> {
+        // SAFETY: a zeroed sigaction with SIG_IGN is a valid disposition; the old one is
+        // not asked for.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_IGN;
+            if libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the filter for `allowed` on top of the ones installed (filters stack: a call
+    /// must pass all of them). No-new-privileges is already set by [`super::lock_down`].
+    pub fn add_filter(allowed: &[i64]) -> Result<(), String> {
+        let prog = crate::filter::compact(allowed)?;
+        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+        // SAFETY: `fprog` points to `prog`, a valid BPF program alive for the call; the
+        // kernel copies it.
+        let r = unsafe {
+            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog as *const libc::sock_fprog)
+        };
+        if r != 0 {
+            return Err(format!("seccomp install: {}", io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+}

@@ -27,6 +27,9 @@ pub struct Calls {
     fatal: bool,
     /// Set when the session ends from host code (Exit or a host I/O error).
     pub ending: Option<Ending>,
+    /// The job socket, until the guest's first Fork turns the session into a daemon
+    /// ([`crate::daemon`]).
+    pub job: Option<crate::daemon::Job>,
     /// The last byte the guest wrote to the file that is zvrun's stderr was not a newline
     /// (zvrun then starts its own message on a new line).
     pub stderr_line_open: bool,
@@ -42,6 +45,7 @@ impl Calls {
             jailed: Vec::new(),
             fatal: false,
             ending: None,
+            job: None,
             stderr_line_open: false,
         }
     }
@@ -256,7 +260,20 @@ impl TrapHandler for Calls {
                 TrapOutcome::Leave
             }
             // Fork's array is the id and the reserved word: both must be readable.
-            call::FORK => TrapOutcome::Return(if self.words::<2>(args).is_some() { 0 } else { -EFAULT }),
+            // Without a job socket (or in a forked session) Fork returns 0; with one, this
+            // process becomes the daemon and only its forked sessions return from here.
+            call::FORK => {
+                if self.words::<2>(args).is_none() {
+                    return TrapOutcome::Return(-EFAULT);
+                }
+                match self.job.take() {
+                    None => TrapOutcome::Return(0),
+                    Some(job) => match crate::daemon::serve(job, self) {
+                        crate::daemon::Served::Child => TrapOutcome::Return(0),
+                        crate::daemon::Served::Ended => TrapOutcome::Leave,
+                    },
+                }
+            }
             _ => TrapOutcome::Return(-EPERM),
         }
     }

@@ -330,6 +330,9 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
             }
             "Job" => {
                 once(job.is_some())?;
+                if value.is_empty() {
+                    return Err(err(n, "Job needs the path of the job socket"));
+                }
                 job = Some((n, value.to_string()));
             }
             other => return Err(err(n, format!("unknown key `{other}`"))),

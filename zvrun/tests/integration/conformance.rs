@@ -378,7 +378,8 @@ fn manifest_lines_are_named() {
         (b"Channel = a, /dev/a, 0, 0, 99999999999999999999, 1, 1, 1\n", "line 7: gets"),
         (b"Channel = a, , 0, 0, 1, 1, 1, 1\n", "line 7: Channel uri and alias must not be empty"),
         (b"Job\n", "line 7: `Job` is not `Key = value`"),
-        (b"# fine\n\n  \nJob = x\n", "line 10: Job (daemon mode) is not implemented yet"),
+        (b"# fine\n\n  \nJob = /nonexistent/x\n", "job socket /nonexistent/x: No such file or directory"),
+        (b"Job =\n", "line 7: Job needs the path of the job socket"),
         (b"Job = \xff\xfe\n", "line 7: not UTF-8"),
         (b"\nTimeout = \xc3\n", "line 8: not UTF-8"),
     ];

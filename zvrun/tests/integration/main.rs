@@ -6,6 +6,7 @@ mod cache;
 mod calls;
 mod channels;
 mod conformance;
+mod daemon;
 mod faults;
 mod images;
 mod manifest;

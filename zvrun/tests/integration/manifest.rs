@@ -68,7 +68,7 @@ fn a_refused_configuration_still_gets_its_report() {
     std::fs::write(
         &job,
         format!(
-            "Version = 20130611\nProgram = {}\nJob = /tmp/job.sock\nMemory = 67108864, 0\nTimeout = 10\n\
+            "Version = 20130611\nProgram = {}\nJob = /nonexistent/job.sock\nMemory = 67108864, 0\nTimeout = 10\n\
              Channel = /dev/stdin, /dev/stdin, 0, 0, 1, 1, 0, 0\n\
              Channel = /dev/stdout, /dev/stdout, 0, 0, 0, 0, 1, 1\n\
              Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 1, 1\n",
@@ -80,7 +80,7 @@ fn a_refused_configuration_still_gets_its_report() {
         (vec!["--manifest".into(), s(&bad).into()], "line 3: unknown key `Foo`"),
         (vec!["--channel".into(), "bad".into(), s(&program("hello")).into()], "--channel `bad`"),
         (vec!["--env".into(), "NOEQ".into(), s(&program("hello")).into()], "--env `NOEQ`: expected KEY=VALUE"),
-        (vec!["--manifest".into(), s(&job).into()], "line 3: Job (daemon mode) is not implemented yet"),
+        (vec!["--manifest".into(), s(&job).into()], "job socket /nonexistent/job.sock: No such file or directory"),
     ];
     for (args, want) in cases {
         let _ = std::fs::remove_file(&report);

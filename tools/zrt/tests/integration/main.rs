@@ -10,8 +10,10 @@
 //!   getrandom, uname, getcwd, -ENOSYS, ESPIPE, ENOTTY, EACCES, stat of channels;
 //! - [`pipes`]: pipes inside the guest, poll and select, identical to native where Linux
 //!   answers at once; zrt's answers where Linux would block; SIGPIPE; one CPU;
+//! - [`daemon`]: daemon mode through zvm_fork (stdio written out once, before Fork);
 //! - [`determinism`]: two runs with the same inputs give identical outputs and etags.
 
+mod daemon;
 mod determinism;
 mod files;
 mod memory;

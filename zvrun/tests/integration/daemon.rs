@@ -1,0 +1,280 @@
+//! Daemon mode (RUNTIME.md section 7): `zvrun --serve SOCKET` (or `Job` in a manifest)
+//! runs the guest until its first Fork, then serves requests (`zvrun --job SOCKET ...`),
+//! each in a copy-on-write fork of the warm guest with the request's channels. The guest
+//! is test-corpus/asm/rt/daemon.S: "warm" on stderr before Fork; after it, its tag byte,
+//! channel 3's size (when there is a channel 3), then stdin copied to stdout, and the
+//! number of bytes copied as its exit code.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{json_report, program, run_with, s, wait_or_fail, zvrun};
+
+/// A daemon serving in a temporary directory; killed when dropped.
+struct Daemon {
+    child: Option<Child>,
+    socket: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts `zvrun --serve SOCKET ARGS...` and waits until it accepts connections
+    /// (a guard of 20 s against a daemon that never serves, not a timing assertion).
+    fn start(args: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().expect("tmp");
+        let socket = dir.path().join("job.sock");
+        Daemon::start_at(dir, socket, args)
+    }
+
+    fn start_at(dir: tempfile::TempDir, socket: PathBuf, args: &[&str]) -> Daemon {
+        let child = zvrun()
+            .arg("--serve")
+            .arg(&socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the daemon");
+        let mut d = Daemon { child: Some(child), socket, dir };
+        let start = Instant::now();
+        // Listening (a probe connection, which a forked session then finds empty).
+        while zvrun::sys::job::connect(&d.socket).is_err() {
+            if let Some(st) = d.child.as_mut().expect("child").try_wait().expect("wait") {
+                let out = d.child.take().expect("child").wait_with_output().expect("output");
+                panic!("the daemon ended ({st}) before serving: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "the daemon never bound its socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+
+    /// Sends SIGTERM and returns the daemon's status, stdout and stderr.
+    fn stop(mut self) -> (std::process::ExitStatus, String, String) {
+        let child = self.child.take().expect("running");
+        let st = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
+        assert!(st.success());
+        let out = child.wait_with_output().expect("daemon output");
+        (out.status, String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn job(d: &Daemon, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut a = vec!["--job", s(&d.socket)];
+    a.extend_from_slice(args);
+    run_with(&a, stdin)
+}
+
+fn size_of(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
+}
+
+#[test]
+fn a_daemon_serves_each_request_in_a_fork_of_the_warm_guest() {
+    let nexe = program("daemon");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (small, large) = (tmp.path().join("small"), tmp.path().join("large"));
+    std::fs::write(&small, b"12345").expect("write");
+    std::fs::write(&large, vec![7u8; 70_000]).expect("write");
+    let d = Daemon::start(&["--channel", &format!("/dev/data={},1", s(&small)), s(&nexe)]);
+
+    // Each request: its own stdin and stdout, its own data file (the user manifest gives
+    // that file's size), the tag as the warm-up left it (each fork has its own copy).
+    for (data, input) in [(&large, &b"hello"[..]), (&small, b"second request"), (&large, b"")] {
+        let rep = tmp.path().join("r.json");
+        let out =
+            job(&d, &["--channel", &format!("/dev/data={},1", s(data)), "--report-file", s(&rep), s(&nexe)], input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(input.len() as i32), "{err}");
+        assert_eq!(out.stdout[0], b'W', "the warm-up's state");
+        assert_eq!(size_of(&out.stdout[1..]), std::fs::metadata(data).expect("meta").len());
+        assert_eq!(&out.stdout[9..], input);
+        assert!(!err.contains("warm"), "the warm-up ran once, in the daemon: {err}");
+        let r = json_report(&rep);
+        assert_eq!(r["state"], "exit");
+        assert_eq!(r["exit_code"], input.len());
+        assert_eq!(r["channels"][0]["get_bytes"], input.len(), "the request's own counts: {r}");
+        assert_eq!(r["channels"][1]["put_bytes"], 9 + input.len());
+    }
+    let (st, _, err) = d.stop();
+    assert_eq!(st.code(), None, "the daemon dies of SIGTERM: {err}");
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(libc::SIGTERM));
+    assert_eq!(err.matches("warm").count(), 1, "{err}");
+    assert!(err.contains("killed by SIGTERM"), "{err}");
+}
+
+#[test]
+fn requests_that_do_not_match_the_session_are_refused() {
+    let nexe = program("daemon");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    std::fs::write(&data, b"x").expect("write");
+    let spec = format!("/dev/data={},1", s(&data));
+    let d = Daemon::start(&["--channel", &spec, s(&nexe)]);
+    for (args, says) in [
+        (vec![s(&nexe)], "the request has 3 channels, the session 4"),
+        (
+            vec!["--channel", &format!("/dev/data={},0", s(&data)), s(&nexe)],
+            "the request has type 0, the session type 1",
+        ),
+        (
+            vec!["--channel", &format!("/dev/other={},1", s(&data)), s(&nexe)],
+            "the session's channel at this place is /dev/data",
+        ),
+        (
+            vec!["--channel", &format!("/dev/data={},1,1,1,0,0", s(&data)), s(&nexe)],
+            "the request has limits 1 1 0 0, the session limits 9223372036854775807",
+        ),
+    ] {
+        let out = job(&d, &args, b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert!(err.contains("request refused") && err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "the guest did not run: {args:?}");
+    }
+    // The daemon goes on serving after refusals.
+    let out = job(&d, &["--channel", &spec, s(&nexe)], b"ok");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_request_has_its_own_timeout() {
+    let nexe = program("daemon");
+    let d = Daemon::start(&[s(&nexe)]);
+    // A stdin pipe the test keeps open: the forked session's Read waits until its
+    // timeout ends it.
+    let mut c = zvrun()
+        .args(["--job", s(&d.socket), "--timeout", "1", "--report", "json", s(&nexe)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdin = c.stdin.take();
+    let st = wait_or_fail(c, 30, "a request with --timeout 1");
+    drop(stdin);
+    assert_eq!(st.code(), Some(124));
+}
+
+#[test]
+fn without_a_job_socket_fork_returns_zero_and_the_session_goes_on() {
+    let out = run_with(&[s(&program("daemon"))], b"abc");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stdout, b"Wabc");
+    assert_eq!(out.stderr, b"warm\n");
+}
+
+#[test]
+fn a_session_with_a_socket_that_never_forks_is_an_ordinary_one() {
+    // echo never calls Fork.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = run_with(&["--serve", s(&tmp.path().join("s")), s(&program("echo"))], b"abc");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"abc");
+}
+
+#[test]
+fn job_sockets_are_checked() {
+    let nexe = program("daemon");
+    let tmp = tempfile::tempdir().expect("tmp");
+    // A file that is not a socket is never replaced.
+    let file = tmp.path().join("not-a-socket");
+    std::fs::write(&file, b"keep").expect("write");
+    let out = run_with(&["--serve", s(&file), s(&nexe)], b"");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a socket"));
+    assert_eq!(std::fs::read(&file).expect("kept"), b"keep");
+    // A second daemon on a live socket is refused; a socket left by a daemon that is gone
+    // (killed with SIGKILL) is replaced.
+    let d = Daemon::start(&[s(&nexe)]);
+    let out = run_with(&["--serve", s(&d.socket), s(&nexe)], b"");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another daemon is serving"));
+    let mut d = d;
+    let mut child = d.child.take().expect("running");
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    let dir = std::mem::replace(&mut d.dir, tempfile::tempdir().expect("tmp"));
+    let d = Daemon::start_at(dir, d.socket.clone(), &[s(&nexe)]);
+    let out = job(&d, &[s(&nexe)], b"again");
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+    // No daemon: the client says so.
+    let out = run_with(&["--job", s(&tmp.path().join("nobody")), s(&nexe)], b"");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to the job socket"));
+}
+
+#[test]
+fn a_zerovm_manifest_job_line_makes_a_daemon() {
+    let nexe = program("daemon");
+    let dir = tempfile::tempdir().expect("tmp");
+    let socket = dir.path().join("m.sock");
+    let manifest = dir.path().join("m.manifest");
+    let text = format!(
+        "Version = 20130611\nProgram = {}\nMemory = 67108864, 0\nTimeout = 10\nJob = {}\n\
+         Channel = /dev/stdin, /dev/stdin, 0, 0, 1000, 1000000, 0, 0\n\
+         Channel = /dev/stdout, /dev/stdout, 0, 0, 0, 0, 1000, 1000000\n\
+         Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 1000, 1000000\n",
+        s(&nexe),
+        s(&socket)
+    );
+    std::fs::write(&manifest, &text).expect("write");
+    let child = zvrun()
+        .args(["--manifest", s(&manifest)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while std::fs::symlink_metadata(&socket).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let d = Daemon { child: Some(child), socket: socket.clone(), dir };
+    // The request: the same manifest (the client goes to the socket --job names; the
+    // manifest's Job line is the daemon's).
+    let out = job(&d, &["--manifest", s(&manifest)], b"from a manifest");
+    assert_eq!(out.status.code(), Some(15), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(&out.stdout[..], b"Wfrom a manifest");
+}
+
+#[test]
+fn an_image_daemon_keeps_its_image_files_and_takes_the_host_channels() {
+    use zvcore::image::{write_image, ImageChannel, ImageManifest, Source};
+    use zvcore::manifest::{ChannelType, Limits};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut m = ImageManifest::new("daemon.nexe");
+    m.channels.push(ImageChannel {
+        alias: "/dev/data".into(),
+        kind: ChannelType::RandReadSeqWrite,
+        limits: Limits { gets: 100, get_size: 1 << 20, puts: 0, put_size: 0 },
+        etag: false,
+        source: Source::Image("table.bin".into()),
+    });
+    let img = tmp.path().join("app.tar");
+    let files = vec![("table.bin".to_string(), vec![1u8; 1234])];
+    let nexe = std::fs::read(program("daemon")).expect("nexe");
+    write_image(std::fs::File::create(&img).expect("create"), &m, &nexe, &files).expect("image");
+    let d = Daemon::start(&[s(&img)]);
+    for input in [&b"one"[..], b"two!"] {
+        // The same command line with --job: the request carries stdin, stdout and
+        // stderr; the image's file is the daemon's own.
+        let out = job(&d, &[s(&img)], input);
+        assert_eq!(out.status.code(), Some(input.len() as i32), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout[0], b'W');
+        assert_eq!(size_of(&out.stdout[1..]), 1234, "the image file's size");
+        assert_eq!(&out.stdout[9..], input);
+    }
+}
