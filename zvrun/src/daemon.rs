@@ -164,6 +164,9 @@ pub fn serve(job: Job, calls: &mut Calls) -> Served {
                 drop(listener);
                 if let Err(e) = child(calls, timeout, seccomp) {
                     calls.ending = Some(Ending::Error(format!("request refused: {e}")));
+                    // The report of a refused request lists no channels (those left are
+                    // the warm-up's, not the request's).
+                    calls.channels.clear();
                     return Served::Ended;
                 }
                 return Served::Child;

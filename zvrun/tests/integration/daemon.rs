@@ -137,9 +137,15 @@ fn requests_that_do_not_match_the_session_are_refused() {
             "the request has limits 1 1 0 0, the session limits 9223372036854775807",
         ),
     ] {
-        let out = job(&d, &args, b"");
+        let rep = tmp.path().join("refused.json");
+        let mut with_report = vec!["--report-file", s(&rep)];
+        with_report.extend_from_slice(&args);
+        let out = job(&d, &with_report, b"");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        let r = json_report(&rep);
+        assert_eq!(r["state"], "error", "{r}");
+        assert_eq!(r["channels"], serde_json::json!([]), "no channels of the warm-up in a refusal: {r}");
         assert!(err.contains("request refused") && err.contains(says), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "the guest did not run: {args:?}");
     }
