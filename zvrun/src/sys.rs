@@ -1662,24 +1662,6 @@ pub mod job {
     /// write (a record on this socket), the call a forked session's seccomp filter allows
     /// for its response.
     pub fn send(s: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
-        if fds.is_empty() {
-            loop {
-                // SAFETY: `bytes` is readable for its length for the call. SIGPIPE is
-                // ignored by zvrun (process_start): a closed peer is EPIPE.
-                let n = unsafe { libc::write(s.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-                if n >= 0 {
-                    return if n as usize == bytes.len() {
-                        Ok(())
-                    } else {
-                        Err(io::Error::new(io::ErrorKind::WriteZero, "message cut short"))
-                    };
-                }
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted || super::stopping() {
-                    return Err(e);
-                }
-            }
-        }
         if fds.len() > MAX_FDS {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("more than {MAX_FDS} descriptors")));
         }
@@ -1711,9 +1693,15 @@ pub mod job {
             }
         }
         loop {
-            // SAFETY: `msg` points to `iov` (the caller's bytes, only read) and `control`,
-            // both alive for the call.
-            let n = unsafe { libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+            let n = if fds.is_empty() {
+                // SAFETY: `bytes` is readable for its length for the call. SIGPIPE is
+                // ignored by zvrun (process_start): a closed peer is EPIPE.
+                unsafe { libc::write(s.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) }
+            } else {
+                // SAFETY: `msg` points to `iov` (the caller's bytes, only read) and
+                // `control`, both alive for the call.
+                unsafe { libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) }
+            };
             if n >= 0 {
                 return if n as usize == bytes.len() {
                     Ok(())
