@@ -77,6 +77,11 @@ fn is_zvruns_stderr(meta: &std::fs::Metadata) -> bool {
     *OURS.get_or_init(crate::sys::stderr_file_id) == Some((meta.dev(), meta.ino()))
 }
 
+/// Whether `uri` names one of zvrun's standard streams (read and written in sequence).
+pub fn is_std_uri(uri: &str) -> bool {
+    std_stream(uri).is_some()
+}
+
 fn std_stream(uri: &str) -> Option<i32> {
     match uri {
         "/dev/stdin" => Some(0),
@@ -114,10 +119,27 @@ impl Channel {
 
     /// A channel on a file a daemon-mode client opened as [`Channel::open`] does and sent
     /// with its request (crate::daemon): checked again here (the daemon trusts no
-    /// client), not truncated again. A standard-stream uri (`/dev/stdout`) names the
-    /// client's stream, read and written in sequence.
-    pub fn adopt(spec: &ChannelSpec, file: File) -> Result<Channel, ChannelError> {
-        Channel::from_file(spec, file, std_stream(&spec.uri).is_some(), false)
+    /// client: the descriptor must be open for the channel's directions, and the checks
+    /// of a file's kind apply to every descriptor), not truncated again. `std_stream`:
+    /// the session's channel is a standard stream (the client's is then read and written
+    /// in sequence).
+    pub fn adopt(spec: &ChannelSpec, file: File, std_stream: bool) -> Result<Channel, ChannelError> {
+        use std::os::fd::AsFd;
+        let (r, w) = (spec.limits.readable(), spec.limits.writable());
+        let what = |e: io::Error| ChannelError(format!("channel {} ({}): {e}", spec.alias, spec.uri));
+        let (can_r, can_w) = crate::sys::job::access_mode(file.as_fd()).map_err(what)?;
+        if (r && !can_r) || (w && !can_w) {
+            let need = match (r, w) {
+                (true, true) => "reading and writing",
+                (true, false) => "reading",
+                _ => "writing",
+            };
+            return Err(ChannelError(format!(
+                "channel {} ({}): the descriptor sent is not open for {need}",
+                spec.alias, spec.uri
+            )));
+        }
+        Channel::from_file(spec, file, std_stream, false)
     }
 
     /// The checks and the state of a channel on the open `file`. `opened_here`: zvrun
@@ -141,7 +163,7 @@ impl Channel {
                 spec.alias, spec.uri
             )));
         }
-        if w && !is_std && crate::cache::is_entry_like(&meta) {
+        if w && (!is_std || !opened_here) && crate::cache::is_entry_like(&meta) {
             return Err(ChannelError(format!(
                 "channel {} ({}): a regular file of mode 0500 is what zvrun's verdict cache trusts, so zvrun \
                  does not write to one (change the file's mode, or use another file)",
@@ -201,7 +223,8 @@ impl Channel {
             write_pos = file.seek(SeekFrom::End(0)).map_err(what)?;
         }
         let extent = if source == SourceKind::File && w && spec.kind.random_write() { meta.len() } else { 0 };
-        let shares_stderr = w && if opened_here { is_zvruns_stderr(&meta) } else { spec.uri == "/dev/stderr" };
+        let shares_stderr =
+            w && if opened_here { is_zvruns_stderr(&meta) } else { is_std && spec.alias == "/dev/stderr" };
         Ok(Channel {
             spec: spec.clone(),
             file: Arc::new(file),
@@ -223,6 +246,11 @@ impl Channel {
     pub fn raw_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;
         self.file.as_raw_fd()
+    }
+
+    /// Whether the channel is a file inside the session's image.
+    pub fn in_image(&self) -> bool {
+        self.window.is_some()
     }
 
     /// The same file inside the image, read from its start again with nothing used

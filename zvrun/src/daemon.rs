@@ -11,12 +11,13 @@
 //! with its own permissions, and sends them as descriptors (`SCM_RIGHTS`), so the daemon
 //! never opens a path named by a request.
 //!
-//! The wire format (one `SOCK_SEQPACKET` message each way) is JSON:
-//! request `{"zv_job": 1, "timeout": N|null, "channels": [{"alias", "uri", "type",
-//! "limits": [gets, get_size, puts, put_size], "etag"}]}`, the session's host channels in
-//! guest order (the image's files are the session's own and are not sent), with their
-//! descriptors attached in the same order; response `{"status", "message",
-//! "stderr_line_open", "report", "zerovm"}`.
+//! The wire format is JSON over a `SOCK_SEQPACKET` connection. The request is one
+//! message, `{"zv_job": 1, "timeout": N|null, "report": "json"|"zerovm"|null,
+//! "channels": [{"alias", "uri", "type", "limits": [gets, get_size, puts, put_size],
+//! "etag"}]}`: the session's host channels in guest order (the image's files are the
+//! session's own and are not sent), with their descriptors attached in the same order.
+//! The response, `{"status", "message", "stderr_line_open", "report": TEXT|null}`, comes
+//! in messages of at most [`RESPONSE_PIECE`] bytes until the connection closes.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
@@ -34,17 +35,18 @@ use crate::trap::Calls;
 /// The largest request the daemon reads (a request names at most [`sock::MAX_FDS`]
 /// channels).
 pub const MAX_REQUEST: usize = 256 << 10;
-/// The largest response the client reads.
-pub const MAX_RESPONSE: usize = 4 << 20;
+/// The largest response the client reads (in pieces of [`RESPONSE_PIECE`]).
+pub const MAX_RESPONSE: usize = 64 << 20;
 /// The version of the wire format.
 const WIRE_VERSION: u64 = 1;
 
 /// System calls the daemon needs on top of [`crate::ALLOWED_SYSCALLS`], allowed while
 /// the guest warms up and while the daemon serves (docs/zvrun.md, "Daemon mode"):
 /// accepting connections (accept4), receiving a request's descriptors (recvmsg), the
-/// fork, and looking at the received files (fstat, newfstatat, statx, fstatfs). A forked
-/// session adds the ordinary filter on top before its guest runs again (seccomp), so
-/// requests are served under exactly the ordinary allow-list.
+/// fork, looking at the received files (fstat, newfstatat, statx, fstatfs; and fcntl's
+/// F_GETFL, a rule of the filter's own), leaving the daemon's process group (setpgid). A
+/// forked session adds the ordinary filter on top before its guest runs again
+/// (seccomp), so requests are served under exactly the ordinary allow-list.
 pub const DAEMON_EXTRA_SYSCALLS: &[i64] = &[
     libc::SYS_accept4,
     libc::SYS_recvmsg,
@@ -53,6 +55,7 @@ pub const DAEMON_EXTRA_SYSCALLS: &[i64] = &[
     libc::SYS_newfstatat,
     libc::SYS_statx,
     libc::SYS_fstatfs,
+    libc::SYS_setpgid,
     libc::SYS_seccomp,
 ];
 
@@ -172,8 +175,7 @@ pub fn serve(job: Job, calls: &mut Calls) -> Served {
                 return Served::Child;
             }
             Err(e) => {
-                let r = Response::refused(format!("the daemon cannot fork: {e}"));
-                let _ = sock::send(conn.as_fd(), r.to_json().as_bytes(), &[]);
+                let _ = Response::refused(format!("the daemon cannot fork: {e}")).send(conn.as_fd());
             }
         }
     }
@@ -183,28 +185,55 @@ pub fn serve(job: Job, calls: &mut Calls) -> Served {
 /// channels, puts its channels in place (and their sizes in the user manifest), arms
 /// the timeout and adds the ordinary seccomp filter.
 fn child(calls: &mut Calls, timeout: Option<u64>, seccomp: bool) -> Result<(), String> {
-    // The session's timeout covers reading the request too (a client that connects and
-    // sends nothing).
-    if let Some(t) = timeout {
-        sys::arm_timeout(t);
-    }
+    // The request must come within REQUEST_WAIT seconds (or the session's timeout, when
+    // shorter): a client that connects and sends nothing does not keep a fork of the
+    // daemon for good (a review finding: without a session timeout it did).
+    sys::arm_timeout(timeout.map_or(REQUEST_WAIT, |t| t.min(REQUEST_WAIT)));
     let conn = job_connection().ok_or("no connection")?;
     let (bytes, fds) = sock::recv(conn, MAX_REQUEST).map_err(|e| format!("cannot read the request: {e}"))?;
+    sys::disarm_timeout();
     if bytes.is_empty() {
         return Err("the client sent no request".into());
     }
     let req = Request::parse(&bytes)?;
+    let _ = REPORT.set(req.report);
     let channels = req.channels_for(&calls.channels, fds)?;
-    if let Some(t) = req.timeout {
+    // The request's timeout, else the session's, from here (arming again after a
+    // disarm: a review found the request's ignored whenever the session had one).
+    if let Some(t) = req.timeout.or(timeout) {
         sys::arm_timeout(t);
     }
     patch_manifest_sizes(calls, &channels)?;
     calls.channels = channels;
     calls.stderr_line_open = false;
+    sock::detach_from_daemon();
     if seccomp {
         sock::add_filter(crate::ALLOWED_SYSCALLS)?;
     }
     Ok(())
+}
+
+/// How long a forked session waits for its request (seconds) when the session's timeout
+/// is longer or absent.
+pub const REQUEST_WAIT: u64 = 10;
+
+/// How much longer than its request's timeout a client waits for the report (seconds).
+pub const CLIENT_MARGIN: u64 = 2;
+
+/// The report format the request asked for (set once the request is read).
+static REPORT: OnceLock<ReportFormat> = OnceLock::new();
+
+/// Which report a client wants back: the response carries only that one (a review
+/// found a response with both reports of a session with thousands of channels larger
+/// than one socket message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// None: status and message only.
+    None,
+    /// The JSON report.
+    Json,
+    /// ZeroVM's six lines.
+    Zerovm,
 }
 
 /// Writes each channel's size (RUNTIME.md section 4: random-read channels' sizes, else
@@ -233,6 +262,7 @@ fn patch_manifest_sizes(calls: &mut Calls, channels: &[Channel]) -> Result<(), S
 #[derive(Debug)]
 struct Request {
     timeout: Option<u64>,
+    report: ReportFormat,
     channels: Vec<ChannelSpec>,
 }
 
@@ -246,6 +276,12 @@ impl Request {
         let timeout = match o.get("timeout") {
             None | Some(Value::Null) => None,
             Some(t) => Some(t.as_u64().filter(|&t| t > 0).ok_or("timeout: expected whole seconds, at least 1")?),
+        };
+        let report = match o.get("report") {
+            None | Some(Value::Null) => ReportFormat::None,
+            Some(v) if v == "json" => ReportFormat::Json,
+            Some(v) if v == "zerovm" => ReportFormat::Zerovm,
+            Some(_) => return Err("report: expected \"json\", \"zerovm\" or null".into()),
         };
         let list = o.get("channels").and_then(Value::as_array).ok_or("channels: expected an array")?;
         let mut channels = Vec::with_capacity(list.len());
@@ -265,14 +301,14 @@ impl Request {
             let l: Vec<i64> = c
                 .get("limits")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_i64).collect())
-                .filter(|l: &Vec<i64>| l.len() == 4)
+                .filter(|a| a.len() == 4)
+                .and_then(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<i64>>>())
                 .ok_or_else(|| e("limits: expected four integers"))?;
             let limits = Limits { gets: l[0], get_size: l[1], puts: l[2], put_size: l[3] };
             let etag = c.get("etag").and_then(Value::as_bool).ok_or_else(|| e("etag: expected true or false"))?;
             channels.push(ChannelSpec { uri: s("uri")?, alias: s("alias")?, kind, etag, limits });
         }
-        Ok(Request { timeout, channels })
+        Ok(Request { timeout, report, channels })
     }
 
     /// The request's channels, checked against the session's (`ours`, in guest order):
@@ -280,7 +316,7 @@ impl Request {
     /// types and limits, one descriptor each; the files inside the image are the
     /// session's own, read from the start again.
     fn channels_for(&self, ours: &[Channel], fds: Vec<OwnedFd>) -> Result<Vec<Channel>, String> {
-        let host: Vec<&Channel> = ours.iter().filter(|c| !is_image(&c.spec)).collect();
+        let host: Vec<&Channel> = ours.iter().filter(|c| !c.in_image()).collect();
         if self.channels.len() != host.len() {
             return Err(format!(
                 "the request has {} channels, the session {} (a request names every host channel of the session: {})",
@@ -300,8 +336,8 @@ impl Request {
         let mut out = Vec::with_capacity(ours.len());
         for c in ours {
             let s = &c.spec;
-            if is_image(s) {
-                out.push(c.fresh(s.etag).ok_or_else(|| format!("channel {}: cannot reopen it", s.alias))?);
+            if let Some(fresh) = c.fresh(s.etag) {
+                out.push(fresh);
                 continue;
             }
             let (spec, fd) = given.next().ok_or("channels missing")?;
@@ -321,15 +357,13 @@ impl Request {
                     l(&s.limits)
                 ));
             }
-            out.push(Channel::adopt(spec, std::fs::File::from(fd)).map_err(|e| e.0)?);
+            // The session's uri says whether this is a standard stream (read and
+            // written in sequence); the request's is only its name.
+            let std_stream = crate::channel::is_std_uri(&s.uri);
+            out.push(Channel::adopt(spec, std::fs::File::from(fd), std_stream).map_err(|e| e.0)?);
         }
         Ok(out)
     }
-}
-
-/// A channel on a file inside the session's image.
-fn is_image(spec: &ChannelSpec) -> bool {
-    spec.uri.starts_with("image:")
 }
 
 /// The answer to a request, as the client reads it.
@@ -342,20 +376,17 @@ pub struct Response {
     pub message: String,
     /// The guest left a partial line on its stderr.
     pub stderr_line_open: bool,
-    /// The JSON report.
-    pub report: String,
-    /// The ZeroVM report.
-    pub zerovm: String,
+    /// The report the request asked for, as zvrun writes it (JSON, or ZeroVM's lines).
+    pub report: Option<String>,
 }
 
 impl Response {
     fn refused(message: String) -> Response {
-        let o = Outcome::error(message.clone());
-        Response::of(&o)
+        Response::of(&Outcome::error(message), ReportFormat::None)
     }
 
-    /// The response for a forked session's outcome.
-    pub fn of(o: &Outcome) -> Response {
+    /// The response for a forked session's outcome, with the report in `format`.
+    pub fn of(o: &Outcome, format: ReportFormat) -> Response {
         Response {
             status: o.exit_status(),
             message: match o.ending {
@@ -363,19 +394,20 @@ impl Response {
                 _ => crate::report::describe(o),
             },
             stderr_line_open: o.stderr_line_open,
-            report: crate::report::json(o),
-            zerovm: crate::report::zerovm(o),
+            report: match format {
+                ReportFormat::None => None,
+                ReportFormat::Json => Some(crate::report::json(o)),
+                ReportFormat::Zerovm => Some(crate::report::zerovm(o)),
+            },
         }
     }
 
     fn to_json(&self) -> String {
-        let report: Value = serde_json::from_str(&self.report).unwrap_or(Value::Null);
         json!({
             "status": self.status,
             "message": self.message,
             "stderr_line_open": self.stderr_line_open,
-            "report": report,
-            "zerovm": self.zerovm,
+            "report": self.report,
         })
         .to_string()
     }
@@ -387,16 +419,28 @@ impl Response {
             .and_then(Value::as_i64)
             .and_then(|s| i32::try_from(s).ok())
             .ok_or("the response has no status")?;
-        let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         Ok(Response {
             status,
-            message: text("message"),
+            message: v.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
             stderr_line_open: v.get("stderr_line_open").and_then(Value::as_bool).unwrap_or(false),
-            report: v.get("report").map(Value::to_string).unwrap_or_default(),
-            zerovm: text("zerovm"),
+            report: v.get("report").and_then(Value::as_str).map(str::to_string),
         })
     }
+
+    /// Sends the response as messages of at most [`RESPONSE_PIECE`] bytes (a report of
+    /// thousands of channels is larger than one socket message may be); the client reads
+    /// until the connection closes.
+    fn send(&self, conn: BorrowedFd<'_>) -> std::io::Result<()> {
+        let text = self.to_json();
+        for piece in text.as_bytes().chunks(RESPONSE_PIECE) {
+            sock::send(conn, piece, &[])?;
+        }
+        Ok(())
+    }
 }
+
+/// The largest message of a response.
+pub const RESPONSE_PIECE: usize = 64 << 10;
 
 /// A forked session's end: its report goes back on the connection. Returns whether this
 /// process is a forked session (the caller then exits with the session's status and
@@ -408,18 +452,22 @@ pub fn respond(outcome: &mut Outcome) -> bool {
     }
     // The warm-up's phases are the daemon's, not the request's.
     outcome.phases.clear();
-    let _ = sock::send(conn, Response::of(outcome).to_json().as_bytes(), &[]);
+    let format = REPORT.get().copied().unwrap_or(ReportFormat::None);
+    // A client that went away has no one to tell; the status is this process's.
+    let _ = Response::of(outcome, format).send(conn);
     true
 }
 
 /// The client's side (`zvrun --job SOCKET ...`): sends the session `cfg` describes as a
-/// request (its channels, opened here, and its timeout) to the daemon at `socket`, and
-/// waits for the response.
-pub fn request(socket: &str, cfg: &SessionConfig) -> Result<Response, String> {
+/// request (its host channels, opened here, its timeout and the report wanted) to the
+/// daemon at `socket`, and waits for the response.
+pub fn request(socket: &str, cfg: &SessionConfig, report: ReportFormat) -> Result<Response, String> {
     let specs = crate::session::order_channels(cfg.channels.clone())?;
     let mut opened = Vec::new();
     let mut list = Vec::with_capacity(specs.len());
-    for spec in specs.iter().filter(|s| !is_image(s)) {
+    // The files inside the image stay the daemon's (the same rule as a session's).
+    let in_image = |s: &ChannelSpec| cfg.image.is_some() && s.uri.starts_with("image:");
+    for spec in specs.iter().filter(|s| !in_image(s)) {
         opened.push(Channel::open(spec).map_err(|e| e.0)?);
         let l = &spec.limits;
         list.push(json!({
@@ -433,7 +481,12 @@ pub fn request(socket: &str, cfg: &SessionConfig) -> Result<Response, String> {
     if opened.len() > sock::MAX_FDS {
         return Err(format!("a request carries at most {} host channels", sock::MAX_FDS));
     }
-    let req = json!({ "zv_job": WIRE_VERSION, "timeout": cfg.timeout, "channels": list }).to_string();
+    let report = match report {
+        ReportFormat::None => Value::Null,
+        ReportFormat::Json => "json".into(),
+        ReportFormat::Zerovm => "zerovm".into(),
+    };
+    let req = json!({ "zv_job": WIRE_VERSION, "timeout": cfg.timeout, "report": report, "channels": list }).to_string();
     let conn = loop {
         match sock::connect(std::path::Path::new(socket)) {
             Ok(c) => break c,
@@ -445,8 +498,18 @@ pub fn request(socket: &str, cfg: &SessionConfig) -> Result<Response, String> {
     sock::send(conn.as_fd(), req.as_bytes(), &fds).map_err(|e| format!("cannot send the request to {socket}: {e}"))?;
     // The session has the descriptors now; the client keeps nothing open on them.
     drop(opened);
-    let (bytes, _) =
-        sock::recv(conn.as_fd(), MAX_RESPONSE).map_err(|e| format!("cannot read the response from {socket}: {e}"))?;
+    let mut bytes = Vec::new();
+    loop {
+        let (piece, _) = sock::recv(conn.as_fd(), RESPONSE_PIECE)
+            .map_err(|e| format!("cannot read the response from {socket}: {e}"))?;
+        if piece.is_empty() {
+            break;
+        }
+        if bytes.len() + piece.len() > MAX_RESPONSE {
+            return Err(format!("the response from {socket} is larger than {MAX_RESPONSE} bytes"));
+        }
+        bytes.extend_from_slice(&piece);
+    }
     if bytes.is_empty() {
         return Err(format!("the daemon at {socket} closed the connection without a report (the session died)"));
     }
@@ -472,6 +535,9 @@ mod tests {
             (br#"{"zv_job":1}"#, "channels"),
             (br#"{"zv_job":1,"channels":[{"alias":"a","uri":"b","type":7}]}"#, "type"),
             (br#"{"zv_job":1,"channels":[{"alias":"a","uri":"b","type":0,"limits":[1]}]}"#, "limits"),
+            (br#"{"zv_job":1,"channels":[{"alias":"a","uri":"b","type":0,"limits":[1,2,3,"x",4]}]}"#, "limits"),
+            (br#"{"zv_job":1,"channels":[{"alias":"a","uri":"b","type":0,"limits":[1,2,3,"x"]}]}"#, "limits"),
+            (br#"{"zv_job":1,"report":"html","channels":[]}"#, "report"),
             (b"\xff", "not JSON"),
         ] {
             let e = Request::parse(bad).expect_err("refused");
@@ -480,18 +546,25 @@ mod tests {
     }
 
     #[test]
-    fn responses_round_trip() {
+    fn responses_round_trip_with_the_report_asked_for() {
         let mut o = Outcome::error("boom".into());
         o.ending = Ending::Exit(3);
-        let r = Response::of(&o);
-        let back = Response::parse(r.to_json().as_bytes()).expect("parses");
-        assert_eq!(back.status, 3);
-        assert_eq!(back.message, "");
-        let v: Value = serde_json::from_str(&back.report).expect("report is JSON");
-        assert_eq!(v, serde_json::from_str::<Value>(&r.report).expect("json"));
+        for (format, want) in [
+            (ReportFormat::None, None),
+            (ReportFormat::Json, Some(crate::report::json(&o))),
+            (ReportFormat::Zerovm, Some(crate::report::zerovm(&o))),
+        ] {
+            let r = Response::of(&o, format);
+            let back = Response::parse(r.to_json().as_bytes()).expect("parses");
+            assert_eq!(back, r);
+            assert_eq!(back.status, 3);
+            assert_eq!(back.message, "");
+            assert_eq!(back.report, want);
+        }
         let refused = Response::refused("no".into());
         assert_eq!(refused.status, 125);
         assert!(refused.message.contains("no"));
+        assert_eq!(refused.report, None);
     }
 
     #[test]

@@ -95,6 +95,12 @@ impl Asm {
 
 /// The compact filter for `allowed` (plus the mprotect and fcntl rules above).
 pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
+    compact_with(allowed, false)
+}
+
+/// [`compact`], with fcntl's F_GETFL allowed besides F_GETFD when `getfl` (daemon mode:
+/// the access mode of a request's descriptors, crate::daemon).
+pub fn compact_with(allowed: &[i64], getfl: bool) -> Result<BpfProgram, String> {
     let (mprotect, fcntl, mmap) = (libc::SYS_mprotect as u32, libc::SYS_fcntl as u32, libc::SYS_mmap as u32);
     let mut low = 0u64;
     let mut high = Vec::new();
@@ -159,9 +165,12 @@ pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
     a.label(Mmap);
     a.op(LD_W_ABS, arg_lo(2));
     a.jump(JSET_K, libc::PROT_EXEC as u32, L(Kill), L(Allow));
-    // fcntl: only F_GETFD.
+    // fcntl: only F_GETFD (and F_GETFL when asked for).
     a.label(Fcntl);
     a.op(LD_W_ABS, arg_lo(1));
+    if getfl {
+        a.jump(JEQ_K, libc::F_GETFL as u32, L(Allow), Next);
+    }
     a.jump(JEQ_K, libc::F_GETFD as u32, L(Allow), L(Kill));
     a.label(Allow);
     a.op(RET_K, RET_ALLOW);
@@ -172,7 +181,7 @@ pub fn compact(allowed: &[i64]) -> Result<BpfProgram, String> {
 
 /// The same policy compiled by seccompiler (the reference the tests compare with).
 #[cfg(test)]
-fn reference(allowed: &[i64]) -> Result<BpfProgram, String> {
+fn reference(allowed: &[i64], getfl: bool) -> Result<BpfProgram, String> {
     use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule};
     use std::collections::BTreeMap;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
@@ -190,9 +199,17 @@ fn reference(allowed: &[i64]) -> Result<BpfProgram, String> {
     let no_exec = SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64), 0)
         .map_err(|e| format!("seccomp condition: {e}"))?;
     rules.insert(libc::SYS_mmap, vec![SeccompRule::new(vec![no_exec]).map_err(|e| format!("seccomp rule: {e}"))?]);
-    let getfd = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, libc::F_GETFD as u64)
-        .map_err(|e| format!("seccomp condition: {e}"))?;
-    rules.insert(libc::SYS_fcntl, vec![SeccompRule::new(vec![getfd]).map_err(|e| format!("seccomp rule: {e}"))?]);
+    let mut cmds = vec![libc::F_GETFD];
+    if getfl {
+        cmds.push(libc::F_GETFL);
+    }
+    let mut fc = Vec::new();
+    for cmd in cmds {
+        let c = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, cmd as u64)
+            .map_err(|e| format!("seccomp condition: {e}"))?;
+        fc.push(SeccompRule::new(vec![c]).map_err(|e| format!("seccomp rule: {e}"))?);
+    }
+    rules.insert(libc::SYS_fcntl, fc);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::KillProcess,
@@ -260,18 +277,19 @@ mod tests {
 
     #[test]
     fn compact_filter_decides_exactly_as_seccompilers() {
-        same_as_seccompiler(crate::ALLOWED_SYSCALLS);
+        same_as_seccompiler(crate::ALLOWED_SYSCALLS, false);
     }
 
-    /// The daemon's list (crate::daemon) too: the ordinary one and the daemon's calls.
+    /// The daemon's policy (crate::daemon) too: the ordinary calls and the daemon's, and
+    /// fcntl's F_GETFL.
     #[test]
     fn the_daemon_filter_decides_exactly_as_seccompilers() {
-        same_as_seccompiler(&crate::daemon::daemon_syscalls());
+        same_as_seccompiler(&crate::daemon::daemon_syscalls(), true);
     }
 
-    fn same_as_seccompiler(allowed: &[i64]) {
-        let ours = compact(allowed).unwrap();
-        let theirs = reference(allowed).unwrap();
+    fn same_as_seccompiler(allowed: &[i64], getfl: bool) {
+        let ours = compact_with(allowed, getfl).unwrap();
+        let theirs = reference(allowed, getfl).unwrap();
         assert!(ours.len() * 2 < theirs.len(), "compact {} vs seccompiler {}", ours.len(), theirs.len());
         let mut checked = 0;
         let mut allowed_seen = 0;

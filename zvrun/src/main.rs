@@ -188,12 +188,49 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
 /// ran it; its message goes to stderr and its report where `--report` asks, and zvrun
 /// ends with its status. A request that could not be made is an ordinary refusal (125).
 fn client(cli: &cli::Cli, cfg: &SessionConfig, report_file: Option<&mut std::fs::File>) -> ! {
+    use zvrun::daemon::ReportFormat;
     let socket = cli.job.as_deref().unwrap_or_default();
-    let r = match zvrun::daemon::request(socket, cfg) {
+    // What the request does not carry: the guest is the daemon's, already started.
+    let ignored: Vec<&str> = [
+        (cli.rest.len() > usize::from(cli.manifest.is_none()), "arguments"),
+        (!cli.env.is_empty(), "--env"),
+        (cli.memory.is_some(), "--memory"),
+        (cli.seed.is_some(), "--seed"),
+        (cli.time.is_some(), "--time"),
+    ]
+    .into_iter()
+    .filter_map(|(given, what)| given.then_some(what))
+    .collect();
+    if !ignored.is_empty() {
+        say(format_args!(
+            "warning: a request carries only channels and a timeout; the daemon's guest is already started, so {} \
+             given here are not used",
+            ignored.join(", ")
+        ));
+    }
+    let format = match cli.report.as_deref() {
+        Some("json") => ReportFormat::Json,
+        Some(_) => ReportFormat::Zerovm,
+        None => ReportFormat::None,
+    };
+    // The client waits for the forked session's report at most its timeout and a margin
+    // (a daemon still warming up, or one that never calls Fork, would keep it waiting
+    // for good).
+    if let Some(t) = cfg.timeout {
+        zvrun::sys::arm_timeout(t.saturating_add(zvrun::daemon::CLIENT_MARGIN));
+    }
+    let r = match zvrun::daemon::request(socket, cfg, format) {
         Ok(r) => r,
         // Interrupted (Ctrl-C): the client ends as the signal asks; the forked session
         // goes on to its own end (its timeout), as a session whose client went away.
         Err(_) if zvrun::sys::terminated() => zvrun::sys::die_of(zvrun::sys::stop_reason().unwrap_or(libc::SIGTERM)),
+        Err(_) if zvrun::sys::stop_reason() == Some(libc::SIGALRM) => {
+            say(format_args!(
+                "timeout: no report from the daemon at {socket} within the request's timeout and {} s",
+                zvrun::daemon::CLIENT_MARGIN
+            ));
+            zvrun::sys::exit_now(124)
+        }
         Err(e) => fail(&e),
     };
     let mut e = std::io::stderr().lock();
@@ -207,8 +244,8 @@ fn client(cli: &cli::Cli, cfg: &SessionConfig, report_file: Option<&mut std::fs:
     if !r.message.is_empty() {
         let _ = to_stderr(&format!("zvrun: {}\n", r.message));
     }
-    if let Some(fmt) = &cli.report {
-        let text = if fmt == "json" { r.report.clone() + "\n" } else { r.zerovm.clone() };
+    if let Some(report) = &r.report {
+        let text = if format == ReportFormat::Json { report.clone() + "\n" } else { report.clone() };
         let w = match report_file {
             Some(f) => write_own(f, text.as_bytes()),
             None => to_stderr(&text),

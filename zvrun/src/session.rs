@@ -457,7 +457,7 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
     sys::prepare_c_allocator();
     if cfg.seccomp {
         let daemon = job.as_ref().map(|_| crate::daemon::daemon_syscalls());
-        if let Err(e) = sys::lock_down(daemon.as_deref().unwrap_or(crate::ALLOWED_SYSCALLS)) {
+        if let Err(e) = sys::lock_down(daemon.as_deref().unwrap_or(crate::ALLOWED_SYSCALLS), daemon.is_some()) {
             out.ending = Ending::Error(format!("cannot install the seccomp filter: {e}"));
             return out;
         }

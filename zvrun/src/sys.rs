@@ -1086,9 +1086,10 @@ pub fn run_guest(entry: u64, rsp: u64, handler: &mut dyn TrapHandler) -> RunEnd 
 }
 
 /// Forbids gaining privileges and installs the seccomp filter that limits the runtime
-/// to the system calls listed in `allowed` (mprotect additionally never with W+X).
-pub fn lock_down(allowed: &[i64]) -> Result<(), String> {
-    let prog = crate::filter::compact(allowed)?;
+/// to the system calls listed in `allowed` (mprotect additionally never with W+X; fcntl
+/// only F_GETFD, and F_GETFL when `getfl`: daemon mode).
+pub fn lock_down(allowed: &[i64], getfl: bool) -> Result<(), String> {
+    let prog = crate::filter::compact_with(allowed, getfl)?;
     // apply_filter sets PR_SET_NO_NEW_PRIVS first, then installs the program.
     seccompiler::apply_filter(&prog).map_err(|e| format!("seccomp install: {e}"))
 }
@@ -1788,6 +1789,40 @@ pub mod job {
             return Err(io::Error::last_os_error());
         }
         Ok(r == 0)
+    }
+
+    /// Whether `fd` was opened for reading and for writing (fcntl F_GETFL, which the
+    /// daemon's filter allows); an O_PATH descriptor is neither.
+    pub fn access_mode(fd: BorrowedFd<'_>) -> io::Result<(bool, bool)> {
+        // SAFETY: F_GETFL takes no pointer argument.
+        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        if fl < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if fl & libc::O_PATH != 0 {
+            return Ok((false, false));
+        }
+        Ok(match fl & libc::O_ACCMODE {
+            libc::O_RDONLY => (true, false),
+            libc::O_WRONLY => (false, true),
+            _ => (true, true),
+        })
+    }
+
+    /// A forked session lets go of the daemon's standard streams (a supervisor reading
+    /// the daemon's output until its end is not held up by sessions still running; the
+    /// session's own streams are its channels) and leaves the daemon's process group (a
+    /// Ctrl-C meant for the daemon does not end the sessions it started).
+    pub fn detach_from_daemon() {
+        // SAFETY: close and setpgid take no pointers. Descriptors 0-2 are the process's
+        // standard streams, which nothing in a forked session uses (its channels hold
+        // their own descriptors, and it reports on its connection).
+        unsafe {
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            libc::setpgid(0, 0);
+        }
     }
 
     /// Children are reaped by the kernel (SIGCHLD ignored): the daemon never waits.

@@ -284,3 +284,102 @@ fn an_image_daemon_keeps_its_image_files_and_takes_the_host_channels() {
         assert_eq!(&out.stdout[9..], input);
     }
 }
+
+#[test]
+fn a_request_timeout_replaces_the_daemons() {
+    // A review finding: with a daemon timeout the request's was ignored (30 s here).
+    let nexe = program("daemon");
+    let d = Daemon::start(&["--timeout", "30", s(&nexe)]);
+    let mut c = zvrun()
+        .args(["--job", s(&d.socket), "--timeout", "1", s(&nexe)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdin = c.stdin.take();
+    let st = wait_or_fail(c, 20, "a request with --timeout 1 to a daemon with --timeout 30");
+    drop(stdin);
+    assert_eq!(st.code(), Some(124));
+}
+
+#[test]
+fn a_connection_that_sends_nothing_is_answered_at_the_deadline() {
+    // The forked session waits for its request at most the session's timeout (1 s here).
+    let nexe = program("daemon");
+    let d = Daemon::start(&["--timeout", "1", s(&nexe)]);
+    let conn = zvrun::sys::job::connect(&d.socket).expect("connect");
+    let start = Instant::now();
+    let mut got = Vec::new();
+    loop {
+        use std::os::fd::AsFd;
+        let (piece, _) = zvrun::sys::job::recv(conn.as_fd(), 1 << 16).expect("recv");
+        if piece.is_empty() {
+            break;
+        }
+        got.extend_from_slice(&piece);
+    }
+    assert!(start.elapsed() < Duration::from_secs(20), "answered");
+    let v: serde_json::Value = serde_json::from_slice(&got).expect("a response");
+    assert_eq!(v["status"], 124, "{v}");
+}
+
+#[test]
+fn a_client_does_not_wait_for_good_on_a_daemon_that_never_serves() {
+    // `loop` never calls Fork: the request waits in the socket's queue; the client gives
+    // up after its timeout and a margin.
+    let d = Daemon::start(&[s(&program("loop"))]);
+    let c = zvrun()
+        .args(["--job", s(&d.socket), "--timeout", "1", s(&program("loop"))])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let st = wait_or_fail(c, 30, "a client of a daemon that never serves");
+    assert_eq!(st.code(), Some(124));
+}
+
+#[test]
+fn descriptors_are_checked_for_the_channels_directions() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let nexe = program("daemon");
+    let d = Daemon::start(&[s(&nexe)]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let f = tmp.path().join("f");
+    std::fs::write(&f, b"x").expect("write");
+    let ro = std::fs::File::open(&f).expect("open");
+    let stdin = std::fs::File::open("/dev/null").expect("null");
+    let m = i64::MAX;
+    let chan = |alias: &str, l: [i64; 4]| serde_json::json!({"alias": alias, "uri": alias, "type": 0, "limits": l, "etag": false});
+    let req = serde_json::json!({"zv_job": 1, "timeout": null, "report": null, "channels": [
+        chan("/dev/stdin", [m, m, 0, 0]), chan("/dev/stdout", [0, 0, m, m]), chan("/dev/stderr", [0, 0, m, m])]});
+    let conn = zvrun::sys::job::connect(&d.socket).expect("connect");
+    // stdout sent as a read-only descriptor.
+    let fds = [stdin.as_raw_fd(), ro.as_raw_fd(), ro.as_raw_fd()];
+    zvrun::sys::job::send(conn.as_fd(), req.to_string().as_bytes(), &fds).expect("send");
+    let (resp, _) = zvrun::sys::job::recv(conn.as_fd(), 1 << 16).expect("recv");
+    let v: serde_json::Value = serde_json::from_slice(&resp).expect("a response");
+    assert_eq!(v["status"], 125, "{v}");
+    let msg = v["message"].as_str().expect("message");
+    assert!(msg.contains("channel /dev/stdout") && msg.contains("not open for writing"), "{msg}");
+}
+
+#[test]
+fn a_report_of_thousands_of_channels_comes_back_whole() {
+    // A review finding: a response larger than one socket message was lost (125).
+    use zvcore::image::{write_image, ImageManifest};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = ImageManifest::new("daemon.nexe");
+    let img = tmp.path().join("many.tar");
+    let files: Vec<(String, Vec<u8>)> = (0..3000).map(|i| (format!("d/f{i:05}"), vec![b'x'])).collect();
+    let nexe = std::fs::read(program("daemon")).expect("nexe");
+    write_image(std::fs::File::create(&img).expect("create"), &m, &nexe, &files).expect("image");
+    let d = Daemon::start(&[s(&img)]);
+    let rep = tmp.path().join("r.json");
+    let out = job(&d, &["--report-file", s(&rep), s(&img)], b"abc");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json_report(&rep);
+    assert_eq!(r["channels"].as_array().expect("channels").len(), 3003, "every channel reported");
+    assert!(std::fs::metadata(&rep).expect("report").len() > 256 << 10, "larger than one message");
+}
