@@ -516,6 +516,17 @@ pub fn request(socket: &str, cfg: &SessionConfig, report: ReportFormat) -> Resul
     Response::parse(&bytes)
 }
 
+/// The fuzzers' entry (fuzz/fuzz_targets/job.rs): a request and a response parsed from
+/// hostile bytes; a response that parses writes and parses back to itself.
+#[doc(hidden)]
+pub fn exercise_wire(data: &[u8]) {
+    let _ = Request::parse(data);
+    if let Ok(r) = Response::parse(data) {
+        let again = Response::parse(r.to_json().as_bytes()).expect("a response written parses");
+        assert_eq!(again, r, "a response reads back as written");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
