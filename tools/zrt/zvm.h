@@ -112,8 +112,9 @@ void __zrt_fork_prepare(void);
 
 /* Daemon-mode fork (RUNTIME.md section 7, docs/zvrun.md "Daemon mode"): 0 outside daemon
    mode; with a job socket it returns 0 in each forked session, with that request's
-   channels. Open channel files after it, not before (a forked session's host channels
-   are new files; the image's files are the same). */
+   channels. Read stdin and open channel files after it, not before (a forked session's
+   host channels are new files, the image's files the same ones; input stdio buffered
+   before Fork would be read again by every forked session). */
 static inline int64_t zvm_fork(void) {
   uint64_t w[2] = {ZVM_CALL_FORK, 0};
   __zrt_fork_prepare();

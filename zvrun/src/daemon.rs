@@ -44,7 +44,7 @@ const WIRE_VERSION: u64 = 1;
 /// the guest warms up and while the daemon serves (docs/zvrun.md, "Daemon mode"):
 /// accepting connections (accept4), receiving a request's descriptors (recvmsg), the
 /// fork, looking at the received files (fstat, newfstatat, statx, fstatfs; and fcntl's
-/// F_GETFL, a rule of the filter's own), leaving the daemon's process group (setpgid). A
+/// F_GETFL, a rule of the filter's own), leaving the daemon's session (setsid). A
 /// forked session adds the ordinary filter on top before its guest runs again
 /// (seccomp), so requests are served under exactly the ordinary allow-list.
 pub const DAEMON_EXTRA_SYSCALLS: &[i64] = &[
@@ -55,7 +55,7 @@ pub const DAEMON_EXTRA_SYSCALLS: &[i64] = &[
     libc::SYS_newfstatat,
     libc::SYS_statx,
     libc::SYS_fstatfs,
-    libc::SYS_setpgid,
+    libc::SYS_setsid,
     libc::SYS_seccomp,
 ];
 
@@ -203,6 +203,12 @@ fn child(calls: &mut Calls, timeout: Option<u64>, seccomp: bool) -> Result<(), S
     if let Some(t) = req.timeout.or(timeout) {
         sys::arm_timeout(t);
     }
+    // A client that gave up (its own timeout) while the request waited in the socket's
+    // queue is gone by now: its request is not run (a review found it writing into the
+    // client's files after the client had reported a timeout).
+    if sock::peer_closed(conn) {
+        return Err("the client went away before its request was served".into());
+    }
     patch_manifest_sizes(calls, &channels)?;
     calls.channels = channels;
     calls.stderr_line_open = false;
@@ -219,6 +225,9 @@ pub const REQUEST_WAIT: u64 = 10;
 
 /// How much longer than its request's timeout a client waits for the report (seconds).
 pub const CLIENT_MARGIN: u64 = 2;
+
+/// How long a forked session tries to deliver its response (seconds).
+pub const RESPONSE_WAIT: u64 = 10;
 
 /// The report format the request asked for (set once the request is read).
 static REPORT: OnceLock<ReportFormat> = OnceLock::new();
@@ -357,9 +366,11 @@ impl Request {
                     l(&s.limits)
                 ));
             }
-            // The session's uri says whether this is a standard stream (read and
-            // written in sequence); the request's is only its name.
-            let std_stream = crate::channel::is_std_uri(&s.uri);
+            // Read and written in sequence (never at offset 0 of a file the client
+            // appends to) when either side names a standard stream: the session's
+            // channel is one, or the client bound it to one of its own (a review found
+            // the client's `>>` output overwritten when only the session's counted).
+            let std_stream = crate::channel::is_std_uri(&s.uri) || crate::channel::is_std_uri(&spec.uri);
             out.push(Channel::adopt(spec, std::fs::File::from(fd), std_stream).map_err(|e| e.0)?);
         }
         Ok(out)
@@ -453,6 +464,10 @@ pub fn respond(outcome: &mut Outcome) -> bool {
     // The warm-up's phases are the daemon's, not the request's.
     outcome.phases.clear();
     let format = REPORT.get().copied().unwrap_or(ReportFormat::None);
+    // A client that does not read its response does not keep the session for good: the
+    // response has RESPONSE_WAIT seconds of its own (after the session's timer).
+    sys::disarm_timeout();
+    sys::arm_timeout(RESPONSE_WAIT);
     // A client that went away has no one to tell; the status is this process's.
     let _ = Response::of(outcome, format).send(conn);
     true

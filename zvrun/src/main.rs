@@ -123,9 +123,11 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         fail(&format!("cannot install signal handlers: {e}"));
     }
     // A request's timeout is its forked session's (the daemon's child ends it and
-    // reports); the client waits for that report.
-    if let Some(t) = cli.timeout.filter(|_| usage_error.is_none() && cli.job.is_none()) {
-        zvrun::sys::arm_timeout(t);
+    // reports); the client waits for that report a margin longer, and its timeout covers
+    // reading its own manifest and report file too (FIFOs).
+    let margin = if cli.job.is_some() { zvrun::daemon::CLIENT_MARGIN } else { 0 };
+    if let Some(t) = cli.timeout.filter(|_| usage_error.is_none()) {
+        zvrun::sys::arm_timeout(t.saturating_add(margin));
     }
     // The report destination is opened first (and before the session: no opens after
     // lock-down), so that a session refused for its configuration (a bad manifest,
@@ -143,7 +145,11 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         })
     });
     let mut outcome = match usage_error.map_or_else(|| config(&cli), Err) {
-        Ok(cfg) if cli.job.is_some() => client(&cli, &cfg, report_file.as_mut()),
+        Ok(cfg) if cli.job.is_some() => {
+            let mut out = client(&cli, &cfg, report_file.as_mut());
+            out.seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            out
+        }
         Ok(cfg) => session::run(&cfg),
         Err(msg) => {
             let mut out = Outcome::refused(msg);
@@ -186,8 +192,10 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
 
 /// `zvrun --job SOCKET ...`: the request and its answer. The daemon's forked session
 /// ran it; its message goes to stderr and its report where `--report` asks, and zvrun
-/// ends with its status. A request that could not be made is an ordinary refusal (125).
-fn client(cli: &cli::Cli, cfg: &SessionConfig, report_file: Option<&mut std::fs::File>) -> ! {
+/// ends with its status. A request that could not be made or answered comes back as the
+/// outcome zvrun then reports as for any session: an error (125), the client's timeout
+/// (124) or a termination signal.
+fn client(cli: &cli::Cli, cfg: &SessionConfig, report_file: Option<&mut std::fs::File>) -> Outcome {
     use zvrun::daemon::ReportFormat;
     let socket = cli.job.as_deref().unwrap_or_default();
     // What the request does not carry: the guest is the daemon's, already started.
@@ -221,17 +229,10 @@ fn client(cli: &cli::Cli, cfg: &SessionConfig, report_file: Option<&mut std::fs:
     }
     let r = match zvrun::daemon::request(socket, cfg, format) {
         Ok(r) => r,
-        // Interrupted (Ctrl-C): the client ends as the signal asks; the forked session
-        // goes on to its own end (its timeout), as a session whose client went away.
-        Err(_) if zvrun::sys::terminated() => zvrun::sys::die_of(zvrun::sys::stop_reason().unwrap_or(libc::SIGTERM)),
-        Err(_) if zvrun::sys::stop_reason() == Some(libc::SIGALRM) => {
-            say(format_args!(
-                "timeout: no report from the daemon at {socket} within the request's timeout and {} s",
-                zvrun::daemon::CLIENT_MARGIN
-            ));
-            zvrun::sys::exit_now(124)
-        }
-        Err(e) => fail(&e),
+        // Interrupted (Ctrl-C) or out of time: the client ends as that stop (its report
+        // says so); the forked session goes on to its own end, as a session whose client
+        // went away.
+        Err(e) => return Outcome::refused(e),
     };
     let mut e = std::io::stderr().lock();
     let mut line_open = r.stderr_line_open;

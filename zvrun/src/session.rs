@@ -467,7 +467,8 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
     calls.job = job;
     let end = sys::run_guest(entry, rsp, &mut calls);
     // The timer is also what interrupts host code again after a termination signal.
-    if cfg.timeout.is_some() || sys::stopping() {
+    // (A forked session of a daemon may have a request's timeout without the session's.)
+    if cfg.timeout.is_some() || sys::stopping() || crate::daemon::job_connection().is_some() {
         sys::disarm_timeout();
     }
     phase(&mut out, "guest");

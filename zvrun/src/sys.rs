@@ -1811,18 +1811,37 @@ pub mod job {
 
     /// A forked session lets go of the daemon's standard streams (a supervisor reading
     /// the daemon's output until its end is not held up by sessions still running; the
-    /// session's own streams are its channels) and leaves the daemon's process group (a
-    /// Ctrl-C meant for the daemon does not end the sessions it started).
+    /// session's own streams are its channels) and starts a session of its own, with no
+    /// controlling terminal: a Ctrl-C meant for the daemon does not end the sessions it
+    /// started, and a session reading a client's terminal is not stopped as a
+    /// background process (SIGTTIN), which its timeout could not end (review findings).
     pub fn detach_from_daemon() {
-        // SAFETY: close and setpgid take no pointers. Descriptors 0-2 are the process's
+        // SAFETY: close and setsid take no pointers. Descriptors 0-2 are the process's
         // standard streams, which nothing in a forked session uses (its channels hold
-        // their own descriptors, and it reports on its connection).
+        // their own descriptors, and it reports on its connection). A forked process is
+        // never a process-group leader, so setsid succeeds.
         unsafe {
             for fd in 0..3 {
                 libc::close(fd);
             }
-            libc::setpgid(0, 0);
+            libc::setsid();
         }
+    }
+
+    /// Whether the peer of connection `s` has closed it (nothing more to read and the
+    /// end reached), without waiting.
+    pub fn peer_closed(s: BorrowedFd<'_>) -> bool {
+        // MSG_PEEK leaves any data queued, MSG_DONTWAIT never blocks. (recvmsg, not
+        // recv: recvfrom is not in the daemon's filter.)
+        let mut b = [0u8; 1];
+        let mut iov = libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: 1 };
+        // SAFETY: msghdr is plain data; all zeroes is a valid (empty) value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        // SAFETY: `msg` points to `iov` over `b`, alive for the call.
+        let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        n == 0
     }
 
     /// Children are reaped by the kernel (SIGCHLD ignored): the daemon never waits.

@@ -383,3 +383,96 @@ fn a_report_of_thousands_of_channels_comes_back_whole() {
     assert_eq!(r["channels"].as_array().expect("channels").len(), 3003, "every channel reported");
     assert!(std::fs::metadata(&rep).expect("report").len() > 256 << 10, "larger than one message");
 }
+
+#[test]
+fn a_request_whose_client_went_away_is_not_run() {
+    use std::os::fd::{AsFd, AsRawFd};
+    // The daemon's warm-up waits for its stdin: the request waits in the socket's queue,
+    // and its client leaves before the daemon serves.
+    let nexe = program("lateserve");
+    let dir = tempfile::tempdir().expect("tmp");
+    let socket = dir.path().join("late.sock");
+    let mut child = zvrun()
+        .arg("--serve")
+        .arg(&socket)
+        .arg(&nexe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let warmup_stdin = child.stdin.take();
+    let d = Daemon { child: Some(child), socket, dir };
+    let start = Instant::now();
+    let conn = loop {
+        if let Ok(c) = zvrun::sys::job::connect(&d.socket) {
+            break c;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no socket");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = d.dir.path().join("late.out");
+    let f = std::fs::File::create(&out).expect("create");
+    let null = std::fs::File::open("/dev/null").expect("null");
+    let m = i64::MAX;
+    let chan = |alias: &str, l: [i64; 4]| serde_json::json!({"alias": alias, "uri": alias, "type": 0, "limits": l, "etag": false});
+    let req = serde_json::json!({"zv_job": 1, "timeout": null, "report": null, "channels": [
+        chan("/dev/stdin", [m, m, 0, 0]), chan("/dev/stdout", [0, 0, m, m]), chan("/dev/stderr", [0, 0, m, m])]});
+    let fds = [null.as_raw_fd(), f.as_raw_fd(), f.as_raw_fd()];
+    zvrun::sys::job::send(conn.as_fd(), req.to_string().as_bytes(), &fds).expect("send");
+    drop(conn);
+    drop((f, null));
+    // Now the daemon warms up and serves: the queued request's client is gone.
+    drop(warmup_stdin);
+    // A request made now is served, after the one that was dropped.
+    let served = job(&d, &[s(&nexe)], b"");
+    assert_eq!(served.status.code(), Some(0), "{}", String::from_utf8_lossy(&served.stderr));
+    assert_eq!(served.stdout, b"served\n");
+    assert_eq!(std::fs::read(&out).expect("read"), b"", "the abandoned request did not run");
+}
+
+#[test]
+fn a_client_bound_to_its_own_stdout_appends_to_it() {
+    // The session's stdout is a file; the client binds the channel to its own stdout, a
+    // file with a header: the guest's output goes after the header (a review found it
+    // written at offset 0).
+    let nexe = program("daemon");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = Daemon::start(&["--channel", &format!("/dev/stdout={}", s(&tmp.path().join("daemon.out"))), s(&nexe)]);
+    let log = tmp.path().join("log");
+    std::fs::write(&log, b"HEADER\n").expect("write");
+    let f = std::fs::OpenOptions::new().append(true).open(&log).expect("open");
+    let st = zvrun()
+        .args(["--job", s(&d.socket), "--channel", "/dev/stdout=/dev/stdout", s(&nexe)])
+        .stdin(Stdio::null())
+        .stdout(f)
+        .status()
+        .expect("run");
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(std::fs::read(&log).expect("read"), b"HEADER\nW");
+}
+
+#[test]
+fn a_client_that_cannot_be_served_still_reports_and_times_out_on_its_own_inputs() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nexe = program("daemon");
+    // No daemon: status 125 and a report saying why.
+    let rep = tmp.path().join("r.json");
+    let out = run_with(&["--job", s(&tmp.path().join("none")), "--report-file", s(&rep), s(&nexe)], b"");
+    assert_eq!(out.status.code(), Some(125));
+    let r = json_report(&rep);
+    assert_eq!(r["state"], "error", "{r}");
+    assert!(r["message"].as_str().is_some_and(|m| m.contains("cannot connect")), "{r}");
+    // A manifest FIFO nobody writes: the client's --timeout covers reading it (124).
+    let fifo = tmp.path().join("fifo");
+    let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(st.success());
+    let c = zvrun()
+        .args(["--job", s(&tmp.path().join("none")), "--timeout", "1", "--manifest", s(&fifo)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    assert_eq!(wait_or_fail(c, 20, "a client reading a FIFO manifest").code(), Some(124));
+}
