@@ -80,6 +80,32 @@ fn size_of(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
 }
 
+/// A `zvrun --job` client with `args` whose stdin is a pipe the test keeps open (the
+/// forked session's Read waits until a timeout ends it); its status.
+fn request_with_stdin_held(d: &Daemon, args: &[&str], what: &str) -> std::process::ExitStatus {
+    let mut c = zvrun()
+        .args(["--job", s(&d.socket)])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdin = c.stdin.take();
+    let st = wait_or_fail(c, 30, what);
+    drop(stdin);
+    st
+}
+
+/// A request for the three standard channels, unlimited, as a hostile client might make
+/// it by hand (the wire format of zvrun/src/daemon.rs).
+fn standard_request() -> serde_json::Value {
+    let m = i64::MAX;
+    let chan = |alias: &str, l: [i64; 4]| serde_json::json!({"alias": alias, "uri": alias, "type": 0, "limits": l, "etag": false});
+    serde_json::json!({"zv_job": 1, "timeout": null, "report": null, "channels": [
+        chan("/dev/stdin", [m, m, 0, 0]), chan("/dev/stdout", [0, 0, m, m]), chan("/dev/stderr", [0, 0, m, m])]})
+}
+
 #[test]
 fn a_daemon_serves_each_request_in_a_fork_of_the_warm_guest() {
     let nexe = program("daemon");
@@ -158,18 +184,7 @@ fn requests_that_do_not_match_the_session_are_refused() {
 fn a_request_has_its_own_timeout() {
     let nexe = program("daemon");
     let d = Daemon::start(&[s(&nexe)]);
-    // A stdin pipe the test keeps open: the forked session's Read waits until its
-    // timeout ends it.
-    let mut c = zvrun()
-        .args(["--job", s(&d.socket), "--timeout", "1", "--report", "json", s(&nexe)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdin = c.stdin.take();
-    let st = wait_or_fail(c, 30, "a request with --timeout 1");
-    drop(stdin);
+    let st = request_with_stdin_held(&d, &["--timeout", "1", "--report", "json", s(&nexe)], "a request, 1 s");
     assert_eq!(st.code(), Some(124));
 }
 
@@ -290,16 +305,7 @@ fn a_request_timeout_replaces_the_daemons() {
     // A review finding: with a daemon timeout the request's was ignored (30 s here).
     let nexe = program("daemon");
     let d = Daemon::start(&["--timeout", "30", s(&nexe)]);
-    let mut c = zvrun()
-        .args(["--job", s(&d.socket), "--timeout", "1", s(&nexe)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdin = c.stdin.take();
-    let st = wait_or_fail(c, 20, "a request with --timeout 1 to a daemon with --timeout 30");
-    drop(stdin);
+    let st = request_with_stdin_held(&d, &["--timeout", "1", s(&nexe)], "a request, 1 s, to a daemon, 30 s");
     assert_eq!(st.code(), Some(124));
 }
 
@@ -350,10 +356,7 @@ fn descriptors_are_checked_for_the_channels_directions() {
     std::fs::write(&f, b"x").expect("write");
     let ro = std::fs::File::open(&f).expect("open");
     let stdin = std::fs::File::open("/dev/null").expect("null");
-    let m = i64::MAX;
-    let chan = |alias: &str, l: [i64; 4]| serde_json::json!({"alias": alias, "uri": alias, "type": 0, "limits": l, "etag": false});
-    let req = serde_json::json!({"zv_job": 1, "timeout": null, "report": null, "channels": [
-        chan("/dev/stdin", [m, m, 0, 0]), chan("/dev/stdout", [0, 0, m, m]), chan("/dev/stderr", [0, 0, m, m])]});
+    let req = standard_request();
     let conn = zvrun::sys::job::connect(&d.socket).expect("connect");
     // stdout sent as a read-only descriptor.
     let fds = [stdin.as_raw_fd(), ro.as_raw_fd(), ro.as_raw_fd()];
@@ -414,10 +417,7 @@ fn a_request_whose_client_went_away_is_not_run() {
     let out = d.dir.path().join("late.out");
     let f = std::fs::File::create(&out).expect("create");
     let null = std::fs::File::open("/dev/null").expect("null");
-    let m = i64::MAX;
-    let chan = |alias: &str, l: [i64; 4]| serde_json::json!({"alias": alias, "uri": alias, "type": 0, "limits": l, "etag": false});
-    let req = serde_json::json!({"zv_job": 1, "timeout": null, "report": null, "channels": [
-        chan("/dev/stdin", [m, m, 0, 0]), chan("/dev/stdout", [0, 0, m, m]), chan("/dev/stderr", [0, 0, m, m])]});
+    let req = standard_request();
     let fds = [null.as_raw_fd(), f.as_raw_fd(), f.as_raw_fd()];
     zvrun::sys::job::send(conn.as_fd(), req.to_string().as_bytes(), &fds).expect("send");
     drop(conn);
