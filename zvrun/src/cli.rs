@@ -36,6 +36,8 @@ pub struct Cli {
     pub no_seccomp: bool,
     /// `--serve SOCKET`: daemon mode (RUNTIME.md section 7).
     pub serve: Option<String>,
+    /// `--max-jobs N`: daemon mode's limit on forked sessions running at once.
+    pub max_jobs: Option<u64>,
     /// `--job SOCKET`: send this session's channels as a request to the daemon there.
     pub job: Option<String>,
     /// The nexe or image, then the guest's arguments (bytes).
@@ -75,6 +77,7 @@ Options:
       --report-file <FILE>     Where to write the report (default: stderr; alone, it asks for a JSON report)
       --serve <SOCKET>         Daemon mode (RUNTIME.md section 7): at the guest's first Fork, serve requests on
                                this Unix socket, each in a copy-on-write fork of the warm guest
+      --max-jobs <N>           Daemon mode: forked sessions running at once (default 64; more connections wait)
       --job <SOCKET>           Send this session's channels (the same command line, other files) as a request to
                                the daemon serving on SOCKET; its status and report are this command's
       --no-cache               Verify the code even when the verdict cache says it was accepted before, and do
@@ -188,6 +191,7 @@ fn parse_into<I: IntoIterator<Item = OsString>>(cli: &mut Cli, args: I) -> Resul
                     "report-file",
                     "serve",
                     "job",
+                    "max-jobs",
                 ];
                 if !TAKES_VALUE.contains(&name) {
                     return Err(match inline {
@@ -221,6 +225,16 @@ fn parse_into<I: IntoIterator<Item = OsString>>(cli: &mut Cli, args: I) -> Resul
                     }
                     "serve" => cli.serve = Some(value),
                     "job" => cli.job = Some(value),
+                    "max-jobs" => {
+                        let n = number(name, &value)?;
+                        if n == 0 || n > u64::from(u32::MAX) {
+                            return Err(format!(
+                                "invalid value '{value}' for '--max-jobs <N>': from 1 to {}",
+                                u32::MAX
+                            ));
+                        }
+                        cli.max_jobs = Some(n);
+                    }
                     _ => cli.report_file = Some(value),
                 }
                 if cli.serve.is_some() && cli.job.is_some() {

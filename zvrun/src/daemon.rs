@@ -43,7 +43,7 @@ const WIRE_VERSION: u64 = 1;
 /// System calls the daemon needs on top of [`crate::ALLOWED_SYSCALLS`], allowed while
 /// the guest warms up and while the daemon serves (docs/zvrun.md, "Daemon mode"):
 /// accepting connections (accept4), receiving a request's descriptors (recvmsg), the
-/// fork, looking at the received files (fstat, newfstatat, statx, fstatfs; and fcntl's
+/// fork and reaping (wait4), looking at the received files (fstat, newfstatat, statx, fstatfs; and fcntl's
 /// F_GETFL, a rule of the filter's own), leaving the daemon's session (setsid). A
 /// forked session adds the ordinary filter on top before its guest runs again
 /// (seccomp), so requests are served under exactly the ordinary allow-list.
@@ -51,6 +51,7 @@ pub const DAEMON_EXTRA_SYSCALLS: &[i64] = &[
     libc::SYS_accept4,
     libc::SYS_recvmsg,
     libc::SYS_fork,
+    libc::SYS_wait4,
     libc::SYS_fstat,
     libc::SYS_newfstatat,
     libc::SYS_statx,
@@ -75,7 +76,13 @@ pub struct Job {
     /// Whether the session installed the seccomp filter (each child then adds the
     /// ordinary one).
     seccomp: bool,
+    /// How many forked sessions may run at once.
+    max_jobs: u32,
 }
+
+/// How many forked sessions run at once unless `--max-jobs` says otherwise: a flood of
+/// connections makes at most this many processes; the others wait in the socket's queue.
+pub const DEFAULT_MAX_JOBS: u32 = 64;
 
 impl Job {
     /// Binds the socket at `path` for the session `cfg`. A socket file left by a daemon
@@ -102,7 +109,13 @@ impl Job {
             }
             Err(e) => return Err(format!("job socket {path}: {e}")),
         };
-        Ok(Job { listener, path: path.to_string(), timeout: cfg.timeout, seccomp: cfg.seccomp })
+        Ok(Job {
+            listener,
+            path: path.to_string(),
+            timeout: cfg.timeout,
+            seccomp: cfg.seccomp,
+            max_jobs: cfg.max_jobs.max(1),
+        })
     }
 }
 
@@ -131,14 +144,27 @@ pub enum Served {
 pub fn serve(job: Job, calls: &mut Calls) -> Served {
     // The session's timeout covered the warm-up; the daemon itself runs until stopped.
     sys::disarm_timeout();
-    if let Err(e) = sock::reap_children_automatically() {
-        calls.ending = Some(Ending::Error(format!("daemon: cannot ignore SIGCHLD: {e}")));
-        return Served::Ended;
-    }
+    // Forked sessions running (started and not yet reaped).
+    let mut running: u32 = 0;
     loop {
         if let Some(reason) = sys::stop_reason() {
             calls.ending = Some(crate::session::stopped(reason));
             return Served::Ended;
+        }
+        // Reap the sessions that ended; at the limit, wait for one to end before the
+        // next connection is accepted (it waits in the socket's queue meanwhile).
+        while running > 0 && matches!(sock::reap_child(false), Ok(true)) {
+            running -= 1;
+        }
+        while running >= job.max_jobs {
+            match sock::reap_child(true) {
+                Ok(true) => running -= 1,
+                Ok(false) => running = 0, // none left to wait for
+                Err(_) => break,          // interrupted: the stop is looked at first
+            }
+        }
+        if running >= job.max_jobs {
+            continue;
         }
         let conn = match sock::accept(job.listener.as_fd()) {
             Ok(c) => c,
@@ -159,11 +185,15 @@ pub fn serve(job: Job, calls: &mut Calls) -> Served {
         // includes its fork.
         let start = Instant::now();
         match sock::fork() {
-            Ok(false) => drop(conn),
+            Ok(false) => {
+                running += 1;
+                drop(conn)
+            }
             Ok(true) => {
                 let _ = REQUEST_START.set(start);
                 let _ = CONNECTION.set(conn);
                 let Job { listener, timeout, seccomp, .. } = job;
+                // (The daemon's children are its, not this session's, to reap.)
                 drop(listener);
                 if let Err(e) = child(calls, timeout, seccomp) {
                     calls.ending = Some(Ending::Error(format!("request refused: {e}")));

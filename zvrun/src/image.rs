@@ -179,6 +179,7 @@ pub fn session_from_open_image(
         verdict_cache: None,
         timed: false,
         serve: None,
+        max_jobs: crate::daemon::DEFAULT_MAX_JOBS,
         program_file: None,
     })
 }

@@ -333,6 +333,7 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
             verdict_cache: None,
             timed: false,
             serve: None,
+            max_jobs: zvrun::daemon::DEFAULT_MAX_JOBS,
             program_file,
         };
         let mut args = cli.rest.clone();
@@ -381,6 +382,9 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
     };
     if let Some(s) = &cli.serve {
         cfg.serve = Some(s.clone());
+    }
+    if let Some(n) = cli.max_jobs {
+        cfg.max_jobs = n as u32;
     }
     cfg.verdict_cache = if cli.no_cache { None } else { zvrun::cache::default_dir() };
     cfg.timed = cli.report.is_some();

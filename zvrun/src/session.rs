@@ -53,6 +53,8 @@ pub struct SessionConfig {
     /// The job socket of daemon mode (RUNTIME.md section 7, [`crate::daemon`]): the
     /// guest's first Fork turns the session into a daemon serving requests on it.
     pub serve: Option<String>,
+    /// Daemon mode: how many forked sessions may run at once (`--max-jobs`).
+    pub max_jobs: u32,
     /// The nexe at `program`, already open (see [`crate::image::open_program`]); when
     /// `None` and there is no image, `program` is opened.
     pub program_file: Option<std::sync::Arc<std::fs::File>>,

@@ -1844,18 +1844,25 @@ pub mod job {
         n == 0
     }
 
-    /// Children are reaped by the kernel (SIGCHLD ignored): the daemon never waits.
-    pub fn reap_children_automatically() -> io::Result<()> {
-        // SAFETY: a zeroed sigaction with SIG_IGN is a valid disposition; the old one is
-        // not asked for.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = libc::SIG_IGN;
-            if libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
+    /// Reaps one forked session that has ended: `Ok(true)` when one was reaped, `Ok(false)`
+    /// when none has ended yet (`wait` false) or there is none. With `wait`, blocks until
+    /// one ends; a signal interrupts it (EINTR), so a termination signal can end the
+    /// daemon while it waits.
+    pub fn reap_child(wait: bool) -> io::Result<bool> {
+        let flags = if wait { 0 } else { libc::WNOHANG };
+        // SAFETY: wait4 with null status and rusage pointers writes nothing.
+        let r = unsafe { libc::wait4(-1, std::ptr::null_mut(), flags, std::ptr::null_mut()) };
+        if r > 0 {
+            return Ok(true);
         }
-        Ok(())
+        if r == 0 {
+            return Ok(false);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ECHILD) {
+            return Ok(false);
+        }
+        Err(e)
     }
 
     /// Adds the filter for `allowed` on top of the ones installed (filters stack: a call

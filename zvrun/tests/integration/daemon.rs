@@ -476,3 +476,39 @@ fn a_client_that_cannot_be_served_still_reports_and_times_out_on_its_own_inputs(
         .expect("spawn");
     assert_eq!(wait_or_fail(c, 20, "a client reading a FIFO manifest").code(), Some(124));
 }
+
+#[test]
+fn max_jobs_bounds_the_sessions_running_at_once() {
+    use std::io::Read;
+    let nexe = program("daemon");
+    let d = Daemon::start(&["--max-jobs", "1", s(&nexe)]);
+    // A: served, and waiting for its stdin (its tag byte shows it runs).
+    let mut a = zvrun()
+        .args(["--job", s(&d.socket), s(&nexe)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn a");
+    let mut first = [0u8; 1];
+    a.stdout.as_mut().expect("stdout").read_exact(&mut first).expect("a runs");
+    assert_eq!(&first, b"W");
+    // B waits in the queue while A runs: the limit is one session.
+    let mut b = zvrun()
+        .args(["--job", s(&d.socket), s(&nexe)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn b");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(b.try_wait().expect("wait").is_none(), "b was served while a ran");
+    // A ends; then B is served.
+    drop(a.stdin.take());
+    assert_eq!(wait_or_fail(a, 20, "a").code(), Some(0));
+    let mut b_out = b.stdout.take().expect("stdout");
+    assert_eq!(wait_or_fail(b, 20, "b after a").code(), Some(0));
+    let mut got = Vec::new();
+    b_out.read_to_end(&mut got).expect("read");
+    assert_eq!(got, b"W");
+}
