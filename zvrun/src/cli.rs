@@ -272,6 +272,9 @@ mod tests {
         let e = run(&["--serve", "a", "--job", "a", "app.tar"]).expect_err("both");
         assert!(e.contains("exclude each other"), "{e}");
         assert!(run(&["--job"]).expect_err("no value").contains("needs a value"));
+        assert_eq!(run(&["--max-jobs", "8", "a"]).expect("max-jobs").max_jobs, Some(8));
+        assert!(run(&["--max-jobs", "0", "a"]).expect_err("zero").contains("from 1 to"));
+        assert!(run(&["--max-jobs", "x", "a"]).expect_err("not a number").contains("not a number"));
     }
 
     #[test]
