@@ -112,7 +112,7 @@ void __zrt_fork_prepare(void);
 
 /* Daemon-mode fork (RUNTIME.md section 7, docs/zvrun.md "Daemon mode"): 0 outside daemon
    mode; with a job socket it returns 0 in each forked session, with that request's
-   channels. Read stdin and open channel files after it, not before (a forked session's
+   channels, and never in the daemon itself (which serves until it is stopped). Read stdin and open channel files after it, not before (a forked session's
    host channels are new files, the image's files the same ones; input stdio buffered
    before Fork would be read again by every forked session). */
 static inline int64_t zvm_fork(void) {

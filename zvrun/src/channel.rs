@@ -121,7 +121,7 @@ impl Channel {
     /// with its request (crate::daemon): checked again here (the daemon trusts no
     /// client: the descriptor must be open for the channel's directions, and the checks
     /// of a file's kind apply to every descriptor), not truncated again. `std_stream`:
-    /// the session's channel is a standard stream (the client's is then read and written
+    /// the session's channel or the client's is a standard stream (then read and written
     /// in sequence).
     pub fn adopt(spec: &ChannelSpec, file: File, std_stream: bool) -> Result<Channel, ChannelError> {
         use std::os::fd::AsFd;

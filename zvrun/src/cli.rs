@@ -63,6 +63,7 @@ Usage: zvrun [OPTIONS] NEXE|IMAGE [ARGS]...
        zvrun --manifest FILE [OPTIONS] [ARGS]...
        zvrun --serve SOCKET [OPTIONS] NEXE|IMAGE [ARGS]...   (daemon mode)
        zvrun --job SOCKET [OPTIONS] NEXE|IMAGE               (a request to a daemon)
+       zvrun --job SOCKET --manifest FILE [OPTIONS]
 
 Options:
       --manifest <FILE>        ZeroVM 1.x text manifest (RUNTIME.md section 5) describing the session
@@ -77,9 +78,10 @@ Options:
       --report-file <FILE>     Where to write the report (default: stderr; alone, it asks for a JSON report)
       --serve <SOCKET>         Daemon mode (RUNTIME.md section 7): at the guest's first Fork, serve requests on
                                this Unix socket, each in a copy-on-write fork of the warm guest
-      --max-jobs <N>           Daemon mode: forked sessions running at once (default 64; more connections wait)
-      --job <SOCKET>           Send this session's channels (the same command line, other files) as a request to
-                               the daemon serving on SOCKET; its status and report are this command's
+      --max-jobs <N>           Daemon mode: forked sessions running at once, 1 or more (default 64; more
+                               connections wait)
+      --job <SOCKET>           Send this command line's channels and timeout (the daemon's command line, other
+                               files) as a request to the daemon on SOCKET; its status and report are this command's
       --no-cache               Verify the code even when the verdict cache says it was accepted before, and do
                                not record the verdict (the cache is $ZV_CACHE_DIR, else $XDG_CACHE_HOME/zv/verified,
                                else ~/.cache/zv/verified; ZV_CACHE_DIR=off also disables it)

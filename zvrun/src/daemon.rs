@@ -119,6 +119,15 @@ impl Job {
     }
 }
 
+/// Set once the process is a daemon (and so in each of its forked sessions).
+static DAEMON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process serves in daemon mode: the daemon, or one of its forked
+/// sessions (ZeroVM's report says `daemon = 1`).
+pub fn in_daemon_mode() -> bool {
+    DAEMON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The connection of a forked session (unset in the daemon and in ordinary sessions).
 static CONNECTION: OnceLock<OwnedFd> = OnceLock::new();
 /// When a forked session's request was accepted.
@@ -144,6 +153,7 @@ pub enum Served {
 pub fn serve(job: Job, calls: &mut Calls) -> Served {
     // The session's timeout covered the warm-up; the daemon itself runs until stopped.
     sys::disarm_timeout();
+    DAEMON.store(true, std::sync::atomic::Ordering::Relaxed);
     // Forked sessions running (started and not yet reaped).
     let mut running: u32 = 0;
     loop {
@@ -218,6 +228,7 @@ fn child(calls: &mut Calls, timeout: Option<u64>, seccomp: bool) -> Result<(), S
     // The request must come within REQUEST_WAIT seconds (or the session's timeout, when
     // shorter): a client that connects and sends nothing does not keep a fork of the
     // daemon for good (a review finding: without a session timeout it did).
+    sock::detach_from_daemon();
     sys::arm_timeout(timeout.map_or(REQUEST_WAIT, |t| t.min(REQUEST_WAIT)));
     let conn = job_connection().ok_or("no connection")?;
     let (bytes, fds) = sock::recv(conn, MAX_REQUEST).map_err(|e| format!("cannot read the request: {e}"))?;
@@ -242,7 +253,7 @@ fn child(calls: &mut Calls, timeout: Option<u64>, seccomp: bool) -> Result<(), S
     patch_manifest_sizes(calls, &channels)?;
     calls.channels = channels;
     calls.stderr_line_open = false;
-    sock::detach_from_daemon();
+    sock::close_daemon_streams();
     if seccomp {
         sock::add_filter(crate::ALLOWED_SYSCALLS)?;
     }

@@ -205,6 +205,7 @@ fn client(cli: &cli::Cli, cfg: &SessionConfig, report_file: Option<&mut std::fs:
         (cli.memory.is_some(), "--memory"),
         (cli.seed.is_some(), "--seed"),
         (cli.time.is_some(), "--time"),
+        (cli.max_jobs.is_some(), "--max-jobs"),
     ]
     .into_iter()
     .filter_map(|(given, what)| given.then_some(what))

@@ -125,7 +125,8 @@ pub fn zerovm(o: &Outcome) -> String {
         other => describe(&Outcome { ending: other.clone(), ..o.clone() }),
     };
     format!(
-        "validator state = {validator}\ndaemon = 0\nuser return code = {code}\netag(s) = {}\naccounting = {:.3} {} {} {} {} {}\nexit state = {state}\n",
+        "validator state = {validator}\ndaemon = {}\nuser return code = {code}\netag(s) = {}\naccounting = {:.3} {} {} {} {} {}\nexit state = {state}\n",
+        u8::from(crate::daemon::in_daemon_mode()),
         if etags.is_empty() { "disabled".to_string() } else { etags.join(" ") },
         o.seconds,
         o.heap_size,

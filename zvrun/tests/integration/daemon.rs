@@ -266,9 +266,11 @@ fn a_zerovm_manifest_job_line_makes_a_daemon() {
     let d = Daemon { child: Some(child), socket: socket.clone(), dir };
     // The request: the same manifest (the client goes to the socket --job names; the
     // manifest's Job line is the daemon's).
-    let out = job(&d, &["--manifest", s(&manifest)], b"from a manifest");
+    let out = job(&d, &["--manifest", s(&manifest), "--report", "zerovm"], b"from a manifest");
     assert_eq!(out.status.code(), Some(15), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(&out.stdout[..], b"Wfrom a manifest");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("daemon = 1\nuser return code = 15\n"), "ZeroVM's report of a request: {err}");
 }
 
 #[test]
