@@ -12,9 +12,9 @@
 //! never opens a path named by a request.
 //!
 //! The wire format is JSON over a `SOCK_SEQPACKET` connection. The request is one
-//! message, `{"zv_job": 1, "timeout": N|null, "report": "json"|"zerovm"|null,
-//! "channels": [{"alias", "uri", "type", "limits": [gets, get_size, puts, put_size],
-//! "etag"}]}`: the session's host channels in guest order (the image's files are the
+//! message, `{"zv_job": 1, "timeout": N|null, "sent_ns": CLOCK_MONOTONIC|null, "report":
+//! "json"|"zerovm"|null, "channels": [{"alias", "uri", "type", "limits": [gets,
+//! get_size, puts, put_size], "etag"}]}`: the session's host channels in guest order (the image's files are the
 //! session's own and are not sent), with their descriptors attached in the same order.
 //! The response, `{"status", "message", "stderr_line_open", "report": TEXT|null}`, comes
 //! in messages of at most [`RESPONSE_PIECE`] bytes until the connection closes.
@@ -109,6 +109,7 @@ impl Job {
             }
             Err(e) => return Err(format!("job socket {path}: {e}")),
         };
+        sock::default_sigchld().map_err(|e| format!("job socket {path}: cannot set SIGCHLD to its default: {e}"))?;
         Ok(Job {
             listener,
             path: path.to_string(),
@@ -154,8 +155,11 @@ pub fn serve(job: Job, calls: &mut Calls) -> Served {
     // The session's timeout covered the warm-up; the daemon itself runs until stopped.
     sys::disarm_timeout();
     DAEMON.store(true, std::sync::atomic::Ordering::Relaxed);
-    // Forked sessions running (started and not yet reaped).
-    let mut running: u32 = 0;
+    // The forked sessions running (started and not yet reaped), by process id: only
+    // these count against --max-jobs (a review found children zvrun inherited through
+    // exec counted off the limit).
+    let mut running: std::collections::HashSet<i32> = std::collections::HashSet::new();
+    let max = job.max_jobs as usize;
     loop {
         if let Some(reason) = sys::stop_reason() {
             calls.ending = Some(crate::session::stopped(reason));
@@ -163,17 +167,28 @@ pub fn serve(job: Job, calls: &mut Calls) -> Served {
         }
         // Reap the sessions that ended; at the limit, wait for one to end before the
         // next connection is accepted (it waits in the socket's queue meanwhile).
-        while running > 0 && matches!(sock::reap_child(false), Ok(true)) {
-            running -= 1;
-        }
-        while running >= job.max_jobs {
-            match sock::reap_child(true) {
-                Ok(true) => running -= 1,
-                Ok(false) => running = 0, // none left to wait for
-                Err(_) => break,          // interrupted: the stop is looked at first
+        let mut wait = false;
+        loop {
+            wait |= running.len() >= max;
+            if running.is_empty() && !wait {
+                break;
+            }
+            match sock::reap_child(wait) {
+                Ok(sock::Reaped::Child(pid)) => {
+                    running.remove(&pid);
+                    if running.len() < max {
+                        wait = false;
+                    }
+                }
+                Ok(sock::Reaped::NoneYet) => break,
+                Ok(sock::Reaped::NoChildren) => {
+                    running.clear();
+                    break;
+                }
+                Err(_) => break, // interrupted: the stop is looked at first
             }
         }
-        if running >= job.max_jobs {
+        if running.len() >= max {
             continue;
         }
         let conn = match sock::accept(job.listener.as_fd()) {
@@ -191,15 +206,21 @@ pub fn serve(job: Job, calls: &mut Calls) -> Served {
                 return Served::Ended;
             }
         };
+        // A termination signal during the accept: the connection is dropped (its client
+        // is told the connection closed) rather than served by a fork that would inherit
+        // the stop (a review finding).
+        if sys::stopping() {
+            continue;
+        }
         // The start is taken in the parent, before the fork: a forked session's time
         // includes its fork.
         let start = Instant::now();
         match sock::fork() {
-            Ok(false) => {
-                running += 1;
+            Ok(Some(pid)) => {
+                running.insert(pid);
                 drop(conn)
             }
-            Ok(true) => {
+            Ok(None) => {
                 let _ = REQUEST_START.set(start);
                 let _ = CONNECTION.set(conn);
                 let Job { listener, timeout, seccomp, .. } = job;
@@ -229,20 +250,35 @@ fn child(calls: &mut Calls, timeout: Option<u64>, seccomp: bool) -> Result<(), S
     // shorter): a client that connects and sends nothing does not keep a fork of the
     // daemon for good (a review finding: without a session timeout it did).
     sock::detach_from_daemon();
+    // Forked as a termination signal reached the daemon: not served.
+    if sys::stopping() {
+        return Err("the daemon is stopping".into());
+    }
     sys::arm_timeout(timeout.map_or(REQUEST_WAIT, |t| t.min(REQUEST_WAIT)));
     let conn = job_connection().ok_or("no connection")?;
     let (bytes, fds) = sock::recv(conn, MAX_REQUEST).map_err(|e| format!("cannot read the request: {e}"))?;
-    sys::disarm_timeout();
     if bytes.is_empty() {
         return Err("the client sent no request".into());
     }
     let req = Request::parse(&bytes)?;
     let _ = REPORT.set(req.report);
+    // The descriptors are looked at (fstat, fstatfs, fcntl) still under the wait's timer:
+    // a file on a hung network file system does not hold the session for good.
     let channels = req.channels_for(&calls.channels, fds)?;
+    sys::disarm_timeout();
     // The request's timeout, else the session's, from here (arming again after a
-    // disarm: a review found the request's ignored whenever the session had one).
+    // disarm: a review found the request's ignored whenever the session had one), less
+    // the time the request waited in the socket's queue: the client counts its timeout
+    // from when it sent the request, and a request that waited it all out is not run
+    // (a review found one writing into the client's files after the client reported a
+    // timeout).
     if let Some(t) = req.timeout.or(timeout) {
-        sys::arm_timeout(t);
+        let waited_ms = req.sent_ns.map_or(0, |sent| sys::monotonic_ns().saturating_sub(sent) / 1_000_000);
+        let left = t.saturating_mul(1000).saturating_sub(waited_ms);
+        if left == 0 {
+            return Err(format!("the request waited its whole timeout ({t} s) in the daemon's queue"));
+        }
+        sys::arm_timeout_ms(left);
     }
     // A client that gave up (its own timeout) while the request waited in the socket's
     // queue is gone by now: its request is not run (a review found it writing into the
@@ -312,6 +348,8 @@ fn patch_manifest_sizes(calls: &mut Calls, channels: &[Channel]) -> Result<(), S
 #[derive(Debug)]
 struct Request {
     timeout: Option<u64>,
+    /// When the client sent it (CLOCK_MONOTONIC, ns: the machine's one clock).
+    sent_ns: Option<u64>,
     report: ReportFormat,
     channels: Vec<ChannelSpec>,
 }
@@ -326,6 +364,10 @@ impl Request {
         let timeout = match o.get("timeout") {
             None | Some(Value::Null) => None,
             Some(t) => Some(t.as_u64().filter(|&t| t > 0).ok_or("timeout: expected whole seconds, at least 1")?),
+        };
+        let sent_ns = match o.get("sent_ns") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().ok_or("sent_ns: expected nanoseconds of CLOCK_MONOTONIC")?),
         };
         let report = match o.get("report") {
             None | Some(Value::Null) => ReportFormat::None,
@@ -358,7 +400,7 @@ impl Request {
             let etag = c.get("etag").and_then(Value::as_bool).ok_or_else(|| e("etag: expected true or false"))?;
             channels.push(ChannelSpec { uri: s("uri")?, alias: s("alias")?, kind, etag, limits });
         }
-        Ok(Request { timeout, report, channels })
+        Ok(Request { timeout, sent_ns, report, channels })
     }
 
     /// The request's channels, checked against the session's (`ours`, in guest order):
@@ -542,7 +584,14 @@ pub fn request(socket: &str, cfg: &SessionConfig, report: ReportFormat) -> Resul
         ReportFormat::Json => "json".into(),
         ReportFormat::Zerovm => "zerovm".into(),
     };
-    let req = json!({ "zv_job": WIRE_VERSION, "timeout": cfg.timeout, "report": report, "channels": list }).to_string();
+    let req = json!({
+        "zv_job": WIRE_VERSION,
+        "timeout": cfg.timeout,
+        "sent_ns": sys::monotonic_ns(),
+        "report": report,
+        "channels": list,
+    })
+    .to_string();
     let conn = loop {
         match sock::connect(std::path::Path::new(socket)) {
             Ok(c) => break c,

@@ -999,6 +999,23 @@ pub fn arm_timeout(seconds: u64) {
     }
 }
 
+/// [`arm_timeout`] in milliseconds (a daemon's forked session: what is left of its
+/// request's timeout after the time it waited in the socket's queue).
+pub fn arm_timeout_ms(ms: u64) {
+    if !TIMEOUT_ARMED.swap(true, Ordering::SeqCst) {
+        arm_timer_ms(ms.max(1));
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine (a
+/// daemon-mode client stamps its request with it).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec, which lives for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
 /// Stops the timeout.
 pub fn disarm_timeout() {
     arm_timer_ms(0);
@@ -1777,8 +1794,9 @@ pub mod job {
     }
 
     /// Forks the process (the fork system call itself: a copy of this single-threaded
-    /// process with copy-on-write memory, the guest's included). `true` in the child.
-    pub fn fork() -> io::Result<bool> {
+    /// process with copy-on-write memory, the guest's included). `None` in the child, the
+    /// child's process id in the parent.
+    pub fn fork() -> io::Result<Option<i32>> {
         // SAFETY: zvrun runs one thread while a guest runs (session.rs: verification's
         // threads are joined before any guest code is executable), so no lock is held by
         // a thread the child would lack; fork takes no pointers. glibc's caches that a
@@ -1788,7 +1806,23 @@ pub mod job {
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(r == 0)
+        Ok((r != 0).then_some(r as i32))
+    }
+
+    /// SIGCHLD to its default action: a zvrun started with it ignored (a supervisor's
+    /// setting, `env --ignore-signal=CHLD`) would have its forked sessions reaped by the
+    /// kernel, and the daemon could not count them (a review finding).
+    pub fn default_sigchld() -> io::Result<()> {
+        // SAFETY: a zeroed sigaction with SIG_DFL and no flags is a valid disposition;
+        // the old one is not asked for.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            if libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
     }
 
     /// Whether `fd` was opened for reading and for writing (fcntl F_GETFL, which the
@@ -1851,23 +1885,31 @@ pub mod job {
         n == 0
     }
 
-    /// Reaps one forked session that has ended: `Ok(true)` when one was reaped, `Ok(false)`
-    /// when none has ended yet (`wait` false) or there is none. With `wait`, blocks until
-    /// one ends; a signal interrupts it (EINTR), so a termination signal can end the
-    /// daemon while it waits.
-    pub fn reap_child(wait: bool) -> io::Result<bool> {
+    /// What [`reap_child`] found.
+    pub enum Reaped {
+        /// A child that ended, by process id.
+        Child(i32),
+        /// None has ended yet (without waiting).
+        NoneYet,
+        /// There are no children.
+        NoChildren,
+    }
+
+    /// Reaps one child that has ended. With `wait`, blocks until one ends; a signal
+    /// interrupts it (EINTR), so a termination signal can end the daemon while it waits.
+    pub fn reap_child(wait: bool) -> io::Result<Reaped> {
         let flags = if wait { 0 } else { libc::WNOHANG };
         // SAFETY: wait4 with null status and rusage pointers writes nothing.
         let r = unsafe { libc::wait4(-1, std::ptr::null_mut(), flags, std::ptr::null_mut()) };
         if r > 0 {
-            return Ok(true);
+            return Ok(Reaped::Child(r));
         }
         if r == 0 {
-            return Ok(false);
+            return Ok(Reaped::NoneYet);
         }
         let e = io::Error::last_os_error();
         if e.raw_os_error() == Some(libc::ECHILD) {
-            return Ok(false);
+            return Ok(Reaped::NoChildren);
         }
         Err(e)
     }

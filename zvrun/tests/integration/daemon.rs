@@ -514,3 +514,72 @@ fn max_jobs_bounds_the_sessions_running_at_once() {
     b_out.read_to_end(&mut got).expect("read");
     assert_eq!(got, b"W");
 }
+
+/// A `--job` client whose stdin the test holds open, once its forked session runs (its
+/// tag byte came); the caller ends it by dropping its stdin.
+fn held_request(d: &Daemon, nexe: &str) -> std::process::Child {
+    use std::io::Read;
+    let mut a = zvrun()
+        .args(["--job", s(&d.socket), nexe])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut first = [0u8; 1];
+    a.stdout.as_mut().expect("stdout").read_exact(&mut first).expect("the session runs");
+    a
+}
+
+/// A daemon started through `sh -c 'PREFIX zvrun --serve ...'` (PREFIX ends in `exec`
+/// or a program that execs zvrun).
+fn daemon_via_shell(prefix: &str, args: &str) -> Daemon {
+    let dir = tempfile::tempdir().expect("tmp");
+    let socket = dir.path().join("sh.sock");
+    let cmd = format!("{prefix} {} --serve {} {args}", env!("CARGO_BIN_EXE_zvrun"), s(&socket));
+    let child = Command::new("sh")
+        .args(["-c", &cmd])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh");
+    let d = Daemon { child: Some(child), socket, dir };
+    let start = Instant::now();
+    while zvrun::sys::job::connect(&d.socket).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the daemon never served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d
+}
+
+#[test]
+fn max_jobs_counts_only_the_daemons_own_sessions() {
+    // The shell's `sleep` becomes zvrun's child through exec: its end must not free a
+    // place (a review finding: it did, and two sessions ran with --max-jobs 1).
+    let nexe = program("daemon");
+    let d = daemon_via_shell("sleep 0.3 & exec", &format!("--max-jobs 1 {}", s(&nexe)));
+    let mut a = held_request(&d, s(&nexe));
+    let mut b =
+        zvrun().args(["--job", s(&d.socket), s(&nexe)]).stdin(Stdio::null()).stdout(Stdio::null()).spawn().expect("b");
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(b.try_wait().expect("wait").is_none(), "b was served while a ran");
+    drop(a.stdin.take());
+    assert_eq!(wait_or_fail(a, 20, "a").code(), Some(0));
+    assert_eq!(wait_or_fail(b, 20, "b").code(), Some(0));
+}
+
+#[test]
+fn a_daemon_started_with_sigchld_ignored_still_frees_its_places() {
+    // Ignored SIGCHLD (a supervisor's setting) made the kernel reap sessions the daemon
+    // then still counted (a review finding: C waited for A with --max-jobs 2).
+    let nexe = program("daemon");
+    let d = daemon_via_shell("exec env --ignore-signal=CHLD", &format!("--max-jobs 2 {}", s(&nexe)));
+    let mut a = held_request(&d, s(&nexe));
+    for what in ["b", "c", "d"] {
+        let out = job(&d, &[s(&nexe)], b"x");
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    drop(a.stdin.take());
+    assert_eq!(wait_or_fail(a, 20, "a").code(), Some(0));
+}
