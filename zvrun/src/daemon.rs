@@ -14,8 +14,9 @@
 //! The wire format is JSON over a `SOCK_SEQPACKET` connection. The request is one
 //! message, `{"zv_job": 1, "timeout": N|null, "sent_ns": CLOCK_MONOTONIC|null, "report":
 //! "json"|"zerovm"|null, "channels": [{"alias", "uri", "type", "limits": [gets,
-//! get_size, puts, put_size], "etag"}]}`: the session's host channels in guest order (the image's files are the
-//! session's own and are not sent), with their descriptors attached in the same order.
+//! get_size, puts, put_size], "etag"}]}`: the session's host channels in guest order (the
+//! image's files are the session's own and are not sent), with their descriptors
+//! attached in the same order.
 //! The response, `{"status", "message", "stderr_line_open", "report": TEXT|null}`, comes
 //! in messages of at most [`RESPONSE_PIECE`] bytes until the connection closes.
 
@@ -43,8 +44,9 @@ const WIRE_VERSION: u64 = 1;
 /// System calls the daemon needs on top of [`crate::ALLOWED_SYSCALLS`], allowed while
 /// the guest warms up and while the daemon serves (docs/zvrun.md, "Daemon mode"):
 /// accepting connections (accept4), receiving a request's descriptors (recvmsg), the
-/// fork and reaping (wait4), looking at the received files (fstat, newfstatat, statx, fstatfs; and fcntl's
-/// F_GETFL, a rule of the filter's own), leaving the daemon's session (setsid). A
+/// fork and reaping (wait4), looking at the received files (fstat, newfstatat, statx,
+/// fstatfs; and fcntl's F_GETFL, a rule of the filter's own), leaving the daemon's
+/// session (setsid). A
 /// forked session adds the ordinary filter on top before its guest runs again
 /// (seccomp), so requests are served under exactly the ordinary allow-list.
 pub const DAEMON_EXTRA_SYSCALLS: &[i64] = &[

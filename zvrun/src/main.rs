@@ -161,9 +161,22 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     if zvrun::daemon::respond(&mut outcome) {
         zvrun::sys::exit_now(outcome.exit_status());
     }
-    // When the guest left a partial line in the file zvrun's stderr writes to, zvrun's
-    // first output there starts on a new line (docs/zvrun.md, "Exit status").
-    let mut line_open = outcome.stderr_line_open;
+    let message = match &outcome.ending {
+        Ending::Exit(_) => String::new(),
+        _ => report::describe(&outcome),
+    };
+    let text =
+        cli.report.as_deref().map(|fmt| if fmt == "json" { report::json(&outcome) } else { report::zerovm(&outcome) });
+    tell(outcome.stderr_line_open, &message, text.as_deref(), report_file.as_mut());
+    end(&outcome)
+}
+
+/// What zvrun says when a session ends: `message` (how it ended, empty when the guest
+/// called Exit) on stderr, then the report `text`, if one was asked for, in the report
+/// file or on stderr. When the guest left a partial line in the file zvrun's stderr
+/// writes to (`line_open`), zvrun's first output there starts on a new line
+/// (docs/zvrun.md, "Exit status"). A JSON report ends with a newline here.
+fn tell(mut line_open: bool, message: &str, text: Option<&str>, report_file: Option<&mut std::fs::File>) {
     let mut to_stderr = |text: &str| {
         let mut e = std::io::stderr().lock();
         if std::mem::take(&mut line_open) {
@@ -171,15 +184,12 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
         }
         write_own(&mut e, text.as_bytes())
     };
-    match &outcome.ending {
-        Ending::Exit(_) => {}
-        _ => {
-            let _ = to_stderr(&format!("zvrun: {}\n", report::describe(&outcome)));
-        }
+    if !message.is_empty() {
+        let _ = to_stderr(&format!("zvrun: {message}\n"));
     }
-    if let Some(fmt) = &cli.report {
-        let text = if fmt == "json" { report::json(&outcome) + "\n" } else { report::zerovm(&outcome) };
-        let r = match &mut report_file {
+    if let Some(text) = text {
+        let text = if text.ends_with('\n') { text.to_string() } else { format!("{text}\n") };
+        let r = match report_file {
             Some(f) => write_own(f, text.as_bytes()),
             None => to_stderr(&text),
         };
@@ -187,7 +197,6 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
             say(format_args!("cannot write the report: {e}"));
         }
     }
-    end(&outcome)
 }
 
 /// `zvrun --job SOCKET ...`: the request and its answer. The daemon's forked session
@@ -235,27 +244,7 @@ fn client(cli: &cli::Cli, cfg: &SessionConfig, report_file: Option<&mut std::fs:
         // went away.
         Err(e) => return Outcome::refused(e),
     };
-    let mut e = std::io::stderr().lock();
-    let mut line_open = r.stderr_line_open;
-    let mut to_stderr = |text: &str| {
-        if std::mem::take(&mut line_open) {
-            let _ = write_own(&mut e, b"\n");
-        }
-        write_own(&mut e, text.as_bytes())
-    };
-    if !r.message.is_empty() {
-        let _ = to_stderr(&format!("zvrun: {}\n", r.message));
-    }
-    if let Some(report) = &r.report {
-        let text = if format == ReportFormat::Json { report.clone() + "\n" } else { report.clone() };
-        let w = match report_file {
-            Some(f) => write_own(f, text.as_bytes()),
-            None => to_stderr(&text),
-        };
-        if let Err(err) = w {
-            say(format_args!("cannot write the report: {err}"));
-        }
-    }
+    tell(r.stderr_line_open, &r.message, r.report.as_deref(), report_file);
     zvrun::sys::exit_now(r.status)
 }
 

@@ -28,15 +28,16 @@ impl Daemon {
     }
 
     fn start_at(dir: tempfile::TempDir, socket: PathBuf, args: &[&str]) -> Daemon {
-        let child = zvrun()
-            .arg("--serve")
-            .arg(&socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the daemon");
+        let mut c = zvrun();
+        c.arg("--serve").arg(&socket).args(args).stdin(Stdio::null());
+        Daemon::spawn(dir, socket, c)
+    }
+
+    /// Runs `command` (a daemon that serves on `socket`, with its output piped) and waits
+    /// until it accepts connections (a guard of 20 s against a daemon that never serves,
+    /// not a timing assertion).
+    fn spawn(dir: tempfile::TempDir, socket: PathBuf, mut command: Command) -> Daemon {
+        let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn the daemon");
         let mut d = Daemon { child: Some(child), socket, dir };
         let start = Instant::now();
         // Listening (a probe connection, which a forked session then finds empty).
@@ -54,8 +55,7 @@ impl Daemon {
     /// Sends SIGTERM and returns the daemon's status, stdout and stderr.
     fn stop(mut self) -> (std::process::ExitStatus, String, String) {
         let child = self.child.take().expect("running");
-        let st = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
-        assert!(st.success());
+        crate::signal(&child, "TERM");
         let out = child.wait_with_output().expect("daemon output");
         (out.status, String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
     }
@@ -251,19 +251,9 @@ fn a_zerovm_manifest_job_line_makes_a_daemon() {
         s(&socket)
     );
     std::fs::write(&manifest, &text).expect("write");
-    let child = zvrun()
-        .args(["--manifest", s(&manifest)])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let start = Instant::now();
-    while std::fs::symlink_metadata(&socket).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "no socket");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let d = Daemon { child: Some(child), socket: socket.clone(), dir };
+    let mut c = zvrun();
+    c.args(["--manifest", s(&manifest)]).stdin(Stdio::null());
+    let d = Daemon::spawn(dir, socket, c);
     // The request: the same manifest (the client goes to the socket --job names; the
     // manifest's Job line is the daemon's).
     let out = job(&d, &["--manifest", s(&manifest), "--report", "zerovm"], b"from a manifest");
@@ -397,25 +387,11 @@ fn a_request_whose_client_went_away_is_not_run() {
     let nexe = program("lateserve");
     let dir = tempfile::tempdir().expect("tmp");
     let socket = dir.path().join("late.sock");
-    let mut child = zvrun()
-        .arg("--serve")
-        .arg(&socket)
-        .arg(&nexe)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let warmup_stdin = child.stdin.take();
-    let d = Daemon { child: Some(child), socket, dir };
-    let start = Instant::now();
-    let conn = loop {
-        if let Ok(c) = zvrun::sys::job::connect(&d.socket) {
-            break c;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "no socket");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut c = zvrun();
+    c.arg("--serve").arg(&socket).arg(&nexe).stdin(Stdio::piped());
+    let mut d = Daemon::spawn(dir, socket, c);
+    let warmup_stdin = d.child.as_mut().expect("running").stdin.take();
+    let conn = zvrun::sys::job::connect(&d.socket).expect("connect");
     let out = d.dir.path().join("late.out");
     let f = std::fs::File::create(&out).expect("create");
     let null = std::fs::File::open("/dev/null").expect("null");
@@ -484,17 +460,8 @@ fn max_jobs_bounds_the_sessions_running_at_once() {
     use std::io::Read;
     let nexe = program("daemon");
     let d = Daemon::start(&["--max-jobs", "1", s(&nexe)]);
-    // A: served, and waiting for its stdin (its tag byte shows it runs).
-    let mut a = zvrun()
-        .args(["--job", s(&d.socket), s(&nexe)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn a");
-    let mut first = [0u8; 1];
-    a.stdout.as_mut().expect("stdout").read_exact(&mut first).expect("a runs");
-    assert_eq!(&first, b"W");
+    // A: served, and waiting for its stdin.
+    let mut a = held_request(&d, s(&nexe));
     // B waits in the queue while A runs: the limit is one session.
     let mut b = zvrun()
         .args(["--job", s(&d.socket), s(&nexe)])
@@ -528,6 +495,7 @@ fn held_request(d: &Daemon, nexe: &str) -> std::process::Child {
         .expect("spawn");
     let mut first = [0u8; 1];
     a.stdout.as_mut().expect("stdout").read_exact(&mut first).expect("the session runs");
+    assert_eq!(&first, b"W", "daemon.S's tag byte");
     a
 }
 
@@ -537,20 +505,9 @@ fn daemon_via_shell(prefix: &str, args: &str) -> Daemon {
     let dir = tempfile::tempdir().expect("tmp");
     let socket = dir.path().join("sh.sock");
     let cmd = format!("{prefix} {} --serve {} {args}", env!("CARGO_BIN_EXE_zvrun"), s(&socket));
-    let child = Command::new("sh")
-        .args(["-c", &cmd])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sh");
-    let d = Daemon { child: Some(child), socket, dir };
-    let start = Instant::now();
-    while zvrun::sys::job::connect(&d.socket).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "the daemon never served");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    d
+    let mut c = Command::new("sh");
+    c.args(["-c", &cmd]).stdin(Stdio::null());
+    Daemon::spawn(dir, socket, c)
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Guest faults, the timeout, and sessions that cannot run.
 
-use crate::{json_report, program, repo, run, s};
+use crate::{json_report, program, repo, run, s, signal};
 
 fn fault(mode: &str) -> (Option<i32>, serde_json::Value) {
     let t = tempfile::tempdir().expect("tmp");
@@ -164,15 +164,6 @@ fn ignored_here(n: i32) -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).map(str::trim).unwrap_or("0");
     u64::from_str_radix(mask, 16).is_ok_and(|m| m & (1 << (n - 1)) != 0)
-}
-
-/// Sends `sig` (a `kill` signal name) to a running zvrun, with the shell's built-in kill
-/// (no procps needed).
-fn signal(child: &std::process::Child, sig: &str) {
-    let st = std::process::Command::new("sh")
-        .args(["-c", "kill -s \"$1\" \"$2\"", "sh", sig, &child.id().to_string()])
-        .status();
-    assert!(st.expect("sh runs").success(), "kill -s {sig}");
 }
 
 /// A termination signal (SIGTERM, SIGINT, SIGHUP) ends the session as the timeout does:

@@ -96,6 +96,13 @@ pub fn json_report(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report is JSON")
 }
 
+/// Sends `sig` (a `kill` signal name) to a running zvrun, with the shell's built-in kill
+/// (no procps needed).
+pub fn signal(child: &std::process::Child, sig: &str) {
+    let st = Command::new("sh").args(["-c", "kill -s \"$1\" \"$2\"", "sh", sig, &child.id().to_string()]).status();
+    assert!(st.expect("sh runs").success(), "kill -s {sig}");
+}
+
 /// Waits for `child`; kills it and fails the test with `what` if it is still running
 /// after `secs` seconds (a guard against a hang, not a timing assertion).
 pub fn wait_or_fail(mut child: std::process::Child, secs: u64, what: &str) -> std::process::ExitStatus {

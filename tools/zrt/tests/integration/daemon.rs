@@ -43,7 +43,8 @@ fn a_c_daemon_prints_its_warm_up_once_and_answers_each_request() {
         assert_eq!(String::from_utf8_lossy(&o.stdout), want, "no warm-up output in a request");
     }
     let child = &mut daemon.0;
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    // The shell's built-in kill (no procps needed).
+    let _ = Command::new("sh").args(["-c", "kill -s TERM \"$1\"", "sh", &child.id().to_string()]).status();
     let _ = child.wait();
     assert_eq!(std::fs::read_to_string(&out_file).expect("read"), "warm up done, ");
 }
