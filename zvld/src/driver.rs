@@ -324,71 +324,161 @@ struct Source {
     lang: Option<String>,
 }
 
-/// Expands gcc's response files: an argument `@FILE` stands for the arguments in FILE,
-/// separated by white space, with `'...'`, `"..."` and backslash quoting, themselves
-/// expanded (to a depth of 16: deeper, as a file that names itself gives, is an error);
-/// `@FILE` stays as it is when FILE cannot be read.
+/// Expands gcc's response files ([`crate::ldopts::expand_response_files`]: gcc and ld
+/// read them alike).
 pub fn expand_response_files(args: &[String]) -> Result<Vec<String>, DriverError> {
-    fn split(text: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut cur = String::new();
-        let (mut in_word, mut quote) = (false, None::<char>);
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            match (c, quote) {
-                ('\\', _) => {
-                    if let Some(n) = chars.next() {
-                        cur.push(n);
-                    }
-                    in_word = true;
-                }
-                (q, Some(open)) if q == open => quote = None,
-                (c, Some(_)) => cur.push(c),
-                ('\'' | '"', None) => {
-                    quote = Some(c);
-                    in_word = true;
-                }
-                (c, None) if c.is_whitespace() => {
-                    if in_word {
-                        out.push(std::mem::take(&mut cur));
-                        in_word = false;
-                    }
-                }
-                (c, None) => {
-                    cur.push(c);
-                    in_word = true;
+    crate::ldopts::expand_response_files(args).map_err(DriverError::Usage)
+}
+
+/// How one of gcc's `--long` option spellings is written in the short form.
+#[derive(Clone, Copy)]
+enum Long {
+    /// The short option, no argument (`--compile` is `-c`).
+    Plain(&'static str),
+    /// The short option, then its argument as the next word (`--output F` is `-o F`).
+    Separate(&'static str),
+    /// The short option with its argument joined (`--define-macro X` is `-DX`).
+    Joined(&'static str),
+    /// An optional argument, given only after `=` (`--optimize=2` is `-O2`).
+    Optional(&'static str),
+}
+
+/// gcc's long spellings of its options (gcc's driver translates them before it reads
+/// anything else), for the link-mode parse: without this `--output F` or `--sysroot D`
+/// left their argument behind as an input file.
+const GCC_LONG: &[(&str, Long)] = &[
+    ("--all-warnings", Long::Plain("-Wall")),
+    ("--ansi", Long::Plain("-ansi")),
+    ("--assemble", Long::Plain("-S")),
+    ("--assert", Long::Separate("-A")),
+    ("--comments", Long::Plain("-C")),
+    ("--comments-in-macros", Long::Plain("-CC")),
+    ("--compile", Long::Plain("-c")),
+    ("--coverage", Long::Plain("--coverage")),
+    ("--debug", Long::Optional("-g")),
+    ("--define-macro", Long::Joined("-D")),
+    ("--dependencies", Long::Plain("-M")),
+    ("--dumpbase", Long::Separate("-dumpbase")),
+    ("--dumpdir", Long::Separate("-dumpdir")),
+    ("--entry", Long::Separate("-e")),
+    ("--extra-warnings", Long::Plain("-W")),
+    ("--for-linker", Long::Separate("-Xlinker")),
+    ("--force-link", Long::Separate("-u")),
+    ("--imacros", Long::Separate("-imacros")),
+    ("--include", Long::Separate("-include")),
+    ("--include-barrier", Long::Plain("-I-")),
+    ("--include-directory", Long::Joined("-I")),
+    ("--include-directory-after", Long::Separate("-idirafter")),
+    ("--include-prefix", Long::Separate("-iprefix")),
+    ("--include-with-prefix", Long::Separate("-iwithprefix")),
+    ("--include-with-prefix-after", Long::Separate("-iwithprefix")),
+    ("--include-with-prefix-before", Long::Separate("-iwithprefixbefore")),
+    ("--language", Long::Separate("-x")),
+    ("--library-directory", Long::Separate("-L")),
+    ("--machine", Long::Joined("-m")),
+    ("--no-line-commands", Long::Plain("-P")),
+    ("--no-standard-includes", Long::Plain("-nostdinc")),
+    ("--no-standard-libraries", Long::Plain("-nostdlib")),
+    ("--no-warnings", Long::Plain("-w")),
+    ("--optimize", Long::Optional("-O")),
+    ("--output", Long::Separate("-o")),
+    ("--param", Long::Separate("--param")),
+    ("--pass-exit-codes", Long::Plain("-pass-exit-codes")),
+    ("--pedantic", Long::Plain("-pedantic")),
+    ("--pedantic-errors", Long::Plain("-pedantic-errors")),
+    ("--pie", Long::Plain("-pie")),
+    ("--pipe", Long::Plain("-pipe")),
+    ("--prefix", Long::Separate("-B")),
+    ("--preprocess", Long::Plain("-E")),
+    ("--print-missing-file-dependencies", Long::Plain("-MG")),
+    ("--profile", Long::Plain("-p")),
+    ("--save-temps", Long::Plain("-save-temps")),
+    ("--shared", Long::Plain("-shared")),
+    ("--specs", Long::Joined("-specs=")),
+    ("--static", Long::Plain("-static")),
+    ("--std", Long::Joined("-std=")),
+    ("--symbolic", Long::Plain("-symbolic")),
+    ("--sysroot", Long::Joined("--sysroot=")),
+    ("--time", Long::Plain("-time")),
+    ("--trace-includes", Long::Plain("-H")),
+    ("--traditional", Long::Plain("-traditional")),
+    ("--traditional-cpp", Long::Plain("-traditional-cpp")),
+    ("--trigraphs", Long::Plain("-trigraphs")),
+    ("--undefine-macro", Long::Joined("-U")),
+    ("--user-dependencies", Long::Plain("-MM")),
+    ("--verbose", Long::Plain("-v")),
+    ("--write-dependencies", Long::Plain("-MD")),
+    ("--write-user-dependencies", Long::Plain("-MMD")),
+];
+
+/// Rewrites gcc's `--long` option spellings into the short ones, as gcc's driver does:
+/// an exact name or an unambiguous abbreviation (`--library` is `--library-directory`),
+/// the argument after `=` or in the next word, `--warn-X` as `-WX` and `--machine-X` as
+/// `-mX`. Anything else (the `--print-*` queries, `--help`, `--version`, gcc's own `--`
+/// options such as `--param=`) stays as it is.
+fn translate_long_options(args: &[String]) -> Result<Vec<String>, DriverError> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let keep = !a.starts_with("--") || a == "--" || a.starts_with("--print-") || a.starts_with("--help");
+        if keep {
+            out.push(a.clone());
+            continue;
+        }
+        if let Some(rest) = a.strip_prefix("--warn-") {
+            out.push(format!("-W{rest}"));
+            continue;
+        }
+        if let Some(rest) = a.strip_prefix("--machine-") {
+            out.push(format!("-m{rest}"));
+            continue;
+        }
+        let (name, value) = match a.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (a.as_str(), None),
+        };
+        let exact = GCC_LONG.iter().find(|(n, _)| *n == name);
+        let entry = exact.or_else(|| {
+            let mut hits = GCC_LONG.iter().filter(|(n, _)| n.starts_with(name));
+            match (hits.next(), hits.next()) {
+                (Some(h), None) => Some(h),
+                _ => None,
+            }
+        });
+        let Some(&(long, how)) = entry else {
+            out.push(a.clone());
+            continue;
+        };
+        let mut arg = |short: &str| -> Result<String, DriverError> {
+            match value {
+                Some(v) => Ok(v.to_string()),
+                None => {
+                    it.next().cloned().ok_or_else(|| DriverError::Usage(format!("{long} ({short}) needs an argument")))
                 }
             }
-        }
-        if in_word {
-            out.push(cur);
-        }
-        out
-    }
-    fn expand(args: &[String], depth: u32, out: &mut Vec<String>) -> Result<(), DriverError> {
-        for a in args {
-            let text = a.strip_prefix('@').and_then(|f| std::fs::read_to_string(f).ok());
-            match text {
-                Some(_) if depth >= 16 => {
-                    return Err(DriverError::Usage(format!(
-                        "response file {a}: response files nested more than 16 deep (does one name itself?)"
-                    )))
-                }
-                Some(t) => expand(&split(&t), depth + 1, out)?,
-                None => out.push(a.clone()),
+        };
+        match how {
+            Long::Plain(short) if value.is_none() => out.push(short.to_string()),
+            Long::Plain(_) => return Err(DriverError::Usage(format!("{a}: {long} takes no argument"))),
+            Long::Separate(short) => {
+                let v = arg(short)?;
+                out.push(short.to_string());
+                out.push(v);
             }
+            Long::Joined(short) => {
+                let v = arg(short)?;
+                out.push(format!("{short}{v}"));
+            }
+            Long::Optional(short) => out.push(format!("{short}{}", value.unwrap_or(""))),
         }
-        Ok(())
     }
-    let mut out = Vec::new();
-    expand(args, 0, &mut out)?;
     Ok(out)
 }
 
 /// Runs zvcc with `args` (without the program name). Returns the exit status to use.
 pub fn run(args: &[String]) -> Result<i32, DriverError> {
     let original = args;
-    let expanded = expand_response_files(args)?;
+    let expanded = translate_long_options(&expand_response_files(args)?)?;
     let args = &expanded[..];
     let verbose = args.iter().any(|a| a == "-v");
     let dry_run = args.iter().any(|a| a == "-###");
@@ -500,7 +590,8 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             }
             "-I" | "-D" | "-U" | "-include" | "-isystem" | "-iquote" | "-idirafter" | "-imacros" | "-MF" | "-MT"
             | "-MQ" | "-Xpreprocessor" | "-Xassembler" | "--param" | "-aux-info" | "-iprefix" | "-iwithprefix"
-            | "-iwithprefixbefore" | "-isysroot" | "-imultilib" | "-dumpbase" | "-dumpbase-ext" | "-dumpdir" | "-B" => {
+            | "-iwithprefixbefore" | "-isysroot" | "-imultilib" | "-imultiarch" | "-dumpbase" | "-dumpbase-ext"
+            | "-dumpdir" | "-B" | "-A" => {
                 compile_args.push(a.clone());
                 compile_args.push(next(&mut i)?);
             }
@@ -513,13 +604,15 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             }
             "-Xlinker" => {
                 let v = next(&mut i)?;
-                ld.arg(&v, &format!("-Xlinker {v}"), &mut cfg, &mut user_inputs)?;
+                let shown = format!("-Xlinker {v}");
+                linker_option(ld.arg(&v, &shown, &mut cfg, &mut user_inputs)?, &shown)?;
             }
             "-undef" => compile_args.push(a.clone()),
             _ => {
                 if let Some(v) = a.strip_prefix("-Wl,") {
                     for part in v.split(',') {
-                        ld.arg(part, &format!("-Wl,{part}"), &mut cfg, &mut user_inputs)?;
+                        let shown = format!("-Wl,{part}");
+                        linker_option(ld.arg(part, &shown, &mut cfg, &mut user_inputs)?, &shown)?;
                     }
                 } else if a.starts_with("-u") || a.starts_with("-e") || a.starts_with("--entry=") {
                     // `-uSYM`, `-eSYM`, `--entry=SYM`: gcc passes them to ld as they are.
@@ -602,8 +695,9 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     let has_dump = compile_args.iter().any(|a| a.starts_with("-dumpdir") || a.starts_with("-dumpbase"));
     let save_temps = compile_args.iter().any(|a| a == "-save-temps" || a.starts_with("-save-temps="));
     // gcc's link spec adds libgcov for profiling (`%{fprofile-arcs|fprofile-generate*|coverage:-lgcov}`).
-    let gcov =
-        compile_args.iter().any(|a| a == "--coverage" || a == "-fprofile-arcs" || a.starts_with("-fprofile-generate"));
+    let gcov = compile_args
+        .iter()
+        .any(|a| a == "--coverage" || a == "-coverage" || a == "-fprofile-arcs" || a.starts_with("-fprofile-generate"));
     // Compile the sources.
     let tmp = TempDir::new()?;
     for (k, src) in sources.iter().enumerate() {
@@ -711,6 +805,17 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         }
     }
     if !nostart {
+        // gcc's end files before crtn.o: `crtfastmath.o` (its constructor sets the SSE
+        // flush-to-zero and denormals-are-zero modes that -ffast-math code expects) and
+        // `crtprecNN.o` (the x87 precision -mpcNN asks for).
+        for name in gcc_end_files(&compile_args) {
+            match gcc_output(&[&format!("-print-file-name={name}")]).filter(|p| Path::new(p).is_absolute()) {
+                Some(p) => cfg.inputs.push(InputArg::Path(PathBuf::from(p))),
+                None => {
+                    return Err(DriverError::Usage(format!("gcc's {name} was not found (gcc -print-file-name={name})")))
+                }
+            }
+        }
         cfg.inputs.push(InputArg::Path(lib.join("crtn.o")));
     }
     if verbose || dry_run {
@@ -729,19 +834,72 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     Ok(0)
 }
 
+/// The files gcc's link spec adds before crtn.o for these compiler options
+/// (`%{Ofast|ffast-math|funsafe-math-optimizations:crtfastmath.o} %{mpc32:crtprec32.o}
+/// ...`), where a later negative or other level cancels an option, as gcc prunes them:
+/// `-Ofast -O2` and `-ffast-math -fno-fast-math` add nothing.
+fn gcc_end_files(compile_args: &[String]) -> Vec<&'static str> {
+    let (mut ofast, mut fast_math, mut unsafe_math, mut pc) = (false, false, false, None);
+    for a in compile_args {
+        match a.as_str() {
+            "-ffast-math" => fast_math = true,
+            "-fno-fast-math" => fast_math = false,
+            "-funsafe-math-optimizations" => unsafe_math = true,
+            "-fno-unsafe-math-optimizations" => unsafe_math = false,
+            "-mpc32" => pc = Some("crtprec32.o"),
+            "-mpc64" => pc = Some("crtprec64.o"),
+            "-mpc80" => pc = Some("crtprec80.o"),
+            o if o.starts_with("-O") => ofast = o == "-Ofast",
+            _ => {}
+        }
+    }
+    let mut files = Vec::new();
+    if ofast || fast_math || unsafe_math {
+        files.push("crtfastmath.o");
+    }
+    files.extend(pc);
+    files
+}
+
+/// An option given to the linker (`-Wl,` or `-Xlinker`) that zvld does not know is an
+/// error, as GNU ld makes it: ignored, its argument (`-Wl,-dT,x`) was taken for an input.
+fn linker_option(t: crate::ldopts::Taken, shown: &str) -> Result<(), DriverError> {
+    match t {
+        crate::ldopts::Taken::Unknown => Err(DriverError::Usage(format!(
+            "{shown}: unknown linker option (zvld takes GNU ld's options that mean something for a static nexe)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A temporary directory removed on drop.
 struct TempDir(PathBuf);
 
 impl TempDir {
+    /// In `TMPDIR` (else /tmp); when that cannot be used, in /tmp, as gcc falls back.
     fn new() -> Result<Self, DriverError> {
-        let base = std::env::temp_dir();
-        for n in 0..1000u32 {
-            let p = base.join(format!("zvcc-{}-{n}", std::process::id()));
-            if std::fs::create_dir(&p).is_ok() {
-                return Ok(TempDir(p));
+        let first = std::env::temp_dir();
+        let fallback = PathBuf::from("/tmp");
+        let mut tried = Vec::new();
+        for base in [first.clone(), fallback.clone()] {
+            if base == fallback && first == fallback && !tried.is_empty() {
+                break;
             }
+            let mut last = None;
+            for n in 0..1000u32 {
+                let p = base.join(format!("zvcc-{}-{n}", std::process::id()));
+                match std::fs::create_dir(&p) {
+                    Ok(()) => return Ok(TempDir(p)),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => {
+                        last = Some(e);
+                        break;
+                    }
+                }
+            }
+            tried.push(format!("{}: {}", base.display(), last.map_or("every name is taken".into(), |e| e.to_string())));
         }
-        Err(DriverError::Io("cannot create a temporary directory".into()))
+        Err(DriverError::Io(format!("cannot create a temporary directory ({})", tried.join("; "))))
     }
 }
 

@@ -416,6 +416,25 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
                 ));
             }
         }
+        // An ifunc is called through the address its resolver returns at start-up, which
+        // the dynamic loader or glibc's static start code (IRELATIVE relocations) asks for;
+        // musl has no such step and neither has a nexe, so linking it as the plain function
+        // it looks like would call the resolver instead (audit finding: `f()` returned
+        // the implementation's address). Refused where it is defined.
+        if s.st_type() == elf::STT_GNU_IFUNC && !matches!(def, SymDef::Undefined) {
+            let sec = match def {
+                SymDef::Section { sec, .. } => out_secs.get(sec as usize).map_or("?", |x| x.name),
+                _ => "(absolute)",
+            };
+            return Err(bad(
+                &name,
+                format!(
+                    "symbol `{sname}` in section {sec} is an ifunc (STT_GNU_IFUNC, `__attribute__((ifunc))` or \
+                     `.type {sname}, @gnu_indirect_function`): a nexe has no start-up step that runs ifunc resolvers \
+                     (musl has none either); define `{sname}` as an ordinary function that picks its implementation"
+                ),
+            ));
+        }
         let bind = s.st_bind();
         syms.push(Symbol {
             name: sname,

@@ -193,11 +193,14 @@ const IGNORED_PREFIX: &[&str] = &[
     "-plugin-opt=",
     "--plugin-opt=",
     "--image-base=",
-    "--oformat=",
     "--trace-symbol=",
     "--retain-symbols-file=",
     "--spare-dynamic-tags=",
     "--error-handling-script=",
+    "--dynamic-list=",
+    "--export-dynamic-symbol=",
+    "--export-dynamic-symbol-list=",
+    "--package-metadata=",
 ];
 
 /// GNU ld options that mean nothing for a static nexe and take a separate argument
@@ -228,7 +231,6 @@ const IGNORED_WITH_ARG: &[&str] = &[
     "-plugin-opt",
     "--plugin-opt",
     "--image-base",
-    "--oformat",
     "-A",
     "--architecture",
     "-F",
@@ -308,6 +310,80 @@ enum Pending {
     Skip,
     /// `-z KEYWORD`: meaningless for a static nexe, except the ones [`z_unsupported`] names.
     Z,
+    /// `--oformat FORMAT`: a nexe is `elf64-x86-64`.
+    Oformat,
+}
+
+/// `--oformat FORMAT`: zvld writes nexes, which are ELF64 x86-64 files; any other output
+/// format (`binary`, `ihex`) would be a different file, so it is refused, not ignored.
+fn check_oformat(v: &str) -> Result<(), LdOptionError> {
+    if v == "elf64-x86-64" {
+        Ok(())
+    } else {
+        Err(LdOptionError(format!("--oformat {v}: zvld writes only nexes, whose format is elf64-x86-64")))
+    }
+}
+
+/// Response files: an argument `@FILE` stands for the arguments written in FILE,
+/// separated by white space, with `'...'`, `"..."` and backslash quoting, themselves
+/// expanded (to a depth of 16; deeper, as a file that names itself gives, is an error);
+/// `@FILE` stays as it is when FILE cannot be read. gcc and GNU ld (libiberty's
+/// `expandargv`) read them alike, so zvcc, zvld and `-Wl,@FILE` share this.
+pub fn expand_response_files(args: &[String]) -> Result<Vec<String>, String> {
+    fn split(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let (mut in_word, mut quote) = (false, None::<char>);
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match (c, quote) {
+                ('\\', _) => {
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                    in_word = true;
+                }
+                (q, Some(open)) if q == open => quote = None,
+                (c, Some(_)) => cur.push(c),
+                ('\'' | '"', None) => {
+                    quote = Some(c);
+                    in_word = true;
+                }
+                (c, None) if c.is_whitespace() => {
+                    if in_word {
+                        out.push(std::mem::take(&mut cur));
+                        in_word = false;
+                    }
+                }
+                (c, None) => {
+                    cur.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            out.push(cur);
+        }
+        out
+    }
+    fn expand(args: &[String], depth: u32, out: &mut Vec<String>) -> Result<(), String> {
+        for a in args {
+            let text = a.strip_prefix('@').and_then(|f| std::fs::read_to_string(f).ok());
+            match text {
+                Some(_) if depth >= 16 => {
+                    return Err(format!(
+                        "response file {a}: response files nested more than 16 deep (does one name itself?)"
+                    ))
+                }
+                Some(t) => expand(&split(&t), depth + 1, out)?,
+                None => out.push(a.clone()),
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    expand(args, 0, &mut out)?;
+    Ok(out)
 }
 
 /// Where `-Map FILE` writes: `-` is standard output, as with GNU ld.
@@ -378,6 +454,7 @@ impl LdArgs {
             }
             Pending::Skip => {}
             Pending::Z => z_unsupported(v)?,
+            Pending::Oformat => check_oformat(v)?,
         }
         Ok(())
     }
@@ -392,6 +469,18 @@ impl LdArgs {
     ) -> Result<Taken, LdOptionError> {
         if let Some((what, _)) = self.pending.take() {
             Self::apply(what, p, cfg, inputs)?;
+            return Ok(Taken::Applied);
+        }
+        // `-Wl,@FILE`: ld reads its own response files (zvld's command line is expanded
+        // before it is parsed; this is for the ones that reach it through zvcc).
+        if p.starts_with('@') && std::fs::metadata(&p[1..]).is_ok_and(|m| m.is_file()) {
+            let words = expand_response_files(&[p.to_string()]).map_err(LdOptionError)?;
+            for w in &words {
+                let from = format!("{w} (from {shown})");
+                if self.arg(w, &from, cfg, inputs)? == Taken::Unknown {
+                    return Err(LdOptionError(format!("{from}: unknown linker option")));
+                }
+            }
             return Ok(Taken::Applied);
         }
         if !p.starts_with('-') || p == "-" {
@@ -419,6 +508,7 @@ impl LdArgs {
             "-m" => Some(Pending::Emulation),
             "-R" => Some(Pending::RpathOrSymbols),
             "-z" => Some(Pending::Z),
+            "--oformat" => Some(Pending::Oformat),
             _ if IGNORED_WITH_ARG.contains(&p) => Some(Pending::Skip),
             _ => None,
         };
@@ -465,6 +555,8 @@ impl LdArgs {
                     cfg.lib_paths.push(PathBuf::from(v));
                 } else if let Some(v) = p.strip_prefix("-m").filter(|v| !v.is_empty()) {
                     check_emulation(v)?;
+                } else if let Some(v) = p.strip_prefix("--oformat=") {
+                    check_oformat(v)?;
                 } else if IGNORED.contains(&p) || IGNORED_PREFIX.iter().any(|pre| p.starts_with(pre)) {
                     return Ok(Taken::Ignored);
                 } else {

@@ -54,7 +54,10 @@ fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
 fn main() -> ExitCode {
     zvld::sys::tune_allocator();
     zvld::link::exit_after_link();
-    let parsed = zvld::ldopts::utf8_args("zvld", std::env::args_os().skip(1)).and_then(parse);
+    // GNU ld reads `@FILE` response files before anything else.
+    let parsed = zvld::ldopts::utf8_args("zvld", std::env::args_os().skip(1))
+        .and_then(|a| zvld::ldopts::expand_response_files(&a).map_err(|e| format!("zvld: {e}")))
+        .and_then(parse);
     let (cfg, stats) = match parsed {
         Ok(x) => x,
         Err(msg) => {

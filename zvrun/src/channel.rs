@@ -91,6 +91,17 @@ fn std_stream(uri: &str) -> Option<i32> {
     }
 }
 
+/// The refusal of a random channel type on a source read and written in sequence.
+fn sequential_only(spec: &ChannelSpec, source: SourceKind) -> ChannelError {
+    ChannelError(format!(
+        "channel {} ({}): type {} needs random access, but the source is a {:?}, which can only be read or written in sequence",
+        spec.alias,
+        spec.uri,
+        spec.kind.number(),
+        source
+    ))
+}
+
 impl Channel {
     /// Opens the host source of a channel. Regular files are opened read-only for
     /// read-only channels, write-only and truncated for write-only ones, read-write
@@ -110,6 +121,14 @@ impl Channel {
         } else {
             let meta = std::fs::metadata(&spec.uri).ok();
             let is_file = meta.as_ref().is_none_or(|m| m.is_file());
+            // A FIFO for a random type is refused before the open, which would wait for
+            // the other end (an audit found the session hung there, or ended as a
+            // timeout, instead of being refused as the docs say); the opened file is
+            // checked again below.
+            let random = (r && spec.kind.random_read()) || (w && spec.kind.random_write());
+            if random && meta.as_ref().is_some_and(|m| m.file_type().is_fifo()) {
+                return Err(sequential_only(spec, SourceKind::Pipe));
+            }
             // Not std's open, which retries an interrupted open for ever: an open that
             // blocks (a FIFO nobody opens) ends with the timeout or a termination signal.
             crate::sys::open_stoppable(std::path::Path::new(&spec.uri), r || !w, w, is_file).map_err(what)?
@@ -207,13 +226,7 @@ impl Channel {
             )));
         }
         if random && source != SourceKind::File {
-            return Err(ChannelError(format!(
-                "channel {} ({}): type {} needs random access, but the source is a {:?}, which can only be read or written in sequence",
-                spec.alias,
-                spec.uri,
-                spec.kind.number(),
-                source
-            )));
+            return Err(sequential_only(spec, source));
         }
         let size = if source == SourceKind::File && spec.kind.random_read() && r { meta.len() } else { 0 };
         let mut file = file;

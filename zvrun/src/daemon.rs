@@ -485,10 +485,7 @@ impl Response {
     pub fn of(o: &Outcome, format: ReportFormat) -> Response {
         Response {
             status: o.exit_status(),
-            message: match o.ending {
-                Ending::Exit(_) => String::new(),
-                _ => crate::report::describe(o),
-            },
+            message: crate::report::stderr_message(o),
             stderr_line_open: o.stderr_line_open,
             report: match format {
                 ReportFormat::None => None,

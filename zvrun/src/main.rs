@@ -161,10 +161,7 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     if zvrun::daemon::respond(&mut outcome) {
         zvrun::sys::exit_now(outcome.exit_status());
     }
-    let message = match &outcome.ending {
-        Ending::Exit(_) => String::new(),
-        _ => report::describe(&outcome),
-    };
+    let message = report::stderr_message(&outcome);
     let text =
         cli.report.as_deref().map(|fmt| if fmt == "json" { report::json(&outcome) } else { report::zerovm(&outcome) });
     tell(outcome.stderr_line_open, &message, text.as_deref(), report_file.as_mut());

@@ -15,7 +15,18 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGTERM => "SIGTERM",
         libc::SIGINT => "SIGINT",
         libc::SIGHUP => "SIGHUP",
+        libc::SIGPIPE => "SIGPIPE",
         _ => "signal",
+    }
+}
+
+/// What zvrun says on stderr when a session ends: nothing after the guest's Exit, nor
+/// after a write to a closed pipe (a native program killed by SIGPIPE is silent too, and
+/// `zvrun prog | head` is no error); else [`describe`].
+pub fn stderr_message(o: &Outcome) -> String {
+    match o.ending {
+        Ending::Exit(_) | Ending::Killed(libc::SIGPIPE) => String::new(),
+        _ => describe(o),
     }
 }
 
@@ -24,6 +35,9 @@ pub fn describe(o: &Outcome) -> String {
     match &o.ending {
         Ending::Exit(c) => format!("exit {c}"),
         Ending::Timeout => "timeout".into(),
+        Ending::Killed(libc::SIGPIPE) => {
+            format!("killed by SIGPIPE ({}): a channel's pipe was closed by its reader", libc::SIGPIPE)
+        }
         Ending::Killed(signal) => format!("killed by {} ({signal})", signal_name(*signal)),
         Ending::Fault { signal, addr, pc } => {
             format!("guest fault: {} ({signal}) at pc {pc:#x}, address {addr:#x}", signal_name(*signal))

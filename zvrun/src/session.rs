@@ -97,7 +97,9 @@ pub enum Ending {
     Exit(i64),
     /// The timeout expired.
     Timeout,
-    /// A termination signal (SIGTERM, SIGINT, SIGHUP) ended the session.
+    /// A termination signal (SIGTERM, SIGINT, SIGHUP) ended the session, or SIGPIPE: a
+    /// Write to a pipe whose reader closed it (zvrun then dies of it, as a native
+    /// program would).
     Killed(i32),
     /// A guest fault.
     Fault {

@@ -135,6 +135,13 @@ impl Calls {
                 if crate::sys::stopping() {
                     return TrapOutcome::Leave;
                 }
+                if write && e.raw_os_error() == Some(libc::EPIPE) {
+                    // The reader of a pipe closed its end (`zvrun prog | head`): the
+                    // session ends as a native program does, by SIGPIPE (status 141,
+                    // quietly), not as a runtime failure (125).
+                    self.ending = Some(Ending::Killed(libc::SIGPIPE));
+                    return TrapOutcome::Leave;
+                }
                 let alias = chan.spec.alias.clone();
                 self.ending = Some(Ending::Error(format!(
                     "channel {alias}: host I/O error during {}: {e}",

@@ -813,3 +813,27 @@ fn tls_descriptors_are_refused_with_advice_in_both_shapes() {
         assert!(err.contains("-mtls-dialect=gnu2") && err.contains("-fno-pic"), "{what}: {err}");
     }
 }
+
+/// An ifunc (`__attribute__((ifunc))`, STT_GNU_IFUNC) is refused naming the symbol: a
+/// nexe has no start-up step that runs resolvers, and linked as a plain function a call
+/// of it called the resolver (an audit's program printed the implementation's address
+/// and exited 0).
+#[test]
+fn ifunc_symbols_are_refused_naming_the_symbol() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "ifn.c",
+        "static int impl1(void) { return 1; }\n\
+         static int (*resolve(void))(void) { return impl1; }\n\
+         int f(void) __attribute__((ifunc(\"resolve\")));\n\
+         int main(void) { return f(); }\n",
+    );
+    let out = dir.path().join("ifn.nexe");
+    let mut c = zvcc();
+    c.arg("-O2").arg(&src).arg("-o").arg(&out);
+    let err = run_err(c, "zvcc ifn.c");
+    assert!(err.contains("ifn.o") && err.contains("`f`") && err.contains("ifunc"), "{err}");
+    assert!(err.contains("STT_GNU_IFUNC"), "{err}");
+    assert!(!out.exists(), "no output is written");
+}

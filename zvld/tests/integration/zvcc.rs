@@ -825,3 +825,100 @@ fn zvcc_takes_gcc_paths_from_the_sysroot_record_only_for_the_same_gcc() {
     let (ok, err) = link(&plain, None);
     assert!(ok, "a stale record: {err}");
 }
+
+/// gcc's command-line spellings and link files that a build may use, each as gcc has
+/// it (a build-systems audit): the `--long` option spellings with a separate argument
+/// (`--output F`, `--sysroot D`, `--language c`, `--define-macro X`); `-Wl,@FILE`
+/// response files (ld reads them) and `zvld @FILE`; an unknown `-Wl,` option is an error
+/// naming it, not an argument taken for an input; `--oformat` other than a nexe's is
+/// refused; an unusable TMPDIR falls back to /tmp; `-ffast-math` and `-Ofast` link gcc's
+/// crtfastmath.o (flush-to-zero set at start-up), `-Ofast -O2` does not.
+#[test]
+fn zvcc_takes_gccs_long_options_response_files_and_end_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "v.c", "int value(void) { return V; }\n");
+    write(d, "m.c", "int value(void);\nint main(void) { return value(); }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["--define-macro", "V=7", "--sysroot", "/", "--language", "c", "v.c"]);
+    c.args(["--language", "none", "m.c", "--output", "long.nexe"]);
+    run_ok(c, "zvcc with gcc's long options");
+    assert!(verify(&d.join("long.nexe")) > 0);
+    let mut r = Command::new(sibling_binary("zvrun"));
+    r.args(["--no-cache"]).arg(d.join("long.nexe"));
+    assert_eq!(r.output().unwrap().status.code(), Some(7), "--define-macro V=7 reached the compile");
+
+    // -Wl,@FILE and zvld @FILE.
+    let mut c = zvcc();
+    c.current_dir(d).args(["-c", "-DV=3", "v.c", "-o", "v.o"]);
+    run_ok(c, "zvcc -c v.c");
+    let st = Command::new("ar").current_dir(d).args(["rcs", "libv.a", "v.o"]).status().unwrap();
+    assert!(st.success());
+    write(d, "ld.rsp", "-L. -lv\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "-Wl,@ld.rsp", "-o", "rsp.nexe"]);
+    run_ok(c, "zvcc -Wl,@ld.rsp");
+    assert!(verify(&d.join("rsp.nexe")) > 0);
+    write(d, "bad.rsp", "-dT\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "v.o", "-Wl,@bad.rsp", "-o", "bad.nexe"]);
+    let err = run_err(c, "zvcc -Wl,@bad.rsp");
+    assert!(err.contains("-dT") && err.contains("unknown linker option"), "{err}");
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "v.o", "-Wl,-dT,x", "-o", "bad.nexe"]);
+    let err = run_err(c, "zvcc -Wl,-dT,x");
+    assert!(err.contains("-Wl,-dT: unknown linker option"), "{err}");
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "v.o", "-Wl,--oformat=binary", "-o", "bad.nexe"]);
+    let err = run_err(c, "zvcc -Wl,--oformat=binary");
+    assert!(err.contains("--oformat binary"), "{err}");
+    let sys = sysroot().join("lib");
+    let libgcc = tool_says("gcc", "-print-libgcc-file-name");
+    write(
+        d,
+        "zvld.rsp",
+        &format!(
+            "-o zvld-rsp.nexe {crt1} {crti} m.o -L. -lv {libc} {libgcc} {zrt} {crtn} -u __zv_syscall -u __zv_tp\n",
+            crt1 = sys.join("crt1.o").display(),
+            crti = sys.join("crti.o").display(),
+            libc = sys.join("libc.a").display(),
+            zrt = sys.join("libzrt.a").display(),
+            crtn = sys.join("crtn.o").display(),
+        ),
+    );
+    let mut c = zvcc();
+    c.current_dir(d).args(["-c", "m.c", "-o", "m.o"]);
+    run_ok(c, "zvcc -c m.c");
+    let mut c = zvld();
+    c.current_dir(d).arg("@zvld.rsp");
+    run_ok(c, "zvld @zvld.rsp");
+    assert!(verify(&d.join("zvld-rsp.nexe")) > 0);
+
+    // An unusable TMPDIR: /tmp instead, as gcc does.
+    let mut c = zvcc();
+    c.current_dir(d).env("TMPDIR", d.join("no such dir")).args(["-DV=0", "v.c", "m.c", "-o", "tmpdir.nexe"]);
+    run_ok(c, "zvcc with a missing TMPDIR");
+
+    // crtfastmath.o: the MXCSR's FTZ and DAZ bits (0x8040) are set before main.
+    write(
+        d,
+        "fm.c",
+        "#include <stdio.h>\nint main(void) { unsigned m; __asm__ volatile(\"stmxcsr %0\" : \"=m\"(m));\n\
+         printf(\"%d\\n\", (m & 0x8040) == 0x8040); return 0; }\n",
+    );
+    for (flags, expect) in [
+        (&["-O2"][..], "0\n"),
+        (&["-ffast-math"][..], "1\n"),
+        (&["-Ofast"][..], "1\n"),
+        (&["-Ofast", "-O2"][..], "0\n"),
+        (&["-ffast-math", "-fno-fast-math"][..], "0\n"),
+    ] {
+        let mut c = zvcc();
+        c.current_dir(d).args(flags).args(["fm.c", "-o", "fm.nexe"]);
+        run_ok(c, &format!("zvcc {flags:?} fm.c"));
+        let mut r = Command::new(sibling_binary("zvrun"));
+        r.args(["--no-cache"]).arg(d.join("fm.nexe"));
+        let out = run_ok(r, &format!("zvrun fm.nexe ({flags:?})"));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expect, "{flags:?}");
+    }
+}

@@ -54,6 +54,22 @@ fn a_fifo_channel() {
     assert_eq!(out.stdout, b"through a fifo\n");
 }
 
+/// A random type on a FIFO is refused before the guest starts (125), for a read-only or
+/// write-only channel too, whose open would otherwise wait for the FIFO's other end (an
+/// audit found the session hung there, with no timeout, or ended as one).
+#[test]
+fn a_random_type_on_a_fifo_is_refused_without_waiting_for_its_other_end() {
+    let t = tempfile::tempdir().expect("tmp");
+    let fifo = t.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    for (spec, what) in [("1,1,1,0,0", "read"), ("2,0,0,1,1", "write"), ("3", "both")] {
+        let out = run(&["--timeout", "20", "--channel", &format!("/x={},{spec}", s(&fifo)), s(&program("hello"))]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{what}: {err}");
+        assert!(err.contains("needs random access"), "{what}: {err}");
+    }
+}
+
 #[test]
 fn random_read_and_random_write_channels() {
     let t = tempfile::tempdir().expect("tmp");
