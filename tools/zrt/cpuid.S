@@ -8,6 +8,12 @@
  * baseline x86-64 CPU: vendor "ZeroVMZeroVM", highest leaf 1, leaf 1 with FPU, CMOV,
  * MMX, FXSR, SSE and SSE2 only; every other leaf is zero. Input %eax (leaf), output
  * %eax, %ebx, %ecx, %edx as the instruction; other registers are preserved.
+ *
+ * __zv_xgetbv answers `xgetbv` (rewritten the same way under --emulate-cpuid: CPU-feature
+ * probes such as libgcc's `__cpu_indicator_init` read XCR0 beside cpuid): for XCR0
+ * (%ecx = 0) x87 and SSE state enabled (%eax = 3), no AVX, which agrees with the emulated
+ * cpuid (no OSXSAVE, so a correct probe never asks); 0 for any other register. Output
+ * %edx:%eax; other registers are preserved.
  */
 	.text
 	.globl __zv_cpuid
@@ -34,5 +40,17 @@ __zv_cpuid:
 	xor %edx, %edx
 	ret
 	.size __zv_cpuid, .-__zv_cpuid
+
+	.globl __zv_xgetbv
+	.type __zv_xgetbv,@function
+__zv_xgetbv:
+	xor %edx, %edx
+	xor %eax, %eax
+	test %ecx, %ecx
+	jnz 1f
+	mov $3, %eax
+1:
+	ret
+	.size __zv_xgetbv, .-__zv_xgetbv
 
 	.section .note.GNU-stack,"",@progbits

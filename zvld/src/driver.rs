@@ -301,11 +301,12 @@ fn gcc_with_flags(original: &[String], verbose: bool) -> Result<i32, DriverError
 /// Runs a gcc command to its end; its exit status (1 when killed by a signal).
 fn gcc_status(cmd: &mut Command) -> Result<i32, DriverError> {
     use crate::sys::interrupt;
-    let mut child = cmd.spawn().map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+    let mut child =
+        cmd.spawn().map_err(|e| DriverError::Io(format!("cannot run gcc ({}, ZVCC_GCC overrides it): {e}", gcc())))?;
     interrupt::set_child(child.id());
     let st = child.wait();
     interrupt::set_child(0);
-    let st = st.map_err(|e| DriverError::Io(format!("cannot run gcc: {e}")))?;
+    let st = st.map_err(|e| DriverError::Io(format!("cannot run gcc ({}, ZVCC_GCC overrides it): {e}", gcc())))?;
     if let Some(sig) = interrupt::interrupted() {
         return Err(DriverError::Interrupted(sig));
     }
@@ -802,6 +803,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         cfg.undefined.push("__zv_tp".into());
         if cfg.emulate_cpuid {
             cfg.undefined.push("__zv_cpuid".into());
+            cfg.undefined.push("__zv_xgetbv".into());
         }
     }
     if !nostart {
@@ -861,15 +863,15 @@ fn gcc_end_files(compile_args: &[String]) -> Vec<&'static str> {
     files
 }
 
-/// An option given to the linker (`-Wl,` or `-Xlinker`) that zvld does not know is an
-/// error, as GNU ld makes it: ignored, its argument (`-Wl,-dT,x`) was taken for an input.
+/// An option given to the linker (`-Wl,` or `-Xlinker`) that zvld does not know passes
+/// with a warning that names it (a build must not fail on a flag gcc would hand ld only to
+/// tune it; zvld itself refuses it as ld does): the warning also explains a following
+/// argument read as an input (`-Wl,-dT,x`: "cannot read x", an audit finding).
 fn linker_option(t: crate::ldopts::Taken, shown: &str) -> Result<(), DriverError> {
-    match t {
-        crate::ldopts::Taken::Unknown => Err(DriverError::Usage(format!(
-            "{shown}: unknown linker option (zvld takes GNU ld's options that mean something for a static nexe)"
-        ))),
-        _ => Ok(()),
+    if t == crate::ldopts::Taken::Unknown {
+        eprintln!("zvcc: warning: {shown}: linker option unknown to zvld, ignored");
     }
+    Ok(())
 }
 
 /// A temporary directory removed on drop.

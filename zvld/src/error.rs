@@ -75,7 +75,7 @@ pub enum LinkError {
         /// Each undefined symbol with the first place that references it.
         symbols: Vec<(String, Location)>,
         /// Archives that hold GCC LTO bytecode members (`-flto` without
-        /// `-ffat-lto-objects`), whose symbols zvld cannot see.
+        /// `-ffat-lto-objects`) or LLVM bitcode members, whose symbols zvld cannot see.
         lto_archives: Vec<String>,
     },
     /// Two strong definitions of one symbol.
@@ -244,8 +244,9 @@ impl fmt::Display for LinkError {
                 for a in lto_archives {
                     write!(
                         f,
-                        "\n  ({a} holds GCC LTO bytecode objects (-flto without -ffat-lto-objects), whose symbols \
-                         zvld cannot see: rebuild them without -flto, or with -ffat-lto-objects)"
+                        "\n  ({a} holds LTO objects (GCC LTO bytecode, -flto without -ffat-lto-objects, or LLVM \
+                         bitcode from clang -flto), whose symbols zvld cannot see: rebuild them without -flto, or \
+                         for GCC with -ffat-lto-objects)"
                     )?;
                 }
                 write!(f, "\n  (add the object or library that defines it, e.g. with -l)")

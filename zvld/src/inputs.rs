@@ -190,6 +190,20 @@ fn is_ctors(name: &str, base: &str) -> bool {
 /// a big-endian file as little-endian ones and accepts it).
 fn check_ident(name: &str, data: &[u8]) -> Result<()> {
     // e_ident: magic, EI_CLASS at 4, EI_DATA at 5, 16 bytes in all.
+    if is_llvm_bitcode(data) {
+        return Err(bad(
+            name,
+            "LLVM bitcode (clang -flto or -emit-llvm), not machine code: zvld links ELF64 x86-64 objects; rebuild it \
+             without -flto",
+        ));
+    }
+    if looks_like_linker_script(data) {
+        return Err(bad(
+            name,
+            "a GNU ld linker script (GROUP, INPUT, OUTPUT_FORMAT ...), which zvld does not read (a nexe's layout is \
+             fixed): name the objects and archives it lists on the command line instead",
+        ));
+    }
     if data.len() < 16 || data[..4] != elf::ELFMAG {
         return Err(bad(name, "not an ELF64 object or ar archive (zvld links ELF64 x86-64 .o files and .a archives)"));
     }
@@ -435,6 +449,13 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
                 ),
             ));
         }
+        // Symbol versions (`.symver impl, name@@V2`): in a static link the default
+        // version `name@@V2` is the definition of `name`, as GNU ld binds it; a
+        // non-default `name@V1` keeps its full name and binds only references that name it.
+        let sname = match sname.find("@@") {
+            Some(at) if at > 0 && !matches!(def, SymDef::Undefined) => &sname[..at],
+            _ => sname,
+        };
         let bind = s.st_bind();
         syms.push(Symbol {
             name: sname,
@@ -486,6 +507,38 @@ pub struct Archive<'a> {
     pub data: &'a ArchiveData,
     /// Symbol name to member offset (first definition wins, as with GNU ld).
     pub index: crate::fxhash::FxHashMap<&'a str, u64>,
+}
+
+/// Whether a file reads as a GNU ld linker script given as an input (as glibc's
+/// `libc.so` is): text that starts, after blanks and comments, with one of the commands
+/// such scripts use.
+fn looks_like_linker_script(data: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(&data[..data.len().min(4096)]) else { return false };
+    let mut rest = text.trim_start();
+    while let Some(r) = rest.strip_prefix("/*") {
+        match r.find("*/") {
+            Some(end) => rest = r[end + 2..].trim_start(),
+            None => return false,
+        }
+    }
+    ["GROUP", "INPUT", "OUTPUT_FORMAT", "OUTPUT_ARCH", "SEARCH_DIR", "SECTIONS", "ENTRY", "OUTPUT"].iter().any(|k| {
+        rest.strip_prefix(k).is_some_and(|r| r.trim_start().starts_with('(') || r.trim_start().starts_with('{'))
+    })
+}
+
+/// Whether a file is LLVM bitcode (raw, or in its wrapper header), as clang -flto writes
+/// objects.
+pub fn is_llvm_bitcode(data: &[u8]) -> bool {
+    data.starts_with(b"BC\xC0\xDE") || data.starts_with(&[0xDE, 0xC0, 0x17, 0x0B])
+}
+
+impl Archive<'_> {
+    /// Whether a member is LLVM bitcode (clang -flto): `ar` without LLVM's plugin does not
+    /// index its symbols, so a link that needs them stops at undefined symbols, whose
+    /// message then names the archive (looked at only then).
+    pub fn has_llvm_bitcode(&self) -> bool {
+        self.file.members().filter_map(|m| m.ok()).any(|m| m.data(self.data).is_ok_and(is_llvm_bitcode))
+    }
 }
 
 /// Whether the bytes are an `ar` archive.

@@ -83,6 +83,33 @@ fn unsupported(p: &str) -> bool {
 /// links statically, lays out the nexe of RUNTIME.md section 1 and keeps no dynamic
 /// sections): accepted and ignored.
 const IGNORED: &[&str] = &[
+    "--push-state",
+    "--pop-state",
+    "--no-undefined-version",
+    "--undefined-version",
+    "--warn-textrel",
+    "--print-memory-usage",
+    "--print-map-discarded",
+    "--no-print-map-discarded",
+    "--no-warnings",
+    "--emit-relocs",
+    "--dynamic-list-data",
+    "--dynamic-list-cpp-new",
+    "--dynamic-list-cpp-typeinfo",
+    "--compress-debug-sections",
+    "--traditional-format",
+    "--unique",
+    "--strip-discarded",
+    "--no-strip-discarded",
+    "--ctf-variables",
+    "--no-ctf-variables",
+    "-Bgroup",
+    "-Bno-symbolic",
+    "--force-group-allocation",
+    "--warn-alternate-em",
+    "--accept-unknown-input-arch",
+    "--no-accept-unknown-input-arch",
+    "-Qy",
     "-static",
     "--static",
     "-Bstatic",
@@ -91,10 +118,6 @@ const IGNORED: &[&str] = &[
     "-non_shared",
     "-no-pie",
     "--no-pie",
-    "--start-group",
-    "--end-group",
-    "-(",
-    "-)",
     "--gc-sections",
     "--no-gc-sections",
     "--print-gc-sections",
@@ -198,6 +221,11 @@ const IGNORED_PREFIX: &[&str] = &[
     "--spare-dynamic-tags=",
     "--error-handling-script=",
     "--dynamic-list=",
+    "--hash-size=",
+    "--max-cache-size=",
+    "--sysroot=",
+    "--ctf-share-types=",
+    "--ignore-unresolved-symbol=",
     "--export-dynamic-symbol=",
     "--export-dynamic-symbol-list=",
     "--package-metadata=",
@@ -206,6 +234,7 @@ const IGNORED_PREFIX: &[&str] = &[
 /// GNU ld options that mean nothing for a static nexe and take a separate argument
 /// (`-rpath DIR`, `-soname NAME`): the argument is skipped.
 const IGNORED_WITH_ARG: &[&str] = &[
+    "--ignore-unresolved-symbol",
     "-rpath",
     "--rpath",
     "-rpath-link",
@@ -432,6 +461,10 @@ impl std::error::Error for LdOptionError {}
 #[derive(Default)]
 pub struct LdArgs {
     pending: Option<(Pending, String)>,
+    /// `--start-group`s not yet ended. zvld searches every archive until nothing more
+    /// resolves, so a group changes nothing, but an `--end-group` with no group open is
+    /// an error, as GNU ld makes it.
+    groups: u32,
 }
 
 impl LdArgs {
@@ -529,6 +562,12 @@ impl LdArgs {
             p.strip_prefix(long).or_else(|| p.strip_prefix(short).filter(|v| !v.is_empty() && !v.starts_with('-')))
         };
         match p {
+            "--start-group" | "-(" => self.groups += 1,
+            "--end-group" | "-)" => {
+                self.groups = self.groups.checked_sub(1).ok_or_else(|| {
+                    LdOptionError(format!("{shown}: group ended before it began (no --start-group before it)"))
+                })?;
+            }
             "--emulate-cpuid" => cfg.emulate_cpuid = true,
             "--version" | "-v" | "-V" => cfg.print_version = true,
             "-s" | "--strip-all" => {

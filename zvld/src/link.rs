@@ -53,7 +53,8 @@ pub struct Config {
     /// Drop the symbol table too (`-s`/`--strip-all`, as GNU ld; the map still lists
     /// the symbols).
     pub strip_all: bool,
-    /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` instead of rejecting it.
+    /// Rewrite `cpuid` and `xgetbv` into calls of zrt's `__zv_cpuid` and `__zv_xgetbv`
+    /// instead of rejecting them.
     pub emulate_cpuid: bool,
     /// `--version`/`-v`/`-V` among the linker options: print [`version_line`] and link
     /// nothing, as GNU ld does (build systems identify the linker this way, through
@@ -245,6 +246,7 @@ fn link_inputs(cfg: &Config, named: &[(String, &[u8])], t0: Instant) -> Result<S
     wanted.extend(["__zv_syscall", "__zv_tp"].map(String::from));
     if cfg.emulate_cpuid {
         wanted.push("__zv_cpuid".into());
+        wanted.push("__zv_xgetbv".into());
     }
     // Code is decoded as soon as its object is loaded, while the archives are searched:
     // decoding a section needs only its own object.
@@ -366,8 +368,23 @@ fn object_data_targets(
                         // Name the function the data points into (a PIC jump table's
                         // dispatching function), not only the section.
                         let (o2r, s2r) = (&res.objects[o2 as usize], &res.objects[o2 as usize].sections[s2 as usize]);
-                        let into = crate::resolve::enclosing_function(o2r, s2r, value.wrapping_add(r.addend as u64))
-                            .map_or(String::new(), |(f, _)| format!(" (it points into function {f})"));
+                        let func = crate::resolve::enclosing_function(o2r, s2r, value.wrapping_add(r.addend as u64));
+                        let into =
+                            func.as_ref().map_or(String::new(), |(f, _)| format!(" (it points into function {f})"));
+                        // libgcc's CPU probe is built as PIC and cannot be rebuilt by the
+                        // user: say what pulled it in instead of "compile with -fno-pic".
+                        let hint = if func.as_ref().is_some_and(|(f, _)| f.starts_with("__cpu_indicator_init")) {
+                            "libgcc's CPU probe (__cpu_indicator_init, behind __builtin_cpu_supports, __builtin_cpu_is \
+                             and target_clones) is compiled as PIC, with PC-relative jump tables zvld does not rewrite: \
+                             it cannot be linked into a nexe; the sandbox shows every program the same baseline CPU \
+                             (SSE2), so choose the baseline code path without the probe"
+                                .to_string()
+                        } else {
+                            format!(
+                                "a PC-relative reference from data into code{into}, as in a PIC jump table, cannot be \
+                                 rewritten; compile with -fno-pic (zvcc does)"
+                            )
+                        };
                         return Err(LinkError::UnsupportedRelocation {
                             at: Location {
                                 object: o.name.clone(),
@@ -378,10 +395,7 @@ fn object_data_targets(
                             },
                             kind: relocate::reloc_name(r.r_type),
                             symbol: s2r.name.to_string(),
-                            hint: format!(
-                                "a PC-relative reference from data into code{into}, as in a PIC jump table, cannot be \
-                                 rewritten; compile with -fno-pic (zvcc does)"
-                            ),
+                            hint,
                         });
                     }
                     out.targets.push((k, value.wrapping_add(r.addend as u64) as u32));
@@ -1160,7 +1174,9 @@ fn map_file(res: &Resolved<'_>, lay: &Layout, img: &write::Image<'_>, entry: &st
         for (o, (by, name)) in pulled {
             let by = match res.objects.get(by as usize) {
                 Some(b) => b.name.as_str(),
-                None if matches!(name, "__zv_syscall" | "__zv_tp" | "__zv_cpuid") => "(zvld: its rewrites use it)",
+                None if matches!(name, "__zv_syscall" | "__zv_tp" | "__zv_cpuid" | "__zv_xgetbv") => {
+                    "(zvld: its rewrites use it)"
+                }
                 None => "(command line: -u, --require-defined or the entry point)",
             };
             let _ = writeln!(s, "  {}\n      {by} ({name})", o.name);

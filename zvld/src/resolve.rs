@@ -256,14 +256,14 @@ pub fn resolve_with<'a, P: Send>(
     let mut results = vec![pre];
     results.extend(member_results);
     // An undefined symbol may be defined in an archive member of GCC LTO bytecode, which
-    // `ar` indexes only by `__gnu_lto_slim`: the error says so (audit finding: it only
-    // said to add the library that was there).
+    // `ar` indexes only by `__gnu_lto_slim`, or of LLVM bitcode, which it does not index:
+    // the error says so (audit findings: it only said to add the library that was there).
     let resolved = finish(objects, table, required, pulled_by).map_err(|e| match e {
         LinkError::Undefined { symbols, .. } => LinkError::Undefined {
             symbols,
             lto_archives: archives
                 .iter()
-                .filter(|a| a.index.contains_key(inputs::LTO_SLIM))
+                .filter(|a| a.index.contains_key(inputs::LTO_SLIM) || a.has_llvm_bitcode())
                 .map(|a| a.path.clone())
                 .collect(),
         },

@@ -297,8 +297,9 @@ pub struct SectionCtx<'o, 'a> {
     /// inside a function, from assembly, is not one), or all its symbols when it has no
     /// STT_FUNC symbol. Chunks, the r11 rule and the flag analysis all cut here.
     pub functions: Vec<u64>,
-    /// Rewrite `cpuid` into a call of zrt's `__zv_cpuid` (a fixed, deterministic answer)
-    /// instead of rejecting it (`--emulate-cpuid`; off by default).
+    /// Rewrite `cpuid` and `xgetbv` into calls of zrt's `__zv_cpuid` and `__zv_xgetbv`
+    /// (fixed, deterministic answers) instead of rejecting them (`--emulate-cpuid`; off
+    /// by default).
     pub emulate_cpuid: bool,
     /// The parts of the object's functions that gcc split into `f` and `f.cold`
     /// (`f.cold.N`), found once when the r11 rule first asks ([`split_parts_use_r11`]).
@@ -1499,6 +1500,13 @@ fn rewrite_one(
         call_past_red_zone(e, "__zv_cpuid");
         return Ok(());
     }
+    if code == Code::Xgetbv && ctx.emulate_cpuid {
+        // CPU-feature probes read XCR0 beside cpuid (libgcc's `__cpu_indicator_init`,
+        // behind `__builtin_cpu_supports`): zrt's answer matches the emulated cpuid's
+        // (x87 and SSE state only: no AVX).
+        call_past_red_zone(e, "__zv_xgetbv");
+        return Ok(());
+    }
     if !zvcore::verify::code_is_allowed(code) {
         return fail(
             format!("`{}` is not on the form-1 allow-list (C3)", mnemonic_text(ins)),
@@ -1796,7 +1804,12 @@ fn allow_list_hint(code: Code, m: Mnemonic) -> &'static str {
             "the sandbox hides the CPU's identity; remove it, or link with -Wl,--emulate-cpuid to get zrt's fixed \
              baseline answer (SSE2, no AVX)"
         }
-        Rdtsc | Rdtscp | Rdpmc | Rdrand | Rdseed | Rdpid | Xgetbv => {
+        Xgetbv => {
+            "it reads the CPU's enabled state (CPU-feature probes, as libgcc's behind __builtin_cpu_supports); the \
+             sandbox hides the CPU: remove it, or link with -Wl,--emulate-cpuid to get zrt's fixed answer (x87 and \
+             SSE, no AVX) with cpuid's"
+        }
+        Rdtsc | Rdtscp | Rdpmc | Rdrand | Rdseed | Rdpid => {
             "it is non-deterministic: use what zrt gives instead (clock_gettime, getrandom: fixed by --time and --seed)"
         }
         Enter => "build the frame with `push %rbp; mov %rsp,%rbp; sub $N,%rsp` (compilers do)",

@@ -124,3 +124,29 @@ fn clang_code_that_keeps_r11_where_zvld_needs_it_is_refused() {
     assert!(err.contains("needs %r11 as scratch, but this function uses %r11"), "{err}");
     assert!(err.contains("sw.o(.text+0x") && err.contains("in function pick+0x"), "{err}");
 }
+
+/// clang -flto writes LLVM bitcode, not machine code: named as such when given to zvld,
+/// and named in the undefined-symbol error when it sits in an archive, whose index `ar`
+/// cannot make without LLVM's plugin (an audit found the member silently skipped).
+#[test]
+fn llvm_bitcode_objects_are_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("two.c"), "int two(void) { return 2; }\n").unwrap();
+    std::fs::write(d.join("m.c"), "int two(void);\nint main(void) { return two(); }\n").unwrap();
+    let mut c = Command::new(clang());
+    c.current_dir(d).args(["-O2", "-flto", "-c", "two.c", "-o", "two.o"]);
+    run_ok(c, "clang -flto -c");
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "two.o", "-o", "m.nexe"]);
+    let err = run_err(c, "zvcc with a bitcode object");
+    assert!(err.contains("two.o") && err.contains("LLVM bitcode") && err.contains("-flto"), "{err}");
+    let mut a = Command::new("ar");
+    a.current_dir(d).args(["rcs", "libtwo.a", "two.o"]);
+    run_ok(a, "ar rcs");
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "-L.", "-ltwo", "-o", "m.nexe"]);
+    let err = run_err(c, "zvcc with a bitcode archive");
+    assert!(err.contains("undefined symbol `two`") && err.contains("libtwo.a holds LTO objects"), "{err}");
+    assert!(!d.join("m.nexe").exists());
+}

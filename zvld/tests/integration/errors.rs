@@ -408,7 +408,7 @@ fn an_lto_bytecode_object_is_named_as_such() {
         c.current_dir(d).arg(&m).args(extra).arg("-o").arg(d.join("l.nexe"));
         let err = run_err(c, "zvcc with an LTO object");
         assert!(
-            err.contains("holds only GCC LTO bytecode") || err.contains("holds GCC LTO bytecode objects"),
+            err.contains("holds only GCC LTO bytecode") || err.contains("holds LTO objects (GCC LTO bytecode"),
             "{extra:?}: {err}"
         );
         assert!(err.contains("-ffat-lto-objects"), "{extra:?}: says what to do: {err}");
@@ -836,4 +836,59 @@ fn ifunc_symbols_are_refused_naming_the_symbol() {
     assert!(err.contains("ifn.o") && err.contains("`f`") && err.contains("ifunc"), "{err}");
     assert!(err.contains("STT_GNU_IFUNC"), "{err}");
     assert!(!out.exists(), "no output is written");
+}
+
+/// `xgetbv` (read beside `cpuid` by CPU-feature probes) is refused like `cpuid`, with the
+/// same remedy, and under `--emulate-cpuid` becomes a call of zrt's fixed answer (XCR0 =
+/// x87 and SSE), which agrees with the emulated cpuid (an audit found the emulation
+/// stopped at the probe's `xgetbv`, whose message pointed at clock_gettime).
+#[test]
+fn xgetbv_is_emulated_with_cpuid_and_refused_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "probe.c",
+        "#include <stdio.h>\nint main(void) { unsigned a, b, c, d, lo, hi;\n\
+         __asm__ volatile(\"cpuid\" : \"=a\"(a), \"=b\"(b), \"=c\"(c), \"=d\"(d) : \"a\"(1), \"c\"(0));\n\
+         __asm__ volatile(\"xgetbv\" : \"=a\"(lo), \"=d\"(hi) : \"c\"(0));\n\
+         printf(\"%x %x %x %x\\n\", c, d, lo, hi); return 0; }\n",
+    );
+    let out = dir.path().join("probe.nexe");
+    let mut c = zvcc();
+    c.arg("-O2").arg(&src).arg("-o").arg(&out);
+    let err = run_err(c, "zvcc probe.c");
+    let line = err.lines().find(|l| l.contains("`xgetbv`")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("(C3)") && line.contains("--emulate-cpuid"), "{line}");
+    let mut c = zvcc();
+    c.arg("-O2").arg(&src).arg("-Wl,--emulate-cpuid").arg("-o").arg(&out);
+    run_ok(c, "zvcc -Wl,--emulate-cpuid probe.c");
+    let ran = Command::new(sibling_binary("zvrun")).arg("--no-cache").arg(&out).output().unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{}", String::from_utf8_lossy(&ran.stderr));
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "0 7808001 3 0\n");
+}
+
+/// Inputs and options a GNU toolchain user may pass, named for what they are (a
+/// build-systems audit): a linker script given as an input (as glibc's libc.so is), an
+/// `--end-group` with no group open, and a compiler zvcc cannot run (ZVCC_GCC).
+#[test]
+fn linker_scripts_unbalanced_groups_and_a_missing_compiler_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = write(d, "m.c", "int main(void) { return 0; }\n");
+    write(d, "libscript.so", "/* GNU ld script */\nGROUP ( libc.a AS_NEEDED ( libm.a ) )\n");
+    let mut c = zvcc();
+    c.current_dir(d).arg(&src).args(["libscript.so", "-o", "s.nexe"]);
+    let err = run_err(c, "zvcc with a linker script input");
+    assert!(err.contains("libscript.so: a GNU ld linker script"), "{err}");
+    let mut c = zvcc();
+    c.current_dir(d).arg(&src).args(["-Wl,--end-group", "-o", "g.nexe"]);
+    let err = run_err(c, "zvcc -Wl,--end-group");
+    assert!(err.contains("group ended before it began"), "{err}");
+    let mut c = zvcc();
+    c.current_dir(d).arg(&src).args(["-Wl,--start-group", "-lc", "-Wl,--end-group", "-o", "g.nexe"]);
+    run_ok(c, "zvcc with a balanced group");
+    let mut c = zvcc();
+    c.current_dir(d).env("ZVCC_GCC", d.join("no-such-gcc")).arg(&src).args(["-o", "n.nexe"]);
+    let err = run_err(c, "zvcc with a missing ZVCC_GCC");
+    assert!(err.contains("no-such-gcc"), "names the compiler it tried: {err}");
 }

@@ -1429,3 +1429,33 @@ fn a_code_address_past_its_section_is_named_as_such() {
         "{err}"
     );
 }
+
+/// Symbol versions in objects (`.symver`): the default version `foo@@V2` defines `foo`,
+/// as GNU ld binds it in a static link; a reference that names a version (`foo@V1`)
+/// binds that one (an audit found `foo` undefined).
+#[test]
+fn symbol_versions_bind_the_default_and_named_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("sv.c"),
+        "int foo_v1(void) { return 1; }\nint foo_v2(void) { return 2; }\n\
+         __asm__(\".symver foo_v1,foo@V1\");\n__asm__(\".symver foo_v2,foo@@V2\");\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("m2.c"), "int foo(void);\nint main(void) { return foo(); }\n").unwrap();
+    std::fs::write(
+        d.join("m1.c"),
+        "int old_foo(void);\n__asm__(\".symver old_foo,foo@V1\");\nint main(void) { return old_foo(); }\n",
+    )
+    .unwrap();
+    for (main, status) in [("m2.c", 2), ("m1.c", 1)] {
+        let out = d.join(format!("{main}.nexe"));
+        let mut c = zvcc();
+        c.current_dir(d).args(["-O2", main, "sv.c", "-o"]).arg(&out);
+        run_ok(c, &format!("zvcc {main} sv.c"));
+        let mut r = Command::new(sibling_binary("zvrun"));
+        r.arg("--no-cache").arg(&out);
+        assert_eq!(r.output().unwrap().status.code(), Some(status), "{main}");
+    }
+}
