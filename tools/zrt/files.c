@@ -679,6 +679,117 @@ long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
   return random_write_result(r);
 }
 
+/* preadv/pwritev (and preadv2/pwritev2 with an offset): one positioned call per
+ * non-empty buffer, at the offset plus what came before, until a short transfer or an
+ * error, as readv/writev go; a pipe -ESPIPE. preadv2/pwritev2 with offset -1 are
+ * readv/writev at the file position. Their flags: 0 and the hints RWF_HIPRI, RWF_DSYNC
+ * and RWF_SYNC (nothing to wait for: writes reach the host at once); RWF_NOWAIT,
+ * RWF_APPEND and unknown bits -EOPNOTSUPP. */
+long zrt_pvector(long fd, const void *iovp, long n, long off, long flags, int write) {
+  const struct iovec *iov = iovp;
+  if (flags & ~7L) return -EOPNOTSUPP;
+  if (off == -1) return write ? zrt_writev(fd, iovp, n) : zrt_readv(fd, iovp, n);
+  if (n < 0 || n > 1024) return -EINVAL;
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (o->kind == K_PIPE) return -ESPIPE;
+  if (off < 0) return -EINVAL;
+  long total = 0;
+  for (long i = 0; i < n; i++) {
+    if (iov[i].iov_len == 0) continue;
+    long r = write ? zrt_pwrite(fd, iov[i].iov_base, iov[i].iov_len, off + total)
+                   : zrt_pread(fd, iov[i].iov_base, iov[i].iov_len, off + total);
+    if (r < 0) return total ? total : r;
+    total += r;
+    if ((size_t)r < iov[i].iov_len) break;
+  }
+  return total;
+}
+
+/* sendfile and copy_file_range: copied through a buffer, by zrt's own read and write
+ * (or pread/pwrite where an offset pointer is given, which is then advanced and the
+ * file position left alone, as Linux does), until `count` bytes, the end of the input
+ * or a short write. copy_file_range takes no flags (-EINVAL). */
+long zrt_copy_range(long in, long *in_off, long out, long *out_off, size_t count) {
+  static char buf[65536];
+  if (!get(in) || !get(out)) return -EBADF;
+  if ((in_off && *in_off < 0) || (out_off && *out_off < 0)) return -EINVAL;
+  long total = 0;
+  while ((size_t)total < count) {
+    size_t want = count - (size_t)total < sizeof buf ? count - (size_t)total : sizeof buf;
+    long r = in_off ? zrt_pread(in, buf, want, *in_off) : zrt_read(in, buf, want);
+    if (r <= 0) return total ? total : r;
+    long w = out_off ? zrt_pwrite(out, buf, (size_t)r, *out_off) : zrt_write(out, buf, (size_t)r);
+    if (w < 0) {
+      /* The bytes read and not written are given back where the input has a position. */
+      if (!in_off) zrt_lseek(in, -r, 1);
+      return total ? total : w;
+    }
+    if (in_off) *in_off += w;
+    if (out_off) *out_off += w;
+    total += w;
+    if (w < r) {
+      if (!in_off) zrt_lseek(in, w - r, 1);
+      break;
+    }
+  }
+  return total;
+}
+
+/* close_range: every open fd in [first, last] closed, or with CLOSE_RANGE_CLOEXEC (4)
+ * marked close-on-exec; CLOSE_RANGE_UNSHARE (2) changes nothing (one process). Linux's
+ * checks: first > last or unknown flags -EINVAL. */
+long zrt_close_range(unsigned long first, unsigned long last, long flags) {
+  if (first > last || (flags & ~6L)) return -EINVAL;
+  for (unsigned long fd = first; fd <= last && fd < ZRT_MAX_FD; fd++) {
+    if (!get((long)fd)) continue;
+    if (flags & 4)
+      fd_cloexec[fd] = 1;
+    else
+      zrt_close((long)fd);
+  }
+  return 0;
+}
+
+/* readahead and sync_file_range: advice, accepted after Linux's checks (a bad fd -EBADF;
+ * for readahead a fd not open for reading -EBADF and a pipe or device -EINVAL; for
+ * sync_file_range a negative offset or length or unknown flags -EINVAL and a pipe
+ * -ESPIPE). */
+long zrt_readahead(long fd) {
+  struct ofd *o = get(fd);
+  if (!o || !can_read(o)) return -EBADF;
+  return o->kind == K_CHANNEL ? 0 : -EINVAL;
+}
+
+long zrt_sync_file_range(long fd, long off, long len, long flags) {
+  struct ofd *o = get(fd);
+  if (!o) return -EBADF;
+  if (off < 0 || len < 0 || (flags & ~7L)) return -EINVAL;
+  return o->kind == K_PIPE ? -ESPIPE : 0;
+}
+
+/* statfs/fstatfs (statvfs): one fixed description of the guest's file system, the same
+ * on every host: 4 KiB blocks, no block or inode counts (none is the host's to show),
+ * names up to 255 bytes, flags ST_VALID only. A path must name a file (-ENOENT else), a
+ * fd be open. */
+long zrt_statfs(long fd, const char *path, void *buf) {
+  if (path) {
+    char st[144];
+    long r = zrt_fstatat(AT_FDCWD, path, st, 0);
+    if (r < 0) return r;
+  } else if (!get(fd)) {
+    return -EBADF;
+  }
+  long *f = buf;
+  zrt_zero(buf, 120);
+  f[0] = 0x5a56; /* f_type: "ZV", no kernel file system's magic */
+  f[1] = 4096;   /* f_bsize */
+  f[8] = 255;    /* f_namelen */
+  f[9] = 4096;   /* f_frsize */
+  f[10] = 0x20;  /* f_flags: ST_VALID */
+  return 0;
+}
+
 int zrt_fd_is_dev_zero(long fd) {
   struct ofd *o = get(fd);
   return o && o->kind == K_DEV && o->ch == DEV_ZERO && can_read(o);

@@ -266,15 +266,25 @@ static int args_ok(const long *w) {
     case SYS_write:
     case SYS_pwrite64: return R(2, n3);
     case SYS_readv:
-    case SYS_writev: {
+    case SYS_writev:
+    case SYS_preadv:
+    case SYS_pwritev:
+    case SYS_preadv2:
+    case SYS_pwritev2: {
       if (w[3] < 0 || w[3] > 1024) return 1; /* -EINVAL, from the call itself */
       if (!R(2, w[3] * 16)) return 0;
       const long *iov = (const long *)w[2];
+      int into = w[0] == SYS_readv || w[0] == SYS_preadv || w[0] == SYS_preadv2;
       for (long i = 0; i < w[3]; i++)
-        if (!zrt_mem_ok((const void *)iov[2 * i], (size_t)iov[2 * i + 1], w[0] == SYS_readv)) return 0;
+        if (!zrt_mem_ok((const void *)iov[2 * i], (size_t)iov[2 * i + 1], into)) return 0;
       return 1;
     }
     case SYS_fstat: return W(2, 144);
+    case SYS_statfs: return S(1) && W(2, 120);
+    case SYS_fstatfs: return W(2, 120);
+    case SYS_sendfile: return OPT(3, W(3, 8));
+    case SYS_copy_file_range: return OPT(2, W(2, 8)) && OPT(4, W(4, 8));
+    case SYS_mincore: return W(3, ((w[2] < 0 ? 0 : w[2]) + ZRT_PAGE - 1) / ZRT_PAGE);
     case SYS_stat:
     case SYS_lstat: return S(1) && W(2, 144);
     case SYS_newfstatat: return S(2) && W(3, 144);
@@ -376,6 +386,19 @@ long __zv_syscall_c(const long *w) {
     case SYS_readv: return zrt_readv(a1, (const void *)a2, a3);
     case SYS_writev: return zrt_writev(a1, (const void *)a2, a3);
     case SYS_pread64: return zrt_pread(a1, (void *)a2, (size_t)a3, a4);
+    /* The offset of preadv/pwritev is a4 on x86-64 (a5, its high half, is for 32-bit). */
+    case SYS_preadv: return zrt_pvector(a1, (const void *)a2, a3, a4 < 0 ? -2 : a4, 0, 0);
+    case SYS_pwritev: return zrt_pvector(a1, (const void *)a2, a3, a4 < 0 ? -2 : a4, 0, 1);
+    case SYS_preadv2: return zrt_pvector(a1, (const void *)a2, a3, a4, a6, 0);
+    case SYS_pwritev2: return zrt_pvector(a1, (const void *)a2, a3, a4, a6, 1);
+    case SYS_sendfile: return zrt_copy_range(a2, (long *)a3, a1, 0, (size_t)a4);
+    case SYS_copy_file_range:
+      return a6 ? -EINVAL : zrt_copy_range(a1, (long *)a2, a3, (long *)a4, (size_t)a5);
+    case SYS_close_range: return zrt_close_range((unsigned long)a1, (unsigned long)a2, a3);
+    case SYS_readahead: return zrt_readahead(a1);
+    case SYS_sync_file_range: return zrt_sync_file_range(a1, a2, a3, a4);
+    case SYS_statfs: return zrt_statfs(-1, (const char *)a1, (void *)a2);
+    case SYS_fstatfs: return zrt_statfs(a1, 0, (void *)a2);
     case SYS_pwrite64: return zrt_pwrite(a1, (const void *)a2, (size_t)a3, a4);
     case SYS_lseek: return zrt_lseek(a1, a2, a3);
     case SYS_open: return zrt_openat(AT_FDCWD, (const char *)a1, a2, a3);
@@ -439,6 +462,25 @@ long __zv_syscall_c(const long *w) {
     case SYS_mremap: return zrt_mremap(a1, a2, a3, a4, a5);
     case SYS_madvise: return zrt_madvise(a1, a2, a3);
     case SYS_mprotect: return zrt_mprotect(a1, a2, a3);
+    /* Nothing is ever paged out or written back: locking is accepted and msync has
+     * nothing to do, after Linux's checks (an unaligned address -EINVAL; msync's flags
+     * MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4, not ASYNC and SYNC together). mincore says
+     * every page of guest memory is resident (-ENOMEM outside it). */
+    case SYS_msync:
+      if (a1 & (ZRT_PAGE - 1) || (a3 & ~7L) || (a3 & 5) == 5) return -EINVAL;
+      return zrt_mem_ok((const void *)a1, (size_t)a2, 0) ? 0 : -ENOMEM;
+    case SYS_mlock:
+    case SYS_munlock: return zrt_mem_ok((const void *)(a1 & ~(long)(ZRT_PAGE - 1)), (size_t)a2, 0) ? 0 : -ENOMEM;
+    case SYS_mlock2: return a3 & ~1L ? -EINVAL : (zrt_mem_ok((const void *)(a1 & ~(long)(ZRT_PAGE - 1)), (size_t)a2, 0) ? 0 : -ENOMEM);
+    case SYS_mlockall: return (a1 == 0 || (a1 & ~7L)) ? -EINVAL : 0;
+    case SYS_munlockall: return 0;
+    case SYS_mincore: {
+      if (a1 & (ZRT_PAGE - 1)) return -EINVAL;
+      if (a2 < 0 || !zrt_mem_ok((const void *)a1, (size_t)a2, 0)) return -ENOMEM;
+      unsigned char *vec = (unsigned char *)a3;
+      for (long i = 0; i < (a2 + (long)ZRT_PAGE - 1) / (long)ZRT_PAGE; i++) vec[i] = 1;
+      return 0;
+    }
 
     /* time, randomness, identity, limits */
     case SYS_clock_gettime: return zrt_clock_gettime(a1, (void *)a2);
@@ -526,6 +568,32 @@ long __zv_syscall_c(const long *w) {
       return do_setitimer(a1, (const struct zrt_itimerval *)a2, (struct zrt_itimerval *)a3);
     case SYS_getitimer: return do_getitimer(a1, (struct zrt_itimerval *)a2);
     case SYS_sched_yield: return 0;
+    /* The guest's name (prctl PR_SET_NAME 15, PR_GET_NAME 16: 16 bytes, NUL-terminated)
+     * is kept and given back; other prctl options -EINVAL. The priority is kept too
+     * (getpriority answers 20 - nice, as the kernel does; PRIO_PROCESS 0, PRIO_PGRP 1,
+     * PRIO_USER 2, the guest its only member). */
+    case SYS_prctl: {
+      static char name[16] = "main";
+      if (a1 == 15 || a1 == 16) {
+        if (!zrt_mem_ok((const void *)a2, 16, a1 == 16)) return -EFAULT;
+        char *from = a1 == 15 ? (char *)a2 : name, *to = a1 == 15 ? name : (char *)a2;
+        for (int i = 0; i < 15; i++) to[i] = from[i];
+        to[15] = 0;
+        return 0;
+      }
+      return -EINVAL;
+    }
+    case SYS_getpriority:
+    case SYS_setpriority: {
+      static long nice = 0;
+      if (a1 < 0 || a1 > 2) return -EINVAL;
+      if (!(a2 == 0 || a2 == (a1 == 2 ? ZRT_UID : ZRT_PID))) return -ESRCH;
+      if (w[0] == SYS_getpriority) return 20 - nice;
+      long v = a3 < -20 ? -20 : (a3 > 19 ? 19 : a3);
+      if (v < nice) return -EACCES; /* raising priority needs a privilege the guest lacks */
+      nice = v;
+      return 0;
+    }
     case SYS_futex: return do_futex((int32_t *)a1, a2, a3, a4, a6);
     /* The guest has no children. */
     case SYS_wait4:

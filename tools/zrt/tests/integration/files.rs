@@ -319,6 +319,33 @@ fn fallocate_fadvise_flock_and_syncfs_work_on_channels_as_natively() {
     assert_eq!(std::fs::read(&zv_file).unwrap(), std::fs::read(&native_file).unwrap(), "the file afterwards");
 }
 
+/// test-corpus/c/zrt/vecio.c: preadv/pwritev and their `2` forms, sendfile and
+/// copy_file_range, close_range, readahead, sync_file_range, statvfs, msync, mlock,
+/// mincore, prctl's name and the priority (an audit found them ENOSYS where natively they
+/// work; zrt.md's "vector and positioned forms" promised preadv): the same lines as
+/// natively, with Linux's argument errors, and the same file afterwards.
+#[test]
+fn vector_copy_and_memory_calls_work_as_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "vecio");
+    let native_file = dir.path().join("native.txt");
+    std::fs::write(&native_file, b"old").unwrap();
+    let native = Command::new(&b.native).arg(&native_file).output().unwrap();
+    check_ok(&native, "native vecio");
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let expected = expected("vecio", &native_out);
+    assert_same_text("vecio (native build vs vecio.expected)", &expected, &native_out);
+    assert!(expected.contains("preadv read [3456][789abc]"), "{expected}");
+    let zv_file = dir.path().join("zv.txt");
+    std::fs::write(&zv_file, b"old").unwrap();
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60").arg("--channel").arg(format!("/data/f={},3", zv_file.display()));
+    let zv = c.arg(&b.nexe).arg("/data/f").output().unwrap();
+    check_ok(&zv, "zvrun vecio.nexe");
+    assert_same_text("vecio (zvrun vs native)", &expected, &String::from_utf8_lossy(&zv.stdout));
+    assert_eq!(std::fs::read(&zv_file).unwrap(), std::fs::read(&native_file).unwrap(), "the file afterwards");
+}
+
 /// test-corpus/c/zrt/fdedge.c: fcntl's owner, signal and lease queries (zrt answered
 /// EINVAL, which musl's F_GETOWN returned as the owner "process group 22"), lseek's
 /// SEEK_DATA and SEEK_HOLE and an offset overflow (EINVAL, as Linux, not EOVERFLOW), and
