@@ -681,19 +681,26 @@ long zrt_pwrite(long fd, const void *buf, size_t n, long off) {
 
 /* preadv/pwritev (and preadv2/pwritev2 with an offset): one positioned call per
  * non-empty buffer, at the offset plus what came before, until a short transfer or an
- * error, as readv/writev go; a pipe -ESPIPE. preadv2/pwritev2 with offset -1 are
- * readv/writev at the file position. Their flags: 0 and the hints RWF_HIPRI, RWF_DSYNC
- * and RWF_SYNC (nothing to wait for: writes reach the host at once); RWF_NOWAIT,
- * RWF_APPEND and unknown bits -EOPNOTSUPP. */
-long zrt_pvector(long fd, const void *iovp, long n, long off, long flags, int write) {
+ * error, as readv/writev go. preadv2/pwritev2 with offset -1 (`v2`) are readv/writev at
+ * the file position. Linux's order of checks: a negative offset -EINVAL, the fd -EBADF,
+ * a pipe -ESPIPE, the count -EINVAL, then the flags: 0, the hints RWF_HIPRI, RWF_DSYNC
+ * and RWF_SYNC (nothing to wait for: writes reach the host at once) and, for a write,
+ * RWF_APPEND (at the end of the file, as O_APPEND); RWF_NOWAIT and unknown bits
+ * -EOPNOTSUPP. */
+long zrt_pvector(long fd, const void *iovp, long n, long off, long flags, int write, int v2) {
   const struct iovec *iov = iovp;
-  if (flags & ~7L) return -EOPNOTSUPP;
-  if (off == -1) return write ? zrt_writev(fd, iovp, n) : zrt_readv(fd, iovp, n);
-  if (n < 0 || n > 1024) return -EINVAL;
+  if (off < 0 && !(v2 && off == -1)) return -EINVAL;
   struct ofd *o = get(fd);
   if (!o) return -EBADF;
+  long append = write ? 0x10 : 0;
+  if (off == -1) {
+    if (flags & ~(7L | append)) return -EOPNOTSUPP;
+    if (!(flags & append)) return write ? zrt_writev(fd, iovp, n) : zrt_readv(fd, iovp, n);
+  }
   if (o->kind == K_PIPE) return -ESPIPE;
-  if (off < 0) return -EINVAL;
+  if (n < 0 || n > 1024) return -EINVAL;
+  if (flags & ~(7L | append)) return -EOPNOTSUPP;
+  if (flags & append) off = ofd_size(o);
   long total = 0;
   for (long i = 0; i < n; i++) {
     if (iov[i].iov_len == 0) continue;
@@ -706,14 +713,25 @@ long zrt_pvector(long fd, const void *iovp, long n, long off, long flags, int wr
   return total;
 }
 
-/* sendfile and copy_file_range: copied through a buffer, by zrt's own read and write
- * (or pread/pwrite where an offset pointer is given, which is then advanced and the
- * file position left alone, as Linux does), until `count` bytes, the end of the input
- * or a short write. copy_file_range takes no flags (-EINVAL). */
-long zrt_copy_range(long in, long *in_off, long out, long *out_off, size_t count) {
+/* sendfile and copy_file_range (`cfr`): copied through a buffer, by zrt's own read and
+ * write (or pread/pwrite where an offset pointer is given, which is then advanced and
+ * the file position left alone, as Linux does), until `count` bytes, the end of the
+ * input or a short write. Linux's refusals: a pipe as the input (and for
+ * copy_file_range as the output too) -EINVAL; an O_APPEND output -EINVAL for sendfile,
+ * -EBADF for copy_file_range; for copy_file_range overlapping ranges of one file
+ * -EINVAL (copy_file_range's flags are checked by the caller). */
+long zrt_copy_range(long in, long *in_off, long out, long *out_off, size_t count, int cfr) {
   static char buf[65536];
-  if (!get(in) || !get(out)) return -EBADF;
+  struct ofd *i = get(in), *o = get(out);
+  if (!i || !o) return -EBADF;
+  if (!can_read(i) || !can_write(o)) return -EBADF;
+  if (i->kind == K_PIPE || (cfr && o->kind == K_PIPE)) return -EINVAL;
+  if (o->flags & O_APPEND) return cfr ? -EBADF : -EINVAL;
   if ((in_off && *in_off < 0) || (out_off && *out_off < 0)) return -EINVAL;
+  if (cfr && i->kind == K_CHANNEL && o->kind == K_CHANNEL && i->ch == o->ch && count > 0) {
+    int64_t a = in_off ? *in_off : i->pos, b = out_off ? *out_off : o->pos;
+    if (a < b + (int64_t)count && b < a + (int64_t)count) return -EINVAL;
+  }
   long total = 0;
   while ((size_t)total < count) {
     size_t want = count - (size_t)total < sizeof buf ? count - (size_t)total : sizeof buf;
@@ -753,8 +771,8 @@ long zrt_close_range(unsigned long first, unsigned long last, long flags) {
 
 /* readahead and sync_file_range: advice, accepted after Linux's checks (a bad fd -EBADF;
  * for readahead a fd not open for reading -EBADF and a pipe or device -EINVAL; for
- * sync_file_range a negative offset or length or unknown flags -EINVAL and a pipe
- * -ESPIPE). */
+ * sync_file_range a negative or overflowing offset and length or unknown flags -EINVAL
+ * and a pipe or device -ESPIPE). */
 long zrt_readahead(long fd) {
   struct ofd *o = get(fd);
   if (!o || !can_read(o)) return -EBADF;
@@ -764,8 +782,8 @@ long zrt_readahead(long fd) {
 long zrt_sync_file_range(long fd, long off, long len, long flags) {
   struct ofd *o = get(fd);
   if (!o) return -EBADF;
-  if (off < 0 || len < 0 || (flags & ~7L)) return -EINVAL;
-  return o->kind == K_PIPE ? -ESPIPE : 0;
+  if (off < 0 || len < 0 || off > INT64_MAX - len || (flags & ~7L)) return -EINVAL;
+  return (o->kind == K_PIPE || o->kind == K_DEV) ? -ESPIPE : 0;
 }
 
 /* statfs/fstatfs (statvfs): one fixed description of the guest's file system, the same

@@ -387,13 +387,13 @@ long __zv_syscall_c(const long *w) {
     case SYS_writev: return zrt_writev(a1, (const void *)a2, a3);
     case SYS_pread64: return zrt_pread(a1, (void *)a2, (size_t)a3, a4);
     /* The offset of preadv/pwritev is a4 on x86-64 (a5, its high half, is for 32-bit). */
-    case SYS_preadv: return zrt_pvector(a1, (const void *)a2, a3, a4 < 0 ? -2 : a4, 0, 0);
-    case SYS_pwritev: return zrt_pvector(a1, (const void *)a2, a3, a4 < 0 ? -2 : a4, 0, 1);
-    case SYS_preadv2: return zrt_pvector(a1, (const void *)a2, a3, a4, a6, 0);
-    case SYS_pwritev2: return zrt_pvector(a1, (const void *)a2, a3, a4, a6, 1);
-    case SYS_sendfile: return zrt_copy_range(a2, (long *)a3, a1, 0, (size_t)a4);
+    case SYS_preadv: return zrt_pvector(a1, (const void *)a2, a3, a4, 0, 0, 0);
+    case SYS_pwritev: return zrt_pvector(a1, (const void *)a2, a3, a4, 0, 1, 0);
+    case SYS_preadv2: return zrt_pvector(a1, (const void *)a2, a3, a4, a6, 0, 1);
+    case SYS_pwritev2: return zrt_pvector(a1, (const void *)a2, a3, a4, a6, 1, 1);
+    case SYS_sendfile: return zrt_copy_range(a2, (long *)a3, a1, 0, (size_t)a4, 0);
     case SYS_copy_file_range:
-      return a6 ? -EINVAL : zrt_copy_range(a1, (long *)a2, a3, (long *)a4, (size_t)a5);
+      return a6 ? -EINVAL : zrt_copy_range(a1, (long *)a2, a3, (long *)a4, (size_t)a5, 1);
     case SYS_close_range: return zrt_close_range((unsigned long)a1, (unsigned long)a2, a3);
     case SYS_readahead: return zrt_readahead(a1);
     case SYS_sync_file_range: return zrt_sync_file_range(a1, a2, a3, a4);
@@ -469,10 +469,20 @@ long __zv_syscall_c(const long *w) {
     case SYS_msync:
       if (a1 & (ZRT_PAGE - 1) || (a3 & ~7L) || (a3 & 5) == 5) return -EINVAL;
       return zrt_mem_ok((const void *)a1, (size_t)a2, 0) ? 0 : -ENOMEM;
+    case SYS_mlock2:
+      if (a3 & ~1L) return -EINVAL;
+      /* fall through */
     case SYS_mlock:
-    case SYS_munlock: return zrt_mem_ok((const void *)(a1 & ~(long)(ZRT_PAGE - 1)), (size_t)a2, 0) ? 0 : -ENOMEM;
-    case SYS_mlock2: return a3 & ~1L ? -EINVAL : (zrt_mem_ok((const void *)(a1 & ~(long)(ZRT_PAGE - 1)), (size_t)a2, 0) ? 0 : -ENOMEM);
-    case SYS_mlockall: return (a1 == 0 || (a1 & ~7L)) ? -EINVAL : 0;
+    case SYS_munlock: {
+      /* The pages the range touches: from its first page's start to its last's end. */
+      unsigned long start = (unsigned long)a1 & ~(unsigned long)(ZRT_PAGE - 1);
+      unsigned long end = (unsigned long)a1 + (unsigned long)a2;
+      if (end < (unsigned long)a1) return -ENOMEM;
+      end = (end + ZRT_PAGE - 1) & ~(unsigned long)(ZRT_PAGE - 1);
+      return zrt_mem_ok((const void *)start, end - start, 0) ? 0 : -ENOMEM;
+    }
+    /* MCL_CURRENT 1, MCL_FUTURE 2, MCL_ONFAULT 4 (only with one of the others). */
+    case SYS_mlockall: return ((a1 & ~7L) || !(a1 & 3)) ? -EINVAL : 0;
     case SYS_munlockall: return 0;
     case SYS_mincore: {
       if (a1 & (ZRT_PAGE - 1)) return -EINVAL;
@@ -574,11 +584,20 @@ long __zv_syscall_c(const long *w) {
      * PRIO_USER 2, the guest its only member). */
     case SYS_prctl: {
       static char name[16] = "main";
-      if (a1 == 15 || a1 == 16) {
-        if (!zrt_mem_ok((const void *)a2, 16, a1 == 16)) return -EFAULT;
-        char *from = a1 == 15 ? (char *)a2 : name, *to = a1 == 15 ? name : (char *)a2;
-        for (int i = 0; i < 15; i++) to[i] = from[i];
-        to[15] = 0;
+      if (a1 == 15) {
+        /* Up to 15 bytes or the NUL, the rest zero (the kernel's strncpy_from_user). */
+        const char *from = (const char *)a2;
+        char next[16] = {0};
+        for (int i = 0; i < 15; i++) {
+          if (!zrt_mem_ok(from + i, 1, 0)) return -EFAULT;
+          if ((next[i] = from[i]) == 0) break;
+        }
+        for (int i = 0; i < 16; i++) name[i] = next[i];
+        return 0;
+      }
+      if (a1 == 16) {
+        if (!zrt_mem_ok((const void *)a2, 16, 1)) return -EFAULT;
+        for (int i = 0; i < 16; i++) ((char *)a2)[i] = name[i];
         return 0;
       }
       return -EINVAL;

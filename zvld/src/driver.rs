@@ -362,7 +362,9 @@ const GCC_LONG: &[(&str, Long)] = &[
     ("--dumpbase", Long::Separate("-dumpbase")),
     ("--dumpdir", Long::Separate("-dumpdir")),
     ("--entry", Long::Separate("-e")),
+    ("--dump", Long::Joined("-d")),
     ("--extra-warnings", Long::Plain("-W")),
+    ("--for-assembler", Long::Joined("-Wa,")),
     ("--for-linker", Long::Separate("-Xlinker")),
     ("--force-link", Long::Separate("-u")),
     ("--imacros", Long::Separate("-imacros")),
@@ -377,6 +379,8 @@ const GCC_LONG: &[(&str, Long)] = &[
     ("--language", Long::Separate("-x")),
     ("--library-directory", Long::Separate("-L")),
     ("--machine", Long::Joined("-m")),
+    ("--no-canonical-prefixes", Long::Plain("-no-canonical-prefixes")),
+    ("--no-integrated-cpp", Long::Plain("-no-integrated-cpp")),
     ("--no-line-commands", Long::Plain("-P")),
     ("--no-standard-includes", Long::Plain("-nostdinc")),
     ("--no-standard-libraries", Long::Plain("-nostdlib")),
@@ -412,16 +416,68 @@ const GCC_LONG: &[(&str, Long)] = &[
     ("--write-user-dependencies", Long::Plain("-MMD")),
 ];
 
+/// gcc options whose argument is the next word, which is never translated (`-Xlinker
+/// --verbose` is ld's `--verbose`, not gcc's `-v`).
+const SEPARATE_ARG: &[&str] = &[
+    "-Xlinker",
+    "-Xassembler",
+    "-Xpreprocessor",
+    "-o",
+    "-x",
+    "-MF",
+    "-MT",
+    "-MQ",
+    "-include",
+    "-imacros",
+    "-I",
+    "-D",
+    "-U",
+    "-L",
+    "-l",
+    "-u",
+    "-e",
+    "-z",
+    "-T",
+    "-isystem",
+    "-iquote",
+    "-idirafter",
+    "-iprefix",
+    "-iwithprefix",
+    "-iwithprefixbefore",
+    "-isysroot",
+    "-imultilib",
+    "-imultiarch",
+    "-dumpbase",
+    "-dumpbase-ext",
+    "-dumpdir",
+    "-B",
+    "-A",
+    "--param",
+    "-aux-info",
+];
+
+/// gcc's own options spelled with two dashes, kept as they are.
+const DOUBLE_DASH_OWN: &[&str] =
+    &["--version", "--target-help", "--param", "--completion", "--no-sysroot-suffix", "--entry", "--coverage"];
+
 /// Rewrites gcc's `--long` option spellings into the short ones, as gcc's driver does:
-/// an exact name or an unambiguous abbreviation (`--library` is `--library-directory`),
-/// the argument after `=` or in the next word, `--warn-X` as `-WX` and `--machine-X` as
-/// `-mX`. Anything else (the `--print-*` queries, `--help`, `--version`, gcc's own `--`
-/// options such as `--param=`) stays as it is.
+/// an exact name from [`GCC_LONG`] with its argument after `=` or in the next word,
+/// `--warn-X` as `-WX`, `--machine-X` as `-mX`, and any other `--X` as `-fX` (gcc's
+/// last rule: `--fast-math` is `-ffast-math`). The `--print-*` queries, `--help`, gcc's
+/// own double-dash options and the argument of an option that takes the next word stay
+/// as they are. (gcc also takes unambiguous abbreviations of its long names against its
+/// whole option table; zvcc does not guess at those.)
 fn translate_long_options(args: &[String]) -> Result<Vec<String>, DriverError> {
     let mut out = Vec::with_capacity(args.len());
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let keep = !a.starts_with("--") || a == "--" || a.starts_with("--print-") || a.starts_with("--help");
+        if SEPARATE_ARG.contains(&a.as_str()) {
+            out.push(a.clone());
+            out.extend(it.next().cloned());
+            continue;
+        }
+        let own = DOUBLE_DASH_OWN.iter().any(|o| a == o || a.strip_prefix(o).is_some_and(|r| r.starts_with('=')));
+        let keep = !a.starts_with("--") || a == "--" || a.starts_with("--print-") || a.starts_with("--help") || own;
         if keep {
             out.push(a.clone());
             continue;
@@ -438,16 +494,9 @@ fn translate_long_options(args: &[String]) -> Result<Vec<String>, DriverError> {
             Some((n, v)) => (n, Some(v)),
             None => (a.as_str(), None),
         };
-        let exact = GCC_LONG.iter().find(|(n, _)| *n == name);
-        let entry = exact.or_else(|| {
-            let mut hits = GCC_LONG.iter().filter(|(n, _)| n.starts_with(name));
-            match (hits.next(), hits.next()) {
-                (Some(h), None) => Some(h),
-                _ => None,
-            }
-        });
-        let Some(&(long, how)) = entry else {
-            out.push(a.clone());
+        let Some(&(long, how)) = GCC_LONG.iter().find(|(n, _)| *n == name) else {
+            // gcc's last rule: `--X` is `-fX` (`--fast-math`, `--no-builtin`).
+            out.push(format!("-f{}", &a[2..]));
             continue;
         };
         let mut arg = |short: &str| -> Result<String, DriverError> {
@@ -605,15 +654,13 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
             }
             "-Xlinker" => {
                 let v = next(&mut i)?;
-                let shown = format!("-Xlinker {v}");
-                linker_option(ld.arg(&v, &shown, &mut cfg, &mut user_inputs)?, &shown)?;
+                linker_args(&mut ld, &v, &format!("-Xlinker {v}"), &mut cfg, &mut user_inputs)?;
             }
             "-undef" => compile_args.push(a.clone()),
             _ => {
                 if let Some(v) = a.strip_prefix("-Wl,") {
                     for part in v.split(',') {
-                        let shown = format!("-Wl,{part}");
-                        linker_option(ld.arg(part, &shown, &mut cfg, &mut user_inputs)?, &shown)?;
+                        linker_args(&mut ld, part, &format!("-Wl,{part}"), &mut cfg, &mut user_inputs)?;
                     }
                 } else if a.starts_with("-u") || a.starts_with("-e") || a.starts_with("--entry=") {
                     // `-uSYM`, `-eSYM`, `--entry=SYM`: gcc passes them to ld as they are.
@@ -841,16 +888,17 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
 /// ...`), where a later negative or other level cancels an option, as gcc prunes them:
 /// `-Ofast -O2` and `-ffast-math -fno-fast-math` add nothing.
 fn gcc_end_files(compile_args: &[String]) -> Vec<&'static str> {
-    let (mut ofast, mut fast_math, mut unsafe_math, mut pc) = (false, false, false, None);
+    let (mut ofast, mut fast_math, mut unsafe_math) = (false, false, false);
+    let mut pc = [false; 3];
     for a in compile_args {
         match a.as_str() {
             "-ffast-math" => fast_math = true,
             "-fno-fast-math" => fast_math = false,
             "-funsafe-math-optimizations" => unsafe_math = true,
             "-fno-unsafe-math-optimizations" => unsafe_math = false,
-            "-mpc32" => pc = Some("crtprec32.o"),
-            "-mpc64" => pc = Some("crtprec64.o"),
-            "-mpc80" => pc = Some("crtprec80.o"),
+            "-mpc32" => pc[0] = true,
+            "-mpc64" => pc[1] = true,
+            "-mpc80" => pc[2] = true,
             o if o.starts_with("-O") => ofast = o == "-Ofast",
             _ => {}
         }
@@ -859,8 +907,34 @@ fn gcc_end_files(compile_args: &[String]) -> Vec<&'static str> {
     if ofast || fast_math || unsafe_math {
         files.push("crtfastmath.o");
     }
-    files.extend(pc);
+    // Each -mpcNN named adds its file, as gcc's spec has one clause for each.
+    for (on, f) in pc.into_iter().zip(["crtprec32.o", "crtprec64.o", "crtprec80.o"]) {
+        if on {
+            files.push(f);
+        }
+    }
     files
+}
+
+/// One argument given to the linker (`-Wl,` or `-Xlinker`): `@FILE` stands for the
+/// arguments in that response file (ld reads them), each handled as the others.
+fn linker_args(
+    ld: &mut LdArgs,
+    arg: &str,
+    shown: &str,
+    cfg: &mut Config,
+    inputs: &mut Vec<InputArg>,
+) -> Result<(), DriverError> {
+    let words = if arg.starts_with('@') && !ld.waiting() {
+        crate::ldopts::expand_response_files(&[arg.to_string()]).map_err(DriverError::Usage)?
+    } else {
+        vec![arg.to_string()]
+    };
+    for w in &words {
+        let shown = if words.len() == 1 && w == arg { shown.to_string() } else { format!("{w} (from {shown})") };
+        linker_option(ld.arg(w, &shown, cfg, inputs)?, &shown)?;
+    }
+    Ok(())
 }
 
 /// An option given to the linker (`-Wl,` or `-Xlinker`) that zvld does not know passes

@@ -611,6 +611,11 @@ pub fn parse_archive<'a>(path: &str, data: &'a ArchiveData) -> Result<Archive<'a
                 let s = s.map_err(|err| bad(path, format!("bad archive symbol table: {err}")))?;
                 if let Ok(n) = std::str::from_utf8(s.name()) {
                     index.entry(n).or_insert(s.offset().0);
+                    // A default symbol version (`foo@@V2`) defines `foo` (parse_object
+                    // names it so), and GNU ld finds it by that name in the index too.
+                    if let Some(at) = n.find("@@").filter(|&at| at > 0) {
+                        index.entry(&n[..at]).or_insert(s.offset().0);
+                    }
                 }
             }
         }

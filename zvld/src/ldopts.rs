@@ -356,8 +356,9 @@ fn check_oformat(v: &str) -> Result<(), LdOptionError> {
 /// Response files: an argument `@FILE` stands for the arguments written in FILE,
 /// separated by white space, with `'...'`, `"..."` and backslash quoting, themselves
 /// expanded (to a depth of 16; deeper, as a file that names itself gives, is an error);
-/// `@FILE` stays as it is when FILE cannot be read. gcc and GNU ld (libiberty's
-/// `expandargv`) read them alike, so zvcc, zvld and `-Wl,@FILE` share this.
+/// `@FILE` stays as it is when FILE cannot be read; one that is not UTF-8 is an error.
+/// gcc and GNU ld (libiberty's `expandargv`) read them alike, so zvcc, zvld and
+/// `-Wl,@FILE` share this.
 pub fn expand_response_files(args: &[String]) -> Result<Vec<String>, String> {
     fn split(text: &str) -> Vec<String> {
         let mut out = Vec::new();
@@ -397,14 +398,19 @@ pub fn expand_response_files(args: &[String]) -> Result<Vec<String>, String> {
     }
     fn expand(args: &[String], depth: u32, out: &mut Vec<String>) -> Result<(), String> {
         for a in args {
-            let text = a.strip_prefix('@').and_then(|f| std::fs::read_to_string(f).ok());
-            match text {
+            let bytes = a.strip_prefix('@').and_then(|f| std::fs::read(f).ok());
+            match bytes {
                 Some(_) if depth >= 16 => {
                     return Err(format!(
                         "response file {a}: response files nested more than 16 deep (does one name itself?)"
                     ))
                 }
-                Some(t) => expand(&split(&t), depth + 1, out)?,
+                Some(b) => {
+                    let t = String::from_utf8(b).map_err(|_| {
+                        format!("response file {a} is not UTF-8 text (zvcc and zvld take UTF-8 options and file names)")
+                    })?;
+                    expand(&split(&t), depth + 1, out)?
+                }
                 None => out.push(a.clone()),
             }
         }
@@ -502,18 +508,6 @@ impl LdArgs {
     ) -> Result<Taken, LdOptionError> {
         if let Some((what, _)) = self.pending.take() {
             Self::apply(what, p, cfg, inputs)?;
-            return Ok(Taken::Applied);
-        }
-        // `-Wl,@FILE`: ld reads its own response files (zvld's command line is expanded
-        // before it is parsed; this is for the ones that reach it through zvcc).
-        if p.starts_with('@') && std::fs::metadata(&p[1..]).is_ok_and(|m| m.is_file()) {
-            let words = expand_response_files(&[p.to_string()]).map_err(LdOptionError)?;
-            for w in &words {
-                let from = format!("{w} (from {shown})");
-                if self.arg(w, &from, cfg, inputs)? == Taken::Unknown {
-                    return Err(LdOptionError(format!("{from}: unknown linker option")));
-                }
-            }
             return Ok(Taken::Applied);
         }
         if !p.starts_with('-') || p == "-" {

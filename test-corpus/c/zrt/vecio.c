@@ -73,9 +73,26 @@ int main(int argc, char **argv) {
   for (long i = 0; i < n; i++) putchar(all[i] ? all[i] : '.');
   putchar('\n');
 
+  E(copy_file_range(fd, &in_off, fd2, &in_off, 5, 0));
+  loff_t near = 7;
+  E(copy_file_range(fd, &in_off, fd2, &near, 5, 0));
+  E(syscall(SYS_pwritev2, fd, out, 2, -1L, 0L, 0x10L /* RWF_APPEND */));
+  E(lseek(fd, 0, SEEK_END));
+  int app = open(argv[1], O_WRONLY | O_APPEND);
+  E(sendfile(app, fd, &off, 1));
+  E(copy_file_range(fd, NULL, app, NULL, 1, 0));
+  close(app);
+
   int p[2];
   E(pipe(p));
   E(preadv(p[0], in, 2, 0));
+  E(preadv(p[0], in, 2, -1));
+  E(preadv(99, in, 2, -1));
+  E(write(p[1], "abc", 3));
+  E(copy_file_range(fd, NULL, p[1], NULL, 3, 0));
+  E(sync_file_range(fd, 0x7fffffffffffffffL, 10, 0));
+  int null = open("/dev/null", O_RDWR);
+  E(sync_file_range(null, 0, 0, 0));
   E(readahead(fd, 0, 100));
   E(readahead(p[0], 0, 100));
   E(sync_file_range(fd, 0, 0, 0));
@@ -108,12 +125,20 @@ int main(int argc, char **argv) {
   E(mlock(m, 4096));
   E(munlock(m, 4096));
   E(mlockall(0));
+  E(mlockall(4 /* MCL_ONFAULT alone */));
+  E(mlock(m + 4095, 2));
   E(munlockall());
 
   char name[16] = {0};
   E(prctl(PR_SET_NAME, "renamed-program-x"));
   E(prctl(PR_GET_NAME, name));
   printf("name [%s]\n", name);
+  E(prctl(PR_SET_NAME, "ab\0XXXXXXXXXXXX"));
+  memset(name, 'z', sizeof name);
+  E(prctl(PR_GET_NAME, name));
+  printf("name bytes:");
+  for (int i = 0; i < 16; i++) printf(" %02x", (unsigned char)name[i]);
+  printf("\n");
   E(getpriority(PRIO_PROCESS, 0));
   E(setpriority(PRIO_PROCESS, 0, 5));
   E(getpriority(PRIO_PROCESS, 0));

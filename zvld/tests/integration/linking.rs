@@ -1449,13 +1449,21 @@ fn symbol_versions_bind_the_default_and_named_versions() {
         "int old_foo(void);\n__asm__(\".symver old_foo,foo@V1\");\nint main(void) { return old_foo(); }\n",
     )
     .unwrap();
-    for (main, status) in [("m2.c", 2), ("m1.c", 1)] {
-        let out = d.join(format!("{main}.nexe"));
+    // From an archive too: its index names `foo@@V2`, which a reference to `foo` finds
+    // (a review found the member never pulled).
+    let mut c = zvcc();
+    c.current_dir(d).args(["-O2", "-c", "sv.c", "-o", "sv.o"]);
+    run_ok(c, "zvcc -c sv.c");
+    let mut a = Command::new("ar");
+    a.current_dir(d).args(["rcs", "libsv.a", "sv.o"]);
+    run_ok(a, "ar rcs libsv.a");
+    for (main, input, status) in [("m2.c", "sv.c", 2), ("m1.c", "sv.c", 1), ("m2.c", "libsv.a", 2)] {
+        let out = d.join(format!("{main}-{input}.nexe"));
         let mut c = zvcc();
-        c.current_dir(d).args(["-O2", main, "sv.c", "-o"]).arg(&out);
-        run_ok(c, &format!("zvcc {main} sv.c"));
+        c.current_dir(d).args(["-O2", main, input, "-o"]).arg(&out);
+        run_ok(c, &format!("zvcc {main} {input}"));
         let mut r = Command::new(sibling_binary("zvrun"));
         r.arg("--no-cache").arg(&out);
-        assert_eq!(r.output().unwrap().status.code(), Some(status), "{main}");
+        assert_eq!(r.output().unwrap().status.code(), Some(status), "{main} {input}");
     }
 }

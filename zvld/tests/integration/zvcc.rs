@@ -861,9 +861,30 @@ fn zvcc_takes_gccs_long_options_response_files_and_end_files() {
     assert!(verify(&d.join("rsp.nexe")) > 0);
     write(d, "bad.rsp", "-dT\n");
     let mut c = zvcc();
-    c.current_dir(d).args(["m.c", "v.o", "-Wl,@bad.rsp", "-o", "bad.nexe"]);
-    let err = run_err(c, "zvcc -Wl,@bad.rsp");
-    assert!(err.contains("-dT (from -Wl,@bad.rsp): unknown linker option"), "{err}");
+    c.current_dir(d).args(["m.c", "v.o", "-Wl,@bad.rsp", "-o", "warned.nexe"]);
+    let out = run_ok(c, "zvcc -Wl,@bad.rsp");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-dT (from -Wl,@bad.rsp): linker option unknown to zvld, ignored"), "{err}");
+    // A response file that is not UTF-8 text is an error saying so (a review found it
+    // expanded again and again, to a stack overflow).
+    std::fs::write(d.join("latin1.rsp"), b"-s \xff\n").unwrap();
+    for via in ["-Wl,@latin1.rsp", "@latin1.rsp"] {
+        let mut c = zvcc();
+        c.current_dir(d).args(["m.c", "v.o", via, "-o", "latin1.nexe"]);
+        let err = run_err(c, &format!("zvcc {via}"));
+        assert!(err.contains("latin1.rsp is not UTF-8 text"), "{via}: {err}");
+    }
+    let mut c = zvld();
+    c.current_dir(d).arg("@latin1.rsp");
+    let err = run_err(c, "zvld @latin1.rsp");
+    assert!(err.contains("latin1.rsp is not UTF-8 text"), "{err}");
+    // The argument of -Xlinker is ld's, never one of gcc's long spellings (`--verbose`
+    // is not gcc's -v, `--entry=main` not `-e`).
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "v.o", "-Xlinker", "--entry=main", "-Xlinker", "--no-warnings", "-o", "x.nexe"]);
+    let out = run_ok(c, "zvcc -Xlinker --entry=main");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(verify(&d.join("x.nexe")) > 0);
     let mut c = zvcc();
     c.current_dir(d).args(["m.c", "v.o", "-Wl,-dT,x", "-o", "bad.nexe"]);
     let err = run_err(c, "zvcc -Wl,-dT,x");
@@ -913,6 +934,7 @@ fn zvcc_takes_gccs_long_options_response_files_and_end_files() {
     for (flags, expect) in [
         (&["-O2"][..], "0\n"),
         (&["-ffast-math"][..], "1\n"),
+        (&["--fast-math"][..], "1\n"),
         (&["-Ofast"][..], "1\n"),
         (&["-Ofast", "-O2"][..], "0\n"),
         (&["-ffast-math", "-fno-fast-math"][..], "0\n"),
