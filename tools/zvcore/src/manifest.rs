@@ -279,6 +279,11 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
                     return Err(err(n, "Memory needs `bytes, etag`"));
                 }
                 let bytes = nonneg(n, "Memory", f[0])?;
+                if bytes == 0 {
+                    // Refused here, where the line is known (an audit found the session's
+                    // later "too small" message naming no line).
+                    return Err(err(n, "Memory must be at least 1 byte (it bounds data, bss, heap and stack)"));
+                }
                 memory = Some((bytes as u64, flag(n, "Memory etag", f[1])?));
             }
             "Timeout" => {
@@ -463,6 +468,9 @@ Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
         assert!(parse_zerovm(&no_stderr).expect_err("stderr").message.contains("/dev/stderr"));
         let no_mem = GOOD.replace("Memory = 268435456, 0\n", "");
         assert!(parse_zerovm(&no_mem).expect_err("mem").message.contains("Memory"));
+        let zero_mem = GOOD.replace("Memory = 268435456, 0", "Memory = 0, 0");
+        let e = parse_zerovm(&zero_mem).expect_err("zero memory");
+        assert!(e.message.contains("Memory must be at least 1 byte") && e.line == 3, "{e:?}");
         let no_timeout = GOOD.replace("Timeout = 5\n", "");
         assert!(parse_zerovm(&no_timeout).expect_err("timeout").message.contains("missing `Timeout"));
     }
