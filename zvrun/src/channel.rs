@@ -117,7 +117,28 @@ impl Channel {
                 1 => io::stdout().as_fd_dup(),
                 _ => io::stderr().as_fd_dup(),
             };
-            f.map_err(what)?
+            let f = f.map_err(what)?;
+            // A channel used in one direction only on a stream not open for it
+            // (`/dev/stdin=stdout` with read limits, stdout redirected to a file) is
+            // refused before the guest runs: its first transfer would end the session as
+            // a host I/O error (EBADF; an audit finding). A channel whose limits allow
+            // both directions is left alone (manifests give generous limits).
+            use std::os::fd::AsFd;
+            let (can_r, can_w) = crate::sys::job::access_mode(f.as_fd()).map_err(what)?;
+            let (name, unusable) = match (r, w) {
+                (true, false) if !can_r => ("reading", true),
+                (false, true) if !can_w => ("writing", true),
+                _ => ("", false),
+            };
+            if unusable {
+                return Err(ChannelError(format!(
+                    "channel {} ({}): zvrun's {} is not open for {name}, which is the channel's only direction",
+                    spec.alias,
+                    spec.uri,
+                    ["standard input", "standard output", "standard error"][fd as usize]
+                )));
+            }
+            f
         } else {
             let meta = std::fs::metadata(&spec.uri).ok();
             let is_file = meta.as_ref().is_none_or(|m| m.is_file());

@@ -302,3 +302,29 @@ fn a_channel_on_a_directory_is_refused_before_the_guest_runs() {
         assert!(out.stdout.is_empty(), "{spec}: the guest ran");
     }
 }
+
+/// A channel on a standard stream used in one direction only, which that stream is not
+/// open for (`/dev/stdin=/dev/stdout` with read limits while stdout is a file), is
+/// refused before the guest runs (125, naming the stream), not ended at its first
+/// transfer as a host I/O error (an audit finding); a channel whose limits allow both
+/// directions keeps working as long as the guest uses the open one.
+#[test]
+fn a_one_way_channel_on_a_standard_stream_not_open_that_way_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out_file = dir.path().join("out.txt");
+    let run_to_file = |channel: &str| {
+        let f = std::fs::File::create(&out_file).expect("create");
+        crate::zvrun()
+            .args(["--no-cache", "--channel", channel, s(&program("hello"))])
+            .stdout(f)
+            .output()
+            .expect("zvrun runs")
+    };
+    let out = run_to_file("/dev/stdin=/dev/stdout,0,1,100,0,0");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("standard output is not open for reading"), "{err}");
+    let out = run_to_file("/dev/stdout=/dev/stdout,0,100,100,100,100");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&out_file).expect("read"), b"hello, world\n");
+}
