@@ -264,6 +264,14 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
                 ),
             ));
         }
+        if class == Class::Code && sh_type == elf::SHT_NOBITS && sh.sh_size(e) > 0 {
+            // Executable and without contents: there is no code to decode and rewrite
+            // (the fuzzer found the empty decode of its size a panic).
+            return Err(bad(
+                &name,
+                format!("section {sname} is executable but has no contents (SHT_NOBITS): there is no code to link"),
+            ));
+        }
         let bytes = if sh_type == elf::SHT_NOBITS {
             &[][..]
         } else {

@@ -1072,7 +1072,8 @@ fn decode_chunk(
     let f = &ctx.functions;
     let mut bounds: Vec<u64> = Vec::with_capacity(syms.len() + 1);
     bounds.push(start);
-    bounds.extend(f[f.partition_point(|&o| o <= start)..f.partition_point(|&o| o < end)].iter().copied());
+    let first_fn = f.partition_point(|&o| o <= start);
+    bounds.extend(f[first_fn..f.partition_point(|&o| o < end).max(first_fn)].iter().copied());
     // Computed only for the (rare) rewrites that need r11 as scratch.
     let r11_used = std::cell::RefCell::new(vec![None::<bool>; bounds.len()]);
     let region = |ip: u64| bounds.partition_point(|&b| b <= ip) - 1;
