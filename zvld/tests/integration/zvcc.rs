@@ -829,8 +829,9 @@ fn zvcc_takes_gcc_paths_from_the_sysroot_record_only_for_the_same_gcc() {
 /// gcc's command-line spellings and link files that a build may use, each as gcc has
 /// it (a build-systems audit): the `--long` option spellings with a separate argument
 /// (`--output F`, `--sysroot D`, `--language c`, `--define-macro X`); `-Wl,@FILE`
-/// response files (ld reads them) and `zvld @FILE`; an unknown `-Wl,` option is named in a
-/// warning (an error inside a response file); `--oformat` other than a nexe's is
+/// response files (ld reads them; not UTF-8: an error) and `zvld @FILE`; an unknown
+/// `-Wl,` option is named in a warning, inside a response file too; `-Xlinker`'s argument
+/// is never one of gcc's long spellings; `--oformat` other than a nexe's is
 /// refused; an unusable TMPDIR falls back to /tmp; `-ffast-math` and `-Ofast` link gcc's
 /// crtfastmath.o (flush-to-zero set at start-up), `-Ofast -O2` does not.
 #[test]

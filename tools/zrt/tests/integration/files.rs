@@ -292,6 +292,31 @@ fn directory_entries_match_stat_and_long_directory_paths_work() {
     assert!(got.contains(&format!("getcwd length: {}", long.len() + 1)), "{got}");
 }
 
+/// Runs test-corpus/c/zrt/NAME.c natively on a real file and under zvrun on a type-3
+/// channel (both first holding "old"), and requires the native output to be
+/// NAME.expected (which holds `line`), the same output under zvrun, and the same file
+/// afterwards.
+fn same_as_native_on_a_file(name: &str, line: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), name);
+    let native_file = dir.path().join("native.txt");
+    std::fs::write(&native_file, b"old").unwrap();
+    let native = Command::new(&b.native).arg(&native_file).output().unwrap();
+    check_ok(&native, &format!("native {name}"));
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let expected = expected(name, &native_out);
+    assert_same_text(&format!("{name} (native build vs {name}.expected)"), &expected, &native_out);
+    assert!(expected.contains(line), "{expected}");
+    let zv_file = dir.path().join("zv.txt");
+    std::fs::write(&zv_file, b"old").unwrap();
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--timeout").arg("60").arg("--channel").arg(format!("/data/f={},3", zv_file.display()));
+    let zv = c.arg(&b.nexe).arg("/data/f").output().unwrap();
+    check_ok(&zv, &format!("zvrun {name}.nexe"));
+    assert_same_text(&format!("{name} (zvrun vs native)"), &expected, &String::from_utf8_lossy(&zv.stdout));
+    assert_eq!(std::fs::read(&zv_file).unwrap(), std::fs::read(&native_file).unwrap(), "the file afterwards");
+}
+
 /// test-corpus/c/zrt/fileops.c: posix_fallocate grows a type-3 channel with zeros,
 /// FALLOC_FL_KEEP_SIZE leaves it, posix_fadvise, flock and syncfs are accepted, each
 /// with Linux's argument errors (QA finding: all four were ENOSYS, so a program that
@@ -299,24 +324,7 @@ fn directory_entries_match_stat_and_long_directory_paths_work() {
 /// lines and the same file as natively on a real file.
 #[test]
 fn fallocate_fadvise_flock_and_syncfs_work_on_channels_as_natively() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = build(dir.path(), "fileops");
-    let native_file = dir.path().join("native.txt");
-    std::fs::write(&native_file, b"old").unwrap();
-    let native = Command::new(&b.native).arg(&native_file).output().unwrap();
-    check_ok(&native, "native fileops");
-    let native_out = String::from_utf8_lossy(&native.stdout);
-    let expected = expected("fileops", &native_out);
-    assert_same_text("fileops (native build vs fileops.expected)", &expected, &native_out);
-    assert!(expected.contains("size after posix_fallocate(0, 100): 100"), "{expected}");
-    let zv_file = dir.path().join("zv.txt");
-    std::fs::write(&zv_file, b"old").unwrap();
-    let mut c = Command::new(tool("zvrun"));
-    c.arg("--timeout").arg("60").arg("--channel").arg(format!("/data/f={},3", zv_file.display()));
-    let zv = c.arg(&b.nexe).arg("/data/f").output().unwrap();
-    check_ok(&zv, "zvrun fileops.nexe");
-    assert_same_text("fileops (zvrun vs native)", &expected, &String::from_utf8_lossy(&zv.stdout));
-    assert_eq!(std::fs::read(&zv_file).unwrap(), std::fs::read(&native_file).unwrap(), "the file afterwards");
+    same_as_native_on_a_file("fileops", "size after posix_fallocate(0, 100): 100");
 }
 
 /// test-corpus/c/zrt/vecio.c: preadv/pwritev and their `2` forms, sendfile and
@@ -326,24 +334,7 @@ fn fallocate_fadvise_flock_and_syncfs_work_on_channels_as_natively() {
 /// natively, with Linux's argument errors, and the same file afterwards.
 #[test]
 fn vector_copy_and_memory_calls_work_as_natively() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = build(dir.path(), "vecio");
-    let native_file = dir.path().join("native.txt");
-    std::fs::write(&native_file, b"old").unwrap();
-    let native = Command::new(&b.native).arg(&native_file).output().unwrap();
-    check_ok(&native, "native vecio");
-    let native_out = String::from_utf8_lossy(&native.stdout);
-    let expected = expected("vecio", &native_out);
-    assert_same_text("vecio (native build vs vecio.expected)", &expected, &native_out);
-    assert!(expected.contains("preadv read [3456][789abc]"), "{expected}");
-    let zv_file = dir.path().join("zv.txt");
-    std::fs::write(&zv_file, b"old").unwrap();
-    let mut c = Command::new(tool("zvrun"));
-    c.arg("--timeout").arg("60").arg("--channel").arg(format!("/data/f={},3", zv_file.display()));
-    let zv = c.arg(&b.nexe).arg("/data/f").output().unwrap();
-    check_ok(&zv, "zvrun vecio.nexe");
-    assert_same_text("vecio (zvrun vs native)", &expected, &String::from_utf8_lossy(&zv.stdout));
-    assert_eq!(std::fs::read(&zv_file).unwrap(), std::fs::read(&native_file).unwrap(), "the file afterwards");
+    same_as_native_on_a_file("vecio", "preadv read [3456][789abc]");
 }
 
 /// test-corpus/c/zrt/fdedge.c: fcntl's owner, signal and lease queries (zrt answered
