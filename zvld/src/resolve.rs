@@ -658,10 +658,16 @@ fn add_object<'a>(
                     (State::Undefined { .. }, _) => true,
                     (_, State::Undefined { .. }) => false,
                     (State::Strong, State::Strong) => {
-                        let first = loaded(old.obj).map_or_else(
-                            || Location { object: "(unknown)".into(), ..Default::default() },
-                            |x| definition_site(x, old.sym),
-                        );
+                        // Both may be in this object (`foo` and `foo@@V2`, the default
+                        // version, which defines `foo` too): it is not loaded yet.
+                        let first = if old.obj == oi {
+                            definition_site(&o, old.sym)
+                        } else {
+                            loaded(old.obj).map_or_else(
+                                || Location { object: "(unknown)".into(), ..Default::default() },
+                                |x| definition_site(x, old.sym),
+                            )
+                        };
                         let second = definition_site(&o, si as u32);
                         // Every clash is named (up to a hundred); the first definition stays.
                         if dups.len() < MAX_DUPLICATES {

@@ -1457,6 +1457,18 @@ fn symbol_versions_bind_the_default_and_named_versions() {
     let mut a = Command::new("ar");
     a.current_dir(d).args(["rcs", "libsv.a", "sv.o"]);
     run_ok(a, "ar rcs libsv.a");
+    // `foo` and the default version `foo@@V2` in one object are two definitions of `foo`,
+    // as for GNU ld; both are named (the first was "(unknown)": it was not loaded yet).
+    std::fs::write(
+        d.join("dup.c"),
+        "int foo_v2(void) { return 2; }\nint foo(void) { return 3; }\n__asm__(\".symver foo_v2,foo@@V2\");\n\
+         int main(void) { return foo(); }\n",
+    )
+    .unwrap();
+    let mut c = zvcc();
+    c.current_dir(d).args(["dup.c", "-o", "dup.nexe"]);
+    let err = run_err(c, "zvcc dup.c");
+    assert!(err.contains("duplicate definition of `foo`") && err.matches("dup.o(.text").count() == 2, "{err}");
     for (main, input, status) in [("m2.c", "sv.c", 2), ("m1.c", "sv.c", 1), ("m2.c", "libsv.a", 2)] {
         let out = d.join(format!("{main}-{input}.nexe"));
         let mut c = zvcc();
