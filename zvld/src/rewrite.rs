@@ -2217,12 +2217,22 @@ struct Laid {
     short: Vec<bool>,
 }
 
-fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
+/// Alignments above a bundle that a section's symbols keep (see [`Aligned`]).
+#[derive(Clone, Copy)]
+struct Aligned<'b> {
+    /// (input offset, alignment), sorted by offset: each symbol's placement.
+    at: &'b [(u32, u32)],
+    /// The section's alignment (at most a page): every part's size is a multiple of it,
+    /// so that a part's offsets are aligned as the section's addresses are.
+    part: u32,
+}
+
+fn layout_part(part: &Emitter, align: &[u32], big: Aligned<'_>, map: &mut [(u32, u32)]) -> Laid {
     // Branch relaxation: start with the rel8 form for every local branch whose target
     // lies in this part and was near in the all-rel32 layout, then widen any that does
     // not fit and lay out again until nothing changes (widening only, so this ends).
     let mut laid = Laid { offs: Vec::with_capacity(part.units.len()), unpadded: 0, size: 0, short: Vec::new() };
-    layout_once(part, align, &[], &mut laid, map);
+    layout_once(part, align, big, &[], &mut laid, map);
     let lo = part.units.first().map_or(0, |u| u.in_off);
     let hi = part.units.last().map_or(0, |u| u.in_off);
     // The candidates: (unit, map entry of the target) of the local branches with a rel8
@@ -2249,7 +2259,7 @@ fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
         short[k] = true;
     }
     for _ in 0..16 {
-        layout_once(part, align, &short, &mut laid, map);
+        layout_once(part, align, big, &short, &mut laid, map);
         let mut changed = false;
         for &(k, j) in &near {
             if short[k] {
@@ -2265,18 +2275,26 @@ fn layout_part(part: &Emitter, align: &[u32], map: &mut [(u32, u32)]) -> Laid {
             return laid;
         }
     }
-    layout_once(part, align, &[], &mut laid, map);
+    layout_once(part, align, big, &[], &mut laid, map);
     laid
 }
 
 /// Places the units of a part (offsets only) into `laid`, reusing its buffers, and its
 /// map entries into `map` (one per first unit); `short` (empty: none) marks the local
 /// branches laid out in their rel8 form.
-fn layout_once(part: &Emitter, align: &[u32], short: &[bool], laid: &mut Laid, map: &mut [(u32, u32)]) {
+fn layout_once(
+    part: &Emitter,
+    align: &[u32],
+    big: Aligned<'_>,
+    short: &[bool],
+    laid: &mut Laid,
+    map: &mut [(u32, u32)],
+) {
     let offs = &mut laid.offs;
     offs.clear();
     let mut m = 0;
     let mut ai = part.units.first().map_or(0, |u| align.partition_point(|&a| a < u.in_off));
+    let mut bi = part.units.first().map_or(0, |u| big.at.partition_point(|&(a, _)| a < u.in_off));
     let mut cur = 0u32;
     let to_bundle = |cur: u32| (BUNDLE - cur % BUNDLE) % BUNDLE;
     for (k, u) in part.units.iter().enumerate() {
@@ -2289,6 +2307,12 @@ fn layout_once(part: &Emitter, align: &[u32], short: &[bool], laid: &mut Laid, m
             }
             if ai < align.len() && align[ai] == u.in_off {
                 cur += to_bundle(cur);
+            }
+            while bi < big.at.len() && big.at[bi].0 < u.in_off {
+                bi += 1;
+            }
+            if bi < big.at.len() && big.at[bi].0 == u.in_off {
+                cur = cur.next_multiple_of(big.at[bi].1);
             }
         }
         let len = if short.get(k).copied().unwrap_or(false) { 2 } else { u32::from(u.len) };
@@ -2307,7 +2331,7 @@ fn layout_once(part: &Emitter, align: &[u32], short: &[bool], laid: &mut Laid, m
         cur += len;
     }
     laid.unpadded = cur;
-    laid.size = cur + to_bundle(cur);
+    laid.size = (cur + to_bundle(cur)).next_multiple_of(big.part);
 }
 
 /// Writes a placed part into `out` (its `size` bytes): the units at their offsets, NOPs
@@ -2342,6 +2366,27 @@ fn fill_part(part: &Emitter, laid: &Laid, out: &mut [u8]) {
 /// must start a bundle (sorted, deduplicated).
 pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewritten> {
     use rayon::prelude::*;
+    // Alignments above a bundle (`__attribute__((aligned(64)))` on a function,
+    // `-falign-functions=64`): the assembler pads the input so that such a symbol's
+    // offset is a multiple of its alignment, and the section's alignment is the largest
+    // asked for. Every symbol keeps the alignment its input offset has, up to the
+    // section's (up to a page), as GNU ld keeps all offsets modulo the section's
+    // alignment; a symbol that lies there by chance is over-aligned, which only pads.
+    // (An audit found a 64-aligned function at 32 mod 64: bundles are 32 bytes.)
+    let sec_align = ctx.sec.align.min(zvcore::form::PAGE) as u32;
+    let big_at: Vec<(u32, u32)> = if sec_align > BUNDLE {
+        ctx.symbols
+            .iter()
+            .filter_map(|&(o, _)| {
+                let o = u32::try_from(o).ok()?;
+                let a = if o == 0 { sec_align } else { (1u32 << o.trailing_zeros()).min(sec_align) };
+                (a > BUNDLE).then_some((o, a))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let big = Aligned { at: &big_at, part: sec_align.max(BUNDLE) };
     // Every part starts a bundle (a chunk starts at a symbol, which is an indirect-branch
     // target; a stub part starts with an aligned stub), so parts are placed
     // independently, in parallel, then written into one buffer, in parallel.
@@ -2364,7 +2409,7 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         .par_iter()
         .zip(map_slices(&d.parts, &mut map))
         .with_max_len(1)
-        .map(|(p, m)| layout_part(p, align, m))
+        .map(|(p, m)| layout_part(p, align, big, m))
         .collect();
     // Parts follow each other: each one's base is the sum of the sizes before it.
     let mut bases = Vec::with_capacity(laid.len());

@@ -1479,3 +1479,45 @@ fn symbol_versions_bind_the_default_and_named_versions() {
         assert_eq!(r.output().unwrap().status.code(), Some(status), "{main} {input}");
     }
 }
+
+/// Functions aligned above a bundle inside one section (`__attribute__((aligned(N)))`,
+/// `-falign-functions=64`) keep their alignment, as with GNU ld (an audit found a
+/// 64-aligned function at 32 mod 64 and a 1024-aligned one at 480 mod 1024: zvld lays
+/// code out in 32-byte bundles and kept only the section's own alignment).
+#[test]
+fn functions_keep_alignments_above_a_bundle_inside_a_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("al.c"),
+        "#include <stdio.h>\n#include <stdint.h>\nint f0(int x) { return x * 3; }\n\
+         __attribute__((aligned(64))) int f64(int x) { return x + 1; }\n\
+         __attribute__((aligned(128))) int f128(int x) { return x + 2; }\n\
+         static __attribute__((aligned(1024), noinline)) int f1k(int x) { return x + 3; }\n\
+         int main(void) { printf(\"%d %d %d %d\\n\", (int)((uintptr_t)f64 % 64), (int)((uintptr_t)f128 % 128),\n\
+         (int)((uintptr_t)f1k % 1024), f0(1) + f64(1) + f128(1) + f1k(1)); return 0; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("fa.c"),
+        "#include <stdio.h>\n#include <stdint.h>\nint a(int x) { return x + 1; }\nint b(int x) { return x * 2; }\n\
+         int c(int x) { return x - 1; }\nint main(void) { printf(\"%d %d %d\\n\", (int)((uintptr_t)a % 64),\n\
+         (int)((uintptr_t)b % 64), (int)((uintptr_t)c % 64)); return a(1) + b(1) + c(1) - 4; }\n",
+    )
+    .unwrap();
+    for (src, flags, expect) in [
+        ("al.c", &["-O0"][..], "0 0 0 12\n"),
+        ("al.c", &["-O2"][..], "0 0 0 12\n"),
+        ("fa.c", &["-O2", "-falign-functions=64"][..], "0 0 0\n"),
+    ] {
+        let out = d.join(format!("{src}.nexe"));
+        let mut c = zvcc();
+        c.current_dir(d).args(flags).arg(src).arg("-o").arg(&out);
+        run_ok(c, &format!("zvcc {flags:?} {src}"));
+        assert!(verify(&out) > 0);
+        let mut r = Command::new(sibling_binary("zvrun"));
+        r.arg("--no-cache").arg(&out);
+        let got = run_ok(r, &format!("zvrun {src}"));
+        assert_eq!(String::from_utf8_lossy(&got.stdout), expect, "{src} {flags:?}");
+    }
+}
