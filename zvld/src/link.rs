@@ -614,7 +614,16 @@ fn link_resolved(
     let a = Addresses { res, layout: &lay, code: &rewritten };
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     stats.phase_ms.push(("  layout", ms(t2)));
-    let code_bytes = build_code(res, &lay, &rewritten, &a, &ctxs)?;
+    let code_bytes = match build_code(res, &lay, &rewritten, &a, &ctxs) {
+        Ok(b) => b,
+        // The data's relocation errors are named with the code's, as GNU ld names every
+        // relocation it cannot apply (an audit found only the first reported).
+        Err(e) => {
+            return Err(LinkError::combine(
+                vec![e].into_iter().chain(fill_data(res, &lay, &a, &rewritten, &code).err()).collect(),
+            ))
+        }
+    };
     stats.phase_ms.push(("  +code", ms(t2)));
     // The code is final: verify it while the rest of the file is built (with DWARF to
     // rebuild, work with a long serial tail on one core). The verdict counts only for
@@ -630,33 +639,7 @@ fn link_resolved(
     };
     let rest = || -> Result<_> {
         let mut phases = Vec::new();
-        let mut rodata = vec![0u8; lay.rodata.filesz as usize];
-        let got = (lay.got_addr - lay.rodata.vaddr) as usize;
-        for (i, slot) in lay.got.iter().enumerate() {
-            let v = a.got_value(*slot).unwrap_or(0);
-            rodata[got + 8 * i..got + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        let mut redirects = Redirects::new();
-        for (ci, rw) in rewritten.iter().enumerate() {
-            let (obj, sec) = code[ci];
-            let base = lay.addr[obj as usize][sec as usize].unwrap_or(0);
-            for &(table_sec, reloc_off, out) in &rw.stubs {
-                redirects.insert((obj, table_sec, reloc_off), base + u64::from(out));
-            }
-        }
-        fill_segment(res, &a, &lay.rodata.pieces, lay.rodata.vaddr, &mut rodata, &redirects)?;
-        let mut data = vec![0u8; lay.data.filesz as usize];
-        let file_pieces: Vec<_> = lay
-            .data
-            .pieces
-            .iter()
-            .copied()
-            .filter(|p| {
-                p.addr < lay.data.vaddr + lay.data.filesz
-                    && res.objects[p.obj as usize].sections[p.sec as usize].class != Class::Bss
-            })
-            .collect();
-        fill_segment(res, &a, &file_pieces, lay.data.vaddr, &mut data, &redirects)?;
+        let (rodata, data) = fill_data(res, &lay, &a, &rewritten, &code)?;
         phases.push(("  +data", ms(t2)));
         let extra = if cfg.strip_debug { Vec::new() } else { debug_sections(res, &lay, &a, &code)? };
         phases.push(("  +debug", ms(t2)));
@@ -840,11 +823,18 @@ fn build_code(
     first_error(jobs.into_par_iter().map(|(p, ci, bytes)| -> Result<()> {
         let r = &rw[ci];
         bytes.copy_from_slice(&r.bytes);
+        let mut errors = Vec::new();
         for x in &r.relocs {
             let name = || relocate::sym_label(res, p.obj, x.sym);
             // The input relocation's own offset (the field's), not its instruction's.
             let at = || ctxs[ci].location(u64::from(x.input));
-            let def = relocate::out_def(res, p.obj, x.sym, &at)?;
+            let def = match relocate::out_def(res, p.obj, x.sym, &at) {
+                Ok(d) => d,
+                Err(e) => {
+                    note(&mut errors, e);
+                    continue;
+                }
+            };
             let f = Fix {
                 at: &at,
                 r_type: x.r_type,
@@ -860,11 +850,54 @@ fn build_code(
                 debug: false,
                 head: x.head,
             };
-            relocate::apply(a, bytes, x.at as usize, &f)?;
+            if let Err(e) = relocate::apply(a, bytes, x.at as usize, &f) {
+                note(&mut errors, e);
+            }
         }
-        Ok(())
+        errors_or_ok(errors)
     }))?;
     Ok(out)
+}
+
+/// The read-only data (with the GOT) and the data segment's file bytes, relocated; every
+/// relocation error of both is named.
+fn fill_data(
+    res: &Resolved<'_>,
+    lay: &Layout,
+    a: &Addresses<'_, '_>,
+    rewritten: &[Rewritten],
+    code: &[(u32, u32)],
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut rodata = vec![0u8; lay.rodata.filesz as usize];
+    let got = (lay.got_addr - lay.rodata.vaddr) as usize;
+    for (i, slot) in lay.got.iter().enumerate() {
+        let v = a.got_value(*slot).unwrap_or(0);
+        rodata[got + 8 * i..got + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    let mut redirects = Redirects::new();
+    for (ci, rw) in rewritten.iter().enumerate() {
+        let (obj, sec) = code[ci];
+        let base = lay.addr[obj as usize][sec as usize].unwrap_or(0);
+        for &(table_sec, reloc_off, out) in &rw.stubs {
+            redirects.insert((obj, table_sec, reloc_off), base + u64::from(out));
+        }
+    }
+    let in_rodata = fill_segment(res, a, &lay.rodata.pieces, lay.rodata.vaddr, &mut rodata, &redirects);
+    let mut data = vec![0u8; lay.data.filesz as usize];
+    let file_pieces: Vec<_> = lay
+        .data
+        .pieces
+        .iter()
+        .copied()
+        .filter(|p| {
+            p.addr < lay.data.vaddr + lay.data.filesz
+                && res.objects[p.obj as usize].sections[p.sec as usize].class != Class::Bss
+        })
+        .collect();
+    let in_data = fill_segment(res, a, &file_pieces, lay.data.vaddr, &mut data, &redirects);
+    // Both segments' errors, in address order.
+    LinkError::collect([in_rodata, in_data])?;
+    Ok((rodata, data))
 }
 
 /// Jump-table entries redirected to flag-replay stubs: (object, table section, entry
@@ -898,6 +931,7 @@ fn fill_segment(
         let o = &res.objects[p.obj as usize];
         let s = &o.sections[p.sec as usize];
         bytes.copy_from_slice(s.data);
+        let mut errors = Vec::new();
         for r in &s.relocs {
             let (def, addend) = match redirects.get(&(p.obj, p.sec, r.offset)) {
                 Some(&stub) => (Def::Absolute(stub), 0),
@@ -927,17 +961,40 @@ fn fill_segment(
                 debug: false,
                 head: 0,
             };
-            relocate::apply(a, bytes, r.offset as usize, &f)?;
+            if let Err(e) = relocate::apply(a, bytes, r.offset as usize, &f) {
+                note(&mut errors, e);
+            }
         }
-        Ok(())
+        errors_or_ok(errors)
     }))
 }
 
 /// Runs fallible parallel jobs to the end and reports the error of the first failing job
 /// in input order, so that a link with several errors always names the same one.
+/// Every job's errors, in job order (each job names up to [`MAX_RELOC_ERRORS`]), as GNU ld
+/// names every relocation it cannot apply, not only the first (an audit finding).
 fn first_error<I: rayon::iter::IndexedParallelIterator<Item = Result<()>>>(jobs: I) -> Result<()> {
     let results: Vec<Result<()>> = jobs.collect();
-    results.into_iter().collect()
+    LinkError::collect(results).map(|_| ())
+}
+
+/// The relocation errors one piece of the output reports at most.
+const MAX_RELOC_ERRORS: usize = 100;
+
+/// Records a relocation error of a piece (up to [`MAX_RELOC_ERRORS`]).
+fn note(errors: &mut Vec<LinkError>, e: LinkError) {
+    if errors.len() < MAX_RELOC_ERRORS {
+        errors.push(e);
+    }
+}
+
+/// A piece's relocation errors, combined, or Ok.
+fn errors_or_ok(errors: Vec<LinkError>) -> Result<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(LinkError::combine(errors))
+    }
 }
 
 fn debug_sections(

@@ -892,3 +892,28 @@ fn linker_scripts_unbalanced_groups_and_a_missing_compiler_are_named() {
     let err = run_err(c, "zvcc with a missing ZVCC_GCC");
     assert!(err.contains("no-such-gcc"), "names the compiler it tried: {err}");
 }
+
+/// Every relocation that cannot be applied is named, in code and in data, as GNU ld names
+/// them (an audit found only the first reported): two overflowing fields in `.text` and
+/// one in `.rodata`, three errors, no output.
+#[test]
+fn every_overflowing_relocation_is_named_in_code_and_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "ov.s",
+        "\t.data\n\t.globl ovd\novd: .long 0\n\t.text\n\t.globl ovf\n\t.type ovf,@function\novf:\n\
+         \tmovl ovd+0x90000000, %edx\n\tmovl ovd+0xa0000000, %ecx\n\tret\n\t.size ovf,.-ovf\n\
+         \t.section .rodata.x,\"a\"\n\t.long ovd + 0xfffff000\n\t.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    write(d, "m.c", "int ovf(void);\nint main(void) { return ovf(); }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "ov.s", "-o", "ov.nexe"]);
+    let err = run_err(c, "zvcc with overflowing relocations");
+    assert!(err.contains("3 errors:"), "{err}");
+    for place in ["ov.o(.text+0x3)", "ov.o(.text+0xa)", "ov.o(.rodata.x+0x0)"] {
+        assert!(err.contains(place), "{place}: {err}");
+    }
+    assert!(!d.join("ov.nexe").exists());
+}
