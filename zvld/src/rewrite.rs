@@ -703,6 +703,26 @@ fn c5_exempt(m: Mnemonic) -> bool {
     )
 }
 
+/// [`text`] with the relocations of the instruction's fields, as `objdump -dr` shows
+/// them (`mov %fs:0,%eax <R_X86_64_TPOFF32 tv>`: the operand's symbol is only in its
+/// relocation; an audit found messages that showed `%fs:0` for `%fs:tv@tpoff`).
+fn text_relocated(ctx: &SectionCtx<'_, '_>, ins: &Instruction, rs: &[Reloc]) -> String {
+    let mut s = text(ins);
+    for r in rs {
+        let sym = ctx.obj.symbols.get(r.sym as usize);
+        let name = match sym {
+            Some(x) if !x.name.is_empty() => x.name,
+            Some(x) => match x.def {
+                SymDef::Section { sec, .. } => ctx.obj.sections.get(sec as usize).map_or("?", |s| s.name),
+                _ => "?",
+            },
+            None => "?",
+        };
+        s.push_str(&format!(" <{} {name}>", crate::relocate::reloc_name(r.r_type)));
+    }
+    s
+}
+
 pub(crate) fn text(ins: &Instruction) -> String {
     // GAS syntax with lowercase hex, as objdump and the rest of zvld's messages write it.
     use iced_x86::Formatter as _;
@@ -1320,7 +1340,7 @@ fn rewrite_one(
     let pos = ins.ip();
     let len = ins.len();
     let pfx = prefixes(raw);
-    let fail = |reason: String, hint: &str| Err(ctx.err(pos, &text(ins), reason, hint.to_string()));
+    let fail = |reason: String, hint: &str| Err(ctx.err(pos, &text_relocated(ctx, ins, rs), reason, hint.to_string()));
 
     // Dropped: CET markers.
     if matches!(code, Code::Endbr64 | Code::Endbr32) {
@@ -1848,7 +1868,8 @@ fn rewrite_fs(
     r11_free: bool,
 ) -> Result<()> {
     let pos = ins.ip();
-    let fail = |reason: &str| Err(ctx.err(pos, &text(ins), reason.to_string(), HINT_FLAGS.to_string()));
+    let fail =
+        |reason: &str| Err(ctx.err(pos, &text_relocated(ctx, ins, rs), reason.to_string(), HINT_FLAGS.to_string()));
     let base = ins.memory_base();
     if !(0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory) {
         return fail("%fs: prefix on an instruction without an explicit memory operand");
@@ -1871,7 +1892,7 @@ fn rewrite_fs(
     if !r11_free {
         return Err(ctx.err(
             pos,
-            &text(ins),
+            &text_relocated(ctx, ins, rs),
             "a %fs: operand needs %r11 as scratch, but this function uses %r11".to_string(),
             HINT_R11.to_string(),
         ));

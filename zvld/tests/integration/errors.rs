@@ -917,3 +917,23 @@ fn every_overflowing_relocation_is_named_in_code_and_data() {
     }
     assert!(!d.join("ov.nexe").exists());
 }
+
+/// A rewrite error shows the relocations of the instruction's fields as `objdump -dr`
+/// does, since the operand's symbol is only there (an audit found `%fs:tv@tpoff` shown as
+/// `%fs:0`): here a `%fs:` operand in a function that uses r11.
+#[test]
+fn rewrite_errors_show_the_symbols_of_relocated_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "fs.s",
+        "\t.section .tbss,\"awT\",@nobits\n\t.globl tv\ntv: .zero 4\n\t.text\n\t.globl main\n\t.type main,@function\n\
+         main:\n\tmov %rdi, %r11\n\tmovl %fs:tv@tpoff, %eax\n\tret\n\t.size main,.-main\n\
+         \t.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let mut c = zvcc();
+    c.current_dir(d).args(["fs.s", "-o", "fs.nexe"]);
+    let err = run_err(c, "zvcc fs.s");
+    assert!(err.contains("<R_X86_64_TPOFF32 tv>") && err.contains("needs %r11 as scratch"), "{err}");
+}
