@@ -1845,7 +1845,9 @@ fn allow_list_hint(code: Code, m: Mnemonic) -> &'static str {
         _ => {
             "it is not in the instruction sets FORM.md C3 allows (general-purpose, x87, MMX, SSE to SSE4.2, AVX, \
              AVX2, FMA, F16C, BMI1/2, LZCNT, POPCNT, ADX, MOVBE, AES-NI, PCLMULQDQ, SHA): remove it, or compile \
-             without the extension that emits it"
+             without the extension that emits it (zvcc turns the others off, but `#pragma GCC target` and \
+             `__attribute__((target(...)))` in the source turn them back on for their functions: a configure check \
+             that only compiles such code, as HAVE_AVX512FINTRIN_H, enables them; undefine it)"
         }
     }
 }

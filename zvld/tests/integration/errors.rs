@@ -937,3 +937,27 @@ fn rewrite_errors_show_the_symbols_of_relocated_fields() {
     let err = run_err(c, "zvcc fs.s");
     assert!(err.contains("<R_X86_64_TPOFF32 tv>") && err.contains("needs %r11 as scratch"), "{err}");
 }
+
+/// Code that asks for AVX-512 itself (`#pragma GCC target`), which zvcc's `-mno-avx512f`
+/// cannot reach, compiles and is refused at the link (C3) with advice that names the
+/// pragma and the configure checks that enable such code (a package audit: libsodium).
+#[test]
+fn target_pragmas_past_zvccs_flags_are_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "pt.c",
+        "#pragma GCC target(\"avx512f\")\n#include <immintrin.h>\n\
+         void add16(const int *a, int *b) { _mm512_storeu_si512(b, _mm512_add_epi32(_mm512_loadu_si512(a), \
+         _mm512_loadu_si512(b))); }\n",
+    );
+    write(d, "m.c", "void add16(const int *a, int *b);\nint main(void) { int a[16] = {0}, b[16] = {0}; add16(a, b); return b[0]; }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["-O2", "m.c", "pt.c", "-o", "pt.nexe"]);
+    let err = run_err(c, "zvcc with an AVX-512 target pragma");
+    assert!(
+        err.contains("(C3)") && err.contains("#pragma GCC target") && err.contains("HAVE_AVX512FINTRIN_H"),
+        "{err}"
+    );
+}
