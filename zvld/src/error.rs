@@ -150,6 +150,13 @@ pub enum LinkError {
     /// Several errors of one phase (every instruction that cannot be rewritten, in input
     /// order), reported together like undefined symbols.
     Several(Vec<LinkError>),
+    /// Errors of one kind past the number listed: counted, not shown.
+    Omitted {
+        /// How many.
+        count: usize,
+        /// Of what kind, and where.
+        what: String,
+    },
 }
 
 impl LinkError {
@@ -296,8 +303,11 @@ impl fmt::Display for LinkError {
             }
             LinkError::Layout { reason } => write!(f, "layout: {reason}"),
             LinkError::Usage(s) => write!(f, "{s}"),
+            LinkError::Omitted { count, what } => write!(f, "... and {count} more {what}, not listed"),
             LinkError::Several(v) => {
-                write!(f, "{} errors:", v.len())?;
+                let count: usize =
+                    v.iter().map(|e| if let LinkError::Omitted { count, .. } = e { *count } else { 1 }).sum();
+                write!(f, "{count} errors:")?;
                 for e in v {
                     write!(f, "\n  {e}")?;
                 }

@@ -820,7 +820,7 @@ fn build_code(
         at = want + dst.len();
         jobs.push((p, ci, dst));
     }
-    first_error(jobs.into_par_iter().map(|(p, ci, bytes)| -> Result<()> {
+    all_errors(jobs.into_par_iter().map(|(p, ci, bytes)| -> Result<()> {
         let r = &rw[ci];
         bytes.copy_from_slice(&r.bytes);
         let mut errors = Vec::new();
@@ -927,7 +927,7 @@ fn fill_segment(
         at = p.addr + len as u64;
         jobs.push((p, dst));
     }
-    first_error(jobs.into_par_iter().map(|(p, bytes)| -> Result<()> {
+    all_errors(jobs.into_par_iter().map(|(p, bytes)| -> Result<()> {
         let o = &res.objects[p.obj as usize];
         let s = &o.sections[p.sec as usize];
         bytes.copy_from_slice(s.data);
@@ -969,11 +969,11 @@ fn fill_segment(
     }))
 }
 
-/// Runs fallible parallel jobs to the end and reports the error of the first failing job
-/// in input order, so that a link with several errors always names the same one.
-/// Every job's errors, in job order (each job names up to [`MAX_RELOC_ERRORS`]), as GNU ld
-/// names every relocation it cannot apply, not only the first (an audit finding).
-fn first_error<I: rayon::iter::IndexedParallelIterator<Item = Result<()>>>(jobs: I) -> Result<()> {
+/// Runs fallible parallel jobs to the end and reports every job's errors, in job order
+/// (so that a link always names them in the same order; each job lists up to
+/// [`MAX_RELOC_ERRORS`]), as GNU ld names every relocation it cannot apply, not only the
+/// first (an audit finding).
+fn all_errors<I: rayon::iter::IndexedParallelIterator<Item = Result<()>>>(jobs: I) -> Result<()> {
     let results: Vec<Result<()>> = jobs.collect();
     LinkError::collect(results).map(|_| ())
 }
@@ -981,10 +981,22 @@ fn first_error<I: rayon::iter::IndexedParallelIterator<Item = Result<()>>>(jobs:
 /// The relocation errors one piece of the output reports at most.
 const MAX_RELOC_ERRORS: usize = 100;
 
-/// Records a relocation error of a piece (up to [`MAX_RELOC_ERRORS`]).
+/// Records a relocation error of a piece: the first [`MAX_RELOC_ERRORS`] are kept, the
+/// rest counted (in an [`LinkError::Omitted`] at the end).
 fn note(errors: &mut Vec<LinkError>, e: LinkError) {
     if errors.len() < MAX_RELOC_ERRORS {
         errors.push(e);
+        return;
+    }
+    let place = match &e {
+        LinkError::UnsupportedRelocation { at, .. } | LinkError::Overflow { at, .. } => {
+            format!(" in {}({})", at.object, at.section)
+        }
+        _ => String::new(),
+    };
+    match errors.last_mut() {
+        Some(LinkError::Omitted { count, .. }) => *count += 1,
+        _ => errors.push(LinkError::Omitted { count: 1, what: format!("relocation errors{place}") }),
     }
 }
 

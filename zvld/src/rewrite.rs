@@ -718,7 +718,12 @@ fn text_relocated(ctx: &SectionCtx<'_, '_>, ins: &Instruction, rs: &[Reloc]) -> 
             },
             None => "?",
         };
-        s.push_str(&format!(" <{} {name}>", crate::relocate::reloc_name(r.r_type)));
+        let addend = match r.addend {
+            0 => String::new(),
+            a if a < 0 => format!("-{:#x}", a.unsigned_abs()),
+            a => format!("+{a:#x}"),
+        };
+        s.push_str(&format!(" <{} {name}{addend}>", crate::relocate::reloc_name(r.r_type)));
     }
     s
 }
@@ -2033,7 +2038,7 @@ fn rewrite_moffs(
         _ => {
             return Err(ctx.err(
                 pos,
-                &text(ins),
+                &text_relocated(ctx, ins, rs),
                 "64-bit moffs address above 4 GiB",
                 "use -mcmodel=small code (zvcc's default)",
             ))
@@ -2230,8 +2235,10 @@ fn fill_nops(buf: &mut [u8], mut at: usize, mut n: usize) {
 }
 
 /// One part placed from a bundle boundary: unit offsets relative to the part's start (its
-/// map entries, relative too, are in the slice of the section's map it was given), the unpadded length and the length padded to a bundle. The bytes are
-/// written later by [`fill_part`], once, when relaxation has settled.
+/// map entries, relative too, are in the slice of the section's map it was given), the
+/// unpadded length and the length padded to a bundle (`emit` may give the part more NOPs
+/// so that the next part starts at its alignment). The bytes are written later by
+/// [`fill_part`], once, when relaxation has settled.
 struct Laid {
     offs: Vec<u32>,
     unpadded: u32,
@@ -2240,14 +2247,20 @@ struct Laid {
     short: Vec<bool>,
 }
 
-/// Alignments above a bundle that a section's symbols keep (see [`Aligned`]).
+/// Alignments above a bundle that a section's symbols keep: (input offset, alignment),
+/// sorted by offset. A part is laid out from offset 0, so its base in the section is made
+/// a multiple of the largest alignment among its symbols ([`part_need`]).
 #[derive(Clone, Copy)]
 struct Aligned<'b> {
-    /// (input offset, alignment), sorted by offset: each symbol's placement.
     at: &'b [(u32, u32)],
-    /// The section's alignment (at most a page): every part's size is a multiple of it,
-    /// so that a part's offsets are aligned as the section's addresses are.
-    part: u32,
+}
+
+/// The alignment a part's base needs: the largest of its symbols' (a bundle at least).
+fn part_need(part: &Emitter, big: Aligned<'_>) -> u32 {
+    let (Some(lo), Some(hi)) = (part.units.first(), part.units.last()) else { return BUNDLE };
+    let from = big.at.partition_point(|&(o, _)| o < lo.in_off);
+    let to = big.at.partition_point(|&(o, _)| o <= hi.in_off);
+    big.at[from..to].iter().map(|&(_, a)| a).max().unwrap_or(BUNDLE).max(BUNDLE)
 }
 
 fn layout_part(part: &Emitter, align: &[u32], big: Aligned<'_>, map: &mut [(u32, u32)]) -> Laid {
@@ -2354,7 +2367,7 @@ fn layout_once(
         cur += len;
     }
     laid.unpadded = cur;
-    laid.size = (cur + to_bundle(cur)).next_multiple_of(big.part);
+    laid.size = cur + to_bundle(cur);
 }
 
 /// Writes a placed part into `out` (its `size` bytes): the units at their offsets, NOPs
@@ -2409,7 +2422,7 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
     } else {
         Vec::new()
     };
-    let big = Aligned { at: &big_at, part: sec_align.max(BUNDLE) };
+    let big = Aligned { at: &big_at };
     // Every part starts a bundle (a chunk starts at a symbol, which is an indirect-branch
     // target; a stub part starts with an aligned stub), so parts are placed
     // independently, in parallel, then written into one buffer, in parallel.
@@ -2435,17 +2448,27 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
         .map(|(p, m)| layout_part(p, align, big, m))
         .collect();
     // Parts follow each other: each one's base is the sum of the sizes before it.
+    // A part whose symbols are aligned above a bundle starts at a multiple of the largest
+    // of them: the part before it grows by NOPs up to there (GNU ld pads the same gap).
+    // The section's end offset keeps its alignment too (a label after `.balign 64`).
+    let mut sizes: Vec<u32> = laid.iter().map(|l| l.size).collect();
     let mut bases = Vec::with_capacity(laid.len());
     let mut base = 0u32;
     let mut code_end = 0u32;
+    let end_align = big_at.last().filter(|&&(o, _)| o == d.size).map_or(1, |&(_, a)| a);
     for (pi, l) in laid.iter().enumerate() {
+        let want = base.next_multiple_of(part_need(&d.parts[pi], big));
+        if pi > 0 {
+            sizes[pi - 1] += want - base;
+        }
+        base = want;
         bases.push(base);
         if pi < d.stubs_from {
-            code_end = base + l.unpadded;
+            code_end = (base + l.unpadded).next_multiple_of(end_align);
+            sizes[pi] = sizes[pi].max(code_end - base);
         }
-        base += l.size;
+        base += sizes[pi];
     }
-    let sizes: Vec<u32> = laid.iter().map(|l| l.size).collect();
     let mut out: Vec<u8> = vec![0; base as usize];
     // Each part is written into its bytes and its map entries and unit offsets are made
     // relative to the section, in parallel.

@@ -118,16 +118,19 @@ impl Channel {
                 _ => io::stderr().as_fd_dup(),
             };
             let f = f.map_err(what)?;
-            // A channel used in one direction only on a stream not open for it
-            // (`/dev/stdin=stdout` with read limits, stdout redirected to a file) is
-            // refused before the guest runs: its first transfer would end the session as
-            // a host I/O error (EBADF; an audit finding). A channel whose limits allow
-            // both directions is left alone (manifests give generous limits).
+            // A channel that puts a standard stream under another name (`/dev/stdin` on
+            // /dev/stdout) and uses it in one direction only, which the stream is not open
+            // for (stdout redirected to a file, read limits), is refused before the guest
+            // runs: its first transfer would end the session as a host I/O error (EBADF;
+            // an audit finding). A stream under its own name is left as it is (`zvrun
+            // prog 0>/dev/null` runs a program that never reads), and so is a channel
+            // whose limits allow both directions (manifests give generous limits).
             use std::os::fd::AsFd;
             let (can_r, can_w) = crate::sys::job::access_mode(f.as_fd()).map_err(what)?;
+            let own = spec.alias == spec.uri;
             let (name, unusable) = match (r, w) {
-                (true, false) if !can_r => ("reading", true),
-                (false, true) if !can_w => ("writing", true),
+                (true, false) if !can_r && !own => ("reading", true),
+                (false, true) if !can_w && !own => ("writing", true),
                 _ => ("", false),
             };
             if unusable {

@@ -1505,10 +1505,43 @@ fn functions_keep_alignments_above_a_bundle_inside_a_section() {
          (int)((uintptr_t)b % 64), (int)((uintptr_t)c % 64)); return a(1) + b(1) + c(1) - 4; }\n",
     )
     .unwrap();
+    // A section of several parts (over 16 KiB, decoded and laid out in pieces) with an
+    // aligned function in the middle: the part that holds it starts aligned (a review
+    // found the multi-part path untested).
+    let mut big = String::from("#include <stdio.h>\n#include <stdint.h>\nvolatile int vs;\n");
+    for k in 0..300 {
+        let attr = if k == 150 { "__attribute__((aligned(256))) " } else { "" };
+        big.push_str(&format!(
+            "{attr}__attribute__((noinline)) int fn{k}(int x) {{ for (int i = 0; i < 3; i++) {{ if (x > {k}) x = x * 3 + vs; \
+             else x -= {k}; x ^= i; }} return x + {k}; }}\n"
+        ));
+    }
+    big.push_str("int main(void) { int s = 0;\n");
+    for k in 0..300 {
+        big.push_str(&format!("s += fn{k}({k});\n"));
+    }
+    big.push_str("printf(\"%d %d\\n\", (int)((uintptr_t)fn150 % 256), s != 0); return 0; }\n");
+    std::fs::write(d.join("big.c"), big).unwrap();
+    // A label at the section's end after `.balign 64` (its offset is the section's size,
+    // no instruction's): aligned too.
+    std::fs::write(
+        d.join("end.s"),
+        "\t.text\n\t.globl g1\n\t.type g1,@function\n\t.p2align 6\ng1:\tmovl $1,%eax\n\tret\n\t.size g1,.-g1\n\
+         \t.balign 64\n\t.globl endm\nendm:\n\t.section .note.GNU-stack,\"\",@progbits\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("end.c"),
+        "#include <stdio.h>\n#include <stdint.h>\nint g1(void);\nextern char endm[];\n\
+         int main(void) { printf(\"%d %d\\n\", (int)((uintptr_t)endm % 64), g1()); return 0; }\n",
+    )
+    .unwrap();
     for (src, flags, expect) in [
         ("al.c", &["-O0"][..], "0 0 0 12\n"),
         ("al.c", &["-O2"][..], "0 0 0 12\n"),
         ("fa.c", &["-O2", "-falign-functions=64"][..], "0 0 0\n"),
+        ("big.c", &["-O2"][..], "0 1\n"),
+        ("end.c", &["-O2", "end.s"][..], "0 1\n"),
     ] {
         let out = d.join(format!("{src}.nexe"));
         let mut c = zvcc();

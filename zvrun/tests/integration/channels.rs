@@ -324,6 +324,14 @@ fn a_one_way_channel_on_a_standard_stream_not_open_that_way_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{err}");
     assert!(err.contains("standard output is not open for reading"), "{err}");
+    // Under its own name a stream open the other way is left alone: a program that
+    // never reads runs with stdin open for writing only.
+    let out = crate::zvrun()
+        .args(["--no-cache", s(&program("hello"))])
+        .stdin(std::fs::File::create(dir.path().join("in.txt")).expect("create"))
+        .output()
+        .expect("zvrun runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run_to_file("/dev/stdout=/dev/stdout,0,100,100,100,100");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read(&out_file).expect("read"), b"hello, world\n");
