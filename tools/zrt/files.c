@@ -410,6 +410,19 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
   (void)mode;
   struct target t;
   long r = lookup(dirfd, path, &t);
+  if (r == -ENOENT && (flags & O_CREAT) && !(flags & O_PATH)) {
+    /* Creating `name/` would create a directory, which open cannot: Linux answers EISDIR
+     * when only the last name is missing. */
+    size_t n = zrt_strlen(path);
+    char name[4096];
+    if (n > 1 && n < sizeof name && path[n - 1] == '/') {
+      while (n > 1 && path[n - 1] == '/') n--;
+      zrt_copy(name, path, n);
+      name[n] = 0;
+      struct target missing;
+      if (lookup(dirfd, name, &missing) == 0 && missing.kind == K_FREE) return -EISDIR;
+    }
+  }
   if (r < 0) return r;
   /* A missing name: creating it is what a read-only file system refuses (EROFS, as
    * mkdir and the other file-name calls answer); opening it is ENOENT. */
@@ -417,18 +430,28 @@ long zrt_openat(long dirfd, const char *path, long flags, long mode) {
    * O_CREAT included). */
   if (flags & O_PATH) flags &= O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW;
   if (t.kind == K_FREE) return (flags & O_CREAT) ? -EROFS : -ENOENT;
-  int acc = (int)(flags & O_ACCMODE);
-  if (acc == O_ACCMODE) return -EINVAL;
+  /* The kernel's access mode is the low two bits (musl's O_ACCMODE also holds
+   * O_SEARCH, which is O_PATH: an audit found every O_PATH open of a directory EISDIR). */
+  int acc = (int)(flags & 3);
+  if (acc == 3) return -EINVAL;
   if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
+  /* O_TMPFILE (an unnamed file in a directory): it needs write access (-EINVAL without),
+   * a directory (-ENOTDIR), and a file system that can create files (-EROFS). */
+  if ((flags & O_TMPFILE) == O_TMPFILE && !(flags & O_PATH)) {
+    if (acc == O_RDONLY) return -EINVAL;
+    return t.kind == K_DIR ? -EROFS : -ENOTDIR;
+  }
   if (t.kind == K_DIR) {
-    if (acc != O_RDONLY || (flags & O_CREAT)) return -EISDIR;
+    /* O_TRUNC asks for write access too (Linux: EISDIR). */
+    if (!(flags & O_PATH) && (acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))) return -EISDIR;
     if (t.len >= ZRT_DIR_PATH) return -ENAMETOOLONG;
   } else if (flags & O_DIRECTORY) {
     return -ENOTDIR;
   }
   if (t.kind == K_CHANNEL && !(flags & O_PATH)) {
     if (acc != O_WRONLY && !ch_readable(t.ch)) return -EACCES;
-    if (acc != O_RDONLY && !ch_writable(t.ch)) return -EACCES;
+    /* O_TRUNC needs write permission whatever the access mode (Linux: EACCES). */
+    if ((acc != O_RDONLY || (flags & O_TRUNC)) && !ch_writable(t.ch)) return -EACCES;
   }
   /* O_TRUNC empties the channel as the guest sees it (see ch_size); a sequential-only
    * channel has no size to reset. */
@@ -808,6 +831,11 @@ long zrt_statfs(long fd, const char *path, void *buf) {
   return 0;
 }
 
+int zrt_fd_writable(long fd) {
+  struct ofd *o = get(fd);
+  return o && can_write(o);
+}
+
 int zrt_fd_is_dev_zero(long fd) {
   struct ofd *o = get(fd);
   return o && o->kind == K_DEV && o->ch == DEV_ZERO && can_read(o);
@@ -1108,7 +1136,8 @@ static void fill_stat(const struct facts *f, struct kernel_stat *st) {
   st->st_rdev = f->rdev;
   st->st_size = f->size;
   st->st_blksize = 4096;
-  st->st_blocks = (f->size + 511) / 512;
+  /* Whole 4 KiB blocks, counted in 512-byte units, as a file system of st_blksize does. */
+  st->st_blocks = (f->size + 4095) / 4096 * 8;
   st->st_atime_sec = st->st_mtime_sec = st->st_ctime_sec = t;
 }
 
@@ -1123,7 +1152,7 @@ static void fill_statx(const struct facts *f, struct kernel_statx *sx) {
   sx->stx_mode = (uint16_t)f->mode;
   sx->stx_ino = f->ino;
   sx->stx_size = (uint64_t)f->size;
-  sx->stx_blocks = (uint64_t)(f->size + 511) / 512;
+  sx->stx_blocks = (uint64_t)(f->size + 4095) / 4096 * 8;
   sx->stx_atime.tv_sec = sx->stx_btime.tv_sec = sx->stx_ctime.tv_sec = sx->stx_mtime.tv_sec = t;
   sx->stx_rdev_major = (uint32_t)(f->rdev >> 8);
   sx->stx_rdev_minor = (uint32_t)(f->rdev & 0xff);
@@ -1166,6 +1195,7 @@ long zrt_fstat(long fd, void *st) {
 }
 
 long zrt_fstatat(long dirfd, const char *path, void *st, long flags) {
+  if (flags & ~(long)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH)) return -EINVAL;
   if (!st) return -EFAULT;
   struct facts f;
   long r = facts_at(dirfd, path, flags, &f);
@@ -1176,6 +1206,9 @@ long zrt_fstatat(long dirfd, const char *path, void *st, long flags) {
 
 long zrt_statx(long dirfd, const char *path, long flags, long mask, void *stx) {
   (void)mask;
+  /* AT_STATX_SYNC_TYPE (0x6000): the sync mode, both bits together is invalid. */
+  if ((flags & ~(long)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | 0x6000)) || (flags & 0x6000) == 0x6000)
+    return -EINVAL;
   if (!stx) return -EFAULT;
   struct facts f;
   long r = facts_at(dirfd, path, flags, &f);
@@ -1285,16 +1318,36 @@ long zrt_ioctl(long fd, long req, long arg) {
   return -ENOTTY; /* TIOCGWINSZ included: channels are never terminals */
 }
 
-long zrt_faccessat(long dirfd, const char *path, long mode) {
+/* faccessat/faccessat2: flags AT_EACCESS (one user: the same answer), AT_SYMLINK_NOFOLLOW
+ * (no links) and AT_EMPTY_PATH (the file dirfd names, or the working directory); other
+ * flags -EINVAL, as Linux. */
+long zrt_faccessat(long dirfd, const char *path, long mode, long flags) {
   if (mode & ~(long)(R_OK | W_OK | X_OK)) return -EINVAL;
-  struct target t;
-  long r = resolve(dirfd, path, &t);
-  if (r < 0) return r;
-  if (t.kind == K_CHANNEL) {
-    if ((mode & R_OK) && !ch_readable(t.ch)) return -EACCES;
-    if ((mode & W_OK) && !ch_writable(t.ch)) return -EACCES;
+  if (flags & ~(long)(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  if (!path) return -EFAULT;
+  int kind, ch;
+  if (!path[0] && (flags & AT_EMPTY_PATH)) {
+    if (dirfd == AT_FDCWD) {
+      kind = K_DIR;
+      ch = -1;
+    } else {
+      struct ofd *o = get(dirfd);
+      if (!o) return -EBADF;
+      kind = o->kind;
+      ch = o->ch;
+    }
+  } else {
+    struct target t;
+    long r = resolve(dirfd, path, &t);
+    if (r < 0) return r;
+    kind = t.kind;
+    ch = t.ch;
+  }
+  if (kind == K_CHANNEL) {
+    if ((mode & R_OK) && !ch_readable(ch)) return -EACCES;
+    if ((mode & W_OK) && !ch_writable(ch)) return -EACCES;
     if (mode & X_OK) return -EACCES;
-  } else if (t.kind == K_DIR) {
+  } else if (kind == K_DIR) {
     if (mode & W_OK) return -EACCES;
   } else if (mode & X_OK) {
     return -EACCES;

@@ -230,7 +230,10 @@ long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off) {
   size_t n = ((size_t)len + ZRT_PAGE - 1) / ZRT_PAGE;
   /* A mapping of /dev/zero is anonymous memory (with one process, shared or not). */
   int anonymous = (flags & MAP_ANONYMOUS) != 0 || zrt_fd_is_dev_zero(fd);
-  if (!anonymous && (flags & MAP_SHARED) && (prot & PROT_WRITE)) return -ENODEV;
+  /* A shared writable mapping of a file needs it open for writing (-EACCES, Linux's
+   * answer, first); zrt has no shared file mappings at all (-ENODEV). */
+  if (!anonymous && (flags & MAP_SHARED) && (prot & PROT_WRITE))
+    return zrt_fd_writable(fd) ? -ENODEV : -EACCES;
   size_t i;
   if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
     if ((uintptr_t)addr & (ZRT_PAGE - 1)) return -EINVAL;

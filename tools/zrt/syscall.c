@@ -415,9 +415,9 @@ long __zv_syscall_c(const long *w) {
     case SYS_statx: return zrt_statx(a1, (const char *)a2, a3, a4, (void *)a5);
     case SYS_fcntl: return zrt_fcntl(a1, a2, a3);
     case SYS_ioctl: return zrt_ioctl(a1, a2, a3);
-    case SYS_access: return zrt_faccessat(AT_FDCWD, (const char *)a1, a2);
-    case SYS_faccessat:
-    case SYS_faccessat2: return zrt_faccessat(a1, (const char *)a2, a3);
+    case SYS_access: return zrt_faccessat(AT_FDCWD, (const char *)a1, a2, 0);
+    case SYS_faccessat: return zrt_faccessat(a1, (const char *)a2, a3, 0);
+    case SYS_faccessat2: return zrt_faccessat(a1, (const char *)a2, a3, a4);
     case SYS_getcwd: return zrt_getcwd((char *)a1, (size_t)a2);
     case SYS_chdir: return zrt_chdir((const char *)a1);
     case SYS_fchdir: return zrt_fchdir(a1);
@@ -439,7 +439,8 @@ long __zv_syscall_c(const long *w) {
     case SYS_renameat: return zrt_rename(a1, (const char *)a2, a3, (const char *)a4, 0);
     case SYS_renameat2: return a5 & ~7L ? -EINVAL : zrt_rename(a1, (const char *)a2, a3, (const char *)a4, 0);
     case SYS_link: return zrt_rename(AT_FDCWD, (const char *)a1, AT_FDCWD, (const char *)a2, 1);
-    case SYS_linkat: return zrt_rename(a1, (const char *)a2, a3, (const char *)a4, 1);
+    /* linkat's flags: AT_SYMLINK_FOLLOW (0x400) and AT_EMPTY_PATH; others -EINVAL. */
+    case SYS_linkat: return (a5 & ~0x1400L) ? -EINVAL : zrt_rename(a1, (const char *)a2, a3, (const char *)a4, 1);
     case SYS_truncate: return zrt_truncate((const char *)a1, a2);
     case SYS_ftruncate: return zrt_ftruncate(a1, a2);
     case SYS_fsync:

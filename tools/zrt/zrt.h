@@ -51,7 +51,7 @@ long zrt_fstatat(long dirfd, const char *path, void *st, long flags);
 long zrt_statx(long dirfd, const char *path, long flags, long mask, void *stx);
 long zrt_fcntl(long fd, long cmd, long arg);
 long zrt_ioctl(long fd, long req, long arg);
-long zrt_faccessat(long dirfd, const char *path, long mode);
+long zrt_faccessat(long dirfd, const char *path, long mode, long flags);
 long zrt_getcwd(char *buf, size_t size);
 long zrt_chdir(const char *path);
 long zrt_getdents64(long fd, void *buf, size_t size);
@@ -79,6 +79,8 @@ long zrt_truncate(const char *path, long len);
 /* Reads a random-read channel of fd at off into buf (for file mmap); -errno. */
 long zrt_fd_pread_all(long fd, void *buf, size_t n, long off);
 /* Is fd open on /dev/zero (whose mappings are anonymous memory, shared or not)? */
+/* Whether fd is open for writing. */
+int zrt_fd_writable(long fd);
 int zrt_fd_is_dev_zero(long fd);
 long zrt_pipe2(int *fds, long flags);
 /* What poll would report for fd (POLLIN, POLLOUT, POLLHUP, POLLERR...), or -EBADF. */

@@ -337,6 +337,17 @@ fn vector_copy_and_memory_calls_work_as_natively() {
     same_as_native_on_a_file("vecio", "preadv read [3456][789abc]");
 }
 
+/// test-corpus/c/zrt/pathflags.c: O_PATH on a directory (EISDIR before: musl's O_ACCMODE
+/// holds O_PATH), O_TRUNC and `name/` with O_CREAT (EISDIR), O_TMPFILE without write
+/// access, unknown flags of fstatat, statx, faccessat2 and linkat (EINVAL, accepted
+/// before), faccessat's AT_EMPTY_PATH, a shared writable mapping of a read-only
+/// descriptor (EACCES), st_blocks in whole 4 KiB blocks: as natively (an audit of file
+/// calls in images).
+#[test]
+fn open_and_at_flags_are_checked_as_natively() {
+    same_as_native_on_a_file("pathflags", "size 6 blocks 8");
+}
+
 /// test-corpus/c/zrt/fdedge.c: fcntl's owner, signal and lease queries (zrt answered
 /// EINVAL, which musl's F_GETOWN returned as the owner "process group 22"), lseek's
 /// SEEK_DATA and SEEK_HOLE and an offset overflow (EINVAL, as Linux, not EOVERFLOW), and
