@@ -355,13 +355,11 @@ const GCC_LONG: &[(&str, Long)] = &[
     ("--comments", Long::Plain("-C")),
     ("--comments-in-macros", Long::Plain("-CC")),
     ("--compile", Long::Plain("-c")),
-    ("--coverage", Long::Plain("--coverage")),
     ("--debug", Long::Optional("-g")),
     ("--define-macro", Long::Joined("-D")),
     ("--dependencies", Long::Plain("-M")),
     ("--dumpbase", Long::Separate("-dumpbase")),
     ("--dumpdir", Long::Separate("-dumpdir")),
-    ("--entry", Long::Separate("-e")),
     ("--dump", Long::Joined("-d")),
     ("--extra-warnings", Long::Plain("-W")),
     ("--for-assembler", Long::Joined("-Wa,")),
@@ -387,7 +385,6 @@ const GCC_LONG: &[(&str, Long)] = &[
     ("--no-warnings", Long::Plain("-w")),
     ("--optimize", Long::Optional("-O")),
     ("--output", Long::Separate("-o")),
-    ("--param", Long::Separate("--param")),
     ("--pass-exit-codes", Long::Plain("-pass-exit-codes")),
     ("--pedantic", Long::Plain("-pedantic")),
     ("--pedantic-errors", Long::Plain("-pedantic-errors")),
@@ -456,7 +453,8 @@ const SEPARATE_ARG: &[&str] = &[
     "-aux-info",
 ];
 
-/// gcc's own options spelled with two dashes, kept as they are.
+/// gcc's own options spelled with two dashes, kept as they are (the link-mode parse
+/// reads `--entry` and `--coverage` itself; `--param` takes the next word).
 const DOUBLE_DASH_OWN: &[&str] =
     &["--version", "--target-help", "--param", "--completion", "--no-sysroot-suffix", "--entry", "--coverage"];
 
@@ -954,13 +952,12 @@ struct TempDir(PathBuf);
 impl TempDir {
     /// In `TMPDIR` (else /tmp); when that cannot be used, in /tmp, as gcc falls back.
     fn new() -> Result<Self, DriverError> {
-        let first = std::env::temp_dir();
-        let fallback = PathBuf::from("/tmp");
+        let mut bases = vec![std::env::temp_dir()];
+        if bases[0] != Path::new("/tmp") {
+            bases.push(PathBuf::from("/tmp"));
+        }
         let mut tried = Vec::new();
-        for base in [first.clone(), fallback.clone()] {
-            if base == fallback && first == fallback && !tried.is_empty() {
-                break;
-            }
+        for base in bases {
             let mut last = None;
             for n in 0..1000u32 {
                 let p = base.join(format!("zvcc-{}-{n}", std::process::id()));

@@ -460,8 +460,8 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         // Symbol versions (`.symver impl, name@@V2`): in a static link the default
         // version `name@@V2` is the definition of `name`, as GNU ld binds it; a
         // non-default `name@V1` keeps its full name and binds only references that name it.
-        let sname = match sname.find("@@") {
-            Some(at) if at > 0 && !matches!(def, SymDef::Undefined) => &sname[..at],
+        let sname = match default_version_of(sname) {
+            Some(base) if !matches!(def, SymDef::Undefined) => base,
             _ => sname,
         };
         let bind = s.st_bind();
@@ -515,6 +515,11 @@ pub struct Archive<'a> {
     pub data: &'a ArchiveData,
     /// Symbol name to member offset (first definition wins, as with GNU ld).
     pub index: crate::fxhash::FxHashMap<&'a str, u64>,
+}
+
+/// The name a default symbol version defines: `foo` for `foo@@V2`.
+fn default_version_of(name: &str) -> Option<&str> {
+    name.find("@@").filter(|&at| at > 0).map(|at| &name[..at])
 }
 
 /// Whether a file reads as a GNU ld linker script given as an input (as glibc's
@@ -621,8 +626,8 @@ pub fn parse_archive<'a>(path: &str, data: &'a ArchiveData) -> Result<Archive<'a
                     index.entry(n).or_insert(s.offset().0);
                     // A default symbol version (`foo@@V2`) defines `foo` (parse_object
                     // names it so), and GNU ld finds it by that name in the index too.
-                    if let Some(at) = n.find("@@").filter(|&at| at > 0) {
-                        index.entry(&n[..at]).or_insert(s.offset().0);
+                    if let Some(base) = default_version_of(n) {
+                        index.entry(base).or_insert(s.offset().0);
                     }
                 }
             }

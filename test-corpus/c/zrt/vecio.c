@@ -133,6 +133,8 @@ int main(int argc, char **argv) {
   E(prctl(PR_SET_NAME, "renamed-program-x"));
   E(prctl(PR_GET_NAME, name));
   printf("name [%s]\n", name);
+  /* A name with bytes after its NUL: the kernel copies up to the NUL and zero-fills the
+   * rest, so none of the X bytes may come back. */
   E(prctl(PR_SET_NAME, "ab\0XXXXXXXXXXXX"));
   memset(name, 'z', sizeof name);
   E(prctl(PR_GET_NAME, name));
