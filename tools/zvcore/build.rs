@@ -9,8 +9,20 @@
 //! registers and CPUID features as one string and a table of end offsets each, tables
 //! without pointers. iced's own `Debug` tables are arrays of `&str`, about 2,500 pointers a
 //! position-independent runtime relocates (and copies the pages of) at every start.
+//!
+//! And `automaton.rs`: the bundle automaton's transition table (`src/automaton.rs`),
+//! built by `src/automaton_gen.rs` from the opcode tables in `src/opcodes.rs`.
 
 use std::path::Path;
+
+// The opcode tables and the automaton's builder, shared with the crate (they refer to
+// nothing else in it).
+#[allow(dead_code)]
+#[path = "src/automaton_gen.rs"]
+mod automaton_gen;
+#[allow(dead_code, unused_imports)]
+#[path = "src/opcodes.rs"]
+mod opcodes;
 
 fn fnv(seed: u64, bytes: &[u8], mut h: u64) -> u64 {
     h ^= seed;
@@ -61,6 +73,27 @@ fn main() {
     feed(entry.as_bytes());
     println!("cargo:rustc-env=ZV_VERIFIER_ID={a:016x}{b:016x}");
     write_names();
+    write_automaton();
+}
+
+/// The bundle automaton's table (`src/automaton.rs` includes it).
+fn write_automaton() {
+    let mut built = automaton_gen::build();
+    // A power-of-two length, so that a mask keeps every index in bounds without a check
+    // (the padding is never reached: every entry names a real state).
+    built.next.resize(built.next.len().next_power_of_two(), built.fail);
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let code = format!(
+        "/// The number of states.\n#[cfg_attr(not(test), allow(dead_code))]\npub(crate) const STATES: usize = {};\n\
+         /// The absorbing state of bytes that are not a fast form.\n#[cfg_attr(not(test), allow(dead_code))]\npub(crate) const FAIL: u16 = {};\n\
+         /// The transitions, `NEXT[state * 256 + byte]`.\npub(crate) static NEXT: [u16; {}] = {:?};\n",
+        built.states.len(),
+        built.fail,
+        built.next.len(),
+        built.next
+    );
+    let path = Path::new(&out).join("automaton.rs");
+    std::fs::write(&path, code).unwrap_or_else(|e| panic!("zvcore build.rs: cannot write {}: {e}", path.display()));
 }
 
 /// One pointer-free name table: `NAME_TEXT` holds every name back to back and

@@ -11,6 +11,9 @@
 
 pub mod abi;
 pub mod attacks;
+mod automaton;
+#[cfg(test)]
+mod automaton_gen;
 pub mod display;
 mod fastpath;
 pub mod form;
@@ -18,6 +21,7 @@ pub mod image;
 pub mod manifest;
 pub mod names;
 pub mod nexe;
+mod opcodes;
 pub mod oracle;
 pub mod testgen;
 pub mod verify;

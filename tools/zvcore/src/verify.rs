@@ -9,10 +9,12 @@
 //! decode that resynchronises at the next bundle boundary after any failure decodes
 //! exactly the instructions that "decoding from every bundle boundary" would.
 //!
-//! The common instruction forms go through a table-driven fast path first
-//! ([`crate::fastpath`]), which only ever skips iced for instructions iced would accept
-//! without a word; [`Decoding::IcedOnly`] turns it off, and tests and fuzzers require
-//! both to give the same verdict, violations and instruction starts.
+//! Whole bundles of the common instruction forms go through the bundle automaton first
+//! ([`crate::automaton`], one table load a byte), single instructions of those forms
+//! through a table-driven decoder ([`crate::fastpath`]); both only ever skip iced for
+//! instructions iced would accept without a word. [`Decoding::IcedOnly`] turns them off,
+//! and tests and fuzzers require both ways to give the same verdict, violations,
+//! instruction starts and second halves.
 //!
 //! Memory is bounded by the code, whatever the code (a guest's Jail chooses it): bitmaps
 //! of one bit per code byte, and no list of branches (see [`Targets`]).
@@ -25,6 +27,7 @@ use iced_x86::{
     OpAccess, OpKind, Register,
 };
 
+use crate::automaton;
 use crate::fastpath::{self, Fast};
 use crate::form::{self, Rule};
 use crate::nexe::{LayoutViolation, Nexe, NexeError};
@@ -33,7 +36,8 @@ use crate::nexe::{LayoutViolation, Nexe, NexeError};
 /// the same either way; `Fast` is the default everywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Decoding {
-    /// The table-driven fast path for common forms, iced-x86 for everything else.
+    /// The bundle automaton and the table-driven decoder for common forms, iced-x86 for
+    /// everything else.
     #[default]
     Fast,
     /// iced-x86 for every instruction: the reference the fast path is checked against.
@@ -983,6 +987,12 @@ struct BitsMut<'a> {
     from: usize,
 }
 impl BitsMut<'_> {
+    /// Sets the bits of `mask` for the 32 positions from `p` (a multiple of 32).
+    fn set_bundle(&mut self, p: usize, mask: u32) {
+        if let Some(w) = p.checked_sub(self.from).and_then(|j| self.w.get_mut(j / 64)) {
+            *w |= u64::from(mask) << (p % 64);
+        }
+    }
     fn set(&mut self, i: usize) {
         if let Some(w) = i.checked_sub(self.from).and_then(|j| self.w.get_mut(j / 64)) {
             *w |= 1 << (i % 64);
@@ -1322,6 +1332,46 @@ fn scan(
             break;
         }
         let pos = decoder.position();
+        // The bundle automaton (crate::automaton): whole bundles of fast forms, marked
+        // and skipped; the first bundle it does not claim is checked below.
+        if decoding == Decoding::Fast && pos.is_multiple_of(b) {
+            let mut p = pos;
+            loop {
+                // Two bundles at a time where there are two, else one.
+                let (first, next) = match code.get(p..p + 2 * b).filter(|_| p + 2 * b <= end) {
+                    Some(w) => automaton::run2(w.try_into().expect("64 bytes")),
+                    None => match code.get(p..p + b).filter(|_| p + b <= end) {
+                        Some(w) => (automaton::run(w.try_into().expect("32 bytes")), None),
+                        None => (None, None),
+                    },
+                };
+                let Some(bundle) = first else { break };
+                if !apply_bundle(base, p, code, bundle, &mut starts, &mut second, targets) {
+                    break;
+                }
+                p += b;
+                let Some(bundle) = next else { break };
+                if !apply_bundle(base, p, code, bundle, &mut starts, &mut second, targets) {
+                    break;
+                }
+                p += b;
+                steps = steps.wrapping_add(1);
+                if steps.is_multiple_of(256) && stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                    stopped = true;
+                    break;
+                }
+            }
+            if stopped {
+                break;
+            }
+            if p != pos {
+                prev = Prev::None;
+                if !resync(&mut decoder, base, p) {
+                    break;
+                }
+                continue;
+            }
+        }
         // Fast path for whole bundles of HLT (the sled and the padding to 64 KiB): each
         // byte is a one-byte `hlt`, allowed, with no operands, so it is exactly what
         // decoding them one by one would conclude.
@@ -1353,8 +1403,8 @@ fn scan(
                 };
                 p += len;
                 prev = if p == bundle_end { Prev::None } else { Prev::Other };
-                if p.is_multiple_of(b) && code.get(p..p + b).is_some_and(|w| w.iter().all(|&x| x == form::HLT)) {
-                    break; // a bundle of HLT: the bulk path above
+                if p == bundle_end {
+                    break; // the next bundle: the automaton above
                 }
                 // The stop flag, here too: a long run of fast forms never returns to
                 // the outer loop's look at it.
@@ -1749,6 +1799,54 @@ pub(crate) fn scan_bitmaps(base: u64, code: &[u8], decoding: Decoding) -> (Vec<u
         None,
     );
     (st.0, se.0)
+}
+
+/// Records a bundle the automaton read, at `p`: its instruction starts, its
+/// pseudo-instructions' second halves and its direct branches. `false` (and nothing
+/// recorded) when a call in it does not end the bundle: C8, which the full check reports.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn apply_bundle(
+    base: u64,
+    p: usize,
+    code: &[u8],
+    bundle: automaton::Bundle,
+    starts: &mut BitsMut<'_>,
+    second: &mut BitsMut<'_>,
+    targets: &mut Targets<'_>,
+) -> bool {
+    let w = &code[p..p + form::BUNDLE as usize];
+    // The instruction that ended at byte k started at the last start at or before k.
+    let insn = |k: usize| &w[31 - (bundle.starts & (u32::MAX >> (31 - k))).leading_zeros() as usize..=k];
+    let mut early = bundle.actions & !(1 << 31);
+    while early != 0 {
+        let k = early.trailing_zeros() as usize;
+        early &= early - 1;
+        if matches!(automaton::ended(insn(k)), automaton::Ended::Call | automaton::Ended::P1 { call: true }) {
+            return false;
+        }
+    }
+    starts.set_bundle(p, bundle.starts);
+    let mut acts = bundle.actions;
+    while acts != 0 {
+        let k = acts.trailing_zeros() as usize;
+        acts &= acts - 1;
+        let i = insn(k);
+        let (first, end) = (p + k + 1 - i.len(), p + k + 1);
+        let next = base + end as u64;
+        match automaton::ended(i) {
+            automaton::Ended::Branch { rel32: false } => {
+                let rel = i64::from(w[k] as i8);
+                targets.branch(base, code.len(), first, next.wrapping_add(rel as u64), i.len() as u8);
+            }
+            automaton::Ended::Branch { rel32: true } | automaton::Ended::Call => {
+                let rel = i64::from(i32::from_le_bytes([w[k - 3], w[k - 2], w[k - 1], w[k]]));
+                targets.branch(base, code.len(), first, next.wrapping_add(rel as u64), i.len() as u8);
+            }
+            automaton::Ended::P1 { .. } | automaton::Ended::P2 => second.set(first),
+        }
+    }
+    true
 }
 
 fn resync(decoder: &mut Decoder<'_>, base: u64, to: usize) -> bool {
