@@ -76,22 +76,27 @@ fn main() {
     write_automaton();
 }
 
-/// The bundle automaton's table (`src/automaton.rs` includes it).
+/// The automata's tables (`src/automaton.rs` includes them): the verifier's (`NEXT`) and
+/// the rewriter's (`INPUT_NEXT`).
 fn write_automaton() {
-    let mut built = automaton_gen::build();
-    // A power-of-two length, so that a mask keeps every index in bounds without a check
-    // (the padding is never reached: every entry names a real state).
-    built.next.resize(built.next.len().next_power_of_two(), built.fail);
+    let mut code = String::new();
+    for (input, prefix) in [(false, ""), (true, "INPUT_")] {
+        let mut built = automaton_gen::build(input);
+        // A power-of-two length, so that a mask keeps every index in bounds without a
+        // check (the padding is never reached: every entry names a real state).
+        built.next.resize(built.next.len().next_power_of_two(), built.fail);
+        code += &format!(
+            "/// The number of states.\n#[cfg_attr(not(test), allow(dead_code))]\npub(crate) const {prefix}STATES: usize = {};\n\
+             /// The absorbing state of bytes that are not a fast form.\n#[cfg_attr(not(test), allow(dead_code))]\n\
+             pub(crate) const {prefix}FAIL: u16 = {};\n\
+             /// The transitions, `NEXT[state * 256 + byte]`.\npub(crate) static {prefix}NEXT: [u16; {}] = {:?};\n",
+            built.states.len(),
+            built.fail,
+            built.next.len(),
+            built.next
+        );
+    }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    let code = format!(
-        "/// The number of states.\n#[cfg_attr(not(test), allow(dead_code))]\npub(crate) const STATES: usize = {};\n\
-         /// The absorbing state of bytes that are not a fast form.\n#[cfg_attr(not(test), allow(dead_code))]\npub(crate) const FAIL: u16 = {};\n\
-         /// The transitions, `NEXT[state * 256 + byte]`.\npub(crate) static NEXT: [u16; {}] = {:?};\n",
-        built.states.len(),
-        built.fail,
-        built.next.len(),
-        built.next
-    );
     let path = Path::new(&out).join("automaton.rs");
     std::fs::write(&path, code).unwrap_or_else(|e| panic!("zvcore build.rs: cannot write {}: {e}", path.display()));
 }

@@ -980,19 +980,32 @@ fn decode_items(
     let mut pos = start as usize;
     // Whether the decoder stands at `pos`.
     let mut synced = false;
+    // Whether the automaton has not yet been asked about the instruction at `pos`.
+    let mut try_fast = fast;
     while pos < data.len() {
         while ri < relocs.len() && relocs[ri].offset < pos as u64 {
             ri += 1;
         }
         let next_reloc = relocs.get(ri).map_or(u64::MAX, |r| r.offset);
-        if fast {
-            if let Some(it) = fast_item(data, pos, size, next_reloc) {
-                pos += usize::from(it.len);
-                items.push(it);
+        if try_fast {
+            // A run of instructions the automaton knows, up to the next relocation (an
+            // instruction holding one goes to iced).
+            let limit = usize::try_from(next_reloc).unwrap_or(usize::MAX);
+            let stop = zvcore::decode_input_run(data, pos, limit, |at, f| match fast_item(at, f, size) {
+                Some(it) => {
+                    items.push(it);
+                    true
+                }
+                None => false,
+            });
+            if stop != pos {
+                pos = stop;
                 synced = false;
+                try_fast = false;
                 continue;
             }
         }
+        try_fast = fast;
         if !synced {
             decoder.set_position(pos).map_err(|_| ctx.err(pos as u64, "", "bad decode start", ""))?;
             decoder.set_ip(pos as u64);
@@ -1036,15 +1049,10 @@ fn decode_items(
     Ok(())
 }
 
-/// The instruction at `pos` as the fast decoder sees it, if it claims it and no
-/// relocation (the first at or after `pos` is at `next_reloc`) lies in it; a branch only
-/// when its target lies in the section (else iced's decoding reports it).
-fn fast_item(data: &[u8], pos: usize, size: u32, next_reloc: u64) -> Option<Item> {
-    let f = zvcore::decode_input(data, pos, data.len())?;
+/// The instruction at `pos` as the fast decoder saw it (`f`); a branch only when its
+/// target lies in the section (else iced's decoding reports it).
+fn fast_item(pos: usize, f: zvcore::InputForm, size: u32) -> Option<Item> {
     let len = f.length();
-    if (pos + len) as u64 > next_reloc {
-        return None;
-    }
     let (form, aux) = match f {
         zvcore::InputForm::Keep(_) => (Form::Keep, 0),
         zvcore::InputForm::Addr32(_) => (Form::Addr32, 0),

@@ -40,6 +40,9 @@ pub(crate) enum Ended {
     P1Call3 = 7,
     /// P2's `ret` (1 byte): a second half.
     P2Ret = 8,
+    /// (Input automaton only) an instruction whose memory operand is not M1, M2 or M3:
+    /// the rewriter puts 0x67 before it.
+    Addr32 = 9,
 }
 
 /// The first halves of the pseudo-instructions, pending at an instruction boundary.
@@ -180,8 +183,12 @@ fn skip(n: u8, e: Ended) -> St {
     }
 }
 
-/// One transition.
-pub(crate) fn step(s: St, b: u8) -> St {
+/// One transition: of the verifier's automaton, or with `input` of the rewriter's, which
+/// reads compiler output before the rewrite as [`crate::fastpath::decode_input`] does: a
+/// memory operand that needs 0x67 ends as [`Ended::Addr32`] instead of failing, a
+/// RIP-relative one fails (the rewriter needs iced's field offsets), and P1 and P2 are
+/// not looked for (their masks fail, as `and` forms do in the table decoder).
+pub(crate) fn step(input: bool, s: St, b: u8) -> St {
     match s {
         St::Fail => St::Fail,
         St::Start(_, pending) => {
@@ -203,7 +210,7 @@ pub(crate) fn step(s: St, b: u8) -> St {
             opcode(pre, rex, b)
         }
         St::Op0F(pre, rex) => opcode_0f(pre, rex, b),
-        St::Modrm { reg, rm, mem, imm, budget, special, p1 } => modrm(reg, rm, mem, imm, budget, special, p1, b),
+        St::Modrm { reg, rm, mem, imm, budget, special, p1 } => modrm(input, reg, rm, mem, imm, budget, special, p1, b),
         St::Sib { md, mem, imm, budget } => {
             let base = b & 7;
             let no_base = base == 5 && md == 0;
@@ -216,12 +223,9 @@ pub(crate) fn step(s: St, b: u8) -> St {
             };
             let disp = [0u8, 1, 4, 0][usize::from(md)] + if no_base { 4 } else { 0 };
             let rest = disp + imm_len(imm, None);
-            if !ok || 2 + rest > budget {
-                return St::Fail;
-            }
-            skip(rest, Ended::Plain)
+            operand_end(input, ok, 2, rest, budget)
         }
-        St::AndImm { r, exact } => match (b, exact) {
+        St::AndImm { r, exact } => match (b, exact && !input) {
             (0xE0, true) => St::Start(Ended::Plain, Pending::P1(r)),
             (0xE0, false) => St::Fail,
             _ => St::Start(Ended::Plain, Pending::None),
@@ -412,14 +416,16 @@ fn modrm_state(d: Desc, pre: Pre, rex: u8, imm: ImmLen, n: u8, special: Special)
         _ => RmCheck::Any,
     };
     let mem = if pre.p67 || d.no_access() { MemCheck::Any } else { MemCheck::Strict { x: rex_x, b: rex_b } };
-    // Everything after the ModRM byte is at most 1 + 4 + 4 bytes: a budget of 10 or more
-    // never refuses anything, so it is kept as 10 (fewer states).
-    let budget = (15 - n).min(10);
+    // The ModRM byte and everything after it are at most 1 + 1 + 4 + 4 bytes, and the
+    // rewriter's 0x67 one more: a budget of 11 or more never refuses anything, so it is
+    // kept as 11 (fewer states).
+    let budget = (15 - n).min(11);
     St::Modrm { reg, rm, mem, imm, budget, special, p1: None }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn modrm(
+    input: bool,
     reg: RegCheck,
     rm: RmCheck,
     mem: MemCheck,
@@ -457,7 +463,7 @@ fn modrm(
                 }
                 // lea m, %esp: any memory shape (lea accesses no memory).
                 0x8D if md != 3 && r == 4 && !rex_r && !wide_or_16 => {
-                    return memory(md, m, MemCheck::Any, 0, budget);
+                    return memory(input, md, m, MemCheck::Any, 0, budget);
                 }
                 // mov %rsp/%esp/%sp, r (a register destination other than the stack pointer)
                 0x89 if md == 3 && r == 4 && !rex_r && (m != 4 || rex_b) => {
@@ -469,7 +475,7 @@ fn modrm(
                 // `and`: P2's mask (exact), else never on memory; on a register the
                 // general rules, except an immediate of 0xe0 (P1's mask, exact or not).
                 if md != 3 {
-                    return if p2 && b == 0x24 { St::P2Tail(0) } else { St::Fail };
+                    return if p2 && b == 0x24 && !input { St::P2Tail(0) } else { St::Fail };
                 }
                 if m == 4 && !rex_b {
                     return St::Fail;
@@ -503,22 +509,35 @@ fn modrm(
         // immediate is 0xe0 (which only iced marks as such).
         return skip(imm, Ended::Plain);
     }
-    memory(md, m, mem, imm, budget)
+    memory(input, md, m, mem, imm, budget)
 }
 
 /// A memory operand's ModRM (mod `md`, rm `m`) just read: the SIB byte next, or the
 /// displacement and `imm` bytes of immediate.
-fn memory(md: u8, m: u8, mem: MemCheck, imm: u8, budget: u8) -> St {
+fn memory(input: bool, md: u8, m: u8, mem: MemCheck, imm: u8, budget: u8) -> St {
     if m == 4 {
         return St::Sib { md, mem, imm: ImmLen::Fixed(imm), budget };
     }
     let rip = md == 0 && m == 5;
-    let ok = matches!(mem, MemCheck::Any) || rip;
-    let disp = [0u8, 1, 4, 0][usize::from(md)] + if rip { 4 } else { 0 };
-    if !ok || 1 + disp + imm > budget {
+    if rip && input {
         return St::Fail;
     }
-    skip(disp + imm, Ended::Plain)
+    let ok = matches!(mem, MemCheck::Any) || rip;
+    let disp = [0u8, 1, 4, 0][usize::from(md)] + if rip { 4 } else { 0 };
+    operand_end(input, ok, 1, disp + imm, budget)
+}
+
+/// The rest of an instruction after its memory operand's ModRM and SIB (`read` bytes):
+/// `rest` more, all within `budget` from the ModRM on; `ok` when the operand is M1, M2 or
+/// M3 (or accesses no memory). The verifier's automaton fails an operand that is not;
+/// the rewriter's claims it as [`Ended::Addr32`] when the instruction stays within 15
+/// bytes with 0x67.
+fn operand_end(input: bool, ok: bool, read: u8, rest: u8, budget: u8) -> St {
+    match (ok, input) {
+        (true, _) if read + rest <= budget => skip(rest, Ended::Plain),
+        (false, true) if read + rest < budget => skip(rest, Ended::Addr32),
+        _ => St::Fail,
+    }
 }
 
 /// The automaton: `next[s * 256 + b]` is the state after byte `b` in state `s`; states
@@ -529,41 +548,63 @@ pub(crate) struct Built {
     pub(crate) fail: u16,
 }
 
-/// The states between instructions: `Ended` 0-8 with nothing pending, then P1's pending
-/// registers (not 4), then P2's.
+/// The verifier's states between instructions: `Ended` 0-8 with nothing pending, then
+/// P1's pending registers (not 4), then P2's.
 pub(crate) const END_COUNT: usize = 9 + 15 + 1;
 
-/// The number of a `Start` state.
-pub(crate) fn start_id(e: Ended, p: Pending) -> Option<usize> {
+/// The rewriter's states between instructions: after a plain instruction, an
+/// [`Ended::Addr32`] one, a rel8 branch, a rel32 branch, a call.
+pub(crate) const INPUT_END_COUNT: usize = 5;
+
+/// The number of a `Start` state (of the rewriter's automaton with `input`).
+pub(crate) fn start_id(input: bool, e: Ended, p: Pending) -> Option<usize> {
+    if input {
+        return match (e, p) {
+            (Ended::Plain, Pending::None) => Some(0),
+            (Ended::Addr32, Pending::None) => Some(1),
+            (Ended::Br8, Pending::None) => Some(2),
+            (Ended::Br32, Pending::None) => Some(3),
+            (Ended::Call, Pending::None) => Some(4),
+            _ => None,
+        };
+    }
     match p {
-        Pending::None => Some(e as usize),
+        Pending::None if e != Ended::Addr32 => Some(e as usize),
         Pending::P1(r) if e == Ended::Plain && r != 4 => Some(9 + usize::from(if r > 4 { r - 1 } else { r })),
         Pending::P2 if e == Ended::Plain => Some(24),
         _ => None,
     }
 }
 
-/// Explores every state reachable from the bundle's start and numbers it.
-pub(crate) fn build() -> Built {
-    let mut states: Vec<St> = vec![St::Fail; END_COUNT];
+/// Explores every state reachable from an instruction's start (the verifier's, or the
+/// rewriter's with `input`) and numbers it.
+pub(crate) fn build(input: bool) -> Built {
+    let count = if input { INPUT_END_COUNT } else { END_COUNT };
+    let mut states: Vec<St> = vec![St::Fail; count];
     let mut ids: HashMap<St, usize> = HashMap::new();
-    let ended = [
-        Ended::Plain,
-        Ended::Br8,
-        Ended::Br32,
-        Ended::Call,
-        Ended::P1Jmp2,
-        Ended::P1Jmp3,
-        Ended::P1Call2,
-        Ended::P1Call3,
-        Ended::P2Ret,
-    ];
+    let ended: &[Ended] = if input {
+        &[Ended::Plain, Ended::Addr32, Ended::Br8, Ended::Br32, Ended::Call]
+    } else {
+        &[
+            Ended::Plain,
+            Ended::Br8,
+            Ended::Br32,
+            Ended::Call,
+            Ended::P1Jmp2,
+            Ended::P1Jmp3,
+            Ended::P1Call2,
+            Ended::P1Call3,
+            Ended::P2Ret,
+        ]
+    };
     let mut starts: Vec<St> = ended.iter().map(|&e| St::Start(e, Pending::None)).collect();
-    starts.extend((0..16u8).filter(|&r| r != 4).map(|r| St::Start(Ended::Plain, Pending::P1(r))));
-    starts.push(St::Start(Ended::Plain, Pending::P2));
+    if !input {
+        starts.extend((0..16u8).filter(|&r| r != 4).map(|r| St::Start(Ended::Plain, Pending::P1(r))));
+        starts.push(St::Start(Ended::Plain, Pending::P2));
+    }
     for s in starts {
         let St::Start(e, p) = s else { unreachable!() };
-        let id = start_id(e, p).expect("a start state");
+        let id = start_id(input, e, p).expect("a start state");
         states[id] = s;
         ids.insert(s, id);
     }
@@ -572,7 +613,7 @@ pub(crate) fn build() -> Built {
     while k < states.len() {
         let s = states[k];
         for b in 0..=255u8 {
-            let t = step(s, b);
+            let t = step(input, s, b);
             let id = match ids.get(&t) {
                 Some(&id) => id,
                 None => {

@@ -27,6 +27,7 @@ pub mod testgen;
 pub mod verify;
 pub mod writer;
 
+pub use automaton::decode_input_run;
 pub use fastpath::{decode_input, InputForm};
 pub use form::Rule;
 pub use verify::{
