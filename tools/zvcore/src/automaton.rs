@@ -117,38 +117,40 @@ pub fn decode_input_run(
     let (mut s, mut start, mut p) = (0usize, pos, pos);
     while p < limit {
         let w = &code[p..limit.min(p + 64)];
-        let (mut ends, mut addr32, mut alive) = (0u64, 0u64, 0u64);
+        // Bit k: an instruction ended at byte k (the state after it says which kind).
+        // The failure state is absorbing and no end: no bit is set after it.
+        let mut ends = 0u64;
+        let mut states = [0u16; 64];
         for (k, &b) in w.iter().enumerate() {
             s = usize::from(INPUT_NEXT[(s * 256 + usize::from(b)) & (INPUT_NEXT.len() - 1)]);
+            states[k] = s as u16;
             ends |= u64::from(s < INPUT_END_COUNT) << k;
-            addr32 |= u64::from(s == 1) << k;
-            alive |= u64::from(s != usize::from(INPUT_FAIL)) << k;
         }
-        // The failure state is absorbing: `alive` is a run of low bits.
-        let mut e = ends & alive;
+        let mut e = ends;
         while e != 0 {
             let k = e.trailing_zeros() as usize;
             e &= e - 1;
             let end = p + k + 1;
-            let insn = &code[start..end];
-            let len = insn.len() as u8;
-            let form = if addr32 >> k & 1 != 0 {
+            let len = (end - start) as u8;
+            let form = if states[k] == 0 {
+                InputForm::Keep(len)
+            } else if states[k] == 1 {
                 InputForm::Addr32(len)
             } else {
-                match insn {
-                    [0x70..=0x7F | 0xEB, d] => InputForm::Branch { len, rel: i64::from(*d as i8) },
-                    [0xE8 | 0xE9, d @ ..] | [0x0F, 0x80..=0x8F, d @ ..] => {
-                        InputForm::Branch { len, rel: i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]])) }
-                    }
-                    _ => InputForm::Keep(len),
-                }
+                // A branch: `70-7f`/`eb` rel8, `e8`/`e9` rel32 or `0f 80-8f` rel32.
+                let rel = if len == 2 {
+                    i64::from(code[end - 1] as i8)
+                } else {
+                    i64::from(i32::from_le_bytes([code[end - 4], code[end - 3], code[end - 2], code[end - 1]]))
+                };
+                InputForm::Branch { len, rel }
             };
             if !each(start, form) {
                 return start;
             }
             start = end;
         }
-        if alive != u64::MAX >> (64 - w.len()) {
+        if s == usize::from(INPUT_FAIL) {
             return start;
         }
         p += w.len();
