@@ -736,19 +736,24 @@ fn link_resolved(
     Ok(stats)
 }
 
-/// Writes the output as a new file, like GNU ld: an existing regular file (or symlink) at
-/// the path is removed first rather than truncated and rewritten. Truncating a file that
-/// was just written makes ext4 flush it (its `auto_da_alloc` heuristic for files replaced
-/// by truncation), which cost ~20 ms per link of sqlite3 when relinking in place. When
-/// the old file cannot be removed (a read-only directory), it is overwritten in place. A
-/// new file is executable (0777 minus the umask); other outputs (`/dev/null`, a FIFO)
-/// are written and left as they are.
+/// Writes the output as a new file, like GNU ld: an existing regular file (or a symlink
+/// to one, or a dangling one) at the path is removed first rather than truncated and
+/// rewritten. Truncating a file that was just written makes ext4 flush it (its
+/// `auto_da_alloc` heuristic for files replaced by truncation), which cost ~20 ms per link
+/// of sqlite3 when relinking in place. When the old file cannot be removed (a read-only
+/// directory), it is overwritten in place. A new file is executable (0777 minus the
+/// umask); other outputs (`/dev/null`, a FIFO) are written and left as they are, and so
+/// is a symlink to one or a symlink in `/dev` or `/proc`: `-o /dev/stdout` writes to the
+/// standard output whatever it is (GNU ld, and zvld before, removed the `/dev/stdout`
+/// symlink and left a regular file in its place, for every later program).
 fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let err = |error| LinkError::Write { path: path.display().to_string(), error };
-    let replaceable =
-        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file() || m.file_type().is_symlink());
+    let replaceable = std::fs::symlink_metadata(path).is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_file() || (t.is_symlink() && replaceable_symlink(path))
+    });
     let removed = replaceable && std::fs::remove_file(path).is_ok();
     let mut f = if removed || !replaceable {
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o777).open(path) {
@@ -766,6 +771,18 @@ fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
         f
     };
     f.write_all(bytes).map_err(err)
+}
+
+/// Whether the symlink `path` may be replaced by the output: it names a regular file or
+/// nothing, and lives outside `/dev` and `/proc` (whose symlinks, `/dev/stdout` and
+/// `/proc/self/fd/N`, name the process's own streams).
+fn replaceable_symlink(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let special = std::fs::canonicalize(dir).map_or(true, |d| d.starts_with("/dev") || d.starts_with("/proc"));
+    !special && std::fs::metadata(path).map_or(true, |m| m.is_file())
 }
 
 /// Adds the execute bits to an existing regular file being overwritten.

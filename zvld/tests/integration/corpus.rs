@@ -242,3 +242,25 @@ fn relinking_replaces_the_output_file() {
     assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
     assert!(!std::fs::symlink_metadata(&out).unwrap().file_type().is_symlink());
 }
+
+/// A symlink at the output path that names something other than a regular file (here
+/// the linker's own standard output, a pipe, as `/dev/stdout` does) is written through
+/// and kept: replacing it would turn `/dev/stdout` into a regular file for every later
+/// program (found when `zvld -o /dev/stdout` did that on a development machine).
+#[test]
+fn a_symlink_to_a_stream_is_written_through_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let obj = d.join("app.o");
+    let mut c = zvcc();
+    c.arg("-O2").arg("-c").arg(corpus_dir().join("printf_ints.c")).arg("-o").arg(&obj);
+    run_ok(c, "zvcc -c printf_ints.c");
+    let out = d.join("stdout-link");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &out).unwrap();
+    let mut c = zvcc();
+    c.arg(&obj).arg("-o").arg(&out);
+    let o = run_ok(c, "zvcc app.o -o stdout-link");
+    assert!(std::fs::symlink_metadata(&out).unwrap().file_type().is_symlink(), "the symlink was replaced");
+    assert!(o.stdout.starts_with(b"\x7fELF"), "the nexe did not reach the standard output ({} bytes)", o.stdout.len());
+    assert!(zvcore::nexe::Nexe::parse(&o.stdout).is_ok());
+}
