@@ -149,6 +149,7 @@ pub fn check_memory(manifest: &ImageManifest, nexe: &[u8]) -> Result<(), PackErr
 /// `out` atomically (a temporary file renamed into place, so a failed run never leaves a
 /// partial image). Before the rename, the written image is read back with the image
 /// reader `zvpack check` and zvrun use, so an image it would refuse is never put in place.
+/// A stream (`-o /dev/stdout`, a pipe) is written through instead ([`is_stream`]).
 pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(String, Vec<u8>)]) -> Result<(), PackError> {
     if let Err(rej) = zvcore::verify_nexe(nexe, zvcore::Options { max_violations: 20 }) {
         let list: Vec<String> = rej.violations.iter().take(10).map(|v| format!("  {v}")).collect();
@@ -164,6 +165,9 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
     check_memory(manifest, nexe)
         .map_err(|e| PackError::Invalid(format!("the manifest would make an invalid image: {e}")))?;
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if is_stream(out, dir) {
+        return write_stream(out, manifest, nexe, files);
+    }
     let base = out.file_name().and_then(|n| n.to_str()).unwrap_or("image");
     // A new file (O_EXCL: never an existing file or a symlink someone planted, which
     // would be written through and then renamed into place) with a name of our own.
@@ -194,6 +198,39 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
         let _ = std::fs::remove_file(&tmp);
     }
     r
+}
+
+/// Whether `out` is a stream to write through rather than a file to replace: something
+/// other than a regular file (a pipe, a terminal, `/dev/null`), or a symlink in `/dev` or
+/// `/proc` (`/dev/stdout`, `/proc/self/fd/1`), which a rename would replace by a regular
+/// file for every later program.
+fn is_stream(out: &Path, dir: &Path) -> bool {
+    let Ok(m) = std::fs::symlink_metadata(out) else { return false };
+    if m.file_type().is_file() {
+        return false;
+    }
+    let special = std::fs::canonicalize(dir).map_or(true, |d| d.starts_with("/dev") || d.starts_with("/proc"));
+    special || std::fs::metadata(out).is_ok_and(|t| !t.is_file() && !t.is_dir())
+}
+
+/// [`create`]'s write to a stream: the image is built in memory and read back there
+/// first, so that nothing is written unless it is a valid image.
+fn write_stream(
+    out: &Path,
+    manifest: &ImageManifest,
+    nexe: &[u8],
+    files: &[(String, Vec<u8>)],
+) -> Result<(), PackError> {
+    let mut buf = Vec::new();
+    image::write_image(&mut buf, manifest, nexe, files).map_err(|e| PackError::Usage(e.0))?;
+    Image::read(std::io::Cursor::new(&buf[..]))
+        .map_err(|e| PackError::Invalid(format!("the image would be invalid: {e}")))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(out)
+        .map_err(|e| PackError::Usage(format!("cannot open {}: {e}", shown(out))))?;
+    f.write_all(&buf).map_err(|e| PackError::Usage(format!("cannot write {}: {e}", shown(out))))
 }
 
 /// An opened image: its index, the nexe's bytes, and the verification verdict (bytes of

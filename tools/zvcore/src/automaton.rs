@@ -242,6 +242,20 @@ mod tests {
             }
         }
         assert!(claimed > 100_000, "only {claimed} claims: the test would prove little");
+        // Padding nops with many prefixes (a review found the automaton refused 8 or more).
+        for n in 1..=12 {
+            let mut nop = vec![0x66; n];
+            nop.extend_from_slice(&[0x0F, 0x1F, 0x00]);
+            let mut got = None;
+            decode_input_run(&nop, 0, nop.len(), |_, f| {
+                got = Some(f);
+                false
+            });
+            assert_eq!(got, crate::decode_input(&nop, 0, nop.len()), "{n} prefixes");
+            assert_eq!(got.is_some(), n + 3 <= 15, "{n} prefixes");
+            nop.resize(32, 0x90);
+            assert!(run(nop.as_slice().try_into().unwrap()).is_some(), "{n} prefixes in a bundle");
+        }
     }
 
     #[test]

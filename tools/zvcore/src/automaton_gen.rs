@@ -278,7 +278,9 @@ fn after_prefixes(mut pre: Pre, b: u8) -> St {
             _ => return St::Fail,
         }
         pre.n += 1;
-        return if pre.n > 7 { St::Fail } else { St::Prefix(pre) };
+        // More than 12 prefixes leave no room for the shortest form that allows them
+        // (`0f 1f 00`) within 15 bytes; the cap also keeps every budget positive.
+        return if pre.n > 12 { St::Fail } else { St::Prefix(pre) };
     }
     if b & 0xF0 == 0x40 {
         if pre.nopish() {

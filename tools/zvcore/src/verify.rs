@@ -989,6 +989,7 @@ struct BitsMut<'a> {
 impl BitsMut<'_> {
     /// Sets the bits of `mask` for the 32 positions from `p` (a multiple of 32).
     fn set_bundle(&mut self, p: usize, mask: u32) {
+        debug_assert!(self.from.is_multiple_of(64) && p.is_multiple_of(32));
         if let Some(w) = p.checked_sub(self.from).and_then(|j| self.w.get_mut(j / 64)) {
             *w |= u64::from(mask) << (p % 64);
         }
@@ -1320,6 +1321,8 @@ fn scan(
     let mut ins = iced_x86::Instruction::default();
     let mut info = InstructionInfoFactory::new();
     let mut prev = Prev::None;
+    // A bundle the automaton read and refused (the second of a pair).
+    let mut refused = usize::MAX;
     if start > 0 && !resync(&mut decoder, base, start) {
         return;
     }
@@ -1334,7 +1337,7 @@ fn scan(
         let pos = decoder.position();
         // The bundle automaton (crate::automaton): whole bundles of fast forms, marked
         // and skipped; the first bundle it does not claim is checked below.
-        if decoding == Decoding::Fast && pos.is_multiple_of(b) {
+        if decoding == Decoding::Fast && pos.is_multiple_of(b) && pos != refused {
             let mut p = pos;
             loop {
                 // Two bundles at a time where there are two, else one.
@@ -1350,7 +1353,10 @@ fn scan(
                     break;
                 }
                 p += b;
-                let Some(bundle) = next else { break };
+                let Some(bundle) = next else {
+                    refused = p; // read already: straight to the table decoder and iced
+                    break;
+                };
                 if !apply_bundle(base, p, code, bundle, &mut starts, &mut second, targets) {
                     break;
                 }

@@ -411,3 +411,23 @@ fn a_replaced_channel_keeps_its_place() {
     assert_eq!(j["manifest"]["channels"][0]["limits"]["gets"], 5, "{j}");
     assert_eq!(j["manifest"]["channels"][0]["source"], "none", "{j}");
 }
+
+/// `-o` naming a stream (here a symlink to zvpack's own standard output, a pipe, as
+/// `/dev/stdout` is one) writes the image through it and keeps the symlink: a temporary
+/// file renamed over `/dev/stdout` would leave a regular file there for every later
+/// program. The same bytes as an image written to a file.
+#[test]
+fn an_image_written_to_a_stream_goes_through_it() {
+    let t = tempfile::tempdir().expect("tmp");
+    let nexe = t.path().join("app.nexe");
+    std::fs::write(&nexe, exit7_nexe()).expect("write");
+    let link = t.path().join("stdout-link");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).expect("symlink");
+    let out = zvpack(&["create", "-o", s(&link), s(&nexe)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::symlink_metadata(&link).expect("lstat").file_type().is_symlink(), "the symlink was replaced");
+    let img = t.path().join("app.tar");
+    let file = zvpack(&["create", "-o", s(&img), s(&nexe)]);
+    assert_eq!(file.status.code(), Some(0));
+    assert!(!out.stdout.is_empty() && out.stdout == std::fs::read(&img).expect("read"), "stdout holds another image");
+}
