@@ -315,19 +315,7 @@ fn opcode(pre: Pre, rex: u8, op: u8) -> St {
             if bad {
                 return St::Fail;
             }
-            let imm = match fx & (7 << 2) {
-                0 => 0,
-                IMM_B => 1,
-                IMM_Z => iz,
-                IMM_4 => 4,
-                _ => {
-                    if w {
-                        8
-                    } else {
-                        iz
-                    }
-                }
-            };
+            let imm = fixed_imm(fx, iz, w);
             return if n + imm > 15 { St::Fail } else { skip(imm, Ended::Plain) };
         }
         if pre.any() || rex != 0 {

@@ -205,19 +205,7 @@ fn decode_as<const INPUT: bool>(code: &[u8], pos: usize, bundle_end: usize) -> O
             if bad {
                 return None;
             }
-            let imm = match fx & (7 << 2) {
-                0 => 0,
-                IMM_B => 1,
-                IMM_Z => iz,
-                IMM_4 => 4,
-                _ => {
-                    if w {
-                        8
-                    } else {
-                        iz
-                    }
-                }
-            };
+            let imm = usize::from(fixed_imm(fx, iz as u8, w));
             let len = i + imm;
             return (len <= 15 && len <= b.len()).then_some((Fast::Plain(len as u8), false));
         }

@@ -224,3 +224,21 @@ pub(crate) const fn fixed_entry(o: u8) -> u16 {
         _ => 0,
     }
 }
+
+/// The immediate's length of a plain form of [`fixed_entry`] (`fx`), with `iz` the Z
+/// size (2 with 0x66, else 4) and `w` REX.W.
+pub(crate) const fn fixed_imm(fx: u16, iz: u8, w: bool) -> u8 {
+    match fx & (7 << 2) {
+        0 => 0,
+        IMM_B => 1,
+        IMM_Z => iz,
+        IMM_4 => 4,
+        _ => {
+            if w {
+                8
+            } else {
+                iz
+            }
+        }
+    }
+}
