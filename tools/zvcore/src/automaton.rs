@@ -8,8 +8,12 @@
 //! are numbered first, so the instruction starts fall out of one comparison a byte; the
 //! few that end a branch or a pseudo-instruction half are numbered next, and are looked
 //! at afterwards. A bundle with any byte the automaton does not know (any form outside
-//! the table decoder's, any stack-pointer form, any violation) ends in the absorbing
-//! failure state, and the verifier checks that bundle the old way ([`crate::verify`]).
+//! the table decoder's, any violation) ends in the absorbing failure state, and the
+//! verifier checks that bundle the old way ([`crate::verify`]).
+//!
+//! A second table of the same construction reads zvld's input, compiler output before
+//! the rewrite ([`decode_input_run`]): it claims exactly what [`crate::decode_input`]
+//! claims, one instruction after another up to a limit (the next relocation).
 
 use crate::fastpath::InputForm;
 
