@@ -85,15 +85,18 @@ fn write_automaton() {
         // A power-of-two length, so that a mask keeps every index in bounds without a
         // check (the padding is never reached: every entry names a real state).
         built.next.resize(built.next.len().next_power_of_two(), built.fail);
+        // Each entry is the next state's row offset (its number times 256), so that the
+        // reader's chain of loads is one add and one load a byte.
+        let next: Vec<u32> = built.next.iter().map(|&n| u32::from(n) * 256).collect();
         code += &format!(
             "/// The number of states.\n#[cfg_attr(not(test), allow(dead_code))]\npub(crate) const {prefix}STATES: usize = {};\n\
              /// The absorbing state of bytes that are not a fast form.\n#[cfg_attr(not(test), allow(dead_code))]\n\
              pub(crate) const {prefix}FAIL: u16 = {};\n\
-             /// The transitions, `NEXT[state * 256 + byte]`.\npub(crate) static {prefix}NEXT: [u16; {}] = {:?};\n",
+             /// The transitions: `NEXT[state * 256 + byte]` is the next state times 256.\npub(crate) static {prefix}NEXT: [u32; {}] = {:?};\n",
             built.states.len(),
             built.fail,
-            built.next.len(),
-            built.next
+            next.len(),
+            next
         );
     }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");

@@ -74,15 +74,15 @@ pub(crate) fn run2(pair: &[u8; 64]) -> (Option<Bundle>, Option<Bundle>) {
     let (mut s, mut t) = (0usize, 0usize);
     let (mut ends_s, mut actions_s, mut ends_t, mut actions_t) = (0u32, 0u32, 0u32, 0u32);
     for k in 0..32 {
-        s = usize::from(NEXT[(s * 256 + usize::from(pair[k])) & (NEXT.len() - 1)]);
-        t = usize::from(NEXT[(t * 256 + usize::from(pair[k + 32])) & (NEXT.len() - 1)]);
-        ends_s |= u32::from(s < END_COUNT) << k;
-        actions_s |= u32::from(marked(s)) << k;
-        ends_t |= u32::from(t < END_COUNT) << k;
-        actions_t |= u32::from(marked(t)) << k;
+        s = NEXT[s + usize::from(pair[k])] as usize;
+        t = NEXT[t + usize::from(pair[k + 32])] as usize;
+        ends_s |= u32::from(s < END_COUNT * 256) << k;
+        actions_s |= u32::from(marked(s >> 8)) << k;
+        ends_t |= u32::from(t < END_COUNT * 256) << k;
+        actions_t |= u32::from(marked(t >> 8)) << k;
     }
-    let first = (s < END_COUNT).then_some(Bundle { starts: 1 | ends_s << 1, actions: actions_s });
-    let second = (t < END_COUNT).then_some(Bundle { starts: 1 | ends_t << 1, actions: actions_t });
+    let first = (s < END_COUNT * 256).then_some(Bundle { starts: 1 | ends_s << 1, actions: actions_s });
+    let second = (t < END_COUNT * 256).then_some(Bundle { starts: 1 | ends_t << 1, actions: actions_t });
     (first, second)
 }
 
@@ -93,11 +93,11 @@ pub(crate) fn run(bundle: &[u8; 32]) -> Option<Bundle> {
     let mut s = 0usize;
     let (mut ends, mut actions) = (0u32, 0u32);
     for (k, &b) in bundle.iter().enumerate() {
-        s = usize::from(NEXT[(s * 256 + usize::from(b)) & (NEXT.len() - 1)]);
-        ends |= u32::from(s < END_COUNT) << k;
-        actions |= u32::from(marked(s)) << k;
+        s = NEXT[s + usize::from(b)] as usize;
+        ends |= u32::from(s < END_COUNT * 256) << k;
+        actions |= u32::from(marked(s >> 8)) << k;
     }
-    (s < END_COUNT).then_some(Bundle { starts: 1 | ends << 1, actions })
+    (s < END_COUNT * 256).then_some(Bundle { starts: 1 | ends << 1, actions })
 }
 
 /// The rewriter's states between instructions (`automaton_gen::INPUT_END_COUNT`): after
@@ -126,9 +126,9 @@ pub fn decode_input_run(
         let mut ends = 0u64;
         let mut states = [0u16; 64];
         for (k, &b) in w.iter().enumerate() {
-            s = usize::from(INPUT_NEXT[(s * 256 + usize::from(b)) & (INPUT_NEXT.len() - 1)]);
-            states[k] = s as u16;
-            ends |= u64::from(s < INPUT_END_COUNT) << k;
+            s = INPUT_NEXT[s + usize::from(b)] as usize;
+            states[k] = (s >> 8) as u16;
+            ends |= u64::from(s < INPUT_END_COUNT * 256) << k;
         }
         let mut e = ends;
         while e != 0 {
@@ -154,7 +154,7 @@ pub fn decode_input_run(
             }
             start = end;
         }
-        if s == usize::from(INPUT_FAIL) {
+        if s == usize::from(INPUT_FAIL) * 256 {
             return start;
         }
         p += w.len();
@@ -173,7 +173,9 @@ mod tests {
         assert_eq!(built.states.len(), STATES);
         assert_eq!(usize::from(built.fail), usize::from(FAIL));
         assert!(NEXT.len().is_power_of_two() && NEXT.len() >= STATES * 256);
-        assert_eq!(&NEXT[..built.next.len()], &built.next[..], "build.rs wrote another table");
+        let rows: Vec<u16> = NEXT[..built.next.len()].iter().map(|&x| (x / 256) as u16).collect();
+        assert!(NEXT.iter().all(|&x| x % 256 == 0 && (x as usize) < STATES * 256));
+        assert_eq!(rows, built.next, "build.rs wrote another table");
         assert_eq!(END_COUNT, automaton_gen::END_COUNT);
         for (id, s) in built.states.iter().enumerate() {
             // Between instructions exactly below END_COUNT; marked exactly 1-8, and those
@@ -186,7 +188,9 @@ mod tests {
         assert_eq!(built.states.len(), INPUT_STATES);
         assert_eq!(usize::from(built.fail), usize::from(INPUT_FAIL));
         assert!(INPUT_NEXT.len().is_power_of_two() && INPUT_NEXT.len() >= INPUT_STATES * 256);
-        assert_eq!(&INPUT_NEXT[..built.next.len()], &built.next[..], "build.rs wrote another table");
+        let rows: Vec<u16> = INPUT_NEXT[..built.next.len()].iter().map(|&x| (x / 256) as u16).collect();
+        assert!(INPUT_NEXT.iter().all(|&x| x % 256 == 0 && (x as usize) < INPUT_STATES * 256));
+        assert_eq!(rows, built.next, "build.rs wrote another table");
         assert_eq!(INPUT_END_COUNT, automaton_gen::INPUT_END_COUNT);
         for (id, s) in built.states.iter().enumerate() {
             assert_eq!(matches!(s, St::Start(..)), id < INPUT_END_COUNT, "state {id}: {s:?}");
