@@ -750,9 +750,13 @@ fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let err = |error| LinkError::Write { path: path.display().to_string(), error };
+    // A symlink to a directory is not replaced either: writing to it fails, as before.
     let replaceable = std::fs::symlink_metadata(path).is_ok_and(|m| {
         let t = m.file_type();
-        t.is_file() || (t.is_symlink() && replaceable_symlink(path))
+        t.is_file()
+            || (t.is_symlink()
+                && !zvcore::output::is_stream(path)
+                && !std::fs::metadata(path).is_ok_and(|m| m.is_dir()))
     });
     let removed = replaceable && std::fs::remove_file(path).is_ok();
     let mut f = if removed || !replaceable {
@@ -771,18 +775,6 @@ fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
         f
     };
     f.write_all(bytes).map_err(err)
-}
-
-/// Whether the symlink `path` may be replaced by the output: it names a regular file or
-/// nothing, and lives outside `/dev` and `/proc` (whose symlinks, `/dev/stdout` and
-/// `/proc/self/fd/N`, name the process's own streams).
-fn replaceable_symlink(path: &Path) -> bool {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let special = std::fs::canonicalize(dir).map_or(true, |d| d.starts_with("/dev") || d.starts_with("/proc"));
-    !special && std::fs::metadata(path).map_or(true, |m| m.is_file())
 }
 
 /// Adds the execute bits to an existing regular file being overwritten.

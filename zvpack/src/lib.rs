@@ -149,7 +149,8 @@ pub fn check_memory(manifest: &ImageManifest, nexe: &[u8]) -> Result<(), PackErr
 /// `out` atomically (a temporary file renamed into place, so a failed run never leaves a
 /// partial image). Before the rename, the written image is read back with the image
 /// reader `zvpack check` and zvrun use, so an image it would refuse is never put in place.
-/// A stream (`-o /dev/stdout`, a pipe) is written through instead ([`is_stream`]).
+/// A stream (`-o /dev/stdout`, a pipe: [`zvcore::output::is_stream`]) is written through
+/// instead.
 pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(String, Vec<u8>)]) -> Result<(), PackError> {
     if let Err(rej) = zvcore::verify_nexe(nexe, zvcore::Options { max_violations: 20 }) {
         let list: Vec<String> = rej.violations.iter().take(10).map(|v| format!("  {v}")).collect();
@@ -165,7 +166,7 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
     check_memory(manifest, nexe)
         .map_err(|e| PackError::Invalid(format!("the manifest would make an invalid image: {e}")))?;
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if is_stream(out, dir) {
+    if zvcore::output::is_stream(out) {
         return write_stream(out, manifest, nexe, files);
     }
     let base = out.file_name().and_then(|n| n.to_str()).unwrap_or("image");
@@ -198,19 +199,6 @@ pub fn create(out: &Path, nexe: &[u8], manifest: &ImageManifest, files: &[(Strin
         let _ = std::fs::remove_file(&tmp);
     }
     r
-}
-
-/// Whether `out` is a stream to write through rather than a file to replace: something
-/// other than a regular file (a pipe, a terminal, `/dev/null`), or a symlink in `/dev` or
-/// `/proc` (`/dev/stdout`, `/proc/self/fd/1`), which a rename would replace by a regular
-/// file for every later program.
-fn is_stream(out: &Path, dir: &Path) -> bool {
-    let Ok(m) = std::fs::symlink_metadata(out) else { return false };
-    if m.file_type().is_file() {
-        return false;
-    }
-    let special = std::fs::canonicalize(dir).map_or(true, |d| d.starts_with("/dev") || d.starts_with("/proc"));
-    special || std::fs::metadata(out).is_ok_and(|t| !t.is_file() && !t.is_dir())
 }
 
 /// [`create`]'s write to a stream: the image is built in memory and read back there

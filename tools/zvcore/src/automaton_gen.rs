@@ -132,6 +132,21 @@ pub(crate) enum Special {
     },
 }
 
+/// What is known before an opcode's ModRM byte: the rules its fields must keep, the
+/// immediate after the operand, the bytes left of 15 from the ModRM on (`budget`), the
+/// stack-pointer and mask forms of 81/83/89/8D, and P1's pending register (with its
+/// REX.B) when the opcode is the `ff` right after P1's mask.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct Operand {
+    reg: RegCheck,
+    rm: RmCheck,
+    mem: MemCheck,
+    imm: ImmLen,
+    budget: u8,
+    special: Special,
+    p1: Option<(u8, bool)>,
+}
+
 /// One state of the automaton.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) enum St {
@@ -145,15 +160,7 @@ pub(crate) enum St {
     /// 0x0F seen, with the prefixes and REX before it.
     Op0F(Pre, u8),
     /// The ModRM byte is next.
-    Modrm {
-        reg: RegCheck,
-        rm: RmCheck,
-        mem: MemCheck,
-        imm: ImmLen,
-        budget: u8,
-        special: Special,
-        p1: Option<(u8, bool)>,
-    },
+    Modrm(Operand),
     /// The SIB byte is next (after a ModRM with this mod).
     Sib { md: u8, mem: MemCheck, imm: ImmLen, budget: u8 },
     /// P1's mask: the immediate byte of `83 /4` on register `r` is next; `exact` when the
@@ -210,7 +217,7 @@ pub(crate) fn step(input: bool, s: St, b: u8) -> St {
             opcode(pre, rex, b)
         }
         St::Op0F(pre, rex) => opcode_0f(pre, rex, b),
-        St::Modrm { reg, rm, mem, imm, budget, special, p1 } => modrm(input, reg, rm, mem, imm, budget, special, p1, b),
+        St::Modrm(op) => modrm(input, op, b),
         St::Sib { md, mem, imm, budget } => {
             let base = b & 7;
             let no_base = base == 5 && md == 0;
@@ -260,9 +267,7 @@ fn imm_len(imm: ImmLen, reg: Option<u8>) -> u8 {
 /// when the ModRM names r, else `ff`'s general forms.
 fn ff_p1(r: u8, rex: bool) -> St {
     match opcode(Pre::default(), if rex { 0x41 } else { 0 }, 0xFF) {
-        St::Modrm { reg, rm, mem, imm, budget, special, .. } => {
-            St::Modrm { reg, rm, mem, imm, budget, special, p1: Some((r, rex)) }
-        }
+        St::Modrm(op) => St::Modrm(Operand { p1: Some((r, rex)), ..op }),
         other => other,
     }
 }
@@ -410,21 +415,12 @@ fn modrm_state(d: Desc, pre: Pre, rex: u8, imm: ImmLen, n: u8, special: Special)
     // rewriter's 0x67 one more: a budget of 11 or more never refuses anything, so it is
     // kept as 11 (fewer states).
     let budget = (15 - n).min(11);
-    St::Modrm { reg, rm, mem, imm, budget, special, p1: None }
+    St::Modrm(Operand { reg, rm, mem, imm, budget, special, p1: None })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn modrm(
-    input: bool,
-    reg: RegCheck,
-    rm: RmCheck,
-    mem: MemCheck,
-    imm: ImmLen,
-    budget: u8,
-    special: Special,
-    p1: Option<(u8, bool)>,
-    b: u8,
-) -> St {
+/// The ModRM byte `b` of an instruction whose operand rules are `op`.
+fn modrm(input: bool, op: Operand, b: u8) -> St {
+    let Operand { reg, rm, mem, imm, budget, special, p1 } = op;
     let (md, r, m) = (b >> 6, (b >> 3) & 7, b & 7);
     if let Some((pr, rex)) = p1 {
         if md == 3 && m == pr & 7 && (r == 4 || r == 2) {

@@ -23,6 +23,7 @@ pub mod names;
 pub mod nexe;
 mod opcodes;
 pub mod oracle;
+pub mod output;
 pub mod testgen;
 pub mod verify;
 pub mod writer;

@@ -1410,18 +1410,10 @@ fn scan(
                 p += len;
                 prev = if p == bundle_end { Prev::None } else { Prev::Other };
                 if p == bundle_end {
-                    break; // the next bundle: the automaton above
-                }
-                // The stop flag, here too: a long run of fast forms never returns to
-                // the outer loop's look at it.
-                steps = steps.wrapping_add(1);
-                if steps.is_multiple_of(4096) && stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
-                    stopped = true;
+                    // The next bundle: the automaton above (so a run here never passes a
+                    // bundle, and the outer loop's look at the stop flag comes soon).
                     break;
                 }
-            }
-            if stopped {
-                break;
             }
             if p != pos {
                 if !resync(&mut decoder, base, p) {
