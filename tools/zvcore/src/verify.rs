@@ -1108,6 +1108,11 @@ fn mnemonic_text(m: Mnemonic) -> String {
 /// Regions at least this large are split across threads by the `_parallel` functions.
 pub const PARALLEL_MIN: usize = 256 * 1024;
 
+/// Ranges per thread a parallel verification splits its region into (each at least
+/// `PARALLEL_MIN / 4`): the threads take them in turn, which evens out ranges that cost
+/// more than others.
+const RANGES_PER_THREAD: usize = 4;
+
 fn check_code(
     base: u64,
     code: &[u8],
@@ -1172,7 +1177,7 @@ fn check_code(
     let chunk = if threads == 1 || len < PARALLEL_MIN {
         len
     } else {
-        len.div_ceil(threads).max(PARALLEL_MIN / 4).next_multiple_of(64)
+        len.div_ceil(threads * RANGES_PER_THREAD).max(PARALLEL_MIN / 4).next_multiple_of(64)
     };
     // One bitmap of instruction starts and one of second halves for the whole region;
     // each scan sets bits only for its own range, whose words it owns (a range starts on
@@ -1197,7 +1202,7 @@ fn check_code(
             .map(|((st, se), r)| (st, se, r))
             .collect()
     };
-    let scans: Vec<(usize, Sink)> = in_parallel(jobs, |(st, se, (s, e))| {
+    let scans: Vec<(usize, Sink)> = in_parallel(jobs, threads, |(st, se, (s, e))| {
         let mut sink = Sink::new(opts);
         let (st, se) = (BitsMut { w: st, from: s }, BitsMut { w: se, from: s });
         let mut t = Targets::Mark { bits: &targets, outside_bad: 0 };
@@ -1239,7 +1244,7 @@ fn check_code(
         let Targets::Find { found, count, .. } = t else { unreachable!("the second pass finds") };
         (found, count)
     };
-    let finds: Vec<(Vec<Branch>, usize)> = in_parallel(ranges, |(s, e)| find(s, e));
+    let finds: Vec<(Vec<Branch>, usize)> = in_parallel(ranges, threads, |(s, e)| find(s, e));
     // Stopped during the second pass: rejected without a word on the code, as above.
     if stopped() {
         say_stopped(out);
@@ -1270,31 +1275,44 @@ fn check_code(
 /// A first-pass scan's words of the start and second-half bitmaps, and its range.
 type ScanJob<'a> = (&'a mut [u64], &'a mut [u64], (usize, usize));
 
-/// Runs `f` on each job, in order of the jobs: on a scoped thread each when there are
-/// several (they borrow the region), on the caller's thread when there is one. A job
-/// whose thread cannot be started (a process or memory limit) runs on the caller's
-/// thread instead, after the others have started: the results are the same.
-fn in_parallel<J: Send, T: Send>(jobs: Vec<J>, f: impl Fn(J) -> T + Sync) -> Vec<T> {
-    if jobs.len() <= 1 {
+/// Runs `f` on each job and returns the results in order of the jobs. `workers`
+/// threads (the caller's and `workers - 1` scoped ones) take the jobs one at a time, in
+/// order, until none is left, so that a range that costs more than the others (code the
+/// fast paths do not claim) does not leave the other threads idle. A thread that cannot
+/// be started (a process or memory limit) only means fewer workers: the results are the
+/// same.
+fn in_parallel<J: Send, T: Send>(jobs: Vec<J>, workers: usize, f: impl Fn(J) -> T + Sync) -> Vec<T> {
+    if jobs.len() <= 1 || workers <= 1 {
         return jobs.into_iter().map(f).collect();
     }
-    let slots: Vec<std::sync::Mutex<Option<J>>> = jobs.into_iter().map(|j| std::sync::Mutex::new(Some(j))).collect();
-    // Each job is taken once: by its thread, or here when that thread did not start.
-    let take = |k: usize| slots[k].lock().unwrap_or_else(|e| e.into_inner()).take();
+    let n = jobs.len();
+    let slots: Vec<std::sync::Mutex<(Option<J>, Option<T>)>> =
+        jobs.into_iter().map(|j| std::sync::Mutex::new((Some(j), None))).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        if k >= n {
+            break;
+        }
+        let lock = |k: usize| slots[k].lock().unwrap_or_else(|e| e.into_inner());
+        let job = lock(k).0.take();
+        if let Some(job) = job {
+            let r = f(job);
+            lock(k).1 = Some(r);
+        }
+    };
     std::thread::scope(|sc| {
-        let (f, take) = (&f, &take);
-        let handles: Vec<_> = (0..slots.len())
-            .map(|k| std::thread::Builder::new().spawn_scoped(sc, move || take(k).map(f)).ok())
-            .collect();
-        handles
-            .into_iter()
-            .enumerate()
-            .map(|(k, h)| {
-                let done = h.and_then(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-                done.or_else(|| take(k).map(f)).expect("every job runs once")
-            })
-            .collect()
-    })
+        let handles: Vec<_> =
+            (1..workers.min(n)).filter_map(|_| std::thread::Builder::new().spawn_scoped(sc, work).ok()).collect();
+        work();
+        for h in handles {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).1.expect("every job runs once"))
+        .collect()
 }
 
 /// Decodes and checks [start, end) of `code` (both bundle boundaries): C2-C6, C8, C9;
