@@ -21,7 +21,11 @@ use std::collections::HashMap;
 use gimli::{constants, AttributeValue, EndianSlice, LittleEndian};
 use rayon::prelude::*;
 
-use crate::debugline::{relocated, translate};
+use crate::debugline::{relocated_except, translate};
+
+/// The sections whose offsets in `.debug_info` [`fix_object`] never reads (it skips the
+/// attributes that hold them, and the strings a unit's header names need not be right).
+const UNREAD: [&str; 5] = [".debug_str", ".debug_line_str", ".debug_loclists", ".debug_loc", ".debug_str_offsets"];
 use crate::inputs::Class;
 use crate::layout::Layout;
 use crate::relocate::Addresses;
@@ -219,7 +223,14 @@ fn fix_object(
                     s.name,
                     ".debug_info" | ".debug_rnglists" | ".debug_ranges" | ".debug_addr" | ".debug_aranges"
                 );
-            let bytes = if needs_relocation { Cow::Owned(relocated(o, oi, si, lay)) } else { Cow::Borrowed(s.data) };
+            // In `.debug_info`, the offsets into the string and location-list sections
+            // (two thirds of sqlite3's 112,000 relocations) are never read here.
+            let skip: &[&str] = if s.name == ".debug_info" { &UNREAD } else { &[] };
+            let bytes = if needs_relocation {
+                Cow::Owned(relocated_except(o, oi, si, lay, skip))
+            } else {
+                Cow::Borrowed(s.data)
+            };
             store.insert(s.name, bytes);
         }
     }

@@ -637,6 +637,27 @@ fn link_resolved(
         let kind = zvcore::verify::RegionKind::CodeSegment;
         zvcore::verify_region_in_place(base, &code_bytes, kind, opts, threads, zvcore::Decoding::Fast).ok()
     };
+    // The file's parts, as `write` takes them.
+    fn image<'x>(
+        cfg: &Config,
+        lay: &Layout,
+        code: &'x [u8],
+        (entry, rodata, data): (u64, &'x [u8], &'x [u8]),
+        symbols: Vec<write::OutSymbol>,
+        extra: Vec<(String, Vec<u8>)>,
+    ) -> write::Image<'x> {
+        write::Image {
+            entry,
+            code,
+            rodata: (lay.rodata.vaddr, rodata),
+            data: (lay.data.vaddr, data, lay.data.memsz),
+            tls: lay.tls.map(|t| (t.vaddr, t.filesz, t.memsz, t.align)),
+            symbols,
+            extra,
+            headers: lay.headers,
+            symbol_table: !cfg.strip_all,
+        }
+    }
     let rest = || -> Result<_> {
         let mut phases = Vec::new();
         let (rodata, data) = fill_data(res, &lay, &a, &rewritten, &code)?;
@@ -658,11 +679,18 @@ fn link_resolved(
             )));
         }
         let symbols = out_symbols(res, &lay, &a);
-        Ok((rodata, data, extra, entry_addr, symbols, phases))
+        // The file is built here too, while the code is verified (the headers, the
+        // segments and the symbol table are ~1 ms of copying for sqlite3).
+        let img = image(cfg, &lay, &code_bytes, (entry_addr, &rodata, &data), symbols, extra);
+        let file = write::write(&img);
+        let write::Image { symbols, extra, .. } = img;
+        phases.push(("  +file", ms(t2)));
+        Ok((rodata, data, extra, entry_addr, symbols, phases, file))
     };
-    // The verification runs on a thread of its own (its scan threads are its own too), not
-    // on one of rayon's: rayon's threads all stay free for the jobs of `rest`, so neither
-    // waits for the other to release a thread.
+    // The verification runs on a thread of its own (which scans too, beside scan threads
+    // of its own), not on one of rayon's: rayon's threads all stay free for the jobs of
+    // `rest` (which builds the file meanwhile), so neither waits for the other to
+    // release a thread.
     let (accepted, rest) = std::thread::scope(|s| {
         let verifying = std::thread::Builder::new().spawn_scoped(s, early);
         let rest = rest();
@@ -673,21 +701,9 @@ fn link_resolved(
         };
         (accepted, rest)
     });
-    let (rodata, data, extra, entry_addr, symbols, phases) = rest?;
+    let (rodata, data, extra, entry_addr, symbols, phases, file) = rest?;
     stats.phase_ms.extend(phases);
-    let img = write::Image {
-        entry: entry_addr,
-        code: &code_bytes,
-        rodata: (lay.rodata.vaddr, &rodata),
-        data: (lay.data.vaddr, &data, lay.data.memsz),
-        tls: lay.tls.map(|t| (t.vaddr, t.filesz, t.memsz, t.align)),
-        symbols,
-        extra,
-        headers: lay.headers,
-        symbol_table: !cfg.strip_all,
-    };
-    stats.phase_ms.push(("  +symbols", ms(t2)));
-    let file = write::write(&img);
+    let img = image(cfg, &lay, &code_bytes, (entry_addr, &rodata, &data), symbols, extra);
     stats.phase_ms.push(("layout+relocate", t2.elapsed().as_secs_f64() * 1e3));
 
     // Verify the file before writing it: its structure and layout every time, its code
@@ -1039,20 +1055,53 @@ fn debug_sections(
         .map(|(name, _, size)| if replaced(name) { Vec::new() } else { vec![0u8; *size as usize] })
         .collect();
     // (section, piece, destination) for every piece that is copied.
-    let mut jobs: Vec<(usize, &layout::Piece, &mut [u8])> = Vec::new();
-    for (k, ((name, pieces, _), buf)) in lay.debug.iter().zip(bufs.iter_mut()).enumerate() {
+    let mut pieces: Vec<(usize, &layout::Piece, &mut [u8])> = Vec::new();
+    for (k, ((name, list, _), buf)) in lay.debug.iter().zip(bufs.iter_mut()).enumerate() {
         if replaced(name) {
             continue;
         }
         let mut rest: &mut [u8] = buf;
         let mut at = 0u64;
-        for p in pieces {
+        for p in list {
             let tail = std::mem::take(&mut rest);
             let (_, tail) = tail.split_at_mut((p.addr - at) as usize);
             let (dst, tail) = tail.split_at_mut(p.size as usize);
             rest = tail;
             at = p.addr + p.size;
-            jobs.push((k, p, dst));
+            pieces.push((k, p, dst));
+        }
+    }
+    // A piece with many relocations (sqlite3's `.debug_info` has 112,000, its
+    // `.debug_loclists` 34,000) is cut into parts at relocation offsets, copied and
+    // relocated in parallel: (section, piece, the part's first byte in the piece, its
+    // destination, its relocations, which `inputs` sorted by offset).
+    const PART_RELOCS: usize = 8192;
+    type Part<'p> = (usize, &'p layout::Piece, usize, &'p mut [u8], &'p [crate::inputs::Reloc]);
+    let mut jobs: Vec<Part<'_>> = Vec::new();
+    for (k, p, dst) in pieces {
+        let s = &res.objects[p.obj as usize].sections[p.sec as usize];
+        let relocs = &s.relocs[..];
+        let len = s.data.len().min(dst.len());
+        let mut cuts: Vec<(usize, usize)> = vec![(0, 0)]; // (byte, relocation index)
+        let mut i = PART_RELOCS;
+        while i < relocs.len() {
+            let at = relocs[i].offset as usize;
+            // Relocations at the same offset stay in one part, and no field of the part
+            // before runs past the cut.
+            let i0 = relocs.partition_point(|r| (r.offset as usize) < at);
+            let clear = i0 == 0 || relocs[i0 - 1].offset as usize + 8 <= at;
+            if clear && at > cuts[cuts.len() - 1].0 && at < len {
+                cuts.push((at, i0));
+            }
+            i += PART_RELOCS;
+        }
+        cuts.push((dst.len(), relocs.len()));
+        let mut rest: &mut [u8] = dst;
+        for w in cuts.windows(2) {
+            let ((from, r0), (to, r1)) = (w[0], w[1]);
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(to - from);
+            rest = tail;
+            jobs.push((k, p, from, part, &relocs[r0..r1]));
         }
     }
     // (section, object, offset in the output section, width, old offset, is .debug_line)
@@ -1060,12 +1109,14 @@ fn debug_sections(
     type Deferred = Vec<(usize, u32, usize, usize, u64, bool)>;
     let relocate_pieces = move || -> Deferred {
         jobs.into_par_iter()
-            .map(|(k, p, dst)| {
+            .map(|(k, p, from, dst, relocs)| {
                 let o = &res.objects[p.obj as usize];
                 let s = &o.sections[p.sec as usize];
-                dst[..s.data.len()].copy_from_slice(s.data);
+                let data = s.data.get(from..).unwrap_or(&[]);
+                let n = data.len().min(dst.len());
+                dst[..n].copy_from_slice(&data[..n]);
                 let mut deferred = Vec::new();
-                for r in &s.relocs {
+                for r in relocs {
                     let def = res.def(p.obj, r.sym);
                     if let Def::Section { sec, value, .. } = def {
                         let target = o.sections.get(sec as usize).map_or("", |x| x.name);
@@ -1096,21 +1147,26 @@ fn debug_sections(
                         head: 0,
                     };
                     // Debug information is best effort: an unsupported field is left as is.
-                    let _ = relocate::apply(a, dst, r.offset as usize, &f);
+                    if let Some(off) = (r.offset as usize).checked_sub(from) {
+                        let _ = relocate::apply(a, dst, off, &f);
+                    }
                 }
                 deferred
             })
             .flatten_iter()
             .collect()
     };
-    let (((line, info), frame), deferred) = rayon::join(
+    // The longest job (.debug_info's walk, one unit at a time) starts at once on this
+    // thread; the others, and the parts of the pieces, go to whichever thread is free
+    // (rayon's idle threads take the outermost job first).
+    let (info, (line, (frame, deferred))) = rayon::join(
+        || debuginfo::rebuild(res, lay, a, code),
         || {
             rayon::join(
-                || rayon::join(|| debugline::rebuild(res, lay, a, code), || debuginfo::rebuild(res, lay, a, code)),
-                || crate::debugframe::rebuild(res, lay, a, code),
+                || debugline::rebuild(res, lay, a, code),
+                || rayon::join(|| crate::debugframe::rebuild(res, lay, a, code), relocate_pieces),
             )
         },
-        relocate_pieces,
     );
     for (k, obj, off, width, old, is_line) in deferred {
         let v = match (is_line, &line, &info) {
