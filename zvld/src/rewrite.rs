@@ -2271,12 +2271,60 @@ fn part_need(part: &Emitter, big: Aligned<'_>) -> u32 {
     big.at[from..to].iter().map(|&(_, a)| a).max().unwrap_or(BUNDLE).max(BUNDLE)
 }
 
+/// What [`layout_once`] does at a unit, one byte each, worked out once per part (the
+/// alignment lists are searched here, not in every pass): [`M_ALIGN`] start a bundle,
+/// [`M_BIG`] align to the unit's entry in the part's list of larger alignments,
+/// [`M_FIRST`] an offset map entry, [`M_CALL`] end the bundle with it, [`M_SHORT`] laid
+/// out in its rel8 form (set by [`layout_part`] between passes).
+const M_ALIGN: u8 = 1;
+const M_BIG: u8 = 2;
+const M_FIRST: u8 = 4;
+const M_CALL: u8 = 8;
+const M_SHORT: u8 = 16;
+
+/// The [`layout_once`] marks of a part's units and, in unit order, the alignments of the
+/// units marked [`M_BIG`].
+fn layout_marks(part: &Emitter, align: &[u32], big: Aligned<'_>) -> (Vec<u8>, Vec<u32>) {
+    let mut marks = Vec::with_capacity(part.units.len());
+    let mut bigs = Vec::new();
+    let mut ai = part.units.first().map_or(0, |u| align.partition_point(|&a| a < u.in_off));
+    let mut bi = part.units.first().map_or(0, |u| big.at.partition_point(|&(a, _)| a < u.in_off));
+    for u in &part.units {
+        let mut m = 0;
+        if u.align() {
+            m |= M_ALIGN;
+        }
+        if u.call() {
+            m |= M_CALL;
+        }
+        if u.first() {
+            m |= M_FIRST;
+            while ai < align.len() && align[ai] < u.in_off {
+                ai += 1;
+            }
+            if ai < align.len() && align[ai] == u.in_off {
+                m |= M_ALIGN;
+            }
+            while bi < big.at.len() && big.at[bi].0 < u.in_off {
+                bi += 1;
+            }
+            if bi < big.at.len() && big.at[bi].0 == u.in_off {
+                m |= M_BIG;
+                bigs.push(big.at[bi].1);
+            }
+        }
+        marks.push(m);
+    }
+    (marks, bigs)
+}
+
 fn layout_part(part: &Emitter, align: &[u32], big: Aligned<'_>, map: &mut [(u32, u32)]) -> Laid {
     // Branch relaxation: start with the rel8 form for every local branch whose target
     // lies in this part and was near in the all-rel32 layout, then widen any that does
     // not fit and lay out again until nothing changes (widening only, so this ends).
     let mut laid = Laid { offs: Vec::with_capacity(part.units.len()), unpadded: 0, size: 0, short: Vec::new() };
-    layout_once(part, align, big, &[], &mut laid, map);
+    let (mut marks, bigs) = layout_marks(part, align, big);
+    layout_once(part, &marks, &bigs, &mut laid, map);
     let lo = part.units.first().map_or(0, |u| u.in_off);
     let hi = part.units.last().map_or(0, |u| u.in_off);
     // The candidates: (unit, map entry of the target) of the local branches with a rel8
@@ -2298,75 +2346,58 @@ fn layout_part(part: &Emitter, align: &[u32], big: Aligned<'_>, map: &mut [(u32,
     if near.is_empty() {
         return laid;
     }
-    let mut short = vec![false; part.units.len()];
     for &(k, _) in &near {
-        short[k] = true;
+        marks[k] |= M_SHORT;
     }
     for _ in 0..16 {
-        layout_once(part, align, big, &short, &mut laid, map);
+        layout_once(part, &marks, &bigs, &mut laid, map);
         let mut changed = false;
         for &(k, j) in &near {
-            if short[k] {
+            if marks[k] & M_SHORT != 0 {
                 let rel = i64::from(map[j].1) - i64::from(laid.offs[k] + 2);
                 if !(-128..=127).contains(&rel) {
-                    short[k] = false;
+                    marks[k] &= !M_SHORT;
                     changed = true;
                 }
             }
         }
         if !changed {
-            laid.short = short;
+            laid.short = marks.iter().map(|&m| m & M_SHORT != 0).collect();
             return laid;
         }
     }
-    layout_once(part, align, big, &[], &mut laid, map);
+    for m in marks.iter_mut() {
+        *m &= !M_SHORT;
+    }
+    layout_once(part, &marks, &bigs, &mut laid, map);
     laid
 }
 
 /// Places the units of a part (offsets only) into `laid`, reusing its buffers, and its
-/// map entries into `map` (one per first unit); `short` (empty: none) marks the local
-/// branches laid out in their rel8 form.
-fn layout_once(
-    part: &Emitter,
-    align: &[u32],
-    big: Aligned<'_>,
-    short: &[bool],
-    laid: &mut Laid,
-    map: &mut [(u32, u32)],
-) {
+/// map entries into `map` (one per first unit), as `marks` ([`layout_marks`]) say.
+fn layout_once(part: &Emitter, marks: &[u8], bigs: &[u32], laid: &mut Laid, map: &mut [(u32, u32)]) {
     let offs = &mut laid.offs;
     offs.clear();
     let mut m = 0;
-    let mut ai = part.units.first().map_or(0, |u| align.partition_point(|&a| a < u.in_off));
-    let mut bi = part.units.first().map_or(0, |u| big.at.partition_point(|&(a, _)| a < u.in_off));
+    let mut bi = 0;
     let mut cur = 0u32;
     let to_bundle = |cur: u32| (BUNDLE - cur % BUNDLE) % BUNDLE;
-    for (k, u) in part.units.iter().enumerate() {
-        if u.align() {
+    for (u, &mk) in part.units.iter().zip(marks) {
+        if mk & M_ALIGN != 0 {
             cur += to_bundle(cur);
         }
-        if u.first() {
-            while ai < align.len() && align[ai] < u.in_off {
-                ai += 1;
-            }
-            if ai < align.len() && align[ai] == u.in_off {
-                cur += to_bundle(cur);
-            }
-            while bi < big.at.len() && big.at[bi].0 < u.in_off {
-                bi += 1;
-            }
-            if bi < big.at.len() && big.at[bi].0 == u.in_off {
-                cur = cur.next_multiple_of(big.at[bi].1);
-            }
+        if mk & M_BIG != 0 {
+            cur = cur.next_multiple_of(bigs[bi]);
+            bi += 1;
         }
-        let len = if short.get(k).copied().unwrap_or(false) { 2 } else { u32::from(u.len) };
+        let len = if mk & M_SHORT != 0 { 2 } else { u32::from(u.len) };
         // The map points at the padding before a call (NOPs fall through into it), so a
         // bundle-aligned instruction keeps its bundle-aligned address.
-        if u.first() {
+        if mk & M_FIRST != 0 {
             map[m] = (u.in_off, cur);
             m += 1;
         }
-        if u.call() {
+        if mk & M_CALL != 0 {
             cur += to_bundle(cur + len);
         } else if len > 0 && cur % BUNDLE + len > BUNDLE {
             cur += BUNDLE - cur % BUNDLE;
