@@ -143,7 +143,12 @@ pub fn link(cfg: &Config) -> Result<Stats> {
     // The link runs on one of rayon's threads, not beside them: its serial steps then
     // take that thread's core, while an idle thread waiting for work spins on its own
     // core, instead of three threads sharing two cores.
-    let r = rayon::scope(|_| link_files(cfg));
+    // Meanwhile a spare thread prepares the decoders (zvcore::warm_up), which would
+    // otherwise be done by the first decode while the other threads wait for it.
+    let r = rayon::scope(|s| {
+        s.spawn(|_| zvcore::warm_up());
+        link_files(cfg)
+    });
     if r.is_err() {
         let is_input = cfg.inputs.iter().any(|i| matches!(i, InputArg::Path(p) if same_file(p, &cfg.output)));
         let regular = std::fs::symlink_metadata(&cfg.output).is_ok_and(|m| m.file_type().is_file());

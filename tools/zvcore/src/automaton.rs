@@ -100,6 +100,15 @@ pub(crate) fn run(bundle: &[u8; 32]) -> Option<Bundle> {
     (s < END_COUNT * 256).then_some(Bundle { starts: 1 | ends << 1, actions })
 }
 
+/// Reads one entry of every page of both tables, so that the pages are mapped before a
+/// decode needs them (see [`crate::warm_up`]). Returns a value that depends on the reads.
+pub(crate) fn touch_tables() -> u32 {
+    let step = 4096 / std::mem::size_of::<u32>();
+    let a = NEXT.iter().step_by(step).fold(0u32, |x, &v| x ^ v);
+    let b = INPUT_NEXT.iter().step_by(step).fold(0u32, |x, &v| x ^ v);
+    a ^ b
+}
+
 /// The rewriter's states between instructions (`automaton_gen::INPUT_END_COUNT`): after
 /// a plain instruction, an `Addr32` one, a rel8 branch, a rel32 branch, a call.
 const INPUT_END_COUNT: usize = 5;

@@ -29,6 +29,17 @@ pub mod verify;
 pub mod writer;
 
 pub use automaton::decode_input_run;
+
+/// Prepares, ahead of time, what the first decode would otherwise prepare while others
+/// wait: iced builds its decoder tables on first use (~1 ms, once per process, behind a
+/// lock every decoding thread waits on), and the automata's tables (2 MiB) are pages of
+/// the program mapped on first touch. zvld calls this on a spare thread while it reads
+/// its inputs; calling it is never needed for correctness.
+pub fn warm_up() {
+    let mut d = iced_x86::Decoder::with_ip(64, &[0x90], 0, iced_x86::DecoderOptions::NONE);
+    std::hint::black_box(d.decode());
+    std::hint::black_box(automaton::touch_tables());
+}
 pub use fastpath::{decode_input, InputForm};
 pub use form::Rule;
 pub use verify::{
