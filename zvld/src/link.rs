@@ -1094,7 +1094,7 @@ fn debug_sections(
             // Relocations at the same offset stay in one part, and no field of the part
             // before runs past the cut.
             let i0 = relocs.partition_point(|r| (r.offset as usize) < at);
-            let clear = i0 == 0 || relocs[i0 - 1].offset as usize + 8 <= at;
+            let clear = i0 == 0 || (relocs[i0 - 1].offset as usize).saturating_add(8) <= at;
             if clear && at > cuts[cuts.len() - 1].0 && at < len {
                 cuts.push((at, i0));
             }
