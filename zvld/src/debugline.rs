@@ -605,7 +605,7 @@ fn rebuild_object(
             }
             if row.line != st.line {
                 w.push(3);
-                w.sleb(row.line as i64 - st.line as i64);
+                w.sleb(row.line.wrapping_sub(st.line) as i64);
                 st.line = row.line;
             }
             if row.column != st.column {

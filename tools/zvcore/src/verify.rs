@@ -1177,7 +1177,7 @@ fn check_code(
     let chunk = if threads == 1 || len < PARALLEL_MIN {
         len
     } else {
-        len.div_ceil(threads * RANGES_PER_THREAD).max(PARALLEL_MIN / 4).next_multiple_of(64)
+        len.div_ceil(threads.saturating_mul(RANGES_PER_THREAD)).max(PARALLEL_MIN / 4).next_multiple_of(64)
     };
     // One bitmap of instruction starts and one of second halves for the whole region;
     // each scan sets bits only for its own range, whose words it owns (a range starts on

@@ -848,7 +848,7 @@ fn parallel_bitmaps_match_a_template_oracle() {
         };
         let one = verify_region(form::CODE_START, &code, RegionKind::Jail, Options::default());
         assert_eq!(c7(&one), bad, "single thread, extra {extra}");
-        for threads in [2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 31, 64, 1000, 5000] {
+        for threads in [2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 31, 64, 1000, 5000, usize::MAX / 2] {
             let many = verify_region_parallel(form::CODE_START, &code, RegionKind::Jail, Options::default(), threads);
             assert_eq!(c7(&many), bad, "{threads} threads, extra {extra}");
             match (&one, &many) {
