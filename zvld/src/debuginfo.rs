@@ -23,13 +23,14 @@ use rayon::prelude::*;
 
 use crate::debugline::{relocated_except, translate};
 
-/// The sections whose offsets in `.debug_info` [`fix_object`] never reads (it skips the
-/// attributes that hold them, and the strings a unit's header names need not be right).
-const UNREAD: [&str; 5] = [".debug_str", ".debug_line_str", ".debug_loclists", ".debug_loc", ".debug_str_offsets"];
 use crate::inputs::Class;
 use crate::layout::Layout;
 use crate::relocate::Addresses;
 use crate::resolve::Resolved;
+
+/// The sections whose offsets in `.debug_info` [`fix_object`] never reads (it skips the
+/// attributes that hold them, and the strings a unit's header names need not be right).
+const UNREAD: [&str; 5] = [".debug_str", ".debug_line_str", ".debug_loclists", ".debug_loc", ".debug_str_offsets"];
 
 /// The new `.debug_rnglists` and the in-place patches of `.debug_info`.
 pub struct InfoFix {

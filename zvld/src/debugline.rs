@@ -151,17 +151,17 @@ fn nearest_from(map: &[(u32, u32)], hint: Option<usize>, off: u32) -> usize {
 /// `LineRow` holds them when it returns a row (`line` 0 for gimli's `None`, `column` 0
 /// for its left edge).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Row {
-    pub address: u64,
-    pub file: u64,
-    pub line: u64,
-    pub column: u64,
-    pub is_stmt: bool,
-    pub basic_block: bool,
-    pub end_sequence: bool,
-    pub prologue_end: bool,
-    pub epilogue_begin: bool,
-    pub discriminator: u64,
+struct Row {
+    address: u64,
+    file: u64,
+    line: u64,
+    column: u64,
+    is_stmt: bool,
+    basic_block: bool,
+    end_sequence: bool,
+    prologue_end: bool,
+    epilogue_begin: bool,
+    discriminator: u64,
 }
 
 impl Row {
@@ -185,15 +185,15 @@ impl Row {
 }
 
 /// What the opcodes of a program need from its header.
-pub(crate) struct Params<'h> {
-    pub version: u16,
-    pub min_inst: u8,
-    pub default_is_stmt: bool,
-    pub line_base: i8,
-    pub line_range: u8,
-    pub opcode_base: u8,
+struct Params<'h> {
+    version: u16,
+    min_inst: u8,
+    default_is_stmt: bool,
+    line_base: i8,
+    line_range: u8,
+    opcode_base: u8,
     /// The operand counts of standard opcodes 1 .. opcode_base - 1.
-    pub std_lengths: &'h [u8],
+    std_lengths: &'h [u8],
 }
 
 impl<'h> Params<'h> {
@@ -268,7 +268,7 @@ impl Ops<'_> {
 /// overflowing one). The rebuild of sqlite3's line table (200,000 rows) took 7-9 ms in
 /// gimli's row iterator; this is a plain loop over the opcodes. Tests compare the two on
 /// generated and mutated programs.
-pub(crate) fn for_each_row(ops: &[u8], p: &Params<'_>, mut each: impl FnMut(&Row)) {
+fn for_each_row(ops: &[u8], p: &Params<'_>, mut each: impl FnMut(&Row)) {
     let fresh = Row {
         address: 0,
         file: 1,
@@ -492,10 +492,10 @@ impl RowBytes {
     }
 }
 
-/// The line-number state machine registers the writer has last emitted.
 /// One object's new programs and (old offset, new offset) of each.
 type Rebuilt = (Vec<u8>, Vec<(u64, u64)>);
 
+/// The line-number state machine registers the writer has last emitted.
 struct State {
     file: u64,
     line: u64,
@@ -716,7 +716,7 @@ pub fn rebuild(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>, code: &[
 
 #[cfg(test)]
 mod tests {
-    use super::{for_each_row, nearest_from, Params, Row};
+    use super::{for_each_row, nearest_from, Params, Row, RowBytes};
     use gimli::LittleEndian;
 
     /// A line program unit with a DWARF 2-4 header (`version`) and the opcodes `ops`.
@@ -755,27 +755,17 @@ mod tests {
         (theirs, ours)
     }
 
-    fn uleb(out: &mut Vec<u8>, mut v: u64) {
-        loop {
-            let b = (v & 0x7F) as u8;
-            v >>= 7;
-            out.push(if v == 0 { b } else { b | 0x80 });
-            if v == 0 {
-                return;
-            }
-        }
+    /// The LEB128 encodings of the rebuild's writer, appended to `out`.
+    fn uleb(out: &mut Vec<u8>, v: u64) {
+        let mut w = RowBytes::default();
+        w.uleb(v);
+        out.extend_from_slice(w.bytes());
     }
 
-    fn sleb(out: &mut Vec<u8>, mut v: i64) {
-        loop {
-            let b = (v & 0x7F) as u8;
-            v >>= 7;
-            let done = (v == 0 && b & 0x40 == 0) || (v == -1 && b & 0x40 != 0);
-            out.push(if done { b } else { b | 0x80 });
-            if done {
-                return;
-            }
-        }
+    fn sleb(out: &mut Vec<u8>, v: i64) {
+        let mut w = RowBytes::default();
+        w.sleb(v);
+        out.extend_from_slice(w.bytes());
     }
 
     /// Opcodes of every kind, compiler-like and not: special opcodes, every standard

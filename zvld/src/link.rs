@@ -144,9 +144,12 @@ pub fn link(cfg: &Config) -> Result<Stats> {
     // take that thread's core, while an idle thread waiting for work spins on its own
     // core, instead of three threads sharing two cores.
     // Meanwhile a spare thread prepares the decoders (zvcore::warm_up), which would
-    // otherwise be done by the first decode while the other threads wait for it.
+    // otherwise be done by the first decode while the other threads wait for it. With
+    // one thread there is none to spare: the first decode does it, as before.
     let r = rayon::scope(|s| {
-        s.spawn(|_| zvcore::warm_up());
+        if rayon::current_num_threads() > 1 {
+            s.spawn(|_| zvcore::warm_up());
+        }
         link_files(cfg)
     });
     if r.is_err() {

@@ -176,33 +176,35 @@ mod tests {
     use super::*;
     use crate::automaton_gen::{self, Ended as E, Pending, St};
 
+    /// A table build.rs wrote is the one `automaton_gen` builds (`input`: the rewriter's),
+    /// with row offsets in range and the states between instructions numbered first.
+    fn check_table(input: bool, table: &[u32], states: usize, fail: usize, end_count: usize) -> automaton_gen::Built {
+        let built = automaton_gen::build(input);
+        assert_eq!(built.states.len(), states);
+        assert_eq!(usize::from(built.fail), fail);
+        assert!(table.len().is_power_of_two() && table.len() >= states * 256);
+        assert!(table.iter().all(|&x| x % 256 == 0 && (x as usize) < states * 256));
+        let rows: Vec<u16> = table[..built.next.len()].iter().map(|&x| (x / 256) as u16).collect();
+        assert_eq!(rows, built.next, "build.rs wrote another table");
+        for (id, s) in built.states.iter().enumerate() {
+            assert_eq!(matches!(s, St::Start(..)), id < end_count, "state {id}: {s:?}");
+        }
+        built
+    }
+
     #[test]
     fn the_tables_number_states_as_the_readers_expect() {
-        let built = automaton_gen::build(false);
-        assert_eq!(built.states.len(), STATES);
-        assert_eq!(usize::from(built.fail), usize::from(FAIL));
-        assert!(NEXT.len().is_power_of_two() && NEXT.len() >= STATES * 256);
-        let rows: Vec<u16> = NEXT[..built.next.len()].iter().map(|&x| (x / 256) as u16).collect();
-        assert!(NEXT.iter().all(|&x| x % 256 == 0 && (x as usize) < STATES * 256));
-        assert_eq!(rows, built.next, "build.rs wrote another table");
         assert_eq!(END_COUNT, automaton_gen::END_COUNT);
+        let built = check_table(false, &NEXT, STATES, usize::from(FAIL), END_COUNT);
+        // Marked exactly 1-8, and those are the states after the instructions `ended`
+        // tells apart.
         for (id, s) in built.states.iter().enumerate() {
-            // Between instructions exactly below END_COUNT; marked exactly 1-8, and those
-            // are the states after the instructions `ended` tells apart.
-            assert_eq!(matches!(s, St::Start(..)), id < END_COUNT, "state {id}: {s:?}");
             let is_marked = matches!(s, St::Start(e, Pending::None) if *e != E::Plain);
             assert_eq!(is_marked, marked(id), "state {id}: {s:?}");
         }
-        let built = automaton_gen::build(true);
-        assert_eq!(built.states.len(), INPUT_STATES);
-        assert_eq!(usize::from(built.fail), usize::from(INPUT_FAIL));
-        assert!(INPUT_NEXT.len().is_power_of_two() && INPUT_NEXT.len() >= INPUT_STATES * 256);
-        let rows: Vec<u16> = INPUT_NEXT[..built.next.len()].iter().map(|&x| (x / 256) as u16).collect();
-        assert!(INPUT_NEXT.iter().all(|&x| x % 256 == 0 && (x as usize) < INPUT_STATES * 256));
-        assert_eq!(rows, built.next, "build.rs wrote another table");
         assert_eq!(INPUT_END_COUNT, automaton_gen::INPUT_END_COUNT);
+        let built = check_table(true, &INPUT_NEXT, INPUT_STATES, usize::from(INPUT_FAIL), INPUT_END_COUNT);
         for (id, s) in built.states.iter().enumerate() {
-            assert_eq!(matches!(s, St::Start(..)), id < INPUT_END_COUNT, "state {id}: {s:?}");
             assert_eq!(matches!(s, St::Start(E::Addr32, _)), id == 1, "state {id}: {s:?}");
         }
     }

@@ -29,6 +29,13 @@ pub mod verify;
 pub mod writer;
 
 pub use automaton::decode_input_run;
+pub use fastpath::{decode_input, InputForm};
+pub use form::Rule;
+pub use verify::{
+    verify_nexe, verify_nexe_cached, verify_nexe_cached_until, verify_nexe_known, verify_nexe_parallel, verify_region,
+    verify_region_in_place, verify_region_parallel, verify_region_until, verify_region_with, CacheUse, CodeKey,
+    CodeRecord, Decoding, Options, RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe, Violation,
+};
 
 /// Prepares, ahead of time, what the first decode would otherwise prepare while others
 /// wait: iced builds its decoder tables on first use (~1 ms, once per process, behind a
@@ -40,10 +47,3 @@ pub fn warm_up() {
     std::hint::black_box(d.decode());
     std::hint::black_box(automaton::touch_tables());
 }
-pub use fastpath::{decode_input, InputForm};
-pub use form::Rule;
-pub use verify::{
-    verify_nexe, verify_nexe_cached, verify_nexe_cached_until, verify_nexe_known, verify_nexe_parallel, verify_region,
-    verify_region_in_place, verify_region_parallel, verify_region_until, verify_region_with, CacheUse, CodeKey,
-    CodeRecord, Decoding, Options, RegionKind, Rejected, VerdictCache, VerifiedCode, VerifiedNexe, Violation,
-};
