@@ -360,6 +360,35 @@ pub fn apply(a: &Addresses<'_, '_>, buf: &mut [u8], off: usize, f: &Fix<'_>) -> 
                 .into(),
         });
     }
+    // The other direction: an ordinary reference (an address, a PC-relative or GOT
+    // access) to a thread-local symbol would read or write its initial value in the TLS
+    // template, not the thread's variable. GNU ld refuses it ("TLS definition ...
+    // mismatches non-TLS reference"). DWARF names TLS variables with DTPOFF, which is
+    // not in this list; R_X86_64_SIZE* only reads the size. An undefined weak symbol
+    // (address 0) counts as thread-local for TLS accesses only.
+    let plain = matches!(
+        f.r_type,
+        elf::R_X86_64_64
+            | elf::R_X86_64_32
+            | elf::R_X86_64_32S
+            | elf::R_X86_64_PC32
+            | elf::R_X86_64_PLT32
+            | elf::R_X86_64_PC64
+            | elf::R_X86_64_GOTPCREL
+            | elf::R_X86_64_GOTPCRELX
+            | elf::R_X86_64_REX_GOTPCRELX
+            | elf::R_X86_64_GOTOFF64
+    );
+    if plain && !f.debug && !matches!(f.def, Def::UndefinedWeak) && a.is_tls(f.def) {
+        return Err(LinkError::UnsupportedRelocation {
+            at: (f.at)(),
+            kind: reloc_name(f.r_type),
+            symbol: (f.symbol)(),
+            hint: "an ordinary access to a thread-local symbol (defined in .tdata/.tbss) would reach its initial \
+                   value, not the thread's variable: the declarations of the variable disagree about _Thread_local"
+                .into(),
+        });
+    }
     let p = f.place as i64;
     let relax = if got_kind(f.r_type).is_some() && !f.debug && a.in_code(f.place) {
         got_relaxation(a.res, buf, off, f.head, f.r_type, f.addend, f.bias, f.def)

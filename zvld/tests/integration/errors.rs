@@ -605,7 +605,7 @@ fn zvcc_answers_build_system_queries_from_its_sysroot() {
 /// reference is the call of a relaxed sequence (not when `--require-defined` or the entry
 /// names it);
 /// a thread-local access to a variable that is not thread-local is an error (as in GNU
-/// ld), not wrong code; a symbol on the call that relaxation removes is an error.
+/// ld), not wrong code, and so is an ordinary access to a thread-local one; a symbol on the call that relaxation removes is an error.
 #[test]
 fn tls_sequences_are_checked_against_what_they_name() {
     let dir = tempfile::tempdir().unwrap();
@@ -633,6 +633,15 @@ fn tls_sequences_are_checked_against_what_they_name() {
     let ie = ".text\n.globl _start\n_start:\n  movq %fs:0, %rax\n  movq v@gottpoff(%rip), %rcx\n  movl (%rax,%rcx), %eax\n  hlt\n";
     let err = link("tpoff", &[ie, data_v], &[]);
     assert!(err.contains("R_X86_64_GOTTPOFF") && err.contains("not thread-local"), "{err}");
+    // The other direction: an ordinary access (from code or from data) to a variable
+    // defined thread-local would reach its initial value in the TLS template.
+    let tbss_v = ".section .tbss,\"awT\",@nobits\n.globl v\nv: .zero 4\n.data\n.globl __zv_tp\n__zv_tp: .quad 0\n";
+    let plain = ".text\n.globl _start\n_start:\n  movl v(%rip), %eax\n  hlt\n";
+    let err = link("plaintls", &[plain, tbss_v], &[]);
+    assert!(err.contains("R_X86_64_PC32") && err.contains("ordinary access to a thread-local symbol"), "{err}");
+    let pointer = ".text\n.globl _start\n_start:\n  hlt\n.data\np: .quad v\n";
+    let err = link("pointertls", &[pointer, tbss_v], &[]);
+    assert!(err.contains("R_X86_64_64") && err.contains("ordinary access to a thread-local symbol"), "{err}");
     let marked = ".text\n.globl _start\n_start:\n  .byte 0x66\n  leaq v@tlsgd(%rip), %rdi\n.globl mid\nmid:\n  .value 0x6666\n  rex64 call __tls_get_addr@PLT\n  hlt\n.section .tbss,\"awT\",@nobits\nv: .zero 4\n.data\n__zv_tp: .quad 0\n";
     let err = link("marked", &[marked], &[]);
     assert!(err.contains("symbol `mid` marks the call"), "{err}");
