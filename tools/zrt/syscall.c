@@ -259,7 +259,9 @@ static int args_ok(const long *w) {
 #define W(i, n) zrt_mem_ok((const void *)w[i], (size_t)(n), 1)
 #define S(i) zrt_str_ok((const char *)w[i])
 #define OPT(i, x) (w[i] == 0 || (x))
-  long n3 = w[3] < 0 ? 0 : w[3];
+  /* A negative count is a huge size_t, which no buffer holds: -EFAULT, as Linux's
+   * access_ok answers (it was taken as 0, and the call then wrote past the buffer). */
+  unsigned long n3 = (unsigned long)w[3];
   switch (w[0]) {
     case SYS_read:
     case SYS_pread64: return W(2, n3);
@@ -304,6 +306,15 @@ static int args_ok(const long *w) {
     case SYS_unlinkat: return S(2);
     /* There are no symbolic links: readlink never writes its buffer (the lookup's error,
      * or EINVAL for a path that is not a link, come first, as on Linux). */
+    case SYS_rename:
+    case SYS_link:
+    case SYS_symlink: return S(1) && S(2);
+    case SYS_renameat:
+    case SYS_renameat2:
+    case SYS_linkat: return S(2) && S(4);
+    case SYS_symlinkat: return S(1) && S(3);
+    case SYS_mknod: return S(1);
+    case SYS_mknodat: return S(2);
     case SYS_readlink: return S(1);
     case SYS_readlinkat: return S(2);
     case SYS_getdents64: return W(2, n3);
@@ -313,8 +324,16 @@ static int args_ok(const long *w) {
     case SYS_ppoll: return (w[2] < 0 || w[2] > 4096 || W(1, w[2] * 8)) && OPT(3, R(3, 16)) && OPT(4, R(4, 8));
     case SYS_select:
     case SYS_pselect6: {
-      long bytes = w[1] <= 0 || w[1] > 1024 ? 0 : (w[1] + 63) / 64 * 8;
-      return OPT(2, W(2, bytes)) && OPT(3, W(3, bytes)) && OPT(4, W(4, bytes)) && OPT(5, W(5, 16));
+      /* The sets hold the fds below nfds that the table can hold (select_once reads no
+       * more, as Linux reads none past its table). */
+      long fds = w[1] > ZRT_MAX_FD ? ZRT_MAX_FD : w[1];
+      long bytes = fds <= 0 ? 0 : (fds + 63) / 64 * 8;
+      if (!(OPT(2, W(2, bytes)) && OPT(3, W(3, bytes)) && OPT(4, W(4, bytes)) && OPT(5, W(5, 16)))) return 0;
+      /* pselect6's sixth argument: { const sigset_t *set; size_t size }, and the set. */
+      if (w[0] != SYS_pselect6 || !w[6]) return 1;
+      if (!R(6, 16)) return 0;
+      const long *sig = (const long *)w[6];
+      return !sig[0] || zrt_mem_ok((const void *)sig[0], 8, 0);
     }
     case SYS_clock_gettime: return W(2, 16);
     case SYS_clock_getres: return OPT(2, W(2, 16));
@@ -322,7 +341,9 @@ static int args_ok(const long *w) {
     case SYS_time: return OPT(1, W(1, 8));
     case SYS_nanosleep: return R(1, 16) && OPT(2, W(2, 16));
     case SYS_clock_nanosleep: return R(3, 16) && OPT(4, W(4, 16));
-    case SYS_getrandom: return W(1, w[2] < 0 ? 0 : w[2]);
+    /* Linux writes at most 33554431 bytes a call (zrt_getrandom too). */
+    case SYS_getrandom: return W(1, (unsigned long)w[2] > 33554431 ? 33554431 : (unsigned long)w[2]);
+    case SYS_getcpu: return OPT(1, W(1, 4)) && OPT(2, W(2, 4));
     case SYS_uname: return W(1, 390);
     case SYS_sysinfo: return W(1, 112);
     case SYS_getrlimit: return W(2, 16);
@@ -374,9 +395,69 @@ static long do_futex(int32_t *addr, long op, long val, long timeout, long val3) 
   }
 }
 
-long __zv_syscall_c(const long *w);
+/* The arguments of call nr that are file descriptors (bit i: argument i). The kernel's
+ * prototypes make them `int` or `unsigned int`, so Linux reads only their low 32 bits:
+ * AT_FDCWD passed as an int through syscall(2) arrives zero-extended (0xffffff9c) and is
+ * still AT_FDCWD, and fd 1 << 32 is fd 0 (audit finding: zrt compared all 64 bits and
+ * answered -EBADF). close_range's bounds are unsigned: truncated at its call. */
+static unsigned fd_args(long nr) {
+  switch (nr) {
+    case SYS_read:
+    case SYS_write:
+    case SYS_close:
+    case SYS_fstat:
+    case SYS_lseek:
+    case SYS_pread64:
+    case SYS_pwrite64:
+    case SYS_readv:
+    case SYS_writev:
+    case SYS_preadv:
+    case SYS_pwritev:
+    case SYS_preadv2:
+    case SYS_pwritev2:
+    case SYS_ioctl:
+    case SYS_fcntl:
+    case SYS_flock:
+    case SYS_fsync:
+    case SYS_fdatasync:
+    case SYS_syncfs:
+    case SYS_ftruncate:
+    case SYS_fallocate:
+    case SYS_fadvise64:
+    case SYS_readahead:
+    case SYS_sync_file_range:
+    case SYS_getdents64:
+    case SYS_fchdir:
+    case SYS_fstatfs:
+    case SYS_dup:
+    case SYS_openat:
+    case SYS_newfstatat:
+    case SYS_statx:
+    case SYS_faccessat:
+    case SYS_faccessat2:
+    case SYS_mkdirat:
+    case SYS_mknodat:
+    case SYS_unlinkat:
+    case SYS_readlinkat: return 1u << 1;
+    case SYS_dup2:
+    case SYS_dup3:
+    case SYS_sendfile: return 1u << 1 | 1u << 2;
+    case SYS_renameat:
+    case SYS_renameat2:
+    case SYS_linkat:
+    case SYS_copy_file_range: return 1u << 1 | 1u << 3;
+    case SYS_symlinkat: return 1u << 2;
+    case SYS_mmap: return 1u << 5;
+    default: return 0;
+  }
+}
 
-long __zv_syscall_c(const long *w) {
+long __zv_syscall_c(const long *raw);
+
+long __zv_syscall_c(const long *raw) {
+  long w[7];
+  unsigned fds = fd_args(raw[0]);
+  for (int i = 0; i < 7; i++) w[i] = (fds >> i & 1) ? (long)(int)raw[i] : raw[i];
   long a1 = w[1], a2 = w[2], a3 = w[3], a4 = w[4], a5 = w[5], a6 = w[6];
   if (!args_ok(w)) return -EFAULT;
   switch (w[0]) {
@@ -394,7 +475,7 @@ long __zv_syscall_c(const long *w) {
     case SYS_sendfile: return zrt_copy_range(a2, (long *)a3, a1, 0, (size_t)a4, 0);
     case SYS_copy_file_range:
       return a6 ? -EINVAL : zrt_copy_range(a1, (long *)a2, a3, (long *)a4, (size_t)a5, 1);
-    case SYS_close_range: return zrt_close_range((unsigned long)a1, (unsigned long)a2, a3);
+    case SYS_close_range: return zrt_close_range((unsigned)a1, (unsigned)a2, a3);
     case SYS_readahead: return zrt_readahead(a1);
     case SYS_sync_file_range: return zrt_sync_file_range(a1, a2, a3, a4);
     case SYS_statfs: return zrt_statfs(-1, (const char *)a1, (void *)a2);

@@ -7,6 +7,7 @@
  * native run (badptr.expected). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -42,6 +43,8 @@ static struct timespec soon(void) {
   return ts;
 }
 
+static int word0;
+
 int main(void) {
   E(syscall(SYS_fstat, 1, BAD));
   E(syscall(SYS_stat, BAD, BAD));
@@ -64,6 +67,29 @@ int main(void) {
   E(syscall(SYS_getcwd, BAD, 64));
   E(syscall(SYS_readlink, "/x", BAD, 8));
   E(syscall(SYS_futex, BAD, FUTEX_WAKE, 1, 0, 0, 0));
+  /* Path pairs, getcpu into read-only memory, a negative count, select's sets beyond
+   * 1024 fds and pselect6's signal argument (audit findings: these faulted). */
+  E(syscall(SYS_rename, BAD, "/tmp/x"));
+  E(syscall(SYS_rename, "/nonexistent-a", BAD));
+  E(syscall(SYS_renameat, AT_FDCWD, "/nonexistent-a", AT_FDCWD, BAD));
+  E(syscall(SYS_renameat2, AT_FDCWD, BAD, AT_FDCWD, "/tmp/x", 0));
+  E(syscall(SYS_link, BAD, "/tmp/x"));
+  E(syscall(SYS_linkat, AT_FDCWD, "/dev/null", AT_FDCWD, BAD, 0));
+  E(syscall(SYS_symlink, "/nonexistent-a", BAD));
+  E(syscall(SYS_symlinkat, BAD, AT_FDCWD, "/tmp/x"));
+  E(syscall(SYS_mknod, BAD, 0600, 0));
+  E(syscall(SYS_mknodat, AT_FDCWD, BAD, 0600, 0));
+  E(syscall(SYS_getcpu, (void *)main, 0, 0));
+  E(syscall(SYS_getrandom, (void *)main, (size_t)-1, 0));
+  E(syscall(SYS_read, 0, &word0, (size_t)-1));
+  E(syscall(SYS_select, 2000, BAD, 0, 0, 0));
+  long sigdata[2] = {(long)BAD, 8};
+  E(syscall(SYS_pselect6, 0, 0, 0, 0, 0, BAD));
+  E(syscall(SYS_pselect6, 0, 0, 0, 0, 0, sigdata));
+  /* File descriptors are ints: the kernel reads the low 32 bits of their registers. */
+  E(syscall(SYS_faccessat, (unsigned long)(unsigned)AT_FDCWD, "/dev/null", F_OK, 0));
+  fflush(stdout);
+  E(syscall(SYS_write, 1L << 32 | 1, "fd (1 << 32) | 1 is fd 1\n", 25));
   fflush(stdout);
 
   int word = 7;
