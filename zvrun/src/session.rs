@@ -342,6 +342,16 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
         });
         return out;
     }
+    // A compressed file (an image packed for transport) cannot run either: 125, naming
+    // the format, rather than 126 for a "nexe" without the ELF magic.
+    if let Some(format) = zvcore::image::compressed(data) {
+        out.ending = Ending::Error(format!(
+            "{} is {format}-compressed, not a nexe or an image: zvrun runs nexes and uncompressed tar images \
+             (in place, so they cannot be decompressed on the fly); decompress it first",
+            cfg.program
+        ));
+        return out;
+    }
     // Large code is verified on several threads. This is the only time zvrun runs more
     // than one thread, and they are joined before any guest code is executable (the
     // form's P2 relies on no other thread ever running while the guest does; Jail

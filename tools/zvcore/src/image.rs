@@ -758,6 +758,20 @@ pub fn looks_like_tar(head: &[u8]) -> bool {
         || (head.len() >= 512 && head[..100].iter().any(|&b| b != 0) && tar_checksum_ok(head))
 }
 
+/// The compression format whose magic `head` (a file's first bytes) starts with, if any:
+/// an image compressed for transport (`app.tar.gz`) is named as such, with what to do,
+/// instead of being read as a nexe that lacks the ELF magic.
+pub fn compressed(head: &[u8]) -> Option<&'static str> {
+    const MAGICS: [(&[u8], &str); 5] = [
+        (b"\x1f\x8b", "gzip"),
+        (b"\xfd7zXZ\0", "xz"),
+        (b"\x28\xb5\x2f\xfd", "zstd"),
+        (b"BZh", "bzip2"),
+        (b"\x04\x22\x4d\x18", "lz4"),
+    ];
+    MAGICS.iter().find(|(m, _)| head.starts_with(m)).map(|&(_, name)| name)
+}
+
 /// A reader that serves small reads from the last two 4 KiB blocks it read and seeks
 /// without a system call: the tar reader reads 512-byte headers and seeks over member
 /// data, and an image's headers and manifest sit in its first block or two, so reading
@@ -1404,6 +1418,18 @@ mod tests {
 
     fn both_ways(bytes: &[u8]) -> (String, String) {
         (crate::oracle::image_outcome(bytes, true), crate::oracle::image_outcome(bytes, false))
+    }
+
+    #[test]
+    fn compressed_files_are_named_by_their_format() {
+        assert_eq!(compressed(b"\x1f\x8b\x08\0"), Some("gzip"));
+        assert_eq!(compressed(b"\xfd7zXZ\0\0\x04"), Some("xz"));
+        assert_eq!(compressed(b"\x28\xb5\x2f\xfd\x04"), Some("zstd"));
+        assert_eq!(compressed(b"BZh91AY"), Some("bzip2"));
+        assert_eq!(compressed(b"\x04\x22\x4d\x18\x64"), Some("lz4"));
+        assert_eq!(compressed(b"\x7fELF\x02\x01"), None);
+        assert_eq!(compressed(b"\x1f"), None);
+        assert_eq!(compressed(b""), None);
     }
 
     /// The plain-ustar fast path and the tar crate agree on every image, intact or

@@ -251,6 +251,23 @@ fn images_made_by_gnu_tar_run_or_are_refused_clearly() {
         String::from_utf8_lossy(&piped.stderr)
     );
 
+    // A compressed image: 125, naming the compression (it was 126, "missing ELF magic",
+    // as if it were a nexe failing verification: audit finding).
+    let gz = d.join("v7.tar.gz");
+    let status = std::process::Command::new("gzip")
+        .arg("-kc")
+        .arg(&v7)
+        .stdout(std::fs::File::create(&gz).expect("create"))
+        .status();
+    assert!(status.expect("gzip").success());
+    let out = run(&[s(&gz)]);
+    assert_eq!(out.status.code(), Some(125), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is gzip-compressed, not a nexe or an image"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // An image named as a ZeroVM manifest's Program: a session that cannot run (125) that
     // says to run the image itself, not a nexe failing verification (126, "missing ELF
     // magic", as a QA round found).
