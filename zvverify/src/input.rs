@@ -278,7 +278,25 @@ pub fn tar_may_hold_manifest(file: &File, len: u64) -> bool {
                 return true;
             }
         }
-        let Some(next) = size.checked_next_multiple_of(512).and_then(|s| pos.checked_add(512)?.checked_add(s)) else {
+        // A GNU sparse member's header is followed by extension blocks of sparse map
+        // entries while its `isextended` byte (482, then 504 of each block) is set; its
+        // data comes after them. (An audit found the walk taking the first extension
+        // block, all zeros, for the end of the archive and skipping the image after it.)
+        let mut data_at = pos.saturating_add(512);
+        if h[156] == b'S' {
+            let mut extended = h[482] != 0;
+            let mut blocks = 0;
+            while extended {
+                blocks += 1;
+                let block = match region.read(data_at, 512.min(len.saturating_sub(data_at))) {
+                    Ok(b) if b.len() == 512 && blocks <= MAX_TAR_HEADERS => b,
+                    _ => return true,
+                };
+                extended = block[504] != 0;
+                data_at = data_at.saturating_add(512);
+            }
+        }
+        let Some(next) = size.checked_next_multiple_of(512).and_then(|s| data_at.checked_add(s)) else {
             return true;
         };
         pos = next;
@@ -396,7 +414,31 @@ mod tests {
             t
         };
         let (in_dir, in_dot) = (with_prefix(b"a"), with_prefix(b"."));
+        // A GNU sparse member with `extensions` extension blocks (all zeros but the
+        // `isextended` byte of all but the last), then `rest`'s members (audit finding:
+        // the walk took the first block for the end of the archive).
+        let sparse = |extensions: usize, rest: &[u8]| {
+            let mut t = zvcore::testgen::raw_tar(&[(b"s", b'S', b"data", b"")]);
+            t.truncate(t.len() - 1024);
+            t[482] = u8::from(extensions > 0);
+            t[148..156].copy_from_slice(b"        ");
+            let sum: u32 = t[..512].iter().map(|&b| u32::from(b)).sum();
+            t[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            let mut blocks = vec![0u8; 512 * extensions];
+            for k in 1..extensions {
+                blocks[512 * k - 8] = 1;
+            }
+            t.splice(512..512, blocks);
+            t.extend_from_slice(rest);
+            t
+        };
+        let (sparse_image, sparse_image2) = (sparse(1, &image), sparse(2, &image));
+        let (sparse_plain, sparse_plain0) = (sparse(2, &plain), sparse(0, &plain));
         for (name, tar, want) in [
+            ("sparse then image", &sparse_image, true),
+            ("sparse (2 blocks) then image", &sparse_image2, true),
+            ("sparse then plain", &sparse_plain, false),
+            ("sparse (no blocks) then plain", &sparse_plain0, false),
             ("plain", &plain, false),
             ("image", &image, true),
             ("late", &late, true),

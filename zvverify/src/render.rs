@@ -88,11 +88,22 @@ pub fn summary(r: &Report) -> String {
 /// in a name would otherwise make it an invalid or a different URI); an absolute path is
 /// a `file://` URI.
 pub fn uri(path: &str) -> String {
+    uri_of_bytes(path.as_bytes())
+}
+
+/// The URI of a file the report names by its path text ([`crate::walk::path_text`]):
+/// the name's own bytes are encoded, so `a\xff.nexe` (the byte 0xFF) is `a%FF.nexe`,
+/// not a file whose name spells a backslash (audit finding).
+fn report_uri(path: &str) -> String {
+    uri_of_bytes(&crate::walk::path_bytes(path))
+}
+
+fn uri_of_bytes(path: &[u8]) -> String {
     let mut out = String::with_capacity(path.len() + 8);
-    if path.starts_with('/') {
+    if path.starts_with(b"/") {
         out.push_str("file://");
     }
-    for &b in path.as_bytes() {
+    for &b in path {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
             out.push(char::from(b));
         } else {
@@ -132,7 +143,7 @@ pub fn sarif(r: &Report) -> String {
             notes.push(json!({
                 "level": "error",
                 "message": { "text": format!("cannot read {}: {}", f.path, f.error.as_deref().unwrap_or("")) },
-                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri(&f.path) } } }],
+                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": report_uri(&f.path) } } }],
             }));
         }
         for v in &f.violations {
@@ -153,7 +164,7 @@ pub fn sarif(r: &Report) -> String {
                 // Without a source line, the place is the address in the nexe: the guest
                 // address of an instruction or a segment, or for `ELF` a file offset.
                 _ => {
-                    let mut p = json!({ "artifactLocation": { "uri": uri(&f.path) } });
+                    let mut p = json!({ "artifactLocation": { "uri": report_uri(&f.path) } });
                     if let Some(a) = v.address.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()) {
                         p["address"] = json!({ "absoluteAddress": a });
                         if v.bytes.is_some() {

@@ -65,6 +65,35 @@ pub fn path_text(p: &Path) -> String {
     }
 }
 
+/// The bytes of the name whose [`path_text`] is `text`: `\\` is one backslash and `\xNN`
+/// the byte NN; every other character stands for its UTF-8 bytes. A text that does not
+/// come from [`path_text`] (a lone backslash) keeps the backslash.
+pub fn path_bytes(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            if b.get(i + 1) == Some(&b'\\') {
+                out.push(b'\\');
+                i += 2;
+                continue;
+            }
+            let hex = b.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok());
+            if b.get(i + 1) == Some(&b'x') {
+                if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
 /// A path without `.` components (a leading `./`) and with repeated slashes folded, as
 /// [`Path::components`] reads it: two spellings of one path compare equal. `..` is kept
 /// (it cannot be resolved without following symlinks).
@@ -211,6 +240,10 @@ mod tests {
         assert_eq!(text(b"plain/a.nexe"), "plain/a.nexe");
         assert_eq!(text(b"x\xffy"), r"x\xffy");
         assert_eq!(text(br"x\xffy"), r"x\\xffy");
+        // The text gives the name back (SARIF's URIs encode the name's bytes).
+        for n in names {
+            assert_eq!(path_bytes(&text(n)), n, "{}", text(n));
+        }
     }
 
     #[test]

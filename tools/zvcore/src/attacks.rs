@@ -190,6 +190,8 @@ pub fn attacks() -> Vec<Attack> {
     add("mulx-rsp", "mulx %rax,%rsp,%rcx (VEX.vvvv names rsp)", bytes_nexe(&[0xC4, 0xE2, 0xDB, 0xF6, 0xC8]), &[C6]);
     add("branch-66", "0x66-prefixed jcc", bytes_nexe(&[0x66, 0x0F, 0x84, 0x00, 0x00, 0x00, 0x00]), &[C4]);
     add("branch-67", "0x67-prefixed jmp (jecxz-style)", bytes_nexe(&[0x67, 0xE3, 0x00]), &[C4]);
+    // lock on a branch is no instruction (#UD): undecodable, C2 (docs/zvverify.md).
+    add("branch-lock", "lock-prefixed jmp rel8", bytes_nexe(&[0xF0, 0xEB, 0x00]), &[C2]);
     add("branch-notrack", "notrack P1 jmp (3e prefix)", bytes_nexe(&[0x83, 0xE0, 0xE0, 0x3E, 0xFF, 0xE0]), &[C4, C9]);
     add(
         "call-not-at-bundle-end",

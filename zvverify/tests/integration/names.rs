@@ -81,6 +81,32 @@ fn regress_sarif_uris_are_percent_encoded_and_errors_are_notifications() {
     assert!(uri.starts_with("file:///") && uri.ends_with("/tree/sp%20ace%231%25%3F.nexe"), "{uri}");
 }
 
+/// A name that is not UTF-8 has the URI of its own bytes (0xFF is `%FF`), not of the
+/// report's `\xff` text, which would name a file spelling a backslash (audit finding);
+/// a real backslash is `%5C`.
+#[cfg(target_os = "linux")]
+#[test]
+fn sarif_uris_encode_the_bytes_of_names_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().expect("tmp");
+    let d = t.path().join("nu");
+    std::fs::create_dir(&d).expect("mkdir");
+    std::fs::write(d.join(std::ffi::OsStr::from_bytes(b"a\xff.nexe")), bad_nexe()).expect("write");
+    std::fs::write(d.join(std::ffi::OsStr::from_bytes(b"b\\xff.nexe")), bad_nexe()).expect("write");
+    let out = zvverify().current_dir(t.path()).args(["--format", "sarif", "-q", "nu"]).output().expect("runs");
+    no_panic(&out);
+    let sarif = json_report(&out);
+    let mut uris: Vec<&str> = sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().expect("uri"))
+        .collect();
+    uris.sort_unstable();
+    uris.dedup();
+    assert_eq!(uris, ["nu/a%FF.nexe", "nu/b%5Cxff.nexe"], "{sarif}");
+}
+
 /// Two names that differ only in bytes that are not UTF-8 stay two distinct paths in the
 /// report (the bytes are written as `\xNN`), so that reports of them merge.
 #[cfg(target_os = "linux")]
