@@ -169,6 +169,41 @@ impl LinkError {
                 e => flat.push(e),
             }
         }
+        // Undefined symbols are one list, each symbol once with its first place, however
+        // many relocations reached them (an audit found one block per reference of the
+        // `__zv_syscall` that zvld's own rewrites call, each with the same advice).
+        if flat.iter().filter(|e| matches!(e, LinkError::Undefined { .. })).count() > 1 {
+            let mut merged: Option<usize> = None;
+            let mut kept = Vec::with_capacity(flat.len());
+            for e in flat {
+                let LinkError::Undefined { symbols, lto_archives } = e else {
+                    kept.push(e);
+                    continue;
+                };
+                match merged {
+                    None => {
+                        merged = Some(kept.len());
+                        kept.push(LinkError::Undefined { symbols, lto_archives });
+                    }
+                    Some(i) => {
+                        let LinkError::Undefined { symbols: into, lto_archives: archives } = &mut kept[i] else {
+                            unreachable!("the merged entry is an Undefined")
+                        };
+                        for (name, at) in symbols {
+                            if !into.iter().any(|(n, _)| *n == name) {
+                                into.push((name, at));
+                            }
+                        }
+                        for a in lto_archives {
+                            if !archives.contains(&a) {
+                                archives.push(a);
+                            }
+                        }
+                    }
+                }
+            }
+            flat = kept;
+        }
         if flat.len() == 1 {
             flat.pop().unwrap_or(LinkError::Usage(String::new()))
         } else {

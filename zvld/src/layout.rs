@@ -89,6 +89,9 @@ pub struct Layout {
     pub data: Segment,
     /// TLS template, if any TLS section exists.
     pub tls: Option<Tls>,
+    /// The `.tbss` sections in the template, after `.tdata` (addresses in the template's
+    /// memory only: they take no room in the data segment's bytes), for the map.
+    pub tbss: Vec<Piece>,
     /// GOT slots in order, at `got_addr`.
     pub got: Vec<GotSlot>,
     /// Index of each GOT slot.
@@ -297,6 +300,7 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
             let s = &res.objects[obj as usize].sections[sec as usize];
             tcur = tcur.next_multiple_of(s.align);
             l.addr[obj as usize][sec as usize] = Some(tcur);
+            l.tbss.push(Piece { obj, sec, addr: tcur, size: s.size });
             tcur += s.size;
         }
         // Thread-local commons after .tbss, as GNU ld places them.

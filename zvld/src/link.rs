@@ -1361,9 +1361,23 @@ fn map_file(res: &Resolved<'_>, lay: &Layout, img: &write::Image<'_>, entry: &st
             t.vaddr, t.filesz, t.memsz, t.align
         );
     }
-    for p in &lay.data.pieces {
+    // The template's .tbss follows its .tdata (the first data pieces) in address order
+    // but takes no bytes of the segment: listed after the last .tdata piece.
+    let tdata_end = lay.tls.map_or(0, |t| t.vaddr + t.filesz);
+    let piece = |s: &mut String, p: &crate::layout::Piece, note: &str| {
         let o = &res.objects[p.obj as usize];
-        let _ = writeln!(s, "  {:#010x} {:#8x} {}({})", p.addr, p.size, o.name, o.sections[p.sec as usize].name);
+        let _ = writeln!(s, "  {:#010x} {:#8x} {}({}){note}", p.addr, p.size, o.name, o.sections[p.sec as usize].name);
+    };
+    let mut tbss_listed = lay.tbss.is_empty();
+    for p in &lay.data.pieces {
+        if !tbss_listed && p.addr >= tdata_end {
+            lay.tbss.iter().for_each(|t| piece(&mut s, t, " (TLS template only)"));
+            tbss_listed = true;
+        }
+        piece(&mut s, p, "");
+    }
+    if !tbss_listed {
+        lay.tbss.iter().for_each(|t| piece(&mut s, t, " (TLS template only)"));
     }
     let _ = writeln!(s, "\nsymbols");
     let mut syms: Vec<&OutSymbol> = img.symbols.iter().filter(|x| x.global).collect();

@@ -728,6 +728,11 @@ fn zvld_pulls_what_its_rewrites_need_from_libzrt_wherever_it_stands() {
     assert!(err.contains("undefined symbol `__zv_syscall`"), "{err}");
     assert!(err.contains("libc.a(") && err.contains("(.text") && err.contains(" in function "), "{err}");
     assert!(err.contains("libzrt.a"), "no advice: {err}");
+    // libc's many `syscall`s make one list naming the symbol once, with the advice once
+    // (audit finding: a block per reference).
+    assert_eq!(err.matches("undefined symbol `__zv_syscall`").count(), 1, "{err}");
+    assert_eq!(err.matches("undefined symbol(s):").count(), 1, "{err}");
+    assert_eq!(err.matches("link the sysroot's libzrt.a").count(), 1, "{err}");
 }
 
 /// Every instruction that cannot be rewritten is named in one link (QA finding: only the

@@ -287,3 +287,38 @@ fn a_rip_relative_fs_operand_is_named_as_such() {
     assert!(!out.status.success(), "linked: {err}");
     assert!(err.contains("relative to %rip") && err.contains("main"), "{err}");
 }
+
+/// The map lists the TLS template's `.tbss` sections with their addresses, after the
+/// `.tdata` ones, marked as template memory only (audit finding: only `.tdata` was
+/// listed, although the template's memsz counts `.tbss`).
+#[test]
+fn the_map_lists_tbss_in_the_tls_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = d.join("t.c");
+    std::fs::write(
+        &src,
+        "_Thread_local int tinit = 7;\n_Thread_local char tzero[135];\n\
+         int main(void) { tzero[3] = (char)tinit; return tzero[3] - 7; }\n",
+    )
+    .unwrap();
+    let map = d.join("t.map");
+    let nexe = d.join("t.nexe");
+    let mut c = zvcc();
+    c.arg("-O2").arg(&src).arg(format!("-Wl,-Map,{}", map.display())).arg("-o").arg(&nexe);
+    run_ok(c, "zvcc with -Map");
+    verify(&nexe);
+    let text = std::fs::read_to_string(&map).unwrap();
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    let template = text.lines().find(|l| l.contains("TLS template")).unwrap_or_else(|| panic!("{text}"));
+    let w: Vec<&str> = template.split_whitespace().collect();
+    let (vaddr, filesz, memsz) = (hex(w[2]), hex(w[4]), hex(w[6]));
+    let tbss = text.lines().find(|l| l.contains("t.o(.tbss)")).unwrap_or_else(|| panic!("no .tbss in\n{text}"));
+    assert!(tbss.ends_with("(TLS template only)"), "{tbss}");
+    let w: Vec<&str> = tbss.split_whitespace().collect();
+    let (addr, size) = (hex(w[0]), hex(w[1]));
+    assert_eq!(size, 135, "{tbss}");
+    assert!(addr >= vaddr + filesz && addr + size <= vaddr + memsz, "{template}\n{tbss}");
+    let ran = Command::new(sibling_binary("zvrun")).arg(&nexe).output().unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{}", String::from_utf8_lossy(&ran.stderr));
+}
