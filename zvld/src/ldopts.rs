@@ -151,8 +151,6 @@ const IGNORED: &[&str] = &[
     "--warn-execstack",
     "--no-warn-execstack",
     "--cref",
-    "-t",
-    "--trace",
     "--verbose",
     "-Bsymbolic",
     "-Bsymbolic-functions",
@@ -206,7 +204,6 @@ const IGNORED_PREFIX: &[&str] = &[
     "--exclude-libs=",
     "--unresolved-symbols=",
     "--orphan-handling=",
-    "--dependency-file=",
     "-soname=",
     "--soname=",
     "-rpath=",
@@ -273,7 +270,6 @@ const IGNORED_WITH_ARG: &[&str] = &[
     "--gpsize",
     "--unresolved-symbols",
     "--orphan-handling",
-    "--dependency-file",
     "--section-ordering-file",
     "--error-handling-script",
     "-O",
@@ -327,6 +323,7 @@ fn one_dash_long(q: &str, l: &str) -> bool {
 enum Pending {
     Output,
     Map,
+    DependencyFile,
     Entry,
     Undefined,
     RequireDefined,
@@ -478,6 +475,7 @@ impl LdArgs {
         match what {
             Pending::Output => cfg.output = PathBuf::from(v),
             Pending::Map => cfg.map = Some(map_path(v)),
+            Pending::DependencyFile => cfg.dependency_file = Some(PathBuf::from(v)),
             Pending::Entry => cfg.entry = Some(v.to_string()),
             Pending::Undefined => cfg.undefined.push(v.to_string()),
             Pending::RequireDefined => cfg.require_defined.push(v.to_string()),
@@ -527,6 +525,7 @@ impl LdArgs {
         let with_arg = match p {
             "-o" | "--output" => Some(Pending::Output),
             "-Map" | "--Map" => Some(Pending::Map),
+            "--dependency-file" => Some(Pending::DependencyFile),
             "-e" | "--entry" => Some(Pending::Entry),
             "-u" | "--undefined" => Some(Pending::Undefined),
             "--require-defined" => Some(Pending::RequireDefined),
@@ -569,11 +568,15 @@ impl LdArgs {
                 cfg.strip_all = true;
             }
             "-S" | "--strip-debug" => cfg.strip_debug = true,
+            // GNU ld's -t names each input file as it reads it.
+            "-t" | "--trace" => cfg.trace = true,
             // GNU ld's `-M` prints the map on standard output.
             "-M" | "--print-map" => cfg.map = Some(PathBuf::from("/dev/stdout")),
             _ => {
                 if let Some(v) = p.strip_prefix("-Map=").or_else(|| p.strip_prefix("--Map=")) {
                     cfg.map = Some(map_path(v));
+                } else if let Some(v) = p.strip_prefix("--dependency-file=") {
+                    cfg.dependency_file = Some(PathBuf::from(v));
                 } else if let Some(v) = p.strip_prefix("--output=").or_else(|| joined("--output=", "-o")) {
                     cfg.output = PathBuf::from(v);
                 } else if let Some(v) = joined("--entry=", "-e") {
@@ -699,6 +702,20 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["a.o", "-lc", "b.o"]);
+    }
+
+    /// `--dependency-file` and `-t` do what GNU ld does (audit finding: both were accepted
+    /// and ignored, so a make rule waiting for the dependency file failed).
+    #[test]
+    fn dependency_file_and_trace_are_applied() {
+        for spelling in [&["--dependency-file=d.d"][..], &["--dependency-file", "d.d"]] {
+            let (cfg, _, taken) = parse(spelling).unwrap();
+            assert_eq!(cfg.dependency_file, Some(PathBuf::from("d.d")), "{spelling:?}");
+            assert!(taken.iter().all(|t| *t == Taken::Applied), "{spelling:?}");
+        }
+        for spelling in ["-t", "--trace"] {
+            assert!(parse(&[spelling]).unwrap().0.trace, "{spelling}");
+        }
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub struct Config {
     pub output: PathBuf,
     /// `-Map` file.
     pub map: Option<PathBuf>,
+    /// `--dependency-file` (GNU ld 2.35's): after a link, the output's make rule listing
+    /// every input file read (archives and `-l` libraries as found), each also a target
+    /// of its own with no rule, as `gcc -MP` writes them.
+    pub dependency_file: Option<PathBuf>,
+    /// `-t`/`--trace`: print each input file's path on standard output, as GNU ld does.
+    pub trace: bool,
     /// Entry symbol (default `_start`).
     pub entry: Option<String>,
     /// `-u` symbols: they pull archive members that define them; one that stays
@@ -180,6 +186,58 @@ fn link_files(cfg: &Config) -> Result<Stats> {
             InputArg::Lib(n) => find_lib(cfg, n)?,
         });
     }
+    if cfg.trace {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for p in &paths {
+            let _ = writeln!(out, "{}", p.display());
+        }
+    }
+    let stats = link_paths(cfg, &paths, t0)?;
+    if let Some(d) = &cfg.dependency_file {
+        std::fs::write(d, dependency_rule(&cfg.output, &paths))
+            .map_err(|error| LinkError::Write { path: d.display().to_string(), error })?;
+    }
+    Ok(stats)
+}
+
+/// The make rule of `--dependency-file`: `output: input...`, then each input as a
+/// target without a rule (so that make does not fail when an input goes away), with
+/// spaces, `#` and `$` escaped as make reads them.
+fn dependency_rule(output: &Path, inputs: &[PathBuf]) -> String {
+    let esc = |p: &Path| {
+        let mut s = String::new();
+        for c in p.display().to_string().chars() {
+            match c {
+                ' ' | '#' | '\\' => {
+                    s.push('\\');
+                    s.push(c);
+                }
+                '$' => s.push_str("$$"),
+                c => s.push(c),
+            }
+        }
+        s
+    };
+    let mut seen: Vec<&PathBuf> = Vec::new();
+    for p in inputs {
+        if !seen.contains(&p) {
+            seen.push(p);
+        }
+    }
+    let mut text = format!("{}:", esc(output));
+    for p in &seen {
+        text.push_str(" \\\n  ");
+        text.push_str(&esc(p));
+    }
+    text.push('\n');
+    for p in &seen {
+        text.push_str(&format!("\n{}:\n", esc(p)));
+    }
+    text
+}
+
+fn link_paths(cfg: &Config, paths: &[PathBuf], t0: Instant) -> Result<Stats> {
     // Inputs are mapped, not read: only the pages a link touches are faulted in (an
     // archive's symbol table and the members pulled in).
     let mapped: Vec<crate::sys::Mapped> = paths.iter().map(|p| open(p)).collect::<Result<_>>()?;

@@ -245,6 +245,28 @@ fn the_map_names_the_reference_that_pulled_each_member() {
     }
 }
 
+/// `--dependency-file` writes the output's make rule over every input file (archives
+/// as found), each also a target without a rule, as GNU ld does; `-t` names each input
+/// on standard output (audit finding: both were accepted and did nothing). A path with
+/// a space is escaped as make reads it.
+#[test]
+fn dependency_file_and_trace_list_the_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("sp ace");
+    std::fs::create_dir(&d).unwrap();
+    let (start, m) = chain(&d);
+    let members: Vec<&Path> = m.iter().map(|p| p.as_path()).collect();
+    let lib = archive(&d, "libchain.a", "rcs", &members);
+    let dep = d.join("chain.d");
+    let (o, nexe) = zvld_run(&d, "chain.nexe", &[&start, &lib], &["-t", "--dependency-file", dep.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let esc = |p: &Path| p.display().to_string().replace(' ', "\\ ");
+    let want =
+        format!("{}: \\\n  {} \\\n  {}\n\n{}:\n\n{}:\n", esc(&nexe), esc(&start), esc(&lib), esc(&start), esc(&lib));
+    assert_eq!(std::fs::read_to_string(&dep).unwrap(), want);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{}\n{}\n", start.display(), lib.display()));
+}
+
 /// A BSD archive (`!<arch>`, `#1/N` long names stored before the member's bytes, a
 /// `__.SYMDEF` table of 32-bit ranlib entries) written by hand: binutils' `ar` cannot
 /// write one. `index` adds the symbol table.
