@@ -21,7 +21,9 @@ GNU ld's other spellings of these options are accepted (-uSYM, --undefined=SYM, 
 and so are the options that mean nothing for a static nexe (-static, --gc-sections, -z KEYWORD, ...).";
 
 fn parse(args: Vec<String>) -> Result<(Config, bool), String> {
-    let mut cfg = Config { output: PathBuf::from("a.nexe"), ..Default::default() };
+    // Without -o, a.out, as GNU ld and zvcc (gcc) name it (it was a.nexe: an audit
+    // found a build that ran the linker directly looking for a.out).
+    let mut cfg = Config { output: PathBuf::from("a.out"), ..Default::default() };
     let mut inputs = Vec::new();
     let mut stats = false;
     let mut ld = LdArgs::default();

@@ -245,6 +245,19 @@ fn the_map_names_the_reference_that_pulled_each_member() {
     }
 }
 
+/// Without `-o` the output is `a.out` in the current directory, as GNU ld's.
+#[test]
+fn the_default_output_is_a_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (start, m) = chain(d);
+    let mut c = zvld();
+    c.current_dir(d).arg(&start).args(&m);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    verify(&d.join("a.out"));
+}
+
 /// `--dependency-file` writes the output's make rule over every input file (archives
 /// as found), each also a target without a rule, as GNU ld does; `-t` names each input
 /// on standard output (audit finding: both were accepted and did nothing). A path with
