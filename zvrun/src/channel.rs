@@ -22,6 +22,18 @@ pub enum SourceKind {
     Stream,
 }
 
+impl SourceKind {
+    /// The kind in words, for messages ("a character device").
+    pub fn described(self) -> &'static str {
+        match self {
+            SourceKind::File => "a regular file",
+            SourceKind::CharDevice => "a character device",
+            SourceKind::Pipe => "a FIFO or pipe",
+            SourceKind::Stream => "a socket or other stream",
+        }
+    }
+}
+
 /// An open channel.
 pub struct Channel {
     /// The manifest's description.
@@ -94,11 +106,11 @@ fn std_stream(uri: &str) -> Option<i32> {
 /// The refusal of a random channel type on a source read and written in sequence.
 fn sequential_only(spec: &ChannelSpec, source: SourceKind) -> ChannelError {
     ChannelError(format!(
-        "channel {} ({}): type {} needs random access, but the source is a {:?}, which can only be read or written in sequence",
+        "channel {} ({}): type {} needs random access, but the source is {}, which can only be read or written in sequence",
         spec.alias,
         spec.uri,
         spec.kind.number(),
-        source
+        source.described()
     ))
 }
 

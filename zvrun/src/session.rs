@@ -700,9 +700,11 @@ fn load(
     let manifest_at = manifest_start;
     let budget = cfg.memory.checked_sub(data_bytes + form::STACK_SIZE).ok_or_else(|| {
         format!(
-            "memory limit {} bytes is too small: data and bss need {data_bytes} and the stack {} bytes",
+            "memory limit {} bytes (the manifest's memory, or --memory) is too small: data and bss need \
+             {data_bytes} and the stack {} bytes; give at least {}",
             cfg.memory,
-            form::STACK_SIZE
+            form::STACK_SIZE,
+            data_bytes.saturating_add(form::STACK_SIZE)
         )
     })?;
     // A stack overflow must fault, not run into the heap: at least STACK_GUARD_GAP of

@@ -655,10 +655,12 @@ fn channel(i: usize, c: &Value) -> Result<ImageChannel, ImageError> {
         .filter(|v| !v.is_null())
         .map_or(Some(false), Value::as_bool)
         .ok_or_else(|| bad(format!("{}: expected true or false", at("etag"))))?;
-    let lim = o
-        .get("limits")
-        .and_then(Value::as_object)
-        .ok_or_else(|| bad(format!("{}: expected an object with gets, get_size, puts, put_size", at("limits"))))?;
+    let lim = match o.get("limits") {
+        Some(v) => v
+            .as_object()
+            .ok_or_else(|| bad(format!("{}: expected an object with gets, get_size, puts, put_size", at("limits"))))?,
+        None => return Err(bad(format!("{}: missing (an object with gets, get_size, puts, put_size)", at("limits")))),
+    };
     let mut l = [0i64; 4];
     for (j, k) in ["gets", "get_size", "puts", "put_size"].iter().enumerate() {
         l[j] = lim
@@ -1600,6 +1602,11 @@ mod tests {
             assert_eq!(m, absent, "{key}");
         }
         assert!(ImageManifest::parse(with(r#""alias":null,"#).as_bytes()).is_err(), "a required key");
+        // A channel without limits says they are missing (audit finding: "expected an
+        // object", as if they were there and wrong).
+        let text = format!(r#"{{"version":1,"program":"a","channels":[{std},{{"alias":"/d"}}]}}"#);
+        let e = ImageManifest::parse(text.as_bytes()).expect_err("limits are required").to_string();
+        assert!(e.contains("limits") && e.contains("missing"), "{e}");
     }
 
     /// The three standard channels of a manifest.json, for tests that add one.

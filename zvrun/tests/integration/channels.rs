@@ -67,7 +67,13 @@ fn a_random_type_on_a_fifo_is_refused_without_waiting_for_its_other_end() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(125), "{what}: {err}");
         assert!(err.contains("needs random access"), "{what}: {err}");
+        assert!(err.contains("the source is a FIFO or pipe"), "{what}: {err}");
     }
+    // The source's kind in words (audit finding: the message said "a CharDevice").
+    let out = run(&["--timeout", "20", "--channel", "/x=/dev/null,1", s(&program("hello"))]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("the source is a character device"), "{err}");
 }
 
 #[test]

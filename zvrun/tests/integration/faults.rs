@@ -112,7 +112,8 @@ fn sessions_that_cannot_run_get_125() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read program"));
     let out = run(&["--memory", "1M", s(&program("hello"))]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("too small"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("too small") && err.contains("--memory") && err.contains("give at least"), "{err}");
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(125));
     let out = run(&["--channel", "nonsense", s(&program("hello"))]);
