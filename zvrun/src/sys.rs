@@ -624,6 +624,13 @@ std::arch::global_asm!(
     // handler's 10 ms timer finds the guest.
     "cmpq $0, ({ctx}+104)(%rip)",
     "jne zv_exit_path",
+    // The guest starts with its status flags clear, as a native process does (the
+    // comparison above left ZF and PF set: audit finding). popfq reads the word pushed on
+    // the guest's stack, below the start-up block; the word is zeroed again (mov changes
+    // no flag), so the stack below rsp is all zeros as before.
+    "pushq $0x202",
+    "popfq",
+    "movq $0, -8(%rsp)",
     "jmp *({ctx}+96)(%rip)",
     "",
     ".p2align 4",

@@ -1,8 +1,9 @@
 /* The state a guest starts in (RUNTIME.md section 2, item 5), written to stdout for the
    test to check: the OR of every general register but rsp (8 bytes), the OR of
    xmm0-xmm15 (16), MXCSR (4), the x87 control word (4), the initial rsp (8), how far a
-   string instruction moved %esi (8: 1 when DF is clear), then every byte from the
-   initial rsp to 4 GiB (the start-up block and its strings). */
+   string instruction moved %esi (8: 1 when DF is clear), CF, PF, ZF, SF and OF (a byte
+   each, then 3 zero bytes), then every byte from
+   the initial rsp to 4 GiB (the start-up block and its strings). */
 #include "zv.inc"
 	.data
 	.balign 16
@@ -13,12 +14,18 @@ mx:	.long 0
 cw:	.long 0
 sp0:	.quad 0
 df:	.quad 0
+fl:	.quad 0
 end:
 src:	.byte 1
 dst:	.byte 0
 	.text
 	.globl _start
 _start:
+	setc fl(%rip)
+	setp fl+1(%rip)
+	setz fl+2(%rip)
+	sets fl+3(%rip)
+	seto fl+4(%rip)
 	or %rbx, %rax
 	or %rcx, %rax
 	or %rdx, %rax

@@ -415,7 +415,10 @@ fn the_startup_block_and_the_registers_at_entry() {
     let rsp = word(o, 32);
     assert_eq!(rsp % 16, 0, "rsp {rsp:#x} is 16-byte aligned");
     assert_eq!(word(o, 40), 1, "DF is clear");
-    let block = &o[48..];
+    // The status flags are clear, as in a native process (audit finding: ZF and PF were
+    // left set by zvrun's last comparison before the jump).
+    assert_eq!(&o[48..53], &[0; 5], "CF, PF, ZF, SF, OF clear");
+    let block = &o[56..];
     assert_eq!(block.len() as u64, (1u64 << 32) - rsp);
     let at = |addr: u64| (addr - rsp) as usize;
     let cstr = |addr: u64| {
