@@ -479,7 +479,7 @@ fn arguments_and_environment_are_bytes() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let word = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
     let rsp = word(&out.stdout, 32);
-    let block = &out.stdout[48..];
+    let block = &out.stdout[56..];
     let cstr = |addr: u64| {
         let b = &block[(addr - rsp) as usize..];
         b[..b.iter().position(|&c| c == 0).unwrap()].to_vec()
