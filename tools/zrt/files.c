@@ -1117,6 +1117,13 @@ static void facts_of(int kind, int ch, const char *path, int64_t size, struct fa
     f->ino = 16 + (uint64_t)ch;
     if (c->type == SGetSPut) {
       f->mode = S_IFCHR | perm;
+      /* A device number of its own, as two terminals or two FIFOs differ: programs take
+       * two character devices with one st_rdev for the same file (diff and cmp said two
+       * different sequential channels were identical without reading them: audit
+       * finding). Major 240 (local use in Linux's device list), minor the channel
+       * index, in the kernel's encoding of a 32-bit device number. */
+      uint64_t minor = (uint64_t)ch;
+      f->rdev = (minor & 0xff) | (240u << 8) | ((minor & ~0xffull) << 12);
     } else {
       f->mode = S_IFREG | perm;
       f->size = size;

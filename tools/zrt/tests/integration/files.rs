@@ -388,3 +388,27 @@ fn a_random_write_past_the_quota_is_efbig() {
         "pwrite at 10: 1\npwrite at 100000: -1 File too large\nwrite at 100000: -1 File too large\n"
     );
 }
+
+/// test-corpus/c/zrt/chanident.c: two sequential channels (character devices), the
+/// standard streams and a random channel are each a file of their own to `stat` (audit
+/// finding: sequential channels all had st_rdev 0, so diff and cmp called two different
+/// inputs identical without reading them).
+#[test]
+fn every_channel_is_a_distinct_file_to_stat() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = build(d, "chanident");
+    for (name, text) in [("a.txt", "one\n"), ("b.txt", "two\n"), ("c.txt", "three\n")] {
+        std::fs::write(d.join(name), text).unwrap();
+    }
+    let mut c = Command::new(tool("zvrun"));
+    c.arg("--channel").arg(format!("/a={}", d.join("a.txt").display()));
+    c.arg("--channel").arg(format!("/b={}", d.join("b.txt").display()));
+    c.arg("--channel").arg(format!("/c={},1", d.join("c.txt").display()));
+    c.arg(&b.nexe).args(["/a", "/b", "/c", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/null"]);
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("/a: character device\n/b: character device\n/c: file\n"), "{text}");
+    assert!(text.ends_with("distinct\n"), "{text}");
+}
