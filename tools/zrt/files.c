@@ -863,6 +863,8 @@ long zrt_fd_pread_all(long fd, void *buf, size_t n, long off) {
 long zrt_lseek(long fd, long off, long whence) {
   struct ofd *o = get(fd);
   if (!o || is_path_only(o)) return -EBADF;
+  /* Linux refuses a whence past SEEK_HOLE for every file (a device too). */
+  if ((unsigned long)(unsigned int)whence > SEEK_HOLE) return -EINVAL;
   if (o->kind == K_DIR) {
     /* A directory's position is getdents64's cursor (rewinddir, seekdir, telldir). */
     if (whence == SEEK_SET && off >= 0) o->pos = off;
@@ -1270,16 +1272,18 @@ long zrt_fcntl(long fd, long cmd, long arg) {
       return 0;
     case F_SETSIG:
       return arg < 0 || arg > 64 ? -EINVAL : 0;
+    /* The structures these commands read or write are checked as the kernel's copies
+     * check them: a bad pointer is -EFAULT, not a fault in the guest (audit finding). */
     case F_GETOWN_EX: {
       struct f_owner_ex *x = (struct f_owner_ex *)arg;
-      if (!x) return -EFAULT;
+      if (!zrt_mem_ok(x, sizeof *x, 1)) return -EFAULT;
       x->type = F_OWNER_TID; /* Linux's answer when no owner is set */
       x->pid = 0;
       return 0;
     }
     case F_SETOWN_EX: {
       const struct f_owner_ex *x = (const struct f_owner_ex *)arg;
-      if (!x) return -EFAULT;
+      if (!zrt_mem_ok(x, sizeof *x, 0)) return -EFAULT;
       return x->type == F_OWNER_TID || x->type == F_OWNER_PID || x->type == F_OWNER_PGRP ? 0 : -EINVAL;
     }
     case F_GETLEASE:
@@ -1293,17 +1297,28 @@ long zrt_fcntl(long fd, long cmd, long arg) {
       return arg == F_WRLCK ? -EAGAIN : -EINVAL;
     case F_GETLK:
     case F_OFD_GETLK: {
-      /* One process: nothing else ever holds a lock. */
+      /* One process: nothing else ever holds a lock. As Linux: the request is read
+       * first, its type must be a lock (F_UNLCK is EINVAL), then the answer written. */
       struct flock *l = (struct flock *)arg;
-      if (!l) return -EFAULT;
+      if (!zrt_mem_ok(l, sizeof *l, 0)) return -EFAULT;
+      if (l->l_type != F_RDLCK && l->l_type != F_WRLCK) return -EINVAL;
+      if (!zrt_mem_ok(l, sizeof *l, 1)) return -EFAULT;
       l->l_type = F_UNLCK;
       return 0;
     }
     case F_SETLK:
     case F_SETLKW:
     case F_OFD_SETLK:
-    case F_OFD_SETLKW:
-      return 0;
+    case F_OFD_SETLKW: {
+      /* Granted (one process), after Linux's checks: the request readable, a known
+       * type, a read lock on a descriptor open for reading, a write lock on one open
+       * for writing (EBADF otherwise). */
+      const struct flock *l = (const struct flock *)arg;
+      if (!zrt_mem_ok(l, sizeof *l, 0)) return -EFAULT;
+      if (l->l_type == F_RDLCK) return can_read(o) ? 0 : -EBADF;
+      if (l->l_type == F_WRLCK) return can_write(o) ? 0 : -EBADF;
+      return l->l_type == F_UNLCK ? 0 : -EINVAL;
+    }
     default:
       return -EINVAL;
   }
@@ -1316,10 +1331,24 @@ long zrt_ioctl(long fd, long req, long arg) {
     fd_cloexec[fd] = req == ZRT_FIOCLEX;
     return 0;
   }
+  /* FIONBIO sets or clears O_NONBLOCK on any descriptor, as Linux's generic ioctl. */
+  if (req == FIONBIO) {
+    if (!zrt_mem_ok((const void *)arg, sizeof(int), 0)) return -EFAULT;
+    if (*(const int *)arg) o->flags |= O_NONBLOCK;
+    else o->flags &= ~O_NONBLOCK;
+    return 0;
+  }
   if (req == FIONREAD && o->kind == K_PIPE) {
     /* The bytes waiting in the pipe, on either end (as Linux's pipe_ioctl). */
-    if (!arg) return -EFAULT;
+    if (!zrt_mem_ok((const void *)arg, sizeof(int), 1)) return -EFAULT;
     *(int *)arg = (int)zrt_pipe_unread(o->ch);
+    return 0;
+  }
+  if (req == FIONREAD && o->kind == K_CHANNEL && seekable(o) && size_known(o->ch)) {
+    /* A file: the bytes from the offset to the end (Linux's file_ioctl). */
+    if (!zrt_mem_ok((const void *)arg, sizeof(int), 1)) return -EFAULT;
+    int64_t left = ofd_size(o) - o->pos;
+    *(int *)arg = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
     return 0;
   }
   return -ENOTTY; /* TIOCGWINSZ included: channels are never terminals */
@@ -1414,10 +1443,18 @@ long zrt_name_op(long dirfd, const char *path, int op) {
     case ZRT_NS_UNLINK:
       if (t.kind == K_FREE) return -ENOENT;
       return t.kind == K_DIR ? -EISDIR : -EROFS;
-    default: /* ZRT_NS_RMDIR */
+    default: { /* ZRT_NS_RMDIR */
       if (t.kind == K_FREE) return -ENOENT;
       if (t.kind != K_DIR) return -ENOTDIR;
+      /* Linux looks at the last component first: `.` is EINVAL, `..` ENOTEMPTY. */
+      size_t n = zrt_strlen(path);
+      while (n > 1 && path[n - 1] == '/') n--;
+      size_t b = n;
+      while (b > 0 && path[b - 1] != '/') b--;
+      if (n - b == 1 && path[b] == '.') return -EINVAL;
+      if (n - b == 2 && path[b] == '.' && path[b + 1] == '.') return -ENOTEMPTY;
       return t.len == 1 ? -EBUSY : -ENOTEMPTY; /* every directory holds an alias */
+    }
   }
 }
 

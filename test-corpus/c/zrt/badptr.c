@@ -12,7 +12,9 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -86,6 +88,31 @@ int main(void) {
   long sigdata[2] = {(long)BAD, 8};
   E(syscall(SYS_pselect6, 0, 0, 0, 0, 0, BAD));
   E(syscall(SYS_pselect6, 0, 0, 0, 0, 0, sigdata));
+  /* fcntl's lock and owner structures and ioctl's FIONREAD result are checked as the
+   * kernel copies them (audit finding: these faulted), after the checks it makes first. */
+  E(syscall(SYS_fcntl, 0, F_GETLK, BAD));
+  E(syscall(SYS_fcntl, 0, F_OFD_GETLK, BAD));
+  E(syscall(SYS_fcntl, 0, F_SETLK, BAD));
+  E(syscall(SYS_fcntl, 0, F_GETOWN_EX, BAD));
+  E(syscall(SYS_fcntl, 0, F_SETOWN_EX, BAD));
+  struct flock unlocked = {.l_type = F_UNLCK};
+  E(syscall(SYS_fcntl, 0, F_GETLK, &unlocked));
+  int p[2];
+  if (pipe(p) == 0) {
+    E(syscall(SYS_ioctl, p[0], FIONREAD, BAD));
+    close(p[0]);
+    close(p[1]);
+  }
+  int one = 1;
+  E(syscall(SYS_ioctl, 0, FIONBIO, &one));
+  /* A sleep's remainder is written only when a signal interrupts it; a sigset of fewer
+   * than 8 bytes is fine; a whence past SEEK_HOLE is EINVAL everywhere; rmdir of `.`. */
+  struct timespec zero = {0, 0};
+  E(syscall(SYS_nanosleep, &zero, BAD));
+  uint64_t pending = 0;
+  E(syscall(SYS_rt_sigpending, &pending, 4));
+  E(syscall(SYS_lseek, 0, 0, 5));
+  E(syscall(SYS_rmdir, "."));
   /* File descriptors are ints: the kernel reads the low 32 bits of their registers. */
   E(syscall(SYS_faccessat, (unsigned long)(unsigned)AT_FDCWD, "/dev/null", F_OK, 0));
   fflush(stdout);
