@@ -461,7 +461,30 @@ long __zv_syscall_c(const long *raw) {
   unsigned fds = fd_args(raw[0]);
   for (int i = 0; i < 7; i++) w[i] = (fds >> i & 1) ? (long)(int)raw[i] : raw[i];
   long a1 = w[1], a2 = w[2], a3 = w[3], a4 = w[4], a5 = w[5], a6 = w[6];
-  if (!args_ok(w)) return -EFAULT;
+  if (!args_ok(w)) {
+    /* These calls look their descriptor up before they touch the caller's memory: a
+     * descriptor that is not open is EBADF even with a bad pointer (fuzzing finding:
+     * `fstat(255, bad)` was EFAULT). */
+    switch (w[0]) {
+      case SYS_read:
+      case SYS_write:
+      case SYS_pread64:
+      case SYS_pwrite64:
+      case SYS_readv:
+      case SYS_writev:
+      case SYS_preadv:
+      case SYS_pwritev:
+      case SYS_preadv2:
+      case SYS_pwritev2:
+      case SYS_fstat:
+      case SYS_fstatfs:
+      case SYS_getdents64:
+        if (zrt_fd_events(a1) < 0) return -EBADF;
+        break;
+      default: break;
+    }
+    return -EFAULT;
+  }
   switch (w[0]) {
     /* files */
     case SYS_read: return zrt_read(a1, (void *)a2, (size_t)a3);

@@ -113,6 +113,10 @@ int main(void) {
   E(syscall(SYS_rt_sigpending, &pending, 4));
   E(syscall(SYS_lseek, 0, 0, 5));
   E(syscall(SYS_rmdir, "."));
+  /* A descriptor that is not open comes before a bad pointer. */
+  E(syscall(SYS_fstat, 255, BAD));
+  E(syscall(SYS_read, 255, BAD, 8));
+  E(syscall(SYS_getdents64, 255, BAD, 64));
   /* File descriptors are ints: the kernel reads the low 32 bits of their registers. */
   E(syscall(SYS_faccessat, (unsigned long)(unsigned)AT_FDCWD, "/dev/null", F_OK, 0));
   fflush(stdout);
