@@ -239,7 +239,7 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, PackError> {
     })
 }
 
-use zvcore::display::{escape_controls, OpenError};
+use zvcore::display::{escape_controls, escape_json_controls, OpenError};
 
 /// Reads a whole input of `create` (the nexe, the manifest, a data file) if it is a
 /// regular file: a FIFO, a device or a directory is refused (status 2), never read, so
@@ -311,13 +311,13 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<(String, bool), PackError> 
             "members": img.members.iter().map(|m| json!({ "path": m.path, "offset": m.offset, "size": m.size })).collect::<Vec<_>>(),
             "verification": verification,
         });
-        return Ok((serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n", ok));
+        return Ok((escape_json_controls(&serde_json::to_string_pretty(&doc).unwrap_or_default()) + "\n", ok));
     }
     let mut s = format!(
         "image {} ({} bytes)\n\nmanifest.json:\n{}\n\nmembers:\n",
         shown(path),
         img.file_len,
-        img.manifest.to_json()
+        escape_json_controls(&img.manifest.to_json())
     );
     s.push_str(&format!("  {:>10} {:>10}  path\n", "offset", "size"));
     for m in &img.members {

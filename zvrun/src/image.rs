@@ -100,6 +100,18 @@ pub struct Overrides {
     pub etag: bool,
 }
 
+/// A channel's uri for the host path `p`. Channels read from the image are `image:PATH`
+/// uris, so a host path spelled that way (a file named `image:x` in the working
+/// directory) becomes `./image:x`, the same file, and is never taken for the image's
+/// member `x` (audit finding: it was served from the image).
+pub fn host_uri(p: &str) -> String {
+    if p.starts_with("image:") {
+        format!("./{p}")
+    } else {
+        p.to_string()
+    }
+}
+
 /// Builds the session for an image already open (from [`open_program`]). Errors name what
 /// is wrong (status 125).
 pub fn session_from_open_image(
@@ -116,7 +128,7 @@ pub fn session_from_open_image(
             Source::Stdin => "/dev/stdin".to_string(),
             Source::Stdout => "/dev/stdout".to_string(),
             Source::Stderr => "/dev/stderr".to_string(),
-            Source::Host(p) => p.clone(),
+            Source::Host(p) => host_uri(p),
             Source::Image(p) => format!("image:{p}"),
             Source::Unbound => String::new(),
         };

@@ -81,7 +81,7 @@ fn parse_channel(s: &str) -> Result<ChannelArg, String> {
         }
         _ => return Err(format!("--channel `{s}`: give path, type, and either no limits or all four")),
     };
-    Ok(ChannelArg { alias: alias.to_string(), path: f[0].to_string(), kind, limits })
+    Ok(ChannelArg { alias: alias.to_string(), path: zvrun::image::host_uri(f[0]), kind, limits })
 }
 
 /// A manifest's bytes as text; bytes that are not UTF-8 make their line malformed, and

@@ -9,10 +9,33 @@
 pub fn escape_controls(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        let bidi =
-            matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || bidi {
+        if unsafe_to_show(c) {
             out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A control character or a bidirectional formatting one ([`escape_controls`]).
+fn unsafe_to_show(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// JSON text (serde_json's, which escapes only the characters below U+0020) with every
+/// other control character (DEL, the C1 controls U+0080-U+009F) and bidirectional
+/// formatting character written as a `\uXXXX` escape: the same JSON value, safe to print
+/// on a terminal (audit finding: `zvpack inspect` showed a manifest's right-to-left
+/// override raw, in the channel sources a reviewer is told to read). Those characters
+/// are all in the Basic Multilingual Plane and, in JSON text, only inside strings.
+pub fn escape_json_controls(json: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if unsafe_to_show(c) && !matches!(c, '\n' | '\t' | '\r') {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
         } else {
             out.push(c);
         }
@@ -86,6 +109,15 @@ mod tests {
         // Bidirectional overrides and isolates, which reorder how a line displays.
         assert_eq!(escape_controls("bad\u{202e}z.nexe"), "bad\\u{202e}z.nexe");
         assert_eq!(escape_controls("\u{2066}x\u{2069}\u{200f}"), "\\u{2066}x\\u{2069}\\u{200f}");
+    }
+
+    #[test]
+    fn json_keeps_its_value_and_loses_its_controls() {
+        let v = serde_json::json!({ "host": "a\u{202e}b\u{9b}c\u{7f}d\ne", "n": [1, 2] });
+        let text = escape_json_controls(&serde_json::to_string_pretty(&v).expect("json"));
+        assert!(!text.chars().any(|c| c != '\n' && unsafe_to_show(c)), "{text:?}");
+        assert!(text.contains("a\\u202eb\\u009bc\\u007fd\\ne"), "{text}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).expect("still JSON"), v);
     }
 
     #[test]

@@ -291,3 +291,31 @@ fn regress_inspect_escapes_control_characters_in_member_names() {
     assert!(!text.lines().any(|l| l.trim_start().starts_with("0      0  fake")), "{text}");
     assert!(text.contains("x\\n"), "{text}");
 }
+
+/// The manifest `inspect` shows (human and `--json`) has no bidirectional override or C1
+/// control character raw: a right-to-left override in a channel's host path would reorder
+/// how the path a reviewer reads displays (audit finding). The JSON keeps its value.
+#[test]
+fn inspect_escapes_bidi_and_c1_controls_in_the_manifest() {
+    let t = tempfile::tempdir().expect("tmp");
+    let p = t.path().join("bidi.tar");
+    let man = "{\"version\":1,\"program\":\"app.nexe\",\"channels\":[\
+        {\"alias\":\"/dev/stdin\",\"source\":\"stdin\",\"limits\":{\"gets\":1,\"get_size\":1,\"puts\":0,\"put_size\":0}},\
+        {\"alias\":\"/dev/stdout\",\"source\":\"stdout\",\"limits\":{\"gets\":0,\"get_size\":0,\"puts\":1,\"put_size\":1}},\
+        {\"alias\":\"/dev/stderr\",\"source\":\"stderr\",\"limits\":{\"gets\":0,\"get_size\":0,\"puts\":1,\"put_size\":1}},\
+        {\"alias\":\"/in\",\"source\":{\"host\":\"safe\u{202e}txt.exe\u{9b}\"},\"limits\":{\"gets\":1,\"get_size\":1,\"puts\":0,\"put_size\":0}}]}";
+    let nexe = exit7_nexe();
+    std::fs::write(&p, raw_tar(&[(b"manifest.json", b'0', man.as_bytes(), b""), (b"app.nexe", b'0', &nexe, b"")]))
+        .expect("write");
+    for json in [false, true] {
+        let out = zvpack(&if json { vec!["inspect", "--json", s(&p)] } else { vec!["inspect", s(&p)] });
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains('\u{202e}') && !text.contains('\u{9b}'), "{text}");
+        assert!(text.contains("safe\\u202etxt.exe\\u009b"), "{text}");
+        if json {
+            let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(v["manifest"]["channels"][3]["source"]["host"], "safe\u{202e}txt.exe\u{9b}", "{text}");
+        }
+    }
+}

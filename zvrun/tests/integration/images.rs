@@ -84,6 +84,31 @@ fn a_declared_image_channel_and_limits_from_the_manifest() {
     assert_eq!(out.stdout, b"hello from inside the image\n");
 }
 
+/// A host path spelled like an image source (`image:greeting.txt`, a file of that name in
+/// the working directory) is that host file, in the manifest and on the command line,
+/// never the image's member of that name (audit finding: the member was served).
+#[test]
+fn a_host_path_spelled_image_colon_is_a_host_file() {
+    let t = tempfile::tempdir().expect("tmp");
+    std::fs::write(t.path().join("image:greeting.txt"), b"on the host\n").expect("write");
+    let mut m = ImageManifest::new("echo.nexe");
+    let stdin = m.channels.iter_mut().find(|c| c.alias == "/dev/stdin").expect("stdin");
+    stdin.source = Source::Host("image:greeting.txt".into());
+    let img = pack(t.path(), "h.tar", &m, "echo", &[("greeting.txt", b"inside the image\n")]);
+    let out = crate::zvrun().current_dir(t.path()).arg(&img).output().expect("zvrun runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"on the host\n");
+    let plain = pack(t.path(), "p.tar", &ImageManifest::new("echo.nexe"), "echo", &[("greeting.txt", b"inside\n")]);
+    let out = crate::zvrun()
+        .current_dir(t.path())
+        .args(["--channel", "/dev/stdin=image:greeting.txt"])
+        .arg(&plain)
+        .output()
+        .expect("zvrun runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"on the host\n");
+}
+
 #[test]
 fn hostile_images_give_125_with_a_message() {
     let t = tempfile::tempdir().expect("tmp");
