@@ -239,7 +239,9 @@ long zrt_mmap(long addr, long len, long prot, long flags, long fd, long off) {
     if ((uintptr_t)addr & (ZRT_PAGE - 1)) return -EINVAL;
     size_t cnt;
     if (!to_pages((uintptr_t)addr, (size_t)len, &i, &cnt)) return -ENOMEM;
-    if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) && !run_free(i, n)) return -EEXIST;
+    /* NOREPLACE refuses an occupied range even beside MAP_FIXED, as Linux does (audit
+     * finding: with both, live memory was replaced by zeros). */
+    if ((flags & MAP_FIXED_NOREPLACE) && !run_free(i, n)) return -EEXIST;
     /* A fixed mapping replaces what was there with fresh zero pages. */
     mark(i, n, 1);
     zrt_zero((void *)(arena_base + i * ZRT_PAGE), n * ZRT_PAGE);

@@ -397,8 +397,9 @@ static long do_futex(int32_t *addr, long op, long val, long timeout, long val3) 
   }
 }
 
-/* The arguments of call nr that are file descriptors (bit i: argument i). The kernel's
- * prototypes make them `int` or `unsigned int`, so Linux reads only their low 32 bits:
+/* The arguments of call nr that are file descriptors or other 32-bit integers (bit i:
+ * argument i). The kernel's prototypes make them `int` or `unsigned int`, so Linux reads
+ * only their low 32 bits:
  * AT_FDCWD passed as an int through syscall(2) arrives zero-extended (0xffffff9c) and is
  * still AT_FDCWD, and fd 1 << 32 is fd 0 (audit finding: zrt compared all 64 bits and
  * answered -EBADF). close_range's bounds are unsigned: truncated at its call. */
@@ -450,6 +451,23 @@ static unsigned fd_args(long nr) {
     case SYS_copy_file_range: return 1u << 1 | 1u << 3;
     case SYS_symlinkat: return 1u << 2;
     case SYS_mmap: return 1u << 5;
+    /* Other `int` and `unsigned int` arguments, read as 32 bits the same way (fuzzing
+     * finding: poll's nfds of 1 << 32 was EINVAL, Linux reads 0): signal numbers, `how`,
+     * clock ids, resources, poll's count and timeout, getrandom's flags. */
+    case SYS_poll: return 1u << 2 | 1u << 3;
+    case SYS_ppoll: return 1u << 2;
+    case SYS_rt_sigaction:
+    case SYS_rt_sigprocmask:
+    case SYS_clock_gettime:
+    case SYS_clock_getres:
+    case SYS_getrlimit:
+    case SYS_setrlimit: return 1u << 1;
+    case SYS_clock_nanosleep: return 1u << 1 | 1u << 2;
+    case SYS_prlimit64:
+    case SYS_kill:
+    case SYS_tkill: return 1u << 2;
+    case SYS_tgkill: return 1u << 3;
+    case SYS_getrandom: return 1u << 3;
     default: return 0;
   }
 }

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -113,6 +115,17 @@ int main(void) {
   E(syscall(SYS_rt_sigpending, &pending, 4));
   E(syscall(SYS_lseek, 0, 0, 5));
   E(syscall(SYS_rmdir, "."));
+  /* 32-bit arguments are read as 32 bits: a count of 1 << 32 is 0. MAP_FIXED_NOREPLACE
+   * beside MAP_FIXED refuses an occupied range and keeps its bytes. */
+  struct pollfd pfd = {.fd = 0, .events = POLLIN};
+  E(syscall(SYS_poll, &pfd, 1L << 32, 0));
+  char *page = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page != MAP_FAILED) {
+    strcpy(page, "kept");
+    void *again = mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE, -1, 0);
+    printf("%-52s %s, %s\n", "MAP_FIXED|MAP_FIXED_NOREPLACE on a mapping", again == MAP_FAILED ? strerror(errno) : "mapped", page);
+    errno = 0;
+  }
   /* A descriptor that is not open comes before a bad pointer. */
   E(syscall(SYS_fstat, 255, BAD));
   E(syscall(SYS_read, 255, BAD, 8));
