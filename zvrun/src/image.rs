@@ -145,7 +145,9 @@ pub fn session_from_open_image(
     // bound to a host file keeps its type and read-only limits unless given).
     for f in img.data_files() {
         let alias = format!("/{}", f.path);
-        if channels.iter().any(|c| c.alias == alias) {
+        // Compared as the guest opens aliases: `//x` declared in the manifest is `/x`
+        // (audit finding: both were added and the session refused them as the same path).
+        if channels.iter().any(|c| zvcore::manifest::canonical_alias(&c.alias) == alias) {
             continue;
         }
         channels.push(ChannelSpec {

@@ -437,7 +437,12 @@ impl ImageManifest {
             // file); the evident spellings are refused here already, so that `zvpack check`
             // names them.
             if let Source::Host(p) = &c.source {
-                let parts: Vec<&str> = p.split('/').filter(|x| !x.is_empty() && *x != ".").collect();
+                // `..` at the root is the root (`/../proc` is `/proc`: audit finding).
+                let mut parts: Vec<&str> = p.split('/').filter(|x| !x.is_empty() && *x != ".").collect();
+                if p.starts_with('/') {
+                    let up = parts.iter().take_while(|x| **x == "..").count();
+                    parts.drain(..up);
+                }
                 if p.starts_with('/') && matches!(parts.first(), Some(&"proc") | Some(&"sys")) {
                     return Err(bad(format!(
                         "manifest.json: key `channels[{i}].source.host`: {} is on the kernel's /{} file system, \
@@ -447,7 +452,10 @@ impl ImageManifest {
                     )));
                 }
             }
-            if matches!(c.source, Source::Stdin | Source::Stdout | Source::Stderr)
+            // zvrun's own streams, by name or by the host paths zvrun takes for them
+            // (audit finding: a host `/dev/stdin` of type 1 passed check, zvrun refused it).
+            let own_stream = matches!(&c.source, Source::Host(p) if matches!(p.as_str(), "/dev/stdin" | "/dev/stdout" | "/dev/stderr"));
+            if (own_stream || matches!(c.source, Source::Stdin | Source::Stdout | Source::Stderr))
                 && c.kind != ChannelType::SeqReadSeqWrite
             {
                 return Err(bad(format!(
@@ -1187,7 +1195,10 @@ impl Image {
             // hid the data file `x` behind a host file while check said the image was fine).
             let canon = crate::manifest::canonical_alias(&c.alias);
             if let Some(m) = canon.strip_prefix('/').and_then(|p| members.iter().find(|m| m.path == p)) {
-                if m.path != manifest.program && c.source != Source::Image(m.path.clone()) {
+                // manifest.json is no data file (it gets no channel): an alias of that
+                // name hides nothing (audit finding: it was refused).
+                if m.path != manifest.program && m.path != "manifest.json" && c.source != Source::Image(m.path.clone())
+                {
                     return Err(bad(format!(
                         "manifest.json: key `channels[{i}].alias`: `{}` is the alias of the image file `{}`, \
                          which this channel's source would hide",
@@ -1602,6 +1613,22 @@ mod tests {
             assert_eq!(m, absent, "{key}");
         }
         assert!(ImageManifest::parse(with(r#""alias":null,"#).as_bytes()).is_err(), "a required key");
+        // What zvrun refuses is refused here too (audit findings: these passed check
+        // and then failed at zvrun): `..` at the root of a /proc path, zvrun's own
+        // streams named by their host paths with a random type.
+        for (source, kind, want) in [
+            (r#"{"host":"/../proc/self/environ"}"#, 0, "kernel's /proc"),
+            (r#"{"host":"/../../sys/x"}"#, 0, "kernel's /sys"),
+            (r#"{"host":"/dev/stdin"}"#, 1, "on a standard stream"),
+            (r#"{"host":"/dev/stdout"}"#, 3, "on a standard stream"),
+        ] {
+            let text = format!(
+                r#"{{"version":1,"program":"a","channels":[{std},{{"alias":"/x","type":{kind},"source":{source},
+                "limits":{{"gets":1,"get_size":1,"puts":0,"put_size":0}}}}]}}"#
+            );
+            let e = ImageManifest::parse(text.as_bytes()).expect_err(source).to_string();
+            assert!(e.contains(want), "{source}: {e}");
+        }
         // A channel without limits says they are missing (audit finding: "expected an
         // object", as if they were there and wrong).
         let text = format!(r#"{{"version":1,"program":"a","channels":[{std},{{"alias":"/d"}}]}}"#);

@@ -109,6 +109,33 @@ fn a_host_path_spelled_image_colon_is_a_host_file() {
     assert_eq!(out.stdout, b"on the host\n");
 }
 
+/// A declared channel that serves a data file under another spelling of its alias
+/// (`//greeting.txt`) is that file's channel, not a second one (audit finding: zvrun
+/// added the automatic channel too and refused the pair as one path given twice, while
+/// `zvpack check` accepted the image); an alias `/manifest.json` hides no data file.
+#[test]
+fn a_data_file_served_under_another_spelling_of_its_alias_runs() {
+    let t = tempfile::tempdir().expect("tmp");
+    let mut m = ImageManifest::new("hello.nexe");
+    m.channels.push(ImageChannel {
+        alias: "//greeting.txt".into(),
+        kind: ChannelType::RandReadSeqWrite,
+        limits: Limits { gets: 1, get_size: 100, puts: 0, put_size: 0 },
+        etag: false,
+        source: Source::Image("greeting.txt".into()),
+    });
+    m.channels.push(ImageChannel {
+        alias: "/manifest.json".into(),
+        kind: ChannelType::SeqReadSeqWrite,
+        limits: Limits { gets: 0, get_size: 0, puts: 1, put_size: 100 },
+        etag: false,
+        source: Source::Host(s(&t.path().join("out.txt")).to_string()),
+    });
+    let img = pack(t.path(), "d.tar", &m, "hello", &[("greeting.txt", b"hi\n")]);
+    let out = run(&[s(&img)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn hostile_images_give_125_with_a_message() {
     let t = tempfile::tempdir().expect("tmp");
