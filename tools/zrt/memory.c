@@ -306,10 +306,19 @@ long zrt_mremap(long old, long old_len, long new_len, long flags, long new_addr)
   return (long)(uintptr_t)p;
 }
 
+/* Whether Linux knows `advice` (MADV_NORMAL 0 ... MADV_COLLAPSE 25, MADV_HWPOISON 100,
+ * MADV_SOFT_OFFLINE 101, minus the unused 5-7). */
+static int known_advice(long advice) {
+  return (advice >= 0 && advice <= 4) || (advice >= 8 && advice <= 25) || advice == 100 || advice == 101;
+}
+
 long zrt_madvise(long addr, long len, long advice) {
-  if (((uintptr_t)addr & (ZRT_PAGE - 1)) || len < 0) return -EINVAL;
+  if (((uintptr_t)addr & (ZRT_PAGE - 1)) || len < 0 || !known_advice(advice)) return -EINVAL;
   if (len == 0) return 0;
-  if (advice == MADV_DONTNEED && arena_init() == 0) {
+  /* A range outside the guest's memory is not mapped: -ENOMEM, as Linux. */
+  if (!zrt_mem_ok((const void *)(uintptr_t)addr, (size_t)len, 0)) return -ENOMEM;
+  /* MADV_DONTNEED_LOCKED (24) drops pages as MADV_DONTNEED (4) does. */
+  if ((advice == MADV_DONTNEED || advice == 24) && arena_init() == 0) {
     /* Linux: private anonymous pages read as zero after MADV_DONTNEED. */
     size_t i, n;
     if (to_pages((uintptr_t)addr, (size_t)len, &i, &n)) zrt_zero((void *)(uintptr_t)addr, n * ZRT_PAGE);
@@ -318,7 +327,9 @@ long zrt_madvise(long addr, long len, long advice) {
 }
 
 long zrt_mprotect(long addr, long len, long prot) {
-  if (((uintptr_t)addr & (ZRT_PAGE - 1)) || len < 0) return -EINVAL;
+  /* Linux takes PROT_READ, PROT_WRITE, PROT_EXEC and PROT_SEM (0x8); PROT_GROWSDOWN and
+   * PROT_GROWSUP only on a stack that grows, which no zrt mapping is: -EINVAL. */
+  if (((uintptr_t)addr & (ZRT_PAGE - 1)) || len < 0 || (prot & ~0xFL)) return -EINVAL;
   if (prot & PROT_EXEC) return -EACCES; /* only Jail makes memory executable */
   if (len == 0) return 0;
   if (arena_init() < 0) return -ENOMEM;

@@ -126,6 +126,15 @@ int main(void) {
     printf("%-52s %s, %s\n", "MAP_FIXED|MAP_FIXED_NOREPLACE on a mapping", again == MAP_FAILED ? strerror(errno) : "mapped", page);
     errno = 0;
   }
+  /* madvise's advice and mprotect's bits as Linux checks them; madvise outside the
+   * process's memory is ENOMEM. */
+  if (page != MAP_FAILED) {
+    E(madvise(page, 4096, 12345));
+    E(mprotect(page, 4096, PROT_READ | PROT_WRITE | 0x10));
+    E(mprotect(page, 4096, PROT_READ | PROT_WRITE | PROT_GROWSDOWN));
+    E(madvise(page, 4096, MADV_WILLNEED));
+  }
+  E(madvise((void *)0x50000000, 4096, MADV_WILLNEED));
   /* A descriptor that is not open comes before a bad pointer. */
   E(syscall(SYS_fstat, 255, BAD));
   E(syscall(SYS_read, 255, BAD, 8));
