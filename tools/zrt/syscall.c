@@ -81,8 +81,15 @@ static long do_sigaltstack(const struct zrt_stack *ss, struct zrt_stack *old) {
   if (ss) {
     uint32_t mode = (uint32_t)ss->flags & ~ZRT_SS_AUTODISARM;
     if (mode != 0 && mode != ZRT_SS_DISABLE && mode != 1 /* SS_ONSTACK, accepted as 0 */) return -EINVAL;
+    /* As Linux: a request for exactly the current stack changes nothing and succeeds
+     * before the size is checked; a disabled stack keeps the SS_AUTODISARM bit it was
+     * given, which the next call reports (fuzzing findings). */
+    if (ss->sp == altstack.sp && ss->size == altstack.size && ss->flags == altstack.flags) {
+      if (old) *old = prev;
+      return 0;
+    }
     if (mode == ZRT_SS_DISABLE) {
-      altstack = (struct zrt_stack){0, ZRT_SS_DISABLE, 0, 0};
+      altstack = (struct zrt_stack){0, (int32_t)(ZRT_SS_DISABLE | ((uint32_t)ss->flags & ZRT_SS_AUTODISARM)), 0, 0};
     } else {
       if (ss->size < ZRT_MINSIGSTKSZ) return -ENOMEM;
       altstack = (struct zrt_stack){ss->sp, (int32_t)((uint32_t)ss->flags & ZRT_SS_AUTODISARM), 0, ss->size};

@@ -66,6 +66,13 @@ int main(void) {
   printf("flags %d size %zu\n", o.ss_flags, o.ss_size);
   E(sigaltstack(NULL, &o));
   printf("flags %d size %zu\n", o.ss_flags, o.ss_size);
+  /* Disabled with SS_AUTODISARM: the bit is reported back; asking again for exactly
+   * the current state succeeds before any size check. */
+  n.ss_flags = SS_DISABLE | SS_AUTODISARM;
+  E(sigaltstack(&n, NULL));
+  E(sigaltstack(NULL, &o));
+  printf("flags %#x size %zu\n", (unsigned)o.ss_flags, o.ss_size);
+  E(sigaltstack(&(stack_t){.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE | SS_AUTODISARM}, NULL));
 
   uid_t r, e, s;
   E(getresuid(&r, &e, &s));
