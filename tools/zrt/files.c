@@ -375,7 +375,16 @@ struct target {
  * directories on the way, -EBADF/-EFAULT. */
 static long lookup(long dirfd, const char *path, struct target *t) {
   if (!path) return -EFAULT;
-  if (!path[0]) return -ENOENT;
+  /* Linux's limits, checked as it copies the path in and walks it: 4096 bytes with the
+   * NUL (PATH_MAX), 255 a name (NAME_MAX); -ENAMETOOLONG past them (fuzzing finding: a
+   * 5000-byte path was ENOENT). */
+  size_t len = 0, name = 0;
+  for (; path[len]; len++) {
+    if (len + 1 >= 4096) return -ENAMETOOLONG;
+    name = path[len] == '/' ? 0 : name + 1;
+    if (name > 255) return -ENAMETOOLONG;
+  }
+  if (!len) return -ENOENT;
   const char *base = cwd;
   if (path[0] != '/' && dirfd != AT_FDCWD) {
     struct ofd *d = get(dirfd);

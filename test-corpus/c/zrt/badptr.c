@@ -135,6 +135,14 @@ int main(void) {
     E(madvise(page, 4096, MADV_WILLNEED));
   }
   E(madvise((void *)0x50000000, 4096, MADV_WILLNEED));
+  /* Paths past PATH_MAX and names past NAME_MAX. */
+  static char longpath[5000], longname[300];
+  for (int i = 0; i < 4998; i += 2) longpath[i] = '.', longpath[i + 1] = '/';
+  longpath[4998] = 'x';
+  memset(longname, 'n', 299);
+  E(open(longpath, O_RDONLY));
+  E(open(longname, O_RDONLY));
+  E(access(longname, F_OK));
   /* A descriptor that is not open comes before a bad pointer. */
   E(syscall(SYS_fstat, 255, BAD));
   E(syscall(SYS_read, 255, BAD, 8));
