@@ -171,37 +171,28 @@ impl LinkError {
         }
         // Undefined symbols are one list, each symbol once with its first place, however
         // many relocations reached them (an audit found one block per reference of the
-        // `__zv_syscall` that zvld's own rewrites call, each with the same advice).
-        if flat.iter().filter(|e| matches!(e, LinkError::Undefined { .. })).count() > 1 {
-            let mut merged: Option<usize> = None;
+        // `__zv_syscall` that zvld's own rewrites call, each with the same advice). The
+        // list stands where the first of them stood.
+        if let Some(first) = flat.iter().position(|e| matches!(e, LinkError::Undefined { .. })) {
+            let (mut symbols, mut archives): (Vec<(String, Location)>, Vec<String>) = (Vec::new(), Vec::new());
             let mut kept = Vec::with_capacity(flat.len());
             for e in flat {
-                let LinkError::Undefined { symbols, lto_archives } = e else {
+                let LinkError::Undefined { symbols: s, lto_archives: a } = e else {
                     kept.push(e);
                     continue;
                 };
-                match merged {
-                    None => {
-                        merged = Some(kept.len());
-                        kept.push(LinkError::Undefined { symbols, lto_archives });
+                for (name, at) in s {
+                    if !symbols.iter().any(|(n, _)| *n == name) {
+                        symbols.push((name, at));
                     }
-                    Some(i) => {
-                        let LinkError::Undefined { symbols: into, lto_archives: archives } = &mut kept[i] else {
-                            unreachable!("the merged entry is an Undefined")
-                        };
-                        for (name, at) in symbols {
-                            if !into.iter().any(|(n, _)| *n == name) {
-                                into.push((name, at));
-                            }
-                        }
-                        for a in lto_archives {
-                            if !archives.contains(&a) {
-                                archives.push(a);
-                            }
-                        }
+                }
+                for x in a {
+                    if !archives.contains(&x) {
+                        archives.push(x);
                     }
                 }
             }
+            kept.insert(first, LinkError::Undefined { symbols, lto_archives: archives });
             flat = kept;
         }
         if flat.len() == 1 {

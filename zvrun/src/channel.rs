@@ -95,12 +95,7 @@ pub fn is_std_uri(uri: &str) -> bool {
 }
 
 fn std_stream(uri: &str) -> Option<i32> {
-    match uri {
-        "/dev/stdin" => Some(0),
-        "/dev/stdout" => Some(1),
-        "/dev/stderr" => Some(2),
-        _ => None,
-    }
+    zvcore::manifest::STD_STREAMS.iter().position(|s| *s == uri).map(|i| i as i32)
 }
 
 /// The refusal of a random channel type on a source read and written in sequence.

@@ -551,9 +551,10 @@ fn read_program(
     }
     let mut page = [0u8; PAGE as usize];
     let (head, needed) = read_head(f, off, size, &mut page)?;
-    // An image named where a nexe must be (a ZeroVM manifest's Program): its first page
-    // is enough for the session to say so.
-    if zvcore::image::looks_like_tar(head) {
+    // An image named where a nexe must be (a ZeroVM manifest's Program), or a compressed
+    // file: its first page is enough for the session to say so (a large `.tar.gz` is not
+    // read whole to be refused).
+    if zvcore::image::looks_like_tar(head) || zvcore::image::compressed(head).is_some() {
         return Ok(ProgramBytes::Read(head.to_vec()));
     }
     match staging_place(head, needed) {

@@ -26,10 +26,11 @@ fn unsafe_to_show(c: char) -> bool {
 
 /// JSON text (serde_json's, which escapes only the characters below U+0020) with every
 /// other control character (DEL, the C1 controls U+0080-U+009F) and bidirectional
-/// formatting character written as a `\uXXXX` escape: the same JSON value, safe to print
-/// on a terminal (audit finding: `zvpack inspect` showed a manifest's right-to-left
-/// override raw, in the channel sources a reviewer is told to read). Those characters
-/// are all in the Basic Multilingual Plane and, in JSON text, only inside strings.
+/// formatting character written as a JSON `\u` escape of four hex digits (`\u202e`):
+/// the same JSON value, safe to print on a terminal (audit finding: `zvpack inspect`
+/// showed a manifest's right-to-left override raw, in the channel sources a reviewer is
+/// told to read). Those characters are all in the Basic Multilingual Plane and, in JSON
+/// text, only inside strings.
 pub fn escape_json_controls(json: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(json.len());

@@ -308,7 +308,7 @@ mod typed {
         if crate::manifest::repeated_alias(channels.iter().map(|c| c.alias.as_str())).is_some() {
             return None;
         }
-        for std in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
+        for std in crate::manifest::STD_STREAMS {
             if !channels.iter().any(|c| c.alias == std) {
                 return None;
             }
@@ -454,7 +454,7 @@ impl ImageManifest {
             }
             // zvrun's own streams, by name or by the host paths zvrun takes for them
             // (audit finding: a host `/dev/stdin` of type 1 passed check, zvrun refused it).
-            let own_stream = matches!(&c.source, Source::Host(p) if matches!(p.as_str(), "/dev/stdin" | "/dev/stdout" | "/dev/stderr"));
+            let own_stream = matches!(&c.source, Source::Host(p) if crate::manifest::STD_STREAMS.contains(&p.as_str()));
             if (own_stream || matches!(c.source, Source::Stdin | Source::Stdout | Source::Stderr))
                 && c.kind != ChannelType::SeqReadSeqWrite
             {
@@ -553,7 +553,7 @@ impl ImageManifest {
                 channels[i].alias
             )));
         }
-        for std in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
+        for std in crate::manifest::STD_STREAMS {
             if !channels.iter().any(|c| c.alias == std) {
                 return Err(bad(format!("manifest.json: key `channels`: missing the {std} channel")));
             }

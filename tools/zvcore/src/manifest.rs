@@ -9,6 +9,9 @@ pub const ZEROVM_VERSION: &str = "20130611";
 pub const MAX_MANIFEST_BYTES: usize = 1 << 20;
 /// Most channels a session may have.
 pub const MAX_CHANNELS: usize = 1024;
+/// The standard streams' aliases, channels 0, 1 and 2 (RUNTIME.md section 4): every
+/// manifest has them, and as a host source zvrun takes these paths for its own streams.
+pub const STD_STREAMS: [&str; 3] = ["/dev/stdin", "/dev/stdout", "/dev/stderr"];
 
 /// Channel access pattern (RUNTIME.md section 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,7 +351,7 @@ pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
     }
     let program = program.ok_or_else(|| err(0, "missing `Program`"))?;
     let (memory, memory_etag) = memory.ok_or_else(|| err(0, "missing `Memory`"))?;
-    for std in ["/dev/stdin", "/dev/stdout", "/dev/stderr"] {
+    for std in STD_STREAMS {
         if !channels.iter().any(|c| c.alias == std) {
             return Err(err(0, format!("missing the {std} channel")));
         }
