@@ -2382,7 +2382,23 @@ fn layout_once(part: &Emitter, marks: &[u8], bigs: &[u32], laid: &mut Laid, map:
     let mut bi = 0;
     let mut cur = 0u32;
     let to_bundle = |cur: u32| (BUNDLE - cur % BUNDLE) % BUNDLE;
+    offs.reserve(part.units.len());
     for (u, &mk) in part.units.iter().zip(marks) {
+        // Most units: an instruction (or the first unit of one), no call, no alignment,
+        // no rel8 form. The same steps as below, without the tests that do not apply.
+        if mk & !M_FIRST == 0 {
+            let len = u32::from(u.len);
+            if mk != 0 {
+                map[m] = (u.in_off, cur);
+                m += 1;
+            }
+            if cur % BUNDLE + len > BUNDLE {
+                cur += BUNDLE - cur % BUNDLE;
+            }
+            offs.push(cur);
+            cur += len;
+            continue;
+        }
         if mk & M_ALIGN != 0 {
             cur += to_bundle(cur);
         }

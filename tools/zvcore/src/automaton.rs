@@ -61,14 +61,23 @@ pub(crate) fn ended(insn: &[u8]) -> Ended {
     }
 }
 
-/// The states between instructions after one that is marked in `actions` (1-8).
+/// Whether row offset `s` is a state between instructions, as 0 or 1.
 #[inline(always)]
-fn marked(s: usize) -> bool {
-    s.wrapping_sub(1) < 8
+fn end_bit(s: usize) -> u32 {
+    u32::from(s < END_COUNT * 256)
+}
+
+/// Whether row offset `s` is a state after a marked instruction (1-8), as 0 or 1: one
+/// unsigned comparison, since row offsets are multiples of 256.
+#[inline(always)]
+fn marked_bit(s: usize) -> u32 {
+    u32::from(s.wrapping_sub(256) < 8 * 256)
 }
 
 /// Reads two bundles at once, as [`run`] reads one: two independent chains of loads,
 /// which the processor overlaps (one chain waits on its table load most of the time).
+/// The masks are shifted in from the right, byte 0 first (an add and an add with carry
+/// a byte: no variable shift), and put in byte order once a bundle.
 #[inline]
 pub(crate) fn run2(pair: &[u8; 64]) -> (Option<Bundle>, Option<Bundle>) {
     let (mut s, mut t) = (0usize, 0usize);
@@ -76,13 +85,15 @@ pub(crate) fn run2(pair: &[u8; 64]) -> (Option<Bundle>, Option<Bundle>) {
     for k in 0..32 {
         s = NEXT[s + usize::from(pair[k])] as usize;
         t = NEXT[t + usize::from(pair[k + 32])] as usize;
-        ends_s |= u32::from(s < END_COUNT * 256) << k;
-        actions_s |= u32::from(marked(s >> 8)) << k;
-        ends_t |= u32::from(t < END_COUNT * 256) << k;
-        actions_t |= u32::from(marked(t >> 8)) << k;
+        ends_s = ends_s << 1 | end_bit(s);
+        actions_s = actions_s << 1 | marked_bit(s);
+        ends_t = ends_t << 1 | end_bit(t);
+        actions_t = actions_t << 1 | marked_bit(t);
     }
-    let first = (s < END_COUNT * 256).then_some(Bundle { starts: 1 | ends_s << 1, actions: actions_s });
-    let second = (t < END_COUNT * 256).then_some(Bundle { starts: 1 | ends_t << 1, actions: actions_t });
+    let bundle =
+        |ends: u32, actions: u32| Bundle { starts: 1 | ends.reverse_bits() << 1, actions: actions.reverse_bits() };
+    let first = (s < END_COUNT * 256).then(|| bundle(ends_s, actions_s));
+    let second = (t < END_COUNT * 256).then(|| bundle(ends_t, actions_t));
     (first, second)
 }
 
@@ -92,12 +103,12 @@ pub(crate) fn run2(pair: &[u8; 64]) -> (Option<Bundle>, Option<Bundle>) {
 pub(crate) fn run(bundle: &[u8; 32]) -> Option<Bundle> {
     let mut s = 0usize;
     let (mut ends, mut actions) = (0u32, 0u32);
-    for (k, &b) in bundle.iter().enumerate() {
+    for &b in bundle {
         s = NEXT[s + usize::from(b)] as usize;
-        ends |= u32::from(s < END_COUNT * 256) << k;
-        actions |= u32::from(marked(s >> 8)) << k;
+        ends = ends << 1 | end_bit(s);
+        actions = actions << 1 | marked_bit(s);
     }
-    (s < END_COUNT * 256).then_some(Bundle { starts: 1 | ends << 1, actions })
+    (s < END_COUNT * 256).then(|| Bundle { starts: 1 | ends.reverse_bits() << 1, actions: actions.reverse_bits() })
 }
 
 /// Reads one entry of every page of both tables, so that the pages are mapped before a
@@ -132,14 +143,15 @@ pub fn decode_input_run(
         let w = &code[p..limit.min(p + 64)];
         // Bit k: an instruction ended at byte k (the state after it says which kind).
         // The failure state is absorbing and no end: no bit is set after it.
+        // Shifted in from the right, byte 0 first, then put in byte order (see [`run2`]).
         let mut ends = 0u64;
-        let mut states = [0u16; 64];
+        let mut states = [0u32; 64];
         for (k, &b) in w.iter().enumerate() {
             s = INPUT_NEXT[s + usize::from(b)] as usize;
-            states[k] = (s >> 8) as u16;
-            ends |= u64::from(s < INPUT_END_COUNT * 256) << k;
+            states[k] = s as u32;
+            ends = ends << 1 | u64::from(s < INPUT_END_COUNT * 256);
         }
-        let mut e = ends;
+        let mut e = ends.reverse_bits() >> (64 - w.len());
         while e != 0 {
             let k = e.trailing_zeros() as usize;
             e &= e - 1;
@@ -147,7 +159,7 @@ pub fn decode_input_run(
             let len = (end - start) as u8;
             let form = if states[k] == 0 {
                 InputForm::Keep(len)
-            } else if states[k] == 1 {
+            } else if states[k] == 256 {
                 InputForm::Addr32(len)
             } else {
                 // A branch: `70-7f`/`eb` rel8, `e8`/`e9` rel32 or `0f 80-8f` rel32.
@@ -200,7 +212,7 @@ mod tests {
         // tells apart.
         for (id, s) in built.states.iter().enumerate() {
             let is_marked = matches!(s, St::Start(e, Pending::None) if *e != E::Plain);
-            assert_eq!(is_marked, marked(id), "state {id}: {s:?}");
+            assert_eq!(is_marked, marked_bit(id * 256) == 1, "state {id}: {s:?}");
         }
         assert_eq!(INPUT_END_COUNT, automaton_gen::INPUT_END_COUNT);
         let built = check_table(true, &INPUT_NEXT, INPUT_STATES, usize::from(INPUT_FAIL), INPUT_END_COUNT);
