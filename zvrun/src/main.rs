@@ -106,12 +106,17 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     let (cli, usage_error) = match parsed {
         Ok(Parsed::Run(c)) => (c, None),
         Ok(Parsed::Print(text)) => {
+            // No session: a termination signal held since the start ends zvrun as usual.
+            zvrun::sys::hold_termination(false);
             let _ = std::io::stdout().write_all(text.as_bytes());
             std::process::exit(0);
         }
         // A usage error still gets the report asked for before it (RUNTIME.md section 6:
         // the report is written in every case); without one it is only a message.
-        Err(e) if partial.report.is_none() => fail(&e),
+        Err(e) if partial.report.is_none() => {
+            zvrun::sys::hold_termination(false);
+            fail(&e)
+        }
         Err(e) => (partial, Some(e)),
     };
     // The timeout and the termination signals cover everything from here (RUNTIME.md
@@ -120,8 +125,12 @@ fn run(argv: Vec<std::ffi::OsString>) -> ! {
     // program or manifest FIFO nobody wrote waited for good, and SIGTERM left no report).
     let t0 = cli.report.is_some().then(std::time::Instant::now);
     if let Err(e) = zvrun::sys::install_signal_handlers() {
+        zvrun::sys::hold_termination(false);
         fail(&format!("cannot install signal handlers: {e}"));
     }
+    // Held since the process entry (sys::hold_termination): one that came meanwhile is
+    // delivered now, to the handlers, and ends the session with its report.
+    zvrun::sys::hold_termination(false);
     // A request's timeout is its forked session's (the daemon's child ends it and
     // reports); the client waits for that report a margin longer, and its timeout covers
     // reading its own manifest and report file too (FIFOs).

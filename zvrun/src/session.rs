@@ -247,6 +247,13 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     }
     let t0 = cfg.timed.then(Instant::now);
     let mut out = run_session(cfg, t0);
+    // A session that ended before its channels were opened (a rejected program, a memory
+    // limit too small) still lists them, each with nothing used (RUNTIME.md section 6:
+    // per-channel counts in every report), in the order an opened session reports them.
+    if out.channels.is_empty() {
+        let specs = order_channels(cfg.channels.clone()).unwrap_or_else(|_| cfg.channels.clone());
+        out.channels = specs.into_iter().map(|c| ChannelReport { alias: c.alias, used: [0; 4], etag: None }).collect();
+    }
     // Every session reports the time it took, also one that ended before the guest ran
     // (a refused channel, a memory limit too small, a rejected program).
     out.seconds = t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
@@ -385,6 +392,7 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
                 if rej.violation_count == 1 { "" } else { "s" },
                 first.join("; ")
             ));
+            phase(&mut out, "verify");
             return out;
         }
     };

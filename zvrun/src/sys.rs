@@ -792,6 +792,29 @@ static TERMINATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 /// with the report written and channels closed, instead of killing zvrun outright.
 pub const TERMINATING: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
+/// Holds (`hold`) or releases the termination signals of the calling thread. The process
+/// entry holds them first thing, before the command line is read, and `main` releases
+/// them once their handlers are installed (or, for a run that prints help or fails its
+/// usage, without handlers): one sent meanwhile is delivered when it can end the session
+/// with its report. The release also unblocks them when zvrun's parent had left them
+/// blocked (a mask inherited through exec): zvrun handles them, and a signal pending
+/// since before it started ends its session as soon as it can. A signal that arrives
+/// before the process entry runs (while the dynamic loader maps the libraries, ~1 ms)
+/// still ends zvrun by its default action, with no report (docs/zvrun.md).
+pub fn hold_termination(hold: bool) {
+    // SAFETY: a zeroed sigset is a valid argument for sigemptyset; sigprocmask reads the
+    // local set and writes no old mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in TERMINATING {
+            libc::sigaddset(&mut set, sig);
+        }
+        let how = if hold { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
+        libc::sigprocmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 /// Whether the session is stopping (host code checks this after blocking I/O).
 pub fn stopping() -> bool {
     STOPPING.load(Ordering::SeqCst)
@@ -1136,6 +1159,7 @@ pub fn lock_down(allowed: &[i64], getfl: bool) -> Result<(), String> {
 /// process: what the C start-up code passes to `main` (see [`crate::process_entry`]).
 pub unsafe fn process_start(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<std::ffi::OsString> {
     use std::os::unix::ffi::OsStrExt;
+    hold_termination(true);
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
     // SAFETY: `fds` is a valid array of three pollfd structures for the duration of the call.
     let polled = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0;

@@ -393,3 +393,31 @@ fn a_storm_of_termination_signals_still_ends_with_a_report() {
         assert_eq!(crate::json_report(&rep)["state"], "killed", "round {round}");
     }
 }
+
+/// A SIGTERM that comes before zvrun's handlers are installed still ends the session
+/// with its report: zvrun holds the termination signals from its process entry until
+/// the handlers are in place (audit finding: SIGTERMs sent as zvrun started killed it
+/// with no report), and then unblocks them even when its parent had left them blocked.
+/// Here the signal is pending and blocked before the exec (python3 blocks it, sends it
+/// to itself and execs zvrun): the earliest a signal can come.
+#[test]
+fn a_termination_signal_pending_at_start_up_still_gets_its_report() {
+    let t = tempfile::tempdir().expect("tmp");
+    let rep = t.path().join("r.json");
+    let wrapper = "import os, signal, sys\n\
+                   signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])\n\
+                   os.kill(os.getpid(), signal.SIGTERM)\n\
+                   os.execv(sys.argv[1], sys.argv[1:])";
+    let child = std::process::Command::new("python3")
+        .args(["-c", wrapper, env!("CARGO_BIN_EXE_zvrun"), "--report", "json", "--report-file", s(&rep)])
+        .arg(program("loop"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let st = crate::wait_or_fail(child, 30, "zvrun with SIGTERM pending at start");
+    assert_eq!(shell_status(&st), Some(143), "{st:?}");
+    let r = json_report(&rep);
+    assert_eq!(r["state"], "killed", "{r}");
+    assert!(r["message"].as_str().unwrap_or("").contains("SIGTERM"), "{r}");
+}

@@ -54,6 +54,13 @@ fn reports_are_written_when_the_program_is_invalid() {
     let r = json_report(&rep);
     assert_eq!(r["validation"], "failed");
     assert!(r["message"].as_str().expect("message").contains("C9"));
+    // The verification's time and the channels the session would have opened, each with
+    // nothing used (audit finding: `"channels": []` and no verify phase).
+    assert!(r["phases"]["verify"].is_number(), "{r}");
+    let aliases: Vec<&str> =
+        r["channels"].as_array().expect("channels").iter().filter_map(|c| c["alias"].as_str()).collect();
+    assert_eq!(aliases, ["/dev/stdin", "/dev/stdout", "/dev/stderr"], "{r}");
+    assert!(r["channels"].as_array().expect("channels").iter().all(|c| c["puts"] == 0 && c["gets"] == 0), "{r}");
 }
 
 /// RUNTIME.md section 6, "the report is written in every case" (QA finding): a usage
