@@ -236,6 +236,19 @@ pub fn parse_object<'a>(name: String, data: &'a [u8]) -> Result<Object<'a>> {
         return Err(bad(&name, "not a relocatable object (ET_REL); zvld links .o files and archives"));
     }
     let sections = hdr.sections(e, data).map_err(|err| bad(&name, format!("bad section table: {err}")))?;
+    // Every relocatable object has a section table (its null entry and the section-name
+    // table at least): one with none (e_shoff or e_shnum 0) is damaged, not empty, and
+    // was linked as an object contributing nothing (audit finding).
+    if sections.is_empty() {
+        return Err(bad(
+            &name,
+            format!(
+                "no section table (e_shoff {:#x}, e_shnum {}): the object is damaged or truncated",
+                hdr.e_shoff(e),
+                hdr.e_shnum(e)
+            ),
+        ));
+    }
     let symtab =
         sections.symbols(e, data, elf::SHT_SYMTAB).map_err(|err| bad(&name, format!("bad symbol table: {err}")))?;
 

@@ -308,6 +308,35 @@ const ONE_DASH_LONG: &[&str] = &[
     "omagic",
 ];
 
+/// Whether `l` (`--name` or `--name=VALUE`) is a long option zvld knows: applied,
+/// ignored or refused ([`LdArgs::arg`] and the lists above).
+fn known_long(l: &str) -> bool {
+    const APPLIED: &[&str] = &[
+        "--Map",
+        "--dependency-file",
+        "--entry",
+        "--undefined",
+        "--require-defined",
+        "--library",
+        "--library-path",
+        "--oformat",
+        "--start-group",
+        "--end-group",
+        "--emulate-cpuid",
+        "--version",
+        "--strip-all",
+        "--strip-debug",
+        "--trace",
+        "--print-map",
+    ];
+    let name = l.split_once('=').map_or(l, |(n, _)| n);
+    APPLIED.contains(&name)
+        || IGNORED.contains(&l)
+        || IGNORED_WITH_ARG.contains(&name)
+        || IGNORED_PREFIX.iter().any(|pre| pre.starts_with("--") && l.starts_with(pre))
+        || unsupported(l)
+}
+
 /// Whether `q` (a word after one dash) is the ld long option `l`: the name itself or
 /// `name=VALUE`, or any option of a family (`enable-...`); `-entry_point` is `-e
 /// ntry_point`, as with ld.
@@ -514,9 +543,17 @@ impl LdArgs {
         }
         // ld matches its long options written with one dash before short options with a
         // joined argument: `-export-dynamic` is `--export-dynamic`, not `-e xport-dynamic`.
+        // So are all of ld's other long options (getopt_long_only; ld's one exception is
+        // names that start with `o`): `-dynamic-linker X`, `-version-script=F`,
+        // `-start-group` (audit finding: they were unknown, and their value became an
+        // input file).
         let long;
         let p = match p.strip_prefix('-') {
-            Some(q) if !q.starts_with('-') && ONE_DASH_LONG.iter().any(|l| one_dash_long(q, l)) => {
+            Some(q)
+                if !q.starts_with('-')
+                    && (ONE_DASH_LONG.iter().any(|l| one_dash_long(q, l))
+                        || (q.len() > 1 && !q.starts_with('o') && known_long(&format!("--{q}")))) =>
+            {
                 long = format!("-{p}");
                 long.as_str()
             }
@@ -689,6 +726,32 @@ mod tests {
         let (cfg, _, taken) = parse(&["-export-dynamic", "-eh-frame-hdr"]).unwrap();
         assert_eq!(cfg.entry, None);
         assert_eq!(taken, vec![Taken::Ignored, Taken::Ignored]);
+    }
+
+    /// ld takes every long option after one dash too (audit finding: these were
+    /// unknown, and their value became an input file); names that start with `o` keep
+    /// meaning `-o` with a value, as in ld.
+    #[test]
+    fn every_long_option_may_follow_one_dash() {
+        let (cfg, inputs, taken) = parse(&[
+            "-dynamic-linker",
+            "/lib/ld.so",
+            "-version-script",
+            "v.map",
+            "-hash-style=gnu",
+            "-compress-debug-sections=none",
+            "-start-group",
+            "a.o",
+            "-end-group",
+            "-dependency-file",
+            "d.mk",
+        ])
+        .unwrap();
+        assert!(matches!(&inputs[..], [InputArg::Path(p)] if p == &PathBuf::from("a.o")), "{inputs:?}");
+        assert_eq!(cfg.dependency_file, Some(PathBuf::from("d.mk")));
+        assert!(!taken.contains(&Taken::Unknown), "{taken:?}");
+        let (cfg, _, _) = parse(&["-output-file"]).unwrap();
+        assert_eq!(cfg.output, PathBuf::from("utput-file"));
     }
 
     #[test]

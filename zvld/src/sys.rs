@@ -20,6 +20,11 @@ pub enum Mapped {
 /// The most zvld reads from an input that is not a regular file.
 const MAX_STREAMED: u64 = 4 << 30;
 
+/// Up to eight bytes as hex, for a message.
+fn hex_prefix(b: &[u8]) -> String {
+    b.iter().take(8).map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+}
+
 impl Mapped {
     /// The bytes of `file`: mapped when it is a regular file, read otherwise; a directory
     /// is an error that says so.
@@ -31,7 +36,22 @@ impl Mapped {
         if !meta.is_file() {
             use std::io::Read;
             let mut v = Vec::new();
-            file.take(MAX_STREAMED + 1).read_to_end(&mut v)?;
+            // A device or a pipe is read only when it starts as an object, an archive or
+            // text would: `/dev/zero` was read until memory ran out (audit finding). The first
+            // bytes decide, as GNU ld's format check does; the parser then reports
+            // anything else about them.
+            file.take(8).read_to_end(&mut v)?;
+            let starts_well =
+                |magic: &[u8]| v.len() >= magic.len().min(8) && magic.starts_with(&v[..v.len().min(magic.len())]);
+            // Text (a linker script, which the parser names as such) is read too.
+            let text = v.iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+            if !text && ![&b"\x7fELF"[..], b"!<arch>\n", b"!<thin>\n"].iter().any(|m| starts_well(m)) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("not an object or archive (a device or pipe starting with {})", hex_prefix(&v)),
+                ));
+            }
+            file.take(MAX_STREAMED + 1 - v.len() as u64).read_to_end(&mut v)?;
             if v.len() as u64 > MAX_STREAMED {
                 return Err(io::Error::other(format!("longer than {MAX_STREAMED} bytes")));
             }

@@ -975,3 +975,31 @@ fn target_pragmas_past_zvccs_flags_are_refused_with_advice() {
         "{err}"
     );
 }
+
+/// A damaged object is an error naming it, never linked as an empty one: an object whose
+/// section table is gone (e_shoff or e_shnum 0) linked silently and the link failed
+/// later on undefined symbols that did not name it; a device input such as /dev/zero was
+/// read until memory ran out (audit findings). GNU ld refuses both by their format.
+#[test]
+fn damaged_objects_and_devices_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "m.c", "int helper(void) { return 4; }\n");
+    let obj = gcc_c(dir.path(), &src, &["-O2", "-fno-pic", "-ffixed-r11"]);
+    let good = std::fs::read(&obj).unwrap();
+    // e_shoff (offset 0x28, 8 bytes) and e_shnum (offset 0x3c, 2 bytes) of an ELF64 header.
+    for (what, at, len) in [("e_shoff", 0x28, 8), ("e_shnum", 0x3c, 2)] {
+        let mut b = good.clone();
+        b[at..at + len].fill(0);
+        let bad = dir.path().join(format!("{what}.o"));
+        std::fs::write(&bad, &b).unwrap();
+        let mut c = zvld();
+        c.arg("-o").arg(dir.path().join("x.nexe")).arg(&bad);
+        let err = run_err(c, &format!("zvld with {what} 0"));
+        assert!(err.contains(&format!("{what}.o")) && err.contains("no section table"), "{what}: {err}");
+    }
+    let mut c = zvld();
+    c.arg("-o").arg(dir.path().join("x.nexe")).arg("/dev/zero");
+    let err = run_err(c, "zvld /dev/zero");
+    assert!(err.contains("/dev/zero") && err.contains("not an object or archive"), "{err}");
+    assert!(!dir.path().join("x.nexe").exists());
+}
