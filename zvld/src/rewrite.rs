@@ -429,6 +429,10 @@ struct Prefixes {
     seg: Option<u8>,
     p66: bool,
     p67: bool,
+    /// A REX byte that is not immediately before the opcode (a legacy prefix follows it):
+    /// the processor ignores it, and the rewrites, which drop or add prefixes, would make
+    /// it count.
+    stray_rex: bool,
 }
 
 fn prefixes(raw: &[u8]) -> Prefixes {
@@ -441,9 +445,8 @@ fn prefixes(raw: &[u8]) -> Prefixes {
             0x67 => p.p67 = true,
             0xF0 | 0xF2 | 0xF3 => {}
             0x40..=0x4F => {
+                p.stray_rex |= p.rex.is_some();
                 p.rex = Some(i);
-                i += 1;
-                break;
             }
             _ => break,
         }
@@ -453,6 +456,7 @@ fn prefixes(raw: &[u8]) -> Prefixes {
     if let Some(r) = p.rex {
         if r + 1 != i {
             p.rex = None;
+            p.stray_rex = true;
         }
     }
     p.op = i;
@@ -1354,6 +1358,14 @@ fn rewrite_one(
     let len = ins.len();
     let pfx = prefixes(raw);
     let fail = |reason: String, hint: &str| Err(ctx.err(pos, &text_relocated(ctx, ins, rs), reason, hint.to_string()));
+    if pfx.stray_rex {
+        // Compilers and assemblers never emit one; hand-written bytes can (audit finding:
+        // `48 3e 01 2b` kept its 0x3e, which the verifier then rejected as a zvld bug).
+        return fail(
+            "a REX prefix before another prefix (the processor ignores it) is an encoding zvld does not rewrite".into(),
+            "write the instruction with its REX prefix last, or without it (let the assembler encode it)",
+        );
+    }
 
     // Dropped: CET markers.
     if matches!(code, Code::Endbr64 | Code::Endbr32) {

@@ -1003,3 +1003,24 @@ fn damaged_objects_and_devices_are_refused_by_name() {
     assert!(err.contains("/dev/zero") && err.contains("not an object or archive"), "{err}");
     assert!(!dir.path().join("x.nexe").exists());
 }
+
+/// A REX byte before a legacy prefix is ignored by the processor; zvld's rewrites drop or
+/// add prefixes around it, so it refuses the encoding by name instead of emitting code
+/// the verifier rejects as a zvld bug (audit finding: `48 3e 01 2b` kept its 0x3e).
+#[test]
+fn a_rex_byte_before_another_prefix_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(
+        dir.path(),
+        "rexds.s",
+        ".text\n.globl main\n.type main,@function\nmain:\n  xorl %eax,%eax\n  leaq -8(%rsp),%rbx\n\
+         .byte 0x48,0x3e,0x01,0x2b\n  ret\n.size main,.-main\n.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let out = dir.path().join("rexds.nexe");
+    let mut c = zvcc();
+    c.arg(&src).arg("-o").arg(&out);
+    let err = run_err(c, "zvcc rexds.s");
+    assert!(err.contains("main+0x7") && err.contains("a REX prefix before another prefix"), "{err}");
+    assert!(!err.contains("zvld bug"), "{err}");
+    assert!(!out.exists());
+}
