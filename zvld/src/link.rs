@@ -941,6 +941,39 @@ fn build_code(
                 debug: false,
                 head: x.head,
             };
+            // A direct call or jump must land where C7 allows: in code, or on a bundle
+            // start below CODE_LIMIT (the trampoline zrt's trap stub calls). One to a
+            // symbol in data would fail verification and read as a zvld bug (audit
+            // finding). An undefined weak function is called at address 0, as GNU ld
+            // makes it (a fault when it runs), which the form allows.
+            if x.branch && !matches!(def, Def::UndefinedWeak) {
+                let target = a.addr(def, x.addend.wrapping_add(i64::from(x.bias)), true);
+                let allowed =
+                    |t: u64| a.in_code(t) || (t < zvcore::form::CODE_LIMIT && t.is_multiple_of(zvcore::form::BUNDLE));
+                if target.is_some_and(|t| !allowed(t)) {
+                    let what = match def {
+                        Def::Section { obj, sec, .. } => format!(
+                            "defined in section {} of {}, which is not code",
+                            res.objects[obj as usize].sections[sec as usize].name, res.objects[obj as usize].name
+                        ),
+                        Def::Absolute(v) => format!("an absolute symbol ({v:#x}), not a bundle start in code"),
+                        _ => "not code".to_string(),
+                    };
+                    note(
+                        &mut errors,
+                        LinkError::UnsupportedRelocation {
+                            at: at(),
+                            kind: relocate::reloc_name(x.r_type),
+                            symbol: name(),
+                            hint: format!(
+                                "a direct call or jump to `{}`, {what}: a nexe executes only its code segment",
+                                name()
+                            ),
+                        },
+                    );
+                    continue;
+                }
+            }
             if let Err(e) = relocate::apply(a, bytes, x.at as usize, &f) {
                 note(&mut errors, e);
             }

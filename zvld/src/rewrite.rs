@@ -1323,11 +1323,49 @@ fn local_branch(e: &mut Emitter, u: u32, field: usize, op: u8, op2: u8, target: 
 /// The field of an instruction a relocation applies to, checked.
 fn reloc_field(ctx: &SectionCtx<'_, '_>, ins: &Instruction, co: &ConstantOffsets, r: &Reloc) -> Result<usize> {
     let rel_off = (r.offset - ins.ip()) as usize;
-    let ok = (co.has_displacement() && co.displacement_offset() == rel_off)
-        || (co.has_immediate() && co.immediate_offset() == rel_off)
-        || (co.has_immediate2() && co.immediate_offset2() == rel_off)
-        || (ins.op0_kind() == OpKind::NearBranch64 && rel_off + 4 == ins.len());
-    if !ok {
+    // The field's size, when the relocation is on one.
+    let field = if co.has_displacement() && co.displacement_offset() == rel_off {
+        Some(co.displacement_size())
+    } else if co.has_immediate() && co.immediate_offset() == rel_off {
+        Some(co.immediate_size())
+    } else if co.has_immediate2() && co.immediate_offset2() == rel_off {
+        Some(co.immediate_size2())
+    } else if ins.op0_kind() == OpKind::NearBranch64 && rel_off + 4 == ins.len() {
+        Some(4)
+    } else {
+        None
+    };
+    // A relocation wider than its field would write over the next instruction (audit
+    // finding: an R_X86_64_64 on a 4-byte immediate left code the verifier rejected).
+    let width = match r.r_type {
+        elf::R_X86_64_64
+        | elf::R_X86_64_PC64
+        | elf::R_X86_64_SIZE64
+        | elf::R_X86_64_GOTOFF64
+        | elf::R_X86_64_GOTPC64
+        | elf::R_X86_64_GOT64
+        | elf::R_X86_64_GOTPCREL64
+        | elf::R_X86_64_GOTPLT64
+        | elf::R_X86_64_PLTOFF64
+        | elf::R_X86_64_TPOFF64
+        | elf::R_X86_64_DTPOFF64 => 8,
+        elf::R_X86_64_16 | elf::R_X86_64_PC16 => 2,
+        elf::R_X86_64_8 | elf::R_X86_64_PC8 => 1,
+        _ => 4,
+    };
+    if let Some(size) = field.filter(|&size| width > size) {
+        return Err(LinkError::UnsupportedRelocation {
+            at: ctx.location(r.offset),
+            kind: crate::relocate::reloc_name(r.r_type),
+            symbol: ctx.obj.symbols.get(r.sym as usize).map_or_else(String::new, |s| s.name.to_string()),
+            hint: format!(
+                "it is {width} bytes wide, but the field of `{}` it lies on is {size} bytes: it would overwrite the \
+                 next instruction",
+                text(ins)
+            ),
+        });
+    }
+    if field.is_none() {
         return Err(ctx.err(
             r.offset,
             &text(ins),

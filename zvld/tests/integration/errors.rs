@@ -1024,3 +1024,35 @@ fn a_rex_byte_before_another_prefix_is_refused_by_name() {
     assert!(!err.contains("zvld bug"), "{err}");
     assert!(!out.exists());
 }
+
+/// Inputs that only the in-process verification stopped, with a message that blamed
+/// zvld (audit findings), are refused by name: a relocation wider than the field it lies
+/// on (an R_X86_64_64 on a 4-byte immediate), and a direct call to a symbol in data that
+/// is not a bundle start (GNU ld links it; a nexe executes only its code).
+#[test]
+fn relocations_that_cannot_be_right_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = write(
+        dir.path(),
+        "wide.s",
+        ".text\n.globl main\n.type main,@function\nmain:\n  movl $0x12345678, %eax\n  xorl %eax, %eax\n  ret\n\
+         .size main, .-main\n.reloc main+1, R_X86_64_64, main\n.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let mut c = zvcc();
+    c.arg(&wide).arg("-o").arg(dir.path().join("w.nexe"));
+    let err = run_err(c, "zvcc wide.s");
+    assert!(err.contains("R_X86_64_64") && err.contains("wide.o(.text+0x1)") && err.contains("8 bytes wide"), "{err}");
+    assert!(!err.contains("zvld bug"), "{err}");
+
+    let caller = write(dir.path(), "calldata.c", "extern void f(void);\nint main(void) { f(); return 0; }\n");
+    let data = write(
+        dir.path(),
+        "fdata.s",
+        ".data\n.byte 1\n.globl f\nf: .byte 0xc3\n.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let mut c = zvcc();
+    c.arg("-O2").arg(&caller).arg(&data).arg("-o").arg(dir.path().join("cd.nexe"));
+    let err = run_err(c, "zvcc calldata.c fdata.s");
+    assert!(err.contains("`f`, defined in section .data of ") && err.contains("fdata.o, which is not code"), "{err}");
+    assert!(!err.contains("zvld bug"), "{err}");
+}
