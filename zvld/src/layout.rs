@@ -180,6 +180,25 @@ fn unrelaxed_slots(
     got.into_iter().filter(|g| needed.contains(g)).collect()
 }
 
+/// The three largest sections and common symbols of the data and read-only data, for the
+/// message of an image that does not fit: object, section or symbol, and size (audit
+/// finding: `char big[0x80000000];` was reported with no name).
+fn largest_parts(res: &Resolved<'_>, l: &Layout) -> String {
+    let mut parts: Vec<(u64, String)> = l
+        .rodata
+        .pieces
+        .iter()
+        .chain(&l.data.pieces)
+        .map(|p| {
+            let o = &res.objects[p.obj as usize];
+            (p.size, format!("{}({})", o.name, o.sections[p.sec as usize].name))
+        })
+        .chain(res.commons.iter().filter(|c| !c.3).map(|c| (c.1, format!("common symbol `{}`", c.0))))
+        .collect();
+    parts.sort_by(|a, b| b.0.cmp(&a.0));
+    parts.iter().take(3).map(|(size, what)| format!("{what} {size:#x} bytes")).collect::<Vec<_>>().join(", ")
+}
+
 /// Lays out the link. `code` lists the code sections in order with their rewritten form.
 pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], got: Vec<GotSlot>) -> Result<Layout> {
     let mut l = Layout {
@@ -226,7 +245,8 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
     let place = |l: &mut Layout, list: &[(u32, u32)], cur: &mut u64, seg_is_data: bool| {
         for &(obj, sec) in list {
             let s = &res.objects[obj as usize].sections[sec as usize];
-            *cur = cur.next_multiple_of(s.align);
+            // Saturating: a damaged size or alignment ends as "above CODE_LIMIT" below.
+            *cur = cur.checked_next_multiple_of(s.align.max(1)).unwrap_or(u64::MAX);
             l.addr[obj as usize][sec as usize] = Some(*cur);
             let p = Piece { obj, sec, addr: *cur, size: s.size };
             if seg_is_data {
@@ -234,7 +254,7 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
             } else {
                 l.rodata.pieces.push(p);
             }
-            *cur += s.size;
+            *cur = cur.saturating_add(s.size);
         }
     };
     // Sections with C-identifier names go after the others of their class, grouped by
@@ -329,18 +349,23 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
     place(&mut l, &get(Class::Bss), &mut cur, true);
     for (i, &(_, size, align, tls)) in res.commons.iter().enumerate() {
         if !tls {
-            cur = cur.next_multiple_of(align.max(1));
+            cur = cur.checked_next_multiple_of(align.max(1)).unwrap_or(u64::MAX);
             l.commons[i] = cur;
-            cur += size;
+            cur = cur.saturating_add(size);
         }
     }
     let end = cur;
-    l.data.memsz = end - data_start;
     if end > form::CODE_LIMIT {
         return Err(LinkError::Layout {
-            reason: format!("the image ends at {end:#x}, above CODE_LIMIT {:#x}", form::CODE_LIMIT),
+            reason: format!(
+                "the image ends at {end:#x}, above CODE_LIMIT {:#x} (a nexe's code and data fit in 2 GiB); the \
+                 largest parts: {}",
+                form::CODE_LIMIT,
+                largest_parts(res, &l)
+            ),
         });
     }
+    l.data.memsz = end - data_start;
 
     // Debug sections: offsets within each output section.
     for name in debug_names {
@@ -348,7 +373,9 @@ pub fn layout(res: &Resolved<'_>, code: &[(u32, u32)], rewritten: &[Rewritten], 
         let mut pieces = Vec::new();
         for &(obj, sec) in &debug[&name] {
             let s = &res.objects[obj as usize].sections[sec as usize];
-            off = off.next_multiple_of(s.align);
+            // At most a page: an output debug section is written with alignment 1, and a
+            // damaged alignment of 2^31 made a 2 GB file of padding (audit finding).
+            off = off.next_multiple_of(s.align.clamp(1, form::PAGE));
             l.addr[obj as usize][sec as usize] = Some(off);
             pieces.push(Piece { obj, sec, addr: off, size: s.size });
             off += s.size;

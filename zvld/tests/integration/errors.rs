@@ -1056,3 +1056,48 @@ fn relocations_that_cannot_be_right_are_refused_by_name() {
     assert!(err.contains("`f`, defined in section .data of ") && err.contains("fdata.o, which is not code"), "{err}");
     assert!(!err.contains("zvld bug"), "{err}");
 }
+
+/// An image that does not fit below CODE_LIMIT names its largest parts (audit finding:
+/// `char big[0x80000000];` gave only the end address).
+#[test]
+fn an_image_too_large_names_its_largest_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "big.c", "char big[0x80000000];\nint main(void) { big[5] = 1; return big[3]; }\n");
+    let mut c = zvcc();
+    c.arg("-fno-common").arg(&src).arg("-o").arg(dir.path().join("big.nexe"));
+    let err = run_err(c, "zvcc big.c");
+    assert!(err.contains("above CODE_LIMIT") && err.contains("big.o(.bss) 0x80000000 bytes"), "{err}");
+}
+
+/// A damaged alignment of a debug section (2^31) is honoured up to a page: the output's
+/// debug sections are written with alignment 1, and the padding made a 2 GB file in 17
+/// seconds (audit finding).
+#[test]
+fn a_huge_debug_section_alignment_does_not_pad_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.c", "int helper(void) { return 1; }\n");
+    let m = write(dir.path(), "m.c", "int helper(void);\nint main(void) { return helper(); }\n");
+    let ao = gcc_c(dir.path(), &a, &["-g", "-O2", "-fno-pic", "-ffixed-r11"]);
+    let mo = gcc_c(dir.path(), &m, &["-g", "-O2", "-fno-pic", "-ffixed-r11"]);
+    let mut b = std::fs::read(&ao).unwrap();
+    let (shoff, shnum, shstrndx) = (u64_at(&b, 0x28) as usize, u16_at(&b, 0x3c) as usize, u16_at(&b, 0x3e) as usize);
+    let names = u64_at(&b, shoff + shstrndx * 64 + 0x18) as usize;
+    let mut patched = false;
+    for i in 0..shnum {
+        let h = shoff + i * 64;
+        let n = names + u32_at(&b, h) as usize;
+        if b[n..].starts_with(b".debug_info\0") {
+            b[h + 0x30..h + 0x38].copy_from_slice(&(1u64 << 31).to_le_bytes());
+            patched = true;
+        }
+    }
+    assert!(patched, "a.o has a .debug_info");
+    std::fs::write(&ao, &b).unwrap();
+    let out = dir.path().join("m.nexe");
+    let mut c = zvcc();
+    c.arg(&mo).arg(&ao).arg("-o").arg(&out);
+    run_ok(c, "zvcc with a 2^31-aligned .debug_info");
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!(size < 16 << 20, "{size} bytes");
+    verify(&out);
+}
