@@ -9,6 +9,16 @@
 //! (135, SIGBUS, if another process truncates an input during the link: inputs are mapped).
 
 use std::path::PathBuf;
+
+/// `eprintln!` that never panics: a closed or broken stderr (`zvld ... 2>&-`, a reader
+/// that went away) loses the message, as with GNU ld, instead of ending zvld with a Rust
+/// panic (status 101; audit finding).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 use std::process::ExitCode;
 
 use zvld::ldopts::{LdArgs, Taken};
@@ -64,17 +74,17 @@ fn main() -> ExitCode {
         Ok(x) => x,
         Err(msg) => {
             let usage_ok = msg.starts_with("usage") || msg.starts_with("zvld 0");
-            eprintln!("{msg}");
+            say!("{msg}");
             return if usage_ok { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
     };
     match zvld::link(&cfg) {
         Ok(s) => {
             for w in &s.warnings {
-                eprintln!("zvld: warning: {w}");
+                say!("zvld: warning: {w}");
             }
             if stats {
-                eprintln!(
+                say!(
                     "zvld: {} objects, {} code sections, code {} -> {} bytes (+{:.1}%), file {} bytes",
                     s.objects,
                     s.code_sections,
@@ -84,16 +94,16 @@ fn main() -> ExitCode {
                     s.file_size
                 );
                 for (phase, ms) in &s.phase_ms {
-                    eprintln!("zvld:   {phase:16} {ms:9.2} ms");
+                    say!("zvld:   {phase:16} {ms:9.2} ms");
                 }
                 if s.code_verified_early {
-                    eprintln!("zvld: code verified during layout; the file's check found the same bytes");
+                    say!("zvld: code verified during layout; the file's check found the same bytes");
                 }
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("zvld: error: {e}");
+            say!("zvld: error: {e}");
             ExitCode::from(1)
         }
     }

@@ -1101,3 +1101,16 @@ fn a_huge_debug_section_alignment_does_not_pad_the_file() {
     assert!(size < 16 << 20, "{size} bytes");
     verify(&out);
 }
+
+/// A closed stderr or stdout loses zvld's messages, never ends it with a Rust panic
+/// (status 101; audit finding): the status stays the link's.
+#[test]
+fn a_closed_stderr_does_not_make_zvld_panic() {
+    for (args, status) in [(&["--version"][..], 0), (&["-o", "/dev/null", "/dev/zero"][..], 1)] {
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        let w2 = w.try_clone().unwrap();
+        let st = zvld().args(args).stdout(w).stderr(w2).status().unwrap();
+        assert_eq!(st.code(), Some(status), "zvld {args:?}: {st:?}");
+    }
+}
