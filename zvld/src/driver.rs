@@ -7,7 +7,10 @@
 //! sysroot's crt objects and `libzrt.a libc.a libgcc.a`. In link mode it reads `@FILE`
 //! response files, sources from standard input (`-x LANG -`), `-x` per source, names
 //! one-step `-MD`/`-MMD` dependency files as gcc does, and answers `-v` alone, `-###` and
-//! `-dumpmachine` (`x86_64-linux-musl`) itself.
+//! `-dumpmachine` (`x86_64-linux-musl`) itself. `-l` searches the `-L` directories, the
+//! sysroot's `lib/`, then those of `LIBRARY_PATH`, as gcc orders them. Sanitizers other
+//! than UndefinedBehaviorSanitizer made to trap are refused (a nexe has no sanitizer
+//! runtime). zvcc's own output to a reader that has gone is dropped, never a panic.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -141,6 +144,37 @@ pub fn sysroot() -> Result<PathBuf, DriverError> {
     Err(DriverError::NoSysroot(built_from))
 }
 
+/// Writes zvcc's own answer (`-dumpmachine`, a sysroot query) to standard output. A
+/// reader that has gone (a closed pipe: `zvcc -dumpmachine | true`) is not an error, as in
+/// zv's other tools (`println!` panicked, status 101); any other failure to write is.
+pub fn print_stdout(text: &str) -> Result<(), DriverError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(DriverError::Io(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes one line of zvcc's messages (commands shown by `-v`, warnings, errors) to
+/// standard error. A line that cannot be written (a closed pipe) is dropped: there is
+/// nowhere left to say so, and the exit status still tells (`eprintln!` panicked).
+pub fn message(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// The directories of the `LIBRARY_PATH` environment variable, which gcc searches for `-l`
+/// after the `-L` directories and its own (for zvcc, the sysroot's `lib/`), and lists in
+/// `-print-search-dirs`: colon-separated, an empty element (or an empty value) meaning the
+/// current directory, as gcc reads it.
+fn library_path() -> Vec<PathBuf> {
+    let Some(v) = std::env::var_os("LIBRARY_PATH") else { return Vec::new() };
+    std::env::split_paths(&v).map(|d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d }).collect()
+}
+
 fn gcc() -> String {
     std::env::var("ZVCC_GCC").unwrap_or_else(|_| "gcc".to_string())
 }
@@ -233,12 +267,13 @@ fn normalize_queries(args: &[String]) -> Vec<String> {
 /// `-print-search-dirs`, `-print-file-name=`, `-print-prog-name=`, `-print-multi-lib`,
 /// `-print-multi-directory`, `-print-sysroot`, `-print-multi-os-directory`,
 /// `-print-multiarch`), or None for gcc's answer:
-/// - `-print-search-dirs`: gcc's, with `libraries:` the sysroot's directory only (the one
-///   `-l` searches; Meson's and libtool's library searches read this line, and the host's
-///   multiarch directories hold glibc's builds, which a nexe never links);
-/// - `-print-file-name=NAME`: the sysroot's file, else gcc's own (`libgcc.a`,
-///   `crtbegin.o`), else NAME alone (gcc's "not found") for what only the host's
-///   multiarch directories hold;
+/// - `-print-search-dirs`: gcc's, with `libraries:` the directories `-l` searches after
+///   the `-L` ones, the sysroot's `lib/` then `LIBRARY_PATH`'s (Meson's and libtool's
+///   library searches read this line, and the host's multiarch directories hold glibc's
+///   builds, which a nexe never links);
+/// - `-print-file-name=NAME`: the sysroot's file, else gcc's own answer from its own
+///   directory (`libgcc.a`, `crtbegin.o`) or a `LIBRARY_PATH` directory, else NAME alone
+///   (gcc's "not found") for what only the host's multiarch directories hold;
 /// - `-print-multi-lib`: `.;` alone (zvcc refuses the other multilibs, -m32 and -mx32);
 /// - `-print-sysroot`: the sysroot; `-print-multiarch`: empty, as for a gcc built for musl
 ///   (`x86_64-linux-gnu` would send build systems to glibc's directories).
@@ -246,7 +281,12 @@ fn sysroot_query(queries: &[String], root: &Path) -> Option<String> {
     let first = |p: &str| queries.iter().find(|a| a.starts_with(p)).map(String::as_str);
     if first("-print-search-dirs").is_some() {
         let dirs = gcc_output(&["-print-search-dirs"])?;
-        let libs = format!("libraries: ={}/", root.join("lib").display());
+        // gcc writes each directory with a trailing slash.
+        let dirs_of_l: Vec<String> = std::iter::once(root.join("lib"))
+            .chain(library_path())
+            .map(|d| format!("{}/", d.display().to_string().trim_end_matches('/')))
+            .collect();
+        let libs = format!("libraries: ={}", dirs_of_l.join(":"));
         let lines: Vec<&str> =
             dirs.lines().map(|l| if l.starts_with("libraries:") { libs.as_str() } else { l }).collect();
         return Some(format!("{}\n", lines.join("\n")));
@@ -257,12 +297,14 @@ fn sysroot_query(queries: &[String], root: &Path) -> Option<String> {
             return Some(format!("{}\n", p.display()));
         }
         // gcc would find other libraries in the host's multiarch directories (glibc's
-        // builds, which a nexe never links): only gcc's own directory counts, and
-        // otherwise the name comes back alone, gcc's "not found".
+        // builds, which a nexe never links): only gcc's own directory and LIBRARY_PATH's
+        // count, and otherwise the name comes back alone, gcc's "not found".
         let found = gcc_output(&[&format!("-print-file-name={name}")])?;
         let own = gcc_output(&["-print-libgcc-file-name"]).and_then(|l| Path::new(&l).parent().map(Path::to_path_buf));
-        let in_own = own.is_some_and(|d| Path::new(&found).parent() == Some(d.as_path()));
-        return Some(format!("{}\n", if in_own || !Path::new(&found).is_absolute() { found.as_str() } else { name }));
+        let found_in = Path::new(&found).parent();
+        let searched = own.is_some_and(|d| found_in == Some(d.as_path()))
+            || library_path().iter().any(|d| found_in == Some(d.as_path()));
+        return Some(format!("{}\n", if searched || !Path::new(&found).is_absolute() { found.as_str() } else { name }));
     }
     let has = |q: &str| queries.iter().any(|a| a == q);
     // (`-print-libgcc-file-name` is gcc's file-name query.)
@@ -293,7 +335,7 @@ fn gcc_with_flags(original: &[String], verbose: bool) -> Result<i32, DriverError
     let mut cmd = Command::new(gcc());
     cmd.args(original).args(compile_flags(&root));
     if verbose {
-        eprintln!("zvcc: {:?}", cmd);
+        message(format_args!("zvcc: {cmd:?}"));
     }
     gcc_status(&mut cmd)
 }
@@ -531,7 +573,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     let verbose = args.iter().any(|a| a == "-v");
     let dry_run = args.iter().any(|a| a == "-###");
     if args.iter().any(|a| a == "-dumpmachine") {
-        println!("{DUMPMACHINE}");
+        print_stdout(&format!("{DUMPMACHINE}\n"))?;
         return Ok(0);
     }
     // Queries that autoconf and build systems make: gcc answers them, whatever else is on
@@ -544,7 +586,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     {
         if let Ok(root) = sysroot() {
             if let Some(answer) = sysroot_query(&queries, &root) {
-                print!("{answer}");
+                print_stdout(&answer)?;
                 return Ok(0);
             }
         }
@@ -553,6 +595,9 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     if let Some(a) = args.iter().find(|a| matches!(a.as_str(), "-m32" | "-mx32" | "-m16")) {
         return Err(DriverError::Usage(format!("{a}: a nexe is x86-64 code (zvcc compiles for -m64 only)")));
     }
+    // Before anything is compiled, so that a configure check of the flag fails as the
+    // build would have (`-fsanitize=undefined` compiled and linked `return 0;`).
+    check_sanitizers(args)?;
     // Compiling without linking, and gcc's help (`--help`, `-Q --help=target`: what the
     // options are with zvcc's code-generation flags), are gcc's with those flags.
     let compile_only = args.iter().any(|a| {
@@ -694,7 +739,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     if cfg.print_version {
         // `-Wl,--version` (how Meson identifies the linker): ld prints its version and
         // links nothing.
-        println!("{}", crate::link::version_line());
+        print_stdout(&format!("{}\n", crate::link::version_line()))?;
         return Ok(0);
     }
     // gcc refuses an output that is one of the sources (zvld removes and recreates its
@@ -719,11 +764,11 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     if user_inputs.is_empty() {
         if verbose {
             // `zvcc -v` alone (autoconf logs it): what gcc -v says, after zvcc's own line.
-            eprintln!(
+            message(format_args!(
                 "zvcc {} (zv: gcc with zv's code generation flags, linked by zvld; sysroot {})",
                 env!("CARGO_PKG_VERSION"),
                 sysroot().map_or_else(|e| e.to_string(), |p| p.display().to_string())
-            );
+            ));
             return run_gcc(&["-v".to_string()]);
         }
         return Err(DriverError::Usage("no input files".into()));
@@ -786,7 +831,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         }
         cmd.arg("-c").arg(&src.path).arg("-o").arg(&obj).args(&flags);
         if verbose || dry_run {
-            eprintln!("zvcc: {:?}", cmd);
+            message(format_args!("zvcc: {cmd:?}"));
         }
         if src.path != "-" {
             // Messages name the object as `gcc -c` would have named it, not its
@@ -821,6 +866,9 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     }
     let lib = root.join("lib");
     cfg.lib_paths.push(lib.clone());
+    // Then LIBRARY_PATH's directories, after the sysroot's as after gcc's own (a library
+    // in both is the sysroot's); like gcc's, only those that exist.
+    cfg.lib_paths.extend(library_path().into_iter().filter(|d| d.is_dir()));
     if !nostart {
         cfg.inputs.push(InputArg::Path(lib.join("crt1.o")));
         cfg.inputs.push(InputArg::Path(lib.join("crti.o")));
@@ -866,7 +914,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         cfg.inputs.push(InputArg::Path(lib.join("crtn.o")));
     }
     if verbose || dry_run {
-        eprintln!("zvcc: zvld {:?}", cfg);
+        message(format_args!("zvcc: zvld {cfg:?}"));
     }
     if dry_run {
         return Ok(0);
@@ -876,9 +924,114 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         return Err(DriverError::Interrupted(sig));
     }
     for w in &stats.warnings {
-        eprintln!("zvcc: warning: {w}");
+        message(format_args!("zvcc: warning: {w}"));
     }
     Ok(0)
+}
+
+/// UndefinedBehaviorSanitizer's checks, each one gcc can make trap (`ud2`: the guest ends
+/// with SIGILL) instead of calling libubsan, with `-fsanitize-undefined-trap-on-error`
+/// (newer gcc's `-fsanitize-trap[=all]`). The first [`UNDEFINED_GROUP`] are gcc's
+/// `-fsanitize=undefined` (without `vptr`, which instruments C++ only); `shift` is
+/// `shift-exponent` and `shift-base`.
+const UBSAN_CHECKS: &[&str] = &[
+    "shift-exponent",
+    "shift-base",
+    "integer-divide-by-zero",
+    "unreachable",
+    "vla-bound",
+    "null",
+    "return",
+    "signed-integer-overflow",
+    "bool",
+    "enum",
+    "bounds",
+    "alignment",
+    "nonnull-attribute",
+    "returns-nonnull-attribute",
+    "object-size",
+    "pointer-overflow",
+    "builtin",
+    "float-divide-by-zero",
+    "float-cast-overflow",
+    "bounds-strict",
+];
+
+/// How many of [`UBSAN_CHECKS`] `-fsanitize=undefined` turns on.
+const UNDEFINED_GROUP: usize = UBSAN_CHECKS.len() - 3;
+
+/// The checks a `-fsanitize=` list element stands for: gcc's groups expanded (`all` is
+/// every UBSan check, which is what `-fsanitize-trap=all` can make trap), anything else
+/// itself.
+fn sanitizer_checks(name: &str) -> Vec<&str> {
+    match name {
+        "undefined" => UBSAN_CHECKS[..UNDEFINED_GROUP].to_vec(),
+        "shift" => UBSAN_CHECKS[..2].to_vec(),
+        "all" => UBSAN_CHECKS.to_vec(),
+        _ => vec![name],
+    }
+}
+
+/// What a sanitizer check calls at run time, for the refusal.
+fn sanitizer_runtime(check: &str) -> &'static str {
+    match check {
+        "address" | "kernel-address" | "pointer-compare" | "pointer-subtract" => "AddressSanitizer's runtime (libasan)",
+        "hwaddress" | "kernel-hwaddress" => "HWAddressSanitizer's runtime (libhwasan)",
+        "thread" => "ThreadSanitizer's runtime (libtsan)",
+        "leak" => "LeakSanitizer's runtime (liblsan)",
+        c if UBSAN_CHECKS.contains(&c) => "UndefinedBehaviorSanitizer's runtime (libubsan)",
+        _ => "a sanitizer runtime",
+    }
+}
+
+/// Refuses the `-fsanitize=` options whose code would call a sanitizer runtime: a nexe
+/// links none, so the link failed on undefined `__asan_*` symbols, or (UBSan on code that
+/// has nothing to check, leak) succeeded, and configure checks such as AX_CHECK_LINK_FLAG
+/// enabled the option. The options are read in order as gcc reads them (`-fno-sanitize=`
+/// turns checks off again, `all` every one); UBSan's checks need no runtime when they trap
+/// (`-fsanitize-undefined-trap-on-error`, or newer gcc's `-fsanitize-trap[=LIST]`).
+fn check_sanitizers(args: &[String]) -> Result<(), DriverError> {
+    // Each check turned on, with the option that did it.
+    let mut on: Vec<(&str, &str)> = Vec::new();
+    let mut trapped: Vec<&str> = Vec::new();
+    for a in args {
+        if let Some(list) = a.strip_prefix("-fsanitize=") {
+            // (`-fsanitize=all` is not gcc's: refused as it stands.)
+            for check in list.split(',').flat_map(|n| if n == "all" { vec![n] } else { sanitizer_checks(n) }) {
+                on.retain(|(c, _)| *c != check);
+                on.push((check, a));
+            }
+        } else if let Some(list) = a.strip_prefix("-fno-sanitize=") {
+            if list.split(',').any(|n| n == "all") {
+                on.clear();
+            }
+            let off: Vec<&str> = list.split(',').flat_map(sanitizer_checks).collect();
+            on.retain(|(c, _)| !off.contains(c));
+        } else if a == "-fsanitize-undefined-trap-on-error" || a == "-fsanitize-trap" {
+            trapped = UBSAN_CHECKS.to_vec();
+        } else if a == "-fno-sanitize-undefined-trap-on-error" || a == "-fno-sanitize-trap" {
+            trapped.clear();
+        } else if let Some(list) = a.strip_prefix("-fsanitize-trap=") {
+            trapped.extend(list.split(',').flat_map(sanitizer_checks));
+        } else if let Some(list) = a.strip_prefix("-fno-sanitize-trap=") {
+            let off: Vec<&str> = list.split(',').flat_map(sanitizer_checks).collect();
+            trapped.retain(|c| !off.contains(c));
+        }
+    }
+    let Some((check, option)) = on.into_iter().find(|(c, _)| !(UBSAN_CHECKS.contains(c) && trapped.contains(c))) else {
+        return Ok(());
+    };
+    let what = sanitizer_runtime(check);
+    let trap = if UBSAN_CHECKS.contains(&check) {
+        "; or make its checks trap with -fsanitize-undefined-trap-on-error (a failed check then ends the program \
+         with SIGILL)"
+    } else {
+        ""
+    };
+    Err(DriverError::Usage(format!(
+        "{option} needs {what}, which zv does not provide (a nexe links no sanitizer runtime): build without that \
+         option{trap}"
+    )))
 }
 
 /// The files gcc's link spec adds before crtn.o for these compiler options
@@ -941,7 +1094,7 @@ fn linker_args(
 /// argument read as an input (`-Wl,-dT,x`: "cannot read x", an audit finding).
 fn linker_option(t: crate::ldopts::Taken, shown: &str) -> Result<(), DriverError> {
     if t == crate::ldopts::Taken::Unknown {
-        eprintln!("zvcc: warning: {shown}: linker option unknown to zvld, ignored");
+        message(format_args!("zvcc: warning: {shown}: linker option unknown to zvld, ignored"));
     }
     Ok(())
 }
@@ -979,5 +1132,37 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sanitizers(args: &[&str]) -> Result<(), String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        check_sanitizers(&args).map_err(|e| e.to_string())
+    }
+
+    /// The sanitizer options are read in order, groups expanded, as gcc reads them, and
+    /// the refusal names the option that turned the first runtime-needing check on.
+    #[test]
+    fn sanitizer_options_are_read_in_order_with_their_groups() {
+        assert_eq!(sanitizers(&["-O2", "-fno-sanitize=address"]), Ok(()));
+        assert_eq!(sanitizers(&["-fsanitize=undefined", "-fno-sanitize=undefined"]), Ok(()));
+        assert_eq!(sanitizers(&["-fsanitize=shift-base", "-fno-sanitize=shift"]), Ok(()));
+        assert_eq!(sanitizers(&["-fsanitize=address,leak", "-fno-sanitize=all"]), Ok(()));
+        assert_eq!(sanitizers(&["-fsanitize=undefined", "-fsanitize-undefined-trap-on-error"]), Ok(()));
+        assert_eq!(sanitizers(&["-fsanitize-trap=all", "-fsanitize=undefined,float-cast-overflow"]), Ok(()));
+        let err = sanitizers(&["-fsanitize=shift", "-fno-sanitize=shift-base"]).unwrap_err();
+        assert!(err.starts_with("-fsanitize=shift needs UndefinedBehaviorSanitizer's runtime"), "{err}");
+        let err = sanitizers(&["-fsanitize=undefined", "-fsanitize-trap=shift"]).unwrap_err();
+        assert!(err.starts_with("-fsanitize=undefined needs "), "{err}");
+        let err = sanitizers(&["-fsanitize-undefined-trap-on-error", "-fsanitize=undefined,leak"]).unwrap_err();
+        assert!(err.starts_with("-fsanitize=undefined,leak needs LeakSanitizer's runtime"), "{err}");
+        assert!(!err.contains("trap"), "no trap advice for leak: {err}");
+        let err = sanitizers(&["-fsanitize=address", "-fsanitize-undefined-trap-on-error"]).unwrap_err();
+        assert!(err.contains("AddressSanitizer's runtime") && err.contains("build without that option"), "{err}");
+        assert!(sanitizers(&["-fsanitize=all", "-fsanitize-undefined-trap-on-error"]).is_err(), "not gcc's");
     }
 }

@@ -195,7 +195,7 @@ fn largest_parts(res: &Resolved<'_>, l: &Layout) -> String {
         })
         .chain(res.commons.iter().filter(|c| !c.3).map(|c| (c.1, format!("common symbol `{}`", c.0))))
         .collect();
-    parts.sort_by(|a, b| b.0.cmp(&a.0));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.0));
     parts.iter().take(3).map(|(size, what)| format!("{what} {size:#x} bytes")).collect::<Vec<_>>().join(", ")
 }
 

@@ -9,6 +9,30 @@ use clap::{Parser, Subcommand};
 use zvcore::image::ImageManifest;
 use zvpack::PackError;
 
+/// `eprintln!` that never panics: a closed or broken stderr loses the message instead of
+/// ending the program with a Rust panic (status 101; audit finding).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that never panics: a reader that went away (`| head`) loses the rest,
+/// and the status stays the command's.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Text on stdout, as [`out!`].
+fn out_raw(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
 #[derive(Parser)]
 #[command(name = "zvpack", version, about = "Build, inspect and check zv image tars (docs/images.md)")]
 struct Cli {
@@ -143,7 +167,7 @@ fn run(cli: Cli) -> Result<i32, PackError> {
         }
         Cmd::Inspect { image, json } => match zvpack::inspect(&image, json) {
             Ok((text, ok)) => {
-                print!("{text}");
+                out_raw(&text);
                 Ok(if ok { 0 } else { 1 })
             }
             // A program reading `--json` gets a document for an invalid image too (the
@@ -151,7 +175,7 @@ fn run(cli: Cli) -> Result<i32, PackError> {
             Err(e) if json => {
                 let doc =
                     serde_json::json!({ "image": image.to_string_lossy(), "valid": false, "error": e.to_string() });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
                 Err(e)
             }
             Err(e) => Err(e),
@@ -160,7 +184,7 @@ fn run(cli: Cli) -> Result<i32, PackError> {
             let (img, _, verdict) = zvpack::open(&image)?;
             match verdict {
                 Ok(n) => {
-                    println!(
+                    out!(
                         "{}: ok ({} members, program {}, {n} bytes of code verified)",
                         zvpack::shown(&image),
                         img.members.len(),
@@ -191,7 +215,7 @@ fn main() {
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("zvpack: {e}");
+            say!("zvpack: {e}");
             std::process::exit(e.status());
         }
     }

@@ -9,6 +9,15 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use zvverify::{render, Report, RunConfig};
 
+/// `eprintln!` that never panics: a closed or broken stderr loses the message instead of
+/// ending the program with a Rust panic (status 101; audit finding).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "zvverify",
@@ -86,7 +95,7 @@ fn emit(text: &str, output: Option<&PathBuf>) -> Result<(), String> {
 }
 
 fn usage_error(msg: &str) -> ! {
-    eprintln!("zvverify: {msg}");
+    say!("zvverify: {msg}");
     std::process::exit(2);
 }
 
@@ -147,7 +156,7 @@ fn main() {
         usage_error(&e);
     }
     if !cli.quiet {
-        eprintln!("{}", render::summary(&report));
+        say!("{}", render::summary(&report));
     }
     std::process::exit(report.exit_status());
 }

@@ -1,10 +1,11 @@
 //! zvcc, the gcc-compatible compiler driver of zv (TOOLCHAIN.md section 1): a thin
-//! binary over `zvld::driver`. Exit status: gcc's when a compile fails, 1 when the link
-//! fails, 2 on a usage error or a missing sysroot.
+//! binary over `zvld::driver`. Exit status: gcc's when a compile fails, and 1 for any
+//! error of zvcc's own (a usage error, a failed link, a missing sysroot), as gcc's driver
+//! exits 1 for its own errors. Its messages to a closed standard error are dropped.
 
 use std::process::ExitCode;
 
-use zvld::driver::{self, DriverError};
+use zvld::driver::{self, message, DriverError};
 
 fn main() -> ExitCode {
     zvld::sys::tune_allocator();
@@ -13,8 +14,8 @@ fn main() -> ExitCode {
     let args = match zvld::ldopts::utf8_args("zvcc", std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
+            message(msg);
+            return ExitCode::from(1);
         }
     };
     match driver::run(&args) {
@@ -23,11 +24,8 @@ fn main() -> ExitCode {
         // have ended zvcc, with no message, as gcc's driver does.
         Err(DriverError::Interrupted(sig)) => zvld::sys::interrupt::die_of(sig),
         Err(e) => {
-            eprintln!("zvcc: error: {e}");
-            match e {
-                DriverError::Link(_) | DriverError::Tool(..) => ExitCode::from(1),
-                _ => ExitCode::from(2),
-            }
+            message(format_args!("zvcc: error: {e}"));
+            ExitCode::from(1)
         }
     }
 }

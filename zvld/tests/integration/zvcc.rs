@@ -31,7 +31,8 @@ fn zvcc_stdin(dir: &Path, args: &[&str], input: &str) -> std::process::Output {
 
 fn stdout_of(args: &[&str]) -> String {
     let mut c = zvcc();
-    c.args(args);
+    // (LIBRARY_PATH's directories are in `-print-search-dirs`.)
+    c.env_remove("LIBRARY_PATH").args(args);
     String::from_utf8(run_ok(c, &format!("zvcc {args:?}")).stdout).unwrap()
 }
 
@@ -103,7 +104,7 @@ fn zvcc_reads_sources_from_stdin_and_applies_x_per_source() {
     assert_eq!(&std::fs::read(d.join("x.o")).unwrap()[..4], b"\x7fELF");
 
     let o = zvcc_stdin(d, &["-", "-o", "no.nexe"], prog);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(1), "gcc's status");
     assert!(String::from_utf8_lossy(&o.stderr).contains("-x required when input is from standard input"));
 
     // A C file with another suffix, then (after `-x none`) a file known by its suffix.
@@ -515,7 +516,7 @@ fn zvcc_behaves_as_gcc_for_build_systems() {
 
     // -r.
     let o = zvcc_in(&["-r", "two.o", "-o", "ab.o"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(1));
     assert!(err_of(&o).contains("partial link") && !d.join("ab.o").exists(), "{}", err_of(&o));
 
     // gcc's libraries, -l:FILE, -nodefaultlibs.
@@ -599,16 +600,17 @@ fn a_terminated_zvcc_stops_gcc_and_leaves_no_temporary_files() {
 }
 
 /// An argument that is not valid UTF-8 (a file name in another encoding) is a usage
-/// error naming it, for zvld and zvcc alike: status 2, never a panic (argument fuzzing
-/// found both binaries panicking in std::env::args).
+/// error naming it, for zvld and zvcc alike: status 2 for zvld (ld's), 1 for zvcc
+/// (gcc's), never a panic (argument fuzzing found both binaries panicking in
+/// std::env::args).
 #[test]
 fn arguments_that_are_not_utf8_are_usage_errors() {
     use std::os::unix::ffi::OsStrExt;
     let bad = std::ffi::OsStr::from_bytes(b"caf\xe9.o");
-    for mut c in [zvld(), zvcc()] {
+    for (mut c, status) in [(zvld(), 2), (zvcc(), 1)] {
         let out = c.arg("-o").arg("x.nexe").arg(bad).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(out.status.code(), Some(status), "{err}");
         assert!(err.contains("argument 3 is not valid UTF-8: caf\u{fffd}.o") && !err.contains("panicked"), "{err}");
     }
 }
@@ -948,4 +950,238 @@ fn zvcc_takes_gccs_long_options_response_files_and_end_files() {
         let out = run_ok(r, &format!("zvrun fm.nexe ({flags:?})"));
         assert_eq!(String::from_utf8_lossy(&out.stdout), expect, "{flags:?}");
     }
+}
+
+/// `LIBRARY_PATH` (audit finding: ignored) is searched for `-l` as gcc searches it: after
+/// the `-L` directories and after the sysroot's `lib/` (gcc's own directories; `gcc
+/// -static -lm` with a `libm.a` in LIBRARY_PATH links the system's), an empty element
+/// being the current directory; `-print-search-dirs` lists it after the sysroot's
+/// directory and `-print-file-name` finds files in it.
+#[test]
+fn library_path_is_searched_after_the_l_directories_and_the_sysroot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (sub, value) in [("la", 7), ("lb", 5)] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+        write(d, &format!("{sub}/foo.c"), &format!("int foo(void) {{ return {value}; }}\n"));
+        let mut c = zvcc();
+        c.current_dir(d.join(sub)).args(["-c", "foo.c"]);
+        run_ok(c, "zvcc -c foo.c");
+        let mut ar = Command::new("ar");
+        ar.current_dir(d.join(sub)).args(["rcs", "libfoo.a", "foo.o"]);
+        run_ok(ar, "ar");
+    }
+    write(d, "u.c", "int foo(void);\nint main(void) { return foo(); }\n");
+    let (la, lb) = (d.join("la").display().to_string(), d.join("lb").display().to_string());
+    // The status of the linked program, or None when zvcc failed (with its stderr).
+    let link = |cwd: &Path, library_path: Option<&str>, args: &[&str]| -> Result<i32, String> {
+        let mut c = zvcc();
+        c.current_dir(cwd).env_remove("LIBRARY_PATH").arg(d.join("u.c")).args(args).arg("-o").arg(d.join("u.nexe"));
+        if let Some(v) = library_path {
+            c.env("LIBRARY_PATH", v);
+        }
+        let o = c.output().unwrap();
+        if !o.status.success() {
+            return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+        }
+        let run = Command::new(sibling_binary("zvrun")).arg(d.join("u.nexe")).output().unwrap();
+        Ok(run.status.code().unwrap())
+    };
+    let err = link(d, None, &["-lfoo"]).unwrap_err();
+    assert!(err.contains("cannot find -lfoo"), "{err}");
+    assert_eq!(link(d, Some(&la), &["-lfoo"]), Ok(7), "LIBRARY_PATH={la}");
+    assert_eq!(link(d, Some(&format!("/nonexistent:{lb}:{la}")), &["-lfoo"]), Ok(5), "in order");
+    assert_eq!(link(d, Some(&la), &["-L", &lb, "-lfoo"]), Ok(5), "-L comes first");
+    assert_eq!(link(d, Some(&la), &["-Wl,-L", "-Wl,lb", "-lfoo"]), Ok(5), "-Wl,-L comes first");
+    assert_eq!(link(&d.join("la"), Some("/nonexistent::"), &["-lfoo"]), Ok(7), "an empty element is .");
+    assert_eq!(link(&d.join("lb"), Some(""), &["-lfoo"]), Ok(5), "an empty value is .");
+    // The sysroot's libm.a comes before a libm.a in LIBRARY_PATH, as the system's does for gcc.
+    write(d, "la/fake.c", "int only_in_fake_libm(void) { return 0; }\n");
+    let mut c = zvcc();
+    c.current_dir(d.join("la")).args(["-c", "fake.c"]);
+    run_ok(c, "zvcc -c fake.c");
+    let mut ar = Command::new("ar");
+    ar.current_dir(d.join("la")).args(["rcs", "libm.a", "fake.o"]);
+    run_ok(ar, "ar");
+    write(d, "u.c", "int only_in_fake_libm(void);\nint main(void) { return only_in_fake_libm(); }\n");
+    let err = link(d, Some(&la), &["-lm"]).unwrap_err();
+    assert!(err.contains("undefined symbol `only_in_fake_libm`"), "{err}");
+
+    let mut c = zvcc();
+    c.env("LIBRARY_PATH", format!("{la}:")).arg("-print-search-dirs");
+    let dirs = String::from_utf8(run_ok(c, "zvcc -print-search-dirs").stdout).unwrap();
+    let libs: Vec<&str> = dirs.lines().filter(|l| l.starts_with("libraries:")).collect();
+    assert_eq!(libs, [format!("libraries: ={}/:{la}/:./", sysroot().join("lib").display())], "{dirs}");
+    let mut c = zvcc();
+    c.env("LIBRARY_PATH", &lb).arg("-print-file-name=libfoo.a");
+    let found = String::from_utf8(run_ok(c, "zvcc -print-file-name=libfoo.a").stdout).unwrap();
+    assert_eq!(found.trim(), format!("{lb}/libfoo.a"));
+}
+
+/// A nexe links no sanitizer runtime, so every `-fsanitize=` that needs one is refused
+/// naming the option, at compile and at link time, with status 1 (audit finding:
+/// `-fsanitize=undefined` and `leak` linked `return 0;`, so configure's
+/// AX_CHECK_LINK_FLAG enabled them and the real code failed on `__ubsan_*`).
+/// `-fno-sanitize=` turns them off again, and UBSan made to trap
+/// (`-fsanitize-undefined-trap-on-error`) needs no runtime: a failed check ends the
+/// guest with SIGILL.
+#[test]
+fn sanitizers_that_need_a_runtime_are_refused_at_compile_and_link_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "m.c", "int main(void) { return 0; }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["-c", "m.c", "-o", "plain.o"]);
+    run_ok(c, "zvcc -c m.c");
+    for flag in [
+        "-fsanitize=undefined",
+        "-fsanitize=leak",
+        "-fsanitize=bounds",
+        "-fsanitize=shift",
+        "-fsanitize=address",
+        "-fsanitize=thread",
+        "-fsanitize=signed-integer-overflow,float-cast-overflow",
+    ] {
+        for (args, made) in [
+            (&["-c", "m.c", "-o", "m.o"][..], "m.o"),
+            (&["m.c", "-o", "m.nexe"], "m.nexe"),
+            (&["plain.o", "-o", "plain.nexe"], "plain.nexe"),
+        ] {
+            let mut c = zvcc();
+            c.current_dir(d).arg(flag).args(args);
+            let o = c.output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "zvcc {flag} {args:?}: {err}");
+            assert!(err.contains(&format!("{flag} needs ")) && err.contains("which zv does not provide"), "{err}");
+            assert!(!d.join(made).exists(), "zvcc {flag} {args:?} made {made}");
+        }
+    }
+    let mut c = zvcc();
+    c.current_dir(d).args(["-fsanitize=undefined", "m.c"]);
+    let err = run_err(c, "zvcc -fsanitize=undefined");
+    assert!(err.contains("UndefinedBehaviorSanitizer") && err.contains("-fsanitize-undefined-trap-on-error"), "{err}");
+    for flags in [
+        &["-fsanitize=undefined", "-fno-sanitize=undefined"][..],
+        &["-fsanitize=address,leak", "-fno-sanitize=all"],
+        &["-fno-sanitize=address"],
+    ] {
+        let mut c = zvcc();
+        c.current_dir(d).args(flags).args(["m.c", "-o", "off.nexe"]);
+        run_ok(c, &format!("zvcc {flags:?}"));
+    }
+    let mut c = zvcc();
+    c.current_dir(d).args(["-fsanitize=undefined", "-fsanitize-undefined-trap-on-error", "-fno-sanitize=shift-base"]);
+    c.args(["-fsanitize-undefined-trap-on-error", "-fno-sanitize-undefined-trap-on-error", "m.c"]);
+    let err = run_err(c, "zvcc: the trap turned off again");
+    assert!(err.contains("-fsanitize=undefined needs "), "{err}");
+
+    // Trapping UBSan: an over-wide shift ends the guest with SIGILL, a good one runs.
+    write(
+        d,
+        "shift.c",
+        "int main(int argc, char **argv) { (void)argv; volatile int s = argc > 1 ? 40 : 3;\n\
+         return (1 << s) == 8 ? 0 : 1; }\n",
+    );
+    let mut c = zvcc();
+    c.current_dir(d).args(["-O0", "-fsanitize=undefined", "-fsanitize-undefined-trap-on-error", "shift.c"]);
+    c.args(["-o", "shift.nexe"]);
+    run_ok(c, "zvcc -fsanitize=undefined -fsanitize-undefined-trap-on-error");
+    verify(&d.join("shift.nexe"));
+    let run = |args: &[&str]| {
+        let o = Command::new(sibling_binary("zvrun")).arg(d.join("shift.nexe")).args(args).output().unwrap();
+        o.status.code()
+    };
+    assert_eq!(run(&[]), Some(0));
+    assert_eq!(run(&["wide"]), Some(128 + 4), "SIGILL");
+}
+
+/// zvcc's usage errors end with status 1, as gcc's driver ends on its errors (audit
+/// finding: zvcc said 2), and so does `-shared`, which gcc links and zvcc refuses.
+/// `-lgcc_s` is not found, as with `gcc -static` (libgcc_s exists only as a shared
+/// library).
+#[test]
+fn usage_errors_end_with_gccs_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "m.c", "int main(void) { return 0; }\n");
+    let status = |mut c: Command, args: &[&str]| {
+        c.current_dir(d).args(args).stdin(Stdio::null());
+        let o = c.output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    // What gcc refuses too, with the same status.
+    for args in [&[][..], &["-V"], &["-"], &["m.c", "-o"], &["-static", "m.c", "-lgcc_s", "-o", "gcc_s"]] {
+        let (gcc, gcc_err) = status(Command::new("gcc"), args);
+        let (zvcc, zvcc_err) = status(zvcc(), args);
+        assert_eq!(gcc, Some(1), "gcc {args:?}: {gcc_err}");
+        assert_eq!(zvcc, gcc, "zvcc {args:?}: {zvcc_err}");
+        assert!(!zvcc_err.contains("panicked"), "{zvcc_err}");
+    }
+    let (_, err) = status(zvcc(), &["m.c", "-lgcc_s", "-o", "gcc_s"]);
+    assert!(err.contains("cannot find -lgcc_s"), "{err}");
+    let (_, err) = status(zvcc(), &["-V"]);
+    assert!(err.contains("no input files"), "{err}");
+    // What zvcc alone refuses.
+    for args in [&["-shared", "m.c", "-o", "m.so"][..], &["-m32", "m.c"], &["-fsplit-stack", "m.c"], &["-r", "m.c"]] {
+        let (code, err) = status(zvcc(), args);
+        assert_eq!(code, Some(1), "zvcc {args:?}: {err}");
+        assert!(err.starts_with("zvcc: error: "), "{err}");
+    }
+    // A missing sysroot too.
+    let mut c = zvcc();
+    c.env("ZV_SYSROOT", d.join("none"));
+    let (code, err) = status(c, &["m.c"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no zv sysroot"), "{err}");
+}
+
+/// Runs zvcc with its standard output or error (`which`) a pipe whose reader has gone,
+/// the other one captured: (zvcc's status, what it wrote on the other stream).
+fn zvcc_with_closed(which: &str, dir: &Path, args: &[&str]) -> (i32, String) {
+    let script = "import os, subprocess, sys\n\
+                  r, w = os.pipe()\n\
+                  os.close(r)\n\
+                  which = sys.argv[1]\n\
+                  other = 'stderr' if which == 'stdout' else 'stdout'\n\
+                  p = subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL, **{which: w, other: subprocess.PIPE})\n\
+                  sys.stdout.write(str(p.returncode) + '\\n' + getattr(p, other).decode('utf-8', 'replace'))\n";
+    let o = Command::new("python3")
+        .current_dir(dir)
+        .env("ZV_SYSROOT", sysroot())
+        .args(["-c", script, which, env!("CARGO_BIN_EXE_zvcc")])
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (status, rest) = out.split_once('\n').unwrap_or_else(|| panic!("python3: {out}"));
+    (status.parse().unwrap(), rest.to_string())
+}
+
+/// A closed pipe on zvcc's standard output or error (`zvcc -dumpmachine | true`) ends
+/// nothing in a panic (audit finding: status 101 from `println!`): zvcc's own answers to
+/// a reader that has gone count as given, status 0, as in zv's other tools; its messages
+/// are dropped and the status is what it would have been.
+#[test]
+fn a_closed_pipe_never_makes_zvcc_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "m.c", "int main(void) { return 0; }\n");
+    for args in [&["-dumpmachine"][..], &["-print-search-dirs"], &["-print-sysroot"], &["-Wl,--version"]] {
+        let (status, err) = zvcc_with_closed("stdout", d, args);
+        assert_eq!(status, 0, "zvcc {args:?} to a closed pipe: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // gcc answers --version itself, and dies of SIGPIPE: zvcc's status for that is 1.
+    let (status, err) = zvcc_with_closed("stdout", d, &["--version"]);
+    assert_eq!(status, 1, "{err}");
+    for (args, expect) in [
+        (&["-V"][..], 1),
+        (&["-fsanitize=address", "m.c"], 1),
+        (&["-###", "m.c"], 0),
+        (&["-Wl,--no-such-zvld-option", "m.c", "-o", "warned.nexe"], 0),
+    ] {
+        let (status, out) = zvcc_with_closed("stderr", d, args);
+        assert_eq!(status, expect, "zvcc {args:?} with a closed stderr: {out}");
+    }
+    assert!(d.join("warned.nexe").is_file(), "the link went on after its warning");
 }

@@ -319,3 +319,25 @@ fn inspect_escapes_bidi_and_c1_controls_in_the_manifest() {
         }
     }
 }
+
+/// Closed standard streams lose zvpack's output and messages, never end it with a Rust
+/// panic (status 101; audit finding): the status stays the command's.
+#[test]
+fn closed_standard_streams_do_not_make_zvpack_panic() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("missing.tar");
+    for (args, status) in
+        [(vec!["inspect".to_string(), missing.display().to_string()], 2), (vec!["--version".into()], 0)]
+    {
+        let (r, w) = std::io::pipe().expect("pipe");
+        drop(r);
+        let w2 = w.try_clone().expect("pipe");
+        let st = std::process::Command::new(env!("CARGO_BIN_EXE_zvpack"))
+            .args(&args)
+            .stdout(w)
+            .stderr(w2)
+            .status()
+            .expect("zvpack runs");
+        assert_eq!(st.code(), Some(status), "zvpack {args:?}: {st:?}");
+    }
+}

@@ -358,3 +358,21 @@ fn regress_sarif_results_locate_the_address_in_the_nexe() {
     assert!(kinds.contains(&(false, Some("instruction".into()))), "{kinds:?}");
     assert!(kinds.contains(&(true, None)), "ELF violations have a file offset, not an instruction: {kinds:?}");
 }
+
+/// Closed standard streams lose zvverify's report and messages, never end it with a Rust
+/// panic (status 101; audit finding): the status stays the verdict's.
+#[test]
+fn closed_standard_streams_do_not_make_zvverify_panic() {
+    for (name, status) in [("syscall.nexe", 1), ("bare-ret.nexe", 1)] {
+        let (r, w) = std::io::pipe().expect("pipe");
+        drop(r);
+        let w2 = w.try_clone().expect("pipe");
+        let st = zvverify()
+            .arg(repo().join("test-corpus/attacks").join(name))
+            .stdout(w)
+            .stderr(w2)
+            .status()
+            .expect("zvverify runs");
+        assert_eq!(st.code(), Some(status), "zvverify {name}: {st:?}");
+    }
+}
