@@ -1131,9 +1131,13 @@ static void facts_of(int kind, int ch, const char *path, int64_t size, struct fa
       /* A device number of its own, as two terminals or two FIFOs differ: programs take
        * two character devices with one st_rdev for the same file (diff and cmp said two
        * different sequential channels were identical without reading them: audit
-       * finding). Major 240 (local use in Linux's device list), minor the channel
-       * index, in the kernel's encoding of a 32-bit device number. */
-      uint64_t minor = (uint64_t)ch;
+       * finding). Major 240 (local use in Linux's device list), minor 16 + the channel
+       * index (as the inode), in the kernel's encoding of a 32-bit device number. Not the
+       * index itself: /dev/stdin as 240:0 made coreutils (configured for a cross build,
+       * DEV_FD_MIGHT_BE_CHR) take every major-240 device for /dev/fd/MINOR and fstat
+       * the descriptor numbered like the minor, so `cp` from or to a channel failed with
+       * EBADF (audit finding). */
+      uint64_t minor = 16 + (uint64_t)ch;
       f->rdev = (minor & 0xff) | (240u << 8) | ((minor & ~0xffull) << 12);
     } else {
       f->mode = S_IFREG | perm;
@@ -1173,7 +1177,7 @@ static void fill_statx(const struct facts *f, struct kernel_statx *sx) {
   sx->stx_blocks = (uint64_t)(f->size + 4095) / 4096 * 8;
   sx->stx_atime.tv_sec = sx->stx_btime.tv_sec = sx->stx_ctime.tv_sec = sx->stx_mtime.tv_sec = t;
   sx->stx_rdev_major = (uint32_t)(f->rdev >> 8);
-  sx->stx_rdev_minor = (uint32_t)(f->rdev & 0xff);
+  sx->stx_rdev_minor = (uint32_t)((f->rdev & 0xff) | ((f->rdev >> 12) & ~0xffull));
   sx->stx_dev_major = ZRT_DEV >> 8;
   sx->stx_dev_minor = ZRT_DEV & 0xff;
 }

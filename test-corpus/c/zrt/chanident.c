@@ -2,9 +2,11 @@
  * (diff and cmp take two character devices with one st_rdev, or two files with one
  * st_dev and st_ino, for the same file and skip reading them: an audit found two
  * sequential channels with st_rdev 0 compared equal). Usage: chanident PATH...; prints
- * each pair that would count as the same file, then "distinct" when none does. */
+ * each path's type (and a device's major:minor), each pair that would count as the same
+ * file, then "distinct" when none does. */
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 int main(int argc, char **argv) {
   struct stat st[16];
@@ -14,7 +16,9 @@ int main(int argc, char **argv) {
       perror(argv[i + 1]);
       return 2;
     }
-    printf("%s: %s\n", argv[i + 1], S_ISCHR(st[i].st_mode) ? "character device" : S_ISREG(st[i].st_mode) ? "file" : "other");
+    printf("%s: %s", argv[i + 1], S_ISCHR(st[i].st_mode) ? "character device" : S_ISREG(st[i].st_mode) ? "file" : "other");
+    if (S_ISCHR(st[i].st_mode)) printf(" %u:%u", major(st[i].st_rdev), minor(st[i].st_rdev));
+    printf("\n");
   }
   int same = 0;
   for (int i = 0; i < n; i++)
