@@ -288,6 +288,10 @@ impl fmt::Display for LinkError {
                 f,
                 "duplicate definition of `{symbol}`: in {first} and in {second} (make one of them static or weak)"
             ),
+            // A relocation against an unnamed absolute symbol names no symbol.
+            LinkError::UnsupportedRelocation { at, kind, symbol, hint } if symbol.is_empty() => {
+                write!(f, "unsupported relocation {kind} at {at}: {hint}")
+            }
             LinkError::UnsupportedRelocation { at, kind, symbol, hint } => {
                 write!(f, "unsupported relocation {kind} against `{symbol}` at {at}: {hint}")
             }

@@ -950,24 +950,26 @@ fn build_code(
                 let target = a.addr(def, x.addend.wrapping_add(i64::from(x.bias)), true);
                 let allowed =
                     |t: u64| a.in_code(t) || (t < zvcore::form::CODE_LIMIT && t.is_multiple_of(zvcore::form::BUNDLE));
-                if target.is_some_and(|t| !allowed(t)) {
+                if let Some(t) = target.filter(|&t| !allowed(t)) {
+                    let sym = name();
+                    let shown = if sym.is_empty() { format!("address {t:#x}") } else { format!("`{sym}`") };
                     let what = match def {
                         Def::Section { obj, sec, .. } => format!(
                             "defined in section {} of {}, which is not code",
                             res.objects[obj as usize].sections[sec as usize].name, res.objects[obj as usize].name
                         ),
-                        Def::Absolute(v) => format!("an absolute symbol ({v:#x}), not a bundle start in code"),
-                        _ => "not code".to_string(),
+                        Def::Absolute(_) => "an absolute address outside the code".to_string(),
+                        _ => format!("at {t:#x}, outside the code"),
                     };
                     note(
                         &mut errors,
                         LinkError::UnsupportedRelocation {
                             at: at(),
                             kind: relocate::reloc_name(x.r_type),
-                            symbol: name(),
+                            symbol: sym,
                             hint: format!(
-                                "a direct call or jump to `{}`, {what}: a nexe executes only its code segment",
-                                name()
+                                "a direct call or jump to {shown}, {what}: C7 allows only instruction starts in \
+                                 the code and bundle starts below CODE_LIMIT, and a nexe executes only its code"
                             ),
                         },
                     );

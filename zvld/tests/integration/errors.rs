@@ -436,13 +436,16 @@ fn a_reference_into_the_middle_of_an_instruction_says_what_to_do() {
 
 #[test]
 fn output_that_fails_verification_is_not_written() {
-    // A direct jump to an absolute address that is not a bundle start: zvld cannot
-    // rewrite it into something valid, so the verifier (C7) must refuse the output.
+    // A direct jump to an absolute address inside the code that is no instruction start
+    // (CODE_START + 3, inside the jump itself): zvld cannot know what the input meant
+    // there, so the verifier (C7) must refuse the output. (A jump to an absolute address
+    // outside the code, `jmp 0x12345`, is refused by zvld itself before the verifier:
+    // relocations_that_cannot_be_right_are_refused_by_name.)
     let dir = tempfile::tempdir().unwrap();
     let s = write(
         dir.path(),
         "abs.s",
-        ".text\n.globl _start\n_start:\n  nop\n  jmp 0x12345\n.section .note.GNU-stack,\"\",@progbits\n",
+        ".text\n.globl _start\n_start:\n  nop\n  jmp 0x20003\n.section .note.GNU-stack,\"\",@progbits\n",
     );
     // With -g the code is first verified while DWARF is rebuilt (that rejection is not
     // kept) and then the file in full: the same error either way.
@@ -1055,6 +1058,22 @@ fn relocations_that_cannot_be_right_are_refused_by_name() {
     let err = run_err(c, "zvcc calldata.c fdata.s");
     assert!(err.contains("`f`, defined in section .data of ") && err.contains("fdata.o, which is not code"), "{err}");
     assert!(!err.contains("zvld bug"), "{err}");
+
+    // A jump to an absolute address outside the code (not a bundle start).
+    let abs = write(
+        dir.path(),
+        "absjmp.s",
+        ".text\n.globl main\n.type main,@function\nmain:\n  nop\n  jmp 0x12345\n.size main,.-main\n\
+         .section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let mut c = zvcc();
+    c.arg(&abs).arg("-o").arg(dir.path().join("abs.nexe"));
+    let err = run_err(c, "zvcc absjmp.s");
+    assert!(
+        err.contains("absjmp.o(.text+0x2) in function main+0x2") && err.contains("jump to address 0x12345"),
+        "{err}"
+    );
+    assert!(!err.contains("against ``") && !err.contains("zvld bug"), "{err}");
 }
 
 /// An image that does not fit below CODE_LIMIT names its largest parts (audit finding:
