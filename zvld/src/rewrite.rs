@@ -1559,6 +1559,9 @@ fn rewrite_one(
                     local_branch(e, u, field, op, op2, t as u32);
                 }
                 [r] if (r.offset - pos) as usize + 4 == len => {
+                    // The relocation's width against the rel32 field (an 8-byte one ran
+                    // over the next instruction: review finding).
+                    reloc_field(ctx, ins, co, r)?;
                     e.fix(u, field, FixKind::Reloc(out_reloc(r, field, 4, true)));
                 }
                 _ => {

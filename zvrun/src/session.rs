@@ -147,6 +147,9 @@ pub struct Outcome {
     /// The guest left a partial line in the file zvrun's stderr writes to: zvrun's own
     /// message or report then starts with a newline.
     pub stderr_line_open: bool,
+    /// The session got as far as opening its channels (`channels` is then what they
+    /// used; before, [`run`] lists the configured ones with nothing used).
+    pub channels_opened: bool,
 }
 
 impl Outcome {
@@ -161,6 +164,7 @@ impl Outcome {
             phases: Vec::new(),
             verdict_cache: None,
             stderr_line_open: false,
+            channels_opened: false,
         }
     }
 
@@ -247,10 +251,11 @@ pub fn run(cfg: &SessionConfig) -> Outcome {
     }
     let t0 = cfg.timed.then(Instant::now);
     let mut out = run_session(cfg, t0);
-    // A session that ended before its channels were opened (a rejected program, a memory
+    // A session that ended before it opened its channels (a rejected program, a memory
     // limit too small) still lists them, each with nothing used (RUNTIME.md section 6:
     // per-channel counts in every report), in the order an opened session reports them.
-    if out.channels.is_empty() {
+    // (A daemon's refused request opened them and lists none on purpose: daemon.rs.)
+    if !out.channels_opened && out.channels.is_empty() {
         let specs = order_channels(cfg.channels.clone()).unwrap_or_else(|_| cfg.channels.clone());
         out.channels = specs.into_iter().map(|c| ChannelReport { alias: c.alias, used: [0; 4], etag: None }).collect();
     }
@@ -405,6 +410,7 @@ fn run_session(cfg: &SessionConfig, t0: Option<Instant>) -> Outcome {
             return out;
         }
     };
+    out.channels_opened = true;
     let mut open = Vec::new();
     for spec in &channels {
         let opened = match (spec.uri.strip_prefix("image:"), &cfg.image) {

@@ -1046,6 +1046,21 @@ fn relocations_that_cannot_be_right_are_refused_by_name() {
     let err = run_err(c, "zvcc wide.s");
     assert!(err.contains("R_X86_64_64") && err.contains("wide.o(.text+0x1)") && err.contains("8 bytes wide"), "{err}");
     assert!(!err.contains("zvld bug"), "{err}");
+    // The same on a call's rel32 field.
+    let call = write(
+        dir.path(),
+        "widecall.s",
+        ".text\n.globl main\n.type main,@function\nmain:\n  nop\n  .byte 0xe8\n  .long 0\n  xorl %eax, %eax\n  ret\n\
+         .size main, .-main\n.reloc main+2, R_X86_64_64, main\n.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    let mut c = zvcc();
+    c.arg(&call).arg("-o").arg(dir.path().join("wc.nexe"));
+    let err = run_err(c, "zvcc widecall.s");
+    assert!(
+        err.contains("R_X86_64_64") && err.contains("widecall.o(.text+0x2)") && err.contains("8 bytes wide"),
+        "{err}"
+    );
+    assert!(!err.contains("zvld bug"), "{err}");
 
     let caller = write(dir.path(), "calldata.c", "extern void f(void);\nint main(void) { f(); return 0; }\n");
     let data = write(
