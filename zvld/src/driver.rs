@@ -144,26 +144,12 @@ pub fn sysroot() -> Result<PathBuf, DriverError> {
     Err(DriverError::NoSysroot(built_from))
 }
 
-/// Writes zvcc's own answer (`-dumpmachine`, a sysroot query) to standard output. A
-/// reader that has gone (a closed pipe: `zvcc -dumpmachine | true`) is not an error, as in
-/// zv's other tools (`println!` panicked, status 101); any other failure to write is.
-pub fn print_stdout(text: &str) -> Result<(), DriverError> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(DriverError::Io(format!("cannot write to standard output: {e}")))
-        }
-        _ => Ok(()),
-    }
-}
+pub use zvcore::output::message;
 
-/// Writes one line of zvcc's messages (commands shown by `-v`, warnings, errors) to
-/// standard error. A line that cannot be written (a closed pipe) is dropped: there is
-/// nowhere left to say so, and the exit status still tells (`eprintln!` panicked).
-pub fn message(line: impl std::fmt::Display) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+/// Writes zvcc's own answer (`-dumpmachine`, a sysroot query) to standard output
+/// ([`zvcore::output::to_stdout`]: a reader that has gone is not an error).
+pub fn print_stdout(text: &str) -> Result<(), DriverError> {
+    zvcore::output::to_stdout(text).map_err(|e| DriverError::Io(format!("cannot write to standard output: {e}")))
 }
 
 /// The directories of the `LIBRARY_PATH` environment variable, which gcc searches for `-l`

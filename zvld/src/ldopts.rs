@@ -307,32 +307,13 @@ const ONE_DASH_LONG: &[&str] = &[
 ];
 
 /// Whether `l` (`--name` or `--name=VALUE`) is a long option zvld knows: applied,
-/// ignored or refused ([`LdArgs::arg`] and the lists above).
+/// ignored or refused, as [`LdArgs::arg`] reads it (tried on a scratch parser, so that
+/// no second list of names has to follow the parser's), or an ignored option that takes
+/// a separate argument written with `=`.
 fn known_long(l: &str) -> bool {
-    const APPLIED: &[&str] = &[
-        "--Map",
-        "--dependency-file",
-        "--entry",
-        "--undefined",
-        "--require-defined",
-        "--library",
-        "--library-path",
-        "--oformat",
-        "--start-group",
-        "--end-group",
-        "--emulate-cpuid",
-        "--version",
-        "--strip-all",
-        "--strip-debug",
-        "--trace",
-        "--print-map",
-    ];
-    let name = l.split_once('=').map_or(l, |(n, _)| n);
-    APPLIED.contains(&name)
-        || IGNORED.contains(&l)
-        || IGNORED_WITH_ARG.contains(&name)
-        || IGNORED_PREFIX.iter().any(|pre| pre.starts_with("--") && l.starts_with(pre))
-        || unsupported(l)
+    let (mut cfg, mut inputs) = (Config::default(), Vec::new());
+    let taken = LdArgs::default().arg(l, l, &mut cfg, &mut inputs);
+    !matches!(taken, Ok(Taken::Unknown)) || l.split_once('=').is_some_and(|(n, _)| IGNORED_WITH_ARG.contains(&n))
 }
 
 /// Whether `q` (a word after one dash) is the ld long option `l`: the name itself or

@@ -10,17 +10,9 @@
 
 use std::path::PathBuf;
 
-/// `eprintln!` that never panics: a closed or broken stderr (`zvld ... 2>&-`, a reader
-/// that went away) loses the message, as with GNU ld, instead of ending zvld with a Rust
-/// panic (status 101; audit finding).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 use std::process::ExitCode;
 
+use zvcore::output::message;
 use zvld::ldopts::{LdArgs, Taken};
 use zvld::Config;
 
@@ -74,17 +66,17 @@ fn main() -> ExitCode {
         Ok(x) => x,
         Err(msg) => {
             let usage_ok = msg.starts_with("usage") || msg.starts_with("zvld 0");
-            say!("{msg}");
+            message(format_args!("{msg}"));
             return if usage_ok { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
     };
     match zvld::link(&cfg) {
         Ok(s) => {
             for w in &s.warnings {
-                say!("zvld: warning: {w}");
+                message(format_args!("zvld: warning: {w}"));
             }
             if stats {
-                say!(
+                message(format_args!(
                     "zvld: {} objects, {} code sections, code {} -> {} bytes (+{:.1}%), file {} bytes",
                     s.objects,
                     s.code_sections,
@@ -92,18 +84,18 @@ fn main() -> ExitCode {
                     s.code_out,
                     (s.code_out as f64 / s.code_in.max(1) as f64 - 1.0) * 100.0,
                     s.file_size
-                );
+                ));
                 for (phase, ms) in &s.phase_ms {
-                    say!("zvld:   {phase:16} {ms:9.2} ms");
+                    message(format_args!("zvld:   {phase:16} {ms:9.2} ms"));
                 }
                 if s.code_verified_early {
-                    say!("zvld: code verified during layout; the file's check found the same bytes");
+                    message(format_args!("zvld: code verified during layout; the file's check found the same bytes"));
                 }
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            say!("zvld: error: {e}");
+            message(format_args!("zvld: error: {e}"));
             ExitCode::from(1)
         }
     }

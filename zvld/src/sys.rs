@@ -41,8 +41,7 @@ impl Mapped {
             // bytes decide, as GNU ld's format check does; the parser then reports
             // anything else about them.
             file.take(8).read_to_end(&mut v)?;
-            let starts_well =
-                |magic: &[u8]| v.len() >= magic.len().min(8) && magic.starts_with(&v[..v.len().min(magic.len())]);
+            let starts_well = |magic: &[u8]| v.starts_with(magic);
             // Text (a linker script, which the parser names as such) is read too.
             let text = v.iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
             if !text && ![&b"\x7fELF"[..], b"!<arch>\n", b"!<thin>\n"].iter().any(|m| starts_well(m)) {

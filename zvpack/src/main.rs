@@ -7,31 +7,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use zvcore::image::ImageManifest;
+use zvcore::output::{message, to_stdout};
 use zvpack::PackError;
-
-/// `eprintln!` that never panics: a closed or broken stderr loses the message instead of
-/// ending the program with a Rust panic (status 101; audit finding).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-/// `println!` that never panics: a reader that went away (`| head`) loses the rest,
-/// and the status stays the command's.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-/// Text on stdout, as [`out!`].
-fn out_raw(text: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stdout().write_all(text.as_bytes());
-}
 
 #[derive(Parser)]
 #[command(name = "zvpack", version, about = "Build, inspect and check zv image tars (docs/images.md)")]
@@ -167,7 +144,7 @@ fn run(cli: Cli) -> Result<i32, PackError> {
         }
         Cmd::Inspect { image, json } => match zvpack::inspect(&image, json) {
             Ok((text, ok)) => {
-                out_raw(&text);
+                let _ = to_stdout(&text);
                 Ok(if ok { 0 } else { 1 })
             }
             // A program reading `--json` gets a document for an invalid image too (the
@@ -175,7 +152,7 @@ fn run(cli: Cli) -> Result<i32, PackError> {
             Err(e) if json => {
                 let doc =
                     serde_json::json!({ "image": image.to_string_lossy(), "valid": false, "error": e.to_string() });
-                out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                let _ = to_stdout(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()));
                 Err(e)
             }
             Err(e) => Err(e),
@@ -184,12 +161,12 @@ fn run(cli: Cli) -> Result<i32, PackError> {
             let (img, _, verdict) = zvpack::open(&image)?;
             match verdict {
                 Ok(n) => {
-                    out!(
-                        "{}: ok ({} members, program {}, {n} bytes of code verified)",
+                    let _ = to_stdout(&format!(
+                        "{}: ok ({} members, program {}, {n} bytes of code verified)\n",
                         zvpack::shown(&image),
                         img.members.len(),
                         zvcore::display::escape_controls(&img.manifest.program)
-                    );
+                    ));
                     Ok(0)
                 }
                 Err(r) => Err(PackError::Invalid(format!(
@@ -215,7 +192,7 @@ fn main() {
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            say!("zvpack: {e}");
+            message(format_args!("zvpack: {e}"));
             std::process::exit(e.status());
         }
     }

@@ -3,20 +3,12 @@
 //! Exit status: 0 every file verifies; 1 any file fails; 2 usage or I/O error (unreadable
 //! files are reported and the rest still verified). A closed stdout is not an error.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use zvcore::output::message;
 use zvverify::{render, Report, RunConfig};
-
-/// `eprintln!` that never panics: a closed or broken stderr loses the message instead of
-/// ending the program with a Rust panic (status 101; audit finding).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 
 #[derive(Parser)]
 #[command(
@@ -87,15 +79,12 @@ fn render(r: &Report, f: Format) -> String {
 fn emit(text: &str, output: Option<&PathBuf>) -> Result<(), String> {
     match output {
         Some(p) => std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display())),
-        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            r => r.map_err(|e| format!("cannot write to stdout: {e}")),
-        },
+        None => zvcore::output::to_stdout(text).map_err(|e| format!("cannot write to stdout: {e}")),
     }
 }
 
 fn usage_error(msg: &str) -> ! {
-    say!("zvverify: {msg}");
+    message(format_args!("zvverify: {msg}"));
     std::process::exit(2);
 }
 
@@ -156,7 +145,7 @@ fn main() {
         usage_error(&e);
     }
     if !cli.quiet {
-        say!("{}", render::summary(&report));
+        message(format_args!("{}", render::summary(&report)));
     }
     std::process::exit(report.exit_status());
 }
