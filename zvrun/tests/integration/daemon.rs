@@ -226,6 +226,15 @@ fn job_sockets_are_checked() {
     let mut child = d.child.take().expect("running");
     child.kill().expect("kill");
     child.wait().expect("reaped");
+    // Gone means nobody accepts on the socket: a session the killed daemon had just
+    // forked holds the listening descriptor until it closes it, first thing (under a
+    // loaded CI machine that took long enough for the new daemon to find the socket
+    // live and refuse it). A guard of 20 s, not a timing assertion.
+    let start = Instant::now();
+    while zvrun::sys::job::connect(&d.socket).is_ok() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the killed daemon's socket stays live");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let dir = std::mem::replace(&mut d.dir, tempfile::tempdir().expect("tmp"));
     let d = Daemon::start_at(dir, d.socket.clone(), &[s(&nexe)]);
     let out = job(&d, &[s(&nexe)], b"again");
