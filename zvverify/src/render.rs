@@ -18,6 +18,8 @@ pub fn disassemble(bytes: &[u8], addr: u64) -> String {
         return "(bad)".into();
     }
     let mut f = GasFormatter::new();
+    // Lowercase hex, as objdump and every other number in the report.
+    f.options_mut().set_uppercase_hex(false);
     f.options_mut().set_space_after_operand_separator(false);
     f.options_mut().set_branch_leading_zeros(false);
     f.options_mut().set_displacement_leading_zeros(false);

@@ -1221,12 +1221,15 @@ fn check_code(
     }
     let outside_bad: usize = scans.iter().map(|(n, _)| n).sum();
     // C7 for in-region targets, a word at a time: a target must be an instruction start
-    // and not the second half of a pseudo-instruction.
+    // and not the second half of a pseudo-instruction, or a bundle start below
+    // CODE_LIMIT (C7 allows those anywhere; in valid code a bundle start is always an
+    // instruction start, so this only keeps a C7 off a branch to a bundle that fails C2).
     let bad = Bits(
         targets
             .into_iter()
             .zip(starts.0.iter().zip(&second.0))
-            .map(|(t, (&st, &se))| t.into_inner() & (!st | se))
+            .enumerate()
+            .map(|(i, (t, (&st, &se)))| t.into_inner() & (!st | se) & !bundle_starts(base, i))
             .collect(),
     );
     let bad_targets: usize = bad.0.iter().map(|w| w.count_ones() as usize).sum();
@@ -1761,11 +1764,12 @@ fn check_branches<'b>(
     let end = base + len as u64;
     for &(pos, target, ilen) in branches {
         let inside = target >= base && target < end;
+        let bundle_start = target % form::BUNDLE == 0 && target < form::CODE_LIMIT;
         let ok = if inside {
             let off = (target - base) as usize;
-            starts.get(off) && !second.get(off)
+            (starts.get(off) && !second.get(off)) || bundle_start
         } else {
-            target % form::BUNDLE == 0 && target < form::CODE_LIMIT
+            bundle_start
         };
         if !ok {
             let raw = code.get(pos..pos + ilen as usize).unwrap_or(&[]);
@@ -1781,6 +1785,21 @@ fn check_branches<'b>(
             out.push(Rule::C7, base + pos as u64, raw, &m, why);
         }
     }
+}
+
+/// The bits of word `i` of a region's target bitmap (bit k: offset 64 i + k from
+/// `base`) at bundle starts below CODE_LIMIT, which C7 accepts as targets wherever they
+/// are.
+fn bundle_starts(base: u64, i: usize) -> u64 {
+    let first = base.wrapping_add(64 * i as u64);
+    let r = (form::BUNDLE - first % form::BUNDLE) % form::BUNDLE;
+    let mut mask = 0u64;
+    for k in [r, r + form::BUNDLE] {
+        if k < 64 && first.checked_add(k).is_some_and(|a| a < form::CODE_LIMIT) {
+            mask |= 1 << k;
+        }
+    }
+    mask
 }
 
 fn call_misaligned(base: u64, end: usize) -> String {

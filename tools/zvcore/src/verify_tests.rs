@@ -320,6 +320,30 @@ fn c7_targets() {
     assert_eq!(rules_of(&bad), BTreeSet::from([Rule::C7]));
 }
 
+/// C7 accepts a bundle start below CODE_LIMIT as a target wherever it is: a jump to the
+/// first byte of a bundle that fails C2 adds no C7 (audit finding), a jump into it does.
+#[test]
+fn c7_a_bundle_start_is_a_target_even_in_a_bundle_that_fails_c2() {
+    let to = |rel: u8| {
+        code_nexe(|a| {
+            a.emit(&[0xEB, rel]); // jmp to offset 2 + rel
+            a.nop_to(32);
+            a.raw(&[0x06]); // does not decode in 64-bit mode
+            a.nop_to(64);
+        })
+    };
+    assert_eq!(rules_of(&to(0x1E)), BTreeSet::from([Rule::C2]));
+    assert_eq!(rules_of(&to(0x1F)), BTreeSet::from([Rule::C2, Rule::C7]));
+    for threads in [1, 2, 4] {
+        let rules = |n: &[u8]| match verify_nexe_parallel(n, Options::default(), threads) {
+            Ok(_) => BTreeSet::new(),
+            Err(r) => r.violations.iter().map(|v| v.rule).collect::<BTreeSet<_>>(),
+        };
+        assert_eq!(rules(&to(0x1E)), BTreeSet::from([Rule::C2]), "{threads} threads");
+        assert_eq!(rules(&to(0x1F)), BTreeSet::from([Rule::C2, Rule::C7]), "{threads} threads");
+    }
+}
+
 #[test]
 fn c8_call_alignment() {
     let ok = code_nexe(|a| {
