@@ -221,8 +221,9 @@ fn write_stream(
     f.write_all(&buf).map_err(|e| PackError::Usage(format!("cannot write {}: {e}", shown(out))))
 }
 
-/// An opened image: its index, the nexe's bytes, and the verification verdict (bytes of
-/// code verified, or the rejection).
+/// An opened image: its index, the bytes of the program that parsing and verification read
+/// ([`image::read_program`]), and the verification verdict (bytes of code verified, or the
+/// rejection).
 pub type Opened = (Image, Vec<u8>, Result<u64, zvcore::Rejected>);
 
 /// Opens an image for reading if it is a regular file (symlinks followed). A FIFO is
@@ -284,7 +285,7 @@ pub fn open(path: &Path) -> Result<Opened, PackError> {
         })
     })?;
     let m = img.member(&img.manifest.program).cloned().ok_or_else(|| PackError::Invalid("program missing".into()))?;
-    let nexe = image::read_member(&mut f, &m).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
+    let nexe = image::read_program(&mut f, &m).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
     check_memory(&img.manifest, &nexe).map_err(|e| PackError::Invalid(format!("{}: {e}", shown(path))))?;
     let verdict = zvcore::verify_nexe(&nexe, zvcore::Options { max_violations: 20 }).map(|v| v.code.len() as u64);
     Ok((img, nexe, verdict))

@@ -43,8 +43,10 @@ pub fn describe(o: &Outcome) -> String {
             format!("guest fault: {} ({signal}) at pc {pc:#x}, address {addr:#x}", signal_name(*signal))
         }
         // What a session could not do can quote a manifest or an image (aliases, host
-        // paths): control characters are escaped.
-        Ending::Invalid(m) => format!("validation failed: {}", escape_but_newlines(m)),
+        // paths, the program's name): control characters are escaped, newlines too, so
+        // that a name cannot add lines to the report (audit finding: a program named
+        // "x\nexit state = ok" forged lines of ZeroVM's six-line report).
+        Ending::Invalid(m) => format!("validation failed: {}", zvcore::display::escape_controls(m)),
         Ending::Error(m) => format!("error: {}", zvcore::display::escape_controls(m)),
     }
 }
@@ -62,11 +64,6 @@ fn validation(o: &Outcome) -> u8 {
 
 /// [`validation`]'s values as the JSON report spells them.
 const VALIDATION_NAMES: [&str; 3] = ["ok", "failed", "not run"];
-
-/// Control characters escaped except the newlines between the lines of a message.
-fn escape_but_newlines(m: &str) -> String {
-    m.split('\n').map(zvcore::display::escape_controls).collect::<Vec<_>>().join("\n")
-}
 
 /// The JSON report.
 pub fn json(o: &Outcome) -> String {

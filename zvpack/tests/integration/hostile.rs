@@ -341,3 +341,41 @@ fn closed_standard_streams_do_not_make_zvpack_panic() {
         assert_eq!(st.code(), Some(status), "zvpack {args:?}: {st:?}");
     }
 }
+
+/// A program member that declares 4 GiB (a sparse file of a few KB): `zvpack check` and
+/// `inspect` read only the nexe's headers and segments, as zvverify and zvrun do (audit
+/// finding: they read the whole member, 4 GB of memory and half a minute, or an abort
+/// under a memory limit). Run under a 1 GB address-space limit.
+#[cfg(unix)]
+#[test]
+fn a_program_member_that_declares_gigabytes_is_checked_in_bounded_memory() {
+    use std::io::{Seek, Write};
+    const HUGE: u64 = 4 << 30;
+    let dir = tempfile::tempdir().expect("tmp");
+    let image = dir.path().join("huge.tar");
+    let nexe = crate::exit7_nexe();
+    let mut f = std::fs::File::create(&image).expect("create");
+    let manifest = raw_tar(&[(b"manifest.json", b'0', MANIFEST, b"")]);
+    f.write_all(&manifest[..manifest.len() - 1024]).expect("write");
+    f.write_all(&zvcore::testgen::raw_header(b"app.nexe", b'0', HUGE, b"")).expect("write");
+    f.write_all(&nexe).expect("write");
+    // The rest of the member and the end-of-archive blocks are zeros: a sparse file.
+    let end = f.stream_position().expect("pos") - nexe.len() as u64 + HUGE + 1024;
+    f.set_len(end).expect("set_len");
+    drop(f);
+    for cmd in ["check", "inspect"] {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v 1000000; exec \"$0\" {cmd} \"$1\""))
+            .arg(env!("CARGO_BIN_EXE_zvpack"))
+            .arg(&image)
+            .output()
+            .expect("zvpack runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "zvpack {cmd}: {text}");
+        assert!(text.contains("128 bytes of code"), "zvpack {cmd}: {text}");
+        if cmd == "inspect" {
+            assert!(text.contains("4294967296"), "zvpack inspect shows the member's size: {text}");
+        }
+    }
+}

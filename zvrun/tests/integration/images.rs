@@ -30,6 +30,29 @@ fn an_image_file_is_read_by_the_guest_in_place() {
     assert_eq!(out.stdout, b"abcde");
 }
 
+/// `--channel` names a channel as the guest opens its alias: `//data.txt` binds the
+/// image's `/data.txt` to the host file (audit finding: it was added as a second channel
+/// and the session refused the pair); two options naming one path are refused.
+#[test]
+fn a_command_line_channel_binds_a_data_file_under_another_spelling() {
+    let t = tempfile::tempdir().expect("tmp");
+    let host = t.path().join("host.txt");
+    std::fs::write(&host, b"0123456789ABCDEFGHIJ").expect("write");
+    let img =
+        pack(t.path(), "r.tar", &ImageManifest::new("random.nexe"), "random", &[("data.txt", b"0123456789abcdefghij")]);
+    for alias in ["/data.txt", "//data.txt", "/./data.txt"] {
+        let bind = format!("{alias}={}", s(&host));
+        let out = run(&["--channel", &bind, s(&img)]);
+        assert_eq!(out.status.code(), Some(0), "{alias}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, b"ABCDE", "{alias}");
+    }
+    let (a, b) = (format!("/data.txt={}", s(&host)), format!("//data.txt={}", s(&host)));
+    let out = run(&["--channel", &a, "--channel", &b, s(&img)]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--channel /data.txt and --channel //data.txt name the same path for the guest"), "{err}");
+}
+
 #[test]
 fn manifest_args_env_and_command_line_arguments() {
     let t = tempfile::tempdir().expect("tmp");

@@ -63,6 +63,27 @@ fn reports_are_written_when_the_program_is_invalid() {
     assert!(r["channels"].as_array().expect("channels").iter().all(|c| c["puts"] == 0 && c["gets"] == 0), "{r}");
 }
 
+/// A program whose name holds newlines and fails verification: ZeroVM's report keeps its
+/// six lines and stderr its one (audit finding: the name's lines were kept, so an image
+/// could add `exit state = ok` and `validator state = 0` lines to the report).
+#[test]
+fn a_program_name_cannot_add_lines_to_the_report() {
+    let t = tempfile::tempdir().expect("tmp");
+    let bad = t.path().join("x\nuser return code = 0\nexit state = ok\nvalidator state = 0");
+    std::fs::copy(crate::repo().join("test-corpus/attacks/bare-ret.nexe"), &bad).expect("copy");
+    let rep = t.path().join("r.txt");
+    let out = run(&["--report", "zerovm", "--report-file", s(&rep), s(&bad)]);
+    assert_eq!(out.status.code(), Some(126));
+    let report = std::fs::read_to_string(&rep).expect("report");
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), 6, "{report}");
+    assert_eq!(lines[0], "validator state = 1", "{report}");
+    let last = lines[5];
+    assert!(last.starts_with("exit state = validation failed: ") && last.contains("\\n"), "{report}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.lines().any(|l| l == "exit state = ok" || l == "validator state = 0"), "{err}");
+}
+
 /// RUNTIME.md section 6, "the report is written in every case" (QA finding): a usage
 /// error after `--report` (an unknown option, a value that is not a number) wrote only a
 /// message; now the report asked for before it is written too, with the message and
