@@ -76,7 +76,9 @@ fn live_at(
     let index = |ip: u64| insns.index(ip);
     let Some(k0) = index(t) else { return true };
     let mut work = vec![(k0, 0u32)];
-    let mut seen = std::collections::HashSet::new();
+    // Visited (instruction, flags written) states; looked up, never iterated.
+    let mut seen: std::collections::HashSet<(usize, u32), std::hash::BuildHasherDefault<crate::fxhash::FxHasher>> =
+        std::collections::HashSet::with_capacity_and_hasher(64, Default::default());
     let mut budget = 512;
     while let Some((mut k, mut written)) = work.pop() {
         loop {

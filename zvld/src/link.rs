@@ -888,24 +888,25 @@ fn build_code(
     a: &Addresses<'_, '_>,
     ctxs: &[SectionCtx<'_, '_>],
 ) -> Result<Vec<u8>> {
-    // The segment is allocated once; NOPs fill the gaps between sections, HLT the rest,
-    // and each section is copied and relocated in place (in parallel).
-    let mut out = vec![zvcore::form::HLT; lay.code_size as usize];
+    // The segment is put together once, in order: each section's bytes, NOPs in the gaps
+    // between sections, HLT after the last (written once each, not cleared first); then
+    // the sections are relocated in place, in parallel.
+    let mut out: Vec<u8> = Vec::with_capacity(lay.code_size as usize);
+    for &(p, ci) in &lay.code {
+        let want = (p.addr - zvcore::form::CODE_START) as usize;
+        // The buffer starts at CODE_START, a bundle start: pad_nops keeps the NOPs
+        // inside bundles by its length.
+        let gap = want - out.len();
+        rewrite::pad_nops(&mut out, gap);
+        out.extend_from_slice(&rw[ci].bytes);
+    }
+    out.resize(lay.code_size as usize, zvcore::form::HLT);
     let mut jobs: Vec<(layout::Piece, usize, &mut [u8])> = Vec::with_capacity(lay.code.len());
     let mut rest: &mut [u8] = &mut out;
     let mut at = 0usize;
-    let mut gap = Vec::new();
     for &(p, ci) in &lay.code {
         let want = (p.addr - zvcore::form::CODE_START) as usize;
-        let tail = std::mem::take(&mut rest);
-        let (pad, tail) = tail.split_at_mut(want - at);
-        // pad_nops keeps NOPs inside bundles by the buffer's length: start at the same
-        // bundle offset as `at`.
-        let phase = at % zvcore::form::BUNDLE as usize;
-        gap.clear();
-        gap.resize(phase, 0);
-        rewrite::pad_nops(&mut gap, want - at);
-        pad.copy_from_slice(&gap[phase..]);
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(want - at);
         let (dst, tail) = tail.split_at_mut(rw[ci].bytes.len());
         rest = tail;
         at = want + dst.len();
@@ -913,7 +914,6 @@ fn build_code(
     }
     all_errors(jobs.into_par_iter().map(|(p, ci, bytes)| -> Result<()> {
         let r = &rw[ci];
-        bytes.copy_from_slice(&r.bytes);
         let mut errors = Vec::new();
         for x in &r.relocs {
             let name = || relocate::sym_label(res, p.obj, x.sym);
@@ -1217,11 +1217,22 @@ fn debug_sections(
                 let n = data.len().min(dst.len());
                 dst[..n].copy_from_slice(&data[..n]);
                 let mut deferred = Vec::new();
+                // The object's sections whose offsets are redirected later: 1 for
+                // `.debug_line`, 2 for `.debug_rnglists` (named once, not per relocation).
+                let redirected: Vec<u8> = o
+                    .sections
+                    .iter()
+                    .map(|x| match x.name {
+                        ".debug_line" => 1,
+                        ".debug_rnglists" => 2,
+                        _ => 0,
+                    })
+                    .collect();
                 for r in relocs {
                     let def = res.def(p.obj, r.sym);
                     if let Def::Section { sec, value, .. } = def {
-                        let target = o.sections.get(sec as usize).map_or("", |x| x.name);
-                        if target == ".debug_line" || target == ".debug_rnglists" {
+                        let target = redirected.get(sec as usize).copied().unwrap_or(0);
+                        if target != 0 {
                             let width = if r.r_type == object::elf::R_X86_64_64 { 8 } else { 4 };
                             deferred.push((
                                 k,
@@ -1229,10 +1240,27 @@ fn debug_sections(
                                 p.addr as usize + r.offset as usize,
                                 width,
                                 value.wrapping_add(r.addend as u64),
-                                target == ".debug_line",
+                                target == 1,
                             ));
                             continue;
                         }
+                    }
+                    // Most fields are absolute addresses and section offsets (strings,
+                    // location lists): written here as `relocate::apply` writes a debug
+                    // field, without building its general request. A value that does not
+                    // resolve leaves the field as it is; one wider than a 32-bit field is
+                    // cut to it, as apply does for debug sections.
+                    let width = match r.r_type {
+                        object::elf::R_X86_64_64 => 8,
+                        object::elf::R_X86_64_32 => 4,
+                        _ => 0,
+                    };
+                    if width > 0 {
+                        let field = (r.offset as usize).checked_sub(from).and_then(|o| dst.get_mut(o..o + width));
+                        if let (Some(field), Some(v)) = (field, a.addr(def, r.addend, false)) {
+                            field.copy_from_slice(&v.to_le_bytes()[..width]);
+                        }
+                        continue;
                     }
                     let at = Location::default;
                     let f = Fix {
