@@ -1150,72 +1150,85 @@ fn debug_sections(
     let has_line = debugline::has_input(res);
     let has_info = debuginfo::has_input(res);
     let replaced = |name: &str| (name == ".debug_line" && has_line) || (name == ".debug_rnglists" && has_info);
-    let mut bufs: Vec<Vec<u8>> = lay
-        .debug
-        .iter()
-        .map(|(name, _, size)| if replaced(name) { Vec::new() } else { vec![0u8; *size as usize] })
-        .collect();
-    // (section, piece, destination) for every piece that is copied.
-    let mut pieces: Vec<(usize, &layout::Piece, &mut [u8])> = Vec::new();
-    for (k, ((name, list, _), buf)) in lay.debug.iter().zip(bufs.iter_mut()).enumerate() {
-        if replaced(name) {
-            continue;
+    let copied: Vec<bool> = lay.debug.iter().map(|(name, _, _)| !replaced(name)).collect();
+    let copied = &copied[..];
+    // Every copied section, put together in order (its pieces' bytes, zeros in the gaps
+    // and past a piece's data: each byte written once, sections in parallel), then
+    // relocated in place.
+    let build = |k: usize| -> Vec<u8> {
+        let (_, list, size) = &lay.debug[k];
+        if !copied[k] {
+            return Vec::new();
         }
-        let mut rest: &mut [u8] = buf;
-        let mut at = 0u64;
+        let mut buf = Vec::with_capacity(*size as usize);
         for p in list {
-            let tail = std::mem::take(&mut rest);
-            let (_, tail) = tail.split_at_mut((p.addr - at) as usize);
-            let (dst, tail) = tail.split_at_mut(p.size as usize);
-            rest = tail;
-            at = p.addr + p.size;
-            pieces.push((k, p, dst));
+            let data = res.objects[p.obj as usize].sections[p.sec as usize].data;
+            buf.resize(p.addr as usize, 0);
+            buf.extend_from_slice(&data[..data.len().min(p.size as usize)]);
+            buf.resize((p.addr + p.size) as usize, 0);
         }
-    }
-    // A piece with many relocations (sqlite3's `.debug_info` has 112,000, its
-    // `.debug_loclists` 34,000) is cut into parts at relocation offsets, copied and
-    // relocated in parallel: (section, piece, the part's first byte in the piece, its
-    // destination, its relocations, which `inputs` sorted by offset).
-    const PART_RELOCS: usize = 8192;
-    type Part<'p> = (usize, &'p layout::Piece, usize, &'p mut [u8], &'p [crate::inputs::Reloc]);
-    let mut jobs: Vec<Part<'_>> = Vec::new();
-    for (k, p, dst) in pieces {
-        let s = &res.objects[p.obj as usize].sections[p.sec as usize];
-        let relocs = &s.relocs[..];
-        let len = s.data.len().min(dst.len());
-        let mut cuts: Vec<(usize, usize)> = vec![(0, 0)]; // (byte, relocation index)
-        let mut i = PART_RELOCS;
-        while i < relocs.len() {
-            let at = relocs[i].offset as usize;
-            // Relocations at the same offset stay in one part, and no field of the part
-            // before runs past the cut.
-            let i0 = relocs.partition_point(|r| (r.offset as usize) < at);
-            let clear = i0 == 0 || (relocs[i0 - 1].offset as usize).saturating_add(8) <= at;
-            if clear && at > cuts[cuts.len() - 1].0 && at < len {
-                cuts.push((at, i0));
-            }
-            i += PART_RELOCS;
-        }
-        cuts.push((dst.len(), relocs.len()));
-        let mut rest: &mut [u8] = dst;
-        for w in cuts.windows(2) {
-            let ((from, r0), (to, r1)) = (w[0], w[1]);
-            let (part, tail) = std::mem::take(&mut rest).split_at_mut(to - from);
-            rest = tail;
-            jobs.push((k, p, from, part, &relocs[r0..r1]));
-        }
-    }
+        buf.resize(*size as usize, 0);
+        buf
+    };
     // (section, object, offset in the output section, width, old offset, is .debug_line)
     // of fields to redirect later.
     type Deferred = Vec<(usize, u32, usize, usize, u64, bool)>;
-    let relocate_pieces = move || -> Deferred {
-        jobs.into_par_iter()
+    let relocate_pieces = move || -> (Vec<Vec<u8>>, Deferred) {
+        let mut bufs: Vec<Vec<u8>> = (0..lay.debug.len()).into_par_iter().map(build).collect();
+        // (section, piece, destination) for every piece that is copied.
+        let mut pieces: Vec<(usize, &layout::Piece, &mut [u8])> = Vec::new();
+        for (k, ((_, list, _), buf)) in lay.debug.iter().zip(bufs.iter_mut()).enumerate() {
+            if !copied[k] {
+                continue;
+            }
+            let mut rest: &mut [u8] = buf;
+            let mut at = 0u64;
+            for p in list {
+                let tail = std::mem::take(&mut rest);
+                let (_, tail) = tail.split_at_mut((p.addr - at) as usize);
+                let (dst, tail) = tail.split_at_mut(p.size as usize);
+                rest = tail;
+                at = p.addr + p.size;
+                pieces.push((k, p, dst));
+            }
+        }
+        // A piece with many relocations (sqlite3's `.debug_info` has 112,000, its
+        // `.debug_loclists` 34,000) is cut into parts at relocation offsets, relocated
+        // in parallel: (section, piece, the part's first byte in the piece, its
+        // destination, its relocations, which `inputs` sorted by offset).
+        const PART_RELOCS: usize = 8192;
+        type Part<'p> = (usize, &'p layout::Piece, usize, &'p mut [u8], &'p [crate::inputs::Reloc]);
+        let mut jobs: Vec<Part<'_>> = Vec::new();
+        for (k, p, dst) in pieces {
+            let s = &res.objects[p.obj as usize].sections[p.sec as usize];
+            let relocs = &s.relocs[..];
+            let len = s.data.len().min(dst.len());
+            let mut cuts: Vec<(usize, usize)> = vec![(0, 0)]; // (byte, relocation index)
+            let mut i = PART_RELOCS;
+            while i < relocs.len() {
+                let at = relocs[i].offset as usize;
+                // Relocations at the same offset stay in one part, and no field of the part
+                // before runs past the cut.
+                let i0 = relocs.partition_point(|r| (r.offset as usize) < at);
+                let clear = i0 == 0 || (relocs[i0 - 1].offset as usize).saturating_add(8) <= at;
+                if clear && at > cuts[cuts.len() - 1].0 && at < len {
+                    cuts.push((at, i0));
+                }
+                i += PART_RELOCS;
+            }
+            cuts.push((dst.len(), relocs.len()));
+            let mut rest: &mut [u8] = dst;
+            for w in cuts.windows(2) {
+                let ((from, r0), (to, r1)) = (w[0], w[1]);
+                let (part, tail) = std::mem::take(&mut rest).split_at_mut(to - from);
+                rest = tail;
+                jobs.push((k, p, from, part, &relocs[r0..r1]));
+            }
+        }
+        let deferred: Deferred = jobs
+            .into_par_iter()
             .map(|(k, p, from, dst, relocs)| {
                 let o = &res.objects[p.obj as usize];
-                let s = &o.sections[p.sec as usize];
-                let data = s.data.get(from..).unwrap_or(&[]);
-                let n = data.len().min(dst.len());
-                dst[..n].copy_from_slice(&data[..n]);
                 let mut deferred = Vec::new();
                 // The object's sections whose offsets are redirected later: 1 for
                 // `.debug_line`, 2 for `.debug_rnglists` (named once, not per relocation).
@@ -1283,12 +1296,13 @@ fn debug_sections(
                 deferred
             })
             .flatten_iter()
-            .collect()
+            .collect();
+        (bufs, deferred)
     };
     // The longest job (.debug_info's walk, one unit at a time) starts at once on this
     // thread; the others, and the parts of the pieces, go to whichever thread is free
     // (rayon's idle threads take the outermost job first).
-    let (info, (line, (frame, deferred))) = rayon::join(
+    let (info, (line, (frame, (mut bufs, deferred)))) = rayon::join(
         || debuginfo::rebuild(res, lay, a, code),
         || {
             rayon::join(
