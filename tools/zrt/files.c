@@ -176,8 +176,17 @@ static struct ofd *get(long fd) {
 /* An O_PATH descriptor names a file without opening it for I/O: reading, writing,
  * seeking and listing it are EBADF, as Linux answers. */
 static int is_path_only(const struct ofd *o) { return (o->flags & O_PATH) != 0; }
-static int can_read(const struct ofd *o) { return !is_path_only(o) && (o->flags & O_ACCMODE) != O_WRONLY; }
-static int can_write(const struct ofd *o) { return !is_path_only(o) && (o->flags & O_ACCMODE) != O_RDONLY; }
+/* A description reads (writes) when its access mode says so and, for a channel, the
+ * channel's limits allow that direction: a standard stream whose channel allows neither
+ * is opened read-only (0) or write-only (1, 2), and its I/O is -EBADF, as Linux answers
+ * for a descriptor not open that way (it was -EFAULT, from the runtime's -EINVAL: audit
+ * finding). */
+static int can_read(const struct ofd *o) {
+  return !is_path_only(o) && (o->flags & O_ACCMODE) != O_WRONLY && (o->kind != K_CHANNEL || ch_readable(o->ch));
+}
+static int can_write(const struct ofd *o) {
+  return !is_path_only(o) && (o->flags & O_ACCMODE) != O_RDONLY && (o->kind != K_CHANNEL || ch_writable(o->ch));
+}
 
 /* Does this description move by its position (one of its directions is random)? */
 static int seekable(const struct ofd *o) {

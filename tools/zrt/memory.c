@@ -278,6 +278,9 @@ long zrt_munmap(long addr, long len) {
   return 0;
 }
 
+static uint64_t region_end(uint64_t a, int write);
+static int in_manifest_pages(uint64_t a);
+
 long zrt_mremap(long old, long old_len, long new_len, long flags, long new_addr) {
   (void)new_addr;
   if (((uintptr_t)old & (ZRT_PAGE - 1)) || new_len <= 0 || old_len <= 0) return -EINVAL;
@@ -285,7 +288,17 @@ long zrt_mremap(long old, long old_len, long new_len, long flags, long new_addr)
   if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL; /* not supported */
   if (arena_init() < 0) return -EFAULT;
   size_t i, on;
-  if (!to_pages((uintptr_t)old, (size_t)old_len, &i, &on) || !run_used(i, on)) return -EFAULT;
+  if (!to_pages((uintptr_t)old, (size_t)old_len, &i, &on)) {
+    /* Guest memory outside the arena (the stack, the program's segments) is mapped but
+     * never moves or grows: -ENOMEM, as Linux answers for a mapping that cannot grow in
+     * place; -EFAULT only where nothing is mapped. musl measures the main thread's stack
+     * (pthread_getattr_np) by walking down with mremap while it fails with -ENOMEM: it
+     * found 4 KiB when every page answered -EFAULT (audit finding). The read-only
+     * manifest pages below the stack answer -EFAULT, as the gap below a Linux stack. */
+    uint64_t a = (uint64_t)(uintptr_t)old;
+    return region_end(a, 0) && !in_manifest_pages(a) ? -ENOMEM : -EFAULT;
+  }
+  if (!run_used(i, on)) return -EFAULT;
   if ((size_t)new_len > arena_pages * (size_t)ZRT_PAGE) return -ENOMEM;
   size_t nn = ((size_t)new_len + ZRT_PAGE - 1) / ZRT_PAGE;
   if (nn <= on) {
@@ -335,7 +348,14 @@ long zrt_mprotect(long addr, long len, long prot) {
   if (arena_init() < 0) return -ENOMEM;
   size_t i, n;
   /* Accepted (and without effect) inside the heap: the heap stays readable and writable. */
-  if (!to_pages((uintptr_t)addr, (size_t)len, &i, &n)) return -ENOMEM;
+  if (to_pages((uintptr_t)addr, (size_t)len, &i, &n)) return 0;
+  /* Elsewhere in the guest's memory (the program's data, the stack) the same: accepted
+   * without effect, unless it asks to write where the memory is read-only (code,
+   * read-only data, the manifest pages), which no call can change: -EACCES. Outside it,
+   * nothing is mapped: -ENOMEM, as Linux (static data made read-only by mprotect was
+   * -ENOMEM, "not mapped": audit finding). */
+  if (!zrt_mem_ok((const void *)(uintptr_t)addr, (size_t)len, 0)) return -ENOMEM;
+  if ((prot & PROT_WRITE) && !zrt_mem_ok((const void *)(uintptr_t)addr, (size_t)len, 1)) return -EACCES;
   return 0;
 }
 
@@ -374,6 +394,12 @@ static uint64_t region_end(uint64_t a, int write) {
     if (a >= vaddr && a < end) return end;
   }
   return 0;
+}
+
+/* Whether a lies in the read-only user manifest pages just below the stack. */
+static int in_manifest_pages(uint64_t a) {
+  uint64_t ms = (uint64_t)(uintptr_t)MANIFEST & ~(uint64_t)(ZRT_PAGE - 1);
+  return a >= ms && a < ZRT_STACK_LO;
 }
 
 int zrt_mem_ok(const void *p, size_t n, int write) {

@@ -76,6 +76,8 @@ fn the_guest_sees_its_session_and_zrt_answers() {
     expect(&got, "signal", "first 1 second 1");
     expect(&got, "getrlimit", "0");
     expect(&got, "mmap zero", "1 mremap kept: 1 munmap: 0");
+    expect(&got, "stack", "0 holds a local 1 at least 1 MiB 1");
+    expect(&got, "mprotect data", "0");
     expect(&got, "mmap after munmap zero", "1");
     expect(&got, "close 0 then open", "0 0");
 
@@ -217,4 +219,20 @@ fn memory_devices_exist_and_the_random_ones_follow_the_seed() {
     assert_eq!(a.trim().len(), 32, "{a:?}");
     assert_eq!(a, again, "the same seed must give the same /dev/urandom bytes");
     assert_ne!(a, other, "another seed must give other /dev/urandom bytes");
+}
+
+/// Standard streams whose channels allow no reading or no writing: the I/O is EBADF
+/// (test-corpus/c/zrt/stdlimits.c; it was EFAULT: audit finding).
+#[test]
+fn standard_streams_without_a_direction_are_ebadf() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), "stdlimits");
+    let mut c = Command::new(tool("zvrun"));
+    c.args(["--channel", "/dev/stdin=/dev/null,0,0,0,0,0", "--channel", "/dev/stdout=/dev/null,0,0,0,0,0"]);
+    c.arg(&b.nexe);
+    let o = run_with_stdin(c, b"", "zvrun stdlimits.nexe");
+    check_ok(&o, "zvrun stdlimits.nexe");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("read stdin: -1 EBADF\n"), "{err}");
+    assert!(err.contains("write stdout: -1 EBADF\n"), "{err}");
 }
