@@ -287,15 +287,6 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
         }
     }
     let channel_args: Vec<ChannelArg> = cli.channels.iter().map(|c| parse_channel(c)).collect::<Result<_, _>>()?;
-    // Each binds or overrides the channel its alias names as the guest opens it, so two
-    // that name one path would bind it twice: refused, as two manifest aliases are.
-    if let Some((i, j, canon)) = zvcore::manifest::repeated_alias(channel_args.iter().map(|c| c.alias.as_str())) {
-        return Err(format!(
-            "--channel {} and --channel {} name the same path for the guest ({canon})",
-            zvcore::display::escape_controls(&channel_args[j].alias),
-            zvcore::display::escape_controls(&channel_args[i].alias)
-        ));
-    }
     let (image, program_file) = match (&cli.manifest, cli.rest.first()) {
         (None, Some(p)) => match zvrun::image::open_program(std::path::Path::new(p)) {
             // The open was cut short by the timeout or a termination signal.

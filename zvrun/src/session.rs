@@ -211,6 +211,13 @@ pub fn order_channels(mut ch: Vec<ChannelSpec>) -> Result<Vec<ChannelSpec>, Stri
             format!("channel aliases {} and {} name the same path for the guest ({canon})", all[j], all[i])
         });
     }
+    if let Some((i, j)) = zvcore::manifest::nested_alias(all.iter().copied()) {
+        return Err(format!(
+            "channel alias {} lies under {}, which is a file for the guest",
+            zvcore::display::escape_controls(all[i]),
+            zvcore::display::escape_controls(all[j])
+        ));
+    }
     out.extend(ch);
     Ok(out)
 }

@@ -305,7 +305,9 @@ mod typed {
             return None;
         }
         // Duplicates as the guest opens the aliases (the tree walk's rule).
-        if crate::manifest::repeated_alias(channels.iter().map(|c| c.alias.as_str())).is_some() {
+        if crate::manifest::repeated_alias(channels.iter().map(|c| c.alias.as_str())).is_some()
+            || crate::manifest::nested_alias(channels.iter().map(|c| c.alias.as_str())).is_some()
+        {
             return None;
         }
         for std in crate::manifest::STD_STREAMS {
@@ -551,6 +553,12 @@ impl ImageManifest {
             return Err(bad(format!(
                 "manifest.json: key `channels[{i}].alias`: `{}` given twice (as the guest opens it, `{canon}`)",
                 channels[i].alias
+            )));
+        }
+        if let Some((i, j)) = crate::manifest::nested_alias(channels.iter().map(|c| c.alias.as_str())) {
+            return Err(bad(format!(
+                "manifest.json: key `channels[{i}].alias`: `{}` lies under `{}` (channels[{j}]), a file for the guest",
+                channels[i].alias, channels[j].alias
             )));
         }
         for std in crate::manifest::STD_STREAMS {
@@ -1755,6 +1763,10 @@ mod tests {
             (
                 r#"{"version":1,"program":"a","channels":[{"alias":"x","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0},"source":{"host":"h","image":"f"}}]}"#,
                 r#"key `channels[0].source`: expected {"host": "path"} or {"image": "path"}"#,
+            ),
+            (
+                r#"{"version":1,"program":"a","channels":[{"alias":"/d","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0},"source":{"host":"h"}},{"alias":"/d/x","limits":{"gets":1,"get_size":1,"puts":0,"put_size":0},"source":{"host":"h"}}]}"#,
+                "key `channels[1].alias`: `/d/x` lies under `/d` (channels[0])",
             ),
             (r#"{"version":1,"program":"a","channels":[]}"#, "missing the /dev/stdin channel"),
             (r#"[1,2]"#, "top level"),

@@ -229,6 +229,28 @@ pub fn repeated_alias<'a>(aliases: impl IntoIterator<Item = &'a str>) -> Option<
     None
 }
 
+/// The first pair of aliases where one names, as the guest opens it
+/// ([`canonical_alias`]), a path under the other's (`/d` and `/d/x`): (the index of the
+/// one under, the index of the other). The guest would see `/d` as a file and yet open
+/// `/d/x` through it, where zrt's path walk answers `ENOTDIR`; every reader of channels
+/// refuses the pair, as an image refuses members `d` and `d/x` (audit finding: zvrun ran
+/// with both).
+pub fn nested_alias<'a>(aliases: impl IntoIterator<Item = &'a str>) -> Option<(usize, usize)> {
+    let canon: Vec<String> = aliases.into_iter().map(canonical_alias).collect();
+    let index: std::collections::HashMap<&str, usize> =
+        canon.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    for (i, c) in canon.iter().enumerate() {
+        let mut end = c.len();
+        while let Some(slash) = c[..end].rfind('/').filter(|&s| s > 0) {
+            if let Some(&j) = index.get(&c[..slash]) {
+                return Some((i, j));
+            }
+            end = slash;
+        }
+    }
+    None
+}
+
 /// Parses a ZeroVM 1.x text manifest.
 pub fn parse_zerovm(text: &str) -> Result<Manifest, ManifestError> {
     if text.len() > MAX_MANIFEST_BYTES {
@@ -407,6 +429,16 @@ Channel = data.bin, /dev/input, 1, 0, 10, 100000, 0, 0\n";
         ] {
             assert_eq!(canonical_alias(a), want, "{a}");
         }
+    }
+
+    #[test]
+    fn an_alias_under_another_is_found_however_spelled() {
+        let n = |a: &[&str]| nested_alias(a.iter().copied());
+        assert_eq!(n(&["/data", "/data/x"]), Some((1, 0)));
+        assert_eq!(n(&["/d/./x", "//d"]), Some((0, 1)));
+        assert_eq!(n(&["/a/b/c", "/a"]), Some((0, 1)));
+        assert_eq!(n(&["/data", "/data-1", "/datax", "/dev/stdin", "/dev/stdout"]), None);
+        assert_eq!(n(&["/"]), None);
     }
 
     #[test]

@@ -11,6 +11,20 @@ fn stdin_to_stdout_through_a_pipe() {
     assert!(out.stdout == data);
 }
 
+/// A channel alias under another (`/data` and `/data/x`) would be opened through a file:
+/// refused with 125, as an image refuses members `d` and `d/x` (audit finding).
+#[test]
+fn an_alias_under_another_is_refused() {
+    let t = tempfile::tempdir().expect("tmp");
+    let f = t.path().join("f");
+    std::fs::write(&f, b"x").expect("write");
+    let (a, b) = (format!("/data={},1", s(&f)), format!("//data/./x={},1", s(&f)));
+    let out = run(&["--channel", &a, "--channel", &b, s(&program("hello"))]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("channel alias //data/./x lies under /data, which is a file for the guest"), "{err}");
+}
+
 #[test]
 fn file_channels_and_a_character_device() {
     let t = tempfile::tempdir().expect("tmp");
