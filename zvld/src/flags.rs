@@ -214,13 +214,45 @@ fn writes(info: &mut InstructionInfoFactory, ins: &Instruction) -> (Vec<Register
     (regs.collect(), inf.used_memory().iter().any(|m| is_write(m.access())))
 }
 
+/// The input offsets of a chunk that other code may branch to (symbols, branch
+/// targets): one bit per offset of [start, end), so that neither sorting nor searching
+/// is needed (the few questions asked do not pay for sorting every branch target).
+pub(crate) struct Labels {
+    start: u64,
+    end: u64,
+    bits: Vec<u64>,
+}
+
+impl Labels {
+    /// No labels in the chunk [start, end).
+    pub(crate) fn new(start: u64, end: u64) -> Labels {
+        Labels { start, end, bits: vec![0; (end.saturating_sub(start) as usize).div_ceil(64)] }
+    }
+
+    /// Adds `off` (offsets outside the chunk are never asked about and are left out).
+    pub(crate) fn insert(&mut self, off: u64) {
+        if (self.start..self.end).contains(&off) {
+            let k = (off - self.start) as usize;
+            self.bits[k / 64] |= 1 << (k % 64);
+        }
+    }
+
+    /// Whether `off` is a label.
+    fn contains(&self, off: u64) -> bool {
+        (self.start..self.end).contains(&off) && {
+            let k = (off - self.start) as usize;
+            self.bits[k / 64] & (1 << (k % 64)) != 0
+        }
+    }
+}
+
 /// Finds the jump-table dispatches of a chunk whose flags are live at some case.
 /// `labels` are input offsets that other code may branch to (symbols, branch targets).
 pub(crate) fn analyse(
     ctx: &SectionCtx<'_, '_>,
     insns: &Listing<'_>,
     relocs: &[Reloc],
-    labels: &[u64],
+    labels: &Labels,
     functions: &[u64],
     range: (u64, u64),
 ) -> Result<Vec<Replay>> {
@@ -377,11 +409,11 @@ pub(crate) fn analyse(
             if mem && memory {
                 return fail("the memory the comparison reads may change before the jump");
             }
-            if labels.binary_search(&mid.ip()).is_ok() {
+            if labels.contains(mid.ip()) {
                 return fail("another path joins between the comparison and the jump");
             }
         }
-        if labels.binary_search(&ins.ip()).is_ok() {
+        if labels.contains(ins.ip()) {
             return fail("another path joins at the jump");
         }
         // The stub's copy is in the form, as the rewriter makes the original: a memory

@@ -896,7 +896,7 @@ fn build_code(
         let want = (p.addr - zvcore::form::CODE_START) as usize;
         // The buffer starts at CODE_START, a bundle start: pad_nops keeps the NOPs
         // inside bundles by its length.
-        let gap = want - out.len();
+        let gap = want.checked_sub(out.len()).expect("code sections laid out in address order");
         rewrite::pad_nops(&mut out, gap);
         out.extend_from_slice(&rw[ci].bytes);
     }
@@ -1243,13 +1243,24 @@ fn debug_sections(
                     .collect();
                 for r in relocs {
                     let def = res.def(p.obj, r.sym);
-                    if let Def::Section { sec, value, .. } = def {
-                        let target = redirected.get(sec as usize).copied().unwrap_or(0);
+                    if let Def::Section { obj, sec, value } = def {
+                        // The section is the defining object's: a global another object
+                        // defines is looked up there (a review found its section index
+                        // read in this object's table).
+                        let target = if obj == p.obj {
+                            redirected.get(sec as usize).copied().unwrap_or(0)
+                        } else {
+                            match res.objects[obj as usize].sections.get(sec as usize).map(|x| x.name) {
+                                Some(".debug_line") => 1,
+                                Some(".debug_rnglists") => 2,
+                                _ => 0,
+                            }
+                        };
                         if target != 0 {
                             let width = if r.r_type == object::elf::R_X86_64_64 { 8 } else { 4 };
                             deferred.push((
                                 k,
-                                p.obj,
+                                obj,
                                 p.addr as usize + r.offset as usize,
                                 width,
                                 value.wrapping_add(r.addend as u64),

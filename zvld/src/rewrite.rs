@@ -1161,6 +1161,38 @@ fn decode_chunk(
         if ri < relocs.len() && (relocs[ri].offset as usize) < pos {
             return Err(ctx.err(relocs[ri].offset, "", "relocation does not lie on an instruction field", ""));
         }
+        // A run of instructions the fast decoder kept as they are: one unit each, their
+        // bytes copied with the run. It claims no instruction that holds a relocation (a
+        // claim stops at the next one), so none is looked for inside the run, only
+        // checked after it.
+        if item.form == Form::Keep {
+            let items = insns.items;
+            let mut end = pos + len;
+            let mut n = 1;
+            e.units.push(Unit { in_off: pos as u32, len: item.len, short: 0, flags: Unit::FIRST });
+            while let Some(it) = items.get(k).filter(|it| it.form == Form::Keep) {
+                e.units.push(Unit { in_off: it.ip, len: it.len, short: 0, flags: Unit::FIRST });
+                end = it.ip as usize + usize::from(it.len);
+                k += 1;
+                n += 1;
+            }
+            e.firsts += n;
+            e.first = false;
+            if ri < relocs.len() && (relocs[ri].offset as usize) < end {
+                return Err(ctx.err(
+                    relocs[ri].offset,
+                    "",
+                    "internal error: a relocation inside a kept instruction",
+                    "",
+                ));
+            }
+            if run.end != pos {
+                e.bytes.extend_from_slice(&data[run]);
+                run = pos..pos;
+            }
+            run.end = end;
+            continue;
+        }
         let r0 = ri;
         while ri < relocs.len() && (relocs[ri].offset as usize) < pos + len {
             ri += 1;
@@ -1168,16 +1200,8 @@ fn decode_chunk(
         let rs = &relocs[r0..ri];
         e.in_off = pos as u32;
         e.first = true;
-        // The fast decoder's forms (no relocation in them): what rewrite_one would make.
-        if item.form == Form::Keep {
-            e.unit_bytes_later(len, false, false);
-            if run.end != pos {
-                e.bytes.extend_from_slice(&data[run]);
-                run = pos..pos;
-            }
-            run.end = pos + len;
-            continue;
-        }
+        // The fast decoder's other forms (no relocation in them): what rewrite_one would
+        // make.
         e.bytes.extend_from_slice(&data[run]);
         run = pos + len..pos + len;
         match item.form {
@@ -1251,23 +1275,26 @@ fn decode_chunk(
     // `jmp *mem` can be a dispatch: without one the analysis has nothing to do.
     // Every `jmp *mem` was decoded by iced.
     let replays = if insns.full.iter().any(|(i, _)| i.code() == Code::Jmp_rm64 && i.op0_kind() == OpKind::Memory) {
-        let mut labels: Vec<u64> = syms.iter().map(|&(o, _)| o).collect();
+        let mut labels = crate::flags::Labels::new(start, end);
+        for &(o, _) in syms {
+            labels.insert(o);
+        }
         // A branch with a relocation leaves the section (`ja` to `.text.unlikely`, a
         // tail call): its encoded displacement is the addend, not a label here.
         let relocated = |i: &Instruction| {
             let k = relocs.partition_point(|r| r.offset < i.ip());
             relocs.get(k).is_some_and(|r| r.offset < i.next_ip())
         };
-        labels.extend(insns.items.iter().filter_map(|it| match it.form {
+        for t in insns.items.iter().filter_map(|it| match it.form {
             Form::Branch => Some(u64::from(it.aux)),
             Form::Full => {
                 let i = &insns.full[it.aux as usize].0;
                 (i.op0_kind() == OpKind::NearBranch64 && !relocated(i)).then(|| i.near_branch_target())
             }
             Form::Keep | Form::Addr32 => None,
-        }));
-        labels.sort_unstable();
-        labels.dedup();
+        }) {
+            labels.insert(t);
+        }
         crate::flags::analyse(ctx, &insns, relocs, &labels, &ctx.functions, (start, end))?
     } else {
         Vec::new()

@@ -411,7 +411,7 @@ fn fill(len: usize, mut parts: Vec<(u64, Cow<'_, [u8]>)>) -> Vec<u8> {
     parts.sort_by_key(|(off, _)| *off);
     let mut out = Vec::with_capacity(len);
     for (off, bytes) in &parts {
-        debug_assert!(*off as usize >= out.len(), "overlapping parts of the file");
+        assert!(*off as usize >= out.len(), "overlapping parts of the file (a zvld bug)");
         out.resize(*off as usize, 0);
         out.extend_from_slice(bytes);
     }

@@ -519,3 +519,49 @@ fn call_frame_information_from_eh_frame_follows_the_rewritten_code() {
 fn call_frame_information_from_debug_frame_follows_the_rewritten_code() {
     frames_follow_the_rewritten_code(false);
 }
+
+/// A debug field that names a global defined in another object, in a section whose index
+/// is that of this object's `.debug_line`: relocated to the global's address, not taken
+/// for a line-table offset (a review found the section index read in the referring
+/// object's table: the field became 0).
+#[test]
+fn a_debug_reference_to_another_objects_global_is_not_a_line_table_offset() {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("main.c"), "int main(void) { return 0; }\n").unwrap();
+    std::fs::write(
+        d.join("pa.s"),
+        "\t.text\n\t.globl pa_f\npa_f:\tret\n\t.section .debug_foo,\"\",@progbits\n\t.quad bglob\n\t.quad bglob\n\
+         \t.section .debug_line,\"\",@progbits\n\t.zero 16\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("pb.s"),
+        "\t.text\n\t.globl pb_f\npb_f:\tret\n\t.section .debug_x1,\"\",@progbits\n\t.byte 0\n\
+         \t.section .debug_x2,\"\",@progbits\n\t.byte 0\n\t.section .data.b,\"aw\",@progbits\n\
+         \t.globl bglob\n\t.quad 0\nbglob:\t.quad 0x1234\n",
+    )
+    .unwrap();
+    for f in ["main.c", "pa.s", "pb.s"] {
+        let mut c = zvcc();
+        c.current_dir(d).args(["-c", f]);
+        run_ok(c, "zvcc -c");
+    }
+    // The case needs bglob's section in pb.o at the index of .debug_line in pa.o.
+    let index = |file: &str, name: &str| {
+        let data = std::fs::read(d.join(file)).unwrap();
+        let o = object::File::parse(&*data).unwrap();
+        o.section_by_name(name).expect("section").index().0
+    };
+    assert_eq!(index("pa.o", ".debug_line"), index("pb.o", ".data.b"), "the inputs' section layout");
+    let nexe = d.join("app.nexe");
+    let mut c = zvcc();
+    c.current_dir(d).args(["main.o", "pa.o", "pb.o", "-o"]).arg(&nexe);
+    run_ok(c, "zvcc link");
+    let data = std::fs::read(&nexe).unwrap();
+    let o = object::File::parse(&*data).unwrap();
+    let bglob = o.symbols().find(|s| s.name() == Ok("bglob")).expect("bglob").address();
+    let foo = o.section_by_name(".debug_foo").expect(".debug_foo").data().unwrap().to_vec();
+    assert_eq!(foo, [bglob.to_le_bytes(), bglob.to_le_bytes()].concat(), "bglob at {bglob:#x}");
+}
