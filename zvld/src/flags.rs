@@ -57,6 +57,14 @@ pub struct Replay {
 /// anything unknown counts as a read). `functions` are the starts of the section's
 /// STT_FUNC symbols and `this` the dispatching function's: a direct jump to another
 /// function is a tail call, after which the flags are dead (the ABI passes none).
+/// The work list and visited states of [`live_at`], kept from one call to the next (a
+/// dispatch has up to hundreds of cases).
+#[derive(Default)]
+struct Walk {
+    work: Vec<(usize, u32)>,
+    seen: std::collections::HashSet<(usize, u32), std::hash::BuildHasherDefault<crate::fxhash::FxHasher>>,
+}
+
 fn live_at(
     insns: &Listing<'_>,
     relocs: &[Reloc],
@@ -64,6 +72,7 @@ fn live_at(
     functions: &[u64],
     this: u64,
     cold: &dyn Fn(&Reloc) -> bool,
+    walk: &mut Walk,
 ) -> bool {
     // A branch with a relocation leaves the section: a tail call, where flags are dead,
     // unless it goes to the function's cold part, whose code `cold` checks.
@@ -75,10 +84,11 @@ fn live_at(
     let cold_read = |ins: &Instruction| reloc_of(ins).is_some_and(cold);
     let index = |ip: u64| insns.index(ip);
     let Some(k0) = index(t) else { return true };
-    let mut work = vec![(k0, 0u32)];
+    let Walk { work, seen } = walk;
+    work.clear();
+    work.push((k0, 0u32));
     // Visited (instruction, flags written) states; looked up, never iterated.
-    let mut seen: std::collections::HashSet<(usize, u32), std::hash::BuildHasherDefault<crate::fxhash::FxHasher>> =
-        std::collections::HashSet::with_capacity_and_hasher(64, Default::default());
+    seen.clear();
     let mut budget = 512;
     while let Some((mut k, mut written)) = work.pop() {
         loop {
@@ -277,6 +287,7 @@ pub(crate) fn analyse(
     let mut starts: Vec<(u32, u64)> = sites.iter().map(|&(_, t)| t).collect();
     starts.sort_unstable();
     let mut out = Vec::new();
+    let mut walk = Walk::default();
     let mut info = InstructionInfoFactory::new();
     // A relocated branch (rel32, at the end of its instruction) into a cold section: may
     // the code at its target read the flags first?
@@ -345,7 +356,7 @@ pub(crate) fn analyse(
             ));
         }
         let live: Vec<Entry> =
-            entries.into_iter().filter(|e| live_at(insns, relocs, e.target, functions, lo, &cold)).collect();
+            entries.into_iter().filter(|e| live_at(insns, relocs, e.target, functions, lo, &cold, &mut walk)).collect();
         if live.is_empty() {
             continue;
         }
