@@ -286,7 +286,16 @@ fn config(cli: &cli::Cli) -> Result<SessionConfig, String> {
             return Err(format!("--env `{}`: expected KEY=VALUE", e.to_string_lossy()));
         }
     }
-    let channel_args: Vec<ChannelArg> = cli.channels.iter().map(|c| parse_channel(c)).collect::<Result<_, _>>()?;
+    let mut channel_args: Vec<ChannelArg> = cli.channels.iter().map(|c| parse_channel(c)).collect::<Result<_, _>>()?;
+    // Of two options naming one path (as the guest opens it), the later replaces the
+    // earlier whole: a type or limits it leaves out are the defaults, not the earlier
+    // option's (audit finding: `--channel /t=F,1,... --channel /t=F,3` stayed
+    // read-only). A manifest's or image's channel keeps its own unless given (apply).
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<ChannelArg> =
+        channel_args.into_iter().rev().filter(|c| seen.insert(zvcore::manifest::canonical_alias(&c.alias))).collect();
+    kept.reverse();
+    channel_args = kept;
     let (image, program_file) = match (&cli.manifest, cli.rest.first()) {
         (None, Some(p)) => match zvrun::image::open_program(std::path::Path::new(p)) {
             // The open was cut short by the timeout or a termination signal.

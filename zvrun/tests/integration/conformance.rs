@@ -115,6 +115,21 @@ fn call_ids_arguments_and_buffers() {
 
 /// Section 3: each of the four limits, clipping to the byte quota, -EDQUOT when used up
 /// (also for a zero-length call), and 0 at the end of a sequential channel.
+/// Of two `--channel` options for one path, the later replaces the earlier whole: limits
+/// it leaves out are the defaults (read-write, unlimited), not the earlier option's
+/// (audit finding: the earlier read-only limits were kept).
+#[test]
+fn a_later_channel_option_replaces_an_earlier_one_whole() {
+    let t = tempfile::tempdir().expect("tmp");
+    let f = t.path().join("f");
+    std::fs::write(&f, b"0123456789").unwrap();
+    let first = format!("/t={},1,1000,1000000,0,0", s(&f));
+    for later in [format!("/t={},3", s(&f)), format!("//t={},3", s(&f))] {
+        let (_, r, err) = drive(&["--channel", &first, "--channel", &later], &[c(WRITE, &[3, ro(0), 2, 0])]);
+        assert_eq!(r, [2], "{later}: {err}");
+    }
+}
+
 #[test]
 fn each_of_the_four_quotas() {
     let t = tempfile::tempdir().expect("tmp");
