@@ -616,6 +616,12 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
     // Link mode: split the arguments.
     let mut compile_args: Vec<String> = Vec::new();
     let mut cfg = Config { output: PathBuf::from("a.out"), ..Default::default() };
+    // The driver's own `-L` directories; `cfg.lib_paths` collects the linker's
+    // (`-Wl,-L`, `-Xlinker -L`), searched after them and after the sysroot, as gcc orders
+    // them on ld's command line (its `-L` options first, its own directories next, the
+    // linker options where they stood among the inputs; audit finding: zvcc searched
+    // both in command-line order and linked another library of the same name).
+    let mut own_lib_paths: Vec<PathBuf> = Vec::new();
     let mut explicit_output = false;
     let mut user_inputs: Vec<InputArg> = Vec::new();
     let mut sources: Vec<Source> = Vec::new();
@@ -634,7 +640,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                 cfg.output = PathBuf::from(next(&mut i)?);
                 explicit_output = true;
             }
-            "-L" => cfg.lib_paths.push(PathBuf::from(next(&mut i)?)),
+            "-L" => own_lib_paths.push(PathBuf::from(next(&mut i)?)),
             "-l" => user_inputs.push(InputArg::Lib(next(&mut i)?)),
             "-static" | "-pie" | "-no-pie" | "-rdynamic" | "-s" | "-v" | "-###" => {
                 if a == "-s" {
@@ -701,7 +707,7 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
                         "{a}: zvld does not support linker scripts (the nexe layout is fixed)"
                     )));
                 } else if let Some(v) = a.strip_prefix("-L") {
-                    cfg.lib_paths.push(PathBuf::from(v));
+                    own_lib_paths.push(PathBuf::from(v));
                 } else if let Some(v) = a.strip_prefix("-l") {
                     user_inputs.push(InputArg::Lib(v.to_string()));
                 } else if let Some(v) = a.strip_prefix("-o") {
@@ -851,10 +857,12 @@ pub fn run(args: &[String]) -> Result<i32, DriverError> {
         }
     }
     let lib = root.join("lib");
+    let linker_lib_paths = std::mem::replace(&mut cfg.lib_paths, own_lib_paths);
     cfg.lib_paths.push(lib.clone());
     // Then LIBRARY_PATH's directories, after the sysroot's as after gcc's own (a library
     // in both is the sysroot's); like gcc's, only those that exist.
     cfg.lib_paths.extend(library_path().into_iter().filter(|d| d.is_dir()));
+    cfg.lib_paths.extend(linker_lib_paths);
     if !nostart {
         cfg.inputs.push(InputArg::Path(lib.join("crt1.o")));
         cfg.inputs.push(InputArg::Path(lib.join("crti.o")));

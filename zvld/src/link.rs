@@ -360,6 +360,9 @@ fn section_symbols<'a>(objects: &[Object<'a>]) -> SectionSymbols<'a> {
         .par_iter()
         .map(|o| {
             let mut per: Vec<OneSection<'a>> = vec![(Vec::new(), Vec::new()); o.sections.len()];
+            // Per section, the offsets of its global symbols, for sections without
+            // STT_FUNC symbols.
+            let mut globals: Vec<Vec<u64>> = vec![Vec::new(); o.sections.len()];
             for s in &o.symbols {
                 if s.name.is_empty() || s.is_section() || s.kind == elf::STT_FILE {
                     continue;
@@ -370,19 +373,28 @@ fn section_symbols<'a>(objects: &[Object<'a>]) -> SectionSymbols<'a> {
                         if s.kind == elf::STT_FUNC {
                             f.push(value);
                         }
+                        if s.global {
+                            globals[sec as usize].push(value);
+                        }
                     }
                 }
             }
-            for (v, f) in &mut per {
+            for ((v, f), g) in per.iter_mut().zip(globals) {
                 v.sort_unstable();
                 v.dedup_by_key(|x| x.0);
+                // A section without STT_FUNC symbols (hand-written assembly that types
+                // none): its global symbols start functions (`SectionCtx::functions`),
+                // and with none the section is one function. Its local labels do not:
+                // `next:` or `done:` inside a routine are where a loop or a dispatch
+                // goes, and cutting there let the r11 rule and the flag analysis see only
+                // pieces of the routine, with r11 or the flags live across the cut
+                // (audit finding: an interpreter keeping its accumulator in r11 computed
+                // a wrong result, linked and verified without a word).
+                if f.is_empty() {
+                    f.extend(g);
+                }
                 f.sort_unstable();
                 f.dedup();
-                // A section without STT_FUNC symbols (hand-written assembly that types
-                // none): every symbol starts a function (`SectionCtx::functions`).
-                if f.is_empty() {
-                    f.extend(v.iter().map(|x| x.0));
-                }
             }
             per
         })

@@ -571,15 +571,29 @@ fn kept_references(objects: &[Object<'_>], names: &[&str]) -> Vec<(String, Locat
 /// it (a function, for code), with the distance from it.
 pub(crate) fn enclosing_function(o: &Object<'_>, s: &inputs::Section<'_>, offset: u64) -> Option<(String, u64)> {
     let index = o.sections.iter().position(|x| std::ptr::eq(x, s))? as u32;
-    o.symbols
+    let named: Vec<&inputs::Symbol<'_>> = o
+        .symbols
         .iter()
         .filter(|x| !x.name.is_empty() && !x.is_section() && x.kind != elf::STT_FILE)
-        .filter_map(|x| match x.def {
-            SymDef::Section { sec, value } if sec == index && value <= offset => Some((value, x.name)),
-            _ => None,
-        })
-        .max_by_key(|&(value, name)| (value, std::cmp::Reverse(name)))
-        .map(|(value, name)| (name.to_string(), offset - value))
+        .filter(|x| matches!(x.def, SymDef::Section { sec, .. } if sec == index))
+        .collect();
+    // The function, as the rewriter cuts them (`SectionCtx::functions`): the nearest
+    // STT_FUNC symbol at or before `offset`, or in a section that types none the nearest
+    // global one; a plain label inside a function (`next:` in assembly) is not named
+    // (review finding: errors said "in function next+0x6"). Else the nearest symbol.
+    let typed = named.iter().any(|x| x.kind == elf::STT_FUNC);
+    let nearest = |keep: &dyn Fn(&inputs::Symbol<'_>) -> bool| {
+        named
+            .iter()
+            .filter(|x| keep(x))
+            .filter_map(|x| match x.def {
+                SymDef::Section { value, .. } if value <= offset => Some((value, x.name)),
+                _ => None,
+            })
+            .max_by_key(|&(value, name)| (value, std::cmp::Reverse(name)))
+    };
+    let best = if typed { nearest(&|x| x.kind == elf::STT_FUNC) } else { nearest(&|x| x.global) };
+    best.or_else(|| nearest(&|_| true)).map(|(value, name)| (name.to_string(), offset - value))
 }
 
 /// The most duplicate definitions one link names.

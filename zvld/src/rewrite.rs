@@ -294,8 +294,9 @@ pub struct SectionCtx<'o, 'a> {
     /// Defined symbols in this section: (offset, name), sorted by offset.
     pub symbols: Vec<(u64, &'a str)>,
     /// Starts of the section's functions, sorted: its STT_FUNC symbols (a plain label
-    /// inside a function, from assembly, is not one), or all its symbols when it has no
-    /// STT_FUNC symbol. Chunks, the r11 rule and the flag analysis all cut here.
+    /// inside a function, from assembly, is not one), or its global symbols when it has
+    /// no STT_FUNC symbol (none: the section is one function). Chunks, the r11 rule and
+    /// the flag analysis all cut here.
     pub functions: Vec<u64>,
     /// Rewrite `cpuid` and `xgetbv` into calls of zrt's `__zv_cpuid` and `__zv_xgetbv`
     /// (fixed, deterministic answers) instead of rejecting them (`--emulate-cpuid`; off
@@ -309,8 +310,15 @@ pub struct SectionCtx<'o, 'a> {
 impl SectionCtx<'_, '_> {
     /// A [`Location`] for an offset in this section.
     pub fn location(&self, off: u64) -> Location {
-        let k = self.symbols.partition_point(|&(o, _)| o <= off);
-        let function = k.checked_sub(1).map(|k| (self.symbols[k].1.to_string(), off - self.symbols[k].0));
+        // The function as the rewriter cuts them (`functions`), named by its symbol; a
+        // plain label inside it (`next:` in assembly) is not (audit finding: errors said
+        // "in function next+0x6"). Else the nearest symbol.
+        let start = self.functions.partition_point(|&o| o <= off).checked_sub(1).map(|k| self.functions[k]);
+        let named = |o: u64| self.symbols.binary_search_by_key(&o, |&(x, _)| x).ok().map(|k| self.symbols[k].1);
+        let function = start.and_then(|o| named(o).map(|n| (n.to_string(), off - o))).or_else(|| {
+            let k = self.symbols.partition_point(|&(o, _)| o <= off);
+            k.checked_sub(1).map(|k| (self.symbols[k].1.to_string(), off - self.symbols[k].0))
+        });
         Location {
             object: self.obj.name.clone(),
             section: self.sec.name.to_string(),
@@ -2673,7 +2681,8 @@ pub fn emit(ctx: &SectionCtx<'_, '_>, d: &Decoded, align: &[u32]) -> Result<Rewr
                             u64::from(u.in_off),
                             "",
                             format!("branch or reference to offset {target:#x}, which is not an instruction start"),
-                            "",
+                            "zvld moves every instruction when it rewrites: a branch or a RIP-relative reference inside \
+                             the section must name an instruction's first byte (in hand-written assembly, a label)",
                         ));
                     };
                     if shorts[pi].get(f.unit as usize).copied().unwrap_or(false) {

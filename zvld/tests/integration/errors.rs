@@ -1148,3 +1148,48 @@ fn a_closed_stderr_does_not_make_zvld_panic() {
         assert_eq!(st.code(), Some(status), "zvld {args:?}: {st:?}");
     }
 }
+
+/// Hand-written assembly without `.type` and with plain labels (`next:`, `load:`,
+/// `dispatch:`): the labels do not cut the routine into functions, so r11 or the flags
+/// live across them make the rewrite an error naming the routine, where it was silently
+/// wrong code (audit finding: an interpreter keeping its accumulator in r11 returned
+/// 131360 instead of 50, linked and verified without a word).
+#[test]
+fn plain_labels_in_untyped_assembly_do_not_start_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(dir.path(), "main.c", "long run(const unsigned char *);\nint main(void) { return 0; }\n");
+    let cases = [
+        (
+            "interp.s",
+            ".text\n.globl run\nrun:\n  xor %r11d,%r11d\nnext:\n  movzbl (%rdi),%eax\n  inc %rdi\n  jmp *optab(,%rax,8)\n\
+             op_halt:\n  mov %r11,%rax\n  ret\nop_add:\n  add $10,%r11\n  jmp next\n\
+             .section .rodata\n.align 8\noptab: .quad op_halt, op_add\n.section .note.GNU-stack,\"\",@progbits\n",
+            "in function run+0x9",
+            "needs %r11 as scratch, but this function uses %r11",
+        ),
+        (
+            "fs.s",
+            ".text\n.globl g\ng:\n  mov $100,%r11\nload:\n  mov %fs:8,%rcx\ndone:\n  mov %r11,%rax\n  ret\n\
+             .section .note.GNU-stack,\"\",@progbits\n",
+            "in function g+0x7",
+            "a %fs: operand needs %r11 as scratch",
+        ),
+        (
+            "flags.s",
+            ".text\n.globl f\nf:\n  mov %rdi,%rax\n  cmp $1,%rdi\ndispatch:\n  jmp *tab(,%rax,8)\n\
+             case0: setb %al\n  movzbl %al,%eax\n  ret\ncase1: setb %al\n  ret\n\
+             .section .rodata\n.align 8\ntab: .quad case0, case1\n.section .note.GNU-stack,\"\",@progbits\n",
+            "in function f+0x7",
+            "the status flags are live across this jump-table dispatch",
+        ),
+    ];
+    for (name, text, at, why) in cases {
+        let src = write(dir.path(), name, text);
+        let out = dir.path().join("app.nexe");
+        let mut c = zvcc();
+        c.arg(&main).arg(&src).arg("-o").arg(&out);
+        let err = run_err(c, name);
+        assert!(err.contains(at) && err.contains(why), "{name}: {err}");
+        assert!(!out.exists(), "{name}: no output");
+    }
+}

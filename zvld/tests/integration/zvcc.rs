@@ -992,7 +992,9 @@ fn library_path_is_searched_after_the_l_directories_and_the_sysroot() {
     assert_eq!(link(d, Some(&la), &["-lfoo"]), Ok(7), "LIBRARY_PATH={la}");
     assert_eq!(link(d, Some(&format!("/nonexistent:{lb}:{la}")), &["-lfoo"]), Ok(5), "in order");
     assert_eq!(link(d, Some(&la), &["-L", &lb, "-lfoo"]), Ok(5), "-L comes first");
-    assert_eq!(link(d, Some(&la), &["-Wl,-L", "-Wl,lb", "-lfoo"]), Ok(5), "-Wl,-L comes first");
+    // A linker option stays among the inputs, after gcc's `-L` options for LIBRARY_PATH
+    // (`LIBRARY_PATH=la gcc u.c -Wl,-L -Wl,lb -lfoo` links la's: checked natively).
+    assert_eq!(link(d, Some(&la), &["-Wl,-L", "-Wl,lb", "-lfoo"]), Ok(7), "-Wl,-L comes after LIBRARY_PATH");
     assert_eq!(link(&d.join("la"), Some("/nonexistent::"), &["-lfoo"]), Ok(7), "an empty element is .");
     assert_eq!(link(&d.join("lb"), Some(""), &["-lfoo"]), Ok(5), "an empty value is .");
     // The sysroot's libm.a comes before a libm.a in LIBRARY_PATH, as the system's does for gcc.
@@ -1184,4 +1186,32 @@ fn a_closed_pipe_never_makes_zvcc_panic() {
         assert_eq!(status, expect, "zvcc {args:?} with a closed stderr: {out}");
     }
     assert!(d.join("warned.nexe").is_file(), "the link went on after its warning");
+}
+
+/// `-L` directories are searched before `-Wl,-L` ones whatever their order, as gcc puts
+/// its own `-L` options first on ld's command line (audit finding: zvcc searched them in
+/// command-line order and linked another library of the same name).
+#[test]
+fn driver_library_directories_come_before_linker_ones() {
+    use object::{Object, ObjectSymbol};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for n in ["1", "2"] {
+        std::fs::create_dir(d.join(format!("l{n}"))).unwrap();
+        write(d, &format!("v{n}.c"), &format!("int from_l{n};\nint v(void) {{ return {n}; }}\n"));
+        let mut c = zvcc();
+        c.current_dir(d).args(["-c", &format!("v{n}.c")]);
+        run_ok(c, "zvcc -c");
+        let mut c = Command::new("ar");
+        c.current_dir(d).args(["rcs", &format!("l{n}/libv.a"), &format!("v{n}.o")]);
+        run_ok(c, "ar");
+    }
+    write(d, "m.c", "int v(void);\nint main(void) { return v(); }\n");
+    let mut c = zvcc();
+    c.current_dir(d).args(["m.c", "-Wl,-Ll1", "-Ll2", "-lv", "-o", "m.nexe"]);
+    run_ok(c, "zvcc link");
+    let data = std::fs::read(d.join("m.nexe")).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let names: Vec<&str> = file.symbols().filter_map(|s| s.name().ok()).collect();
+    assert!(names.contains(&"from_l2") && !names.contains(&"from_l1"), "{names:?}");
 }
