@@ -580,8 +580,10 @@ pub(crate) fn enclosing_function(o: &Object<'_>, s: &inputs::Section<'_>, offset
     // The function, as the rewriter cuts them (`SectionCtx::functions`): the nearest
     // STT_FUNC symbol at or before `offset`, or in a section that types none the nearest
     // global one; a plain label inside a function (`next:` in assembly) is not named
-    // (review finding: errors said "in function next+0x6"). Else the nearest symbol.
+    // (audit finding: errors said "in function next+0x6"). Else, and in data sections,
+    // the nearest symbol.
     let typed = named.iter().any(|x| x.kind == elf::STT_FUNC);
+    let code = s.class == inputs::Class::Code;
     let nearest = |keep: &dyn Fn(&inputs::Symbol<'_>) -> bool| {
         named
             .iter()
@@ -592,7 +594,12 @@ pub(crate) fn enclosing_function(o: &Object<'_>, s: &inputs::Section<'_>, offset
             })
             .max_by_key(|&(value, name)| (value, std::cmp::Reverse(name)))
     };
-    let best = if typed { nearest(&|x| x.kind == elf::STT_FUNC) } else { nearest(&|x| x.global) };
+    // In data (a table's relocation) the nearest symbol is the object it belongs to.
+    let best = match (code, typed) {
+        (false, _) => None,
+        (true, true) => nearest(&|x| x.kind == elf::STT_FUNC),
+        (true, false) => nearest(&|x| x.global),
+    };
     best.or_else(|| nearest(&|_| true)).map(|(value, name)| (name.to_string(), offset - value))
 }
 
