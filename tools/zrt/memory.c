@@ -371,6 +371,12 @@ long zrt_mprotect(long addr, long len, long prot) {
 #define ZRT_STACK_LO 0xFF000000ull
 #define ZRT_GUEST_END 0x100000000ull
 
+/* Whether a lies in the read-only user manifest pages just below the stack. */
+static int in_manifest_pages(uint64_t a) {
+  uint64_t ms = (uint64_t)(uintptr_t)MANIFEST & ~(uint64_t)(ZRT_PAGE - 1);
+  return a >= ms && a < ZRT_STACK_LO;
+}
+
 /* The end of the region holding address a with the access asked (write: read-write),
  * or 0 when none does. */
 static uint64_t region_end(uint64_t a, int write) {
@@ -378,8 +384,7 @@ static uint64_t region_end(uint64_t a, int write) {
   const struct UserManifest *m = MANIFEST;
   uint64_t hs = (uint64_t)(uintptr_t)m->heap_ptr, he = hs + m->heap_size;
   if (a >= hs && a < he) return he;
-  uint64_t ms = (uint64_t)(uintptr_t)m & ~(uint64_t)(ZRT_PAGE - 1);
-  if (!write && a >= ms && a < ZRT_STACK_LO) return ZRT_STACK_LO;
+  if (!write && in_manifest_pages(a)) return ZRT_STACK_LO;
   const unsigned char *ph = (const unsigned char *)getauxval(AT_PHDR);
   unsigned long n = getauxval(AT_PHNUM);
   for (unsigned long i = 0; ph && i < n; i++, ph += 56) {
@@ -394,12 +399,6 @@ static uint64_t region_end(uint64_t a, int write) {
     if (a >= vaddr && a < end) return end;
   }
   return 0;
-}
-
-/* Whether a lies in the read-only user manifest pages just below the stack. */
-static int in_manifest_pages(uint64_t a) {
-  uint64_t ms = (uint64_t)(uintptr_t)MANIFEST & ~(uint64_t)(ZRT_PAGE - 1);
-  return a >= ms && a < ZRT_STACK_LO;
 }
 
 int zrt_mem_ok(const void *p, size_t n, int write) {

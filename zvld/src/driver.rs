@@ -8,7 +8,8 @@
 //! response files, sources from standard input (`-x LANG -`), `-x` per source, names
 //! one-step `-MD`/`-MMD` dependency files as gcc does, and answers `-v` alone, `-###` and
 //! `-dumpmachine` (`x86_64-linux-musl`) itself. `-l` searches the `-L` directories, the
-//! sysroot's `lib/`, then those of `LIBRARY_PATH`, as gcc orders them. Sanitizers other
+//! sysroot's `lib/`, those of `LIBRARY_PATH`, then the linker's `-Wl,-L` ones, as gcc
+//! orders them. Sanitizers other
 //! than UndefinedBehaviorSanitizer made to trap are refused (a nexe has no sanitizer
 //! runtime). zvcc's own output to a reader that has gone is dropped, never a panic.
 

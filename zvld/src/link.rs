@@ -1242,17 +1242,9 @@ fn debug_sections(
             .map(|(k, p, from, dst, relocs)| {
                 let o = &res.objects[p.obj as usize];
                 let mut deferred = Vec::new();
-                // The object's sections whose offsets are redirected later: 1 for
-                // `.debug_line`, 2 for `.debug_rnglists` (named once, not per relocation).
-                let redirected: Vec<u8> = o
-                    .sections
-                    .iter()
-                    .map(|x| match x.name {
-                        ".debug_line" => 1,
-                        ".debug_rnglists" => 2,
-                        _ => 0,
-                    })
-                    .collect();
+                // The object's sections whose offsets are redirected later (named once,
+                // not per relocation).
+                let redirected: Vec<Option<bool>> = o.sections.iter().map(|x| redirected_line(x.name)).collect();
                 for r in relocs {
                     let def = res.def(p.obj, r.sym);
                     if let Def::Section { obj, sec, value } = def {
@@ -1260,15 +1252,11 @@ fn debug_sections(
                         // defines is looked up there (a review found its section index
                         // read in this object's table).
                         let target = if obj == p.obj {
-                            redirected.get(sec as usize).copied().unwrap_or(0)
+                            redirected.get(sec as usize).copied().flatten()
                         } else {
-                            match res.objects[obj as usize].sections.get(sec as usize).map(|x| x.name) {
-                                Some(".debug_line") => 1,
-                                Some(".debug_rnglists") => 2,
-                                _ => 0,
-                            }
+                            res.objects[obj as usize].sections.get(sec as usize).and_then(|x| redirected_line(x.name))
                         };
-                        if target != 0 {
+                        if let Some(is_line) = target {
                             let width = if r.r_type == object::elf::R_X86_64_64 { 8 } else { 4 };
                             deferred.push((
                                 k,
@@ -1276,7 +1264,7 @@ fn debug_sections(
                                 p.addr as usize + r.offset as usize,
                                 width,
                                 value.wrapping_add(r.addend as u64),
-                                target == 1,
+                                is_line,
                             ));
                             continue;
                         }
@@ -1387,6 +1375,17 @@ fn debug_sections(
         }
     }
     Ok(out)
+}
+
+/// Whether a debug field pointing into section `name` is redirected once the regenerated
+/// sections are known: `Some(true)` into `.debug_line`, `Some(false)` into
+/// `.debug_rnglists`, `None` for any other section.
+fn redirected_line(name: &str) -> Option<bool> {
+    match name {
+        ".debug_line" => Some(true),
+        ".debug_rnglists" => Some(false),
+        _ => None,
+    }
 }
 
 fn out_symbols(res: &Resolved<'_>, lay: &Layout, a: &Addresses<'_, '_>) -> Vec<OutSymbol> {

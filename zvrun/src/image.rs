@@ -62,10 +62,7 @@ impl ChannelArg {
         // `/data.txt` as the manifest's `//data.txt` names it (audit finding: it was
         // added as a second channel and the session refused the pair).
         let canon = zvcore::manifest::canonical_alias(&self.alias);
-        match channels
-            .iter_mut()
-            .find(|c| c.alias == self.alias || zvcore::manifest::canonical_alias(&c.alias) == canon)
-        {
+        match channels.iter_mut().find(|c| zvcore::manifest::canonical_alias(&c.alias) == canon) {
             Some(c) => {
                 c.uri = self.path.clone();
                 if let Some(k) = self.kind {

@@ -26,10 +26,10 @@ use zvcore::image::{tar_checksum_ok, tar_octal};
 pub const HEAD: u64 = 4096;
 /// Most bytes of headers and segments read to verify one nexe (as zvrun's limit for a
 /// nexe read from a stream). A nexe whose headers place more in the file fails (`ELF`).
-pub const MAX_LOADED: u64 = 1 << 30;
+pub const MAX_LOADED: u64 = zvcore::nexe::MAX_LOADED;
 /// Largest nexe read whole: for the symbols and source lines of a failing nexe, and for
 /// the exact message of a nexe whose headers point outside it.
-pub const MAX_WHOLE: u64 = 256 << 20;
+pub const MAX_WHOLE: u64 = zvcore::nexe::MAX_READ_WHOLE;
 /// Most tar headers looked at when deciding whether a tar might be an image.
 const MAX_TAR_HEADERS: usize = 100_000;
 /// Largest tar extension record (PAX or GNU long name) looked into.

@@ -1233,24 +1233,8 @@ impl Image {
 
 /// Reads one member's bytes.
 pub fn read_member<R: Read + Seek>(file: &mut R, m: &Member) -> Result<Vec<u8>, ImageError> {
-    file.seek(SeekFrom::Start(m.offset)).map_err(|e| bad(format!("cannot read member `{}`: {e}", m.path)))?;
-    // Members lie inside the file (checked when the index was read), so the size is a
-    // safe capacity; one read instead of read_to_end's growing probes.
-    let mut buf = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
-    file.take(m.size).read_to_end(&mut buf).map_err(|e| bad(format!("cannot read member `{}`: {e}", m.path)))?;
-    if buf.len() as u64 != m.size {
-        return Err(bad(format!("member `{}` is truncated", m.path)));
-    }
-    Ok(buf)
+    read_member_range(file, m, 0, m.size)
 }
-
-/// Most bytes of headers and segments read from a program member to check it (as
-/// zvverify reads at most of a nexe); a program whose headers place more in the file is
-/// refused.
-pub const PROGRAM_MAX_LOADED: u64 = 1 << 30;
-/// Largest program member read whole when its headers point outside it (for the
-/// parser's exact message).
-pub const PROGRAM_MAX_WHOLE: u64 = 256 << 20;
 
 /// The bytes `[off, off + n)` of member `m`.
 fn read_member_range<R: Read + Seek>(file: &mut R, m: &Member, off: u64, n: u64) -> Result<Vec<u8>, ImageError> {
@@ -1275,22 +1259,24 @@ fn read_member_range<R: Read + Seek>(file: &mut R, m: &Member, off: u64, n: u64)
 /// anything after them), so a member that declares gigabytes is not read whole (audit
 /// finding: `zvpack check` of a 388 KB sparse image whose program declared 4 GiB took
 /// 4 GiB of memory). Parsing or verifying these bytes decides as the whole member would.
-/// A member whose headers point outside it is read whole up to [`PROGRAM_MAX_WHOLE`]
-/// bytes (the parser then names the problem), and refused beyond.
+/// A member whose headers point outside it is read whole up to
+/// [`crate::nexe::MAX_READ_WHOLE`] bytes (the parser then names the problem), and refused
+/// beyond; one whose headers place more than [`crate::nexe::MAX_LOADED`] bytes is refused.
 pub fn read_program<R: Read + Seek>(file: &mut R, m: &Member) -> Result<Vec<u8>, ImageError> {
     let mut head = read_member_range(file, m, 0, m.size.min(4096))?;
+    use crate::nexe::{MAX_LOADED, MAX_READ_WHOLE};
     match crate::nexe::parsed_prefix(&head, m.size, |off, n| read_member_range(file, m, off, n))? {
         Some(n) if n <= head.len() as u64 => {
             head.truncate(n as usize);
             Ok(head)
         }
-        Some(n) if n <= PROGRAM_MAX_LOADED => read_member_range(file, m, 0, n),
+        Some(n) if n <= MAX_LOADED => read_member_range(file, m, 0, n),
         Some(n) => Err(bad(format!(
             "program `{}`: its program headers place {n} bytes of headers and segments in the file; \
-             at most {PROGRAM_MAX_LOADED} are read",
+             at most {MAX_LOADED} are read",
             m.path
         ))),
-        None if m.size <= PROGRAM_MAX_WHOLE => read_member_range(file, m, 0, m.size),
+        None if m.size <= MAX_READ_WHOLE => read_member_range(file, m, 0, m.size),
         None => Err(bad(format!(
             "program `{}`: not a valid nexe: the program header table or a segment lies outside the {}-byte member",
             m.path, m.size

@@ -11,6 +11,14 @@
 
 use crate::form::{self, Rule};
 
+/// Most bytes of headers and segments read to check one nexe (whose headers place more
+/// in the file fail): the readers that load only [`parsed_prefix`] (zvverify, zvpack's
+/// image check) stop there.
+pub const MAX_LOADED: u64 = 1 << 30;
+/// Largest nexe those readers read whole when its headers point outside it (the parser
+/// then names the problem).
+pub const MAX_READ_WHOLE: u64 = 256 << 20;
+
 const PT_LOAD: u32 = 1;
 const PT_DYNAMIC: u32 = 2;
 const PT_INTERP: u32 = 3;
